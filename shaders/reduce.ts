@@ -1,0 +1,89 @@
+// Segmented sum and mean over the last axis of a [segments, length] array, with compensated f32 accumulation.
+// Each workgroup reduces one chunk of one segment to an unevaluated (hi, lo) pair; passes repeat over the pairs
+// until one chunk remains, and the last pass writes sum = hi + lo and mean = sum / length.
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { d, wgslStruct } from '../src/gpu/layout.ts';
+import { compensatedSum, foldedRow } from './common.ts';
+
+export const ReduceParams = d.struct({
+  segments: d.u32,
+  length: d.u32, // elements (or pairs) per segment in this pass's input
+  chunk: d.u32, // elements per workgroup
+  chunks: d.u32, // chunks per segment = ceil(length / chunk); the width of this pass's output
+  count: d.f32, // original length, for the mean
+});
+
+export interface ReduceVariant {
+  /** Input holds (hi, lo) pairs from an earlier pass instead of plain f32 values. */
+  pairsIn: boolean;
+  /** Last pass: write sums and means instead of pairs. */
+  final: boolean;
+}
+
+export const REDUCE_WORKGROUP = 256;
+/** Elements each thread accumulates per pass before the tree; sets the chunk length. */
+export const REDUCE_PER_THREAD = 16;
+
+export function reduceVariantKey(v: ReduceVariant): string {
+  return `${v.pairsIn ? 'pairs' : 'f32'}${v.final ? ',final' : ''}`;
+}
+
+export function reduceShader(v: ReduceVariant): string {
+  return wgsl`
+${wgslStruct('ReduceParams', ReduceParams)}
+${compensatedSum}
+${foldedRow}
+
+#if ${v.pairsIn}
+@group(0) @binding(0) var<storage, read> src: array<vec2f>;
+#else
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+#endif
+#if ${v.final}
+@group(0) @binding(1) var<storage, read_write> sums: array<f32>;
+@group(0) @binding(2) var<storage, read_write> means: array<f32>;
+@group(0) @binding(3) var<uniform> params: ReduceParams;
+#else
+@group(0) @binding(1) var<storage, read_write> partials: array<vec2f>;
+@group(0) @binding(2) var<uniform> params: ReduceParams;
+#endif
+
+const WG: u32 = ${REDUCE_WORKGROUP}u;
+var<workgroup> scratch: array<vec2f, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  // x: chunk within the segment; (y, z): the segment, folded when there are more than the per-dimension limit.
+  let segment = folded_row(wg, nwg);
+  if (segment >= params.segments) { return; } // uniform per workgroup
+  let start = wg.x * params.chunk;
+  let end = min(start + params.chunk, params.length);
+  let base = segment * params.length;
+
+  var acc = vec2f(0.0);
+  for (var i = start + lid.x; i < end; i += WG) {
+#if ${v.pairsIn}
+    acc = pair_add(acc, src[base + i]);
+#else
+    acc = pair_add_scalar(acc, src[base + i]);
+#endif
+  }
+  scratch[lid.x] = acc;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half >>= 1u) {
+    if (lid.x < half) { scratch[lid.x] = pair_add(scratch[lid.x], scratch[lid.x + half]); }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) {
+    let total = pair_add(scratch[0], vec2f(0.0));
+#if ${v.final}
+    let sum = total.x + total.y;
+    sums[segment] = sum;
+    means[segment] = sum / params.count;
+#else
+    partials[segment * params.chunks + wg.x] = total;
+#endif
+  }
+}
+`;
+}

@@ -1,0 +1,137 @@
+// Runs lwin's first kernels on a device and checks them against their float64 twins.
+// Used by `lwin doctor`, the Deno smoke script, the browser page and the tests, so all of them check the same thing.
+import type { GpuContext } from '../gpu/context.ts';
+import { recordMatmul, type MatmulShape, type MatmulVariant } from '../kernels/matmul.ts';
+import { REDUCE_CHUNK, recordSegmentedReduce } from '../kernels/reduce.ts';
+import { REDUCE_WORKGROUP } from '../../shaders/reduce.ts';
+import { matmulReference } from '../reference/matmul.ts';
+import { segmentedReduceReference } from '../reference/reduce.ts';
+import { F32_UNIT_ROUNDOFF as U, compareToReference, type Comparison } from '../reference/compare.ts';
+import { Rng } from '../util/random.ts';
+
+/**
+ * f32 dot products of length k err by at most γ_k·Σ|a||b| with γ_k = k·u/(1 - k·u), whatever the summation
+ * order and whether or not fma is used (Higham, Accuracy and Stability, Thm 3.1); one more rounding for the bias
+ * and one for the store. Inputs are exact f32 values on both sides, so this is the whole error.
+ */
+export function matmulTolerance(k: number, magnitude: number): number {
+  const gamma = ((k + 2) * U) / (1 - (k + 2) * U);
+  return gamma * magnitude + Number.MIN_VALUE;
+}
+
+/**
+ * Error bound of the compensated reduction in shaders/reduce.ts. Every pass keeps each partial sum as an
+ * unevaluated pair (hi, lo) whose only errors are roundings of lo-terms, each O(u²) of the magnitudes involved.
+ * A value meets at most `depth` such operations per pass: its thread's chain of ≤ REDUCE_PER_THREAD adds (more
+ * when a pass has fewer workgroups than needed) and log2(REDUCE_WORKGROUP) tree levels; bounding the chain's
+ * growth of lo quadratically gives Σ_passes depth²·u²·Σ|x|. Storing hi + lo rounds once (u|S|), the mean's
+ * division once more. So: 3u|S| + Σ depth²·u²·Σ|x|, far below a plain f32 sum's error of up to (n-1)·u·Σ|x|.
+ */
+export function compensatedSumTolerance(n: number, sum: number, absSum: number): number {
+  const levels = Math.log2(REDUCE_WORKGROUP);
+  let quadratic = 0;
+  let width = n;
+  for (;;) {
+    const chunks = Math.max(1, Math.ceil(width / REDUCE_CHUNK));
+    const chain = Math.ceil(Math.min(width, REDUCE_CHUNK) / REDUCE_WORKGROUP);
+    quadratic += (chain + levels) ** 2;
+    if (chunks === 1) break;
+    width = chunks;
+  }
+  return 3 * U * Math.abs(sum) + quadratic * U * U * absSum + Number.MIN_VALUE;
+}
+
+export interface KernelCheck {
+  kernel: string;
+  shape: string;
+  comparison: Comparison;
+  /** The GPU's values, for callers that compare runtimes with each other. */
+  values: Float32Array;
+}
+
+/** Inputs for a matmul check, exact f32 values from a seeded stream. */
+export function matmulInputs(shape: MatmulShape, seed: number, withBias: boolean) {
+  const rng = new Rng(seed);
+  const a = rng.fillUniform(new Float32Array(shape.batch * shape.m * shape.k), -1, 1) as Float32Array;
+  const b = rng.fillUniform(new Float32Array(shape.k * shape.n), -1, 1) as Float32Array;
+  const bias = withBias ? (rng.fillUniform(new Float32Array(shape.n), -1, 1) as Float32Array) : undefined;
+  return { a, b, bias };
+}
+
+export async function checkMatmul(ctx: GpuContext, shape: MatmulShape, variant: MatmulVariant, seed = 1): Promise<KernelCheck> {
+  const { a, b, bias } = matmulInputs(shape, seed, variant.bias);
+  const buffers = {
+    a: ctx.upload('check/a', a),
+    b: ctx.upload('check/b', b),
+    bias: bias ? ctx.upload('check/bias', bias) : undefined,
+    c: ctx.storage('check/c', shape.batch * shape.m * shape.n * 4),
+  };
+  try {
+    const step = ctx.step('check matmul');
+    recordMatmul(step, shape, buffers, variant);
+    const result = step.readF32(buffers.c);
+    await step.submit();
+    const values = await result;
+    const ref = matmulReference(shape, a, b, { transposeB: variant.transposeB, bias });
+    const comparison = compareToReference(values, ref.c, (i) => matmulTolerance(shape.k, ref.magnitude[i]!));
+    const shapeText = `B=${shape.batch} M=${shape.m} K=${shape.k} N=${shape.n} ${variant.strategy}${variant.transposeB ? ' Bᵀ' : ''}${variant.bias ? ' +bias' : ''}`;
+    return { kernel: 'matmul', shape: shapeText, comparison, values };
+  } finally {
+    for (const buf of Object.values(buffers)) buf?.destroy();
+  }
+}
+
+export async function checkSegmentedReduce(ctx: GpuContext, x: Float32Array, segments: number, length: number): Promise<{ sums: KernelCheck; means: KernelCheck }> {
+  const input = ctx.upload('check/x', x);
+  const out = { sums: ctx.storage('check/sums', segments * 4), means: ctx.storage('check/means', segments * 4) };
+  try {
+    const step = ctx.step('check segmented_reduce');
+    recordSegmentedReduce(step, input, segments, length, out);
+    const sumsP = step.readF32(out.sums);
+    const meansP = step.readF32(out.means);
+    await step.submit();
+    const [sums, means] = [await sumsP, await meansP];
+    const ref = segmentedReduceReference(x, segments, length);
+    const shape = `segments=${segments} length=${length}`;
+    const tolSum = (i: number) => compensatedSumTolerance(length, ref.sums[i]!, ref.absSums[i]!);
+    return {
+      sums: { kernel: 'segmented_reduce/sum', shape, values: sums, comparison: compareToReference(sums, ref.sums, tolSum) },
+      means: { kernel: 'segmented_reduce/mean', shape, values: means, comparison: compareToReference(means, ref.means, (i) => tolSum(i) / length) },
+    };
+  } finally {
+    input.destroy();
+    out.sums.destroy();
+    out.means.destroy();
+  }
+}
+
+/**
+ * Data on which a plain f32 sum fails the compensated tolerance: large values that cancel, with small ones
+ * between them, so the exact sum is tiny against Σ|x|.
+ */
+export function cancellingData(segments: number, length: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const x = new Float32Array(segments * length);
+  for (let s = 0; s < segments; s++) {
+    for (let i = 0; i < length; i++) {
+      const big = (i % 4 === 0 ? 1 : i % 4 === 2 ? -1 : 0) * 2 ** 20 * (1 + rng.uniform());
+      x[s * length + i] = big !== 0 ? big : rng.uniform() - 0.25;
+    }
+    // Pair each big value with its exact negative so the big ones cancel exactly in real arithmetic.
+    for (let i = 2; i < length; i += 4) x[s * length + i] = -x[s * length + i - 2]!;
+  }
+  return x;
+}
+
+/** The two kernels once, at small sizes, as `lwin doctor` runs them. */
+export async function selfTest(ctx: GpuContext): Promise<KernelCheck[]> {
+  const checks: KernelCheck[] = [];
+  for (const strategy of ['tiled', 'direct'] as const) {
+    checks.push(await checkMatmul(ctx, { batch: 3, m: 37, k: 20, n: 70 }, { transposeB: true, bias: true, strategy }, 7));
+  }
+  const segments = 5;
+  const length = 10_007;
+  const reduce = await checkSegmentedReduce(ctx, cancellingData(segments, length, 11), segments, length);
+  checks.push(reduce.sums, reduce.means);
+  return checks;
+}

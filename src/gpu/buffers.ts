@@ -1,0 +1,74 @@
+// Storage buffers, uploads and pooled MAP_READ staging buffers for readback.
+
+export const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC (GPUBufferUsage values, fixed by the spec)
+const MAP_READ = 0x1;
+const COPY_DST = 0x8;
+const UNIFORM = 0x40;
+
+/** WebGPU copies and buffer sizes move in multiples of 4 bytes. */
+export function align4(bytes: number): number {
+  return Math.ceil(bytes / 4) * 4;
+}
+
+export function createStorage(device: GPUDevice, label: string, bytes: number, usage = STORAGE): GPUBuffer {
+  return device.createBuffer({ label, size: Math.max(4, align4(bytes)), usage });
+}
+
+/** A storage buffer holding `data` (written at creation, no queue round trip). */
+export function uploadStorage(device: GPUDevice, label: string, data: ArrayBufferView, usage = STORAGE): GPUBuffer {
+  const buffer = device.createBuffer({ label, size: Math.max(4, align4(data.byteLength)), usage, mappedAtCreation: true });
+  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  buffer.unmap();
+  return buffer;
+}
+
+export function createUniform(device: GPUDevice, label: string, bytes: ArrayBuffer): GPUBuffer {
+  const buffer = device.createBuffer({ label, size: align4(bytes.byteLength), usage: UNIFORM | COPY_DST, mappedAtCreation: true });
+  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
+  buffer.unmap();
+  return buffer;
+}
+
+/**
+ * MAP_READ buffers reused across readbacks. Sizes are rounded up to powers of two so a few buffers serve
+ * every readback of a run; a buffer returns to the pool once its mapping has been copied out.
+ */
+export class StagingPool {
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private created = 0;
+
+  constructor(private readonly device: GPUDevice) {}
+
+  get buffersCreated(): number {
+    return this.created;
+  }
+
+  acquire(bytes: number): GPUBuffer {
+    const size = Math.max(256, 2 ** Math.ceil(Math.log2(align4(bytes))));
+    const reused = this.free.get(size)?.pop();
+    if (reused) return reused;
+    this.created++;
+    return this.device.createBuffer({ label: `staging/${size}`, size, usage: MAP_READ | COPY_DST });
+  }
+
+  release(buffer: GPUBuffer): void {
+    const list = this.free.get(buffer.size) ?? [];
+    list.push(buffer);
+    this.free.set(buffer.size, list);
+  }
+
+  destroy(): void {
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.free.clear();
+  }
+}
+
+/** Maps `staging` (already holding the copied bytes) and returns a copy of its first `bytes` bytes. */
+export async function copyOutOfStaging(staging: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+  await staging.mapAsync(MAP_READ, 0, align4(bytes));
+  try {
+    return staging.getMappedRange(0, align4(bytes)).slice(0, bytes);
+  } finally {
+    staging.unmap();
+  }
+}

@@ -1,0 +1,116 @@
+// The kernel runtime around one GPUDevice: pipelines, buffers, steps, readback, profiling and failure reporting.
+import type { AnyWgslStruct, InferInput } from 'typegpu/data';
+import type { AdapterSummary } from './device.ts';
+import { DeviceLostError, GpuValidationError, withErrorScopes } from './errors.ts';
+import { packStruct } from './layout.ts';
+import { PipelineCache, programLabel, type KernelProgram } from './pipelines.ts';
+import { Profiler, TimestampRecorder } from './profiler.ts';
+import { STORAGE, StagingPool, copyOutOfStaging, createStorage, createUniform, uploadStorage } from './buffers.ts';
+import { Step } from './step.ts';
+
+export interface ContextOptions {
+  /** Shown in profiles and benchmark output. */
+  adapter?: AdapterSummary;
+  /** Record per-kernel GPU time (timestamp-query when available, wall clock otherwise). */
+  profile?: boolean;
+}
+
+export class GpuContext {
+  readonly pipelines: PipelineCache;
+  readonly staging: StagingPool;
+  readonly hasTimestamps: boolean;
+  readonly profiler: Profiler | undefined;
+  readonly timestamps: TimestampRecorder | undefined;
+  private lostInfo: { reason: string; message: string } | undefined;
+  private uncaptured: GPUError | undefined;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly options: ContextOptions = {},
+  ) {
+    this.pipelines = new PipelineCache(device);
+    this.staging = new StagingPool(device);
+    this.hasTimestamps = device.features.has('timestamp-query');
+    if (options.profile) {
+      this.profiler = new Profiler(this.hasTimestamps ? 'timestamp-query' : 'wall-clock', options.adapter?.name ?? '');
+      if (this.hasTimestamps) this.timestamps = new TimestampRecorder(device);
+    }
+    void device.lost.then((info) => {
+      this.lostInfo = { reason: info.reason, message: info.message };
+    });
+    // Errors outside any scope (there should be none) are kept and raised at the next check.
+    device.addEventListener('uncapturederror', (event) => {
+      this.uncaptured ??= (event as GPUUncapturedErrorEvent).error;
+    });
+  }
+
+  get adapterName(): string {
+    return this.options.adapter?.name ?? 'unknown adapter';
+  }
+
+  /** Throws if the device was lost or an error escaped the error scopes; `during` names the work about to start. */
+  check(during: string): void {
+    if (this.lostInfo) throw new DeviceLostError(this.lostInfo.reason, this.lostInfo.message, during);
+    if (this.uncaptured) {
+      const error = this.uncaptured;
+      this.uncaptured = undefined;
+      throw new GpuValidationError('validation', `work before ${during}`, error.message);
+    }
+  }
+
+  /** Converts a failure during `during` into a DeviceLostError when the device is gone. */
+  async explain(error: unknown, during: string): Promise<never> {
+    // Loss is reported asynchronously; give the lost promise a moment to settle before deciding.
+    await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 0))]);
+    if (this.lostInfo) throw new DeviceLostError(this.lostInfo.reason, this.lostInfo.message, during);
+    throw error;
+  }
+
+  storage(label: string, bytes: number): GPUBuffer {
+    return createStorage(this.device, label, bytes);
+  }
+
+  upload(label: string, data: ArrayBufferView): GPUBuffer {
+    return uploadStorage(this.device, label, data, STORAGE);
+  }
+
+  uniform<S extends AnyWgslStruct>(label: string, schema: S, value: InferInput<S>): GPUBuffer {
+    return createUniform(this.device, label, packStruct(schema, value));
+  }
+
+  pipeline(program: KernelProgram): Promise<GPUComputePipeline> {
+    this.check(`compiling ${programLabel(program)}`);
+    return withErrorScopes(this.device, `compiling ${programLabel(program)}`, () => this.pipelines.get(program));
+  }
+
+  /** A new logical step: record dispatches and copies, then `submit()` once. */
+  step(label: string): Step {
+    return new Step(this, label);
+  }
+
+  /** Reads `bytes` bytes of `buffer` from `offset` (one submit; prefer `Step.read` inside a step). */
+  async read(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): Promise<ArrayBuffer> {
+    const step = this.step(`read ${buffer.label}`);
+    const result = step.read(buffer, offset, bytes);
+    await step.submit();
+    return result;
+  }
+
+  async readF32(buffer: GPUBuffer, offset = 0, count = (buffer.size - offset) / 4): Promise<Float32Array> {
+    return new Float32Array(await this.read(buffer, offset, count * 4));
+  }
+
+  /** Internal: staging copy helper used by Step. */
+  async drainStaging(staging: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    try {
+      return await copyOutOfStaging(staging, bytes);
+    } finally {
+      this.staging.release(staging);
+    }
+  }
+
+  destroy(): void {
+    this.staging.destroy();
+    this.timestamps?.destroy();
+  }
+}

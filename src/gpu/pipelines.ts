@@ -1,0 +1,70 @@
+// Compute pipelines, compiled once per shader variant.
+import { ShaderCompileError } from './errors.ts';
+
+/**
+ * What a kernel module exports for each variant (as onnxruntime-web's program info): a family name that the
+ * profiler and error messages use, a key naming everything that changes the WGSL text, and the text itself.
+ * Sizes that change per call (B, T, offsets) are uniforms and never part of the key.
+ */
+export interface KernelProgram {
+  name: string;
+  variantKey: string;
+  source: () => string;
+  entryPoint?: string;
+}
+
+export function programLabel(program: KernelProgram): string {
+  return program.variantKey ? `${program.name}[${program.variantKey}]` : program.name;
+}
+
+export class PipelineCache {
+  private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
+
+  constructor(private readonly device: GPUDevice) {}
+
+  get size(): number {
+    return this.pipelines.size;
+  }
+
+  keys(): string[] {
+    return [...this.pipelines.keys()];
+  }
+
+  get(program: KernelProgram): Promise<GPUComputePipeline> {
+    const key = programLabel(program);
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      pipeline = this.compile(program, key);
+      // A failed compile is not cached, so a fixed source (or a new device) can try again.
+      pipeline.catch(() => this.pipelines.delete(key));
+      this.pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  private async compile(program: KernelProgram, label: string): Promise<GPUComputePipeline> {
+    const code = program.source();
+    const module = this.device.createShaderModule({ label, code });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length) throw new ShaderCompileError(formatCompileErrors(label, code, errors));
+    try {
+      return await this.device.createComputePipelineAsync({
+        label,
+        layout: 'auto',
+        compute: { module, entryPoint: program.entryPoint ?? 'main' },
+      });
+    } catch (error) {
+      throw new ShaderCompileError(`Pipeline '${label}' could not be created: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
+function formatCompileErrors(label: string, code: string, errors: readonly GPUCompilationMessage[]): string {
+  const lines = code.split('\n');
+  const shown = errors.map((m) => {
+    const src = lines[m.lineNum - 1] ?? '';
+    return `  line ${m.lineNum}:${m.linePos}: ${m.message}\n    ${src.trim()}`;
+  });
+  return `WGSL for kernel '${label}' does not compile:\n${shown.join('\n')}`;
+}

@@ -1,0 +1,210 @@
+// One logical step (a mini-batch, a diagnostic batch, a kernel test): many dispatches, one command encoder, one submit.
+import type { GpuContext } from './context.ts';
+import { programLabel, type KernelProgram } from './pipelines.ts';
+import { withErrorScopes } from './errors.ts';
+import { align4 } from './buffers.ts';
+
+export type Binding = GPUBuffer | GPUBufferBinding;
+export type Workgroups = readonly [number, number?, number?];
+
+interface DispatchOp {
+  kind: 'dispatch';
+  program: KernelProgram;
+  bindings: Binding[];
+  workgroups: Workgroups;
+}
+interface CopyOp {
+  kind: 'copy';
+  src: GPUBuffer;
+  srcOffset: number;
+  dst: GPUBuffer;
+  dstOffset: number;
+  bytes: number;
+}
+interface ClearOp {
+  kind: 'clear';
+  buffer: GPUBuffer;
+  offset: number;
+  bytes: number;
+}
+type Op = DispatchOp | CopyOp | ClearOp;
+
+interface PendingRead {
+  staging: GPUBuffer;
+  bytes: number;
+  resolve: (data: ArrayBuffer) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Records work, then encodes it all at `submit()`: consecutive dispatches share one compute pass, except when
+ * profiling, where each dispatch gets its own pass with timestamp writes so its GPU time can be attributed.
+ * Uniform buffers made for the step are destroyed once the step's work is done.
+ */
+export class Step {
+  private readonly ops: Op[] = [];
+  private readonly reads: PendingRead[] = [];
+  private readonly transient: GPUBuffer[] = [];
+  private submitted = false;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly label: string,
+  ) {}
+
+  dispatch(program: KernelProgram, bindings: Binding[], workgroups: Workgroups): this {
+    const [x, y = 1, z = 1] = workgroups;
+    const max = this.ctx.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) {
+      throw new RangeError(
+        `${programLabel(program)}: dispatch of ${x}×${y}×${z} workgroups exceeds the adapter's ${max} per dimension; ` +
+          'the kernel must fold its grid (this is a bug in the kernel wrapper).',
+      );
+    }
+    if (x * y * z > 0) this.ops.push({ kind: 'dispatch', program, bindings, workgroups });
+    return this;
+  }
+
+  /** A uniform buffer for this step only; freed after the submit completes. */
+  uniform(...args: Parameters<GpuContext['uniform']>): GPUBuffer {
+    const buffer = this.ctx.uniform(...args);
+    this.transient.push(buffer);
+    return buffer;
+  }
+
+  /** A storage buffer for intermediates of this step only; freed after the submit completes. */
+  scratch(label: string, bytes: number): GPUBuffer {
+    const buffer = this.ctx.storage(label, bytes);
+    this.transient.push(buffer);
+    return buffer;
+  }
+
+  get maxWorkgroupsPerDimension(): number {
+    return this.ctx.device.limits.maxComputeWorkgroupsPerDimension;
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): this {
+    this.ops.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes: align4(bytes) });
+    return this;
+  }
+
+  clear(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): this {
+    this.ops.push({ kind: 'clear', buffer, offset, bytes: align4(bytes) });
+    return this;
+  }
+
+  /** Schedules a readback of `buffer` at the end of this step; resolves after `submit()`. */
+  read(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): Promise<ArrayBuffer> {
+    const staging = this.ctx.staging.acquire(bytes);
+    this.copy(buffer, offset, staging, 0, bytes);
+    return new Promise((resolve, reject) => this.reads.push({ staging, bytes, resolve, reject }));
+  }
+
+  readF32(buffer: GPUBuffer, offset = 0, count = (buffer.size - offset) / 4): Promise<Float32Array> {
+    return this.read(buffer, offset, count * 4).then((b) => new Float32Array(b));
+  }
+
+  get dispatchCount(): number {
+    return this.ops.filter((op) => op.kind === 'dispatch').length;
+  }
+
+  async submit(): Promise<void> {
+    if (this.submitted) throw new Error(`step '${this.label}' was already submitted`);
+    this.submitted = true;
+    const during = `step '${this.label}'`;
+    try {
+      this.ctx.check(during);
+      const pipelines = await this.resolvePipelines();
+      const profiler = this.ctx.profiler;
+      if (profiler && !this.ctx.timestamps) await this.submitTimedByWallClock(pipelines, during);
+      else await withErrorScopes(this.ctx.device, during, () => this.encodeAndSubmit(pipelines));
+      if (profiler && this.ctx.timestamps) {
+        const durations = await this.ctx.timestamps.read(this.profiledPasses);
+        this.dispatchNames().forEach((name, i) => profiler.record(name, durations[i]!));
+      }
+      await this.ctx.device.queue.onSubmittedWorkDone();
+      const results = await Promise.all(this.reads.map((r) => this.ctx.drainStaging(r.staging, r.bytes)));
+      this.reads.forEach((r, i) => r.resolve(results[i]!));
+    } catch (error) {
+      // Nobody may wait forever on a read of a step that failed.
+      for (const r of this.reads) r.reject(error);
+      await this.ctx.explain(error, during);
+    } finally {
+      for (const b of this.transient) b.destroy();
+    }
+  }
+
+  private profiledPasses = 0;
+
+  private dispatchNames(): string[] {
+    return this.ops.filter((op): op is DispatchOp => op.kind === 'dispatch').map((op) => op.program.name);
+  }
+
+  private async resolvePipelines(): Promise<Map<KernelProgram, GPUComputePipeline>> {
+    const map = new Map<KernelProgram, GPUComputePipeline>();
+    for (const op of this.ops) {
+      if (op.kind === 'dispatch' && !map.has(op.program)) map.set(op.program, await this.ctx.pipeline(op.program));
+    }
+    return map;
+  }
+
+  private bindGroup(op: DispatchOp, pipeline: GPUComputePipeline): GPUBindGroup {
+    return this.ctx.device.createBindGroup({
+      label: programLabel(op.program),
+      layout: pipeline.getBindGroupLayout(0),
+      entries: op.bindings.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } })),
+    });
+  }
+
+  private encodeOps(encoder: GPUCommandEncoder, ops: Op[], pipelines: Map<KernelProgram, GPUComputePipeline>): void {
+    const timestamps = this.ctx.profiler ? this.ctx.timestamps : undefined;
+    let pass: GPUComputePassEncoder | undefined;
+    const endPass = () => {
+      pass?.end();
+      pass = undefined;
+    };
+    for (const op of ops) {
+      if (op.kind !== 'dispatch') {
+        endPass();
+        if (op.kind === 'copy') encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
+        else encoder.clearBuffer(op.buffer, op.offset, op.bytes);
+        continue;
+      }
+      if (timestamps) {
+        endPass();
+        pass = encoder.beginComputePass({ label: op.program.name, timestampWrites: timestamps.passWrites(this.profiledPasses++) });
+      }
+      pass ??= encoder.beginComputePass({ label: this.label });
+      const pipeline = pipelines.get(op.program)!;
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, this.bindGroup(op, pipeline));
+      const [x, y = 1, z = 1] = op.workgroups;
+      pass.dispatchWorkgroups(x, y, z);
+    }
+    endPass();
+  }
+
+  private encodeAndSubmit(pipelines: Map<KernelProgram, GPUComputePipeline>): void {
+    const encoder = this.ctx.device.createCommandEncoder({ label: this.label });
+    const timestamps = this.ctx.profiler ? this.ctx.timestamps : undefined;
+    timestamps?.prepare(this.dispatchCount);
+    this.encodeOps(encoder, this.ops, pipelines);
+    timestamps?.encodeResolve(encoder, this.profiledPasses);
+    this.ctx.device.queue.submit([encoder.finish()]);
+  }
+
+  /** Without timestamp queries: each dispatch is submitted alone and timed on the host (includes submit overhead). */
+  private async submitTimedByWallClock(pipelines: Map<KernelProgram, GPUComputePipeline>, during: string): Promise<void> {
+    const profiler = this.ctx.profiler!;
+    for (const op of this.ops) {
+      const start = performance.now();
+      await withErrorScopes(this.ctx.device, during, () => {
+        const encoder = this.ctx.device.createCommandEncoder({ label: this.label });
+        this.encodeOps(encoder, [op], pipelines);
+        this.ctx.device.queue.submit([encoder.finish()]);
+      });
+      await this.ctx.device.queue.onSubmittedWorkDone();
+      if (op.kind === 'dispatch') profiler.record(op.program.name, (performance.now() - start) * 1e6);
+    }
+  }
+}
