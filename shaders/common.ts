@@ -1,16 +1,21 @@
 // WGSL snippets shared by several kernels. Each is imported where needed, never pasted.
 
 /**
- * Error-free transformations for compensated f32 sums (Knuth's TwoSum, Neumaier's update). A value is carried
- * as an unevaluated pair (hi, lo) with hi + lo ≈ the exact sum to about 2^-48 relative.
- * They rely on the compiler not reassociating f32 additions (fast-math); `lwin doctor` and the reduction tests
- * check on the adapter at hand that the compensation survives, with inputs where a plain f32 sum fails.
+ * Error-free transformations for compensated f32 sums (Knuth's TwoSum). A value is carried as an unevaluated
+ * pair (hi, lo) with hi + lo ≈ the exact sum to about 2^-48 relative.
+ *
+ * Shader compilers treat f32 arithmetic as reassociable (Mesa's NIR rewrites (a + b) - a to b unless an
+ * instruction is marked exact, and WGSL has no way to mark it), which silently turns TwoSum into a plain sum.
+ * Multiplying by `one`, a run-time 1.0 the compiler cannot see through (a uniform field), is exact and blocks
+ * those rewrites. `oneExpr` names that value in the including shader, e.g. 'params.one'.
  */
-export const compensatedSum = /* wgsl */ `
+export function compensatedSum(oneExpr: string): string {
+  return /* wgsl */ `
 // Returns (s, e) with s = fl(a + b) and a + b = s + e exactly.
 fn two_sum(a: f32, b: f32) -> vec2f {
-  let s = a + b;
-  let bb = s - a;
+  let one = ${oneExpr};
+  let s = (a + b) * one;
+  let bb = (s - a) * one;
   let e = (a - (s - bb)) + (b - bb);
   return vec2f(s, e);
 }
@@ -28,6 +33,7 @@ fn pair_add(a: vec2f, b: vec2f) -> vec2f {
   return two_sum(t.x, lo);
 }
 `;
+}
 
 /**
  * Grids with more rows of workgroups than maxComputeWorkgroupsPerDimension fold the extra rows into z;

@@ -11,6 +11,7 @@ export const ReduceParams = d.struct({
   chunk: d.u32, // elements per workgroup
   chunks: d.u32, // chunks per segment = ceil(length / chunk); the width of this pass's output
   count: d.f32, // original length, for the mean
+  one: d.f32, // always 1.0: keeps the compiler from reassociating the compensated sums (shaders/common.ts)
 });
 
 export interface ReduceVariant {
@@ -31,7 +32,7 @@ export function reduceVariantKey(v: ReduceVariant): string {
 export function reduceShader(v: ReduceVariant): string {
   return wgsl`
 ${wgslStruct('ReduceParams', ReduceParams)}
-${compensatedSum}
+${compensatedSum('params.one')}
 ${foldedRow}
 
 #if ${v.pairsIn}

@@ -36,6 +36,12 @@ interface PendingRead {
   reject: (error: unknown) => void;
 }
 
+/** submit() reports a failure itself; a read nobody awaits afterwards must not become an unhandled rejection. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
 /**
  * Records work, then encodes it all at `submit()`: consecutive dispatches share one compute pass, except when
  * profiling, where each dispatch gets its own pass with timestamp writes so its GPU time can be attributed.
@@ -97,11 +103,11 @@ export class Step {
   read(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): Promise<ArrayBuffer> {
     const staging = this.ctx.staging.acquire(bytes);
     this.copy(buffer, offset, staging, 0, bytes);
-    return new Promise((resolve, reject) => this.reads.push({ staging, bytes, resolve, reject }));
+    return quiet(new Promise<ArrayBuffer>((resolve, reject) => this.reads.push({ staging, bytes, resolve, reject })));
   }
 
   readF32(buffer: GPUBuffer, offset = 0, count = (buffer.size - offset) / 4): Promise<Float32Array> {
-    return this.read(buffer, offset, count * 4).then((b) => new Float32Array(b));
+    return quiet(this.read(buffer, offset, count * 4).then((b) => new Float32Array(b)));
   }
 
   get dispatchCount(): number {

@@ -39,7 +39,7 @@ export function recordSegmentedReduce(step: Step, input: GPUBuffer, segments: nu
   for (;;) {
     const chunks = Math.max(1, Math.ceil(width / REDUCE_CHUNK));
     const final = chunks === 1;
-    const params = step.uniform('segmented_reduce/params', ReduceParams, { segments, length: width, chunk: REDUCE_CHUNK, chunks, count: length });
+    const params = step.uniform('segmented_reduce/params', ReduceParams, { segments, length: width, chunk: REDUCE_CHUNK, chunks, count: length, one: 1 });
     if (final) {
       step.dispatch(reduceProgram({ pairsIn, final }), [source, out.sums, out.means, params], [1, y, z]);
       return;

@@ -1,0 +1,153 @@
+// The kernel runtime: one submit per step, reads, failures raised as errors with their cause, profiling.
+import { describe, expect, it } from 'vitest';
+import { useGpu } from '../support/gpu.ts';
+import { acquireDevice, DeviceLostError, GpuContext, GpuValidationError, ShaderCompileError, formatProfile, type KernelProgram } from '../../src/gpu/index.ts';
+import { openGpu } from '../../src/gpu/runtime.ts';
+import { recordMatmul } from '../../src/kernels/matmul.ts';
+import { matmulInputs } from '../../src/doctor/selftest.ts';
+
+const gpu = useGpu();
+
+const copyProgram: KernelProgram = {
+  name: 'test_copy',
+  variantKey: '',
+  source: () => `
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
+  if (id.x < arrayLength(&dst)) { dst[id.x] = 2.0 * src[id.x]; }
+}`,
+};
+
+function countSubmits(device: GPUDevice): { count: number; restore(): void } {
+  const queue = device.queue;
+  const original = queue.submit.bind(queue);
+  const counter = { count: 0, restore: () => { queue.submit = original; } };
+  queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+    counter.count++;
+    original(buffers);
+  };
+  return counter;
+}
+
+describe('steps', () => {
+  it('records many dispatches and reads, and submits once', async () => {
+    const ctx = gpu.ctx;
+    const a = ctx.upload('a', Float32Array.from({ length: 100 }, (_, i) => i));
+    const b = ctx.storage('b', 400);
+    const c = ctx.storage('c', 400);
+    const submits = countSubmits(ctx.device);
+    try {
+      const step = ctx.step('chain');
+      step.dispatch(copyProgram, [a, b], [2]).dispatch(copyProgram, [b, c], [2]).dispatch(copyProgram, [c, b], [2]);
+      const readB = step.readF32(b);
+      const readC = step.readF32(c);
+      await step.submit();
+      expect(submits.count).toBe(1);
+      const [gotB, gotC] = [await readB, await readC];
+      expect([...gotC.slice(0, 4)]).toEqual([0, 4, 8, 12]);
+      expect([...gotB.slice(98)]).toEqual([8 * 98, 8 * 99]);
+    } finally {
+      submits.restore();
+      for (const buf of [a, b, c]) buf.destroy();
+    }
+  });
+
+  it('refuses a grid beyond the per-dimension limit instead of dispatching it', () => {
+    const step = gpu.ctx.step('too big');
+    const limit = gpu.ctx.device.limits.maxComputeWorkgroupsPerDimension;
+    expect(() => step.dispatch(copyProgram, [], [limit + 1])).toThrow(/exceeds the adapter's/);
+  });
+
+  it('folds row tiles past the per-dimension limit (matmul with rows > 65535·64 is not run here; the fold is)', async () => {
+    const { foldRows } = await import('../../src/kernels/grid.ts');
+    expect(foldRows(10, 65535)).toEqual([10, 1]);
+    const [y, z] = foldRows(200_000, 65535);
+    expect(y).toBeLessThanOrEqual(65535);
+    expect(y * z).toBeGreaterThanOrEqual(200_000);
+  });
+});
+
+describe('failures become errors with their cause', () => {
+  it('a validation error names the step and the WebGPU message', async () => {
+    const ctx = gpu.ctx;
+    const src = ctx.upload('src', new Float32Array(4));
+    // A MAP_READ buffer cannot be bound as storage.
+    const wrong = ctx.device.createBuffer({ label: 'not-storage', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const step = ctx.step('bad binding');
+    step.dispatch(copyProgram, [src, wrong], [1]);
+    const pendingRead = step.read(src);
+    await expect(step.submit()).rejects.toThrow(GpuValidationError);
+    await expect(pendingRead).rejects.toThrow(/bad binding/);
+    src.destroy();
+    wrong.destroy();
+  });
+
+  it('a shader that does not compile reports the line', async () => {
+    const broken: KernelProgram = { name: 'broken', variantKey: 'v1', source: () => 'fn main() {\n  let x: f32 = undefined_thing;\n}' };
+    const step = gpu.ctx.step('compile');
+    step.dispatch(broken, [], [1]);
+    const error = await step.submit().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ShaderCompileError);
+    expect((error as Error).message).toMatch(/broken\[v1\][\s\S]*line 2/);
+  });
+
+  it('a lost device raises DeviceLostError with the reason, never hangs', async () => {
+    const own = await acquireDevice();
+    const ctx = new GpuContext(own.device);
+    const buffer = ctx.upload('x', new Float32Array([1, 2, 3]));
+    own.release(); // destroy(): the device is lost with reason 'destroyed'
+    await own.device.lost;
+    const error = await ctx.readF32(buffer).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeviceLostError);
+    expect((error as DeviceLostError).reason).toBe('destroyed');
+    expect((error as Error).message).toMatch(/read x/);
+  });
+});
+
+describe('profiler', () => {
+  it('attributes GPU time to kernels by name with timestamp queries', async () => {
+    const own = await acquireDevice();
+    try {
+      const ctx = new GpuContext(own.device, { adapter: own.adapter, profile: true });
+      expect(ctx.profiler!.source).toBe(own.device.features.has('timestamp-query') ? 'timestamp-query' : 'wall-clock');
+      const shape = { batch: 2, m: 16, k: 16, n: 16 };
+      const { a, b } = matmulInputs(shape, 3, false);
+      const bufs = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.storage('c', 2 * 16 * 16 * 4) };
+      const step = ctx.step('profiled');
+      for (let i = 0; i < 3; i++) recordMatmul(step, shape, bufs, { strategy: 'direct', transposeB: false, bias: false });
+      step.dispatch(copyProgram, [bufs.a, bufs.c], [8]);
+      await step.submit();
+      const report = ctx.profiler!.report();
+      const byName = Object.fromEntries(report.kernels.map((k) => [k.name, k]));
+      expect(byName['matmul']!.calls).toBe(3);
+      expect(byName['test_copy']!.calls).toBe(1);
+      expect(byName['matmul']!.totalMs).toBeGreaterThan(0);
+      expect(report.kernels.reduce((s, k) => s + k.share, 0)).toBeCloseTo(1, 12);
+      expect(byName['matmul']!.meanUs).toBeCloseTo((byName['matmul']!.totalMs * 1000) / 3, 9);
+      expect(formatProfile(report)).toMatch(/matmul\s+3\s/);
+    } finally {
+      own.release();
+    }
+  });
+
+  it('falls back to wall-clock timing on a device without timestamp-query', async () => {
+    const entry = await openGpu();
+    const adapter = (await entry.gpu.requestAdapter())!;
+    const device = await adapter.requestDevice(); // no optional features requested
+    try {
+      const ctx = new GpuContext(device, { profile: true });
+      expect(ctx.profiler!.source).toBe('wall-clock');
+      const x = ctx.upload('x', new Float32Array(64));
+      const y = ctx.storage('y', 256);
+      const step = ctx.step('wall');
+      step.dispatch(copyProgram, [x, y], [1]).dispatch(copyProgram, [y, x], [1]);
+      await step.submit();
+      const report = ctx.profiler!.report();
+      expect(report.kernels[0]!.calls).toBe(2);
+      expect(report.kernels[0]!.totalMs).toBeGreaterThan(0);
+    } finally {
+      device.destroy();
+    }
+  });
+});

@@ -1,0 +1,34 @@
+// One device per test file, and an error scope around every test so any WebGPU error fails it.
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { acquireDevice, GpuContext, type AcquiredDevice } from '../../src/gpu/index.ts';
+
+export interface GpuFixture {
+  acquired: AcquiredDevice;
+  ctx: GpuContext;
+}
+
+const SCOPES: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
+
+/** Call at the top of a test file; the returned object is filled in before the first test runs. */
+export function useGpu(options: { profile?: boolean } = {}): GpuFixture {
+  const fixture = {} as GpuFixture;
+  beforeAll(async () => {
+    fixture.acquired = await acquireDevice();
+    fixture.ctx = new GpuContext(fixture.acquired.device, { adapter: fixture.acquired.adapter, profile: options.profile });
+  });
+  beforeEach(() => {
+    for (const scope of SCOPES) fixture.acquired.device.pushErrorScope(scope);
+  });
+  afterEach(async () => {
+    const errors = [];
+    for (let i = SCOPES.length - 1; i >= 0; i--) errors.push(await fixture.acquired.device.popErrorScope());
+    const caught = errors.filter((e) => e !== null);
+    if (caught.length) throw new Error(`WebGPU error during the test: ${caught.map((e) => e!.message).join('; ')}`);
+    fixture.ctx.check('the end of the test');
+  });
+  afterAll(() => {
+    fixture.ctx?.destroy();
+    fixture.acquired?.release();
+  });
+  return fixture;
+}
