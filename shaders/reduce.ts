@@ -1,6 +1,8 @@
 // Segmented sum and mean over the last axis of a [segments, length] array, with compensated f32 accumulation.
-// Each workgroup reduces one chunk of one segment to an unevaluated (hi, lo) pair; passes repeat over the pairs
-// until one chunk remains, and the last pass writes sum = hi + lo and mean = sum / length.
+// `lanes` threads share a segment (a power of two up to the workgroup size), so short segments pack many to a
+// workgroup and long ones use the whole workgroup. A long segment is cut into chunks, one workgroup each, that
+// reduce to unevaluated (hi, lo) pairs; passes repeat over the pairs until one chunk remains, and the last pass
+// writes sum = hi + lo and mean = sum / length. The host plans the passes (planSegmentedReduce).
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { d, wgslStruct } from '../src/gpu/layout.ts';
 import { compensatedSum, foldedRow } from './common.ts';
@@ -8,8 +10,9 @@ import { compensatedSum, foldedRow } from './common.ts';
 export const ReduceParams = d.struct({
   segments: d.u32,
   length: d.u32, // elements (or pairs) per segment in this pass's input
-  chunk: d.u32, // elements per workgroup
+  chunk: d.u32, // elements per workgroup and segment
   chunks: d.u32, // chunks per segment = ceil(length / chunk); the width of this pass's output
+  lanes: d.u32, // threads per segment, a power of two dividing the workgroup size
   count: d.f32, // original length, for the mean
   one: d.f32, // always 1.0: keeps the compiler from reassociating the compensated sums (shaders/common.ts)
 });
@@ -22,7 +25,7 @@ export interface ReduceVariant {
 }
 
 export const REDUCE_WORKGROUP = 256;
-/** Elements each thread accumulates per pass before the tree; sets the chunk length. */
+/** Values each thread accumulates per pass before the tree; sets the chunk length. */
 export const REDUCE_PER_THREAD = 16;
 
 export function reduceVariantKey(v: ReduceVariant): string {
@@ -54,15 +57,17 @@ var<workgroup> scratch: array<vec2f, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  // x: chunk within the segment; (y, z): the segment, folded when there are more than the per-dimension limit.
-  let segment = folded_row(wg, nwg);
-  if (segment >= params.segments) { return; } // uniform per workgroup
+  // x: chunk within the segment; (y, z): the group of WG / lanes segments, folded past the per-dimension limit.
+  let lanes = params.lanes;
+  let lane = lid.x % lanes;
+  let segment = folded_row(wg, nwg) * (WG / lanes) + lid.x / lanes;
+  let live = segment < params.segments; // threads past the last segment still take part in the barriers
   let start = wg.x * params.chunk;
-  let end = min(start + params.chunk, params.length);
+  let end = select(start, min(start + params.chunk, params.length), live);
   let base = segment * params.length;
 
   var acc = vec2f(0.0);
-  for (var i = start + lid.x; i < end; i += WG) {
+  for (var i = start + lane; i < end; i += lanes) {
 #if ${v.pairsIn}
     acc = pair_add(acc, src[base + i]);
 #else
@@ -71,12 +76,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   }
   scratch[lid.x] = acc;
   workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half >>= 1u) {
-    if (lid.x < half) { scratch[lid.x] = pair_add(scratch[lid.x], scratch[lid.x + half]); }
+  for (var half = lanes / 2u; half > 0u; half >>= 1u) {
+    if (lane < half) { scratch[lid.x] = pair_add(scratch[lid.x], scratch[lid.x + half]); }
     workgroupBarrier();
   }
-  if (lid.x == 0u) {
-    let total = pair_add(scratch[0], vec2f(0.0));
+  if (lane == 0u && live) {
+    let total = pair_add(scratch[lid.x], vec2f(0.0));
 #if ${v.final}
     let sum = total.x + total.y;
     sums[segment] = sum;

@@ -2,8 +2,7 @@
 // Used by `lwin doctor`, the Deno smoke script, the browser page and the tests, so all of them check the same thing.
 import type { GpuContext } from '../gpu/context.ts';
 import { recordMatmul, type MatmulShape, type MatmulVariant } from '../kernels/matmul.ts';
-import { REDUCE_CHUNK, recordSegmentedReduce } from '../kernels/reduce.ts';
-import { REDUCE_WORKGROUP } from '../../shaders/reduce.ts';
+import { planSegmentedReduce, recordSegmentedReduce } from '../kernels/reduce.ts';
 import { matmulReference } from '../reference/matmul.ts';
 import { segmentedReduceReference } from '../reference/reduce.ts';
 import { F32_UNIT_ROUNDOFF as U, compareToReference, type Comparison } from '../reference/compare.ts';
@@ -22,22 +21,13 @@ export function matmulTolerance(k: number, magnitude: number): number {
 /**
  * Error bound of the compensated reduction in shaders/reduce.ts. Every pass keeps each partial sum as an
  * unevaluated pair (hi, lo) whose only errors are roundings of lo-terms, each O(u²) of the magnitudes involved.
- * A value meets at most `depth` such operations per pass: its thread's chain of ≤ REDUCE_PER_THREAD adds (more
- * when a pass has fewer workgroups than needed) and log2(REDUCE_WORKGROUP) tree levels; bounding the chain's
- * growth of lo quadratically gives Σ_passes depth²·u²·Σ|x|. Storing hi + lo rounds once (u|S|), the mean's
- * division once more. So: 3u|S| + Σ depth²·u²·Σ|x|, far below a plain f32 sum's error of up to (n-1)·u·Σ|x|.
+ * A value meets, per pass, its thread's chain of sequential adds and then the tree's levels (planSegmentedReduce
+ * says how many); bounding the growth of lo quadratically in that depth gives Σ_passes depth²·u²·Σ|x|. Storing
+ * hi + lo rounds once (u|S|), the mean's division once more: 3u|S| + Σ depth²·u²·Σ|x| in all, far below a plain
+ * f32 sum's error of up to (n-1)·u·Σ|x|.
  */
 export function compensatedSumTolerance(n: number, sum: number, absSum: number): number {
-  const levels = Math.log2(REDUCE_WORKGROUP);
-  let quadratic = 0;
-  let width = n;
-  for (;;) {
-    const chunks = Math.max(1, Math.ceil(width / REDUCE_CHUNK));
-    const chain = Math.ceil(Math.min(width, REDUCE_CHUNK) / REDUCE_WORKGROUP);
-    quadratic += (chain + levels) ** 2;
-    if (chunks === 1) break;
-    width = chunks;
-  }
+  const quadratic = planSegmentedReduce(n).reduce((q, pass) => q + (pass.chain + pass.levels) ** 2, 0);
   return 3 * U * Math.abs(sum) + quadratic * U * U * absSum + Number.MIN_VALUE;
 }
 

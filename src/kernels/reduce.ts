@@ -18,6 +18,38 @@ function reduceProgram(variant: ReduceVariant): KernelProgram {
 
 export const REDUCE_CHUNK = REDUCE_WORKGROUP * REDUCE_PER_THREAD;
 
+export interface ReducePass {
+  /** Values (or pairs) per segment read by this pass. */
+  width: number;
+  chunks: number;
+  lanes: number;
+  pairsIn: boolean;
+  final: boolean;
+  /** Longest chain of sequential adds one thread does, and the tree depth after it (for error bounds). */
+  chain: number;
+  levels: number;
+}
+
+/**
+ * How a [segments, length] reduction runs: passes until one chunk per segment remains. Segments shorter than a
+ * workgroup's worth share a workgroup, about REDUCE_PER_THREAD values per thread.
+ */
+export function planSegmentedReduce(length: number): ReducePass[] {
+  const passes: ReducePass[] = [];
+  let width = length;
+  let pairsIn = false;
+  for (;;) {
+    const chunks = Math.max(1, Math.ceil(width / REDUCE_CHUNK));
+    const wanted = Math.ceil(Math.min(width, REDUCE_CHUNK) / REDUCE_PER_THREAD);
+    const lanes = Math.min(REDUCE_WORKGROUP, 2 ** Math.ceil(Math.log2(Math.max(1, wanted))));
+    const chain = Math.ceil(Math.min(width, REDUCE_CHUNK) / lanes);
+    passes.push({ width, chunks, lanes, pairsIn, final: chunks === 1, chain, levels: Math.log2(lanes) });
+    if (chunks === 1) return passes;
+    width = chunks;
+    pairsIn = true;
+  }
+}
+
 export interface SegmentedReduceOutput {
   /** [segments] sums. */
   sums: GPUBuffer;
@@ -27,27 +59,24 @@ export interface SegmentedReduceOutput {
 
 /**
  * Records sums and means over the last axis of `input` ([segments, length] f32) into `out`.
- * Empty segments give sum 0 and mean NaN (0/0, as numpy). Long segments take several passes (one more per factor of REDUCE_CHUNK in length); intermediate pairs
- * live in scratch buffers owned by the step.
+ * Empty segments give sum 0 and mean NaN (0/0, as numpy). Intermediate pairs live in scratch buffers owned by the step.
  */
 export function recordSegmentedReduce(step: Step, input: GPUBuffer, segments: number, length: number, out: SegmentedReduceOutput): void {
   if (segments === 0) return;
-  const [y, z] = foldRows(segments, step.maxWorkgroupsPerDimension);
   let source = input;
-  let pairsIn = false;
-  let width = length;
-  for (;;) {
-    const chunks = Math.max(1, Math.ceil(width / REDUCE_CHUNK));
-    const final = chunks === 1;
-    const params = step.uniform('segmented_reduce/params', ReduceParams, { segments, length: width, chunk: REDUCE_CHUNK, chunks, count: length, one: 1 });
-    if (final) {
-      step.dispatch(reduceProgram({ pairsIn, final }), [source, out.sums, out.means, params], [1, y, z]);
+  for (const pass of planSegmentedReduce(length)) {
+    const groups = Math.ceil(segments / (REDUCE_WORKGROUP / pass.lanes));
+    const [y, z] = foldRows(groups, step.maxWorkgroupsPerDimension);
+    const params = step.uniform('segmented_reduce/params', ReduceParams, {
+      segments, length: pass.width, chunk: REDUCE_CHUNK, chunks: pass.chunks, lanes: pass.lanes, count: length, one: 1,
+    });
+    const program = reduceProgram({ pairsIn: pass.pairsIn, final: pass.final });
+    if (pass.final) {
+      step.dispatch(program, [source, out.sums, out.means, params], [1, y, z]);
       return;
     }
-    const partials = step.scratch('segmented_reduce/partials', segments * chunks * 8);
-    step.dispatch(reduceProgram({ pairsIn, final }), [source, partials, params], [chunks, y, z]);
+    const partials = step.scratch('segmented_reduce/partials', segments * pass.chunks * 8);
+    step.dispatch(program, [source, partials, params], [pass.chunks, y, z]);
     source = partials;
-    pairsIn = true;
-    width = chunks;
   }
 }

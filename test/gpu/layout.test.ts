@@ -16,11 +16,12 @@ describe('uniform layouts', () => {
     expect(wgslStruct('MatmulParams', MatmulParams)).toBe('struct MatmulParams {\n  rows: u32,\n  k: u32,\n  n: u32,\n  rowTiles: u32,\n}');
   });
 
-  it('ReduceParams: u32 ×4 then f32 count and one, 24 bytes', () => {
-    expect(byteSizeOf(ReduceParams)).toBe(24);
-    const bytes = packStruct(ReduceParams, { segments: 5, length: 4097, chunk: 4096, chunks: 2, count: 4097, one: 1 });
-    expect(words(bytes).u32.slice(0, 4)).toEqual([5, 4097, 4096, 2]);
-    expect(words(bytes).f32.slice(4)).toEqual([4097, 1]);
-    expect(unpackStruct(ReduceParams, bytes)).toEqual({ segments: 5, length: 4097, chunk: 4096, chunks: 2, count: 4097, one: 1 });
+  it('ReduceParams: u32 ×5 then f32 count and one, 28 bytes', () => {
+    expect(byteSizeOf(ReduceParams)).toBe(28);
+    const value = { segments: 5, length: 4097, chunk: 4096, chunks: 2, lanes: 256, count: 4097, one: 1 };
+    const bytes = packStruct(ReduceParams, value);
+    expect(words(bytes).u32.slice(0, 5)).toEqual([5, 4097, 4096, 2, 256]);
+    expect(words(bytes).f32.slice(5)).toEqual([4097, 1]);
+    expect(unpackStruct(ReduceParams, bytes)).toEqual(value);
   });
 });

@@ -21,6 +21,8 @@ const cases: [string, number, number, (s: number, l: number) => Float32Array][] 
   ['cancelling large values', 5, 10_007, (s, l) => cancellingData(s, l, 4)],
   ['three passes', 1, REDUCE_CHUNK * REDUCE_CHUNK + 5, (s, l) => cancellingData(s, l, 5)],
   ['many segments, one element each', 70_000, 1, (s, l) => gaussian(s, l, 6)],
+  ['segments sharing a workgroup, last group partial', 33, 100, (s, l) => gaussian(s, l, 7, -2)],
+  ['lane count not dividing the length', 9, 1000, (s, l) => cancellingData(s, l, 8)],
 ];
 
 describe.each(cases)('segmented reduce, %s', (_name, segments, length, make) => {

@@ -1,0 +1,83 @@
+// `lwin doctor`: what runtime and adapter lwin sees, what they offer, and whether the kernels compute correctly.
+import type { Command } from 'commander';
+import { acquireDevice, GpuContext, OPTIONAL_FEATURES, RELIED_LIMITS, type AcquiredDevice } from '../gpu/index.ts';
+import { openGpu } from '../gpu/runtime.ts';
+import { selfTest, type KernelCheck } from '../doctor/selftest.ts';
+import { describeComparison } from '../reference/compare.ts';
+import { formatProfile, type ProfileReport } from '../gpu/profiler.ts';
+import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
+
+interface DoctorFlags extends DeviceFlags {
+  json?: boolean;
+  listAdapters?: boolean;
+}
+
+export function registerDoctor(program: Command): void {
+  const command = program
+    .command('doctor')
+    .description('print the runtime, adapter, features and limits, then check the kernels against float64')
+    .option('--json', 'print one JSON object instead of text')
+    .option('--list-adapters', 'list the adapters Dawn can see and exit');
+  addDeviceOptions(command).action(async (flags: DoctorFlags) => {
+    if (flags.listAdapters) {
+      const entry = await openGpu(deviceOptionsFrom(flags));
+      const adapters = await entry.listAdapters();
+      console.log(adapters.length ? adapters.map((a) => `* ${a}`).join('\n') : 'no adapters visible');
+      return;
+    }
+    const acquired = await acquireDevice(deviceOptionsFrom(flags));
+    try {
+      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
+      const checks = await selfTest(ctx);
+      const report = doctorReport(acquired, checks, ctx.profiler!.report());
+      console.log(flags.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
+      if (!report.ok) process.exitCode = 1;
+    } finally {
+      acquired.release();
+    }
+  });
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  adapter: AcquiredDevice['adapter'];
+  features: { name: string; enabled: boolean }[];
+  limits: Record<string, number>;
+  checks: { kernel: string; shape: string; ok: boolean; detail: string }[];
+  profile: ProfileReport;
+}
+
+function doctorReport(acquired: AcquiredDevice, checks: KernelCheck[], profile: ProfileReport): DoctorReport {
+  const { device } = acquired;
+  const limits: Record<string, number> = {};
+  for (const name of RELIED_LIMITS) limits[name] = device.limits[name];
+  return {
+    ok: checks.every((c) => c.comparison.ok),
+    adapter: acquired.adapter,
+    features: [...OPTIONAL_FEATURES, 'core-features-and-limits' as GPUFeatureName].map((name) => ({ name, enabled: device.features.has(name) })),
+    limits,
+    checks: checks.map((c) => ({ kernel: c.kernel, shape: c.shape, ok: c.comparison.ok, detail: describeComparison(c.kernel, c.comparison) })),
+    profile,
+  };
+}
+
+function formatDoctor(r: DoctorReport): string {
+  const a = r.adapter;
+  const mib = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(0)} MiB` : String(n));
+  const lines = [
+    `runtime      ${a.runtimeVersion}`,
+    `adapter      ${a.description}`,
+    `vendor       ${a.vendor || '?'}   architecture ${a.architecture || '?'}   device ${a.device || '?'}`,
+    `fallback     ${a.isFallbackAdapter ? 'yes (software or fallback adapter: fine for tests, slow for studies)' : 'no'}`,
+    `features     ${r.features.map((f) => `${f.name} ${f.enabled ? 'yes' : 'no'}`).join(', ')}`,
+    'limits',
+    ...Object.entries(r.limits).map(([k, v]) => `  ${k.padEnd(36)} ${k.endsWith('Size') ? mib(v) : v}`),
+    'kernel checks against float64',
+    ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.shape}\n       ${c.detail}`),
+    '',
+    formatProfile(r.profile),
+    '',
+    r.ok ? 'lwin doctor: all kernels match the float64 reference.' : 'lwin doctor: some kernels do NOT match; do not trust results on this adapter.',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,17 @@
+// The `lwin` command line: one subcommand per stage, each in its own module.
+import { Command } from 'commander';
+import { registerDoctor } from './doctor.ts';
+
+const program = new Command()
+  .name('lwin')
+  .description('Measure how far back in time a gated recurrent network can learn (WebGPU).')
+  .showHelpAfterError();
+
+registerDoctor(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  console.error(`lwin: ${(error as Error).message}`);
+  process.exitCode = 1;
+}
