@@ -42,21 +42,33 @@ export const RELIED_LIMITS = [
   'maxStorageBuffersPerShaderStage',
 ] as const satisfies readonly (keyof GPUSupportedLimits)[];
 
+// PCI/Khronos vendor IDs some runtimes report instead of a name (Deno gives the decimal ID).
+const VENDOR_IDS: Record<number, string> = {
+  0x10de: 'nvidia', 0x1002: 'amd', 0x8086: 'intel', 0x106b: 'apple', 0x13b5: 'arm', 0x5143: 'qualcomm',
+  0x1ae0: 'google', 0x10005: 'mesa', 0x1010: 'imagination', 0x14e4: 'broadcom',
+};
+
+function vendorName(vendor: string): string {
+  const id = /^(0x[0-9a-f]+|\d+)$/i.test(vendor) ? Number(vendor) : NaN;
+  return VENDOR_IDS[id] ?? vendor;
+}
+
 export function summarizeAdapter(adapter: GPUAdapter, runtime: RuntimeName): AdapterSummary {
   const info = adapter.info;
+  const vendor = vendorName(info.vendor);
   // Older runtimes put isFallbackAdapter on the adapter, newer ones on its info.
   const isFallbackAdapter = Boolean(
     (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ??
       (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter,
   );
   const description = info.description || info.device || '(no description)';
-  const tags = [[info.vendor, info.architecture].filter(Boolean).join('/'), isFallbackAdapter ? 'fallback' : '']
+  const tags = [[vendor, info.architecture].filter(Boolean).join('/'), isFallbackAdapter ? 'fallback' : '']
     .filter(Boolean)
     .join(', ');
   return {
     runtime,
     runtimeVersion: runtimeVersion(runtime),
-    vendor: info.vendor,
+    vendor,
     architecture: info.architecture,
     device: info.device,
     description,

@@ -1,0 +1,39 @@
+// Bundles the browser page (main.ts and the lwin sources it imports) into examples/browser/dist/.
+//   node examples/browser/build.mjs        (or: npm run build:browser)
+import { copyFile, mkdir } from 'node:fs/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const DEFAULT_OUTDIR = path.join(here, 'dist');
+
+/**
+ * Builds the page into `outdir` (default examples/browser/dist) and returns the directory to serve.
+ * `webgpu` (Dawn's Node bindings) stays external: runtime.ts imports it through a variable specifier, only on Node.
+ */
+export async function buildBrowserExample({ outdir = DEFAULT_OUTDIR, minify = false } = {}) {
+  await mkdir(outdir, { recursive: true });
+  const result = await esbuild.build({
+    entryPoints: [path.join(here, 'main.ts')],
+    outfile: path.join(outdir, 'main.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    external: ['webgpu'],
+    // typegpu reads process.env.NODE_ENV, which only exists on Node; bundlers are expected to replace it.
+    define: { 'process.env.NODE_ENV': '"production"' },
+    sourcemap: true,
+    minify,
+    logLevel: 'silent',
+  });
+  for (const warning of result.warnings) console.warn(`esbuild: ${warning.text}`);
+  await copyFile(path.join(here, 'index.html'), path.join(outdir, 'index.html'));
+  return { outdir, entry: path.join(outdir, 'index.html') };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const { outdir } = await buildBrowserExample();
+  console.log(`built ${path.relative(process.cwd(), outdir) || '.'}/ (index.html, main.js); serve it over http, e.g. node examples/browser/screenshot.mjs out.png`);
+}
