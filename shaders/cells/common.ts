@@ -1,0 +1,126 @@
+// WGSL shared by the recurrent kernels (forward, backward, tangent) of every cell.
+//
+// Thread layout: a workgroup of WG threads owns S = WG / HP sequences; thread `lid` works on unit q = lid % HP of
+// sequence slot s = lid / HP (HP = H rounded up to a power of two ≥ 32, a shader-time constant). Units q ≥ H and
+// sequences past the batch are idle but take part in every barrier. The recurrent state of the S sequences lives
+// in workgroup memory across the time steps of one dispatch.
+
+export const RECURRENT_WORKGROUP = 256;
+/** Largest input width D the kernels accept (x_t of S sequences is staged in workgroup memory). */
+export const MAX_INPUT = 64;
+/** Largest hidden width H (one thread per unit). */
+export const MAX_HIDDEN = RECURRENT_WORKGROUP;
+
+/** Threads per sequence for H hidden units: a power of two ≥ 32 (a subgroup on most GPUs). */
+export function threadsPerSequence(hidden: number): number {
+  if (hidden > MAX_HIDDEN) throw new RangeError(`hidden size ${hidden} exceeds the recurrent kernels' limit of ${MAX_HIDDEN}`);
+  return Math.max(32, 2 ** Math.ceil(Math.log2(hidden)));
+}
+
+export interface BindingDecl {
+  name: string;
+  /** e.g. 'var<storage, read> P: array<f32>' */
+  decl: string;
+}
+
+/** `@group(0) @binding(i)` declarations in list order; the host binds buffers in the same order (bindingOrder). */
+export function declareBindings(list: readonly BindingDecl[]): string {
+  return list.map((b, i) => `@group(0) @binding(${i}) ${b.decl};`).join('\n');
+}
+
+/** Constants, workgroup arrays and helpers every recurrent kernel starts with. */
+export function recurrentPrelude(hp: number): string {
+  return /* wgsl */ `
+const WG: u32 = ${RECURRENT_WORKGROUP}u;
+const HP: u32 = ${hp}u;
+const S: u32 = WG / HP;
+const DMAX: u32 = ${MAX_INPUT}u;
+
+var<workgroup> hbuf: array<f32, WG>;      // h_{t-1} of the S sequences, [S][HP]
+var<workgroup> abuf: array<f32, WG>;      // a second per-unit vector (gru: r ⊙ h_{t-1}; backward: adjoints)
+var<workgroup> red: array<f32, WG>;       // reduction scratch
+var<workgroup> xbuf: array<f32, S * DMAX>; // x_t of the S sequences, [S][DMAX]
+
+fn sigmoid(a: f32) -> f32 {
+  return 1.0 / (1.0 + exp(-a));
+}
+
+// tanh saturates to ±1 in f32 beyond |a| ≈ 9; clamping keeps exp-based implementations from overflowing to NaN.
+fn tanh_c(a: f32) -> f32 {
+  return tanh(clamp(a, -15.0, 15.0));
+}
+
+// Σ_d P[off + d] · x_t[d] for sequence slot s.
+fn dot_x(off: u32, s: u32) -> f32 {
+  var acc = 0.0;
+  for (var d = 0u; d < params.D; d++) { acc = fma(P[off + d], xbuf[s * DMAX + d], acc); }
+  return acc;
+}
+
+// Σ_j P[off + j] · hbuf[s, j]: one row of a recurrent matrix times h_{t-1}.
+fn dot_h(off: u32, s: u32) -> f32 {
+  var acc = 0.0;
+  for (var j = 0u; j < params.H; j++) { acc = fma(P[off + j], hbuf[s * HP + j], acc); }
+  return acc;
+}
+
+// Σ_j P[off + j] · abuf[s, j].
+fn dot_a(off: u32, s: u32) -> f32 {
+  var acc = 0.0;
+  for (var j = 0u; j < params.H; j++) { acc = fma(P[off + j], abuf[s * HP + j], acc); }
+  return acc;
+}
+
+// Σ_q P[off + q·H + j] · abuf[s, q]: column j of a recurrent matrix against a per-unit vector (transposed product).
+fn dot_col_a(off: u32, j: u32, s: u32) -> f32 {
+  var acc = 0.0;
+  for (var q = 0u; q < params.H; q++) { acc = fma(P[off + q * params.H + j], abuf[s * HP + q], acc); }
+  return acc;
+}
+
+// Sum of v over the HP threads of this thread's sequence, returned to all of them. Call from uniform control flow.
+fn seq_sum(lid: u32, v: f32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  let q = lid % HP;
+  for (var half = HP / 2u; half > 0u; half >>= 1u) {
+    if (q < half) { red[lid] += red[lid + half]; }
+    workgroupBarrier();
+  }
+  let total = red[lid - q];
+  workgroupBarrier();
+  return total;
+}
+
+// Loads x_t of the S sequences into xbuf. Call from uniform control flow; a barrier follows inside.
+fn load_x(lid: u32, group: u32, t: u32) {
+  let n = S * params.D;
+  for (var i = lid; i < n; i += WG) {
+    let s = i / params.D;
+    let d = i % params.D;
+    let seq = group * S + s;
+    var v = 0.0;
+    if (seq < params.batch) { v = x[(seq * params.T + t) * params.D + d]; }
+    xbuf[s * DMAX + d] = v;
+  }
+  workgroupBarrier();
+}
+`;
+}
+
+/**
+ * LayerNorm over the H units of each sequence (eps 1e-5, affine; SPEC §2), as the forward kernels use it:
+ * returns the normalised value n̂ (before the affine map) and 1/σ, so backward and tangent can reuse them.
+ */
+export const layerNormForward = /* wgsl */ `
+struct LnOut { n: f32, inv_std: f32 }
+
+fn layer_norm(lid: u32, a: f32, live: bool) -> LnOut {
+  let inv_h = 1.0 / f32(params.H);
+  let mean = seq_sum(lid, select(0.0, a, live)) * inv_h;
+  let dev = a - mean;
+  let variance = seq_sum(lid, select(0.0, dev * dev, live)) * inv_h;
+  let inv_std = inverseSqrt(variance + 1e-5);
+  return LnOut(dev * inv_std, inv_std);
+}
+`;

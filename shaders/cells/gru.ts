@@ -1,0 +1,35 @@
+// GRU (SPEC §2): z = σ(Wz x + Uz h), r = σ(Wr x + Ur h), g = tanh(LN(Wh x + Uh (r ⊙ h))), h' = (1-z) h + z g.
+// SPEC §4 terms: leak = 1-z, r, rdiag = (g - h_prev) z(1-z) Uz_qq + z (1-g²) Uh_qq (r + h_prev r(1-r) Ur_qq).
+import type { StepContext } from './step-context.ts';
+
+export function gruForwardStep(c: StepContext): string {
+  const { o, layernorm, lnPrefix } = c;
+  return /* wgsl */ `
+  var a_z = 0.0;
+  var a_r = 0.0;
+  if (live) {
+    a_z = P[${o('Wz.bias')} + q] + dot_x(${o('Wz.weight')} + q * params.D, s) + dot_h(${o('Uz.weight')} + q * params.H, s);
+    a_r = P[${o('Wr.bias')} + q] + dot_x(${o('Wr.weight')} + q * params.D, s) + dot_h(${o('Ur.weight')} + q * params.H, s);
+  }
+  let z = sigmoid(a_z);
+  let r = sigmoid(a_r);
+  abuf[lid] = select(0.0, r * hq, live);
+  workgroupBarrier();
+  var a_g = 0.0;
+  if (live) { a_g = P[${o('Wh.bias')} + q] + dot_x(${o('Wh.weight')} + q * params.D, s) + dot_a(${o('Uh.weight')} + q * params.H, s); }
+${layernorm ? `  let ln = layer_norm(lid, a_g, live);
+  a_g = select(0.0, ln.n * P[${o(`${lnPrefix}.weight`)} + q] + P[${o(`${lnPrefix}.bias`)} + q], live);` : ''}
+  let g = tanh_c(a_g);
+  let h_new = (1.0 - z) * hq + z * g;
+  var terms: array<f32, 4>;
+  if (live) {
+    let uz = P[${o('Uz.weight')} + q * params.H + q];
+    let uh = P[${o('Uh.weight')} + q * params.H + q];
+    let ur = P[${o('Ur.weight')} + q * params.H + q];
+    terms[0] = z;
+    terms[1] = 1.0 - z;
+    terms[2] = (g - hq) * z * (1.0 - z) * uz + z * (1.0 - g * g) * uh * (r + hq * r * (1.0 - r) * ur);
+    terms[3] = r;
+  }
+`;
+}

@@ -1,0 +1,36 @@
+// The leaky cells const, shared and diag (SPEC §2): g = tanh(LN(Wx x + Wh h)), h' = (1-s) h + s g, with
+//   const:  s a fixed scalar (the `s_const` buffer);
+//   shared: s = σ(Ws x + Us h), one scalar per sequence;
+//   diag:   s = σ(Ws x + Us h) ∈ R^H.
+// SPEC §4 terms: leak = 1-s, rdiag = (g - h_prev) σ'(a_s) Us_qq + s (1-g²) Wh_qq (first term absent for const).
+import type { StepContext } from './step-context.ts';
+
+export function leakyForwardStep(c: StepContext): string {
+  const { cell, o, layernorm, lnPrefix } = c;
+  const gate =
+    cell === 'const'
+      ? `let a_s = 0.0;\n  let sg = P[${o('s_const')}];`
+      : cell === 'shared'
+        ? `let a_s = P[${o('Ws.bias')}] + dot_x(${o('Ws.weight')}, s) + seq_sum(lid, select(0.0, P[${o('Us.weight')} + q] * hq, live));
+  let sg = sigmoid(a_s);`
+        : `var a_s = 0.0;
+  if (live) { a_s = P[${o('Ws.bias')} + q] + dot_x(${o('Ws.weight')} + q * params.D, s) + dot_h(${o('Us.weight')} + q * params.H, s); }
+  let sg = sigmoid(a_s);`;
+  const usDiag = cell === 'shared' ? `P[${o('Us.weight')} + q]` : `P[${o('Us.weight')} + q * params.H + q]`;
+  const gateTerm = cell === 'const' ? '0.0' : `(g - hq) * sg * (1.0 - sg) * ${usDiag}`;
+  return /* wgsl */ `
+  var a_g = 0.0;
+  if (live) { a_g = P[${o('Wx.bias')} + q] + dot_x(${o('Wx.weight')} + q * params.D, s) + dot_h(${o('Wh.weight')} + q * params.H, s); }
+${layernorm ? `  let ln = layer_norm(lid, a_g, live);
+  a_g = select(0.0, ln.n * P[${o(`${lnPrefix}.weight`)} + q] + P[${o(`${lnPrefix}.bias`)} + q], live);` : ''}
+  let g = tanh_c(a_g);
+  ${gate}
+  let h_new = (1.0 - sg) * hq + sg * g;
+  var terms: array<f32, 4>;
+  if (live) {
+    terms[0] = sg;
+    terms[1] = 1.0 - sg;
+    terms[2] = ${gateTerm} + sg * (1.0 - g * g) * P[${o('Wh.weight')} + q * params.H + q];
+  }
+`;
+}

@@ -1,0 +1,40 @@
+// LSTM (SPEC §2): i, f, o = σ(W· x + U· h), g = tanh(LN(Wg x + Ug h)), c' = f c + i g, h' = o tanh(c').
+// SPEC §4 terms: f, e = o (1 - tanh² c'), cdiag = c_prev f(1-f) Uf_qq + i (1-g²) Ug_qq + g i(1-i) Ui_qq.
+// c is private to its thread (no other unit reads it), so it stays in a register across steps.
+import type { StepContext } from './step-context.ts';
+
+export function lstmForwardStep(c: StepContext): string {
+  const { o, layernorm, lnPrefix } = c;
+  const pre = (gate: string) =>
+    `P[${o(`W${gate}.bias`)} + q] + dot_x(${o(`W${gate}.weight`)} + q * params.D, s) + dot_h(${o(`U${gate}.weight`)} + q * params.H, s)`;
+  return /* wgsl */ `
+  var a_i = 0.0;
+  var a_f = 0.0;
+  var a_o = 0.0;
+  var a_g = 0.0;
+  if (live) {
+    a_i = ${pre('i')};
+    a_f = ${pre('f')};
+    a_o = ${pre('o')};
+    a_g = ${pre('g')};
+  }
+${layernorm ? `  let ln = layer_norm(lid, a_g, live);
+  a_g = select(0.0, ln.n * P[${o(`${lnPrefix}.weight`)} + q] + P[${o(`${lnPrefix}.bias`)} + q], live);` : ''}
+  let gi = sigmoid(a_i);
+  let gf = sigmoid(a_f);
+  let go = sigmoid(a_o);
+  let g = tanh_c(a_g);
+  let c_prev = c_state;
+  c_state = select(0.0, gf * c_prev + gi * g, live);
+  let tc = tanh_c(c_state);
+  let h_new = go * tc;
+  var terms: array<f32, 4>;
+  if (live) {
+    terms[0] = gf;
+    terms[1] = go * (1.0 - tc * tc);
+    terms[2] = c_prev * gf * (1.0 - gf) * P[${o('Uf.weight')} + q * params.H + q]
+      + gi * (1.0 - g * g) * P[${o('Ug.weight')} + q * params.H + q]
+      + g * gi * (1.0 - gi) * P[${o('Ui.weight')} + q * params.H + q];
+  }
+`;
+}

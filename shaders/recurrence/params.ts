@@ -1,0 +1,42 @@
+// The uniform block of the recurrent kernels: sizes of this dispatch, then the flat-buffer offset of every
+// parameter tensor of the cell (field `o_<name>` with dots as underscores), generated from the cell's layout.
+import { d } from '../../src/gpu/layout.ts';
+import { cellTensors, type CellKind, type ModelConfig } from '../../src/model/cells.ts';
+
+const SIZE_FIELDS = {
+  batch: d.u32, // sequences in this call
+  T: d.u32, // steps stored per sequence in x, ŷ and the intermediates
+  D: d.u32,
+  H: d.u32,
+  t0: d.u32, // first step of this dispatch
+  steps: d.u32, // steps in this dispatch
+  slots: d.u32, // state slots per sequence in the stored-state buffer
+  storeEvery: d.u32, // store the state after step t when (t + 1 - storeFrom) % storeEvery == 0 ...
+  storeFrom: d.u32, // ... in slot (t + 1 - storeFrom) / storeEvery - 1
+};
+
+export type RecurrentSizes = { [K in keyof typeof SIZE_FIELDS]: number };
+
+export function offsetField(tensor: string): string {
+  return `o_${tensor.replace(/\./g, '_')}`;
+}
+
+const schemas = new Map<string, ReturnType<typeof build>>();
+
+function build(cell: CellKind, layernorm: boolean) {
+  // Names and order of tensors depend only on the cell and the LayerNorm option, not on D or H.
+  const names = cellTensors({ cell, inputSize: 1, hiddenSize: 1, layernorm }).map((t) => t.name);
+  const offsets = Object.fromEntries(names.map((n) => [offsetField(n), d.u32]));
+  return { schema: d.struct({ ...SIZE_FIELDS, ...offsets }), names };
+}
+
+/** The schema for a cell and LayerNorm option, and the tensor names whose offsets it carries. */
+export function recurrentParams(config: Pick<ModelConfig, 'cell' | 'layernorm'>) {
+  const key = `${config.cell}/${config.layernorm}`;
+  let entry = schemas.get(key);
+  if (!entry) {
+    entry = build(config.cell, config.layernorm);
+    schemas.set(key, entry);
+  }
+  return entry;
+}

@@ -1,0 +1,93 @@
+// Host side of the forward recurrence (shaders/recurrence/forward.ts): records the dispatches of one call.
+import type { Step } from '../gpu/step.ts';
+import type { KernelProgram } from '../gpu/pipelines.ts';
+import type { ParamLayout } from '../model/params.ts';
+import { getTensorSpec } from '../model/params.ts';
+import { MAX_INPUT, threadsPerSequence, RECURRENT_WORKGROUP } from '../../shaders/cells/common.ts';
+import { forwardBindings, forwardShader, forwardVariantKey, type ForwardVariant } from '../../shaders/recurrence/forward.ts';
+import { offsetField, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
+import { foldRows } from '../kernels/grid.ts';
+
+/**
+ * Steps per dispatch. A dispatch must end well within a GPU watchdog (~2 s on desktop drivers); 64 steps of the
+ * largest cell at H=256 are a few ms on a discrete GPU. All dispatches of a call go into the same submit.
+ */
+export const STEPS_PER_DISPATCH = 64;
+
+const programs = new Map<string, KernelProgram>();
+
+export function forwardProgram(variant: ForwardVariant): KernelProgram {
+  const key = forwardVariantKey(variant);
+  let program = programs.get(key);
+  if (!program) {
+    program = { name: `forward_${variant.cell}`, variantKey: key, source: () => forwardShader(variant) };
+    programs.set(key, program);
+  }
+  return program;
+}
+
+/** Offsets of every tensor of `layout`, as the recurrent uniform block wants them. */
+export function tensorOffsets(layout: ParamLayout): Record<string, number> {
+  const { names } = recurrentParams(layout.config);
+  return Object.fromEntries(names.map((n) => [offsetField(n), getTensorSpec(layout, n).offset]));
+}
+
+export interface StoredStates {
+  buffer: GPUBuffer;
+  /** Slots per sequence: the buffer is [B, slots, W, H] with W = 2 for lstm (h then c), else 1. */
+  slots: number;
+  every: number;
+  from: number;
+}
+
+export interface ForwardCall {
+  layout: ParamLayout;
+  /** Flat f32 parameters in `layout`. */
+  params: GPUBuffer;
+  /** [B, T, D]. */
+  x: GPUBuffer;
+  batch: number;
+  /** T: steps per stored sequence (x, ŷ and the intermediates are indexed by it). */
+  steps: number;
+  /** State [B, W, H] to start from and to leave the final state in (clear it for the zero state). */
+  state: GPUBuffer;
+  /** ŷ [B, T]. */
+  yhat: GPUBuffer;
+  /** States to keep (for backward or checkpoints); a 4-byte dummy when none. */
+  stored?: StoredStates;
+  /** SPEC §4 terms [n, B, T, H], n = INTERMEDIATE_COUNT[cell]. */
+  intermediates?: GPUBuffer;
+  /** Run only steps [from, to) of the T (default all). */
+  range?: [number, number];
+}
+
+export function checkRecurrentSizes(layout: ParamLayout): void {
+  const { inputSize, hiddenSize } = layout.config;
+  if (inputSize > MAX_INPUT) throw new RangeError(`input size D=${inputSize} exceeds the recurrent kernels' limit of ${MAX_INPUT}`);
+  threadsPerSequence(hiddenSize);
+}
+
+/** Records the forward recurrence for steps `range` of `call` into `step`. */
+export function recordForward(step: Step, call: ForwardCall): void {
+  const { layout } = call;
+  checkRecurrentSizes(layout);
+  const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
+  const variant: ForwardVariant = { cell, layernorm, hidden: H, intermediates: Boolean(call.intermediates) };
+  const program = forwardProgram(variant);
+  const { schema } = recurrentParams(layout.config);
+  const perGroup = RECURRENT_WORKGROUP / threadsPerSequence(H);
+  const [y, z] = foldRows(Math.ceil(call.batch / perGroup), step.maxWorkgroupsPerDimension);
+  const stored = call.stored ?? { buffer: step.scratch('forward/no-stored-states', 4), slots: 1, every: 0xffffffff, from: 0xffffffff };
+  const [from, to] = call.range ?? [0, call.steps];
+  const buffers: Record<string, GPUBuffer> = { P: call.params, x: call.x, state: call.state, stored: stored.buffer, yhat: call.yhat };
+  if (call.intermediates) buffers.inter = call.intermediates;
+  const offsets = tensorOffsets(layout);
+  for (let t0 = from; t0 < to; t0 += STEPS_PER_DISPATCH) {
+    const sizes: RecurrentSizes = {
+      batch: call.batch, T: call.steps, D, H, t0, steps: Math.min(STEPS_PER_DISPATCH, to - t0),
+      slots: stored.slots, storeEvery: stored.every, storeFrom: stored.from,
+    };
+    buffers.params = step.uniform(`${program.name}/params`, schema, { ...sizes, ...offsets } as never);
+    step.dispatch(program, forwardBindings(variant).map((b) => buffers[b.name]!), [1, y, z]);
+  }
+}

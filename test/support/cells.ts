@@ -1,0 +1,60 @@
+// Runs the GPU forward recurrence on host arrays and reads everything back, for tests against the float64 twin.
+import type { GpuContext } from '../../src/gpu/context.ts';
+import type { ParamLayout } from '../../src/model/params.ts';
+import { recordForward } from '../../src/cells/forward.ts';
+import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward.ts';
+import { Rng } from '../../src/util/random.ts';
+
+export interface GpuForwardResult {
+  yhat: Float32Array;
+  /** [B, slots, W, H]. */
+  stored: Float32Array;
+  /** [n, B, T, H]. */
+  inter: Float32Array;
+  /** Final state [B, W, H]. */
+  state: Float32Array;
+}
+
+export async function runForwardGpu(
+  ctx: GpuContext,
+  layout: ParamLayout,
+  params: Float32Array,
+  x: Float32Array,
+  batch: number,
+  steps: number,
+  options: { every?: number; ranges?: [number, number][] } = {},
+): Promise<GpuForwardResult> {
+  const { cell, hiddenSize: H } = layout.config;
+  const W = stateWidth(cell);
+  const every = options.every ?? 1;
+  const slots = Math.floor(steps / every);
+  const b = {
+    params: ctx.upload('test/P', params),
+    x: ctx.upload('test/x', x),
+    state: ctx.storage('test/state', batch * W * H * 4),
+    yhat: ctx.storage('test/yhat', batch * steps * 4),
+    stored: ctx.storage('test/stored', Math.max(1, batch * slots * W * H) * 4),
+    inter: ctx.storage('test/inter', INTERMEDIATE_COUNT[cell] * batch * steps * H * 4),
+  };
+  try {
+    const step = ctx.step('test forward');
+    step.clear(b.state);
+    for (const range of options.ranges ?? [[0, steps]]) {
+      recordForward(step, {
+        layout, params: b.params, x: b.x, batch, steps, state: b.state, yhat: b.yhat, range,
+        stored: { buffer: b.stored, slots, every, from: 0 }, intermediates: b.inter,
+      });
+    }
+    const reads = [b.yhat, b.stored, b.inter, b.state].map((buf) => step.readF32(buf));
+    await step.submit();
+    const [yhat, stored, inter, state] = await Promise.all(reads);
+    return { yhat: yhat!, stored: stored!, inter: inter!, state: state! };
+  } finally {
+    for (const buf of Object.values(b)) buf.destroy();
+  }
+}
+
+export function gaussianInputs(batch: number, steps: number, inputSize: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: batch * steps * inputSize }, () => rng.normal());
+}
