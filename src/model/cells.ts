@@ -1,0 +1,117 @@
+// The five gated cells' parameter lists (SPEC §2): PyTorch state_dict keys and shapes of the reference modules.
+// Order follows the reference modules' registration order, so a file written here lists tensors the way
+// `model.state_dict()` does, except that the const cell's buffer `s_const` comes last (see params.ts).
+
+export type CellKind = 'const' | 'shared' | 'diag' | 'gru' | 'lstm';
+
+export const CELL_KINDS: readonly CellKind[] = ['const', 'shared', 'diag', 'gru', 'lstm'];
+
+export interface ModelConfig {
+  cell: CellKind;
+  /** D: features per time step. */
+  inputSize: number;
+  /** H: hidden units. */
+  hiddenSize: number;
+  /** LayerNorm over the H units on the candidate pre-activation (SPEC §2); its keys exist only when on. */
+  layernorm: boolean;
+}
+
+/** One tensor of a cell before offsets are assigned. */
+export interface TensorDeclaration {
+  name: string;
+  shape: readonly number[];
+  /** False only for the const cell's `s_const` buffer: stored and exported, never trained. */
+  trainable: boolean;
+}
+
+/** Name of the LayerNorm module, per cell, as in the reference (`ln` for const, `ln_cand` for lstm). */
+export const LAYERNORM_PREFIX: Readonly<Record<CellKind, string>> = {
+  const: 'ln',
+  shared: 'ln_h',
+  diag: 'ln_h',
+  gru: 'ln_h',
+  lstm: 'ln_cand',
+};
+
+/**
+ * Linear layers whose weight keeps its zero initialisation: orthogonal init skips them (the reference's
+ * `_skip_orth`), and their weights start at 0 (SPEC §2).
+ */
+export const GATE_LAYERS_SKIPPING_ORTHOGONAL: Readonly<Record<CellKind, readonly string[]>> = {
+  const: [],
+  shared: ['Ws', 'Us'],
+  diag: ['Ws', 'Us'],
+  gru: [],
+  lstm: [],
+};
+
+export function isCellKind(value: unknown): value is CellKind {
+  return typeof value === 'string' && (CELL_KINDS as readonly string[]).includes(value);
+}
+
+/** W-layer (input → H, with bias) then U-layer (H → H, no bias): one gate or candidate pre-activation. */
+function gatePair(w: string, u: string, d: number, h: number): TensorDeclaration[] {
+  return [
+    { name: `${w}.weight`, shape: [h, d], trainable: true },
+    { name: `${w}.bias`, shape: [h], trainable: true },
+    { name: `${u}.weight`, shape: [h, h], trainable: true },
+  ];
+}
+
+function layerNorm(prefix: string, h: number, on: boolean): TensorDeclaration[] {
+  if (!on) return []; // the reference uses nn.Identity: no keys at all
+  return [
+    { name: `${prefix}.weight`, shape: [h], trainable: true },
+    { name: `${prefix}.bias`, shape: [h], trainable: true },
+  ];
+}
+
+function readout(h: number): TensorDeclaration[] {
+  return [
+    { name: 'out.weight', shape: [1, h], trainable: true },
+    { name: 'out.bias', shape: [1], trainable: true },
+  ];
+}
+
+/** The tensors of a cell, in reference registration order (trainable first; `s_const` last). */
+export function cellTensors(config: ModelConfig): TensorDeclaration[] {
+  checkConfig(config);
+  const { cell, inputSize: d, hiddenSize: h, layernorm } = config;
+  const ln = layerNorm(LAYERNORM_PREFIX[cell], h, layernorm);
+  switch (cell) {
+    case 'const':
+      return [...gatePair('Wx', 'Wh', d, h), ...ln, ...readout(h), { name: 's_const', shape: [], trainable: false }];
+    case 'shared':
+      return [
+        ...gatePair('Wx', 'Wh', d, h),
+        ...ln,
+        { name: 'Ws.weight', shape: [1, d], trainable: true },
+        { name: 'Ws.bias', shape: [1], trainable: true },
+        { name: 'Us.weight', shape: [1, h], trainable: true },
+        ...readout(h),
+      ];
+    case 'diag':
+      return [...gatePair('Wx', 'Wh', d, h), ...ln, ...gatePair('Ws', 'Us', d, h), ...readout(h)];
+    case 'gru':
+      return [...gatePair('Wz', 'Uz', d, h), ...gatePair('Wr', 'Ur', d, h), ...gatePair('Wh', 'Uh', d, h), ...ln, ...readout(h)];
+    case 'lstm':
+      return [
+        ...gatePair('Wi', 'Ui', d, h),
+        ...gatePair('Wf', 'Uf', d, h),
+        ...gatePair('Wo', 'Uo', d, h),
+        ...gatePair('Wg', 'Ug', d, h),
+        ...ln,
+        ...readout(h),
+      ];
+  }
+}
+
+export function checkConfig(config: ModelConfig): void {
+  if (!isCellKind(config.cell)) {
+    throw new Error(`unknown cell "${String(config.cell)}"; expected one of ${CELL_KINDS.join(', ')}`);
+  }
+  for (const key of ['inputSize', 'hiddenSize'] as const) {
+    const v = config[key];
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${key} must be a positive integer, got ${v}`);
+  }
+}

@@ -1,0 +1,37 @@
+// Model description: which tensors a cell has, where they live in the flat parameter array, and how they start.
+//
+//   buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm }) → ParamLayout
+//       ordered TensorSpec[] {name, shape, offset, size, trainable}; PyTorch state_dict names (SPEC §2);
+//       offsets are multiples of 4 elements (vec4 loads); trainable tensors are the prefix [0, trainableSize),
+//       the const cell's non-trainable `s_const` follows.
+//   new TensorViews(layout, array).get('Wx.weight') → a subarray view of one tensor.
+//   initParams(layout, { seed, constS = 0.05, orthogonal = true }) → Float64Array (SPEC §2 initialisation).
+export {
+  CELL_KINDS,
+  GATE_LAYERS_SKIPPING_ORTHOGONAL,
+  LAYERNORM_PREFIX,
+  cellTensors,
+  checkConfig,
+  isCellKind,
+  type CellKind,
+  type ModelConfig,
+  type TensorDeclaration,
+} from './cells.ts';
+export {
+  PARAM_ALIGNMENT,
+  TensorViews,
+  alignUp,
+  allocateParams,
+  buildLayout,
+  describeConfig,
+  describeShape,
+  describeTensors,
+  findTensor,
+  getTensorSpec,
+  maskTrainable,
+  shapeSize,
+  type FloatArray,
+  type ParamLayout,
+  type TensorSpec,
+} from './params.ts';
+export { DEFAULT_CONST_S, clipGateValue, initParams, linearFanIn, logit, orthogonalWeights, type InitOptions } from './init.ts';

@@ -1,0 +1,26 @@
+// Float64 CPU reference of the five gated cells (SPEC §2, §4, §7): the twin every GPU kernel is tested against.
+//
+//   referenceForward(layout, params, {x, y?, batch, steps}) → { h [B,T,H], c [B,T,H]|null, yHat [B,T], loss|null,
+//       intermediates: gate/leak/rdiag (const, shared, diag), + r (gru), f/e/cdiag (lstm), each [B,T,H] }
+//   referenceBackward(layout, params, {x, y, batch, steps}) → { loss, grad (layout-shaped), yHat }
+//   referenceTangent(layout, params, {x, batch, steps}, w) → { v [B,T,H], vc [B,T,H]|null, yHatDot [B,T] }
+//   referenceStep(layout, params, x_t, {h, c?}) → { next: {h, c?}, yHat, intermediates (each [H]) }
+//   cellReference(kind) → one-step forward / intermediates / backward / tangent (types.ts), shared by the drivers.
+// X is [B,T,D] row-major; params and w are flat arrays in the layout of src/model (Float32Array or Float64Array).
+export { referenceForward, referenceStep, intermediate, type ForwardResult } from './forward.ts';
+export { referenceBackward, type GradientResult } from './backward.ts';
+export { referenceTangent, type TangentResult } from './tangent.ts';
+export { cellReference } from './registry.ts';
+export { inputAt, prepareModel, rollout, zeroState, type PreparedModel, type SequenceBatch } from './sequence.ts';
+export { LAYERNORM_EPS, layerNormBackward, layerNormForward, layerNormTangent, type LayerNormCache } from './layernorm.ts';
+export { meanSquaredError, readout } from './readout.ts';
+export { sigmoid } from './math.ts';
+export {
+  INTERMEDIATE_NAMES,
+  type CellReference,
+  type IntermediateName,
+  type IntermediateValues,
+  type Params,
+  type RecurrentState,
+  type StepRecord,
+} from './types.ts';

@@ -1,0 +1,20 @@
+// One float64 reference per cell kind.
+import type { CellKind } from '../../model/cells.ts';
+import { constCell } from './const.ts';
+import { diagCell } from './diag.ts';
+import { gruCell } from './gru.ts';
+import { lstmCell } from './lstm.ts';
+import { sharedCell } from './shared.ts';
+import type { CellReference } from './types.ts';
+
+const CELL_REFERENCES: Readonly<Record<CellKind, CellReference>> = {
+  const: constCell,
+  shared: sharedCell,
+  diag: diagCell,
+  gru: gruCell,
+  lstm: lstmCell,
+};
+
+export function cellReference(kind: CellKind): CellReference {
+  return CELL_REFERENCES[kind];
+}
