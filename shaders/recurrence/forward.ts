@@ -34,7 +34,7 @@ export function forwardBindings(v: ForwardVariant): BindingDecl[] {
     { name: 'P', decl: 'var<storage, read> P: array<f32>' }, // flat parameters
     { name: 'x', decl: 'var<storage, read> x: array<f32>' }, // [B, T, D]
     { name: 'state', decl: 'var<storage, read_write> state: array<f32>' }, // [B, W, H]: state carried between dispatches
-    { name: 'stored', decl: 'var<storage, read_write> stored: array<f32>' }, // [B, slots, W, H]
+    { name: 'stored', decl: 'var<storage, read_write> stored: array<f32>' }, // [slots, B, W, H]: slot-major, so one slot is one copy
     { name: 'yhat', decl: 'var<storage, read_write> yhat: array<f32>' }, // [B, T]
     ...(v.intermediates ? [{ name: 'inter', decl: 'var<storage, read_write> inter: array<f32>' }] : []), // [n, B, T, H]
     { name: 'params', decl: 'var<uniform> params: RecurrentParams' },
@@ -97,7 +97,7 @@ ${STEPS[v.cell](stepContext(v.cell, v.layernorm))}
       let rel = t + 1u - params.storeFrom;
       if (t + 1u >= params.storeFrom && rel % params.storeEvery == 0u) {
         let slot = rel / params.storeEvery - 1u;
-        let base = ((seq * params.slots + slot) * W) * params.H + q;
+        let base = ((slot * params.batch + seq) * W) * params.H + q;
         stored[base] = h_new;
 #if ${lstm}
         stored[base + params.H] = c_state;

@@ -34,7 +34,7 @@ export function tensorOffsets(layout: ParamLayout): Record<string, number> {
 
 export interface StoredStates {
   buffer: GPUBuffer;
-  /** Slots per sequence: the buffer is [B, slots, W, H] with W = 2 for lstm (h then c), else 1. */
+  /** Slots: the buffer is [slots, B, W, H] with W = 2 for lstm (h then c), else 1 (one slot is contiguous). */
   slots: number;
   every: number;
   from: number;

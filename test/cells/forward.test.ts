@@ -20,12 +20,14 @@ function expectClose(what: string, got: ArrayLike<number>, expected: ArrayLike<n
   expect(c.ok, describeComparison(what, c)).toBe(true);
 }
 
-/** Hidden states [B, T, H] out of the stored-state buffer [B, T, W, H]. */
+/** Hidden states [B, T, H] out of the stored-state buffer [T, B, W, H]. */
 function storedH(stored: Float32Array, layout: ParamLayout, batch: number, slots: number): Float32Array {
   const H = layout.config.hiddenSize;
   const W = stateWidth(layout.config.cell);
   const h = new Float32Array(batch * slots * H);
-  for (let r = 0; r < batch * slots; r++) h.set(stored.subarray(r * W * H, r * W * H + H), r * H);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < slots; t++) h.set(stored.subarray(((t * batch + b) * W) * H, ((t * batch + b) * W + 1) * H), (b * slots + t) * H);
+  }
   return h;
 }
 
@@ -89,8 +91,8 @@ describe('forward: sizes and dispatch chunks', () => {
     for (let b = 0; b < B; b++) {
       for (let k = 0; k < T / every; k++) {
         const t = (k + 1) * every - 1;
-        const expected = whole.stored.subarray(((b * T + t) * W) * H, ((b * T + t) * W + W) * H);
-        const got = split.stored.subarray(((b * (T / every) + k) * W) * H, ((b * (T / every) + k) * W + W) * H);
+        const expected = whole.stored.subarray(((t * B + b) * W) * H, ((t * B + b) * W + W) * H);
+        const got = split.stored.subarray(((k * B + b) * W) * H, ((k * B + b) * W + W) * H);
         expect([...got], `sequence ${b}, checkpoint ${k} (state after step ${t})`).toEqual([...expected]);
       }
     }

@@ -7,7 +7,7 @@ import { Rng } from '../../src/util/random.ts';
 
 export interface GpuForwardResult {
   yhat: Float32Array;
-  /** [B, slots, W, H]. */
+  /** [slots, B, W, H]. */
   stored: Float32Array;
   /** [n, B, T, H]. */
   inter: Float32Array;
