@@ -124,3 +124,26 @@ fn layer_norm(lid: u32, a: f32, live: bool) -> LnOut {
   return LnOut(dev * inv_std, inv_std);
 }
 `;
+
+/**
+ * Backward helpers. `dbuf` holds up to four per-unit adjoint vectors (one per gate block) so the transposed
+ * products Uᵀ·δ of all blocks need one barrier; thread j reads column j of U, which is contiguous across threads.
+ */
+export const backwardHelpers = /* wgsl */ `
+var<workgroup> dbuf: array<f32, 4 * WG>;
+
+// Σ_q P[off + q·H + j] · dbuf[block, s, q]: (Uᵀ δ)_j for the block's adjoint vector.
+fn dot_col_d(off: u32, j: u32, s: u32, block: u32) -> f32 {
+  var acc = 0.0;
+  for (var q = 0u; q < params.H; q++) { acc = fma(P[off + q * params.H + j], dbuf[block * WG + s * HP + q], acc); }
+  return acc;
+}
+
+// Adjoint of LayerNorm's normalisation: given dn = ∂L/∂n̂ per unit, ∂L/∂a = (dn - mean(dn) - n̂·mean(dn·n̂)) / σ.
+fn layer_norm_backward(lid: u32, dn: f32, n: f32, inv_std: f32, live: bool) -> f32 {
+  let inv_h = 1.0 / f32(params.H);
+  let m1 = seq_sum(lid, select(0.0, dn, live)) * inv_h;
+  let m2 = seq_sum(lid, select(0.0, dn * n, live)) * inv_h;
+  return inv_std * (dn - m1 - n * m2);
+}
+`;

@@ -1,6 +1,6 @@
 // GRU (SPEC §2): z = σ(Wz x + Uz h), r = σ(Wr x + Ur h), g = tanh(LN(Wh x + Uh (r ⊙ h))), h' = (1-z) h + z g.
 // SPEC §4 terms: leak = 1-z, r, rdiag = (g - h_prev) z(1-z) Uz_qq + z (1-g²) Uh_qq (r + h_prev r(1-r) Ur_qq).
-import type { StepContext } from './step-context.ts';
+import { candidateBackward, type StepContext } from './step-context.ts';
 
 export function gruForwardStep(c: StepContext): string {
   const { o, layernorm, lnPrefix } = c;
@@ -31,5 +31,33 @@ ${layernorm ? `  let ln = layer_norm(lid, a_g, live);
     terms[2] = (g - hq) * z * (1.0 - z) * uz + z * (1.0 - g * g) * uh * (r + hq * r * (1.0 - r) * ur);
     terms[3] = r;
   }
+`;
+}
+
+/**
+ * Adjoint of one GRU step after the recomputed forward. Blocks: 0 = a_z, 1 = a_r, 2 = a_g (candidate, whose
+ * recurrent operand is r ⊙ h_{t-1}). The candidate's adjoint reaches r through Uhᵀ·da_g first.
+ */
+export function gruBackwardStep(c: StepContext): string {
+  const { o } = c;
+  return /* wgsl */ `
+  let da_z = select(0.0, dh * (g - hq) * z * (1.0 - z), live);
+${candidateBackward(c, 'dh * z')}
+  dbuf[2u * WG + lid] = select(0.0, da_g, live);
+  workgroupBarrier();
+  var d_rh = 0.0;
+  if (live) { d_rh = dot_col_d(${o('Uh.weight')}, q, s, 2u); }
+  let da_r = d_rh * hq * r * (1.0 - r);
+  dbuf[lid] = da_z;
+  dbuf[WG + lid] = select(0.0, da_r, live);
+  workgroupBarrier();
+  var dh_prev = 0.0;
+  if (live) {
+    dh_prev = dh * (1.0 - z) + d_rh * r + dot_col_d(${o('Uz.weight')}, q, s, 0u) + dot_col_d(${o('Ur.weight')}, q, s, 1u);
+  }
+  var blocks: array<f32, 4>;
+  blocks[0] = da_z;
+  blocks[1] = da_r;
+  blocks[2] = da_g;
 `;
 }

@@ -3,7 +3,7 @@
 //   shared: s = σ(Ws x + Us h), one scalar per sequence;
 //   diag:   s = σ(Ws x + Us h) ∈ R^H.
 // SPEC §4 terms: leak = 1-s, rdiag = (g - h_prev) σ'(a_s) Us_qq + s (1-g²) Wh_qq (first term absent for const).
-import type { StepContext } from './step-context.ts';
+import { candidateBackward, type StepContext } from './step-context.ts';
 
 export function leakyForwardStep(c: StepContext): string {
   const { cell, o, layernorm, lnPrefix } = c;
@@ -32,5 +32,34 @@ ${layernorm ? `  let ln = layer_norm(lid, a_g, live);
     terms[1] = 1.0 - sg;
     terms[2] = ${gateTerm} + sg * (1.0 - g * g) * P[${o('Wh.weight')} + q * params.H + q];
   }
+`;
+}
+
+/**
+ * Adjoint of one leaky step, after the forward step has been recomputed. Given `dh` = ∂L/∂h_t, sets the gate
+ * blocks' pre-activation adjoints (block 0: candidate a_g; block 1: gate a_s, shared's scalar kept at unit 0)
+ * and `dh_prev` = ∂L/∂h_{t-1}.
+ */
+export function leakyBackwardStep(c: StepContext): string {
+  const { cell, o } = c;
+  const gate =
+    cell === 'const'
+      ? 'let da_s = 0.0;'
+      : cell === 'shared'
+        ? 'let da_s = seq_sum(lid, select(0.0, dh * (g - hq), live)) * sg * (1.0 - sg);'
+        : 'let da_s = select(0.0, dh * (g - hq) * sg * (1.0 - sg), live);';
+  const gatePath =
+    cell === 'const' ? '0.0' : cell === 'shared' ? `da_s * P[${o('Us.weight')} + q]` : `dot_col_d(${o('Us.weight')}, q, s, 1u)`;
+  return /* wgsl */ `
+${candidateBackward(c, 'dh * sg')}
+  ${gate}
+  dbuf[lid] = select(0.0, da_g, live);
+  dbuf[WG + lid] = select(0.0, da_s, live);
+  workgroupBarrier();
+  var dh_prev = 0.0;
+  if (live) { dh_prev = dh * (1.0 - sg) + dot_col_d(${o('Wh.weight')}, q, s, 0u) + ${gatePath}; }
+  var blocks: array<f32, 4>;
+  blocks[0] = da_g;
+  blocks[1] = ${cell === 'shared' ? 'select(0.0, da_s, q == 0u)' : 'da_s'};
 `;
 }

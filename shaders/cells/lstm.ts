@@ -1,7 +1,7 @@
 // LSTM (SPEC §2): i, f, o = σ(W· x + U· h), g = tanh(LN(Wg x + Ug h)), c' = f c + i g, h' = o tanh(c').
 // SPEC §4 terms: f, e = o (1 - tanh² c'), cdiag = c_prev f(1-f) Uf_qq + i (1-g²) Ug_qq + g i(1-i) Ui_qq.
 // c is private to its thread (no other unit reads it), so it stays in a register across steps.
-import type { StepContext } from './step-context.ts';
+import { candidateBackward, type StepContext } from './step-context.ts';
 
 export function lstmForwardStep(c: StepContext): string {
   const { o, layernorm, lnPrefix } = c;
@@ -36,5 +36,36 @@ ${layernorm ? `  let ln = layer_norm(lid, a_g, live);
       + gi * (1.0 - g * g) * P[${o('Ug.weight')} + q * params.H + q]
       + g * gi * (1.0 - gi) * P[${o('Ui.weight')} + q * params.H + q];
   }
+`;
+}
+
+/**
+ * Adjoint of one LSTM step after the recomputed forward (c_state = c_t, c_prev = c_{t-1}). Given dh = ∂L/∂h_t and
+ * dc_carry = ∂L/∂c_t from later steps, sets blocks 0..3 = a_i, a_f, a_o, a_g, `dh_prev` and the new `dc_carry`.
+ */
+export function lstmBackwardStep(c: StepContext): string {
+  const { o } = c;
+  return /* wgsl */ `
+  let dct = dc_carry + dh * go * (1.0 - tc * tc);
+  let da_i = select(0.0, dct * g * gi * (1.0 - gi), live);
+  let da_f = select(0.0, dct * c_prev * gf * (1.0 - gf), live);
+  let da_o = select(0.0, dh * tc * go * (1.0 - go), live);
+${candidateBackward(c, 'dct * gi')}
+  dc_carry = select(0.0, dct * gf, live);
+  dbuf[lid] = da_i;
+  dbuf[WG + lid] = da_f;
+  dbuf[2u * WG + lid] = da_o;
+  dbuf[3u * WG + lid] = select(0.0, da_g, live);
+  workgroupBarrier();
+  var dh_prev = 0.0;
+  if (live) {
+    dh_prev = dot_col_d(${o('Ui.weight')}, q, s, 0u) + dot_col_d(${o('Uf.weight')}, q, s, 1u)
+      + dot_col_d(${o('Uo.weight')}, q, s, 2u) + dot_col_d(${o('Ug.weight')}, q, s, 3u);
+  }
+  var blocks: array<f32, 4>;
+  blocks[0] = da_i;
+  blocks[1] = da_f;
+  blocks[2] = da_o;
+  blocks[3] = da_g;
 `;
 }

@@ -13,7 +13,11 @@ const SIZE_FIELDS = {
   slots: d.u32, // state slots per sequence in the stored-state buffer
   storeEvery: d.u32, // store the state after step t when (t + 1 - storeFrom) % storeEvery == 0 ...
   storeFrom: d.u32, // ... in slot (t + 1 - storeFrom) / storeEvery - 1
+  startSlot: d.u32, // backward: slot of `start` holding the state before step storeFrom (NO_SLOT: the zero state)
 };
+
+/** `startSlot` value meaning "start from the zero state". */
+export const NO_SLOT = 0xffffffff;
 
 export type RecurrentSizes = { [K in keyof typeof SIZE_FIELDS]: number };
 

@@ -5,7 +5,7 @@ import type { ParamLayout } from '../model/params.ts';
 import { getTensorSpec } from '../model/params.ts';
 import { MAX_INPUT, threadsPerSequence, RECURRENT_WORKGROUP } from '../../shaders/cells/common.ts';
 import { forwardBindings, forwardShader, forwardVariantKey, type ForwardVariant } from '../../shaders/recurrence/forward.ts';
-import { offsetField, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
+import { NO_SLOT, offsetField, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { foldRows } from '../kernels/grid.ts';
 
 /**
@@ -85,7 +85,7 @@ export function recordForward(step: Step, call: ForwardCall): void {
   for (let t0 = from; t0 < to; t0 += STEPS_PER_DISPATCH) {
     const sizes: RecurrentSizes = {
       batch: call.batch, T: call.steps, D, H, t0, steps: Math.min(STEPS_PER_DISPATCH, to - t0),
-      slots: stored.slots, storeEvery: stored.every, storeFrom: stored.from,
+      slots: stored.slots, storeEvery: stored.every, storeFrom: stored.from, startSlot: NO_SLOT,
     };
     buffers.params = step.uniform(`${program.name}/params`, schema, { ...sizes, ...offsets } as never);
     step.dispatch(program, forwardBindings(variant).map((b) => buffers[b.name]!), [1, y, z]);

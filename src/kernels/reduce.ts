@@ -34,10 +34,10 @@ export interface ReducePass {
  * How a [segments, length] reduction runs: passes until one chunk per segment remains. Segments shorter than a
  * workgroup's worth share a workgroup, about REDUCE_PER_THREAD values per thread.
  */
-export function planSegmentedReduce(length: number): ReducePass[] {
+export function planSegmentedReduce(length: number, pairsInput = false): ReducePass[] {
   const passes: ReducePass[] = [];
   let width = length;
-  let pairsIn = false;
+  let pairsIn = pairsInput;
   for (;;) {
     const chunks = Math.max(1, Math.ceil(width / REDUCE_CHUNK));
     const wanted = Math.ceil(Math.min(width, REDUCE_CHUNK) / REDUCE_PER_THREAD);
@@ -58,13 +58,21 @@ export interface SegmentedReduceOutput {
 }
 
 /**
- * Records sums and means over the last axis of `input` ([segments, length] f32) into `out`.
+ * Records sums and means over the last axis of `input` ([segments, length] f32, or (hi, lo) pairs of f32 with
+ * `pairs`, as compensated partial sums from another kernel) into `out`.
  * Empty segments give sum 0 and mean NaN (0/0, as numpy). Intermediate pairs live in scratch buffers owned by the step.
  */
-export function recordSegmentedReduce(step: Step, input: GPUBuffer, segments: number, length: number, out: SegmentedReduceOutput): void {
+export function recordSegmentedReduce(
+  step: Step,
+  input: GPUBuffer,
+  segments: number,
+  length: number,
+  out: SegmentedReduceOutput,
+  options: { pairs?: boolean } = {},
+): void {
   if (segments === 0) return;
   let source = input;
-  for (const pass of planSegmentedReduce(length)) {
+  for (const pass of planSegmentedReduce(length, options.pairs)) {
     const groups = Math.ceil(segments / (REDUCE_WORKGROUP / pass.lanes));
     const [y, z] = foldRows(groups, step.maxWorkgroupsPerDimension);
     const params = step.uniform('segmented_reduce/params', ReduceParams, {

@@ -1,0 +1,67 @@
+// WGSL shared by the tangent (forward-mode JVP, SPEC §7) kernels of every cell. They run next to the forward step
+// snippets and add, per step, the tangent v_t = (dh_t/dθ)[w] along a parameter direction w, stored in `Pd` with
+// the layout (and uniform offsets) of `P`. v_{t-1} of the S sequences lives in `vbuf`, laid out as `hbuf`.
+
+/** Workgroup memory and dot products the tangent snippets use; include after recurrentPrelude. */
+export const tangentPrelude = /* wgsl */ `
+var<workgroup> vbuf: array<f32, WG>; // v_{t-1} of the S sequences, [S][HP]
+
+// Σ_d Pd[off + d] · x_t[d] for sequence slot s.
+fn dotd_x(off: u32, s: u32) -> f32 {
+  var acc = 0.0;
+  for (var d = 0u; d < params.D; d++) { acc = fma(Pd[off + d], xbuf[s * DMAX + d], acc); }
+  return acc;
+}
+
+// Σ_j Pd[off + j] · hbuf[s, j]: a row of a recurrent matrix's direction times h_{t-1}.
+fn dotd_h(off: u32, s: u32) -> f32 {
+  var acc = 0.0;
+  for (var j = 0u; j < params.H; j++) { acc = fma(Pd[off + j], hbuf[s * HP + j], acc); }
+  return acc;
+}
+
+// Σ_j Pd[off + j] · abuf[s, j].
+fn dotd_a(off: u32, s: u32) -> f32 {
+  var acc = 0.0;
+  for (var j = 0u; j < params.H; j++) { acc = fma(Pd[off + j], abuf[s * HP + j], acc); }
+  return acc;
+}
+
+// Σ_j P[off + j] · vbuf[s, j]: a row of a recurrent matrix times v_{t-1}.
+fn dot_v(off: u32, s: u32) -> f32 {
+  var acc = 0.0;
+  for (var j = 0u; j < params.H; j++) { acc = fma(P[off + j], vbuf[s * HP + j], acc); }
+  return acc;
+}
+
+// ȧ_q of a = W x + b + U h (SPEC §2 layer pair) for unit q: Ẇ_q x + ḃ_q + U̇_q h + U_q v. Weights' offsets w, b, u.
+fn pair_tangent(w: u32, b: u32, u: u32, q: u32, s: u32) -> f32 {
+  return Pd[b + q] + dotd_x(w + q * params.D, s) + dotd_h(u + q * params.H, s) + dot_v(u + q * params.H, s);
+}
+`;
+
+/**
+ * The exact JVP of LayerNorm (src/reference/cells/layernorm.ts): with n̂ and 1/σ from layer_norm,
+ * ẏ = γ ⊙ n̂̇ + γ̇ ⊙ n̂ + β̇, n̂̇ = (1/σ)(ȧ - mean ȧ - n̂ · mean(ȧ ⊙ n̂)). Calls seq_sum: uniform control flow only.
+ * `gamma`, `beta` are the offsets of the LayerNorm's weight and bias; idle threads get 0.
+ */
+export const layerNormTangent = /* wgsl */ `
+fn layer_norm_tangent(lid: u32, a_dot: f32, ln: LnOut, gamma: u32, beta: u32, live: bool) -> f32 {
+  let inv_h = 1.0 / f32(params.H);
+  let mean_dot = seq_sum(lid, select(0.0, a_dot, live)) * inv_h;
+  let mean_dot_n = seq_sum(lid, select(0.0, a_dot * ln.n, live)) * inv_h;
+  var y_dot = 0.0;
+  if (live) {
+    let q = lid % HP;
+    let n_dot = ln.inv_std * (a_dot - mean_dot - ln.n * mean_dot_n);
+    y_dot = P[gamma + q] * n_dot + Pd[gamma + q] * ln.n + Pd[beta + q];
+  }
+  return y_dot;
+}
+`;
+
+/** `a_dot = layer_norm_tangent(...)` when the cell has LayerNorm, else nothing (the candidate's ȧ is its input). */
+export function candidateNormTangent(layernorm: boolean, lnPrefix: string, o: (tensor: string) => string, aDot: string): string {
+  if (!layernorm) return '';
+  return `  ${aDot} = layer_norm_tangent(lid, ${aDot}, ln, ${o(`${lnPrefix}.weight`)}, ${o(`${lnPrefix}.bias`)}, live);`;
+}

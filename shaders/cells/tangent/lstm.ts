@@ -1,0 +1,30 @@
+// Tangent of the LSTM (SPEC §2, §7), after lstmForwardStep (its gi, gf, go, g, ln, c_prev, tc):
+//   i̇, ḟ, ȯ = σ'(a) ȧ,  ġ = (1-g²) LṄ(ȧ_g)  (ȧ of each layer pair along w, with U v),
+//   ċ' = ḟ c + f ċ + i̇ g + i ġ,   v' = ȯ tanh(c') + o (1 - tanh² c') ċ'.
+// ċ stays in the thread's private `c_dot`, as c does in `c_state`.
+import type { StepContext } from '../step-context.ts';
+import { candidateNormTangent } from './common.ts';
+
+export function lstmTangentStep(c: StepContext): string {
+  const { o, layernorm, lnPrefix } = c;
+  const pair = (gate: string) => `pair_tangent(${o(`W${gate}.weight`)}, ${o(`W${gate}.bias`)}, ${o(`U${gate}.weight`)}, q, s)`;
+  return /* wgsl */ `
+  var ai_dot = 0.0;
+  var af_dot = 0.0;
+  var ao_dot = 0.0;
+  var ag_dot = 0.0;
+  if (live) {
+    ai_dot = ${pair('i')};
+    af_dot = ${pair('f')};
+    ao_dot = ${pair('o')};
+    ag_dot = ${pair('g')};
+  }
+${candidateNormTangent(layernorm, lnPrefix, o, 'ag_dot')}
+  let i_dot = gi * (1.0 - gi) * ai_dot;
+  let f_dot = gf * (1.0 - gf) * af_dot;
+  let o_dot = go * (1.0 - go) * ao_dot;
+  let g_dot = (1.0 - g * g) * ag_dot;
+  c_dot = select(0.0, f_dot * c_prev + gf * c_dot + i_dot * g + gi * g_dot, live);
+  let v_new = o_dot * tc + go * (1.0 - tc * tc) * c_dot;
+`;
+}

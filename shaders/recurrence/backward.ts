@@ -1,0 +1,154 @@
+// Backward recurrence (BPTT): steps run in reverse; each recomputes its forward step from the stored state before
+// it (the same WGSL as the forward kernel), then runs the cell's adjoint. It writes, per (sequence, step), the
+// pre-activation adjoints of every gate block and the vectors the recurrent weights multiplied (h_{t-1}, h_t, and
+// gru's r ⊙ h_{t-1}); weight gradients are then batched reductions over them (src/cells/gradients.ts).
+// The adjoint of the state at the dispatch's start goes back to `adj` for the next (earlier) dispatch.
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { wgslStruct } from '../../src/gpu/layout.ts';
+import type { CellKind } from '../../src/model/cells.ts';
+import { foldedRow } from '../common.ts';
+import { backwardHelpers, declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence, type BindingDecl } from '../cells/common.ts';
+import { leakyBackwardStep, leakyForwardStep } from '../cells/leaky.ts';
+import { gruBackwardStep, gruForwardStep } from '../cells/gru.ts';
+import { lstmBackwardStep, lstmForwardStep } from '../cells/lstm.ts';
+import type { StepContext } from '../cells/step-context.ts';
+import { offsetField, recurrentParams } from './params.ts';
+import { stepContext, stateWidth } from './forward.ts';
+
+export interface BackwardVariant {
+  cell: CellKind;
+  layernorm: boolean;
+  hidden: number;
+}
+
+export function backwardVariantKey(v: BackwardVariant): string {
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},hp${threadsPerSequence(v.hidden)}`;
+}
+
+/** Gate blocks per cell, in the order the adjoint snippets fill `blocks`. */
+export const GATE_BLOCKS: Record<CellKind, readonly string[]> = {
+  const: ['g'],
+  shared: ['g', 's'],
+  diag: ['g', 's'],
+  gru: ['z', 'r', 'g'],
+  lstm: ['i', 'f', 'o', 'g'],
+};
+
+/** Blocks of the adjoint buffer: the gate blocks, then LayerNorm's weight and bias terms when on. */
+export function adjointBlocks(cell: CellKind, layernorm: boolean): string[] {
+  return [...GATE_BLOCKS[cell], ...(layernorm ? ['ln_w', 'ln_b'] : [])];
+}
+
+/** Vectors kept per (sequence, step) for the weight gradients. */
+export function operandNames(cell: CellKind): string[] {
+  return cell === 'gru' ? ['h_prev', 'h', 'rh'] : ['h_prev', 'h'];
+}
+
+export function backwardBindings(): BindingDecl[] {
+  return [
+    { name: 'P', decl: 'var<storage, read> P: array<f32>' },
+    { name: 'x', decl: 'var<storage, read> x: array<f32>' }, // [B, T, D]
+    { name: 'dy', decl: 'var<storage, read> dy: array<f32>' }, // [B, T]: ∂L/∂ŷ
+    { name: 'states', decl: 'var<storage, read> states: array<f32>' }, // [slots, B, W, H]: state after step storeFrom + slot
+    { name: 'start', decl: 'var<storage, read> start: array<f32>' }, // [*, B, W, H]: slot startSlot = state before storeFrom
+    { name: 'adj', decl: 'var<storage, read_write> adj: array<f32>' }, // [B, W, H]: adjoint of the state, carried
+    { name: 'deltas', decl: 'var<storage, read_write> deltas: array<f32>' }, // [B, segment steps, blocks, H]
+    { name: 'ops', decl: 'var<storage, read_write> ops: array<f32>' }, // [B, segment steps, operands, H]
+    { name: 'params', decl: 'var<uniform> params: RecurrentParams' },
+  ];
+}
+
+const FORWARD: Record<CellKind, (c: StepContext) => string> = {
+  const: leakyForwardStep, shared: leakyForwardStep, diag: leakyForwardStep, gru: gruForwardStep, lstm: lstmForwardStep,
+};
+const BACKWARD: Record<CellKind, (c: StepContext) => string> = {
+  const: leakyBackwardStep, shared: leakyBackwardStep, diag: leakyBackwardStep, gru: gruBackwardStep, lstm: lstmBackwardStep,
+};
+
+export function backwardShader(v: BackwardVariant): string {
+  const hp = threadsPerSequence(v.hidden);
+  const lstm = v.cell === 'lstm';
+  const ctx = stepContext(v.cell, v.layernorm);
+  const blocks = adjointBlocks(v.cell, v.layernorm);
+  const gates = GATE_BLOCKS[v.cell].length;
+  const operands = operandNames(v.cell);
+  const { schema } = recurrentParams(v);
+  return wgsl`
+${wgslStruct('RecurrentParams', schema)}
+${declareBindings(backwardBindings())}
+${foldedRow}
+${recurrentPrelude(hp)}
+${layerNormForward}
+${backwardHelpers}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = folded_row(wg, nwg);
+  let s = lid / HP;
+  let q = lid % HP;
+  let seq = group * S + s;
+  let live = seq < params.batch && q < params.H;
+  let W = ${lstm ? 2 : 1}u;
+  let adj_base = seq * W * params.H + q;
+  var dh_carry = 0.0;
+  var dc_carry = 0.0;
+  if (live) {
+    dh_carry = adj[adj_base];
+#if ${lstm}
+    dc_carry = adj[adj_base + params.H];
+#endif
+  }
+
+  for (var k = 0u; k < params.steps; k++) {
+    let t = params.t0 + params.steps - 1u - k;
+    load_x(lid, group, t);
+    // The state before step t: stored after step t-1, or the segment's starting state.
+    var h_before = 0.0;
+    var c_before = 0.0;
+    if (live) {
+      var base = 0xffffffffu;
+      if (t > params.storeFrom) {
+        base = (((t - 1u - params.storeFrom) * params.batch + seq) * W) * params.H + q;
+        h_before = states[base];
+        c_before = select(0.0, states[base + params.H], W == 2u);
+      } else if (params.startSlot != 0xffffffffu) {
+        base = ((params.startSlot * params.batch + seq) * W) * params.H + q;
+        h_before = start[base];
+        c_before = select(0.0, start[base + params.H], W == 2u);
+      }
+    }
+    hbuf[lid] = h_before;
+    var c_state = c_before;
+    workgroupBarrier();
+    let hq = hbuf[lid];
+${FORWARD[v.cell](ctx)}
+    var dy_t = 0.0;
+    if (seq < params.batch) { dy_t = dy[seq * params.T + t]; }
+    let dh = select(0.0, dh_carry + dy_t * P[params.${offsetField('out.weight')} + q], live);
+${BACKWARD[v.cell](ctx)}
+    if (live) {
+      let row = seq * params.slots + (t - params.storeFrom); // rows of this segment: [B, slots]
+      for (var b = 0u; b < ${gates}u; b++) { deltas[(row * ${blocks.length}u + b) * params.H + q] = blocks[b]; }
+#if ${v.layernorm}
+      deltas[(row * ${blocks.length}u + ${gates}u) * params.H + q] = dln_w;
+      deltas[(row * ${blocks.length}u + ${gates + 1}u) * params.H + q] = dln_b;
+#endif
+      ops[(row * ${operands.length}u) * params.H + q] = hq;
+      ops[(row * ${operands.length}u + 1u) * params.H + q] = h_new;
+#if ${v.cell === 'gru'}
+      ops[(row * ${operands.length}u + 2u) * params.H + q] = r * hq;
+#endif
+    }
+    dh_carry = dh_prev;
+    workgroupBarrier();
+  }
+
+  if (live) {
+    adj[adj_base] = dh_carry;
+#if ${lstm}
+    adj[adj_base + params.H] = dc_carry;
+#endif
+  }
+}
+`;
+}

@@ -1,0 +1,145 @@
+// Tangent recurrence (SPEC §7): a dispatch advances S sequences per workgroup through `steps` time steps. Each step
+// re-runs the cell's forward step (for its gates and h_t) and then its tangent step, which turns v_{t-1} into
+// v_t = (dh_t/dθ)[w] along the direction w in `Pd` (same layout and offsets as `P`). It writes v_t, optionally the
+// LSTM's ċ_t, and ŷ̇_t = out.weight · v_t + ẇ_out · h_t + ḃ_out. The state at the dispatch's end, [B, 2W, H] as
+// (h, [c,] v, [ċ]), goes back to `state` so the next dispatch (or a later call) continues from it.
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { wgslStruct } from '../../src/gpu/layout.ts';
+import type { CellKind } from '../../src/model/cells.ts';
+import { foldedRow } from '../common.ts';
+import { declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence, type BindingDecl } from '../cells/common.ts';
+import { leakyForwardStep } from '../cells/leaky.ts';
+import { gruForwardStep } from '../cells/gru.ts';
+import { lstmForwardStep } from '../cells/lstm.ts';
+import type { StepContext } from '../cells/step-context.ts';
+import { layerNormTangent, tangentPrelude } from '../cells/tangent/common.ts';
+import { leakyTangentStep } from '../cells/tangent/leaky.ts';
+import { gruTangentDecls, gruTangentStep } from '../cells/tangent/gru.ts';
+import { lstmTangentStep } from '../cells/tangent/lstm.ts';
+import { stateWidth, stepContext } from './forward.ts';
+import { offsetField, recurrentParams } from './params.ts';
+
+export interface TangentVariant {
+  cell: CellKind;
+  layernorm: boolean;
+  hidden: number;
+  /** Write the LSTM's cell-state tangent ċ_t (lstm only). */
+  cellTangent: boolean;
+}
+
+export function tangentVariantKey(v: TangentVariant): string {
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},hp${threadsPerSequence(v.hidden)}${v.cellTangent ? ',vc' : ''}`;
+}
+
+/** Words of tangent-kernel state per unit: the forward state (h[, c]) then its tangent (v[, ċ]). */
+export function tangentStateWidth(cell: CellKind): number {
+  return 2 * stateWidth(cell);
+}
+
+export function tangentBindings(v: TangentVariant): BindingDecl[] {
+  return [
+    { name: 'P', decl: 'var<storage, read> P: array<f32>' }, // flat parameters
+    { name: 'Pd', decl: 'var<storage, read> Pd: array<f32>' }, // direction w, in the layout of P
+    { name: 'x', decl: 'var<storage, read> x: array<f32>' }, // [B, T, D]
+    { name: 'state', decl: 'var<storage, read_write> state: array<f32>' }, // [B, 2W, H]: h[, c], v[, ċ]
+    { name: 'v_out', decl: 'var<storage, read_write> v_out: array<f32>' }, // [B, T, H]: v_t
+    ...(v.cellTangent ? [{ name: 'vc_out', decl: 'var<storage, read_write> vc_out: array<f32>' }] : []), // [B, T, H]: ċ_t
+    { name: 'yhat_dot', decl: 'var<storage, read_write> yhat_dot: array<f32>' }, // [B, T]
+    { name: 'params', decl: 'var<uniform> params: RecurrentParams' },
+  ];
+}
+
+interface CellSnippets {
+  forward: (c: StepContext) => string;
+  tangent: (c: StepContext) => string;
+  /** Module-scope WGSL the tangent step needs beyond the tangent prelude. */
+  decls?: string;
+}
+
+const CELLS: Record<CellKind, CellSnippets> = {
+  const: { forward: leakyForwardStep, tangent: leakyTangentStep },
+  shared: { forward: leakyForwardStep, tangent: leakyTangentStep },
+  diag: { forward: leakyForwardStep, tangent: leakyTangentStep },
+  gru: { forward: gruForwardStep, tangent: gruTangentStep, decls: gruTangentDecls },
+  lstm: { forward: lstmForwardStep, tangent: lstmTangentStep },
+};
+
+export function tangentShader(v: TangentVariant): string {
+  if (v.cellTangent && v.cell !== 'lstm') throw new Error(`tangent_${v.cell}: only lstm has a cell-state tangent to write`);
+  const hp = threadsPerSequence(v.hidden);
+  const lstm = v.cell === 'lstm';
+  const { schema } = recurrentParams(v);
+  const snippets = CELLS[v.cell];
+  const context = stepContext(v.cell, v.layernorm);
+  const outWeight = `params.${offsetField('out.weight')}`;
+  return wgsl`
+${wgslStruct('RecurrentParams', schema)}
+${declareBindings(tangentBindings(v))}
+${foldedRow}
+${recurrentPrelude(hp)}
+${layerNormForward}
+${tangentPrelude}
+${layerNormTangent}
+${snippets.decls ?? ''}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = folded_row(wg, nwg);
+  let s = lid / HP;
+  let q = lid % HP;
+  let seq = group * S + s;
+  let live = seq < params.batch && q < params.H;
+  let W = ${stateWidth(v.cell)}u;
+  let state_base = seq * 2u * W * params.H + q;
+  let tangent_base = state_base + W * params.H;
+  var h0 = 0.0;
+  var v0 = 0.0;
+  if (live) {
+    h0 = state[state_base];
+    v0 = state[tangent_base];
+  }
+  hbuf[lid] = h0;
+  vbuf[lid] = v0;
+#if ${lstm}
+  var c_state = 0.0;
+  var c_dot = 0.0;
+  if (live) {
+    c_state = state[state_base + params.H];
+    c_dot = state[tangent_base + params.H];
+  }
+#endif
+  workgroupBarrier();
+
+  for (var k = 0u; k < params.steps; k++) {
+    let t = params.t0 + k;
+    load_x(lid, group, t);
+    let hq = hbuf[lid];
+    let vq = vbuf[lid];
+${snippets.forward(context)}
+${snippets.tangent(context)}
+    // ŷ̇_t = out.weight · v_t + ẇ_out · h_t + ḃ_out; the sum's barriers also end every read of hbuf and vbuf.
+    let y_dot = seq_sum(lid, select(0.0, P[${outWeight} + q] * v_new + Pd[${outWeight} + q] * h_new, live));
+    hbuf[lid] = select(0.0, h_new, live);
+    vbuf[lid] = select(0.0, v_new, live);
+    if (live) {
+      let at = (seq * params.T + t) * params.H + q;
+      v_out[at] = v_new;
+#if ${v.cellTangent}
+      vc_out[at] = c_dot;
+#endif
+    }
+    if (q == 0u && seq < params.batch) { yhat_dot[seq * params.T + t] = y_dot + Pd[params.${offsetField('out.bias')}]; }
+    workgroupBarrier();
+  }
+
+  if (live) {
+    state[state_base] = hbuf[lid];
+    state[tangent_base] = vbuf[lid];
+#if ${lstm}
+    state[state_base + params.H] = c_state;
+    state[tangent_base + params.H] = c_dot;
+#endif
+  }
+}
+`;
+}

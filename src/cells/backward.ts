@@ -1,0 +1,139 @@
+// Loss and exact gradients (BPTT) on the GPU for one batch, in one step.
+//
+//   stored mode (default): the forward keeps every state ([T, B, W, H]); one backward pass over all steps.
+//   checkpointed (every k): the forward keeps the state after every k-th step; the backward walks segments of k
+//   steps from the last, recomputing each segment's states from its checkpoint first. Memory O(B·H·(T/k + k)).
+// Both run the same kernels on the same inputs, so they give the same gradients.
+import type { Step } from '../gpu/step.ts';
+import type { KernelProgram } from '../gpu/pipelines.ts';
+import type { ParamLayout } from '../model/params.ts';
+import { threadsPerSequence, RECURRENT_WORKGROUP } from '../../shaders/cells/common.ts';
+import { adjointBlocks, backwardBindings, backwardShader, backwardVariantKey, operandNames, type BackwardVariant } from '../../shaders/recurrence/backward.ts';
+import { stateWidth } from '../../shaders/recurrence/forward.ts';
+import { NO_SLOT, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
+import { ResidualParams, residualShader } from '../../shaders/loss.ts';
+import { foldRows } from '../kernels/grid.ts';
+import { recordSegmentedReduce } from '../kernels/reduce.ts';
+import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
+import { GradientPartials } from './gradients.ts';
+
+const programs = new Map<string, KernelProgram>();
+function cached(key: string, make: () => KernelProgram): KernelProgram {
+  let program = programs.get(key);
+  if (!program) programs.set(key, (program = make()));
+  return program;
+}
+
+export function backwardProgram(v: BackwardVariant): KernelProgram {
+  const key = backwardVariantKey(v);
+  return cached(`backward/${key}`, () => ({ name: `backward_${v.cell}`, variantKey: key, source: () => backwardShader(v) }));
+}
+
+const residualProgram: KernelProgram = { name: 'mse_residual', variantKey: '', source: residualShader };
+
+export interface BatchGradientCall {
+  layout: ParamLayout;
+  params: GPUBuffer;
+  /** [B, T, D] and [B, T]. */
+  x: GPUBuffer;
+  y: GPUBuffer;
+  batch: number;
+  steps: number;
+  /** Outputs: ŷ [B, T], ∂L/∂θ (flat, layout.totalSize; non-trainable entries 0), and the loss [1] (with its sum). */
+  yhat: GPUBuffer;
+  grad: GPUBuffer;
+  loss: GPUBuffer;
+  /** Keep only every k-th state and recompute the rest (default: keep all). */
+  checkpointEvery?: number;
+}
+
+function recordResidual(step: Step, call: BatchGradientCall, dy: GPUBuffer): void {
+  const count = call.batch * call.steps;
+  const sq = step.scratch('mse/squares', count * 4);
+  const params = step.uniform('mse/params', ResidualParams, { count, slope: 2 / count });
+  const groups = Math.ceil(count / 256);
+  const x = Math.min(groups, step.maxWorkgroupsPerDimension);
+  step.dispatch(residualProgram, [call.yhat, call.y, sq, dy, params], [x, Math.ceil(groups / x)]);
+  recordSegmentedReduce(step, sq, 1, count, { sums: step.scratch('mse/sum', 4), means: call.loss });
+}
+
+/** Records forward, loss and backward of one batch into `step`. */
+export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
+  const { layout, batch: B, steps: T } = call;
+  checkRecurrentSizes(layout);
+  const { cell, layernorm, hiddenSize: H } = layout.config;
+  const W = stateWidth(cell);
+  const k = Math.min(call.checkpointEvery ?? T, T);
+  const segments = Math.ceil(T / k);
+  const stateBytes = B * W * H * 4;
+  const state = step.scratch('bptt/state', stateBytes);
+  // Stored mode keeps all T states; checkpointed mode keeps ⌊T/k⌋ checkpoints plus one segment's states.
+  const checkpoints = k < T ? step.scratch('bptt/checkpoints', Math.max(1, Math.floor(T / k)) * stateBytes) : undefined;
+  const segmentStates = step.scratch('bptt/segment-states', k * stateBytes);
+  step.clear(state);
+  recordForward(step, {
+    layout, params: call.params, x: call.x, batch: B, steps: T, state, yhat: call.yhat,
+    stored: checkpoints ? { buffer: checkpoints, slots: Math.floor(T / k), every: k, from: 0 } : { buffer: segmentStates, slots: T, every: 1, from: 0 },
+  });
+  const dy = step.scratch('bptt/dy', B * T * 4);
+  recordResidual(step, call, dy);
+
+  const deltas = step.scratch('bptt/deltas', B * k * adjointBlocks(cell, layernorm).length * H * 4);
+  const ops = step.scratch('bptt/operands', B * k * operandNames(cell).length * H * 4);
+  const adj = step.scratch('bptt/adjoint', stateBytes);
+  step.clear(adj);
+  const recomputedYhat = checkpoints ? step.scratch('bptt/yhat-recomputed', B * T * 4) : undefined;
+  const partials = new GradientPartials(step, layout, segments * Math.max(1, Math.floor(64 / segments)), Math.max(1, Math.floor(64 / segments)));
+  for (let seg = segments - 1; seg >= 0; seg--) {
+    const from = seg * k;
+    const to = Math.min(T, from + k);
+    const startSlot = seg === 0 ? NO_SLOT : seg - 1;
+    if (checkpoints) {
+      // Recompute this segment's states from the checkpoint before it.
+      if (seg === 0) step.clear(state);
+      else step.copy(checkpoints, (seg - 1) * stateBytes, state, 0, stateBytes);
+      recordForward(step, {
+        layout, params: call.params, x: call.x, batch: B, steps: T, state, yhat: recomputedYhat!,
+        stored: { buffer: segmentStates, slots: k, every: 1, from }, range: [from, to],
+      });
+    }
+    recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, start: checkpoints ?? segmentStates, startSlot, dy, adj, deltas, ops });
+    partials.record(step, { x: call.x, dy, deltas, ops }, segments - 1 - seg, B, T, from, to - from, k);
+  }
+  step.clear(call.grad);
+  partials.finish(step, call.grad);
+}
+
+interface SegmentCall {
+  from: number;
+  to: number;
+  slots: number;
+  states: GPUBuffer;
+  start: GPUBuffer;
+  startSlot: number;
+  dy: GPUBuffer;
+  adj: GPUBuffer;
+  deltas: GPUBuffer;
+  ops: GPUBuffer;
+}
+
+function recordBackwardSegment(step: Step, call: BatchGradientCall, seg: SegmentCall): void {
+  const { layout, batch: B, steps: T } = call;
+  const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
+  const program = backwardProgram({ cell, layernorm, hidden: H });
+  const { schema } = recurrentParams(layout.config);
+  const [y, z] = foldRows(Math.ceil(B / (RECURRENT_WORKGROUP / threadsPerSequence(H))), step.maxWorkgroupsPerDimension);
+  const offsets = tensorOffsets(layout);
+  const buffers: Record<string, GPUBuffer> = {
+    P: call.params, x: call.x, dy: seg.dy, states: seg.states, start: seg.start, adj: seg.adj, deltas: seg.deltas, ops: seg.ops,
+  };
+  // Later steps first: dispatches walk the segment backwards.
+  for (let end = seg.to; end > seg.from; end -= STEPS_PER_DISPATCH) {
+    const t0 = Math.max(seg.from, end - STEPS_PER_DISPATCH);
+    const sizes: RecurrentSizes = {
+      batch: B, T, D, H, t0, steps: end - t0, slots: seg.slots, storeEvery: 1, storeFrom: seg.from, startSlot: seg.startSlot,
+    };
+    buffers.params = step.uniform(`${program.name}/params`, schema, { ...sizes, ...offsets } as never);
+    step.dispatch(program, backwardBindings().map((b) => buffers[b.name]!), [1, y, z]);
+  }
+}

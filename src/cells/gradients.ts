@@ -1,0 +1,131 @@
+// Weight gradients as batched reductions over the backward pass's per-step adjoints (cuDNN's split: the
+// sequential pass produces deltas, the weights' sums are one large reduction). Partials per chunk of rows, then
+// a compensated segmented reduction; segments of a checkpointed pass append their partial columns.
+import type { Step } from '../gpu/step.ts';
+import type { KernelProgram } from '../gpu/pipelines.ts';
+import type { ParamLayout } from '../model/params.ts';
+import type { CellKind } from '../model/cells.ts';
+import { LAYERNORM_PREFIX } from '../model/cells.ts';
+import { getTensorSpec } from '../model/params.ts';
+import { GRAD_TILE, GradParams, gradShader } from '../../shaders/grad.ts';
+import { GATE_BLOCKS, adjointBlocks, operandNames } from '../../shaders/recurrence/backward.ts';
+import { foldRows } from '../kernels/grid.ts';
+import { recordSegmentedReduce } from '../kernels/reduce.ts';
+
+/** Input (W, with bias) and recurrent (U) layer of each gate block. */
+const LAYERS: Record<CellKind, Record<string, [string, string]>> = {
+  const: { g: ['Wx', 'Wh'] },
+  shared: { g: ['Wx', 'Wh'], s: ['Ws', 'Us'] },
+  diag: { g: ['Wx', 'Wh'], s: ['Ws', 'Us'] },
+  gru: { z: ['Wz', 'Uz'], r: ['Wr', 'Ur'], g: ['Wh', 'Uh'] },
+  lstm: { i: ['Wi', 'Ui'], f: ['Wf', 'Uf'], o: ['Wo', 'Uo'], g: ['Wg', 'Ug'] },
+};
+
+type Source = 'deltas' | 'dy' | 'x' | 'ops' | 'ones';
+export interface GradientTerm {
+  tensor: string;
+  a: { source: 'deltas' | 'dy'; offset: number };
+  v: { source: Exclude<Source, 'deltas' | 'dy'>; offset: number };
+  R: number;
+  C: number;
+}
+
+/** How each trainable tensor's gradient is formed from the backward pass's buffers. */
+export function gradientTerms(layout: ParamLayout): GradientTerm[] {
+  const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
+  const blocks = adjointBlocks(cell, layernorm);
+  const ops = operandNames(cell);
+  const terms: GradientTerm[] = [];
+  for (const block of GATE_BLOCKS[cell]) {
+    const [w, u] = LAYERS[cell][block]!;
+    const a = { source: 'deltas' as const, offset: blocks.indexOf(block) * H };
+    const R = getTensorSpec(layout, `${w}.weight`).shape[0]!; // 1 for shared's scalar gate
+    const operand = cell === 'gru' && block === 'g' ? 'rh' : 'h_prev';
+    terms.push({ tensor: `${w}.weight`, a, v: { source: 'x', offset: 0 }, R, C: D });
+    terms.push({ tensor: `${w}.bias`, a, v: { source: 'ones', offset: 0 }, R, C: 1 });
+    terms.push({ tensor: `${u}.weight`, a, v: { source: 'ops', offset: ops.indexOf(operand) * H }, R, C: H });
+  }
+  if (layernorm) {
+    const prefix = LAYERNORM_PREFIX[cell];
+    for (const [part, block] of [['weight', 'ln_w'], ['bias', 'ln_b']] as const) {
+      terms.push({ tensor: `${prefix}.${part}`, a: { source: 'deltas', offset: blocks.indexOf(block) * H }, v: { source: 'ones', offset: 0 }, R: H, C: 1 });
+    }
+  }
+  terms.push({ tensor: 'out.weight', a: { source: 'dy', offset: 0 }, v: { source: 'ops', offset: ops.indexOf('h') * H }, R: 1, C: H });
+  terms.push({ tensor: 'out.bias', a: { source: 'dy', offset: 0 }, v: { source: 'ones', offset: 0 }, R: 1, C: 1 });
+  return terms;
+}
+
+const programs = new Map<boolean, KernelProgram>();
+function gradProgram(ones: boolean): KernelProgram {
+  let program = programs.get(ones);
+  if (!program) {
+    program = { name: 'weight_grad', variantKey: ones ? 'ones' : 'outer', source: () => gradShader(ones) };
+    programs.set(ones, program);
+  }
+  return program;
+}
+
+export interface SegmentBuffers {
+  x: GPUBuffer;
+  dy: GPUBuffer;
+  deltas: GPUBuffer;
+  ops: GPUBuffer;
+}
+
+/** Partial sums of every trainable tensor's gradient, one [R·C, columns] buffer per tensor. */
+export class GradientPartials {
+  readonly terms: GradientTerm[];
+  readonly buffers: GPUBuffer[];
+
+  constructor(
+    step: Step,
+    readonly layout: ParamLayout,
+    readonly columns: number,
+    readonly chunksPerSegment: number,
+  ) {
+    this.terms = gradientTerms(layout);
+    this.buffers = this.terms.map((t) => step.scratch(`weight_grad/${t.tensor}`, t.R * t.C * columns * 8));
+  }
+
+  /**
+   * Adds the partials of one segment: steps [segStart, segStart + segLen) of `batch` sequences of length T, whose
+   * adjoints and operands are stored [B, slots, ·] (slots ≥ segLen).
+   */
+  record(step: Step, b: SegmentBuffers, segment: number, batch: number, T: number, segStart: number, segLen: number, slots: number): void {
+    const { cell, layernorm, hiddenSize: H, inputSize: D } = this.layout.config;
+    const rows = batch * segLen;
+    const chunk = Math.ceil(rows / this.chunksPerSegment);
+    const perSeq = (width: number, offset: number) => ({ rowsPer: segLen, rowStride: T, rowBase: segStart, width, offset });
+    const maps = {
+      deltas: (o: number) => ({ rowsPer: segLen, rowStride: slots, rowBase: 0, width: adjointBlocks(cell, layernorm).length * H, offset: o }),
+      ops: (o: number) => ({ rowsPer: segLen, rowStride: slots, rowBase: 0, width: operandNames(cell).length * H, offset: o }),
+      x: (o: number) => perSeq(D, o),
+      dy: (o: number) => perSeq(1, o),
+      ones: (o: number) => perSeq(1, o),
+    };
+    this.terms.forEach((term, i) => {
+      const am = maps[term.a.source](term.a.offset);
+      const vm = maps[term.v.source](term.v.offset);
+      const params = step.uniform('weight_grad/params', GradParams, {
+        rows, R: term.R, C: term.C, chunk, chunks: this.chunksPerSegment, chunk0: segment * this.chunksPerSegment, columns: this.columns, one: 1,
+        aRowsPer: am.rowsPer, aRowStride: am.rowStride, aRowBase: am.rowBase, aWidth: am.width, aOffset: am.offset,
+        vRowsPer: vm.rowsPer, vRowStride: vm.rowStride, vRowBase: vm.rowBase, vWidth: vm.width, vOffset: vm.offset,
+      });
+      const ones = term.v.source === 'ones';
+      const bindings = [b[term.a.source], ...(ones ? [] : [b[term.v.source as 'x' | 'ops']]), this.buffers[i]!, params];
+      const [y, z] = foldRows(Math.ceil(term.R / GRAD_TILE) * this.chunksPerSegment, step.maxWorkgroupsPerDimension);
+      step.dispatch(gradProgram(ones), bindings, [Math.ceil(term.C / GRAD_TILE), y, z]);
+    });
+  }
+
+  /** Sums the partials into `grad` (flat, in the layout), which must be cleared beforehand. */
+  finish(step: Step, grad: GPUBuffer): void {
+    this.terms.forEach((term, i) => {
+      const n = term.R * term.C;
+      const out = { sums: step.scratch('weight_grad/sums', n * 4), means: step.scratch('weight_grad/means', n * 4) };
+      recordSegmentedReduce(step, this.buffers[i]!, n, this.columns, out, { pairs: true });
+      step.copy(out.sums, 0, grad, getTensorSpec(this.layout, term.tensor).offset * 4, n * 4);
+    });
+  }
+}

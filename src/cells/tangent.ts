@@ -1,0 +1,81 @@
+// Host side of the tangent recurrence (shaders/recurrence/tangent.ts): records the dispatches of one call.
+// SPEC §7: v_t = (dh_t/dθ)[w] along a parameter direction w, and ŷ̇_t, for every step.
+import type { Step } from '../gpu/step.ts';
+import type { KernelProgram } from '../gpu/pipelines.ts';
+import type { ParamLayout } from '../model/params.ts';
+import { RECURRENT_WORKGROUP, threadsPerSequence } from '../../shaders/cells/common.ts';
+import { tangentBindings, tangentShader, tangentVariantKey, type TangentVariant } from '../../shaders/recurrence/tangent.ts';
+import { recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
+import { foldRows } from '../kernels/grid.ts';
+import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from './forward.ts';
+
+const programs = new Map<string, KernelProgram>();
+
+export function tangentProgram(variant: TangentVariant): KernelProgram {
+  const key = tangentVariantKey(variant);
+  let program = programs.get(key);
+  if (!program) {
+    program = { name: `tangent_${variant.cell}`, variantKey: key, source: () => tangentShader(variant) };
+    programs.set(key, program);
+  }
+  return program;
+}
+
+export interface TangentCall {
+  layout: ParamLayout;
+  /** Flat f32 parameters in `layout`. */
+  params: GPUBuffer;
+  /**
+   * The direction w, flat f32 in `layout`. Only trainable tensors are read (s_const never is); the caller zeroes
+   * or masks nothing else (SPEC §7: w spans the trainable parameters).
+   */
+  direction: GPUBuffer;
+  /** [B, T, D]. */
+  x: GPUBuffer;
+  batch: number;
+  /** T: steps per stored sequence (x, v and ŷ̇ are indexed by it). */
+  steps: number;
+  /**
+   * State [B, 2W, H] (W = 2 for lstm: h, c, v, ċ; else h, v) to start from and to leave the final state in;
+   * clear it for the zero state (whose tangent is 0 whatever θ is).
+   */
+  state: GPUBuffer;
+  /** v [B, T, H]. */
+  v: GPUBuffer;
+  /** ċ [B, T, H], lstm only; omit to skip writing it. */
+  cellTangent?: GPUBuffer;
+  /** ŷ̇ [B, T]. */
+  yhatDot: GPUBuffer;
+  /** Run only steps [from, to) of the T (default all). */
+  range?: [number, number];
+}
+
+/** Records the tangent recurrence for steps `range` of `call` into `step`. */
+export function recordTangent(step: Step, call: TangentCall): void {
+  const { layout } = call;
+  checkRecurrentSizes(layout);
+  const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
+  if (call.cellTangent && cell !== 'lstm') {
+    throw new Error(`recordTangent: a cell-state tangent buffer was given for a ${cell} model; only lstm has a cell state`);
+  }
+  const variant: TangentVariant = { cell, layernorm, hidden: H, cellTangent: Boolean(call.cellTangent) };
+  const program = tangentProgram(variant);
+  const { schema } = recurrentParams(layout.config);
+  const perGroup = RECURRENT_WORKGROUP / threadsPerSequence(H);
+  const [y, z] = foldRows(Math.ceil(call.batch / perGroup), step.maxWorkgroupsPerDimension);
+  const [from, to] = call.range ?? [0, call.steps];
+  const buffers: Record<string, GPUBuffer> = {
+    P: call.params, Pd: call.direction, x: call.x, state: call.state, v_out: call.v, yhat_dot: call.yhatDot,
+  };
+  if (call.cellTangent) buffers.vc_out = call.cellTangent;
+  const offsets = tensorOffsets(layout);
+  for (let t0 = from; t0 < to; t0 += STEPS_PER_DISPATCH) {
+    // This kernel stores no states: the shared uniform block's store fields are unused.
+    const sizes: RecurrentSizes = {
+      batch: call.batch, T: call.steps, D, H, t0, steps: Math.min(STEPS_PER_DISPATCH, to - t0),
+      slots: 0, storeEvery: 0, storeFrom: 0, startSlot: 0,
+    };
+    buffers.params = step.uniform(`${program.name}/params`, schema, { ...sizes, ...offsets } as never);
+    step.dispatch(program, tangentBindings(variant).map((b) => buffers[b.name]!), [1, y, z]);
+  }
+}

@@ -1,0 +1,91 @@
+// GPU loss and BPTT gradients against the float64 twin (itself checked against finite differences in
+// test/reference/cells), for every cell × LayerNorm × init, stored and checkpointed.
+//
+// Tolerance per tensor: |g - ref| ≤ 2e-6·max|ref over the tensor| + 1e-5·|ref| + 1e-6·max|ref over all tensors|.
+// A gradient entry is a sum over
+// B·T rows of an adjoint times an operand; both carry the forward's f32 error (≲ 2e-7 relative, see the forward
+// test) and the backward's own per-step rounding (dot products of length H), and the sums over rows are compensated
+// (shaders/grad.ts, shaders/reduce.ts), so the error is a few 1e-7 of the tensor's scale (observed ≤ 4e-7).
+// The last term covers sums that cancel: ∂L/∂out.bias = (2/N)·Σ(ŷ - y) is small while its terms are O(1), so its
+// error is set by the ŷ errors (≈ 1e-7), i.e. by the scale of the whole gradient, not by its own value.
+// Dropping a term of the adjoint (e.g. LayerNorm's mean corrections) moves gradients by ≥ 1e-3 of their scale.
+import { describe, expect, it } from 'vitest';
+import { useGpu } from '../support/gpu.ts';
+import { gaussianInputs } from '../support/cells.ts';
+import type { GpuContext } from '../../src/gpu/context.ts';
+import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout } from '../../src/model/index.ts';
+import { referenceBackward } from '../../src/reference/cells/index.ts';
+import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
+import { recordBatchGradient } from '../../src/cells/backward.ts';
+
+const gpu = useGpu();
+
+async function gpuGradient(ctx: GpuContext, layout: ParamLayout, p: Float32Array, x: Float32Array, y: Float32Array, B: number, T: number, every?: number) {
+  const b = {
+    params: ctx.upload('test/P', p), x: ctx.upload('test/x', x), y: ctx.upload('test/y', y),
+    yhat: ctx.storage('test/yhat', B * T * 4), grad: ctx.storage('test/grad', layout.totalSize * 4), loss: ctx.storage('test/loss', 4),
+  };
+  try {
+    const step = ctx.step('test bptt');
+    recordBatchGradient(step, { layout, ...b, batch: B, steps: T, checkpointEvery: every });
+    const reads = [step.readF32(b.grad), step.readF32(b.loss), step.readF32(b.yhat)];
+    await step.submit();
+    const [grad, loss, yhat] = await Promise.all(reads);
+    return { grad: grad!, loss: loss![0]!, yhat: yhat! };
+  } finally {
+    for (const buf of Object.values(b)) buf.destroy();
+  }
+}
+
+function expectGradientsClose(layout: ParamLayout, got: Float32Array, expected: Float64Array): void {
+  const global = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  for (const t of layout.tensors) {
+    const ref = expected.subarray(t.offset, t.offset + t.size);
+    const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const c = compareToReference(got.subarray(t.offset, t.offset + t.size), ref, (i) => 2e-6 * scale + 1e-5 * Math.abs(ref[i]!) + 1e-6 * global);
+    expect(c.ok, describeComparison(`∂L/∂${t.name}`, c)).toBe(true);
+  }
+}
+
+type Case = [string, CellKind, boolean, boolean, number | undefined];
+const cases: Case[] = CELL_KINDS.flatMap((cell) =>
+  [false, true].flatMap((layernorm) =>
+    [false, true].map((orthogonal): Case => [`${cell} ln=${layernorm} ${orthogonal ? 'orthogonal' : 'default'}`, cell, layernorm, orthogonal, undefined]),
+  ),
+);
+cases.push(...CELL_KINDS.map((cell): Case => [`${cell} ln=true checkpointed every 8`, cell, true, true, 8]));
+
+describe.each(cases)('BPTT: %s', (_name, cell, layernorm, orthogonal, every) => {
+  it('loss and every gradient match float64 at B=3 T=37 H=20 D=5', async () => {
+    const [B, T, H, D] = [3, 37, 20, 5];
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
+    const p = Float32Array.from(initParams(layout, { seed: 21, orthogonal }));
+    const x = gaussianInputs(B, T, D, 5);
+    const y = gaussianInputs(B, T, 1, 6);
+    const ref = referenceBackward(layout, p, { x, y, batch: B, steps: T });
+    const got = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, every);
+    expect(Math.abs(got.loss - ref.loss), `loss ${got.loss} vs ${ref.loss}`).toBeLessThanOrEqual(1e-6 * ref.loss);
+    expectGradientsClose(layout, got.grad, ref.grad);
+  });
+});
+
+describe('BPTT: sizes, and checkpointed against stored', () => {
+  it.each(CELL_KINDS)('%s: H=32, B=9, T=70 (two workgroups, two dispatches per pass), checkpoints every 16 and 70', async (cell) => {
+    const [B, T, H, D] = [9, 70, 32, 4];
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: true });
+    const p = Float32Array.from(initParams(layout, { seed: 4 }));
+    const x = gaussianInputs(B, T, D, 7);
+    const y = gaussianInputs(B, T, 1, 8);
+    const ref = referenceBackward(layout, p, { x, y, batch: B, steps: T });
+    const stored = await gpuGradient(gpu.ctx, layout, p, x, y, B, T);
+    expectGradientsClose(layout, stored.grad, ref.grad);
+    for (const every of [16, 70]) {
+      const checkpointed = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, every);
+      expect(checkpointed.loss).toBe(stored.loss);
+      expect([...checkpointed.yhat]).toEqual([...stored.yhat]);
+      // Same kernels on the same states; only the grouping of the final compensated sums differs.
+      const c = compareToReference(checkpointed.grad, stored.grad, (i) => 1e-6 * Math.abs(stored.grad[i]!) + 1e-9);
+      expect(c.ok, describeComparison(`checkpointed every ${every} vs stored`, c)).toBe(true);
+    }
+  });
+});

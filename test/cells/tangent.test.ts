@@ -1,0 +1,154 @@
+// GPU tangent recurrence (SPEC §7: v_t = (dh_t/dθ)[w], ŷ̇_t) against the float64 twin for every cell × LayerNorm × init.
+// Tolerance |gpu - ref| ≤ 2e-5·(scale + |ref|), scale = the largest |ref| in the same row: the H units of one
+// (sequence, step) for v and ċ, the T steps of one sequence for ŷ̇. Why a row scale and not |ref| alone: each v_t,q
+// is a sum over the whole row v_{t-1} (U v) plus U̇ h_{t-1} + Ẇ x_t + ḃ, and f32 rounds such a sum to within
+// γ_{D+2H+1}·Σ|terms| ≈ 3e-6·Σ|terms| at H=20 (LayerNorm's JVP also subtracts row means), so a unit's error follows
+// the row's magnitude, not its own: units that cancel to near zero show relative errors up to 3e-2 while staying
+// near 1e-6 of the row. Errors of earlier steps travel through the same Jacobians as v itself, so they stay in
+// proportion to it over T instead of piling up in absolute terms (tangents here reach ~1, not the O(1e-1) of h).
+// Observed worst over all cases: 1.8e-6 of the row for v and ċ, 1.0e-6 for ŷ̇. A missing or wrong term (a direction
+// tensor, LayerNorm's γ̇ n̂, the reset state's r ⊙ v) moves values by more than 1e-2 of the row.
+import { describe, expect, it } from 'vitest';
+import { useGpu } from '../support/gpu.ts';
+import { gaussianInputs } from '../support/cells.ts';
+import type { GpuContext } from '../../src/gpu/context.ts';
+import { buildLayout, initParams, maskTrainable, CELL_KINDS, type CellKind, type ParamLayout } from '../../src/model/index.ts';
+import { referenceTangent } from '../../src/reference/cells/index.ts';
+import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
+import { recordTangent } from '../../src/cells/tangent.ts';
+import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
+import { Rng } from '../../src/util/random.ts';
+
+const gpu = useGpu();
+const REL = 2e-5;
+
+/** Per element: REL·(largest |expected| of its row of `rowLength` + |expected|). */
+function rowTolerance(expected: ArrayLike<number>, rowLength: number): (i: number) => number {
+  const scale = new Float64Array(expected.length / rowLength);
+  for (let i = 0; i < expected.length; i++) {
+    const row = Math.floor(i / rowLength);
+    scale[row] = Math.max(scale[row]!, Math.abs(expected[i]!));
+  }
+  return (i) => REL * (scale[Math.floor(i / rowLength)]! + Math.abs(expected[i]!));
+}
+
+function expectClose(what: string, got: ArrayLike<number>, expected: ArrayLike<number>, rowLength: number): void {
+  const c = compareToReference(got, expected, rowTolerance(expected, rowLength));
+  expect(c.ok, describeComparison(what, c)).toBe(true);
+}
+
+/** A Gaussian direction over the trainable parameters (0 elsewhere), normalised to unit L2 norm (SPEC §7). */
+function unitDirection(layout: ParamLayout, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const w = Float64Array.from({ length: layout.totalSize }, () => rng.normal());
+  maskTrainable(layout, w);
+  const norm = Math.sqrt(w.reduce((sum, v) => sum + v * v, 0));
+  return Float32Array.from(w, (v) => v / norm);
+}
+
+interface GpuTangentResult {
+  /** [B, T, H]. */
+  v: Float32Array;
+  /** [B, T, H] for lstm, else empty. */
+  vc: Float32Array;
+  /** [B, T]. */
+  yhatDot: Float32Array;
+  /** Final state [B, 2W, H]. */
+  state: Float32Array;
+}
+
+async function runTangentGpu(
+  ctx: GpuContext,
+  layout: ParamLayout,
+  params: Float32Array,
+  direction: Float32Array,
+  x: Float32Array,
+  batch: number,
+  steps: number,
+  options: { ranges?: [number, number][]; cellTangent?: boolean } = {},
+): Promise<GpuTangentResult> {
+  const { cell, hiddenSize: H } = layout.config;
+  const withVc = cell === 'lstm' && (options.cellTangent ?? true);
+  const b = {
+    params: ctx.upload('test/P', params),
+    direction: ctx.upload('test/Pd', direction),
+    x: ctx.upload('test/x', x),
+    state: ctx.storage('test/state', batch * tangentStateWidth(cell) * H * 4),
+    v: ctx.storage('test/v', batch * steps * H * 4),
+    vc: ctx.storage('test/vc', (withVc ? batch * steps * H : 1) * 4),
+    yhatDot: ctx.storage('test/yhatDot', batch * steps * 4),
+  };
+  try {
+    const step = ctx.step('test tangent');
+    step.clear(b.state);
+    for (const range of options.ranges ?? [[0, steps]]) {
+      recordTangent(step, {
+        layout, params: b.params, direction: b.direction, x: b.x, batch, steps, state: b.state,
+        v: b.v, cellTangent: withVc ? b.vc : undefined, yhatDot: b.yhatDot, range,
+      });
+    }
+    const reads = [b.v, b.vc, b.yhatDot, b.state].map((buf) => step.readF32(buf));
+    await step.submit();
+    const [v, vc, yhatDot, state] = await Promise.all(reads);
+    return { v: v!, vc: withVc ? vc! : new Float32Array(0), yhatDot: yhatDot!, state: state! };
+  } finally {
+    for (const buf of Object.values(b)) buf.destroy();
+  }
+}
+
+async function checkAgainstReference(cell: CellKind, layernorm: boolean, orthogonal: boolean, sizes: { B: number; T: number; H: number; D: number }, seed: number) {
+  const { B, T, H, D } = sizes;
+  const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
+  const p32 = Float32Array.from(initParams(layout, { seed, orthogonal }));
+  const w = unitDirection(layout, seed + 100);
+  const x = gaussianInputs(B, T, D, seed + 200);
+  const ref = referenceTangent(layout, p32, { x, batch: B, steps: T }, w);
+  const got = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T);
+  expectClose('v', got.v, ref.v, H);
+  if (ref.vc) expectClose('ċ', got.vc, ref.vc, H);
+  expectClose('ŷ̇', got.yhatDot, ref.yHatDot, T);
+}
+
+type Case = [string, CellKind, boolean, boolean];
+const cases: Case[] = CELL_KINDS.flatMap((cell) =>
+  [false, true].flatMap((layernorm) =>
+    [false, true].map((orthogonal): Case => [`${cell} ln=${layernorm} ${orthogonal ? 'orthogonal' : 'default'} init`, cell, layernorm, orthogonal]),
+  ),
+);
+
+describe.each(cases)('tangent: %s', (_name, cell, layernorm, orthogonal) => {
+  it('v (and ċ) and ŷ̇ match float64 at B=3 T=37 H=20 D=5', async () => {
+    await checkAgainstReference(cell, layernorm, orthogonal, { B: 3, T: 37, H: 20, D: 5 }, 11);
+  });
+});
+
+describe('tangent: sizes and dispatch chunks', () => {
+  it.each(CELL_KINDS)('%s: H=32 (a whole sequence tile), B=9 (two workgroups), T=70 (two dispatches)', async (cell) => {
+    await checkAgainstReference(cell, true, true, { B: 9, T: 70, H: 32, D: 4 }, 2);
+  });
+
+  // Without the ċ output (the other lstm variant); the final state still carries ċ (its last H words per sequence).
+  it.each(CELL_KINDS)('%s: split calls continue from the carried state (h, c and their tangents)', async (cell) => {
+    const [B, T, H, D] = [2, 45, 12, 3];
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: true });
+    const p32 = Float32Array.from(initParams(layout, { seed: 8 }));
+    const w = unitDirection(layout, 9);
+    const x = gaussianInputs(B, T, D, 6);
+    const whole = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T, { cellTangent: false });
+    const split = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T, { cellTangent: false, ranges: [[0, 17], [17, 30], [30, 45]] });
+    expect([...split.v]).toEqual([...whole.v]);
+    expect([...split.yhatDot]).toEqual([...whole.yhatDot]);
+    expect([...split.state]).toEqual([...whole.state]);
+  });
+
+  it('refuses a cell-state tangent buffer for a cell without a cell state', () => {
+    const layout = buildLayout({ cell: 'gru', inputSize: 2, hiddenSize: 4, layernorm: false });
+    const dummy = gpu.ctx.storage('test/dummy', 16);
+    try {
+      const call = { layout, params: dummy, direction: dummy, x: dummy, batch: 1, steps: 1, state: dummy, v: dummy, yhatDot: dummy };
+      expect(() => recordTangent(gpu.ctx.step('test refusal'), { ...call, cellTangent: dummy })).toThrow(/only lstm has a cell state/);
+    } finally {
+      dummy.destroy();
+    }
+  });
+});
