@@ -1,72 +1,21 @@
-// `npm run bench`: kernel throughput and per-kernel GPU time on the adapter at hand, printed with its name.
-// Figures come from timestamp queries (GPU time); wall time per step is printed beside them to show overhead.
-import { acquireDevice, GpuContext, formatProfile } from '../src/gpu/index.ts';
-import { recordMatmul, type MatmulShape, type MatmulVariant } from '../src/kernels/matmul.ts';
-import { recordSegmentedReduce } from '../src/kernels/reduce.ts';
-import { matmulInputs } from '../src/doctor/selftest.ts';
-import { Rng } from '../src/util/random.ts';
+// `npm run bench [-- kernels|cells]`: throughput, per-kernel GPU time and peak memory on the adapter at hand,
+// printed with its name. Set LWIN_BENCH_PAPER=1 to include the paper's size on a software adapter.
+import { acquireDevice, GpuContext } from '../src/gpu/index.ts';
+import { benchKernels, REPEATS } from './kernels.ts';
+import { benchCells, type CellBenchSize } from './cells.ts';
 
-const REPEATS = Number(process.env.LWIN_BENCH_REPEATS ?? 5);
-
-async function benchMatmul(ctx: GpuContext, shape: MatmulShape, variant: MatmulVariant): Promise<void> {
-  const { a, b, bias } = matmulInputs(shape, 1, variant.bias);
-  const bufs = {
-    a: ctx.upload('bench/a', a),
-    b: ctx.upload('bench/b', b),
-    bias: bias ? ctx.upload('bench/bias', bias) : undefined,
-    c: ctx.storage('bench/c', shape.batch * shape.m * shape.n * 4),
-  };
-  // Warm-up compiles the pipeline and lets the driver JIT it.
-  const warm = ctx.step('warm');
-  recordMatmul(warm, shape, bufs, variant);
-  await warm.submit();
-  ctx.profiler!.reset();
-  const t0 = performance.now();
-  const step = ctx.step('bench matmul');
-  for (let i = 0; i < REPEATS; i++) recordMatmul(step, shape, bufs, variant);
-  await step.submit();
-  const wallMs = performance.now() - t0;
-  const report = ctx.profiler!.report();
-  const gpuMs = report.totalMs / REPEATS;
-  const flops = 2 * shape.batch * shape.m * shape.k * shape.n;
-  console.log(
-    `matmul ${variant.strategy.padEnd(6)} B=${shape.batch} M=${shape.m} K=${shape.k} N=${shape.n}: ` +
-      `${gpuMs.toFixed(3)} ms GPU per call, ${(flops / gpuMs / 1e6).toFixed(2)} GFLOP/s; wall ${(wallMs / REPEATS).toFixed(3)} ms per call`,
-  );
-  console.log(formatProfile(report));
-  console.log();
-  for (const buf of Object.values(bufs)) buf?.destroy();
-}
-
-async function benchReduce(ctx: GpuContext, segments: number, length: number): Promise<void> {
-  const rng = new Rng(2);
-  const x = ctx.upload('bench/x', Float32Array.from({ length: segments * length }, () => rng.normal()));
-  const out = { sums: ctx.storage('bench/sums', segments * 4), means: ctx.storage('bench/means', segments * 4) };
-  const warm = ctx.step('warm');
-  recordSegmentedReduce(warm, x, segments, length, out);
-  await warm.submit();
-  ctx.profiler!.reset();
-  const step = ctx.step('bench reduce');
-  for (let i = 0; i < REPEATS; i++) recordSegmentedReduce(step, x, segments, length, out);
-  await step.submit();
-  const report = ctx.profiler!.report();
-  const gpuMs = report.totalMs / REPEATS;
-  console.log(`segmented reduce ${segments}×${length}: ${gpuMs.toFixed(3)} ms GPU per call, ${((segments * length * 4) / gpuMs / 1e6).toFixed(2)} GB/s read`);
-  console.log(formatProfile(report));
-  console.log();
-  x.destroy();
-  out.sums.destroy();
-  out.means.destroy();
-}
-
+const only = process.argv[2];
 const acquired = await acquireDevice();
 try {
   const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
   console.log(`lwin bench on ${acquired.adapter.name} (${acquired.adapter.runtimeVersion}), ${REPEATS} repeats, profile: ${ctx.profiler!.source}\n`);
-  const shape = { batch: 256, m: 128, k: 128, n: 128 };
-  for (const strategy of ['tiled', 'direct'] as const) await benchMatmul(ctx, shape, { strategy, transposeB: true, bias: true });
-  await benchReduce(ctx, 64, 1 << 18);
-  await benchReduce(ctx, 1 << 16, 64);
+  if (!only || only === 'kernels') await benchKernels(ctx);
+  if (!only || only === 'cells') {
+    const sizes: CellBenchSize[] = [{ batch: 64, steps: 256, hidden: 64, input: 16 }];
+    if (!acquired.adapter.isFallbackAdapter || process.env.LWIN_BENCH_PAPER === '1') sizes.push({ batch: 512, steps: 1024, hidden: 128, input: 16 });
+    else console.log('(paper size B=512 T=1024 H=128 D=16 skipped on a software adapter; LWIN_BENCH_PAPER=1 runs it)\n');
+    await benchCells(ctx, sizes, Math.max(1, Math.min(REPEATS, 2)));
+  }
 } finally {
   acquired.release();
 }

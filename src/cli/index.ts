@@ -1,6 +1,7 @@
 // The `lwin` command line: one subcommand per stage, each in its own module.
 import { Command } from 'commander';
 import { registerDoctor } from './doctor.ts';
+import { registerStatsCommands } from '../stats/cli.ts';
 
 const program = new Command()
   .name('lwin')
@@ -8,6 +9,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerDoctor(program);
+registerStatsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,6 +7,7 @@ import { PipelineCache, programLabel, type KernelProgram } from './pipelines.ts'
 import { Profiler, TimestampRecorder } from './profiler.ts';
 import { STORAGE, StagingPool, copyOutOfStaging, createStorage, createUniform, uploadStorage } from './buffers.ts';
 import { Step } from './step.ts';
+import { trackMemory, type MemoryLedger } from './memory.ts';
 
 export interface ContextOptions {
   /** Shown in profiles and benchmark output. */
@@ -21,6 +22,8 @@ export class GpuContext {
   readonly hasTimestamps: boolean;
   readonly profiler: Profiler | undefined;
   readonly timestamps: TimestampRecorder | undefined;
+  /** Live and peak bytes of the device's buffers. */
+  readonly memory: MemoryLedger;
   private lostInfo: { reason: string; message: string } | undefined;
   private uncaptured: GPUError | undefined;
 
@@ -28,6 +31,7 @@ export class GpuContext {
     readonly device: GPUDevice,
     readonly options: ContextOptions = {},
   ) {
+    this.memory = trackMemory(device);
     this.pipelines = new PipelineCache(device);
     this.staging = new StagingPool(device);
     this.hasTimestamps = device.features.has('timestamp-query');

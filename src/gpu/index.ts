@@ -7,3 +7,4 @@ export { PipelineCache, programLabel, type KernelProgram } from './pipelines.ts'
 export { Profiler, formatProfile, type ProfileReport, type KernelTiming } from './profiler.ts';
 export { GpuError, NoAdapterError, DeviceLostError, GpuValidationError, ShaderCompileError, withErrorScopes } from './errors.ts';
 export { wgslStruct, packStruct, unpackStruct, byteSizeOf } from './layout.ts';
+export { MemoryLedger, trackMemory, formatBytes } from './memory.ts';

@@ -151,3 +151,24 @@ describe('profiler', () => {
     }
   });
 });
+
+describe('memory ledger', () => {
+  it('counts live bytes and the peak, and gives bytes back on destroy', async () => {
+    const ctx = gpu.ctx;
+    const before = ctx.memory.live;
+    ctx.memory.resetPeak();
+    const a = ctx.storage('m/a', 1000);
+    const b = ctx.storage('m/b', 4096);
+    expect(ctx.memory.live - before).toBe(1000 + 4096);
+    a.destroy();
+    a.destroy(); // twice: counted once
+    expect(ctx.memory.live - before).toBe(4096);
+    expect(ctx.memory.peak - before).toBe(1000 + 4096);
+    const step = ctx.step('scratch');
+    step.scratch('m/scratch', 8192);
+    expect(ctx.memory.live - before).toBe(4096 + 8192);
+    await step.submit();
+    expect(ctx.memory.live - before).toBe(4096); // a step's scratch is freed after its submit
+    b.destroy();
+  });
+});
