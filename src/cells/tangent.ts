@@ -25,10 +25,7 @@ export interface TangentCall {
   layout: ParamLayout;
   /** Flat f32 parameters in `layout`. */
   params: GPUBuffer;
-  /**
-   * The direction w, flat f32 in `layout`. Only trainable tensors are read (s_const never is); the caller zeroes
-   * or masks nothing else (SPEC §7: w spans the trainable parameters).
-   */
+  /** The direction w, flat f32 in `layout`. Only trainable tensors are read: s_const and padding may hold anything. */
   direction: GPUBuffer;
   /** [B, T, D]. */
   x: GPUBuffer;

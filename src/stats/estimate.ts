@@ -21,7 +21,7 @@ export interface StableEstimate {
   alpha: number;
   sigma: number;
   alphaReliable: boolean;
-  /** Finite samples used; non-finite ones are dropped first, as in the reference. */
+  /** Finite samples used (non-finite ones are refused unless dropped on request; see EstimateOptions). */
   nSamples: number;
   nonFinite: number;
   iqr: number;
@@ -58,11 +58,35 @@ function runMethod(method: AlphaMethod, samples: Float64Array, sorted: Float64Ar
   return fallback;
 }
 
+export class NonFiniteSamplesError extends Error {
+  constructor(
+    readonly nan: number,
+    readonly infinite: number,
+    readonly total: number,
+  ) {
+    super(
+      `${nan + infinite} of ${total} samples are not finite (${nan} NaN, ${infinite} ±Infinity); ` +
+        'a tail-index estimate from them would be meaningless. Find where they come from (a diverged run, a bad file), ' +
+        "or pass { nonFinite: 'drop' } to estimate from the finite ones as the reference code does.",
+    );
+  }
+}
+
+export interface EstimateOptions {
+  /** 'reject' (default): throw NonFiniteSamplesError naming the counts; 'drop': ignore them, as the reference. */
+  nonFinite?: 'reject' | 'drop';
+}
+
 /** α̂, σ̂ and the reliability flag of the symmetric α-stable law fitted to `samples` (SPEC §8). */
-export function estimateStable(samples: ArrayLike<number>, method: AlphaMethod = 'ecf'): StableEstimate {
+export function estimateStable(samples: ArrayLike<number>, method: AlphaMethod = 'ecf', options: EstimateOptions = {}): StableEstimate {
   const finite = finiteSamples(samples);
   const nSamples = finite.length;
   const nonFinite = samples.length - nSamples;
+  if (nonFinite > 0 && (options.nonFinite ?? 'reject') === 'reject') {
+    let nan = 0;
+    for (let i = 0; i < samples.length; i++) if (Number.isNaN(samples[i]!)) nan++;
+    throw new NonFiniteSamplesError(nan, nonFinite - nan, samples.length);
+  }
   if (nSamples < MIN_ALPHA_SAMPLES) {
     const notes = unreliabilityReasons(2, 0, NaN, nSamples).slice(0, 1);
     return { method, methodUsed: method, alpha: 2, sigma: 0, alphaReliable: false, nSamples, nonFinite, iqr: NaN, notes };

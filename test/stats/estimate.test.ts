@@ -113,10 +113,21 @@ describe('reliability (SPEC §8)', () => {
   it('500 samples are enough when nothing else is wrong', () => {
     expect(estimateStable(sampleStable(new Rng(1), 1.5, 1, 500), 'mcculloch').alphaReliable).toBe(true);
   });
-  it('non-finite samples are dropped before counting', () => {
+  it('non-finite samples are refused with a count of each kind', () => {
+    const samples = [...sampleStable(new Rng(2), 1.5, 1, 600), NaN, Infinity, -Infinity, NaN];
+    expect(() => estimateStable(samples, 'mcculloch')).toThrow(/4 of 604 samples are not finite \(2 NaN, 2 ±Infinity\)/);
+  });
+  it('non-finite samples are dropped before counting on request', () => {
     const samples = [...sampleStable(new Rng(2), 1.5, 1, 600), NaN, Infinity, -Infinity];
-    const estimate = estimateStable(samples, 'mcculloch');
+    const estimate = estimateStable(samples, 'mcculloch', { nonFinite: 'drop' });
     expect([estimate.nSamples, estimate.nonFinite]).toEqual([600, 3]);
+  });
+  it('constant samples are unreliable (IQR and σ̂ vanish), whatever the method', () => {
+    for (const method of ['mcculloch', 'ecf', 'koutrouvelis'] as const) {
+      const estimate = estimateStable(new Float64Array(5000).fill(0.25), method);
+      expect(estimate.alphaReliable, `${method}: ${estimate.notes.join('; ')}`).toBe(false);
+      expect(estimate.notes.join('; ')).toMatch(/interquartile range/);
+    }
   });
   it.each([
     ['a healthy estimate', 1.5, 1, 1, 600, []],

@@ -141,3 +141,15 @@ describe('asymptotic laws (paper §5.5)', () => {
     expectClose('λ', regimes.exponential.lambda, 0.05, EXACT);
   });
 });
+
+describe('degenerate envelopes', () => {
+  it('an all-zero envelope (every lag at the log floor) is reported as having no regime, not as a decay', async () => {
+    const { fitEnvelopeRegimes, LOG_ENVELOPE_FLOOR } = await import('../../src/stats/fits/envelope.ts');
+    const ells = Array.from({ length: 16 }, (_, i) => 4 + 16 * i);
+    const fit = fitEnvelopeRegimes(ells, ells.map(() => Math.log(0 + 1e-30)));
+    expect(fit.preferred).toBe('none');
+    expect(fit.note).toMatch(/zero at every lag/);
+    expect(fit.exponential.tauEnv).toBe(Infinity);
+    expect(LOG_ENVELOPE_FLOOR).toBeCloseTo(Math.log(1e-30), 12);
+  });
+});

@@ -13,30 +13,19 @@ fn dotd_x(off: u32, s: u32) -> f32 {
   return acc;
 }
 
-// Σ_j Pd[off + j] · hbuf[s, j]: a row of a recurrent matrix's direction times h_{t-1}.
-fn dotd_h(off: u32, s: u32) -> f32 {
+// Σ_j Pd[off + j] · hbuf[s, j] + P[off + j] · vbuf[s, j]: the tangent U̇ h_{t-1} + U v_{t-1} of one row of U h.
+fn dot_hv(off: u32, s: u32) -> f32 {
   var acc = 0.0;
-  for (var j = 0u; j < params.H; j++) { acc = fma(Pd[off + j], hbuf[s * HP + j], acc); }
-  return acc;
-}
-
-// Σ_j Pd[off + j] · abuf[s, j].
-fn dotd_a(off: u32, s: u32) -> f32 {
-  var acc = 0.0;
-  for (var j = 0u; j < params.H; j++) { acc = fma(Pd[off + j], abuf[s * HP + j], acc); }
-  return acc;
-}
-
-// Σ_j P[off + j] · vbuf[s, j]: a row of a recurrent matrix times v_{t-1}.
-fn dot_v(off: u32, s: u32) -> f32 {
-  var acc = 0.0;
-  for (var j = 0u; j < params.H; j++) { acc = fma(P[off + j], vbuf[s * HP + j], acc); }
+  for (var j = 0u; j < params.H; j++) {
+    acc = fma(Pd[off + j], hbuf[s * HP + j], acc);
+    acc = fma(P[off + j], vbuf[s * HP + j], acc);
+  }
   return acc;
 }
 
 // ȧ_q of a = W x + b + U h (SPEC §2 layer pair) for unit q: Ẇ_q x + ḃ_q + U̇_q h + U_q v. Weights' offsets w, b, u.
 fn pair_tangent(w: u32, b: u32, u: u32, q: u32, s: u32) -> f32 {
-  return Pd[b + q] + dotd_x(w + q * params.D, s) + dotd_h(u + q * params.H, s) + dot_v(u + q * params.H, s);
+  return Pd[b + q] + dotd_x(w + q * params.D, s) + dot_hv(u + q * params.H, s);
 }
 `;
 

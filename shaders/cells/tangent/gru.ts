@@ -9,10 +9,13 @@ import { candidateNormTangent } from './common.ts';
 export const gruTangentDecls = /* wgsl */ `
 var<workgroup> ubuf: array<f32, WG>; // ṙ ⊙ h_{t-1} + r ⊙ v_{t-1}, [S][HP]
 
-// Σ_j P[off + j] · ubuf[s, j].
-fn dot_u(off: u32, s: u32) -> f32 {
+// Σ_j Pd[off + j] · abuf[s, j] + P[off + j] · ubuf[s, j]: the tangent of one row of Uh (r ⊙ h_{t-1}).
+fn dot_au(off: u32, s: u32) -> f32 {
   var acc = 0.0;
-  for (var j = 0u; j < params.H; j++) { acc = fma(P[off + j], ubuf[s * HP + j], acc); }
+  for (var j = 0u; j < params.H; j++) {
+    acc = fma(Pd[off + j], abuf[s * HP + j], acc);
+    acc = fma(P[off + j], ubuf[s * HP + j], acc);
+  }
   return acc;
 }
 `;
@@ -32,8 +35,7 @@ export function gruTangentStep(c: StepContext): string {
   workgroupBarrier();
   var ag_dot = 0.0;
   if (live) {
-    ag_dot = Pd[${o('Wh.bias')} + q] + dotd_x(${o('Wh.weight')} + q * params.D, s)
-      + dotd_a(${o('Uh.weight')} + q * params.H, s) + dot_u(${o('Uh.weight')} + q * params.H, s);
+    ag_dot = Pd[${o('Wh.bias')} + q] + dotd_x(${o('Wh.weight')} + q * params.D, s) + dot_au(${o('Uh.weight')} + q * params.H, s);
   }
 ${candidateNormTangent(layernorm, lnPrefix, o, 'ag_dot')}
   let g_dot = (1.0 - g * g) * ag_dot;

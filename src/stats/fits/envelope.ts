@@ -26,9 +26,17 @@ export interface EnvelopeRegimes {
   power: PowerEnvelopeFit;
   /** log f = c - γ log log ℓ over lags ℓ > 1; undefined with fewer than 3 such lags. */
   logarithmic: LogarithmicEnvelopeFit | undefined;
-  /** The regime of exponential and power with the lower AIC (both use the same points). */
-  preferred: 'exponential' | 'power';
+  /**
+   * The regime of exponential and power with the lower AIC (both use the same points); 'none' when the envelope
+   * is flat over the lags (e.g. all zero, at the log floor), where neither decay law says anything.
+   */
+  preferred: 'exponential' | 'power' | 'none';
+  /** Why the fit is degenerate, when it is. */
+  note?: string;
 }
+
+/** The floor of log_mu_l1_mean = log(mass + 1e-30) (SPEC §5): a lag whose envelope is exactly zero. */
+export const LOG_ENVELOPE_FLOOR = Math.log(1e-30);
 
 /** Fits the regimes over lags ℓ > 0 with a finite log envelope; needs at least 3 such lags. */
 export function fitEnvelopeRegimes(ells: ArrayLike<number>, logEnvelope: ArrayLike<number>): EnvelopeRegimes {
@@ -52,6 +60,12 @@ export function fitEnvelopeRegimes(ells: ArrayLike<number>, logEnvelope: ArrayLi
   if (longer.length >= 3) {
     const line = fitLine(longer.map((i) => Math.log(Math.log(ells[i]!))), longer.map((i) => logEnvelope[i]!));
     logarithmic = { ...line, gamma: -line.slope };
+  }
+  const flat = Math.max(...y) - Math.min(...y) <= 1e-12 * Math.max(1, Math.abs(y[0]!));
+  if (flat) {
+    const zero = y.every((v) => v <= LOG_ENVELOPE_FLOOR + 1e-9);
+    const note = zero ? 'the envelope is zero at every lag (log floor 1e-30): no decay to fit' : 'the envelope is constant over the lags: no decay to fit';
+    return { exponential, power, logarithmic, preferred: 'none', note };
   }
   return { exponential, power, logarithmic, preferred: power.aic < exponential.aic ? 'power' : 'exponential' };
 }
