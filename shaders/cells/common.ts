@@ -50,6 +50,14 @@ fn tanh_c(a: f32) -> f32 {
   return tanh(clamp(a, -15.0, 15.0));
 }
 
+// tanh'(a) = 1 - tanh²(a), computed as 4e/(1+e)² with e = exp(-2|a|) so it keeps its relative precision where tanh
+// saturates (1 - g·g would cancel). Likewise the cells take 1 - σ(a) as σ(-a), never as 1 - σ(a).
+fn tanh_slope(a: f32) -> f32 {
+  let e = exp(-2.0 * min(abs(a), 40.0));
+  let d = 1.0 + e;
+  return 4.0 * e / (d * d);
+}
+
 // Σ_d P[off + d] · x_t[d] for sequence slot s.
 fn dot_x(off: u32, s: u32) -> f32 {
   var acc = 0.0;

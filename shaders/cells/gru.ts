@@ -13,6 +13,8 @@ export function gruForwardStep(c: StepContext): string {
   }
   let z = sigmoid(a_z);
   let r = sigmoid(a_r);
+  let zc = sigmoid(-a_z);
+  let rc = sigmoid(-a_r);
   abuf[lid] = select(0.0, r * hq, live);
   workgroupBarrier();
   var a_g = 0.0;
@@ -20,15 +22,16 @@ export function gruForwardStep(c: StepContext): string {
 ${layernorm ? `  let ln = layer_norm(lid, a_g, live);
   a_g = select(0.0, ln.n * P[${o(`${lnPrefix}.weight`)} + q] + P[${o(`${lnPrefix}.bias`)} + q], live);` : ''}
   let g = tanh_c(a_g);
-  let h_new = (1.0 - z) * hq + z * g;
+  let g_slope = tanh_slope(a_g);
+  let h_new = zc * hq + z * g;
   var terms: array<f32, 4>;
   if (live) {
     let uz = P[${o('Uz.weight')} + q * params.H + q];
     let uh = P[${o('Uh.weight')} + q * params.H + q];
     let ur = P[${o('Ur.weight')} + q * params.H + q];
     terms[0] = z;
-    terms[1] = 1.0 - z;
-    terms[2] = (g - hq) * z * (1.0 - z) * uz + z * (1.0 - g * g) * uh * (r + hq * r * (1.0 - r) * ur);
+    terms[1] = zc;
+    terms[2] = (g - hq) * z * zc * uz + z * g_slope * uh * (r + hq * r * rc * ur);
     terms[3] = r;
   }
 `;
@@ -41,19 +44,19 @@ ${layernorm ? `  let ln = layer_norm(lid, a_g, live);
 export function gruBackwardStep(c: StepContext): string {
   const { o } = c;
   return /* wgsl */ `
-  let da_z = select(0.0, dh * (g - hq) * z * (1.0 - z), live);
+  let da_z = select(0.0, dh * (g - hq) * z * zc, live);
 ${candidateBackward(c, 'dh * z')}
   dbuf[2u * WG + lid] = select(0.0, da_g, live);
   workgroupBarrier();
   var d_rh = 0.0;
   if (live) { d_rh = dot_col_d(${o('Uh.weight')}, q, s, 2u); }
-  let da_r = d_rh * hq * r * (1.0 - r);
+  let da_r = d_rh * hq * r * rc;
   dbuf[lid] = da_z;
   dbuf[WG + lid] = select(0.0, da_r, live);
   workgroupBarrier();
   var dh_prev = 0.0;
   if (live) {
-    dh_prev = dh * (1.0 - z) + d_rh * r + dot_col_d(${o('Uz.weight')}, q, s, 0u) + dot_col_d(${o('Ur.weight')}, q, s, 1u);
+    dh_prev = dh * zc + d_rh * r + dot_col_d(${o('Uz.weight')}, q, s, 0u) + dot_col_d(${o('Ur.weight')}, q, s, 1u);
   }
   var blocks: array<f32, 4>;
   blocks[0] = da_z;

@@ -23,18 +23,23 @@ ${layernorm ? `  let ln = layer_norm(lid, a_g, live);
   let gi = sigmoid(a_i);
   let gf = sigmoid(a_f);
   let go = sigmoid(a_o);
+  let gic = sigmoid(-a_i);
+  let gfc = sigmoid(-a_f);
+  let goc = sigmoid(-a_o);
   let g = tanh_c(a_g);
+  let g_slope = tanh_slope(a_g);
   let c_prev = c_state;
   c_state = select(0.0, gf * c_prev + gi * g, live);
   let tc = tanh_c(c_state);
+  let tc_slope = tanh_slope(c_state);
   let h_new = go * tc;
   var terms: array<f32, 4>;
   if (live) {
     terms[0] = gf;
-    terms[1] = go * (1.0 - tc * tc);
-    terms[2] = c_prev * gf * (1.0 - gf) * P[${o('Uf.weight')} + q * params.H + q]
-      + gi * (1.0 - g * g) * P[${o('Ug.weight')} + q * params.H + q]
-      + g * gi * (1.0 - gi) * P[${o('Ui.weight')} + q * params.H + q];
+    terms[1] = go * tc_slope;
+    terms[2] = c_prev * gf * gfc * P[${o('Uf.weight')} + q * params.H + q]
+      + gi * g_slope * P[${o('Ug.weight')} + q * params.H + q]
+      + g * gi * gic * P[${o('Ui.weight')} + q * params.H + q];
   }
 `;
 }
@@ -46,10 +51,10 @@ ${layernorm ? `  let ln = layer_norm(lid, a_g, live);
 export function lstmBackwardStep(c: StepContext): string {
   const { o } = c;
   return /* wgsl */ `
-  let dct = dc_carry + dh * go * (1.0 - tc * tc);
-  let da_i = select(0.0, dct * g * gi * (1.0 - gi), live);
-  let da_f = select(0.0, dct * c_prev * gf * (1.0 - gf), live);
-  let da_o = select(0.0, dh * tc * go * (1.0 - go), live);
+  let dct = dc_carry + dh * go * tc_slope;
+  let da_i = select(0.0, dct * g * gi * gic, live);
+  let da_f = select(0.0, dct * c_prev * gf * gfc, live);
+  let da_o = select(0.0, dh * tc * go * goc, live);
 ${candidateBackward(c, 'dct * gi')}
   dc_carry = select(0.0, dct * gf, live);
   dbuf[lid] = da_i;

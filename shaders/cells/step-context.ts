@@ -15,11 +15,11 @@ export interface StepContext {
  * per-unit terms whose sums over (b, t) are the LayerNorm weight and bias gradients (`dln_w`, `dln_b`).
  */
 export function candidateBackward(c: StepContext, dg: string): string {
-  if (!c.layernorm) return `  let dg_hat = ${dg} * (1.0 - g * g);
+  if (!c.layernorm) return `  let dg_hat = ${dg} * g_slope;
   let da_g = dg_hat;
   let dln_w = 0.0;
   let dln_b = 0.0;`;
-  return `  let dg_hat = ${dg} * (1.0 - g * g);
+  return `  let dg_hat = ${dg} * g_slope;
   let dln_w = dg_hat * ln.n;
   let dln_b = dg_hat;
   let da_g = layer_norm_backward(lid, dg_hat * P[${c.o(`${c.lnPrefix}.weight`)} + q], ln.n, ln.inv_std, live);`;

@@ -47,9 +47,14 @@ export interface BatchGradientCall {
   checkpointEvery?: number;
 }
 
-function recordResidual(step: Step, call: BatchGradientCall, dy: GPUBuffer): void {
-  const count = call.batch * call.steps;
+/**
+ * Records the MSE loss of ŷ against y over `count` values into `loss` [1], and ∂L/∂ŷ into `dy` when given
+ * (a scratch buffer otherwise).
+ */
+export function recordMseLoss(step: Step, call: { yhat: GPUBuffer; y: GPUBuffer; count: number; loss: GPUBuffer; dy?: GPUBuffer }): void {
+  const { count } = call;
   const sq = step.scratch('mse/squares', count * 4);
+  const dy = call.dy ?? step.scratch('mse/dy', count * 4);
   const params = step.uniform('mse/params', ResidualParams, { count, slope: 2 / count });
   const groups = Math.ceil(count / 256);
   const x = Math.min(groups, step.maxWorkgroupsPerDimension);
@@ -76,7 +81,7 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
     stored: checkpoints ? { buffer: checkpoints, slots: Math.floor(T / k), every: k, from: 0 } : { buffer: segmentStates, slots: T, every: 1, from: 0 },
   });
   const dy = step.scratch('bptt/dy', B * T * 4);
-  recordResidual(step, call, dy);
+  recordMseLoss(step, { yhat: call.yhat, y: call.y, count: B * T, loss: call.loss, dy });
 
   const deltas = step.scratch('bptt/deltas', B * k * adjointBlocks(cell, layernorm).length * H * 4);
   const ops = step.scratch('bptt/operands', B * k * operandNames(cell).length * H * 4);

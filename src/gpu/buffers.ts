@@ -10,12 +10,28 @@ export function align4(bytes: number): number {
   return Math.ceil(bytes / 4) * 4;
 }
 
+/**
+ * Refuses a storage buffer that no kernel could bind whole, before WebGPU does with a less helpful message.
+ * Callers that need more split the work (sub-batches, checkpoints, streamed data).
+ */
+export function checkBindable(device: GPUDevice, label: string, bytes: number): void {
+  const limit = device.limits.maxStorageBufferBindingSize;
+  if (bytes > limit) {
+    throw new RangeError(
+      `buffer '${label}' needs ${bytes} bytes but this adapter binds at most ${limit} bytes per storage buffer ` +
+        '(maxStorageBufferBindingSize). Use a smaller batch or diagnostic batch, or checkpointed BPTT (checkpointEvery).',
+    );
+  }
+}
+
 export function createStorage(device: GPUDevice, label: string, bytes: number, usage = STORAGE): GPUBuffer {
+  checkBindable(device, label, bytes);
   return device.createBuffer({ label, size: Math.max(4, align4(bytes)), usage });
 }
 
 /** A storage buffer holding `data` (written at creation, no queue round trip). */
 export function uploadStorage(device: GPUDevice, label: string, data: ArrayBufferView, usage = STORAGE): GPUBuffer {
+  checkBindable(device, label, data.byteLength);
   const buffer = device.createBuffer({ label, size: Math.max(4, align4(data.byteLength)), usage, mappedAtCreation: true });
   new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   buffer.unmap();

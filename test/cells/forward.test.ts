@@ -6,8 +6,8 @@
 // over T steps (observed worst 2.4e-7 over all cases). A wrong weight, unit or step moves values by ≥ 1e-3.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { gaussianInputs, runForwardGpu } from '../support/cells.ts';
-import { buildLayout, initParams, CELL_KINDS, getTensorSpec, type CellKind, type ParamLayout } from '../../src/model/index.ts';
+import { gaussianInputs, runForwardGpu, saturateGates } from '../support/cells.ts';
+import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout } from '../../src/model/index.ts';
 import { INTERMEDIATE_NAMES, referenceForward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { stateWidth } from '../../shaders/recurrence/forward.ts';
@@ -29,15 +29,6 @@ function storedH(stored: Float32Array, layout: ParamLayout, batch: number, slots
     for (let t = 0; t < slots; t++) h.set(stored.subarray(((t * batch + b) * W) * H, ((t * batch + b) * W + 1) * H), (b * slots + t) * H);
   }
   return h;
-}
-
-/** Pushes gates towards 0 and 1 by scaling the gate biases (SPEC §4 terms are most delicate there). */
-function saturateGates(layout: ParamLayout, params: Float64Array): void {
-  for (const name of ['Ws.bias', 'Wz.bias', 'Wr.bias', 'Wi.bias', 'Wf.bias', 'Wo.bias']) {
-    if (!layout.tensors.some((t) => t.name === name)) continue;
-    const spec = getTensorSpec(layout, name);
-    for (let i = 0; i < spec.size; i++) params[spec.offset + i] = i % 2 === 0 ? 9 : -9;
-  }
 }
 
 type Case = [string, CellKind, boolean, boolean, 'plain' | 'saturated'];

@@ -12,7 +12,7 @@
 // the row (error/tolerance in the thousands).
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { gaussianInputs } from '../support/cells.ts';
+import { gaussianInputs, saturateGates } from '../support/cells.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { buildLayout, initParams, maskTrainable, CELL_KINDS, type CellKind, type ParamLayout } from '../../src/model/index.ts';
 import { referenceTangent } from '../../src/reference/cells/index.ts';
@@ -105,10 +105,14 @@ async function runTangentGpu(
   }
 }
 
-async function checkAgainstReference(cell: CellKind, layernorm: boolean, orthogonal: boolean, sizes: { B: number; T: number; H: number; D: number }, seed: number) {
+async function checkAgainstReference(
+  cell: CellKind, layernorm: boolean, orthogonal: boolean, sizes: { B: number; T: number; H: number; D: number }, seed: number, saturated = false,
+) {
   const { B, T, H, D } = sizes;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
-  const p32 = Float32Array.from(initParams(layout, { seed, orthogonal }));
+  const params = initParams(layout, { seed, orthogonal });
+  if (saturated) saturateGates(layout, params);
+  const p32 = Float32Array.from(params);
   const w = unitDirection(layout, seed + 100);
   const x = gaussianInputs(B, T, D, seed + 200);
   const ref = referenceTangent(layout, p32, { x, batch: B, steps: T }, w);
@@ -128,6 +132,12 @@ const cases: Case[] = CELL_KINDS.flatMap((cell) =>
 describe.each(cases)('tangent: %s', (_name, cell, layernorm, orthogonal) => {
   it('v (and ċ) and ŷ̇ match float64 at B=3 T=37 H=20 D=5', async () => {
     await checkAgainstReference(cell, layernorm, orthogonal, { B: 3, T: 37, H: 20, D: 5 }, 11);
+  });
+});
+
+describe('tangent: gates near 0 and 1', () => {
+  it.each(CELL_KINDS.filter((c) => c !== 'const'))('%s with saturated gates matches float64', async (cell) => {
+    await checkAgainstReference(cell, true, true, { B: 3, T: 37, H: 20, D: 5 }, 13, true);
   });
 });
 

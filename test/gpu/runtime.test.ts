@@ -172,3 +172,10 @@ describe('memory ledger', () => {
     b.destroy();
   });
 });
+
+describe('buffer limits', () => {
+  it('refuses a storage buffer larger than one binding, naming it and the fix', () => {
+    const limit = gpu.ctx.device.limits.maxStorageBufferBindingSize;
+    expect(() => gpu.ctx.storage('huge/states', limit + 4)).toThrow(/'huge\/states' needs \d+ bytes.*maxStorageBufferBindingSize.*checkpointEvery/);
+  });
+});

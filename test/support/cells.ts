@@ -1,6 +1,6 @@
 // Runs the GPU forward recurrence on host arrays and reads everything back, for tests against the float64 twin.
 import type { GpuContext } from '../../src/gpu/context.ts';
-import type { ParamLayout } from '../../src/model/params.ts';
+import { getTensorSpec, type ParamLayout } from '../../src/model/params.ts';
 import { recordForward } from '../../src/cells/forward.ts';
 import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -58,3 +58,13 @@ export function gaussianInputs(batch: number, steps: number, inputSize: number, 
   const rng = new Rng(seed);
   return Float32Array.from({ length: batch * steps * inputSize }, () => rng.normal());
 }
+
+/** Pushes gates towards 0 and 1 by scaling the gate biases (SPEC §4 terms are most delicate there). */
+export function saturateGates(layout: ParamLayout, params: Float64Array): void {
+  for (const name of ['Ws.bias', 'Wz.bias', 'Wr.bias', 'Wi.bias', 'Wf.bias', 'Wo.bias']) {
+    if (!layout.tensors.some((t) => t.name === name)) continue;
+    const spec = getTensorSpec(layout, name);
+    for (let i = 0; i < spec.size; i++) params[spec.offset + i] = i % 2 === 0 ? 9 : -9;
+  }
+}
+

@@ -29,8 +29,8 @@ export function gruTangentStep(c: StepContext): string {
     az_dot = pair_tangent(${o('Wz.weight')}, ${o('Wz.bias')}, ${o('Uz.weight')}, q, s);
     ar_dot = pair_tangent(${o('Wr.weight')}, ${o('Wr.bias')}, ${o('Ur.weight')}, q, s);
   }
-  let z_dot = z * (1.0 - z) * az_dot;
-  let r_dot = r * (1.0 - r) * ar_dot;
+  let z_dot = z * zc * az_dot;
+  let r_dot = r * rc * ar_dot;
   ubuf[lid] = select(0.0, r_dot * hq + r * vq, live);
   workgroupBarrier();
   var ag_dot = 0.0;
@@ -38,7 +38,7 @@ export function gruTangentStep(c: StepContext): string {
     ag_dot = Pd[${o('Wh.bias')} + q] + dotd_x(${o('Wh.weight')} + q * params.D, s) + dot_au(${o('Uh.weight')} + q * params.H, s);
   }
 ${candidateNormTangent(layernorm, lnPrefix, o, 'ag_dot')}
-  let g_dot = (1.0 - g * g) * ag_dot;
-  let v_new = (1.0 - z) * vq + z_dot * (g - hq) + z * g_dot;
+  let g_dot = g_slope * ag_dot;
+  let v_new = zc * vq + z_dot * (g - hq) + z * g_dot;
 `;
 }

@@ -10,11 +10,11 @@ function gateTangent(c: StepContext): string {
   if (cell === 'shared') {
     return `let as_dot = Pd[${o('Ws.bias')}] + dotd_x(${o('Ws.weight')}, s)
     + seq_sum(lid, select(0.0, Pd[${o('Us.weight')} + q] * hq + P[${o('Us.weight')} + q] * vq, live));
-  let s_dot = sg * (1.0 - sg) * as_dot;`;
+  let s_dot = sg * sgc * as_dot;`;
   }
   return `var as_dot = 0.0;
   if (live) { as_dot = pair_tangent(${o('Ws.weight')}, ${o('Ws.bias')}, ${o('Us.weight')}, q, s); }
-  let s_dot = sg * (1.0 - sg) * as_dot;`;
+  let s_dot = sg * sgc * as_dot;`;
 }
 
 export function leakyTangentStep(c: StepContext): string {
@@ -23,8 +23,8 @@ export function leakyTangentStep(c: StepContext): string {
   var ag_dot = 0.0;
   if (live) { ag_dot = pair_tangent(${o('Wx.weight')}, ${o('Wx.bias')}, ${o('Wh.weight')}, q, s); }
 ${candidateNormTangent(layernorm, lnPrefix, o, 'ag_dot')}
-  let g_dot = (1.0 - g * g) * ag_dot;
+  let g_dot = g_slope * ag_dot;
   ${gateTangent(c)}
-  let v_new = (1.0 - sg) * vq + s_dot * (g - hq) + sg * g_dot;
+  let v_new = sgc * vq + s_dot * (g - hq) + sg * g_dot;
 `;
 }

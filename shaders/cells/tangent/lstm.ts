@@ -20,11 +20,11 @@ export function lstmTangentStep(c: StepContext): string {
     ag_dot = ${pair('g')};
   }
 ${candidateNormTangent(layernorm, lnPrefix, o, 'ag_dot')}
-  let i_dot = gi * (1.0 - gi) * ai_dot;
-  let f_dot = gf * (1.0 - gf) * af_dot;
-  let o_dot = go * (1.0 - go) * ao_dot;
-  let g_dot = (1.0 - g * g) * ag_dot;
+  let i_dot = gi * gic * ai_dot;
+  let f_dot = gf * gfc * af_dot;
+  let o_dot = go * goc * ao_dot;
+  let g_dot = g_slope * ag_dot;
   c_dot = select(0.0, f_dot * c_prev + gf * c_dot + i_dot * g + gi * g_dot, live);
-  let v_new = o_dot * tc + go * (1.0 - tc * tc) * c_dot;
+  let v_new = o_dot * tc + go * tc_slope * c_dot;
 `;
 }
