@@ -117,6 +117,23 @@ fn load_x(lid: u32, group: u32, t: u32) {
 }
 
 /**
+ * The entry point's opening, shared by the forward, backward and tangent kernels: the thread layout above
+ * (`group` of S sequences, slot `s`, unit `q`, sequence `seq`, and `live` for threads with real work) and W, the
+ * words of recurrent state per unit. The kernel's body follows and closes the function.
+ */
+export function recurrentEntry(stateWords: number): string {
+  return /* wgsl */ `
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = folded_row(wg, nwg);
+  let s = lid / HP;
+  let q = lid % HP;
+  let seq = group * S + s;
+  let live = seq < params.batch && q < params.H;
+  let W = ${stateWords}u;`;
+}
+
+/**
  * LayerNorm over the H units of each sequence (eps 1e-5, affine; SPEC §2), as the forward kernels use it:
  * returns the normalised value n̂ (before the affine map) and 1/σ, so backward and tangent can reuse them.
  */

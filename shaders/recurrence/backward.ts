@@ -7,7 +7,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { wgslStruct } from '../../src/gpu/layout.ts';
 import type { CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { backwardHelpers, declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence, type BindingDecl } from '../cells/common.ts';
+import { backwardHelpers, declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence, type BindingDecl, recurrentEntry } from '../cells/common.ts';
 import { leakyBackwardStep, leakyForwardStep } from '../cells/leaky.ts';
 import { gruBackwardStep, gruForwardStep } from '../cells/gru.ts';
 import { lstmBackwardStep, lstmForwardStep } from '../cells/lstm.ts';
@@ -81,14 +81,7 @@ ${recurrentPrelude(hp)}
 ${layerNormForward}
 ${backwardHelpers}
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = folded_row(wg, nwg);
-  let s = lid / HP;
-  let q = lid % HP;
-  let seq = group * S + s;
-  let live = seq < params.batch && q < params.H;
-  let W = ${lstm ? 2 : 1}u;
+${recurrentEntry(stateWidth(v.cell))}
   let adj_base = seq * W * params.H + q;
   var dh_carry = 0.0;
   var dc_carry = 0.0;

@@ -5,7 +5,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { wgslStruct } from '../../src/gpu/layout.ts';
 import { LAYERNORM_PREFIX, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence, type BindingDecl } from '../cells/common.ts';
+import { declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence, type BindingDecl, recurrentEntry } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
@@ -67,14 +67,7 @@ ${foldedRow}
 ${recurrentPrelude(hp)}
 ${layerNormForward}
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = folded_row(wg, nwg);
-  let s = lid / HP;
-  let q = lid % HP;
-  let seq = group * S + s;
-  let live = seq < params.batch && q < params.H;
-  let W = ${lstm ? 2 : 1}u;
+${recurrentEntry(stateWidth(v.cell))}
   let state_base = seq * W * params.H + q;
   var h0 = 0.0;
   if (live) { h0 = state[state_base]; }

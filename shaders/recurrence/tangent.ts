@@ -7,7 +7,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { wgslStruct } from '../../src/gpu/layout.ts';
 import type { CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence, type BindingDecl } from '../cells/common.ts';
+import { declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence, type BindingDecl, recurrentEntry } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
@@ -82,14 +82,7 @@ ${tangentPrelude}
 ${layerNormTangent}
 ${snippets.decls ?? ''}
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = folded_row(wg, nwg);
-  let s = lid / HP;
-  let q = lid % HP;
-  let seq = group * S + s;
-  let live = seq < params.batch && q < params.H;
-  let W = ${stateWidth(v.cell)}u;
+${recurrentEntry(stateWidth(v.cell))}
   let state_base = seq * 2u * W * params.H + q;
   let tangent_base = state_base + W * params.H;
   var h0 = 0.0;

@@ -5,7 +5,7 @@
 //   steps from the last, recomputing each segment's states from its checkpoint first. Memory O(B·H·(T/k + k)).
 // Both run the same kernels on the same inputs, so they give the same gradients.
 import type { Step } from '../gpu/step.ts';
-import type { KernelProgram } from '../gpu/pipelines.ts';
+import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { threadsPerSequence, RECURRENT_WORKGROUP } from '../../shaders/cells/common.ts';
 import { adjointBlocks, backwardBindings, backwardShader, backwardVariantKey, operandNames, type BackwardVariant } from '../../shaders/recurrence/backward.ts';
@@ -17,19 +17,11 @@ import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
 import { GradientPartials } from './gradients.ts';
 
-const programs = new Map<string, KernelProgram>();
-function cached(key: string, make: () => KernelProgram): KernelProgram {
-  let program = programs.get(key);
-  if (!program) programs.set(key, (program = make()));
-  return program;
-}
-
 export function backwardProgram(v: BackwardVariant): KernelProgram {
-  const key = backwardVariantKey(v);
-  return cached(`backward/${key}`, () => ({ name: `backward_${v.cell}`, variantKey: key, source: () => backwardShader(v) }));
+  return kernelProgram(`backward_${v.cell}`, backwardVariantKey(v), () => backwardShader(v));
 }
 
-const residualProgram: KernelProgram = { name: 'mse_residual', variantKey: '', source: residualShader };
+const residualProgram = kernelProgram('mse_residual', '', residualShader);
 
 export interface BatchGradientCall {
   layout: ParamLayout;

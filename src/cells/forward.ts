@@ -1,6 +1,6 @@
 // Host side of the forward recurrence (shaders/recurrence/forward.ts): records the dispatches of one call.
 import type { Step } from '../gpu/step.ts';
-import type { KernelProgram } from '../gpu/pipelines.ts';
+import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { getTensorSpec } from '../model/params.ts';
 import { MAX_INPUT, threadsPerSequence, RECURRENT_WORKGROUP } from '../../shaders/cells/common.ts';
@@ -14,16 +14,8 @@ import { foldRows } from '../kernels/grid.ts';
  */
 export const STEPS_PER_DISPATCH = 64;
 
-const programs = new Map<string, KernelProgram>();
-
 export function forwardProgram(variant: ForwardVariant): KernelProgram {
-  const key = forwardVariantKey(variant);
-  let program = programs.get(key);
-  if (!program) {
-    program = { name: `forward_${variant.cell}`, variantKey: key, source: () => forwardShader(variant) };
-    programs.set(key, program);
-  }
-  return program;
+  return kernelProgram(`forward_${variant.cell}`, forwardVariantKey(variant), () => forwardShader(variant));
 }
 
 /** Offsets of every tensor of `layout`, as the recurrent uniform block wants them. */

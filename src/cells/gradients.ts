@@ -2,7 +2,7 @@
 // sequential pass produces deltas, the weights' sums are one large reduction). Partials per chunk of rows, then
 // a compensated segmented reduction; segments of a checkpointed pass append their partial columns.
 import type { Step } from '../gpu/step.ts';
-import type { KernelProgram } from '../gpu/pipelines.ts';
+import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
 import type { ParamLayout } from '../model/params.ts';
 import type { CellKind } from '../model/cells.ts';
 import { LAYERNORM_PREFIX } from '../model/cells.ts';
@@ -56,14 +56,8 @@ export function gradientTerms(layout: ParamLayout): GradientTerm[] {
   return terms;
 }
 
-const programs = new Map<boolean, KernelProgram>();
 function gradProgram(ones: boolean): KernelProgram {
-  let program = programs.get(ones);
-  if (!program) {
-    program = { name: 'weight_grad', variantKey: ones ? 'ones' : 'outer', source: () => gradShader(ones) };
-    programs.set(ones, program);
-  }
-  return program;
+  return kernelProgram('weight_grad', ones ? 'ones' : 'outer', () => gradShader(ones));
 }
 
 export interface SegmentBuffers {

@@ -1,7 +1,7 @@
 // Host side of the tangent recurrence (shaders/recurrence/tangent.ts): records the dispatches of one call.
 // SPEC §7: v_t = (dh_t/dθ)[w] along a parameter direction w, and ŷ̇_t, for every step.
 import type { Step } from '../gpu/step.ts';
-import type { KernelProgram } from '../gpu/pipelines.ts';
+import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { RECURRENT_WORKGROUP, threadsPerSequence } from '../../shaders/cells/common.ts';
 import { tangentBindings, tangentShader, tangentVariantKey, type TangentVariant } from '../../shaders/recurrence/tangent.ts';
@@ -9,16 +9,8 @@ import { recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/p
 import { foldRows } from '../kernels/grid.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from './forward.ts';
 
-const programs = new Map<string, KernelProgram>();
-
 export function tangentProgram(variant: TangentVariant): KernelProgram {
-  const key = tangentVariantKey(variant);
-  let program = programs.get(key);
-  if (!program) {
-    program = { name: `tangent_${variant.cell}`, variantKey: key, source: () => tangentShader(variant) };
-    programs.set(key, program);
-  }
-  return program;
+  return kernelProgram(`tangent_${variant.cell}`, tangentVariantKey(variant), () => tangentShader(variant));
 }
 
 export interface TangentCall {

@@ -13,6 +13,22 @@ export interface KernelProgram {
   entryPoint?: string;
 }
 
+const programs = new Map<string, KernelProgram>();
+
+/**
+ * The program for a kernel family and variant, created once: steps look pipelines up by program object, so one
+ * variant must always be the same object. `source` is only called when the pipeline is first compiled.
+ */
+export function kernelProgram(name: string, variantKey: string, source: () => string): KernelProgram {
+  const key = `${name}[${variantKey}]`;
+  let program = programs.get(key);
+  if (!program) {
+    program = { name, variantKey, source };
+    programs.set(key, program);
+  }
+  return program;
+}
+
 export function programLabel(program: KernelProgram): string {
   return program.variantKey ? `${program.name}[${program.variantKey}]` : program.name;
 }

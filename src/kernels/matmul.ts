@@ -1,6 +1,6 @@
 // Host wrapper of the batched matrix multiply (shaders/matmul.ts).
 import type { Step } from '../gpu/step.ts';
-import type { KernelProgram } from '../gpu/pipelines.ts';
+import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
 import { MATMUL_TILE, MatmulParams, matmulShader, matmulVariantKey, type MatmulVariant } from '../../shaders/matmul.ts';
 import { foldRows } from './grid.ts';
 
@@ -24,16 +24,8 @@ export interface MatmulBuffers {
   c: GPUBuffer;
 }
 
-const programs = new Map<string, KernelProgram>();
-
 export function matmulProgram(variant: MatmulVariant): KernelProgram {
-  const variantKey = matmulVariantKey(variant);
-  let program = programs.get(variantKey);
-  if (!program) {
-    program = { name: 'matmul', variantKey, source: () => matmulShader(variant) };
-    programs.set(variantKey, program);
-  }
-  return program;
+  return kernelProgram('matmul', matmulVariantKey(variant), () => matmulShader(variant));
 }
 
 export const DEFAULT_MATMUL: MatmulVariant = { transposeB: false, bias: false, strategy: 'tiled' };

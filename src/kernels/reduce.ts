@@ -1,19 +1,11 @@
 // Host wrapper of the segmented compensated reduction (shaders/reduce.ts).
 import type { Step } from '../gpu/step.ts';
-import type { KernelProgram } from '../gpu/pipelines.ts';
+import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
 import { REDUCE_PER_THREAD, REDUCE_WORKGROUP, ReduceParams, reduceShader, reduceVariantKey, type ReduceVariant } from '../../shaders/reduce.ts';
 import { foldRows } from './grid.ts';
 
-const programs = new Map<string, KernelProgram>();
-
 function reduceProgram(variant: ReduceVariant): KernelProgram {
-  const variantKey = reduceVariantKey(variant);
-  let program = programs.get(variantKey);
-  if (!program) {
-    program = { name: 'segmented_reduce', variantKey, source: () => reduceShader(variant) };
-    programs.set(variantKey, program);
-  }
-  return program;
+  return kernelProgram('segmented_reduce', reduceVariantKey(variant), () => reduceShader(variant));
 }
 
 export const REDUCE_CHUNK = REDUCE_WORKGROUP * REDUCE_PER_THREAD;
