@@ -82,13 +82,24 @@ export function writeSafetensors(layout: ParamLayout, params: FloatArray, option
   if (params.length !== layout.totalSize) {
     throw new Error(`parameter array has ${params.length} elements; the ${describeConfig(layout.config)} layout needs ${layout.totalSize}`);
   }
-  const dtype = options.dtype ?? 'F32';
+  const tensors = layout.tensors.map((t) => ({ name: t.name, shape: t.shape, data: params.subarray(t.offset, t.offset + t.size) }));
+  return writeNamedTensors(tensors, writeMetadata(layout, params, options), options.dtype);
+}
+
+export interface NamedTensor {
+  name: string;
+  shape: readonly number[];
+  data: ArrayLike<number>;
+}
+
+/** Any named tensors as a safetensors file (F32 by default), in the given order, with string metadata. */
+export function writeNamedTensors(tensors: readonly NamedTensor[], metadata: Record<string, string>, dtype: 'F32' | 'F64' = 'F32'): Uint8Array {
   const width = DTYPE_BYTES[dtype];
-  const header: Record<string, unknown> = { [METADATA_KEY]: writeMetadata(layout, params, options) };
+  const header: Record<string, unknown> = { [METADATA_KEY]: metadata };
   let end = 0;
-  for (const t of layout.tensors) {
-    header[t.name] = { dtype, shape: [...t.shape], data_offsets: [end, end + t.size * width] };
-    end += t.size * width;
+  for (const t of tensors) {
+    header[t.name] = { dtype, shape: [...t.shape], data_offsets: [end, end + t.data.length * width] };
+    end += t.data.length * width;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const headerLength = Math.ceil(json.length / 8) * 8;
@@ -98,14 +109,26 @@ export function writeSafetensors(layout: ParamLayout, params: FloatArray, option
   bytes.set(json, 8);
   bytes.fill(0x20, 8 + json.length, 8 + headerLength); // pad with spaces, as the reference implementation does
   let at = 8 + headerLength;
-  for (const t of layout.tensors) {
-    for (let i = 0; i < t.size; i++, at += width) {
-      const v = params[t.offset + i]!;
-      if (dtype === 'F32') view.setFloat32(at, v, true);
-      else view.setFloat64(at, v, true);
+  for (const t of tensors) {
+    for (let i = 0; i < t.data.length; i++, at += width) {
+      if (dtype === 'F32') view.setFloat32(at, t.data[i]!, true);
+      else view.setFloat64(at, t.data[i]!, true);
     }
   }
   return bytes;
+}
+
+/** Every tensor of a safetensors file, decoded to float64, with its shape; for files that are not one model. */
+export function readNamedTensors(bytes: Uint8Array, source = 'the file'): { metadata: Record<string, string>; tensors: Map<string, { shape: number[]; data: Float64Array }> } {
+  const header = parseSafetensorsHeader(bytes, source);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tensors = new Map<string, { shape: number[]; data: Float64Array }>();
+  for (const [name, entry] of header.tensors) {
+    const data = new Float64Array(entry.shape.reduce((a, b) => a * b, 1));
+    decodeInto(view, header.dataStart + entry.dataOffsets[0], entry.dtype as SafetensorsDtype, data);
+    tensors.set(name, { shape: entry.shape, data });
+  }
+  return { metadata: header.metadata, tensors };
 }
 
 function writeMetadata(layout: ParamLayout, params: FloatArray, options: WriteOptions): Record<string, string> {

@@ -1,0 +1,93 @@
+// Checkpoints: parameters, optimizer state, shuffling RNG, epoch and curves so far. Each checkpoint is a folder
+// written in full first; then `latest.json` is replaced atomically to point at it, so an interrupted write leaves
+// the previous checkpoint in force. Optimizer tensors are stored per parameter as `<state>.<param>` (e.g.
+// `exp_avg_sq.Wh.weight`), the names a PyTorch optimizer state can be exported to.
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import type { ParamLayout } from '../model/params.ts';
+import { describeConfig } from '../model/params.ts';
+import { LWIN_VERSION, readNamedTensors, readSafetensors, writeNamedTensors, writeSafetensors } from '../io/safetensors.ts';
+import type { OptimizerState } from './optim/index.ts';
+import type { CurveRow, GateRow } from './curves.ts';
+
+export interface TrainerState {
+  /** Epochs completed. */
+  epoch: number;
+  /** The shuffling RNG's state after `epoch` epochs. */
+  shuffleRng: number[];
+  curve: CurveRow[];
+  gates: GateRow[];
+  /** The configuration the run was started with, to refuse resuming a different run. */
+  fingerprint: string;
+}
+
+export interface Checkpoint {
+  params: Float32Array;
+  optimizer: OptimizerState;
+  state: TrainerState;
+}
+
+const LATEST = 'latest.json';
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function folderName(epoch: number): string {
+  return `epoch-${String(epoch).padStart(6, '0')}`;
+}
+
+function optimizerTensors(layout: ParamLayout, state: OptimizerState) {
+  return Object.entries(state.tensors).flatMap(([key, flat]) =>
+    layout.tensors.filter((t) => t.trainable).map((t) => ({ name: `${key}.${t.name}`, shape: t.shape, data: flat.subarray(t.offset, t.offset + t.size) })),
+  );
+}
+
+export async function saveCheckpoint(dir: string, layout: ParamLayout, checkpoint: Checkpoint): Promise<string> {
+  const root = join(dir, 'checkpoints');
+  const folder = join(root, folderName(checkpoint.state.epoch));
+  await mkdir(folder, { recursive: true });
+  const meta = { lwin_version: LWIN_VERSION, epoch: String(checkpoint.state.epoch) };
+  await writeFileAtomic(join(folder, 'params.safetensors'), asBuffer(writeSafetensors(layout, checkpoint.params, { metadata: meta })));
+  const optimizerMeta = { ...meta, step: String(checkpoint.optimizer.step), state_keys: Object.keys(checkpoint.optimizer.tensors).join(',') };
+  await writeFileAtomic(join(folder, 'optimizer.safetensors'), asBuffer(writeNamedTensors(optimizerTensors(layout, checkpoint.optimizer), optimizerMeta)));
+  await writeFileAtomic(join(folder, 'trainer.json'), `${JSON.stringify(checkpoint.state, null, 1)}\n`);
+  await writeFileAtomic(join(root, LATEST), `${JSON.stringify({ epoch: checkpoint.state.epoch, folder: folderName(checkpoint.state.epoch) })}\n`);
+  // Older checkpoints are no longer needed once the new one is in force.
+  for (const name of await readdir(root)) {
+    if (name.startsWith('epoch-') && name !== folderName(checkpoint.state.epoch)) await rm(join(root, name), { recursive: true, force: true });
+  }
+  return folder;
+}
+
+/** The checkpoint in force under `dir`, or undefined when there is none. */
+export async function loadCheckpoint(dir: string, layout: ParamLayout): Promise<Checkpoint | undefined> {
+  const root = join(dir, 'checkpoints');
+  let latest: { folder: string };
+  try {
+    latest = JSON.parse(await readFile(join(root, LATEST), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const folder = join(root, latest.folder);
+  const state = JSON.parse(await readFile(join(folder, 'trainer.json'), 'utf8')) as TrainerState;
+  const paramsFile = join(folder, 'params.safetensors');
+  const model = readSafetensors(await readFile(paramsFile), { layout, source: paramsFile });
+  const optimizerFile = join(folder, 'optimizer.safetensors');
+  const saved = readNamedTensors(await readFile(optimizerFile), optimizerFile);
+  const keys = saved.metadata.state_keys ? saved.metadata.state_keys.split(',') : [];
+  const tensors: Record<string, Float32Array> = {};
+  for (const key of keys) {
+    const flat = new Float32Array(layout.trainableSize);
+    for (const t of layout.tensors.filter((x) => x.trainable)) {
+      const entry = saved.tensors.get(`${key}.${t.name}`);
+      if (!entry || entry.data.length !== t.size) {
+        throw new Error(`${optimizerFile} lacks ${key}.${t.name} with ${t.size} values for the ${describeConfig(layout.config)} model; the checkpoint is damaged, delete ${root} to start over`);
+      }
+      flat.set(entry.data, t.offset);
+    }
+    tensors[key] = flat;
+  }
+  return { params: Float32Array.from(model.params), optimizer: { step: Number(saved.metadata.step), tensors }, state };
+}

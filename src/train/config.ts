@@ -1,0 +1,69 @@
+// Training configuration (SPEC §2 model options, §3 training), validated with precise messages.
+import { z } from 'zod';
+import { CELL_KINDS } from '../model/cells.ts';
+import { MAX_HIDDEN, MAX_INPUT } from '../../shaders/cells/common.ts';
+
+const positiveInt = z.number().int().positive();
+
+export const OptimizerSchema = z
+  .object({
+    name: z.enum(['sgd', 'sgd_momentum', 'adamw', 'rmsprop']),
+    lr: z.number().positive(),
+    weightDecay: z.number().nonnegative(),
+    momentum: z.number().min(0).max(1).optional(),
+    betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(),
+    eps: z.number().positive().optional(),
+    alpha: z.number().min(0).lt(1).optional(),
+    clip: z.number().positive().nullable().optional(),
+  })
+  .strict();
+
+export const TrainConfigSchema = z
+  .object({
+    cell: z.enum(CELL_KINDS as unknown as [string, ...string[]]),
+    hidden: positiveInt.max(MAX_HIDDEN),
+    layernorm: z.boolean(),
+    orthogonal: z.boolean(),
+    constS: z.number().gt(0).lt(1),
+    optimizer: OptimizerSchema,
+    epochs: positiveInt,
+    batch: positiveInt,
+    /** Seed of the model's initialisation and of the shuffling. */
+    seed: z.number().int().nonnegative(),
+    /** Write a checkpoint every this many epochs (and always at the end). */
+    checkpointEvery: positiveInt,
+    gateLogEvery: positiveInt,
+    /** Keep every k-th state in BPTT and recompute the rest (memory O(B·H·(T/k + k))); absent: keep all. */
+    bpttCheckpoint: positiveInt.optional(),
+  })
+  .strict();
+
+export type TrainConfig = z.infer<typeof TrainConfigSchema> & { cell: (typeof CELL_KINDS)[number] };
+
+/** The paper's training settings (SPEC §3) for one cell. */
+export const PAPER_TRAINING = {
+  hidden: 128,
+  layernorm: true,
+  orthogonal: true,
+  constS: 0.05,
+  optimizer: { name: 'adamw', lr: 1e-3, weightDecay: 1e-4, clip: 1.0 },
+  epochs: 750,
+  batch: 512,
+  seed: 212,
+  checkpointEvery: 25,
+  gateLogEvery: 10,
+} as const;
+
+/** Validates `value` as a training configuration; the error lists every problem with its path. */
+export function parseTrainConfig(value: unknown, source = 'training config'): TrainConfig {
+  const result = TrainConfigSchema.safeParse(value);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new Error(`${source} is not valid:\n${problems.join('\n')}`);
+  }
+  return result.data as TrainConfig;
+}
+
+export function checkInputSize(inputSize: number): void {
+  if (inputSize > MAX_INPUT) throw new Error(`input size D=${inputSize} exceeds lwin's limit of ${MAX_INPUT} features per step`);
+}

@@ -1,0 +1,82 @@
+// Loss and R² of a model on a set of sequences (forward only), and the mean SPEC §4 gate terms.
+import type { GpuContext } from '../gpu/context.ts';
+import type { ParamLayout } from '../model/params.ts';
+import { recordForward } from '../cells/forward.ts';
+import { recordSegmentedReduce } from '../kernels/reduce.ts';
+import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward.ts';
+import { INTERMEDIATE_NAMES } from '../reference/cells/types.ts';
+
+export interface EvalData {
+  x: Float32Array;
+  y: Float32Array;
+  count: number;
+  steps: number;
+  inputSize: number;
+}
+
+export interface Evaluation {
+  loss: number;
+  /** 1 - SSE/SST, SST about the mean of all targets of the set. */
+  r2: number;
+  /** Mean over sequences, steps and units of each SPEC §4 term (gate, leak, rdiag; lstm: f, e, cdiag), when asked. */
+  gates?: Record<string, number>;
+}
+
+/** Sequences per forward call during evaluation (bounded so buffers stay small whatever the set's size). */
+export const EVAL_BATCH = 256;
+
+export async function evaluate(
+  ctx: GpuContext,
+  layout: ParamLayout,
+  params: GPUBuffer,
+  data: EvalData,
+  options: { gates?: boolean; maxSequences?: number } = {},
+): Promise<Evaluation> {
+  const { cell, hiddenSize: H, inputSize: D } = layout.config;
+  const n = Math.min(data.count, options.maxSequences ?? data.count);
+  const T = data.steps;
+  const names = INTERMEDIATE_NAMES[cell];
+  const gateSums = new Float64Array(names.length);
+  let sse = 0;
+  let sumY = 0;
+  let sumY2 = 0;
+  const chunk = Math.min(EVAL_BATCH, n);
+  const b = {
+    x: ctx.storage('eval/x', chunk * T * D * 4),
+    state: ctx.storage('eval/state', chunk * stateWidth(cell) * H * 4),
+    yhat: ctx.storage('eval/yhat', chunk * T * 4),
+    inter: options.gates ? ctx.storage('eval/terms', INTERMEDIATE_COUNT[cell] * chunk * T * H * 4) : undefined,
+  };
+  try {
+    for (let start = 0; start < n; start += chunk) {
+      const count = Math.min(chunk, n - start);
+      ctx.device.queue.writeBuffer(b.x, 0, data.x as Float32Array<ArrayBuffer>, start * T * D, count * T * D);
+      const step = ctx.step('evaluate');
+      step.clear(b.state);
+      recordForward(step, { layout, params, x: b.x, batch: count, steps: T, state: b.state, yhat: b.yhat, intermediates: b.inter });
+      const yhatP = step.readF32(b.yhat, 0, count * T);
+      let gatesP: Promise<Float32Array> | undefined;
+      if (b.inter) {
+        const out = { sums: step.scratch('eval/term-sums', names.length * 4), means: step.scratch('eval/term-means', names.length * 4) };
+        recordSegmentedReduce(step, b.inter, names.length, count * T * H, out);
+        gatesP = step.readF32(out.sums);
+      }
+      await step.submit();
+      const yhat = await yhatP;
+      for (let i = 0; i < count * T; i++) {
+        const y = data.y[start * T + i]!;
+        sse += (yhat[i]! - y) ** 2;
+        sumY += y;
+        sumY2 += y * y;
+      }
+      if (gatesP) (await gatesP).forEach((s, k) => (gateSums[k] = gateSums[k]! + s));
+    }
+  } finally {
+    for (const buf of Object.values(b)) buf?.destroy();
+  }
+  const m = n * T;
+  const sst = sumY2 - (sumY * sumY) / m;
+  const result: Evaluation = { loss: sse / m, r2: sst > 0 ? 1 - sse / sst : NaN };
+  if (options.gates) result.gates = Object.fromEntries(names.map((name, k) => [name, gateSums[k]! / (m * H)]));
+  return result;
+}

@@ -1,0 +1,200 @@
+// One model's training run (SPEC §3): seeded shuffled mini-batches, full BPTT, the optimizer's update on the GPU,
+// per-epoch learning curve and gate statistics, checkpoints, exact resume.
+import type { GpuContext } from '../gpu/context.ts';
+import { buildLayout, initParams, type ParamLayout } from '../model/index.ts';
+import { recordBatchGradient } from '../cells/backward.ts';
+import { Rng } from '../util/random.ts';
+import type { SequenceData } from '../data/dataset.ts';
+import { batchRanges, epochPermutation, gatherBatch } from '../data/batches.ts';
+import { GpuOptimizer } from './optim/index.ts';
+import { checkInputSize, type TrainConfig } from './config.ts';
+import { evaluate } from './evaluate.ts';
+import { gateRow, type CurveRow, type GateRow } from './curves.ts';
+import type { TrainSink } from './sink.ts';
+import { silentProgress, type Progress } from './progress.ts';
+import { deriveSeed } from '../data/seeds.ts';
+
+export interface TrainingData {
+  train: SequenceData;
+  /** The validation set of an epoch (the task draws a fresh one each epoch; user data returns a fixed one). */
+  validation(epoch: number): SequenceData;
+}
+
+export interface TrainOptions {
+  sink: TrainSink;
+  /** Continue from the sink's checkpoint when there is one. */
+  resume?: boolean;
+  progress?: Progress;
+  /** Stop after this epoch (as an interruption would); the run can be resumed. */
+  stopAfterEpoch?: number;
+}
+
+export interface TrainResult {
+  layout: ParamLayout;
+  /** Final parameters (flat, in the layout). */
+  params: Float32Array;
+  curve: CurveRow[];
+  gates: GateRow[];
+  /** The trained optimizer, for its preconditioner (later diagnostics). Destroy it when done. */
+  optimizer: GpuOptimizer;
+  epochsRun: number;
+}
+
+/** Training stopped because the loss stopped being a number. */
+export class NonFiniteLossError extends Error {
+  constructor(
+    readonly epoch: number,
+    readonly batch: number,
+    readonly loss: number,
+  ) {
+    super(
+      `training diverged: the loss is ${loss} at epoch ${epoch}, batch ${batch}. Curves and checkpoints written so far are kept. ` +
+        'Lower the learning rate, enable gradient clipping, or check the data for extreme values.',
+    );
+  }
+}
+
+/** Up to this many training sequences measure the training R² each epoch (SPEC §3). */
+export const TRAIN_R2_SEQUENCES = 1024;
+
+function fingerprint(config: TrainConfig, data: SequenceData): string {
+  const { epochs: _epochs, checkpointEvery: _every, ...rest } = config;
+  return JSON.stringify({ ...rest, data: { source: data.source, count: data.count, steps: data.steps, inputSize: data.inputSize } });
+}
+
+export async function train(ctx: GpuContext, config: TrainConfig, data: TrainingData, options: TrainOptions): Promise<TrainResult> {
+  const { train: set } = data;
+  checkInputSize(set.inputSize);
+  const layout = buildLayout({ cell: config.cell, inputSize: set.inputSize, hiddenSize: config.hidden, layernorm: config.layernorm });
+  const run = new TrainingRun(ctx, config, layout, data, options);
+  try {
+    return await run.execute();
+  } catch (error) {
+    run.dispose(true);
+    throw error;
+  }
+}
+
+class TrainingRun {
+  private params: GPUBuffer;
+  private readonly grad: GPUBuffer;
+  private readonly batch: { x: GPUBuffer; y: GPUBuffer; yhat: GPUBuffer; loss: GPUBuffer };
+  private readonly optimizer: GpuOptimizer;
+  private rng: Rng;
+  private curve: CurveRow[] = [];
+  private gates: GateRow[] = [];
+  private epoch = 0;
+  private readonly fingerprint: string;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly config: TrainConfig,
+    private readonly layout: ParamLayout,
+    private readonly data: TrainingData,
+    private readonly options: TrainOptions,
+  ) {
+    const { steps: T, inputSize: D } = data.train;
+    const B = Math.min(config.batch, data.train.count);
+    const initial = Float32Array.from(initParams(layout, { seed: config.seed, constS: config.constS, orthogonal: config.orthogonal }));
+    this.params = ctx.upload(`train/${config.cell}/params`, initial);
+    this.grad = ctx.storage(`train/${config.cell}/grad`, layout.totalSize * 4);
+    this.batch = {
+      x: ctx.storage('train/batch-x', B * T * D * 4),
+      y: ctx.storage('train/batch-y', B * T * 4),
+      yhat: ctx.storage('train/batch-yhat', B * T * 4),
+      loss: ctx.storage('train/batch-loss', 4),
+    };
+    this.optimizer = new GpuOptimizer(ctx, layout, config.optimizer);
+    this.rng = new Rng(deriveSeed(config.seed, 'shuffle'));
+    this.fingerprint = fingerprint(config, data.train);
+  }
+
+  async execute(): Promise<TrainResult> {
+    if (this.options.resume) await this.restore();
+    const progress = this.options.progress ?? silentProgress;
+    const last = Math.min(this.config.epochs, this.options.stopAfterEpoch ?? Infinity);
+    progress.start(this.config.epochs, this.epoch, this.config.cell);
+    try {
+      while (this.epoch < last) {
+        const trainLoss = await this.trainEpoch(this.epoch + 1);
+        this.epoch++;
+        await this.record(trainLoss);
+        const row = this.curve.at(-1)!;
+        progress.update(this.epoch, { loss: row.train_loss.toPrecision(4) });
+        if (this.epoch % this.config.checkpointEvery === 0 || this.epoch === this.config.epochs) await this.checkpoint();
+      }
+    } finally {
+      progress.stop();
+    }
+    const params = await this.ctx.readF32(this.params, 0, this.layout.totalSize);
+    this.dispose(false);
+    return { layout: this.layout, params, curve: this.curve, gates: this.gates, optimizer: this.optimizer, epochsRun: this.epoch };
+  }
+
+  /** One epoch of updates; returns the mean training loss over its sequences. */
+  private async trainEpoch(epoch: number): Promise<number> {
+    const set = this.data.train;
+    const { steps: T } = set;
+    const order = epochPermutation(set.count, this.rng);
+    let weighted = 0;
+    let batchIndex = 0;
+    for (const [start, end] of batchRanges(set.count, this.config.batch)) {
+      batchIndex++;
+      const count = end - start;
+      const { x, y } = gatherBatch(set, order.subarray(start, end));
+      this.ctx.device.queue.writeBuffer(this.batch.x, 0, x as Float32Array<ArrayBuffer>);
+      this.ctx.device.queue.writeBuffer(this.batch.y, 0, y as Float32Array<ArrayBuffer>);
+      const step = this.ctx.step(`train ${this.config.cell} epoch ${epoch} batch ${batchIndex}`);
+      recordBatchGradient(step, {
+        layout: this.layout, params: this.params, x: this.batch.x, y: this.batch.y, batch: count, steps: T,
+        yhat: this.batch.yhat, grad: this.grad, loss: this.batch.loss, checkpointEvery: this.config.bpttCheckpoint,
+      });
+      this.optimizer.record(step, this.params, this.grad);
+      const lossP = step.readF32(this.batch.loss, 0, 1);
+      await step.submit();
+      const loss = (await lossP)[0]!;
+      if (!Number.isFinite(loss)) throw new NonFiniteLossError(epoch, batchIndex, loss);
+      weighted += loss * count;
+    }
+    return weighted / set.count;
+  }
+
+  private async record(trainLoss: number): Promise<void> {
+    const { ctx, layout, params } = this;
+    const trainEval = await evaluate(ctx, layout, params, this.data.train, { maxSequences: TRAIN_R2_SEQUENCES });
+    const withGates = this.epoch % this.config.gateLogEvery === 0 || this.epoch === 1;
+    const val = await evaluate(ctx, layout, params, this.data.validation(this.epoch), { gates: withGates });
+    this.curve.push({ epoch: this.epoch, train_loss: trainLoss, train_r2: trainEval.r2, val_loss: val.loss, val_r2: val.r2 });
+    if (val.gates) this.gates.push(gateRow(this.epoch, val.gates));
+    await this.options.sink.curves(this.config.cell, this.curve, this.gates);
+  }
+
+  private async checkpoint(): Promise<void> {
+    const params = await this.ctx.readF32(this.params, 0, this.layout.totalSize);
+    const optimizer = await this.optimizer.saveState();
+    await this.options.sink.saveCheckpoint(this.layout, {
+      params, optimizer, state: { epoch: this.epoch, shuffleRng: this.rng.state(), curve: this.curve, gates: this.gates, fingerprint: this.fingerprint },
+    });
+  }
+
+  private async restore(): Promise<void> {
+    const saved = await this.options.sink.loadCheckpoint(this.layout);
+    if (!saved) return;
+    if (saved.state.fingerprint !== this.fingerprint) {
+      throw new Error(
+        'the checkpoint belongs to a different run (model, optimizer, seed or data differ); resume with the same configuration, or start a new output folder',
+      );
+    }
+    this.ctx.device.queue.writeBuffer(this.params, 0, saved.params as Float32Array<ArrayBuffer>);
+    this.optimizer.loadState(saved.optimizer);
+    this.rng = Rng.fromState(saved.state.shuffleRng);
+    this.curve = saved.state.curve;
+    this.gates = saved.state.gates;
+    this.epoch = saved.state.epoch;
+  }
+
+  dispose(includingOptimizer: boolean): void {
+    for (const b of [this.params, this.grad, ...Object.values(this.batch)]) b.destroy();
+    if (includingOptimizer) this.optimizer.destroy();
+  }
+}
