@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerDoctor } from './doctor.ts';
 import { registerStatsCommands } from '../stats/cli.ts';
+import { registerTrain } from './train.ts';
 
 const program = new Command()
   .name('lwin')
@@ -9,6 +10,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerDoctor(program);
+registerTrain(program);
 registerStatsCommands(program);
 
 try {
