@@ -1,10 +1,13 @@
-// Forward + backward (BPTT) throughput and peak GPU memory per cell, with the per-kernel profile.
+// Training-step throughput per cell (forward, backward, optimizer phases), peak GPU memory, the per-kernel profile,
+// and the projected wall time of the paper's training run (750 epochs × 8000 sequences) on this adapter.
 // Overhead = wall time of an unprofiled call minus the GPU time the kernels account for, as a share of the wall
 // time: dispatch, submit, readback and (on a software adapter) scheduling that is not arithmetic.
 import type { GpuContext } from '../src/gpu/index.ts';
 import { formatBytes, formatProfile } from '../src/gpu/index.ts';
 import { buildLayout, initParams, CELL_KINDS, type CellKind } from '../src/model/index.ts';
 import { recordBatchGradient } from '../src/cells/backward.ts';
+import { GpuOptimizer } from '../src/train/optim/index.ts';
+import type { ProfileReport } from '../src/gpu/profiler.ts';
 import { Rng } from '../src/util/random.ts';
 
 export interface CellBenchSize {
@@ -26,9 +29,11 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
     y: ctx.upload('bench/y', Float32Array.from({ length: B * T }, () => rng.normal())),
     yhat: ctx.storage('bench/yhat', B * T * 4), grad: ctx.storage('bench/grad', layout.totalSize * 4), loss: ctx.storage('bench/loss', 4),
   };
+  const optimizer = new GpuOptimizer(ctx, layout, { name: 'adamw', lr: 1e-3, weightDecay: 1e-4, clip: 1 });
   const run = async () => {
     const step = ctx.step(`bench ${cell}`);
     recordBatchGradient(step, { layout, ...b, batch: B, steps: T });
+    optimizer.record(step, b.params, b.grad);
     const loss = step.readF32(b.loss);
     await step.submit();
     return loss;
@@ -45,16 +50,44 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   for (let i = 0; i < repeats; i++) await run();
   const wallMs = (performance.now() - t0) / repeats;
   const rate = (B * T) / (wallMs / 1000);
+  const phases = phaseTimes(report, repeats);
   console.log(
-    `${cell.padEnd(6)} B=${B} T=${T} H=${H} D=${D}: ${(rate / 1e3).toFixed(1)}k sequence-steps/s forward+backward, ` +
+    `${cell.padEnd(6)} B=${B} T=${T} H=${H} D=${D}: ${(rate / 1e3).toFixed(1)}k sequence-steps/s per training step, ` +
       `${wallMs.toFixed(1)} ms per batch (GPU ${gpuMs.toFixed(1)} ms, overhead ${(100 * Math.max(0, 1 - gpuMs / wallMs)).toFixed(1)}%), ` +
       `peak GPU memory ${formatBytes(ctx.memory.peak - before)}`,
   );
+  console.log(
+    `       sequences/s by phase: forward ${(B / (phases.forward / 1000)).toFixed(0)}, backward ${(B / (phases.backward / 1000)).toFixed(0)}, ` +
+      `optimizer ${(B / (phases.optimizer / 1000)).toFixed(0)}`,
+  );
+  // Paper run: 750 epochs × 8000 sequences of T=1024 at H=128. Measured at the paper size this is direct; from a
+  // smaller size it scales the cost per sequence-step by (H_paper/H)² (the recurrent products dominate).
+  const perSequenceStep = wallMs / 1000 / (B * T);
+  const projected = perSequenceStep * (128 / H) ** 2 * 750 * 8000 * 1024;
+  console.log(`       projected paper training (750 epochs × 8000 sequences, T=1024, H=128): ${formatDuration(projected)}${H === 128 && T === 1024 ? '' : ' (scaled from this size)'}`);
   console.log(formatProfile(report));
   console.log();
+  optimizer.destroy();
   for (const buf of Object.values(b)) buf.destroy();
 }
 
 export async function benchCells(ctx: GpuContext, sizes: CellBenchSize[], repeats: number): Promise<void> {
   for (const size of sizes) for (const cell of CELL_KINDS) await benchCell(ctx, cell, size, repeats);
+}
+
+/** GPU ms per batch of each training phase, from kernel names (reductions belong to the gradient and the norm). */
+function phaseTimes(report: ProfileReport, repeats: number): { forward: number; backward: number; optimizer: number } {
+  const sum = (pick: (name: string) => boolean) => report.kernels.filter((k) => pick(k.name)).reduce((s, k) => s + k.totalMs, 0) / repeats;
+  return {
+    forward: sum((n) => n.startsWith('forward_') || n === 'mse_residual'),
+    backward: sum((n) => n.startsWith('backward_') || n === 'weight_grad' || n === 'segmented_reduce'),
+    optimizer: sum((n) => n.startsWith('optim_')),
+  };
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 120) return `${seconds.toFixed(0)} s`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(0)} min`;
+  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} days`;
 }
