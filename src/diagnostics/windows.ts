@@ -1,0 +1,238 @@
+// μ windows, envelopes and ψ values on the GPU (SPEC §5, §7), for the diagnose stage.
+//
+// Use, per model:
+//   const engine = new WindowEngine(ctx, { cell, batch, steps: T, hidden: H, lags: lagGrid(...), firstOrder, withRho });
+//   for each diagnostic batch of `count` ≤ batch sequences, in one Step:
+//     recordForward(step, { ..., batch: count, intermediates })        // SPEC §4 terms [n, count, T, H]
+//     engine.recordBatch(step, intermediates, count, rho?)              // prefix scan + envelope sums (+ generalized)
+//     engine.recordPsi(step, delta, v, psi, count, { useRho? })         // ψ [L, count, T] for the ψ accumulator
+//   const table = await engine.result(etaBar?);                          // one readback for the whole run
+//   engine.destroy();
+//
+// Design: a scan kernel turns the intermediates of one batch into compensated prefix sums (f32 (hi, lo) pairs) of
+// log clamp(factor) and of the first-order ratios, [k, B, T+1, H]; `mu_at` (shaders/diagnostics/windows.ts) forms any
+// μ_{t,q}(ℓ) from two prefix entries in O(1). Envelope sums stay on the GPU as pairs across batches.
+// Precision: see shaders/diagnostics/precise.ts and windows.ts; μ matches float64 to about 1e-6 relative.
+import type { GpuContext } from '../gpu/context.ts';
+import type { Step } from '../gpu/step.ts';
+import { kernelProgram } from '../gpu/pipelines.ts';
+import type { CellKind } from '../model/cells.ts';
+import { foldRows } from '../kernels/grid.ts';
+import { INTERMEDIATE_COUNT } from '../../shaders/recurrence/forward.ts';
+import { SCAN_WORKGROUP, WindowParams, prefixQuantities, scanShader, windowVariantKey, type WindowVariant } from '../../shaders/diagnostics/windows.ts';
+import {
+  WINDOW_WORKGROUP, accumulateShader, accumulateVariantKey, envelopeShader, envelopeVariantKey, unitLanes, type EnvelopeVariant,
+} from '../../shaders/diagnostics/envelope.ts';
+import { MU_DUMP_WORKGROUP, muDumpShader, psiShader, psiTileSteps, psiVariantKey, type PsiVariant } from '../../shaders/diagnostics/psi.ts';
+
+export interface WindowConfig {
+  cell: CellKind;
+  /** Largest number of sequences per diagnostic batch. */
+  batch: number;
+  /** T. */
+  steps: number;
+  /** H. */
+  hidden: number;
+  /** The lag grid (lagGrid in lags.ts); every lag in [1, T-1]. */
+  lags: readonly number[];
+  /** μ = μ0 + μ1, else μ0 (SPEC §5). */
+  firstOrder: boolean;
+  /** Every batch brings base rates ρ [B, T, H] and the generalized envelope is accumulated (SPEC §5). */
+  withRho?: boolean;
+}
+
+/** SPEC §5 decomposition f̃ = η̄ f̂ + mean((ρ - η̄)|μ|). */
+export interface EnvelopeDecomposition {
+  etaBar: number;
+  /** η̄ f̂. */
+  scaled: number;
+  /** mean_{b,t,q} (ρ - η̄)|μ|, formed in float64 from η̄-independent sums (no cancellation in f32). */
+  spread: number;
+}
+
+export interface LagEnvelope {
+  ell: number;
+  /** f̂(ℓ) = mean_b mass_b (column mu_l1_mean). */
+  muL1Mean: number;
+  /** mean_b log(mass_b + 1e-30). */
+  logMuL1Mean: number;
+  /** μ^(q)(ℓ) = mean_{b,t} |μ_q|, [H]. */
+  perUnit: Float64Array;
+  sequences: number;
+  /** With ρ: f̃(ℓ) = mean_{b,t,q} |ρ_{t-ℓ,q} μ_{t,q}|, and its decomposition when η̄ is given. */
+  generalized?: { mean: number; decomposition?: EnvelopeDecomposition };
+}
+
+export interface EnvelopeTable {
+  firstOrder: boolean;
+  sequences: number;
+  rows: LagEnvelope[];
+}
+
+/** Bytes a WindowEngine holds on the GPU: the prefix buffer, per-batch partial sums, accumulators and the lag list. */
+export function windowEngineBytes(config: WindowConfig): number {
+  const { batch: B, steps: T, hidden: H } = config;
+  const L = config.lags.length;
+  const k = prefixQuantities(config).length;
+  const rho = config.withRho ? 2 : 1;
+  return 8 * k * B * (T + 1) * H + 8 * L * B * H * rho + 8 * L * H + 16 * L + 4 * L;
+}
+
+function checkConfig(c: WindowConfig): void {
+  for (const [name, value] of [['batch', c.batch], ['steps', c.steps], ['hidden', c.hidden]] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`window engine: ${name} must be a whole number ≥ 1, got ${value}`);
+  }
+  if (c.lags.length === 0) throw new RangeError('window engine: the lag grid is empty');
+  for (const ell of c.lags) {
+    if (!Number.isSafeInteger(ell) || ell < 1 || ell > c.steps - 1) {
+      throw new RangeError(`window engine: lag ${ell} is outside [1, T-1] = [1, ${c.steps - 1}] (SPEC §5 windows end at t ∈ [ℓ, T-1]); lower lag_max`);
+    }
+  }
+}
+
+export class WindowEngine {
+  readonly bytes: number;
+  private readonly variant: WindowVariant;
+  private readonly lanes: number;
+  private readonly prefix: GPUBuffer;
+  private readonly lagList: GPUBuffer;
+  private readonly partialMu: GPUBuffer;
+  private readonly partialRho: GPUBuffer | undefined;
+  private readonly unitSums: GPUBuffer;
+  private readonly lagSums: GPUBuffer;
+  private sequences = 0;
+  private last: { count: number; rho?: GPUBuffer } | undefined;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly config: WindowConfig,
+  ) {
+    checkConfig(config);
+    const { batch: B, steps: T, hidden: H } = config;
+    const L = config.lags.length;
+    this.variant = { cell: config.cell, firstOrder: config.firstOrder };
+    this.lanes = unitLanes(H);
+    const k = prefixQuantities(this.variant).length;
+    this.prefix = ctx.storage('windows/prefix', 8 * k * B * (T + 1) * H);
+    this.lagList = ctx.upload('windows/lags', Uint32Array.from(config.lags));
+    this.partialMu = ctx.storage('windows/partial_mu', 8 * L * B * H);
+    this.partialRho = config.withRho ? ctx.storage('windows/partial_rho', 8 * L * B * H) : undefined;
+    // New buffers are zero-filled (WebGPU), so the accumulators start empty.
+    this.unitSums = ctx.storage('windows/unit_sums', 8 * L * H);
+    this.lagSums = ctx.storage('windows/lag_sums', 16 * L);
+    this.bytes = windowEngineBytes(config);
+  }
+
+  /**
+   * Records, for one diagnostic batch of `count` ≤ batch sequences: the prefix scan of `intermediates` (the SPEC §4
+   * terms [n, planeBatch, T, H] as recordForward writes them; planeBatch defaults to count) and the per-lag
+   * envelope sums, plus the generalized envelope from ρ [count, T, H] when the engine was built withRho.
+   */
+  recordBatch(step: Step, intermediates: GPUBuffer, count: number, rho?: GPUBuffer, options: { planeBatch?: number } = {}): void {
+    const { cell, batch, steps: T, hidden: H, withRho } = this.config;
+    if (!Number.isSafeInteger(count) || count < 1 || count > batch) throw new RangeError(`window engine: batch of ${count} sequences, expected 1…${batch}`);
+    if (Boolean(withRho) !== Boolean(rho)) {
+      throw new Error(withRho ? 'window engine was built withRho: pass the base rates ρ [B, T, H] to recordBatch' : 'window engine got ρ but was built without withRho');
+    }
+    const planeBatch = options.planeBatch ?? count;
+    const needed = INTERMEDIATE_COUNT[cell] * planeBatch * T * H * 4;
+    if (planeBatch < count || intermediates.size < needed) {
+      throw new RangeError(`window engine: intermediates '${intermediates.label}' has ${intermediates.size} bytes, expected [${INTERMEDIATE_COUNT[cell]}, ${planeBatch}, ${T}, ${H}] f32 (${needed} bytes) holding ${count} sequences`);
+    }
+    const params = this.params(step, count, planeBatch);
+    const scanRows = foldRows(Math.ceil((count * H) / SCAN_WORKGROUP), step.maxWorkgroupsPerDimension);
+    step.dispatch(kernelProgram('window_scan', windowVariantKey(this.variant), () => scanShader(this.variant)), [intermediates, this.prefix, params], [1, ...scanRows]);
+
+    const envelope: EnvelopeVariant = { ...this.variant, withRho: Boolean(withRho), lanes: this.lanes };
+    const rows = foldRows(this.config.lags.length * count, step.maxWorkgroupsPerDimension);
+    const extra = rho ? [rho, this.partialRho!] : [];
+    step.dispatch(kernelProgram('window_envelope', envelopeVariantKey(envelope), () => envelopeShader(envelope)),
+      [this.prefix, this.lagList, this.partialMu, params, ...extra], [1, ...rows]);
+    const lagRows = foldRows(this.config.lags.length, step.maxWorkgroupsPerDimension);
+    step.dispatch(kernelProgram('window_accumulate', accumulateVariantKey(Boolean(withRho)), () => accumulateShader(Boolean(withRho))),
+      [this.lagList, this.partialMu, this.unitSums, this.lagSums, params, ...(rho ? [this.partialRho!] : [])], [1, ...lagRows]);
+    this.sequences += count;
+    this.last = { count, rho };
+  }
+
+  /**
+   * Records ψ_t(ℓ) = Σ_q μ_{t,q}(ℓ) δ_{t,q} v_{t-ℓ,q} [L, count, T] into `psi` (0 for t < ℓ), from δ and v [count, T, H]
+   * of the batch last passed to recordBatch (its prefix sums are reused). `useRho`: ρ·μ with that batch's ρ.
+   */
+  recordPsi(step: Step, delta: GPUBuffer, v: GPUBuffer, psi: GPUBuffer, count: number, options: { useRho?: boolean } = {}): void {
+    const rho = this.checkFollowsBatch('recordPsi', count, options.useRho);
+    const { steps: T, hidden: H } = this.config;
+    const L = this.config.lags.length;
+    for (const [name, buffer, bytes] of [['δ', delta, count * T * H * 4], ['v', v, count * T * H * 4], ['ψ', psi, L * count * T * 4]] as const) {
+      if (buffer.size < bytes) throw new RangeError(`window engine: ${name} buffer '${buffer.label}' has ${buffer.size} bytes, needs ${bytes}`);
+    }
+    const variant: PsiVariant = { ...this.variant, useRho: Boolean(rho), lanes: this.lanes };
+    const rows = foldRows(L * count, step.maxWorkgroupsPerDimension);
+    step.dispatch(kernelProgram('window_psi', psiVariantKey(variant), () => psiShader(variant)),
+      [this.prefix, this.lagList, delta, v, psi, this.params(step, count, count), ...(rho ? [rho] : [])],
+      [Math.ceil(T / psiTileSteps(this.lanes)), ...rows]);
+  }
+
+  /** Records μ_{t,q}(ℓ) [L, count, T, H] (0 for t < ℓ) of the last batch into `out`: for tests and SPEC §6 comparisons. */
+  recordMu(step: Step, out: GPUBuffer, count: number): void {
+    this.checkFollowsBatch('recordMu', count, false);
+    const { steps: T, hidden: H } = this.config;
+    const rows = foldRows(this.config.lags.length * count, step.maxWorkgroupsPerDimension);
+    step.dispatch(kernelProgram('window_mu', windowVariantKey(this.variant), () => muDumpShader(this.variant)),
+      [this.prefix, this.lagList, out, this.params(step, count, count)], [Math.ceil((T * H) / MU_DUMP_WORKGROUP), ...rows]);
+  }
+
+  /** Records the clearing of the accumulators, to start a new run with the same engine. */
+  recordReset(step: Step): void {
+    step.clear(this.unitSums).clear(this.lagSums);
+    this.sequences = 0;
+    this.last = undefined;
+  }
+
+  /** Reads the accumulators once and forms the per-lag table in float64. */
+  async result(etaBar?: number): Promise<EnvelopeTable> {
+    const N = this.sequences;
+    if (N === 0) throw new Error('window engine: no diagnostic batch was recorded; call recordBatch (and submit its step) first');
+    const step = this.ctx.step('windows/result');
+    const unitRead = step.readF32(this.unitSums);
+    const lagRead = step.readF32(this.lagSums);
+    await step.submit();
+    const [units, lagSums] = [await unitRead, await lagRead];
+    const { steps: T, hidden: H } = this.config;
+    const rows = this.config.lags.map((ell, l): LagEnvelope => {
+      const windows = N * (T - ell);
+      const perUnit = new Float64Array(H);
+      let total = 0;
+      for (let q = 0; q < H; q++) {
+        const sum = units[2 * (l * H + q)]! + units[2 * (l * H + q) + 1]!;
+        perUnit[q] = sum / windows;
+        total += sum;
+      }
+      const muL1Mean = total / (windows * H);
+      const row: LagEnvelope = { ell, muL1Mean, logMuL1Mean: (lagSums[4 * l]! + lagSums[4 * l + 1]!) / N, perUnit, sequences: N };
+      if (this.config.withRho) {
+        const mean = (lagSums[4 * l + 2]! + lagSums[4 * l + 3]!) / (windows * H);
+        row.generalized = { mean };
+        if (etaBar !== undefined) row.generalized.decomposition = { etaBar, scaled: etaBar * muL1Mean, spread: mean - etaBar * muL1Mean };
+      }
+      return row;
+    });
+    return { firstOrder: this.config.firstOrder, sequences: N, rows };
+  }
+
+  destroy(): void {
+    for (const b of [this.prefix, this.lagList, this.partialMu, this.partialRho, this.unitSums, this.lagSums]) b?.destroy();
+  }
+
+  private params(step: Step, count: number, planeBatch: number): GPUBuffer {
+    const { steps, hidden } = this.config;
+    return step.uniform('windows/params', WindowParams, { count, steps, hidden, lagCount: this.config.lags.length, planeBatch, one: 1 });
+  }
+
+  private checkFollowsBatch(what: string, count: number, useRho: boolean | undefined): GPUBuffer | undefined {
+    if (!this.last) throw new Error(`window engine: ${what} needs the prefix sums of a batch; call recordBatch first`);
+    if (count !== this.last.count) throw new RangeError(`window engine: ${what} for ${count} sequences, but the last batch had ${this.last.count}`);
+    if (useRho && !this.last.rho) throw new Error(`window engine: ${what} with useRho needs a batch recorded with ρ (build the engine withRho)`);
+    return useRho ? this.last.rho : undefined;
+  }
+}
