@@ -6,17 +6,23 @@
  *
  * Shader compilers treat f32 arithmetic as reassociable (Mesa's NIR rewrites (a + b) - a to b unless an
  * instruction is marked exact, and WGSL has no way to mark it), which silently turns TwoSum into a plain sum.
- * Multiplying by `one`, a run-time 1.0 the compiler cannot see through (a uniform field), is exact and blocks
- * those rewrites. `oneExpr` names that value in the including shader, e.g. 'params.one'.
+ * Multiplying by a run-time 1.0 blocks some rewrites but not all (a chain `pair_add(acc, two_sum(x, y))` still
+ * lost its error term on lavapipe). So every intermediate whose rounding matters goes through `opaque`: its bits
+ * XOR a run-time zero derived from `oneExpr` (a uniform that is always 1.0), which no compiler can see through.
+ * `oneExpr` names that uniform in the including shader, e.g. 'params.one'.
  */
 export function compensatedSum(oneExpr: string): string {
   return /* wgsl */ `
-// Returns (s, e) with s = fl(a + b) and a + b = s + e exactly.
+// x itself, computed so that no compiler can know it: x's bits XOR a run-time zero.
+fn opaque(x: f32) -> f32 {
+  return bitcast<f32>(bitcast<u32>(x) ^ (bitcast<u32>(${oneExpr}) ^ 0x3f800000u));
+}
+
+// (s, e) with s = fl(a + b) and a + b = s + e exactly (Knuth).
 fn two_sum(a: f32, b: f32) -> vec2f {
-  let one = ${oneExpr};
-  let s = (a + b) * one;
-  let bb = (s - a) * one;
-  let e = (a - (s - bb)) + (b - bb);
+  let s = opaque(a + b);
+  let bb = opaque(s - a);
+  let e = (a - opaque(s - bb)) + (b - bb);
   return vec2f(s, e);
 }
 
@@ -29,8 +35,7 @@ fn pair_add_scalar(acc: vec2f, x: f32) -> vec2f {
 // Adds two pairs and renormalises so |lo| <= ulp(hi)/2.
 fn pair_add(a: vec2f, b: vec2f) -> vec2f {
   let t = two_sum(a.x, b.x);
-  let lo = t.y + (a.y + b.y);
-  return two_sum(t.x, lo);
+  return two_sum(t.x, t.y + (a.y + b.y));
 }
 `;
 }

@@ -6,13 +6,16 @@
 //     recordForward(step, { ..., batch: count, intermediates })        // SPEC §4 terms [n, count, T, H]
 //     engine.recordBatch(step, intermediates, count, rho?)              // prefix scan + envelope sums (+ generalized)
 //     engine.recordPsi(step, delta, v, psi, count, { useRho? })         // ψ [L, count, T] for the ψ accumulator
-//   const table = await engine.result(etaBar?);                          // one readback for the whole run
+//   const table = await engine.result(etaBar);                           // one readback for the whole run
 //   engine.destroy();
+// recordPsi (and recordMu) reuse the prefix sums of the latest recordBatch, so record them after it, before the next.
 //
 // Design: a scan kernel turns the intermediates of one batch into compensated prefix sums (f32 (hi, lo) pairs) of
 // log clamp(factor) and of the first-order ratios, [k, B, T+1, H]; `mu_at` (shaders/diagnostics/windows.ts) forms any
-// μ_{t,q}(ℓ) from two prefix entries in O(1). Envelope sums stay on the GPU as pairs across batches.
-// Precision: see shaders/diagnostics/precise.ts and windows.ts; μ matches float64 to about 1e-6 relative.
+// μ_{t,q}(ℓ) from two prefix entries in O(1). Envelope sums stay on the GPU as pairs across batches; per-batch work is
+// 3 dispatches (+1 for ψ), nothing is read back until result().
+// Precision (shaders/diagnostics/precise.ts): a few f32 ulps times (|log μ| + 4), i.e. ≤ 5e-6 relative for |μ| > 1e-20
+// against SPEC §5's 1e-4; observed 3e-7. Memory: windowEngineBytes.
 import type { GpuContext } from '../gpu/context.ts';
 import type { Step } from '../gpu/step.ts';
 import { kernelProgram } from '../gpu/pipelines.ts';
@@ -20,9 +23,7 @@ import type { CellKind } from '../model/cells.ts';
 import { foldRows } from '../kernels/grid.ts';
 import { INTERMEDIATE_COUNT } from '../../shaders/recurrence/forward.ts';
 import { SCAN_WORKGROUP, WindowParams, prefixQuantities, scanShader, windowVariantKey, type WindowVariant } from '../../shaders/diagnostics/windows.ts';
-import {
-  WINDOW_WORKGROUP, accumulateShader, accumulateVariantKey, envelopeShader, envelopeVariantKey, unitLanes, type EnvelopeVariant,
-} from '../../shaders/diagnostics/envelope.ts';
+import { accumulateShader, accumulateVariantKey, envelopeShader, envelopeVariantKey, unitLanes, type EnvelopeVariant } from '../../shaders/diagnostics/envelope.ts';
 import { MU_DUMP_WORKGROUP, muDumpShader, psiShader, psiTileSteps, psiVariantKey, type PsiVariant } from '../../shaders/diagnostics/psi.ts';
 
 export interface WindowConfig {
@@ -41,15 +42,6 @@ export interface WindowConfig {
   withRho?: boolean;
 }
 
-/** SPEC §5 decomposition f̃ = η̄ f̂ + mean((ρ - η̄)|μ|). */
-export interface EnvelopeDecomposition {
-  etaBar: number;
-  /** η̄ f̂. */
-  scaled: number;
-  /** mean_{b,t,q} (ρ - η̄)|μ|, formed in float64 from η̄-independent sums (no cancellation in f32). */
-  spread: number;
-}
-
 export interface LagEnvelope {
   ell: number;
   /** f̂(ℓ) = mean_b mass_b (column mu_l1_mean). */
@@ -59,23 +51,43 @@ export interface LagEnvelope {
   /** μ^(q)(ℓ) = mean_{b,t} |μ_q|, [H]. */
   perUnit: Float64Array;
   sequences: number;
-  /** With ρ: f̃(ℓ) = mean_{b,t,q} |ρ_{t-ℓ,q} μ_{t,q}|, and its decomposition when η̄ is given. */
-  generalized?: { mean: number; decomposition?: EnvelopeDecomposition };
+  /**
+   * With ρ: f̃(ℓ) = mean_{b,t,q} |ρ_{t-ℓ,q} μ_{t,q}| and SPEC §5's decomposition f̃ = η̄ f̂ + mean((ρ - η̄)|μ|):
+   * `etaBarTerm` = η̄ f̂, `spreadTerm` = mean((ρ - η̄)|μ|), formed in float64 from η̄-independent compensated sums.
+   */
+  generalized?: { mean: number; etaBarTerm: number; spreadTerm: number };
 }
 
 export interface EnvelopeTable {
   firstOrder: boolean;
   sequences: number;
-  rows: LagEnvelope[];
+  /** One row per lag of the grid, in grid order. */
+  lags: LagEnvelope[];
 }
 
-/** Bytes a WindowEngine holds on the GPU: the prefix buffer, per-batch partial sums, accumulators and the lag list. */
+/**
+ * Bytes a WindowEngine holds on the GPU: the prefix buffer 8·k·B·(T+1)·H (k quantities, prefixQuantities), partial
+ * sums 8·L·B·H (twice with ρ), accumulators 8·L·H + 16·L and the lag list 4·L.
+ */
 export function windowEngineBytes(config: WindowConfig): number {
   const { batch: B, steps: T, hidden: H } = config;
   const L = config.lags.length;
   const k = prefixQuantities(config).length;
   const rho = config.withRho ? 2 : 1;
   return 8 * k * B * (T + 1) * H + 8 * L * B * H * rho + 8 * L * H + 16 * L + 4 * L;
+}
+
+// One program per kernel variant (src/gpu/pipelines.ts): the key is everything that changes the WGSL text.
+const scanProgram = (v: WindowVariant) => kernelProgram('window_scan', windowVariantKey(v), () => scanShader(v));
+const envelopeProgram = (v: EnvelopeVariant) => kernelProgram('window_envelope', envelopeVariantKey(v), () => envelopeShader(v));
+const accumulateProgram = (withRho: boolean) => kernelProgram('window_accumulate', accumulateVariantKey(withRho), () => accumulateShader(withRho));
+const psiProgram = (v: PsiVariant) => kernelProgram('window_psi', psiVariantKey(v), () => psiShader(v));
+const muProgram = (v: WindowVariant) => kernelProgram('window_mu', windowVariantKey(v), () => muDumpShader(v));
+
+function checkSize(what: string, buffer: GPUBuffer, bytes: number, shape: string): void {
+  if (buffer.size < bytes) {
+    throw new RangeError(`window engine: ${what} buffer '${buffer.label}' has ${buffer.size} bytes, needs ${bytes} for ${shape} f32`);
+  }
 }
 
 function checkConfig(c: WindowConfig): void {
@@ -91,6 +103,15 @@ function checkConfig(c: WindowConfig): void {
 }
 
 export class WindowEngine {
+  /**
+   * Bytes per sequence of batch capacity (the part of windowEngineBytes that grows with B), for sizing batches.
+   * Defaults give the first-order prefix and no lags; pass the grid's length and withRho for the partial sums.
+   */
+  static bytesPerSequence(cell: CellKind, steps: number, hidden: number, options: { firstOrder?: boolean; lags?: number; withRho?: boolean } = {}): number {
+    const k = prefixQuantities({ cell, firstOrder: options.firstOrder ?? true }).length;
+    return 8 * k * (steps + 1) * hidden + 8 * (options.lags ?? 0) * hidden * (options.withRho ? 2 : 1);
+  }
+
   readonly bytes: number;
   private readonly variant: WindowVariant;
   private readonly lanes: number;
@@ -129,28 +150,27 @@ export class WindowEngine {
    * envelope sums, plus the generalized envelope from ρ [count, T, H] when the engine was built withRho.
    */
   recordBatch(step: Step, intermediates: GPUBuffer, count: number, rho?: GPUBuffer, options: { planeBatch?: number } = {}): void {
-    const { cell, batch, steps: T, hidden: H, withRho } = this.config;
-    if (!Number.isSafeInteger(count) || count < 1 || count > batch) throw new RangeError(`window engine: batch of ${count} sequences, expected 1…${batch}`);
-    if (Boolean(withRho) !== Boolean(rho)) {
+    const { cell, batch, steps: T, hidden: H, withRho = false } = this.config;
+    const L = this.config.lags.length;
+    if (!Number.isSafeInteger(count) || count < 1 || count > batch) {
+      throw new RangeError(`window engine: batch of ${count} sequences, expected 1…${batch}`);
+    }
+    if (withRho !== Boolean(rho)) {
       throw new Error(withRho ? 'window engine was built withRho: pass the base rates ρ [B, T, H] to recordBatch' : 'window engine got ρ but was built without withRho');
     }
     const planeBatch = options.planeBatch ?? count;
-    const needed = INTERMEDIATE_COUNT[cell] * planeBatch * T * H * 4;
-    if (planeBatch < count || intermediates.size < needed) {
-      throw new RangeError(`window engine: intermediates '${intermediates.label}' has ${intermediates.size} bytes, expected [${INTERMEDIATE_COUNT[cell]}, ${planeBatch}, ${T}, ${H}] f32 (${needed} bytes) holding ${count} sequences`);
-    }
+    if (planeBatch < count) throw new RangeError(`window engine: planeBatch ${planeBatch} is smaller than the batch of ${count} sequences`);
+    const n = INTERMEDIATE_COUNT[cell];
+    checkSize('intermediates', intermediates, n * planeBatch * T * H * 4, `[${n}, ${planeBatch}, ${T}, ${H}]`);
+    if (rho) checkSize('ρ', rho, count * T * H * 4, `[${count}, ${T}, ${H}]`);
     const params = this.params(step, count, planeBatch);
-    const scanRows = foldRows(Math.ceil((count * H) / SCAN_WORKGROUP), step.maxWorkgroupsPerDimension);
-    step.dispatch(kernelProgram('window_scan', windowVariantKey(this.variant), () => scanShader(this.variant)), [intermediates, this.prefix, params], [1, ...scanRows]);
-
-    const envelope: EnvelopeVariant = { ...this.variant, withRho: Boolean(withRho), lanes: this.lanes };
-    const rows = foldRows(this.config.lags.length * count, step.maxWorkgroupsPerDimension);
-    const extra = rho ? [rho, this.partialRho!] : [];
-    step.dispatch(kernelProgram('window_envelope', envelopeVariantKey(envelope), () => envelopeShader(envelope)),
-      [this.prefix, this.lagList, this.partialMu, params, ...extra], [1, ...rows]);
-    const lagRows = foldRows(this.config.lags.length, step.maxWorkgroupsPerDimension);
-    step.dispatch(kernelProgram('window_accumulate', accumulateVariantKey(Boolean(withRho)), () => accumulateShader(Boolean(withRho))),
-      [this.lagList, this.partialMu, this.unitSums, this.lagSums, params, ...(rho ? [this.partialRho!] : [])], [1, ...lagRows]);
+    const max = step.maxWorkgroupsPerDimension;
+    step.dispatch(scanProgram(this.variant), [intermediates, this.prefix, params], [1, ...foldRows(Math.ceil((count * H) / SCAN_WORKGROUP), max)]);
+    const withPartialRho = rho ? [rho, this.partialRho!] : [];
+    step.dispatch(envelopeProgram({ ...this.variant, withRho, lanes: this.lanes }),
+      [this.prefix, this.lagList, this.partialMu, params, ...withPartialRho], [1, ...foldRows(L * count, max)]);
+    step.dispatch(accumulateProgram(withRho),
+      [this.lagList, this.partialMu, this.unitSums, this.lagSums, params, ...(rho ? [this.partialRho!] : [])], [1, ...foldRows(L, max)]);
     this.sequences += count;
     this.last = { count, rho };
   }
@@ -163,23 +183,22 @@ export class WindowEngine {
     const rho = this.checkFollowsBatch('recordPsi', count, options.useRho);
     const { steps: T, hidden: H } = this.config;
     const L = this.config.lags.length;
-    for (const [name, buffer, bytes] of [['δ', delta, count * T * H * 4], ['v', v, count * T * H * 4], ['ψ', psi, L * count * T * 4]] as const) {
-      if (buffer.size < bytes) throw new RangeError(`window engine: ${name} buffer '${buffer.label}' has ${buffer.size} bytes, needs ${bytes}`);
-    }
-    const variant: PsiVariant = { ...this.variant, useRho: Boolean(rho), lanes: this.lanes };
-    const rows = foldRows(L * count, step.maxWorkgroupsPerDimension);
-    step.dispatch(kernelProgram('window_psi', psiVariantKey(variant), () => psiShader(variant)),
-      [this.prefix, this.lagList, delta, v, psi, this.params(step, count, count), ...(rho ? [rho] : [])],
-      [Math.ceil(T / psiTileSteps(this.lanes)), ...rows]);
+    checkSize('δ', delta, count * T * H * 4, `[${count}, ${T}, ${H}]`);
+    checkSize('v', v, count * T * H * 4, `[${count}, ${T}, ${H}]`);
+    checkSize('ψ', psi, L * count * T * 4, `[${L}, ${count}, ${T}]`);
+    const program = psiProgram({ ...this.variant, useRho: Boolean(rho), lanes: this.lanes });
+    const groups = [Math.ceil(T / psiTileSteps(this.lanes)), ...foldRows(L * count, step.maxWorkgroupsPerDimension)] as const;
+    step.dispatch(program, [this.prefix, this.lagList, delta, v, psi, this.params(step, count, count), ...(rho ? [rho] : [])], groups);
   }
 
   /** Records μ_{t,q}(ℓ) [L, count, T, H] (0 for t < ℓ) of the last batch into `out`: for tests and SPEC §6 comparisons. */
   recordMu(step: Step, out: GPUBuffer, count: number): void {
     this.checkFollowsBatch('recordMu', count, false);
     const { steps: T, hidden: H } = this.config;
-    const rows = foldRows(this.config.lags.length * count, step.maxWorkgroupsPerDimension);
-    step.dispatch(kernelProgram('window_mu', windowVariantKey(this.variant), () => muDumpShader(this.variant)),
-      [this.prefix, this.lagList, out, this.params(step, count, count)], [Math.ceil((T * H) / MU_DUMP_WORKGROUP), ...rows]);
+    const L = this.config.lags.length;
+    checkSize('μ', out, L * count * T * H * 4, `[${L}, ${count}, ${T}, ${H}]`);
+    const groups = [Math.ceil((T * H) / MU_DUMP_WORKGROUP), ...foldRows(L * count, step.maxWorkgroupsPerDimension)] as const;
+    step.dispatch(muProgram(this.variant), [this.prefix, this.lagList, out, this.params(step, count, count)], groups);
   }
 
   /** Records the clearing of the accumulators, to start a new run with the same engine. */
@@ -189,10 +208,11 @@ export class WindowEngine {
     this.last = undefined;
   }
 
-  /** Reads the accumulators once and forms the per-lag table in float64. */
+  /** Reads the accumulators once and forms the per-lag table in float64; `etaBar` (η̄) is needed withRho. */
   async result(etaBar?: number): Promise<EnvelopeTable> {
     const N = this.sequences;
     if (N === 0) throw new Error('window engine: no diagnostic batch was recorded; call recordBatch (and submit its step) first');
+    if (this.config.withRho && etaBar === undefined) throw new Error('window engine: the generalized envelope needs the mean base rate η̄: pass it to result(etaBar)');
     const step = this.ctx.step('windows/result');
     const unitRead = step.readF32(this.unitSums);
     const lagRead = step.readF32(this.lagSums);
@@ -212,12 +232,11 @@ export class WindowEngine {
       const row: LagEnvelope = { ell, muL1Mean, logMuL1Mean: (lagSums[4 * l]! + lagSums[4 * l + 1]!) / N, perUnit, sequences: N };
       if (this.config.withRho) {
         const mean = (lagSums[4 * l + 2]! + lagSums[4 * l + 3]!) / (windows * H);
-        row.generalized = { mean };
-        if (etaBar !== undefined) row.generalized.decomposition = { etaBar, scaled: etaBar * muL1Mean, spread: mean - etaBar * muL1Mean };
+        row.generalized = { mean, etaBarTerm: etaBar! * muL1Mean, spreadTerm: mean - etaBar! * muL1Mean };
       }
       return row;
     });
-    return { firstOrder: this.config.firstOrder, sequences: N, rows };
+    return { firstOrder: this.config.firstOrder, sequences: N, lags: rows };
   }
 
   destroy(): void {

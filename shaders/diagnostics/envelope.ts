@@ -1,0 +1,176 @@
+// SPEC §5 envelope sums per lag, in two kernels:
+//  - `window_envelope`: a workgroup per (lag, sequence) sums |μ_{t,q}| over t ∈ [ℓ, T-1] for every unit q
+//    (and |ρ_{t-ℓ,q}|·|μ_{t,q}| with ρ), as compensated pairs into partial sums [L, B, H];
+//  - `window_accumulate`: a workgroup per lag folds the batch's partial sums into the run's accumulators:
+//    per-unit sums Σ_{b,t}|μ_q| [L, H], and per lag Σ_b log(mass_b + 1e-30) and Σ_{b,t,q}|ρ||μ| ([L, 2] pairs).
+// The host divides by the counts at the end (src/diagnostics/windows.ts); nothing is read back per batch.
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { wgslStruct } from '../../src/gpu/layout.ts';
+import { foldedRow } from '../common.ts';
+import { preciseMath } from './precise.ts';
+import { WindowParams, windowKernelMuAt, windowVariantKey, type WindowVariant } from './windows.ts';
+
+export const WINDOW_WORKGROUP = 256;
+
+/** Lanes over units in a (t, q) tile: a power of two up to 32, so a tile's reads of one time step are contiguous. */
+export function unitLanes(hidden: number): number {
+  return Math.min(32, 2 ** Math.ceil(Math.log2(Math.max(1, hidden))));
+}
+
+export interface EnvelopeVariant extends WindowVariant {
+  /** Also sum |ρ_{b,t-ℓ,q}|·|μ_{t,q}| (SPEC §5's generalized envelope). */
+  withRho: boolean;
+  /** unitLanes(H). */
+  lanes: number;
+}
+
+export function envelopeVariantKey(v: EnvelopeVariant): string {
+  return `${windowVariantKey(v)},${v.withRho ? 'rho' : 'norho'},ql${v.lanes}`;
+}
+
+export function envelopeShader(v: EnvelopeVariant): string {
+  return wgsl`
+${wgslStruct('WindowParams', WindowParams)}
+${preciseMath('params.one')}
+${foldedRow}
+
+@group(0) @binding(0) var<storage, read> prefix: array<vec2f>;
+@group(0) @binding(1) var<storage, read> lag_list: array<u32>;
+@group(0) @binding(2) var<storage, read_write> partial_mu: array<vec2f>;   // [L, B, H]
+@group(0) @binding(3) var<uniform> params: WindowParams;
+#if ${v.withRho}
+@group(0) @binding(4) var<storage, read> rho: array<f32>;                 // [B, T, H]
+@group(0) @binding(5) var<storage, read_write> partial_rho: array<vec2f>;  // [L, B, H]
+#endif
+
+${windowKernelMuAt(v)}
+
+const WG: u32 = ${WINDOW_WORKGROUP}u;
+const QL: u32 = ${v.lanes}u;
+const TL: u32 = WG / QL;
+var<workgroup> sums: array<vec2f, WG>;
+#if ${v.withRho}
+var<workgroup> sums_rho: array<vec2f, WG>;
+#endif
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  // Sequence-major order: consecutive workgroups share a sequence's prefix sums, which stay in cache across lags.
+  let group = folded_row(wg, nwg);
+  if (group >= params.lagCount * params.count) { return; }
+  let b = group / params.lagCount;
+  let l = group % params.lagCount;
+  let lag = lag_list[l];
+  let row = l * params.count + b; // output row: [L, B, ...]
+  let ql = lid.x % QL;
+  let tl = lid.x / QL;
+  for (var q0 = 0u; q0 < params.hidden; q0 += QL) {
+    let q = q0 + ql;
+    var acc = vec2f(0.0);
+#if ${v.withRho}
+    var acc_rho = vec2f(0.0);
+#endif
+    if (q < params.hidden) {
+      // SPEC §5: windows end at t ∈ [ℓ, T-1].
+      for (var t = lag + tl; t < params.steps; t += TL) {
+        let mu = abs(mu_at(b, t, q, lag));
+        acc = pair_add_scalar(acc, mu);
+#if ${v.withRho}
+        // ρ at the window's start s = t - ℓ; the product is kept exact for the decomposition's difference.
+        acc_rho = pair_add(acc_rho, two_prod(abs(rho[(b * params.steps + t - lag) * params.hidden + q]), mu));
+#endif
+      }
+    }
+    sums[lid.x] = acc;
+#if ${v.withRho}
+    sums_rho[lid.x] = acc_rho;
+#endif
+    workgroupBarrier();
+    for (var half = TL / 2u; half > 0u; half >>= 1u) {
+      if (tl < half) {
+        sums[lid.x] = pair_add(sums[lid.x], sums[lid.x + half * QL]);
+#if ${v.withRho}
+        sums_rho[lid.x] = pair_add(sums_rho[lid.x], sums_rho[lid.x + half * QL]);
+#endif
+      }
+      workgroupBarrier();
+    }
+    if (tl == 0u && q < params.hidden) {
+      partial_mu[row * params.hidden + q] = sums[lid.x];
+#if ${v.withRho}
+      partial_rho[row * params.hidden + q] = sums_rho[lid.x];
+#endif
+    }
+    workgroupBarrier();
+  }
+}
+`;
+}
+
+export const ACCUMULATE_WORKGROUP = 64;
+
+export function accumulateVariantKey(withRho: boolean): string {
+  return withRho ? 'rho' : 'norho';
+}
+
+export function accumulateShader(withRho: boolean): string {
+  return wgsl`
+${wgslStruct('WindowParams', WindowParams)}
+${preciseMath('params.one')}
+${foldedRow}
+
+@group(0) @binding(0) var<storage, read> lag_list: array<u32>;
+@group(0) @binding(1) var<storage, read> partial_mu: array<vec2f>;    // [L, B, H]
+@group(0) @binding(2) var<storage, read_write> unit_sums: array<vec2f>; // [L, H]: Σ_{b,t} |μ_q|
+@group(0) @binding(3) var<storage, read_write> lag_sums: array<vec2f>;  // [L, 2]: Σ_b log(mass_b + 1e-30), Σ |ρ||μ|
+@group(0) @binding(4) var<uniform> params: WindowParams;
+#if ${withRho}
+@group(0) @binding(5) var<storage, read> partial_rho: array<vec2f>;   // [L, B, H]
+#endif
+
+const WG: u32 = ${ACCUMULATE_WORKGROUP}u;
+var<workgroup> log_sums: array<vec2f, WG>;
+var<workgroup> rho_sums: array<vec2f, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let l = folded_row(wg, nwg);
+  if (l >= params.lagCount) { return; }
+  let H = params.hidden;
+  let B = params.count;
+  for (var q = lid.x; q < H; q += WG) {
+    var s = unit_sums[l * H + q];
+    for (var b = 0u; b < B; b++) { s = pair_add(s, partial_mu[(l * B + b) * H + q]); }
+    unit_sums[l * H + q] = s;
+  }
+  // SPEC §5: mass_b = mean_{t,q} |μ| over the (T - ℓ)·H windows of sequence b.
+  let per_sequence = f32((params.steps - lag_list[l]) * H);
+  var log_acc = vec2f(0.0);
+  var rho_acc = vec2f(0.0);
+  for (var b = lid.x; b < B; b += WG) {
+    var m = vec2f(0.0);
+    for (var q = 0u; q < H; q++) {
+      m = pair_add(m, partial_mu[(l * B + b) * H + q]);
+#if ${withRho}
+      rho_acc = pair_add(rho_acc, partial_rho[(l * B + b) * H + q]);
+#endif
+    }
+    log_acc = pair_add(log_acc, log_pair((m.x + m.y) / per_sequence + 1e-30));
+  }
+  log_sums[lid.x] = log_acc;
+  rho_sums[lid.x] = rho_acc;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half >>= 1u) {
+    if (lid.x < half) {
+      log_sums[lid.x] = pair_add(log_sums[lid.x], log_sums[lid.x + half]);
+      rho_sums[lid.x] = pair_add(rho_sums[lid.x], rho_sums[lid.x + half]);
+    }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) {
+    lag_sums[2u * l] = pair_add(lag_sums[2u * l], log_sums[0]);
+    lag_sums[2u * l + 1u] = pair_add(lag_sums[2u * l + 1u], rho_sums[0]);
+  }
+}
+`;
+}

@@ -1,0 +1,124 @@
+// SPEC §7 ψ values and μ dumps from the prefix buffer (windows.ts):
+//  - `window_psi`: ψ_t(ℓ) = Σ_q μ_{t,q}(ℓ) δ_{t,q} v_{t-ℓ,q} (optionally ρ_{t-ℓ,q} μ_{t,q}) into [L, B, T],
+//    0 for t < ℓ. A workgroup owns (lag, sequence, a tile of TL steps); QL lanes per step split the units and
+//    meet in a compensated tree.
+//  - `window_mu`: μ_{t,q}(ℓ) itself into [L, B, T, H] (0 for t < ℓ), for tests and for comparing with the exact
+//    transport of SPEC §6.
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { wgslStruct } from '../../src/gpu/layout.ts';
+import { foldedRow } from '../common.ts';
+import { preciseMath } from './precise.ts';
+import { WindowParams, windowKernelMuAt, windowVariantKey, type WindowVariant } from './windows.ts';
+import { WINDOW_WORKGROUP } from './envelope.ts';
+
+export interface PsiVariant extends WindowVariant {
+  /** Use the generalized rates ρ_{t-ℓ,q} μ_{t,q} (SPEC §7 "with μ or the generalized μ̃"). */
+  useRho: boolean;
+  /** unitLanes(H) (envelope.ts). */
+  lanes: number;
+}
+
+export function psiVariantKey(v: PsiVariant): string {
+  return `${windowVariantKey(v)},${v.useRho ? 'rho' : 'norho'},ql${v.lanes}`;
+}
+
+/** Time steps per workgroup of the ψ kernel. */
+export function psiTileSteps(lanes: number): number {
+  return WINDOW_WORKGROUP / lanes;
+}
+
+export function psiShader(v: PsiVariant): string {
+  return wgsl`
+${wgslStruct('WindowParams', WindowParams)}
+${preciseMath('params.one')}
+${foldedRow}
+
+@group(0) @binding(0) var<storage, read> prefix: array<vec2f>;
+@group(0) @binding(1) var<storage, read> lag_list: array<u32>;
+@group(0) @binding(2) var<storage, read> delta: array<f32>;   // [B, T, H]: (ŷ_t - y_t)·out.weight
+@group(0) @binding(3) var<storage, read> tangent: array<f32>; // [B, T, H]: v_t = (dh_t/dθ)[w]
+@group(0) @binding(4) var<storage, read_write> psi: array<f32>; // [L, B, T]
+@group(0) @binding(5) var<uniform> params: WindowParams;
+#if ${v.useRho}
+@group(0) @binding(6) var<storage, read> rho: array<f32>;     // [B, T, H]
+#endif
+
+${windowKernelMuAt(v)}
+
+const WG: u32 = ${WINDOW_WORKGROUP}u;
+const QL: u32 = ${v.lanes}u;
+const TL: u32 = WG / QL;
+var<workgroup> sums: array<vec2f, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  // Sequence-major order: consecutive workgroups share a sequence's prefix sums, which stay in cache across lags.
+  let group = folded_row(wg, nwg);
+  if (group >= params.lagCount * params.count) { return; }
+  let b = group / params.lagCount;
+  let l = group % params.lagCount;
+  let lag = lag_list[l];
+  let row = l * params.count + b; // output row: [L, B, ...]
+  let ql = lid.x % QL;
+  let t = wg.x * TL + lid.x / QL;
+  let H = params.hidden;
+  var acc = vec2f(0.0);
+  // SPEC §7: ψ_t(ℓ) for t ∈ [ℓ, T-1]; earlier entries are written as 0.
+  if (t < params.steps && t >= lag) {
+    let at = (b * params.steps + t) * H;
+    let start = (b * params.steps + t - lag) * H;
+    for (var q = ql; q < H; q += QL) {
+#if ${v.useRho}
+      let rate = rho[start + q] * mu_at(b, t, q, lag);
+#else
+      let rate = mu_at(b, t, q, lag);
+#endif
+      acc = pair_add_scalar(acc, rate * delta[at + q] * tangent[start + q]);
+    }
+  }
+  sums[lid.x] = acc;
+  workgroupBarrier();
+  for (var half = QL / 2u; half > 0u; half >>= 1u) {
+    if (ql < half) { sums[lid.x] = pair_add(sums[lid.x], sums[lid.x + half]); }
+    workgroupBarrier();
+  }
+  if (ql == 0u && t < params.steps) {
+    let total = sums[lid.x];
+    psi[row * params.steps + t] = total.x + total.y;
+  }
+}
+`;
+}
+
+export const MU_DUMP_WORKGROUP = 256;
+
+export function muDumpShader(v: WindowVariant): string {
+  return /* wgsl */ `
+${wgslStruct('WindowParams', WindowParams)}
+${preciseMath('params.one')}
+${foldedRow}
+
+@group(0) @binding(0) var<storage, read> prefix: array<vec2f>;
+@group(0) @binding(1) var<storage, read> lag_list: array<u32>;
+@group(0) @binding(2) var<storage, read_write> mu: array<f32>; // [L, B, T, H]
+@group(0) @binding(3) var<uniform> params: WindowParams;
+
+${windowKernelMuAt(v)}
+
+@compute @workgroup_size(${MU_DUMP_WORKGROUP})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let group = folded_row(wg, nwg);
+  let i = wg.x * ${MU_DUMP_WORKGROUP}u + lid.x; // t · H + q
+  if (group >= params.lagCount * params.count || i >= params.steps * params.hidden) { return; }
+  let b = group / params.lagCount;
+  let l = group % params.lagCount;
+  let lag = lag_list[l];
+  let row = l * params.count + b;
+  let t = i / params.hidden;
+  let q = i % params.hidden;
+  var value = 0.0;
+  if (t >= lag) { value = mu_at(b, t, q, lag); }
+  mu[row * params.steps * params.hidden + i] = value;
+}
+`;
+}

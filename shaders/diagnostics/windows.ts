@@ -1,0 +1,187 @@
+// SPEC §5 windows from compensated prefix sums: the scan kernel and `mu_at`, the one place that turns the prefix
+// buffer into μ_{t,q}(ℓ). Other kernels (envelope, ψ, μ dumps, anything later) include `muAtFunction` and bind
+// the prefix buffer; none restates the formulas.
+//
+// Prefix buffer: [k, B, T+1, H] (hi, lo) pairs, quantity-major; entry (k, b, t, q) holds the sum over steps j < t
+// of quantity k (entry t = 0 is zero), so a window j = t-ℓ+1…t is entry t+1 minus entry t+1-ℓ. Pairs keep the
+// prefix to about 2^-47 of its magnitude (float64 prefixes, as in the reference: 2^-53), so a window's sum is exact
+// to that times the prefix's magnitude per step. Where this shows: a leak clamped near 1e-12 makes a first-order
+// ratio R ≈ 1e12·|rdiag|, and the ratio sums of later windows (which do not contain it) inherit an absolute error of
+// about 2^-48·R·√(steps since) (float64 prefixes: 2^-53·R per step); windows containing the step stay accurate.
+import type { CellKind } from '../../src/model/cells.ts';
+import { d, wgslStruct } from '../../src/gpu/layout.ts';
+import { foldedRow } from '../common.ts';
+import { preciseMath } from './precise.ts';
+
+/** Sizes of one diagnostic batch, shared by every window kernel. */
+export const WindowParams = d.struct({
+  count: d.u32, // B: sequences in this batch
+  steps: d.u32, // T
+  hidden: d.u32, // H
+  lagCount: d.u32, // L: lags in the grid (the lag buffer's length)
+  planeBatch: d.u32, // sequences per plane of the intermediates buffer [n, planeBatch, T, H]
+  one: d.f32, // always 1.0: `opaque` derives its run-time zero from it (precise.ts)
+});
+
+export interface WindowVariant {
+  cell: CellKind;
+  /** μ = μ0 + μ1 (SPEC §5's first-order term), else μ = μ0. */
+  firstOrder: boolean;
+}
+
+export function windowVariantKey(v: WindowVariant): string {
+  return `${v.cell},${v.firstOrder ? 'first' : 'zeroth'}`;
+}
+
+/**
+ * What the prefix buffer holds per cell, in slot order. `log`: Σ log clamp(factor); `raw`: the value at step t
+ * itself (lstm's e_t, stored at entry t+1, not summed); `ratio`: Σ of the first-order terms, present only in the
+ * first-order variant (always last).
+ */
+export function prefixQuantities(v: WindowVariant): string[] {
+  const base: Record<CellKind, string[]> = {
+    const: ['log leak'],
+    shared: ['log leak'],
+    diag: ['log leak'],
+    gru: ['log leak', 'log r', 'log leak·r'],
+    lstm: ['log f', 'e (raw)'],
+  };
+  return [...base[v.cell], ...(v.firstOrder ? ['ratio'] : [])];
+}
+
+/** Intermediate planes (INTERMEDIATE_NAMES order, src/reference/cells/types.ts) the scan reads. */
+const PLANE = {
+  leaky: { leak: 1, rdiag: 2 },
+  gru: { leak: 1, rdiag: 2, r: 3 },
+  lstm: { f: 0, e: 1, cdiag: 2 },
+};
+
+/** One scan step for (b, q) at time t: adds step t's terms to the running pairs `acc[k]` (WGSL body). */
+function scanStep(v: WindowVariant): string {
+  const ratio = prefixQuantities(v).length - 1;
+  if (v.cell === 'lstm') {
+    const p = PLANE.lstm;
+    return `
+    let f = clamp_factor(inter_at(${p.f}u, b, t, q));
+    let e = inter_at(${p.e}u, b, t, q);
+    acc[0] = pair_add(acc[0], log_pair(f));
+    acc[1] = vec2f(e, 0.0);
+    ${v.firstOrder ? `acc[${ratio}] = pair_add(acc[${ratio}], div_pair(two_prod(inter_at(${p.cdiag}u, b, t, q), e_prev), f));` : ''}
+    e_prev = e;`;
+  }
+  if (v.cell === 'gru') {
+    const p = PLANE.gru;
+    return `
+    let leak_raw = inter_at(${p.leak}u, b, t, q);
+    let r_raw = inter_at(${p.r}u, b, t, q);
+    let leak = clamp_factor(leak_raw);
+    acc[0] = pair_add(acc[0], log_pair(leak));
+    acc[1] = pair_add(acc[1], log_pair(clamp_factor(r_raw)));
+    acc[2] = pair_add(acc[2], log_clamped_product(leak_raw, r_raw));
+    ${v.firstOrder ? `acc[${ratio}] = pair_add(acc[${ratio}], div_pair(vec2f(inter_at(${p.rdiag}u, b, t, q), 0.0), leak));` : ''}`;
+  }
+  const p = PLANE.leaky;
+  return `
+    let leak = clamp_factor(inter_at(${p.leak}u, b, t, q));
+    acc[0] = pair_add(acc[0], log_pair(leak));
+    ${v.firstOrder ? `acc[${ratio}] = pair_add(acc[${ratio}], div_pair(vec2f(inter_at(${p.rdiag}u, b, t, q), 0.0), leak));` : ''}`;
+}
+
+export const SCAN_WORKGROUP = 64;
+
+/** One thread per (b, q) walks t = 0…T-1 and writes every prefix entry; reads and writes are coalesced over q. */
+export function scanShader(v: WindowVariant): string {
+  const k = prefixQuantities(v).length;
+  return /* wgsl */ `
+${wgslStruct('WindowParams', WindowParams)}
+${preciseMath('params.one')}
+${foldedRow}
+
+@group(0) @binding(0) var<storage, read> inter: array<f32>;
+@group(0) @binding(1) var<storage, read_write> prefix: array<vec2f>;
+@group(0) @binding(2) var<uniform> params: WindowParams;
+
+const K: u32 = ${k}u;
+
+fn inter_at(n: u32, b: u32, t: u32, q: u32) -> f32 {
+  return inter[((n * params.planeBatch + b) * params.steps + t) * params.hidden + q];
+}
+
+fn prefix_index(k: u32, b: u32, t: u32, q: u32) -> u32 {
+  return ((k * params.count + b) * (params.steps + 1u) + t) * params.hidden + q;
+}
+
+@compute @workgroup_size(${SCAN_WORKGROUP})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let id = folded_row(wg, nwg) * ${SCAN_WORKGROUP}u + lid.x;
+  if (id >= params.count * params.hidden) { return; }
+  let b = id / params.hidden;
+  let q = id % params.hidden;
+  var acc: array<vec2f, K>;
+  var e_prev = 0.0; // lstm: e_{t-1}, with e_{-1} = 0 (SPEC §5)
+  for (var n = 0u; n < K; n++) { prefix[prefix_index(n, b, 0u, q)] = vec2f(0.0); }
+  for (var t = 0u; t < params.steps; t++) {
+${scanStep(v)}
+    for (var n = 0u; n < K; n++) { prefix[prefix_index(n, b, t + 1u, q)] = acc[n]; }
+  }
+}
+`;
+}
+
+/** Names, in the including shader, of what `mu_at` reads. */
+export interface MuAtBindings {
+  /** The prefix buffer, `array<vec2f>`. */
+  prefix: string;
+  /** Expressions for B (the batch the prefix buffer was scanned with), T and H (u32). */
+  count: string;
+  steps: string;
+  hidden: string;
+}
+
+/** The SPEC §5 assembly of μ from window sums: exp of the log windows, times the first-order factor. */
+function muAssembly(v: WindowVariant): string {
+  const ratio = prefixQuantities(v).length - 1;
+  const firstFactor = v.firstOrder ? `one_plus(window_sum(${ratio}u, b, t, q, lag))` : '1.0';
+  if (v.cell === 'gru') {
+    // Γ(1 + Σ rdiag/leak) + R + E
+    return `
+  let gamma = exp_split(window_sum(0u, b, t, q, lag));
+  let reset = exp_split(window_sum(1u, b, t, q, lag));
+  let both = exp_split(window_sum(2u, b, t, q, lag));
+  return scaled_exp(gamma, ${firstFactor}) + scaled_exp(reset, 1.0) + scaled_exp(both, 1.0);`;
+  }
+  if (v.cell === 'lstm') {
+    // e_t Π f_j (1 + Σ cdiag_j e_{j-1} / f_j)
+    return `
+  let e_t = mu_prefix_at(1u, b, t + 1u, q).x;
+  return scaled_exp(exp_split(window_sum(0u, b, t, q, lag)), e_t * ${firstFactor});`;
+  }
+  // Π leak_j (1 + Σ rdiag_j / leak_j)
+  return `
+  return scaled_exp(exp_split(window_sum(0u, b, t, q, lag)), ${firstFactor});`;
+}
+
+/**
+ * WGSL defining `fn mu_at(b: u32, t: u32, q: u32, lag: u32) -> f32`: μ_{t,q}(ℓ) of sequence b for a window end
+ * t ≥ ℓ ≥ 1 (callers skip t < ℓ). Needs preciseMath (precise.ts) and the bindings named.
+ */
+export function muAtFunction(v: WindowVariant, names: MuAtBindings): string {
+  return /* wgsl */ `
+fn mu_prefix_at(k: u32, b: u32, t: u32, q: u32) -> vec2f {
+  return ${names.prefix}[((k * (${names.count}) + b) * ((${names.steps}) + 1u) + t) * (${names.hidden}) + q];
+}
+
+// Sum of quantity k over the window j = t-lag+1…t.
+fn window_sum(k: u32, b: u32, t: u32, q: u32, lag: u32) -> vec2f {
+  return pair_diff(mu_prefix_at(k, b, t + 1u, q), mu_prefix_at(k, b, t + 1u - lag, q));
+}
+
+fn mu_at(b: u32, t: u32, q: u32, lag: u32) -> f32 {${muAssembly(v)}
+}
+`;
+}
+
+/** The standard `mu_at` of the window kernels: prefix bound as `prefix`, sizes from `params: WindowParams`. */
+export function windowKernelMuAt(v: WindowVariant): string {
+  return muAtFunction(v, { prefix: 'prefix', count: 'params.count', steps: 'params.steps', hidden: 'params.hidden' });
+}

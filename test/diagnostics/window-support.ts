@@ -1,0 +1,93 @@
+// Drives the GPU window engine on host arrays and derives per-value tolerances from the float64 twin.
+import type { GpuContext } from '../../src/gpu/context.ts';
+import { WindowEngine, type EnvelopeTable, type WindowConfig } from '../../src/diagnostics/windows.ts';
+import type { ReferenceWindows } from '../../src/reference/diagnostics/windows.ts';
+
+export interface HostBatch {
+  count: number;
+  /** [n, count, T, H]. */
+  inter: Float32Array;
+  /** [count, T, H] each. */
+  rho?: Float32Array;
+  delta?: Float32Array;
+  v?: Float32Array;
+}
+
+export interface WindowRun {
+  table: EnvelopeTable;
+  /** Per batch: μ [L, count, T, H]. */
+  mu: Float32Array[];
+  /** Per batch: ψ [L, count, T] with μ, and with ρμ when the batch has ρ. */
+  psi: Float32Array[];
+  psiRho: Float32Array[];
+}
+
+/** One engine, one step per batch (scan, envelope, μ dump, ψ), then one readback of the accumulators. */
+export async function runWindows(ctx: GpuContext, config: WindowConfig, batches: HostBatch[], etaBar?: number): Promise<WindowRun> {
+  const engine = new WindowEngine(ctx, config);
+  const owned: GPUBuffer[] = [];
+  const upload = (label: string, data: Float32Array) => {
+    const buffer = ctx.upload(label, data);
+    owned.push(buffer);
+    return buffer;
+  };
+  const storage = (label: string, values: number) => {
+    const buffer = ctx.storage(label, values * 4);
+    owned.push(buffer);
+    return buffer;
+  };
+  const { steps: T, hidden: H } = config;
+  const L = config.lags.length;
+  const run: Omit<WindowRun, 'table'> = { mu: [], psi: [], psiRho: [] };
+  try {
+    for (const batch of batches) {
+      const step = ctx.step('test windows');
+      const rho = batch.rho && upload('test/rho', batch.rho);
+      engine.recordBatch(step, upload('test/intermediates', batch.inter), batch.count, rho);
+      const mu = storage('test/mu', L * batch.count * T * H);
+      engine.recordMu(step, mu, batch.count);
+      const reads = { mu: step.readF32(mu), psi: undefined as Promise<Float32Array> | undefined, psiRho: undefined as Promise<Float32Array> | undefined };
+      if (batch.delta && batch.v) {
+        const [delta, v] = [upload('test/delta', batch.delta), upload('test/v', batch.v)];
+        const psi = storage('test/psi', L * batch.count * T);
+        engine.recordPsi(step, delta, v, psi, batch.count);
+        reads.psi = step.readF32(psi);
+        if (rho) {
+          const psiRho = storage('test/psi-rho', L * batch.count * T);
+          engine.recordPsi(step, delta, v, psiRho, batch.count, { useRho: true });
+          reads.psiRho = step.readF32(psiRho);
+        }
+      }
+      await step.submit();
+      run.mu.push(await reads.mu);
+      if (reads.psi) run.psi.push(await reads.psi);
+      if (reads.psiRho) run.psiRho.push(await reads.psiRho);
+    }
+    return { ...run, table: await engine.result(etaBar) };
+  } finally {
+    engine.destroy();
+    for (const buffer of owned) buffer.destroy();
+  }
+}
+
+/** SPEC §5's contract: 1e-4 relative wherever |μ| > 1e-20. */
+export const MU_RELATIVE = 1e-4;
+
+/**
+ * Tolerance of one μ value: 1e-5 of the magnitude of the terms summed into it (ReferenceWindows.magnitude: |μ| except
+ * where a gru μ = Γ(1+S) + R + E cancels). Error analysis (shaders/diagnostics/precise.ts): each term is an exp of a
+ * window sum whose pair error is ~2^-47 of the prefix, plus one ulp per step of relative log error, i.e. at most
+ * (|log term| + 4) f32 ulps ≈ 3e-6 for terms above 1e-20 (|log| < 46, a first-order factor < e^40); the 1 + S factor
+ * is exact to 2^-44. Below 1e-20 nothing is promised beyond staying below about 1e-20 (the kernel may flush to 0).
+ */
+export function muTolerance(ref: ReferenceWindows): (i: number) => number {
+  return (i) => {
+    const tol = 1e-5 * ref.magnitude[i]!;
+    return Math.abs(ref.mu[i]!) > 1e-20 ? tol : Math.max(tol, 2e-20);
+  };
+}
+
+/** Indices (t, q) of the windows of one lag inside a [B, T, H] array, per sequence. */
+export function* windowIndices(B: number, T: number, H: number, lag: number): Generator<[number, number, number, number]> {
+  for (let b = 0; b < B; b++) for (let t = lag; t < T; t++) for (let q = 0; q < H; q++) yield [(b * T + t) * H + q, b, t, q];
+}
