@@ -85,7 +85,7 @@ function phaseTimes(report: ProfileReport, repeats: number): { forward: number; 
   };
 }
 
-function formatDuration(seconds: number): string {
+export function formatDuration(seconds: number): string {
   if (seconds < 120) return `${seconds.toFixed(0)} s`;
   if (seconds < 7200) return `${(seconds / 60).toFixed(0)} min`;
   if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;

@@ -1,9 +1,10 @@
-// `npm run bench [-- kernels|cells|stats]`: throughput, per-kernel GPU time and peak memory on the adapter at hand,
+// `npm run bench [-- kernels|cells|diagnostics|stats]`: throughput, per-kernel GPU time and peak memory on the adapter at hand,
 // printed with its name. Set LWIN_BENCH_PAPER=1 to include the paper's size on a software adapter.
 import { acquireDevice, GpuContext } from '../src/gpu/index.ts';
 import { benchKernels, REPEATS } from './kernels.ts';
 import { benchCells, type CellBenchSize } from './cells.ts';
 import { benchStats } from './stats.ts';
+import { benchDiagnostics } from './diagnostics.ts';
 
 const only = process.argv[2];
 const acquired = await acquireDevice();
@@ -17,6 +18,7 @@ try {
     else console.log('(paper size B=512 T=1024 H=128 D=16 skipped on a software adapter; LWIN_BENCH_PAPER=1 runs it)\n');
     await benchCells(ctx, sizes, Math.max(1, Math.min(REPEATS, 2)));
   }
+  if (!only || only === 'diagnostics') await benchDiagnostics(ctx);
   if (!only || only === 'stats') benchStats();
 } finally {
   acquired.release();

@@ -59,7 +59,10 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
   const budget = options.memoryBudget ?? DEFAULT_DIAGNOSTIC_BUDGET;
   const perSequence = bytesPerSequence(layout, T, options.lags.length, withRho, options.firstOrder);
   const bindLimit = ctx.device.limits.maxStorageBufferBindingSize;
-  const largestPerSequence = 4 * T * Math.max(INTERMEDIATE_COUNT[cell] * H, options.lags.length);
+  // Every buffer must also fit one binding: the largest per-sequence slices are the SPEC §4 terms, ψ, and the
+  // windows' prefix sums.
+  const prefixPerSequence = WindowEngine.bytesPerSequence(cell, T, H, { firstOrder: options.firstOrder });
+  const largestPerSequence = Math.max(4 * T * INTERMEDIATE_COUNT[cell] * H, 4 * T * options.lags.length, prefixPerSequence);
   const batch = Math.max(1, Math.min(data.count, options.batch ?? Math.floor(budget / perSequence), Math.floor(bindLimit / largestPerSequence)));
   ctx.memory.resetPeak();
   const before = ctx.memory.live;
