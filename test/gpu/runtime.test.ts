@@ -1,7 +1,7 @@
 // The kernel runtime: one submit per step, reads, failures raised as errors with their cause, profiling.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { acquireDevice, DeviceLostError, GpuContext, GpuValidationError, ShaderCompileError, formatProfile, type KernelProgram } from '../../src/gpu/index.ts';
+import { acquireDevice, DeviceLostError, GpuContext, GpuValidationError, NoAdapterError, ShaderCompileError, formatProfile, type KernelProgram } from '../../src/gpu/index.ts';
 import { openGpu } from '../../src/gpu/runtime.ts';
 import { recordMatmul } from '../../src/kernels/matmul.ts';
 import { matmulInputs } from '../../src/doctor/selftest.ts';
@@ -177,5 +177,16 @@ describe('buffer limits', () => {
   it('refuses a storage buffer larger than one binding, naming it and the fix', () => {
     const limit = gpu.ctx.device.limits.maxStorageBufferBindingSize;
     expect(() => gpu.ctx.storage('huge/states', limit + 4)).toThrow(/'huge\/states' needs \d+ bytes.*maxStorageBufferBindingSize.*checkpointEvery/);
+  });
+});
+
+describe('no adapter', () => {
+  it('says what was tried, lists the adapters Dawn sees, and gives the software Vulkan fix', async () => {
+    const error = await acquireDevice({ adapterName: 'lwin-no-such-adapter' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoAdapterError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/Tried: Dawn \(Node bindings\), backend default, adapter 'lwin-no-such-adapter'/);
+    expect(message).toMatch(/Adapters Dawn can see:\n {2}\* vulkan: /);
+    expect(message).toMatch(/apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers/);
   });
 });
