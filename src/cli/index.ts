@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { registerDoctor } from './doctor.ts';
 import { registerStatsCommands } from '../stats/cli.ts';
 import { registerTrain } from './train.ts';
+import { registerRun } from './run.ts';
+import { registerDiagnose } from './diagnose.ts';
 
 const program = new Command()
   .name('lwin')
@@ -10,6 +12,8 @@ const program = new Command()
   .showHelpAfterError();
 
 registerDoctor(program);
+registerRun(program);
+registerDiagnose(program);
 registerTrain(program);
 registerStatsCommands(program);
 

@@ -1,0 +1,82 @@
+// `lwin diagnose`: diagnostics and statistics on weights trained elsewhere (or by lwin), without training.
+//
+// Weights: safetensors with SPEC §2 names, e.g. from PyTorch `safetensors.torch.save_file(model.state_dict(), f)`.
+// Optimizer state (optional; ρ needs it): a safetensors file with one tensor per state and parameter, named
+// `<state>.<param>` (`exp_avg.Wh.weight`, `exp_avg_sq.Wh.weight` for Adam/AdamW; `square_avg.<param>` for RMSprop;
+// `momentum_buffer.<param>` for SGD with momentum) and `__metadata__` {"step": "<updates>", "optimizer": name,
+// "state_keys": "exp_avg,exp_avg_sq"}; lwin's own `<cell>_optimizer.safetensors` also carries "optimizer_config".
+// From PyTorch: for Adam, `{f"exp_avg_sq.{n}": opt.state[p]["exp_avg_sq"] for n, p in model.named_parameters()}`.
+import type { Command } from 'commander';
+import { readFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { acquireDevice, GpuContext } from '../gpu/index.ts';
+import { readNamedTensors, readSafetensors } from '../io/safetensors.ts';
+import type { ParamLayout } from '../model/params.ts';
+import type { CellKind } from '../model/cells.ts';
+import { GpuOptimizer, type OptimizerConfig } from '../train/optim/index.ts';
+import { diagnoseCell, studyData } from '../study/run.ts';
+import { writeStudyJson, writeStudySummary } from '../study/outputs.ts';
+import { addStudyOptions, studyFromFlags, type RunFlags } from './run.ts';
+import { deviceOptionsFrom } from './device-options.ts';
+
+interface DiagnoseFlags extends RunFlags {
+  weights: string;
+  optimizerState?: string;
+}
+
+export function registerDiagnose(program: Command): void {
+  const command = program
+    .command('diagnose')
+    .description('diagnostics and statistics of given weights on the task or your .npy data, without training')
+    .requiredOption('--weights <file.safetensors>', 'model parameters with SPEC names (cell, D, H, layernorm from __metadata__, or from the flags)')
+    .option('--optimizer-state <file.safetensors>', 'optimizer state for ρ (see `lwin diagnose --help` in the docs: <state>.<param> tensors)');
+  addStudyOptions(command).action(async (flags: DiagnoseFlags) => {
+    const config = await studyFromFlags(flags);
+    const bytes = await readFile(flags.weights).catch((e: Error) => {
+      throw new Error(`cannot read the weights ${flags.weights}: ${e.message}`);
+    });
+    const model = readSafetensors(bytes, { source: flags.weights });
+    for (const warning of model.warnings) console.warn(`lwin: ${warning}`);
+    const cell = model.layout.config.cell as CellKind;
+    const out = flags.out ?? join('lwin-out', `diagnose-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    await mkdir(join(out, cell), { recursive: true });
+    const data = studyData({ ...config, model: { ...config.model, hidden: model.layout.config.hiddenSize } });
+    const acquired = await acquireDevice(deviceOptionsFrom(flags));
+    try {
+      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
+      const preconditioner = flags.optimizerState && config.rho ? await loadPreconditioner(ctx, model.layout, flags.optimizerState, config.optimizer) : undefined;
+      if (config.rho && !preconditioner) console.warn('lwin: no --optimizer-state given: ρ and the generalized envelope are skipped');
+      const record = await diagnoseCell(ctx, { ...config, rho: Boolean(preconditioner) }, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out);
+      await writeStudySummary(out, [{ cell, stats: record.stats }], config);
+      await writeStudyJson(out, { config, weights: flags.weights, adapter: acquired.adapter, cells: [record], profile: ctx.profiler?.report() });
+      console.log(`diagnosed ${cell} (H=${model.layout.config.hiddenSize}) on ${acquired.adapter.name}; outputs in ${out}`);
+    } finally {
+      acquired.release();
+    }
+  });
+}
+
+/** η_p from a saved optimizer state (names `<state>.<param>`), through the same GPU optimizer lwin trains with. */
+async function loadPreconditioner(ctx: GpuContext, layout: ParamLayout, file: string, fallback: OptimizerConfig): Promise<Float64Array> {
+  const saved = readNamedTensors(await readFile(file), file);
+  const config = saved.metadata.optimizer_config ? (JSON.parse(saved.metadata.optimizer_config) as OptimizerConfig) : { ...fallback, name: (saved.metadata.optimizer ?? fallback.name) as OptimizerConfig['name'] };
+  const keys = saved.metadata.state_keys ? saved.metadata.state_keys.split(',') : [...new Set([...saved.tensors.keys()].map((n) => n.split('.')[0]!))];
+  const tensors: Record<string, Float32Array> = {};
+  for (const key of keys) {
+    const flat = new Float32Array(layout.trainableSize);
+    for (const t of layout.tensors.filter((x) => x.trainable)) {
+      const entry = saved.tensors.get(`${key}.${t.name}`);
+      if (!entry) throw new Error(`${file} has no ${key}.${t.name}; expected one tensor per state (${keys.join(', ')}) and trainable parameter`);
+      if (entry.data.length !== t.size) throw new Error(`${file}: ${key}.${t.name} has ${entry.data.length} values, expected ${t.size} (shape [${t.shape.join(',')}])`);
+      flat.set(entry.data, t.offset);
+    }
+    tensors[key] = flat;
+  }
+  const optimizer = new GpuOptimizer(ctx, layout, config);
+  try {
+    optimizer.loadState({ step: Number(saved.metadata.step ?? 0), tensors });
+    return await optimizer.preconditioner();
+  } finally {
+    optimizer.destroy();
+  }
+}

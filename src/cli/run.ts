@@ -1,0 +1,146 @@
+// `lwin run`: the whole study (train → diagnose → statistics → outputs) for the selected cells.
+import { Option, type Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { acquireDevice, GpuContext } from '../gpu/index.ts';
+import { DeviceLostError } from '../gpu/errors.ts';
+import { resolveStudy, type PresetName, type StudyConfig } from '../study/config.ts';
+import { runStudy } from '../study/run.ts';
+import { terminalProgress } from '../train/progress.ts';
+import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
+
+const num = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`'${v}' is not a number`);
+  return n;
+};
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const numbers = (v: string) => list(v).map(num);
+
+export interface RunFlags extends DeviceFlags {
+  preset: PresetName;
+  config?: string;
+  out?: string;
+  resume?: boolean;
+  [key: string]: unknown;
+}
+
+/** Flags that map onto study fields (dotted paths); every SPEC knob has one. */
+const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v: string) => unknown][] = [
+  ['--cells <list>', 'cells, comma-separated (const,shared,diag,gru,lstm)', 'cells', list],
+  ['--steps <T>', 'task sequence length', 'task.steps', num],
+  ['--input-size <D>', 'task input features', 'task.inputSize', num],
+  ['--task-lags <list>', 'task lags ℓ_k', 'task.lags', numbers],
+  ['--task-coeffs <list>', 'task coefficients c_k', 'task.coeffs', numbers],
+  ['--noise-std <s>', 'task noise', 'task.noiseStd', num],
+  ['--task-seed <n>', 'task seed (u and every data stream)', 'task.seed', num],
+  ['--x <file.npy>', 'your training inputs X [N,T,D] instead of the task', 'data.x'],
+  ['--y <file.npy>', 'your training targets Y [N,T]', 'data.y'],
+  ['--diag-x <file.npy>', 'your diagnostic inputs (default: the training data)', 'data.diagX'],
+  ['--diag-y <file.npy>', 'your diagnostic targets', 'data.diagY'],
+  ['--train-sequences <n>', 'N_train', 'trainSequences', num],
+  ['--diag-sequences <n>', 'N_diag', 'diagSequences', num],
+  ['--hidden <H>', 'hidden units', 'model.hidden', num],
+  ['--const-s <s>', 'ConstGate gate and initial gate of shared/diag', 'model.constS', num],
+  ['--optimizer <name>', 'sgd, sgd_momentum, adamw, rmsprop', 'optimizer.name'],
+  ['--lr <rate>', 'learning rate', 'optimizer.lr', num],
+  ['--weight-decay <wd>', 'weight decay', 'optimizer.weightDecay', num],
+  ['--clip <norm>', 'global gradient-norm clip', 'optimizer.clip', num],
+  ['--epochs <n>', 'epochs', 'epochs', num],
+  ['--batch <n>', 'mini-batch size', 'batch', num],
+  ['--seed <n>', 'model, shuffling and sampling seed', 'seed', num],
+  ['--w-seed <n>', 'seed of the ψ direction w', 'wSeed', num],
+  ['--lag-min <n>', 'diagnostic lag grid: first lag', 'lagGrid.min', num],
+  ['--lag-max <n>', 'diagnostic lag grid: last lag', 'lagGrid.max', num],
+  ['--num-lags <n>', 'diagnostic lag grid: number of lags', 'lagGrid.num', num],
+  ['--budgets <list>', 'budget grid N', 'budgets', numbers],
+  ['--eps <ε>', 'detectability threshold', 'eps', num],
+  ['--alpha-method <m>', 'mcculloch, ecf or koutrouvelis', 'alphaMethod'],
+  ['--transport-samples <n>', 'exact-transport (sequence, t) pairs', 'transportSamples', num],
+  ['--psi-subsample <n>', 'ψ samples kept per lag', 'psiSubsample', num],
+  ['--diag-batch <n>', 'sequences per diagnostic batch (default: from the memory budget)', 'diagBatch', num],
+  ['--diag-memory <bytes>', 'GPU memory budget of the diagnostic stage', 'diagMemoryBudget', num],
+  ['--checkpoint-every <n>', 'epochs between checkpoints', 'checkpointEvery', num],
+  ['--gate-log-every <n>', 'epochs between gate statistics', 'gateLogEvery', num],
+  ['--bptt-checkpoint <k>', 'keep every k-th state in BPTT', 'bpttCheckpoint', num],
+];
+
+const SWITCHES: [flag: string, description: string, path: string][] = [
+  ['--no-layernorm', 'no LayerNorm', 'model.layernorm'],
+  ['--no-orthogonal', 'PyTorch default init instead of orthogonal', 'model.orthogonal'],
+  ['--no-first-order', 'μ = μ0 only', 'firstOrder'],
+  ['--no-rho', 'skip the adaptive base rates ρ', 'rho'],
+];
+
+function flagKey(flag: string): string {
+  const name = flag.split(' ')[0]!.replace(/^--(no-)?/, '');
+  return name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+  node[keys.at(-1)!] = value;
+}
+
+export function studyOverrides(flags: Record<string, unknown>, fromFile: Record<string, unknown>): Record<string, unknown> {
+  const overrides = structuredClone(fromFile);
+  for (const [flag, , path] of FIELD_FLAGS) {
+    const value = flags[flagKey(flag)];
+    if (value !== undefined) setPath(overrides, path, value);
+  }
+  for (const [flag, , path] of SWITCHES) if (flags[flagKey(flag)] === false) setPath(overrides, path, false);
+  return overrides;
+}
+
+/** The study settings every study command takes: preset, JSON config, one flag per SPEC knob, device choice. */
+export function addStudyOptions(command: Command): Command {
+  command
+    .addOption(new Option('--preset <name>', 'starting point for every setting').choices(['quick', 'paper']).default('quick'))
+    .option('--config <file.json>', 'study settings as JSON (the fields of study.json\'s config); flags override it')
+    .option('--out <dir>', 'output folder (default: a new timestamped folder under lwin-out/)');
+  for (const [flag, description, , parse] of FIELD_FLAGS) command.option(flag, description, parse as never);
+  for (const [flag, description] of SWITCHES) command.option(flag, description);
+  return addDeviceOptions(command);
+}
+
+/** The resolved study configuration of a command's flags; refuses unknown or contradictory settings. */
+export async function studyFromFlags(flags: RunFlags): Promise<StudyConfig> {
+  let fromFile: Record<string, unknown> = {};
+  if (flags.config) {
+    try {
+      fromFile = JSON.parse(await readFile(flags.config, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new Error(`cannot read the study config ${flags.config}: ${(error as Error).message}`);
+    }
+  }
+  return resolveStudy(flags.preset, studyOverrides(flags, fromFile), flags.config ?? 'the study options');
+}
+
+export function registerRun(program: Command): void {
+  const command = program
+    .command('run')
+    .description('train the selected cells, run the diagnostics and statistics, and write every output (default preset: quick)')
+    .option('--resume', 'continue the study in --out: finished cells are kept, a half-trained cell resumes from its checkpoint');
+  addStudyOptions(command).action(async (flags: RunFlags) => {
+    const config = await studyFromFlags(flags);
+    if (flags.resume && !flags.out) throw new Error('--resume needs --out: the folder of the study to continue');
+    const out = flags.out ?? join('lwin-out', new Date().toISOString().replace(/[:.]/g, '-'));
+    const acquired = await acquireDevice(deviceOptionsFrom(flags));
+    const started = performance.now();
+    try {
+      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
+      console.log(`lwin run (${flags.preset}) on ${acquired.adapter.name}: ${config.cells.join(', ')} → ${out}`);
+      await runStudy(ctx, config, out, {
+        resume: flags.resume, adapter: acquired.adapter, progress: () => terminalProgress(), log: (line) => console.log(`  ${line}`),
+      });
+      console.log(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; summary: ${join(out, 'H_N_summary.csv')}`);
+    } catch (error) {
+      if (error instanceof DeviceLostError) throw new Error(`${error.message} Continue with: lwin run --resume --out ${out}`);
+      throw error;
+    } finally {
+      acquired.release();
+    }
+  });
+}

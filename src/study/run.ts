@@ -1,0 +1,141 @@
+// `lwin run`: a study from nothing to every output. For each cell, in order: train (with checkpoints), diagnose the
+// trained model on the diagnostic set, estimate the statistics, write the cell's files; then the study's summary
+// files. A finished cell leaves `<cell>/<cell>_cell.json`; `resume` skips such cells and continues a half-trained
+// one from its checkpoint, so an interrupted study loses at most the work since the last checkpoint.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import type { GpuContext } from '../gpu/context.ts';
+import type { AdapterSummary } from '../gpu/device.ts';
+import type { CellKind } from '../model/cells.ts';
+import type { ParamLayout } from '../model/params.ts';
+import { MultiLagTask } from '../data/task.ts';
+import { loadNpyDataset, validationSize, type SequenceData } from '../data/dataset.ts';
+import { train, type TrainingData } from '../train/trainer.ts';
+import { fileSink } from '../train/sink.ts';
+import type { Progress } from '../train/progress.ts';
+import { parseTrainConfig, type TrainConfig } from '../train/config.ts';
+import { writeSafetensors, writeNamedTensors, LWIN_VERSION } from '../io/safetensors.ts';
+import { lagGrid } from '../diagnostics/lags.ts';
+import { runDiagnostics, type DiagnosticsOptions } from '../diagnostics/stage.ts';
+import type { Diagnostics } from '../diagnostics/result.ts';
+import { analyzeDiagnostics, type CellStatistics } from './statistics.ts';
+import { writeCellOutputs, writeStudyJson, writeStudySummary } from './outputs.ts';
+import type { StudyConfig } from './config.ts';
+
+export interface StudyData {
+  training: TrainingData;
+  diagnostic: SequenceData;
+}
+
+export function studyData(config: StudyConfig): StudyData {
+  if (config.data) {
+    const set = loadNpyDataset(config.data.x, config.data.y);
+    const diagnostic = config.data.diagX && config.data.diagY ? loadNpyDataset(config.data.diagX, config.data.diagY) : set;
+    return { training: { train: set, validation: () => diagnostic }, diagnostic };
+  }
+  const task = new MultiLagTask(config.task);
+  const val = validationSize(config.batch);
+  return {
+    training: { train: task.trainingSet(config.trainSequences), validation: (epoch) => task.validationSet(val, epoch) },
+    diagnostic: task.diagnosticSet(config.diagSequences),
+  };
+}
+
+export function trainConfigFor(config: StudyConfig, cell: CellKind): TrainConfig {
+  return parseTrainConfig({
+    cell, hidden: config.model.hidden, layernorm: config.model.layernorm, orthogonal: config.model.orthogonal, constS: config.model.constS,
+    optimizer: config.optimizer, epochs: config.epochs, batch: config.batch, seed: config.seed,
+    checkpointEvery: config.checkpointEvery, gateLogEvery: config.gateLogEvery,
+    ...(config.bpttCheckpoint !== undefined && { bpttCheckpoint: config.bpttCheckpoint }),
+  });
+}
+
+export function diagnosticsOptions(config: StudyConfig, preconditioner?: Float64Array): DiagnosticsOptions {
+  return {
+    lags: lagGrid(config.lagGrid.min, config.lagGrid.max, config.lagGrid.num),
+    firstOrder: config.firstOrder, memoryBudget: config.diagMemoryBudget, batch: config.diagBatch,
+    psiSubsample: config.psiSubsample, wSeed: config.wSeed, seed: config.seed, transportSamples: config.transportSamples,
+    preconditioner: config.rho ? preconditioner : undefined,
+  };
+}
+
+export interface StudyOptions {
+  resume?: boolean;
+  progress?: (cell: string) => Progress;
+  adapter?: AdapterSummary;
+  log?: (line: string) => void;
+}
+
+export interface CellRecord {
+  cell: string;
+  stats: CellStatistics;
+  timings: Record<string, number>;
+  diagnostics: Omit<Diagnostics, 'perLag'>;
+}
+
+export async function runStudy(ctx: GpuContext, config: StudyConfig, out: string, options: StudyOptions = {}): Promise<CellRecord[]> {
+  const log = options.log ?? (() => {});
+  await mkdir(out, { recursive: true });
+  const data = studyData(config);
+  const records: CellRecord[] = [];
+  const started = performance.now();
+  for (const cell of config.cells as CellKind[]) {
+    const done = join(out, cell, `${cell}_cell.json`);
+    if (options.resume) {
+      const previous = await readFile(done, 'utf8').then((t) => JSON.parse(t) as CellRecord, () => undefined);
+      if (previous) {
+        log(`${cell}: finished earlier, kept`);
+        records.push(previous);
+        continue;
+      }
+    }
+    records.push(await runCell(ctx, config, cell, data, out, options));
+    log(`${cell}: done`);
+  }
+  await writeStudySummary(out, records.map((r) => ({ cell: r.cell, stats: r.stats })), config);
+  await writeStudyJson(out, {
+    lwin: LWIN_VERSION, config, adapter: options.adapter, seconds: (performance.now() - started) / 1000,
+    cells: records, profile: ctx.profiler?.report(),
+  });
+  return records;
+}
+
+async function runCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, data: StudyData, out: string, options: StudyOptions): Promise<CellRecord> {
+  const dir = join(out, cell);
+  const timings: Record<string, number> = {};
+  let t0 = performance.now();
+  const trained = await train(ctx, trainConfigFor(config, cell), data.training, { sink: fileSink(dir), resume: options.resume, progress: options.progress?.(cell) });
+  try {
+    timings.train = (performance.now() - t0) / 1000;
+    const state = await trained.optimizer.saveState();
+    const meta = { lwin_version: LWIN_VERSION, epochs: String(trained.epochsRun) };
+    await writeFileAtomic(join(dir, `${cell}.safetensors`), Buffer.from(writeSafetensors(trained.layout, trained.params, { metadata: meta })));
+    const optimizerTensors = Object.entries(state.tensors).flatMap(([key, flat]) =>
+      trained.layout.tensors.filter((t) => t.trainable).map((t) => ({ name: `${key}.${t.name}`, shape: t.shape, data: flat.subarray(t.offset, t.offset + t.size) })),
+    );
+    await writeFileAtomic(join(dir, `${cell}_optimizer.safetensors`), Buffer.from(writeNamedTensors(optimizerTensors, { ...meta, step: String(state.step), optimizer: trained.optimizer.config.name, optimizer_config: JSON.stringify(trained.optimizer.config), state_keys: Object.keys(state.tensors).join(',') })));
+    const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
+    return await diagnoseCell(ctx, config, cell, trained.layout, trained.params, data.diagnostic, preconditioner, out, timings);
+  } finally {
+    trained.optimizer.destroy();
+  }
+}
+
+/** Diagnostics, statistics and the cell's files for trained parameters (also `lwin diagnose`'s path). */
+export async function diagnoseCell(
+  ctx: GpuContext, config: StudyConfig, cell: CellKind, layout: ParamLayout, params: Float32Array, diagnostic: SequenceData,
+  preconditioner: Float64Array | undefined, out: string, timings: Record<string, number> = {},
+): Promise<CellRecord> {
+  let t0 = performance.now();
+  const diagnostics = await runDiagnostics(ctx, layout, params, diagnostic, diagnosticsOptions(config, preconditioner));
+  timings.diagnostics = (performance.now() - t0) / 1000;
+  t0 = performance.now();
+  const stats = analyzeDiagnostics(diagnostics, { alphaMethod: config.alphaMethod, budgets: config.budgets, eps: config.eps, constS: cell === 'const' ? config.model.constS : undefined });
+  timings.statistics = (performance.now() - t0) / 1000;
+  await writeCellOutputs(out, cell, stats, diagnostics);
+  const { perLag: _perLag, ...summary } = diagnostics;
+  const record: CellRecord = { cell, stats, timings, diagnostics: summary };
+  await writeFileAtomic(join(out, cell, `${cell}_cell.json`), `${JSON.stringify(record, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
+  return record;
+}
