@@ -5,6 +5,7 @@ import { registerStatsCommands } from '../stats/cli.ts';
 import { registerTrain } from './train.ts';
 import { registerRun } from './run.ts';
 import { registerDiagnose } from './diagnose.ts';
+import { registerProfile } from './profile.ts';
 
 const program = new Command()
   .name('lwin')
@@ -14,6 +15,7 @@ const program = new Command()
 registerDoctor(program);
 registerRun(program);
 registerDiagnose(program);
+registerProfile(program);
 registerTrain(program);
 registerStatsCommands(program);
 

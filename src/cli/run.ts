@@ -63,6 +63,7 @@ const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v:
   ['--checkpoint-every <n>', 'epochs between checkpoints', 'checkpointEvery', num],
   ['--gate-log-every <n>', 'epochs between gate statistics', 'gateLogEvery', num],
   ['--bptt-checkpoint <k>', 'keep every k-th state in BPTT', 'bpttCheckpoint', num],
+  ['--track-every <K>', 'record the envelope trajectory every K epochs into <cell>/<cell>_trajectory.csv', 'trackEvery', num],
 ];
 
 const SWITCHES: [flag: string, description: string, path: string][] = [

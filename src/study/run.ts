@@ -8,7 +8,8 @@ import writeFileAtomic from 'write-file-atomic';
 import type { GpuContext } from '../gpu/context.ts';
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { CellKind } from '../model/cells.ts';
-import type { ParamLayout } from '../model/params.ts';
+import { buildLayout, type ParamLayout } from '../model/params.ts';
+import { trajectoryRecorder } from './trajectory.ts';
 import { MultiLagTask } from '../data/task.ts';
 import { loadNpyDataset, validationSize, type SequenceData } from '../data/dataset.ts';
 import { train, type TrainingData } from '../train/trainer.ts';
@@ -105,7 +106,11 @@ async function runCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, dat
   const dir = join(out, cell);
   const timings: Record<string, number> = {};
   let t0 = performance.now();
-  const trained = await train(ctx, trainConfigFor(config, cell), data.training, { sink: fileSink(dir), resume: options.resume, progress: options.progress?.(cell) });
+  const trainConfig = trainConfigFor(config, cell);
+  const layout = buildLayout({ cell, inputSize: data.training.train.inputSize, hiddenSize: config.model.hidden, layernorm: config.model.layernorm });
+  const onEpochEnd = config.trackEvery ? trajectoryRecorder(ctx, config, layout, data.diagnostic, join(dir, `${cell}_trajectory.csv`)) : undefined;
+  await mkdir(dir, { recursive: true });
+  const trained = await train(ctx, trainConfig, data.training, { sink: fileSink(dir), resume: options.resume, progress: options.progress?.(cell), onEpochEnd });
   try {
     timings.train = (performance.now() - t0) / 1000;
     const state = await trained.optimizer.saveState();

@@ -27,6 +27,11 @@ export interface TrainOptions {
   progress?: Progress;
   /** Stop after this epoch (as an interruption would); the run can be resumed. */
   stopAfterEpoch?: number;
+  /**
+   * Called after every epoch's curves are recorded, with the epoch and a way to read the current parameters and the
+   * optimizer's preconditioner (the envelope trajectory uses it every K epochs).
+   */
+  onEpochEnd?: (epoch: number, snapshot: () => Promise<{ params: Float32Array; preconditioner: Float64Array }>) => Promise<void>;
 }
 
 export interface TrainResult {
@@ -121,6 +126,10 @@ class TrainingRun {
         await this.record(trainLoss);
         const row = this.curve.at(-1)!;
         progress.update(this.epoch, { loss: row.train_loss.toPrecision(4) });
+        await this.options.onEpochEnd?.(this.epoch, async () => ({
+          params: await this.ctx.readF32(this.params, 0, this.layout.totalSize),
+          preconditioner: await this.optimizer.preconditioner(),
+        }));
         if (this.epoch % this.config.checkpointEvery === 0 || this.epoch === this.config.epochs) await this.checkpoint();
       }
     } finally {
