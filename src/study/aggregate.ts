@@ -1,0 +1,220 @@
+// Merging finished studies (seeds of a sweep): per cell, mean ± std across runs of each lag's statistics and of each
+// budget's window. Reads the files outputs.ts writes, by column name.
+//
+// Conventions (those of the reference's pandas aggregation, seed_utils.aggregate_numeric_by_key): std is the sample
+// standard deviation (n − 1; nan for a single value); values that are not finite (a lag whose envelope is 0 has
+// log μ = -inf) are left out and `_n` counts what was averaged; N_required_at_eps is averaged only over runs where the
+// lag was detectable (not -1), so its `_n` says in how many runs it was.
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { cellFileNames } from './outputs.ts';
+import { csvText, type CsvValue } from './format.ts';
+
+export const AGGREGATED_SUMMARY_COLUMNS = ['mu_l1_mean', 'log_mu_l1_mean', 'alpha_hat', 'sigma_alpha_hat', 'mbar_scalar', 'N_required_at_eps'] as const;
+export const AGGREGATED_WINDOW_COLUMNS = ['H_N', 'H_N_contiguous'] as const;
+/** N_required_at_eps's value for a lag that no budget detects. */
+const NOT_DETECTED = -1;
+
+export interface MeanStd {
+  mean: number;
+  std: number;
+  /** How many runs' values went into mean and std. */
+  n: number;
+}
+
+/** One aggregated file: a key column (`ell` or `N`), and per key and column the mean, std and count. */
+export interface AggregateSeries {
+  key: string;
+  keys: number[];
+  columns: string[];
+  /** values[row][column]. */
+  values: MeanStd[][];
+}
+
+export interface CellAggregate {
+  cell: string;
+  /** The run folders that hold this cell. */
+  runs: string[];
+  summary: AggregateSeries;
+  windows: AggregateSeries;
+}
+
+export interface AggregateTable {
+  runs: string[];
+  cells: CellAggregate[];
+}
+
+/** A CSV file as text fields, read by header name. */
+export interface CsvTable {
+  source: string;
+  header: string[];
+  rows: string[][];
+}
+
+/** Splits CSV text (RFC 4180 quoting, as format.ts writes it); every row must have one field per header column. */
+export function parseCsv(text: string, source: string): CsvTable {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
+  if (lines.length === 0) throw new Error(`${source} is empty; expected a header row`);
+  const [header, ...rows] = lines.map(splitCsvLine);
+  rows.forEach((row, i) => {
+    if (row.length !== header!.length) throw new Error(`${source}: line ${i + 2} has ${row.length} fields for ${header!.length} columns (${header!.join(',')})`);
+  });
+  return { source, header: header!, rows };
+}
+
+function splitCsvLine(line: string): string[] {
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') (field += '"'), i++;
+      else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') fields.push(field), (field = '');
+    else field += ch;
+  }
+  fields.push(field);
+  return fields.map((f) => f.trim());
+}
+
+/** A column as numbers: `inf`, `-inf`, `nan` and empty fields (format.ts's spellings) become ±Infinity and NaN. */
+export function numericColumn(table: CsvTable, name: string): number[] {
+  const index = table.header.indexOf(name);
+  if (index < 0) throw new Error(`${table.source} has no column '${name}' (its columns: ${table.header.join(',')})`);
+  return table.rows.map((row, i) => {
+    const text = row[index]!.toLowerCase();
+    const special: Record<string, number> = { '': NaN, nan: NaN, inf: Infinity, '+inf': Infinity, infinity: Infinity, '-inf': -Infinity, '-infinity': -Infinity };
+    const value = text in special ? special[text]! : Number(text);
+    if (Number.isNaN(value) && !(text in special)) throw new Error(`${table.source}: line ${i + 2}, column ${name}: '${row[index]}' is not a number`);
+    return value;
+  });
+}
+
+interface CellTables {
+  summary: CsvTable;
+  windows: CsvTable;
+}
+
+interface FinishedRun {
+  dir: string;
+  cells: Map<string, CellTables>;
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch(() => undefined);
+}
+
+/** A finished study folder's cell tables; the problems (not a study, unfinished, files missing) otherwise. */
+async function readFinishedRun(dir: string): Promise<FinishedRun | string[]> {
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) return [`${dir} is not a folder`];
+  const windowSummary = await readText(join(dir, 'H_N_summary.csv'));
+  if (windowSummary === undefined) {
+    const hint = (await readText(join(dir, 'study.json'))) === undefined ? 'not a study output folder' : 'an unfinished study';
+    return [`${dir} has no H_N_summary.csv (written when a study's last cell is done): ${hint}. ` +
+      `Finish it with \`lwin run --resume --out ${dir}\`, or pass study folders (a sweep's seed_<S>/ folders, not the sweep's own folder)`];
+  }
+  // H_N_summary.csv's `H_N_<cell>` columns name the study's cells (as the reference's aggregation finds them).
+  const cellNames = parseCsv(windowSummary, join(dir, 'H_N_summary.csv')).header.filter((c) => c.startsWith('H_N_')).map((c) => c.slice(4));
+  if (cellNames.length === 0) return [`${join(dir, 'H_N_summary.csv')} names no cell (no H_N_<cell> column)`];
+  const oddName = cellNames.find((c) => !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(c));
+  if (oddName !== undefined) return [`${join(dir, 'H_N_summary.csv')} has a column H_N_${oddName}, which names no cell folder`];
+  const cells = new Map<string, CellTables>();
+  const problems: string[] = [];
+  for (const cell of cellNames) {
+    const names = cellFileNames(cell);
+    const [summaryPath, windowPath] = [join(dir, cell, names.summary), join(dir, cell, names.window)];
+    const [summaryText, windowText] = await Promise.all([readText(summaryPath), readText(windowPath)]);
+    if (summaryText === undefined) problems.push(`${summaryPath} is missing`);
+    if (windowText === undefined) problems.push(`${windowPath} is missing`);
+    if (summaryText !== undefined && windowText !== undefined) {
+      cells.set(cell, { summary: parseCsv(summaryText, summaryPath), windows: parseCsv(windowText, windowPath) });
+    }
+  }
+  return problems.length ? problems : { dir, cells };
+}
+
+/** Mean, sample std and count of the values that count (finite ones that `keep` accepts). */
+export function meanStd(values: readonly number[], keep: (v: number) => boolean = () => true): MeanStd {
+  const used = values.filter((v) => Number.isFinite(v) && keep(v));
+  const n = used.length;
+  const mean = n ? used.reduce((s, v) => s + v, 0) / n : NaN;
+  const std = n > 1 ? Math.sqrt(used.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : NaN;
+  return { mean, std, n };
+}
+
+function describeGrid(keys: readonly number[]): string {
+  return keys.length ? `${keys.length} values ${keys[0]}…${keys.at(-1)}` : 'no rows';
+}
+
+/** Aggregates one file kind of one cell across runs; refuses runs whose key grids differ. */
+function aggregateSeries(tables: readonly { dir: string; table: CsvTable }[], key: string, columns: readonly string[], what: string): AggregateSeries {
+  const grids = tables.map(({ table }) => numericColumn(table, key));
+  const first = grids[0]!;
+  grids.forEach((grid, i) => {
+    if (grid.length !== first.length || grid.some((v, j) => v !== first[j])) {
+      throw new Error(`the ${what} grids differ: ${tables[0]!.dir} has ${key} = ${describeGrid(first)}, ${tables[i]!.dir} has ${key} = ${describeGrid(grid)}. ` +
+        'Aggregate only runs with the same settings.');
+    }
+  });
+  const perColumn = columns.map((column) => {
+    const keep = column === 'N_required_at_eps' ? (v: number) => v !== NOT_DETECTED : undefined;
+    const byRun = tables.map(({ table }) => numericColumn(table, column));
+    return first.map((_, row) => meanStd(byRun.map((values) => values[row]!), keep));
+  });
+  return { key, keys: first, columns: [...columns], values: first.map((_, row) => perColumn.map((c) => c[row]!)) };
+}
+
+/** Reads finished study folders and aggregates every cell over the runs that hold it. */
+export async function aggregateRuns(dirs: readonly string[]): Promise<AggregateTable> {
+  if (dirs.length === 0) throw new Error('nothing to aggregate: give the folders of finished studies, e.g. `lwin aggregate --out sweep sweep/seed_212 sweep/seed_1001`');
+  const twice = dirs.find((d, i) => dirs.findIndex((e) => resolve(e) === resolve(d)) !== i);
+  if (twice !== undefined) throw new Error(`${twice} is listed twice; each run must count once`);
+  const read = await Promise.all(dirs.map(readFinishedRun));
+  const problems = read.flatMap((r) => (Array.isArray(r) ? r : []));
+  if (problems.length) throw new Error(`cannot aggregate; these are not finished studies:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  const runs = read as FinishedRun[];
+  const cellNames = [...new Set(runs.flatMap((r) => [...r.cells.keys()]))];
+  const cells = cellNames.map((cell) => {
+    const holding = runs.filter((r) => r.cells.has(cell));
+    const pick = (kind: keyof CellTables) => holding.map((r) => ({ dir: r.dir, table: r.cells.get(cell)![kind] }));
+    return {
+      cell,
+      runs: holding.map((r) => r.dir),
+      summary: aggregateSeries(pick('summary'), 'ell', AGGREGATED_SUMMARY_COLUMNS, `lag (${cell})`),
+      windows: aggregateSeries(pick('windows'), 'N', AGGREGATED_WINDOW_COLUMNS, `budget (${cell})`),
+    };
+  });
+  return { runs: [...dirs], cells };
+}
+
+/** The CSV text of a series: the key column, then `<col>_mean,<col>_std,<col>_n` per column. */
+export function seriesCsv(series: AggregateSeries, what: string): string {
+  const header = [series.key, ...series.columns.flatMap((c) => [`${c}_mean`, `${c}_std`, `${c}_n`])];
+  const rows = series.keys.map((k, row) => [k, ...series.values[row]!.flatMap((v): CsvValue[] => [v.mean, v.std, v.n])]);
+  return csvText(header, rows, what);
+}
+
+/**
+ * Writes `<target>/aggregate/<cell>_summary_aggregate.csv`, `<cell>_H_N_aggregate.csv` per cell and `runs.json`
+ * (which runs each cell averaged), each atomically; returns the paths.
+ */
+export async function writeAggregate(target: string, table: AggregateTable): Promise<string[]> {
+  const dir = join(target, 'aggregate');
+  await mkdir(dir, { recursive: true });
+  const written: string[] = [];
+  for (const { cell, summary, windows } of table.cells) {
+    for (const [name, series] of [[`${cell}_summary_aggregate.csv`, summary], [`${cell}_H_N_aggregate.csv`, windows]] as const) {
+      await writeFileAtomic(join(dir, name), seriesCsv(series, name));
+      written.push(join(dir, name));
+    }
+  }
+  const runs = { runs: table.runs, cells: Object.fromEntries(table.cells.map((c) => [c.cell, c.runs])) };
+  await writeFileAtomic(join(dir, 'runs.json'), `${JSON.stringify(runs, null, 2)}\n`);
+  written.push(join(dir, 'runs.json'));
+  return written;
+}

@@ -1,0 +1,159 @@
+// The files of one study, written atomically (write-file-atomic: a temporary file beside the target, then a rename),
+// so an interrupted run leaves every file either as it was or complete. Names and columns follow the reference
+// scripts, so their pandas analysis reads lwin's directories; value spelling is in format.ts.
+//
+// In <dir>/<cell>/:
+//   <cell>_summary.csv             one row per lag: SUMMARY_COLUMNS (best_snr etc. are lwin's definitions, detection.ts)
+//   <cell>_mu_units.csv            μ^(q)(ℓ): `ell,mu_unit_0,…,mu_unit_{H-1}`, one row per lag (the reference's layout)
+//   <cell>_tau_from_mu_units.csv   `unit,tau,C,r2,lags_used`, one row per unit with a fit (≥ 5 lags with μ^(q) > 0), as the
+//                                  reference lists only fitted units; τ = inf where the envelope does not decay
+//   <cell>_tau_from_mu_stats.json  the reference's keys (model, num_units = fitted units, tau_min/max/mean/std) with min,
+//                                  max, mean, std over the finite τ, plus median, quantiles, counts, the CCDF, const_gate
+//   <cell>_tau_const.json          const cell only: {s, leak, tau} of τ = -1/log(1-s), as the reference
+//   <cell>_envelope_fits.json      the reference's {exp: {a, b, r2, tau_env}, power: {c, d, r2}} plus λ, β, AIC/BIC,
+//                                  the log-log regime, the preferred one, master proportionality, asymptotic predictions
+//   <cell>_H_N.csv                 `N,H_N,H_N_contiguous`, one row per budget
+// In <dir>/:
+//   H_N_summary.csv                wide, as the reference: `N,H_N_<cell>…,contiguous_H_N_<cell>…`, one row per budget
+//                                  (the contiguous columns do not start with `H_N_`, which the reference's
+//                                  aggregation takes for cells)
+//   cli_args.csv                   `argument,value` (the reference's header): the configuration flattened (format.ts)
+//   study.json                     what the caller assembles, made plain (format.ts: toPlainJson)
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import type { Diagnostics } from '../diagnostics/result.ts';
+import type { CellStatistics, LagRow } from './statistics.ts';
+import { csvText, flattenConfig, jsonText, type CsvValue } from './format.ts';
+
+export const SUMMARY_COLUMNS = [
+  'ell', 'mu_l1_mean', 'log_mu_l1_mean', 'alpha_hat', 'sigma_alpha_hat', 'N_required_at_eps', 'best_snr', 'err_at_best_snr',
+  'best_N_for_ell', 'mbar_scalar', 'alpha_reliable', 'alpha_method', 'n_samples',
+] as const;
+export const TAU_COLUMNS = ['unit', 'tau', 'C', 'r2', 'lags_used'] as const;
+export const H_N_COLUMNS = ['N', 'H_N', 'H_N_contiguous'] as const;
+export const CLI_ARGS_COLUMNS = ['argument', 'value'] as const;
+
+/** File names of one cell, relative to `<dir>/<cell>/`. */
+export function cellFileNames(cell: string) {
+  return {
+    summary: `${cell}_summary.csv`,
+    muUnits: `${cell}_mu_units.csv`,
+    tauUnits: `${cell}_tau_from_mu_units.csv`,
+    tauStats: `${cell}_tau_from_mu_stats.json`,
+    tauConst: `${cell}_tau_const.json`,
+    envelopeFits: `${cell}_envelope_fits.json`,
+    window: `${cell}_H_N.csv`,
+  };
+}
+
+function checkCellName(cell: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(cell)) {
+    throw new Error(`outputs: cell name '${cell}' cannot name a directory and files; use letters, digits, '.', '_' or '-'`);
+  }
+}
+
+async function writeText(path: string, text: string, written: string[]): Promise<void> {
+  await writeFileAtomic(path, text);
+  written.push(path);
+}
+
+function summaryRow(r: LagRow): CsvValue[] {
+  return [
+    r.ell, r.muL1Mean, r.logMuL1Mean, r.alphaHat, r.sigmaHat, r.nRequired, r.bestSnr, r.errAtBestSnr, r.bestNForEll,
+    r.mbar, r.alphaReliable, r.alphaMethod, r.nSamples,
+  ];
+}
+
+function muUnitsCsv(cell: string, diagnostics: Diagnostics): string {
+  const units = diagnostics.perLag[0]?.perUnit.length ?? diagnostics.hidden;
+  const header = ['ell', ...Array.from({ length: units }, (_, q) => `mu_unit_${q}`)];
+  return csvText(header, diagnostics.perLag.map((lag) => [lag.ell, ...lag.perUnit]), `${cell}_mu_units.csv`);
+}
+
+function tauStatsJson(cell: string, stats: CellStatistics): unknown {
+  const { summary: s, ccdf, constGate } = stats.timescales;
+  return {
+    model: cell,
+    num_units: s.fitted,
+    tau_min: s.min, tau_max: s.max, tau_mean: s.mean, tau_std: s.std,
+    tau_median: s.median, tau_q10: s.q10, tau_q25: s.q25, tau_q75: s.q75, tau_q90: s.q90,
+    num_finite: s.finite, num_infinite: s.infinite, num_unfit: s.unfit, units_total: s.units,
+    moments_over: 'finite tau only; infinite tau (no decay) counted in num_infinite',
+    ccdf: { x: ccdf.x, p: ccdf.p, units: ccdf.units, infinite: ccdf.infinite },
+    ...(constGate && { const_gate: constGate }),
+    ...(s.fitted === 0 && { note: 'No valid exponential fits (fewer than 5 lags with mu_unit > 0 for every unit).' }),
+  };
+}
+
+function envelopeFitsJson(stats: CellStatistics): unknown {
+  const { regimes, error } = stats.envelope;
+  const { fit, ells, x, y } = stats.master;
+  const master = { fit: fit ? { intercept: fit.intercept, slope: fit.slope, r2: fit.r2, n: fit.n, aic: fit.aic, bic: fit.bic } : null, ells, x, y };
+  const asymptotic = stats.asymptotic;
+  if (!regimes) return { note: error, master, asymptotic };
+  const { exponential: e, power: p, logarithmic: l } = regimes;
+  return {
+    exp: { a: e.intercept, b: e.slope, r2: e.r2, tau_env: e.tauEnv, lambda: e.lambda, aic: e.aic, bic: e.bic, n: e.n },
+    power: { c: p.intercept, d: p.slope, r2: p.r2, beta: p.beta, aic: p.aic, bic: p.bic, n: p.n },
+    logarithmic: l ? { c: l.intercept, d: l.slope, r2: l.r2, gamma: l.gamma, aic: l.aic, bic: l.bic, n: l.n } : null,
+    preferred: regimes.preferred,
+    ...(regimes.note !== undefined && { note: regimes.note }),
+    master,
+    asymptotic,
+  };
+}
+
+/** Writes the files of one cell into `<dir>/<cell>/`; returns their paths. */
+export async function writeCellOutputs(dir: string, cell: string, stats: CellStatistics, diagnostics: Diagnostics): Promise<string[]> {
+  checkCellName(cell);
+  const names = cellFileNames(cell);
+  const cellDir = join(dir, cell);
+  await mkdir(cellDir, { recursive: true });
+  const written: string[] = [];
+  const fitted = stats.timescales.units.filter((u) => !Number.isNaN(u.tau));
+  const files: [string, string][] = [
+    [names.summary, csvText(SUMMARY_COLUMNS, stats.lags.map(summaryRow), names.summary)],
+    [names.muUnits, muUnitsCsv(cell, diagnostics)],
+    [names.tauUnits, csvText(TAU_COLUMNS, fitted.map((u) => [u.unit, u.tau, u.amplitude, u.r2, u.lagsUsed]), names.tauUnits)],
+    [names.tauStats, jsonText(tauStatsJson(cell, stats))],
+    [names.envelopeFits, jsonText(envelopeFitsJson(stats))],
+    [names.window, csvText(H_N_COLUMNS, stats.windows.map((w) => [w.budget, w.window, w.contiguousWindow]), names.window)],
+  ];
+  if (stats.timescales.constGate) files.push([names.tauConst, jsonText(stats.timescales.constGate)]);
+  for (const [name, text] of files) await writeText(join(cellDir, name), text, written);
+  return written;
+}
+
+/** `H_N_summary.csv` text: one row per budget of any cell, `H_N_<cell>` then `contiguous_H_N_<cell>` columns. */
+export function windowSummaryCsv(cells: readonly { cell: string; stats: CellStatistics }[]): string {
+  const budgets = [...new Set(cells.flatMap((c) => c.stats.windows.map((w) => w.budget)))].sort((a, b) => a - b);
+  const header = ['N', ...cells.map((c) => `H_N_${c.cell}`), ...cells.map((c) => `contiguous_H_N_${c.cell}`)];
+  const at = (stats: CellStatistics, n: number) => stats.windows.find((w) => w.budget === n);
+  const rows = budgets.map((n) => [
+    n,
+    ...cells.map((c) => at(c.stats, n)?.window ?? NaN),
+    ...cells.map((c) => at(c.stats, n)?.contiguousWindow ?? NaN),
+  ]);
+  return csvText(header, rows, 'H_N_summary.csv');
+}
+
+/** Writes `H_N_summary.csv` and `cli_args.csv` at the top of `dir`; returns their paths. */
+export async function writeStudySummary(dir: string, cells: { cell: string; stats: CellStatistics }[], config: object): Promise<string[]> {
+  cells.forEach((c) => checkCellName(c.cell));
+  const duplicate = cells.find((c, i) => cells.findIndex((d) => d.cell === c.cell) !== i);
+  if (duplicate) throw new Error(`outputs: cell '${duplicate.cell}' appears twice in the study summary; cell names must be unique`);
+  await mkdir(dir, { recursive: true });
+  const written: string[] = [];
+  await writeText(join(dir, 'H_N_summary.csv'), windowSummaryCsv(cells), written);
+  await writeText(join(dir, 'cli_args.csv'), csvText(CLI_ARGS_COLUMNS, flattenConfig(config), 'cli_args.csv'), written);
+  return written;
+}
+
+/** Writes `<dir>/study.json` from what the caller assembled (typed arrays → arrays, non-finite → null); returns its path. */
+export async function writeStudyJson(dir: string, study: object): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'study.json');
+  await writeFileAtomic(path, jsonText(study));
+  return path;
+}
