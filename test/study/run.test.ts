@@ -1,0 +1,78 @@
+// A whole study at a tiny size: every output file, resume after an interruption, `diagnose` reproducing the run,
+// and configurations refused before any work.
+import { mkdtemp, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useGpu } from '../support/gpu.ts';
+import { resolveStudy } from '../../src/study/config.ts';
+import { diagnoseCell, runStudy, studyData } from '../../src/study/run.ts';
+import { readSafetensors } from '../../src/io/safetensors.ts';
+
+const gpu = useGpu();
+
+const TINY = {
+  cells: ['const', 'gru'],
+  task: { steps: 32, inputSize: 3, lags: [2, 4, 8], coeffs: [0.6, 0.5, 0.4], noiseStd: 0.3, seed: 5 },
+  trainSequences: 64, diagSequences: 24, model: { hidden: 8 }, epochs: 2, batch: 32,
+  lagGrid: { min: 1, max: 16, num: 8 }, transportSamples: 2, psiSubsample: 600, checkpointEvery: 1, rho: true,
+};
+
+const CELL_FILES = (cell: string) => [
+  `${cell}_summary.csv`, `${cell}_mu_units.csv`, `${cell}_tau_from_mu_units.csv`, `${cell}_tau_from_mu_stats.json`,
+  `${cell}_envelope_fits.json`, `${cell}_H_N.csv`, `${cell}_learning_curve.csv`, `gate_stats_${cell}.csv`, `${cell}.safetensors`,
+];
+
+describe('lwin run at a tiny size', () => {
+  it('writes every output, resumes after an interruption, and diagnose reproduces the run', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'lwin-study-'));
+    try {
+      const config = resolveStudy('quick', TINY);
+      await runStudy(gpu.ctx, config, out);
+      for (const cell of ['const', 'gru']) for (const file of CELL_FILES(cell)) await expect(stat(join(out, cell, file))).resolves.toBeTruthy();
+      for (const file of ['H_N_summary.csv', 'cli_args.csv', 'study.json']) await expect(stat(join(out, file))).resolves.toBeTruthy();
+      const summary = await readFile(join(out, 'gru', 'gru_summary.csv'), 'utf8');
+      expect(summary.split('\n')[0]).toBe('ell,mu_l1_mean,log_mu_l1_mean,alpha_hat,sigma_alpha_hat,N_required_at_eps,best_snr,err_at_best_snr,best_N_for_ell,mbar_scalar,alpha_reliable,alpha_method,n_samples');
+      expect(summary.trim().split('\n')).toHaveLength(1 + 8);
+      const hn = await readFile(join(out, 'H_N_summary.csv'), 'utf8');
+      expect(hn.split('\n')[0]).toBe('N,H_N_const,H_N_gru,contiguous_H_N_const,contiguous_H_N_gru');
+
+      // Interrupt: gru's results vanish as if the process died before its last write; const stays finished.
+      const constMtime = (await stat(join(out, 'const', 'const_summary.csv'))).mtimeMs;
+      await unlink(join(out, 'gru', 'gru_cell.json'));
+      await unlink(join(out, 'gru', 'gru_summary.csv'));
+      await runStudy(gpu.ctx, config, out, { resume: true });
+      expect((await stat(join(out, 'const', 'const_summary.csv'))).mtimeMs).toBe(constMtime);
+      expect(await readFile(join(out, 'gru', 'gru_summary.csv'), 'utf8')).toBe(summary);
+
+      // diagnose on the trained weights (and optimizer state) gives the same numbers.
+      const model = readSafetensors(await readFile(join(out, 'gru', 'gru.safetensors')), { source: 'gru.safetensors' });
+      const record = JSON.parse(await readFile(join(out, 'gru', 'gru_cell.json'), 'utf8'));
+      const again = join(out, 'again');
+      await diagnoseCell(gpu.ctx, { ...config, rho: false }, 'gru', model.layout, Float32Array.from(model.params), studyData(config).diagnostic, undefined, again);
+      const rediagnosed = await readFile(join(again, 'gru', 'gru_summary.csv'), 'utf8');
+      const column = (csv: string, name: string) => csv.trim().split('\n').map((l) => l.split(',')).map((r, _i, rows) => r[rows[0]!.indexOf(name)]);
+      expect(column(rediagnosed, 'mu_l1_mean')).toEqual(column(summary, 'mu_l1_mean'));
+      expect(record.stats.lags.length).toBe(8);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('study configurations refused before any work', () => {
+  it.each([
+    ['an unknown setting', { epochz: 3 }, /epochz/],
+    ['an unknown cell', { cells: ['rnn'] }, /cells/],
+    ['a lag grid reaching the sequence length', { task: { steps: 64 }, lagGrid: { min: 2, max: 64, num: 8 } }, /lagGrid.max \(64\) must be below the sequence length 64/],
+    ['task lags and coefficients of different lengths', { task: { lags: [2, 4], coeffs: [0.5] } }, /2 lags but task.coeffs 1/],
+    ['a cell listed twice', { cells: ['gru', 'gru'] }, /twice/],
+    ['budgets not increasing', { budgets: [100, 50] }, /increase strictly/],
+    ['more lags than integers in the grid', { lagGrid: { min: 2, max: 5, num: 10 } }, /exceeds the 4 integers/],
+    ['a negative learning rate', { optimizer: { lr: -1 } }, /optimizer.lr/],
+    ['an unknown α method', { alphaMethod: 'hill' }, /alphaMethod/],
+    ['a hidden size beyond the kernels', { model: { hidden: 512 } }, /model.hidden/],
+  ])('%s', (_name, overrides, pattern) => {
+    expect(() => resolveStudy('quick', overrides)).toThrow(pattern);
+  });
+});
