@@ -5,6 +5,7 @@ import { registerStatsCommands } from '../stats/cli.ts';
 import { registerTrain } from './train.ts';
 import { registerRun } from './run.ts';
 import { registerDiagnose } from './diagnose.ts';
+import { registerSweep } from './sweep.ts';
 import { registerProfile } from './profile.ts';
 
 const program = new Command()
@@ -18,6 +19,7 @@ registerDiagnose(program);
 registerProfile(program);
 registerTrain(program);
 registerStatsCommands(program);
+registerSweep(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -5,9 +5,10 @@
 // standard deviation (n − 1; nan for a single value); values that are not finite (a lag whose envelope is 0 has
 // log μ = -inf) are left out and `_n` counts what was averaged; N_required_at_eps is averaged only over runs where the
 // lag was detectable (not -1), so its `_n` says in how many runs it was.
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { CELL_KINDS } from '../model/cells.ts';
 import { cellFileNames } from './outputs.ts';
 import { csvText, type CsvValue } from './format.ts';
 
@@ -108,16 +109,21 @@ async function readText(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch(() => undefined);
 }
 
+/** Why a folder without H_N_summary.csv is no finished study, and what to do. */
+async function whatItIs(dir: string): Promise<string> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const seeds = entries.filter((e) => e.isDirectory() && /^seed_\d+$/.test(e.name)).map((e) => join(dir, e.name));
+  if (seeds.length) return `a sweep's folder, not a study; pass its runs (${seeds.slice(0, 2).join(' ')}${seeds.length > 2 ? ' …' : ''})`;
+  const started = entries.some((e) => e.name === 'study_config.json' || (e.isDirectory() && (CELL_KINDS as readonly string[]).includes(e.name)));
+  return started ? `an unfinished study; finish it with \`lwin run --resume --out ${dir}\` (or rerun its sweep)` : 'not a study output folder';
+}
+
 /** A finished study folder's cell tables; the problems (not a study, unfinished, files missing) otherwise. */
 async function readFinishedRun(dir: string): Promise<FinishedRun | string[]> {
   const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!isDir) return [`${dir} is not a folder`];
   const windowSummary = await readText(join(dir, 'H_N_summary.csv'));
-  if (windowSummary === undefined) {
-    const hint = (await readText(join(dir, 'study.json'))) === undefined ? 'not a study output folder' : 'an unfinished study';
-    return [`${dir} has no H_N_summary.csv (written when a study's last cell is done): ${hint}. ` +
-      `Finish it with \`lwin run --resume --out ${dir}\`, or pass study folders (a sweep's seed_<S>/ folders, not the sweep's own folder)`];
-  }
+  if (windowSummary === undefined) return [`${dir} has no H_N_summary.csv (written when a study's last cell is done): ${await whatItIs(dir)}`];
   // H_N_summary.csv's `H_N_<cell>` columns name the study's cells (as the reference's aggregation finds them).
   const cellNames = parseCsv(windowSummary, join(dir, 'H_N_summary.csv')).header.filter((c) => c.startsWith('H_N_')).map((c) => c.slice(4));
   if (cellNames.length === 0) return [`${join(dir, 'H_N_summary.csv')} names no cell (no H_N_<cell> column)`];

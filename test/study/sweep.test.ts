@@ -268,11 +268,12 @@ describe('aggregateRuns', () => {
     it('a folder that is not a finished study (no H_N_summary.csv)', async () => {
       const unfinished = join(root, 'agg-bad', 'unfinished');
       await mkdir(join(unfinished, 'gru'), { recursive: true });
-      await writeFile(join(unfinished, 'study.json'), '{}\n');
       const missing = join(root, 'agg-bad', 'missing');
       const error = aggregateRuns([runs[0]!, unfinished, missing]);
       await expect(error).rejects.toThrow(`${unfinished} has no H_N_summary.csv`);
-      await expect(aggregateRuns([unfinished])).rejects.toThrow(/an unfinished study/);
+      await expect(aggregateRuns([unfinished])).rejects.toThrow(`an unfinished study; finish it with \`lwin run --resume --out ${unfinished}\``);
+      await expect(aggregateRuns([join(root, 'agg')])).rejects.toThrow(`a sweep's folder, not a study; pass its runs (${join(root, 'agg', 'seed_0')}`);
+      await expect(aggregateRuns([join(root, 'agg', 'seed_0', 'gru')])).rejects.toThrow(/not a study output folder/);
       await expect(aggregateRuns([missing])).rejects.toThrow(`${missing} is not a folder`);
     });
     it('a cell\'s file missing', async () => {
