@@ -76,3 +76,36 @@ describe('study configurations refused before any work', () => {
     expect(() => resolveStudy('quick', overrides)).toThrow(pattern);
   });
 });
+
+describe('envelope trajectory and profile', () => {
+  it('--track-every K records the envelope, time scales and ρ envelope every K epochs', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'lwin-track-'));
+    try {
+      const config = resolveStudy('quick', { ...TINY, cells: ['diag'], epochs: 4, trackEvery: 2 });
+      await runStudy(gpu.ctx, config, out);
+      const rows = (await readFile(join(out, 'diag', 'diag_trajectory.csv'), 'utf8')).trim().split('\n');
+      expect(rows[0]).toBe('epoch,ell,mu_l1_mean,log_mu_l1_mean,generalized_mean,eta_bar,tau_median,tau_finite_fraction');
+      const epochs = rows.slice(1).map((r) => Number(r.split(',')[0]));
+      expect([...new Set(epochs)]).toEqual([2, 4]);
+      expect(epochs.length).toBe(2 * 8);
+      for (const row of rows.slice(1)) {
+        const [, , mu, , generalized, etaBar] = row.split(',').map(Number);
+        expect(mu).toBeGreaterThan(0);
+        expect(generalized).toBeGreaterThan(0);
+        expect(etaBar).toBeGreaterThan(0);
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
+  it('lwin profile prints the kernel table of a short run', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const args = ['bin/lwin.js', 'profile', '--cells', 'gru', '--steps', '24', '--task-lags', '2,4', '--task-coeffs', '0.5,0.4', '--hidden', '8',
+      '--train-sequences', '32', '--diag-sequences', '8', '--batch', '16', '--lag-min', '1', '--lag-max', '12', '--num-lags', '6', '--psi-subsample', '100'];
+    const { stdout } = await promisify(execFile)('node', args, { timeout: 120_000 });
+    expect(stdout).toMatch(/GPU time per kernel/);
+    for (const kernel of ['forward_gru', 'backward_gru', 'optim_update', 'tangent_gru', 'window_psi']) expect(stdout).toMatch(new RegExp(`${kernel}\\s+\\d+`));
+  });
+});
