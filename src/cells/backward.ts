@@ -60,7 +60,7 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
   checkRecurrentSizes(layout);
   const { cell, layernorm, hiddenSize: H } = layout.config;
   const W = stateWidth(cell);
-  const k = Math.min(call.checkpointEvery ?? T, T);
+  const k = Math.min(call.checkpointEvery ?? T, T, largestSegment(step, layout, B));
   const segments = Math.ceil(T / k);
   const stateBytes = B * W * H * 4;
   const state = step.scratch('bptt/state', stateBytes);
@@ -99,6 +99,17 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
   }
   step.clear(call.grad);
   partials.finish(step, call.grad);
+}
+
+/**
+ * The longest BPTT segment whose per-segment buffers (states, adjoints, operands: [B, k, ·, H]) fit one storage
+ * binding. Stored mode becomes checkpointed on its own when a batch is too large for the adapter (the paper's
+ * B=512, T=1024, H=128 needs 256 MiB of states alone, twice lavapipe's binding limit); results are the same.
+ */
+export function largestSegment(step: Step, layout: ParamLayout, batch: number): number {
+  const { cell, layernorm, hiddenSize: H } = layout.config;
+  const widest = Math.max(adjointBlocks(cell, layernorm).length, operandNames(cell).length, stateWidth(cell));
+  return Math.max(1, Math.floor(step.maxBindingBytes / (batch * widest * H * 4)));
 }
 
 interface SegmentCall {

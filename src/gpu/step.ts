@@ -85,6 +85,11 @@ export class Step {
     return buffer;
   }
 
+  /** The adapter's maxStorageBufferBindingSize: the most one kernel can bind of a buffer. */
+  get maxBindingBytes(): number {
+    return this.ctx.device.limits.maxStorageBufferBindingSize;
+  }
+
   get maxWorkgroupsPerDimension(): number {
     return this.ctx.device.limits.maxComputeWorkgroupsPerDimension;
   }
