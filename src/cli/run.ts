@@ -116,7 +116,7 @@ export async function studyFromFlags(flags: RunFlags): Promise<StudyConfig> {
       throw new Error(`cannot read the study config ${flags.config}: ${(error as Error).message}`);
     }
   }
-  return resolveStudy(flags.preset, studyOverrides(flags, fromFile), flags.config ?? 'the study options');
+  return resolveStudy(flags.preset, studyOverrides(flags, fromFile), flags.config ?? 'the study configuration');
 }
 
 export function registerRun(program: Command): void {

@@ -100,7 +100,7 @@ export const PRESETS = { quick: QUICK_PRESET, paper: PAPER_PRESET } as const;
 export type PresetName = keyof typeof PRESETS;
 
 /** Merges `overrides` (from a file and flags) into a preset, validates, and refuses contradictions. */
-export function resolveStudy(preset: PresetName, overrides: Record<string, unknown>, source = 'the study options'): StudyConfig {
+export function resolveStudy(preset: PresetName, overrides: Record<string, unknown>, source = 'the study configuration'): StudyConfig {
   const merged = deepMerge(structuredClone(PRESETS[preset]) as unknown as Record<string, unknown>, overrides);
   const parsed = StudySchema.safeParse(merged);
   const problems = parsed.success ? contradictions(parsed.data) : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
