@@ -12,11 +12,24 @@ export const DEFAULT_OUTDIR = path.join(here, 'dist');
  * Builds the page into `outdir` (default examples/browser/dist) and returns the directory to serve.
  * `webgpu` (Dawn's Node bindings) stays external: runtime.ts imports it through a variable specifier, only on Node.
  */
+/**
+ * The study page imports the trainer and study modules, whose file output (Node's fs, write-file-atomic) and
+ * terminal progress bar (cli-progress) the page never calls: they resolve to an empty module in the browser build.
+ */
+const nodeOnlyStub = {
+  name: 'node-only-stub',
+  setup(build) {
+    build.onResolve({ filter: /^(node:.*|write-file-atomic|cli-progress)$/ }, (args) => ({ path: args.path, namespace: 'node-only' }));
+    build.onLoad({ filter: /.*/, namespace: 'node-only' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
+  },
+};
+
 export async function buildBrowserExample({ outdir = DEFAULT_OUTDIR, minify = false } = {}) {
   await mkdir(outdir, { recursive: true });
   const result = await esbuild.build({
-    entryPoints: [path.join(here, 'main.ts')],
-    outfile: path.join(outdir, 'main.js'),
+    entryPoints: { main: path.join(here, 'main.ts'), study: path.join(here, 'study.ts') },
+    outdir,
+    plugins: [nodeOnlyStub],
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -30,10 +43,11 @@ export async function buildBrowserExample({ outdir = DEFAULT_OUTDIR, minify = fa
   });
   for (const warning of result.warnings) console.warn(`esbuild: ${warning.text}`);
   await copyFile(path.join(here, 'index.html'), path.join(outdir, 'index.html'));
+  await copyFile(path.join(here, 'study.html'), path.join(outdir, 'study.html'));
   return { outdir, entry: path.join(outdir, 'index.html') };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const { outdir } = await buildBrowserExample();
-  console.log(`built ${path.relative(process.cwd(), outdir) || '.'}/ (index.html, main.js); serve it over http, e.g. node examples/browser/screenshot.mjs out.png`);
+  console.log(`built ${path.relative(process.cwd(), outdir) || '.'}/ (index.html, main.js, study.html, study.js); serve it over http, e.g. node examples/browser/screenshot.mjs out.png`);
 }

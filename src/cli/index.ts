@@ -7,6 +7,7 @@ import { registerRun } from './run.ts';
 import { registerDiagnose } from './diagnose.ts';
 import { registerSweep } from './sweep.ts';
 import { registerProfile } from './profile.ts';
+import { registerReport } from '../report/index.ts';
 
 const program = new Command()
   .name('lwin')
@@ -20,6 +21,7 @@ registerProfile(program);
 registerTrain(program);
 registerStatsCommands(program);
 registerSweep(program);
+registerReport(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -15,14 +15,15 @@ import { loadNpyDataset, validationSize, type SequenceData } from '../data/datas
 import { train, type TrainingData } from '../train/trainer.ts';
 import { fileSink } from '../train/sink.ts';
 import type { Progress } from '../train/progress.ts';
-import { parseTrainConfig, type TrainConfig } from '../train/config.ts';
 import { writeSafetensors, writeNamedTensors, LWIN_VERSION } from '../io/safetensors.ts';
-import { lagGrid } from '../diagnostics/lags.ts';
-import { runDiagnostics, type DiagnosticsOptions } from '../diagnostics/stage.ts';
+import { runDiagnostics } from '../diagnostics/stage.ts';
 import type { Diagnostics } from '../diagnostics/result.ts';
 import { analyzeDiagnostics, type CellStatistics } from './statistics.ts';
 import { writeCellOutputs, writeStudyJson, writeStudySummary } from './outputs.ts';
 import type { StudyConfig } from './config.ts';
+import { diagnosticsOptions, trainConfigFor } from './settings.ts';
+
+export { diagnosticsOptions, trainConfigFor };
 
 export interface StudyData {
   training: TrainingData;
@@ -40,24 +41,6 @@ export function studyData(config: StudyConfig): StudyData {
   return {
     training: { train: task.trainingSet(config.trainSequences), validation: (epoch) => task.validationSet(val, epoch) },
     diagnostic: task.diagnosticSet(config.diagSequences),
-  };
-}
-
-export function trainConfigFor(config: StudyConfig, cell: CellKind): TrainConfig {
-  return parseTrainConfig({
-    cell, hidden: config.model.hidden, layernorm: config.model.layernorm, orthogonal: config.model.orthogonal, constS: config.model.constS,
-    optimizer: config.optimizer, epochs: config.epochs, batch: config.batch, seed: config.seed,
-    checkpointEvery: config.checkpointEvery, gateLogEvery: config.gateLogEvery,
-    ...(config.bpttCheckpoint !== undefined && { bpttCheckpoint: config.bpttCheckpoint }),
-  });
-}
-
-export function diagnosticsOptions(config: StudyConfig, preconditioner?: Float64Array): DiagnosticsOptions {
-  return {
-    lags: lagGrid(config.lagGrid.min, config.lagGrid.max, config.lagGrid.num),
-    firstOrder: config.firstOrder, memoryBudget: config.diagMemoryBudget, batch: config.diagBatch,
-    psiSubsample: config.psiSubsample, wSeed: config.wSeed, seed: config.seed, transportSamples: config.transportSamples,
-    preconditioner: config.rho ? preconditioner : undefined,
   };
 }
 

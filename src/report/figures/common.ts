@@ -45,7 +45,6 @@ export const positive = (v: number | undefined | null): v is number => finite(v)
 /** Wraps a view as a top-level spec with the shared config and a title. */
 export function topLevel(title: string, view: Record<string, unknown>, subtitle?: string | string[]): Spec {
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: subtitle === undefined ? { text: title } : { text: title, subtitle },
     config: PRINT_CONFIG,
     background: 'white',
@@ -65,3 +64,7 @@ export const fmt = (v: number | null | undefined, digits = 3): string => (finite
 
 /** A figure that cannot be drawn: its title and why. */
 export const omitted = (id: string, title: string, note: string): Figure => ({ id, title, caption: '', note });
+
+/** Legend of a strokeDash channel: line symbols, so solid and dashed can be told apart in print. */
+// The stroke is set through `encode`: vega-lite leaves it unset for lines drawn with points, hiding the symbol.
+export const DASH_LEGEND = { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 400, encode: { symbols: { update: { stroke: { value: '#333333' } } } } };

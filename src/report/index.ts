@@ -1,0 +1,95 @@
+// `lwin report <dir>`: one self-contained HTML page (inline SVG and CSS, no scripts, no network) for a study or a
+// sweep folder. In order: load the folder (load.ts), build each figure family's vega-lite spec (figures/*.ts),
+// render them to SVG and assemble the page (render.ts, tables.ts), write it atomically.
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import writeFileAtomic from 'write-file-atomic';
+import { loadReportInput, type StudyReport, type SweepReport } from './load.ts';
+import type { Figure } from './figures/common.ts';
+import { envelopeFitFigures, envelopeOverviewFigure } from './figures/envelope.ts';
+import { windowFigure } from './figures/windows.ts';
+import { tauCcdfFigure, tauHistogramFigure } from './figures/timescales.ts';
+import { alphaFigure, sigmaFigure } from './figures/heavy-tails.ts';
+import { requiredSamplesFigure, thresholdFigure } from './figures/detectability.ts';
+import { learningCurveFigure, trajectoryFigure } from './figures/training.ts';
+import { exactTransportFigure, generalizedFigure } from './figures/transport.ts';
+import { sweepBandFigures } from './figures/sweep.ts';
+import { escapeHtml, figureHtml, pageHtml, type PageSection } from './render.ts';
+import { adapterTable, configTable, profileTable, timingTable } from './tables.ts';
+
+export interface ReportOptions {
+  /** Where to write the page; default `<dir>/report.html`. */
+  out?: string;
+  /** Page title; default names the folder. */
+  title?: string;
+}
+
+/** The figure sections of one study, in reading order. */
+export function studyFigureSections(study: StudyReport): { heading: string; figures: Figure[] }[] {
+  const cells = study.cells;
+  const order = cells.map((c) => c.cell);
+  return [
+    { heading: 'Envelope f̂(ℓ) and its fits', figures: [envelopeOverviewFigure(cells, order), ...envelopeFitFigures(cells, order)] },
+    { heading: 'Learnability window', figures: [windowFigure(cells, order), thresholdFigure(cells, order, study.eps, study.budgets), requiredSamplesFigure(cells, order)] },
+    { heading: 'Heavy tails of ψ', figures: [alphaFigure(cells, order), sigmaFigure(cells, order)] },
+    { heading: 'Unit time scales', figures: [tauCcdfFigure(cells, order), tauHistogramFigure(cells, order)] },
+    { heading: 'Transport and generalized envelope', figures: [exactTransportFigure(cells, order), generalizedFigure(cells, order)] },
+    { heading: 'Training', figures: [learningCurveFigure(cells, order), trajectoryFigure(cells, order)] },
+  ];
+}
+
+async function sectionsOf(groups: { heading: string; figures: Figure[] }[]): Promise<PageSection[]> {
+  const sections: PageSection[] = [];
+  // One figure at a time: vega views are cheap, and the order of errors stays that of the page.
+  for (const group of groups) {
+    const parts: string[] = [];
+    for (const figure of group.figures) parts.push(await figureHtml(figure));
+    sections.push({ heading: group.heading, html: parts.join('\n') });
+  }
+  return sections;
+}
+
+function runSection(study: StudyReport): PageSection {
+  return { heading: 'Run: configuration, adapter and timings', html: [configTable(study), adapterTable(study), timingTable(study), profileTable(study)].join('\n') };
+}
+
+async function studyPage(study: StudyReport, title: string): Promise<string> {
+  const sections = [...(await sectionsOf(studyFigureSections(study))), runSection(study)];
+  const intro = `Study folder <code>${escapeHtml(resolve(study.dir))}</code>; cells ${escapeHtml(study.cells.map((c) => c.cell).join(', '))}.`;
+  return pageHtml(title, intro, sections);
+}
+
+async function sweepPage(sweep: SweepReport, title: string): Promise<string> {
+  const sections = await sectionsOf([{ heading: 'Across seeds (mean ± std)', figures: sweepBandFigures(sweep.aggregate, sweep.seeds) }]);
+  if (sweep.first) {
+    const seed = sweep.seeds[0]!;
+    const groups = studyFigureSections(sweep.first).map((g) => ({ ...g, heading: `${g.heading} — ${seed}` }));
+    sections.push(...(await sectionsOf(groups)), { ...runSection(sweep.first), heading: `Run ${seed}: configuration, adapter and timings` });
+  }
+  const intro = `Sweep folder <code>${escapeHtml(resolve(sweep.dir))}</code>; ${sweep.seeds.length} runs (${escapeHtml(sweep.seeds.join(', '))}); ` +
+    `cells ${escapeHtml(sweep.aggregate.map((c) => c.cell).join(', '))}.` + (sweep.first ? ` Below the bands, the first run (${escapeHtml(sweep.seeds[0]!)}) in full.` : '');
+  return pageHtml(title, intro, sections);
+}
+
+/** Writes the report of a study or sweep folder and returns its path. */
+export async function writeReport(dir: string, options: ReportOptions = {}): Promise<string> {
+  const input = await loadReportInput(dir);
+  const title = options.title ?? `lwin ${input.kind} report: ${resolve(dir)}`;
+  const html = input.kind === 'study' ? await studyPage(input, title) : await sweepPage(input, title);
+  const out = options.out ?? join(dir, 'report.html');
+  await writeFileAtomic(out, html);
+  return out;
+}
+
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description('write one self-contained HTML report (inline SVG figures, tables) for a study or sweep folder')
+    .argument('<dir>', 'the --out folder of `lwin run` (a study) or `lwin sweep` (seed_*/ and aggregate/)')
+    .option('--out <file>', 'where to write the page (default <dir>/report.html)')
+    .option('--title <text>', 'page title')
+    .action(async (dir: string, flags: { out?: string; title?: string }) => {
+      const path = await writeReport(dir, flags);
+      console.log(`lwin report: ${path}`);
+    });
+}

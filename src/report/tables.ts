@@ -1,0 +1,31 @@
+// The run's configuration, adapter, stage timings and kernel profile as HTML tables.
+import type { StudyReport } from './load.ts';
+import { tableHtml } from './render.ts';
+import { fmt } from './figures/common.ts';
+
+export function configTable(study: StudyReport): string {
+  if (study.config.length === 0) return '<p class="note">No cli_args.csv: the configuration is not known.</p>';
+  return tableHtml('Configuration (cli_args.csv)', ['argument', 'value'], study.config, 'config');
+}
+
+export function adapterTable(study: StudyReport): string {
+  if (!study.adapter) return '<p class="note">No adapter recorded (no study.json).</p>';
+  const rows = Object.entries(study.adapter).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]);
+  return tableHtml('GPU adapter', ['field', 'value'], rows, 'adapter');
+}
+
+export function timingTable(study: StudyReport): string {
+  const stages = [...new Set(study.cells.flatMap((c) => Object.keys(c.timings ?? {})))];
+  if (stages.length === 0) return '<p class="note">No stage timings recorded (no study.json).</p>';
+  const rows = study.cells.map((c) => [c.cell, ...stages.map((s) => fmt(c.timings?.[s], 4))]);
+  const total = study.seconds === undefined ? '' : ` — whole study ${fmt(study.seconds, 4)} s`;
+  return tableHtml(`Stage timings (seconds)${total}`, ['cell', ...stages.map((s) => `${s} (s)`)], rows, 'numeric');
+}
+
+export function profileTable(study: StudyReport): string {
+  const profile = study.profile;
+  if (!profile?.kernels?.length) return '<p class="note">No kernel profile recorded.</p>';
+  const rows = profile.kernels.map((k) => [k.name, String(k.calls), fmt(k.totalMs, 4), fmt(k.meanUs, 4), `${fmt(100 * k.share, 3)} %`]);
+  const source = profile.source ? ` (${profile.source}, total ${fmt(profile.totalMs, 4)} ms)` : '';
+  return tableHtml(`GPU kernel profile${source}`, ['kernel', 'calls', 'total (ms)', 'mean (µs)', 'share'], rows, 'numeric');
+}

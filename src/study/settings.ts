@@ -1,0 +1,25 @@
+// A study's settings as each stage takes them: the trainer's configuration for one cell, and the diagnostic
+// stage's options. Pure functions, so every runtime (Node, Deno, the browser page) derives them the same way.
+import type { CellKind } from '../model/cells.ts';
+import { parseTrainConfig, type TrainConfig } from '../train/config.ts';
+import { lagGrid } from '../diagnostics/lags.ts';
+import type { DiagnosticsOptions } from '../diagnostics/stage.ts';
+import type { StudyConfig } from './config.ts';
+
+export function trainConfigFor(config: StudyConfig, cell: CellKind): TrainConfig {
+  return parseTrainConfig({
+    cell, hidden: config.model.hidden, layernorm: config.model.layernorm, orthogonal: config.model.orthogonal, constS: config.model.constS,
+    optimizer: config.optimizer, epochs: config.epochs, batch: config.batch, seed: config.seed,
+    checkpointEvery: config.checkpointEvery, gateLogEvery: config.gateLogEvery,
+    ...(config.bpttCheckpoint !== undefined && { bpttCheckpoint: config.bpttCheckpoint }),
+  });
+}
+
+export function diagnosticsOptions(config: StudyConfig, preconditioner?: Float64Array): DiagnosticsOptions {
+  return {
+    lags: lagGrid(config.lagGrid.min, config.lagGrid.max, config.lagGrid.num),
+    firstOrder: config.firstOrder, memoryBudget: config.diagMemoryBudget, batch: config.diagBatch,
+    psiSubsample: config.psiSubsample, wSeed: config.wSeed, seed: config.seed, transportSamples: config.transportSamples,
+    preconditioner: config.rho ? preconditioner : undefined,
+  };
+}
