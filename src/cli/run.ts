@@ -123,7 +123,8 @@ export function registerRun(program: Command): void {
   const command = program
     .command('run')
     .description('train the selected cells, run the diagnostics and statistics, and write every output (default preset: quick)')
-    .option('--resume', 'continue the study in --out: finished cells are kept, a half-trained cell resumes from its checkpoint');
+    .option('--resume', 'continue the study in --out: finished cells are kept, a half-trained cell resumes from its checkpoint')
+    .option('--no-report', 'skip report.html at the end');
   addStudyOptions(command).action(async (flags: RunFlags) => {
     const config = await studyFromFlags(flags);
     if (flags.resume && !flags.out) throw new Error('--resume needs --out: the folder of the study to continue');
@@ -135,6 +136,7 @@ export function registerRun(program: Command): void {
       console.log(`lwin run (${flags.preset}) on ${acquired.adapter.name}: ${config.cells.join(', ')} → ${out}`);
       await runStudy(ctx, config, out, {
         resume: flags.resume, adapter: acquired.adapter, progress: () => terminalProgress(), log: (line) => console.log(`  ${line}`),
+        report: flags.report !== false,
       });
       console.log(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; summary: ${join(out, 'H_N_summary.csv')}`);
     } catch (error) {

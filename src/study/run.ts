@@ -22,6 +22,7 @@ import { analyzeDiagnostics, type CellStatistics } from './statistics.ts';
 import { writeCellOutputs, writeStudyJson, writeStudySummary } from './outputs.ts';
 import type { StudyConfig } from './config.ts';
 import { diagnosticsOptions, trainConfigFor } from './settings.ts';
+import { writeReport } from '../report/index.ts';
 
 export { diagnosticsOptions, trainConfigFor };
 
@@ -49,6 +50,8 @@ export interface StudyOptions {
   progress?: (cell: string) => Progress;
   adapter?: AdapterSummary;
   log?: (line: string) => void;
+  /** Write `report.html` at the end (default true). */
+  report?: boolean;
 }
 
 export interface CellRecord {
@@ -82,6 +85,7 @@ export async function runStudy(ctx: GpuContext, config: StudyConfig, out: string
     lwin: LWIN_VERSION, config, adapter: options.adapter, seconds: (performance.now() - started) / 1000,
     cells: records, profile: ctx.profiler?.report(),
   });
+  if (options.report ?? true) log(`report: ${await writeReport(out)}`);
   return records;
 }
 
