@@ -1,0 +1,53 @@
+// Screenshots of lwin's pages in headless Chromium (the issue's "see it" evidence):
+//   node examples/browser/shots.mjs study <out.png> [study-config.json]   the browser study page after its run
+//   node examples/browser/shots.mjs report <report.html> <out.png>         a report written by `lwin report`/`lwin run`
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildBrowserExample } from './build.mjs';
+import { launchChromium, serveDirectory } from './harness.mjs';
+
+const USAGE = 'usage: node examples/browser/shots.mjs study <out.png> [config.json] | report <report.html> <out.png>';
+
+async function shootStudy(out, configFile) {
+  const config = configFile ? await readFile(configFile, 'utf8') : '';
+  const { outdir } = await buildBrowserExample();
+  const server = await serveDirectory(outdir);
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+    await page.goto(`${server.origin}/study.html${config ? `?config=${encodeURIComponent(config)}` : ''}`);
+    await page.waitForFunction(() => window.lwinStudy !== undefined || window.lwinError !== undefined, undefined, { timeout: 1_800_000, polling: 500 });
+    await page.screenshot({ path: out, fullPage: true });
+    const error = await page.evaluate(() => window.lwinError);
+    if (error) throw new Error(`the study page failed: ${error}`);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+async function shootReport(report, out) {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(pathToFileURL(path.resolve(report)).href);
+    await page.screenshot({ path: out, fullPage: true });
+  } finally {
+    await browser.close();
+  }
+}
+
+const [what, a, b] = process.argv.slice(2);
+if (what === 'study' && a) {
+  await mkdir(path.dirname(path.resolve(a)), { recursive: true });
+  await shootStudy(a, b);
+  console.log(`screenshot: ${a}`);
+} else if (what === 'report' && a && b) {
+  await mkdir(path.dirname(path.resolve(b)), { recursive: true });
+  await shootReport(a, b);
+  console.log(`screenshot: ${b}`);
+} else {
+  console.error(USAGE);
+  process.exit(2);
+}
