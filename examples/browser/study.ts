@@ -1,9 +1,8 @@
 // Browser page: a whole lwin study (train → diagnose → statistics) on the user's GPU, from the same modules as
-// `lwin run`, with live progress, a figure and a table per cell as each finishes, and a download of the results.
+// `lwin run`, with live progress, the report's figures redrawn as each cell finishes (the study's files are kept in
+// memory and read by the report's own loader), and a download of every output file.
 // Settings: ?config=<URL-encoded JSON over the quick preset> (default: the quick preset). The results are left on
 // window.lwinStudy (window.lwinError on failure) for tests.
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
 import { acquireDevice } from '../../src/gpu/device.ts';
 import { GpuContext } from '../../src/gpu/context.ts';
 import { resolveStudy, type StudyConfig } from '../../src/study/config.ts';
@@ -14,12 +13,20 @@ import { memorySink } from '../../src/train/sink.ts';
 import { runDiagnostics } from '../../src/diagnostics/stage.ts';
 import { analyzeDiagnostics, type CellStatistics } from '../../src/study/statistics.ts';
 import { diagnosticsOptions, trainConfigFor } from '../../src/study/settings.ts';
+import { cellOutputFiles, studySummaryFiles } from '../../src/study/outputs.ts';
+import { jsonText } from '../../src/study/format.ts';
+import { CURVE_COLUMNS, GATE_COLUMNS, toCsv } from '../../src/train/curves.ts';
+import { loadStudy } from '../../src/report/load.ts';
+import { studyFigureSections } from '../../src/report/sections.ts';
+import { figureHtml } from '../../src/report/render.ts';
 import type { CellKind } from '../../src/model/cells.ts';
 
 interface BrowserStudy {
   adapter: string;
   config: StudyConfig;
   cells: { cell: string; seconds: number; stats: CellStatistics }[];
+  /** The study folder's files (relative path → text), as `lwin run` would write them. */
+  files: Record<string, string>;
 }
 
 declare global {
@@ -29,21 +36,23 @@ declare global {
 }
 
 const $ = (id: string) => document.getElementById(id)!;
-const PALETTE: Record<string, string> = { const: '#E69F00', shared: '#56B4E9', diag: '#009E73', gru: '#0072B2', lstm: '#D55E00' };
+/** Redraws the report's figures for the cells finished so far, from the in-memory study folder. */
+async function drawFigures(files: Map<string, string>): Promise<void> {
+  const study = await loadStudy('study', async (path) => files.get(path));
+  const parts: string[] = [];
+  for (const section of studyFigureSections(study)) {
+    parts.push(`<h2>${section.heading}</h2>`);
+    for (const figure of section.figures) parts.push(await figureHtml(figure));
+  }
+  $('figures').innerHTML = parts.join('\n');
+}
 
-async function envelopeFigure(stats: CellStatistics, container: HTMLElement): Promise<void> {
-  const values = stats.lags.filter((l) => l.muL1Mean > 0).map((l) => ({ ell: l.ell, f: l.muL1Mean }));
-  const spec: vl.TopLevelSpec = {
-    title: `${stats.cell}: envelope f̂(ℓ) (semi-log)`,
-    width: 320, height: 160, data: { values },
-    mark: { type: 'line', point: true, color: PALETTE[stats.cell] ?? '#000' },
-    encoding: {
-      x: { field: 'ell', type: 'quantitative', title: 'lag ℓ (steps)' },
-      y: { field: 'f', type: 'quantitative', scale: { type: 'log' }, title: 'f̂(ℓ) = mean |μ|' },
-    },
-  };
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'svg', container });
-  await view.runAsync();
+function storeCell(files: Map<string, string>, result: BrowserStudy, cell: string, stats: CellStatistics, d: Parameters<typeof cellOutputFiles>[2], curves: { curve: Parameters<typeof toCsv>[1]; gates: Parameters<typeof toCsv>[1] }): void {
+  for (const [name, text] of cellOutputFiles(cell, stats, d)) files.set(`study/${cell}/${name}`, text);
+  files.set(`study/${cell}/${cell}_learning_curve.csv`, toCsv(CURVE_COLUMNS as never, curves.curve));
+  files.set(`study/${cell}/gate_stats_${cell}.csv`, toCsv(GATE_COLUMNS as never, curves.gates));
+  for (const [name, text] of studySummaryFiles(result.cells, result.config)) files.set(`study/${name}`, text);
+  files.set('study/study.json', jsonText({ config: result.config, adapter: result.adapter, cells: result.cells.map((c) => ({ cell: c.cell, stats: c.stats, timings: { total: c.seconds } })) }));
 }
 
 function tableRow(stats: CellStatistics, seconds: number): string {
@@ -54,7 +63,7 @@ function tableRow(stats: CellStatistics, seconds: number): string {
 }
 
 function offerDownload(result: BrowserStudy): void {
-  const blob = new Blob([JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)], { type: 'application/json' });
+  const blob = new Blob([JSON.stringify(result.files, null, 1)], { type: 'application/json' });
   const link = $('download') as HTMLAnchorElement;
   link.href = URL.createObjectURL(blob);
   link.hidden = false;
@@ -68,7 +77,8 @@ async function run(): Promise<BrowserStudy> {
   const diagnostic = task.diagnosticSet(config.diagSequences);
   const acquired = await acquireDevice();
   $('adapter').textContent = acquired.adapter.name;
-  const result: BrowserStudy = { adapter: acquired.adapter.name, config, cells: [] };
+  const result: BrowserStudy = { adapter: acquired.adapter.name, config, cells: [], files: {} };
+  const files = new Map<string, string>();
   try {
     const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter });
     for (const cell of config.cells as CellKind[]) {
@@ -79,7 +89,8 @@ async function run(): Promise<BrowserStudy> {
         update: (epoch: number, values: Record<string, string>) => status(`epoch ${epoch}/${config.epochs}, loss ${values.loss}`),
         stop: () => {},
       };
-      const trained = await train(ctx, trainConfigFor(config, cell), training, { sink: memorySink(), progress });
+      const sink = memorySink();
+      const trained = await train(ctx, trainConfigFor(config, cell), training, { sink, progress });
       status('diagnostics…');
       const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
       trained.optimizer.destroy();
@@ -89,10 +100,11 @@ async function run(): Promise<BrowserStudy> {
       const seconds = (performance.now() - started) / 1000;
       result.cells.push({ cell, seconds, stats });
       $('rows').insertAdjacentHTML('beforeend', tableRow(stats, seconds));
-      const figure = document.createElement('div');
-      $('figures').append(figure);
-      await envelopeFigure(stats, figure);
+      storeCell(files, result, cell, stats, d, sink.last);
+      status('drawing…');
+      await drawFigures(files);
     }
+    result.files = Object.fromEntries(files);
     $('status').textContent = 'done';
     return result;
   } finally {

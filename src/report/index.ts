@@ -6,14 +6,10 @@ import type { Command } from 'commander';
 import writeFileAtomic from 'write-file-atomic';
 import { loadReportInput, type StudyReport, type SweepReport } from './load.ts';
 import type { Figure } from './figures/common.ts';
-import { envelopeFitFigures, envelopeOverviewFigure } from './figures/envelope.ts';
-import { windowFigure } from './figures/windows.ts';
-import { tauCcdfFigure, tauHistogramFigure } from './figures/timescales.ts';
-import { alphaFigure, sigmaFigure } from './figures/heavy-tails.ts';
-import { requiredSamplesFigure, thresholdFigure } from './figures/detectability.ts';
-import { learningCurveFigure, trajectoryFigure } from './figures/training.ts';
-import { exactTransportFigure, generalizedFigure } from './figures/transport.ts';
 import { sweepBandFigures } from './figures/sweep.ts';
+import { studyFigureSections } from './sections.ts';
+
+export { studyFigureSections };
 import { escapeHtml, figureHtml, pageHtml, type PageSection } from './render.ts';
 import { adapterTable, configTable, profileTable, timingTable } from './tables.ts';
 
@@ -22,20 +18,6 @@ export interface ReportOptions {
   out?: string;
   /** Page title; default names the folder. */
   title?: string;
-}
-
-/** The figure sections of one study, in reading order. */
-export function studyFigureSections(study: StudyReport): { heading: string; figures: Figure[] }[] {
-  const cells = study.cells;
-  const order = cells.map((c) => c.cell);
-  return [
-    { heading: 'Envelope f̂(ℓ) and its fits', figures: [envelopeOverviewFigure(cells, order), ...envelopeFitFigures(cells, order)] },
-    { heading: 'Learnability window', figures: [windowFigure(cells, order), thresholdFigure(cells, order, study.eps, study.budgets), requiredSamplesFigure(cells, order)] },
-    { heading: 'Heavy tails of ψ', figures: [alphaFigure(cells, order), sigmaFigure(cells, order)] },
-    { heading: 'Unit time scales', figures: [tauCcdfFigure(cells, order), tauHistogramFigure(cells, order)] },
-    { heading: 'Transport and generalized envelope', figures: [exactTransportFigure(cells, order), generalizedFigure(cells, order)] },
-    { heading: 'Training', figures: [learningCurveFigure(cells, order), trajectoryFigure(cells, order)] },
-  ];
 }
 
 async function sectionsOf(groups: { heading: string; figures: Figure[] }[]): Promise<PageSection[]> {

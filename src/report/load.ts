@@ -2,7 +2,6 @@
 // for the figures. File names and columns are those of src/study/outputs.ts and src/study/aggregate.ts; optional
 // inputs (trajectory, transport, generalized envelope, learning curves) are `undefined` when absent.
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { cellFileNames } from '../study/outputs.ts';
 import { numericColumn, parseCsv, type CsvTable } from '../study/aggregate.ts';
 
@@ -71,12 +70,16 @@ export interface SweepReport {
 
 export type ReportInput = StudyReport | SweepReport;
 
-async function readText(path: string): Promise<string | undefined> {
-  return readFile(path, 'utf8').catch(() => undefined);
-}
+/** Reads a file's text, or undefined when it does not exist. The browser page passes one over files in memory. */
+export type TextReader = (path: string) => Promise<string | undefined>;
 
-async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
-  const text = await readText(path);
+const readText: TextReader = (path) => readFile(path, 'utf8').catch(() => undefined);
+
+/** Paths are joined with '/', which every runtime accepts (Node on Windows included). */
+const join = (...parts: string[]): string => parts.join('/');
+
+async function readJson(path: string, read: TextReader = readText): Promise<Record<string, unknown> | undefined> {
+  const text = await read(path);
   if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as Record<string, unknown>;
@@ -101,8 +104,8 @@ export function numericRows(table: CsvTable): Row[] {
   return table.rows.map((_, i) => Object.fromEntries(columns.map((name, c) => [name, values[c]![i]!])));
 }
 
-async function readRows(path: string): Promise<Row[] | undefined> {
-  const text = await readText(path);
+async function readRows(path: string, read: TextReader = readText): Promise<Row[] | undefined> {
+  const text = await read(path);
   return text === undefined ? undefined : numericRows(parseCsv(text, path));
 }
 
@@ -134,23 +137,23 @@ function lagExtras(entry: StudyJsonCell | undefined): LagExtras[] {
   });
 }
 
-async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefined): Promise<CellReport> {
+async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefined, read: TextReader): Promise<CellReport> {
   const names = cellFileNames(cell);
   const at = (name: string) => join(dir, cell, name);
-  const summary = await readRows(at(names.summary));
-  const windows = await readRows(at(names.window));
+  const summary = await readRows(at(names.summary), read);
+  const windows = await readRows(at(names.window), read);
   if (!summary || !windows) throw new Error(`${join(dir, cell)} lacks ${names.summary} or ${names.window}; the study is unfinished (finish it with \`lwin run --resume --out ${dir}\`)`);
-  const tauRows = (await readRows(at(names.tauUnits))) ?? [];
-  const tauStats = await readJson(at(names.tauStats));
+  const tauRows = (await readRows(at(names.tauUnits), read)) ?? [];
+  const tauStats = await readJson(at(names.tauStats), read);
   const ccdf = tauStats?.ccdf as { x: number[]; p: number[]; infinite?: number } | undefined;
   const report: CellReport = {
     cell,
     summary,
     windows,
-    envelopeFits: envelopeFits(await readJson(at(names.envelopeFits))),
+    envelopeFits: envelopeFits(await readJson(at(names.envelopeFits), read)),
     tau: tauRows.map((r) => r.tau!).filter((t) => !Number.isNaN(t)),
-    learningCurve: await readRows(at(`${cell}_learning_curve.csv`)),
-    trajectory: await readRows(at(`${cell}_trajectory.csv`)),
+    learningCurve: await readRows(at(`${cell}_learning_curve.csv`), read),
+    trajectory: await readRows(at(`${cell}_trajectory.csv`), read),
     lagExtras: lagExtras(entry),
   };
   if (ccdf && Array.isArray(ccdf.x)) report.tauCcdf = { x: ccdf.x, p: ccdf.p, infinite: ccdf.infinite ?? 0 };
@@ -161,19 +164,19 @@ async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefi
 }
 
 /** A study folder's content; throws (saying what the folder is instead) when it is no finished study. */
-export async function loadStudy(dir: string): Promise<StudyReport> {
-  const windowText = await readText(join(dir, 'H_N_summary.csv'));
+export async function loadStudy(dir: string, read: TextReader = readText): Promise<StudyReport> {
+  const windowText = await read(join(dir, 'H_N_summary.csv'));
   if (windowText === undefined) throw new Error(`${dir} is not a study or sweep folder: it has no H_N_summary.csv (a study) and no aggregate/ folder (a sweep). Give the --out folder of \`lwin run\` or \`lwin sweep\``);
   const cells = parseCsv(windowText, join(dir, 'H_N_summary.csv')).header.filter((c) => c.startsWith('H_N_')).map((c) => c.slice(4));
   if (cells.length === 0) throw new Error(`${join(dir, 'H_N_summary.csv')} names no cell (no H_N_<cell> column); it is not a study summary`);
-  const study = await readJson(join(dir, 'study.json'));
+  const study = await readJson(join(dir, 'study.json'), read);
   const entries = (study?.cells ?? []) as StudyJsonCell[];
-  const configText = await readText(join(dir, 'cli_args.csv'));
+  const configText = await read(join(dir, 'cli_args.csv'));
   const config = configText === undefined ? [] : parseCsv(configText, join(dir, 'cli_args.csv')).rows.map((r) => [r[0]!, r[1] ?? ''] as [string, string]);
   const report: StudyReport = {
     kind: 'study',
     dir,
-    cells: await Promise.all(cells.map((cell) => loadCell(dir, cell, entries.find((e) => e.cell === cell)))),
+    cells: await Promise.all(cells.map((cell) => loadCell(dir, cell, entries.find((e) => e.cell === cell), read))),
     config,
   };
   if (study?.adapter) report.adapter = study.adapter as Record<string, unknown>;

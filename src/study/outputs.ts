@@ -104,13 +104,10 @@ function envelopeFitsJson(stats: CellStatistics): unknown {
   };
 }
 
-/** Writes the files of one cell into `<dir>/<cell>/`; returns their paths. */
-export async function writeCellOutputs(dir: string, cell: string, stats: CellStatistics, diagnostics: Diagnostics): Promise<string[]> {
+/** The files of one cell as (name, text) pairs, without writing them (the browser page keeps them in memory). */
+export function cellOutputFiles(cell: string, stats: CellStatistics, diagnostics: Diagnostics): [string, string][] {
   checkCellName(cell);
   const names = cellFileNames(cell);
-  const cellDir = join(dir, cell);
-  await mkdir(cellDir, { recursive: true });
-  const written: string[] = [];
   const fitted = stats.timescales.units.filter((u) => !Number.isNaN(u.tau));
   const files: [string, string][] = [
     [names.summary, csvText(SUMMARY_COLUMNS, stats.lags.map(summaryRow), names.summary)],
@@ -121,6 +118,15 @@ export async function writeCellOutputs(dir: string, cell: string, stats: CellSta
     [names.window, csvText(H_N_COLUMNS, stats.windows.map((w) => [w.budget, w.window, w.contiguousWindow]), names.window)],
   ];
   if (stats.timescales.constGate) files.push([names.tauConst, jsonText(stats.timescales.constGate)]);
+  return files;
+}
+
+/** Writes the files of one cell into `<dir>/<cell>/`; returns their paths. */
+export async function writeCellOutputs(dir: string, cell: string, stats: CellStatistics, diagnostics: Diagnostics): Promise<string[]> {
+  const files = cellOutputFiles(cell, stats, diagnostics);
+  const cellDir = join(dir, cell);
+  await mkdir(cellDir, { recursive: true });
+  const written: string[] = [];
   for (const [name, text] of files) await writeText(join(cellDir, name), text, written);
   return written;
 }
@@ -138,15 +144,23 @@ export function windowSummaryCsv(cells: readonly { cell: string; stats: CellStat
   return csvText(header, rows, 'H_N_summary.csv');
 }
 
-/** Writes `H_N_summary.csv` and `cli_args.csv` at the top of `dir`; returns their paths. */
-export async function writeStudySummary(dir: string, cells: { cell: string; stats: CellStatistics }[], config: object): Promise<string[]> {
+/** `H_N_summary.csv` and `cli_args.csv` as (name, text) pairs. */
+export function studySummaryFiles(cells: readonly { cell: string; stats: CellStatistics }[], config: object): [string, string][] {
   cells.forEach((c) => checkCellName(c.cell));
   const duplicate = cells.find((c, i) => cells.findIndex((d) => d.cell === c.cell) !== i);
   if (duplicate) throw new Error(`outputs: cell '${duplicate.cell}' appears twice in the study summary; cell names must be unique`);
+  return [
+    ['H_N_summary.csv', windowSummaryCsv(cells)],
+    ['cli_args.csv', csvText(CLI_ARGS_COLUMNS, flattenConfig(config), 'cli_args.csv')],
+  ];
+}
+
+/** Writes `H_N_summary.csv` and `cli_args.csv` at the top of `dir`; returns their paths. */
+export async function writeStudySummary(dir: string, cells: { cell: string; stats: CellStatistics }[], config: object): Promise<string[]> {
+  const files = studySummaryFiles(cells, config);
   await mkdir(dir, { recursive: true });
   const written: string[] = [];
-  await writeText(join(dir, 'H_N_summary.csv'), windowSummaryCsv(cells), written);
-  await writeText(join(dir, 'cli_args.csv'), csvText(CLI_ARGS_COLUMNS, flattenConfig(config), 'cli_args.csv'), written);
+  for (const [name, text] of files) await writeText(join(dir, name), text, written);
   return written;
 }
 
