@@ -68,3 +68,26 @@ export const omitted = (id: string, title: string, note: string): Figure => ({ i
 /** Legend of a strokeDash channel: line symbols, so solid and dashed can be told apart in print. */
 // The stroke is set through `encode`: vega-lite leaves it unset for lines drawn with points, hiding the symbol.
 export const DASH_LEGEND = { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 400, encode: { symbols: { update: { stroke: { value: '#333333' } } } } };
+
+/** One log-scale line per cell against the lag: the shape of several per-lag figures. */
+export function lagLineFigure(
+  id: string, title: string, caption: string, values: { cell: string; ell: number; [field: string]: number | string }[],
+  field: string, yTitle: string, order: readonly string[],
+): Figure {
+  return {
+    id,
+    title,
+    caption,
+    spec: topLevel(title, {
+      data: { values },
+      width: 520,
+      height: 300,
+      mark: { type: 'line', point: true, strokeWidth: 2 },
+      encoding: {
+        x: { field: 'ell', type: 'quantitative', title: 'lag ℓ (time steps)' },
+        y: { field, type: 'quantitative', title: yTitle, scale: { type: 'log' } },
+        color: cellColor(order),
+      },
+    }),
+  };
+}

@@ -2,7 +2,7 @@
 //   SNR(ℓ,N) = m̄(ℓ) N^{1-1/max(1,α̂)} / σ̂(ℓ) > ε  ⇔  m̄(ℓ) > m̄*(ℓ) = ε σ̂(ℓ) / N^{1-1/max(1,α̂)},
 // with N the largest budget the lag can use: min(largest budget, ψ samples of the lag).
 import type { CellReport } from '../load.ts';
-import { cellColor, DASH_LEGEND, finite, omitted, positive, topLevel, type Figure } from './common.ts';
+import { cellColor, DASH_LEGEND, finite, lagLineFigure, omitted, positive, topLevel, type Figure } from './common.ts';
 
 const MEASURED = 'signal m̄(ℓ)';
 const THRESHOLD = 'threshold m̄*(ℓ) for SNR > ε';
@@ -50,22 +50,8 @@ export function thresholdFigure(cells: readonly CellReport[], order: readonly st
 
 export function requiredSamplesFigure(cells: readonly CellReport[], order: readonly string[]): Figure {
   const title = 'Samples needed to detect lag ℓ: N_required(ℓ)';
-  const values = cells.flatMap((c) => c.summary.filter((r) => positive(r.N_required_at_eps)).map((r) => ({ cell: c.cell, ell: r.ell, n: r.N_required_at_eps })));
+  const values = cells.flatMap((c) => c.summary.filter((r) => positive(r.N_required_at_eps)).map((r) => ({ cell: c.cell, ell: r.ell!, n: r.N_required_at_eps! })));
   if (values.length === 0) return omitted('n-required', title, 'no lag is detectable within the budget grid in any cell');
-  return {
-    id: 'n-required',
-    title,
-    caption: 'N_required(ℓ): the smallest budget of the grid with SNR > ε (SPEC §8); lags not detectable within the grid (-1) are left out.',
-    spec: topLevel(title, {
-      data: { values },
-      width: 520,
-      height: 300,
-      mark: { type: 'line', point: true, strokeWidth: 2 },
-      encoding: {
-        x: { field: 'ell', type: 'quantitative', title: 'lag ℓ (time steps)' },
-        y: { field: 'n', type: 'quantitative', title: 'N_required(ℓ) (ψ samples, log scale)', scale: { type: 'log' } },
-        color: cellColor(order),
-      },
-    }),
-  };
+  const caption = 'N_required(ℓ): the smallest budget of the grid with SNR > ε (SPEC §8); lags not detectable within the grid (-1) are left out.';
+  return lagLineFigure('n-required', title, caption, values, 'n', 'N_required(ℓ) (ψ samples, log scale)', order);
 }

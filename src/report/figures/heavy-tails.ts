@@ -1,6 +1,6 @@
 // The α-stable fits of ψ per lag (SPEC §8): the distribution of α̂ across lags per cell, and σ̂(ℓ).
 import type { CellReport } from '../load.ts';
-import { cellColor, finite, omitted, positive, topLevel, type Figure } from './common.ts';
+import { cellColor, finite, lagLineFigure, omitted, positive, topLevel, type Figure } from './common.ts';
 
 export function alphaFigure(cells: readonly CellReport[], order: readonly string[]): Figure {
   const title = 'Tail index α̂ of ψ across lags, per cell';
@@ -33,22 +33,8 @@ export function alphaFigure(cells: readonly CellReport[], order: readonly string
 
 export function sigmaFigure(cells: readonly CellReport[], order: readonly string[]): Figure {
   const title = 'Scale σ̂(ℓ) of ψ against the lag';
-  const values = cells.flatMap((c) => c.summary.filter((r) => positive(r.sigma_alpha_hat)).map((r) => ({ cell: c.cell, ell: r.ell, sigma: r.sigma_alpha_hat })));
+  const values = cells.flatMap((c) => c.summary.filter((r) => positive(r.sigma_alpha_hat)).map((r) => ({ cell: c.cell, ell: r.ell!, sigma: r.sigma_alpha_hat! })));
   if (values.length === 0) return omitted('sigma', title, 'no positive σ̂ in any summary');
-  return {
-    id: 'sigma',
-    title,
-    caption: 'σ̂(ℓ), the α-stable scale of the matched statistic ψ (SPEC §7–§8), on a log axis; lags with σ̂ = 0 (unreliable) are left out.',
-    spec: topLevel(title, {
-      data: { values },
-      width: 520,
-      height: 300,
-      mark: { type: 'line', point: true, strokeWidth: 2 },
-      encoding: {
-        x: { field: 'ell', type: 'quantitative', title: 'lag ℓ (time steps)' },
-        y: { field: 'sigma', type: 'quantitative', title: 'σ̂(ℓ) (units of ψ, log scale)', scale: { type: 'log' } },
-        color: cellColor(order),
-      },
-    }),
-  };
+  const caption = 'σ̂(ℓ), the α-stable scale of the matched statistic ψ (SPEC §7–§8), on a log axis; lags with σ̂ = 0 (unreliable) are left out.';
+  return lagLineFigure('sigma', title, caption, values, 'sigma', 'σ̂(ℓ) (units of ψ, log scale)', order);
 }
