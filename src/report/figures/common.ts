@@ -69,11 +69,18 @@ export const omitted = (id: string, title: string, note: string): Figure => ({ i
 // The stroke is set through `encode`: vega-lite leaves it unset for lines drawn with points, hiding the symbol.
 export const DASH_LEGEND = { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 400, encode: { symbols: { update: { stroke: { value: '#333333' } } } } };
 
-/** One log-scale line per cell against the lag: the shape of several per-lag figures. */
+/**
+ * One log-scale line per cell against the lag: the shape of several per-lag figures. With `dashes`, each cell has
+ * two lines told apart by the `kind` field (solid: the first of `domain`, dashed: the second).
+ */
 export function lagLineFigure(
-  id: string, title: string, caption: string, values: { cell: string; ell: number; [field: string]: number | string }[],
-  field: string, yTitle: string, order: readonly string[],
+  id: string, title: string, caption: string, values: object[], field: string, yTitle: string, order: readonly string[],
+  options: { dashes?: { title: string; domain: [string, string] }; subtitle?: string | string[] } = {},
 ): Figure {
+  const dashes = options.dashes && {
+    strokeDash: { field: 'kind', type: 'nominal', title: options.dashes.title, legend: DASH_LEGEND, scale: { domain: options.dashes.domain, range: [[1, 0], [6, 3]] } },
+    detail: { field: 'kind' },
+  };
   return {
     id,
     title,
@@ -87,7 +94,8 @@ export function lagLineFigure(
         x: { field: 'ell', type: 'quantitative', title: 'lag ℓ (time steps)' },
         y: { field, type: 'quantitative', title: yTitle, scale: { type: 'log' } },
         color: cellColor(order),
+        ...dashes,
       },
-    }),
+    }, options.subtitle),
   };
 }

@@ -2,7 +2,7 @@
 //   SNR(ℓ,N) = m̄(ℓ) N^{1-1/max(1,α̂)} / σ̂(ℓ) > ε  ⇔  m̄(ℓ) > m̄*(ℓ) = ε σ̂(ℓ) / N^{1-1/max(1,α̂)},
 // with N the largest budget the lag can use: min(largest budget, ψ samples of the lag).
 import type { CellReport } from '../load.ts';
-import { cellColor, DASH_LEGEND, finite, lagLineFigure, omitted, positive, topLevel, type Figure } from './common.ts';
+import { finite, lagLineFigure, omitted, positive, type Figure } from './common.ts';
 
 const MEASURED = 'signal m̄(ℓ)';
 const THRESHOLD = 'threshold m̄*(ℓ) for SNR > ε';
@@ -26,26 +26,10 @@ export function thresholdFigure(cells: readonly CellReport[], order: readonly st
     return rows;
   }));
   if (values.length === 0) return omitted('threshold', title, 'no lag has a positive m̄ or a threshold');
-  return {
-    id: 'threshold',
-    title,
-    caption: `Solid: the signal m̄(ℓ) = |mean ψ| (SPEC §7). Dashed: the level m̄*(ℓ) = ε·σ̂(ℓ)/N^{1−1/max(1,α̂(ℓ))} that m̄ must exceed for ` +
-      `SNR(ℓ,N) > ε (SPEC §8, Eq. 28), with ε = ${eps} and N = the largest budget, ${nMax}, capped at the lag's number of ψ samples. ` +
-      'A lag is detectable within the budget grid where the solid line lies above the dashed one of its cell.',
-    spec: topLevel(title, {
-      data: { values },
-      width: 520,
-      height: 300,
-      mark: { type: 'line', point: true, strokeWidth: 2 },
-      encoding: {
-        x: { field: 'ell', type: 'quantitative', title: 'lag ℓ (time steps)' },
-        y: { field: 'value', type: 'quantitative', title: 'm̄ and m̄* (units of ψ, log scale)', scale: { type: 'log' } },
-        color: cellColor(order),
-        strokeDash: { field: 'kind', type: 'nominal', title: 'curve', legend: DASH_LEGEND, scale: { domain: [MEASURED, THRESHOLD], range: [[1, 0], [6, 3]] } },
-        detail: { field: 'kind' },
-      },
-    }),
-  };
+  const caption = `Solid: the signal m̄(ℓ) = |mean ψ| (SPEC §7). Dashed: the level m̄*(ℓ) = ε·σ̂(ℓ)/N^{1−1/max(1,α̂(ℓ))} that m̄ must exceed for ` +
+    `SNR(ℓ,N) > ε (SPEC §8, Eq. 28), with ε = ${eps} and N = the largest budget, ${nMax}, capped at the lag's number of ψ samples. ` +
+    'A lag is detectable within the budget grid where the solid line lies above the dashed one of its cell.';
+  return lagLineFigure('threshold', title, caption, values, 'value', 'm̄ and m̄* (units of ψ, log scale)', order, { dashes: { title: 'curve', domain: [MEASURED, THRESHOLD] } });
 }
 
 export function requiredSamplesFigure(cells: readonly CellReport[], order: readonly string[]): Figure {

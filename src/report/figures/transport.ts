@@ -1,27 +1,10 @@
 // The first-order envelope f̂(ℓ) against the exact transport f_exact(ℓ) (SPEC §6), and the generalized envelope
 // (SPEC §5) against the plain one.
 import type { CellReport } from '../load.ts';
-import { cellColor, DASH_LEGEND, fmt, omitted, positive, topLevel, type Figure } from './common.ts';
+import { fmt, lagLineFigure, omitted, positive, type Figure } from './common.ts';
 
 function comparison(id: string, title: string, subtitle: string | string[], caption: string, values: object[], order: readonly string[], kinds: [string, string], yTitle: string): Figure {
-  return {
-    id,
-    title,
-    caption,
-    spec: topLevel(title, {
-      data: { values },
-      width: 520,
-      height: 300,
-      mark: { type: 'line', point: true, strokeWidth: 2 },
-      encoding: {
-        x: { field: 'ell', type: 'quantitative', title: 'lag ℓ (time steps)' },
-        y: { field: 'f', type: 'quantitative', title: yTitle, scale: { type: 'log' } },
-        color: cellColor(order),
-        strokeDash: { field: 'kind', type: 'nominal', title: 'envelope', legend: DASH_LEGEND, scale: { domain: kinds, range: [[1, 0], [6, 3]] } },
-        detail: { field: 'kind' },
-      },
-    }, subtitle),
-  };
+  return lagLineFigure(id, title, caption, values, 'f', yTitle, order, { dashes: { title: 'envelope', domain: kinds }, subtitle });
 }
 
 export function exactTransportFigure(cells: readonly CellReport[], order: readonly string[]): Figure {
