@@ -1,5 +1,6 @@
 // The `lwin` command line: one subcommand per stage, each in its own module.
 import { Command } from 'commander';
+import { LWIN_VERSION } from '../io/safetensors.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerStatsCommands } from '../stats/cli.ts';
 import { registerTrain } from './train.ts';
@@ -12,6 +13,7 @@ import { registerReport } from '../report/index.ts';
 const program = new Command()
   .name('lwin')
   .description('Measure how far back in time a gated recurrent network can learn (WebGPU).')
+  .version(LWIN_VERSION)
   .showHelpAfterError();
 
 registerDoctor(program);
