@@ -25,10 +25,12 @@ export interface TangentVariant {
   hidden: number;
   /** Write the LSTM's cell-state tangent ċ_t (lstm only). */
   cellTangent: boolean;
+  /** Also perturb the input at one step per sequence (lag recovery, SPEC §12); see tangentPrelude. */
+  inputTangent?: boolean;
 }
 
 export function tangentVariantKey(v: TangentVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},hp${threadsPerSequence(v.hidden)}${v.cellTangent ? ',vc' : ''}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},hp${threadsPerSequence(v.hidden)}${v.cellTangent ? ',vc' : ''}${v.inputTangent ? ',xdot' : ''}`;
 }
 
 /** Words of tangent-kernel state per unit: the forward state (h[, c]) then its tangent (v[, ċ]). */
@@ -45,6 +47,7 @@ export function tangentBindings(v: TangentVariant): BindingDecl[] {
     { name: 'v_out', decl: 'var<storage, read_write> v_out: array<f32>' }, // [B, T, H]: v_t
     ...(v.cellTangent ? [{ name: 'vc_out', decl: 'var<storage, read_write> vc_out: array<f32>' }] : []), // [B, T, H]: ċ_t
     { name: 'yhat_dot', decl: 'var<storage, read_write> yhat_dot: array<f32>' }, // [B, T]
+    ...(v.inputTangent ? [{ name: 'input_dir', decl: 'var<storage, read> input_dir: array<f32>' }] : []), // [D] ẋ, then [B] its step
     { name: 'params', decl: 'var<uniform> params: RecurrentParams' },
   ];
 }
@@ -78,7 +81,7 @@ ${declareBindings(tangentBindings(v))}
 ${foldedRow}
 ${recurrentPrelude(hp)}
 ${layerNormForward}
-${tangentPrelude}
+${tangentPrelude(Boolean(v.inputTangent))}
 ${layerNormTangent}
 ${snippets.decls ?? ''}
 
@@ -105,6 +108,9 @@ ${recurrentEntry(stateWidth(v.cell))}
 
   for (var k = 0u; k < params.steps; k++) {
     let t = params.t0 + k;
+#if ${Boolean(v.inputTangent)}
+    load_xdot(lid, group, t);
+#endif
     load_x(lid, group, t);
     let hq = hbuf[lid];
     let vq = vbuf[lid];

@@ -35,6 +35,11 @@ export interface TangentCall {
   cellTangent?: GPUBuffer;
   /** ŷ̇ [B, T]. */
   yhatDot: GPUBuffer;
+  /**
+   * An input perturbation as well (lag recovery, SPEC §12): [D] ẋ then [B] the step (as a float) at which each
+   * sequence's input moves along ẋ. Pass a zero `direction` for the input tangent alone.
+   */
+  inputDirection?: GPUBuffer;
   /** Run only steps [from, to) of the T (default all). */
   range?: [number, number];
 }
@@ -47,7 +52,7 @@ export function recordTangent(step: Step, call: TangentCall): void {
   if (call.cellTangent && cell !== 'lstm') {
     throw new Error(`recordTangent: a cell-state tangent buffer was given for a ${cell} model; only lstm has a cell state`);
   }
-  const variant: TangentVariant = { cell, layernorm, hidden: H, cellTangent: Boolean(call.cellTangent) };
+  const variant: TangentVariant = { cell, layernorm, hidden: H, cellTangent: Boolean(call.cellTangent), inputTangent: Boolean(call.inputDirection) };
   const program = tangentProgram(variant);
   const { schema } = recurrentParams(layout.config);
   const perGroup = RECURRENT_WORKGROUP / threadsPerSequence(H);
@@ -57,6 +62,7 @@ export function recordTangent(step: Step, call: TangentCall): void {
     P: call.params, Pd: call.direction, x: call.x, state: call.state, v_out: call.v, yhat_dot: call.yhatDot,
   };
   if (call.cellTangent) buffers.vc_out = call.cellTangent;
+  if (call.inputDirection) buffers.input_dir = call.inputDirection;
   const offsets = tensorOffsets(layout);
   for (let t0 = from; t0 < to; t0 += STEPS_PER_DISPATCH) {
     // This kernel stores no states: the shared uniform block's store fields are unused.

@@ -2,17 +2,42 @@
 // snippets and add, per step, the tangent v_t = (dh_t/dθ)[w] along a parameter direction w, stored in `Pd` with
 // the layout (and uniform offsets) of `P`. v_{t-1} of the S sequences lives in `vbuf`, laid out as `hbuf`.
 
-/** Workgroup memory and dot products the tangent snippets use; include after recurrentPrelude. */
-export const tangentPrelude = /* wgsl */ `
+/**
+ * Workgroup memory and dot products the tangent snippets use; include after recurrentPrelude. With `inputTangent`,
+ * the tangent also carries an input perturbation: x_t of sequence b moves along `input_dir[0..D)` at the single step
+ * `input_dir[D + b]` (SPEC §12's lag recovery), which adds W·ẋ_t wherever Ẇ·x_t appears (every Ẇx term goes through
+ * dotd_x, so this is the one place that knows).
+ */
+export function tangentPrelude(inputTangent: boolean): string {
+  return /* wgsl */ `
 var<workgroup> vbuf: array<f32, WG>; // v_{t-1} of the S sequences, [S][HP]
+${inputTangent ? `var<workgroup> xdotbuf: array<f32, S * DMAX>; // ẋ_t of the S sequences
 
-// Σ_d Pd[off + d] · x_t[d] for sequence slot s.
+// Fills xdotbuf for step t; load_x's barrier, which follows, publishes it.
+fn load_xdot(lid: u32, group: u32, t: u32) {
+  for (var i = lid; i < S * params.D; i += WG) {
+    let s = i / params.D;
+    let seq = group * S + s;
+    var v = 0.0;
+    if (seq < params.batch && u32(input_dir[params.D + seq]) == t) { v = input_dir[i % params.D]; }
+    xdotbuf[s * DMAX + i % params.D] = v;
+  }
+}` : ''}
+
+// Σ_d Pd[off + d] · x_t[d] (+ P[off + d] · ẋ_t[d] with an input tangent) for sequence slot s.
 fn dotd_x(off: u32, s: u32) -> f32 {
   var acc = 0.0;
-  for (var d = 0u; d < params.D; d++) { acc = fma(Pd[off + d], xbuf[s * DMAX + d], acc); }
+  for (var d = 0u; d < params.D; d++) {
+    acc = fma(Pd[off + d], xbuf[s * DMAX + d], acc);${inputTangent ? `
+    acc = fma(P[off + d], xdotbuf[s * DMAX + d], acc);` : ''}
+  }
   return acc;
 }
 
+${tangentDots}`;
+}
+
+const tangentDots = /* wgsl */ `
 // Σ_j Pd[off + j] · hbuf[s, j] + P[off + j] · vbuf[s, j]: the tangent U̇ h_{t-1} + U v_{t-1} of one row of U h.
 fn dot_hv(off: u32, s: u32) -> f32 {
   var acc = 0.0;
