@@ -1,7 +1,9 @@
 // The envelope trajectory (`--track-every K`): every K epochs, the envelope, the per-unit time scales and the
 // generalized envelope (with ρ from the optimizer's current preconditioner) on a small fixed diagnostic subset,
 // appended to `<cell>/<cell>_trajectory.csv`, so the time-scale spectrum can be watched forming or collapsing
-// during training (the companion paper's question: the envelope's decay class emerges from training).
+// during training (the companion paper's question: the envelope's decay class emerges from training). On the
+// multi-lag task it also records the lag recovery ĉ(ℓ) (SPEC §12) on a fixed probe set into
+// `<cell>/<cell>_lag_recovery.csv` (epoch, ell, c_hat, c_true).
 import { readFile } from 'node:fs/promises';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ParamLayout } from '../model/params.ts';
@@ -10,10 +12,23 @@ import { runDiagnostics } from '../diagnostics/stage.ts';
 import { fitUnitTimescales } from '../stats/fits/timescales.ts';
 import { writeCsv } from '../train/curves.ts';
 import type { StudyConfig } from './config.ts';
-import { diagnosticsOptions } from './run.ts';
+import { diagnosticsOptions } from './settings.ts';
+import { lagRecovery } from '../diagnostics/recovery.ts';
+import { MultiLagTask } from '../data/task.ts';
 
 /** Sequences of the diagnostic set the trajectory uses (the first ones, the same every time). */
 export const TRAJECTORY_SEQUENCES = 32;
+/** Probe sequences and start steps of the lag recovery (the first diagnostic sequences, evenly spaced starts). */
+export const RECOVERY_PROBES = 8;
+export const RECOVERY_STARTS = 4;
+
+interface RecoveryRow {
+  epoch: number;
+  ell: number;
+  c_hat: number;
+  c_true: number;
+}
+const RECOVERY_COLUMNS: (keyof RecoveryRow)[] = ['epoch', 'ell', 'c_hat', 'c_true'];
 
 export interface TrajectoryRow {
   epoch: number;
@@ -45,6 +60,7 @@ export function trajectoryRecorder(ctx: GpuContext, config: StudyConfig, layout:
   const every = config.trackEvery!;
   const probe = subset(diagnostic, TRAJECTORY_SEQUENCES);
   let rows: TrajectoryRow[] | undefined;
+  const recovery = config.data ? undefined : recoveryRecorder(ctx, config, layout, diagnostic, file.replace(/_trajectory\.csv$/, '_lag_recovery.csv'));
   return async (epoch: number, snapshot: () => Promise<{ params: Float32Array; preconditioner: Float64Array }>) => {
     // A resumed run replaces rows from epochs it is about to redo.
     rows ??= (await previousRows(file)).filter((r) => r.epoch < epoch);
@@ -64,5 +80,36 @@ export function trajectoryRecorder(ctx: GpuContext, config: StudyConfig, layout:
       });
     }
     await writeCsv(file, COLUMNS, rows);
+    await recovery?.(epoch, params);
   };
+}
+
+/** ĉ(ℓ) for ℓ = 1…lagGrid.max every K epochs on the task (its u and coefficients give c_true). */
+function recoveryRecorder(ctx: GpuContext, config: StudyConfig, layout: ParamLayout, diagnostic: SequenceData, file: string) {
+  const task = new MultiLagTask(config.task);
+  const T = diagnostic.steps;
+  const lagMax = Math.min(config.lagGrid.max, T - 1);
+  const span = Math.max(1, T - lagMax);
+  const starts = [...new Set(Array.from({ length: RECOVERY_STARTS }, (_, i) => Math.floor((i * span) / RECOVERY_STARTS)))];
+  const probe = { ...subset(diagnostic, RECOVERY_PROBES), starts };
+  const cTrue = (ell: number) => config.task.coeffs[config.task.lags.indexOf(ell)] ?? 0;
+  let rows: RecoveryRow[] | undefined;
+  return async (epoch: number, params: Float32Array) => {
+    rows ??= (await previousRecovery(file)).filter((r) => r.epoch < epoch);
+    const buffer = ctx.upload('recovery/params', params);
+    try {
+      const cHat = await lagRecovery(ctx, layout, buffer, { ...probe, x: probe.x, count: probe.count, steps: T, inputSize: probe.inputSize }, task.direction, lagMax);
+      cHat.forEach((c, i) => rows!.push({ epoch, ell: i + 1, c_hat: c, c_true: cTrue(i + 1) }));
+    } finally {
+      buffer.destroy();
+    }
+    await writeCsv(file, RECOVERY_COLUMNS, rows);
+  };
+}
+
+async function previousRecovery(file: string): Promise<RecoveryRow[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const [header, ...lines] = text.trim().split('\n');
+  if (!header || header !== RECOVERY_COLUMNS.join(',')) return [];
+  return lines.map((line) => Object.fromEntries(RECOVERY_COLUMNS.map((c, i) => [c, Number(line.split(',')[i] || NaN)])) as unknown as RecoveryRow);
 }

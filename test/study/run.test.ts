@@ -78,7 +78,7 @@ describe('study configurations refused before any work', () => {
 });
 
 describe('envelope trajectory and profile', () => {
-  it('--track-every K records the envelope, time scales and ρ envelope every K epochs', async () => {
+  it('--track-every K records the envelope, time scales, ρ envelope and lag recovery every K epochs', async () => {
     const out = await mkdtemp(join(tmpdir(), 'lwin-track-'));
     try {
       const config = resolveStudy('quick', { ...TINY, cells: ['diag'], epochs: 4, trackEvery: 2 });
@@ -94,6 +94,13 @@ describe('envelope trajectory and profile', () => {
         expect(generalized).toBeGreaterThan(0);
         expect(etaBar).toBeGreaterThan(0);
       }
+      // Lag recovery (SPEC §12) beside it: ĉ(ℓ) for ℓ = 1…16 at epochs 2 and 4, with the task's coefficients.
+      const recovery = (await readFile(join(out, 'diag', 'diag_lag_recovery.csv'), 'utf8')).trim().split('\n');
+      expect(recovery[0]).toBe('epoch,ell,c_hat,c_true');
+      const parsed = recovery.slice(1).map((r) => r.split(',').map(Number));
+      expect(parsed.length).toBe(2 * 16);
+      expect(parsed.filter((r) => r[3] !== 0).map((r) => [r[1], r[3]])).toEqual([[2, 0.6], [4, 0.5], [8, 0.4], [2, 0.6], [4, 0.5], [8, 0.4]]);
+      expect(parsed.every((r) => Number.isFinite(r[2]))).toBe(true);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
