@@ -11,7 +11,7 @@ import { studyFigureSections } from './sections.ts';
 
 export { studyFigureSections };
 import { escapeHtml, figureHtml, pageHtml, type PageSection } from './render.ts';
-import { adapterTable, configTable, profileTable, timingTable } from './tables.ts';
+import { adapterTable, configTable, learnedTable, profileTable, timingTable } from './tables.ts';
 
 export interface ReportOptions {
   /** Where to write the page; default `<dir>/report.html`. */
@@ -32,7 +32,7 @@ async function sectionsOf(groups: { heading: string; figures: Figure[] }[]): Pro
 }
 
 function runSection(study: StudyReport): PageSection {
-  return { heading: 'Run: configuration, adapter and timings', html: [configTable(study), adapterTable(study), timingTable(study), profileTable(study)].join('\n') };
+  return { heading: 'Run: configuration, adapter and timings', html: [learnedTable(study), configTable(study), adapterTable(study), timingTable(study), profileTable(study)].join('\n') };
 }
 
 async function studyPage(study: StudyReport, title: string): Promise<string> {

@@ -36,6 +36,8 @@ export interface CellReport {
   lagExtras: LagExtras[];
   transport?: { spearman: number | null; logPearson: number | null; samples: number };
   timings?: Record<string, number>;
+  /** Learned against learnable per task lag (SPEC §12), when the study tracked the lag recovery. */
+  learned?: { lag: number; coeff: number; windowAtN: number; insideWindow: boolean; learnedAtEpoch: number | null; finalCHat: number | null }[];
 }
 
 export interface StudyReport {
@@ -126,6 +128,7 @@ interface StudyJsonCell {
   cell: string;
   stats?: { lags?: { ell: number; muL1Mean: number | null; generalized?: { mean: number | null }; exact?: number | null }[]; transport?: { samples: number; agreement: { spearman: number | null; logPearson: number | null } }; eps?: number; budgets?: number[] };
   timings?: Record<string, number>;
+  learned?: CellReport['learned'];
 }
 
 function lagExtras(entry: StudyJsonCell | undefined): LagExtras[] {
@@ -160,6 +163,7 @@ async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefi
   const transport = entry?.stats?.transport;
   if (transport) report.transport = { samples: transport.samples, ...transport.agreement };
   if (entry?.timings) report.timings = entry.timings;
+  if (entry?.learned) report.learned = entry.learned;
   return report;
 }
 

@@ -29,3 +29,13 @@ export function profileTable(study: StudyReport): string {
   const source = profile.source ? ` (${profile.source}, total ${fmt(profile.totalMs, 4)} ms)` : '';
   return tableHtml(`GPU kernel profile${source}`, ['kernel', 'calls', 'total (ms)', 'mean (µs)', 'share'], rows, 'numeric');
 }
+
+/** SPEC §12: per cell and task lag, c_k, whether ℓ_k is inside Ĥ_N at N = training sequences, and when it was learned. */
+export function learnedTable(study: StudyReport): string {
+  const rows = study.cells.flatMap((c) => (c.learned ?? []).map((r) => [
+    c.cell, String(r.lag), fmt(r.coeff, 4), `${r.insideWindow ? 'yes' : 'no'} (Ĥ = ${r.windowAtN})`,
+    r.learnedAtEpoch === null ? 'never' : String(r.learnedAtEpoch), r.finalCHat === null ? '–' : fmt(r.finalCHat, 4),
+  ]));
+  if (rows.length === 0) return '<p class="note">No lag recovery recorded (run with --track-every K on the task to get the learned-vs-learnable table).</p>';
+  return tableHtml('Learned against learnable (SPEC §12): a lag is learned at the first recorded epoch with ĉ(ℓ_k)/c_k ≥ 1/2', ['cell', 'task lag ℓ_k', 'c_k', 'inside Ĥ_N at N = training sequences', 'learned at epoch', 'final ĉ(ℓ_k)'], rows, 'numeric');
+}

@@ -22,6 +22,7 @@ import { analyzeDiagnostics, type CellStatistics } from './statistics.ts';
 import { writeCellOutputs, writeStudyJson, writeStudySummary } from './outputs.ts';
 import type { StudyConfig } from './config.ts';
 import { diagnosticsOptions, trainConfigFor } from './settings.ts';
+import { learnedVsLearnable, type LearnedRow } from './learned.ts';
 import { writeReport } from '../report/index.ts';
 
 export { diagnosticsOptions, trainConfigFor };
@@ -57,6 +58,8 @@ export interface StudyOptions {
 export interface CellRecord {
   cell: string;
   stats: CellStatistics;
+  /** With `trackEvery` on the task: which task lags were learned, and whether they lie inside Ĥ_N (SPEC §12). */
+  learned?: LearnedRow[];
   timings: Record<string, number>;
   diagnostics: Omit<Diagnostics, 'perLag'>;
 }
@@ -108,7 +111,8 @@ async function runCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, dat
     );
     await writeFileAtomic(join(dir, `${cell}_optimizer.safetensors`), Buffer.from(writeNamedTensors(optimizerTensors, { ...meta, step: String(state.step), optimizer: trained.optimizer.config.name, optimizer_config: JSON.stringify(trained.optimizer.config), state_keys: Object.keys(state.tensors).join(',') })));
     const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
-    return await diagnoseCell(ctx, config, cell, trained.layout, trained.params, data.diagnostic, preconditioner, out, timings);
+    const learned = config.trackEvery && !config.data ? await learnedFromRecovery(config, dir, cell) : undefined;
+    return await diagnoseCell(ctx, config, cell, trained.layout, trained.params, data.diagnostic, preconditioner, out, timings, learned);
   } finally {
     trained.optimizer.destroy();
   }
@@ -118,6 +122,7 @@ async function runCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, dat
 export async function diagnoseCell(
   ctx: GpuContext, config: StudyConfig, cell: CellKind, layout: ParamLayout, params: Float32Array, diagnostic: SequenceData,
   preconditioner: Float64Array | undefined, out: string, timings: Record<string, number> = {},
+  learnedFrom?: (stats: CellStatistics) => LearnedRow[],
 ): Promise<CellRecord> {
   let t0 = performance.now();
   const diagnostics = await runDiagnostics(ctx, layout, params, diagnostic, diagnosticsOptions(config, preconditioner));
@@ -127,7 +132,19 @@ export async function diagnoseCell(
   timings.statistics = (performance.now() - t0) / 1000;
   await writeCellOutputs(out, cell, stats, diagnostics);
   const { perLag: _perLag, ...summary } = diagnostics;
-  const record: CellRecord = { cell, stats, timings, diagnostics: summary };
+  const record: CellRecord = { cell, stats, timings, diagnostics: summary, ...(learnedFrom && { learned: learnedFrom(stats) }) };
   await writeFileAtomic(join(out, cell, `${cell}_cell.json`), `${JSON.stringify(record, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
   return record;
+}
+
+/** Reads the cell's lag-recovery record and returns how to tabulate learned against learnable once stats exist. */
+async function learnedFromRecovery(config: StudyConfig, dir: string, cell: string): Promise<((stats: CellStatistics) => LearnedRow[]) | undefined> {
+  const text = await readFile(join(dir, `${cell}_lag_recovery.csv`), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const [, ...lines] = text.trim().split('\n');
+  const recovery = lines.map((line) => {
+    const [epoch, ell, cHat] = line.split(',').map(Number);
+    return { epoch: epoch!, ell: ell!, c_hat: cHat! };
+  });
+  return (stats) => learnedVsLearnable(config.task.lags, config.task.coeffs, stats, config.trainSequences, recovery);
 }

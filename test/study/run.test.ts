@@ -101,6 +101,12 @@ describe('envelope trajectory and profile', () => {
       expect(parsed.length).toBe(2 * 16);
       expect(parsed.filter((r) => r[3] !== 0).map((r) => [r[1], r[3]])).toEqual([[2, 0.6], [4, 0.5], [8, 0.4], [2, 0.6], [4, 0.5], [8, 0.4]]);
       expect(parsed.every((r) => Number.isFinite(r[2]))).toBe(true);
+      // Learned against learnable in study.json and the report.
+      const study = JSON.parse(await readFile(join(out, 'study.json'), 'utf8'));
+      const learned = study.cells[0].learned as { lag: number; coeff: number; insideWindow: boolean; learnedAtEpoch: number | null }[];
+      expect(learned.map((r) => [r.lag, r.coeff])).toEqual([[2, 0.6], [4, 0.5], [8, 0.4]]);
+      for (const r of learned) expect(r.learnedAtEpoch === null || [2, 4].includes(r.learnedAtEpoch)).toBe(true);
+      expect(await readFile(join(out, 'report.html'), 'utf8')).toMatch(/Learned against learnable/);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
