@@ -32,6 +32,8 @@ export interface CellReport {
   tauCcdf?: { x: number[]; p: number[]; infinite: number };
   learningCurve?: Row[];
   trajectory?: Row[];
+  /** `<cell>_lag_recovery.csv`: epoch, ell, c_hat, c_true (SPEC §12). */
+  recovery?: Row[];
   /** From study.json's stats.lags: the exact (f_exact) and generalized envelope next to f̂. */
   lagExtras: LagExtras[];
   transport?: { spearman: number | null; logPearson: number | null; samples: number };
@@ -157,6 +159,7 @@ async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefi
     tau: tauRows.map((r) => r.tau!).filter((t) => !Number.isNaN(t)),
     learningCurve: await readRows(at(`${cell}_learning_curve.csv`), read),
     trajectory: await readRows(at(`${cell}_trajectory.csv`), read),
+    recovery: await readRows(at(`${cell}_lag_recovery.csv`), read),
     lagExtras: lagExtras(entry),
   };
   if (ccdf && Array.isArray(ccdf.x)) report.tauCcdf = { x: ccdf.x, p: ccdf.p, infinite: ccdf.infinite ?? 0 };

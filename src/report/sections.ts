@@ -9,6 +9,7 @@ import { alphaFigure, sigmaFigure } from './figures/heavy-tails.ts';
 import { requiredSamplesFigure, thresholdFigure } from './figures/detectability.ts';
 import { learningCurveFigure, trajectoryFigure } from './figures/training.ts';
 import { exactTransportFigure, generalizedFigure } from './figures/transport.ts';
+import { recoveryHeatmapFigures, timeToLearnFigure } from './figures/recovery.ts';
 
 /** The figure sections of one study, in reading order. */
 export function studyFigureSections(study: StudyReport): { heading: string; figures: Figure[] }[] {
@@ -21,6 +22,9 @@ export function studyFigureSections(study: StudyReport): { heading: string; figu
     { heading: 'Unit time scales', figures: [tauCcdfFigure(cells, order), tauHistogramFigure(cells, order)] },
     { heading: 'Transport and generalized envelope', figures: [exactTransportFigure(cells, order), generalizedFigure(cells, order)] },
     { heading: 'Training', figures: [learningCurveFigure(cells, order), trajectoryFigure(cells, order)] },
+    ...(cells.some((c) => c.recovery?.length)
+      ? [{ heading: 'What is actually learned', figures: [...recoveryHeatmapFigures(cells), timeToLearnFigure(cells, order)] }]
+      : []),
   ];
 }
 

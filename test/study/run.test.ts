@@ -106,7 +106,9 @@ describe('envelope trajectory and profile', () => {
       const learned = study.cells[0].learned as { lag: number; coeff: number; insideWindow: boolean; learnedAtEpoch: number | null }[];
       expect(learned.map((r) => [r.lag, r.coeff])).toEqual([[2, 0.6], [4, 0.5], [8, 0.4]]);
       for (const r of learned) expect(r.learnedAtEpoch === null || [2, 4].includes(r.learnedAtEpoch)).toBe(true);
-      expect(await readFile(join(out, 'report.html'), 'utf8')).toMatch(/Learned against learnable/);
+      const report = await readFile(join(out, 'report.html'), 'utf8');
+      expect(report).toMatch(/Learned against learnable/);
+      expect(report).toMatch(/Recovered coefficient ĉ\(ℓ\) over training: diag/);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
