@@ -9,6 +9,8 @@ export function recoveryHeatmapFigures(cells: readonly CellReport[]): Figure[] {
     const values = c.recovery!.map((r) => ({ epoch: r.epoch, ell: r.ell, c: r.c_hat }));
     const taskLags = c.recovery!.filter((r) => r.c_true !== 0 && r.epoch === c.recovery![0]!.epoch).map((r) => ({ ell: r.ell, c: r.c_true }));
     const window = c.learned?.[0]?.windowAtN;
+    // A symmetric colour domain: white is ĉ = 0, and tiny values of either sign stay pale.
+    const extent = Math.max(1e-12, ...values.map((v) => Math.abs(v.c ?? NaN)).filter(Number.isFinite));
     const marks: object[] = [{ ell: window ?? 0, label: `Ĥ_N = ${window ?? '?'}` }];
     return {
       id: `recovery-${c.cell}`,
@@ -23,7 +25,7 @@ export function recoveryHeatmapFigures(cells: readonly CellReport[]): Figure[] {
             encoding: {
               x: { field: 'epoch', type: 'ordinal', title: 'epoch' },
               y: { field: 'ell', type: 'ordinal', title: 'lag ℓ (time steps)', sort: 'descending' },
-              color: { field: 'c', type: 'quantitative', title: 'ĉ(ℓ)', scale: { scheme: 'blueorange', domainMid: 0 } },
+              color: { field: 'c', type: 'quantitative', title: 'ĉ(ℓ)', scale: { scheme: 'blueorange', domain: [-extent, extent] } },
             },
           },
           ...(taskLags.length ? [{ data: { values: taskLags }, mark: { type: 'tick', color: 'black', thickness: 2 }, encoding: { y: { field: 'ell', type: 'ordinal', sort: 'descending' } } }] : []),
