@@ -10,7 +10,8 @@ import type { Command } from 'commander';
 import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireDevice, GpuContext } from '../gpu/index.ts';
-import { readNamedTensors, readSafetensors } from '../io/safetensors.ts';
+import { readSafetensors } from '../io/safetensors.ts';
+import { readOptimizerStateFile } from '../train/optimizer-file.ts';
 import type { ParamLayout } from '../model/params.ts';
 import type { CellKind } from '../model/cells.ts';
 import { GpuOptimizer, type OptimizerConfig } from '../train/optim/index.ts';
@@ -58,23 +59,11 @@ export function registerDiagnose(program: Command): void {
 
 /** η_p from a saved optimizer state (names `<state>.<param>`), through the same GPU optimizer lwin trains with. */
 async function loadPreconditioner(ctx: GpuContext, layout: ParamLayout, file: string, fallback: OptimizerConfig): Promise<Float64Array> {
-  const saved = readNamedTensors(await readFile(file), file);
-  const config = saved.metadata.optimizer_config ? (JSON.parse(saved.metadata.optimizer_config) as OptimizerConfig) : { ...fallback, name: (saved.metadata.optimizer ?? fallback.name) as OptimizerConfig['name'] };
-  const keys = saved.metadata.state_keys ? saved.metadata.state_keys.split(',') : [...new Set([...saved.tensors.keys()].map((n) => n.split('.')[0]!))];
-  const tensors: Record<string, Float32Array> = {};
-  for (const key of keys) {
-    const flat = new Float32Array(layout.trainableSize);
-    for (const t of layout.tensors.filter((x) => x.trainable)) {
-      const entry = saved.tensors.get(`${key}.${t.name}`);
-      if (!entry) throw new Error(`${file} has no ${key}.${t.name}; expected one tensor per state (${keys.join(', ')}) and trainable parameter`);
-      if (entry.data.length !== t.size) throw new Error(`${file}: ${key}.${t.name} has ${entry.data.length} values, expected ${t.size} (shape [${t.shape.join(',')}])`);
-      flat.set(entry.data, t.offset);
-    }
-    tensors[key] = flat;
-  }
+  const { state, metadata } = readOptimizerStateFile(layout, await readFile(file), file);
+  const config = metadata.optimizer_config ? (JSON.parse(metadata.optimizer_config) as OptimizerConfig) : { ...fallback, name: (metadata.optimizer ?? fallback.name) as OptimizerConfig['name'] };
   const optimizer = new GpuOptimizer(ctx, layout, config);
   try {
-    optimizer.loadState({ step: Number(saved.metadata.step ?? 0), tensors });
+    optimizer.loadState(state);
     return await optimizer.preconditioner();
   } finally {
     optimizer.destroy();

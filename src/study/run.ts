@@ -15,7 +15,8 @@ import { loadNpyDataset, validationSize, type SequenceData } from '../data/datas
 import { train, type TrainingData } from '../train/trainer.ts';
 import { fileSink } from '../train/sink.ts';
 import type { Progress } from '../train/progress.ts';
-import { writeSafetensors, writeNamedTensors, LWIN_VERSION } from '../io/safetensors.ts';
+import { writeSafetensors, LWIN_VERSION } from '../io/safetensors.ts';
+import { writeOptimizerStateFile } from '../train/optimizer-file.ts';
 import { runDiagnostics } from '../diagnostics/stage.ts';
 import type { Diagnostics } from '../diagnostics/result.ts';
 import { analyzeDiagnostics, type CellStatistics } from './statistics.ts';
@@ -106,10 +107,8 @@ async function runCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, dat
     const state = await trained.optimizer.saveState();
     const meta = { lwin_version: LWIN_VERSION, epochs: String(trained.epochsRun) };
     await writeFileAtomic(join(dir, `${cell}.safetensors`), Buffer.from(writeSafetensors(trained.layout, trained.params, { metadata: meta })));
-    const optimizerTensors = Object.entries(state.tensors).flatMap(([key, flat]) =>
-      trained.layout.tensors.filter((t) => t.trainable).map((t) => ({ name: `${key}.${t.name}`, shape: t.shape, data: flat.subarray(t.offset, t.offset + t.size) })),
-    );
-    await writeFileAtomic(join(dir, `${cell}_optimizer.safetensors`), Buffer.from(writeNamedTensors(optimizerTensors, { ...meta, step: String(state.step), optimizer: trained.optimizer.config.name, optimizer_config: JSON.stringify(trained.optimizer.config), state_keys: Object.keys(state.tensors).join(',') })));
+    const optimizerMeta = { ...meta, optimizer: trained.optimizer.config.name, optimizer_config: JSON.stringify(trained.optimizer.config) };
+    await writeFileAtomic(join(dir, `${cell}_optimizer.safetensors`), Buffer.from(writeOptimizerStateFile(trained.layout, state, optimizerMeta)));
     const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
     const learned = config.trackEvery && !config.data ? await learnedFromRecovery(config, dir, cell) : undefined;
     return await diagnoseCell(ctx, config, cell, trained.layout, trained.params, data.diagnostic, preconditioner, out, timings, learned);

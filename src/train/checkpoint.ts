@@ -6,8 +6,8 @@ import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { ParamLayout } from '../model/params.ts';
-import { describeConfig } from '../model/params.ts';
-import { LWIN_VERSION, readNamedTensors, readSafetensors, writeNamedTensors, writeSafetensors } from '../io/safetensors.ts';
+import { LWIN_VERSION, readSafetensors, writeSafetensors } from '../io/safetensors.ts';
+import { readOptimizerStateFile, writeOptimizerStateFile } from './optimizer-file.ts';
 import type { OptimizerState } from './optim/index.ts';
 import type { CurveRow, GateRow } from './curves.ts';
 
@@ -38,20 +38,13 @@ function folderName(epoch: number): string {
   return `epoch-${String(epoch).padStart(6, '0')}`;
 }
 
-function optimizerTensors(layout: ParamLayout, state: OptimizerState) {
-  return Object.entries(state.tensors).flatMap(([key, flat]) =>
-    layout.tensors.filter((t) => t.trainable).map((t) => ({ name: `${key}.${t.name}`, shape: t.shape, data: flat.subarray(t.offset, t.offset + t.size) })),
-  );
-}
-
 export async function saveCheckpoint(dir: string, layout: ParamLayout, checkpoint: Checkpoint): Promise<string> {
   const root = join(dir, 'checkpoints');
   const folder = join(root, folderName(checkpoint.state.epoch));
   await mkdir(folder, { recursive: true });
   const meta = { lwin_version: LWIN_VERSION, epoch: String(checkpoint.state.epoch) };
   await writeFileAtomic(join(folder, 'params.safetensors'), asBuffer(writeSafetensors(layout, checkpoint.params, { metadata: meta })));
-  const optimizerMeta = { ...meta, step: String(checkpoint.optimizer.step), state_keys: Object.keys(checkpoint.optimizer.tensors).join(',') };
-  await writeFileAtomic(join(folder, 'optimizer.safetensors'), asBuffer(writeNamedTensors(optimizerTensors(layout, checkpoint.optimizer), optimizerMeta)));
+  await writeFileAtomic(join(folder, 'optimizer.safetensors'), asBuffer(writeOptimizerStateFile(layout, checkpoint.optimizer, meta)));
   await writeFileAtomic(join(folder, 'trainer.json'), `${JSON.stringify(checkpoint.state, null, 1)}\n`);
   await writeFileAtomic(join(root, LATEST), `${JSON.stringify({ epoch: checkpoint.state.epoch, folder: folderName(checkpoint.state.epoch) })}\n`);
   // Older checkpoints are no longer needed once the new one is in force.
@@ -75,19 +68,11 @@ export async function loadCheckpoint(dir: string, layout: ParamLayout): Promise<
   const paramsFile = join(folder, 'params.safetensors');
   const model = readSafetensors(await readFile(paramsFile), { layout, source: paramsFile });
   const optimizerFile = join(folder, 'optimizer.safetensors');
-  const saved = readNamedTensors(await readFile(optimizerFile), optimizerFile);
-  const keys = saved.metadata.state_keys ? saved.metadata.state_keys.split(',') : [];
-  const tensors: Record<string, Float32Array> = {};
-  for (const key of keys) {
-    const flat = new Float32Array(layout.trainableSize);
-    for (const t of layout.tensors.filter((x) => x.trainable)) {
-      const entry = saved.tensors.get(`${key}.${t.name}`);
-      if (!entry || entry.data.length !== t.size) {
-        throw new Error(`${optimizerFile} lacks ${key}.${t.name} with ${t.size} values for the ${describeConfig(layout.config)} model; the checkpoint is damaged, delete ${root} to start over`);
-      }
-      flat.set(entry.data, t.offset);
-    }
-    tensors[key] = flat;
+  let optimizer;
+  try {
+    optimizer = readOptimizerStateFile(layout, await readFile(optimizerFile), optimizerFile).state;
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; the checkpoint is damaged, delete ${root} to start over`, { cause: error });
   }
-  return { params: Float32Array.from(model.params), optimizer: { step: Number(saved.metadata.step), tensors }, state };
+  return { params: Float32Array.from(model.params), optimizer, state };
 }
