@@ -12,7 +12,7 @@ import { adjointBlocks, backwardBindings, backwardShader, backwardVariantKey, op
 import { stateWidth } from '../../shaders/recurrence/forward.ts';
 import { NO_SLOT, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { ResidualParams, residualShader } from '../../shaders/loss.ts';
-import { foldRows } from '../kernels/grid.ts';
+import { elementwiseGrid, foldRows } from '../kernels/grid.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
 import { GradientPartials } from './gradients.ts';
@@ -48,9 +48,7 @@ export function recordMseLoss(step: Step, call: { yhat: GPUBuffer; y: GPUBuffer;
   const sq = step.scratch('mse/squares', count * 4);
   const dy = call.dy ?? step.scratch('mse/dy', count * 4);
   const params = step.uniform('mse/params', ResidualParams, { count, slope: 2 / count });
-  const groups = Math.ceil(count / 256);
-  const x = Math.min(groups, step.maxWorkgroupsPerDimension);
-  step.dispatch(residualProgram, [call.yhat, call.y, sq, dy, params], [x, Math.ceil(groups / x)]);
+  step.dispatch(residualProgram, [call.yhat, call.y, sq, dy, params], elementwiseGrid(count, 256, step.maxWorkgroupsPerDimension));
   recordSegmentedReduce(step, sq, 1, count, { sums: step.scratch('mse/sum', 4), means: call.loss });
 }
 

@@ -13,6 +13,7 @@ import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
 import { DeltaParams, readoutDeltaShader } from '../../shaders/loss.ts';
 import { kernelProgram } from '../gpu/pipelines.ts';
+import { elementwiseGrid } from '../kernels/grid.ts';
 import { Rng } from '../util/random.ts';
 import { deriveSeed } from '../data/seeds.ts';
 import { WindowEngine } from './windows.ts';
@@ -101,9 +102,7 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
       });
       recordTangent(step, { layout, params: b.params, direction: b.direction, x: b.x, batch: count, steps: T, state: b.tangentState, v: b.v, yhatDot: b.yhatDot });
       const deltaParams = step.uniform('readout_delta/params', DeltaParams, { count: count * T, H, outWeight: getTensorSpec(layout, 'out.weight').offset });
-      const groups = Math.ceil((count * T * H) / 256);
-      const gx = Math.min(groups, step.maxWorkgroupsPerDimension);
-      step.dispatch(deltaProgram, [b.params, b.yhat, b.y, b.delta, deltaParams], [gx, Math.ceil(groups / gx)]);
+      step.dispatch(deltaProgram, [b.params, b.yhat, b.y, b.delta, deltaParams], elementwiseGrid(count * T * H, 256, step.maxWorkgroupsPerDimension));
       if (rho) rho.recordBatch(step, { params: b.params, x: b.x, states: b.states, count, steps: T, rho: b.rho });
       windows.recordBatch(step, b.terms, count, rho ? b.rho : undefined);
       windows.recordPsi(step, b.delta, b.v, b.psi, count, { useRho: Boolean(options.psiWithRho && rho) });

@@ -48,11 +48,12 @@ function subset(data: SequenceData, n: number): SequenceData {
   return { ...data, count, x: data.x.subarray(0, count * data.steps * data.inputSize), y: data.y.subarray(0, count * data.steps) };
 }
 
-async function previousRows(file: string): Promise<TrajectoryRow[]> {
+/** The numeric rows of a CSV this module wrote earlier (a resumed run continues it); none if absent or foreign. */
+async function previousRows<R>(file: string, columns: readonly (keyof R)[]): Promise<R[]> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const [header, ...lines] = text.trim().split('\n');
-  if (!header || header !== COLUMNS.join(',')) return [];
-  return lines.map((line) => Object.fromEntries(COLUMNS.map((c, i) => [c, Number(line.split(',')[i] || NaN)])) as unknown as TrajectoryRow);
+  if (!header || header !== columns.join(',')) return [];
+  return lines.map((line) => Object.fromEntries(columns.map((c, i) => [c, Number(line.split(',')[i] || NaN)])) as R);
 }
 
 /** The trainer's onEpochEnd hook that records the trajectory into `file`. */
@@ -63,7 +64,7 @@ export function trajectoryRecorder(ctx: GpuContext, config: StudyConfig, layout:
   const recovery = config.data ? undefined : recoveryRecorder(ctx, config, layout, diagnostic, file.replace(/_trajectory\.csv$/, '_lag_recovery.csv'));
   return async (epoch: number, snapshot: () => Promise<{ params: Float32Array; preconditioner: Float64Array }>) => {
     // A resumed run replaces rows from epochs it is about to redo.
-    rows ??= (await previousRows(file)).filter((r) => r.epoch < epoch);
+    rows ??= (await previousRows<TrajectoryRow>(file, COLUMNS)).filter((r) => r.epoch < epoch);
     if (epoch % every !== 0) return;
     const { params, preconditioner } = await snapshot();
     const options = { ...diagnosticsOptions(config, preconditioner), transportSamples: 0, psiSubsample: 1000, preconditioner };
@@ -95,7 +96,7 @@ function recoveryRecorder(ctx: GpuContext, config: StudyConfig, layout: ParamLay
   const cTrue = (ell: number) => config.task.coeffs[config.task.lags.indexOf(ell)] ?? 0;
   let rows: RecoveryRow[] | undefined;
   return async (epoch: number, params: Float32Array) => {
-    rows ??= (await previousRecovery(file)).filter((r) => r.epoch < epoch);
+    rows ??= (await previousRows<RecoveryRow>(file, RECOVERY_COLUMNS)).filter((r) => r.epoch < epoch);
     const buffer = ctx.upload('recovery/params', params);
     try {
       const cHat = await lagRecovery(ctx, layout, buffer, { ...probe, x: probe.x, count: probe.count, steps: T, inputSize: probe.inputSize }, task.direction, lagMax);
@@ -107,9 +108,3 @@ function recoveryRecorder(ctx: GpuContext, config: StudyConfig, layout: ParamLay
   };
 }
 
-async function previousRecovery(file: string): Promise<RecoveryRow[]> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  const [header, ...lines] = text.trim().split('\n');
-  if (!header || header !== RECOVERY_COLUMNS.join(',')) return [];
-  return lines.map((line) => Object.fromEntries(RECOVERY_COLUMNS.map((c, i) => [c, Number(line.split(',')[i] || NaN)])) as unknown as RecoveryRow);
-}
