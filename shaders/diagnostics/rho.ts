@@ -14,6 +14,7 @@ import { declareBindings, layerNormForward, recurrentEntry, recurrentPrelude, th
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
+import { linearForwardStep } from '../cells/linear.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { recurrentParams } from '../recurrence/params.ts';
 import { stateWidth, stepContext } from '../recurrence/forward.ts';
@@ -248,12 +249,24 @@ function lstmRho(c: StepContext): CellRho {
   };
 }
 
+/** linear: h_q = a_q depends directly on row q of Wx, its bias and row q of Wh only, each with factor 1. */
+function linearRho(c: StepContext): CellRho {
+  const { o } = c;
+  return {
+    code: `
+  var own_rates = vec2f(0.0);
+  if (live) { own_rates = pair_rates(${o('Wx.weight')}, ${o('Wx.bias')}, ${o('Wh.weight')}, q, s, false); }`,
+    terms: [{ factor: '1.0', sum: 'own_rates' }],
+  };
+}
+
 const CELLS: Record<CellKind, { forward: (c: StepContext) => string; rho: (c: StepContext) => CellRho }> = {
   const: { forward: leakyForwardStep, rho: leakyRho },
   shared: { forward: leakyForwardStep, rho: leakyRho },
   diag: { forward: leakyForwardStep, rho: leakyRho },
   gru: { forward: gruForwardStep, rho: gruRho },
   lstm: { forward: lstmForwardStep, rho: lstmRho },
+  linear: { forward: linearForwardStep, rho: linearRho },
 };
 
 /**

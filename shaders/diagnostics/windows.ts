@@ -25,18 +25,23 @@ export const WindowParams = d.struct({
 
 export interface WindowVariant {
   cell: CellKind;
-  /** μ = μ0 + μ1 (SPEC §5's first-order term), else μ = μ0. */
+  /** μ = μ0 + μ1 (SPEC §5's first-order term), else μ = μ0. The linear cell has no first-order term: ignored. */
   firstOrder: boolean;
 }
 
 export function windowVariantKey(v: WindowVariant): string {
-  return `${v.cell},${v.firstOrder ? 'first' : 'zeroth'}`;
+  return `${v.cell},${hasFirstOrder(v) ? 'first' : 'zeroth'}`;
+}
+
+/** Whether μ gets SPEC §5's first-order term in this variant (never for the linear cell, SPEC §12). */
+export function hasFirstOrder(v: WindowVariant): boolean {
+  return v.firstOrder && v.cell !== 'linear';
 }
 
 /**
  * What the prefix buffer holds per cell, in slot order. `log`: Σ log clamp(factor); `raw`: the value at step t
- * itself (lstm's e_t, stored at entry t+1, not summed); `ratio`: Σ of the first-order terms, present only in the
- * first-order variant (always last).
+ * itself (lstm's e_t, the linear cell's Wh_qq; stored at entry t+1, not summed); `ratio`: Σ of the first-order
+ * terms, present only in the first-order variant (always last).
  */
 export function prefixQuantities(v: WindowVariant): string[] {
   const base: Record<CellKind, string[]> = {
@@ -45,8 +50,9 @@ export function prefixQuantities(v: WindowVariant): string[] {
     diag: ['log leak'],
     gru: ['log leak', 'log r', 'log leak·r'],
     lstm: ['log f', 'e (raw)'],
+    linear: ['Wh_qq (raw)'],
   };
-  return [...base[v.cell], ...(v.firstOrder ? ['ratio'] : [])];
+  return [...base[v.cell], ...(hasFirstOrder(v) ? ['ratio'] : [])];
 }
 
 /** Intermediate planes (INTERMEDIATE_NAMES order, src/reference/cells/types.ts) the scan reads. */
@@ -59,6 +65,8 @@ const PLANE = {
 /** One scan step for (b, q) at time t: adds step t's terms to the running pairs `acc[k]` (WGSL body). */
 function scanStep(v: WindowVariant): string {
   const ratio = prefixQuantities(v).length - 1;
+  if (v.cell === 'linear') return `
+    acc[0] = vec2f(inter_at(0u, b, t, q), 0.0);`;
   if (v.cell === 'lstm') {
     const p = PLANE.lstm;
     return `
@@ -128,6 +136,22 @@ ${scanStep(v)}
 `;
 }
 
+/** w^n for a whole n ≥ 0 by repeated squaring, sign kept (the linear cell's μ0 = Wh_qq^ℓ). */
+const signedPower = /* wgsl */ `
+fn signed_power(w: f32, n: u32) -> f32 {
+  var result = 1.0;
+  var base = w;
+  var e = n;
+  loop {
+    if ((e & 1u) == 1u) { result *= base; }
+    e >>= 1u;
+    if (e == 0u) { break; }
+    base *= base;
+  }
+  return result;
+}
+`;
+
 /** Names, in the including shader, of what `mu_at` reads. */
 export interface MuAtBindings {
   /** The prefix buffer, `array<vec2f>`. */
@@ -141,7 +165,12 @@ export interface MuAtBindings {
 /** The SPEC §5 assembly of μ from window sums: exp of the log windows, times the first-order factor. */
 function muAssembly(v: WindowVariant): string {
   const ratio = prefixQuantities(v).length - 1;
-  const firstFactor = v.firstOrder ? `one_plus(window_sum(${ratio}u, b, t, q, lag))` : '1.0';
+  const firstFactor = hasFirstOrder(v) ? `one_plus(window_sum(${ratio}u, b, t, q, lag))` : '1.0';
+  if (v.cell === 'linear') {
+    // Π_j Wh_qq = Wh_qq^ℓ, signed (SPEC §12): no logs, no clamp. Binary powering: relative error ≲ ℓ ulp.
+    return `
+  return signed_power(mu_prefix_at(0u, b, t + 1u, q).x, lag);`;
+  }
   if (v.cell === 'gru') {
     // Γ(1 + Σ rdiag/leak) + R + E
     return `
@@ -176,6 +205,7 @@ fn window_sum(k: u32, b: u32, t: u32, q: u32, lag: u32) -> vec2f {
   return pair_diff(mu_prefix_at(k, b, t + 1u, q), mu_prefix_at(k, b, t + 1u - lag, q));
 }
 
+${v.cell === 'linear' ? signedPower : ''}
 fn mu_at(b: u32, t: u32, q: u32, lag: u32) -> f32 {${muAssembly(v)}
 }
 `;

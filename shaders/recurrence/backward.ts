@@ -11,6 +11,7 @@ import { backwardHelpers, declareBindings, layerNormForward, recurrentPrelude, t
 import { leakyBackwardStep, leakyForwardStep } from '../cells/leaky.ts';
 import { gruBackwardStep, gruForwardStep } from '../cells/gru.ts';
 import { lstmBackwardStep, lstmForwardStep } from '../cells/lstm.ts';
+import { linearBackwardStep, linearForwardStep } from '../cells/linear.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { offsetField, recurrentParams } from './params.ts';
 import { stepContext, stateWidth } from './forward.ts';
@@ -32,6 +33,7 @@ export const GATE_BLOCKS: Record<CellKind, readonly string[]> = {
   diag: ['g', 's'],
   gru: ['z', 'r', 'g'],
   lstm: ['i', 'f', 'o', 'g'],
+  linear: ['a'], // the state's own pre-activation
 };
 
 /** Blocks of the adjoint buffer: the gate blocks, then LayerNorm's weight and bias terms when on. */
@@ -59,10 +61,10 @@ export function backwardBindings(): BindingDecl[] {
 }
 
 const FORWARD: Record<CellKind, (c: StepContext) => string> = {
-  const: leakyForwardStep, shared: leakyForwardStep, diag: leakyForwardStep, gru: gruForwardStep, lstm: lstmForwardStep,
+  const: leakyForwardStep, shared: leakyForwardStep, diag: leakyForwardStep, gru: gruForwardStep, lstm: lstmForwardStep, linear: linearForwardStep,
 };
 const BACKWARD: Record<CellKind, (c: StepContext) => string> = {
-  const: leakyBackwardStep, shared: leakyBackwardStep, diag: leakyBackwardStep, gru: gruBackwardStep, lstm: lstmBackwardStep,
+  const: leakyBackwardStep, shared: leakyBackwardStep, diag: leakyBackwardStep, gru: gruBackwardStep, lstm: lstmBackwardStep, linear: linearBackwardStep,
 };
 
 export function backwardShader(v: BackwardVariant): string {

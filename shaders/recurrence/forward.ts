@@ -9,6 +9,7 @@ import { declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
+import { linearForwardStep } from '../cells/linear.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { offsetField, recurrentParams } from './params.ts';
 
@@ -47,10 +48,11 @@ const STEPS: Record<CellKind, (c: StepContext) => string> = {
   diag: leakyForwardStep,
   gru: gruForwardStep,
   lstm: lstmForwardStep,
+  linear: linearForwardStep,
 };
 
 /** Number of SPEC §4 terms each cell writes (the order of INTERMEDIATE_NAMES). */
-export const INTERMEDIATE_COUNT: Record<CellKind, number> = { const: 3, shared: 3, diag: 3, gru: 4, lstm: 3 };
+export const INTERMEDIATE_COUNT: Record<CellKind, number> = { const: 3, shared: 3, diag: 3, gru: 4, lstm: 3, linear: 1 };
 
 export function stepContext(cell: CellKind, layernorm: boolean): StepContext {
   return { cell, layernorm, lnPrefix: LAYERNORM_PREFIX[cell], o: (t) => `params.${offsetField(t)}` };

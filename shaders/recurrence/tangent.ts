@@ -16,6 +16,7 @@ import { layerNormTangent, tangentPrelude } from '../cells/tangent/common.ts';
 import { leakyTangentStep } from '../cells/tangent/leaky.ts';
 import { gruTangentDecls, gruTangentStep } from '../cells/tangent/gru.ts';
 import { lstmTangentStep } from '../cells/tangent/lstm.ts';
+import { linearForwardStep, linearTangentStep } from '../cells/linear.ts';
 import { stateWidth, stepContext } from './forward.ts';
 import { offsetField, recurrentParams } from './params.ts';
 
@@ -65,6 +66,7 @@ const CELLS: Record<CellKind, CellSnippets> = {
   diag: { forward: leakyForwardStep, tangent: leakyTangentStep },
   gru: { forward: gruForwardStep, tangent: gruTangentStep, decls: gruTangentDecls },
   lstm: { forward: lstmForwardStep, tangent: lstmTangentStep },
+  linear: { forward: linearForwardStep, tangent: linearTangentStep },
 };
 
 export function tangentShader(v: TangentVariant): string {

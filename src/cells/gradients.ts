@@ -19,6 +19,7 @@ const LAYERS: Record<CellKind, Record<string, [string, string]>> = {
   diag: { g: ['Wx', 'Wh'], s: ['Ws', 'Us'] },
   gru: { z: ['Wz', 'Uz'], r: ['Wr', 'Ur'], g: ['Wh', 'Uh'] },
   lstm: { i: ['Wi', 'Ui'], f: ['Wf', 'Uf'], o: ['Wo', 'Uo'], g: ['Wg', 'Ug'] },
+  linear: { a: ['Wx', 'Wh'] },
 };
 
 type Source = 'deltas' | 'dy' | 'x' | 'ops' | 'ones';

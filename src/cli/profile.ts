@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import { acquireDevice, GpuContext, formatProfile } from '../gpu/index.ts';
 import type { CellKind } from '../model/cells.ts';
-import { buildLayout } from '../model/params.ts';
 import { train } from '../train/trainer.ts';
 import { memorySink } from '../train/sink.ts';
 import { runDiagnostics } from '../diagnostics/stage.ts';
@@ -27,8 +26,7 @@ export function registerProfile(program: Command): void {
       const trained = await train(ctx, trainConfigFor(config, cell), data.training, { sink: memorySink() });
       const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
       trained.optimizer.destroy();
-      const layout = buildLayout({ cell, inputSize: data.training.train.inputSize, hiddenSize: config.model.hidden, layernorm: config.model.layernorm });
-      await runDiagnostics(ctx, layout, trained.params, data.diagnostic, diagnosticsOptions(config, preconditioner));
+      await runDiagnostics(ctx, trained.layout, trained.params, data.diagnostic, diagnosticsOptions(config, preconditioner));
       const report = ctx.profiler!.report();
       console.log(flags.json ? JSON.stringify(report, null, 2) : `${cell}: 1 epoch on ${config.trainSequences} sequences, diagnostics on ${config.diagSequences}\n${formatProfile(report)}`);
     } finally {

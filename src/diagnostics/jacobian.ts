@@ -1,4 +1,4 @@
-// One-step state Jacobians of the five cells (gates, recurrent mixing and LayerNorm included), assembled as
+// One-step state Jacobians of the six cells (gates, recurrent mixing and LayerNorm included), assembled as
 // matrices from the records of the reference cells' own `step`, and the running product the exact transport keeps.
 import { LAYERNORM_PREFIX } from '../model/cells.ts';
 import type { PreparedModel, StepRecord } from '../reference/cells/index.ts';
@@ -191,6 +191,7 @@ function stepJacobian(model: PreparedModel, ws: TransportWorkspace, rec: StepRec
   ws.jacobian.fill(0);
   if (kind === 'gru') gruJacobian(model, ws, rec as GruRecord, gamma);
   else if (kind === 'lstm') lstmJacobian(model, ws, rec as LstmRecord, gamma);
+  else if (kind === 'linear') ws.jacobian.set(model.p.get('Wh.weight')); // h' = Wh h + Wx x: J = Wh at every step
   else leakyJacobian(model, ws, rec as LeakyRecord, gamma);
 }
 

@@ -27,6 +27,8 @@
 //           (one transposed pass for m, v, one row pass per unit).
 //   lstm    c = f c_prev + i g, h = o tanh(c); A = o (1 - tanh²c) i; gate rows (each on its own unit only):
 //           G_i = o(1 - tanh²c) g σ'(a_i), G_f = o(1 - tanh²c) c_prev σ'(a_f), G_o = tanh(c) σ'(a_o).
+//   linear  h = Wx x + Wx.bias + Wh h_prev: J_q is row q of Wx (operand x), its bias (1) and row q of Wh
+//           (operand h), each with factor 1, so ρ_q = (Σ x² η_Wx + η_b + Σ h² η_Wh) / (Σ x² + 1 + Σ h²) over row q.
 //
 // Numerics: ρ = η̄ · Σ J²(η_p/η̄) / Σ J² with both sums carried in the two lanes of one vec2 through identical
 // arithmetic. SPEC §5's decomposition form η̄ + Σ J²(η_p - η̄)/Σ J² gives the same value, but in f32 its signed

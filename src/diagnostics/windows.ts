@@ -22,7 +22,7 @@ import { kernelProgram } from '../gpu/pipelines.ts';
 import type { CellKind } from '../model/cells.ts';
 import { foldRows } from '../kernels/grid.ts';
 import { INTERMEDIATE_COUNT } from '../../shaders/recurrence/forward.ts';
-import { SCAN_WORKGROUP, WindowParams, prefixQuantities, scanShader, windowVariantKey, type WindowVariant } from '../../shaders/diagnostics/windows.ts';
+import { SCAN_WORKGROUP, WindowParams, hasFirstOrder, prefixQuantities, scanShader, windowVariantKey, type WindowVariant } from '../../shaders/diagnostics/windows.ts';
 import { accumulateShader, accumulateVariantKey, envelopeShader, envelopeVariantKey, unitLanes, type EnvelopeVariant } from '../../shaders/diagnostics/envelope.ts';
 import { MU_DUMP_WORKGROUP, muDumpShader, psiShader, psiTileSteps, psiVariantKey, type PsiVariant } from '../../shaders/diagnostics/psi.ts';
 
@@ -36,7 +36,7 @@ export interface WindowConfig {
   hidden: number;
   /** The lag grid (lagGrid in lags.ts); every lag in [1, T-1]. */
   lags: readonly number[];
-  /** μ = μ0 + μ1, else μ0 (SPEC §5). */
+  /** μ = μ0 + μ1, else μ0 (SPEC §5); the linear cell has μ = μ0 either way (SPEC §12). */
   firstOrder: boolean;
   /** Every batch brings base rates ρ [B, T, H] and the generalized envelope is accumulated (SPEC §5). */
   withRho?: boolean;
@@ -236,7 +236,7 @@ export class WindowEngine {
       }
       return row;
     });
-    return { firstOrder: this.config.firstOrder, sequences: N, lags: rows };
+    return { firstOrder: hasFirstOrder(this.variant), sequences: N, lags: rows };
   }
 
   destroy(): void {

@@ -1,10 +1,14 @@
-// The five gated cells' parameter lists (SPEC §2): PyTorch state_dict keys and shapes of the reference modules.
+// The cells' parameter lists (SPEC §2, and §12 for `linear`): PyTorch state_dict keys and shapes of the reference modules.
 // Order follows the reference modules' registration order, so a file written here lists tensors the way
 // `model.state_dict()` does, except that the const cell's buffer `s_const` comes last (see params.ts).
 
-export type CellKind = 'const' | 'shared' | 'diag' | 'gru' | 'lstm';
+export type CellKind = 'const' | 'shared' | 'diag' | 'gru' | 'lstm' | 'linear';
 
-export const CELL_KINDS: readonly CellKind[] = ['const', 'shared', 'diag', 'gru', 'lstm'];
+/** Every cell lwin trains and diagnoses: the paper's five gated cells, then the linear RNN of SPEC §12. */
+export const CELL_KINDS: readonly CellKind[] = ['const', 'shared', 'diag', 'gru', 'lstm', 'linear'];
+
+/** The paper's five gated cells: the default set of a study. */
+export const GATED_CELL_KINDS: readonly CellKind[] = ['const', 'shared', 'diag', 'gru', 'lstm'];
 
 export interface ModelConfig {
   cell: CellKind;
@@ -12,7 +16,10 @@ export interface ModelConfig {
   inputSize: number;
   /** H: hidden units. */
   hiddenSize: number;
-  /** LayerNorm over the H units on the candidate pre-activation (SPEC §2); its keys exist only when on. */
+  /**
+   * LayerNorm over the H units on the candidate pre-activation (SPEC §2); its keys exist only when on. The linear
+   * cell has no candidate and no LayerNorm (its step must stay linear): false for it (see cellLayerNorm).
+   */
   layernorm: boolean;
 }
 
@@ -31,7 +38,23 @@ export const LAYERNORM_PREFIX: Readonly<Record<CellKind, string>> = {
   diag: 'ln_h',
   gru: 'ln_h',
   lstm: 'ln_cand',
+  linear: 'ln', // never used: the linear cell has no LayerNorm (checkConfig)
 };
+
+/** Whether a cell can carry the LayerNorm of SPEC §2 (every cell but `linear`). */
+export function hasLayerNorm(cell: CellKind): boolean {
+  return cell !== 'linear';
+}
+
+/** The LayerNorm settings a cell can run with: [false, true], or [false] for the linear cell. */
+export function layerNormChoices(cell: CellKind): boolean[] {
+  return hasLayerNorm(cell) ? [false, true] : [false];
+}
+
+/** The LayerNorm setting a cell runs with when a study or training config asks for `requested`. */
+export function cellLayerNorm(cell: CellKind, requested: boolean): boolean {
+  return requested && hasLayerNorm(cell);
+}
 
 /**
  * Linear layers whose weight keeps its zero initialisation: orthogonal init skips them (the reference's
@@ -43,6 +66,7 @@ export const GATE_LAYERS_SKIPPING_ORTHOGONAL: Readonly<Record<CellKind, readonly
   diag: ['Ws', 'Us'],
   gru: [],
   lstm: [],
+  linear: [],
 };
 
 export function isCellKind(value: unknown): value is CellKind {
@@ -103,6 +127,8 @@ export function cellTensors(config: ModelConfig): TensorDeclaration[] {
         ...ln,
         ...readout(h),
       ];
+    case 'linear':
+      return [...gatePair('Wx', 'Wh', d, h), ...readout(h)];
   }
 }
 
@@ -113,5 +139,8 @@ export function checkConfig(config: ModelConfig): void {
   for (const key of ['inputSize', 'hiddenSize'] as const) {
     const v = config[key];
     if (!Number.isInteger(v) || v < 1) throw new Error(`${key} must be a positive integer, got ${v}`);
+  }
+  if (config.layernorm && !hasLayerNorm(config.cell)) {
+    throw new Error(`the ${config.cell} cell has no LayerNorm (SPEC §12: its step h' = Wh h + Wx x stays linear); set layernorm to false`);
   }
 }

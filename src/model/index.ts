@@ -5,14 +5,18 @@
 //       offsets are multiples of 4 elements (vec4 loads); trainable tensors are the prefix [0, trainableSize),
 //       the const cell's non-trainable `s_const` follows.
 //   new TensorViews(layout, array).get('Wx.weight') → a subarray view of one tensor.
-//   initParams(layout, { seed, constS = 0.05, orthogonal = true }) → Float64Array (SPEC §2 initialisation).
+//   initParams(layout, { seed, constS = 0.05, orthogonal = true, scale = 1 }) → Float64Array (SPEC §2 initialisation).
 export {
   CELL_KINDS,
+  GATED_CELL_KINDS,
   GATE_LAYERS_SKIPPING_ORTHOGONAL,
   LAYERNORM_PREFIX,
   cellTensors,
+  cellLayerNorm,
   checkConfig,
+  hasLayerNorm,
   isCellKind,
+  layerNormChoices,
   type CellKind,
   type ModelConfig,
   type TensorDeclaration,

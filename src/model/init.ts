@@ -3,7 +3,8 @@
 //      LayerNorm weight = 1, bias = 0;
 //   2. Wx.bias = 0 (const/shared/diag), out.bias = 0 (all); shared/diag: Ws.weight = Us.weight = 0,
 //      Ws.bias = logit(const_s); const: s_const = const_s;
-//   3. if orthogonal: every Linear weight except Ws, Us is replaced by a (semi-)orthogonal matrix of its shape.
+//   3. if orthogonal: every Linear weight except Ws, Us is replaced by a (semi-)orthogonal matrix of its shape;
+//   4. every Linear weight is multiplied by `scale` (SPEC §12's init_scale; 1 leaves the reference's init as is).
 // Random numbers are drawn in layout order: first one uniform per Linear element (also for elements that step 2
 // or 3 overwrite, as PyTorch does), then one Gaussian matrix per orthogonal weight, row-major in its shape.
 // The reference clips const_s to [1e-6, 1 - 1e-6]; so does this.
@@ -21,6 +22,8 @@ export interface InitOptions {
   constS?: number;
   /** Orthogonal init of the Linear weights (paper default: true). */
   orthogonal?: boolean;
+  /** Multiplies every Linear weight at the end (SPEC §12 `init_scale`; default 1). Biases, LayerNorm, s_const stay. */
+  scale?: number;
 }
 
 /** const_s as the reference stores it: clipped to [1e-6, 1 - 1e-6]. */
@@ -51,7 +54,7 @@ export function initParams(layout: ParamLayout, options: InitOptions): Float64Ar
     }
   }
 
-  if (cell === 'const' || cell === 'shared' || cell === 'diag') views.get('Wx.bias').fill(0);
+  if (cell === 'const' || cell === 'shared' || cell === 'diag' || cell === 'linear') views.get('Wx.bias').fill(0);
   views.get('out.bias').fill(0);
   if (cell === 'shared' || cell === 'diag') {
     views.get('Ws.weight').fill(0);
@@ -65,6 +68,11 @@ export function initParams(layout: ParamLayout, options: InitOptions): Float64Ar
       const gaussian = rng.fillNormal(new Float64Array(rows * cols)) as Float64Array;
       views.get(t.name).set(semiOrthogonal(gaussian, rows, cols));
     }
+  }
+  const scale = options.scale ?? 1;
+  if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`init_scale must be a positive number, got ${scale}`);
+  if (scale !== 1) {
+    for (const t of layout.tensors) if (t.shape.length === 2) views.get(t.name).forEach((v, i, a) => (a[i] = v * scale));
   }
   return params;
 }

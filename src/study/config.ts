@@ -1,6 +1,6 @@
 // A study's configuration: every knob of SPEC, validated before any work starts, with the `quick` and `paper` presets.
 import { z } from 'zod';
-import { CELL_KINDS } from '../model/cells.ts';
+import { CELL_KINDS, GATED_CELL_KINDS } from '../model/cells.ts';
 import { OptimizerSchema } from '../train/config.ts';
 import { PAPER_BUDGETS } from '../stats/detectability.ts';
 import { MAX_HIDDEN, MAX_INPUT } from '../../shaders/cells/common.ts';
@@ -24,7 +24,10 @@ export const StudySchema = z
     data: z.object({ x: z.string(), y: z.string(), diagX: z.string().optional(), diagY: z.string().optional() }).strict().optional(),
     trainSequences: posInt,
     diagSequences: posInt,
-    model: z.object({ hidden: posInt.max(MAX_HIDDEN), layernorm: z.boolean(), orthogonal: z.boolean(), constS: z.number().gt(0).lt(1) }).strict(),
+    /** `layernorm` applies to the gated cells (linear has none); `initScale` multiplies every initial Linear weight. */
+    model: z
+      .object({ hidden: posInt.max(MAX_HIDDEN), layernorm: z.boolean(), orthogonal: z.boolean(), constS: z.number().gt(0).lt(1), initScale: z.number().positive().optional() })
+      .strict(),
     optimizer: OptimizerSchema,
     epochs: posInt,
     batch: posInt,
@@ -51,7 +54,7 @@ export type StudyConfig = z.infer<typeof StudySchema>;
 
 /** SPEC §10 exactly: the paper's run (seed 212; the paper repeats it over seeds 212, 1001, 2002, 3003, 4004). */
 export const PAPER_PRESET: StudyConfig = {
-  cells: [...CELL_KINDS],
+  cells: [...GATED_CELL_KINDS],
   task: { steps: 1024, inputSize: 16, lags: [32, 64, 128, 192, 256], coeffs: [0.6, 0.5, 0.4, 0.32, 0.26], noiseStd: 0.3, seed: 212 },
   trainSequences: 8000,
   diagSequences: 8000,

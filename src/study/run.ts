@@ -98,7 +98,7 @@ async function runCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, dat
   const timings: Record<string, number> = {};
   let t0 = performance.now();
   const trainConfig = trainConfigFor(config, cell);
-  const layout = buildLayout({ cell, inputSize: data.training.train.inputSize, hiddenSize: config.model.hidden, layernorm: config.model.layernorm });
+  const layout = buildLayout({ cell, inputSize: data.training.train.inputSize, hiddenSize: trainConfig.hidden, layernorm: trainConfig.layernorm });
   const onEpochEnd = config.trackEvery ? trajectoryRecorder(ctx, config, layout, data.diagnostic, join(dir, `${cell}_trajectory.csv`)) : undefined;
   await mkdir(dir, { recursive: true });
   const trained = await train(ctx, trainConfig, data.training, { sink: fileSink(dir), resume: options.resume, progress: options.progress?.(cell), onEpochEnd });

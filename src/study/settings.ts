@@ -9,6 +9,7 @@ import type { StudyConfig } from './config.ts';
 export function trainConfigFor(config: StudyConfig, cell: CellKind): TrainConfig {
   return parseTrainConfig({
     cell, hidden: config.model.hidden, layernorm: config.model.layernorm, orthogonal: config.model.orthogonal, constS: config.model.constS,
+    ...(config.model.initScale !== undefined && { initScale: config.model.initScale }),
     optimizer: config.optimizer, epochs: config.epochs, batch: config.batch, seed: config.seed,
     checkpointEvery: config.checkpointEvery, gateLogEvery: config.gateLogEvery,
     ...(config.bpttCheckpoint !== undefined && { bpttCheckpoint: config.bpttCheckpoint }),

@@ -1,6 +1,6 @@
 // Training configuration (SPEC §2 model options, §3 training), validated with precise messages.
 import { z } from 'zod';
-import { CELL_KINDS } from '../model/cells.ts';
+import { CELL_KINDS, cellLayerNorm, type CellKind } from '../model/cells.ts';
 import { MAX_HIDDEN, MAX_INPUT } from '../../shaders/cells/common.ts';
 
 const positiveInt = z.number().int().positive();
@@ -25,6 +25,8 @@ export const TrainConfigSchema = z
     layernorm: z.boolean(),
     orthogonal: z.boolean(),
     constS: z.number().gt(0).lt(1),
+    /** Multiplies every initial Linear weight (SPEC §12 `init_scale`); absent: 1. */
+    initScale: z.number().positive().optional(),
     optimizer: OptimizerSchema,
     epochs: positiveInt,
     batch: positiveInt,
@@ -54,14 +56,18 @@ export const PAPER_TRAINING = {
   gateLogEvery: 10,
 } as const;
 
-/** Validates `value` as a training configuration; the error lists every problem with its path. */
+/**
+ * Validates `value` as a training configuration; the error lists every problem with its path. `layernorm` asks for
+ * LayerNorm on the gated cells; a cell without one (linear) gets false.
+ */
 export function parseTrainConfig(value: unknown, source = 'training config'): TrainConfig {
   const result = TrainConfigSchema.safeParse(value);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new Error(`${source} is not valid:\n${problems.join('\n')}`);
   }
-  return result.data as TrainConfig;
+  const config = result.data as TrainConfig;
+  return { ...config, layernorm: cellLayerNorm(config.cell as CellKind, config.layernorm) };
 }
 
 export function checkInputSize(inputSize: number): void {

@@ -100,7 +100,7 @@ class TrainingRun {
   ) {
     const { steps: T, inputSize: D } = data.train;
     const B = Math.min(config.batch, data.train.count);
-    const initial = Float32Array.from(initParams(layout, { seed: config.seed, constS: config.constS, orthogonal: config.orthogonal }));
+    const initial = Float32Array.from(initParams(layout, { seed: config.seed, constS: config.constS, orthogonal: config.orthogonal, scale: config.initScale }));
     this.params = ctx.upload(`train/${config.cell}/params`, initial);
     this.grad = ctx.storage(`train/${config.cell}/grad`, layout.totalSize * 4);
     this.batch = {

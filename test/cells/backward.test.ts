@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs } from '../support/cells.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
-import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout } from '../../src/model/index.ts';
+import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout, cellLayerNorm, layerNormChoices } from '../../src/model/index.ts';
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { recordBatchGradient } from '../../src/cells/backward.ts';
@@ -49,11 +49,11 @@ function expectGradientsClose(layout: ParamLayout, got: Float32Array, expected: 
 
 type Case = [string, CellKind, boolean, boolean, number | undefined];
 const cases: Case[] = CELL_KINDS.flatMap((cell) =>
-  [false, true].flatMap((layernorm) =>
+  layerNormChoices(cell).flatMap((layernorm) =>
     [false, true].map((orthogonal): Case => [`${cell} ln=${layernorm} ${orthogonal ? 'orthogonal' : 'default'}`, cell, layernorm, orthogonal, undefined]),
   ),
 );
-cases.push(...CELL_KINDS.map((cell): Case => [`${cell} ln=true checkpointed every 8`, cell, true, true, 8]));
+cases.push(...CELL_KINDS.map((cell): Case => [`${cell} ln=${cellLayerNorm(cell, true)} checkpointed every 8`, cell, cellLayerNorm(cell, true), true, 8]));
 
 describe.each(cases)('BPTT: %s', (_name, cell, layernorm, orthogonal, every) => {
   it('loss and every gradient match float64 at B=3 T=37 H=20 D=5', async () => {
@@ -72,7 +72,7 @@ describe.each(cases)('BPTT: %s', (_name, cell, layernorm, orthogonal, every) => 
 describe('BPTT: sizes, and checkpointed against stored', () => {
   it.each(CELL_KINDS)('%s: H=32, B=9, T=70 (two workgroups, two dispatches per pass), checkpoints every 16 and 70', async (cell) => {
     const [B, T, H, D] = [9, 70, 32, 4];
-    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: true });
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
     const p = Float32Array.from(initParams(layout, { seed: 4 }));
     const x = gaussianInputs(B, T, D, 7);
     const y = gaussianInputs(B, T, 1, 8);

@@ -4,19 +4,22 @@
 // (error ≤ γ_{D+H+1}·Σ|w||v| ≈ 1.5e-6·Σ|w||v| at H=20), followed by tanh/σ (a few ulp) and, with LayerNorm, a
 // division by σ that is O(1) here; tanh and convex gate mixing do not amplify errors, so they stay at that level
 // over T steps (observed worst 2.4e-7 over all cases). A wrong weight, unit or step moves values by ≥ 1e-3.
+// The linear cell has no contraction: each step's rounding error is carried on by Wh (orthogonal or near it,
+// norm ≈ 1) and they add up like a random walk while ‖h‖ itself grows like √t, so its tolerance is √T times wider
+// (observed worst error/tolerance 0.25 at T=70).
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs, runForwardGpu, saturateGates } from '../support/cells.ts';
-import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout } from '../../src/model/index.ts';
+import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout, GATED_CELL_KINDS, cellLayerNorm, layerNormChoices } from '../../src/model/index.ts';
 import { INTERMEDIATE_NAMES, referenceForward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { stateWidth } from '../../shaders/recurrence/forward.ts';
 
 const gpu = useGpu();
-const tolerance = (expected: ArrayLike<number>) => (i: number) => 2e-6 + 2e-6 * Math.abs(expected[i]!);
+const tolerance = (expected: ArrayLike<number>, growth: number) => (i: number) => (2e-6 + 2e-6 * Math.abs(expected[i]!)) * growth;
 
-function expectClose(what: string, got: ArrayLike<number>, expected: ArrayLike<number>): void {
-  const c = compareToReference(got, expected, tolerance(expected));
+function expectClose(what: string, got: ArrayLike<number>, expected: ArrayLike<number>, growth = 1): void {
+  const c = compareToReference(got, expected, tolerance(expected, growth));
   expect(c.ok, describeComparison(what, c)).toBe(true);
 }
 
@@ -33,11 +36,11 @@ function storedH(stored: Float32Array, layout: ParamLayout, batch: number, slots
 
 type Case = [string, CellKind, boolean, boolean, 'plain' | 'saturated'];
 const cases: Case[] = CELL_KINDS.flatMap((cell) =>
-  [false, true].flatMap((layernorm) =>
+  layerNormChoices(cell).flatMap((layernorm) =>
     [false, true].map((orthogonal): Case => [`${cell} ln=${layernorm} ${orthogonal ? 'orthogonal' : 'default'} init`, cell, layernorm, orthogonal, 'plain']),
   ),
 );
-cases.push(...CELL_KINDS.filter((c) => c !== 'const').map((cell): Case => [`${cell} with saturated gates`, cell, true, true, 'saturated']));
+cases.push(...GATED_CELL_KINDS.filter((c) => c !== 'const').map((cell): Case => [`${cell} with saturated gates`, cell, true, true, 'saturated']));
 
 describe.each(cases)('forward: %s', (_name, cell, layernorm, orthogonal, gates) => {
   it('ŷ, h (and c) and the SPEC §4 terms match float64 at B=3 T=37 H=20 D=5', async () => {
@@ -49,8 +52,9 @@ describe.each(cases)('forward: %s', (_name, cell, layernorm, orthogonal, gates) 
     const x = gaussianInputs(B, T, D, 3);
     const ref = referenceForward(layout, p32, { x, batch: B, steps: T });
     const got = await runForwardGpu(gpu.ctx, layout, p32, x, B, T);
-    expectClose('ŷ', got.yhat, ref.yHat);
-    expectClose('h', storedH(got.stored, layout, B, T), ref.h);
+    const growth = cell === 'linear' ? Math.sqrt(T) : 1;
+    expectClose('ŷ', got.yhat, ref.yHat, growth);
+    expectClose('h', storedH(got.stored, layout, B, T), ref.h, growth);
     INTERMEDIATE_NAMES[cell].forEach((name, n) => {
       expectClose(name, got.inter.subarray(n * B * T * H, (n + 1) * B * T * H), ref.intermediates[name]!);
     });
@@ -60,13 +64,14 @@ describe.each(cases)('forward: %s', (_name, cell, layernorm, orthogonal, gates) 
 describe('forward: sizes and dispatch chunks', () => {
   it.each(CELL_KINDS)('%s: H=32 (a whole sequence tile), B=9 (two workgroups), T=70 (two dispatches)', async (cell) => {
     const [B, T, H, D] = [9, 70, 32, 4];
-    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: true });
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
     const p32 = Float32Array.from(initParams(layout, { seed: 2 }));
     const x = gaussianInputs(B, T, D, 4);
     const ref = referenceForward(layout, p32, { x, batch: B, steps: T });
     const got = await runForwardGpu(gpu.ctx, layout, p32, x, B, T);
-    expectClose('ŷ', got.yhat, ref.yHat);
-    expectClose('h', storedH(got.stored, layout, B, T), ref.h);
+    const growth = cell === 'linear' ? Math.sqrt(T) : 1;
+    expectClose('ŷ', got.yhat, ref.yHat, growth);
+    expectClose('h', storedH(got.stored, layout, B, T), ref.h, growth);
   });
 
   it.each(['gru', 'lstm'] as const)('%s: split calls continue from the carried state and checkpoints keep every k-th state', async (cell) => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs } from '../support/cells.ts';
-import { buildLayout, initParams, CELL_KINDS } from '../../src/model/index.ts';
+import { buildLayout, initParams, CELL_KINDS, cellLayerNorm } from '../../src/model/index.ts';
 import { referenceForward } from '../../src/reference/cells/index.ts';
 import { lagRecovery } from '../../src/diagnostics/recovery.ts';
 
@@ -15,7 +15,7 @@ describe.each(CELL_KINDS)('lag recovery: %s', (cell) => {
   it('ĉ(ℓ) equals the float64 mean impulse response u·∂ŷ_{s+ℓ}/∂x_s', async () => {
     const [P, T, D, H, lagMax] = [2, 20, 3, 10, 9];
     const starts = [0, 3, 7];
-    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: true });
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
     const params = Float32Array.from(initParams(layout, { seed: 3 }));
     const x = gaussianInputs(P, T, D, 8);
     const u = [0.6, -0.48, 0.64];

@@ -10,7 +10,7 @@
 //   with norms ≲ 3 carries about ℓ·3^{ℓ-1}·H·3e-11 ≲ 1e-7 at worst, typically far less: |Δ| ≤ 1e-6 |P| + 1e-7.
 //   A wrong term (a missing LayerNorm projection, a transposed U) is an O(1e-2 … 1) error.
 import { describe, expect, it } from 'vitest';
-import { CELL_KINDS, buildLayout, initParams, TensorViews, type CellKind, type ParamLayout } from '../../src/model/index.ts';
+import { CELL_KINDS, buildLayout, initParams, TensorViews, type CellKind, type ParamLayout, layerNormChoices } from '../../src/model/index.ts';
 import { matmul } from '../../src/reference/linalg.ts';
 import { prepareModel, rollout, type RecurrentState, type StepRecord } from '../../src/reference/cells/index.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -40,7 +40,7 @@ function makeModel(cell: CellKind, layernorm: boolean, seed = 11): Model {
   return { name: `${cell} ln=${layernorm ? 'on' : 'off'}`, cell, layout, params, x };
 }
 
-const CASES = CELL_KINDS.flatMap((cell) => [false, true].map((ln) => makeModel(cell, ln)));
+const CASES = CELL_KINDS.flatMap((cell) => layerNormChoices(cell).map((ln) => makeModel(cell, ln)));
 
 function sequenceOf(m: Model, b: number): Float64Array {
   const len = SIZE.steps * SIZE.input;

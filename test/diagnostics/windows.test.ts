@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs, runForwardGpu, saturateGates } from '../support/cells.ts';
-import { buildLayout, initParams, CELL_KINDS, type CellKind } from '../../src/model/index.ts';
+import { buildLayout, initParams, CELL_KINDS, type CellKind, GATED_CELL_KINDS, cellLayerNorm } from '../../src/model/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { referenceEnvelope, referenceMu, referencePsi, type WindowData } from '../../src/reference/diagnostics/windows.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -28,7 +28,7 @@ function expectClose(what: string, got: ArrayLike<number>, expected: ArrayLike<n
 }
 
 async function forwardData(cell: CellKind, gates: 'plain' | 'saturated'): Promise<WindowData> {
-  const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: true });
+  const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
   const params = initParams(layout, { seed: 5, orthogonal: true });
   if (gates === 'saturated') saturateGates(layout, params);
   const got = await runForwardGpu(gpu.ctx, layout, Float32Array.from(params), gaussianInputs(B, T, D, 9), B, T);
@@ -50,7 +50,7 @@ const sideInputs = () => ({
 type Case = [string, CellKind, 'plain' | 'saturated'];
 const cases: Case[] = [
   ...CELL_KINDS.map((cell): Case => [`${cell}`, cell, 'plain']),
-  ...CELL_KINDS.filter((c) => c !== 'const').map((cell): Case => [`${cell} with saturated gates`, cell, 'saturated']),
+  ...GATED_CELL_KINDS.filter((c) => c !== 'const').map((cell): Case => [`${cell} with saturated gates`, cell, 'saturated']),
 ];
 
 type Side = ReturnType<typeof sideInputs>;

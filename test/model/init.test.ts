@@ -7,6 +7,7 @@ import {
   buildLayout,
   initParams,
   linearFanIn,
+  layerNormChoices,
   logit,
   orthogonalWeights,
   type CellKind,
@@ -15,7 +16,7 @@ import { householderQr, matmul, semiOrthogonal, transpose } from '../../src/refe
 import { Rng } from '../../src/util/random.ts';
 
 const CASES = CELL_KINDS.flatMap((cell) =>
-  [false, true].flatMap((layernorm) =>
+  layerNormChoices(cell).flatMap((layernorm) =>
     [false, true].map((orthogonal) => ({ name: `${cell} ln=${layernorm ? 'on' : 'off'} orthogonal=${orthogonal}`, cell, layernorm, orthogonal })),
   ),
 );
@@ -27,6 +28,7 @@ const ZERO_BIASES: Record<CellKind, string[]> = {
   diag: ['Wx.bias', 'out.bias'],
   gru: ['out.bias'],
   lstm: ['out.bias'],
+  linear: ['Wx.bias', 'out.bias'],
 };
 
 function expectIdentity(what: string, m: Float64Array, n: number, tol: number): void {
@@ -107,6 +109,17 @@ describe('initialisation options', () => {
     const views = new TensorViews(layout, initParams(layout, { seed: 1, constS: 0 }));
     expect(views.get('Ws.bias')[0]).toBeCloseTo(logit(1e-6), 12);
     expect(() => initParams(layout, { seed: 1, constS: 1.5 })).toThrow(/const_s must lie in \[0, 1\], got 1.5/);
+  });
+
+  it.each(CELL_KINDS)('%s: init_scale multiplies every Linear weight and leaves the rest (SPEC §12)', (cell) => {
+    const layout = buildLayout({ cell, inputSize: 3, hiddenSize: 5, layernorm: false });
+    const base = initParams(layout, { seed: 3 });
+    const scaled = initParams(layout, { seed: 3, scale: 0.125 }); // a power of two: the products are exact
+    for (const t of layout.tensors) {
+      const factor = t.shape.length === 2 ? 0.125 : 1;
+      for (let i = 0; i < t.size; i++) expect(scaled[t.offset + i], `${t.name}[${i}]`).toBe(base[t.offset + i]! * factor);
+    }
+    expect(() => initParams(layout, { seed: 3, scale: 0 })).toThrow(/init_scale must be a positive number, got 0/);
   });
 });
 

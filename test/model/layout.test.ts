@@ -1,6 +1,6 @@
 // Parameter layouts: SPEC §2 names and shapes, alignment, the trainable prefix.
 import { describe, expect, it } from 'vitest';
-import { CELL_KINDS, PARAM_ALIGNMENT, TensorViews, buildLayout, type CellKind } from '../../src/model/index.ts';
+import { CELL_KINDS, PARAM_ALIGNMENT, TensorViews, buildLayout, layerNormChoices, type CellKind } from '../../src/model/index.ts';
 
 const D = 3;
 const H = 5;
@@ -46,9 +46,13 @@ const EXPECTED: Record<CellKind, { tensors: [string, number[]][]; ln: string }> 
     ],
     ln: 'ln_cand',
   },
+  linear: {
+    tensors: [['Wx.weight', [H, D]], ['Wx.bias', [H]], ['Wh.weight', [H, H]], ['out.weight', [1, H]], ['out.bias', [1]]],
+    ln: '',
+  },
 };
 
-const CASES = CELL_KINDS.flatMap((cell) => [false, true].map((layernorm) => ({ name: `${cell} ln=${layernorm ? 'on' : 'off'}`, cell, layernorm })));
+const CASES = CELL_KINDS.flatMap((cell) => layerNormChoices(cell).map((layernorm) => ({ name: `${cell} ln=${layernorm ? 'on' : 'off'}`, cell, layernorm })));
 
 describe.each(CASES)('$name', ({ cell, layernorm }) => {
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
@@ -104,6 +108,7 @@ describe('configuration errors', () => {
     ['unknown cell', { cell: 'rnn' as CellKind, inputSize: 3, hiddenSize: 5, layernorm: false }, /unknown cell "rnn"/],
     ['zero hidden size', { cell: 'gru' as CellKind, inputSize: 3, hiddenSize: 0, layernorm: false }, /hiddenSize must be a positive integer/],
     ['fractional input size', { cell: 'gru' as CellKind, inputSize: 2.5, hiddenSize: 4, layernorm: false }, /inputSize must be a positive integer/],
+    ['LayerNorm on the linear cell', { cell: 'linear' as CellKind, inputSize: 3, hiddenSize: 4, layernorm: true }, /the linear cell has no LayerNorm .* set layernorm to false/],
   ])('%s', (_, config, message) => {
     expect(() => buildLayout(config)).toThrow(message);
   });

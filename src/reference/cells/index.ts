@@ -1,7 +1,8 @@
-// Float64 CPU reference of the five gated cells (SPEC §2, §4, §7): the twin every GPU kernel is tested against.
+// Float64 CPU reference of the five gated cells and the linear cell (SPEC §2, §4, §7, §12): the twin every GPU kernel is tested against.
 //
 //   referenceForward(layout, params, {x, y?, batch, steps}) → { h [B,T,H], c [B,T,H]|null, yHat [B,T], loss|null,
-//       intermediates: gate/leak/rdiag (const, shared, diag), + r (gru), f/e/cdiag (lstm), each [B,T,H] }
+//       intermediates: gate/leak/rdiag (const, shared, diag), + r (gru), f/e/cdiag (lstm),
+//       leak = Wh_qq (linear), each [B,T,H] }
 //   referenceBackward(layout, params, {x, y, batch, steps}) → { loss, grad (layout-shaped), yHat }
 //   referenceTangent(layout, params, {x, batch, steps}, w) → { v [B,T,H], vc [B,T,H]|null, yHatDot [B,T] }
 //   referenceStep(layout, params, x_t, {h, c?}) → { next: {h, c?}, yHat, intermediates (each [H]) }

@@ -3,6 +3,7 @@ import type { CellKind } from '../../model/cells.ts';
 import { constCell } from './const.ts';
 import { diagCell } from './diag.ts';
 import { gruCell } from './gru.ts';
+import { linearCell } from './linear.ts';
 import { lstmCell } from './lstm.ts';
 import { sharedCell } from './shared.ts';
 import type { CellReference } from './types.ts';
@@ -13,6 +14,7 @@ const CELL_REFERENCES: Readonly<Record<CellKind, CellReference>> = {
   diag: diagCell,
   gru: gruCell,
   lstm: lstmCell,
+  linear: linearCell,
 };
 
 export function cellReference(kind: CellKind): CellReference {

@@ -24,7 +24,8 @@ export interface StepRecord {
 /**
  * Per-step diagnostic terms of SPEC §4, each [H] per step ([B,T,H] over a batch):
  * - `gate`: the cell's update gate broadcast to H (s for const/shared/diag, z for gru); not in lstm.
- * - `leak`, `rdiag`: retention and first-order diagonal term (const/shared/diag/gru).
+ * - `leak`, `rdiag`: retention and first-order diagonal term (const/shared/diag/gru); for linear, `leak` is the
+ *   signed diagonal Wh_qq of its Jacobian Wh, and it has no first-order term.
  * - `r`: the GRU reset gate.
  * - `f`, `e`, `cdiag`: the LSTM forget gate, expression factor o(1 - tanh²c) and diagonal cell term.
  */
@@ -38,6 +39,7 @@ export const INTERMEDIATE_NAMES: Readonly<Record<CellKind, readonly Intermediate
   diag: ['gate', 'leak', 'rdiag'],
   gru: ['gate', 'leak', 'rdiag', 'r'],
   lstm: ['f', 'e', 'cdiag'],
+  linear: ['leak'],
 };
 
 export interface CellReference<R extends StepRecord = StepRecord> {

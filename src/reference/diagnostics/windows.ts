@@ -58,6 +58,11 @@ type Planes = ReturnType<typeof planes>;
 function windowAt(cell: CellKind, p: Planes, b: number, t: number, q: number, lag: number, firstOrder: boolean): [number, number] {
   let product = 1;
   let ratios = 0;
+  if (cell === 'linear') {
+    // SPEC §12: Π_j Wh_qq, signed and unclamped; no first-order term.
+    for (let j = t - lag + 1; j <= t; j++) product *= p.leak!(b, j, q);
+    return [product, Math.abs(product)];
+  }
   if (cell === 'lstm') {
     for (let j = t - lag + 1; j <= t; j++) {
       const f = clampFactor(p.f!(b, j, q));

@@ -1,7 +1,7 @@
 // Shared fixtures for the float64 cell tests: small models in four parameter regimes, random data, and
 // a comparison that reports the worst element.
 import { expect } from 'vitest';
-import { CELL_KINDS, buildLayout, initParams, TensorViews, type CellKind, type ParamLayout } from '../../../src/model/index.ts';
+import { CELL_KINDS, buildLayout, initParams, layerNormChoices, TensorViews, type CellKind, type ParamLayout } from '../../../src/model/index.ts';
 import { compareToReference, describeComparison } from '../../../src/reference/compare.ts';
 import type { SequenceBatch } from '../../../src/reference/cells/index.ts';
 import { Rng } from '../../../src/util/random.ts';
@@ -28,7 +28,7 @@ export interface CellCase {
 export function allCases(regimes: readonly Regime[] = REGIMES): CellCase[] {
   const cases: CellCase[] = [];
   for (const cell of CELL_KINDS) {
-    for (const layernorm of [false, true]) {
+    for (const layernorm of layerNormChoices(cell)) {
       for (const regime of regimes) cases.push({ name: `${cell} ln=${layernorm ? 'on' : 'off'} ${regime}`, cell, layernorm, regime });
     }
   }
@@ -41,6 +41,7 @@ const GATE_BIASES: Readonly<Record<CellKind, readonly string[]>> = {
   diag: ['Ws.bias'],
   gru: ['Wz.bias', 'Wr.bias'],
   lstm: ['Wi.bias', 'Wf.bias', 'Wo.bias'],
+  linear: [], // no gates: its saturated regime is the perturbed one
 };
 
 export interface Fixture {

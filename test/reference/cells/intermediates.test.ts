@@ -41,6 +41,10 @@ interface Expected {
 function expectedStep(c: CellCase, m: ReturnType<typeof model>, x: Vec, hp: Vec, cp: Vec): Expected {
   const H = hp.length;
   const units = [...Array(H).keys()];
+  if (c.cell === 'linear') {
+    // SPEC §12: h' = Wh h + Wx x + Wx.bias; its one term is the signed diagonal Wh_qq.
+    return { h: m.affine('Wx', 'Wh', x, hp), terms: { leak: m.diag('Wh.weight') } };
+  }
   if (c.cell === 'lstm') {
     const i = m.affine('Wi', 'Ui', x, hp).map(sig);
     const f = m.affine('Wf', 'Uf', x, hp).map(sig);
@@ -107,6 +111,7 @@ const EXPECTED_NAMES = {
   diag: ['gate', 'leak', 'rdiag'],
   gru: ['gate', 'leak', 'rdiag', 'r'],
   lstm: ['f', 'e', 'cdiag'],
+  linear: ['leak'],
 } as const;
 
 describe.each(allCases(['orthogonal', 'perturbed', 'saturated']))('$name', (c) => {
@@ -184,6 +189,8 @@ describe.each(EXACT_DIAGONAL_CASES)('$name', (c) => {
       if (c.cell === 'lstm') {
         expectClose(`${c.name} t=${t} cdiag = diag ∂c_t/∂h_{t-1}`, at('cdiag'), fdDiag('c', 'h'), 1e-6, 1e-9);
         expectClose(`${c.name} t=${t} f = diag ∂c_t/∂c_{t-1}`, at('f'), fdDiag('c', 'c'), 1e-6, 1e-9);
+      } else if (c.cell === 'linear') {
+        expectClose(`${c.name} t=${t} leak = diag ∂h_t/∂h_{t-1} = Wh_qq`, at('leak'), fdDiag('h', 'h'), 1e-6, 1e-9);
       } else {
         const leakPlusRdiag = at('leak').map((l, q) => l + at('rdiag')[q]!);
         expectClose(`${c.name} t=${t} leak + rdiag = diag ∂h_t/∂h_{t-1}`, leakPlusRdiag, fdDiag('h', 'h'), 1e-6, 1e-9);
