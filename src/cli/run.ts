@@ -27,7 +27,7 @@ export interface RunFlags extends DeviceFlags {
 
 /** Flags that map onto study fields (dotted paths); every SPEC knob has one. */
 const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v: string) => unknown][] = [
-  ['--cells <list>', 'cells, comma-separated (const,shared,diag,gru,lstm)', 'cells', list],
+  ['--cells <list>', 'cells, comma-separated, from const,shared,diag,gru,lstm,linear (default: the five gated cells)', 'cells', list],
   ['--steps <T>', 'task sequence length', 'task.steps', num],
   ['--input-size <D>', 'task input features', 'task.inputSize', num],
   ['--task-lags <list>', 'task lags ℓ_k', 'task.lags', numbers],
@@ -42,6 +42,7 @@ const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v:
   ['--diag-sequences <n>', 'N_diag', 'diagSequences', num],
   ['--hidden <H>', 'hidden units', 'model.hidden', num],
   ['--const-s <s>', 'ConstGate gate and initial gate of shared/diag', 'model.constS', num],
+  ['--init-scale <a>', 'multiply every initial weight by a (SPEC §12; small for the linear cell\'s analysis)', 'model.initScale', num],
   ['--optimizer <name>', 'sgd, sgd_momentum, adamw, rmsprop', 'optimizer.name'],
   ['--lr <rate>', 'learning rate', 'optimizer.lr', num],
   ['--weight-decay <wd>', 'weight decay', 'optimizer.weightDecay', num],
@@ -67,7 +68,7 @@ const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v:
 ];
 
 const SWITCHES: [flag: string, description: string, path: string][] = [
-  ['--no-layernorm', 'no LayerNorm', 'model.layernorm'],
+  ['--no-layernorm', 'no LayerNorm on the gated cells (the linear cell never has one)', 'model.layernorm'],
   ['--no-orthogonal', 'PyTorch default init instead of orthogonal', 'model.orthogonal'],
   ['--no-first-order', 'μ = μ0 only', 'firstOrder'],
   ['--no-rho', 'skip the adaptive base rates ρ', 'rho'],
