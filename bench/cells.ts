@@ -4,7 +4,7 @@
 // time: dispatch, submit, readback and (on a software adapter) scheduling that is not arithmetic.
 import type { GpuContext } from '../src/gpu/index.ts';
 import { formatBytes, formatProfile } from '../src/gpu/index.ts';
-import { buildLayout, initParams, CELL_KINDS, type CellKind } from '../src/model/index.ts';
+import { buildLayout, cellLayerNorm, initParams, CELL_KINDS, type CellKind } from '../src/model/index.ts';
 import { recordBatchGradient } from '../src/cells/backward.ts';
 import { GpuOptimizer } from '../src/train/optim/index.ts';
 import type { ProfileReport } from '../src/gpu/profiler.ts';
@@ -19,7 +19,7 @@ export interface CellBenchSize {
 
 async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, repeats: number): Promise<void> {
   const { batch: B, steps: T, hidden: H, input: D } = size;
-  const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: true });
+  const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
   const rng = new Rng(1);
   const before = ctx.memory.live;
   ctx.memory.resetPeak();

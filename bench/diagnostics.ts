@@ -4,7 +4,7 @@
 // (64 pairs, host) with H³·ℓ_max; each part is scaled from what this run measured.
 import type { GpuContext } from '../src/gpu/index.ts';
 import { formatBytes, formatProfile } from '../src/gpu/index.ts';
-import { buildLayout, initParams, CELL_KINDS, type CellKind } from '../src/model/index.ts';
+import { buildLayout, cellLayerNorm, initParams, CELL_KINDS, type CellKind } from '../src/model/index.ts';
 import { MultiLagTask } from '../src/data/task.ts';
 import { lagGrid } from '../src/diagnostics/lags.ts';
 import { runDiagnostics } from '../src/diagnostics/stage.ts';
@@ -18,7 +18,7 @@ const PAPER = { sequences: 8000, steps: 1024, hidden: 128, lags: 128, maxLag: 25
 async function benchCell(ctx: GpuContext, cell: CellKind): Promise<void> {
   const task = new MultiLagTask({ steps: SIZE.steps, inputSize: SIZE.input, lags: [8, 32], coeffs: [0.6, 0.4], noiseStd: 0.3, seed: 1 });
   const data = task.diagnosticSet(SIZE.sequences);
-  const layout = buildLayout({ cell, inputSize: SIZE.input, hiddenSize: SIZE.hidden, layernorm: true });
+  const layout = buildLayout({ cell, inputSize: SIZE.input, hiddenSize: SIZE.hidden, layernorm: cellLayerNorm(cell, true) });
   const params = Float32Array.from(initParams(layout, { seed: 1 }));
   const eta = new Float64Array(layout.trainableSize).fill(1e-3);
   const options = { lags: SIZE.lags, firstOrder: true, wSeed: 212, seed: 1, transportSamples: 0, preconditioner: eta };
