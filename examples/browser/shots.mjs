@@ -1,13 +1,14 @@
 // Screenshots of lwin's pages in headless Chromium (the issue's "see it" evidence):
 //   node examples/browser/shots.mjs study <out.png> [study-config.json]   the browser study page after its run
-//   node examples/browser/shots.mjs report <report.html> <out.png>         a report written by `lwin report`/`lwin run`
+//   node examples/browser/shots.mjs report <report.html> <out.png> [heading]   a report written by `lwin report`/`lwin run`
+//                                                                         (only the section whose heading starts so)
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildBrowserExample } from './build.mjs';
 import { launchChromium, serveDirectory } from './harness.mjs';
 
-const USAGE = 'usage: node examples/browser/shots.mjs study <out.png> [config.json] | report <report.html> <out.png>';
+const USAGE = 'usage: node examples/browser/shots.mjs study <out.png> [config.json] | report <report.html> <out.png> [section heading]';
 
 async function shootStudy(out, configFile) {
   const config = configFile ? await readFile(configFile, 'utf8') : '';
@@ -27,25 +28,32 @@ async function shootStudy(out, configFile) {
   }
 }
 
-async function shootReport(report, out) {
+async function shootReport(report, out, heading) {
   const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await page.goto(pathToFileURL(path.resolve(report)).href);
-    await page.screenshot({ path: out, fullPage: true });
+    if (!heading) {
+      await page.screenshot({ path: out, fullPage: true });
+      return;
+    }
+    const startsWith = new RegExp(`^\\s*${heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'i');
+    const section = page.locator('body > section').filter({ has: page.locator('h2', { hasText: startsWith }) });
+    if ((await section.count()) === 0) throw new Error(`no section of ${report} has a heading starting with "${heading}"`);
+    await section.first().screenshot({ path: out });
   } finally {
     await browser.close();
   }
 }
 
-const [what, a, b] = process.argv.slice(2);
+const [what, a, b, c] = process.argv.slice(2);
 if (what === 'study' && a) {
   await mkdir(path.dirname(path.resolve(a)), { recursive: true });
   await shootStudy(a, b);
   console.log(`screenshot: ${a}`);
 } else if (what === 'report' && a && b) {
   await mkdir(path.dirname(path.resolve(b)), { recursive: true });
-  await shootReport(a, b);
+  await shootReport(a, b, c);
   console.log(`screenshot: ${b}`);
 } else {
   console.error(USAGE);

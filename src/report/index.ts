@@ -7,7 +7,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { loadReportInput, type StudyReport, type SweepReport } from './load.ts';
 import type { Figure } from './figures/common.ts';
 import { sweepBandFigures } from './figures/sweep.ts';
-import { studyFigureSections } from './sections.ts';
+import { LEARNED_HEADING, studyFigureSections } from './sections.ts';
 
 export { studyFigureSections };
 import { escapeHtml, figureHtml, pageHtml, type PageSection } from './render.ts';
@@ -31,12 +31,17 @@ async function sectionsOf(groups: { heading: string; figures: Figure[] }[]): Pro
   return sections;
 }
 
-function runSection(study: StudyReport): PageSection {
-  return { heading: 'Run: configuration, adapter and timings', html: [learnedTable(study), configTable(study), adapterTable(study), timingTable(study), profileTable(study)].join('\n') };
+function runSection(study: StudyReport, withLearned = false): PageSection {
+  const tables = [...(withLearned ? [learnedTable(study)] : []), configTable(study), adapterTable(study), timingTable(study), profileTable(study)];
+  return { heading: 'Run: configuration, adapter and timings', html: tables.join('\n') };
 }
 
 async function studyPage(study: StudyReport, title: string): Promise<string> {
-  const sections = [...(await sectionsOf(studyFigureSections(study))), runSection(study)];
+  const figureSections = await sectionsOf(studyFigureSections(study));
+  // The learned-vs-learnable table opens its own section; without lag recovery, its note goes to the run section.
+  const learned = figureSections.find((s) => s.heading === LEARNED_HEADING);
+  if (learned) learned.html = `${learnedTable(study)}\n${learned.html}`;
+  const sections = [...figureSections, runSection(study, !learned)];
   const intro = `Study folder <code>${escapeHtml(resolve(study.dir))}</code>; cells ${escapeHtml(study.cells.map((c) => c.cell).join(', '))}.`;
   return pageHtml(title, intro, sections);
 }
@@ -46,7 +51,7 @@ async function sweepPage(sweep: SweepReport, title: string): Promise<string> {
   if (sweep.first) {
     const seed = sweep.seeds[0]!;
     const groups = studyFigureSections(sweep.first).map((g) => ({ ...g, heading: `${g.heading} — ${seed}` }));
-    sections.push(...(await sectionsOf(groups)), { ...runSection(sweep.first), heading: `Run ${seed}: configuration, adapter and timings` });
+    sections.push(...(await sectionsOf(groups)), { ...runSection(sweep.first, true), heading: `Run ${seed}: configuration, adapter and timings` });
   }
   const intro = `Sweep folder <code>${escapeHtml(resolve(sweep.dir))}</code>; ${sweep.seeds.length} runs (${escapeHtml(sweep.seeds.join(', '))}); ` +
     `cells ${escapeHtml(sweep.aggregate.map((c) => c.cell).join(', '))}.` + (sweep.first ? ` Below the bands, the first run (${escapeHtml(sweep.seeds[0]!)}) in full.` : '');

@@ -68,7 +68,7 @@ export interface PageSection {
 /** The whole page; every section's html is already escaped/rendered. */
 export function pageHtml(title: string, intro: string, sections: readonly PageSection[]): string {
   const nav = sections.map((s, i) => `<li><a href="#section-${i}">${escapeHtml(s.heading)}</a></li>`).join('');
-  const body = sections.map((s, i) => `<h2 id="section-${i}">${escapeHtml(s.heading)}</h2>\n${s.html}`).join('\n');
+  const body = sections.map((s, i) => `<section id="section-${i}">\n<h2>${escapeHtml(s.heading)}</h2>\n${s.html}\n</section>`).join('\n');
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

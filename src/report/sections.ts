@@ -11,6 +11,9 @@ import { learningCurveFigure, trajectoryFigure } from './figures/training.ts';
 import { exactTransportFigure, generalizedFigure } from './figures/transport.ts';
 import { recoveryHeatmapFigures, timeToLearnFigure } from './figures/recovery.ts';
 
+/** Heading of the SPEC §12 section (the report puts the learned-vs-learnable table under it). */
+export const LEARNED_HEADING = 'What is actually learned';
+
 /** The figure sections of one study, in reading order. */
 export function studyFigureSections(study: StudyReport): { heading: string; figures: Figure[] }[] {
   const cells = study.cells;
@@ -23,7 +26,7 @@ export function studyFigureSections(study: StudyReport): { heading: string; figu
     { heading: 'Transport and generalized envelope', figures: [exactTransportFigure(cells, order), generalizedFigure(cells, order)] },
     { heading: 'Training', figures: [learningCurveFigure(cells, order), trajectoryFigure(cells, order)] },
     ...(cells.some((c) => c.recovery?.length)
-      ? [{ heading: 'What is actually learned', figures: [...recoveryHeatmapFigures(cells), timeToLearnFigure(cells, order)] }]
+      ? [{ heading: LEARNED_HEADING, figures: [...recoveryHeatmapFigures(cells), timeToLearnFigure(cells, order)] }]
       : []),
   ];
 }

@@ -17,7 +17,7 @@ const CONFIG = { cells: ['const', 'gru'], epochs: 3, optimizer: { name: 'adamw',
 const ADAPTER = { vendor: 'test-vendor', device: 'test-device' };
 let root = '';
 
-async function writeStudy(dir: string, options: { trajectory: boolean; transport: boolean }): Promise<void> {
+async function writeStudy(dir: string, options: { trajectory: boolean; transport: boolean; recovery?: boolean }): Promise<void> {
   const analyze = { alphaMethod: 'ecf' as const, budgets: PAPER_BUDGETS, eps: 0.1, constS: 0.05 };
   const cells = [];
   for (const [cell, seed] of [['const', 7], ['gru', 11]] as const) {
@@ -34,7 +34,21 @@ async function writeStudy(dir: string, options: { trajectory: boolean; transport
       const rows = [1, 3].flatMap((epoch) => [4, 12, 20].map((ell) => `${epoch},${ell},${Math.exp(-ell / (10 * epoch))},${-ell / (10 * epoch)},1,1,5,1`));
       await writeFile(join(dir, cell, `${cell}_trajectory.csv`), `epoch,ell,mu_l1_mean,log_mu_l1_mean,generalized_mean,eta_bar,tau_median,tau_finite_fraction\n${rows.join('\n')}\n`);
     }
-    cells.push({ cell, stats, timings: { train: 1.5, diagnostics: 0.5, statistics: 0.25 } });
+    let learned;
+    if (options.recovery) {
+      // Task lags 3 (c = 0.5) and 9 (c = 0.25): lag 3 reaches half its coefficient at epoch 2, lag 9 never.
+      const rows = [1, 2, 3].flatMap((epoch) => Array.from({ length: 12 }, (_, i) => {
+        const ell = i + 1;
+        const coeff = ell === 3 ? 0.5 : ell === 9 ? 0.25 : 0;
+        return `${epoch},${ell},${(coeff * epoch) / 3},${coeff}`;
+      }));
+      await writeFile(join(dir, cell, `${cell}_lag_recovery.csv`), `epoch,ell,c_hat,c_true\n${rows.join('\n')}\n`);
+      learned = [
+        { lag: 3, coeff: 0.5, windowAtN: 6, insideWindow: true, learnedAtEpoch: 2, finalCHat: 0.5 },
+        { lag: 9, coeff: 0.25, windowAtN: 6, insideWindow: false, learnedAtEpoch: null, finalCHat: 0.25 },
+      ];
+    }
+    cells.push({ cell, stats, timings: { train: 1.5, diagnostics: 0.5, statistics: 0.25 }, ...(learned && { learned }) });
   }
   await writeStudySummary(dir, cells, CONFIG);
   const profile = { source: 'timestamp-query', totalMs: 10, kernels: [{ name: 'forward_gru', calls: 3, totalMs: 6, meanUs: 2000, share: 0.6 }] };
@@ -48,6 +62,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'lwin-report-'));
   await writeStudy(join(root, 'study'), { trajectory: true, transport: true });
   await writeStudy(join(root, 'bare'), { trajectory: false, transport: false });
+  await writeStudy(join(root, 'learned'), { trajectory: false, transport: true, recovery: true });
   const sweep = join(root, 'sweep');
   await mkdir(sweep);
   await cp(join(root, 'study'), join(sweep, 'seed_1'), { recursive: true });
@@ -121,6 +136,27 @@ describe('writeReport with optional inputs missing', () => {
     expect(svgCount(html)).toBe(STUDY_FIGURES.length - omitted.length);
     expect(html).toContain('Not drawn: the study computed no exact transport');
     expect(html).toContain('Not drawn: no &lt;cell&gt;_trajectory.csv');
+  });
+});
+
+describe('writeReport on a study that tracked the lag recovery (SPEC §12)', () => {
+  it('opens a section with the learned-vs-learnable table, then a ĉ(ℓ) heat map per cell and the time to learn', async () => {
+    const html = await readFile(await writeReport(join(root, 'learned'), { out: join(root, 'learned.html') }), 'utf8');
+    const section = html.slice(html.indexOf('<h2>What is actually learned</h2>'), html.indexOf('<h2>Run: configuration'));
+    expect(section.length).toBeGreaterThan(0);
+    expect(figureIds(section)).toEqual(['recovery-const', 'recovery-gru', 'time-to-learn']);
+    expect(svgCount(section)).toBe(3);
+    // The table comes first, with one row per cell and task lag.
+    expect(section.indexOf('Learned against learnable')).toBeLessThan(section.indexOf('<figure'));
+    for (const cell of ['const', 'gru']) {
+      expect(section).toMatch(new RegExp(`<td>${cell}</td><td>3</td><td>0\\.5</td><td>yes \\(Ĥ = 6\\)</td><td>2</td>`));
+      expect(section).toMatch(new RegExp(`<td>${cell}</td><td>9</td><td>0\\.25</td><td>no \\(Ĥ = 6\\)</td><td>never</td>`));
+    }
+    // Each heat map marks the task lags with their coefficients and the window.
+    const heat = section.slice(section.indexOf('id="recovery-gru"'), section.indexOf('id="time-to-learn"'));
+    for (const label of ['ℓ=3, c=0.5', 'ℓ=9, c=0.25', 'Ĥ_N = 6']) expect(heat).toContain(label);
+    // The run section no longer repeats the table.
+    expect(html.slice(html.indexOf('<h2>Run: configuration'))).not.toContain('Learned against learnable');
   });
 });
 
