@@ -23,6 +23,7 @@ interface TrainFlags extends DeviceFlags {
   weightDecay?: number;
   clip?: number;
   seed?: number;
+  initScale?: number;
   out: string;
   resume?: boolean;
   x?: string;
@@ -52,6 +53,7 @@ export function registerTrain(program: Command): void {
     .option('--weight-decay <wd>', 'weight decay', num)
     .option('--clip <norm>', 'global gradient-norm clip', num)
     .option('--seed <n>', 'model and shuffling seed', num)
+    .option('--init-scale <a>', 'multiply every initial weight by a (SPEC §12; e.g. 0.5 for the linear cell)', num)
     .option('--x <file.npy>', 'your inputs X [N,T,D] (float32/float64); with --y, replaces the task')
     .option('--y <file.npy>', 'your targets Y [N,T] or [N,T,1]')
     .option('--train-sequences <n>', 'task training sequences', num, 8000)
@@ -73,6 +75,7 @@ export function registerTrain(program: Command): void {
         ...(flags.epochs !== undefined && { epochs: flags.epochs }),
         ...(flags.batch !== undefined && { batch: flags.batch }),
         ...(flags.seed !== undefined && { seed: flags.seed }),
+        ...(flags.initScale !== undefined && { initScale: flags.initScale }),
         ...(flags.bpttCheckpoint !== undefined && { bpttCheckpoint: flags.bpttCheckpoint }),
       },
       flags.config ?? 'the training options',

@@ -13,7 +13,7 @@
 // expected tensor list. One leniency: a const-cell file without `s_const` (a PyTorch export that dropped buffers)
 // is accepted; s_const then comes from __metadata__.const_s or options.defaultConstS (default 0.05), and the
 // result's `warnings` says so.
-import { CELL_KINDS, LAYERNORM_PREFIX, isCellKind, type ModelConfig } from '../model/cells.ts';
+import { CELL_KINDS, LAYERNORM_PREFIX, hasLayerNorm, isCellKind, type ModelConfig } from '../model/cells.ts';
 import { DEFAULT_CONST_S } from '../model/init.ts';
 import { buildLayout, describeConfig, describeShape, describeTensors, shapeSize, type FloatArray, type ParamLayout } from '../model/params.ts';
 
@@ -221,6 +221,9 @@ export function configFromMetadata(metadata: Record<string, string>): ModelConfi
     throw new SafetensorsError(`__metadata__ has D="${D}", H="${H}"; expected positive integers`);
   }
   if (layernorm !== 'true' && layernorm !== 'false') throw new SafetensorsError(`__metadata__.layernorm is "${layernorm}"; expected "true" or "false"`);
+  if (layernorm === 'true' && !hasLayerNorm(cell)) {
+    throw new SafetensorsError(`__metadata__ says layernorm "true" for the ${cell} cell, which has none (SPEC §12); the file's metadata is wrong: set it to "false"`);
+  }
   return { cell, inputSize, hiddenSize, layernorm: layernorm === 'true' };
 }
 

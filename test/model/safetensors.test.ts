@@ -193,6 +193,11 @@ describe('refusals name what was wrong and what was expected', () => {
     expect(message).toMatch(/holds a lstm \(D=3, H=4, layernorm on\) model according to its __metadata__, but a gru \(D=3, H=4, layernorm on\) model was expected/);
   });
 
+  it('refuses metadata that gives the linear cell a LayerNorm', () => {
+    const message = refusal(buildFile(good, { cell: 'linear', D: '3', H: '4', layernorm: 'true' }), {});
+    expect(message).toMatch(/layernorm "true" for the linear cell, which has none .* set it to "false"/);
+  });
+
   it('asks for the configuration when neither the caller nor the metadata gives it', () => {
     expect(refusal(buildFile(good, { format: 'pt' }), {})).toMatch(/does not say which model it holds.*pass the model configuration/);
   });
