@@ -2,6 +2,7 @@
 import type { StudyReport } from './load.ts';
 import { tableHtml } from './render.ts';
 import { fmt } from './figures/common.ts';
+import { learnedVerdict } from '../study/learned.ts';
 
 export function configTable(study: StudyReport): string {
   if (study.config.length === 0) return '<p class="note">No cli_args.csv: the configuration is not known.</p>';
@@ -34,8 +35,8 @@ export function profileTable(study: StudyReport): string {
 export function learnedTable(study: StudyReport): string {
   const rows = study.cells.flatMap((c) => (c.learned ?? []).map((r) => [
     c.cell, String(r.lag), fmt(r.coeff, 4), `${r.insideWindow ? 'yes' : 'no'} (Ĥ = ${r.windowAtN})`,
-    r.learnedAtEpoch === null ? 'never' : String(r.learnedAtEpoch), r.finalCHat === null ? '–' : fmt(r.finalCHat, 4),
+    r.learnedAtEpoch === null ? 'never' : String(r.learnedAtEpoch), r.finalCHat === null ? '–' : fmt(r.finalCHat, 4), learnedVerdict(r),
   ]));
   if (rows.length === 0) return '<p class="note">No lag recovery recorded (run with --track-every K on the task to get the learned-vs-learnable table).</p>';
-  return tableHtml('Learned against learnable (SPEC §12): a lag is learned at the first recorded epoch with ĉ(ℓ_k)/c_k ≥ 1/2', ['cell', 'task lag ℓ_k', 'c_k', 'inside Ĥ_N at N = training sequences', 'learned at epoch', 'final ĉ(ℓ_k)'], rows, 'numeric');
+  return tableHtml('Learned against learnable (SPEC §12): a lag is learned at the first recorded epoch with ĉ(ℓ_k)/c_k ≥ 1/2', ['cell', 'task lag ℓ_k', 'c_k', 'inside Ĥ_N at N = training sequences', 'learned at epoch', 'final ĉ(ℓ_k)', 'against the window'], rows, 'numeric');
 }

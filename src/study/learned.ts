@@ -35,3 +35,15 @@ export function learnedVsLearnable(lags: readonly number[], coeffs: readonly num
     };
   });
 }
+
+/**
+ * How a row stands against the theory (SPEC §12: detectability is necessary for learning): a lag learned though it
+ * lies outside Ĥ_N contradicts the window; one inside it that was never learned is allowed (detectable is not
+ * learned) but worth a look; the other two cases agree.
+ */
+export function learnedVerdict(row: Pick<LearnedRow, 'insideWindow' | 'learnedAtEpoch'>): 'learned outside Ĥ_N' | 'inside Ĥ_N, not learned' | 'consistent' {
+  const learned = row.learnedAtEpoch !== null;
+  if (learned && !row.insideWindow) return 'learned outside Ĥ_N';
+  if (!learned && row.insideWindow) return 'inside Ĥ_N, not learned';
+  return 'consistent';
+}

@@ -149,7 +149,7 @@ describe('writeReport on a study that tracked the lag recovery (SPEC §12)', () 
     // The table comes first, with one row per cell and task lag.
     expect(section.indexOf('Learned against learnable')).toBeLessThan(section.indexOf('<figure'));
     for (const cell of ['const', 'gru']) {
-      expect(section).toMatch(new RegExp(`<td>${cell}</td><td>3</td><td>0\\.5</td><td>yes \\(Ĥ = 6\\)</td><td>2</td>`));
+      expect(section).toMatch(new RegExp(`<td>${cell}</td><td>3</td><td>0\\.5</td><td>yes \\(Ĥ = 6\\)</td><td>2</td><td>0\\.5</td><td>consistent</td>`));
       expect(section).toMatch(new RegExp(`<td>${cell}</td><td>9</td><td>0\\.25</td><td>no \\(Ĥ = 6\\)</td><td>never</td>`));
     }
     // Each heat map marks the task lags with their coefficients and the window.

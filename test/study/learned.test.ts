@@ -1,6 +1,6 @@
 // Learned against learnable (SPEC §12) on hand-built inputs whose answers follow from the definitions.
 import { describe, expect, it } from 'vitest';
-import { learnedVsLearnable } from '../../src/study/learned.ts';
+import { learnedVerdict, learnedVsLearnable } from '../../src/study/learned.ts';
 import type { CellStatistics } from '../../src/study/statistics.ts';
 
 const stats = { lags: [{ ell: 2, nRequired: 50 }, { ell: 4, nRequired: 400 }, { ell: 8, nRequired: -1 }, { ell: 16, nRequired: 200 }] } as unknown as CellStatistics;
@@ -18,6 +18,13 @@ describe('learnedVsLearnable', () => {
     expect(rows.map((r) => r.insideWindow)).toEqual([true, true, true, false]);
     expect(rows.map((r) => r.learnedAtEpoch)).toEqual([4, 2, 4, null]); // 0.31/0.6 > 1/2; -0.3/-0.4 = 0.75
     expect(rows.map((r) => r.finalCHat)).toEqual([0.5, 0.1, -0.3, null]);
+    expect(rows.map(learnedVerdict)).toEqual(['consistent', 'consistent', 'consistent', 'consistent']);
+  });
+
+  it('names the two cases that stand out against the window', () => {
+    expect(learnedVerdict({ insideWindow: false, learnedAtEpoch: 3 })).toBe('learned outside Ĥ_N');
+    expect(learnedVerdict({ insideWindow: true, learnedAtEpoch: null })).toBe('inside Ĥ_N, not learned');
+    expect(learnedVerdict({ insideWindow: false, learnedAtEpoch: null })).toBe('consistent');
   });
 
   it('has an empty window when nothing is detectable within N', () => {
