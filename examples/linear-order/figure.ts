@@ -12,15 +12,16 @@ export interface RecoveryCurve {
   fraction: number;
 }
 
-export function orderFigure(curves: readonly RecoveryCurve[], variants: readonly string[]): Spec {
+/** A task lag that was learned, at the epoch the study's learned-vs-learnable table gives (src/study/learned.ts). */
+export interface LearnedPoint {
+  variant: string;
+  lag: number;
+  coeff: number;
+  epoch: number;
+}
+
+export function orderFigure(curves: readonly RecoveryCurve[], learned: readonly LearnedPoint[], variants: readonly string[]): Spec {
   const lags = [...new Set(curves.map((c) => c.lag))].sort((a, b) => a - b);
-  const learned = variants.flatMap((variant) =>
-    lags.flatMap((lag) => {
-      const points = curves.filter((c) => c.variant === variant && c.lag === lag).sort((a, b) => a.epoch - b.epoch);
-      const first = points.find((p) => p.fraction >= 0.5);
-      return points.length ? [{ variant, lag, coeff: points[0]!.coeff, epoch: first?.epoch ?? null }] : [];
-    }),
-  );
   const color = { field: 'lag', type: 'ordinal', title: 'task lag ℓ_k', scale: { domain: lags, range: lags.map((_, i) => OKABE_ITO[i % OKABE_ITO.length]!) } };
   return topLevel('Order in which a linear RNN learns the task lags (small initialisation)', {
     // The panels' colours mean different things (lag above, variant below): separate scales and legends.
@@ -49,7 +50,7 @@ export function orderFigure(curves: readonly RecoveryCurve[], variants: readonly
       {
         width: 2 * 230 + 60,
         height: 150,
-        data: { values: learned.filter((l) => l.epoch !== null) },
+        data: { values: learned },
         mark: { type: 'point', filled: true, opacity: 0.85 },
         encoding: {
           x: { field: 'lag', type: 'quantitative', title: 'task lag ℓ_k (time steps)', axis: { format: 'd', tickMinStep: 1 }, scale: { nice: false, padding: 12 } },

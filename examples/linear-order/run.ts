@@ -16,8 +16,9 @@ import { GpuContext } from '../../src/gpu/context.ts';
 import { resolveStudy } from '../../src/study/config.ts';
 import { runStudy } from '../../src/study/run.ts';
 import { renderSvg } from '../../src/report/render.ts';
+import { loadStudy } from '../../src/report/load.ts';
 import { terminalProgress } from '../../src/train/progress.ts';
-import { orderFigure, type RecoveryCurve } from './figure.ts';
+import { orderFigure, type LearnedPoint, type RecoveryCurve } from './figure.ts';
 
 const OrderFile = z
   .object({
@@ -50,6 +51,7 @@ for (const { variant, config } of studies) {
 
 const acquired = await acquireDevice();
 const curves: RecoveryCurve[] = [];
+const learned: LearnedPoint[] = [];
 const rows: string[] = ['variant,lag,coeff,learned_at_epoch,inside_window,final_c_hat'];
 try {
   const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter });
@@ -62,18 +64,17 @@ try {
     for (const r of record!.learned ?? []) {
       rows.push([variant.name, r.lag, r.coeff, r.learnedAtEpoch ?? '', r.insideWindow ? 1 : 0, r.finalCHat ?? ''].join(','));
       console.log(`  lag ${String(r.lag).padStart(3)}  c = ${r.coeff.toFixed(2)}  learned at epoch ${r.learnedAtEpoch ?? 'never'}`);
+      if (r.learnedAtEpoch !== null) learned.push({ variant: variant.title, lag: r.lag, coeff: r.coeff, epoch: r.learnedAtEpoch });
     }
-    const csv = await readFile(join(dir, 'linear', 'linear_lag_recovery.csv'), 'utf8');
-    const taskLags = new Map(config.task.lags.map((l, k) => [l, config.task.coeffs[k]!]));
-    for (const line of csv.trim().split('\n').slice(1)) {
-      const [epoch, ell, cHat] = line.split(',').map(Number) as [number, number, number];
-      const coeff = taskLags.get(ell);
-      if (coeff !== undefined) curves.push({ variant: variant.title, epoch, lag: ell, coeff, fraction: cHat / coeff });
+    // The ĉ(ℓ_k) curves of the task lags, read back as the report reads them.
+    const [cell] = (await loadStudy(dir)).cells;
+    for (const r of cell!.recovery ?? []) {
+      if (r.c_true) curves.push({ variant: variant.title, epoch: r.epoch!, lag: r.ell!, coeff: r.c_true, fraction: r.c_hat! / r.c_true });
     }
   }
 } finally {
   acquired.release();
 }
 await writeFileAtomic(join(flags.out!, 'order.csv'), `${rows.join('\n')}\n`);
-await writeFileAtomic(join(flags.out!, 'order.svg'), await renderSvg(orderFigure(curves, plan.variants.map((v) => v.title))));
+await writeFileAtomic(join(flags.out!, 'order.svg'), await renderSvg(orderFigure(curves, learned, plan.variants.map((v) => v.title))));
 console.log(`wrote ${join(flags.out!, 'order.csv')} and ${join(flags.out!, 'order.svg')}`);
