@@ -8,7 +8,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { wgslStruct } from '../../src/gpu/layout.ts';
 import { foldedRow } from '../common.ts';
 import { preciseMath } from './precise.ts';
-import { WindowParams, windowKernelMuAt, windowVariantKey, type WindowVariant } from './windows.ts';
+import { WindowParams, windowKernelHead, windowVariantKey, type WindowVariant } from './windows.ts';
 
 export const WINDOW_WORKGROUP = 256;
 
@@ -30,20 +30,13 @@ export function envelopeVariantKey(v: EnvelopeVariant): string {
 
 export function envelopeShader(v: EnvelopeVariant): string {
   return wgsl`
-${wgslStruct('WindowParams', WindowParams)}
-${preciseMath('params.one')}
-${foldedRow}
-
-@group(0) @binding(0) var<storage, read> prefix: array<vec2f>;
-@group(0) @binding(1) var<storage, read> lag_list: array<u32>;
+${windowKernelHead(v)}
 @group(0) @binding(2) var<storage, read_write> partial_mu: array<vec2f>;   // [L, B, H]
 @group(0) @binding(3) var<uniform> params: WindowParams;
 #if ${v.withRho}
 @group(0) @binding(4) var<storage, read> rho: array<f32>;                 // [B, T, H]
 @group(0) @binding(5) var<storage, read_write> partial_rho: array<vec2f>;  // [L, B, H]
 #endif
-
-${windowKernelMuAt(v)}
 
 const WG: u32 = ${WINDOW_WORKGROUP}u;
 const QL: u32 = ${v.lanes}u;
@@ -55,13 +48,11 @@ var<workgroup> sums_rho: array<vec2f, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  // Sequence-major order: consecutive workgroups share a sequence's prefix sums, which stay in cache across lags.
   let group = folded_row(wg, nwg);
-  if (group >= params.lagCount * params.count) { return; }
-  let b = group / params.lagCount;
-  let l = group % params.lagCount;
-  let lag = lag_list[l];
-  let row = l * params.count + b; // output row: [L, B, ...]
+  if (group >= window_rows()) { return; }
+  let w = window_row(group);
+  let b = w.b;
+  let lag = w.lag;
   let ql = lid.x % QL;
   let tl = lid.x / QL;
   for (var q0 = 0u; q0 < params.hidden; q0 += QL) {
@@ -96,9 +87,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
       workgroupBarrier();
     }
     if (tl == 0u && q < params.hidden) {
-      partial_mu[row * params.hidden + q] = sums[lid.x];
+      partial_mu[w.row * params.hidden + q] = sums[lid.x];
 #if ${v.withRho}
-      partial_rho[row * params.hidden + q] = sums_rho[lid.x];
+      partial_rho[w.row * params.hidden + q] = sums_rho[lid.x];
 #endif
     }
     workgroupBarrier();

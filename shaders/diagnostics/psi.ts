@@ -5,10 +5,7 @@
 //  - `window_mu`: μ_{t,q}(ℓ) itself into [L, B, T, H] (0 for t < ℓ), for tests and for comparing with the exact
 //    transport of SPEC §6.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { wgslStruct } from '../../src/gpu/layout.ts';
-import { foldedRow } from '../common.ts';
-import { preciseMath } from './precise.ts';
-import { WindowParams, windowKernelMuAt, windowVariantKey, type WindowVariant } from './windows.ts';
+import { windowKernelHead, windowVariantKey, type WindowVariant } from './windows.ts';
 import { WINDOW_WORKGROUP } from './envelope.ts';
 
 export interface PsiVariant extends WindowVariant {
@@ -29,12 +26,7 @@ export function psiTileSteps(lanes: number): number {
 
 export function psiShader(v: PsiVariant): string {
   return wgsl`
-${wgslStruct('WindowParams', WindowParams)}
-${preciseMath('params.one')}
-${foldedRow}
-
-@group(0) @binding(0) var<storage, read> prefix: array<vec2f>;
-@group(0) @binding(1) var<storage, read> lag_list: array<u32>;
+${windowKernelHead(v)}
 @group(0) @binding(2) var<storage, read> delta: array<f32>;   // [B, T, H]: (ŷ_t - y_t)·out.weight
 @group(0) @binding(3) var<storage, read> tangent: array<f32>; // [B, T, H]: v_t = (dh_t/dθ)[w]
 @group(0) @binding(4) var<storage, read_write> psi: array<f32>; // [L, B, T]
@@ -43,8 +35,6 @@ ${foldedRow}
 @group(0) @binding(6) var<storage, read> rho: array<f32>;     // [B, T, H]
 #endif
 
-${windowKernelMuAt(v)}
-
 const WG: u32 = ${WINDOW_WORKGROUP}u;
 const QL: u32 = ${v.lanes}u;
 const TL: u32 = WG / QL;
@@ -52,13 +42,11 @@ var<workgroup> sums: array<vec2f, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  // Sequence-major order: consecutive workgroups share a sequence's prefix sums, which stay in cache across lags.
   let group = folded_row(wg, nwg);
-  if (group >= params.lagCount * params.count) { return; }
-  let b = group / params.lagCount;
-  let l = group % params.lagCount;
-  let lag = lag_list[l];
-  let row = l * params.count + b; // output row: [L, B, ...]
+  if (group >= window_rows()) { return; }
+  let w = window_row(group);
+  let b = w.b;
+  let lag = w.lag;
   let ql = lid.x % QL;
   let t = wg.x * TL + lid.x / QL;
   let H = params.hidden;
@@ -84,7 +72,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   }
   if (ql == 0u && t < params.steps) {
     let total = sums[lid.x];
-    psi[row * params.steps + t] = total.x + total.y;
+    psi[w.row * params.steps + t] = total.x + total.y;
   }
 }
 `;
@@ -94,31 +82,21 @@ export const MU_DUMP_WORKGROUP = 256;
 
 export function muDumpShader(v: WindowVariant): string {
   return /* wgsl */ `
-${wgslStruct('WindowParams', WindowParams)}
-${preciseMath('params.one')}
-${foldedRow}
-
-@group(0) @binding(0) var<storage, read> prefix: array<vec2f>;
-@group(0) @binding(1) var<storage, read> lag_list: array<u32>;
+${windowKernelHead(v)}
 @group(0) @binding(2) var<storage, read_write> mu: array<f32>; // [L, B, T, H]
 @group(0) @binding(3) var<uniform> params: WindowParams;
-
-${windowKernelMuAt(v)}
 
 @compute @workgroup_size(${MU_DUMP_WORKGROUP})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let group = folded_row(wg, nwg);
   let i = wg.x * ${MU_DUMP_WORKGROUP}u + lid.x; // t · H + q
-  if (group >= params.lagCount * params.count || i >= params.steps * params.hidden) { return; }
-  let b = group / params.lagCount;
-  let l = group % params.lagCount;
-  let lag = lag_list[l];
-  let row = l * params.count + b;
+  if (group >= window_rows() || i >= params.steps * params.hidden) { return; }
+  let w = window_row(group);
   let t = i / params.hidden;
   let q = i % params.hidden;
   var value = 0.0;
-  if (t >= lag) { value = mu_at(b, t, q, lag); }
-  mu[row * params.steps * params.hidden + i] = value;
+  if (t >= w.lag) { value = mu_at(w.b, t, q, w.lag); }
+  mu[w.row * params.steps * params.hidden + i] = value;
 }
 `;
 }

@@ -1,5 +1,5 @@
 // SPEC §5 windows from compensated prefix sums: the scan kernel and `mu_at`, the one place that turns the prefix
-// buffer into μ_{t,q}(ℓ). Other kernels (envelope, ψ, μ dumps, anything later) include `muAtFunction` and bind
+// buffer into μ_{t,q}(ℓ). Other kernels (envelope, ψ, μ dumps, anything later) open with `windowKernelHead` and bind
 // the prefix buffer; none restates the formulas.
 //
 // Prefix buffer: [k, B, T+1, H] (hi, lo) pairs, quantity-major; entry (k, b, t, q) holds the sum over steps j < t
@@ -211,7 +211,34 @@ fn mu_at(b: u32, t: u32, q: u32, lag: u32) -> f32 {${muAssembly(v)}
 `;
 }
 
-/** The standard `mu_at` of the window kernels: prefix bound as `prefix`, sizes from `params: WindowParams`. */
-export function windowKernelMuAt(v: WindowVariant): string {
-  return muAtFunction(v, { prefix: 'prefix', count: 'params.count', steps: 'params.steps', hidden: 'params.hidden' });
+/**
+ * The opening every per-(lag, sequence) window kernel (envelope, ψ, μ dump) shares: WindowParams, precise math, the
+ * prefix buffer at binding 0, the lag list at binding 1, `mu_at`, and `window_row`, which turns a workgroup row into
+ * its sequence b, lag ℓ and output row l·B + b ([L, B, ...] outputs). Rows are sequence-major (group = b·L + l):
+ * consecutive workgroups share a sequence's prefix sums, which stay in cache across lags. The kernel declares its
+ * own bindings from 2 on, `params: WindowParams` among them; rows at or past `window_rows()` have no work.
+ */
+export function windowKernelHead(v: WindowVariant): string {
+  return /* wgsl */ `
+${wgslStruct('WindowParams', WindowParams)}
+${preciseMath('params.one')}
+${foldedRow}
+
+@group(0) @binding(0) var<storage, read> prefix: array<vec2f>;
+@group(0) @binding(1) var<storage, read> lag_list: array<u32>;
+
+${muAtFunction(v, { prefix: 'prefix', count: 'params.count', steps: 'params.steps', hidden: 'params.hidden' })}
+
+struct WindowRow { b: u32, lag: u32, row: u32 }
+
+fn window_rows() -> u32 {
+  return params.lagCount * params.count;
+}
+
+fn window_row(group: u32) -> WindowRow {
+  let b = group / params.lagCount;
+  let l = group % params.lagCount;
+  return WindowRow(b, lag_list[l], l * params.count + b);
+}
+`;
 }
