@@ -1,7 +1,7 @@
 // Seeded initialisation of a model's parameters (SPEC §2), mirroring the reference modules' constructors:
 //   1. every Linear weight and bias ~ U(-1/√fan_in, 1/√fan_in) (PyTorch's default; fan_in = in features);
 //      LayerNorm weight = 1, bias = 0;
-//   2. Wx.bias = 0 (const/shared/diag), out.bias = 0 (all); shared/diag: Ws.weight = Us.weight = 0,
+//   2. Wx.bias = 0 (const/shared/diag/linear), out.bias = 0 (all); shared/diag: Ws.weight = Us.weight = 0,
 //      Ws.bias = logit(const_s); const: s_const = const_s;
 //   3. if orthogonal: every Linear weight except Ws, Us is replaced by a (semi-)orthogonal matrix of its shape;
 //   4. every Linear weight is multiplied by `scale` (SPEC §12's init_scale; 1 leaves the reference's init as is).
@@ -54,7 +54,7 @@ export function initParams(layout: ParamLayout, options: InitOptions): Float64Ar
     }
   }
 
-  if (cell === 'const' || cell === 'shared' || cell === 'diag' || cell === 'linear') views.get('Wx.bias').fill(0);
+  if (views.has('Wx.bias')) views.get('Wx.bias').fill(0); // every cell with a Wx layer: const, shared, diag, linear
   views.get('out.bias').fill(0);
   if (cell === 'shared' || cell === 'diag') {
     views.get('Ws.weight').fill(0);
