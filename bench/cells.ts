@@ -10,6 +10,9 @@ import { GpuOptimizer } from '../src/train/optim/index.ts';
 import type { ProfileReport } from '../src/gpu/profiler.ts';
 import { Rng } from '../src/util/random.ts';
 
+/** The paper's training run (SPEC §10): 750 epochs of 8000 sequences, T = 1024, H = 128. */
+export const PAPER_TRAINING = { epochs: 750, sequences: 8000, steps: 1024, hidden: 128, batch: 512 };
+
 export interface CellBenchSize {
   batch: number;
   steps: number;
@@ -17,7 +20,26 @@ export interface CellBenchSize {
   input: number;
 }
 
-async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, repeats: number): Promise<void> {
+/** What one cell's training-step bench measured (also the GPU kit's JSON). */
+export interface CellBenchResult {
+  cell: CellKind;
+  size: CellBenchSize;
+  /** Wall time of one training step (forward, BPTT, AdamW) on a batch. */
+  wallMsPerBatch: number;
+  /** GPU time of the same step, from the profiler. */
+  gpuMsPerBatch: number;
+  sequenceStepsPerSecond: number;
+  /** Share of the wall time the kernels do not account for. */
+  overhead: number;
+  /** GPU ms per batch of each phase. */
+  phasesMs: { forward: number; backward: number; optimizer: number };
+  peakBytes: number;
+  /** The paper's training run on this adapter: direct at the paper size, scaled by (128/H)² from a smaller one. */
+  projectedPaperTrainingSeconds: number;
+  profile: ProfileReport;
+}
+
+async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, repeats: number): Promise<CellBenchResult> {
   const { batch: B, steps: T, hidden: H, input: D } = size;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
   const rng = new Rng(1);
@@ -51,10 +73,11 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   const wallMs = (performance.now() - t0) / repeats;
   const rate = (B * T) / (wallMs / 1000);
   const phases = phaseTimes(report, repeats);
+  const peakBytes = ctx.memory.peak - before;
   console.log(
     `${cell.padEnd(6)} B=${B} T=${T} H=${H} D=${D}: ${(rate / 1e3).toFixed(1)}k sequence-steps/s per training step, ` +
       `${wallMs.toFixed(1)} ms per batch (GPU ${gpuMs.toFixed(1)} ms, overhead ${(100 * Math.max(0, 1 - gpuMs / wallMs)).toFixed(1)}%), ` +
-      `peak GPU memory ${formatBytes(ctx.memory.peak - before)}`,
+      `peak GPU memory ${formatBytes(peakBytes)}`,
   );
   console.log(
     `       sequences/s by phase: forward ${(B / (phases.forward / 1000)).toFixed(0)}, backward ${(B / (phases.backward / 1000)).toFixed(0)}, ` +
@@ -63,16 +86,33 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   // Paper run: 750 epochs × 8000 sequences of T=1024 at H=128. Measured at the paper size this is direct; from a
   // smaller size it scales the cost per sequence-step by (H_paper/H)² (the recurrent products dominate).
   const perSequenceStep = wallMs / 1000 / (B * T);
-  const projected = perSequenceStep * (128 / H) ** 2 * 750 * 8000 * 1024;
-  console.log(`       projected paper training (750 epochs × 8000 sequences, T=1024, H=128): ${formatDuration(projected)}${H === 128 && T === 1024 ? '' : ' (scaled from this size)'}`);
+  const { epochs, sequences, steps, hidden } = PAPER_TRAINING;
+  const projected = perSequenceStep * (hidden / H) ** 2 * epochs * sequences * steps;
+  console.log(`       projected paper training (750 epochs × 8000 sequences, T=1024, H=128): ${formatDuration(projected)}${H === hidden && T === steps ? '' : ' (scaled from this size)'}`);
   console.log(formatProfile(report));
   console.log();
   optimizer.destroy();
   for (const buf of Object.values(b)) buf.destroy();
+  return {
+    cell, size, wallMsPerBatch: wallMs, gpuMsPerBatch: gpuMs, sequenceStepsPerSecond: rate, overhead: Math.max(0, 1 - gpuMs / wallMs),
+    phasesMs: phases, peakBytes, projectedPaperTrainingSeconds: projected, profile: report,
+  };
 }
 
-export async function benchCells(ctx: GpuContext, sizes: CellBenchSize[], repeats: number): Promise<void> {
-  for (const size of sizes) for (const cell of CELL_KINDS) await benchCell(ctx, cell, size, repeats);
+/** Every cell at every size; `onResult` sees each result as it comes (the kit saves partial results). */
+export async function benchCells(
+  ctx: GpuContext, sizes: CellBenchSize[], repeats: number, cells: readonly CellKind[] = CELL_KINDS,
+  onResult: (result: CellBenchResult) => void | Promise<void> = () => {},
+): Promise<CellBenchResult[]> {
+  const results: CellBenchResult[] = [];
+  for (const size of sizes) {
+    for (const cell of cells) {
+      const result = await benchCell(ctx, cell, size, repeats);
+      results.push(result);
+      await onResult(result);
+    }
+  }
+  return results;
 }
 
 /** GPU ms per batch of each training phase, from kernel names (reductions belong to the gradient and the norm). */

@@ -1,24 +1,91 @@
-// `npm run bench [-- kernels|cells|diagnostics|stats]`: throughput, per-kernel GPU time and peak memory on the adapter at hand,
-// printed with its name. Set LWIN_BENCH_PAPER=1 to include the paper's size on a software adapter.
+// `npm run bench [-- kernels|cells|diagnostics|stats] [options]`: throughput, per-kernel GPU time and peak memory on
+// the adapter at hand, printed with its name. Set LWIN_BENCH_PAPER=1 to include the paper's size on a software adapter.
+// Options (the GPU kit uses them; see bench/gpu/run.sh):
+//   --json FILE               also write every result, with the adapter, to FILE (rewritten after each result,
+//                             so a run stopped by a time limit keeps what it measured)
+//   --cells a,b               only these cells
+//   --cell-size BxTxHxD       cells bench sizes (repeatable; default 64x256x64x16, plus the paper's on a GPU)
+//   --diag-size NxTxHxD       diagnostics bench size (default 64x256x64x16)
+//   --diag-lags MIN:MAX:NUM   its lag grid (default 4:128:32)
+//   --transport-pairs N       exact-transport pairs timed on the host (default 2)
+//   --kernel-scale S          shrink the kernel bench sizes by S (default 1)
+import { parseArgs } from 'node:util';
+import writeFileAtomic from 'write-file-atomic';
 import { acquireDevice, GpuContext } from '../src/gpu/index.ts';
+import { CELL_KINDS, isCellKind, type CellKind } from '../src/model/index.ts';
 import { benchKernels, REPEATS } from './kernels.ts';
-import { benchCells, type CellBenchSize } from './cells.ts';
+import { benchCells, PAPER_TRAINING, type CellBenchSize } from './cells.ts';
 import { benchStats } from './stats.ts';
-import { benchDiagnostics } from './diagnostics.ts';
+import { benchDiagnostics, DIAGNOSTICS_BENCH_SIZE, type DiagnosticsBenchSize } from './diagnostics.ts';
 
-const only = process.argv[2];
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    json: { type: 'string' },
+    cells: { type: 'string' },
+    'cell-size': { type: 'string', multiple: true },
+    'diag-size': { type: 'string' },
+    'diag-lags': { type: 'string' },
+    'transport-pairs': { type: 'string' },
+    'kernel-scale': { type: 'string' },
+  },
+});
+const only = positionals[0];
+const PARTS = ['kernels', 'cells', 'diagnostics', 'stats'];
+if (only && !PARTS.includes(only)) throw new Error(`unknown bench part "${only}"; expected one of ${PARTS.join(', ')}`);
+
+function dims(text: string, flag: string, count: number): number[] {
+  const parts = text.split(/[x:]/).map(Number);
+  if (parts.length !== count || !parts.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new Error(`${flag} "${text}": expected ${count} positive integers separated by 'x' or ':'`);
+  }
+  return parts;
+}
+const cellSize = (text: string): CellBenchSize => {
+  const [batch, steps, hidden, input] = dims(text, '--cell-size', 4) as [number, number, number, number];
+  return { batch, steps, hidden, input };
+};
+
+function cellList(text: string): CellKind[] {
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !isCellKind(n));
+  if (unknown.length) throw new Error(`--cells: unknown cell "${unknown.join('", "')}"; expected some of ${CELL_KINDS.join(',')}`);
+  return names as CellKind[];
+}
+
+const cells = flags.cells ? cellList(flags.cells) : undefined;
 const acquired = await acquireDevice();
+const results: Record<string, unknown> = { adapter: acquired.adapter, repeats: REPEATS, startedAt: new Date().toISOString() };
+const save = async (part: string, list: unknown[]) => {
+  results[part] = list;
+  if (flags.json) await writeFileAtomic(flags.json, `${JSON.stringify(results, null, 1)}\n`);
+};
 try {
   const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
   console.log(`lwin bench on ${acquired.adapter.name} (${acquired.adapter.runtimeVersion}), ${REPEATS} repeats, profile: ${ctx.profiler!.source}\n`);
-  if (!only || only === 'kernels') await benchKernels(ctx);
+  if (!only || only === 'kernels') await save('kernels', await benchKernels(ctx, Number(flags['kernel-scale'] ?? 1)));
   if (!only || only === 'cells') {
-    const sizes: CellBenchSize[] = [{ batch: 64, steps: 256, hidden: 64, input: 16 }];
-    if (!acquired.adapter.isFallbackAdapter || process.env.LWIN_BENCH_PAPER === '1') sizes.push({ batch: 512, steps: 1024, hidden: 128, input: 16 });
-    else console.log('(paper size B=512 T=1024 H=128 D=16 skipped on a software adapter; LWIN_BENCH_PAPER=1 runs it)\n');
-    await benchCells(ctx, sizes, Math.max(1, Math.min(REPEATS, 2)));
+    const { batch, steps, hidden } = PAPER_TRAINING;
+    const paper = `${batch}x${steps}x${hidden}x16`;
+    const sizes = (flags['cell-size'] ?? ['64x256x64x16']).map(cellSize);
+    if (!flags['cell-size']) {
+      if (!acquired.adapter.isFallbackAdapter || process.env.LWIN_BENCH_PAPER === '1') sizes.push(cellSize(paper));
+      else console.log(`(paper size ${paper} skipped on a software adapter; LWIN_BENCH_PAPER=1 runs it)\n`);
+    }
+    const done: unknown[] = [];
+    await benchCells(ctx, sizes, Math.max(1, Math.min(REPEATS, 2)), cells, (r) => save('cells', (done.push(r), done)));
   }
-  if (!only || only === 'diagnostics') await benchDiagnostics(ctx);
+  if (!only || only === 'diagnostics') {
+    const size: DiagnosticsBenchSize = { ...DIAGNOSTICS_BENCH_SIZE };
+    if (flags['diag-size']) [size.sequences, size.steps, size.hidden, size.input] = dims(flags['diag-size'], '--diag-size', 4) as [number, number, number, number];
+    if (flags['diag-lags']) {
+      const [min, max, num] = dims(flags['diag-lags'], '--diag-lags', 3) as [number, number, number];
+      size.lags = { min, max, num };
+    }
+    if (flags['transport-pairs']) size.transportPairs = dims(flags['transport-pairs'], '--transport-pairs', 1)[0]!;
+    const done: unknown[] = [];
+    await benchDiagnostics(ctx, size, cells, (r) => save('diagnostics', (done.push(r), done)));
+  }
   if (!only || only === 'stats') benchStats();
 } finally {
   acquired.release();

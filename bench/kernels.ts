@@ -8,7 +8,16 @@ import { Rng } from '../src/util/random.ts';
 
 export const REPEATS = Number(process.env.LWIN_BENCH_REPEATS ?? 5);
 
-async function benchMatmul(ctx: GpuContext, shape: MatmulShape, variant: MatmulVariant): Promise<void> {
+export interface KernelBenchResult {
+  kernel: string;
+  shape: string;
+  gpuMsPerCall: number;
+  /** GFLOP/s for the matmul (the adapter's calibration), GB/s read for the reduction. */
+  rate: number;
+  unit: 'GFLOP/s' | 'GB/s';
+}
+
+async function benchMatmul(ctx: GpuContext, shape: MatmulShape, variant: MatmulVariant): Promise<KernelBenchResult> {
   const { a, b, bias } = matmulInputs(shape, 1, variant.bias);
   const bufs = {
     a: ctx.upload('bench/a', a),
@@ -36,9 +45,11 @@ async function benchMatmul(ctx: GpuContext, shape: MatmulShape, variant: MatmulV
   console.log(formatProfile(report));
   console.log();
   for (const buf of Object.values(bufs)) buf?.destroy();
+  const shapeText = `B=${shape.batch} M=${shape.m} K=${shape.k} N=${shape.n}`;
+  return { kernel: `matmul ${variant.strategy}`, shape: shapeText, gpuMsPerCall: gpuMs, rate: flops / gpuMs / 1e6, unit: 'GFLOP/s' };
 }
 
-async function benchReduce(ctx: GpuContext, segments: number, length: number): Promise<void> {
+async function benchReduce(ctx: GpuContext, segments: number, length: number): Promise<KernelBenchResult> {
   const rng = new Rng(2);
   const x = ctx.upload('bench/x', Float32Array.from({ length: segments * length }, () => rng.normal()));
   const out = { sums: ctx.storage('bench/sums', segments * 4), means: ctx.storage('bench/means', segments * 4) };
@@ -57,11 +68,16 @@ async function benchReduce(ctx: GpuContext, segments: number, length: number): P
   x.destroy();
   out.sums.destroy();
   out.means.destroy();
+  return { kernel: 'segmented reduce', shape: `${segments}×${length}`, gpuMsPerCall: gpuMs, rate: (segments * length * 4) / gpuMs / 1e6, unit: 'GB/s' };
 }
 
-export async function benchKernels(ctx: GpuContext): Promise<void> {
-  const shape = { batch: 256, m: 128, k: 128, n: 128 };
-  for (const strategy of ['tiled', 'direct'] as const) await benchMatmul(ctx, shape, { strategy, transposeB: true, bias: true });
-  await benchReduce(ctx, 64, 1 << 18);
-  await benchReduce(ctx, 1 << 16, 64);
+/** The matmul (both strategies) and the segmented reduction; `scale` < 1 shrinks every size (the kit's tiny run). */
+export async function benchKernels(ctx: GpuContext, scale = 1): Promise<KernelBenchResult[]> {
+  const side = Math.max(8, Math.round(128 * scale));
+  const shape = { batch: Math.max(1, Math.round(256 * scale)), m: side, k: side, n: side };
+  const results: KernelBenchResult[] = [];
+  for (const strategy of ['tiled', 'direct'] as const) results.push(await benchMatmul(ctx, shape, { strategy, transposeB: true, bias: true }));
+  results.push(await benchReduce(ctx, 64, Math.max(64, Math.round((1 << 18) * scale))));
+  results.push(await benchReduce(ctx, Math.max(64, Math.round((1 << 16) * scale)), 64));
+  return results;
 }

@@ -1,4 +1,6 @@
 // A progress line for long work (epoch, loss, rate, ETA), drawn only on an interactive terminal outside CI.
+// LWIN_PROGRESS=lines asks for plain lines instead (one per update, with the elapsed time), for logs of batch jobs
+// and for the GPU kit, which reads the epoch times from them; LWIN_PROGRESS=none silences it everywhere.
 import cliProgress from 'cli-progress';
 
 export interface Progress {
@@ -14,9 +16,19 @@ export function isInteractive(): boolean {
   return Boolean(proc?.stderr?.isTTY) && !proc?.env?.CI;
 }
 
-/** A cli-progress bar on stderr when interactive, otherwise nothing. */
+type ProgressMode = 'bar' | 'lines' | 'none';
+
+function progressMode(): ProgressMode {
+  const requested = (globalThis as { process?: NodeJS.Process }).process?.env?.LWIN_PROGRESS;
+  if (requested === 'lines' || requested === 'none') return requested;
+  return isInteractive() ? 'bar' : 'none';
+}
+
+/** A cli-progress bar on stderr when interactive, plain lines when LWIN_PROGRESS=lines, otherwise nothing. */
 export function terminalProgress(unit = 'epochs'): Progress {
-  if (!isInteractive()) return silentProgress;
+  const mode = progressMode();
+  if (mode === 'lines') return lineProgress(unit, (line) => process.stderr.write(`${line}\n`));
+  if (mode === 'none') return silentProgress;
   const bar = new cliProgress.SingleBar(
     {
       format: `{label} |{bar}| {value}/{total} ${unit} | loss {loss} | {rate} | ETA {eta_formatted}`,
@@ -26,21 +38,61 @@ export function terminalProgress(unit = 'epochs'): Progress {
     },
     cliProgress.Presets.shades_classic,
   );
-  let startedAt = 0;
-  let first = 0;
+  const clock = progressClock(unit);
   return {
     start(total, done, label) {
-      startedAt = performance.now();
-      first = done;
+      clock.start(done);
       bar.start(total, done, { label, loss: '-', rate: '-' });
     },
     update(done, values) {
-      const seconds = (performance.now() - startedAt) / 1000;
-      const rate = seconds > 0 ? `${((done - first) / seconds).toFixed(2)} ${unit}/s` : '-';
-      bar.update(done, { ...values, rate });
+      bar.update(done, { ...values, rate: clock.rate(done) });
     },
     stop() {
       bar.stop();
     },
   };
+}
+
+/**
+ * One line per update: `lwin progress: <label> <done>/<total> <unit>, loss L, R <unit>/s, ETA E s, elapsed S s`.
+ * The elapsed time counts from `start`, so a reader can take the time of each unit from consecutive lines.
+ */
+export function lineProgress(unit: string, write: (line: string) => void): Progress {
+  const clock = progressClock(unit);
+  let label = '';
+  let total = 0;
+  return {
+    start(count, done, name) {
+      clock.start(done);
+      label = name;
+      total = count;
+      write(`lwin progress: ${label} ${done}/${total} ${unit}, started`);
+    },
+    update(done, values) {
+      const seconds = clock.elapsed();
+      const perUnit = done > clock.first ? seconds / (done - clock.first) : NaN;
+      const eta = Number.isFinite(perUnit) ? `${(perUnit * (total - done)).toFixed(0)} s` : '-';
+      const loss = values.loss ? `, loss ${values.loss}` : '';
+      write(`lwin progress: ${label} ${done}/${total} ${unit}${loss}, ${clock.rate(done)}, ETA ${eta}, elapsed ${seconds.toFixed(2)} s`);
+    },
+    stop() {},
+  };
+}
+
+/** Rate since `start`, shared by the bar and the lines. */
+function progressClock(unit: string) {
+  let startedAt = 0;
+  const clock = {
+    first: 0,
+    start(done: number) {
+      startedAt = performance.now();
+      clock.first = done;
+    },
+    elapsed: () => (performance.now() - startedAt) / 1000,
+    rate(done: number): string {
+      const seconds = clock.elapsed();
+      return seconds > 0 ? `${((done - clock.first) / seconds).toFixed(2)} ${unit}/s` : '-';
+    },
+  };
+  return clock;
 }

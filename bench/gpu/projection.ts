@@ -1,0 +1,85 @@
+// The projection of the paper's whole study (SPEC §10) from what the GPU kit measured, and the epoch times read
+// from `lwin run`'s progress lines (LWIN_PROGRESS=lines). Pure functions: tested in test/bench/projection.test.ts.
+import type { CellBenchResult } from '../cells.ts';
+import { PAPER_TRAINING } from '../cells.ts';
+import type { DiagnosticsBenchResult } from '../diagnostics.ts';
+import { GATED_CELL_KINDS } from '../../src/model/cells.ts';
+
+/** Seconds of each finished epoch, from `lwin progress: <cell> k/n epochs, …, elapsed S s` lines. */
+export function parseProgressLines(text: string): number[] {
+  const seconds: number[] = [];
+  let previous = 0;
+  for (const line of text.split('\n')) {
+    const m = /^lwin progress: \S+ (\d+)\/\d+ \S+.*elapsed ([\d.]+) s$/.exec(line.trim());
+    if (!m) {
+      if (/^lwin progress: .* started$/.test(line.trim())) previous = 0;
+      continue;
+    }
+    const elapsed = Number(m[2]);
+    seconds.push(elapsed - previous);
+    previous = elapsed;
+  }
+  return seconds;
+}
+
+export interface CellProjection {
+  cell: string;
+  /** One epoch of training batches, times the calibration factor. */
+  epochSeconds: number;
+  trainingSeconds: number;
+  diagnosticsSeconds: number;
+  totalSeconds: number;
+}
+
+export interface StudyProjection {
+  cells: CellProjection[];
+  totalSeconds: number;
+  /** Measured epoch of the paper run over the bench's prediction for that cell (validation, data and host work). */
+  calibration: number;
+  note: string;
+}
+
+export interface ProjectionInputs {
+  cellsPaper: CellBenchResult[];
+  cellsBench: CellBenchResult[];
+  diagnostics: DiagnosticsBenchResult[];
+  /** Epoch times of `lwin run --preset paper --cells gru`. */
+  epochSeconds: number[];
+  /** Calibrate with the paper run's epochs (only meaningful when the run had the paper's sizes). */
+  calibrate: boolean;
+  /** The cell of the paper run. */
+  runCell?: string;
+}
+
+/**
+ * Per paper cell: 750 × (one epoch of training batches, from the paper-size bench or scaled from the bench size,
+ * × the calibration) + the diagnostic stage's projection. The calibration is the last measured epoch of the paper
+ * run (the first also compiles pipelines) over the bench's prediction for the same cell; 1 when there is none.
+ */
+export function projectPaperStudy(inputs: ProjectionInputs): StudyProjection {
+  const { epochs } = PAPER_TRAINING;
+  const benchFor = (cell: string) => inputs.cellsPaper.find((r) => r.cell === cell) ?? inputs.cellsBench.find((r) => r.cell === cell);
+  const predictedEpoch = (cell: string) => {
+    const r = benchFor(cell);
+    return r ? r.projectedPaperTrainingSeconds / epochs : NaN;
+  };
+  const runCell = inputs.runCell ?? 'gru';
+  const measured = inputs.epochSeconds.at(-1);
+  const usable = inputs.calibrate && measured !== undefined && Number.isFinite(predictedEpoch(runCell));
+  const calibration = usable ? measured / predictedEpoch(runCell) : 1;
+  const notes: string[] = [];
+  if (usable) notes.push(`Epoch times are the bench's training batches × ${calibration.toFixed(2)}, the ratio of the paper run's measured ${runCell} epoch (${measured.toFixed(1)} s) to the bench's prediction.`);
+  else notes.push('No measured paper-size epoch to calibrate with: epochs are the bench\'s training batches alone (validation not counted).');
+  const scaled = GATED_CELL_KINDS.filter((c) => !inputs.cellsPaper.some((r) => r.cell === c) && inputs.cellsBench.some((r) => r.cell === c));
+  if (scaled.length) notes.push(`Scaled from the bench size (no paper-size figure): ${scaled.join(', ')}.`);
+  const missing = GATED_CELL_KINDS.filter((c) => !benchFor(c) || !inputs.diagnostics.some((d) => d.cell === c));
+  if (missing.length) notes.push(`Incomplete (a bench did not reach them): ${missing.join(', ')}; the total counts what exists.`);
+  const cells = GATED_CELL_KINDS.map((cell) => {
+    const epochSeconds = predictedEpoch(cell) * calibration;
+    const trainingSeconds = epochSeconds * epochs;
+    const diagnosticsSeconds = inputs.diagnostics.find((d) => d.cell === cell)?.projectedPaperDiagnosticsSeconds ?? NaN;
+    const totalSeconds = [trainingSeconds, diagnosticsSeconds].filter(Number.isFinite).reduce((a, b) => a + b, 0);
+    return { cell, epochSeconds, trainingSeconds, diagnosticsSeconds, totalSeconds };
+  });
+  return { cells, totalSeconds: cells.reduce((s, c) => s + c.totalSeconds, 0), calibration, note: notes.join(' ') };
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Runs lwin's benchmarks and a short paper-preset study on the machine at hand from the GPU kit (`npm run gpu-kit`),
+# with nothing installed: the kit brings Node, Dawn, lwin and the Vulkan loader. Within LWIN_KIT_BUDGET seconds
+# (default 480) it writes OUTDIR/gpu-kit.json and OUTDIR/gpu-kit.md (every figure, the adapter and the projection of
+# the paper study) and OUTDIR/gpu-kit.log (everything printed).
+#
+#   bash bench/gpu/run.sh OUTDIR
+#
+# Environment: LWIN_KIT          the kit folder or its kit.tar.xz (default: .gpu-kit beside this repository's bench/)
+#              LWIN_KIT_SIZE     'tiny' shrinks every size (the kit's own test on a software adapter)
+#              LWIN_KIT_BUDGET   wall-time budget in seconds (default 480)
+set -uo pipefail
+
+out=${1:?usage: bash bench/gpu/run.sh OUTDIR (a new or empty folder for gpu-kit.json, gpu-kit.md and gpu-kit.log)}
+if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
+  echo "run.sh: $out is not empty; give a new or empty folder so nothing in it is overwritten" >&2
+  exit 2
+fi
+mkdir -p "$out" || { echo "run.sh: cannot create $out" >&2; exit 2; }
+out=$(cd "$out" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+kit=${LWIN_KIT:-$here/../../.gpu-kit}
+[ -d "$kit" ] && kit=$kit/kit.tar.xz
+if [ ! -f "$kit" ]; then
+  echo "run.sh: no kit at $kit; build it with 'npm run gpu-kit' (and carry .gpu-kit to the GPU machine)" >&2
+  exit 2
+fi
+budget=${LWIN_KIT_BUDGET:-480}
+size=${LWIN_KIT_SIZE:-full}
+started=$(date +%s)
+deadline=$((started + budget))
+work=$(mktemp -d "${TMPDIR:-/tmp}/lwin-gpu-kit.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+parts=$work/parts
+mkdir -p "$parts"
+exec > >(tee "$out/gpu-kit.log") 2>&1
+
+say() { echo "== $(date -u +%H:%M:%S) $*"; }
+
+# Unpack: tar with xz where the machine has it, else Python's lzma.
+say "unpacking $kit into $work"
+if command -v xz >/dev/null 2>&1; then
+  tar -C "$work" -xJf "$kit"
+else
+  python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$kit" "$work"
+fi || { echo "run.sh: could not unpack $kit" >&2; exit 2; }
+cd "$work" || exit 2
+chmod +x node
+cat manifest.json
+
+# The Vulkan loader and the NVIDIA driver's manifest (NOTES.md, from the GPU machine's documentation).
+if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
+  if [ "$(id -u)" = 0 ] && command -v dpkg >/dev/null 2>&1; then
+    say "no Vulkan loader: unpacking the kit's loader packages into / (as the machine's documentation does)"
+    for f in debs/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+  else
+    say "no Vulkan loader: unpacking the kit's loader packages into $work/sys"
+    mkdir -p sys
+    for f in debs/*.deb; do dpkg-deb -x "$f" sys 2>/dev/null || (mkdir -p sys/x && cd sys/x && ar x "../../$f" && tar -C .. -xf data.tar.*); done
+    export LD_LIBRARY_PATH=$work/sys/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  fi
+fi
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -f "$nvidia_icd" ] && ! ls /usr/share/vulkan/icd.d/*nvidia* /etc/vulkan/icd.d/*nvidia* >/dev/null 2>&1; then
+  export VK_DRIVER_FILES=$nvidia_icd
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+  say "VK_DRIVER_FILES=$VK_DRIVER_FILES"
+fi
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$parts/nvidia-smi.csv" 2>&1
+
+# Sizes: the bench size and the paper's (SPEC §10), or tiny ones for the kit's own test.
+if [ "$size" = tiny ]; then
+  cell_sizes=(4x16x8x4 8x32x16x4); diag_size=4x64x8x4; diag_lags=4:32:4; kernel_scale=0.125
+  run_args=(--train-sequences 16 --diag-sequences 4 --batch 8 --transport-samples 1 --steps 64 --hidden 8
+    --task-lags 4,8 --task-coeffs 0.6,0.4 --lag-min 4 --lag-max 32 --num-lags 4 --budgets 4,8,16)
+else
+  cell_sizes=(64x256x64x16 512x1024x128x16); diag_size=64x1024x128x16; diag_lags=4:256:128; kernel_scale=1
+  run_args=()
+fi
+
+# Each step gets at most its cap (written for the default 480 s budget, scaled with LWIN_KIT_BUDGET) and never runs
+# past the deadline (less a reserve for the summary).
+step() {
+  local name=$1 cap=$(( $2 * budget / 480 )); shift 2
+  local left=$((deadline - $(date +%s) - 20))
+  local limit=$(( cap < left ? cap : left ))
+  if [ "$limit" -lt 5 ]; then say "$name: skipped, the time budget is spent"; echo skipped > "$parts/$name.status"; return; fi
+  say "$name (at most ${limit} s): $*"
+  local t0; t0=$(date +%s%N)
+  timeout --kill-after=10 "$limit" "$@"
+  local rc=$?
+  echo "$rc $(( ($(date +%s%N) - t0) / 1000000 ))" > "$parts/$name.status"
+  [ "$rc" = 124 ] && say "$name: stopped at its time limit (${limit} s); what it measured so far is kept"
+  [ "$rc" != 0 ] && [ "$rc" != 124 ] && say "$name: exited with $rc"
+}
+
+step doctor 60 ./node lwin.mjs doctor
+./node lwin.mjs doctor --json > "$parts/doctor.json" 2>/dev/null
+step kernels 40 ./node bench.mjs kernels --kernel-scale "$kernel_scale" --json "$parts/kernels.json"
+if command -v python3 >/dev/null 2>&1; then
+  step torch 60 env PYTHONUNBUFFERED=1 python3 torch_anchor.py "$parts/torch.json" "${cell_sizes[@]}"
+fi
+step cells-bench 50 ./node bench.mjs cells --cell-size "${cell_sizes[0]}" --json "$parts/cells-bench.json"
+step cells-paper 110 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper.json"
+step diagnostics-paper 90 ./node bench.mjs diagnostics --diag-size "$diag_size" --diag-lags "$diag_lags" --transport-pairs 1 --json "$parts/diagnostics-paper.json"
+# The paper preset for one cell, 2 epochs; its progress lines give the epoch times if the budget stops it early.
+step paper-run 100000 env LWIN_PROGRESS=lines ./node lwin.mjs run --preset paper --cells gru --epochs 2 "${run_args[@]}" --out "$work/study" 2> >(tee "$parts/paper-run.progress" >&2)
+[ -f "$work/study/study.json" ] && cp "$work/study/study.json" "$parts/paper-run-study.json"
+
+say "summary"
+if ! ./node summarize.mjs "$parts" "$out" --size "$size" --budget "$budget" --elapsed $(( $(date +%s) - started )); then
+  say "the summary failed; the parts were:"; ls -la "$parts"; exit 1
+fi
+say "done in $(( $(date +%s) - started )) s: $out/gpu-kit.json, $out/gpu-kit.md"

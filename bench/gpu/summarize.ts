@@ -1,0 +1,158 @@
+// The GPU kit's last step (bench/gpu/run.sh): gathers what each step left in the parts folder into one JSON and one
+// Markdown file, with the projection of the paper's whole study (SPEC §10: five cells, 750 epochs, diagnostics,
+// exact transport) on this adapter.
+//   node summarize.mjs PARTS OUTDIR --size full|tiny --budget S --elapsed S
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import writeFileAtomic from 'write-file-atomic';
+import type { CellBenchResult } from '../cells.ts';
+import { formatDuration } from '../cells.ts';
+import type { DiagnosticsBenchResult } from '../diagnostics.ts';
+import type { KernelBenchResult } from '../kernels.ts';
+import type { DoctorReport } from '../../src/cli/doctor.ts';
+import type { KernelTiming } from '../../src/gpu/profiler.ts';
+import { formatBytes } from '../../src/gpu/memory.ts';
+import { parseProgressLines, projectPaperStudy, type StudyProjection } from './projection.ts';
+
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { size: { type: 'string', default: 'full' }, budget: { type: 'string' }, elapsed: { type: 'string' } },
+});
+const [partsDir, outDir] = positionals as [string, string];
+if (!partsDir || !outDir) throw new Error('usage: summarize.mjs PARTS OUTDIR [--size full|tiny] [--budget S] [--elapsed S]');
+
+function read<T>(name: string): T | undefined {
+  const file = join(partsDir, name);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (error) {
+    console.warn(`summarize: ${file} is not valid JSON (${(error as Error).message}); left out`);
+    return undefined;
+  }
+}
+const text = (name: string) => (existsSync(join(partsDir, name)) ? readFileSync(join(partsDir, name), 'utf8') : undefined);
+
+const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', 'diagnostics-paper', 'paper-run'];
+function stepStatus(name: string): { status: string; seconds?: number } {
+  const raw = text(`${name}.status`)?.trim();
+  if (!raw) return { status: 'not run' };
+  if (raw === 'skipped') return { status: 'skipped (time budget spent)' };
+  const [rc, ms] = raw.split(' ').map(Number) as [number, number];
+  const status = rc === 0 ? 'ok' : rc === 124 || rc === 137 ? 'stopped at its time limit' : `failed (exit ${rc})`;
+  return { status, seconds: ms / 1000 };
+}
+
+interface CellsFile { cells?: CellBenchResult[] }
+interface DiagnosticsFile { diagnostics?: DiagnosticsBenchResult[] }
+interface KernelsFile { kernels?: KernelBenchResult[] }
+interface TorchFile { skipped?: string; torch?: string; cudnn?: number; device?: string; results?: { cell: string; size: CellBenchResult['size']; msPerBatch: number; forwardMsPerBatch: number; sequenceStepsPerSecond: number; peakBytes: number }[] }
+interface StudyFile { seconds?: number; cells?: { cell: string; timings: Record<string, number> }[] }
+
+const doctor = read<DoctorReport>('doctor.json');
+const kernels = read<KernelsFile>('kernels.json')?.kernels ?? [];
+const cellsBench = read<CellsFile>('cells-bench.json')?.cells ?? [];
+const cellsPaper = read<CellsFile>('cells-paper.json')?.cells ?? [];
+const diagnostics = read<DiagnosticsFile>('diagnostics-paper.json')?.diagnostics ?? [];
+const torch = read<TorchFile>('torch.json');
+const study = read<StudyFile>('paper-run-study.json');
+const epochSeconds = parseProgressLines(text('paper-run.progress') ?? '');
+const manifest = JSON.parse(readFileSync(join(import.meta.dirname, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+const projection: StudyProjection = projectPaperStudy({ cellsPaper, cellsBench, diagnostics, epochSeconds, calibrate: flags.size === 'full' });
+
+/** Training FLOPs per sequence-step, ≈ 3× the forward's 2·G·H·(H+D) (PERF.md); G gate blocks per cell. */
+const GATE_BLOCKS: Record<string, number> = { const: 1, shared: 1, diag: 2, gru: 3, lstm: 4, linear: 1 };
+const trainingGflops = (r: CellBenchResult) => (3 * 2 * (GATE_BLOCKS[r.cell] ?? 1) * r.size.hidden * (r.size.hidden + r.size.input) * r.sequenceStepsPerSecond) / 1e9;
+const matmulGflops = Math.max(0, ...kernels.filter((k) => k.unit === 'GFLOP/s').map((k) => k.rate));
+
+const summary = {
+  kit: manifest,
+  size: flags.size,
+  budgetSeconds: Number(flags.budget),
+  elapsedSeconds: Number(flags.elapsed),
+  date: new Date().toISOString(),
+  adapter: doctor?.adapter,
+  nvidiaSmi: text('nvidia-smi.csv')?.trim(),
+  doctor: doctor && { ok: doctor.ok, checks: doctor.checks, limits: doctor.limits, features: doctor.features },
+  steps: Object.fromEntries(STEPS.map((s) => [s, stepStatus(s)])),
+  kernels,
+  cells: { bench: cellsBench, paper: cellsPaper },
+  diagnostics,
+  paperRun: { epochSeconds, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings },
+  torch,
+  projection,
+};
+await writeFileAtomic(join(outDir, 'gpu-kit.json'), `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`);
+
+const f = (v: number | undefined, digits = 1) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
+const top = (kernels: KernelTiming[], n = 3) => [...kernels].sort((a, b) => b.totalMs - a.totalMs).slice(0, n).map((k) => `${k.name} ${(100 * k.share).toFixed(0)}%`).join(', ');
+const lines: string[] = [];
+const table = (head: string[], rows: (string | number)[][]) => {
+  lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`), '');
+};
+const adapter = doctor?.adapter;
+lines.push(`# lwin on ${adapter?.name ?? 'an unknown adapter'}`, '');
+lines.push(
+  `- adapter: ${adapter ? `${adapter.name} (vendor ${adapter.vendor || '?'}, architecture ${adapter.architecture || '?'}; ${adapter.runtimeVersion})` : 'lwin doctor did not finish'}`,
+  `- nvidia-smi: ${summary.nvidiaSmi?.split('\n').slice(1).join('; ') || '(not available)'}`,
+  `- kit: lwin ${manifest.lwin}, commit ${manifest.commit}, Node ${manifest.node}, webgpu ${manifest.webgpu}; size ${flags.size}`,
+  `- date ${summary.date}; ${summary.elapsedSeconds} s of a ${summary.budgetSeconds} s budget`,
+  `- kernels against float64 (lwin doctor): ${doctor ? `${doctor.checks.filter((c) => c.ok).length}/${doctor.checks.length} agree` : '–'}`,
+  '',
+);
+table(['step', 'status', 'seconds'], STEPS.map((s) => [s, summary.steps[s]!.status, f(summary.steps[s]!.seconds)]));
+lines.push('## Kernels', '');
+table(['kernel', 'shape', 'GPU ms per call', 'rate'], kernels.map((k) => [k.kernel, k.shape, f(k.gpuMsPerCall, 3), `${f(k.rate, 2)} ${k.unit}`]));
+for (const [label, rows] of [['bench size', cellsBench], ['paper size', cellsPaper]] as const) {
+  if (!rows.length) continue;
+  const s = rows[0]!.size;
+  lines.push(`## Training step (forward + BPTT + AdamW), ${label}: B=${s.batch} T=${s.steps} H=${s.hidden} D=${s.input}`, '');
+  table(
+    ['cell', 'sequence-steps/s', 'ms per batch', 'GPU ms', 'overhead', '≈ GFLOP/s', 'of matmul', 'peak memory', 'top kernels'],
+    rows.map((r) => [
+      r.cell, `${f(r.sequenceStepsPerSecond / 1e3)} k`, f(r.wallMsPerBatch), f(r.gpuMsPerBatch), `${f(100 * r.overhead, 0)}%`,
+      f(trainingGflops(r), 2), matmulGflops ? `${f((100 * trainingGflops(r)) / matmulGflops, 1)}%` : '–', formatBytes(r.peakBytes), top(r.profile.kernels),
+    ]),
+  );
+}
+if (torch?.results?.length) {
+  lines.push(`## PyTorch on the same GPU: torch ${torch.torch}, cuDNN ${torch.cudnn}, ${torch.device}`, '');
+  const lwin = [...cellsBench, ...cellsPaper];
+  table(
+    ['layer', 'size B×T×H×D', 'sequence-steps/s', 'ms per training step', 'forward ms', 'lwin (same cell, size)', 'lwin / torch'],
+    torch.results.map((t) => {
+      const mine = lwin.find((r) => r.cell === t.cell && r.size.batch === t.size.batch && r.size.steps === t.size.steps && r.size.hidden === t.size.hidden);
+      const s = t.size;
+      return [
+        `torch.nn.${t.cell.toUpperCase()}`, `${s.batch}×${s.steps}×${s.hidden}×${s.input}`, `${f(t.sequenceStepsPerSecond / 1e3)} k`, f(t.msPerBatch, 2), f(t.forwardMsPerBatch, 2),
+        mine ? `${f(mine.sequenceStepsPerSecond / 1e3)} k (with LayerNorm)` : '–', mine ? f(mine.sequenceStepsPerSecond / t.sequenceStepsPerSecond, 3) : '–',
+      ];
+    }),
+  );
+} else lines.push(`PyTorch anchor: ${torch?.skipped ?? 'not run'}`, '');
+if (diagnostics.length) {
+  const s = diagnostics[0]!.size;
+  lines.push(`## Diagnostic stage: N=${s.sequences} T=${s.steps} H=${s.hidden} D=${s.input}, ${s.lags.num} lags ${s.lags.min}…${s.lags.max}`, '');
+  table(
+    ['cell', 'sequence-lags/s', 'seconds', 'batch', 'peak memory', 'window GPU ms', 'recurrent GPU ms', 'transport s/pair (host)', 'projected paper stage', 'top kernels'],
+    diagnostics.map((d) => [d.cell, f(d.sequenceLagsPerSecond, 0), f(d.seconds, 2), d.batch, formatBytes(d.peakBytes), f(d.windowMs), f(d.recurrentMs), f(d.transportSecondsPerPair, 2), formatDuration(d.projectedPaperDiagnosticsSeconds), top(d.profile.kernels)]),
+  );
+}
+lines.push('## `lwin run --preset paper --cells gru --epochs 2`', '');
+lines.push(
+  `- epochs measured: ${epochSeconds.length ? epochSeconds.map((s, i) => `epoch ${i + 1} ${f(s)} s`).join(', ') : 'none (the run did not finish an epoch in its time)'}`,
+  `- ${study ? `finished in ${f(study.seconds)} s (${Object.entries(summary.paperRun.timings ?? {}).map(([k, v]) => `${k} ${f(v)} s`).join(', ')})` : 'stopped before the end (time budget); the projection uses the epochs above'}`,
+  '',
+);
+lines.push('## Projection: the paper study (five cells × 750 epochs, diagnostics on 8000 sequences, 64 transport pairs)', '');
+table(
+  ['cell', 'training epoch', '750 epochs', 'diagnostics', 'total'],
+  projection.cells.map((c) => [c.cell, `${f(c.epochSeconds, 2)} s`, formatDuration(c.trainingSeconds), formatDuration(c.diagnosticsSeconds), formatDuration(c.totalSeconds)]),
+);
+lines.push(
+  `**Whole study: ${formatDuration(projection.totalSeconds)}** (${f(projection.totalSeconds / 900, 1)}× the 15-minute goal). ${projection.note}`,
+  '',
+);
+await writeFileAtomic(join(outDir, 'gpu-kit.md'), `${lines.join('\n')}\n`);
+console.log(lines.join('\n'));

@@ -1,0 +1,42 @@
+// The GPU kit end to end on the adapter at hand: `npm run gpu-kit` builds it (fast compression) into a scratch
+// folder outside the repository, bench/gpu/run.sh unpacks and runs it at the tiny size, and both output files parse.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const scratch = mkdtempSync(join(tmpdir(), 'lwin-kit-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('gpu kit', () => {
+  it('builds under 64 MiB, runs from a scratch folder at the tiny size and writes gpu-kit.json and gpu-kit.md', () => {
+    const kitDir = join(scratch, 'kit');
+    const env = { ...process.env, LWIN_KIT_DIR: kitDir, LWIN_KIT_COMPRESSION: 'fast' };
+    const built = execFileSync('npx', ['tsx', 'bench/gpu/build-kit.ts'], { cwd: ROOT, env, encoding: 'utf8' });
+    expect(built).toMatch(/gpu-kit: .*kit\.tar\.xz [\d.]+ MiB/);
+    expect(statSync(join(kitDir, 'kit.tar.xz')).size).toBeLessThan(64 * 2 ** 20);
+
+    const out = join(scratch, 'out');
+    const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '400', CI: '1' };
+    execFileSync('bash', [join(ROOT, 'bench/gpu/run.sh'), out], { cwd: scratch, env: runEnv, encoding: 'utf8', stdio: 'pipe' });
+    const summary = JSON.parse(readFileSync(join(out, 'gpu-kit.json'), 'utf8'));
+    for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'diagnostics-paper', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
+    expect(summary.doctor.ok).toBe(true);
+    expect(summary.adapter.name).toBeTruthy();
+    expect(summary.kit.commit).toMatch(/^[0-9a-f]{40}|unknown/);
+    expect(summary.cells.bench).toHaveLength(6);
+    expect(summary.cells.paper).toHaveLength(6);
+    expect(summary.diagnostics).toHaveLength(6);
+    for (const r of [...summary.cells.bench, ...summary.cells.paper]) expect(r.sequenceStepsPerSecond).toBeGreaterThan(0);
+    expect(summary.paperRun.finished).toBe(true);
+    expect(summary.paperRun.epochSeconds).toHaveLength(2);
+    expect(summary.projection.cells.map((c: { cell: string }) => c.cell)).toEqual(['const', 'shared', 'diag', 'gru', 'lstm']);
+    expect(summary.projection.totalSeconds).toBeGreaterThan(0);
+    const md = readFileSync(join(out, 'gpu-kit.md'), 'utf8');
+    expect(md).toContain(`# lwin on ${summary.adapter.name}`);
+    expect(md).toMatch(/\*\*Whole study: /);
+    expect(readFileSync(join(out, 'gpu-kit.log'), 'utf8')).toContain('== ');
+  }, 600_000);
+});

@@ -1,0 +1,82 @@
+// The GPU kit's arithmetic: epoch times read back from progress lines, and the paper-study projection.
+import { describe, expect, it } from 'vitest';
+import { lineProgress } from '../../src/train/progress.ts';
+import { parseProgressLines, projectPaperStudy } from '../../bench/gpu/projection.ts';
+import type { CellBenchResult } from '../../bench/cells.ts';
+import type { DiagnosticsBenchResult } from '../../bench/diagnostics.ts';
+
+describe('progress lines', () => {
+  it('lineProgress writes lines that parseProgressLines turns back into epoch times', async () => {
+    const lines: string[] = [];
+    const progress = lineProgress('epochs', (l) => lines.push(l));
+    progress.start(3, 0, 'gru');
+    await new Promise((r) => setTimeout(r, 30));
+    progress.update(1, { loss: '0.5' });
+    await new Promise((r) => setTimeout(r, 60));
+    progress.update(2, { loss: '0.4' });
+    progress.stop();
+    expect(lines[0]).toBe('lwin progress: gru 0/3 epochs, started');
+    expect(lines[1]).toMatch(/^lwin progress: gru 1\/3 epochs, loss 0\.5, [\d.]+ epochs\/s, ETA \d+ s, elapsed [\d.]+ s$/);
+    const seconds = parseProgressLines(lines.join('\n'));
+    expect(seconds).toHaveLength(2);
+    expect(seconds[0]).toBeGreaterThanOrEqual(0.025);
+    expect(seconds[1]).toBeGreaterThanOrEqual(0.05);
+  });
+
+  it('takes elapsed differences, restarts at a new start line and ignores other output', () => {
+    const text = [
+      'lwin run (paper) on some adapter',
+      'lwin progress: gru 0/3 epochs, started',
+      'lwin progress: gru 1/3 epochs, loss 1.0, 0.10 epochs/s, ETA 20 s, elapsed 10.00 s',
+      'warning: something',
+      'lwin progress: gru 2/3 epochs, loss 0.9, 0.12 epochs/s, ETA 8 s, elapsed 16.50 s',
+      'lwin progress: lstm 0/1 epochs, started',
+      'lwin progress: lstm 1/1 epochs, loss 0.9, 0.5 epochs/s, ETA 0 s, elapsed 2.00 s',
+    ].join('\n');
+    expect(parseProgressLines(text)).toEqual([10, 6.5, 2]);
+  });
+});
+
+const cell = (name: string, size: CellBenchResult['size'], wallMs: number): CellBenchResult => {
+  const rate = (size.batch * size.steps) / (wallMs / 1000);
+  const perSequenceStep = wallMs / 1000 / (size.batch * size.steps);
+  return {
+    cell: name as CellBenchResult['cell'], size, wallMsPerBatch: wallMs, gpuMsPerBatch: wallMs, sequenceStepsPerSecond: rate, overhead: 0,
+    phasesMs: { forward: 0, backward: 0, optimizer: 0 }, peakBytes: 0,
+    projectedPaperTrainingSeconds: perSequenceStep * (128 / size.hidden) ** 2 * 750 * 8000 * 1024, profile: { source: 'wall-clock', adapter: 'x', totalMs: 0, kernels: [] },
+  };
+};
+const diag = (name: string, seconds: number) => ({ cell: name, projectedPaperDiagnosticsSeconds: seconds }) as DiagnosticsBenchResult;
+const PAPER = { batch: 512, steps: 1024, hidden: 128, input: 16 };
+const CELLS = ['const', 'shared', 'diag', 'gru', 'lstm'];
+
+describe('paper-study projection', () => {
+  it('is 750 epochs of 8000/512 batches plus diagnostics per cell, calibrated by the measured epoch', () => {
+    // 100 ms per paper batch → 8000/512 × 0.1 = 1.5625 s per epoch of batches.
+    const cellsPaper = CELLS.map((c) => cell(c, PAPER, 100));
+    const p = projectPaperStudy({ cellsPaper, cellsBench: [], diagnostics: CELLS.map((c) => diag(c, 60)), epochSeconds: [9, 3.125], calibrate: true });
+    expect(p.calibration).toBeCloseTo(2, 12); // the last epoch, 3.125 s, over 1.5625 s
+    for (const c of p.cells) {
+      expect(c.epochSeconds).toBeCloseTo(3.125, 10);
+      expect(c.totalSeconds).toBeCloseTo(750 * 3.125 + 60, 8);
+    }
+    expect(p.totalSeconds).toBeCloseTo(5 * (750 * 3.125 + 60), 6);
+  });
+
+  it('scales from the bench size where a paper-size figure is missing, and says so', () => {
+    // H = 64, B·T = 64·256: per sequence-step cost × (128/64)² × 8000 × 1024 per epoch.
+    const small = { batch: 64, steps: 256, hidden: 64, input: 16 };
+    const p = projectPaperStudy({ cellsPaper: [], cellsBench: CELLS.map((c) => cell(c, small, 10)), diagnostics: [], epochSeconds: [], calibrate: true });
+    const expected = ((10 / 1000) / (64 * 256)) * 4 * 8000 * 1024;
+    expect(p.cells[0]!.epochSeconds).toBeCloseTo(expected, 10);
+    expect(p.calibration).toBe(1);
+    expect(p.note).toMatch(/No measured paper-size epoch/);
+    expect(p.note).toMatch(/Scaled from the bench size.*const, shared, diag, gru, lstm/);
+    expect(p.note).toMatch(/Incomplete/);
+  });
+
+  it('does not calibrate a tiny run', () => {
+    const p = projectPaperStudy({ cellsPaper: CELLS.map((c) => cell(c, PAPER, 100)), cellsBench: [], diagnostics: [], epochSeconds: [50], calibrate: false });
+    expect(p.calibration).toBe(1);
+  });
+});
