@@ -28,7 +28,9 @@ export interface CellProjection {
   epochSeconds: number;
   trainingSeconds: number;
   diagnosticsSeconds: number;
+  /** What exists of training and diagnostics; `complete` says whether both do. */
   totalSeconds: number;
+  complete: boolean;
 }
 
 export interface StudyProjection {
@@ -78,8 +80,9 @@ export function projectPaperStudy(inputs: ProjectionInputs): StudyProjection {
     const epochSeconds = predictedEpoch(cell) * calibration;
     const trainingSeconds = epochSeconds * epochs;
     const diagnosticsSeconds = inputs.diagnostics.find((d) => d.cell === cell)?.projectedPaperDiagnosticsSeconds ?? NaN;
-    const totalSeconds = [trainingSeconds, diagnosticsSeconds].filter(Number.isFinite).reduce((a, b) => a + b, 0);
-    return { cell, epochSeconds, trainingSeconds, diagnosticsSeconds, totalSeconds };
+    const parts = [trainingSeconds, diagnosticsSeconds];
+    const totalSeconds = parts.filter(Number.isFinite).reduce((a, b) => a + b, 0);
+    return { cell, epochSeconds, trainingSeconds, diagnosticsSeconds, totalSeconds, complete: parts.every(Number.isFinite) };
   });
   return { cells, totalSeconds: cells.reduce((s, c) => s + c.totalSeconds, 0), calibration, note: notes.join(' ') };
 }

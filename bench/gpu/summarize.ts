@@ -86,6 +86,7 @@ const summary = {
 await writeFileAtomic(join(outDir, 'gpu-kit.json'), `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`);
 
 const f = (v: number | undefined, digits = 1) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
+const duration = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : formatDuration(v));
 const top = (kernels: KernelTiming[], n = 3) => [...kernels].sort((a, b) => b.totalMs - a.totalMs).slice(0, n).map((k) => `${k.name} ${(100 * k.share).toFixed(0)}%`).join(', ');
 const lines: string[] = [];
 const table = (head: string[], rows: (string | number)[][]) => {
@@ -136,7 +137,7 @@ if (diagnostics.length) {
   lines.push(`## Diagnostic stage: N=${s.sequences} T=${s.steps} H=${s.hidden} D=${s.input}, ${s.lags.num} lags ${s.lags.min}…${s.lags.max}`, '');
   table(
     ['cell', 'sequence-lags/s', 'seconds', 'batch', 'peak memory', 'window GPU ms', 'recurrent GPU ms', 'transport s/pair (host)', 'projected paper stage', 'top kernels'],
-    diagnostics.map((d) => [d.cell, f(d.sequenceLagsPerSecond, 0), f(d.seconds, 2), d.batch, formatBytes(d.peakBytes), f(d.windowMs), f(d.recurrentMs), f(d.transportSecondsPerPair, 2), formatDuration(d.projectedPaperDiagnosticsSeconds), top(d.profile.kernels)]),
+    diagnostics.map((d) => [d.cell, f(d.sequenceLagsPerSecond, 0), f(d.seconds, 2), d.batch, formatBytes(d.peakBytes), f(d.windowMs), f(d.recurrentMs), f(d.transportSecondsPerPair, 2), duration(d.projectedPaperDiagnosticsSeconds), top(d.profile.kernels)]),
   );
 }
 lines.push('## `lwin run --preset paper --cells gru --epochs 2`', '');
@@ -148,10 +149,11 @@ lines.push(
 lines.push('## Projection: the paper study (five cells × 750 epochs, diagnostics on 8000 sequences, 64 transport pairs)', '');
 table(
   ['cell', 'training epoch', '750 epochs', 'diagnostics', 'total'],
-  projection.cells.map((c) => [c.cell, `${f(c.epochSeconds, 2)} s`, formatDuration(c.trainingSeconds), formatDuration(c.diagnosticsSeconds), formatDuration(c.totalSeconds)]),
+  projection.cells.map((c) => [c.cell, `${f(c.epochSeconds, 2)} s`, duration(c.trainingSeconds), duration(c.diagnosticsSeconds), c.complete ? duration(c.totalSeconds) : `≥ ${duration(c.totalSeconds)} (incomplete)`]),
 );
+const complete = projection.cells.every((c) => c.complete);
 lines.push(
-  `**Whole study: ${formatDuration(projection.totalSeconds)}** (${f(projection.totalSeconds / 900, 1)}× the 15-minute goal). ${projection.note}`,
+  `**Whole study: ${complete ? '' : 'at least '}${duration(projection.totalSeconds)}** (${f(projection.totalSeconds / 900, 1)}× the 15-minute goal). ${projection.note}`,
   '',
 );
 await writeFileAtomic(join(outDir, 'gpu-kit.md'), `${lines.join('\n')}\n`);

@@ -59,6 +59,7 @@ describe('paper-study projection', () => {
     for (const c of p.cells) {
       expect(c.epochSeconds).toBeCloseTo(3.125, 10);
       expect(c.totalSeconds).toBeCloseTo(750 * 3.125 + 60, 8);
+      expect(c.complete).toBe(true);
     }
     expect(p.totalSeconds).toBeCloseTo(5 * (750 * 3.125 + 60), 6);
   });
@@ -73,6 +74,7 @@ describe('paper-study projection', () => {
     expect(p.note).toMatch(/No measured paper-size epoch/);
     expect(p.note).toMatch(/Scaled from the bench size.*const, shared, diag, gru, lstm/);
     expect(p.note).toMatch(/Incomplete/);
+    expect(p.cells.every((c) => !c.complete && c.totalSeconds === c.trainingSeconds)).toBe(true);
   });
 
   it('does not calibrate a tiny run', () => {
