@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   if (size > LIMIT_BYTES) throw new Error(`the kit is ${MiB(size)}, over the ${MiB(LIMIT_BYTES)} that travels to a GPU machine`);
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   console.log(`gpu-kit: ${ARCHIVE} ${MiB(size)} (${size} bytes; limit ${MiB(LIMIT_BYTES)}), commit ${manifest.commit}, built in ${seconds} s`);
-  console.log('run it on the GPU machine with: bash bench/gpu/run.sh OUTDIR   (carry .gpu-kit; see bench/gpu/README.md)');
+  console.log('on the GPU machine: bash bench/gpu/run.sh OUTDIR, with .gpu-kit/kit.tar.xz carried there (bench/gpu/README.md)');
 }
 
 if (!existsSync(join(ROOT, 'node_modules/webgpu/dist/linux-x64/dawn.node'))) {
