@@ -30,10 +30,12 @@ size=${LWIN_KIT_SIZE:-full}
 started=$(date +%s)
 deadline=$((started + budget))
 work=$(mktemp -d "${TMPDIR:-/tmp}/lwin-gpu-kit.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 parts=$work/parts
 mkdir -p "$parts"
 exec > >(tee "$out/gpu-kit.log") 2>&1
+tee_pid=$!
+# At exit: let tee finish writing the log, then drop the unpacked kit.
+trap 'exec 1>&- 2>&-; wait "$tee_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 say() { echo "== $(date -u +%H:%M:%S) $*"; }
 
@@ -105,7 +107,8 @@ step cells-bench 50 ./node bench.mjs cells --cell-size "${cell_sizes[0]}" --json
 step cells-paper 110 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper.json"
 step diagnostics-paper 90 ./node bench.mjs diagnostics --diag-size "$diag_size" --diag-lags "$diag_lags" --transport-pairs 1 --json "$parts/diagnostics-paper.json"
 # The paper preset for one cell, 2 epochs; its progress lines give the epoch times if the budget stops it early.
-step paper-run 100000 env LWIN_PROGRESS=lines ./node lwin.mjs run --preset paper --cells gru --epochs 2 "${run_args[@]}" --out "$work/study" 2> >(tee "$parts/paper-run.progress" >&2)
+step paper-run 100000 env LWIN_PROGRESS=lines ./node lwin.mjs run --preset paper --cells gru --epochs 2 "${run_args[@]}" --out "$work/study" 2> "$parts/paper-run.progress"
+cat "$parts/paper-run.progress"
 [ -f "$work/study/study.json" ] && cp "$work/study/study.json" "$parts/paper-run-study.json"
 
 say "summary"
