@@ -9,12 +9,15 @@
 // `__metadata__` = {cell, D, H, layernorm ("true"/"false"), const_s, lwin_version}; const_s is s_const for the
 // const cell, and for other cells the initial gate passed as options.constS (omitted when not given).
 // Reading: F64, F32, F16 and BF16 are accepted and converted to float64. The layout comes from the caller, or else
-// from `__metadata__`. Every name, shape and dtype is checked and all problems are reported at once, with the
-// expected tensor list. One leniency: a const-cell file without `s_const` (a PyTorch export that dropped buffers)
+// from `__metadata__`, or else from the tensor names and shapes (a bare PyTorch state_dict; model/infer.ts), with the
+// caller's hints (flags) taking precedence. Every name, shape and dtype is checked and all problems are reported at
+// once, with the expected tensor list; tensors whose data_offsets overlap, and NaN/±Infinity values (a diverged
+// run), are refused, naming the tensors and the first bad element. One leniency: a const-cell file without `s_const` (a PyTorch export that dropped buffers)
 // is accepted; s_const then comes from __metadata__.const_s or options.defaultConstS (default 0.05), and the
 // result's `warnings` says so.
-import { CELL_KINDS, LAYERNORM_PREFIX, hasLayerNorm, isCellKind, type ModelConfig } from '../model/cells.ts';
+import { CELL_KINDS, LAYERNORM_PREFIX, cellTensors, hasLayerNorm, isCellKind, type ModelConfig } from '../model/cells.ts';
 import { DEFAULT_CONST_S } from '../model/init.ts';
+import { describeAmbiguity, inferModelConfigs, type ModelHints } from '../model/infer.ts';
 import { buildLayout, describeConfig, describeShape, describeTensors, shapeSize, type FloatArray, type ParamLayout } from '../model/params.ts';
 
 /** lwin's version, written into `__metadata__.lwin_version` (keep in step with package.json). */
@@ -59,8 +62,10 @@ export interface WriteOptions {
 }
 
 export interface ReadOptions {
-  /** Expected layout; when absent, taken from `__metadata__` (cell, D, H, layernorm). */
+  /** Expected layout; when absent, taken from `__metadata__` (cell, D, H, layernorm) or inferred from the tensors. */
   layout?: ParamLayout;
+  /** Without a layout: what the caller knows of the model (e.g. from flags); overrides what inference finds. */
+  hints?: ModelHints;
   /** s_const for a const-cell file that lacks it and has no __metadata__.const_s. Default 0.05. */
   defaultConstS?: number;
   /** Name used in messages, e.g. the file path. */
@@ -165,6 +170,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source = 'the file'): 
   for (const [name, entry] of Object.entries(raw)) {
     if (name !== METADATA_KEY) tensors.set(name, parseEntry(name, entry, dataLength, source));
   }
+  checkNoOverlap(tensors, source);
   return { metadata, tensors, dataStart };
 }
 
@@ -210,6 +216,21 @@ function parseEntry(name: string, entry: unknown, dataLength: number, source: st
   return { dtype, shape: shape as number[], dataOffsets: [begin, end] };
 }
 
+/** The format gives every tensor its own bytes: two tensors sharing bytes mean a corrupt or hand-edited header. */
+function checkNoOverlap(tensors: ReadonlyMap<string, TensorEntry>, source: string): void {
+  const spans = [...tensors].filter(([, e]) => e.dataOffsets[1] > e.dataOffsets[0]).sort(([, a], [, b]) => a.dataOffsets[0] - b.dataOffsets[0]);
+  for (let i = 1; i < spans.length; i++) {
+    const [before, a] = spans[i - 1]!;
+    const [after, b] = spans[i]!;
+    if (b.dataOffsets[0] < a.dataOffsets[1]) {
+      throw new SafetensorsError(
+        `${source} has a bad header: tensors "${before}" [${a.dataOffsets.join(', ')}] and "${after}" [${b.dataOffsets.join(', ')}] overlap in data_offsets; ` +
+          'the safetensors format gives every tensor its own bytes, so the file is corrupt or was written by a faulty tool: re-export it (e.g. safetensors.torch.save_file)',
+      );
+    }
+  }
+}
+
 /** The model configuration recorded in `__metadata__`, or null when any of cell, D, H, layernorm is missing. */
 export function configFromMetadata(metadata: Record<string, string>): ModelConfig | null {
   const { cell, D, H, layernorm } = metadata;
@@ -242,6 +263,7 @@ export function readSafetensors(bytes: Uint8Array, options: ReadOptions = {}): R
     dtypes[t.name] = dtype;
     decodeInto(view, header.dataStart + entry.dataOffsets[0], dtype, params.subarray(t.offset, t.offset + t.size));
   }
+  checkFinite(layout, params, header, source);
   if (layout.config.cell === 'const' && !header.tensors.has('s_const')) {
     const s = layout.tensors.find((t) => t.name === 's_const')!;
     const fromMetadata = Number(header.metadata.const_s);
@@ -256,22 +278,94 @@ export function readSafetensors(bytes: Uint8Array, options: ReadOptions = {}): R
 
 function resolveLayout(header: SafetensorsHeader, options: ReadOptions, source: string): ParamLayout {
   const recorded = configFromMetadata(header.metadata);
-  if (!options.layout) {
-    if (!recorded) {
-      throw new SafetensorsError(
-        `${source} does not say which model it holds (__metadata__ needs cell, D, H and layernorm); pass the model configuration (cell, input size, hidden size, layernorm) to read it`,
-      );
-    }
+  if (options.layout) {
+    if (recorded) checkAgainstMetadata(recorded, options.layout.config, source);
+    return options.layout;
+  }
+  const hints = Object.fromEntries(Object.entries(options.hints ?? {}).filter(([, v]) => v !== undefined)) as ModelHints;
+  if (recorded) {
+    checkAgainstMetadata(recorded, { ...recorded, ...hints }, source);
     return buildLayout(recorded);
   }
-  const expected = options.layout.config;
-  if (recorded) {
-    const clashes = (['cell', 'inputSize', 'hiddenSize', 'layernorm'] as const).filter((k) => recorded[k] !== expected[k]);
-    if (clashes.length) {
-      throw new SafetensorsError(`${source} holds a ${describeConfig(recorded)} model according to its __metadata__, but a ${describeConfig(expected)} model was expected`);
-    }
+  return buildLayout(inferConfig(header, hints, source));
+}
+
+function checkAgainstMetadata(recorded: ModelConfig, expected: ModelConfig, source: string): void {
+  const clashes = (['cell', 'inputSize', 'hiddenSize', 'layernorm'] as const).filter((k) => recorded[k] !== expected[k]);
+  if (clashes.length) {
+    throw new SafetensorsError(`${source} holds a ${describeConfig(recorded)} model according to its __metadata__, but a ${describeConfig(expected)} model was expected`);
   }
-  return options.layout;
+}
+
+/** A bare state_dict: the one configuration its names and shapes fit, or a refusal saying what is ambiguous or wrong. */
+function inferConfig(header: SafetensorsHeader, hints: ModelHints, source: string): ModelConfig {
+  const shapes = new Map([...header.tensors].map(([name, e]) => [name, e.shape]));
+  const { matches, closest } = inferModelConfigs(shapes, hints);
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) {
+    throw new SafetensorsError(
+      `${source} has no lwin __metadata__, and its tensors fit ${matches.length} models: ` +
+        `${matches.map((m) => `${describeConfig(m)}${m.cell === 'const' && !header.tensors.has('s_const') ? ' without its s_const buffer' : ''}`).join('; ')}. ` +
+        `They differ in ${describeAmbiguity(matches)}: ` +
+        'say which (lwin diagnose --cells <cell>, --input-size, --hidden, --no-layernorm)',
+    );
+  }
+  if (closest) return closest; // checkTensors lists its differences
+  const listed = [...shapes].map(([n, s]) => `${n} ${describeShape(s)}`).join(', ') || 'none';
+  if (hints.cell) {
+    const fits = inferModelConfigs(shapes, { ...hints, cell: undefined }).matches;
+    throw new SafetensorsError(
+      `${source} has no ${cellTensorsFirstName(hints.cell)}, the first weight of the ${hints.cell} cell, so it does not hold a ${hints.cell} model; ` +
+        `${fits.length ? `its tensors fit ${fits.map(describeConfig).join(' or ')}` : `its tensors are ${listed}`}: check the cell you gave (--cells)`,
+    );
+  }
+  throw new SafetensorsError(
+    `${source} has no lwin __metadata__ and none of the first weights lwin's cells start with ` +
+      `(${CELL_KINDS.map((cell) => `${cell}: ${cellTensorsFirstName(cell)}`).join(', ')}); its tensors are ${listed}. ` +
+      'lwin reads the state_dict of the reference modules (SPEC §2 names); if this is such a model, give the cell, D, H and layernorm (lwin diagnose --cells, --input-size, --hidden, --no-layernorm)',
+  );
+}
+
+function cellTensorsFirstName(cell: ModelConfig['cell']): string {
+  return cellTensors({ cell, inputSize: 1, hiddenSize: 1, layernorm: false })[0]!.name;
+}
+
+/** NaN or ±Infinity (or F64 beyond float32, where lwin computes) in any tensor: every such tensor, and its first bad element. */
+function checkFinite(layout: ParamLayout, params: Float64Array, header: SafetensorsHeader, source: string): void {
+  const problems: string[] = [];
+  for (const t of layout.tensors) {
+    if (!header.tensors.has(t.name)) continue;
+    let count = 0;
+    let first = -1;
+    for (let i = 0; i < t.size; i++) {
+      if (!Number.isFinite(Math.fround(params[t.offset + i]!))) {
+        if (first < 0) first = i;
+        count++;
+      }
+    }
+    if (count) problems.push(`${t.name} holds ${count} non-finite value${count === 1 ? '' : 's'}; the first is ${params[t.offset + first]} at ${t.name}${elementIndex(t.shape, first)}`);
+  }
+  if (problems.length) {
+    throw new SafetensorsError(
+      [
+        `${source} holds NaN or ±Infinity weights (or values beyond float32's range), with which every statistic would be NaN:`,
+        ...problems.map((p) => `  - ${p}`),
+        'such weights come from a run that diverged: use an earlier checkpoint, or retrain with a smaller learning rate or gradient clipping',
+      ].join('\n'),
+      problems,
+    );
+  }
+}
+
+/** "[2, 1]" for flat index 9 of a [4, 4] tensor; "" for a scalar. */
+function elementIndex(shape: readonly number[], flat: number): string {
+  if (shape.length === 0) return '';
+  const index: number[] = [];
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    index.unshift(flat % shape[axis]!);
+    flat = Math.floor(flat / shape[axis]!);
+  }
+  return `[${index.join(', ')}]`;
 }
 
 /** Every name, shape and dtype problem at once; returns warnings for accepted irregularities. */
