@@ -8,49 +8,25 @@
 // Writing: tensors in layout order, F32 by default (F64 on request), header padded with spaces to 8 bytes.
 // `__metadata__` = {cell, D, H, layernorm ("true"/"false"), const_s, lwin_version}; const_s is s_const for the
 // const cell, and for other cells the initial gate passed as options.constS (omitted when not given).
-// Reading: F64, F32, F16 and BF16 are accepted and converted to float64. The layout comes from the caller, or else
-// from `__metadata__`, or else from the tensor names and shapes (a bare PyTorch state_dict; model/infer.ts), with the
-// caller's hints (flags) taking precedence. Every name, shape and dtype is checked and all problems are reported at
-// once, with the expected tensor list; tensors whose data_offsets overlap, and NaN/±Infinity values (a diverged
-// run), are refused, naming the tensors and the first bad element. One leniency: a const-cell file without `s_const` (a PyTorch export that dropped buffers)
-// is accepted; s_const then comes from __metadata__.const_s or options.defaultConstS (default 0.05), and the
-// result's `warnings` says so.
-import { CELL_KINDS, LAYERNORM_PREFIX, cellTensors, hasLayerNorm, isCellKind, type ModelConfig } from '../model/cells.ts';
+// Reading: F64, F32, F16 and BF16 are accepted and converted to float64; tensors whose data_offsets overlap are
+// refused. Which model the file holds, and the checks of its names, shapes, dtypes and values (no NaN/±Infinity),
+// live in safetensors-model.ts: the layout comes from the caller, `__metadata__`, or the tensor names and shapes of
+// a bare PyTorch state_dict (model/infer.ts), with the caller's hints (flags) taking precedence. One leniency: a
+// const-cell file without `s_const` (a PyTorch export that dropped buffers) is accepted; s_const then comes from
+// __metadata__.const_s or options.defaultConstS (default 0.05), and the result's `warnings` says so.
 import { DEFAULT_CONST_S } from '../model/init.ts';
-import { describeAmbiguity, inferModelConfigs, type ModelHints } from '../model/infer.ts';
-import { buildLayout, describeConfig, describeShape, describeTensors, shapeSize, type FloatArray, type ParamLayout } from '../model/params.ts';
+import type { ModelHints } from '../model/infer.ts';
+import { describeConfig, describeShape, shapeSize, type FloatArray, type ParamLayout } from '../model/params.ts';
+import { DTYPE_BYTES, SafetensorsError, type SafetensorsDtype, type SafetensorsHeader, type TensorEntry } from './safetensors-format.ts';
+import { checkFinite, checkTensors, resolveLayout } from './safetensors-model.ts';
+
+export { SafetensorsError, type SafetensorsDtype, type SafetensorsHeader, type TensorEntry } from './safetensors-format.ts';
+export { configFromMetadata } from './safetensors-model.ts';
 
 /** lwin's version, written into `__metadata__.lwin_version` (keep in step with package.json). */
 export const LWIN_VERSION = '0.1.0';
 
-export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16';
-
-const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
 const METADATA_KEY = '__metadata__';
-
-export class SafetensorsError extends Error {
-  readonly problems: readonly string[];
-  constructor(message: string, problems: readonly string[] = []) {
-    super(message);
-    this.name = 'SafetensorsError';
-    this.problems = problems;
-  }
-}
-
-export interface TensorEntry {
-  dtype: string;
-  shape: number[];
-  /** [begin, end) in bytes, relative to the start of the data section. */
-  dataOffsets: [number, number];
-}
-
-export interface SafetensorsHeader {
-  metadata: Record<string, string>;
-  /** In header order. */
-  tensors: Map<string, TensorEntry>;
-  /** Byte offset of the data section in the file (8 + header length). */
-  dataStart: number;
-}
 
 export interface WriteOptions {
   /** Storage dtype; F32 by default (what PyTorch models use). */
@@ -231,23 +207,6 @@ function checkNoOverlap(tensors: ReadonlyMap<string, TensorEntry>, source: strin
   }
 }
 
-/** The model configuration recorded in `__metadata__`, or null when any of cell, D, H, layernorm is missing. */
-export function configFromMetadata(metadata: Record<string, string>): ModelConfig | null {
-  const { cell, D, H, layernorm } = metadata;
-  if (cell === undefined || D === undefined || H === undefined || layernorm === undefined) return null;
-  if (!isCellKind(cell)) throw new SafetensorsError(`__metadata__.cell is "${cell}"; expected one of ${CELL_KINDS.join(', ')}`);
-  const inputSize = Number(D);
-  const hiddenSize = Number(H);
-  if (!Number.isInteger(inputSize) || inputSize < 1 || !Number.isInteger(hiddenSize) || hiddenSize < 1) {
-    throw new SafetensorsError(`__metadata__ has D="${D}", H="${H}"; expected positive integers`);
-  }
-  if (layernorm !== 'true' && layernorm !== 'false') throw new SafetensorsError(`__metadata__.layernorm is "${layernorm}"; expected "true" or "false"`);
-  if (layernorm === 'true' && !hasLayerNorm(cell)) {
-    throw new SafetensorsError(`__metadata__ says layernorm "true" for the ${cell} cell, which has none (SPEC §12); the file's metadata is wrong: set it to "false"`);
-  }
-  return { cell, inputSize, hiddenSize, layernorm: layernorm === 'true' };
-}
-
 export function readSafetensors(bytes: Uint8Array, options: ReadOptions = {}): ReadResult {
   const source = options.source ?? 'the file';
   const header = parseSafetensorsHeader(bytes, source);
@@ -274,134 +233,6 @@ export function readSafetensors(bytes: Uint8Array, options: ReadOptions = {}): R
     );
   }
   return { layout, params, metadata: header.metadata, dtypes, warnings };
-}
-
-function resolveLayout(header: SafetensorsHeader, options: ReadOptions, source: string): ParamLayout {
-  const recorded = configFromMetadata(header.metadata);
-  if (options.layout) {
-    if (recorded) checkAgainstMetadata(recorded, options.layout.config, source);
-    return options.layout;
-  }
-  const hints = Object.fromEntries(Object.entries(options.hints ?? {}).filter(([, v]) => v !== undefined)) as ModelHints;
-  if (recorded) {
-    checkAgainstMetadata(recorded, { ...recorded, ...hints }, source);
-    return buildLayout(recorded);
-  }
-  return buildLayout(inferConfig(header, hints, source));
-}
-
-function checkAgainstMetadata(recorded: ModelConfig, expected: ModelConfig, source: string): void {
-  const clashes = (['cell', 'inputSize', 'hiddenSize', 'layernorm'] as const).filter((k) => recorded[k] !== expected[k]);
-  if (clashes.length) {
-    throw new SafetensorsError(`${source} holds a ${describeConfig(recorded)} model according to its __metadata__, but a ${describeConfig(expected)} model was expected`);
-  }
-}
-
-/** A bare state_dict: the one configuration its names and shapes fit, or a refusal saying what is ambiguous or wrong. */
-function inferConfig(header: SafetensorsHeader, hints: ModelHints, source: string): ModelConfig {
-  const shapes = new Map([...header.tensors].map(([name, e]) => [name, e.shape]));
-  const { matches, closest } = inferModelConfigs(shapes, hints);
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length > 1) {
-    throw new SafetensorsError(
-      `${source} has no lwin __metadata__, and its tensors fit ${matches.length} models: ` +
-        `${matches.map((m) => `${describeConfig(m)}${m.cell === 'const' && !header.tensors.has('s_const') ? ' without its s_const buffer' : ''}`).join('; ')}. ` +
-        `They differ in ${describeAmbiguity(matches)}: ` +
-        'say which (lwin diagnose --cells <cell>, --input-size, --hidden, --no-layernorm)',
-    );
-  }
-  if (closest) return closest; // checkTensors lists its differences
-  const listed = [...shapes].map(([n, s]) => `${n} ${describeShape(s)}`).join(', ') || 'none';
-  if (hints.cell) {
-    const fits = inferModelConfigs(shapes, { ...hints, cell: undefined }).matches;
-    throw new SafetensorsError(
-      `${source} has no ${cellTensorsFirstName(hints.cell)}, the first weight of the ${hints.cell} cell, so it does not hold a ${hints.cell} model; ` +
-        `${fits.length ? `its tensors fit ${fits.map(describeConfig).join(' or ')}` : `its tensors are ${listed}`}: check the cell you gave (--cells)`,
-    );
-  }
-  throw new SafetensorsError(
-    `${source} has no lwin __metadata__ and none of the first weights lwin's cells start with ` +
-      `(${CELL_KINDS.map((cell) => `${cell}: ${cellTensorsFirstName(cell)}`).join(', ')}); its tensors are ${listed}. ` +
-      'lwin reads the state_dict of the reference modules (SPEC §2 names); if this is such a model, give the cell, D, H and layernorm (lwin diagnose --cells, --input-size, --hidden, --no-layernorm)',
-  );
-}
-
-function cellTensorsFirstName(cell: ModelConfig['cell']): string {
-  return cellTensors({ cell, inputSize: 1, hiddenSize: 1, layernorm: false })[0]!.name;
-}
-
-/** NaN or ±Infinity (or F64 beyond float32, where lwin computes) in any tensor: every such tensor, and its first bad element. */
-function checkFinite(layout: ParamLayout, params: Float64Array, header: SafetensorsHeader, source: string): void {
-  const problems: string[] = [];
-  for (const t of layout.tensors) {
-    if (!header.tensors.has(t.name)) continue;
-    let count = 0;
-    let first = -1;
-    for (let i = 0; i < t.size; i++) {
-      if (!Number.isFinite(Math.fround(params[t.offset + i]!))) {
-        if (first < 0) first = i;
-        count++;
-      }
-    }
-    if (count) problems.push(`${t.name} holds ${count} non-finite value${count === 1 ? '' : 's'}; the first is ${params[t.offset + first]} at ${t.name}${elementIndex(t.shape, first)}`);
-  }
-  if (problems.length) {
-    throw new SafetensorsError(
-      [
-        `${source} holds NaN or ±Infinity weights (or values beyond float32's range), with which every statistic would be NaN:`,
-        ...problems.map((p) => `  - ${p}`),
-        'such weights come from a run that diverged: use an earlier checkpoint, or retrain with a smaller learning rate or gradient clipping',
-      ].join('\n'),
-      problems,
-    );
-  }
-}
-
-/** "[2, 1]" for flat index 9 of a [4, 4] tensor; "" for a scalar. */
-function elementIndex(shape: readonly number[], flat: number): string {
-  if (shape.length === 0) return '';
-  const index: number[] = [];
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    index.unshift(flat % shape[axis]!);
-    flat = Math.floor(flat / shape[axis]!);
-  }
-  return `[${index.join(', ')}]`;
-}
-
-/** Every name, shape and dtype problem at once; returns warnings for accepted irregularities. */
-function checkTensors(header: SafetensorsHeader, layout: ParamLayout, source: string): string[] {
-  const expected = new Map(layout.tensors.map((t) => [t.name, t]));
-  const optional = layout.config.cell === 'const' ? new Set(['s_const']) : new Set<string>();
-  const missing = layout.tensors.filter((t) => !header.tensors.has(t.name) && !optional.has(t.name));
-  const unexpected = [...header.tensors.keys()].filter((name) => !expected.has(name));
-  const problems: string[] = [];
-  if (missing.length) problems.push(`missing tensors: ${describeTensors(missing)}`);
-  if (unexpected.length) problems.push(`unexpected tensors: ${unexpected.map((n) => `${n} ${describeShape(header.tensors.get(n)!.shape)}`).join(', ')}`);
-  for (const [name, entry] of header.tensors) {
-    const spec = expected.get(name);
-    if (spec && describeShape(entry.shape) !== describeShape(spec.shape)) {
-      problems.push(`wrong shape: ${name} is ${describeShape(entry.shape)}, expected ${describeShape(spec.shape)}`);
-    }
-    if (spec && !(entry.dtype in DTYPE_BYTES)) problems.push(`unsupported dtype: ${name} is ${entry.dtype} (lwin reads ${Object.keys(DTYPE_BYTES).join(', ')})`);
-  }
-  if (problems.length) {
-    const hint = layerNormHint(layout, missing.map((t) => t.name), unexpected);
-    const message = [
-      `cannot read ${source} as a ${describeConfig(layout.config)} model:`,
-      ...problems.map((p) => `  - ${p}`),
-      ...(hint ? [`  hint: ${hint}`] : []),
-      `expected tensors: ${describeTensors(layout.tensors)}`,
-    ].join('\n');
-    throw new SafetensorsError(message, problems);
-  }
-  return [];
-}
-
-function layerNormHint(layout: ParamLayout, missing: string[], unexpected: string[]): string | null {
-  const prefix = `${LAYERNORM_PREFIX[layout.config.cell]}.`;
-  if (!layout.config.layernorm && unexpected.some((n) => n.startsWith(prefix))) return 'the file has LayerNorm keys: was the model trained with layernorm on?';
-  if (layout.config.layernorm && missing.length > 0 && missing.every((n) => n.startsWith(prefix))) return 'only the LayerNorm keys are missing: was the model trained with layernorm off?';
-  return null;
 }
 
 function decodeInto(view: DataView, at: number, dtype: SafetensorsDtype, out: Float64Array): void {
