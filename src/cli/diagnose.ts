@@ -13,7 +13,10 @@ import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { readOptimizerStateFile } from '../train/optimizer-file.ts';
 import type { ParamLayout } from '../model/params.ts';
-import type { CellKind } from '../model/cells.ts';
+import type { CellKind, ModelConfig } from '../model/cells.ts';
+import type { ModelHints } from '../model/infer.ts';
+import { DatasetError, type SequenceData } from '../data/dataset.ts';
+import type { StudyConfig } from '../study/config.ts';
 import { GpuOptimizer, type OptimizerConfig } from '../train/optim/index.ts';
 import { diagnoseCell, studyData } from '../study/run.ts';
 import { writeStudyJson, writeStudySummary } from '../study/outputs.ts';
@@ -29,32 +32,61 @@ export function registerDiagnose(program: Command): void {
   const command = program
     .command('diagnose')
     .description('diagnostics and statistics of given weights on the task or your .npy data, without training')
-    .requiredOption('--weights <file.safetensors>', 'model parameters with SPEC names (cell, D, H, layernorm from __metadata__, or from the flags)')
+    .requiredOption(
+      '--weights <file.safetensors>',
+      'model parameters with SPEC names; cell, D, H and layernorm come from __metadata__, or else from the tensor names and shapes (a PyTorch state_dict), with --cells, --input-size, --hidden and --no-layernorm overriding',
+    )
     .option('--optimizer-state <file.safetensors>', 'optimizer state for ρ (see `lwin diagnose --help` in the docs: <state>.<param> tensors)');
   addStudyOptions(command).action(async (flags: DiagnoseFlags) => {
     const config = await studyFromFlags(flags);
     const bytes = await readFile(flags.weights).catch((e: Error) => {
       throw new Error(`cannot read the weights ${flags.weights}: ${e.message}`);
     });
-    const model = readSafetensors(bytes, { source: flags.weights });
+    const model = readSafetensors(bytes, { source: flags.weights, hints: modelHints(flags) });
     for (const warning of model.warnings) console.warn(`lwin: ${warning}`);
-    const cell = model.layout.config.cell as CellKind;
+    const { cell, inputSize, hiddenSize, layernorm } = model.layout.config;
+    // The task is generated at the model's D (a user-given --input-size was a hint, already checked against the file).
+    const used: StudyConfig = { ...config, cells: [cell], task: { ...config.task, inputSize }, model: { ...config.model, hidden: hiddenSize, layernorm } };
+    const data = studyData(used);
+    checkDataFitsModel(data.diagnostic, model.layout.config, flags.weights);
     const out = flags.out ?? join('lwin-out', `diagnose-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     await mkdir(join(out, cell), { recursive: true });
-    const data = studyData({ ...config, model: { ...config.model, hidden: model.layout.config.hiddenSize } });
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
       const preconditioner = flags.optimizerState && config.rho ? await loadPreconditioner(ctx, model.layout, flags.optimizerState, config.optimizer) : undefined;
       if (config.rho && !preconditioner) console.warn('lwin: no --optimizer-state given: ρ and the generalized envelope are skipped');
-      const record = await diagnoseCell(ctx, { ...config, rho: Boolean(preconditioner) }, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out);
-      await writeStudySummary(out, [{ cell, stats: record.stats }], config);
-      await writeStudyJson(out, { config, weights: flags.weights, adapter: acquired.adapter, cells: [record], profile: ctx.profiler?.report() });
-      console.log(`diagnosed ${cell} (H=${model.layout.config.hiddenSize}) on ${acquired.adapter.name}; outputs in ${out}`);
+      const record = await diagnoseCell(ctx, { ...used, rho: Boolean(preconditioner) }, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out);
+      await writeStudySummary(out, [{ cell, stats: record.stats }], used);
+      await writeStudyJson(out, { config: used, weights: flags.weights, adapter: acquired.adapter, cells: [record], profile: ctx.profiler?.report() });
+      console.log(`diagnosed ${cell} (H=${hiddenSize}) on ${acquired.adapter.name}; outputs in ${out}`);
     } finally {
       acquired.release();
     }
   });
+}
+
+/** What the flags say about the model (only flags actually given: the preset's defaults say nothing about a file). */
+export function modelHints(flags: Record<string, unknown>): ModelHints {
+  const cells = flags.cells as string[] | undefined;
+  if (cells && cells.length !== 1) throw new Error(`lwin diagnose reads one model: give one cell to --cells (got ${cells.join(',')}), or leave it out to take the file's`);
+  return {
+    cell: cells?.[0] as CellKind | undefined,
+    inputSize: flags.inputSize as number | undefined,
+    hiddenSize: flags.hidden as number | undefined,
+    // --no-layernorm sets false; commander's default true only means the flag was not given.
+    layernorm: flags.layernorm === false ? false : undefined,
+  };
+}
+
+/** The diagnostic sequences must have the D the model was trained on. */
+export function checkDataFitsModel(data: SequenceData, model: ModelConfig, weights: string): void {
+  if (data.inputSize !== model.inputSize) {
+    throw new DatasetError(
+      `the diagnostic data ${data.source} have D=${data.inputSize} features per step, but the model in ${weights} takes D=${model.inputSize} ` +
+        `(its first weight is [H, D] = [${model.hiddenSize}, ${model.inputSize}]): give data with ${model.inputSize} features, or the weights of a model trained on these data`,
+    );
+  }
 }
 
 /** η_p from a saved optimizer state (names `<state>.<param>`), through the same GPU optimizer lwin trains with. */

@@ -1,12 +1,12 @@
 // `lwin run`: the whole study (train → diagnose → statistics → outputs) for the selected cells.
 import { Option, type Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { DeviceLostError } from '../gpu/errors.ts';
 import { resolveStudy, type PresetName, type StudyConfig } from '../study/config.ts';
 import { runStudy } from '../study/run.ts';
 import { terminalProgress } from '../train/progress.ts';
+import { readJsonObject } from './json-config.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
 
 const num = (v: string) => {
@@ -109,14 +109,7 @@ export function addStudyOptions(command: Command): Command {
 
 /** The resolved study configuration of a command's flags; refuses unknown or contradictory settings. */
 export async function studyFromFlags(flags: RunFlags): Promise<StudyConfig> {
-  let fromFile: Record<string, unknown> = {};
-  if (flags.config) {
-    try {
-      fromFile = JSON.parse(await readFile(flags.config, 'utf8')) as Record<string, unknown>;
-    } catch (error) {
-      throw new Error(`cannot read the study config ${flags.config}: ${(error as Error).message}`);
-    }
-  }
+  const fromFile = flags.config ? await readJsonObject(flags.config, 'the study config', '{"epochs": 8, "model": {"hidden": 32}}') : {};
   return resolveStudy(flags.preset, studyOverrides(flags, fromFile), flags.config ?? 'the study configuration');
 }
 

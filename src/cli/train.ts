@@ -1,15 +1,15 @@
 // `lwin train`: one cell on the multi-lag task or on your own .npy data, with curves, checkpoints and resume.
 import { Option, type Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { DeviceLostError } from '../gpu/errors.ts';
-import { MultiLagTask, PAPER_TASK } from '../data/task.ts';
+import { MultiLagTask, PAPER_TASK, TaskConfigError, type TaskConfig } from '../data/task.ts';
 import { loadNpyDataset, validationSize } from '../data/dataset.ts';
 import { CELL_KINDS } from '../model/cells.ts';
 import { PAPER_TRAINING, parseTrainConfig } from '../train/config.ts';
 import { train, type TrainingData } from '../train/trainer.ts';
 import { fileSink } from '../train/sink.ts';
 import { terminalProgress } from '../train/progress.ts';
+import { readJsonObject } from './json-config.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
 
 interface TrainFlags extends DeviceFlags {
@@ -30,6 +30,8 @@ interface TrainFlags extends DeviceFlags {
   y?: string;
   trainSequences: number;
   steps?: number;
+  taskLags?: number[];
+  taskCoeffs?: number[];
   bpttCheckpoint?: number;
 }
 
@@ -38,6 +40,7 @@ const num = (v: string) => {
   if (!Number.isFinite(n)) throw new Error(`'${v}' is not a number`);
   return n;
 };
+const numbers = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean).map(num);
 
 export function registerTrain(program: Command): void {
   const command = program
@@ -58,12 +61,14 @@ export function registerTrain(program: Command): void {
     .option('--y <file.npy>', 'your targets Y [N,T] or [N,T,1]')
     .option('--train-sequences <n>', 'task training sequences', num, 8000)
     .option('--steps <T>', 'task sequence length (default: the paper task\'s)', num)
+    .option('--task-lags <list>', 'task lags ℓ_k, comma-separated, each below --steps (default: the paper task\'s)', numbers)
+    .option('--task-coeffs <list>', 'task coefficients c_k, one per lag (default: the paper task\'s)', numbers)
     .option('--bptt-checkpoint <k>', 'keep every k-th state in BPTT, recompute the rest', num)
     .option('--out <dir>', 'output folder', 'lwin-out/train')
     .option('--resume', 'continue from the checkpoint in --out');
   addDeviceOptions(command).action(async (flags: TrainFlags) => {
-    const fromFile = flags.config ? JSON.parse(await readFile(flags.config, 'utf8')) : {};
-    const optimizer = { ...PAPER_TRAINING.optimizer, ...fromFile.optimizer };
+    const fromFile = flags.config ? await readJsonObject(flags.config, 'the training config', '{"epochs": 20, "hidden": 32}') : {};
+    const optimizer: Record<string, unknown> = { ...PAPER_TRAINING.optimizer, ...(fromFile.optimizer as object | undefined) };
     if (flags.optimizer) optimizer.name = flags.optimizer;
     if (flags.lr !== undefined) optimizer.lr = flags.lr;
     if (flags.weightDecay !== undefined) optimizer.weightDecay = flags.weightDecay;
@@ -112,6 +117,25 @@ function loadData(flags: TrainFlags, batch: number): TrainingData {
     const validation = slice(cut, set.count);
     return { train: slice(0, cut), validation: () => validation };
   }
-  const task = new MultiLagTask({ ...PAPER_TASK, ...(flags.steps !== undefined && { steps: flags.steps }) });
+  const task = new MultiLagTask(taskFromFlags(flags));
   return { train: task.trainingSet(flags.trainSequences), validation: (epoch) => task.validationSet(validationSize(batch), epoch) };
+}
+
+/** The paper's task with --steps, --task-lags and --task-coeffs applied; lags that do not fit are refused naming the flags. */
+export function taskFromFlags(flags: Pick<TrainFlags, 'steps' | 'taskLags' | 'taskCoeffs'>): TaskConfig {
+  const steps = flags.steps ?? PAPER_TASK.steps;
+  const lags = flags.taskLags ?? PAPER_TASK.lags;
+  const coeffs = flags.taskCoeffs ?? (flags.taskLags ? [] : PAPER_TASK.coeffs);
+  const source = (given: unknown, name: string) => (given ? name : `the paper task's ${name.replace(/^--task-/, '')}`);
+  const tooLong = lags.filter((l) => l >= steps);
+  if (tooLong.length) {
+    throw new TaskConfigError(
+      `${source(flags.taskLags, '--task-lags')} ${lags.join(',')} must lie below the sequence length ${steps}${flags.steps === undefined ? '' : ' (--steps)'}, but ${tooLong.join(',')} ${tooLong.length === 1 ? 'does' : 'do'} not: ` +
+        `give --steps above ${Math.max(...lags)}, or lags below ${steps} with --task-lags (and one coefficient each with --task-coeffs)`,
+    );
+  }
+  if (coeffs.length !== lags.length) {
+    throw new TaskConfigError(`${source(flags.taskLags, '--task-lags')} ${lags.join(',')} need${flags.taskLags ? '' : 's'} one coefficient each, but ${coeffs.length ? `--task-coeffs gives ${coeffs.length}` : 'none was given'}: add --task-coeffs with ${lags.length} values`);
+  }
+  return { ...PAPER_TASK, steps, lags, coeffs };
 }

@@ -86,13 +86,28 @@ export const SOFTWARE_VULKAN_FIX = [
   'On other systems, install the vendor GPU driver (Vulkan on Linux); check with `vulkaninfo --summary`.',
 ].join('\n');
 
-async function noAdapterError(tried: string[], listAdapters: () => Promise<string[]>): Promise<NoAdapterError> {
+/**
+ * Why no adapter came back, and what to do: a named adapter or backend that is not there is a typo or a wrong
+ * choice (list what is there); only when Dawn sees nothing at all is a driver missing (the software Vulkan fix).
+ */
+export async function noAdapterError(tried: string[], options: DeviceOptions, listAdapters: () => Promise<string[]>): Promise<NoAdapterError> {
   const seen = await listAdapters().catch(() => []);
-  const lines = [
-    `No WebGPU adapter found. Tried: ${tried.join('; ')}.`,
-    seen.length ? `Adapters Dawn can see:\n${seen.map((s) => `  * ${s}`).join('\n')}` : 'Dawn sees no adapters at all.',
-    SOFTWARE_VULKAN_FIX,
-  ];
+  const visible = `Adapters Dawn can see:\n${seen.map((s) => `  * ${s}`).join('\n')}`;
+  if (seen.length && options.adapterName) {
+    return new NoAdapterError(
+      [
+        `There is no adapter named '${options.adapterName}'${options.backend ? ` on backend '${options.backend}'` : ''} (--adapter).`,
+        visible,
+        "Pass one of these names to --adapter (the part after 'backend: '), or leave --adapter out to take the default adapter.",
+      ].join('\n'),
+    );
+  }
+  if (seen.length && options.backend) {
+    return new NoAdapterError(
+      [`Dawn found no adapter on backend '${options.backend}' (--backend).`, visible, "Choose one of their backends (the part before ':') with --backend, or leave --backend out."].join('\n'),
+    );
+  }
+  const lines = [`No WebGPU adapter found. Tried: ${tried.join('; ')}.`, seen.length ? visible : 'Dawn sees no adapters at all.', SOFTWARE_VULKAN_FIX];
   return new NoAdapterError(lines.join('\n'));
 }
 
@@ -112,7 +127,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
     }
     if (adapter) break;
   }
-  if (!adapter) throw await noAdapterError(tried, entry.listAdapters);
+  if (!adapter) throw await noAdapterError(tried, options, entry.listAdapters);
 
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};

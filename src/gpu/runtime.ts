@@ -51,6 +51,47 @@ const dawnInstances = new Set<GPU>();
 const exitHooks = new Set<() => void>();
 let exitHookInstalled = false;
 
+/** The backends Dawn's Node bindings recognise (case-insensitively); anything else fails every adapter request. */
+export const DAWN_BACKENDS = ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles', 'null'] as const;
+
+function checkBackend(backend: string | undefined): void {
+  if (backend === undefined || (DAWN_BACKENDS as readonly string[]).includes(backend.toLowerCase())) return;
+  throw new Error(
+    `'${backend}' is not a Dawn backend (--backend); valid backends: ${DAWN_BACKENDS.join(', ')} ` +
+      '(vulkan on Linux and Windows, metal on macOS, d3d12 on Windows; null computes nothing and is for testing)',
+  );
+}
+
+/**
+ * Toggle names this Dawn build does not know. Dawn ignores an unknown toggle silently, so a misspelt one would
+ * change nothing without a word; its names live as NUL-terminated strings in the dawn.node binary the `webgpu`
+ * package loads, which is searched here. Returns [] when the binary cannot be found (nothing can be said).
+ */
+export async function unknownDawnToggles(names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  try {
+    // Variable specifiers, as in loadDawn: browser bundlers must not try to resolve Node's modules.
+    const load = <T>(specifier: string) => import(/* @vite-ignore */ specifier) as Promise<T>;
+    const [{ readFile }, { createRequire }, { dirname, join }] = await Promise.all([
+      load<typeof import('node:fs/promises')>('node:fs/promises'),
+      load<typeof import('node:module')>('node:module'),
+      load<typeof import('node:path')>('node:path'),
+    ]);
+    const main = createRequire(import.meta.url).resolve('webgpu');
+    const platform = process.platform === 'darwin' ? 'darwin-universal' : `${process.platform}-${process.arch}`;
+    const binary = await readFile(join(dirname(main), 'dist', platform, 'dawn.node'));
+    return names.filter((name) => binary.indexOf(`\0${name}\0`, 0, 'latin1') < 0);
+  } catch {
+    return [];
+  }
+}
+
+async function warnUnknownToggles(names: readonly string[]): Promise<void> {
+  for (const name of await unknownDawnToggles(names)) {
+    console.warn(`lwin: warning: '${name}' is not a toggle of this Dawn build, which ignores unknown toggles; check the spelling (Dawn's toggle names are snake_case, e.g. skip_validation)`);
+  }
+}
+
 function dawnArgs(options: DawnOptions): string[] {
   const args: string[] = [];
   if (options.backend) args.push(`backend=${options.backend}`);
@@ -127,7 +168,9 @@ export async function openGpu(options: DawnOptions = {}): Promise<GpuEntry> {
     }
     return { runtime, gpu, source: 'navigator.gpu', listAdapters: async () => [] };
   }
+  checkBackend(options.backend);
   const dawn = await loadDawn();
+  await warnUnknownToggles([...(options.enableToggles ?? []), ...(options.disableToggles ?? [])]);
   const gpu = dawn.create(dawnArgs(options));
   dawnInstances.add(gpu);
   onRuntimeExit(() => dawnInstances.delete(gpu));

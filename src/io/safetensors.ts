@@ -8,46 +8,25 @@
 // Writing: tensors in layout order, F32 by default (F64 on request), header padded with spaces to 8 bytes.
 // `__metadata__` = {cell, D, H, layernorm ("true"/"false"), const_s, lwin_version}; const_s is s_const for the
 // const cell, and for other cells the initial gate passed as options.constS (omitted when not given).
-// Reading: F64, F32, F16 and BF16 are accepted and converted to float64. The layout comes from the caller, or else
-// from `__metadata__`. Every name, shape and dtype is checked and all problems are reported at once, with the
-// expected tensor list. One leniency: a const-cell file without `s_const` (a PyTorch export that dropped buffers)
-// is accepted; s_const then comes from __metadata__.const_s or options.defaultConstS (default 0.05), and the
-// result's `warnings` says so.
-import { CELL_KINDS, LAYERNORM_PREFIX, hasLayerNorm, isCellKind, type ModelConfig } from '../model/cells.ts';
+// Reading: F64, F32, F16 and BF16 are accepted and converted to float64; tensors whose data_offsets overlap are
+// refused. Which model the file holds, and the checks of its names, shapes, dtypes and values (no NaN/±Infinity),
+// live in safetensors-model.ts: the layout comes from the caller, `__metadata__`, or the tensor names and shapes of
+// a bare PyTorch state_dict (model/infer.ts), with the caller's hints (flags) taking precedence. One leniency: a
+// const-cell file without `s_const` (a PyTorch export that dropped buffers) is accepted; s_const then comes from
+// __metadata__.const_s or options.defaultConstS (default 0.05), and the result's `warnings` says so.
 import { DEFAULT_CONST_S } from '../model/init.ts';
-import { buildLayout, describeConfig, describeShape, describeTensors, shapeSize, type FloatArray, type ParamLayout } from '../model/params.ts';
+import type { ModelHints } from '../model/infer.ts';
+import { describeConfig, describeShape, shapeSize, type FloatArray, type ParamLayout } from '../model/params.ts';
+import { DTYPE_BYTES, SafetensorsError, type SafetensorsDtype, type SafetensorsHeader, type TensorEntry } from './safetensors-format.ts';
+import { checkFinite, checkTensors, resolveLayout } from './safetensors-model.ts';
+
+export { SafetensorsError, type SafetensorsDtype, type SafetensorsHeader, type TensorEntry } from './safetensors-format.ts';
+export { configFromMetadata } from './safetensors-model.ts';
 
 /** lwin's version, written into `__metadata__.lwin_version` (keep in step with package.json). */
 export const LWIN_VERSION = '0.1.0';
 
-export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16';
-
-const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
 const METADATA_KEY = '__metadata__';
-
-export class SafetensorsError extends Error {
-  readonly problems: readonly string[];
-  constructor(message: string, problems: readonly string[] = []) {
-    super(message);
-    this.name = 'SafetensorsError';
-    this.problems = problems;
-  }
-}
-
-export interface TensorEntry {
-  dtype: string;
-  shape: number[];
-  /** [begin, end) in bytes, relative to the start of the data section. */
-  dataOffsets: [number, number];
-}
-
-export interface SafetensorsHeader {
-  metadata: Record<string, string>;
-  /** In header order. */
-  tensors: Map<string, TensorEntry>;
-  /** Byte offset of the data section in the file (8 + header length). */
-  dataStart: number;
-}
 
 export interface WriteOptions {
   /** Storage dtype; F32 by default (what PyTorch models use). */
@@ -59,8 +38,10 @@ export interface WriteOptions {
 }
 
 export interface ReadOptions {
-  /** Expected layout; when absent, taken from `__metadata__` (cell, D, H, layernorm). */
+  /** Expected layout; when absent, taken from `__metadata__` (cell, D, H, layernorm) or inferred from the tensors. */
   layout?: ParamLayout;
+  /** Without a layout: what the caller knows of the model (e.g. from flags); overrides what inference finds. */
+  hints?: ModelHints;
   /** s_const for a const-cell file that lacks it and has no __metadata__.const_s. Default 0.05. */
   defaultConstS?: number;
   /** Name used in messages, e.g. the file path. */
@@ -165,6 +146,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source = 'the file'): 
   for (const [name, entry] of Object.entries(raw)) {
     if (name !== METADATA_KEY) tensors.set(name, parseEntry(name, entry, dataLength, source));
   }
+  checkNoOverlap(tensors, source);
   return { metadata, tensors, dataStart };
 }
 
@@ -210,21 +192,19 @@ function parseEntry(name: string, entry: unknown, dataLength: number, source: st
   return { dtype, shape: shape as number[], dataOffsets: [begin, end] };
 }
 
-/** The model configuration recorded in `__metadata__`, or null when any of cell, D, H, layernorm is missing. */
-export function configFromMetadata(metadata: Record<string, string>): ModelConfig | null {
-  const { cell, D, H, layernorm } = metadata;
-  if (cell === undefined || D === undefined || H === undefined || layernorm === undefined) return null;
-  if (!isCellKind(cell)) throw new SafetensorsError(`__metadata__.cell is "${cell}"; expected one of ${CELL_KINDS.join(', ')}`);
-  const inputSize = Number(D);
-  const hiddenSize = Number(H);
-  if (!Number.isInteger(inputSize) || inputSize < 1 || !Number.isInteger(hiddenSize) || hiddenSize < 1) {
-    throw new SafetensorsError(`__metadata__ has D="${D}", H="${H}"; expected positive integers`);
+/** The format gives every tensor its own bytes: two tensors sharing bytes mean a corrupt or hand-edited header. */
+function checkNoOverlap(tensors: ReadonlyMap<string, TensorEntry>, source: string): void {
+  const spans = [...tensors].filter(([, e]) => e.dataOffsets[1] > e.dataOffsets[0]).sort(([, a], [, b]) => a.dataOffsets[0] - b.dataOffsets[0]);
+  for (let i = 1; i < spans.length; i++) {
+    const [before, a] = spans[i - 1]!;
+    const [after, b] = spans[i]!;
+    if (b.dataOffsets[0] < a.dataOffsets[1]) {
+      throw new SafetensorsError(
+        `${source} has a bad header: tensors "${before}" [${a.dataOffsets.join(', ')}] and "${after}" [${b.dataOffsets.join(', ')}] overlap in data_offsets; ` +
+          'the safetensors format gives every tensor its own bytes, so the file is corrupt or was written by a faulty tool: re-export it (e.g. safetensors.torch.save_file)',
+      );
+    }
   }
-  if (layernorm !== 'true' && layernorm !== 'false') throw new SafetensorsError(`__metadata__.layernorm is "${layernorm}"; expected "true" or "false"`);
-  if (layernorm === 'true' && !hasLayerNorm(cell)) {
-    throw new SafetensorsError(`__metadata__ says layernorm "true" for the ${cell} cell, which has none (SPEC §12); the file's metadata is wrong: set it to "false"`);
-  }
-  return { cell, inputSize, hiddenSize, layernorm: layernorm === 'true' };
 }
 
 export function readSafetensors(bytes: Uint8Array, options: ReadOptions = {}): ReadResult {
@@ -242,6 +222,7 @@ export function readSafetensors(bytes: Uint8Array, options: ReadOptions = {}): R
     dtypes[t.name] = dtype;
     decodeInto(view, header.dataStart + entry.dataOffsets[0], dtype, params.subarray(t.offset, t.offset + t.size));
   }
+  checkFinite(layout, params, header, source);
   if (layout.config.cell === 'const' && !header.tensors.has('s_const')) {
     const s = layout.tensors.find((t) => t.name === 's_const')!;
     const fromMetadata = Number(header.metadata.const_s);
@@ -252,62 +233,6 @@ export function readSafetensors(bytes: Uint8Array, options: ReadOptions = {}): R
     );
   }
   return { layout, params, metadata: header.metadata, dtypes, warnings };
-}
-
-function resolveLayout(header: SafetensorsHeader, options: ReadOptions, source: string): ParamLayout {
-  const recorded = configFromMetadata(header.metadata);
-  if (!options.layout) {
-    if (!recorded) {
-      throw new SafetensorsError(
-        `${source} does not say which model it holds (__metadata__ needs cell, D, H and layernorm); pass the model configuration (cell, input size, hidden size, layernorm) to read it`,
-      );
-    }
-    return buildLayout(recorded);
-  }
-  const expected = options.layout.config;
-  if (recorded) {
-    const clashes = (['cell', 'inputSize', 'hiddenSize', 'layernorm'] as const).filter((k) => recorded[k] !== expected[k]);
-    if (clashes.length) {
-      throw new SafetensorsError(`${source} holds a ${describeConfig(recorded)} model according to its __metadata__, but a ${describeConfig(expected)} model was expected`);
-    }
-  }
-  return options.layout;
-}
-
-/** Every name, shape and dtype problem at once; returns warnings for accepted irregularities. */
-function checkTensors(header: SafetensorsHeader, layout: ParamLayout, source: string): string[] {
-  const expected = new Map(layout.tensors.map((t) => [t.name, t]));
-  const optional = layout.config.cell === 'const' ? new Set(['s_const']) : new Set<string>();
-  const missing = layout.tensors.filter((t) => !header.tensors.has(t.name) && !optional.has(t.name));
-  const unexpected = [...header.tensors.keys()].filter((name) => !expected.has(name));
-  const problems: string[] = [];
-  if (missing.length) problems.push(`missing tensors: ${describeTensors(missing)}`);
-  if (unexpected.length) problems.push(`unexpected tensors: ${unexpected.map((n) => `${n} ${describeShape(header.tensors.get(n)!.shape)}`).join(', ')}`);
-  for (const [name, entry] of header.tensors) {
-    const spec = expected.get(name);
-    if (spec && describeShape(entry.shape) !== describeShape(spec.shape)) {
-      problems.push(`wrong shape: ${name} is ${describeShape(entry.shape)}, expected ${describeShape(spec.shape)}`);
-    }
-    if (spec && !(entry.dtype in DTYPE_BYTES)) problems.push(`unsupported dtype: ${name} is ${entry.dtype} (lwin reads ${Object.keys(DTYPE_BYTES).join(', ')})`);
-  }
-  if (problems.length) {
-    const hint = layerNormHint(layout, missing.map((t) => t.name), unexpected);
-    const message = [
-      `cannot read ${source} as a ${describeConfig(layout.config)} model:`,
-      ...problems.map((p) => `  - ${p}`),
-      ...(hint ? [`  hint: ${hint}`] : []),
-      `expected tensors: ${describeTensors(layout.tensors)}`,
-    ].join('\n');
-    throw new SafetensorsError(message, problems);
-  }
-  return [];
-}
-
-function layerNormHint(layout: ParamLayout, missing: string[], unexpected: string[]): string | null {
-  const prefix = `${LAYERNORM_PREFIX[layout.config.cell]}.`;
-  if (!layout.config.layernorm && unexpected.some((n) => n.startsWith(prefix))) return 'the file has LayerNorm keys: was the model trained with layernorm on?';
-  if (layout.config.layernorm && missing.length > 0 && missing.every((n) => n.startsWith(prefix))) return 'only the LayerNorm keys are missing: was the model trained with layernorm off?';
-  return null;
 }
 
 function decodeInto(view: DataView, at: number, dtype: SafetensorsDtype, out: Float64Array): void {

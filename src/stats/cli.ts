@@ -66,7 +66,10 @@ function runStable(fn: StableFunction, valueTexts: string[], flags: StableFlags)
   const values = valueTexts.map((text, i) => parseNumber(text, `value ${i + 1}`));
   const results = evaluateStable(fn, values, alpha, scale);
   if (flags.json) {
-    console.log(JSON.stringify({ function: fn, alpha, scale, values, results }, null, 2));
+    // JSON has no infinities (JSON.stringify writes null): the quantiles at p = 0 and 1 are written as the strings
+    // "-Infinity" and "Infinity", the text output's spelling, which Number(), float() and numpy all parse back.
+    const written = results.map((r) => (Number.isFinite(r) ? r : String(r)));
+    console.log(JSON.stringify({ function: fn, alpha, scale, values, results: written }, null, 2));
     return;
   }
   for (let i = 0; i < values.length; i++) console.log(`${values[i]}\t${results[i]}`);

@@ -20,8 +20,12 @@ export const StudySchema = z
         seed: z.number().int().nonnegative(),
       })
       .strict(),
-    /** Your data instead of the task: X [N,T,D] and Y [N,T] (.npy); the task still supplies nothing then. */
-    data: z.object({ x: z.string(), y: z.string(), diagX: z.string().optional(), diagY: z.string().optional() }).strict().optional(),
+    /**
+     * Your data instead of the task: X [N,T,D] and Y [N,T] (.npy); the task still supplies nothing then. The files
+     * come in pairs (x with y, diagX with diagY): optional here so that a missing partner is named by
+     * `contradictions`, not reported as a bare type error.
+     */
+    data: z.object({ x: z.string().optional(), y: z.string().optional(), diagX: z.string().optional(), diagY: z.string().optional() }).strict().optional(),
     trainSequences: posInt,
     diagSequences: posInt,
     /** `layernorm` applies to the gated cells (linear has none); `initScale` multiplies every initial Linear weight. */
@@ -115,14 +119,34 @@ function contradictions(c: StudyConfig): string[] {
   const out: string[] = [];
   const T = c.task.steps;
   if (c.task.lags.length !== c.task.coeffs.length) out.push(`task.lags has ${c.task.lags.length} lags but task.coeffs ${c.task.coeffs.length} coefficients`);
-  if (c.task.lags.some((l) => l >= T)) out.push(`task.lags must be below task.steps (${T}); got ${c.task.lags.join(',')}`);
-  if (c.lagGrid.min > c.lagGrid.max) out.push(`lagGrid.min (${c.lagGrid.min}) exceeds lagGrid.max (${c.lagGrid.max})`);
+  if (c.task.lags.some((l) => l >= T)) out.push(`task.lags must be below task.steps (${T}); got ${c.task.lags.join(',')}: give a longer --steps or smaller --task-lags`);
+  out.push(...dataPairs(c.data));
+  // An inverted grid has no integers at all: say that once, not also that num exceeds a negative count.
+  if (c.lagGrid.min > c.lagGrid.max) out.push(`lagGrid.min (${c.lagGrid.min}) exceeds lagGrid.max (${c.lagGrid.max}) (--lag-min, --lag-max): the grid runs from min up to max`);
   if (c.lagGrid.max >= T) out.push(`lagGrid.max (${c.lagGrid.max}) must be below the sequence length ${T}: a window of lag ℓ needs t ≥ ℓ`);
-  if (c.lagGrid.num > c.lagGrid.max - c.lagGrid.min + 1) out.push(`lagGrid.num (${c.lagGrid.num}) exceeds the ${c.lagGrid.max - c.lagGrid.min + 1} integers in [${c.lagGrid.min}, ${c.lagGrid.max}]`);
+  if (c.lagGrid.min <= c.lagGrid.max && c.lagGrid.num > c.lagGrid.max - c.lagGrid.min + 1) out.push(`lagGrid.num (${c.lagGrid.num}) exceeds the ${c.lagGrid.max - c.lagGrid.min + 1} integers in [${c.lagGrid.min}, ${c.lagGrid.max}]`);
   if (new Set(c.cells).size !== c.cells.length) out.push(`cells lists a cell twice: ${c.cells.join(',')}`);
   if (c.budgets.some((b, i) => i > 0 && b <= c.budgets[i - 1]!)) out.push('budgets must increase strictly');
   if (c.bpttCheckpoint !== undefined && c.bpttCheckpoint >= T) out.push(`bpttCheckpoint (${c.bpttCheckpoint}) must be below task.steps (${T})`);
   if (c.trackEvery !== undefined && c.trackEvery > c.epochs) out.push(`trackEvery (${c.trackEvery}) exceeds epochs (${c.epochs})`);
+  return out;
+}
+
+/** The data files come in pairs, and diagnostic data only with training data (the diagnostics use the model trained on it). */
+function dataPairs(data: StudyConfig['data']): string[] {
+  if (!data) return [];
+  const out: string[] = [];
+  if ((data.x === undefined) !== (data.y === undefined)) {
+    out.push(`data.${data.x === undefined ? 'y' : 'x'} is given without data.${data.x === undefined ? 'x' : 'y'}: --x and --y go together; give both .npy files, or neither to use the multi-lag task`);
+  }
+  if ((data.diagX === undefined) !== (data.diagY === undefined)) {
+    out.push(
+      `data.${data.diagX === undefined ? 'diagY' : 'diagX'} is given without data.${data.diagX === undefined ? 'diagX' : 'diagY'}: --diag-x and --diag-y go together; ` +
+        'give both .npy files, or neither to diagnose on the training data',
+    );
+  } else if (data.diagX !== undefined && data.x === undefined && data.y === undefined) {
+    out.push('data.diagX and data.diagY need data.x and data.y: diagnostic data replace the training data only for the diagnostics; give --x and --y too (for lwin diagnose, your data as --x and --y suffice)');
+  }
   return out;
 }
 

@@ -11,7 +11,7 @@ import type { CellKind } from '../model/cells.ts';
 import { buildLayout, type ParamLayout } from '../model/params.ts';
 import { trajectoryRecorder } from './trajectory.ts';
 import { MultiLagTask } from '../data/task.ts';
-import { loadNpyDataset, validationSize, type SequenceData } from '../data/dataset.ts';
+import { DatasetError, loadNpyDataset, validationSize, type SequenceData } from '../data/dataset.ts';
 import { train, type TrainingData } from '../train/trainer.ts';
 import { fileSink } from '../train/sink.ts';
 import type { Progress } from '../train/progress.ts';
@@ -35,8 +35,15 @@ export interface StudyData {
 
 export function studyData(config: StudyConfig): StudyData {
   if (config.data) {
-    const set = loadNpyDataset(config.data.x, config.data.y);
+    // resolveStudy has checked that the files come in pairs.
+    const set = loadNpyDataset(config.data.x!, config.data.y!);
     const diagnostic = config.data.diagX && config.data.diagY ? loadNpyDataset(config.data.diagX, config.data.diagY) : set;
+    if (diagnostic.inputSize !== set.inputSize) {
+      throw new DatasetError(
+        `the diagnostic X file ${config.data.diagX} has D=${diagnostic.inputSize} features per step, but the training X file ${config.data.x} has D=${set.inputSize}; ` +
+          `the diagnostics run the model trained on the training data, so give diagnostic data with the same ${set.inputSize} features`,
+      );
+    }
     return { training: { train: set, validation: () => diagnostic }, diagnostic };
   }
   const task = new MultiLagTask(config.task);

@@ -1,8 +1,9 @@
 // The kernel runtime: one submit per step, reads, failures raised as errors with their cause, profiling.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { acquireDevice, DeviceLostError, GpuContext, GpuValidationError, NoAdapterError, ShaderCompileError, formatProfile, type KernelProgram } from '../../src/gpu/index.ts';
-import { openGpu } from '../../src/gpu/runtime.ts';
+import { openGpu, unknownDawnToggles } from '../../src/gpu/runtime.ts';
+import { noAdapterError } from '../../src/gpu/device.ts';
 import { recordMatmul } from '../../src/kernels/matmul.ts';
 import { matmulInputs } from '../../src/doctor/selftest.ts';
 
@@ -181,12 +182,45 @@ describe('buffer limits', () => {
 });
 
 describe('no adapter', () => {
-  it('says what was tried, lists the adapters Dawn sees, and gives the software Vulkan fix', async () => {
+  it('an adapter name that is not there: says so and lists the adapters Dawn sees, without the driver fix', async () => {
     const error = await acquireDevice({ adapterName: 'lwin-no-such-adapter' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NoAdapterError);
     const message = (error as Error).message;
-    expect(message).toMatch(/Tried: Dawn \(Node bindings\), backend default, adapter 'lwin-no-such-adapter'/);
-    expect(message).toMatch(/Adapters Dawn can see:\n {2}\* vulkan: /);
+    expect(message).toMatch(/^There is no adapter named 'lwin-no-such-adapter' \(--adapter\)\.\nAdapters Dawn can see:\n {2}\* vulkan: /);
+    expect(message).toMatch(/Pass one of these names to --adapter/);
+    expect(message).not.toMatch(/lavapipe|apt-get/);
+  });
+
+  it('a backend with no adapter: says so and lists the adapters with their backends', async () => {
+    const error = await acquireDevice({ backend: 'opengles' }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^Dawn found no adapter on backend 'opengles' \(--backend\)\.\nAdapters Dawn can see:\n {2}\* vulkan: [\s\S]*Choose one of their backends/);
+  });
+
+  it('a name that is no backend: refused before Dawn is asked, listing the valid ones', async () => {
+    await expect(openGpu({ backend: 'banana' })).rejects.toThrow("'banana' is not a Dawn backend (--backend); valid backends: vulkan, metal, d3d12, d3d11, opengl, opengles, null");
+    await expect(openGpu({ backend: 'Vulkan' })).resolves.toBeTruthy(); // Dawn matches backends ignoring case
+  });
+
+  it('nothing visible at all: says what was tried and gives the software Vulkan fix', async () => {
+    const message = (await noAdapterError(['Dawn (Node bindings), backend default'], {}, async () => [])).message;
+    expect(message).toMatch(/No WebGPU adapter found\. Tried: Dawn \(Node bindings\), backend default\.\nDawn sees no adapters at all\./);
     expect(message).toMatch(/apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers/);
+  });
+});
+
+describe('Dawn toggles', () => {
+  it('finds the names this Dawn build does not know (it would ignore them silently)', async () => {
+    expect(await unknownDawnToggles(['skip_validation', 'timestamp_quantization', 'no_such_toggle', 'skip-validation'])).toEqual(['no_such_toggle', 'skip-validation']);
+  });
+
+  it('warns about an unknown toggle when opening the GPU', async () => {
+    const warnings: string[] = [];
+    const warn = vi.spyOn(console, 'warn').mockImplementation((text: string) => void warnings.push(text));
+    try {
+      await openGpu({ enableToggles: ['skip_validaton'] });
+    } finally {
+      warn.mockRestore();
+    }
+    expect(warnings).toEqual([expect.stringMatching(/^lwin: warning: 'skip_validaton' is not a toggle of this Dawn build, which ignores unknown toggles; check the spelling/)]);
   });
 });

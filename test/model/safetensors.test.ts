@@ -198,12 +198,74 @@ describe('refusals name what was wrong and what was expected', () => {
     expect(message).toMatch(/layernorm "true" for the linear cell, which has none .* set it to "false"/);
   });
 
-  it('asks for the configuration when neither the caller nor the metadata gives it', () => {
-    expect(refusal(buildFile(good, { format: 'pt' }), {})).toMatch(/does not say which model it holds.*pass the model configuration/);
+  it('refuses a file with no lwin cell in it, listing its tensors and the first weights of the cells', () => {
+    const message = refusal(buildFile([{ name: 'encoder.weight', dtype: 'F32', shape: [2], data: le('f32', [1, 2]) }], { format: 'pt' }), { source: 'other.safetensors' });
+    expect(message).toMatch(/other.safetensors has no lwin __metadata__ and none of the first weights .*gru: Wz.weight.*its tensors are encoder.weight \[2\]/);
+  });
+
+  it.each<[string, (t: RawTensor) => RawTensor | null, RegExp]>([
+    ['a NaN', (t) => (t.name === 'Uh.weight' ? { ...t, data: le('f32', [0, 0, 0, 0, 0, 0, NaN, 0, 0, 0, 0, NaN, 0, 0, 0, 0]) } : t), /Uh.weight holds 2 non-finite values; the first is NaN at Uh.weight\[1, 2\]/],
+    ['an infinity', (t) => (t.name === 'out.bias' ? { ...t, data: le('f32', [-Infinity]) } : t), /out.bias holds 1 non-finite value; the first is -Infinity at out.bias\[0\]/],
+    ['an F64 beyond float32', (t) => (t.name === 'Wz.bias' ? { ...t, dtype: 'F64', data: le('f64', [0, 1e39, 0, 0]) } : t), /Wz.bias holds 1 non-finite value; the first is 1e\+39 at Wz.bias\[1\]/],
+  ])('refuses weights with %s, naming the tensor and the element', (_, change, detail) => {
+    const message = refusal(buildFile(good.map((t) => change(t)!)), { layout, source: 'diverged.safetensors' });
+    expect(message).toMatch(/diverged.safetensors holds NaN or ±Infinity weights/);
+    expect(message).toMatch(detail);
+    expect(message).toMatch(/use an earlier checkpoint, or retrain/);
+  });
+
+  it('refuses tensors whose data_offsets overlap (the format gives each its own bytes)', () => {
+    // Wz.bias [4] F32 moved onto the last 16 bytes of Wz.weight [4,3]: sizes agree, bytes are shared.
+    const message = refusal(buildFile(edit('Wz.bias', { offsets: [32, 48] })), { layout, source: 'model.safetensors' });
+    expect(message).toMatch(/model.safetensors has a bad header: tensors "Wz.weight" \[0, 48\] and "Wz.bias" \[32, 48\] overlap in data_offsets/);
   });
 
   it('hints at layernorm when a layernorm-off model meets LayerNorm keys', () => {
     const off = buildLayout({ ...config, layernorm: false });
     expect(refusal(valid, { layout: off })).toMatch(/unexpected tensors: ln_h.weight \[4\], ln_h.bias \[4\][\s\S]*trained with layernorm on\?/);
+  });
+});
+
+describe('a bare state_dict (no lwin metadata): the model from the tensor names and shapes', () => {
+  const bare = (config: ModelConfig, drop: string[] = []) => buildFile(rawTensors(config).filter((t) => !drop.includes(t.name)), { format: 'pt' });
+  // linear's tensors are const's without s_const: ambiguous on their own (below).
+  const CASES = CELL_KINDS.filter((cell) => cell !== 'linear').flatMap((cell) => layerNormChoices(cell).map((layernorm) => ({ cell, inputSize: 3, hiddenSize: 4, layernorm })));
+
+  it.each(CASES)('infers $cell (D=3, H=4, layernorm $layernorm)', (config) => {
+    const back = readSafetensors(bare(config), { source: 'state_dict.safetensors' });
+    expect(back.layout.config).toEqual(config);
+    expect(back.warnings).toEqual([]);
+  });
+
+  it.each<[string, () => Uint8Array, Parameters<typeof readSafetensors>[1], RegExp]>([
+    ['const without s_const is linear-shaped', () => bare({ cell: 'const', inputSize: 3, hiddenSize: 4, layernorm: false }, ['s_const']), {},
+      /fit 2 models: const \(D=3, H=4, layernorm off\) without its s_const buffer; linear \(D=3, H=4, layernorm off\)\. They differ in the cell \(const or linear\): say which \(lwin diagnose --cells/],
+    ['shared and diag coincide at H = 1', () => bare({ cell: 'diag', inputSize: 3, hiddenSize: 1, layernorm: true }), {},
+      /fit 2 models: shared \(D=3, H=1, layernorm on\); diag \(D=3, H=1, layernorm on\)\. They differ in the cell \(shared or diag\)/],
+  ])('refuses an ambiguous file, naming what is ambiguous: %s', (_, make, options, message) => {
+    expect(refusal(make(), options)).toMatch(message);
+  });
+
+  it.each<[string, () => Uint8Array, ModelConfig['cell']]>([
+    ['--cells linear', () => bare({ cell: 'linear', inputSize: 3, hiddenSize: 4, layernorm: false }), 'linear'],
+    ['--cells const (s_const from the default, with a warning)', () => bare({ cell: 'const', inputSize: 3, hiddenSize: 4, layernorm: false }, ['s_const']), 'const'],
+    ['--cells shared at H = 1', () => bare({ cell: 'diag', inputSize: 3, hiddenSize: 1, layernorm: false }), 'shared'],
+  ])('the caller resolves the ambiguity: %s', (_, make, cell) => {
+    expect(readSafetensors(make(), { hints: { cell } }).layout.config.cell).toBe(cell);
+  });
+
+  it('lets the hints override what inference finds, and lists the differences when the file disagrees', () => {
+    const file = bare({ cell: 'gru', inputSize: 3, hiddenSize: 4, layernorm: true });
+    expect(refusal(file, { hints: { hiddenSize: 8 } })).toMatch(/cannot read the file as a gru \(D=3, H=8, layernorm on\) model:[\s\S]*wrong shape: Wz.weight is \[4,3\], expected \[8,3\]/);
+    expect(refusal(file, { hints: { cell: 'lstm' } })).toMatch(/has no Wi.weight, the first weight of the lstm cell, so it does not hold a lstm model; its tensors fit gru \(D=3, H=4, layernorm on\): check the cell you gave \(--cells\)/);
+    expect(refusal(file, { hints: { cell: 'const' } })).toMatch(/has no Wx.weight, the first weight of the const cell/);
+    expect(refusal(file, { hints: { layernorm: false } })).toMatch(/unexpected tensors: ln_h.weight \[4\], ln_h.bias \[4\][\s\S]*trained with layernorm on\?/);
+  });
+
+  it('refuses hints that contradict the file\'s lwin metadata', () => {
+    const config: ModelConfig = { cell: 'gru', inputSize: 3, hiddenSize: 4, layernorm: true };
+    const file = buildFile(rawTensors(config), { cell: 'gru', D: '3', H: '4', layernorm: 'true' });
+    expect(readSafetensors(file, { hints: { cell: 'gru', hiddenSize: 4 } }).layout.config).toEqual(config);
+    expect(refusal(file, { hints: { hiddenSize: 8 } })).toMatch(/holds a gru \(D=3, H=4, layernorm on\) model according to its __metadata__, but a gru \(D=3, H=8, layernorm on\) model was expected/);
   });
 });

@@ -86,6 +86,13 @@ describe('lwin stable', () => {
       [3, stableCdf(3, 1.5)],
     ]);
   });
+  it('the quantiles at p = 0 and 1 as JSON: the infinities as strings, not null', async () => {
+    const report = JSON.parse(await run('stable', 'quantile', '--alpha', '1.5', '--json', '0', '0.5', '1'));
+    expect(report.results).toEqual(['-Infinity', 0, 'Infinity']);
+    expect(report.results.map(Number)).toEqual([-Infinity, 0, Infinity]);
+    expect(await run('stable', 'quantile', '--alpha', '1.5', '0', '1')).toBe('0\t-Infinity\n1\tInfinity');
+  });
+
   it('quantiles with a scale, as JSON', async () => {
     const report = JSON.parse(await run('stable', 'quantile', '--alpha', '1.2', '--scale', '2', '--json', '0.75', '0.95'));
     expect(report.results).toEqual([stableQuantile(0.75, 1.2, 2), stableQuantile(0.95, 1.2, 2)]);

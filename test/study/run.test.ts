@@ -1,6 +1,6 @@
 // A whole study at a tiny size: every output file, resume after an interruption, `diagnose` reproducing the run,
 // and configurations refused before any work.
-import { mkdtemp, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { useGpu } from '../support/gpu.ts';
 import { resolveStudy } from '../../src/study/config.ts';
 import { diagnoseCell, runStudy, studyData } from '../../src/study/run.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
+import { writeNpy } from '../../src/io/npy.ts';
 
 const gpu = useGpu();
 
@@ -72,8 +73,36 @@ describe('study configurations refused before any work', () => {
     ['a negative learning rate', { optimizer: { lr: -1 } }, /optimizer.lr/],
     ['an unknown α method', { alphaMethod: 'hill' }, /alphaMethod/],
     ['a hidden size beyond the kernels', { model: { hidden: 512 } }, /model.hidden/],
+    ['task lags reaching the sequence length', { task: { steps: 32 } }, /task.lags must be below task.steps \(32\); got 4,8,16,24,32: give a longer --steps or smaller --task-lags/],
+    ['--x without --y', { data: { x: 'x.npy' } }, /data.x is given without data.y: --x and --y go together/],
+    ['--diag-x without --diag-y', { data: { x: 'x.npy', y: 'y.npy', diagX: 'dx.npy' } }, /data.diagX is given without data.diagY: --diag-x and --diag-y go together; give both .npy files, or neither/],
+    ['--diag-y without --diag-x', { data: { x: 'x.npy', y: 'y.npy', diagY: 'dy.npy' } }, /data.diagY is given without data.diagX/],
+    ['diagnostic data without training data', { data: { diagX: 'dx.npy', diagY: 'dy.npy' } }, /data.diagX and data.diagY need data.x and data.y/],
   ])('%s', (_name, overrides, pattern) => {
     expect(() => resolveStudy('quick', overrides)).toThrow(pattern);
+  });
+
+  it('says once that an inverted lag grid is inverted (not also that num exceeds a negative count)', () => {
+    expect(() => resolveStudy('quick', { lagGrid: { min: 20, max: 16, num: 32 } })).toThrow(
+      /has a problem; nothing was run:\n  lagGrid.min \(20\) exceeds lagGrid.max \(16\) \(--lag-min, --lag-max\): the grid runs from min up to max$/,
+    );
+  });
+
+  it('refuses diagnostic data whose D differs from the training data\'s, naming both files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lwin-diag-d-'));
+    try {
+      const file = async (name: string, shape: number[]) => {
+        const path = join(dir, name);
+        await writeFile(path, writeNpy(shape, new Float32Array(shape.reduce((a, b) => a * b, 1))));
+        return path;
+      };
+      const data = { x: await file('x.npy', [4, 6, 3]), y: await file('y.npy', [4, 6]), diagX: await file('dx.npy', [2, 6, 5]), diagY: await file('dy.npy', [2, 6]) };
+      expect(() => studyData(resolveStudy('quick', { data }))).toThrow(
+        `the diagnostic X file ${data.diagX} has D=5 features per step, but the training X file ${data.x} has D=3; the diagnostics run the model trained on the training data`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
