@@ -306,8 +306,8 @@ describe('aggregateRuns', () => {
       const table = await aggregateRuns([a, b, c], { allowDifferent: true });
       expect(table.differences.map((d) => d.setting)).toEqual(['trainSequences', 'epochs']);
       await writeAggregate(join(root, 'agg-settings'), table);
-      const runs = JSON.parse(await readFile(join(root, 'agg-settings', 'aggregate', 'runs.json'), 'utf8'));
-      expect(runs.settings_differ[1]).toEqual({ setting: 'epochs', values: [{ value: 8, runs: [a, b] }, { value: 12, runs: [c] }] });
+      const recorded = JSON.parse(await readFile(join(root, 'agg-settings', 'aggregate', 'runs.json'), 'utf8'));
+      expect(recorded.settings_differ[1]).toEqual({ setting: 'epochs', values: [{ value: 8, runs: [a, b] }, { value: 12, runs: [c] }] });
       // A run without study.json cannot be compared: it is reported, not hidden.
       await expect(aggregateRuns([a, runs[0]!])).resolves.toMatchObject({ unchecked: [runs[0]] });
     });
