@@ -151,5 +151,5 @@ async function clearLwinOutputs(dir: string, contents: FolderContents, options: 
     for (const entry of doomed) await rm(entry, { recursive: true, force: true });
   });
   const kept = contents.entries.length - doomed.length;
-  options.log?.(`--force: deleted ${contents.summary} in ${dir} (${listed(doomed.map((d) => relative(dir, d)))})${kept ? `; ${kept} other entries kept` : ''}`);
+  options.log?.(`--force: deleted ${contents.summary} in ${dir} (${listed(doomed.map((d) => relative(dir, d)))})${kept ? `; ${kept === 1 ? '1 other entry' : `${kept} other entries`} kept` : ''}`);
 }

@@ -1,7 +1,7 @@
 // Failures of the paths a user asked lwin to write to (`--out`), said in terms of that path: what is wrong with it
 // and what to do, instead of a raw ENOENT/EISDIR/EROFS naming a temporary file (write-file-atomic writes
 // `<file>.<hash>` beside the target and renames it).
-import { stat } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 
 interface ErrnoLike {
@@ -10,11 +10,14 @@ interface ErrnoLike {
   dest?: string;
 }
 
-/** True when `p` is `target`, inside it, or a temporary file write-file-atomic makes beside it. */
+/**
+ * True when `p` is `target`, inside it, a temporary file write-file-atomic makes beside it, or a folder above it
+ * (creating `target` creates its missing parents).
+ */
 function touches(p: string | undefined, target: string): boolean {
   if (p === undefined) return false;
   const [abs, goal] = [resolve(p), resolve(target)];
-  return abs === goal || abs.startsWith(goal + sep) || new RegExp(`^${escapeRegExp(goal)}\\.\\d+$`).test(abs);
+  return abs === goal || abs.startsWith(goal + sep) || goal.startsWith(abs + sep) || new RegExp(`^${escapeRegExp(goal)}\\.\\d+$`).test(abs);
 }
 
 function escapeRegExp(text: string): string {
@@ -31,12 +34,24 @@ async function fileInTheWay(path: string): Promise<string | undefined> {
 }
 
 /**
+ * Why the nearest existing folder of `path` refuses writes (EROFS, EACCES, …), if it does: Node's recursive mkdir
+ * reports ENOENT where the real cause is a read-only parent.
+ */
+async function parentRefusal(path: string): Promise<string | undefined> {
+  for (let p = dirname(resolve(path)); ; p = dirname(p)) {
+    if (await stat(p).then(() => true, () => false)) return access(p, constants.W_OK).then(() => undefined, (e: ErrnoLike) => e.code);
+    if (dirname(p) === p) return undefined;
+  }
+}
+
+/**
  * The error a person should see when writing under `path` (given as `flag`) failed with `error`; errors about
  * other paths (an input file) come back unchanged. `kind` says whether the user gave a folder or a file.
  */
 export async function explainOutputError(error: unknown, path: string, flag = '--out', kind: 'folder' | 'file' = 'folder'): Promise<unknown> {
-  const { code, path: failed, dest } = (error ?? {}) as ErrnoLike;
-  if (code === undefined || !(touches(failed, path) || touches(dest, path))) return error;
+  const { code: raw, path: failed, dest } = (error ?? {}) as ErrnoLike;
+  if (raw === undefined || !(touches(failed, path) || touches(dest, path))) return error;
+  const code = raw === 'ENOENT' ? ((await parentRefusal(failed ?? path)) ?? raw) : raw;
   const given = `${flag} ${path}`;
   const elsewhere = flag.startsWith('--') ? `give ${flag} another ${kind}` : `choose another place with --out`;
   const why = (text: string) => new Error(text, { cause: error });

@@ -72,11 +72,11 @@ export function registerTrain(program: Command): void {
     const config = await trainConfigFromFlags(flags);
     if (flags.resume && !flags.out) throw new Error('--resume needs --out: the folder of the training run to continue');
     const out = flags.out ?? newOutputFolder('train');
+    const data = loadData(flags, config.batch);
     await claimOutputFolder(out, {
       command: 'train', given: flags.out !== undefined, resume: flags.resume, force: flags.force, resumes: ['training'],
       inputs: [flags.config, flags.x, flags.y], log: (line) => console.log(`lwin: ${line}`),
     });
-    const data = loadData(flags, config.batch);
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter });

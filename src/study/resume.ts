@@ -45,11 +45,13 @@ export async function checkSameSettings(out: string, config: StudyConfig): Promi
   const differences = describeDifferences(recorded.config, config);
   if (differences.length === 0) return;
   const configFile = join(out, STUDY_CONFIG_FILE);
+  const resume = (await readJsonFile(configFile)) === undefined
+    ? `Resume with the settings it was started with (the config in ${recorded.file})`
+    : `Resume with the settings it was started with: \`lwin run --resume --config ${configFile} --out ${out}\``;
   throw new Error(
     `${out} holds a study with other settings (${recorded.file}); nothing was run or overwritten. Settings that differ (folder → now):\n` +
       `${differences.map((d) => `  ${d}`).join('\n')}\n` +
-      `Resume with the settings it was started with (\`lwin run --resume --config ${configFile} --out ${out}\` where ${configFile} exists), ` +
-      'choose another --out, or use --force instead of --resume to replace it.',
+      `${resume}; or choose another --out, or use --force instead of --resume to replace it.`,
   );
 }
 
