@@ -80,7 +80,8 @@ export async function inspectFolder(dir: string): Promise<FolderContents> {
     const at = typeof latest?.epoch === 'number' ? `, checkpoint at epoch ${latest.epoch}` : '';
     return { kind: 'training', summary: `a training run (${curves.length ? `cell ${curves.join(', ')}` : 'checkpoints'}${at})`, entries };
   }
-  const seeds = entries.filter((e) => SWEEP_ENTRY.test(e));
+  // One optimizer: <out>/seed_<S>/; several: <out>/<optimizer>/seed_<S>/.
+  const seeds = entries.filter((e) => SWEEP_ENTRY.test(e) || OPTIMIZERS.includes(e));
   if (seeds.length || entries.includes('sweep_jobs.txt')) return { kind: 'sweep', summary: `a sweep (${listed(seeds.length ? seeds : entries)})`, entries };
   return { kind: 'other', summary: `${entries.length === 1 ? '1 entry' : `${entries.length} entries`}: ${listed(entries)}`, entries };
 }
@@ -93,6 +94,8 @@ export interface ClaimOptions {
   force?: boolean;
   /** What `--resume` continues; undefined: the command cannot resume. */
   resumes?: readonly FolderKind[];
+  /** The command always continues what its folder holds (a sweep): only these kinds are accepted, no flag needed. */
+  continues?: readonly FolderKind[];
   /** Files the command reads: `--force` refuses to delete an entry holding one of them. */
   inputs?: readonly (string | undefined)[];
   log?: (line: string) => void;
@@ -112,7 +115,12 @@ export async function claimOutputFolder(dir: string, options: ClaimOptions): Pro
   if (contents.kind === 'file') throw new Error(`--out ${dir} is a file, not a folder. Give --out a folder path (lwin creates it), or move the file away.`);
   if (options.resume && options.force) throw new Error('--resume and --force contradict each other: --resume continues what the folder holds, --force deletes it. Give one.');
   if (contents.kind !== 'missing' && contents.kind !== 'empty') {
-    if (options.resume && options.resumes) {
+    if (options.continues) {
+      if (!options.continues.includes(contents.kind)) {
+        throw new Error(`--out ${dir} holds ${contents.summary}, not a ${options.command}; \`lwin ${options.command}\` wrote nothing. ` +
+          `It continues only a folder of its own kind: choose another --out${options.given ? ', or leave --out out for a new timestamped folder under lwin-out/' : ''}.`);
+      }
+    } else if (options.resume && options.resumes) {
       if (!options.resumes.includes(contents.kind)) {
         throw new Error(`--resume: --out ${dir} holds ${contents.summary}, which \`lwin ${options.command}\` cannot continue; nothing was written. Give the folder of a ${options.command === 'train' ? 'training run' : 'study'}, or leave out --resume and choose another --out.`);
       }

@@ -11,7 +11,7 @@ import { aggregateRuns, writeAggregate } from '../study/aggregate.ts';
 import { terminalProgress } from '../train/progress.ts';
 import { addStudyOptions, studyFromFlags, type RunFlags } from './run.ts';
 import { deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
-import { newOutputFolder } from './output-folder.ts';
+import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
 import { writingTo } from './output-path.ts';
 
 interface SweepFlags extends RunFlags {
@@ -88,6 +88,8 @@ function registerSweepCommand(program: Command): void {
     .option('--plan', 'print one self-contained `lwin run` command per job (for Slurm, GNU parallel, …) and exit without running');
   addStudyOptions(command).action(async (flags: SweepFlags) => {
     const out = flags.out ?? newOutputFolder('sweep');
+    // A sweep always continues its own folder (each job resumes, with its settings checked); anything else is refused.
+    await claimOutputFolder(out, { command: 'sweep', given: flags.out !== undefined, continues: ['sweep'] });
     await writingTo(out, async () => runSweep(flags, out, await planSweep(flags, out)));
   });
 }

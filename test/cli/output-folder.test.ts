@@ -48,6 +48,7 @@ describe('inspectFolder tells what a folder holds', () => {
     ['a diagnosis', { 'study.json': JSON.stringify({ config: { cells: ['gru'] }, weights: 'w.safetensors' }) }, 'diagnosis', 'a diagnosis of w.safetensors (cells gru)'],
     ['a training run', TRAINING, 'training', 'a training run (cell gru, checkpoint at epoch 20)'],
     ['a sweep', { 'seed_212/study.json': '{}', 'seed_1001/study.json': '{}', 'aggregate/runs.json': '{}' }, 'sweep', 'a sweep (seed_1001, seed_212)'],
+    ['a sweep over several optimizers', { 'adamw/seed_212/study.json': '{}', 'sgd/seed_212/study.json': '{}' }, 'sweep', 'a sweep (adamw, sgd)'],
     ['anything else', { 'a.txt': '', 'b.txt': '', 'c.txt': '', 'd.txt': '', 'e.txt': '' }, 'other', '5 entries: a.txt, b.txt, c.txt, d.txt, … (5 in all)'],
   ])('%s', async (name, files, kind, summary) => {
     const dir = files ? await folder(`inspect-${name.replace(/ /g, '-')}`, files) : join(root, 'never-made');
@@ -97,6 +98,16 @@ describe('claimOutputFolder', () => {
     const refused = claimOutputFolder(dir, options);
     for (const message of messages) await expect(refused).rejects.toThrow(message);
     expect(await readdir(dir, { recursive: true })).toEqual(before);
+  });
+
+  it('a sweep continues its own folder, and refuses any other non-empty one', async () => {
+    const sweep: ClaimOptions = { command: 'sweep', given: true, continues: ['sweep'] };
+    const own = await folder('sweep-own', { 'seed_212/study.json': '{}' });
+    await expect(claimOutputFolder(own, sweep)).resolves.toMatchObject({ kind: 'sweep' });
+    const other = await folder('sweep-other', STUDY);
+    await expect(claimOutputFolder(other, sweep)).rejects.toThrow(
+      `--out ${other} holds a finished study (cells const, gru; seed 212, 8 epochs), not a sweep; \`lwin sweep\` wrote nothing. It continues only a folder of its own kind: choose another --out`,
+    );
   });
 
   it('refuses a regular file as --out', async () => {
