@@ -20,7 +20,9 @@ import type { StudyConfig } from '../study/config.ts';
 import { GpuOptimizer, type OptimizerConfig } from '../train/optim/index.ts';
 import { diagnoseCell, studyData } from '../study/run.ts';
 import { writeStudyJson, writeStudySummary } from '../study/outputs.ts';
-import { addStudyOptions, studyFromFlags, type RunFlags } from './run.ts';
+import { addStudyOptions, FORCE_OPTION, studyFromFlags, type RunFlags } from './run.ts';
+import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
+import { writingTo } from './output-path.ts';
 import { deviceOptionsFrom } from './device-options.ts';
 
 interface DiagnoseFlags extends RunFlags {
@@ -36,7 +38,8 @@ export function registerDiagnose(program: Command): void {
       '--weights <file.safetensors>',
       'model parameters with SPEC names; cell, D, H and layernorm come from __metadata__, or else from the tensor names and shapes (a PyTorch state_dict), with --cells, --input-size, --hidden and --no-layernorm overriding',
     )
-    .option('--optimizer-state <file.safetensors>', 'optimizer state for ρ (see `lwin diagnose --help` in the docs: <state>.<param> tensors)');
+    .option('--optimizer-state <file.safetensors>', 'optimizer state for ρ (see `lwin diagnose --help` in the docs: <state>.<param> tensors)')
+    .option(...FORCE_OPTION);
   addStudyOptions(command).action(async (flags: DiagnoseFlags) => {
     const config = await studyFromFlags(flags);
     const bytes = await readFile(flags.weights).catch((e: Error) => {
@@ -49,16 +52,22 @@ export function registerDiagnose(program: Command): void {
     const used: StudyConfig = { ...config, cells: [cell], task: { ...config.task, inputSize }, model: { ...config.model, hidden: hiddenSize, layernorm } };
     const data = studyData(used);
     checkDataFitsModel(data.diagnostic, model.layout.config, flags.weights);
-    const out = flags.out ?? join('lwin-out', `diagnose-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-    await mkdir(join(out, cell), { recursive: true });
+    const out = flags.out ?? newOutputFolder('diagnose');
+    await claimOutputFolder(out, {
+      command: 'diagnose', given: flags.out !== undefined, force: flags.force, log: (line) => console.log(`lwin: ${line}`),
+      inputs: [flags.weights, flags.optimizerState, flags.config, config.data?.x, config.data?.y, config.data?.diagX, config.data?.diagY],
+    });
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
       const preconditioner = flags.optimizerState && config.rho ? await loadPreconditioner(ctx, model.layout, flags.optimizerState, config.optimizer) : undefined;
       if (config.rho && !preconditioner) console.warn('lwin: no --optimizer-state given: ρ and the generalized envelope are skipped');
-      const record = await diagnoseCell(ctx, { ...used, rho: Boolean(preconditioner) }, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out);
-      await writeStudySummary(out, [{ cell, stats: record.stats }], used);
-      await writeStudyJson(out, { config: used, weights: flags.weights, adapter: acquired.adapter, cells: [record], profile: ctx.profiler?.report() });
+      await writingTo(out, async () => {
+        await mkdir(join(out, cell), { recursive: true });
+        const record = await diagnoseCell(ctx, { ...used, rho: Boolean(preconditioner) }, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out);
+        await writeStudySummary(out, [{ cell, stats: record.stats }], used);
+        await writeStudyJson(out, { config: used, weights: flags.weights, adapter: acquired.adapter, cells: [record], profile: ctx.profiler?.report() });
+      });
       console.log(`diagnosed ${cell} (H=${hiddenSize}) on ${acquired.adapter.name}; outputs in ${out}`);
     } finally {
       acquired.release();

@@ -8,6 +8,9 @@ import { runStudy } from '../study/run.ts';
 import { terminalProgress } from '../train/progress.ts';
 import { readJsonObject } from './json-config.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
+import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
+import { writingTo } from './output-path.ts';
+import { checkSameSettings } from '../study/resume.ts';
 
 const num = (v: string) => {
   const n = Number(v);
@@ -22,6 +25,7 @@ export interface RunFlags extends DeviceFlags {
   config?: string;
   out?: string;
   resume?: boolean;
+  force?: boolean;
   [key: string]: unknown;
 }
 
@@ -96,6 +100,9 @@ export function studyOverrides(flags: Record<string, unknown>, fromFile: Record<
   return overrides;
 }
 
+/** `--force`, for every command that refuses a non-empty --out. */
+export const FORCE_OPTION = ['--force', 'write into an --out that already holds outputs: lwin\'s outputs there are deleted first (other files stay)'] as const;
+
 /** The study settings every study command takes: preset, JSON config, one flag per SPEC knob, device choice. */
 export function addStudyOptions(command: Command): Command {
   command
@@ -117,21 +124,27 @@ export function registerRun(program: Command): void {
   const command = program
     .command('run')
     .description('train the selected cells, run the diagnostics and statistics, and write every output (default preset: quick)')
-    .option('--resume', 'continue the study in --out: finished cells are kept, a half-trained cell resumes from its checkpoint')
+    .option('--resume', 'continue the study in --out (same settings, checked): finished cells are kept, a half-trained cell resumes from its checkpoint')
+    .option(...FORCE_OPTION)
     .option('--no-report', 'skip report.html at the end');
   addStudyOptions(command).action(async (flags: RunFlags) => {
     const config = await studyFromFlags(flags);
     if (flags.resume && !flags.out) throw new Error('--resume needs --out: the folder of the study to continue');
-    const out = flags.out ?? join('lwin-out', new Date().toISOString().replace(/[:.]/g, '-'));
+    const out = flags.out ?? newOutputFolder('run');
+    await claimOutputFolder(out, {
+      command: 'run', given: flags.out !== undefined, resume: flags.resume, force: flags.force, resumes: ['study', 'unfinished-study'],
+      inputs: [flags.config, config.data?.x, config.data?.y, config.data?.diagX, config.data?.diagY], log: (line) => console.log(`lwin: ${line}`),
+    });
+    if (flags.resume) await checkSameSettings(out, config);
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     const started = performance.now();
     try {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
       console.log(`lwin run (${flags.preset}) on ${acquired.adapter.name}: ${config.cells.join(', ')} → ${out}`);
-      await runStudy(ctx, config, out, {
+      await writingTo(out, () => runStudy(ctx, config, out, {
         resume: flags.resume, adapter: acquired.adapter, progress: () => terminalProgress(), log: (line) => console.log(`  ${line}`),
         report: flags.report !== false,
-      });
+      }));
       console.log(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; summary: ${join(out, 'H_N_summary.csv')}`);
     } catch (error) {
       if (error instanceof DeviceLostError) throw new Error(`${error.message} Continue with: lwin run --resume --out ${out}`);

@@ -11,6 +11,8 @@ import { aggregateRuns, writeAggregate } from '../study/aggregate.ts';
 import { terminalProgress } from '../train/progress.ts';
 import { addStudyOptions, studyFromFlags, type RunFlags } from './run.ts';
 import { deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
+import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
+import { writingTo } from './output-path.ts';
 
 interface SweepFlags extends RunFlags {
   seeds?: number[];
@@ -47,14 +49,13 @@ async function taskSeedPinned(flags: SweepFlags): Promise<boolean> {
   return file.task?.seed !== undefined;
 }
 
-async function planSweep(flags: SweepFlags): Promise<{ out: string; jobs: SweepJob[] }> {
+async function planSweep(flags: SweepFlags, out: string): Promise<SweepJob[]> {
   const config = await studyFromFlags(flags);
-  const out = flags.out ?? join('lwin-out', `sweep-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const jobs = planJobs(config, flags.seeds ?? PAPER_SEEDS, flags.optimizers ?? [config.optimizer.name], out, {
     preset: flags.preset, fixedTaskSeed: await taskSeedPinned(flags), extraArgs: deviceArgs(flags),
   });
   await prepareJobs(jobs);
-  return { out, jobs };
+  return jobs;
 }
 
 async function runJobs(flags: SweepFlags, out: string, jobs: SweepJob[]): Promise<void> {
@@ -86,24 +87,30 @@ function registerSweepCommand(program: Command): void {
     .option('--optimizers <list>', 'optimizers, comma-separated (default: the study\'s optimizer); several: <out>/<optimizer>/seed_<S>/', list)
     .option('--plan', 'print one self-contained `lwin run` command per job (for Slurm, GNU parallel, …) and exit without running');
   addStudyOptions(command).action(async (flags: SweepFlags) => {
-    const { out, jobs } = await planSweep(flags);
-    const groups = aggregateGroups(jobs, out);
-    if (flags.plan) {
-      const lines = jobs.map((j) => j.command);
-      await writeFileAtomic(join(out, 'sweep_jobs.txt'), `${lines.join('\n')}\n`);
-      console.log(lines.join('\n'));
-      console.error(`lwin sweep --plan: ${plural(jobs.length, 'job', 'jobs')} (also in ${join(out, 'sweep_jobs.txt')}); once they are done:`);
-      for (const g of groups) console.error(`  ${shellLine(['lwin', 'aggregate', '--out', g.target, ...g.dirs])}`);
-      return;
-    }
-    const started = performance.now();
-    await runJobs(flags, out, jobs);
-    for (const group of groups) {
-      const written = await writeAggregate(group.target, await aggregateRuns(group.dirs));
-      console.log(`aggregate of ${plural(group.dirs.length, 'run', 'runs')} (${group.optimizer}): ${join(group.target, 'aggregate')} (${written.length} files)`);
-    }
-    console.log(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    const out = flags.out ?? newOutputFolder('sweep');
+    // A sweep always continues its own folder (each job resumes, with its settings checked); anything else is refused.
+    await claimOutputFolder(out, { command: 'sweep', given: flags.out !== undefined, continues: ['sweep'] });
+    await writingTo(out, async () => runSweep(flags, out, await planSweep(flags, out)));
   });
+}
+
+async function runSweep(flags: SweepFlags, out: string, jobs: SweepJob[]): Promise<void> {
+  const groups = aggregateGroups(jobs, out);
+  if (flags.plan) {
+    const lines = jobs.map((j) => j.command);
+    await writeFileAtomic(join(out, 'sweep_jobs.txt'), `${lines.join('\n')}\n`);
+    console.log(lines.join('\n'));
+    console.error(`lwin sweep --plan: ${plural(jobs.length, 'job', 'jobs')} (also in ${join(out, 'sweep_jobs.txt')}); once they are done:`);
+    for (const g of groups) console.error(`  ${shellLine(['lwin', 'aggregate', '--out', g.target, ...g.dirs])}`);
+    return;
+  }
+  const started = performance.now();
+  await runJobs(flags, out, jobs);
+  for (const group of groups) {
+    const written = await writeAggregate(group.target, await aggregateRuns(group.dirs));
+    console.log(`aggregate of ${plural(group.dirs.length, 'run', 'runs')} (${group.optimizer}): ${join(group.target, 'aggregate')} (${written.length} files)`);
+  }
+  console.log(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
 function registerAggregateCommand(program: Command): void {
@@ -112,9 +119,12 @@ function registerAggregateCommand(program: Command): void {
     .description('mean ± std across finished studies (e.g. a sweep\'s seed folders), per cell, per lag and per budget')
     .argument('[dirs...]', 'folders of finished studies (each with H_N_summary.csv)')
     .requiredOption('--out <dir>', 'where to write aggregate/<cell>_summary_aggregate.csv and aggregate/<cell>_H_N_aggregate.csv')
-    .action(async (dirs: string[], flags: { out: string }) => {
-      const table = await aggregateRuns(dirs);
-      const written = await writeAggregate(flags.out, table);
+    .option('--allow-different', 'average runs whose settings differ besides the seeds (refused otherwise); the differences go into aggregate/runs.json')
+    .action(async (dirs: string[], flags: { out: string; allowDifferent?: boolean }) => {
+      const table = await aggregateRuns(dirs, { allowDifferent: flags.allowDifferent });
+      for (const dir of table.unchecked) console.warn(`lwin: warning: ${dir} has no readable study.json, so its settings were not compared with the others'`);
+      for (const d of table.differences) console.warn(`lwin: warning: --allow-different: averaged runs that differ in ${d.setting} (recorded in aggregate/runs.json)`);
+      const written = await writingTo(flags.out, () => writeAggregate(flags.out, table));
       console.log(`aggregated ${plural(table.runs.length, 'run', 'runs')}, cells ${table.cells.map((c) => `${c.cell} (${c.runs.length})`).join(', ')}: ${join(flags.out, 'aggregate')} (${written.length} files)`);
     });
 }

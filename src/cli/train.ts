@@ -5,14 +5,17 @@ import { DeviceLostError } from '../gpu/errors.ts';
 import { MultiLagTask, PAPER_TASK, TaskConfigError, type TaskConfig } from '../data/task.ts';
 import { loadNpyDataset, validationSize } from '../data/dataset.ts';
 import { CELL_KINDS } from '../model/cells.ts';
-import { PAPER_TRAINING, parseTrainConfig } from '../train/config.ts';
+import { PAPER_TRAINING, parseTrainConfig, type TrainConfig } from '../train/config.ts';
 import { train, type TrainingData } from '../train/trainer.ts';
 import { fileSink } from '../train/sink.ts';
 import { terminalProgress } from '../train/progress.ts';
 import { readJsonObject } from './json-config.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
+import { FORCE_OPTION } from './run.ts';
+import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
+import { writingTo } from './output-path.ts';
 
-interface TrainFlags extends DeviceFlags {
+export interface TrainFlags extends DeviceFlags {
   config?: string;
   cell: string;
   hidden?: number;
@@ -24,8 +27,10 @@ interface TrainFlags extends DeviceFlags {
   clip?: number;
   seed?: number;
   initScale?: number;
-  out: string;
+  out?: string;
   resume?: boolean;
+  force?: boolean;
+  checkpointEvery?: number;
   x?: string;
   y?: string;
   trainSequences: number;
@@ -64,16 +69,46 @@ export function registerTrain(program: Command): void {
     .option('--task-lags <list>', 'task lags ℓ_k, comma-separated, each below --steps (default: the paper task\'s)', numbers)
     .option('--task-coeffs <list>', 'task coefficients c_k, one per lag (default: the paper task\'s)', numbers)
     .option('--bptt-checkpoint <k>', 'keep every k-th state in BPTT, recompute the rest', num)
-    .option('--out <dir>', 'output folder', 'lwin-out/train')
-    .option('--resume', 'continue from the checkpoint in --out');
+    .option('--checkpoint-every <n>', `epochs between checkpoints (default ${PAPER_TRAINING.checkpointEvery}; a run killed in between resumes from the last one)`, num)
+    .option('--out <dir>', 'output folder (default: a new timestamped folder under lwin-out/)')
+    .option('--resume', 'continue from the checkpoint in --out (same settings, checked)')
+    .option(...FORCE_OPTION);
   addDeviceOptions(command).action(async (flags: TrainFlags) => {
+    const config = await trainConfigFromFlags(flags);
+    if (flags.resume && !flags.out) throw new Error('--resume needs --out: the folder of the training run to continue');
+    const out = flags.out ?? newOutputFolder('train');
+    const data = loadData(flags, config.batch);
+    await claimOutputFolder(out, {
+      command: 'train', given: flags.out !== undefined, resume: flags.resume, force: flags.force, resumes: ['training'],
+      inputs: [flags.config, flags.x, flags.y], log: (line) => console.log(`lwin: ${line}`),
+    });
+    const acquired = await acquireDevice(deviceOptionsFrom(flags));
+    try {
+      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter });
+      const sink = fileSink(out, (message) => console.warn(`lwin: warning: ${message}`));
+      const log = (line: string) => console.log(`lwin: ${line}`);
+      const result = await writingTo(out, () => train(ctx, config, data, { sink, resume: flags.resume, progress: terminalProgress(), log }));
+      result.optimizer.destroy();
+      const last = result.curve.at(-1);
+      console.log(`trained ${config.cell} for ${result.epochsRun} epochs on ${acquired.adapter.name}; final val R² ${last?.val_r2.toFixed(4)}; outputs in ${out}`);
+    } catch (error) {
+      if (error instanceof DeviceLostError) throw new Error(`${error.message} Continue with the same command and --resume --out ${out}.`);
+      throw error;
+    } finally {
+      acquired.release();
+    }
+  });
+}
+
+/** The training configuration of `lwin train`'s flags: the paper's settings, then --config, then each flag. */
+export async function trainConfigFromFlags(flags: TrainFlags): Promise<TrainConfig> {
     const fromFile = flags.config ? await readJsonObject(flags.config, 'the training config', '{"epochs": 20, "hidden": 32}') : {};
     const optimizer: Record<string, unknown> = { ...PAPER_TRAINING.optimizer, ...(fromFile.optimizer as object | undefined) };
     if (flags.optimizer) optimizer.name = flags.optimizer;
     if (flags.lr !== undefined) optimizer.lr = flags.lr;
     if (flags.weightDecay !== undefined) optimizer.weightDecay = flags.weightDecay;
     if (flags.clip !== undefined) optimizer.clip = flags.clip;
-    const config = parseTrainConfig(
+    return parseTrainConfig(
       {
         ...PAPER_TRAINING, ...fromFile, cell: flags.cell, optimizer,
         ...(flags.hidden !== undefined && { hidden: flags.hidden }),
@@ -82,24 +117,10 @@ export function registerTrain(program: Command): void {
         ...(flags.seed !== undefined && { seed: flags.seed }),
         ...(flags.initScale !== undefined && { initScale: flags.initScale }),
         ...(flags.bpttCheckpoint !== undefined && { bpttCheckpoint: flags.bpttCheckpoint }),
+        ...(flags.checkpointEvery !== undefined && { checkpointEvery: flags.checkpointEvery }),
       },
       flags.config ?? 'the training options',
     );
-    const data = loadData(flags, config.batch);
-    const acquired = await acquireDevice(deviceOptionsFrom(flags));
-    try {
-      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter });
-      const result = await train(ctx, config, data, { sink: fileSink(flags.out), resume: flags.resume, progress: terminalProgress() });
-      result.optimizer.destroy();
-      const last = result.curve.at(-1);
-      console.log(`trained ${config.cell} for ${result.epochsRun} epochs on ${acquired.adapter.name}; final val R² ${last?.val_r2.toFixed(4)}; outputs in ${flags.out}`);
-    } catch (error) {
-      if (error instanceof DeviceLostError) throw new Error(`${error.message} Run the same command with --resume to continue.`);
-      throw error;
-    } finally {
-      acquired.release();
-    }
-  });
 }
 
 function loadData(flags: TrainFlags, batch: number): TrainingData {

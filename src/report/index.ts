@@ -4,6 +4,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import writeFileAtomic from 'write-file-atomic';
+import { writingTo } from '../cli/output-path.ts';
 import { loadReportInput, type StudyReport, type SweepReport } from './load.ts';
 import type { Figure } from './figures/common.ts';
 import { sweepBandFigures } from './figures/sweep.ts';
@@ -76,7 +77,8 @@ export function registerReport(program: Command): void {
     .option('--out <file>', 'where to write the page (default <dir>/report.html)')
     .option('--title <text>', 'page title')
     .action(async (dir: string, flags: { out?: string; title?: string }) => {
-      const path = await writeReport(dir, flags);
+      const target = flags.out ?? join(dir, 'report.html');
+      const path = await writingTo(target, () => writeReport(dir, flags), flags.out ? '--out' : 'the report file', 'file');
       console.log(`lwin report: ${path}`);
     });
 }

@@ -5,12 +5,16 @@
 // standard deviation (n − 1; nan for a single value); values that are not finite (a lag whose envelope is 0 has
 // log μ = -inf) are left out and `_n` counts what was averaged; N_required_at_eps is averaged only over runs where the
 // lag was detectable (not -1), so its `_n` says in how many runs it was.
+//
+// Only runs with the same settings are averaged: their study.json configs may differ in the seeds alone, unless the
+// caller allows more (--allow-different), and then runs.json records every difference.
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { CELL_KINDS } from '../model/cells.ts';
 import { cellFileNames } from './outputs.ts';
 import { csvText, type CsvValue } from './format.ts';
+import { differingPaths, showValue, valueAt } from '../util/differences.ts';
 
 export const AGGREGATED_SUMMARY_COLUMNS = ['mu_l1_mean', 'log_mu_l1_mean', 'alpha_hat', 'sigma_alpha_hat', 'mbar_scalar', 'N_required_at_eps'] as const;
 export const AGGREGATED_WINDOW_COLUMNS = ['H_N', 'H_N_contiguous'] as const;
@@ -41,10 +45,28 @@ export interface CellAggregate {
   windows: AggregateSeries;
 }
 
+/** A setting that differs between the aggregated runs: each distinct value and the runs that have it. */
+export interface SettingDifference {
+  setting: string;
+  values: { value: unknown; runs: string[] }[];
+}
+
 export interface AggregateTable {
   runs: string[];
   cells: CellAggregate[];
+  /** Settings (study.json's config) that differ between the runs besides the seeds; empty unless allowed. */
+  differences: SettingDifference[];
+  /** Runs without a readable study.json, whose settings could not be compared. */
+  unchecked: string[];
 }
+
+export interface AggregateOptions {
+  /** Average runs whose settings differ (besides the seeds) instead of refusing; the differences are recorded. */
+  allowDifferent?: boolean;
+}
+
+/** What a sweep varies between its runs, so not a difference: the model seed and the task seed it follows. */
+export const SEED_SETTINGS: readonly string[] = ['seed', 'task.seed'];
 
 /** A CSV file as text fields, read by header name. */
 export interface CsvTable {
@@ -175,8 +197,45 @@ function aggregateSeries(tables: readonly { dir: string; table: CsvTable }[], ke
   return { key, keys: first, columns: [...columns], values: first.map((_, row) => perColumn.map((c) => c[row]!)) };
 }
 
+/** The settings of each run (study.json's config), and the runs that have none. */
+async function runSettings(dirs: readonly string[]): Promise<{ settings: { dir: string; config: unknown }[]; unchecked: string[] }> {
+  const settings: { dir: string; config: unknown }[] = [];
+  const unchecked: string[] = [];
+  for (const dir of dirs) {
+    const text = await readText(join(dir, 'study.json'));
+    let config: unknown;
+    try {
+      config = text === undefined ? undefined : (JSON.parse(text) as { config?: unknown }).config;
+    } catch {
+      config = undefined;
+    }
+    if (config === undefined) unchecked.push(dir);
+    else settings.push({ dir, config });
+  }
+  return { settings, unchecked };
+}
+
+/** The settings that differ between runs besides the seeds, each with its values and the runs holding them. */
+export function settingDifferences(runs: readonly { dir: string; config: unknown }[]): SettingDifference[] {
+  const paths = [...new Set(runs.slice(1).flatMap((r) => differingPaths(runs[0]!.config, r.config)))].filter((p) => !SEED_SETTINGS.includes(p));
+  return paths.map((setting) => {
+    const values: { value: unknown; runs: string[] }[] = [];
+    for (const run of runs) {
+      const value = valueAt(run.config, setting);
+      const same = values.find((v) => JSON.stringify(v.value) === JSON.stringify(value));
+      if (same) same.runs.push(run.dir);
+      else values.push({ value, runs: [run.dir] });
+    }
+    return { setting, values };
+  });
+}
+
+function describeDifference({ setting, values }: SettingDifference): string {
+  return `${setting}: ${values.map((v) => `${showValue(v.value)} (${v.runs.length > 2 ? `${v.runs[0]} and ${v.runs.length - 1} more` : v.runs.join(', ')})`).join(', ')}`;
+}
+
 /** Reads finished study folders and aggregates every cell over the runs that hold it. */
-export async function aggregateRuns(dirs: readonly string[]): Promise<AggregateTable> {
+export async function aggregateRuns(dirs: readonly string[], options: AggregateOptions = {}): Promise<AggregateTable> {
   if (dirs.length === 0) throw new Error('nothing to aggregate: give the folders of finished studies, e.g. `lwin aggregate --out sweep sweep/seed_212 sweep/seed_1001`');
   const twice = dirs.find((d, i) => dirs.findIndex((e) => resolve(e) === resolve(d)) !== i);
   if (twice !== undefined) throw new Error(`${twice} is listed twice; each run must count once`);
@@ -184,6 +243,13 @@ export async function aggregateRuns(dirs: readonly string[]): Promise<AggregateT
   const problems = read.flatMap((r) => (Array.isArray(r) ? r : []));
   if (problems.length) throw new Error(`cannot aggregate; these are not finished studies:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   const runs = read as FinishedRun[];
+  const { settings, unchecked } = await runSettings(dirs);
+  const differences = settingDifferences(settings);
+  if (differences.length && !options.allowDifferent) {
+    throw new Error(`cannot aggregate: the runs differ in settings besides the seeds (${SEED_SETTINGS.join(', ')}); nothing was written:\n` +
+      `${differences.map((d) => `  ${describeDifference(d)}`).join('\n')}\n` +
+      'Aggregate only runs with the same settings, or pass --allow-different to average them anyway (the differences are then recorded in aggregate/runs.json).');
+  }
   const cellNames = [...new Set(runs.flatMap((r) => [...r.cells.keys()]))];
   const cells = cellNames.map((cell) => {
     const holding = runs.filter((r) => r.cells.has(cell));
@@ -195,7 +261,7 @@ export async function aggregateRuns(dirs: readonly string[]): Promise<AggregateT
       windows: aggregateSeries(pick('windows'), 'N', AGGREGATED_WINDOW_COLUMNS, `budget (${cell})`),
     };
   });
-  return { runs: [...dirs], cells };
+  return { runs: [...dirs], cells, differences, unchecked };
 }
 
 /** The CSV text of a series: the key column, then `<col>_mean,<col>_std,<col>_n` per column. */
@@ -219,7 +285,11 @@ export async function writeAggregate(target: string, table: AggregateTable): Pro
       written.push(join(dir, name));
     }
   }
-  const runs = { runs: table.runs, cells: Object.fromEntries(table.cells.map((c) => [c.cell, c.runs])) };
+  const runs = {
+    runs: table.runs, cells: Object.fromEntries(table.cells.map((c) => [c.cell, c.runs])),
+    // Averaged with --allow-different: which settings differed, and in which runs (empty: only the seeds did).
+    settings_differ: table.differences, settings_unchecked: table.unchecked,
+  };
   await writeFileAtomic(join(dir, 'runs.json'), `${JSON.stringify(runs, null, 2)}\n`);
   written.push(join(dir, 'runs.json'));
   return written;

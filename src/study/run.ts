@@ -24,6 +24,7 @@ import { writeCellOutputs, writeStudyJson, writeStudySummary } from './outputs.t
 import type { StudyConfig } from './config.ts';
 import { diagnosticsOptions, trainConfigFor } from './settings.ts';
 import { learnedVsLearnable, type LearnedRow } from './learned.ts';
+import { checkSameSettings, recordSettings } from './resume.ts';
 import { writeReport } from '../report/index.ts';
 
 export { diagnosticsOptions, trainConfigFor };
@@ -74,7 +75,9 @@ export interface CellRecord {
 
 export async function runStudy(ctx: GpuContext, config: StudyConfig, out: string, options: StudyOptions = {}): Promise<CellRecord[]> {
   const log = options.log ?? (() => {});
-  await mkdir(out, { recursive: true });
+  // A resumed study must be the same study (its recorded settings are checked); a new one records what it starts with.
+  if (options.resume) await checkSameSettings(out, config);
+  await recordSettings(out, config);
   const data = studyData(config);
   const records: CellRecord[] = [];
   const started = performance.now();
@@ -108,7 +111,9 @@ async function runCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, dat
   const layout = buildLayout({ cell, inputSize: data.training.train.inputSize, hiddenSize: trainConfig.hidden, layernorm: trainConfig.layernorm });
   const onEpochEnd = config.trackEvery ? trajectoryRecorder(ctx, config, layout, data.diagnostic, join(dir, `${cell}_trajectory.csv`)) : undefined;
   await mkdir(dir, { recursive: true });
-  const trained = await train(ctx, trainConfig, data.training, { sink: fileSink(dir), resume: options.resume, progress: options.progress?.(cell), onEpochEnd });
+  const log = (line: string) => options.log?.(`${cell}: ${line}`);
+  const sink = fileSink(dir, (message) => log(`warning: ${message}`));
+  const trained = await train(ctx, trainConfig, data.training, { sink, resume: options.resume, progress: options.progress?.(cell), onEpochEnd, log });
   try {
     timings.train = (performance.now() - t0) / 1000;
     const state = await trained.optimizer.saveState();

@@ -13,11 +13,15 @@ import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { OptimizerSchema } from '../train/config.ts';
 import { resolveStudy, type PresetName, type StudyConfig } from './config.ts';
+import { differingPaths } from '../util/differences.ts';
+import { STUDY_CONFIG_FILE } from './resume.ts';
+
+export { differingPaths };
 
 /** SPEC §10: the paper repeats its run over these seeds. */
 export const PAPER_SEEDS: readonly number[] = [212, 1001, 2002, 3003, 4004];
 
-export const JOB_CONFIG_FILE = 'study_config.json';
+export const JOB_CONFIG_FILE = STUDY_CONFIG_FILE;
 
 export type OptimizerName = StudyConfig['optimizer']['name'];
 
@@ -128,16 +132,6 @@ async function readJson(file: string): Promise<unknown> {
   } catch (error) {
     throw new Error(`${file} is not valid JSON (${(error as Error).message}); remove it or choose another --out`);
   }
-}
-
-/** Dotted paths where two JSON values differ (`optimizer.lr`, `cells`). */
-export function differingPaths(a: unknown, b: unknown, prefix = ''): string[] {
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (isObject(a) && isObject(b)) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
-    return keys.flatMap((k) => differingPaths(a[k], b[k], prefix ? `${prefix}.${k}` : k));
-  }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix || '(root)'];
 }
 
 /** POSIX shell quoting: words of safe characters stay bare, anything else in single quotes. */

@@ -4,18 +4,21 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ParamLayout } from '../model/params.ts';
 import { CURVE_COLUMNS, GATE_COLUMNS, writeCsv, type CurveRow, type GateRow } from './curves.ts';
-import { loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint, type Warn } from './checkpoint.ts';
 
 export interface TrainSink {
   /** Called after every epoch with the whole curves so far. */
   curves(cell: string, curve: readonly CurveRow[], gates: readonly GateRow[]): Promise<void>;
   saveCheckpoint(layout: ParamLayout, checkpoint: Checkpoint): Promise<void>;
   loadCheckpoint(layout: ParamLayout): Promise<Checkpoint | undefined>;
+  /** Where the checkpoints are kept, for messages (`lwin-out/x/checkpoints`). */
+  where?: string;
 }
 
 /** Files under `dir`: `<cell>_learning_curve.csv`, `gate_stats_<cell>.csv`, `checkpoints/`. */
-export function fileSink(dir: string): TrainSink {
+export function fileSink(dir: string, warn?: Warn): TrainSink {
   return {
+    where: join(dir, 'checkpoints'),
     async curves(cell, curve, gates) {
       await mkdir(dir, { recursive: true });
       await writeCsv(join(dir, `${cell}_learning_curve.csv`), CURVE_COLUMNS, curve);
@@ -24,7 +27,7 @@ export function fileSink(dir: string): TrainSink {
     async saveCheckpoint(layout, checkpoint) {
       await saveCheckpoint(dir, layout, checkpoint);
     },
-    loadCheckpoint: (layout) => loadCheckpoint(dir, layout),
+    loadCheckpoint: (layout) => loadCheckpoint(dir, layout, warn),
   };
 }
 

@@ -13,6 +13,7 @@ import { gateRow, type CurveRow, type GateRow } from './curves.ts';
 import type { TrainSink } from './sink.ts';
 import { silentProgress, type Progress } from './progress.ts';
 import { deriveSeed } from '../data/seeds.ts';
+import { describeDifferences } from '../util/differences.ts';
 
 export interface TrainingData {
   train: SequenceData;
@@ -25,6 +26,8 @@ export interface TrainOptions {
   /** Continue from the sink's checkpoint when there is one. */
   resume?: boolean;
   progress?: Progress;
+  /** Where the run says where it resumed from (or that there was nothing to resume). */
+  log?: (line: string) => void;
   /** Stop after this epoch (as an interruption would); the run can be resumed. */
   stopAfterEpoch?: number;
   /**
@@ -61,6 +64,15 @@ export class NonFiniteLossError extends Error {
 
 /** Up to this many training sequences measure the training R² each epoch (SPEC §3). */
 export const TRAIN_R2_SEQUENCES = 1024;
+
+/** A saved fingerprint as settings (older checkpoints hold the same JSON text). */
+function parseFingerprint(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { fingerprint: text };
+  }
+}
 
 function fingerprint(config: TrainConfig, data: SequenceData): string {
   const { epochs: _epochs, checkpointEvery: _every, ...rest } = config;
@@ -187,11 +199,18 @@ class TrainingRun {
   }
 
   private async restore(): Promise<void> {
-    const saved = await this.options.sink.loadCheckpoint(this.layout);
-    if (!saved) return;
+    const { sink, log = () => {} } = this.options;
+    const where = sink.where ?? 'the checkpoint store';
+    const saved = await sink.loadCheckpoint(this.layout);
+    if (!saved) {
+      log(`nothing to resume: no checkpoint in ${where} yet; training ${this.config.cell} from epoch 1`);
+      return;
+    }
     if (saved.state.fingerprint !== this.fingerprint) {
+      const differences = describeDifferences(parseFingerprint(saved.state.fingerprint), JSON.parse(this.fingerprint));
       throw new Error(
-        'the checkpoint belongs to a different run (model, optimizer, seed or data differ); resume with the same configuration, or start a new output folder',
+        `the checkpoint in ${where} belongs to a different run; nothing was trained or overwritten. Settings that differ (checkpoint → now):\n` +
+          `${differences.map((d) => `  ${d}`).join('\n')}\nResume with the settings it was started with, or start a new output folder.`,
       );
     }
     this.ctx.device.queue.writeBuffer(this.params, 0, saved.params as Float32Array<ArrayBuffer>);
@@ -200,6 +219,8 @@ class TrainingRun {
     this.curve = saved.state.curve;
     this.gates = saved.state.gates;
     this.epoch = saved.state.epoch;
+    const left = this.config.epochs - this.epoch;
+    log(`resumed ${this.config.cell} from the checkpoint at epoch ${this.epoch} in ${where}; ${left > 0 ? `${left} of ${this.config.epochs} epochs to go` : `all ${this.config.epochs} epochs were done`}`);
   }
 
   dispose(includingOptimizer: boolean): void {

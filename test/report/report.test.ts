@@ -189,3 +189,23 @@ describe('detectabilityThreshold (SPEC §8)', () => {
     expect(detectabilityThreshold(0.1, 0, 1.5, 100)).toBeUndefined();
   });
 });
+
+describe('lwin report --out: a path that cannot take the page', () => {
+  const report = async (...args: string[]) => {
+    const { Command } = await import('commander');
+    const { registerReport } = await import('../../src/report/index.ts');
+    const program = new Command().exitOverride();
+    registerReport(program);
+    await program.parseAsync(['node', 'lwin', 'report', ...args]);
+  };
+  it('a folder: says it must name a file, suggesting one inside it', async () => {
+    const folder = join(root, 'not-a-study');
+    await expect(report(join(root, 'bare'), '--out', folder)).rejects.toThrow(
+      `--out ${folder} is a folder, but it must name the file to write; give a file name, e.g. --out ${join(folder, 'report.html')}`,
+    );
+  });
+  it('a file in a folder that does not exist: names that folder', async () => {
+    const page = join(root, 'no-such-folder', 'page.html');
+    await expect(report(join(root, 'bare'), '--out', page)).rejects.toThrow(`cannot write to --out ${page}: the folder ${join(root, 'no-such-folder')} does not exist`);
+  });
+});

@@ -1,5 +1,5 @@
-// A whole study at a tiny size: every output file, resume after an interruption, `diagnose` reproducing the run,
-// and configurations refused before any work.
+// A whole study at a tiny size: every output file, resume after an interruption (and its refusal with other
+// settings), `diagnose` reproducing the run, and configurations refused before any work.
 import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ describe('lwin run at a tiny size', () => {
       const config = resolveStudy('quick', TINY);
       await runStudy(gpu.ctx, config, out);
       for (const cell of ['const', 'gru']) for (const file of CELL_FILES(cell)) await expect(stat(join(out, cell, file))).resolves.toBeTruthy();
-      for (const file of ['H_N_summary.csv', 'cli_args.csv', 'study.json']) await expect(stat(join(out, file))).resolves.toBeTruthy();
+      for (const file of ['H_N_summary.csv', 'cli_args.csv', 'study.json', 'study_config.json']) await expect(stat(join(out, file))).resolves.toBeTruthy();
       const summary = await readFile(join(out, 'gru', 'gru_summary.csv'), 'utf8');
       expect(summary.split('\n')[0]).toBe('ell,mu_l1_mean,log_mu_l1_mean,alpha_hat,sigma_alpha_hat,N_required_at_eps,best_snr,err_at_best_snr,best_N_for_ell,mbar_scalar,alpha_reliable,alpha_method,n_samples');
       expect(summary.trim().split('\n')).toHaveLength(1 + 8);
@@ -55,6 +55,14 @@ describe('lwin run at a tiny size', () => {
       const column = (csv: string, name: string) => csv.trim().split('\n').map((l) => l.split(',')).map((r, _i, rows) => r[rows[0]!.indexOf(name)]);
       expect(column(rediagnosed, 'mu_l1_mean')).toEqual(column(summary, 'mu_l1_mean'));
       expect(record.stats.lags.length).toBe(8);
+
+      // Resuming with other settings is refused, listing them; the study's files stay as they were.
+      const kept = await Promise.all(['study.json', 'cli_args.csv', 'H_N_summary.csv'].map((f) => readFile(join(out, f), 'utf8')));
+      const other = resolveStudy('quick', { ...TINY, epochs: 3, seed: 9 });
+      await expect(runStudy(gpu.ctx, other, out, { resume: true })).rejects.toThrow(
+        `${out} holds a study with other settings (${join(out, 'study.json')}); nothing was run or overwritten. Settings that differ (folder → now):\n  epochs: 2 → 3\n  seed: 212 → 9\n`,
+      );
+      expect(await Promise.all(['study.json', 'cli_args.csv', 'H_N_summary.csv'].map((f) => readFile(join(out, f), 'utf8')))).toEqual(kept);
     } finally {
       await rm(out, { recursive: true, force: true });
     }

@@ -286,6 +286,31 @@ describe('aggregateRuns', () => {
       await expect(refused).rejects.toThrow(/lag \(gru\) grids differ/);
       await expect(aggregateRuns([runs[0]!, dir])).rejects.toThrow(`${runs[0]} has ell = 3 values 4…16, ${dir} has ell = 3 values 4…32`);
     });
+    it('runs whose settings differ besides the seeds, listing each setting with its values and runs; nothing written', async () => {
+      const withConfig = async (name: string, config: StudyConfig) => {
+        const dir = await writeFakeRun(join(root, 'agg-settings', name), { gru: gruRuns[0]! });
+        await writeFile(join(dir, 'study.json'), JSON.stringify({ config }));
+        return dir;
+      };
+      const a = await withConfig('a', { ...QUICK_PRESET, seed: 1, task: { ...QUICK_PRESET.task, seed: 1 } });
+      const b = await withConfig('b', { ...QUICK_PRESET, seed: 2, task: { ...QUICK_PRESET.task, seed: 2 } });
+      const c = await withConfig('c', { ...QUICK_PRESET, epochs: 12, trainSequences: 999 });
+      // Seeds alone may differ: that is what a sweep varies.
+      await expect(aggregateRuns([a, b])).resolves.toMatchObject({ differences: [], unchecked: [] });
+      await expect(aggregateRuns([a, b, c])).rejects.toThrow(
+        'cannot aggregate: the runs differ in settings besides the seeds (seed, task.seed); nothing was written:\n' +
+          `  trainSequences: 384 (${a}, ${b}), 999 (${c})\n  epochs: 8 (${a}, ${b}), 12 (${c})\n` +
+          'Aggregate only runs with the same settings, or pass --allow-different',
+      );
+      // --allow-different averages them and records the differences in runs.json.
+      const table = await aggregateRuns([a, b, c], { allowDifferent: true });
+      expect(table.differences.map((d) => d.setting)).toEqual(['trainSequences', 'epochs']);
+      await writeAggregate(join(root, 'agg-settings'), table);
+      const recorded = JSON.parse(await readFile(join(root, 'agg-settings', 'aggregate', 'runs.json'), 'utf8'));
+      expect(recorded.settings_differ[1]).toEqual({ setting: 'epochs', values: [{ value: 8, runs: [a, b] }, { value: 12, runs: [c] }] });
+      // A run without study.json cannot be compared: it is reported, not hidden.
+      await expect(aggregateRuns([a, runs[0]!])).resolves.toMatchObject({ unchecked: [runs[0]] });
+    });
     it('budget grids that differ', async () => {
       const dir = await writeFakeRun(join(root, 'agg-bad', 'other-budgets'), { gru: { ...gruRuns[0]!, N: [25, 100] } });
       await expect(aggregateRuns([runs[0]!, dir])).rejects.toThrow(/budget \(gru\) grids differ/);

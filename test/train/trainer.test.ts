@@ -71,10 +71,27 @@ describe('checkpoints and exact resume', () => {
     }
   });
 
-  it('refuses to resume a checkpoint of a different run', async () => {
+  it('refuses to resume a checkpoint of a different run, listing each differing setting', async () => {
     const sink = memorySink();
     (await train(gpu.ctx, small({ epochs: 2 }), data, { sink })).optimizer.destroy();
-    await expect(train(gpu.ctx, small({ epochs: 3, seed: 99 }), data, { sink, resume: true })).rejects.toThrow(/different run/);
+    const refused = train(gpu.ctx, small({ epochs: 3, seed: 99, optimizer: { name: 'adamw', lr: 1e-3, weightDecay: 1e-4, clip: 1 } }), data, { sink, resume: true });
+    await expect(refused).rejects.toThrow(/different run; nothing was trained or overwritten. Settings that differ \(checkpoint → now\):\n  optimizer\.lr: 0\.005 → 0\.001\n  seed: 3 → 99\n/);
+  });
+
+  it('says where it resumed from, and when there was nothing to resume', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lwin-resume-log-'));
+    try {
+      const lines: string[] = [];
+      const log = (line: string) => lines.push(line);
+      (await train(gpu.ctx, small({ epochs: 1 }), data, { sink: fileSink(dir), resume: true, log })).optimizer.destroy();
+      (await train(gpu.ctx, small({ epochs: 3 }), data, { sink: fileSink(dir), resume: true, log })).optimizer.destroy();
+      expect(lines).toEqual([
+        `nothing to resume: no checkpoint in ${join(dir, 'checkpoints')} yet; training lstm from epoch 1`,
+        `resumed lstm from the checkpoint at epoch 1 in ${join(dir, 'checkpoints')}; 2 of 3 epochs to go`,
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,0 +1,62 @@
+// The settings a study folder was started with, so that `--resume` continues only the same study: `study.json`'s
+// config once the study is finished, `study_config.json` (written when it starts, and by a sweep's plan) before.
+// The comparison is that of a half-trained cell's checkpoint (util/differences.ts), listing each differing setting.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { describeDifferences } from '../util/differences.ts';
+import type { StudyConfig } from './config.ts';
+
+export const STUDY_CONFIG_FILE = 'study_config.json';
+
+export interface RecordedSettings {
+  file: string;
+  config: unknown;
+}
+
+async function readJsonFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new Error(`${file} is not valid JSON (${(error as Error).message}), so the study's settings cannot be checked; repair or remove it, or choose another --out`);
+  }
+}
+
+/** The settings recorded in the study folder `out`, or undefined when it records none. */
+export async function recordedSettings(out: string): Promise<RecordedSettings | undefined> {
+  const finished = join(out, 'study.json');
+  const study = (await readJsonFile(finished)) as { config?: unknown } | undefined;
+  if (study?.config !== undefined) return { file: finished, config: study.config };
+  const started = join(out, STUDY_CONFIG_FILE);
+  const config = await readJsonFile(started);
+  return config === undefined ? undefined : { file: started, config };
+}
+
+/** Refuses to continue the study in `out` with settings other than those it was started with, listing them. */
+export async function checkSameSettings(out: string, config: StudyConfig): Promise<void> {
+  const recorded = await recordedSettings(out);
+  if (!recorded) return;
+  const differences = describeDifferences(recorded.config, config);
+  if (differences.length === 0) return;
+  const configFile = join(out, STUDY_CONFIG_FILE);
+  const resume = (await readJsonFile(configFile)) === undefined
+    ? `Resume with the settings it was started with (the config in ${recorded.file})`
+    : `Resume with the settings it was started with: \`lwin run --resume --config ${configFile} --out ${out}\``;
+  throw new Error(
+    `${out} holds a study with other settings (${recorded.file}); nothing was run or overwritten. Settings that differ (folder → now):\n` +
+      `${differences.map((d) => `  ${d}`).join('\n')}\n` +
+      `${resume}; or choose another --out, or use --force instead of --resume to replace it.`,
+  );
+}
+
+/** Records the settings a study starts with (`study_config.json`, readable by `lwin run --config`). */
+export async function recordSettings(out: string, config: StudyConfig): Promise<void> {
+  await mkdir(out, { recursive: true });
+  await writeFileAtomic(join(out, STUDY_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+}
