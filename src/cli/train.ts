@@ -87,7 +87,7 @@ export function registerTrain(program: Command): void {
       const result = await train(ctx, config, data, { sink: fileSink(flags.out), resume: flags.resume, progress: terminalProgress() });
       result.optimizer.destroy();
       const last = result.curve.at(-1);
-      console.log(`trained ${config.cell} for ${result.epochsRun} epochs on ${acquired.adapter.name}; final val R² ${last?.val_r2.toFixed(4)}; outputs in ${flags.out}`);
+      console.log(`trained ${config.cell} for ${result.epochsRun} epochs on ${acquired.adapter.name}; final val R² ${last?.val_acc.toFixed(4)}; outputs in ${flags.out}`);
     } catch (error) {
       if (error instanceof DeviceLostError) throw new Error(`${error.message} Run the same command with --resume to continue.`);
       throw error;
