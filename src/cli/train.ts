@@ -90,7 +90,7 @@ export function registerTrain(program: Command): void {
       const result = await writingTo(out, () => train(ctx, config, data, { sink, resume: flags.resume, progress: terminalProgress(), log }));
       result.optimizer.destroy();
       const last = result.curve.at(-1);
-      console.log(`trained ${config.cell} for ${result.epochsRun} epochs on ${acquired.adapter.name}; final val R² ${last?.val_r2.toFixed(4)}; outputs in ${out}`);
+      console.log(`trained ${config.cell} for ${result.epochsRun} epochs on ${acquired.adapter.name}; final val R² ${last?.val_acc.toFixed(4)}; outputs in ${out}`);
     } catch (error) {
       if (error instanceof DeviceLostError) throw new Error(`${error.message} Continue with the same command and --resume --out ${out}.`);
       throw error;

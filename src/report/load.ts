@@ -7,6 +7,7 @@ import { numericColumn, parseCsv, type CsvTable } from '../study/aggregate.ts';
 
 export type Row = Record<string, number>;
 
+/** `<cell>_envelope_fits.json`: the reference's exp and power lines; `preferred` from lwin's additions (`lwin`). */
 export interface EnvelopeFits {
   exp?: { a: number; b: number; r2: number | null; tauEnv: number | null };
   power?: { c: number; d: number; r2: number | null };
@@ -122,7 +123,8 @@ function envelopeFits(json: Record<string, unknown> | undefined): EnvelopeFits |
   const fits: EnvelopeFits = {};
   if (exp && num(exp.a) !== null && num(exp.b) !== null) fits.exp = { a: exp.a as number, b: exp.b as number, r2: num(exp.r2), tauEnv: num(exp.tau_env) };
   if (power && num(power.c) !== null && num(power.d) !== null) fits.power = { c: power.c as number, d: power.d as number, r2: num(power.r2) };
-  if (typeof json.preferred === 'string') fits.preferred = json.preferred;
+  const extras = json.lwin as Record<string, unknown> | undefined;
+  if (typeof extras?.preferred === 'string') fits.preferred = extras.preferred;
   return fits;
 }
 

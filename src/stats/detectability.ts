@@ -1,6 +1,7 @@
 // Detectability of a lag's gradient signal and the learnability window (SPEC §8, paper Eqs. 28–29).
 //   SNR(ℓ, N) = m̄(ℓ)·N^{1 - 1/max(1, α̂)}/σ̂(ℓ)  (0 when σ̂ ≤ 1e-12),   κ_α = α/(α - 1),
-//   N_required(ℓ) = smallest budget N (≤ the ℓ's sample count) with SNR > ε, else -1,
+//   N_required(ℓ) = the first N_use = min(N, n_ψ(ℓ)) over the ascending grid with SNR(ℓ, N_use) > ε, else -1
+//   (so a lag detectable only with all its samples gets n_ψ(ℓ), a number outside the grid, as the reference),
 //   Ĥ_N = max{ℓ : N_required(ℓ) ≠ -1 and N_required(ℓ) ≤ N} (0 if none).
 
 /** The paper's budget grid of SPEC §8. */
@@ -37,15 +38,23 @@ export function signalToNoise(mBar: number, alpha: number, sigma: number, n: num
   return (mBar * Math.pow(n, 1 - 1 / Math.max(1, alpha))) / sigma;
 }
 
-/** The budgets that apply to a lag: the grid, ascending, without those above its sample count. */
-export function cappedBudgets(budgets: readonly number[], nSamples: number): number[] {
-  return [...budgets].sort((a, b) => a - b).filter((n) => n <= nSamples);
+/**
+ * The budget at which SPEC §8 evaluates a grid budget N for a lag with `nSamples` ψ samples: N_use = min(N, n_ψ(ℓ))
+ * (at least 1, as the reference's `min(N, max(1, n_samples))`): a budget beyond the lag's samples uses all of them.
+ */
+export function effectiveBudget(n: number, nSamples: number): number {
+  return Math.min(n, Math.max(1, nSamples));
 }
 
-/** N_required(ℓ): the smallest capped budget with SNR > ε, or -1. */
+/** N_use of every grid budget, in ascending grid order (budgets above n_ψ(ℓ) all become n_ψ(ℓ)). */
+export function effectiveBudgets(budgets: readonly number[], nSamples: number): number[] {
+  return [...budgets].sort((a, b) => a - b).map((n) => effectiveBudget(n, nSamples));
+}
+
+/** N_required(ℓ): the first N_use with SNR > ε, or -1. */
 export function requiredSamples(lag: LagStatistics, options: DetectabilityOptions = {}): number {
   const epsilon = options.epsilon ?? DEFAULT_EPSILON;
-  for (const n of cappedBudgets(options.budgets ?? PAPER_BUDGETS, lag.nSamples)) {
+  for (const n of effectiveBudgets(options.budgets ?? PAPER_BUDGETS, lag.nSamples)) {
     if (signalToNoise(lag.mBar, lag.alphaHat, lag.sigmaHat, n) > epsilon) return n;
   }
   return -1;
@@ -55,13 +64,14 @@ export interface LagDetectability {
   ell: number;
   kappa: number;
   nRequired: number;
-  /** SNR at each capped budget, aligned with `budgets`. */
+  /** N_use of each grid budget, ascending (repeats n_ψ(ℓ) for the budgets above it). */
   budgets: number[];
+  /** SNR at each N_use, aligned with `budgets`. */
   snr: number[];
 }
 
 export function lagDetectability(lag: LagStatistics, options: DetectabilityOptions = {}): LagDetectability {
-  const budgets = cappedBudgets(options.budgets ?? PAPER_BUDGETS, lag.nSamples);
+  const budgets = effectiveBudgets(options.budgets ?? PAPER_BUDGETS, lag.nSamples);
   const snr = budgets.map((n) => signalToNoise(lag.mBar, lag.alphaHat, lag.sigmaHat, n));
   return { ell: lag.ell, kappa: kappaAlpha(lag.alphaHat), nRequired: requiredSamples(lag, options), budgets, snr };
 }

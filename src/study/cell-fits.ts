@@ -27,6 +27,9 @@ export interface UnitTimescale {
   tau: number;
   /** C = e^a. */
   amplitude: number;
+  /** The line log μ^(q)(ℓ) = a + bℓ. */
+  intercept: number;
+  slope: number;
   r2: number;
   lagsUsed: number;
 }
@@ -90,7 +93,9 @@ export function summarizeTimescales(taus: readonly number[]): TimescaleSummary {
 /** SPEC §9's per-unit fits from μ^(q)(ℓ) (`perUnit[i][q]` at lag `ells[i]`). */
 export function unitTimescales(ells: readonly number[], perUnit: readonly ArrayLike<number>[], constS?: number): Timescales {
   const fits = fitUnitTimescales(ells, perUnit);
-  const units = fits.tau.map((tau, unit) => ({ unit, tau, amplitude: fits.amplitude[unit]!, r2: fits.r2[unit]!, lagsUsed: fits.lagsUsed[unit]! }));
+  const units = fits.tau.map((tau, unit) => ({
+    unit, tau, amplitude: fits.amplitude[unit]!, intercept: fits.intercept[unit]!, slope: fits.slope[unit]!, r2: fits.r2[unit]!, lagsUsed: fits.lagsUsed[unit]!,
+  }));
   const result: Timescales = { units, summary: summarizeTimescales(fits.tau), ccdf: timescaleCcdf(fits.tau) };
   if (constS !== undefined) result.constGate = { s: constS, leak: 1 - constS, tau: constGateTimescale(constS) };
   return result;

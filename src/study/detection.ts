@@ -1,16 +1,17 @@
 // Per-lag detectability columns of `<cell>_summary.csv` beyond SPEC §8's N_required: best_snr, best_N_for_ell and
 // err_at_best_snr. SPEC gives no definition of these three; the ones below are lwin's, chosen to read like the
-// reference scripts' columns of the same names (its `detection_error_on_prefix`), with SPEC §8's capped budget grid.
-import { cappedBudgets, signalToNoise } from '../stats/detectability.ts';
+// reference scripts' columns of the same names (its `detection_error_on_prefix`), over SPEC §8's budgets as evaluated,
+// N_use = min(N, n_ψ(ℓ)).
+import { effectiveBudgets, signalToNoise } from '../stats/detectability.ts';
 
 export interface BestSignal {
   /**
-   * best_snr: the largest SPEC §8 SNR(ℓ, N) = m̄·N^{1-1/max(1,α̂)}/σ̂ over the budgets N of the grid that do not exceed
-   * the lag's ψ sample count (the same capped grid N_required searches). NaN when no budget applies or no SNR is a
-   * number. SNR never decreases with N, so this is the SNR at the largest applicable budget unless it is flat.
+   * best_snr: the largest SPEC §8 SNR(ℓ, N_use) = m̄·N_use^{1-1/max(1,α̂)}/σ̂ over the grid's N_use = min(N, n_ψ(ℓ))
+   * (the same budgets N_required searches, as the reference). NaN when no SNR is a number. SNR never decreases
+   * with N, so this is the SNR at the largest N_use unless it is flat.
    */
   bestSnr: number;
-  /** best_N_for_ell: the smallest budget reaching best_snr (ties, e.g. σ̂ = 0 or α̂ ≤ 1, go to the smaller N); -1 if none. */
+  /** best_N_for_ell: the smallest N_use reaching best_snr (ties, e.g. σ̂ = 0 or α̂ ≤ 1, go to the smaller N); -1 if none. */
   bestN: number;
   /**
    * err_at_best_snr: the empirical detection error at best_N_for_ell, the coefficient of variation
@@ -39,7 +40,7 @@ export interface BestSignalInput {
   mBar: number;
   alphaHat: number;
   sigmaHat: number;
-  /** All ψ samples of the lag (the cap of the budget grid). */
+  /** All ψ samples of the lag, n_ψ(ℓ) (the cap of N_use). */
   nSamples: number;
   /** The oriented ψ subsample, in arrival order. */
   psi: ArrayLike<number>;
@@ -48,7 +49,7 @@ export interface BestSignalInput {
 export function bestSignal(lag: BestSignalInput, budgets: readonly number[]): BestSignal {
   let bestSnr = NaN;
   let bestN = -1;
-  for (const n of cappedBudgets(budgets, lag.nSamples)) {
+  for (const n of effectiveBudgets(budgets, lag.nSamples)) {
     const snr = signalToNoise(lag.mBar, lag.alphaHat, lag.sigmaHat, n);
     if (Number.isNaN(snr)) continue;
     if (bestN === -1 || snr > bestSnr) {

@@ -5,32 +5,38 @@
 // In <dir>/<cell>/:
 //   <cell>_summary.csv             one row per lag: SUMMARY_COLUMNS (best_snr etc. are lwin's definitions, detection.ts)
 //   <cell>_mu_units.csv            μ^(q)(ℓ): `ell,mu_unit_0,…,mu_unit_{H-1}`, one row per lag (the reference's layout)
-//   <cell>_tau_from_mu_units.csv   `unit,tau,C,r2,lags_used`, one row per unit with a fit (≥ 5 lags with μ^(q) > 0), as the
-//                                  reference lists only fitted units; τ = inf where the envelope does not decay
+//   <cell>_tau_from_mu_units.csv   the reference's `unit_id,tau,C,a,b,r2,num_points` (log μ^(q) = a + bℓ, C = e^a), one row
+//                                  per unit with a fit (≥ 5 lags with μ^(q) > 0), as the reference lists only fitted
+//                                  units; τ = inf where the envelope does not decay
 //   <cell>_tau_from_mu_stats.json  the reference's keys (model, num_units = fitted units, tau_min/max/mean/std) with min,
 //                                  max, mean, std over the finite τ, plus median, quantiles, counts, the CCDF, const_gate
 //   <cell>_tau_const.json          const cell only: {s, leak, tau} of τ = -1/log(1-s), as the reference
-//   <cell>_envelope_fits.json      the reference's {exp: {a, b, r2, tau_env}, power: {c, d, r2}} plus λ, β, AIC/BIC,
-//                                  the log-log regime, the preferred one, master proportionality, asymptotic predictions
+//   <cell>_envelope_fits.json      exactly the reference's {exp: {a, b, r2, tau_env}, power: {c, d, r2}} (log f̂ = a + bℓ and
+//                                  c + d log ℓ: b and d are the signed slopes, which its master-law script reads as
+//                                  `beta` when no `beta` key is there); lwin's additions (λ, β, AIC/BIC, n, the
+//                                  log-log regime, the preferred one, master proportionality, asymptotic predictions)
+//                                  under `lwin`, a key no reference script reads
 //   <cell>_H_N.csv                 `N,H_N,H_N_contiguous`, one row per budget
 // In <dir>/:
 //   H_N_summary.csv                wide, as the reference: `N,H_N_<cell>…,contiguous_H_N_<cell>…`, one row per budget
 //                                  (the contiguous columns do not start with `H_N_`, which the reference's
 //                                  aggregation takes for cells)
-//   cli_args.csv                   `argument,value` (the reference's header): the configuration flattened (format.ts)
+//   cli_args.csv                   `argument,value` (the reference's header): the reference's argument names and
+//                                  spelling first, then lwin's other settings flattened (cli-args.ts)
 //   study.json                     what the caller assembles, made plain (format.ts: toPlainJson)
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { Diagnostics } from '../diagnostics/result.ts';
 import type { CellStatistics, LagRow } from './statistics.ts';
-import { csvText, flattenConfig, jsonText, type CsvValue } from './format.ts';
+import { csvText, jsonText, type CsvValue } from './format.ts';
+import { cliArgsRows } from './cli-args.ts';
 
 export const SUMMARY_COLUMNS = [
   'ell', 'mu_l1_mean', 'log_mu_l1_mean', 'alpha_hat', 'sigma_alpha_hat', 'N_required_at_eps', 'best_snr', 'err_at_best_snr',
   'best_N_for_ell', 'mbar_scalar', 'alpha_reliable', 'alpha_method', 'n_samples',
 ] as const;
-export const TAU_COLUMNS = ['unit', 'tau', 'C', 'r2', 'lags_used'] as const;
+export const TAU_COLUMNS = ['unit_id', 'tau', 'C', 'a', 'b', 'r2', 'num_points'] as const;
 export const H_N_COLUMNS = ['N', 'H_N', 'H_N_contiguous'] as const;
 export const CLI_ARGS_COLUMNS = ['argument', 'value'] as const;
 
@@ -91,16 +97,21 @@ function envelopeFitsJson(stats: CellStatistics): unknown {
   const { fit, ells, x, y } = stats.master;
   const master = { fit: fit ? { intercept: fit.intercept, slope: fit.slope, r2: fit.r2, n: fit.n, aic: fit.aic, bic: fit.bic } : null, ells, x, y };
   const asymptotic = stats.asymptotic;
-  if (!regimes) return { note: error, master, asymptotic };
+  // The reference writes {} when it cannot fit; lwin says why under its own key.
+  if (!regimes) return { lwin: { note: error, master, asymptotic } };
   const { exponential: e, power: p, logarithmic: l } = regimes;
   return {
-    exp: { a: e.intercept, b: e.slope, r2: e.r2, tau_env: e.tauEnv, lambda: e.lambda, aic: e.aic, bic: e.bic, n: e.n },
-    power: { c: p.intercept, d: p.slope, r2: p.r2, beta: p.beta, aic: p.aic, bic: p.bic, n: p.n },
-    logarithmic: l ? { c: l.intercept, d: l.slope, r2: l.r2, gamma: l.gamma, aic: l.aic, bic: l.bic, n: l.n } : null,
-    preferred: regimes.preferred,
-    ...(regimes.note !== undefined && { note: regimes.note }),
-    master,
-    asymptotic,
+    exp: { a: e.intercept, b: e.slope, r2: e.r2, tau_env: e.tauEnv },
+    power: { c: p.intercept, d: p.slope, r2: p.r2 },
+    lwin: {
+      exp: { lambda: e.lambda, aic: e.aic, bic: e.bic, n: e.n },
+      power: { beta: p.beta, aic: p.aic, bic: p.bic, n: p.n },
+      logarithmic: l ? { c: l.intercept, d: l.slope, r2: l.r2, gamma: l.gamma, aic: l.aic, bic: l.bic, n: l.n } : null,
+      preferred: regimes.preferred,
+      ...(regimes.note !== undefined && { note: regimes.note }),
+      master,
+      asymptotic,
+    },
   };
 }
 
@@ -112,7 +123,7 @@ export function cellOutputFiles(cell: string, stats: CellStatistics, diagnostics
   const files: [string, string][] = [
     [names.summary, csvText(SUMMARY_COLUMNS, stats.lags.map(summaryRow), names.summary)],
     [names.muUnits, muUnitsCsv(cell, diagnostics)],
-    [names.tauUnits, csvText(TAU_COLUMNS, fitted.map((u) => [u.unit, u.tau, u.amplitude, u.r2, u.lagsUsed]), names.tauUnits)],
+    [names.tauUnits, csvText(TAU_COLUMNS, fitted.map((u) => [u.unit, u.tau, u.amplitude, u.intercept, u.slope, u.r2, u.lagsUsed]), names.tauUnits)],
     [names.tauStats, jsonText(tauStatsJson(cell, stats))],
     [names.envelopeFits, jsonText(envelopeFitsJson(stats))],
     [names.window, csvText(H_N_COLUMNS, stats.windows.map((w) => [w.budget, w.window, w.contiguousWindow]), names.window)],
@@ -151,7 +162,7 @@ export function studySummaryFiles(cells: readonly { cell: string; stats: CellSta
   if (duplicate) throw new Error(`outputs: cell '${duplicate.cell}' appears twice in the study summary; cell names must be unique`);
   return [
     ['H_N_summary.csv', windowSummaryCsv(cells)],
-    ['cli_args.csv', csvText(CLI_ARGS_COLUMNS, flattenConfig(config), 'cli_args.csv')],
+    ['cli_args.csv', csvText(CLI_ARGS_COLUMNS, cliArgsRows(config), 'cli_args.csv')],
   ];
 }
 

@@ -1,7 +1,7 @@
 // The statistics stage of a study (SPEC §8, §9): one cell's Diagnostics in, a plain serialisable CellStatistics out.
 // In order:
 //   1. per lag, α̂ and σ̂ of the oriented ψ subsample by the chosen estimator (SPEC §8), with m̄ the exact |mean ψ|,
-//   2. per lag, N_required at ε over the budget grid capped at the lag's ψ count, and best_snr / best_N / err
+//   2. per lag, N_required at ε over the budgets N_use = min(N, n_ψ(ℓ)), and best_snr / best_N / err
 //      (lwin's definitions, detection.ts),
 //   3. the learnability windows Ĥ_N and the contiguous window for every budget N (SPEC §8, Eq. 29),
 //   4. the fits of SPEC §9 (cell-fits.ts), and the transport agreement of SPEC §6 passed through.
@@ -48,7 +48,7 @@ export interface LagRow {
   alphaMethod: AlphaMethod;
   /** Why α̂ is unreliable or which fallback ran. */
   alphaNotes: string[];
-  /** All ψ samples of the lag (sequences × (T-ℓ)): the cap of the budget grid and the summary's `n_samples`. */
+  /** All ψ samples of the lag (sequences × (T-ℓ)): the cap of N_use and the summary's `n_samples`. */
   nSamples: number;
   /** Finite subsample values the estimator used, and the non-finite ones it dropped. */
   nEstimated: number;
@@ -57,7 +57,7 @@ export interface LagRow {
   mbar: number;
   /** κ_α(ℓ) = α̂/(α̂-1) (+∞ for α̂ ≤ 1). */
   kappa: number;
-  /** N_required at ε, -1 if no applicable budget reaches SNR > ε. */
+  /** N_required at ε (may be n_ψ(ℓ), outside the grid), -1 if no N_use reaches SNR > ε. */
   nRequired: number;
   bestSnr: number;
   errAtBestSnr: number;

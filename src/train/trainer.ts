@@ -1,5 +1,6 @@
 // One model's training run (SPEC §3): seeded shuffled mini-batches, full BPTT, the optimizer's update on the GPU,
-// per-epoch learning curve and gate statistics, checkpoints, exact resume.
+// per-epoch learning curve and gate statistics (as the reference: after 0-based epoch ep with ep % gate_log_every == 0,
+// over that epoch's first mini-batch; curves.ts), checkpoints, exact resume.
 import type { GpuContext } from '../gpu/context.ts';
 import { buildLayout, initParams, type ParamLayout } from '../model/index.ts';
 import { recordBatchGradient } from '../cells/backward.ts';
@@ -9,7 +10,7 @@ import { batchRanges, epochPermutation, gatherBatch } from '../data/batches.ts';
 import { GpuOptimizer } from './optim/index.ts';
 import { checkInputSize, type TrainConfig } from './config.ts';
 import { evaluate } from './evaluate.ts';
-import { gateRow, type CurveRow, type GateRow } from './curves.ts';
+import { gateRows, logsGateStats, type CurveRow, type GateRow } from './curves.ts';
 import type { TrainSink } from './sink.ts';
 import { silentProgress, type Progress } from './progress.ts';
 import { deriveSeed } from '../data/seeds.ts';
@@ -133,9 +134,9 @@ class TrainingRun {
     progress.start(this.config.epochs, this.epoch, this.config.cell);
     try {
       while (this.epoch < last) {
-        const trainLoss = await this.trainEpoch(this.epoch + 1);
+        const { loss, order } = await this.trainEpoch(this.epoch + 1);
         this.epoch++;
-        await this.record(trainLoss);
+        await this.record(loss, order);
         const row = this.curve.at(-1)!;
         progress.update(this.epoch, { loss: row.train_loss.toPrecision(4) });
         await this.options.onEpochEnd?.(this.epoch, async () => ({
@@ -152,8 +153,8 @@ class TrainingRun {
     return { layout: this.layout, params, curve: this.curve, gates: this.gates, optimizer: this.optimizer, epochsRun: this.epoch };
   }
 
-  /** One epoch of updates; returns the mean training loss over its sequences. */
-  private async trainEpoch(epoch: number): Promise<number> {
+  /** One epoch of updates; returns the mean training loss over its sequences and the epoch's shuffled order. */
+  private async trainEpoch(epoch: number): Promise<{ loss: number; order: Uint32Array }> {
     const set = this.data.train;
     const { steps: T } = set;
     const order = epochPermutation(set.count, this.rng);
@@ -177,17 +178,25 @@ class TrainingRun {
       if (!Number.isFinite(loss)) throw new NonFiniteLossError(epoch, batchIndex, loss);
       weighted += loss * count;
     }
-    return weighted / set.count;
+    return { loss: weighted / set.count, order };
   }
 
-  private async record(trainLoss: number): Promise<void> {
+  private async record(trainLoss: number, order: Uint32Array): Promise<void> {
     const { ctx, layout, params } = this;
     const trainEval = await evaluate(ctx, layout, params, this.data.train, { maxSequences: TRAIN_R2_SEQUENCES });
-    const withGates = this.epoch % this.config.gateLogEvery === 0 || this.epoch === 1;
-    const val = await evaluate(ctx, layout, params, this.data.validation(this.epoch), { gates: withGates });
-    this.curve.push({ epoch: this.epoch, train_loss: trainLoss, train_r2: trainEval.r2, val_loss: val.loss, val_r2: val.r2 });
-    if (val.gates) this.gates.push(gateRow(this.epoch, val.gates));
+    const val = await evaluate(ctx, layout, params, this.data.validation(this.epoch), {});
+    this.curve.push({ epoch: this.epoch, train_loss: trainLoss, train_acc: trainEval.r2, val_loss: val.loss, val_acc: val.r2 });
+    if (logsGateStats(this.epoch, this.config.gateLogEvery)) this.gates.push(...(await this.gateStats(order)));
     await this.options.sink.curves(this.config.cell, this.curve, this.gates);
+  }
+
+  /** The mean SPEC §4 terms over the epoch's first mini-batch after its updates, as the reference (`perm[:batch_size]`). */
+  private async gateStats(order: Uint32Array): Promise<GateRow[]> {
+    const set = this.data.train;
+    const first = order.subarray(0, Math.min(this.config.batch, set.count));
+    const batch = { ...gatherBatch(set, first), count: first.length, steps: set.steps, inputSize: set.inputSize };
+    const { gates } = await evaluate(this.ctx, this.layout, this.params, batch, { gates: true });
+    return gateRows(this.config.cell, this.epoch, gates!);
   }
 
   private async checkpoint(): Promise<void> {
@@ -211,6 +220,12 @@ class TrainingRun {
       throw new Error(
         `the checkpoint in ${where} belongs to a different run; nothing was trained or overwritten. Settings that differ (checkpoint → now):\n` +
           `${differences.map((d) => `  ${d}`).join('\n')}\nResume with the settings it was started with, or start a new output folder.`,
+      );
+    }
+    if (saved.state.curve.some((r) => !('train_acc' in r)) || saved.state.gates.some((r) => !('metric' in r))) {
+      throw new Error(
+        'the checkpoint was written by an older lwin, whose learning curve (train_r2, val_r2) and gate statistics (one wide row per ' +
+          'validation pass) predate the reference\'s columns; finish it with that lwin version, or start a new output folder',
       );
     }
     this.ctx.device.queue.writeBuffer(this.params, 0, saved.params as Float32Array<ArrayBuffer>);

@@ -3,9 +3,8 @@
 //   f̂(ℓ) = mean_q |Wh_qq|^ℓ, μ^(q)(ℓ) = |Wh_qq|^ℓ,
 //   exact transport P(ℓ) = Wh^ℓ (so its diagonal is diag(Wh^ℓ)),
 //   lag recovery ĉ(ℓ) = out · Wh^ℓ · Wx · u, whatever the probe sequences.
-// (SPEC §12 writes the impulse response as out·Wh^{ℓ-1}·Wx·u, the form for a model whose input enters one step
-// late. With SPEC's own definitions, h_t = Wh h_{t-1} + Wx x_t, ŷ_t = out·h_t and ĉ(ℓ) = u·∂ŷ_{s+ℓ}/∂x_s, the
-// derivative is out·Wh^ℓ·Wx·u: x_s reaches h_s at once and then passes ℓ more steps. This test holds the definition.)
+// (With h_t = Wh h_{t-1} + Wx x_t, ŷ_t = out·h_t and ĉ(ℓ) = u·∂ŷ_{s+ℓ}/∂x_s, x_s reaches h_s at once and then
+// passes ℓ more steps: out·Wh^ℓ·Wx·u, as SPEC §12 writes it.)
 // Wh is set with a signed diagonal spanning slow (0.97) to fast (0.05) decay, so signs, even/odd lags and
 // underflow-free small values are all exercised.
 //

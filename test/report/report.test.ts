@@ -11,6 +11,8 @@ import { PAPER_BUDGETS } from '../../src/stats/detectability.ts';
 import { writeReport } from '../../src/report/index.ts';
 import { detectabilityThreshold } from '../../src/report/figures/detectability.ts';
 import { OKABE_ITO } from '../../src/report/figures/common.ts';
+import { loadStudy } from '../../src/report/load.ts';
+import { learningCurveFigure } from '../../src/report/figures/training.ts';
 import { syntheticDiagnostics } from '../study/synthetic-diagnostics.ts';
 
 const CONFIG = { cells: ['const', 'gru'], epochs: 3, optimizer: { name: 'adamw', lr: 0.005 }, eps: 0.1 };
@@ -28,7 +30,7 @@ async function writeStudy(dir: string, options: { trajectory: boolean; transport
     }
     const stats = analyzeDiagnostics(diagnostics, analyze);
     await writeCellOutputs(dir, cell, stats, diagnostics);
-    const curve = ['epoch,train_loss,train_r2,val_loss,val_r2', '1,1.0,0.0,1.1,-0.1', '2,0.7,0.3,0.8,0.2', '3,0.5,0.5,0.6,nan'];
+    const curve = ['epoch,train_loss,train_acc,val_loss,val_acc', '1,1.0,0.0,1.1,-0.1', '2,0.7,0.3,0.8,0.2', '3,0.5,0.5,0.6,nan'];
     await writeFile(join(dir, cell, `${cell}_learning_curve.csv`), `${curve.join('\n')}\n`);
     if (options.trajectory && cell === 'gru') {
       const rows = [1, 3].flatMap((epoch) => [4, 12, 20].map((ell) => `${epoch},${ell},${Math.exp(-ell / (10 * epoch))},${-ell / (10 * epoch)},1,1,5,1`));
@@ -114,6 +116,17 @@ describe('writeReport on a study folder', () => {
     expect(html).toContain('Spearman 1, Pearson (log) 0.99');
   });
 
+  it('reads the reference\'s columns: R² from train_acc/val_acc, the preferred regime from envelope_fits.json\'s lwin key', async () => {
+    const study = await loadStudy(join(root, 'study'));
+    const gru = study.cells.find((c) => c.cell === 'gru')!;
+    expect(gru.learningCurve!.map((r) => [r.train_acc, r.val_acc])).toEqual([[0, -0.1], [0.3, 0.2], [0.5, NaN]]);
+    expect(gru.envelopeFits?.preferred).toBe('exponential');
+    const figure = learningCurveFigure(study.cells, ['const', 'gru']);
+    const r2 = (figure.spec as { data: { values: { r2: number }[] } }).data.values.map((v) => v.r2);
+    expect(r2.filter(Number.isFinite)).toHaveLength(2 * 2 * 3 - 2); // two cells × two splits × three epochs, less the two nan
+    expect(html).toContain('preferred: exponential');
+  });
+
   it('gives each cell the same Okabe–Ito colour in every figure', () => {
     expect(html).toContain(OKABE_ITO[0]);
     expect(html).toContain(OKABE_ITO[1]);
@@ -121,7 +134,7 @@ describe('writeReport on a study folder', () => {
 
   it('tabulates the configuration, adapter, stage timings and kernel profile', () => {
     expect(html).toContain('Configuration (cli_args.csv)');
-    expect(html).toContain('<td>optimizer.lr</td><td>0.005</td>');
+    expect(html).toContain('<td>lr</td><td>0.005</td>'); // the reference's argument name (cli_args.csv)
     expect(html).toContain('test-device');
     expect(html).toContain('Stage timings (seconds)');
     expect(html).toContain('<td>forward_gru</td>');

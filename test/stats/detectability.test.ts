@@ -16,11 +16,11 @@ const EPSILON = 0.1;
 
 /**
  * The expected N_required from the definition, solved the other way round: for α > 1, SNR(N) > ε exactly when
- * N > N* = (εσ/m̄)^{α/(α-1)}, so N_required is the first capped budget above N*; for α ≤ 1 SNR = m̄/σ does not
+ * N > N* = (εσ/m̄)^{α/(α-1)}, so N_required is the first N_use = min(N, n_ψ) above N*; for α ≤ 1 SNR = m̄/σ does not
  * grow with N, so it is the smallest budget or nothing.
  */
 function expectedRequired(lag: LagStatistics): number {
-  const budgets = PAPER_BUDGETS.filter((n) => n <= lag.nSamples);
+  const budgets = PAPER_BUDGETS.map((n) => Math.min(n, lag.nSamples));
   if (!(lag.sigmaHat > 1e-12)) return -1;
   if (lag.alphaHat <= 1) return lag.mBar / lag.sigmaHat > EPSILON ? budgets[0]! : -1;
   const threshold = Math.pow((EPSILON * lag.sigmaHat) / lag.mBar, lag.alphaHat / (lag.alphaHat - 1));
@@ -36,7 +36,7 @@ const lag = (ell: number, mBar: number, alphaHat: number, sigmaHat: number, nSam
   nSamples,
 });
 
-// Thresholds N*: 8 → 25; 1000 → 1200; 125000 → none; 6.25 → 25; ≈2670 → 3200 but only 3000 samples → none;
+// Thresholds N*: 8 → 25; 1000 → 1200; 125000 → none; 6.25 → 25; ≈2670 → 3200 but only 3000 samples → 3000 (all of them);
 // σ̂ at the floor → none; α̂ < 1 with m̄/σ̂ = 0.2 → 25.
 const table: LagStatistics[] = [
   lag(4, 0.05, 1.5, 1, 10000),
@@ -68,17 +68,25 @@ describe('N_required (SPEC §8)', () => {
     expect(requiredSamples(l, { epsilon: EPSILON })).toBe(expectedRequired(l));
   });
   it('the table covers every kind of answer', () => {
-    expect(table.map(expectedRequired)).toEqual([25, 1200, -1, 25, -1, 25, -1]);
+    expect(table.map(expectedRequired)).toEqual([25, 1200, -1, 25, 3000, 25, -1]);
   });
-  it('capping at the sample count matters: with 5000 samples lag 64 needs 3200', () => {
-    const more = { ...table[4]!, nSamples: 5000 };
-    expect([requiredSamples(more), expectedRequired(more)]).toEqual([3200, 3200]);
+  it('a budget above the sample count uses all samples: lag 64 (N* ≈ 2670, 3000 samples) needs exactly 3000', () => {
+    const lag64 = table[4]!;
+    expect(requiredSamples(lag64)).toBe(lag64.nSamples);
+  });
+  it.each([
+    [5000, 3200], // the grid budget 3200 is below the sample count: it applies as it is
+    [2600, -1], // every N_use ≤ 2600 < N*: never detectable
+    [2671, 2671],
+  ])('with %s samples lag 64 needs %s', (nSamples, expected) => {
+    const lag64 = { ...table[4]!, nSamples };
+    expect([requiredSamples(lag64), expectedRequired(lag64)]).toEqual([expected, expected]);
   });
 });
 
 describe('learnability windows (paper Eq. 29)', () => {
   const report = detectability(table, { epsilon: EPSILON });
-  // Detectable by budget N: N ≥ 25 → {4, 32, 96}; N ≥ 1200 → also 8. Contiguous from ℓ = 4: 4, then 4–8.
+  // Detectable by budget N: N ≥ 25 → {4, 32, 96}; N ≥ 1200 → also 8; N ≥ 3000 → also 64. Contiguous from ℓ = 4: 4, then 4–8.
   it.each([
     [25, 96, 4],
     [800, 96, 4],
@@ -95,10 +103,15 @@ describe('learnability windows (paper Eq. 29)', () => {
     expect(contiguousLearnabilityWindow([{ ell: 4, nRequired: -1 }, { ell: 8, nRequired: 25 }], 100)).toBe(0);
     expect(learnabilityWindow([{ ell: 4, nRequired: -1 }, { ell: 8, nRequired: 25 }], 100)).toBe(8);
   });
-  it('reports SNR at each capped budget and κ per lag', () => {
+  it('a lag needing all its samples enters Ĥ_N at the first budget ≥ its sample count', () => {
+    const pair = detectability([table[0]!, table[4]!], { epsilon: EPSILON });
+    expect(pair.lags.map((l) => l.nRequired)).toEqual([25, 3000]);
+    expect(pair.windows.filter((w) => [2400, 3200].includes(w.budget)).map((w) => w.window)).toEqual([4, 64]);
+  });
+  it('reports SNR at each N_use = min(N, n_ψ) and κ per lag', () => {
     const lag64 = report.lags.find((l) => l.ell === 64)!;
-    expect(lag64.budgets.at(-1)).toBe(2400); // 3200 > 3000 samples
-    expectClose('SNR(64, 2400)', lag64.snr.at(-1)!, 0.003 * Math.pow(2400, 1 - 1 / 1.8), { rel: 1e-14 });
+    expect(lag64.budgets.slice(-6)).toEqual([2400, 3000, 3000, 3000, 3000, 3000]); // 3200…12800 use all 3000 samples
+    expectClose('SNR(64, 3000)', lag64.snr.at(-1)!, 0.003 * Math.pow(3000, 1 - 1 / 1.8), { rel: 1e-14 });
     expectClose('κ(64)', lag64.kappa, 1.8 / 0.8, { rel: 1e-15 });
   });
 });

@@ -9,6 +9,9 @@ import { writeCellOutputs, writeStudyJson, writeStudySummary, SUMMARY_COLUMNS } 
 import { csvField, flattenConfig, toPlainJson } from '../../src/study/format.ts';
 import { PAPER_BUDGETS } from '../../src/stats/detectability.ts';
 import { syntheticDiagnostics } from './synthetic-diagnostics.ts';
+import { cliArgsRows, pythonFloat } from '../../src/study/cli-args.ts';
+import { QUICK_PRESET } from '../../src/study/config.ts';
+import { expectClose } from '../stats/close.ts';
 
 /** RFC 4180 reader for the tests: quoted fields may hold commas and doubled quotes. */
 function parseCsv(text: string): string[][] {
@@ -108,13 +111,20 @@ describe('writeCellOutputs', () => {
 
   it('time scales: fitted units only, τ = inf where the envelope does not decay; stats JSON with nulls', async () => {
     const [header, ...rows] = await readCsv(join(dir, 'const', 'const_tau_from_mu_units.csv'));
-    expect(header).toEqual(['unit', 'tau', 'C', 'r2', 'lags_used']);
+    expect(header).toEqual(['unit_id', 'tau', 'C', 'a', 'b', 'r2', 'num_points']); // the reference's header
     expect(rows.map((r) => r[0])).toEqual(['0', '1', '2']);
     expect(rows[2]![1]).toBe('inf');
     rows.forEach((row, q) => {
       const u = constStats.timescales.units[q]!;
-      expect(row.map(pandasNumber)).toEqual([u.unit, u.tau, u.amplitude, u.r2, u.lagsUsed]);
+      expect(row.map(pandasNumber)).toEqual([u.unit, u.tau, u.amplitude, u.intercept, u.slope, u.r2, u.lagsUsed]);
     });
+    // Unit 0 is μ^(0) = 0.5 e^{-ℓ/10}: a = log 0.5, b = -0.1, τ = -1/b, C = e^a, over the 8 lags.
+    const [, tau, C, a, b, , points] = rows[0]!.map(pandasNumber);
+    expectClose('a', a!, Math.log(0.5), { rel: 1e-12 });
+    expectClose('b', b!, -0.1, { rel: 1e-12 });
+    expectClose('tau = -1/b', tau!, -1 / b!, { rel: 1e-15 });
+    expectClose('C = e^a', C!, Math.exp(a!), { rel: 1e-15 });
+    expect(points).toBe(8);
     const tauStats = JSON.parse(await readFile(join(dir, 'const', 'const_tau_from_mu_stats.json'), 'utf8'));
     expect(tauStats).toMatchObject({ model: 'const', num_units: 3, num_finite: 2, num_infinite: 1, num_unfit: 1, units_total: 4 });
     expect(tauStats.tau_mean).toBe(constStats.timescales.summary.mean);
@@ -123,14 +133,21 @@ describe('writeCellOutputs', () => {
     expect(constJson).toEqual({ s: 0.05, leak: 0.95, tau: -1 / Math.log1p(-0.05) });
   });
 
-  it('envelope fits: the reference keys and lwin additions', async () => {
+  it('envelope fits: exactly the reference keys, signed slopes; lwin additions under lwin', async () => {
     const fits = JSON.parse(await readFile(join(dir, 'const', 'const_envelope_fits.json'), 'utf8'));
-    const e = constStats.envelope.regimes!.exponential;
-    expect(fits.exp).toMatchObject({ a: e.intercept, b: e.slope, r2: e.r2, tau_env: e.tauEnv });
-    expect(Object.keys(fits.power)).toEqual(expect.arrayContaining(['c', 'd', 'r2', 'beta', 'aic', 'bic']));
-    expect(fits.preferred).toBe('exponential');
-    expect(fits.master.ells).toEqual(constStats.master.ells);
-    expect(fits.asymptotic.predictions.length).toBeGreaterThan(0);
+    const { exponential: e, power: p } = constStats.envelope.regimes!;
+    expect(Object.keys(fits).sort()).toEqual(['exp', 'lwin', 'power']);
+    expect(fits.exp).toEqual({ a: e.intercept, b: e.slope, r2: e.r2, tau_env: e.tauEnv });
+    // The reference's master-law script reads power.beta, else power.d: with no beta here it gets d, the signed slope
+    // of log f̂ on log ℓ, as with the reference's own files (a decaying envelope: d < 0).
+    expect(fits.power).toEqual({ c: p.intercept, d: p.slope, r2: p.r2 });
+    expect(fits.power.d).toBeLessThan(0);
+    expectClose('log f̂ = -ℓ/20: exp slope', fits.exp.b, -1 / 20, { rel: 1e-12 });
+    expect(fits.lwin.power.beta).toBe(-fits.power.d);
+    expect(fits.lwin.exp.lambda).toBe(-fits.exp.b);
+    expect(fits.lwin.preferred).toBe('exponential');
+    expect(fits.lwin.master.ells).toEqual(constStats.master.ells);
+    expect(fits.lwin.asymptotic.predictions.length).toBeGreaterThan(0);
   });
 
   it('H_N: N, H_N, H_N_contiguous per budget', async () => {
@@ -167,21 +184,43 @@ describe('writeStudySummary and writeStudyJson', () => {
       expect(row.map(pandasNumber)).toEqual([c.budget, c.window, g.window, c.contiguousWindow, g.contiguousWindow]);
     });
     const args = await readCsv(join(dir, 'cli_args.csv'));
+    // The reference's names first, in its order and Python's spelling (cells → models, budgets → N_grid), then the rest.
     expect(args).toEqual([
       ['argument', 'value'],
+      ['models', 'const,gru'],
       ['seed', '212'],
-      ['cells', 'const,gru'],
+      ['N_grid', `[${PAPER_BUDGETS.join(', ')}]`],
+      ['eps', 'inf'],
       ['train.optimizer', 'adamw'],
       ['train.lr', '0.001'],
       ['train.betas', '0.9,0.999'],
-      ['budgets', PAPER_BUDGETS.join(',')],
       ['layernorm', 'True'],
       ['note', 'say "hi", twice'],
-      ['eps', 'inf'],
       ['nothing', ''],
     ]);
     expect(flattenConfig({ runs: [{ seed: 1 }, { seed: 2 }] })).toEqual([['runs.0.seed', '1'], ['runs.1.seed', '2']]);
   });
+
+  it('cli_args of a study configuration: every reference argument lwin has, then lwin\'s other settings', () => {
+    const rows = cliArgsRows({ ...QUICK_PRESET, optimizer: { ...QUICK_PRESET.optimizer, clip: null }, diagBatch: 16 });
+    const names = rows.map(([name]) => name);
+    expect(names.slice(0, 29)).toEqual([
+      'models', 'seed', 'Nseq_train', 'Nseq_diag', 'T', 'D', 'H', 'optimizer', 'epochs', 'batch_size', 'lr', 'weight_decay',
+      'grad_clip', 'const_s', 'lag_min', 'lag_max', 'num_lags', 'task_lags', 'task_coeffs', 'noise_std', 'N_grid', 'eps',
+      'alpha_method', 'w_seed', 'include_first_order_diag', 'orth_init', 'layernorm', 'gate_log_every', 'diag_batch_size',
+    ]);
+    const value = (name: string) => rows.find(([n]) => n === name)![1];
+    expect(['T', 'H', 'task_lags', 'task_coeffs', 'grad_clip', 'lr', 'orth_init', 'include_first_order_diag'].map(value))
+      .toEqual(['128', '32', '[4, 8, 16, 24, 32]', '[0.6, 0.5, 0.4, 0.32, 0.26]', '0.0', '0.005', 'True', '1']);
+    // What lwin has beyond the reference follows, flattened; nothing appears twice.
+    expect(names.slice(29)).toEqual(expect.arrayContaining(['task.seed', 'rho', 'psiSubsample', 'checkpointEvery']));
+    expect(names.some((n) => ['cells', 'budgets', 'task.steps', 'model.hidden', 'optimizer.lr', 'optimizer.name'].includes(n))).toBe(false);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it.each([
+    [1, '1.0'], [0.001, '0.001'], [1e-4, '0.0001'], [1e-5, '1e-05'], [2.5e-7, '2.5e-07'], [1e16, '1e+16'], [123.5, '123.5'], [-3, '-3.0'], [Infinity, 'inf'],
+  ])('floats as Python writes them: %s → %s', (x, text) => expect(pythonFloat(x)).toBe(text));
 
   it('study.json: typed arrays become arrays, non-finite numbers null', async () => {
     const path = await writeStudyJson(dir, { config, samples: new Float32Array([0.5, 1.5]), taus: [10, Infinity, NaN], cells: [{ stats: constStats }] });

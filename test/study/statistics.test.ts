@@ -16,8 +16,9 @@ function snr(mbar: number, alpha: number, sigma: number, n: number): number {
   return sigma <= 1e-12 ? 0 : (mbar * n ** (1 - 1 / Math.max(1, alpha))) / sigma;
 }
 
+/** SPEC §8's N_use = min(N, n_ψ(ℓ)) of every grid budget, ascending. */
 function applicable(count: number): number[] {
-  return PAPER_BUDGETS.filter((n) => n <= count);
+  return PAPER_BUDGETS.map((n) => Math.min(n, count));
 }
 
 function expectedRequired(mbar: number, alpha: number, sigma: number, count: number): number {

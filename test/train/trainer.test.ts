@@ -9,6 +9,11 @@ import { NonFiniteLossError, train, type TrainingData } from '../../src/train/tr
 import { fileSink, memorySink } from '../../src/train/sink.ts';
 import { parseTrainConfig, type TrainConfig } from '../../src/train/config.ts';
 import { CELL_KINDS } from '../../src/model/index.ts';
+import { evaluate } from '../../src/train/evaluate.ts';
+import { GATE_METRICS, gateRows } from '../../src/train/curves.ts';
+import { epochPermutation, gatherBatch } from '../../src/data/batches.ts';
+import { deriveSeed } from '../../src/data/seeds.ts';
+import { Rng } from '../../src/util/random.ts';
 
 const gpu = useGpu();
 
@@ -37,10 +42,40 @@ describe('learning the reduced multi-lag task (T=64, lags 2, 4, 8, H=32, 256 seq
     result.optimizer.destroy();
     const first = result.curve[0]!;
     const last = result.curve.at(-1)!;
-    expect(last.val_r2, `R² per epoch: ${result.curve.map((c) => c.val_r2.toFixed(3)).join(' ')} (best possible ${task.maxR2().toFixed(3)})`).toBeGreaterThan(0.5);
-    expect(last.val_r2).toBeLessThan(task.maxR2() + 0.02);
+    expect(last.val_acc, `R² per epoch: ${result.curve.map((c) => c.val_acc.toFixed(3)).join(' ')} (best possible ${task.maxR2().toFixed(3)})`).toBeGreaterThan(0.5);
+    expect(last.val_acc).toBeLessThan(task.maxR2() + 0.02);
     expect(last.train_loss).toBeLessThan(0.6 * first.train_loss);
-    expect(result.gates.map((g) => g.epoch)).toEqual([1, 5, 10]);
+    // The reference's 0-based `ep` with `ep % gate_log_every == 0`: after epochs 1 and 6 of 10 (every 5).
+    const metrics = GATE_METRICS[cell].map(([, metric]) => metric);
+    expect(result.gates.map((g) => [g.epoch, g.metric])).toEqual([0, 5].flatMap((e) => metrics.map((m) => [e, m])));
+  });
+});
+
+// The reference logs, after epoch ep (0-based) with ep % gate_log_every == 0, the means over the first batch_size
+// sequences of that epoch's permutation, under its metric names. With 3 epochs and every 2 the last row set is
+// after epoch 3 with the final parameters, so it can be recomputed here from the same permutation.
+describe('gate statistics: the reference\'s rows, from the epoch\'s first mini-batch', () => {
+  const task = new MultiLagTask({ steps: 16, inputSize: 3, lags: [2, 5], coeffs: [0.7, 0.5], noiseStd: 0.3, seed: 6 });
+  const data = taskData(task, 40);
+  it.each(CELL_KINDS)('%s', async (cell) => {
+    const cfg = config({ cell, hidden: 8, batch: 16, epochs: 3, gateLogEvery: 2 });
+    const result = await train(gpu.ctx, cfg, data, { sink: memorySink() });
+    result.optimizer.destroy();
+    const rng = new Rng(deriveSeed(cfg.seed, 'shuffle'));
+    let order = epochPermutation(data.train.count, rng);
+    for (let epoch = 2; epoch <= 3; epoch++) order = epochPermutation(data.train.count, rng);
+    const first = order.subarray(0, cfg.batch);
+    const params = gpu.ctx.upload('test/gate-params', result.params);
+    try {
+      const batch = { ...gatherBatch(data.train, first), count: first.length, steps: data.train.steps, inputSize: data.train.inputSize };
+      const expected = gateRows(cell, 3, (await evaluate(gpu.ctx, result.layout, params, batch, { gates: true })).gates!);
+      expect(expected.map((r) => r.epoch)).toEqual(GATE_METRICS[cell].map(() => 2));
+      expect(result.gates.slice(-expected.length)).toEqual(expected);
+      expect(result.gates.length).toBe(2 * expected.length);
+      if (cell === 'gru') expect(expected[0]!.value + expected[2]!.value).toBeCloseTo(1, 6); // z_mean + leak_mean, leak = 1 - z
+    } finally {
+      params.destroy();
+    }
   });
 });
 
@@ -48,7 +83,7 @@ describe('checkpoints and exact resume', () => {
   const task = new MultiLagTask({ steps: 24, inputSize: 3, lags: [2, 5], coeffs: [0.7, 0.5], noiseStd: 0.3, seed: 4 });
   const data = taskData(task, 48);
   const small = (overrides: Record<string, unknown> = {}) =>
-    config({ cell: 'lstm', hidden: 12, batch: 16, epochs: 4, checkpointEvery: 2, optimizer: { name: 'adamw', lr: 5e-3, weightDecay: 1e-4, clip: 1 }, ...overrides });
+    config({ cell: 'lstm', hidden: 12, batch: 16, epochs: 4, checkpointEvery: 2, gateLogEvery: 2, optimizer: { name: 'adamw', lr: 5e-3, weightDecay: 1e-4, clip: 1 }, ...overrides });
 
   it('an interrupted run resumed from its files ends with bit-identical parameters and curves', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lwin-resume-'));
@@ -63,12 +98,26 @@ describe('checkpoints and exact resume', () => {
       expect(resumed.epochsRun).toBe(4);
       expect(Buffer.from(resumed.params.buffer).equals(Buffer.from(whole.params.buffer))).toBe(true);
       expect(resumed.curve).toEqual(whole.curve);
+      expect(resumed.gates).toEqual(whole.gates);
       const csv = await readFile(join(dir, 'lstm_learning_curve.csv'), 'utf8');
       expect(csv.trim().split('\n')).toHaveLength(5);
-      expect(csv.split('\n')[0]).toBe('epoch,train_loss,train_r2,val_loss,val_r2');
+      expect(csv.split('\n')[0]).toBe('epoch,train_loss,train_acc,val_loss,val_acc');
+      const gates = (await readFile(join(dir, 'gate_stats_lstm.csv'), 'utf8')).trim().split('\n');
+      expect(gates[0]).toBe('epoch,metric,value');
+      expect(gates.slice(1).map((line) => line.split(',').slice(0, 2).join(','))).toEqual(
+        [0, 2].flatMap((e) => ['forget_mean', 'expr_mean', 'cdiag_mean'].map((m) => `${e},${m}`)),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses to resume a checkpoint whose curves have the columns of an older lwin', async () => {
+    const sink = memorySink();
+    (await train(gpu.ctx, small({ epochs: 2 }), data, { sink })).optimizer.destroy();
+    const state = sink.saved.at(-1)!.state as unknown as { curve: object[]; gates: object[] };
+    state.gates = [{ epoch: 1, mean_gate: 0.5, mean_leak: 0.5, mean_rdiag: 0 }];
+    await expect(train(gpu.ctx, small({ epochs: 3 }), data, { sink, resume: true })).rejects.toThrow(/older lwin.*new output folder/);
   });
 
   it('refuses to resume a checkpoint of a different run, listing each differing setting', async () => {

@@ -36,6 +36,7 @@ export function requiredSamplesFigure(cells: readonly CellReport[], order: reado
   const title = 'Samples needed to detect lag ℓ: N_required(ℓ)';
   const values = cells.flatMap((c) => c.summary.filter((r) => positive(r.N_required_at_eps)).map((r) => ({ cell: c.cell, ell: r.ell!, n: r.N_required_at_eps! })));
   if (values.length === 0) return omitted('n-required', title, 'no lag is detectable within the budget grid in any cell');
-  const caption = 'N_required(ℓ): the smallest budget of the grid with SNR > ε (SPEC §8); lags not detectable within the grid (-1) are left out.';
+  const caption = 'N_required(ℓ): the first budget N of the grid, evaluated at N_use = min(N, the lag\'s ψ samples), with SNR > ε (SPEC §8), so a lag ' +
+    'detectable only with all its samples shows that count; lags not detectable within the grid (-1) are left out.';
   return lagLineFigure('n-required', title, caption, values, 'n', 'N_required(ℓ) (ψ samples, log scale)', order);
 }

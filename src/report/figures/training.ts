@@ -5,8 +5,9 @@ import { cellColor, DASH_LEGEND, finite, HEIGHT, omitted, positive, topLevel, ty
 export function learningCurveFigure(cells: readonly CellReport[], order: readonly string[]): Figure {
   const title = 'Learning curves';
   const values = cells.flatMap((c) => (c.learningCurve ?? []).flatMap((r) => [
-    { cell: c.cell, epoch: r.epoch, split: 'train', loss: r.train_loss, r2: r.train_r2 },
-    { cell: c.cell, epoch: r.epoch, split: 'validation', loss: r.val_loss, r2: r.val_r2 },
+    // train_acc / val_acc hold R² (the reference's column names; curves.ts).
+    { cell: c.cell, epoch: r.epoch, split: 'train', loss: r.train_loss, r2: r.train_acc },
+    { cell: c.cell, epoch: r.epoch, split: 'validation', loss: r.val_loss, r2: r.val_acc },
   ]).filter((v) => finite(v.loss) || finite(v.r2)));
   const missing = cells.filter((c) => !c.learningCurve).map((c) => c.cell);
   if (values.length === 0) return omitted('learning-curves', title, `no <cell>_learning_curve.csv (cells: ${cells.map((c) => c.cell).join(', ')})`);

@@ -9,17 +9,31 @@ export interface UnitTimescales {
   tau: number[];
   /** C_q = e^{a_q}. */
   amplitude: number[];
+  /** The line log μ^(q) = a + bℓ: intercept a_q and slope b_q (NaN where unfit). */
+  intercept: number[];
+  slope: number[];
   r2: number[];
   /** Lags that entered each unit's fit. */
   lagsUsed: number[];
 }
 
 /** One unit's fit from (ℓ, μ) pairs. */
-export function fitUnitTimescale(ells: ArrayLike<number>, envelope: ArrayLike<number>): { tau: number; amplitude: number; r2: number; lagsUsed: number } {
+export interface UnitTimescale {
+  tau: number;
+  amplitude: number;
+  intercept: number;
+  slope: number;
+  r2: number;
+  lagsUsed: number;
+}
+
+export function fitUnitTimescale(ells: ArrayLike<number>, envelope: ArrayLike<number>): UnitTimescale {
   const keep = [...Array(ells.length).keys()].filter((i) => envelope[i]! > 0 && Number.isFinite(envelope[i]!));
-  if (keep.length < MIN_TIMESCALE_LAGS) return { tau: NaN, amplitude: NaN, r2: NaN, lagsUsed: keep.length };
+  if (keep.length < MIN_TIMESCALE_LAGS) return { tau: NaN, amplitude: NaN, intercept: NaN, slope: NaN, r2: NaN, lagsUsed: keep.length };
   const fit = fitLine(keep.map((i) => ells[i]!), keep.map((i) => Math.log(envelope[i]!)));
-  return { tau: fit.slope < 0 ? -1 / fit.slope : Infinity, amplitude: Math.exp(fit.intercept), r2: fit.r2, lagsUsed: keep.length };
+  return {
+    tau: fit.slope < 0 ? -1 / fit.slope : Infinity, amplitude: Math.exp(fit.intercept), intercept: fit.intercept, slope: fit.slope, r2: fit.r2, lagsUsed: keep.length,
+  };
 }
 
 /** Fits every unit; `envelopeByLag[i][q]` is μ^(q)(ℓ_i). */
@@ -28,7 +42,7 @@ export function fitUnitTimescales(ells: ArrayLike<number>, envelopeByLag: readon
     throw new Error(`per-unit time scales: ${ells.length} lags but ${envelopeByLag.length} rows of per-unit envelopes`);
   }
   const units = envelopeByLag[0]?.length ?? 0;
-  const result: UnitTimescales = { tau: [], amplitude: [], r2: [], lagsUsed: [] };
+  const result: UnitTimescales = { tau: [], amplitude: [], intercept: [], slope: [], r2: [], lagsUsed: [] };
   for (let q = 0; q < units; q++) {
     const column = envelopeByLag.map((row, i) => {
       if (row.length !== units) throw new Error(`per-unit time scales: lag row ${i} has ${row.length} units, expected ${units}`);
@@ -37,6 +51,8 @@ export function fitUnitTimescales(ells: ArrayLike<number>, envelopeByLag: readon
     const unit = fitUnitTimescale(ells, column);
     result.tau.push(unit.tau);
     result.amplitude.push(unit.amplitude);
+    result.intercept.push(unit.intercept);
+    result.slope.push(unit.slope);
     result.r2.push(unit.r2);
     result.lagsUsed.push(unit.lagsUsed);
   }
