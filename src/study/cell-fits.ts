@@ -3,7 +3,7 @@
 import { quantileSorted, standardDeviation } from '../stats/empirical.ts';
 import { kappaAlpha } from '../stats/detectability.ts';
 import { fitEnvelopeRegimes, type EnvelopeRegimes } from '../stats/fits/envelope.ts';
-import { fitUnitTimescales, timescaleCcdf, constGateTimescale, type TimescaleCcdf } from '../stats/fits/timescales.ts';
+import { fitUnitTimescales, timescaleCcdf, constGateTimescale, type TimescaleCcdf, type UnitTimescale as UnitFit } from '../stats/fits/timescales.ts';
 import { fitMasterProportionality, type MasterProportionality } from '../stats/fits/master.ts';
 import { asymptoticPrediction, envelopeLaw, fitPrefactor, type AsymptoticPrediction, type EnvelopeLaw } from '../stats/fits/asymptotic.ts';
 
@@ -21,17 +21,9 @@ export function envelopeFits(ells: readonly number[], logEnvelope: readonly numb
   }
 }
 
-export interface UnitTimescale {
+/** One unit's fit (stats/fits/timescales.ts: τ_q = -1/b, C = e^a, the line a + bℓ, R², lags used), with its index. */
+export interface UnitTimescale extends UnitFit {
   unit: number;
-  /** τ_q = -1/b; +∞ for b ≥ 0, NaN when fewer than 5 lags have μ^(q) > 0. */
-  tau: number;
-  /** C = e^a. */
-  amplitude: number;
-  /** The line log μ^(q)(ℓ) = a + bℓ. */
-  intercept: number;
-  slope: number;
-  r2: number;
-  lagsUsed: number;
 }
 
 /** Summary of the per-unit τ. Moments and quantiles are over the finite τ (NaN when there is none). */

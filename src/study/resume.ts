@@ -14,7 +14,8 @@ export interface RecordedSettings {
   config: unknown;
 }
 
-async function readJsonFile(file: string): Promise<unknown> {
+/** A JSON file's value, undefined when the file is absent; a file that does not parse is refused with `advice`. */
+export async function readJsonFile(file: string, advice = "so the study's settings cannot be checked; repair or remove it, or choose another --out"): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -24,7 +25,7 @@ async function readJsonFile(file: string): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new Error(`${file} is not valid JSON (${(error as Error).message}), so the study's settings cannot be checked; repair or remove it, or choose another --out`);
+    throw new Error(`${file} is not valid JSON (${(error as Error).message}), ${advice}`);
   }
 }
 

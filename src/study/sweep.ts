@@ -14,7 +14,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { OptimizerSchema } from '../train/config.ts';
 import { resolveStudy, type PresetName, type StudyConfig } from './config.ts';
 import { differingPaths } from '../util/differences.ts';
-import { STUDY_CONFIG_FILE } from './resume.ts';
+import { readJsonFile, STUDY_CONFIG_FILE } from './resume.ts';
 
 export { differingPaths };
 
@@ -104,7 +104,7 @@ export async function prepareJobs(jobs: readonly SweepJob[]): Promise<void> {
   const conflicts: string[] = [];
   for (const job of jobs) {
     for (const [file, pick] of [[job.configFile, (v: unknown) => v], [join(job.dir, 'study.json'), (v: unknown) => (v as { config?: unknown }).config]] as const) {
-      const previous = await readJson(file);
+      const previous = await readJsonFile(file, 'remove it or choose another --out');
       if (previous === undefined) continue;
       const differences = differingPaths(pick(previous), job.config);
       if (differences.length) conflicts.push(`${file} differs in ${differences.slice(0, 6).join(', ')}${differences.length > 6 ? ', …' : ''}`);
@@ -117,20 +117,6 @@ export async function prepareJobs(jobs: readonly SweepJob[]): Promise<void> {
   for (const job of jobs) {
     await mkdir(job.dir, { recursive: true });
     await writeFileAtomic(job.configFile, `${JSON.stringify(job.config, null, 2)}\n`);
-  }
-}
-
-async function readJson(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new Error(`${file} is not valid JSON (${(error as Error).message}); remove it or choose another --out`);
   }
 }
 
