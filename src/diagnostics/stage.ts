@@ -1,5 +1,5 @@
 // The diagnostic stage (SPEC §4–§7) for one trained model, streamed over the diagnostic set in batches sized to a
-// GPU memory budget. In order, per batch: forward (SPEC §4 terms, states), tangent v along w, δ, ρ (optional),
+// GPU memory budget and the adapter's buffer limits (sequencesPerChunk). In order, per batch: forward (SPEC §4 terms, states), tangent v along w, δ, ρ (optional),
 // then the μ windows' envelope sums and ψ values for every lag; ψ goes to the host bookkeeping (exact sums,
 // orientation, subsample). After the last batch: the envelopes, exact transport on sampled pairs, and the
 // per-lag Diagnostics table.
