@@ -8,6 +8,7 @@ export function addDeviceOptions(command: Command): Command {
     .option('--adapter <name>', 'exact adapter name, as `lwin doctor --list-adapters` prints it')
     .addOption(new Option('--power <preference>', 'adapter power preference').choices(['high-performance', 'low-power']))
     .option('--fallback', 'use the software/fallback adapter only')
+    .option('--default-limits', "open the device with WebGPU's default limits (128 MiB per binding), not the adapter's maximum")
     .option('--enable-toggle <toggle...>', 'Dawn toggles to enable (passed through)')
     .option('--disable-toggle <toggle...>', 'Dawn toggles to disable (passed through)');
 }
@@ -17,6 +18,7 @@ export interface DeviceFlags {
   adapter?: string;
   power?: GPUPowerPreference;
   fallback?: boolean;
+  defaultLimits?: boolean;
   enableToggle?: string[];
   disableToggle?: string[];
 }
@@ -27,6 +29,7 @@ export function deviceOptionsFrom(flags: DeviceFlags): DeviceOptions {
     adapterName: flags.adapter,
     powerPreference: flags.power,
     forceFallbackAdapter: flags.fallback,
+    defaultLimits: flags.defaultLimits,
     enableToggles: flags.enableToggle,
     disableToggles: flags.disableToggle,
   };

@@ -5,6 +5,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { recordTangent } from '../cells/tangent.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
+import { sequencesPerChunk } from '../gpu/chunks.ts';
 
 export interface RecoveryProbe {
   /** Probe sequences [P, T, D]. */
@@ -16,45 +17,67 @@ export interface RecoveryProbe {
   starts: readonly number[];
 }
 
+/** Bytes per probe row (one probe sequence perturbed at one start) of each per-chunk buffer, by label. */
+export function recoveryBuffers(layout: ParamLayout, steps: number): Record<string, number> {
+  const { cell, hiddenSize: H, inputSize: D } = layout.config;
+  return {
+    'recovery/x': 4 * steps * D,
+    'recovery/input-direction': 4,
+    'recovery/state': 4 * tangentStateWidth(cell) * H,
+    'recovery/v': 4 * steps * H,
+    'recovery/yhat-dot': 4 * steps,
+  };
+}
+
 /** ĉ(ℓ) for ℓ = 1…lagMax (index ℓ-1); windows s + ℓ ≥ T are left out of the mean. */
-export async function lagRecovery(ctx: GpuContext, layout: ParamLayout, params: GPUBuffer, probe: RecoveryProbe, u: ArrayLike<number>, lagMax: number): Promise<Float64Array> {
+export async function lagRecovery(
+  ctx: GpuContext, layout: ParamLayout, params: GPUBuffer, probe: RecoveryProbe, u: ArrayLike<number>, lagMax: number,
+  options: { memoryBudget?: number } = {},
+): Promise<Float64Array> {
   const { count, steps: T, inputSize: D, starts } = probe;
   const { cell, hiddenSize: H } = layout.config;
   if (u.length !== D) throw new Error(`lag recovery: the input direction has ${u.length} components, the model takes ${D}`);
   if (starts.some((s) => !Number.isInteger(s) || s < 0 || s >= T)) throw new Error(`lag recovery: start steps must be integers in [0, ${T - 1}]`);
   const rows = count * starts.length;
-  const x = new Float32Array(rows * T * D);
-  const inputDir = new Float32Array(D + rows);
-  inputDir.set(Float32Array.from(u));
-  for (let p = 0; p < count; p++) {
-    starts.forEach((s, i) => {
-      const row = p * starts.length + i;
-      x.set(probe.x.subarray(p * T * D, (p + 1) * T * D), row * T * D);
-      inputDir[D + row] = s;
-    });
-  }
+  const perBuffer = recoveryBuffers(layout, T);
+  const chunk = sequencesPerChunk(ctx.device.limits, { pass: 'lag recovery', count: rows, buffers: perBuffer, budget: options.memoryBudget });
+  const sized = (label: string) => ctx.storage(label, chunk * perBuffer[label]!);
   const b = {
-    x: ctx.upload('recovery/x', x),
+    x: sized('recovery/x'),
     direction: ctx.storage('recovery/zero-direction', layout.totalSize * 4),
-    inputDir: ctx.upload('recovery/input-direction', inputDir),
-    state: ctx.storage('recovery/state', rows * tangentStateWidth(cell) * H * 4),
-    v: ctx.storage('recovery/v', rows * T * H * 4),
-    yhatDot: ctx.storage('recovery/yhat-dot', rows * T * 4),
+    inputDir: ctx.storage('recovery/input-direction', 4 * D + chunk * perBuffer['recovery/input-direction']!),
+    state: sized('recovery/state'),
+    v: sized('recovery/v'),
+    yhatDot: sized('recovery/yhat-dot'),
   };
+  // Row r = (probe ⌊r/S⌋, start r mod S); the rows stream through in chunks and their ŷ̇ add to running sums.
+  const sums = new Float64Array(lagMax);
+  const counts = new Float64Array(lagMax);
   try {
-    const step = ctx.step('lag recovery');
-    step.clear(b.state).clear(b.direction);
-    recordTangent(step, { layout, params, direction: b.direction, x: b.x, batch: rows, steps: T, state: b.state, v: b.v, yhatDot: b.yhatDot, inputDirection: b.inputDir });
-    const read = step.readF32(b.yhatDot);
-    await step.submit();
-    const yDot = await read;
-    const sums = new Float64Array(lagMax);
-    const counts = new Float64Array(lagMax);
-    for (let row = 0; row < rows; row++) {
-      const s = inputDir[D + row]!;
-      for (let ell = 1; ell <= lagMax && s + ell < T; ell++) {
-        sums[ell - 1]! += yDot[row * T + s + ell]!;
-        counts[ell - 1]!++;
+    for (let first = 0; first < rows; first += chunk) {
+      const size = Math.min(chunk, rows - first);
+      const x = new Float32Array(size * T * D);
+      const inputDir = new Float32Array(D + size);
+      inputDir.set(Float32Array.from(u));
+      for (let i = 0; i < size; i++) {
+        const probeIndex = Math.floor((first + i) / starts.length);
+        x.set(probe.x.subarray(probeIndex * T * D, (probeIndex + 1) * T * D), i * T * D);
+        inputDir[D + i] = starts[(first + i) % starts.length]!;
+      }
+      ctx.device.queue.writeBuffer(b.x, 0, x);
+      ctx.device.queue.writeBuffer(b.inputDir, 0, inputDir);
+      const step = ctx.step(`lag recovery rows ${first}..${first + size}`);
+      step.clear(b.state).clear(b.direction);
+      recordTangent(step, { layout, params, direction: b.direction, x: b.x, batch: size, steps: T, state: b.state, v: b.v, yhatDot: b.yhatDot, inputDirection: b.inputDir });
+      const read = step.readF32(b.yhatDot, 0, size * T);
+      await step.submit();
+      const yDot = await read;
+      for (let i = 0; i < size; i++) {
+        const s = inputDir[D + i]!;
+        for (let ell = 1; ell <= lagMax && s + ell < T; ell++) {
+          sums[ell - 1]! += yDot[i * T + s + ell]!;
+          counts[ell - 1]!++;
+        }
       }
     }
     return sums.map((v, i) => (counts[i]! > 0 ? v / counts[i]! : NaN));

@@ -1,5 +1,5 @@
 // The diagnostic stage (SPEC §4–§7) for one trained model, streamed over the diagnostic set in batches sized to a
-// GPU memory budget. In order, per batch: forward (SPEC §4 terms, states), tangent v along w, δ, ρ (optional),
+// GPU memory budget and the adapter's buffer limits (sequencesPerChunk). In order, per batch: forward (SPEC §4 terms, states), tangent v along w, δ, ρ (optional),
 // then the μ windows' envelope sums and ψ values for every lag; ψ goes to the host bookkeeping (exact sums,
 // orientation, subsample). After the last batch: the envelopes, exact transport on sampled pairs, and the
 // per-lag Diagnostics table.
@@ -21,6 +21,7 @@ import { RhoEngine } from './rho.ts';
 import { PsiAccumulator, studyDirection, DEFAULT_PSI_SUBSAMPLE } from './psi.ts';
 import { exactTransport, sampleTransportPairs, transportAgreement } from './transport.ts';
 import { buildDiagnostics, type Diagnostics } from './result.ts';
+import { DEFAULT_MEMORY_BUDGET, sequencesPerChunk } from '../gpu/chunks.ts';
 
 export interface DiagnosticsOptions {
   lags: readonly number[];
@@ -42,15 +43,33 @@ export interface DiagnosticsOptions {
   psiWithRho?: boolean;
 }
 
-export const DEFAULT_DIAGNOSTIC_BUDGET = 512 * 2 ** 20;
+export const DEFAULT_DIAGNOSTIC_BUDGET = DEFAULT_MEMORY_BUDGET;
 
 const deltaProgram = kernelProgram('readout_delta', '', readoutDeltaShader);
 
+/** Bytes per diagnostic sequence of each per-batch buffer, by label (the window engine's included). */
+export function diagnosticBuffers(layout: ParamLayout, steps: number, lags: number, withRho: boolean, firstOrder: boolean): Record<string, number> {
+  const { cell, hiddenSize: H, inputSize: D } = layout.config;
+  const T = steps;
+  return {
+    'diag/x': 4 * T * D,
+    'diag/y': 4 * T,
+    'diag/yhat': 4 * T,
+    'diag/state': 4 * stateWidth(cell) * H,
+    ...(withRho && { 'diag/states': 4 * T * stateWidth(cell) * H, 'diag/rho': 4 * T * H }),
+    'diag/terms': 4 * INTERMEDIATE_COUNT[cell] * T * H,
+    'diag/tangent-state': 4 * tangentStateWidth(cell) * H,
+    'diag/v': 4 * T * H,
+    'diag/yhat-dot': 4 * T,
+    'diag/delta': 4 * T * H,
+    'diag/psi': 4 * lags * T,
+    ...WindowEngine.buffersPerSequence(cell, T, H, { firstOrder, lags, withRho }),
+  };
+}
+
 /** Bytes of per-batch buffers per diagnostic sequence. */
 export function bytesPerSequence(layout: ParamLayout, steps: number, lags: number, withRho: boolean, firstOrder: boolean): number {
-  const { cell, hiddenSize: H, inputSize: D } = layout.config;
-  const perStep = INTERMEDIATE_COUNT[cell] * H + (withRho ? stateWidth(cell) * H + H : 0) + 2 * H /* v, δ */ + lags /* ψ */ + D + 2;
-  return 4 * (perStep * steps + tangentStateWidth(cell) * H + stateWidth(cell) * H) + WindowEngine.bytesPerSequence(cell, steps, H, { firstOrder, lags, withRho });
+  return Object.values(diagnosticBuffers(layout, steps, lags, withRho, firstOrder)).reduce((sum, bytes) => sum + bytes, 0);
 }
 
 export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, params: Float32Array, data: SequenceData, options: DiagnosticsOptions): Promise<Diagnostics> {
@@ -58,33 +77,30 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
   const T = data.steps;
   const withRho = Boolean(options.preconditioner);
   const budget = options.memoryBudget ?? DEFAULT_DIAGNOSTIC_BUDGET;
+  const perBuffer = diagnosticBuffers(layout, T, options.lags.length, withRho, options.firstOrder);
   const perSequence = bytesPerSequence(layout, T, options.lags.length, withRho, options.firstOrder);
-  const bindLimit = ctx.device.limits.maxStorageBufferBindingSize;
-  // Every buffer must also fit one binding: the largest per-sequence slices are the SPEC §4 terms, ψ, and the
-  // windows' prefix sums.
-  const prefixPerSequence = WindowEngine.bytesPerSequence(cell, T, H, { firstOrder: options.firstOrder });
-  const largestPerSequence = Math.max(4 * T * INTERMEDIATE_COUNT[cell] * H, 4 * T * options.lags.length, prefixPerSequence);
-  const batch = Math.max(1, Math.min(data.count, options.batch ?? Math.floor(budget / perSequence), Math.floor(bindLimit / largestPerSequence)));
+  const batch = sequencesPerChunk(ctx.device.limits, { pass: 'diagnostics', count: data.count, buffers: perBuffer, budget, batch: options.batch });
   ctx.memory.resetPeak();
   const before = ctx.memory.live;
   const started = performance.now();
 
-  const W = stateWidth(cell);
+  // Buffers the set does not need (ρ's without a preconditioner) have no entry and get the 4-byte minimum.
+  const sized = (label: string) => ctx.storage(label, batch * (perBuffer[label] ?? 0));
   const b = {
     params: ctx.upload('diag/params', params),
     direction: ctx.upload('diag/w', studyDirection(layout, options.wSeed)),
-    x: ctx.storage('diag/x', batch * T * D * 4),
-    y: ctx.storage('diag/y', batch * T * 4),
-    yhat: ctx.storage('diag/yhat', batch * T * 4),
-    state: ctx.storage('diag/state', batch * W * H * 4),
-    states: ctx.storage('diag/states', withRho ? T * batch * W * H * 4 : 4),
-    terms: ctx.storage('diag/terms', INTERMEDIATE_COUNT[cell] * batch * T * H * 4),
-    tangentState: ctx.storage('diag/tangent-state', batch * tangentStateWidth(cell) * H * 4),
-    v: ctx.storage('diag/v', batch * T * H * 4),
-    yhatDot: ctx.storage('diag/yhat-dot', batch * T * 4),
-    delta: ctx.storage('diag/delta', batch * T * H * 4),
-    rho: ctx.storage('diag/rho', withRho ? batch * T * H * 4 : 4),
-    psi: ctx.storage('diag/psi', options.lags.length * batch * T * 4),
+    x: sized('diag/x'),
+    y: sized('diag/y'),
+    yhat: sized('diag/yhat'),
+    state: sized('diag/state'),
+    states: sized('diag/states'),
+    terms: sized('diag/terms'),
+    tangentState: sized('diag/tangent-state'),
+    v: sized('diag/v'),
+    yhatDot: sized('diag/yhat-dot'),
+    delta: sized('diag/delta'),
+    rho: sized('diag/rho'),
+    psi: sized('diag/psi'),
   };
   const windows = new WindowEngine(ctx, { cell, batch, steps: T, hidden: H, lags: options.lags, firstOrder: options.firstOrder, withRho });
   const rho = options.preconditioner ? new RhoEngine(ctx, layout, options.preconditioner) : undefined;

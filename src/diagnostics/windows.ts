@@ -108,8 +108,14 @@ export class WindowEngine {
    * Defaults give the first-order prefix and no lags; pass the grid's length and withRho for the partial sums.
    */
   static bytesPerSequence(cell: CellKind, steps: number, hidden: number, options: { firstOrder?: boolean; lags?: number; withRho?: boolean } = {}): number {
+    return Object.values(WindowEngine.buffersPerSequence(cell, steps, hidden, options)).reduce((sum, bytes) => sum + bytes, 0);
+  }
+
+  /** bytesPerSequence by buffer label (each buffer must also fit the adapter's per-buffer limit). */
+  static buffersPerSequence(cell: CellKind, steps: number, hidden: number, options: { firstOrder?: boolean; lags?: number; withRho?: boolean } = {}): Record<string, number> {
     const k = prefixQuantities({ cell, firstOrder: options.firstOrder ?? true }).length;
-    return 8 * k * (steps + 1) * hidden + 8 * (options.lags ?? 0) * hidden * (options.withRho ? 2 : 1);
+    const partial = 8 * (options.lags ?? 0) * hidden;
+    return { 'windows/prefix': 8 * k * (steps + 1) * hidden, 'windows/partial_mu': partial, ...(options.withRho && { 'windows/partial_rho': partial }) };
   }
 
   readonly bytes: number;

@@ -6,6 +6,11 @@ export interface DeviceOptions extends DawnOptions {
   powerPreference?: GPUPowerPreference;
   /** Accept only a software/fallback adapter (useful to force lavapipe on a machine with a GPU). */
   forceFallbackAdapter?: boolean;
+  /**
+   * Open the device with WebGPU's default limits (128 MiB per storage binding, 256 MiB per buffer, …) instead of
+   * raising RELIED_LIMITS to the adapter's maximum: shows that the work fits any conforming adapter.
+   */
+  defaultLimits?: boolean;
 }
 
 export interface AdapterSummary {
@@ -131,7 +136,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
 
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
-  for (const name of RELIED_LIMITS) requiredLimits[name] = adapter.limits[name];
+  if (!options.defaultLimits) for (const name of RELIED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ label: 'lwin', requiredFeatures, requiredLimits });
   let released = false;
   const release = () => {

@@ -5,6 +5,7 @@ import { recordForward } from '../cells/forward.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward.ts';
 import { INTERMEDIATE_NAMES } from '../reference/cells/types.ts';
+import { sequencesPerChunk } from '../gpu/chunks.ts';
 
 export interface EvalData {
   x: Float32Array;
@@ -20,32 +21,52 @@ export interface Evaluation {
   r2: number;
   /** Mean over sequences, steps and units of each SPEC §4 term (gate, leak, rdiag; lstm: f, e, cdiag), when asked. */
   gates?: Record<string, number>;
+  /** Sequences per forward call (sequencesPerChunk): the whole set when it fits, else fewer. */
+  chunk: number;
 }
 
-/** Sequences per forward call during evaluation (bounded so buffers stay small whatever the set's size). */
+/**
+ * At most this many sequences per forward call during evaluation. Fewer when the adapter's per-buffer limits or
+ * the memory budget say so (sequencesPerChunk): the gate terms of one paper-sized sequence (T=1024, H=128) take
+ * 2 MiB, so WebGPU's default 128 MiB binding holds 64 of them.
+ */
 export const EVAL_BATCH = 256;
+
+/** Bytes per evaluated sequence of each per-chunk buffer, by label. */
+export function evaluationBuffers(layout: ParamLayout, steps: number, gates: boolean): Record<string, number> {
+  const { cell, hiddenSize: H, inputSize: D } = layout.config;
+  return {
+    'eval/x': 4 * steps * D,
+    'eval/state': 4 * stateWidth(cell) * H,
+    'eval/yhat': 4 * steps,
+    ...(gates && { 'eval/terms': 4 * INTERMEDIATE_COUNT[cell] * steps * H }),
+  };
+}
 
 export async function evaluate(
   ctx: GpuContext,
   layout: ParamLayout,
   params: GPUBuffer,
   data: EvalData,
-  options: { gates?: boolean; maxSequences?: number } = {},
+  options: { gates?: boolean; maxSequences?: number; memoryBudget?: number } = {},
 ): Promise<Evaluation> {
   const { cell, hiddenSize: H, inputSize: D } = layout.config;
   const n = Math.min(data.count, options.maxSequences ?? data.count);
   const T = data.steps;
   const names = INTERMEDIATE_NAMES[cell];
+  // The gate statistics are running sums: each chunk's terms are reduced on the GPU and added here in float64.
   const gateSums = new Float64Array(names.length);
   let sse = 0;
   let sumY = 0;
   let sumY2 = 0;
-  const chunk = Math.min(EVAL_BATCH, n);
+  const perBuffer = evaluationBuffers(layout, T, Boolean(options.gates));
+  const chunk = sequencesPerChunk(ctx.device.limits, { pass: 'evaluation', count: n, buffers: perBuffer, budget: options.memoryBudget, cap: EVAL_BATCH });
+  const sized = (label: string) => ctx.storage(label, chunk * perBuffer[label]!);
   const b = {
-    x: ctx.storage('eval/x', chunk * T * D * 4),
-    state: ctx.storage('eval/state', chunk * stateWidth(cell) * H * 4),
-    yhat: ctx.storage('eval/yhat', chunk * T * 4),
-    inter: options.gates ? ctx.storage('eval/terms', INTERMEDIATE_COUNT[cell] * chunk * T * H * 4) : undefined,
+    x: sized('eval/x'),
+    state: sized('eval/state'),
+    yhat: sized('eval/yhat'),
+    inter: options.gates ? sized('eval/terms') : undefined,
   };
   try {
     for (let start = 0; start < n; start += chunk) {
@@ -76,7 +97,7 @@ export async function evaluate(
   }
   const m = n * T;
   const sst = sumY2 - (sumY * sumY) / m;
-  const result: Evaluation = { loss: sse / m, r2: sst > 0 ? 1 - sse / sst : NaN };
+  const result: Evaluation = { loss: sse / m, r2: sst > 0 ? 1 - sse / sst : NaN, chunk };
   if (options.gates) result.gates = Object.fromEntries(names.map((name, k) => [name, gateSums[k]! / (m * H)]));
   return result;
 }

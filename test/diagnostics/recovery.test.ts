@@ -7,7 +7,7 @@ import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs } from '../support/cells.ts';
 import { buildLayout, initParams, CELL_KINDS, cellLayerNorm } from '../../src/model/index.ts';
 import { referenceForward } from '../../src/reference/cells/index.ts';
-import { lagRecovery } from '../../src/diagnostics/recovery.ts';
+import { lagRecovery, recoveryBuffers } from '../../src/diagnostics/recovery.ts';
 
 const gpu = useGpu();
 
@@ -45,5 +45,22 @@ describe.each(CELL_KINDS)('lag recovery: %s', (cell) => {
     const ref = expected.map((v, i) => v / counts[i]!);
     const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     ref.forEach((e, i) => expect(Math.abs(got[i]! - e), `ĉ(${i + 1}): gpu ${got[i]}, float64 ${e}`).toBeLessThanOrEqual(1e-4 * scale + 1e-4 * Math.abs(e)));
+  });
+});
+
+describe('lag recovery in chunks', () => {
+  it('rows streamed two at a time give the same ĉ(ℓ) as one chunk (each row alone, sums in row order)', async () => {
+    const [P, T, D, H, lagMax] = [3, 20, 3, 10, 9];
+    const starts = [0, 3, 7];
+    const layout = buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true });
+    const buffer = gpu.ctx.upload('test/P', Float32Array.from(initParams(layout, { seed: 3 })));
+    const probe = { x: gaussianInputs(P, T, D, 8), count: P, steps: T, inputSize: D, starts };
+    const perRow = Object.values(recoveryBuffers(layout, T)).reduce((a, b) => a + b, 0);
+    const u = [0.6, -0.48, 0.64];
+    const whole = await lagRecovery(gpu.ctx, layout, buffer, probe, u, lagMax);
+    const chunked = await lagRecovery(gpu.ctx, layout, buffer, probe, u, lagMax, { memoryBudget: 2 * perRow });
+    buffer.destroy();
+    expect([...chunked]).toEqual([...whole]);
+    expect(whole.every(Number.isFinite)).toBe(true);
   });
 });

@@ -9,11 +9,14 @@ export interface GpuFixture {
 
 const SCOPES: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
 
-/** Call at the top of a test file; the returned object is filled in before the first test runs. */
-export function useGpu(options: { profile?: boolean } = {}): GpuFixture {
+/**
+ * Call at the top of a test file; the returned object is filled in before the first test runs. `defaultLimits`: a
+ * device with WebGPU's default limits (128 MiB per binding), as the smallest adapters give.
+ */
+export function useGpu(options: { profile?: boolean; defaultLimits?: boolean } = {}): GpuFixture {
   const fixture = {} as GpuFixture;
   beforeAll(async () => {
-    fixture.acquired = await acquireDevice();
+    fixture.acquired = await acquireDevice({ defaultLimits: options.defaultLimits });
     fixture.ctx = new GpuContext(fixture.acquired.device, { adapter: fixture.acquired.adapter, profile: options.profile });
   });
   beforeEach(() => {

@@ -1,0 +1,112 @@
+// The paper preset's shapes (T=1024, H=128, D=16, 128 lags up to 256) on a device with WebGPU's default limits
+// (128 MiB per storage binding, 256 MiB per buffer): every pass sizes its chunks from the adapter's limits
+// (sequencesPerChunk), so nothing asks for a buffer the smallest conforming adapter cannot bind.
+//
+// Sequence counts are tiny (they do not change any per-sequence buffer); the study reads them from .npy files so
+// that the validation set is as small as the rest (the task's is at least 256 sequences).
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useGpu } from '../support/gpu.ts';
+import { PAPER_PRESET, resolveStudy } from '../../src/study/config.ts';
+import { runStudy } from '../../src/study/run.ts';
+import { MultiLagTask } from '../../src/data/task.ts';
+import { writeNpy } from '../../src/io/npy.ts';
+import { buildLayout, initParams } from '../../src/model/index.ts';
+import { evaluate, evaluationBuffers, EVAL_BATCH } from '../../src/train/evaluate.ts';
+import { diagnosticBuffers } from '../../src/diagnostics/stage.ts';
+import { recoveryBuffers } from '../../src/diagnostics/recovery.ts';
+import { sequencesPerChunk } from '../../src/gpu/chunks.ts';
+import { Rng } from '../../src/util/random.ts';
+
+const gpu = useGpu({ defaultLimits: true });
+const MiB = 2 ** 20;
+
+describe('a device with WebGPU default limits', () => {
+  it('binds at most 128 MiB per storage buffer and holds at most 256 MiB per buffer', () => {
+    expect(gpu.ctx.device.limits.maxStorageBufferBindingSize).toBe(128 * MiB);
+    expect(gpu.ctx.device.limits.maxBufferSize).toBe(256 * MiB);
+  });
+
+  it.each(['gru', 'lstm'] as const)('%s at the paper shapes: every pass chooses chunks whose buffers fit one binding', (cell) => {
+    const { steps: T, inputSize: D } = PAPER_PRESET.task;
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: PAPER_PRESET.model.hidden, layernorm: true });
+    const passes = {
+      evaluation: { buffers: evaluationBuffers(layout, T, true), cap: EVAL_BATCH },
+      diagnostics: { buffers: diagnosticBuffers(layout, T, PAPER_PRESET.lagGrid.num, true, true), budget: PAPER_PRESET.diagMemoryBudget },
+      'lag recovery': { buffers: recoveryBuffers(layout, T) },
+    };
+    for (const [pass, request] of Object.entries(passes)) {
+      const chunk = sequencesPerChunk(gpu.ctx.device.limits, { pass, count: PAPER_PRESET.diagSequences, ...request });
+      expect(chunk, pass).toBeGreaterThan(1);
+      // The issue's case: 256 sequences of gate terms (4·256·1024·128 floats for gru) did not fit; 2 MiB per sequence does, 64 at a time.
+      if (pass === 'evaluation') expect(chunk).toBe(cell === 'gru' ? 64 : 85);
+      for (const [label, bytes] of Object.entries(request.buffers)) expect(chunk * bytes, `${pass}: ${chunk} × ${label}`).toBeLessThanOrEqual(128 * MiB);
+    }
+  });
+});
+
+describe('evaluation of more sequences than one chunk holds, at the default limits', () => {
+  // gru, H=16, T=4096: the gate terms take 4·4·T·H = 1 MiB per sequence, so 128 fit one binding and 129 need two
+  // chunks. (The paper's H=128, T=1024 gives 2 MiB and chunks of 64, at 8 times the cost per sequence.)
+  const [N, T, D, H] = [129, 4096, 1, 16];
+  const layout = buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true });
+  const rng = new Rng(4);
+  const data = { x: Float32Array.from({ length: N * T * D }, () => rng.normal()), y: Float32Array.from({ length: N * T }, () => rng.normal()), count: N, steps: T, inputSize: D };
+  const last = { ...data, count: 1, x: data.x.subarray((N - 1) * T * D), y: data.y.subarray((N - 1) * T) };
+
+  // test/train/evaluate.test.ts holds chunked evaluation to the float64 reference; here the chunks are the
+  // adapter's, and the whole set must give what its two parts give evaluated apart (the same GPU sums, so only
+  // float64 rounding of the combination differs: 1e-12).
+  it('chunks of 128 + 1 give the loss, R² and gate means of the first 128 and the last sequence evaluated apart', async () => {
+    const buffer = gpu.ctx.upload('test/params', Float32Array.from(initParams(layout, { seed: 3 })));
+    const chunked = await evaluate(gpu.ctx, layout, buffer, data, { gates: true });
+    const first = await evaluate(gpu.ctx, layout, buffer, data, { gates: true, maxSequences: N - 1 });
+    const alone = await evaluate(gpu.ctx, layout, buffer, last, { gates: true });
+    buffer.destroy();
+    expect([chunked.chunk, first.chunk]).toEqual([N - 1, N - 1]);
+
+    const close = (got: number, want: number, what: string) => expect(Math.abs(got - want), `${what}: ${got} vs ${want}`).toBeLessThanOrEqual(1e-12 * Math.abs(want));
+    const loss = ((N - 1) * first.loss + alone.loss) / N;
+    close(chunked.loss, loss, 'loss');
+    let [sumY, sumY2] = [0, 0];
+    for (const y of data.y) [sumY, sumY2] = [sumY + y, sumY2 + y * y];
+    close(chunked.r2, 1 - (loss * N * T) / (sumY2 - (sumY * sumY) / (N * T)), 'R²');
+    for (const [name, mean] of Object.entries(chunked.gates!)) close(mean, ((N - 1) * first.gates![name]! + alone.gates![name]!) / N, `mean ${name}`);
+  });
+});
+
+describe('lwin run --preset paper at tiny sequence counts, at the default limits', () => {
+  it('trains, evaluates (gate statistics included), diagnoses 128 lags up to 256 and writes the summaries', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lwin-paper-shapes-'));
+    try {
+      const { steps: T, inputSize: D } = PAPER_PRESET.task;
+      const task = new MultiLagTask(PAPER_PRESET.task);
+      const files: Record<string, string> = {};
+      for (const [name, set] of [['', task.trainingSet(1)], ['diag', task.diagnosticSet(1)]] as const) {
+        files[`${name}x`] = join(dir, `${name}x.npy`);
+        files[`${name}y`] = join(dir, `${name}y.npy`);
+        await writeFile(files[`${name}x`]!, writeNpy([set.count, T, D], set.x));
+        await writeFile(files[`${name}y`]!, writeNpy([set.count, T], set.y));
+      }
+      const config = resolveStudy('paper', {
+        cells: ['gru', 'lstm'], trainSequences: 1, diagSequences: 1, epochs: 1, batch: 1, transportSamples: 1,
+        data: { x: files.x, y: files.y, diagX: files.diagx, diagY: files.diagy },
+      });
+      const out = join(dir, 'out');
+      const records = await runStudy(gpu.ctx, config, out, { report: false });
+      for (const record of records) {
+        expect(record.diagnostics.memory.batch, record.cell).toBe(1);
+        expect(record.stats.lags.map((l) => l.ell)).toHaveLength(128);
+        expect(Math.max(...record.stats.lags.map((l) => l.ell))).toBe(256);
+        const gates = (await readFile(join(out, record.cell, `gate_stats_${record.cell}.csv`), 'utf8')).trim().split('\n');
+        expect(gates, `${record.cell} gate statistics`).toHaveLength(2);
+        expect(gates[1]!.split(',').slice(1).map(Number).every(Number.isFinite), gates[1]).toBe(true);
+      }
+      expect((await readFile(join(out, 'H_N_summary.csv'), 'utf8')).split('\n')[0]).toContain('H_N_lstm');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
