@@ -15,6 +15,8 @@ import { MultiLagTask } from '../../src/data/task.ts';
 import { writeNpy } from '../../src/io/npy.ts';
 import { buildLayout, initParams } from '../../src/model/index.ts';
 import { evaluate, evaluationBuffers, EVAL_BATCH } from '../../src/train/evaluate.ts';
+import { GATE_METRICS } from '../../src/train/curves.ts';
+import type { CellKind } from '../../src/model/cells.ts';
 import { diagnosticBuffers } from '../../src/diagnostics/stage.ts';
 import { recoveryBuffers } from '../../src/diagnostics/recovery.ts';
 import { sequencesPerChunk } from '../../src/gpu/chunks.ts';
@@ -101,8 +103,15 @@ describe('lwin run --preset paper at tiny sequence counts, at the default limits
         expect(record.stats.lags.map((l) => l.ell)).toHaveLength(128);
         expect(Math.max(...record.stats.lags.map((l) => l.ell))).toBe(256);
         const gates = (await readFile(join(out, record.cell, `gate_stats_${record.cell}.csv`), 'utf8')).trim().split('\n');
-        expect(gates, `${record.cell} gate statistics`).toHaveLength(2);
-        expect(gates[1]!.split(',').slice(1).map(Number).every(Number.isFinite), gates[1]).toBe(true);
+        // Long format (the reference's): one row per metric of the one logged epoch, 0-based.
+        const metrics = GATE_METRICS[record.cell as CellKind].map(([, metric]) => metric);
+        expect(gates, `${record.cell} gate statistics`).toHaveLength(1 + metrics.length);
+        expect(gates[0]).toBe('epoch,metric,value');
+        for (const [i, metric] of metrics.entries()) {
+          const [epoch, name, value] = gates[i + 1]!.split(',');
+          expect([epoch, name], gates[i + 1]).toEqual(['0', metric]);
+          expect(Number.isFinite(Number(value)), gates[i + 1]).toBe(true);
+        }
       }
       expect((await readFile(join(out, 'H_N_summary.csv'), 'utf8')).split('\n')[0]).toContain('H_N_lstm');
     } finally {
