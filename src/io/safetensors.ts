@@ -13,12 +13,13 @@
 // expected tensor list. One leniency: a const-cell file without `s_const` (a PyTorch export that dropped buffers)
 // is accepted; s_const then comes from __metadata__.const_s or options.defaultConstS (default 0.05), and the
 // result's `warnings` says so.
+import packageJson from '../../package.json' with { type: 'json' };
 import { CELL_KINDS, LAYERNORM_PREFIX, hasLayerNorm, isCellKind, type ModelConfig } from '../model/cells.ts';
 import { DEFAULT_CONST_S } from '../model/init.ts';
 import { buildLayout, describeConfig, describeShape, describeTensors, shapeSize, type FloatArray, type ParamLayout } from '../model/params.ts';
 
-/** lwin's version, written into `__metadata__.lwin_version` (keep in step with package.json). */
-export const LWIN_VERSION = '0.1.0';
+/** lwin's version, written into `__metadata__.lwin_version`: package.json's, never restated. */
+export const LWIN_VERSION: string = packageJson.version;
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16';
 

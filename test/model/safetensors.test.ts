@@ -207,3 +207,11 @@ describe('refusals name what was wrong and what was expected', () => {
     expect(refusal(valid, { layout: off })).toMatch(/unexpected tensors: ln_h.weight \[4\], ln_h.bias \[4\][\s\S]*trained with layernorm on\?/);
   });
 });
+
+describe('metadata', () => {
+  it('writes package.json\'s version as lwin_version', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(LWIN_VERSION).toBe(pkg.version);
+  });
+});
