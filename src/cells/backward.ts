@@ -10,7 +10,6 @@ import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recu
 import { stateWidth } from '../../shaders/recurrence/forward.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { residualProgram } from '../../shaders/loss.ts';
-import { elementwiseGrid, foldRows } from '../kernels/grid.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
 import { GradientPartials } from './gradients.ts';

@@ -141,7 +141,6 @@ export class WindowEngine {
    */
   recordBatch(step: Step, intermediates: GPUBuffer, count: number, rho?: GPUBuffer, options: { planeBatch?: number } = {}): void {
     const { cell, batch, steps: T, hidden: H, withRho = false } = this.config;
-    const L = this.config.lags.length;
     if (!Number.isSafeInteger(count) || count < 1 || count > batch) {
       throw new RangeError(`window engine: batch of ${count} sequences, expected 1…${batch}`);
     }

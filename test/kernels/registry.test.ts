@@ -55,4 +55,15 @@ describe('kernel registry', () => {
     }
     for (const name of profiled) expect(familyOf(name), `${name} belongs to a family`).toBeDefined();
   });
+
+  it('lwin doctor lists every family with its float64 twin, then every check, and exits 0', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { stdout } = await promisify(execFile)('node', ['bin/lwin.js', 'doctor', '--json'], { timeout: 120_000, cwd: resolve(import.meta.dirname, '../..') });
+    const report = JSON.parse(stdout) as { ok: boolean; families: { family: string; twin: string; ok: boolean }[]; checks: { family: string; ok: boolean }[] };
+    expect(report.families.map((f) => [f.family, f.twin])).toEqual(KERNEL_FAMILIES.map((f) => [f.family, f.twin]));
+    expect(report.families.every((f) => f.ok) && report.ok).toBe(true);
+    // Checks shared by several families are listed once; every family has at least one of its own or a shared one.
+    expect(new Set(report.checks.map((c) => c.family)).size).toBeGreaterThanOrEqual(12);
+  });
 });
