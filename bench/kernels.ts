@@ -1,10 +1,12 @@
-// Kernel throughput: matmul and the segmented reduction. Figures come from timestamp queries (GPU time); wall
-// time per call is printed beside them to show overhead.
+// Kernel throughput: matmul and the segmented reduction at bench sizes, then every family of the kernel registry
+// (src/kernels/registry.ts) at its check's tiny size. Figures come from timestamp queries (GPU time); wall time
+// per call is printed beside the matmul's to show overhead.
 import { GpuContext, formatProfile } from '../src/gpu/index.ts';
 import { recordMatmul, type MatmulShape, type MatmulVariant } from '../src/kernels/matmul.ts';
 import { recordSegmentedReduce } from '../src/kernels/reduce.ts';
 import { matmulInputs } from '../src/doctor/selftest.ts';
 import { Rng } from '../src/util/random.ts';
+import { CheckCache, KERNEL_FAMILIES, familyOf, type KernelFamily } from '../src/kernels/registry.ts';
 
 export const REPEATS = Number(process.env.LWIN_BENCH_REPEATS ?? 5);
 
@@ -12,9 +14,9 @@ export interface KernelBenchResult {
   kernel: string;
   shape: string;
   gpuMsPerCall: number;
-  /** GFLOP/s for the matmul (the adapter's calibration), GB/s read for the reduction. */
+  /** GFLOP/s for the matmul (the adapter's calibration), GB/s read for the reduction, dispatches/s for a family. */
   rate: number;
-  unit: 'GFLOP/s' | 'GB/s';
+  unit: 'GFLOP/s' | 'GB/s' | 'dispatches/s';
 }
 
 async function benchMatmul(ctx: GpuContext, shape: MatmulShape, variant: MatmulVariant): Promise<KernelBenchResult> {
@@ -71,7 +73,28 @@ async function benchReduce(ctx: GpuContext, segments: number, length: number): P
   return { kernel: 'segmented reduce', shape: `${segments}×${length}`, gpuMsPerCall: gpuMs, rate: (segments * length * 4) / gpuMs / 1e6, unit: 'GB/s' };
 }
 
-/** The matmul (both strategies) and the segmented reduction; `scale` < 1 shrinks every size (the kit's tiny run). */
+/**
+ * One registry family: its check (with its twin comparison) once to compile, then REPEATS times under the profiler;
+ * the GPU time of the family's own dispatches per dispatch. Checks that cover several families run whole, and only
+ * this family's kernels are counted.
+ */
+async function benchFamily(ctx: GpuContext, family: KernelFamily): Promise<KernelBenchResult> {
+  const [first] = await family.check(ctx, new CheckCache());
+  ctx.profiler!.reset();
+  for (let i = 0; i < REPEATS; i++) await family.check(ctx, new CheckCache());
+  const mine = ctx.profiler!.report().kernels.filter((k) => familyOf(k.name) === family);
+  const calls = mine.reduce((n, k) => n + k.calls, 0);
+  const gpuMs = mine.reduce((t, k) => t + k.totalMs, 0) / Math.max(1, calls);
+  // Per-cell families ran one check per cell: name the size once, without the first cell's name.
+  const shape = family.perCell ? `each cell, ${(first?.shape ?? '').replace(/^\w+( \+ln)? /, '')}` : first?.shape ?? '';
+  console.log(`${family.family.padEnd(19)} ${calls / REPEATS} dispatches per check, ${gpuMs.toFixed(3)} ms GPU per dispatch (${shape})`);
+  return { kernel: family.family, shape, gpuMsPerCall: gpuMs, rate: gpuMs > 0 ? 1000 / gpuMs : 0, unit: 'dispatches/s' };
+}
+
+/**
+ * The matmul (both strategies) and the segmented reduction at bench sizes (`scale` < 1 shrinks them: the kit's
+ * tiny run), then one record per registry family at its check's size.
+ */
 export async function benchKernels(ctx: GpuContext, scale = 1): Promise<KernelBenchResult[]> {
   const side = Math.max(8, Math.round(128 * scale));
   const shape = { batch: Math.max(1, Math.round(256 * scale)), m: side, k: side, n: side };
@@ -79,5 +102,6 @@ export async function benchKernels(ctx: GpuContext, scale = 1): Promise<KernelBe
   for (const strategy of ['tiled', 'direct'] as const) results.push(await benchMatmul(ctx, shape, { strategy, transposeB: true, bias: true }));
   results.push(await benchReduce(ctx, 64, Math.max(64, Math.round((1 << 18) * scale))));
   results.push(await benchReduce(ctx, Math.max(64, Math.round((1 << 16) * scale)), 64));
+  for (const family of KERNEL_FAMILIES) results.push(await benchFamily(ctx, family));
   return results;
 }

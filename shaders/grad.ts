@@ -4,7 +4,9 @@
 // segmented reduction (shaders/reduce.ts) finishes the sum; partials stay (hi, lo) pairs so nothing is rounded
 // away before it. With `ones`, V ≡ 1 (bias and LayerNorm sums).
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { d, wgslStruct } from '../src/gpu/layout.ts';
+import { d } from '../src/gpu/layout.ts';
+import { defineProgram, type Program, type ShaderHead } from '../src/gpu/program.ts';
+import { foldRows } from '../src/kernels/grid.ts';
 import { compensatedSum, foldedRow } from './common.ts';
 
 const RowMap = { rowsPer: d.u32, rowStride: d.u32, rowBase: d.u32, width: d.u32, offset: d.u32 };
@@ -26,26 +28,33 @@ export const GradParams = d.struct({
 export const GRAD_TILE = 32; // each workgroup: a 32×32 tile of G, 8×8 threads with 4×4 outputs each
 const WG = 8;
 
-export function gradShader(ones: boolean): string {
+/** With `ones`, V ≡ 1 and is not bound. Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded. */
+export function gradProgram(ones: boolean): Program<typeof GradParams> {
+  return defineProgram({
+    name: 'weight_grad',
+    variantKey: ones ? 'ones' : 'outer',
+    bindings: [
+      { name: 'A', access: 'read', type: 'f32' },
+      ...(ones ? [] : [{ name: 'V', access: 'read', type: 'f32' } as const]),
+      { name: 'partials', access: 'read_write', type: 'vec2f' },
+    ],
+    uniform: { name: 'params', struct: 'GradParams', schema: GradParams },
+    workgroupSize: [WG, WG],
+    dispatch: (p, limits) => [Math.ceil(p.C / GRAD_TILE), ...foldRows(Math.ceil(p.R / GRAD_TILE) * p.chunks, limits.maxWorkgroupsPerDimension)],
+    shader: (head) => gradShader(ones, head),
+  });
+}
+
+function gradShader(ones: boolean, head: ShaderHead): string {
   return wgsl`
-${wgslStruct('GradParams', GradParams)}
+${head.declarations}
 ${compensatedSum('params.one')}
 ${foldedRow}
-
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-#if ${!ones}
-@group(0) @binding(1) var<storage, read> V: array<f32>;
-@group(0) @binding(2) var<storage, read_write> partials: array<vec2f>;
-@group(0) @binding(3) var<uniform> params: GradParams;
-#else
-@group(0) @binding(1) var<storage, read_write> partials: array<vec2f>;
-@group(0) @binding(2) var<uniform> params: GradParams;
-#endif
 
 fn row_a(n: u32) -> u32 { return (n / params.aRowsPer) * params.aRowStride + params.aRowBase + n % params.aRowsPer; }
 fn row_v(n: u32) -> u32 { return (n / params.vRowsPer) * params.vRowStride + params.vRowBase + n % params.vRowsPer; }
 
-@compute @workgroup_size(${WG}, ${WG})
+@compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   // x: tile of C; y (folded with z): tile of R × chunk.
   let tilesR = (params.R + ${GRAD_TILE - 1}u) / ${GRAD_TILE}u;

@@ -2,7 +2,9 @@
 // B is shared by the batch, so the batch is folded into the row axis: rows = batch·M. PyTorch stores a Linear
 // weight as [out, in]; `transposeB` reads B as [N, K] so weights are used as stored.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { d, wgslStruct } from '../src/gpu/layout.ts';
+import { d } from '../src/gpu/layout.ts';
+import { defineProgram, type Program, type ShaderHead } from '../src/gpu/program.ts';
+import { foldRows } from '../src/kernels/grid.ts';
 import { foldedRow } from './common.ts';
 
 export const MatmulParams = d.struct({
@@ -32,22 +34,29 @@ export function matmulVariantKey(v: MatmulVariant): string {
   return `${v.strategy},${v.transposeB ? 'bT' : 'b'}${v.bias ? ',bias' : ''}`;
 }
 
-export function matmulShader(v: MatmulVariant): string {
+/** Workgroups: x over column tiles, (y, z) over row tiles, folded. */
+export function matmulProgram(v: MatmulVariant): Program<typeof MatmulParams> {
+  return defineProgram({
+    name: 'matmul',
+    variantKey: matmulVariantKey(v),
+    bindings: [
+      { name: 'a', access: 'read', type: 'f32' },
+      { name: 'b', access: 'read', type: 'f32' },
+      ...(v.bias ? [{ name: 'bias', access: 'read', type: 'f32' } as const] : []),
+      { name: 'c', access: 'read_write', type: 'f32' },
+    ],
+    uniform: { name: 'params', struct: 'MatmulParams', schema: MatmulParams },
+    workgroupSize: [WG, WG],
+    dispatch: (p, limits) => [Math.ceil(p.n / MATMUL_TILE), ...foldRows(p.rowTiles, limits.maxWorkgroupsPerDimension)],
+    shader: (head) => matmulShader(v, head),
+  });
+}
+
+function matmulShader(v: MatmulVariant, head: ShaderHead): string {
   const bIndex = v.transposeB ? 'col * params.k + kk' : 'kk * params.n + col';
   return wgsl`
-${wgslStruct('MatmulParams', MatmulParams)}
+${head.declarations}
 ${foldedRow}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-#if ${v.bias}
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> params: MatmulParams;
-#else
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> params: MatmulParams;
-#endif
 
 const WG: u32 = ${WG}u;
 const TILE: u32 = ${MATMUL_TILE}u;
@@ -63,7 +72,7 @@ var<workgroup> a_tile: array<array<f32, TILE_K>, TILE>;
 var<workgroup> b_tile: array<array<f32, TILE>, TILE_K>;
 #endif
 
-@compute @workgroup_size(WG, WG)
+@compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
   let row_tile = folded_row(wg, nwg);

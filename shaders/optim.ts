@@ -4,7 +4,9 @@
 // the host (src/train/optim) owns each optimizer's state layout and turns the configuration into uniforms.
 // State tensors live in one buffer, slot s of element i at s · count + i.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { d, wgslStruct } from '../src/gpu/layout.ts';
+import { d } from '../src/gpu/layout.ts';
+import { defineProgram, type BindingDecl, type DispatchLimits, type Program, type ShaderHead } from '../src/gpu/program.ts';
+import { foldRows } from '../src/kernels/grid.ts';
 import { foldedRow } from './common.ts';
 
 export const OptimParams = d.struct({
@@ -65,23 +67,41 @@ const UPDATE_BODIES: Record<UpdateRule, string> = {
 /** State tensors per element, which sets whether the kernel binds a state buffer. */
 export const UPDATE_STATE_SLOTS: Record<UpdateRule, number> = { sgd: 0, sgd_momentum: 1, adamw: 2, rmsprop: 1 };
 
-/**
- * The update kernel of one optimizer. Bindings: params (rw), grad, sumOfSquares (the gradient's Σg² over the
- * trainable prefix), gradNorm (written by thread 0), uniforms, then state (rw) for optimizers that keep any.
- */
-export function optimUpdateShader(rule: UpdateRule): string {
-  return wgsl`
-${wgslStruct('OptimParams', OptimParams)}
-${foldedRow}
+/** One thread per trainable element, rows of workgroups folded (at least one workgroup: thread 0 writes ‖g‖). */
+function elementRows(p: { count: number }, limits: DispatchLimits) {
+  return [1, ...foldRows(Math.max(1, Math.ceil(p.count / OPTIM_WORKGROUP)), limits.maxWorkgroupsPerDimension)] as const;
+}
 
-@group(0) @binding(0) var<storage, read_write> params: array<f32>;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read> sum_of_squares: array<f32>;
-@group(0) @binding(3) var<storage, read_write> grad_norm: array<f32>;
-@group(0) @binding(4) var<uniform> u: OptimParams;
-#if ${UPDATE_STATE_SLOTS[rule] > 0}
-@group(0) @binding(5) var<storage, read_write> state: array<f32>;
-#endif
+/** The uniform is `u`: `params` names the parameter buffer. */
+const optimUniform = { name: 'u', struct: 'OptimParams', schema: OptimParams };
+
+/**
+ * The update kernel of one optimizer: params (rw), grad, sum_of_squares (the gradient's Σg² over the trainable
+ * prefix), grad_norm (written by thread 0), then state (rw) for optimizers that keep any.
+ */
+export function optimUpdateProgram(rule: UpdateRule): Program<typeof OptimParams> {
+  const bindings: BindingDecl[] = [
+    { name: 'params', access: 'read_write', type: 'f32' },
+    { name: 'grad', access: 'read', type: 'f32' },
+    { name: 'sum_of_squares', access: 'read', type: 'f32' },
+    { name: 'grad_norm', access: 'read_write', type: 'f32' },
+  ];
+  if (UPDATE_STATE_SLOTS[rule] > 0) bindings.push({ name: 'state', access: 'read_write', type: 'f32' });
+  return defineProgram({
+    name: 'optim_update',
+    variantKey: rule,
+    bindings,
+    uniform: optimUniform,
+    workgroupSize: [OPTIM_WORKGROUP],
+    dispatch: elementRows,
+    shader: (head) => optimUpdateShader(rule, head),
+  });
+}
+
+function optimUpdateShader(rule: UpdateRule, head: ShaderHead): string {
+  return wgsl`
+${head.declarations}
+${foldedRow}
 
 // torch.lerp's two formulas (ATen's lerp): start + w·(end - start) for |w| < 0.5, else end - (end - start)·(1 - w).
 fn torch_lerp(start: f32, end: f32, w: f32) -> f32 {
@@ -89,9 +109,9 @@ fn torch_lerp(start: f32, end: f32, w: f32) -> f32 {
   return end - (end - start) * (1.0 - w);
 }
 
-const WG: u32 = ${OPTIM_WORKGROUP}u;
+const WG: u32 = ${head.threads}u;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let i = folded_row(wg, nwg) * WG + lid.x;
   let count = u.count;
@@ -109,18 +129,27 @@ ${UPDATE_BODIES[rule]}
 }
 
 /** squares[i] = grad[i]² over the trainable prefix, the input of the compensated sum for the global norm. */
-export function gradSquaresShader(): string {
+export const gradSquaresProgram = defineProgram({
+  name: 'optim_grad_squares',
+  variantKey: '',
+  bindings: [
+    { name: 'grad', access: 'read', type: 'f32' },
+    { name: 'squares', access: 'read_write', type: 'f32' },
+  ],
+  uniform: optimUniform,
+  workgroupSize: [OPTIM_WORKGROUP],
+  dispatch: elementRows,
+  shader: gradSquaresShader,
+});
+
+function gradSquaresShader(head: ShaderHead): string {
   return wgsl`
-${wgslStruct('OptimParams', OptimParams)}
+${head.declarations}
 ${foldedRow}
 
-@group(0) @binding(0) var<storage, read> grad: array<f32>;
-@group(0) @binding(1) var<storage, read_write> squares: array<f32>;
-@group(0) @binding(2) var<uniform> u: OptimParams;
-
-@compute @workgroup_size(${OPTIM_WORKGROUP})
+@compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let i = folded_row(wg, nwg) * ${OPTIM_WORKGROUP}u + lid.x;
+  let i = folded_row(wg, nwg) * ${head.threads}u + lid.x;
   if (i >= u.count) { return; }
   let g = grad[i];
   squares[i] = g * g;

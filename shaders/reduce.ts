@@ -4,7 +4,9 @@
 // reduce to unevaluated (hi, lo) pairs; passes repeat over the pairs until one chunk remains, and the last pass
 // writes sum = hi + lo and mean = sum / length. The host plans the passes (planSegmentedReduce).
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { d, wgslStruct } from '../src/gpu/layout.ts';
+import { d } from '../src/gpu/layout.ts';
+import { defineProgram, type Program, type ShaderHead } from '../src/gpu/program.ts';
+import { foldRows } from '../src/kernels/grid.ts';
 import { compensatedSum, foldedRow } from './common.ts';
 
 export const ReduceParams = d.struct({
@@ -32,30 +34,34 @@ export function reduceVariantKey(v: ReduceVariant): string {
   return `${v.pairsIn ? 'pairs' : 'f32'}${v.final ? ',final' : ''}`;
 }
 
-export function reduceShader(v: ReduceVariant): string {
+/** One pass: x is the chunk within a segment, (y, z) the groups of WG / lanes segments, folded. */
+export function reduceProgram(v: ReduceVariant): Program<typeof ReduceParams> {
+  return defineProgram({
+    name: 'segmented_reduce',
+    variantKey: reduceVariantKey(v),
+    bindings: [
+      { name: 'src', access: 'read', type: v.pairsIn ? 'vec2f' : 'f32' },
+      ...(v.final
+        ? ([{ name: 'sums', access: 'read_write', type: 'f32' }, { name: 'means', access: 'read_write', type: 'f32' }] as const)
+        : ([{ name: 'partials', access: 'read_write', type: 'vec2f' }] as const)),
+    ],
+    uniform: { name: 'params', struct: 'ReduceParams', schema: ReduceParams },
+    workgroupSize: [REDUCE_WORKGROUP],
+    dispatch: (p, limits) => [p.chunks, ...foldRows(Math.ceil(p.segments / (REDUCE_WORKGROUP / p.lanes)), limits.maxWorkgroupsPerDimension)],
+    shader: (head) => reduceShader(v, head),
+  });
+}
+
+function reduceShader(v: ReduceVariant, head: ShaderHead): string {
   return wgsl`
-${wgslStruct('ReduceParams', ReduceParams)}
+${head.declarations}
 ${compensatedSum('params.one')}
 ${foldedRow}
 
-#if ${v.pairsIn}
-@group(0) @binding(0) var<storage, read> src: array<vec2f>;
-#else
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-#endif
-#if ${v.final}
-@group(0) @binding(1) var<storage, read_write> sums: array<f32>;
-@group(0) @binding(2) var<storage, read_write> means: array<f32>;
-@group(0) @binding(3) var<uniform> params: ReduceParams;
-#else
-@group(0) @binding(1) var<storage, read_write> partials: array<vec2f>;
-@group(0) @binding(2) var<uniform> params: ReduceParams;
-#endif
-
-const WG: u32 = ${REDUCE_WORKGROUP}u;
+const WG: u32 = ${head.threads}u;
 var<workgroup> scratch: array<vec2f, WG>;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   // x: chunk within the segment; (y, z): the group of WG / lanes segments, folded past the per-dimension limit.
   let lanes = params.lanes;

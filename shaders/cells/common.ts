@@ -5,6 +5,9 @@
 // sequences past the batch are idle but take part in every barrier. The recurrent state of the S sequences lives
 // in workgroup memory across the time steps of one dispatch.
 
+import type { DispatchLimits, ShaderHead, Workgroups } from '../../src/gpu/program.ts';
+import { foldRows } from '../../src/kernels/grid.ts';
+
 export const RECURRENT_WORKGROUP = 256;
 /** Largest input width D the kernels accept (x_t of S sequences is staged in workgroup memory). */
 export const MAX_INPUT = 64;
@@ -17,21 +20,20 @@ export function threadsPerSequence(hidden: number): number {
   return Math.max(32, 2 ** Math.ceil(Math.log2(hidden)));
 }
 
-export interface BindingDecl {
-  name: string;
-  /** e.g. 'var<storage, read> P: array<f32>' */
-  decl: string;
+/**
+ * Workgroups of a recurrent call: `x` columns (1, or one per step for ρ) and one row per group of S sequences,
+ * folded past the per-dimension limit.
+ */
+export function recurrentGrid(hidden: number, x: (p: { steps: number }) => number = () => 1) {
+  const perGroup = RECURRENT_WORKGROUP / threadsPerSequence(hidden);
+  return (p: { batch: number; steps: number }, limits: DispatchLimits): Workgroups => [x(p), ...foldRows(Math.ceil(p.batch / perGroup), limits.maxWorkgroupsPerDimension)];
 }
 
-/** `@group(0) @binding(i)` declarations in list order; the host binds buffers in the same order (bindingOrder). */
-export function declareBindings(list: readonly BindingDecl[]): string {
-  return list.map((b, i) => `@group(0) @binding(${i}) ${b.decl};`).join('\n');
-}
-
-/** Constants, workgroup arrays and helpers every recurrent kernel starts with. */
-export function recurrentPrelude(hp: number): string {
+/** Constants, workgroup arrays and helpers every recurrent kernel starts with, after the program's head. */
+export function recurrentPrelude(hp: number, head: ShaderHead): string {
   return /* wgsl */ `
-const WG: u32 = ${RECURRENT_WORKGROUP}u;
+${head.declarations}
+const WG: u32 = ${head.threads}u;
 const HP: u32 = ${hp}u;
 const S: u32 = WG / HP;
 const DMAX: u32 = ${MAX_INPUT}u;
@@ -121,9 +123,9 @@ fn load_x(lid: u32, group: u32, t: u32) {
  * (`group` of S sequences, slot `s`, unit `q`, sequence `seq`, and `live` for threads with real work) and W, the
  * words of recurrent state per unit. The kernel's body follows and closes the function.
  */
-export function recurrentEntry(stateWords: number): string {
+export function recurrentEntry(stateWords: number, head: ShaderHead): string {
   return /* wgsl */ `
-@compute @workgroup_size(WG)
+@compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let group = folded_row(wg, nwg);
   let s = lid / HP;

@@ -5,10 +5,11 @@
 //    per-unit sums Σ_{b,t}|μ_q| [L, H], and per lag Σ_b log(mass_b + 1e-30) and Σ_{b,t,q}|ρ||μ| ([L, 2] pairs).
 // The host divides by the counts at the end (src/diagnostics/windows.ts); nothing is read back per batch.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { wgslStruct } from '../../src/gpu/layout.ts';
+import { defineProgram, type Program, type ShaderHead } from '../../src/gpu/program.ts';
+import { foldRows } from '../../src/kernels/grid.ts';
 import { foldedRow } from '../common.ts';
 import { preciseMath } from './precise.ts';
-import { WindowParams, windowKernelHead, windowVariantKey, type WindowVariant } from './windows.ts';
+import { WindowParams, windowHeadBindings, windowKernelHead, windowRowGrid, windowUniform, windowVariantKey, type WindowVariant } from './windows.ts';
 
 export const WINDOW_WORKGROUP = 256;
 
@@ -28,17 +29,32 @@ export function envelopeVariantKey(v: EnvelopeVariant): string {
   return `${windowVariantKey(v)},${v.withRho ? 'rho' : 'norho'},ql${v.lanes}`;
 }
 
-export function envelopeShader(v: EnvelopeVariant): string {
-  return wgsl`
-${windowKernelHead(v)}
-@group(0) @binding(2) var<storage, read_write> partial_mu: array<vec2f>;   // [L, B, H]
-@group(0) @binding(3) var<uniform> params: WindowParams;
-#if ${v.withRho}
-@group(0) @binding(4) var<storage, read> rho: array<f32>;                 // [B, T, H]
-@group(0) @binding(5) var<storage, read_write> partial_rho: array<vec2f>;  // [L, B, H]
-#endif
+export function envelopeProgram(v: EnvelopeVariant): Program<typeof WindowParams> {
+  return defineProgram({
+    name: 'window_envelope',
+    variantKey: envelopeVariantKey(v),
+    bindings: [
+      ...windowHeadBindings,
+      { name: 'partial_mu', access: 'read_write', type: 'vec2f' }, // [L, B, H]
+      ...(v.withRho
+        ? ([
+            { name: 'rho', access: 'read', type: 'f32' }, // [B, T, H]
+            { name: 'partial_rho', access: 'read_write', type: 'vec2f' }, // [L, B, H]
+          ] as const)
+        : []),
+    ],
+    uniform: windowUniform,
+    workgroupSize: [WINDOW_WORKGROUP],
+    dispatch: windowRowGrid(),
+    shader: (head) => envelopeShader(v, head),
+  });
+}
 
-const WG: u32 = ${WINDOW_WORKGROUP}u;
+function envelopeShader(v: EnvelopeVariant, head: ShaderHead): string {
+  return wgsl`
+${windowKernelHead(v, head)}
+
+const WG: u32 = ${head.threads}u;
 const QL: u32 = ${v.lanes}u;
 const TL: u32 = WG / QL;
 var<workgroup> sums: array<vec2f, WG>;
@@ -46,7 +62,7 @@ var<workgroup> sums: array<vec2f, WG>;
 var<workgroup> sums_rho: array<vec2f, WG>;
 #endif
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let group = folded_row(wg, nwg);
   if (group >= window_rows()) { return; }
@@ -104,26 +120,36 @@ export function accumulateVariantKey(withRho: boolean): string {
   return withRho ? 'rho' : 'norho';
 }
 
-export function accumulateShader(withRho: boolean): string {
+/** One workgroup per lag, folded. */
+export function accumulateProgram(withRho: boolean): Program<typeof WindowParams> {
+  return defineProgram({
+    name: 'window_accumulate',
+    variantKey: accumulateVariantKey(withRho),
+    bindings: [
+      { name: 'lag_list', access: 'read', type: 'u32' },
+      { name: 'partial_mu', access: 'read', type: 'vec2f' }, // [L, B, H]
+      { name: 'unit_sums', access: 'read_write', type: 'vec2f' }, // [L, H]: Σ_{b,t} |μ_q|
+      { name: 'lag_sums', access: 'read_write', type: 'vec2f' }, // [L, 2]: Σ_b log(mass_b + 1e-30), Σ |ρ||μ|
+      ...(withRho ? [{ name: 'partial_rho', access: 'read', type: 'vec2f' } as const] : []), // [L, B, H]
+    ],
+    uniform: windowUniform,
+    workgroupSize: [ACCUMULATE_WORKGROUP],
+    dispatch: (p, limits) => [1, ...foldRows(p.lagCount, limits.maxWorkgroupsPerDimension)],
+    shader: (head) => accumulateShader(withRho, head),
+  });
+}
+
+function accumulateShader(withRho: boolean, head: ShaderHead): string {
   return wgsl`
-${wgslStruct('WindowParams', WindowParams)}
+${head.declarations}
 ${preciseMath('params.one')}
 ${foldedRow}
 
-@group(0) @binding(0) var<storage, read> lag_list: array<u32>;
-@group(0) @binding(1) var<storage, read> partial_mu: array<vec2f>;    // [L, B, H]
-@group(0) @binding(2) var<storage, read_write> unit_sums: array<vec2f>; // [L, H]: Σ_{b,t} |μ_q|
-@group(0) @binding(3) var<storage, read_write> lag_sums: array<vec2f>;  // [L, 2]: Σ_b log(mass_b + 1e-30), Σ |ρ||μ|
-@group(0) @binding(4) var<uniform> params: WindowParams;
-#if ${withRho}
-@group(0) @binding(5) var<storage, read> partial_rho: array<vec2f>;   // [L, B, H]
-#endif
-
-const WG: u32 = ${ACCUMULATE_WORKGROUP}u;
+const WG: u32 = ${head.threads}u;
 var<workgroup> log_sums: array<vec2f, WG>;
 var<workgroup> rho_sums: array<vec2f, WG>;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let l = folded_row(wg, nwg);
   if (l >= params.lagCount) { return; }

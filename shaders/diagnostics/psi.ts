@@ -5,7 +5,8 @@
 //  - `window_mu`: μ_{t,q}(ℓ) itself into [L, B, T, H] (0 for t < ℓ), for tests and for comparing with the exact
 //    transport of SPEC §6.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { windowKernelHead, windowVariantKey, type WindowVariant } from './windows.ts';
+import { defineProgram, type Program, type ShaderHead } from '../../src/gpu/program.ts';
+import { WindowParams, windowHeadBindings, windowKernelHead, windowRowGrid, windowUniform, windowVariantKey, type WindowVariant } from './windows.ts';
 import { WINDOW_WORKGROUP } from './envelope.ts';
 
 export interface PsiVariant extends WindowVariant {
@@ -24,23 +25,35 @@ export function psiTileSteps(lanes: number): number {
   return WINDOW_WORKGROUP / lanes;
 }
 
-export function psiShader(v: PsiVariant): string {
-  return wgsl`
-${windowKernelHead(v)}
-@group(0) @binding(2) var<storage, read> delta: array<f32>;   // [B, T, H]: (ŷ_t - y_t)·out.weight
-@group(0) @binding(3) var<storage, read> tangent: array<f32>; // [B, T, H]: v_t = (dh_t/dθ)[w]
-@group(0) @binding(4) var<storage, read_write> psi: array<f32>; // [L, B, T]
-@group(0) @binding(5) var<uniform> params: WindowParams;
-#if ${v.useRho}
-@group(0) @binding(6) var<storage, read> rho: array<f32>;     // [B, T, H]
-#endif
+/** Workgroups: x over tiles of psiTileSteps steps, rows over (lag, sequence). */
+export function psiProgram(v: PsiVariant): Program<typeof WindowParams> {
+  return defineProgram({
+    name: 'window_psi',
+    variantKey: psiVariantKey(v),
+    bindings: [
+      ...windowHeadBindings,
+      { name: 'delta', access: 'read', type: 'f32' }, // [B, T, H]: (ŷ_t - y_t)·out.weight
+      { name: 'tangent', access: 'read', type: 'f32' }, // [B, T, H]: v_t = (dh_t/dθ)[w]
+      { name: 'psi', access: 'read_write', type: 'f32' }, // [L, B, T]
+      ...(v.useRho ? [{ name: 'rho', access: 'read', type: 'f32' } as const] : []), // [B, T, H]
+    ],
+    uniform: windowUniform,
+    workgroupSize: [WINDOW_WORKGROUP],
+    dispatch: windowRowGrid((p) => Math.ceil(p.steps / psiTileSteps(v.lanes))),
+    shader: (head) => psiShader(v, head),
+  });
+}
 
-const WG: u32 = ${WINDOW_WORKGROUP}u;
+function psiShader(v: PsiVariant, head: ShaderHead): string {
+  return wgsl`
+${windowKernelHead(v, head)}
+
+const WG: u32 = ${head.threads}u;
 const QL: u32 = ${v.lanes}u;
 const TL: u32 = WG / QL;
 var<workgroup> sums: array<vec2f, WG>;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let group = folded_row(wg, nwg);
   if (group >= window_rows()) { return; }
@@ -80,16 +93,27 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
 
 export const MU_DUMP_WORKGROUP = 256;
 
-export function muDumpShader(v: WindowVariant): string {
-  return /* wgsl */ `
-${windowKernelHead(v)}
-@group(0) @binding(2) var<storage, read_write> mu: array<f32>; // [L, B, T, H]
-@group(0) @binding(3) var<uniform> params: WindowParams;
+/** Workgroups: x over (t, q), rows over (lag, sequence). */
+export function muDumpProgram(v: WindowVariant): Program<typeof WindowParams> {
+  return defineProgram({
+    name: 'window_mu',
+    variantKey: windowVariantKey(v),
+    bindings: [...windowHeadBindings, { name: 'mu', access: 'read_write', type: 'f32' }], // mu: [L, B, T, H]
+    uniform: windowUniform,
+    workgroupSize: [MU_DUMP_WORKGROUP],
+    dispatch: windowRowGrid((p) => Math.ceil((p.steps * p.hidden) / MU_DUMP_WORKGROUP)),
+    shader: (head) => muDumpShader(v, head),
+  });
+}
 
-@compute @workgroup_size(${MU_DUMP_WORKGROUP})
+function muDumpShader(v: WindowVariant, head: ShaderHead): string {
+  return /* wgsl */ `
+${windowKernelHead(v, head)}
+
+@compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let group = folded_row(wg, nwg);
-  let i = wg.x * ${MU_DUMP_WORKGROUP}u + lid.x; // t · H + q
+  let i = wg.x * ${head.threads}u + lid.x; // t · H + q
   if (group >= window_rows() || i >= params.steps * params.hidden) { return; }
   let w = window_row(group);
   let t = i / params.hidden;

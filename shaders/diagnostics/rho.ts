@@ -5,18 +5,19 @@
 // forward step for its gates, then forms, per unit q, the vector sum (Σ_p J_qp² η_p/η̄, Σ_p J_qp²).
 //
 // Both lanes of every vec2 go through the same arithmetic, lane x weighted by the ratio buffer R[p] = η_p/η̄ and
-// lane y by `rates.one` (a run-time 1.0 the compiler cannot fold). Under SGD every ratio is exactly 1, the lanes
+// lane y by `params.one` (a run-time 1.0 the compiler cannot fold). Under SGD every ratio is exactly 1, the lanes
 // agree bitwise and ρ = η̄ exactly; otherwise ρ = η̄ · x/y, a weighted mean of positive ratios (no cancellation).
-import { wgslStruct, d } from '../../src/gpu/layout.ts';
+import { d } from '../../src/gpu/layout.ts';
+import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import type { CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { declareBindings, layerNormForward, recurrentEntry, recurrentPrelude, threadsPerSequence, type BindingDecl } from '../cells/common.ts';
+import { RECURRENT_WORKGROUP, layerNormForward, recurrentEntry, recurrentGrid, recurrentPrelude, threadsPerSequence } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { recurrentParams } from '../recurrence/params.ts';
+import { recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from '../recurrence/params.ts';
 import { stateWidth, stepContext } from '../recurrence/forward.ts';
 
 export interface RhoVariant {
@@ -29,19 +30,28 @@ export function rhoVariantKey(v: RhoVariant): string {
   return `${v.cell},${v.layernorm ? 'ln' : 'noln'},hp${threadsPerSequence(v.hidden)}`;
 }
 
-/** The kernel's own uniforms beside RecurrentParams: η̄ and the opaque 1.0 of the unweighted lane. */
-export const RhoUniforms = d.struct({ etaBar: d.f32, one: d.f32 });
+/** The kernel's own uniforms after RecurrentParams' fields: η̄ and the opaque 1.0 of the unweighted lane. */
+const RHO_FIELDS = { etaBar: d.f32, one: d.f32 };
 
-export function rhoBindings(): BindingDecl[] {
-  return [
-    { name: 'P', decl: 'var<storage, read> P: array<f32>' }, // flat parameters
-    { name: 'R', decl: 'var<storage, read> R: array<f32>' }, // η_p / η̄ in the layout of P (0 outside the trainable tensors)
-    { name: 'x', decl: 'var<storage, read> x: array<f32>' }, // [B, T, D]
-    { name: 'states', decl: 'var<storage, read> states: array<f32>' }, // [T, B, W, H]: slot t = state after step t
-    { name: 'rho_out', decl: 'var<storage, read_write> rho_out: array<f32>' }, // [B, T, H]
-    { name: 'params', decl: 'var<uniform> params: RecurrentParams' },
-    { name: 'rates', decl: 'var<uniform> rates: RhoUniforms' },
-  ];
+const RHO_BINDINGS: readonly BindingDecl[] = [
+  { name: 'P', access: 'read', type: 'f32' }, // flat parameters
+  { name: 'R', access: 'read', type: 'f32' }, // η_p / η̄ in the layout of P (0 outside the trainable tensors)
+  { name: 'x', access: 'read', type: 'f32' }, // [B, T, D]
+  { name: 'states', access: 'read', type: 'f32' }, // [T, B, W, H]: slot t = state after step t
+  { name: 'rho_out', access: 'read_write', type: 'f32' }, // [B, T, H]
+];
+
+/** Steps are independent given the stored states: one workgroup column per step, rows of S sequences. */
+export function rhoProgram(v: RhoVariant): Program<RecurrentSchema, RecurrentUniforms> {
+  return defineProgram({
+    name: `rho_${v.cell}`,
+    variantKey: rhoVariantKey(v),
+    bindings: RHO_BINDINGS,
+    uniform: recurrentUniform(v, RHO_FIELDS),
+    workgroupSize: [RECURRENT_WORKGROUP],
+    dispatch: recurrentGrid(v.hidden, (p) => p.steps),
+    shader: (head) => rhoShader(v, head),
+  });
 }
 
 const rhoHelpers = /* wgsl */ `
@@ -61,7 +71,7 @@ fn tanh_rel(a: f32) -> f32 {
 
 // (η_p/η̄, 1) for parameter p.
 fn rate_pair(p: u32) -> vec2f {
-  return vec2f(R[p], rates.one);
+  return vec2f(R[p], params.one);
 }
 
 // Σ_d x_d² (η/η̄, 1) over one row of a W-layer.
@@ -284,27 +294,23 @@ ${factors}
   if (live && scale > 0.0) {
 ${adds}
   }
-  var rho_q = rates.etaBar;
-  if (total.y > 0.0 && total.x != total.y) { rho_q = rates.etaBar * (total.x / total.y); }`;
+  var rho_q = params.etaBar;
+  if (total.y > 0.0 && total.x != total.y) { rho_q = params.etaBar * (total.x / total.y); }`;
 }
 
-export function rhoShader(v: RhoVariant): string {
+function rhoShader(v: RhoVariant, head: ShaderHead): string {
   const hp = threadsPerSequence(v.hidden);
   const lstm = v.cell === 'lstm';
-  const { schema } = recurrentParams(v);
   const context = stepContext(v.cell, v.layernorm);
   const cell = CELLS[v.cell];
   const rho = cell.rho(context);
   return /* wgsl */ `
-${wgslStruct('RecurrentParams', schema)}
-${wgslStruct('RhoUniforms', RhoUniforms)}
-${declareBindings(rhoBindings())}
+${recurrentPrelude(hp, head)}
 ${foldedRow}
-${recurrentPrelude(hp)}
 ${layerNormForward}
 ${rhoHelpers}
 
-${recurrentEntry(stateWidth(v.cell))}
+${recurrentEntry(stateWidth(v.cell), head)}
   // One step per workgroup column: t = t0 + wg.x; its state before is slot t-1 (the zero state at t = 0).
   let t = params.t0 + wg.x;
   load_x(lid, group, t);

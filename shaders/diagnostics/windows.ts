@@ -9,7 +9,9 @@
 // ratio R ≈ 1e12·|rdiag|, and the ratio sums of later windows (which do not contain it) inherit an absolute error of
 // about 2^-48·R·√(steps since) (float64 prefixes: 2^-53·R per step); windows containing the step stay accurate.
 import type { CellKind } from '../../src/model/cells.ts';
-import { d, wgslStruct } from '../../src/gpu/layout.ts';
+import { d } from '../../src/gpu/layout.ts';
+import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
+import { foldRows } from '../../src/kernels/grid.ts';
 import { foldedRow } from '../common.ts';
 import { preciseMath } from './precise.ts';
 
@@ -22,6 +24,9 @@ export const WindowParams = d.struct({
   planeBatch: d.u32, // sequences per plane of the intermediates buffer [n, planeBatch, T, H]
   one: d.f32, // always 1.0: `opaque` derives its run-time zero from it (precise.ts)
 });
+
+/** The window kernels' uniform binding, `params: WindowParams`. */
+export const windowUniform = { name: 'params', struct: 'WindowParams', schema: WindowParams };
 
 export interface WindowVariant {
   cell: CellKind;
@@ -98,16 +103,27 @@ function scanStep(v: WindowVariant): string {
 export const SCAN_WORKGROUP = 64;
 
 /** One thread per (b, q) walks t = 0…T-1 and writes every prefix entry; reads and writes are coalesced over q. */
-export function scanShader(v: WindowVariant): string {
+export function scanProgram(v: WindowVariant): Program<typeof WindowParams> {
+  return defineProgram({
+    name: 'window_scan',
+    variantKey: windowVariantKey(v),
+    bindings: [
+      { name: 'inter', access: 'read', type: 'f32' },
+      { name: 'prefix', access: 'read_write', type: 'vec2f' },
+    ],
+    uniform: windowUniform,
+    workgroupSize: [SCAN_WORKGROUP],
+    dispatch: (p, limits) => [1, ...foldRows(Math.ceil((p.count * p.hidden) / SCAN_WORKGROUP), limits.maxWorkgroupsPerDimension)],
+    shader: (head) => scanShader(v, head),
+  });
+}
+
+function scanShader(v: WindowVariant, head: ShaderHead): string {
   const k = prefixQuantities(v).length;
   return /* wgsl */ `
-${wgslStruct('WindowParams', WindowParams)}
+${head.declarations}
 ${preciseMath('params.one')}
 ${foldedRow}
-
-@group(0) @binding(0) var<storage, read> inter: array<f32>;
-@group(0) @binding(1) var<storage, read_write> prefix: array<vec2f>;
-@group(0) @binding(2) var<uniform> params: WindowParams;
 
 const K: u32 = ${k}u;
 
@@ -119,9 +135,9 @@ fn prefix_index(k: u32, b: u32, t: u32, q: u32) -> u32 {
   return ((k * params.count + b) * (params.steps + 1u) + t) * params.hidden + q;
 }
 
-@compute @workgroup_size(${SCAN_WORKGROUP})
+@compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let id = folded_row(wg, nwg) * ${SCAN_WORKGROUP}u + lid.x;
+  let id = folded_row(wg, nwg) * ${head.threads}u + lid.x;
   if (id >= params.count * params.hidden) { return; }
   let b = id / params.hidden;
   let q = id % params.hidden;
@@ -212,20 +228,29 @@ fn mu_at(b: u32, t: u32, q: u32, lag: u32) -> f32 {${muAssembly(v)}
 }
 
 /**
- * The opening every per-(lag, sequence) window kernel (envelope, ψ, μ dump) shares: WindowParams, precise math, the
- * prefix buffer at binding 0, the lag list at binding 1, `mu_at`, and `window_row`, which turns a workgroup row into
- * its sequence b, lag ℓ and output row l·B + b ([L, B, ...] outputs). Rows are sequence-major (group = b·L + l):
- * consecutive workgroups share a sequence's prefix sums, which stay in cache across lags. The kernel declares its
- * own bindings from 2 on, `params: WindowParams` among them; rows at or past `window_rows()` have no work.
+ * The opening every per-(lag, sequence) window kernel (envelope, ψ, μ dump) shares: the program's declarations
+ * (whose bindings start with windowHeadBindings: the prefix buffer and the lag list), precise math, `mu_at`, and
+ * `window_row`, which turns a workgroup row into its sequence b, lag ℓ and output row l·B + b ([L, B, ...] outputs).
+ * Rows are sequence-major (group = b·L + l): consecutive workgroups share a sequence's prefix sums, which stay in
+ * cache across lags. Rows at or past `window_rows()` have no work.
  */
-export function windowKernelHead(v: WindowVariant): string {
+/** The first bindings of every kernel that opens with windowKernelHead. */
+export const windowHeadBindings: readonly BindingDecl[] = [
+  { name: 'prefix', access: 'read', type: 'vec2f' },
+  { name: 'lag_list', access: 'read', type: 'u32' },
+];
+
+/** One workgroup row per (lag, sequence), folded; `x` columns. */
+export function windowRowGrid(x: (p: { steps: number; hidden: number }) => number = () => 1) {
+  return (p: { lagCount: number; count: number; steps: number; hidden: number }, limits: { maxWorkgroupsPerDimension: number }) =>
+    [x(p), ...foldRows(p.lagCount * p.count, limits.maxWorkgroupsPerDimension)] as const;
+}
+
+export function windowKernelHead(v: WindowVariant, head: ShaderHead): string {
   return /* wgsl */ `
-${wgslStruct('WindowParams', WindowParams)}
+${head.declarations}
 ${preciseMath('params.one')}
 ${foldedRow}
-
-@group(0) @binding(0) var<storage, read> prefix: array<vec2f>;
-@group(0) @binding(1) var<storage, read> lag_list: array<u32>;
 
 ${muAtFunction(v, { prefix: 'prefix', count: 'params.count', steps: 'params.steps', hidden: 'params.hidden' })}
 

@@ -4,16 +4,16 @@
 // gru's r ⊙ h_{t-1}); weight gradients are then batched reductions over them (src/cells/gradients.ts).
 // The adjoint of the state at the dispatch's start goes back to `adj` for the next (earlier) dispatch.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { wgslStruct } from '../../src/gpu/layout.ts';
+import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import type { CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { backwardHelpers, declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence, type BindingDecl, recurrentEntry } from '../cells/common.ts';
+import { RECURRENT_WORKGROUP, backwardHelpers, layerNormForward, recurrentGrid, recurrentPrelude, threadsPerSequence, recurrentEntry } from '../cells/common.ts';
 import { leakyBackwardStep, leakyForwardStep } from '../cells/leaky.ts';
 import { gruBackwardStep, gruForwardStep } from '../cells/gru.ts';
 import { lstmBackwardStep, lstmForwardStep } from '../cells/lstm.ts';
 import { linearBackwardStep, linearForwardStep } from '../cells/linear.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { offsetField, recurrentParams } from './params.ts';
+import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 import { stepContext, stateWidth } from './forward.ts';
 
 export interface BackwardVariant {
@@ -46,18 +46,28 @@ export function operandNames(cell: CellKind): string[] {
   return cell === 'gru' ? ['h_prev', 'h', 'rh'] : ['h_prev', 'h'];
 }
 
-export function backwardBindings(): BindingDecl[] {
-  return [
-    { name: 'P', decl: 'var<storage, read> P: array<f32>' },
-    { name: 'x', decl: 'var<storage, read> x: array<f32>' }, // [B, T, D]
-    { name: 'dy', decl: 'var<storage, read> dy: array<f32>' }, // [B, T]: ∂L/∂ŷ
-    { name: 'states', decl: 'var<storage, read> states: array<f32>' }, // [slots, B, W, H]: state after step storeFrom + slot
-    { name: 'start', decl: 'var<storage, read> start: array<f32>' }, // [*, B, W, H]: slot startSlot = state before storeFrom
-    { name: 'adj', decl: 'var<storage, read_write> adj: array<f32>' }, // [B, W, H]: adjoint of the state, carried
-    { name: 'deltas', decl: 'var<storage, read_write> deltas: array<f32>' }, // [B, segment steps, blocks, H]
-    { name: 'ops', decl: 'var<storage, read_write> ops: array<f32>' }, // [B, segment steps, operands, H]
-    { name: 'params', decl: 'var<uniform> params: RecurrentParams' },
-  ];
+const BACKWARD_BINDINGS: readonly BindingDecl[] = [
+  { name: 'P', access: 'read', type: 'f32' },
+  { name: 'x', access: 'read', type: 'f32' }, // [B, T, D]
+  { name: 'dy', access: 'read', type: 'f32' }, // [B, T]: ∂L/∂ŷ
+  { name: 'states', access: 'read', type: 'f32' }, // [slots, B, W, H]: state after step storeFrom + slot
+  { name: 'start', access: 'read', type: 'f32' }, // [*, B, W, H]: slot startSlot = state before storeFrom
+  { name: 'adj', access: 'read_write', type: 'f32' }, // [B, W, H]: adjoint of the state, carried
+  { name: 'deltas', access: 'read_write', type: 'f32' }, // [B, segment steps, blocks, H]
+  { name: 'ops', access: 'read_write', type: 'f32' }, // [B, segment steps, operands, H]
+];
+
+/** One dispatch walks `steps` steps backwards; rows of workgroups hold S sequences each. */
+export function backwardProgram(v: BackwardVariant): Program<RecurrentSchema, RecurrentUniforms> {
+  return defineProgram({
+    name: `backward_${v.cell}`,
+    variantKey: backwardVariantKey(v),
+    bindings: BACKWARD_BINDINGS,
+    uniform: recurrentUniform(v),
+    workgroupSize: [RECURRENT_WORKGROUP],
+    dispatch: recurrentGrid(v.hidden),
+    shader: (head) => backwardShader(v, head),
+  });
 }
 
 const FORWARD: Record<CellKind, (c: StepContext) => string> = {
@@ -67,23 +77,20 @@ const BACKWARD: Record<CellKind, (c: StepContext) => string> = {
   const: leakyBackwardStep, shared: leakyBackwardStep, diag: leakyBackwardStep, gru: gruBackwardStep, lstm: lstmBackwardStep, linear: linearBackwardStep,
 };
 
-export function backwardShader(v: BackwardVariant): string {
+function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const hp = threadsPerSequence(v.hidden);
   const lstm = v.cell === 'lstm';
   const ctx = stepContext(v.cell, v.layernorm);
   const blocks = adjointBlocks(v.cell, v.layernorm);
   const gates = GATE_BLOCKS[v.cell].length;
   const operands = operandNames(v.cell);
-  const { schema } = recurrentParams(v);
   return wgsl`
-${wgslStruct('RecurrentParams', schema)}
-${declareBindings(backwardBindings())}
+${recurrentPrelude(hp, head)}
 ${foldedRow}
-${recurrentPrelude(hp)}
 ${layerNormForward}
 ${backwardHelpers}
 
-${recurrentEntry(stateWidth(v.cell))}
+${recurrentEntry(stateWidth(v.cell), head)}
   let adj_base = seq * W * params.H + q;
   var dh_carry = 0.0;
   var dc_carry = 0.0;

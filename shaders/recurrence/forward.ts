@@ -2,16 +2,16 @@
 // state in workgroup memory, and writes ŷ, optionally the SPEC §4 intermediates, and the state at chosen steps.
 // The state at the dispatch's end goes back to `state` so the next dispatch (or a later call) continues from it.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { wgslStruct } from '../../src/gpu/layout.ts';
+import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import { LAYERNORM_PREFIX, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence, type BindingDecl, recurrentEntry } from '../cells/common.ts';
+import { RECURRENT_WORKGROUP, layerNormForward, recurrentGrid, recurrentPrelude, threadsPerSequence, recurrentEntry } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { offsetField, recurrentParams } from './params.ts';
+import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
 export interface ForwardVariant {
   cell: CellKind;
@@ -30,16 +30,28 @@ export function stateWidth(cell: CellKind): number {
   return cell === 'lstm' ? 2 : 1;
 }
 
-export function forwardBindings(v: ForwardVariant): BindingDecl[] {
+function forwardBindings(v: ForwardVariant): BindingDecl[] {
   return [
-    { name: 'P', decl: 'var<storage, read> P: array<f32>' }, // flat parameters
-    { name: 'x', decl: 'var<storage, read> x: array<f32>' }, // [B, T, D]
-    { name: 'state', decl: 'var<storage, read_write> state: array<f32>' }, // [B, W, H]: state carried between dispatches
-    { name: 'stored', decl: 'var<storage, read_write> stored: array<f32>' }, // [slots, B, W, H]: slot-major, so one slot is one copy
-    { name: 'yhat', decl: 'var<storage, read_write> yhat: array<f32>' }, // [B, T]
-    ...(v.intermediates ? [{ name: 'inter', decl: 'var<storage, read_write> inter: array<f32>' }] : []), // [n, B, T, H]
-    { name: 'params', decl: 'var<uniform> params: RecurrentParams' },
+    { name: 'P', access: 'read', type: 'f32' }, // flat parameters
+    { name: 'x', access: 'read', type: 'f32' }, // [B, T, D]
+    { name: 'state', access: 'read_write', type: 'f32' }, // [B, W, H]: state carried between dispatches
+    { name: 'stored', access: 'read_write', type: 'f32' }, // [slots, B, W, H]: slot-major, so one slot is one copy
+    { name: 'yhat', access: 'read_write', type: 'f32' }, // [B, T]
+    ...(v.intermediates ? [{ name: 'inter', access: 'read_write', type: 'f32' } as const] : []), // [n, B, T, H]
   ];
+}
+
+/** One dispatch advances the sequences by `steps` steps; rows of workgroups hold S sequences each. */
+export function forwardProgram(v: ForwardVariant): Program<RecurrentSchema, RecurrentUniforms> {
+  return defineProgram({
+    name: `forward_${v.cell}`,
+    variantKey: forwardVariantKey(v),
+    bindings: forwardBindings(v),
+    uniform: recurrentUniform(v),
+    workgroupSize: [RECURRENT_WORKGROUP],
+    dispatch: recurrentGrid(v.hidden),
+    shader: (head) => forwardShader(v, head),
+  });
 }
 
 const STEPS: Record<CellKind, (c: StepContext) => string> = {
@@ -58,18 +70,15 @@ export function stepContext(cell: CellKind, layernorm: boolean): StepContext {
   return { cell, layernorm, lnPrefix: LAYERNORM_PREFIX[cell], o: (t) => `params.${offsetField(t)}` };
 }
 
-export function forwardShader(v: ForwardVariant): string {
+function forwardShader(v: ForwardVariant, head: ShaderHead): string {
   const hp = threadsPerSequence(v.hidden);
   const lstm = v.cell === 'lstm';
-  const { schema } = recurrentParams(v);
   return wgsl`
-${wgslStruct('RecurrentParams', schema)}
-${declareBindings(forwardBindings(v))}
+${recurrentPrelude(hp, head)}
 ${foldedRow}
-${recurrentPrelude(hp)}
 ${layerNormForward}
 
-${recurrentEntry(stateWidth(v.cell))}
+${recurrentEntry(stateWidth(v.cell), head)}
   let state_base = seq * W * params.H + q;
   var h0 = 0.0;
   if (live) { h0 = state[state_base]; }

@@ -4,10 +4,10 @@
 // LSTM's ċ_t, and ŷ̇_t = out.weight · v_t + ẇ_out · h_t + ḃ_out. The state at the dispatch's end, [B, 2W, H] as
 // (h, [c,] v, [ċ]), goes back to `state` so the next dispatch (or a later call) continues from it.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { wgslStruct } from '../../src/gpu/layout.ts';
+import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import type { CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { declareBindings, layerNormForward, recurrentPrelude, threadsPerSequence, type BindingDecl, recurrentEntry } from '../cells/common.ts';
+import { RECURRENT_WORKGROUP, layerNormForward, recurrentGrid, recurrentPrelude, threadsPerSequence, recurrentEntry } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
@@ -18,7 +18,7 @@ import { gruTangentDecls, gruTangentStep } from '../cells/tangent/gru.ts';
 import { lstmTangentStep } from '../cells/tangent/lstm.ts';
 import { linearForwardStep, linearTangentStep } from '../cells/linear.ts';
 import { stateWidth, stepContext } from './forward.ts';
-import { offsetField, recurrentParams } from './params.ts';
+import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
 export interface TangentVariant {
   cell: CellKind;
@@ -39,18 +39,30 @@ export function tangentStateWidth(cell: CellKind): number {
   return 2 * stateWidth(cell);
 }
 
-export function tangentBindings(v: TangentVariant): BindingDecl[] {
+function tangentBindings(v: TangentVariant): BindingDecl[] {
   return [
-    { name: 'P', decl: 'var<storage, read> P: array<f32>' }, // flat parameters
-    { name: 'Pd', decl: 'var<storage, read> Pd: array<f32>' }, // direction w, in the layout of P
-    { name: 'x', decl: 'var<storage, read> x: array<f32>' }, // [B, T, D]
-    { name: 'state', decl: 'var<storage, read_write> state: array<f32>' }, // [B, 2W, H]: h[, c], v[, ċ]
-    { name: 'v_out', decl: 'var<storage, read_write> v_out: array<f32>' }, // [B, T, H]: v_t
-    ...(v.cellTangent ? [{ name: 'vc_out', decl: 'var<storage, read_write> vc_out: array<f32>' }] : []), // [B, T, H]: ċ_t
-    { name: 'yhat_dot', decl: 'var<storage, read_write> yhat_dot: array<f32>' }, // [B, T]
-    ...(v.inputTangent ? [{ name: 'input_dir', decl: 'var<storage, read> input_dir: array<f32>' }] : []), // [D] ẋ, then [B] its step
-    { name: 'params', decl: 'var<uniform> params: RecurrentParams' },
+    { name: 'P', access: 'read', type: 'f32' }, // flat parameters
+    { name: 'Pd', access: 'read', type: 'f32' }, // direction w, in the layout of P
+    { name: 'x', access: 'read', type: 'f32' }, // [B, T, D]
+    { name: 'state', access: 'read_write', type: 'f32' }, // [B, 2W, H]: h[, c], v[, ċ]
+    { name: 'v_out', access: 'read_write', type: 'f32' }, // [B, T, H]: v_t
+    ...(v.cellTangent ? [{ name: 'vc_out', access: 'read_write', type: 'f32' } as const] : []), // [B, T, H]: ċ_t
+    { name: 'yhat_dot', access: 'read_write', type: 'f32' }, // [B, T]
+    ...(v.inputTangent ? [{ name: 'input_dir', access: 'read', type: 'f32' } as const] : []), // [D] ẋ, then [B] its step
   ];
+}
+
+/** One dispatch advances the sequences and their tangents by `steps` steps; rows hold S sequences each. */
+export function tangentProgram(v: TangentVariant): Program<RecurrentSchema, RecurrentUniforms> {
+  return defineProgram({
+    name: `tangent_${v.cell}`,
+    variantKey: tangentVariantKey(v),
+    bindings: tangentBindings(v),
+    uniform: recurrentUniform(v),
+    workgroupSize: [RECURRENT_WORKGROUP],
+    dispatch: recurrentGrid(v.hidden),
+    shader: (head) => tangentShader(v, head),
+  });
 }
 
 interface CellSnippets {
@@ -69,25 +81,22 @@ const CELLS: Record<CellKind, CellSnippets> = {
   linear: { forward: linearForwardStep, tangent: linearTangentStep },
 };
 
-export function tangentShader(v: TangentVariant): string {
+function tangentShader(v: TangentVariant, head: ShaderHead): string {
   if (v.cellTangent && v.cell !== 'lstm') throw new Error(`tangent_${v.cell}: only lstm has a cell-state tangent to write`);
   const hp = threadsPerSequence(v.hidden);
   const lstm = v.cell === 'lstm';
-  const { schema } = recurrentParams(v);
   const snippets = CELLS[v.cell];
   const context = stepContext(v.cell, v.layernorm);
   const outWeight = `params.${offsetField('out.weight')}`;
   return wgsl`
-${wgslStruct('RecurrentParams', schema)}
-${declareBindings(tangentBindings(v))}
+${recurrentPrelude(hp, head)}
 ${foldedRow}
-${recurrentPrelude(hp)}
 ${layerNormForward}
 ${tangentPrelude(Boolean(v.inputTangent))}
 ${layerNormTangent}
 ${snippets.decls ?? ''}
 
-${recurrentEntry(stateWidth(v.cell))}
+${recurrentEntry(stateWidth(v.cell), head)}
   let state_base = seq * 2u * W * params.H + q;
   let tangent_base = state_base + W * params.H;
   var h0 = 0.0;

@@ -5,23 +5,14 @@
 //   steps from the last, recomputing each segment's states from its checkpoint first. Memory O(B·H·(T/k + k)).
 // Both run the same kernels on the same inputs, so they give the same gradients.
 import type { Step } from '../gpu/step.ts';
-import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
 import type { ParamLayout } from '../model/params.ts';
-import { threadsPerSequence, RECURRENT_WORKGROUP } from '../../shaders/cells/common.ts';
-import { adjointBlocks, backwardBindings, backwardShader, backwardVariantKey, operandNames, type BackwardVariant } from '../../shaders/recurrence/backward.ts';
+import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
 import { stateWidth } from '../../shaders/recurrence/forward.ts';
-import { NO_SLOT, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
-import { ResidualParams, residualShader } from '../../shaders/loss.ts';
-import { elementwiseGrid, foldRows } from '../kernels/grid.ts';
+import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
+import { residualProgram } from '../../shaders/loss.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
 import { GradientPartials } from './gradients.ts';
-
-export function backwardProgram(v: BackwardVariant): KernelProgram {
-  return kernelProgram(`backward_${v.cell}`, backwardVariantKey(v), () => backwardShader(v));
-}
-
-const residualProgram = kernelProgram('mse_residual', '', residualShader);
 
 export interface BatchGradientCall {
   layout: ParamLayout;
@@ -47,8 +38,7 @@ export function recordMseLoss(step: Step, call: { yhat: GPUBuffer; y: GPUBuffer;
   const { count } = call;
   const sq = step.scratch('mse/squares', count * 4);
   const dy = call.dy ?? step.scratch('mse/dy', count * 4);
-  const params = step.uniform('mse/params', ResidualParams, { count, slope: 2 / count });
-  step.dispatch(residualProgram, [call.yhat, call.y, sq, dy, params], elementwiseGrid(count, 256, step.maxWorkgroupsPerDimension));
+  step.run(residualProgram, { yhat: call.yhat, y: call.y, sq, dy }, { count, slope: 2 / count });
   recordSegmentedReduce(step, sq, 1, count, { sums: step.scratch('mse/sum', 4), means: call.loss });
 }
 
@@ -127,10 +117,8 @@ function recordBackwardSegment(step: Step, call: BatchGradientCall, seg: Segment
   const { layout, batch: B, steps: T } = call;
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
   const program = backwardProgram({ cell, layernorm, hidden: H });
-  const { schema } = recurrentParams(layout.config);
-  const [y, z] = foldRows(Math.ceil(B / (RECURRENT_WORKGROUP / threadsPerSequence(H))), step.maxWorkgroupsPerDimension);
   const offsets = tensorOffsets(layout);
-  const buffers: Record<string, GPUBuffer> = {
+  const buffers = {
     P: call.params, x: call.x, dy: seg.dy, states: seg.states, start: seg.start, adj: seg.adj, deltas: seg.deltas, ops: seg.ops,
   };
   // Later steps first: dispatches walk the segment backwards.
@@ -139,7 +127,6 @@ function recordBackwardSegment(step: Step, call: BatchGradientCall, seg: Segment
     const sizes: RecurrentSizes = {
       batch: B, T, D, H, t0, steps: end - t0, slots: seg.slots, storeEvery: 1, storeFrom: seg.from, startSlot: seg.startSlot,
     };
-    buffers.params = step.uniform(`${program.name}/params`, schema, { ...sizes, ...offsets } as never);
-    step.dispatch(program, backwardBindings().map((b) => buffers[b.name]!), [1, y, z]);
+    step.run(program, buffers, { ...sizes, ...offsets });
   }
 }

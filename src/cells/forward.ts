@@ -1,22 +1,16 @@
 // Host side of the forward recurrence (shaders/recurrence/forward.ts): records the dispatches of one call.
 import type { Step } from '../gpu/step.ts';
-import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { getTensorSpec } from '../model/params.ts';
-import { MAX_INPUT, threadsPerSequence, RECURRENT_WORKGROUP } from '../../shaders/cells/common.ts';
-import { forwardBindings, forwardShader, forwardVariantKey, type ForwardVariant } from '../../shaders/recurrence/forward.ts';
+import { MAX_INPUT, threadsPerSequence } from '../../shaders/cells/common.ts';
+import { forwardProgram, type ForwardVariant } from '../../shaders/recurrence/forward.ts';
 import { NO_SLOT, offsetField, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
-import { foldRows } from '../kernels/grid.ts';
 
 /**
  * Steps per dispatch. A dispatch must end well within a GPU watchdog (~2 s on desktop drivers); 64 steps of the
  * largest cell at H=256 are a few ms on a discrete GPU. All dispatches of a call go into the same submit.
  */
 export const STEPS_PER_DISPATCH = 64;
-
-export function forwardProgram(variant: ForwardVariant): KernelProgram {
-  return kernelProgram(`forward_${variant.cell}`, forwardVariantKey(variant), () => forwardShader(variant));
-}
 
 /** Offsets of every tensor of `layout`, as the recurrent uniform block wants them. */
 export function tensorOffsets(layout: ParamLayout): Record<string, number> {
@@ -66,20 +60,15 @@ export function recordForward(step: Step, call: ForwardCall): void {
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
   const variant: ForwardVariant = { cell, layernorm, hidden: H, intermediates: Boolean(call.intermediates) };
   const program = forwardProgram(variant);
-  const { schema } = recurrentParams(layout.config);
-  const perGroup = RECURRENT_WORKGROUP / threadsPerSequence(H);
-  const [y, z] = foldRows(Math.ceil(call.batch / perGroup), step.maxWorkgroupsPerDimension);
   const stored = call.stored ?? { buffer: step.scratch('forward/no-stored-states', 4), slots: 1, every: 0xffffffff, from: 0xffffffff };
   const [from, to] = call.range ?? [0, call.steps];
-  const buffers: Record<string, GPUBuffer> = { P: call.params, x: call.x, state: call.state, stored: stored.buffer, yhat: call.yhat };
-  if (call.intermediates) buffers.inter = call.intermediates;
+  const buffers = { P: call.params, x: call.x, state: call.state, stored: stored.buffer, yhat: call.yhat, inter: call.intermediates };
   const offsets = tensorOffsets(layout);
   for (let t0 = from; t0 < to; t0 += STEPS_PER_DISPATCH) {
     const sizes: RecurrentSizes = {
       batch: call.batch, T: call.steps, D, H, t0, steps: Math.min(STEPS_PER_DISPATCH, to - t0),
       slots: stored.slots, storeEvery: stored.every, storeFrom: stored.from, startSlot: NO_SLOT,
     };
-    buffers.params = step.uniform(`${program.name}/params`, schema, { ...sizes, ...offsets } as never);
-    step.dispatch(program, forwardBindings(variant).map((b) => buffers[b.name]!), [1, y, z]);
+    step.run(program, buffers, { ...sizes, ...offsets });
   }
 }

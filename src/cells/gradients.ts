@@ -2,14 +2,12 @@
 // sequential pass produces deltas, the weights' sums are one large reduction). Partials per chunk of rows, then
 // a compensated segmented reduction; segments of a checkpointed pass append their partial columns.
 import type { Step } from '../gpu/step.ts';
-import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
 import type { ParamLayout } from '../model/params.ts';
 import type { CellKind } from '../model/cells.ts';
 import { LAYERNORM_PREFIX } from '../model/cells.ts';
 import { getTensorSpec } from '../model/params.ts';
-import { GRAD_TILE, GradParams, gradShader } from '../../shaders/grad.ts';
+import { gradProgram } from '../../shaders/grad.ts';
 import { GATE_BLOCKS, adjointBlocks, operandNames } from '../../shaders/recurrence/backward.ts';
-import { foldRows } from '../kernels/grid.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 
 /** Input (W, with bias) and recurrent (U) layer of each gate block. */
@@ -57,10 +55,6 @@ export function gradientTerms(layout: ParamLayout): GradientTerm[] {
   return terms;
 }
 
-function gradProgram(ones: boolean): KernelProgram {
-  return kernelProgram('weight_grad', ones ? 'ones' : 'outer', () => gradShader(ones));
-}
-
 export interface SegmentBuffers {
   x: GPUBuffer;
   dy: GPUBuffer;
@@ -102,15 +96,14 @@ export class GradientPartials {
     this.terms.forEach((term, i) => {
       const am = maps[term.a.source](term.a.offset);
       const vm = maps[term.v.source](term.v.offset);
-      const params = step.uniform('weight_grad/params', GradParams, {
+      const params = {
         rows, R: term.R, C: term.C, chunk, chunks: this.chunksPerSegment, chunk0: segment * this.chunksPerSegment, columns: this.columns, one: 1,
         aRowsPer: am.rowsPer, aRowStride: am.rowStride, aRowBase: am.rowBase, aWidth: am.width, aOffset: am.offset,
         vRowsPer: vm.rowsPer, vRowStride: vm.rowStride, vRowBase: vm.rowBase, vWidth: vm.width, vOffset: vm.offset,
-      });
+      };
       const ones = term.v.source === 'ones';
-      const bindings = [b[term.a.source], ...(ones ? [] : [b[term.v.source as 'x' | 'ops']]), this.buffers[i]!, params];
-      const [y, z] = foldRows(Math.ceil(term.R / GRAD_TILE) * this.chunksPerSegment, step.maxWorkgroupsPerDimension);
-      step.dispatch(gradProgram(ones), bindings, [Math.ceil(term.C / GRAD_TILE), y, z]);
+      const V = term.v.source === 'ones' ? undefined : b[term.v.source];
+      step.run(gradProgram(ones), { A: b[term.a.source], V, partials: this.buffers[i]! }, params);
     });
   }
 

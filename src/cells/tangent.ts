@@ -1,17 +1,10 @@
 // Host side of the tangent recurrence (shaders/recurrence/tangent.ts): records the dispatches of one call.
 // SPEC §7: v_t = (dh_t/dθ)[w] along a parameter direction w, and ŷ̇_t, for every step.
 import type { Step } from '../gpu/step.ts';
-import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
 import type { ParamLayout } from '../model/params.ts';
-import { RECURRENT_WORKGROUP, threadsPerSequence } from '../../shaders/cells/common.ts';
-import { tangentBindings, tangentShader, tangentVariantKey, type TangentVariant } from '../../shaders/recurrence/tangent.ts';
-import { recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
-import { foldRows } from '../kernels/grid.ts';
+import { tangentProgram, type TangentVariant } from '../../shaders/recurrence/tangent.ts';
+import type { RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from './forward.ts';
-
-export function tangentProgram(variant: TangentVariant): KernelProgram {
-  return kernelProgram(`tangent_${variant.cell}`, tangentVariantKey(variant), () => tangentShader(variant));
-}
 
 export interface TangentCall {
   layout: ParamLayout;
@@ -54,15 +47,11 @@ export function recordTangent(step: Step, call: TangentCall): void {
   }
   const variant: TangentVariant = { cell, layernorm, hidden: H, cellTangent: Boolean(call.cellTangent), inputTangent: Boolean(call.inputDirection) };
   const program = tangentProgram(variant);
-  const { schema } = recurrentParams(layout.config);
-  const perGroup = RECURRENT_WORKGROUP / threadsPerSequence(H);
-  const [y, z] = foldRows(Math.ceil(call.batch / perGroup), step.maxWorkgroupsPerDimension);
   const [from, to] = call.range ?? [0, call.steps];
-  const buffers: Record<string, GPUBuffer> = {
+  const buffers = {
     P: call.params, Pd: call.direction, x: call.x, state: call.state, v_out: call.v, yhat_dot: call.yhatDot,
+    vc_out: call.cellTangent, input_dir: call.inputDirection,
   };
-  if (call.cellTangent) buffers.vc_out = call.cellTangent;
-  if (call.inputDirection) buffers.input_dir = call.inputDirection;
   const offsets = tensorOffsets(layout);
   for (let t0 = from; t0 < to; t0 += STEPS_PER_DISPATCH) {
     // This kernel stores no states: the shared uniform block's store fields are unused.
@@ -70,7 +59,6 @@ export function recordTangent(step: Step, call: TangentCall): void {
       batch: call.batch, T: call.steps, D, H, t0, steps: Math.min(STEPS_PER_DISPATCH, to - t0),
       slots: 0, storeEvery: 0, storeFrom: 0, startSlot: 0,
     };
-    buffers.params = step.uniform(`${program.name}/params`, schema, { ...sizes, ...offsets } as never);
-    step.dispatch(program, tangentBindings(variant).map((b) => buffers[b.name]!), [1, y, z]);
+    step.run(program, buffers, { ...sizes, ...offsets });
   }
 }

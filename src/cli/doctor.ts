@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { acquireDevice, GpuContext, OPTIONAL_FEATURES, RELIED_LIMITS, type AcquiredDevice } from '../gpu/index.ts';
 import { openGpu } from '../gpu/runtime.ts';
-import { selfTest, type KernelCheck } from '../doctor/selftest.ts';
+import { checkAllKernels, type FamilyCheck } from '../kernels/registry.ts';
 import { describeComparison } from '../reference/compare.ts';
 import { formatProfile, type ProfileReport } from '../gpu/profiler.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
@@ -28,8 +28,10 @@ export function registerDoctor(program: Command): void {
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
-      const checks = await selfTest(ctx);
-      const report = doctorReport(acquired, checks, ctx.profiler!.report());
+      const families = await checkAllKernels(ctx, (family) => {
+        if (!flags.json && process.stderr.isTTY) process.stderr.write(`checking ${family}…\r\x1b[K`);
+      });
+      const report = doctorReport(acquired, families, ctx.profiler!.report());
       console.log(flags.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
       if (!report.ok) process.exitCode = 1;
     } finally {
@@ -43,20 +45,33 @@ export interface DoctorReport {
   adapter: AcquiredDevice['adapter'];
   features: { name: string; enabled: boolean }[];
   limits: Record<string, number>;
-  checks: { kernel: string; shape: string; ok: boolean; detail: string }[];
+  /** Every kernel family of the registry with the float64 twin it was checked against. */
+  families: { family: string; twin: string; ok: boolean }[];
+  checks: { family: string; kernel: string; shape: string; ok: boolean; detail: string }[];
   profile: ProfileReport;
 }
 
-function doctorReport(acquired: AcquiredDevice, checks: KernelCheck[], profile: ProfileReport): DoctorReport {
+/** Each check once, with the first family that ran it. */
+function firstFamilies(families: FamilyCheck[]): [FamilyCheck['checks'][number], string][] {
+  const seen = new Map<FamilyCheck['checks'][number], string>();
+  for (const f of families) for (const c of f.checks) if (!seen.has(c)) seen.set(c, f.family);
+  return [...seen.entries()];
+}
+
+function doctorReport(acquired: AcquiredDevice, families: FamilyCheck[], profile: ProfileReport): DoctorReport {
   const { device } = acquired;
   const limits: Record<string, number> = {};
   for (const name of RELIED_LIMITS) limits[name] = device.limits[name];
   return {
-    ok: checks.every((c) => c.comparison.ok),
+    ok: families.every((f) => f.checks.every((c) => c.comparison.ok)),
     adapter: acquired.adapter,
     features: [...OPTIONAL_FEATURES, 'core-features-and-limits' as GPUFeatureName].map((name) => ({ name, enabled: device.features.has(name) })),
     limits,
-    checks: checks.map((c) => ({ kernel: c.kernel, shape: c.shape, ok: c.comparison.ok, detail: describeComparison(c.kernel, c.comparison) })),
+    families: families.map((f) => ({ family: f.family, twin: f.twin, ok: f.checks.every((c) => c.comparison.ok) })),
+    // A check that covers several families is listed once, under the first.
+    checks: firstFamilies(families).map(([c, family]) => ({
+      family, kernel: c.kernel, shape: c.shape, ok: c.comparison.ok, detail: describeComparison(c.kernel, c.comparison),
+    })),
     profile,
   };
 }
@@ -72,7 +87,9 @@ function formatDoctor(r: DoctorReport): string {
     `features     ${r.features.map((f) => `${f.name} ${f.enabled ? 'yes' : 'no'}`).join(', ')}`,
     'limits',
     ...Object.entries(r.limits).map(([k, v]) => `  ${k.padEnd(36)} ${k.endsWith('Size') ? mib(v) : v}`),
-    'kernel checks against float64',
+    `kernel families against float64 (${r.families.length})`,
+    ...r.families.map((f) => `  ${f.ok ? 'ok  ' : 'FAIL'} ${f.family.padEnd(19)} vs ${f.twin}`),
+    'kernel checks',
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.shape}\n       ${c.detail}`),
     '',
     formatProfile(r.profile),

@@ -40,18 +40,12 @@
 // relative to its value near 0 (the built-in is only absolutely accurate there: 2e-4 relative at 1e-4 on lavapipe).
 import type { GpuContext } from '../gpu/context.ts';
 import type { Step } from '../gpu/step.ts';
-import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
+import { checkF32Buffer } from '../gpu/buffers.ts';
 import { describeConfig, type ParamLayout } from '../model/params.ts';
-import { RECURRENT_WORKGROUP, threadsPerSequence } from '../../shaders/cells/common.ts';
 import { stateWidth } from '../../shaders/recurrence/forward.ts';
-import { NO_SLOT, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
-import { RhoUniforms, rhoBindings, rhoShader, rhoVariantKey, type RhoVariant } from '../../shaders/diagnostics/rho.ts';
+import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
+import { rhoProgram, type RhoVariant } from '../../shaders/diagnostics/rho.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from '../cells/forward.ts';
-import { foldRows } from '../kernels/grid.ts';
-
-export function rhoProgram(variant: RhoVariant): KernelProgram {
-  return kernelProgram(`rho_${variant.cell}`, rhoVariantKey(variant), () => rhoShader(variant));
-}
 
 /** [start, end) of every trainable tensor (the padding between them excluded). */
 function trainableRanges(layout: ParamLayout): [number, number][] {
@@ -116,7 +110,7 @@ export class RhoEngine {
   /** η̄ (float64); the kernel uses its f32 rounding, so under SGD ρ = fround(lr). */
   readonly etaBar: number;
   private readonly ratios: GPUBuffer;
-  private readonly program: KernelProgram;
+  private readonly program: ReturnType<typeof rhoProgram>;
   private readonly variant: RhoVariant;
 
   constructor(
@@ -147,31 +141,22 @@ export class RhoEngine {
       throw new Error(`RhoEngine.recordBatch: count and steps must be positive integers, got count=${count}, steps=${steps}`);
     }
     const W = stateWidth(cell);
-    checkSize('x [count, T, D]', args.x, count * steps * D);
-    checkSize('states [T, count, W, H] (slots 0 … T-2)', args.states, Math.max(1, (steps - 1) * count * W * H));
-    checkSize('rho [count, T, H]', args.rho, count * steps * H);
-    const { schema } = recurrentParams(layout.config);
+    const owner = 'RhoEngine.recordBatch';
+    checkF32Buffer(owner, 'x [count, T, D]', args.x, [count, steps, D]);
+    checkF32Buffer(owner, 'states [T, count, W, H] (slots 0 … T-2)', args.states, [Math.max(1, steps - 1), count, W, H]);
+    checkF32Buffer(owner, 'rho [count, T, H]', args.rho, [count, steps, H]);
     const offsets = tensorOffsets(layout);
-    const [y, z] = foldRows(Math.ceil(count / (RECURRENT_WORKGROUP / threadsPerSequence(H))), step.maxWorkgroupsPerDimension);
-    const rates = step.uniform(`${this.program.name}/rates`, RhoUniforms, { etaBar: this.etaBar, one: 1 });
-    const buffers: Record<string, GPUBuffer> = { P: args.params, R: this.ratios, x: args.x, states: args.states, rho_out: args.rho, rates };
+    const buffers = { P: args.params, R: this.ratios, x: args.x, states: args.states, rho_out: args.rho };
     for (let t0 = 0; t0 < steps; t0 += STEPS_PER_DISPATCH) {
       const sizes: RecurrentSizes = {
         batch: count, T: steps, D, H, t0, steps: Math.min(STEPS_PER_DISPATCH, steps - t0),
         slots: steps, storeEvery: 1, storeFrom: 0, startSlot: NO_SLOT, // states: slot s = after step s
       };
-      buffers.params = step.uniform(`${this.program.name}/params`, schema, { ...sizes, ...offsets } as never);
-      step.dispatch(this.program, rhoBindings().map((b) => buffers[b.name]!), [sizes.steps, y, z]);
+      step.run(this.program, buffers, { ...sizes, ...offsets, etaBar: this.etaBar, one: 1 });
     }
   }
 
   destroy(): void {
     this.ratios.destroy();
-  }
-}
-
-function checkSize(what: string, buffer: GPUBuffer, floats: number): void {
-  if (buffer.size < floats * 4) {
-    throw new Error(`RhoEngine.recordBatch: buffer '${buffer.label}' for ${what} has ${buffer.size} bytes; needs ${floats * 4}`);
   }
 }

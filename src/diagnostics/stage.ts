@@ -11,9 +11,7 @@ import { recordForward } from '../cells/forward.ts';
 import { recordTangent } from '../cells/tangent.ts';
 import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
-import { DeltaParams, readoutDeltaShader } from '../../shaders/loss.ts';
-import { kernelProgram } from '../gpu/pipelines.ts';
-import { elementwiseGrid } from '../kernels/grid.ts';
+import { readoutDeltaProgram } from '../../shaders/loss.ts';
 import { Rng } from '../util/random.ts';
 import { deriveSeed } from '../data/seeds.ts';
 import { WindowEngine } from './windows.ts';
@@ -44,8 +42,6 @@ export interface DiagnosticsOptions {
 }
 
 export const DEFAULT_DIAGNOSTIC_BUDGET = DEFAULT_MEMORY_BUDGET;
-
-const deltaProgram = kernelProgram('readout_delta', '', readoutDeltaShader);
 
 /** Bytes per diagnostic sequence of each per-batch buffer, by label (the window engine's included). */
 export function diagnosticBuffers(layout: ParamLayout, steps: number, lags: number, withRho: boolean, firstOrder: boolean): Record<string, number> {
@@ -117,8 +113,7 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
         stored: withRho ? { buffer: b.states, slots: T, every: 1, from: 0 } : undefined,
       });
       recordTangent(step, { layout, params: b.params, direction: b.direction, x: b.x, batch: count, steps: T, state: b.tangentState, v: b.v, yhatDot: b.yhatDot });
-      const deltaParams = step.uniform('readout_delta/params', DeltaParams, { count: count * T, H, outWeight: getTensorSpec(layout, 'out.weight').offset });
-      step.dispatch(deltaProgram, [b.params, b.yhat, b.y, b.delta, deltaParams], elementwiseGrid(count * T * H, 256, step.maxWorkgroupsPerDimension));
+      step.run(readoutDeltaProgram, { P: b.params, yhat: b.yhat, y: b.y, delta: b.delta }, { count: count * T, H, outWeight: getTensorSpec(layout, 'out.weight').offset });
       if (rho) rho.recordBatch(step, { params: b.params, x: b.x, states: b.states, count, steps: T, rho: b.rho });
       windows.recordBatch(step, b.terms, count, rho ? b.rho : undefined);
       windows.recordPsi(step, b.delta, b.v, b.psi, count, { useRho: Boolean(options.psiWithRho && rho) });

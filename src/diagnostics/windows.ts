@@ -18,13 +18,12 @@
 // against SPEC §5's 1e-4; observed 3e-7. Memory: windowEngineBytes.
 import type { GpuContext } from '../gpu/context.ts';
 import type { Step } from '../gpu/step.ts';
-import { kernelProgram } from '../gpu/pipelines.ts';
+import { checkF32Buffer } from '../gpu/buffers.ts';
 import type { CellKind } from '../model/cells.ts';
-import { foldRows } from '../kernels/grid.ts';
 import { INTERMEDIATE_COUNT } from '../../shaders/recurrence/forward.ts';
-import { SCAN_WORKGROUP, WindowParams, hasFirstOrder, prefixQuantities, scanShader, windowVariantKey, type WindowVariant } from '../../shaders/diagnostics/windows.ts';
-import { accumulateShader, accumulateVariantKey, envelopeShader, envelopeVariantKey, unitLanes, type EnvelopeVariant } from '../../shaders/diagnostics/envelope.ts';
-import { MU_DUMP_WORKGROUP, muDumpShader, psiShader, psiTileSteps, psiVariantKey, type PsiVariant } from '../../shaders/diagnostics/psi.ts';
+import { hasFirstOrder, prefixQuantities, scanProgram, type WindowVariant } from '../../shaders/diagnostics/windows.ts';
+import { accumulateProgram, envelopeProgram, unitLanes } from '../../shaders/diagnostics/envelope.ts';
+import { muDumpProgram, psiProgram } from '../../shaders/diagnostics/psi.ts';
 
 export interface WindowConfig {
   cell: CellKind;
@@ -77,17 +76,8 @@ export function windowEngineBytes(config: WindowConfig): number {
   return 8 * k * B * (T + 1) * H + 8 * L * B * H * rho + 8 * L * H + 16 * L + 4 * L;
 }
 
-// One program per kernel variant (src/gpu/pipelines.ts): the key is everything that changes the WGSL text.
-const scanProgram = (v: WindowVariant) => kernelProgram('window_scan', windowVariantKey(v), () => scanShader(v));
-const envelopeProgram = (v: EnvelopeVariant) => kernelProgram('window_envelope', envelopeVariantKey(v), () => envelopeShader(v));
-const accumulateProgram = (withRho: boolean) => kernelProgram('window_accumulate', accumulateVariantKey(withRho), () => accumulateShader(withRho));
-const psiProgram = (v: PsiVariant) => kernelProgram('window_psi', psiVariantKey(v), () => psiShader(v));
-const muProgram = (v: WindowVariant) => kernelProgram('window_mu', windowVariantKey(v), () => muDumpShader(v));
-
-function checkSize(what: string, buffer: GPUBuffer, bytes: number, shape: string): void {
-  if (buffer.size < bytes) {
-    throw new RangeError(`window engine: ${what} buffer '${buffer.label}' has ${buffer.size} bytes, needs ${bytes} for ${shape} f32`);
-  }
+function checkSize(what: string, buffer: GPUBuffer, shape: readonly number[]): void {
+  checkF32Buffer('window engine', what, buffer, shape);
 }
 
 function checkConfig(c: WindowConfig): void {
@@ -157,7 +147,6 @@ export class WindowEngine {
    */
   recordBatch(step: Step, intermediates: GPUBuffer, count: number, rho?: GPUBuffer, options: { planeBatch?: number } = {}): void {
     const { cell, batch, steps: T, hidden: H, withRho = false } = this.config;
-    const L = this.config.lags.length;
     if (!Number.isSafeInteger(count) || count < 1 || count > batch) {
       throw new RangeError(`window engine: batch of ${count} sequences, expected 1…${batch}`);
     }
@@ -167,16 +156,15 @@ export class WindowEngine {
     const planeBatch = options.planeBatch ?? count;
     if (planeBatch < count) throw new RangeError(`window engine: planeBatch ${planeBatch} is smaller than the batch of ${count} sequences`);
     const n = INTERMEDIATE_COUNT[cell];
-    checkSize('intermediates', intermediates, n * planeBatch * T * H * 4, `[${n}, ${planeBatch}, ${T}, ${H}]`);
-    if (rho) checkSize('ρ', rho, count * T * H * 4, `[${count}, ${T}, ${H}]`);
-    const params = this.params(step, count, planeBatch);
-    const max = step.maxWorkgroupsPerDimension;
-    step.dispatch(scanProgram(this.variant), [intermediates, this.prefix, params], [1, ...foldRows(Math.ceil((count * H) / SCAN_WORKGROUP), max)]);
-    const withPartialRho = rho ? [rho, this.partialRho!] : [];
-    step.dispatch(envelopeProgram({ ...this.variant, withRho, lanes: this.lanes }),
-      [this.prefix, this.lagList, this.partialMu, params, ...withPartialRho], [1, ...foldRows(L * count, max)]);
-    step.dispatch(accumulateProgram(withRho),
-      [this.lagList, this.partialMu, this.unitSums, this.lagSums, params, ...(rho ? [this.partialRho!] : [])], [1, ...foldRows(L, max)]);
+    checkSize('intermediates', intermediates, [n, planeBatch, T, H]);
+    if (rho) checkSize('ρ', rho, [count, T, H]);
+    const params = this.params(count, planeBatch);
+    step.run(scanProgram(this.variant), { inter: intermediates, prefix: this.prefix }, params);
+    const partialRho = rho ? this.partialRho : undefined;
+    step.run(envelopeProgram({ ...this.variant, withRho, lanes: this.lanes }),
+      { prefix: this.prefix, lag_list: this.lagList, partial_mu: this.partialMu, rho, partial_rho: partialRho }, params);
+    step.run(accumulateProgram(withRho),
+      { lag_list: this.lagList, partial_mu: this.partialMu, unit_sums: this.unitSums, lag_sums: this.lagSums, partial_rho: partialRho }, params);
     this.sequences += count;
     this.last = { count, rho };
   }
@@ -189,12 +177,11 @@ export class WindowEngine {
     const rho = this.checkFollowsBatch('recordPsi', count, options.useRho);
     const { steps: T, hidden: H } = this.config;
     const L = this.config.lags.length;
-    checkSize('δ', delta, count * T * H * 4, `[${count}, ${T}, ${H}]`);
-    checkSize('v', v, count * T * H * 4, `[${count}, ${T}, ${H}]`);
-    checkSize('ψ', psi, L * count * T * 4, `[${L}, ${count}, ${T}]`);
+    checkSize('δ', delta, [count, T, H]);
+    checkSize('v', v, [count, T, H]);
+    checkSize('ψ', psi, [L, count, T]);
     const program = psiProgram({ ...this.variant, useRho: Boolean(rho), lanes: this.lanes });
-    const groups = [Math.ceil(T / psiTileSteps(this.lanes)), ...foldRows(L * count, step.maxWorkgroupsPerDimension)] as const;
-    step.dispatch(program, [this.prefix, this.lagList, delta, v, psi, this.params(step, count, count), ...(rho ? [rho] : [])], groups);
+    step.run(program, { prefix: this.prefix, lag_list: this.lagList, delta, tangent: v, psi, rho }, this.params(count, count));
   }
 
   /** Records μ_{t,q}(ℓ) [L, count, T, H] (0 for t < ℓ) of the last batch into `out`: for tests and SPEC §6 comparisons. */
@@ -202,9 +189,8 @@ export class WindowEngine {
     this.checkFollowsBatch('recordMu', count, false);
     const { steps: T, hidden: H } = this.config;
     const L = this.config.lags.length;
-    checkSize('μ', out, L * count * T * H * 4, `[${L}, ${count}, ${T}, ${H}]`);
-    const groups = [Math.ceil((T * H) / MU_DUMP_WORKGROUP), ...foldRows(L * count, step.maxWorkgroupsPerDimension)] as const;
-    step.dispatch(muProgram(this.variant), [this.prefix, this.lagList, out, this.params(step, count, count)], groups);
+    checkSize('μ', out, [L, count, T, H]);
+    step.run(muDumpProgram(this.variant), { prefix: this.prefix, lag_list: this.lagList, mu: out }, this.params(count, count));
   }
 
   /** Records the clearing of the accumulators, to start a new run with the same engine. */
@@ -249,9 +235,9 @@ export class WindowEngine {
     for (const b of [this.prefix, this.lagList, this.partialMu, this.partialRho, this.unitSums, this.lagSums]) b?.destroy();
   }
 
-  private params(step: Step, count: number, planeBatch: number): GPUBuffer {
+  private params(count: number, planeBatch: number) {
     const { steps, hidden } = this.config;
-    return step.uniform('windows/params', WindowParams, { count, steps, hidden, lagCount: this.config.lags.length, planeBatch, one: 1 });
+    return { count, steps, hidden, lagCount: this.config.lags.length, planeBatch, one: 1 };
   }
 
   private checkFollowsBatch(what: string, count: number, useRho: boolean | undefined): GPUBuffer | undefined {

@@ -1,11 +1,12 @@
-// Runs lwin's first kernels on a device and checks them against their float64 twins.
-// Used by `lwin doctor`, the Deno smoke script, the browser page and the tests, so all of them check the same thing.
+// The matmul and the segmented reduction against their float64 twins: the registry's first entries
+// (src/kernels/registry.ts), and the check the Deno smoke script, the browser page and the runtime tests share.
 import type { GpuContext } from '../gpu/context.ts';
 import { recordMatmul, type MatmulShape, type MatmulVariant } from '../kernels/matmul.ts';
 import { planSegmentedReduce, recordSegmentedReduce } from '../kernels/reduce.ts';
 import { matmulReference } from '../reference/matmul.ts';
 import { segmentedReduceReference } from '../reference/reduce.ts';
-import { F32_UNIT_ROUNDOFF as U, compareToReference, type Comparison } from '../reference/compare.ts';
+import { F32_UNIT_ROUNDOFF as U, compareToReference } from '../reference/compare.ts';
+import type { KernelCheck } from '../kernels/checks.ts';
 import { Rng } from '../util/random.ts';
 
 /**
@@ -31,13 +32,7 @@ export function compensatedSumTolerance(n: number, sum: number, absSum: number):
   return 3 * U * Math.abs(sum) + quadratic * U * U * absSum + Number.MIN_VALUE;
 }
 
-export interface KernelCheck {
-  kernel: string;
-  shape: string;
-  comparison: Comparison;
-  /** The GPU's values, for callers that compare runtimes with each other. */
-  values: Float32Array;
-}
+export type { KernelCheck };
 
 /** Inputs for a matmul check, exact f32 values from a seeded stream. */
 export function matmulInputs(shape: MatmulShape, seed: number, withBias: boolean) {
@@ -111,17 +106,4 @@ export function cancellingData(segments: number, length: number, seed: number): 
     for (let i = 2; i < length; i += 4) x[s * length + i] = -x[s * length + i - 2]!;
   }
   return x;
-}
-
-/** The two kernels once, at small sizes, as `lwin doctor` runs them. */
-export async function selfTest(ctx: GpuContext): Promise<KernelCheck[]> {
-  const checks: KernelCheck[] = [];
-  for (const strategy of ['tiled', 'direct'] as const) {
-    checks.push(await checkMatmul(ctx, { batch: 3, m: 37, k: 20, n: 70 }, { transposeB: true, bias: true, strategy }, 7));
-  }
-  const segments = 5;
-  const length = 10_007;
-  const reduce = await checkSegmentedReduce(ctx, cancellingData(segments, length, 11), segments, length);
-  checks.push(reduce.sums, reduce.means);
-  return checks;
 }

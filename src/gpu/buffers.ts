@@ -14,6 +14,17 @@ export function align4(bytes: number): number {
  * Refuses a storage buffer that no kernel could bind whole, before WebGPU does with a less helpful message.
  * Callers that need more split the work (sub-batches, checkpoints, streamed data).
  */
+/**
+ * Refuses a buffer smaller than an f32 array of `shape` (given in elements, like every shape in lwin), naming the
+ * caller, the role and the buffer: the one size check of the kernel hosts, so none takes bytes and another floats.
+ */
+export function checkF32Buffer(owner: string, what: string, buffer: GPUBuffer, shape: readonly number[]): void {
+  const bytes = 4 * shape.reduce((n, s) => n * s, 1);
+  if (buffer.size < bytes) {
+    throw new RangeError(`${owner}: ${what} buffer '${buffer.label}' has ${buffer.size} bytes, needs ${bytes} for [${shape.join(', ')}] f32`);
+  }
+}
+
 export function checkBindable(device: GPUDevice, label: string, bytes: number): void {
   const limit = device.limits.maxStorageBufferBindingSize;
   if (bytes > limit) {

@@ -2,31 +2,15 @@
 import { ShaderCompileError } from './errors.ts';
 
 /**
- * What a kernel module exports for each variant (as onnxruntime-web's program info): a family name that the
- * profiler and error messages use, a key naming everything that changes the WGSL text, and the text itself.
- * Sizes that change per call (B, T, offsets) are uniforms and never part of the key.
+ * What the pipeline cache needs of a kernel variant: a family name that the profiler and error messages use, a key
+ * naming everything that changes the WGSL text, and the text itself. Sizes that change per call (B, T, offsets)
+ * are uniforms and never part of the key. Kernel modules declare a whole `Program` (program.ts), which is one.
  */
 export interface KernelProgram {
   name: string;
   variantKey: string;
   source: () => string;
   entryPoint?: string;
-}
-
-const programs = new Map<string, KernelProgram>();
-
-/**
- * The program for a kernel family and variant, created once: steps look pipelines up by program object, so one
- * variant must always be the same object. `source` is only called when the pipeline is first compiled.
- */
-export function kernelProgram(name: string, variantKey: string, source: () => string): KernelProgram {
-  const key = `${name}[${variantKey}]`;
-  let program = programs.get(key);
-  if (!program) {
-    program = { name, variantKey, source };
-    programs.set(key, program);
-  }
-  return program;
 }
 
 export function programLabel(program: KernelProgram): string {

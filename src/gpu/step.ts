@@ -1,11 +1,13 @@
 // One logical step (a mini-batch, a diagnostic batch, a kernel test): many dispatches, one command encoder, one submit.
+import type { AnyWgslStruct, InferInput } from 'typegpu/data';
 import type { GpuContext } from './context.ts';
 import { programLabel, type KernelProgram } from './pipelines.ts';
+import { orderBindings, type Program, type UniformValues, type Workgroups } from './program.ts';
 import { withErrorScopes } from './errors.ts';
 import { align4 } from './buffers.ts';
 
 export type Binding = GPUBuffer | GPUBufferBinding;
-export type Workgroups = readonly [number, number?, number?];
+export type { Workgroups };
 
 interface DispatchOp {
   kind: 'dispatch';
@@ -58,13 +60,32 @@ export class Step {
     readonly label: string,
   ) {}
 
-  dispatch(program: KernelProgram, bindings: Binding[], workgroups: Workgroups): this {
+  /**
+   * Records one call of `program`: `buffers` names a buffer for each of its storage bindings (a missing, extra or
+   * misnamed one is an error naming it and the kernel), `uniforms` are packed into a uniform buffer for this step,
+   * and the workgroups come from the program's dispatch function of `sizes` (by default the uniform values).
+   */
+  run<U extends AnyWgslStruct | undefined, S>(
+    program: Program<U, S>,
+    buffers: Readonly<Record<string, Binding | undefined>>,
+    uniforms: UniformValues<U>,
+    ...sizes: [UniformValues<U>] extends [S] ? [sizes?: S] : [sizes: S]
+  ): this {
+    const bindings = orderBindings(program as unknown as Program, buffers);
+    if (program.uniform) {
+      bindings.push(this.uniform(`${program.name}/${program.uniform.name}`, program.uniform.schema as AnyWgslStruct, uniforms as InferInput<AnyWgslStruct>));
+    }
+    const workgroups = program.dispatch((sizes.length ? sizes[0] : uniforms) as S, { maxWorkgroupsPerDimension: this.maxWorkgroupsPerDimension });
+    return this.dispatch(program, bindings, workgroups);
+  }
+
+  private dispatch(program: KernelProgram, bindings: Binding[], workgroups: Workgroups): this {
     const [x, y = 1, z = 1] = workgroups;
     const max = this.ctx.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) {
       throw new RangeError(
         `${programLabel(program)}: dispatch of ${x}×${y}×${z} workgroups exceeds the adapter's ${max} per dimension; ` +
-          'the kernel must fold its grid (this is a bug in the kernel wrapper).',
+          'the kernel must fold its grid (this is a bug in its dispatch function).',
       );
     }
     if (x * y * z > 0) this.ops.push({ kind: 'dispatch', program, bindings, workgroups });

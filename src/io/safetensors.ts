@@ -14,6 +14,7 @@
 // a bare PyTorch state_dict (model/infer.ts), with the caller's hints (flags) taking precedence. One leniency: a
 // const-cell file without `s_const` (a PyTorch export that dropped buffers) is accepted; s_const then comes from
 // __metadata__.const_s or options.defaultConstS (default 0.05), and the result's `warnings` says so.
+import packageJson from '../../package.json' with { type: 'json' };
 import { DEFAULT_CONST_S } from '../model/init.ts';
 import type { ModelHints } from '../model/infer.ts';
 import { describeConfig, describeShape, shapeSize, type FloatArray, type ParamLayout } from '../model/params.ts';
@@ -23,8 +24,8 @@ import { checkFinite, checkTensors, resolveLayout } from './safetensors-model.ts
 export { SafetensorsError, type SafetensorsDtype, type SafetensorsHeader, type TensorEntry } from './safetensors-format.ts';
 export { configFromMetadata } from './safetensors-model.ts';
 
-/** lwin's version, written into `__metadata__.lwin_version` (keep in step with package.json). */
-export const LWIN_VERSION = '0.1.0';
+/** lwin's version, written into `__metadata__.lwin_version`: package.json's, never restated. */
+export const LWIN_VERSION: string = packageJson.version;
 
 const METADATA_KEY = '__metadata__';
 

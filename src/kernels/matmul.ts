@@ -1,8 +1,6 @@
 // Host wrapper of the batched matrix multiply (shaders/matmul.ts).
 import type { Step } from '../gpu/step.ts';
-import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
-import { MATMUL_TILE, MatmulParams, matmulShader, matmulVariantKey, type MatmulVariant } from '../../shaders/matmul.ts';
-import { foldRows } from './grid.ts';
+import { MATMUL_TILE, matmulProgram, matmulVariantKey, type MatmulVariant } from '../../shaders/matmul.ts';
 
 export type { MatmulVariant };
 
@@ -24,12 +22,6 @@ export interface MatmulBuffers {
   c: GPUBuffer;
 }
 
-export function matmulProgram(variant: MatmulVariant): KernelProgram {
-  return kernelProgram('matmul', matmulVariantKey(variant), () => matmulShader(variant));
-}
-
-export const DEFAULT_MATMUL: MatmulVariant = { transposeB: false, bias: false, strategy: 'tiled' };
-
 /** Records C[b] = A[b]·B (+ bias) into `step`. */
 export function recordMatmul(step: Step, shape: MatmulShape, buffers: MatmulBuffers, variant: MatmulVariant): void {
   if (variant.bias !== Boolean(buffers.bias)) {
@@ -38,8 +30,5 @@ export function recordMatmul(step: Step, shape: MatmulShape, buffers: MatmulBuff
   const rows = shape.batch * shape.m;
   if (rows === 0 || shape.n === 0) return;
   const rowTiles = Math.ceil(rows / MATMUL_TILE);
-  const params = step.uniform('matmul/params', MatmulParams, { rows, k: shape.k, n: shape.n, rowTiles });
-  const [y, z] = foldRows(rowTiles, step.maxWorkgroupsPerDimension);
-  const bindings = [buffers.a, buffers.b, ...(buffers.bias ? [buffers.bias] : []), buffers.c, params];
-  step.dispatch(matmulProgram(variant), bindings, [Math.ceil(shape.n / MATMUL_TILE), y, z]);
+  step.run(matmulProgram(variant), { a: buffers.a, b: buffers.b, bias: buffers.bias, c: buffers.c }, { rows, k: shape.k, n: shape.n, rowTiles });
 }

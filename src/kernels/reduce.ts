@@ -1,12 +1,6 @@
 // Host wrapper of the segmented compensated reduction (shaders/reduce.ts).
 import type { Step } from '../gpu/step.ts';
-import { kernelProgram, type KernelProgram } from '../gpu/pipelines.ts';
-import { REDUCE_PER_THREAD, REDUCE_WORKGROUP, ReduceParams, reduceShader, reduceVariantKey, type ReduceVariant } from '../../shaders/reduce.ts';
-import { foldRows } from './grid.ts';
-
-function reduceProgram(variant: ReduceVariant): KernelProgram {
-  return kernelProgram('segmented_reduce', reduceVariantKey(variant), () => reduceShader(variant));
-}
+import { REDUCE_PER_THREAD, REDUCE_WORKGROUP, reduceProgram } from '../../shaders/reduce.ts';
 
 export const REDUCE_CHUNK = REDUCE_WORKGROUP * REDUCE_PER_THREAD;
 
@@ -65,18 +59,14 @@ export function recordSegmentedReduce(
   if (segments === 0) return;
   let source = input;
   for (const pass of planSegmentedReduce(length, options.pairs)) {
-    const groups = Math.ceil(segments / (REDUCE_WORKGROUP / pass.lanes));
-    const [y, z] = foldRows(groups, step.maxWorkgroupsPerDimension);
-    const params = step.uniform('segmented_reduce/params', ReduceParams, {
-      segments, length: pass.width, chunk: REDUCE_CHUNK, chunks: pass.chunks, lanes: pass.lanes, count: length, one: 1,
-    });
+    const params = { segments, length: pass.width, chunk: REDUCE_CHUNK, chunks: pass.chunks, lanes: pass.lanes, count: length, one: 1 };
     const program = reduceProgram({ pairsIn: pass.pairsIn, final: pass.final });
     if (pass.final) {
-      step.dispatch(program, [source, out.sums, out.means, params], [1, y, z]);
+      step.run(program, { src: source, sums: out.sums, means: out.means }, params);
       return;
     }
     const partials = step.scratch('segmented_reduce/partials', segments * pass.chunks * 8);
-    step.dispatch(program, [source, partials, params], [pass.chunks, y, z]);
+    step.run(program, { src: source, partials }, params);
     source = partials;
   }
 }

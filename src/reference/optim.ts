@@ -28,10 +28,6 @@ const STATE_NAMES: Record<OptimizerConfig['name'], readonly string[]> = {
   rmsprop: ['square_avg'],
 };
 
-export function referenceInitialState(config: OptimizerConfig, count: number): ReferenceOptimizerState {
-  return { step: 0, tensors: Object.fromEntries(STATE_NAMES[config.name].map((n) => [n, new Float64Array(count)])) };
-}
-
 /** torch.nn.utils.clip_grad_norm_: coef = min(1, clip / (‖g‖ + 1e-6)); no clipping when clip is null or 0. */
 export function referenceClip(grad: ArrayLike<number>, clip: number | null | undefined): { norm: number; coef: number } {
   let sum = 0;

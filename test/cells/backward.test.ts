@@ -17,6 +17,7 @@ import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout, c
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { recordBatchGradient } from '../../src/cells/backward.ts';
+import { LOSS_RELATIVE, gradientTolerance } from '../../src/kernels/tolerances.ts';
 
 const gpu = useGpu();
 
@@ -38,11 +39,10 @@ async function gpuGradient(ctx: GpuContext, layout: ParamLayout, p: Float32Array
 }
 
 function expectGradientsClose(layout: ParamLayout, got: Float32Array, expected: Float64Array): void {
-  const global = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const tolerance = gradientTolerance(layout, expected);
   for (const t of layout.tensors) {
     const ref = expected.subarray(t.offset, t.offset + t.size);
-    const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    const c = compareToReference(got.subarray(t.offset, t.offset + t.size), ref, (i) => 2e-6 * scale + 1e-5 * Math.abs(ref[i]!) + 1e-6 * global);
+    const c = compareToReference(got.subarray(t.offset, t.offset + t.size), ref, (i) => tolerance(t.offset + i));
     expect(c.ok, describeComparison(`∂L/∂${t.name}`, c)).toBe(true);
   }
 }
@@ -64,7 +64,7 @@ describe.each(cases)('BPTT: %s', (_name, cell, layernorm, orthogonal, every) => 
     const y = gaussianInputs(B, T, 1, 6);
     const ref = referenceBackward(layout, p, { x, y, batch: B, steps: T });
     const got = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, every);
-    expect(Math.abs(got.loss - ref.loss), `loss ${got.loss} vs ${ref.loss}`).toBeLessThanOrEqual(1e-6 * ref.loss);
+    expect(Math.abs(got.loss - ref.loss), `loss ${got.loss} vs ${ref.loss}`).toBeLessThanOrEqual(LOSS_RELATIVE * ref.loss);
     expectGradientsClose(layout, got.grad, ref.grad);
   });
 });

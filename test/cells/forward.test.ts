@@ -14,12 +14,12 @@ import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout, G
 import { INTERMEDIATE_NAMES, referenceForward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { stateWidth } from '../../shaders/recurrence/forward.ts';
+import { forwardTolerance } from '../../src/kernels/tolerances.ts';
 
 const gpu = useGpu();
-const tolerance = (expected: ArrayLike<number>, growth: number) => (i: number) => (2e-6 + 2e-6 * Math.abs(expected[i]!)) * growth;
 
 function expectClose(what: string, got: ArrayLike<number>, expected: ArrayLike<number>, growth = 1): void {
-  const c = compareToReference(got, expected, tolerance(expected, growth));
+  const c = compareToReference(got, expected, forwardTolerance(expected, growth));
   expect(c.ok, describeComparison(what, c)).toBe(true);
 }
 

@@ -20,22 +20,12 @@ import { compareToReference, describeComparison } from '../../src/reference/comp
 import { recordTangent } from '../../src/cells/tangent.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
 import { Rng } from '../../src/util/random.ts';
+import { tangentRowTolerance } from '../../src/kernels/tolerances.ts';
 
 const gpu = useGpu();
-const REL = 2e-5;
-
-/** Per element: REL·(largest |expected| of its row of `rowLength` + |expected|). */
-function rowTolerance(expected: ArrayLike<number>, rowLength: number): (i: number) => number {
-  const scale = new Float64Array(expected.length / rowLength);
-  for (let i = 0; i < expected.length; i++) {
-    const row = Math.floor(i / rowLength);
-    scale[row] = Math.max(scale[row]!, Math.abs(expected[i]!));
-  }
-  return (i) => REL * (scale[Math.floor(i / rowLength)]! + Math.abs(expected[i]!));
-}
 
 function expectClose(what: string, got: ArrayLike<number>, expected: ArrayLike<number>, rowLength: number): void {
-  const c = compareToReference(got, expected, rowTolerance(expected, rowLength));
+  const c = compareToReference(got, expected, tangentRowTolerance(expected, rowLength));
   expect(c.ok, describeComparison(what, c)).toBe(true);
 }
 

@@ -3,13 +3,14 @@
 // ulp, and a compensated chain inside a loop bit-identical to the emulation (compilers must not rewrite it).
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { d, wgslStruct } from '../../src/gpu/layout.ts';
-import { kernelProgram } from '../../src/gpu/pipelines.ts';
+import { d } from '../../src/gpu/layout.ts';
+import { defineProgram } from '../../src/gpu/program.ts';
 import { preciseMath } from '../../shaders/diagnostics/precise.ts';
 import { Rng } from '../../src/util/random.ts';
 
 const gpu = useGpu();
 const Params = d.struct({ n: d.u32, one: d.f32 });
+const WORKGROUP = 64;
 
 /**
  * Runs `body` on the device for inputs a, b: `per-element` computes `out: vec2f` from `a: f32, b: f32` per thread;
@@ -17,7 +18,7 @@ const Params = d.struct({ n: d.u32, one: d.f32 });
  */
 async function evaluate(name: string, mode: 'per-element' | 'chain', body: string, a: Float32Array, b: Float32Array): Promise<Float32Array> {
   const main = mode === 'per-element'
-    ? `@compute @workgroup_size(64)
+    ? `@compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) id: vec3u) {
   if (id.x >= params.n) { return; }
   let a = xs[id.x];
@@ -35,24 +36,31 @@ fn main() {
     outs[i] = acc;
   }
 }`;
-  const program = kernelProgram('test_precise', `${mode}:${name}`, () => /* wgsl */ `
-${wgslStruct('Params', Params)}
-@group(0) @binding(0) var<storage, read> xs: array<f32>;
-@group(0) @binding(1) var<storage, read> ys: array<f32>;
-@group(0) @binding(2) var<storage, read_write> outs: array<vec2f>;
-@group(0) @binding(3) var<uniform> params: Params;
+  const program = defineProgram({
+    name: 'test_precise',
+    variantKey: `${mode}:${name}`,
+    bindings: [
+      { name: 'xs', access: 'read', type: 'f32' },
+      { name: 'ys', access: 'read', type: 'f32' },
+      { name: 'outs', access: 'read_write', type: 'vec2f' },
+    ],
+    uniform: { name: 'params', struct: 'Params', schema: Params },
+    workgroupSize: [mode === 'chain' ? 1 : WORKGROUP],
+    dispatch: (p) => [mode === 'chain' ? 1 : Math.ceil(p.n / WORKGROUP)],
+    shader: (head) => /* wgsl */ `
+${head.declarations}
 ${preciseMath('params.one')}
-${main}`);
-  const buffers = [gpu.ctx.upload('test/a', a), gpu.ctx.upload('test/b', b), gpu.ctx.storage('test/out', a.length * 8)];
+${main}`,
+  });
+  const buffers = { xs: gpu.ctx.upload('test/a', a), ys: gpu.ctx.upload('test/b', b), outs: gpu.ctx.storage('test/out', a.length * 8) };
   try {
     const step = gpu.ctx.step(`test ${name}`);
-    const groups = mode === 'chain' ? 1 : Math.ceil(a.length / 64);
-    step.dispatch(program, [...buffers, step.uniform('test/params', Params, { n: a.length, one: 1 })], [groups]);
-    const out = step.readF32(buffers[2]!);
+    step.run(program, buffers, { n: a.length, one: 1 });
+    const out = step.readF32(buffers.outs);
     await step.submit();
     return await out;
   } finally {
-    for (const buffer of buffers) buffer.destroy();
+    for (const buffer of Object.values(buffers)) buffer.destroy();
   }
 }
 

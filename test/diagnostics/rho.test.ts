@@ -16,6 +16,7 @@ import { compareToReference, describeComparison } from '../../src/reference/comp
 import { referenceRho } from '../../src/reference/diagnostics/rho.ts';
 import { RhoEngine } from '../../src/diagnostics/rho.ts';
 import { Rng } from '../../src/util/random.ts';
+import { rhoTolerance } from '../../src/kernels/tolerances.ts';
 
 const gpu = useGpu();
 const [B, T, H, D] = [2, 9, 12, 3];
@@ -102,7 +103,7 @@ async function checkRho(layout: ParamLayout, regime: Regime, sizes: Sizes): Prom
 
     const ref = referenceRho(layout, params, { x, batch, steps, states: stored }, eta);
     expect(Math.abs(adam.etaBar - ref.etaBar) / ref.etaBar, 'η̄ (padding excluded)').toBeLessThan(1e-12);
-    const c = compareToReference(rhoAdam!, ref.rho, (i) => 4e-6 * ref.rho[i]! + 1e-5 * ref.spread[i]!);
+    const c = compareToReference(rhoAdam!, ref.rho, rhoTolerance(ref));
     expect(c.ok, describeComparison('ρ (AdamW-like)', c)).toBe(true);
     const [lo, hi] = recurrentRateRange(layout, eta);
     const outside = rhoAdam!.findIndex((v) => !(v >= lo * (1 - 1e-6) && v <= hi * (1 + 1e-6)));

@@ -1,7 +1,6 @@
 // Drives the GPU window engine on host arrays and derives per-value tolerances from the float64 twin.
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { WindowEngine, type EnvelopeTable, type WindowConfig } from '../../src/diagnostics/windows.ts';
-import type { ReferenceWindows } from '../../src/reference/diagnostics/windows.ts';
 
 export interface HostBatch {
   count: number;
@@ -70,22 +69,7 @@ export async function runWindows(ctx: GpuContext, config: WindowConfig, batches:
   }
 }
 
-/** SPEC §5's contract: 1e-4 relative wherever |μ| > 1e-20. */
-export const MU_RELATIVE = 1e-4;
-
-/**
- * Tolerance of one μ value: 1e-5 of the magnitude of the terms summed into it (ReferenceWindows.magnitude: |μ| except
- * where a gru μ = Γ(1+S) + R + E cancels). Error analysis (shaders/diagnostics/precise.ts): each term is an exp of a
- * window sum whose pair error is ~2^-47 of the prefix, plus one ulp per step of relative log error, i.e. at most
- * (|log term| + 4) f32 ulps ≈ 3e-6 for terms above 1e-20 (|log| < 46, a first-order factor < e^40); the 1 + S factor
- * is exact to 2^-44. Below 1e-20 nothing is promised beyond staying below about 1e-20 (the kernel may flush to 0).
- */
-export function muTolerance(ref: ReferenceWindows): (i: number) => number {
-  return (i) => {
-    const tol = 1e-5 * ref.magnitude[i]!;
-    return Math.abs(ref.mu[i]!) > 1e-20 ? tol : Math.max(tol, 2e-20);
-  };
-}
+export { MU_RELATIVE, muTolerance } from '../../src/kernels/tolerances.ts';
 
 /** Indices (t, q) of the windows of one lag inside a [B, T, H] array, per sequence. */
 export function* windowIndices(B: number, T: number, H: number, lag: number): Generator<[number, number, number, number]> {

@@ -172,7 +172,10 @@ describe('windows: orders, batches and contracts', () => {
   it('refuses lags outside [1, T-1], oversized batches and a missing ρ, with the reason', () => {
     const base = { cell: 'diag' as const, batch: 2, steps: 10, hidden: 4, lags: [1, 9], firstOrder: true };
     expect(() => new WindowEngine(gpu.ctx, { ...base, lags: [1, 10] })).toThrow(/lag 10 is outside \[1, T-1\] = \[1, 9\]/);
+    const live = gpu.ctx.memory.live;
     const engine = new WindowEngine(gpu.ctx, { ...base, withRho: true });
+    // The engine's byte count is what it allocated, as the context's ledger measured it.
+    expect(gpu.ctx.memory.live - live).toBe(engine.bytes);
     const inter = gpu.ctx.storage('test/intermediates', 3 * 2 * 10 * 4 * 4);
     try {
       const step = gpu.ctx.step('test refusals');

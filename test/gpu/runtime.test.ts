@@ -1,24 +1,55 @@
 // The kernel runtime: one submit per step, reads, failures raised as errors with their cause, profiling.
 import { describe, expect, it, vi } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { acquireDevice, DeviceLostError, GpuContext, GpuValidationError, NoAdapterError, ShaderCompileError, formatProfile, type KernelProgram } from '../../src/gpu/index.ts';
+import { acquireDevice, DeviceLostError, GpuContext, GpuValidationError, NoAdapterError, ShaderCompileError, defineProgram, formatProfile } from '../../src/gpu/index.ts';
 import { openGpu, unknownDawnToggles } from '../../src/gpu/runtime.ts';
 import { noAdapterError } from '../../src/gpu/device.ts';
+import { d } from '../../src/gpu/layout.ts';
 import { recordMatmul } from '../../src/kernels/matmul.ts';
 import { matmulInputs } from '../../src/doctor/selftest.ts';
 
 const gpu = useGpu();
 
-const copyProgram: KernelProgram = {
+const copyProgram = defineProgram({
   name: 'test_copy',
   variantKey: '',
-  source: () => `
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
+  bindings: [
+    { name: 'src', access: 'read', type: 'f32' },
+    { name: 'dst', access: 'read_write', type: 'f32' },
+  ],
+  uniform: undefined,
+  workgroupSize: [64],
+  dispatch: (sizes: { groups: number }) => [sizes.groups],
+  shader: (head) => `
+${head.declarations}
+@compute @workgroup_size(${head.workgroupSize}) fn main(@builtin(global_invocation_id) id: vec3u) {
   if (id.x < arrayLength(&dst)) { dst[id.x] = 2.0 * src[id.x]; }
 }`,
-};
+});
+
+/** Scales `n` values by a uniform factor: the uniform buffer is made from the values passed to run. */
+const Scale = d.struct({ n: d.u32, factor: d.f32 });
+const scaleProgram = defineProgram({
+  name: 'test_scale',
+  variantKey: '',
+  bindings: [{ name: 'values', access: 'read_write', type: 'f32' }],
+  uniform: { name: 'params', struct: 'Scale', schema: Scale },
+  workgroupSize: [32],
+  dispatch: (p) => [Math.ceil(p.n / 32)],
+  shader: (head) => `
+${head.declarations}
+@compute @workgroup_size(${head.workgroupSize}) fn main(@builtin(global_invocation_id) id: vec3u) {
+  if (id.x < params.n) { values[id.x] = params.factor * values[id.x]; }
+}`,
+});
+
+/** A program spec without bindings, for tests of the definitions themselves. */
+function spec() {
+  return {
+    name: 'test_spec', variantKey: '', bindings: [] as const, uniform: undefined, workgroupSize: [1] as const,
+    dispatch: (sizes: { groups: number }) => [sizes.groups] as const, shader: () => '@compute @workgroup_size(1) fn main() {}',
+  };
+}
 
 function countSubmits(device: GPUDevice): { count: number; restore(): void } {
   const queue = device.queue;
@@ -40,7 +71,8 @@ describe('steps', () => {
     const submits = countSubmits(ctx.device);
     try {
       const step = ctx.step('chain');
-      step.dispatch(copyProgram, [a, b], [2]).dispatch(copyProgram, [b, c], [2]).dispatch(copyProgram, [c, b], [2]);
+      step.run(copyProgram, { src: a, dst: b }, undefined, { groups: 2 }).run(copyProgram, { src: b, dst: c }, undefined, { groups: 2 });
+      step.run(copyProgram, { src: c, dst: b }, undefined, { groups: 2 });
       const readB = step.readF32(b);
       const readC = step.readF32(c);
       await step.submit();
@@ -57,7 +89,47 @@ describe('steps', () => {
   it('refuses a grid beyond the per-dimension limit instead of dispatching it', () => {
     const step = gpu.ctx.step('too big');
     const limit = gpu.ctx.device.limits.maxComputeWorkgroupsPerDimension;
-    expect(() => step.dispatch(copyProgram, [], [limit + 1])).toThrow(/exceeds the adapter's/);
+    const a = gpu.ctx.storage('a', 4);
+    expect(() => step.run(copyProgram, { src: a, dst: a }, undefined, { groups: limit + 1 })).toThrow(/exceeds the adapter's/);
+    a.destroy();
+  });
+
+  it('binds by name: a missing, extra or misnamed binding is an error naming it and the kernel', () => {
+    const step = gpu.ctx.step('names');
+    const a = gpu.ctx.storage('a', 4);
+    const cases: [Record<string, GPUBuffer>, RegExp][] = [
+      [{ src: a }, /kernel 'test_copy' needs a buffer for its binding 'dst'/],
+      [{ src: a, dst: a, extra: a }, /kernel 'test_copy' has no binding named 'extra'/],
+      [{ src: a, dts: a }, /kernel 'test_copy' has no binding named 'dts'; its storage bindings are: src, dst/],
+    ];
+    for (const [buffers, message] of cases) expect(() => step.run(copyProgram, buffers, undefined, { groups: 1 })).toThrow(message);
+    expect(() => step.run(scaleProgram, { values: a, params: a }, { n: 1, factor: 2 })).toThrow(/no binding named 'params' \(the uniform buffer is made from the uniform values/);
+    expect(step.dispatchCount).toBe(0);
+    a.destroy();
+  });
+
+  it('declares the bindings and workgroup size in the WGSL from the program, and packs the uniforms', async () => {
+    const source = scaleProgram.source();
+    expect(source).toContain('@group(0) @binding(0) var<storage, read_write> values: array<f32>;');
+    expect(source).toContain('@group(0) @binding(1) var<uniform> params: Scale;');
+    expect(source).toContain('@workgroup_size(32)');
+    const values = gpu.ctx.upload('values', Float32Array.from({ length: 40 }, (_, i) => i));
+    try {
+      const step = gpu.ctx.step('scale');
+      step.run(scaleProgram, { values }, { n: 33, factor: 3 }); // two workgroups of 32: the 33rd value is scaled too
+      const read = step.readF32(values);
+      await step.submit();
+      const got = await read;
+      expect([got[1], got[32], got[33]]).toEqual([3, 96, 33]);
+    } finally {
+      values.destroy();
+    }
+  });
+
+  it('makes one program object per variant and refuses a binding declared twice', () => {
+    expect(defineProgram({ ...spec(), variantKey: 'same' })).toBe(defineProgram({ ...spec(), variantKey: 'same' }));
+    const twice = { ...spec(), variantKey: 'twice', bindings: [{ name: 'x', access: 'read', type: 'f32' }, { name: 'x', access: 'read', type: 'f32' }] as const };
+    expect(() => defineProgram(twice)).toThrow(/kernel 'test_spec\[twice\]' declares the binding 'x' twice/);
   });
 
   it('folds row tiles past the per-dimension limit (matmul with rows > 65535·64 is not run here; the fold is)', async () => {
@@ -76,7 +148,7 @@ describe('failures become errors with their cause', () => {
     // A MAP_READ buffer cannot be bound as storage.
     const wrong = ctx.device.createBuffer({ label: 'not-storage', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const step = ctx.step('bad binding');
-    step.dispatch(copyProgram, [src, wrong], [1]);
+    step.run(copyProgram, { src, dst: wrong }, undefined, { groups: 1 });
     const pendingRead = step.read(src);
     await expect(step.submit()).rejects.toThrow(GpuValidationError);
     await expect(pendingRead).rejects.toThrow(/bad binding/);
@@ -85,9 +157,11 @@ describe('failures become errors with their cause', () => {
   });
 
   it('a shader that does not compile reports the line', async () => {
-    const broken: KernelProgram = { name: 'broken', variantKey: 'v1', source: () => 'fn main() {\n  let x: f32 = undefined_thing;\n}' };
+    const broken = defineProgram({
+      ...spec(), name: 'broken', variantKey: 'v1', shader: () => 'fn main() {\n  let x: f32 = undefined_thing;\n}',
+    });
     const step = gpu.ctx.step('compile');
-    step.dispatch(broken, [], [1]);
+    step.run(broken, {}, undefined, { groups: 1 });
     const error = await step.submit().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ShaderCompileError);
     expect((error as Error).message).toMatch(/broken\[v1\][\s\S]*line 2/);
@@ -117,7 +191,7 @@ describe('profiler', () => {
       const bufs = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.storage('c', 2 * 16 * 16 * 4) };
       const step = ctx.step('profiled');
       for (let i = 0; i < 3; i++) recordMatmul(step, shape, bufs, { strategy: 'direct', transposeB: false, bias: false });
-      step.dispatch(copyProgram, [bufs.a, bufs.c], [8]);
+      step.run(copyProgram, { src: bufs.a, dst: bufs.c }, undefined, { groups: 8 });
       await step.submit();
       const report = ctx.profiler!.report();
       const byName = Object.fromEntries(report.kernels.map((k) => [k.name, k]));
@@ -142,7 +216,7 @@ describe('profiler', () => {
       const x = ctx.upload('x', new Float32Array(64));
       const y = ctx.storage('y', 256);
       const step = ctx.step('wall');
-      step.dispatch(copyProgram, [x, y], [1]).dispatch(copyProgram, [y, x], [1]);
+      step.run(copyProgram, { src: x, dst: y }, undefined, { groups: 1 }).run(copyProgram, { src: y, dst: x }, undefined, { groups: 1 });
       await step.submit();
       const report = ctx.profiler!.report();
       expect(report.kernels[0]!.calls).toBe(2);

@@ -269,3 +269,11 @@ describe('a bare state_dict (no lwin metadata): the model from the tensor names 
     expect(refusal(file, { hints: { hiddenSize: 8 } })).toMatch(/holds a gru \(D=3, H=4, layernorm on\) model according to its __metadata__, but a gru \(D=3, H=8, layernorm on\) model was expected/);
   });
 });
+
+describe('metadata', () => {
+  it('writes package.json\'s version as lwin_version', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(LWIN_VERSION).toBe(pkg.version);
+  });
+});

@@ -12,10 +12,6 @@ export function sigmoidVec(a: Float64Array): Float64Array {
   return a.map(sigmoid);
 }
 
-export function tanhVec(a: Float64Array): Float64Array {
-  return a.map(Math.tanh);
-}
-
 /** σ'(a) from s = σ(a): s(1-s), elementwise. */
 export function sigmoidSlope(s: Float64Array): Float64Array {
   return s.map((v) => v * (1 - v));
@@ -55,11 +51,6 @@ export function addOuter(dw: Float64Array, a: Float64Array, x: Float64Array): vo
   const cols = x.length;
   checkShape(dw, rows, cols);
   for (let o = 0; o < rows; o++) for (let k = 0; k < cols; k++) dw[o * cols + k] = dw[o * cols + k]! + a[o]! * x[k]!;
-}
-
-/** out += v. */
-export function addInPlace(out: Float64Array, v: Float64Array): void {
-  for (let i = 0; i < out.length; i++) out[i] = out[i]! + v[i]!;
 }
 
 export function dot(a: Float64Array, b: Float64Array): number {

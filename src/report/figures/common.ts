@@ -36,7 +36,6 @@ export const PRINT_CONFIG = {
   view: { stroke: '#888888' },
 };
 
-export const WIDTH = 340;
 export const HEIGHT = 230;
 
 export const finite = (v: number | undefined | null): v is number => typeof v === 'number' && Number.isFinite(v);

@@ -3,11 +3,9 @@
 // (shaders/reduce.ts) → the update kernel, which reads Σg², writes ‖g‖ and clips before updating (SPEC §3).
 import type { GpuContext } from '../../gpu/context.ts';
 import type { Step } from '../../gpu/step.ts';
-import { kernelProgram, type KernelProgram } from '../../gpu/pipelines.ts';
-import { foldRows } from '../../kernels/grid.ts';
 import { recordSegmentedReduce } from '../../kernels/reduce.ts';
 import type { ParamLayout } from '../../model/params.ts';
-import { OPTIM_WORKGROUP, OptimParams, UPDATE_STATE_SLOTS, gradSquaresShader, optimUpdateShader, type UpdateRule } from '../../../shaders/optim.ts';
+import { UPDATE_STATE_SLOTS, gradSquaresProgram, optimUpdateProgram } from '../../../shaders/optim.ts';
 import { describeOptimizer, resolveOptimizerConfig, type OptimizerConfig, type ResolvedOptimizerConfig } from './config.ts';
 import { OPTIMIZER_RULES, updateUniforms } from './rules.ts';
 
@@ -16,12 +14,6 @@ export interface OptimizerState {
   step: number;
   tensors: Record<string, Float32Array>;
 }
-
-function updateProgram(rule: UpdateRule): KernelProgram {
-  return kernelProgram('optim_update', rule, () => optimUpdateShader(rule));
-}
-
-const squaresProgram = (): KernelProgram => kernelProgram('optim_grad_squares', '', gradSquaresShader);
 
 export class GpuOptimizer {
   readonly config: ResolvedOptimizerConfig;
@@ -67,12 +59,10 @@ export class GpuOptimizer {
     }
     const count = this.layout.trainableSize;
     this.updates += 1;
-    const uniforms = step.uniform(`optim_update/${this.config.name}/params`, OptimParams, updateUniforms(this.config, this.updates, count));
-    const [y, z] = foldRows(Math.max(1, Math.ceil(count / OPTIM_WORKGROUP)), step.maxWorkgroupsPerDimension);
-    step.dispatch(squaresProgram(), [grad, this.squares, uniforms], [1, y, z]);
+    const uniforms = updateUniforms(this.config, this.updates, count);
+    step.run(gradSquaresProgram, { grad, squares: this.squares }, uniforms);
     recordSegmentedReduce(step, this.squares, 1, count, { sums: this.sumOfSquares, means: this.meanOfSquares });
-    const bindings = [params, grad, this.sumOfSquares, this.gradNorm, uniforms, ...(this.state ? [this.state] : [])];
-    step.dispatch(updateProgram(this.config.name), bindings, [1, y, z]);
+    step.run(optimUpdateProgram(this.config.name), { params, grad, sum_of_squares: this.sumOfSquares, grad_norm: this.gradNorm, state: this.state }, uniforms);
   }
 
   async saveState(): Promise<OptimizerState> {
