@@ -3,13 +3,13 @@
 // then the μ windows' envelope sums and ψ values for every lag; ψ goes to the host bookkeeping (exact sums,
 // orientation, subsample). After the last batch: the envelopes, exact transport on sampled pairs, and the
 // per-lag Diagnostics table.
+import { INTERMEDIATE_COUNT, stateWidth } from '../model/cells.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { getTensorSpec } from '../model/params.ts';
 import type { SequenceData } from '../data/dataset.ts';
 import { recordForward } from '../cells/forward.ts';
 import { recordTangent } from '../cells/tangent.ts';
-import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
 import { readoutDeltaProgram } from '../../shaders/loss.ts';
 import { Rng } from '../util/random.ts';

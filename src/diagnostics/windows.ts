@@ -19,8 +19,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { Step } from '../gpu/step.ts';
 import { checkF32Buffer } from '../gpu/buffers.ts';
-import type { CellKind } from '../model/cells.ts';
-import { INTERMEDIATE_COUNT } from '../../shaders/recurrence/forward.ts';
+import { INTERMEDIATE_COUNT, type CellKind } from '../model/cells.ts';
 import { hasFirstOrder, prefixQuantities, scanProgram, type WindowVariant } from '../../shaders/diagnostics/windows.ts';
 import { accumulateProgram, envelopeProgram, unitLanes } from '../../shaders/diagnostics/envelope.ts';
 import { muDumpProgram, psiProgram } from '../../shaders/diagnostics/psi.ts';

@@ -3,8 +3,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { recordForward } from '../cells/forward.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
-import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward.ts';
-import { INTERMEDIATE_NAMES } from '../reference/cells/types.ts';
+import { INTERMEDIATE_COUNT, INTERMEDIATE_NAMES, stateWidth } from '../model/cells.ts';
 import { sequencesPerChunk } from '../gpu/chunks.ts';
 
 export interface EvalData {

@@ -5,11 +5,12 @@
 // float64 to ~1e-6 relative of their scale (see the forward and tangent tests); a window of ℓ factors carries ℓ such
 // errors, so envelopes agree to ~ℓ·1e-6 relative: 1e-4 leaves a wide margin. ψ sums mix signs, so they are held to
 // 1e-4 of Σ|terms| (the reference's magnitude), not of their own value.
+import { INTERMEDIATE_NAMES } from '../../src/model/cells.ts';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { buildLayout, initParams, type CellKind } from '../../src/model/index.ts';
 import { MultiLagTask } from '../../src/data/task.ts';
-import { referenceForward, referenceTangent, INTERMEDIATE_NAMES } from '../../src/reference/cells/index.ts';
+import { referenceForward, referenceTangent } from '../../src/reference/cells/index.ts';
 import { referenceEnvelope, referencePsi } from '../../src/reference/diagnostics/windows.ts';
 import { referenceRho } from '../../src/reference/diagnostics/rho.ts';
 import { runDiagnostics } from '../../src/diagnostics/stage.ts';
