@@ -113,9 +113,9 @@ describe('diagnostic stage: streaming', () => {
 
   it('the batch follows from the memory budget', async () => {
     // const, H=8, D=3, T=20, L=4, zeroth order, no ρ; bytes per sequence, counted by hand from the buffers:
-    //   per step 4·(3 terms·H + v, δ: 2H + ψ: L + x: D + y, ŷ: 2) = 4·49, times T = 3920; states h (H) and h, v (2H): 96;
-    //   windows: prefix 8·1·(T+1)·H = 1344, partial sums 8·L·H = 256. In all 5616.
-    const perSequence = 5616;
+    //   per step 4·(3 terms·H + v, δ: 2H + ψ: L + x: D + y, ŷ, ŷ̇: 3) = 4·50, times T = 4000; states h (H) and h, v (2H): 96;
+    //   windows: prefix 8·1·(T+1)·H = 1344, partial sums 8·L·H = 256. In all 5696.
+    const perSequence = 5696;
     const f = fixture('const');
     const d = await runDiagnostics(gpu.ctx, f.layout, f.params, f.data, {
       lags, firstOrder: false, wSeed: 212, seed: 1, transportSamples: 0, memoryBudget: 3 * perSequence + 100,
