@@ -1,12 +1,12 @@
 // Kernel throughput: matmul and the segmented reduction at bench sizes, then every family of the kernel registry
-// (src/kernels/registry.ts) at its check's tiny size. Figures come from timestamp queries (GPU time); wall time
+// (src/doctor/registry.ts) at its check's tiny size. Figures come from timestamp queries (GPU time); wall time
 // per call is printed beside the matmul's to show overhead.
 import { GpuContext, formatProfile } from '../src/gpu/index.ts';
 import { recordMatmul, type MatmulShape, type MatmulVariant } from '../src/kernels/matmul.ts';
 import { recordSegmentedReduce } from '../src/kernels/reduce.ts';
 import { matmulInputs } from '../src/doctor/selftest.ts';
 import { Rng } from '../src/util/random.ts';
-import { CheckCache, KERNEL_FAMILIES, familyOf, type KernelFamily } from '../src/kernels/registry.ts';
+import { CheckCache, KERNEL_FAMILIES, familyOf, type KernelFamily } from '../src/doctor/registry.ts';
 
 export const REPEATS = Number(process.env.LWIN_BENCH_REPEATS ?? 5);
 

@@ -42,7 +42,7 @@ fn pair_add(a: vec2f, b: vec2f) -> vec2f {
 
 /**
  * Grids with more rows of workgroups than maxComputeWorkgroupsPerDimension fold the extra rows into z;
- * this recovers the row index. The host side is `foldRows` in src/kernels/grid.ts.
+ * this recovers the row index. The host side is `foldRows` in src/gpu/grid.ts.
  */
 export const foldedRow = /* wgsl */ `
 fn folded_row(wg: vec3u, nwg: vec3u) -> u32 {

@@ -6,7 +6,7 @@
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { d } from '../src/gpu/layout.ts';
 import { defineProgram, type Program, type ShaderHead } from '../src/gpu/program.ts';
-import { foldRows } from '../src/kernels/grid.ts';
+import { foldRows } from '../src/gpu/grid.ts';
 import { compensatedSum, foldedRow } from './common.ts';
 
 const RowMap = { rowsPer: d.u32, rowStride: d.u32, rowBase: d.u32, width: d.u32, offset: d.u32 };

@@ -2,7 +2,7 @@
 // reduction) and ∂L/∂ŷ = 2 (ŷ - y) / N, N = B·T, the seed of the backward pass.
 import { d } from '../src/gpu/layout.ts';
 import { defineProgram, type ShaderHead } from '../src/gpu/program.ts';
-import { elementwiseGrid } from '../src/kernels/grid.ts';
+import { elementwiseGrid } from '../src/gpu/grid.ts';
 
 const WORKGROUP = 256;
 

@@ -4,7 +4,7 @@
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { d } from '../src/gpu/layout.ts';
 import { defineProgram, type Program, type ShaderHead } from '../src/gpu/program.ts';
-import { foldRows } from '../src/kernels/grid.ts';
+import { foldRows } from '../src/gpu/grid.ts';
 import { foldedRow } from './common.ts';
 
 export const MatmulParams = d.struct({

@@ -6,7 +6,7 @@
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { d } from '../src/gpu/layout.ts';
 import { defineProgram, type Program, type ShaderHead } from '../src/gpu/program.ts';
-import { foldRows } from '../src/kernels/grid.ts';
+import { foldRows } from '../src/gpu/grid.ts';
 import { compensatedSum, foldedRow } from './common.ts';
 
 export const ReduceParams = d.struct({

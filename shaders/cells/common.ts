@@ -6,7 +6,7 @@
 // in workgroup memory across the time steps of one dispatch.
 
 import type { DispatchLimits, ShaderHead, Workgroups } from '../../src/gpu/program.ts';
-import { foldRows } from '../../src/kernels/grid.ts';
+import { foldRows } from '../../src/gpu/grid.ts';
 
 export const RECURRENT_WORKGROUP = 256;
 /** Largest input width D the kernels accept (x_t of S sequences is staged in workgroup memory). */

@@ -6,7 +6,7 @@
 // The host divides by the counts at the end (src/diagnostics/windows.ts); nothing is read back per batch.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type Program, type ShaderHead } from '../../src/gpu/program.ts';
-import { foldRows } from '../../src/kernels/grid.ts';
+import { foldRows } from '../../src/gpu/grid.ts';
 import { foldedRow } from '../common.ts';
 import { preciseMath } from './precise.ts';
 import { WindowParams, windowHeadBindings, windowKernelHead, windowRowGrid, windowUniform, windowVariantKey, type WindowVariant } from './windows.ts';

@@ -9,7 +9,7 @@
 // agree bitwise and ρ = η̄ exactly; otherwise ρ = η̄ · x/y, a weighted mean of positive ratios (no cancellation).
 import { d } from '../../src/gpu/layout.ts';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
-import type { CellKind } from '../../src/model/cells.ts';
+import { stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
 import { RECURRENT_WORKGROUP, layerNormForward, recurrentEntry, recurrentGrid, recurrentPrelude, threadsPerSequence } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
@@ -18,7 +18,7 @@ import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from '../recurrence/params.ts';
-import { stateWidth, stepContext } from '../recurrence/forward.ts';
+import { stepContext } from '../recurrence/forward.ts';
 
 export interface RhoVariant {
   cell: CellKind;

@@ -8,10 +8,10 @@
 // to that times the prefix's magnitude per step. Where this shows: a leak clamped near 1e-12 makes a first-order
 // ratio R ≈ 1e12·|rdiag|, and the ratio sums of later windows (which do not contain it) inherit an absolute error of
 // about 2^-48·R·√(steps since) (float64 prefixes: 2^-53·R per step); windows containing the step stay accurate.
-import type { CellKind } from '../../src/model/cells.ts';
+import { intermediatePlane, type CellKind, type IntermediateName } from '../../src/model/cells.ts';
 import { d } from '../../src/gpu/layout.ts';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
-import { foldRows } from '../../src/kernels/grid.ts';
+import { foldRows } from '../../src/gpu/grid.ts';
 import { foldedRow } from '../common.ts';
 import { preciseMath } from './precise.ts';
 
@@ -60,44 +60,36 @@ export function prefixQuantities(v: WindowVariant): string[] {
   return [...base[v.cell], ...(hasFirstOrder(v) ? ['ratio'] : [])];
 }
 
-/** Intermediate planes (INTERMEDIATE_NAMES order, src/reference/cells/types.ts) the scan reads. */
-const PLANE = {
-  leaky: { leak: 1, rdiag: 2 },
-  gru: { leak: 1, rdiag: 2, r: 3 },
-  lstm: { f: 0, e: 1, cdiag: 2 },
-};
-
 /** One scan step for (b, q) at time t: adds step t's terms to the running pairs `acc[k]` (WGSL body). */
 function scanStep(v: WindowVariant): string {
   const ratio = prefixQuantities(v).length - 1;
+  // The planes of the SPEC §4 terms the scan reads, in the cell's plane order (CELL_FACTS, src/model/cells.ts).
+  const plane = (name: IntermediateName) => intermediatePlane(v.cell, name);
   if (v.cell === 'linear') return `
-    acc[0] = vec2f(inter_at(0u, b, t, q), 0.0);`;
+    acc[0] = vec2f(inter_at(${plane('leak')}u, b, t, q), 0.0);`;
   if (v.cell === 'lstm') {
-    const p = PLANE.lstm;
     return `
-    let f = clamp_factor(inter_at(${p.f}u, b, t, q));
-    let e = inter_at(${p.e}u, b, t, q);
+    let f = clamp_factor(inter_at(${plane('f')}u, b, t, q));
+    let e = inter_at(${plane('e')}u, b, t, q);
     acc[0] = pair_add(acc[0], log_pair(f));
     acc[1] = vec2f(e, 0.0);
-    ${v.firstOrder ? `acc[${ratio}] = pair_add(acc[${ratio}], div_pair(two_prod(inter_at(${p.cdiag}u, b, t, q), e_prev), f));` : ''}
+    ${v.firstOrder ? `acc[${ratio}] = pair_add(acc[${ratio}], div_pair(two_prod(inter_at(${plane('cdiag')}u, b, t, q), e_prev), f));` : ''}
     e_prev = e;`;
   }
   if (v.cell === 'gru') {
-    const p = PLANE.gru;
     return `
-    let leak_raw = inter_at(${p.leak}u, b, t, q);
-    let r_raw = inter_at(${p.r}u, b, t, q);
+    let leak_raw = inter_at(${plane('leak')}u, b, t, q);
+    let r_raw = inter_at(${plane('r')}u, b, t, q);
     let leak = clamp_factor(leak_raw);
     acc[0] = pair_add(acc[0], log_pair(leak));
     acc[1] = pair_add(acc[1], log_pair(clamp_factor(r_raw)));
     acc[2] = pair_add(acc[2], log_clamped_product(leak_raw, r_raw));
-    ${v.firstOrder ? `acc[${ratio}] = pair_add(acc[${ratio}], div_pair(vec2f(inter_at(${p.rdiag}u, b, t, q), 0.0), leak));` : ''}`;
+    ${v.firstOrder ? `acc[${ratio}] = pair_add(acc[${ratio}], div_pair(vec2f(inter_at(${plane('rdiag')}u, b, t, q), 0.0), leak));` : ''}`;
   }
-  const p = PLANE.leaky;
   return `
-    let leak = clamp_factor(inter_at(${p.leak}u, b, t, q));
+    let leak = clamp_factor(inter_at(${plane('leak')}u, b, t, q));
     acc[0] = pair_add(acc[0], log_pair(leak));
-    ${v.firstOrder ? `acc[${ratio}] = pair_add(acc[${ratio}], div_pair(vec2f(inter_at(${p.rdiag}u, b, t, q), 0.0), leak));` : ''}`;
+    ${v.firstOrder ? `acc[${ratio}] = pair_add(acc[${ratio}], div_pair(vec2f(inter_at(${plane('rdiag')}u, b, t, q), 0.0), leak));` : ''}`;
 }
 
 export const SCAN_WORKGROUP = 64;

@@ -5,7 +5,7 @@
 // The adjoint of the state at the dispatch's start goes back to `adj` for the next (earlier) dispatch.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
-import type { CellKind } from '../../src/model/cells.ts';
+import { stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
 import { RECURRENT_WORKGROUP, backwardHelpers, layerNormForward, recurrentGrid, recurrentPrelude, threadsPerSequence, recurrentEntry } from '../cells/common.ts';
 import { leakyBackwardStep, leakyForwardStep } from '../cells/leaky.ts';
@@ -14,7 +14,7 @@ import { lstmBackwardStep, lstmForwardStep } from '../cells/lstm.ts';
 import { linearBackwardStep, linearForwardStep } from '../cells/linear.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
-import { stepContext, stateWidth } from './forward.ts';
+import { stepContext } from './forward.ts';
 
 export interface BackwardVariant {
   cell: CellKind;

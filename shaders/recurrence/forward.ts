@@ -3,7 +3,7 @@
 // The state at the dispatch's end goes back to `state` so the next dispatch (or a later call) continues from it.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
-import { LAYERNORM_PREFIX, type CellKind } from '../../src/model/cells.ts';
+import { INTERMEDIATE_COUNT, LAYERNORM_PREFIX, stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
 import { RECURRENT_WORKGROUP, layerNormForward, recurrentGrid, recurrentPrelude, threadsPerSequence, recurrentEntry } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
@@ -23,11 +23,6 @@ export interface ForwardVariant {
 
 export function forwardVariantKey(v: ForwardVariant): string {
   return `${v.cell},${v.layernorm ? 'ln' : 'noln'},hp${threadsPerSequence(v.hidden)}${v.intermediates ? ',inter' : ''}`;
-}
-
-/** Words of recurrent state per unit: h, plus c for lstm. */
-export function stateWidth(cell: CellKind): number {
-  return cell === 'lstm' ? 2 : 1;
 }
 
 function forwardBindings(v: ForwardVariant): BindingDecl[] {
@@ -62,9 +57,6 @@ const STEPS: Record<CellKind, (c: StepContext) => string> = {
   lstm: lstmForwardStep,
   linear: linearForwardStep,
 };
-
-/** Number of SPEC §4 terms each cell writes (the order of INTERMEDIATE_NAMES). */
-export const INTERMEDIATE_COUNT: Record<CellKind, number> = { const: 3, shared: 3, diag: 3, gru: 4, lstm: 3, linear: 1 };
 
 export function stepContext(cell: CellKind, layernorm: boolean): StepContext {
   return { cell, layernorm, lnPrefix: LAYERNORM_PREFIX[cell], o: (t) => `params.${offsetField(t)}` };

@@ -5,7 +5,7 @@
 // (h, [c,] v, [ċ]), goes back to `state` so the next dispatch (or a later call) continues from it.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
-import type { CellKind } from '../../src/model/cells.ts';
+import { stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
 import { RECURRENT_WORKGROUP, layerNormForward, recurrentGrid, recurrentPrelude, threadsPerSequence, recurrentEntry } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
@@ -17,7 +17,7 @@ import { leakyTangentStep } from '../cells/tangent/leaky.ts';
 import { gruTangentDecls, gruTangentStep } from '../cells/tangent/gru.ts';
 import { lstmTangentStep } from '../cells/tangent/lstm.ts';
 import { linearForwardStep, linearTangentStep } from '../cells/linear.ts';
-import { stateWidth, stepContext } from './forward.ts';
+import { stepContext } from './forward.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
 export interface TangentVariant {

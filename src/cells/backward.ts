@@ -4,10 +4,10 @@
 //   checkpointed (every k): the forward keeps the state after every k-th step; the backward walks segments of k
 //   steps from the last, recomputing each segment's states from its checkpoint first. Memory O(B·H·(T/k + k)).
 // Both run the same kernels on the same inputs, so they give the same gradients.
+import { stateWidth } from '../model/cells.ts';
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
-import { stateWidth } from '../../shaders/recurrence/forward.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { residualProgram } from '../../shaders/loss.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';

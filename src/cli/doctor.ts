@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { acquireDevice, GpuContext, OPTIONAL_FEATURES, RELIED_LIMITS, type AcquiredDevice } from '../gpu/index.ts';
 import { openGpu } from '../gpu/runtime.ts';
-import { checkAllKernels, type FamilyCheck } from '../kernels/registry.ts';
+import { checkAllKernels, type FamilyCheck } from '../doctor/registry.ts';
 import { describeComparison } from '../reference/compare.ts';
 import { formatProfile, type ProfileReport } from '../gpu/profiler.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';

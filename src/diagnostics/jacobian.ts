@@ -1,11 +1,11 @@
 // One-step state Jacobians of the six cells (gates, recurrent mixing and LayerNorm included), assembled as
 // matrices from the records of the reference cells' own `step`, and the running product the exact transport keeps.
 import { LAYERNORM_PREFIX } from '../model/cells.ts';
-import type { PreparedModel, StepRecord } from '../reference/cells/index.ts';
-import type { Candidate } from '../reference/cells/affine.ts';
-import type { GruRecord } from '../reference/cells/gru.ts';
-import type { LeakyRecord } from '../reference/cells/leaky.ts';
-import type { LstmRecord } from '../reference/cells/lstm.ts';
+import type { PreparedModel, StepRecord } from '../model/f64/index.ts';
+import type { Candidate } from '../model/f64/affine.ts';
+import type { GruRecord } from '../model/f64/gru.ts';
+import type { LeakyRecord } from '../model/f64/leaky.ts';
+import type { LstmRecord } from '../model/f64/lstm.ts';
 
 //
 // The product is kept as its top row block R = [∂h_t/∂h_{t-ℓ}] (H×H), or for lstm R = [∂h_t/∂h_{t-ℓ} | ∂h_t/∂c_{t-ℓ}]

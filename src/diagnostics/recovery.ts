@@ -6,6 +6,7 @@ import type { ParamLayout } from '../model/params.ts';
 import { recordTangent } from '../cells/tangent.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
 import { sequencesPerChunk } from '../gpu/chunks.ts';
+import { BufferPlan } from '../gpu/buffer-plan.ts';
 
 export interface RecoveryProbe {
   /** Probe sequences [P, T, D]. */
@@ -17,16 +18,20 @@ export interface RecoveryProbe {
   starts: readonly number[];
 }
 
-/** Bytes per probe row (one probe sequence perturbed at one start) of each per-chunk buffer, by label. */
-export function recoveryBuffers(layout: ParamLayout, steps: number): Record<string, number> {
+/**
+ * Lag recovery's buffers, per probe row (one probe sequence perturbed at one start) and fixed: the zero parameter
+ * direction and the input direction u [D] ahead of each row's start step. They size the chunk and are allocated from it.
+ */
+export function recoveryPlan(layout: ParamLayout, steps: number): BufferPlan {
   const { cell, hiddenSize: H, inputSize: D } = layout.config;
-  return {
-    'recovery/x': 4 * steps * D,
-    'recovery/input-direction': 4,
-    'recovery/state': 4 * tangentStateWidth(cell) * H,
-    'recovery/v': 4 * steps * H,
-    'recovery/yhat-dot': 4 * steps,
-  };
+  return new BufferPlan('lag recovery', [
+    { label: 'recovery/x', perSequence: 4 * steps * D },
+    { label: 'recovery/zero-direction', perSequence: 0, fixed: 4 * layout.totalSize },
+    { label: 'recovery/input-direction', perSequence: 4, fixed: 4 * D },
+    { label: 'recovery/state', perSequence: 4 * tangentStateWidth(cell) * H },
+    { label: 'recovery/v', perSequence: 4 * steps * H },
+    { label: 'recovery/yhat-dot', perSequence: 4 * steps },
+  ]);
 }
 
 /** ĉ(ℓ) for ℓ = 1…lagMax (index ℓ-1); windows s + ℓ ≥ T are left out of the mean. */
@@ -39,16 +44,16 @@ export async function lagRecovery(
   if (u.length !== D) throw new Error(`lag recovery: the input direction has ${u.length} components, the model takes ${D}`);
   if (starts.some((s) => !Number.isInteger(s) || s < 0 || s >= T)) throw new Error(`lag recovery: start steps must be integers in [0, ${T - 1}]`);
   const rows = count * starts.length;
-  const perBuffer = recoveryBuffers(layout, T);
-  const chunk = sequencesPerChunk(ctx.device.limits, { pass: 'lag recovery', count: rows, buffers: perBuffer, budget: options.memoryBudget });
-  const sized = (label: string) => ctx.storage(label, chunk * perBuffer[label]!);
+  const plan = recoveryPlan(layout, T);
+  const chunk = sequencesPerChunk(ctx.device.limits, { pass: 'lag recovery', count: rows, buffers: plan.perSequence, budget: options.memoryBudget });
+  const held = plan.allocate(ctx, chunk);
   const b = {
-    x: sized('recovery/x'),
-    direction: ctx.storage('recovery/zero-direction', layout.totalSize * 4),
-    inputDir: ctx.storage('recovery/input-direction', 4 * D + chunk * perBuffer['recovery/input-direction']!),
-    state: sized('recovery/state'),
-    v: sized('recovery/v'),
-    yhatDot: sized('recovery/yhat-dot'),
+    x: held['recovery/x']!,
+    direction: held['recovery/zero-direction']!,
+    inputDir: held['recovery/input-direction']!,
+    state: held['recovery/state']!,
+    v: held['recovery/v']!,
+    yhatDot: held['recovery/yhat-dot']!,
   };
   // Row r = (probe ⌊r/S⌋, start r mod S); the rows stream through in chunks and their ŷ̇ add to running sums.
   const sums = new Float64Array(lagMax);

@@ -38,11 +38,11 @@
 // Each unit's factors G are divided by their largest magnitude before squaring (the ratio does not change; squares of
 // ~1e-20 slopes would underflow f32), and factors that may be small (g - h, tanh c) use a tanh that is accurate
 // relative to its value near 0 (the built-in is only absolutely accurate there: 2e-4 relative at 1e-4 on lavapipe).
+import { stateWidth } from '../model/cells.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { Step } from '../gpu/step.ts';
 import { checkF32Buffer } from '../gpu/buffers.ts';
 import { describeConfig, type ParamLayout } from '../model/params.ts';
-import { stateWidth } from '../../shaders/recurrence/forward.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { rhoProgram, type RhoVariant } from '../../shaders/diagnostics/rho.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from '../cells/forward.ts';

@@ -3,23 +3,24 @@
 // then the μ windows' envelope sums and ψ values for every lag; ψ goes to the host bookkeeping (exact sums,
 // orientation, subsample). After the last batch: the envelopes, exact transport on sampled pairs, and the
 // per-lag Diagnostics table.
+import { INTERMEDIATE_COUNT, stateWidth } from '../model/cells.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { getTensorSpec } from '../model/params.ts';
 import type { SequenceData } from '../data/dataset.ts';
 import { recordForward } from '../cells/forward.ts';
 import { recordTangent } from '../cells/tangent.ts';
-import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
 import { readoutDeltaProgram } from '../../shaders/loss.ts';
 import { Rng } from '../util/random.ts';
 import { deriveSeed } from '../data/seeds.ts';
-import { WindowEngine } from './windows.ts';
+import { WindowEngine, windowPlan } from './windows.ts';
 import { RhoEngine } from './rho.ts';
 import { PsiAccumulator, studyDirection, DEFAULT_PSI_SUBSAMPLE } from './psi.ts';
 import { exactTransport, sampleTransportPairs, transportAgreement } from './transport.ts';
 import { buildDiagnostics, type Diagnostics } from './result.ts';
 import { DEFAULT_MEMORY_BUDGET, sequencesPerChunk } from '../gpu/chunks.ts';
+import { BufferPlan } from '../gpu/buffer-plan.ts';
 
 export interface DiagnosticsOptions {
   lags: readonly number[];
@@ -43,29 +44,39 @@ export interface DiagnosticsOptions {
 
 export const DEFAULT_DIAGNOSTIC_BUDGET = DEFAULT_MEMORY_BUDGET;
 
-/** Bytes per diagnostic sequence of each per-batch buffer, by label (the window engine's included). */
-export function diagnosticBuffers(layout: ParamLayout, steps: number, lags: number, withRho: boolean, firstOrder: boolean): Record<string, number> {
+/** The stage's own buffers (the window engine's are in windowPlan): per diagnostic sequence, and the parameters and w. */
+export function stagePlan(layout: ParamLayout, steps: number, lags: number, withRho: boolean): BufferPlan {
   const { cell, hiddenSize: H, inputSize: D } = layout.config;
+  const totalSize = layout.totalSize;
   const T = steps;
-  return {
-    'diag/x': 4 * T * D,
-    'diag/y': 4 * T,
-    'diag/yhat': 4 * T,
-    'diag/state': 4 * stateWidth(cell) * H,
-    ...(withRho && { 'diag/states': 4 * T * stateWidth(cell) * H, 'diag/rho': 4 * T * H }),
-    'diag/terms': 4 * INTERMEDIATE_COUNT[cell] * T * H,
-    'diag/tangent-state': 4 * tangentStateWidth(cell) * H,
-    'diag/v': 4 * T * H,
-    'diag/yhat-dot': 4 * T,
-    'diag/delta': 4 * T * H,
-    'diag/psi': 4 * lags * T,
-    ...WindowEngine.buffersPerSequence(cell, T, H, { firstOrder, lags, withRho }),
-  };
+  const W = stateWidth(cell);
+  // Without a preconditioner the ρ buffers are planned at 0 bytes per sequence: they exist, at WebGPU's 4-byte minimum.
+  return new BufferPlan('diagnostics', [
+    { label: 'diag/params', perSequence: 0, fixed: 4 * totalSize },
+    { label: 'diag/w', perSequence: 0, fixed: 4 * totalSize },
+    { label: 'diag/x', perSequence: 4 * T * D },
+    { label: 'diag/y', perSequence: 4 * T },
+    { label: 'diag/yhat', perSequence: 4 * T },
+    { label: 'diag/state', perSequence: 4 * W * H },
+    { label: 'diag/states', perSequence: withRho ? 4 * T * W * H : 0 },
+    { label: 'diag/terms', perSequence: 4 * INTERMEDIATE_COUNT[cell] * T * H },
+    { label: 'diag/tangent-state', perSequence: 4 * tangentStateWidth(cell) * H },
+    { label: 'diag/v', perSequence: 4 * T * H },
+    { label: 'diag/yhat-dot', perSequence: 4 * T },
+    { label: 'diag/delta', perSequence: 4 * T * H },
+    { label: 'diag/rho', perSequence: withRho ? 4 * T * H : 0 },
+    { label: 'diag/psi', perSequence: 4 * lags * T },
+  ]);
 }
 
-/** Bytes of per-batch buffers per diagnostic sequence. */
-export function bytesPerSequence(layout: ParamLayout, steps: number, lags: number, withRho: boolean, firstOrder: boolean): number {
-  return Object.values(diagnosticBuffers(layout, steps, lags, withRho, firstOrder)).reduce((sum, bytes) => sum + bytes, 0);
+/**
+ * Every buffer the stage holds per diagnostic batch, the window engine's included: its per-sequence bytes size the
+ * batch, and the stage and the engine allocate from its two parts (stagePlan, windowPlan). ρ's engine, whose buffers
+ * do not grow with the batch, is not in it.
+ */
+export function diagnosticPlan(layout: ParamLayout, steps: number, lags: number, withRho: boolean, firstOrder: boolean): BufferPlan {
+  const { cell, hiddenSize: H } = layout.config;
+  return stagePlan(layout, steps, lags, withRho).with(windowPlan(cell, steps, H, { firstOrder, lags, withRho }));
 }
 
 export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, params: Float32Array, data: SequenceData, options: DiagnosticsOptions): Promise<Diagnostics> {
@@ -73,30 +84,30 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
   const T = data.steps;
   const withRho = Boolean(options.preconditioner);
   const budget = options.memoryBudget ?? DEFAULT_DIAGNOSTIC_BUDGET;
-  const perBuffer = diagnosticBuffers(layout, T, options.lags.length, withRho, options.firstOrder);
-  const perSequence = bytesPerSequence(layout, T, options.lags.length, withRho, options.firstOrder);
-  const batch = sequencesPerChunk(ctx.device.limits, { pass: 'diagnostics', count: data.count, buffers: perBuffer, budget, batch: options.batch });
+  const plan = diagnosticPlan(layout, T, options.lags.length, withRho, options.firstOrder);
+  const perSequence = plan.bytesPerSequence;
+  const batch = sequencesPerChunk(ctx.device.limits, { pass: 'diagnostics', count: data.count, buffers: plan.perSequence, budget, batch: options.batch });
   ctx.memory.resetPeak();
   const before = ctx.memory.live;
   const started = performance.now();
 
-  // Buffers the set does not need (ρ's without a preconditioner) have no entry and get the 4-byte minimum.
-  const sized = (label: string) => ctx.storage(label, batch * (perBuffer[label] ?? 0));
+  const held = stagePlan(layout, T, options.lags.length, withRho).allocate(ctx, batch, { 'diag/params': params, 'diag/w': studyDirection(layout, options.wSeed) });
+  const buffer = (label: string) => held[label]!;
   const b = {
-    params: ctx.upload('diag/params', params),
-    direction: ctx.upload('diag/w', studyDirection(layout, options.wSeed)),
-    x: sized('diag/x'),
-    y: sized('diag/y'),
-    yhat: sized('diag/yhat'),
-    state: sized('diag/state'),
-    states: sized('diag/states'),
-    terms: sized('diag/terms'),
-    tangentState: sized('diag/tangent-state'),
-    v: sized('diag/v'),
-    yhatDot: sized('diag/yhat-dot'),
-    delta: sized('diag/delta'),
-    rho: sized('diag/rho'),
-    psi: sized('diag/psi'),
+    params: buffer('diag/params'),
+    direction: buffer('diag/w'),
+    x: buffer('diag/x'),
+    y: buffer('diag/y'),
+    yhat: buffer('diag/yhat'),
+    state: buffer('diag/state'),
+    states: buffer('diag/states'),
+    terms: buffer('diag/terms'),
+    tangentState: buffer('diag/tangent-state'),
+    v: buffer('diag/v'),
+    yhatDot: buffer('diag/yhat-dot'),
+    delta: buffer('diag/delta'),
+    rho: buffer('diag/rho'),
+    psi: buffer('diag/psi'),
   };
   const windows = new WindowEngine(ctx, { cell, batch, steps: T, hidden: H, lags: options.lags, firstOrder: options.firstOrder, withRho });
   const rho = options.preconditioner ? new RhoEngine(ctx, layout, options.preconditioner) : undefined;

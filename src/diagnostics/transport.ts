@@ -17,7 +17,7 @@
 // derivative `cellReference(kind).tangent` takes column by column (the tests hold the two to rounding), built
 // directly because H tangent calls per step would cost several times the product itself.
 import type { FloatArray, ParamLayout } from '../model/params.ts';
-import { prepareModel, zeroState, type PreparedModel, type StepRecord } from '../reference/cells/index.ts';
+import { prepareModel, zeroState, type PreparedModel, type StepRecord } from '../model/f64/index.ts';
 import type { Rng } from '../util/random.ts';
 import { copyBlock, createWorkspace, multiplyTransport, resetTransport, transportDiagonalAt, type TransportWorkspace } from './jacobian.ts';
 

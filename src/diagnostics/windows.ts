@@ -15,12 +15,12 @@
 // μ_{t,q}(ℓ) from two prefix entries in O(1). Envelope sums stay on the GPU as pairs across batches; per-batch work is
 // 3 dispatches (+1 for ψ), nothing is read back until result().
 // Precision (shaders/diagnostics/precise.ts): a few f32 ulps times (|log μ| + 4), i.e. ≤ 5e-6 relative for |μ| > 1e-20
-// against SPEC §5's 1e-4; observed 3e-7. Memory: windowEngineBytes.
+// against SPEC §5's 1e-4; observed 3e-7. Memory: windowPlan.
 import type { GpuContext } from '../gpu/context.ts';
 import type { Step } from '../gpu/step.ts';
 import { checkF32Buffer } from '../gpu/buffers.ts';
-import type { CellKind } from '../model/cells.ts';
-import { INTERMEDIATE_COUNT } from '../../shaders/recurrence/forward.ts';
+import { BufferPlan } from '../gpu/buffer-plan.ts';
+import { INTERMEDIATE_COUNT, type CellKind } from '../model/cells.ts';
 import { hasFirstOrder, prefixQuantities, scanProgram, type WindowVariant } from '../../shaders/diagnostics/windows.ts';
 import { accumulateProgram, envelopeProgram, unitLanes } from '../../shaders/diagnostics/envelope.ts';
 import { muDumpProgram, psiProgram } from '../../shaders/diagnostics/psi.ts';
@@ -64,16 +64,29 @@ export interface EnvelopeTable {
   lags: LagEnvelope[];
 }
 
+export interface WindowPlanOptions {
+  firstOrder: boolean;
+  /** Lags in the grid (L). */
+  lags: number;
+  withRho?: boolean;
+}
+
 /**
- * Bytes a WindowEngine holds on the GPU: the prefix buffer 8·k·B·(T+1)·H (k quantities, prefixQuantities), partial
- * sums 8·L·B·H (twice with ρ), accumulators 8·L·H + 16·L and the lag list 4·L.
+ * The buffers a WindowEngine holds, per sequence of batch capacity and fixed: the prefix sums 8·k·(T+1)·H per
+ * sequence (k quantities, prefixQuantities), partial sums 8·L·H per sequence (twice with ρ), the lag list 4·L and
+ * the accumulators 8·L·H + 16·L. The engine allocates from this plan; the diagnostic stage sizes its batch with it.
  */
-export function windowEngineBytes(config: WindowConfig): number {
-  const { batch: B, steps: T, hidden: H } = config;
-  const L = config.lags.length;
-  const k = prefixQuantities(config).length;
-  const rho = config.withRho ? 2 : 1;
-  return 8 * k * B * (T + 1) * H + 8 * L * B * H * rho + 8 * L * H + 16 * L + 4 * L;
+export function windowPlan(cell: CellKind, steps: number, hidden: number, options: WindowPlanOptions): BufferPlan {
+  const k = prefixQuantities({ cell, firstOrder: options.firstOrder }).length;
+  const L = options.lags;
+  return new BufferPlan('window engine', [
+    { label: 'windows/prefix', perSequence: 8 * k * (steps + 1) * hidden },
+    { label: 'windows/lags', perSequence: 0, fixed: 4 * L },
+    { label: 'windows/partial_mu', perSequence: 8 * L * hidden },
+    ...(options.withRho ? [{ label: 'windows/partial_rho', perSequence: 8 * L * hidden }] : []),
+    { label: 'windows/unit_sums', perSequence: 0, fixed: 8 * L * hidden },
+    { label: 'windows/lag_sums', perSequence: 0, fixed: 16 * L },
+  ]);
 }
 
 function checkSize(what: string, buffer: GPUBuffer, shape: readonly number[]): void {
@@ -93,21 +106,7 @@ function checkConfig(c: WindowConfig): void {
 }
 
 export class WindowEngine {
-  /**
-   * Bytes per sequence of batch capacity (the part of windowEngineBytes that grows with B), for sizing batches.
-   * Defaults give the first-order prefix and no lags; pass the grid's length and withRho for the partial sums.
-   */
-  static bytesPerSequence(cell: CellKind, steps: number, hidden: number, options: { firstOrder?: boolean; lags?: number; withRho?: boolean } = {}): number {
-    return Object.values(WindowEngine.buffersPerSequence(cell, steps, hidden, options)).reduce((sum, bytes) => sum + bytes, 0);
-  }
-
-  /** bytesPerSequence by buffer label (each buffer must also fit the adapter's per-buffer limit). */
-  static buffersPerSequence(cell: CellKind, steps: number, hidden: number, options: { firstOrder?: boolean; lags?: number; withRho?: boolean } = {}): Record<string, number> {
-    const k = prefixQuantities({ cell, firstOrder: options.firstOrder ?? true }).length;
-    const partial = 8 * (options.lags ?? 0) * hidden;
-    return { 'windows/prefix': 8 * k * (steps + 1) * hidden, 'windows/partial_mu': partial, ...(options.withRho && { 'windows/partial_rho': partial }) };
-  }
-
+  /** Bytes of the engine's buffers on the device (windowPlan at its batch). */
   readonly bytes: number;
   private readonly variant: WindowVariant;
   private readonly lanes: number;
@@ -129,15 +128,16 @@ export class WindowEngine {
     const L = config.lags.length;
     this.variant = { cell: config.cell, firstOrder: config.firstOrder };
     this.lanes = unitLanes(H);
-    const k = prefixQuantities(this.variant).length;
-    this.prefix = ctx.storage('windows/prefix', 8 * k * B * (T + 1) * H);
-    this.lagList = ctx.upload('windows/lags', Uint32Array.from(config.lags));
-    this.partialMu = ctx.storage('windows/partial_mu', 8 * L * B * H);
-    this.partialRho = config.withRho ? ctx.storage('windows/partial_rho', 8 * L * B * H) : undefined;
+    const plan = windowPlan(config.cell, T, H, { firstOrder: config.firstOrder, lags: L, withRho: config.withRho });
     // New buffers are zero-filled (WebGPU), so the accumulators start empty.
-    this.unitSums = ctx.storage('windows/unit_sums', 8 * L * H);
-    this.lagSums = ctx.storage('windows/lag_sums', 16 * L);
-    this.bytes = windowEngineBytes(config);
+    const b = plan.allocate(ctx, B, { 'windows/lags': Uint32Array.from(config.lags) });
+    this.prefix = b['windows/prefix']!;
+    this.lagList = b['windows/lags']!;
+    this.partialMu = b['windows/partial_mu']!;
+    this.partialRho = b['windows/partial_rho'];
+    this.unitSums = b['windows/unit_sums']!;
+    this.lagSums = b['windows/lag_sums']!;
+    this.bytes = plan.total(B);
   }
 
   /**

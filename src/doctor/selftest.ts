@@ -1,12 +1,12 @@
 // The matmul and the segmented reduction against their float64 twins: the registry's first entries
-// (src/kernels/registry.ts), and the check the Deno smoke script, the browser page and the runtime tests share.
+// (src/doctor/registry.ts), and the check the Deno smoke script, the browser page and the runtime tests share.
 import type { GpuContext } from '../gpu/context.ts';
 import { recordMatmul, type MatmulShape, type MatmulVariant } from '../kernels/matmul.ts';
 import { planSegmentedReduce, recordSegmentedReduce } from '../kernels/reduce.ts';
 import { matmulReference } from '../reference/matmul.ts';
 import { segmentedReduceReference } from '../reference/reduce.ts';
 import { F32_UNIT_ROUNDOFF as U, compareToReference } from '../reference/compare.ts';
-import type { KernelCheck } from '../kernels/checks.ts';
+import type { KernelCheck } from './checks.ts';
 import { Rng } from '../util/random.ts';
 
 /**

@@ -35,15 +35,20 @@ export function checkBindable(device: GPUDevice, label: string, bytes: number): 
   }
 }
 
+/** The size a storage buffer of `bytes` bytes is created with: 4-byte multiples, at least 4 (WebGPU binds no empty buffer). */
+export function storageSize(bytes: number): number {
+  return Math.max(4, align4(bytes));
+}
+
 export function createStorage(device: GPUDevice, label: string, bytes: number, usage = STORAGE): GPUBuffer {
   checkBindable(device, label, bytes);
-  return device.createBuffer({ label, size: Math.max(4, align4(bytes)), usage });
+  return device.createBuffer({ label, size: storageSize(bytes), usage });
 }
 
 /** A storage buffer holding `data` (written at creation, no queue round trip). */
 export function uploadStorage(device: GPUDevice, label: string, data: ArrayBufferView, usage = STORAGE): GPUBuffer {
   checkBindable(device, label, data.byteLength);
-  const buffer = device.createBuffer({ label, size: Math.max(4, align4(data.byteLength)), usage, mappedAtCreation: true });
+  const buffer = device.createBuffer({ label, size: storageSize(data.byteLength), usage, mappedAtCreation: true });
   new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   buffer.unmap();
   return buffer;

@@ -6,7 +6,7 @@ import { packStruct } from './layout.ts';
 import { PipelineCache, programLabel, type KernelProgram } from './pipelines.ts';
 import { Profiler, TimestampRecorder } from './profiler.ts';
 import { STORAGE, StagingPool, copyOutOfStaging, createStorage, createUniform, uploadStorage } from './buffers.ts';
-import { Step } from './step.ts';
+import { Step, type StepHost } from './step.ts';
 import { trackMemory, type MemoryLedger } from './memory.ts';
 
 export interface ContextOptions {
@@ -16,7 +16,7 @@ export interface ContextOptions {
   profile?: boolean;
 }
 
-export class GpuContext {
+export class GpuContext implements StepHost {
   readonly pipelines: PipelineCache;
   readonly staging: StagingPool;
   readonly hasTimestamps: boolean;

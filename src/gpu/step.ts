@@ -1,10 +1,10 @@
 // One logical step (a mini-batch, a diagnostic batch, a kernel test): many dispatches, one command encoder, one submit.
 import type { AnyWgslStruct, InferInput } from 'typegpu/data';
-import type { GpuContext } from './context.ts';
 import { programLabel, type KernelProgram } from './pipelines.ts';
+import type { Profiler, TimestampRecorder } from './profiler.ts';
 import { orderBindings, type Program, type UniformValues, type Workgroups } from './program.ts';
 import { withErrorScopes } from './errors.ts';
-import { align4 } from './buffers.ts';
+import { align4, type StagingPool } from './buffers.ts';
 
 export type Binding = GPUBuffer | GPUBufferBinding;
 export type { Workgroups };
@@ -38,6 +38,23 @@ interface PendingRead {
   reject: (error: unknown) => void;
 }
 
+/**
+ * What a step needs of the context that opens it (GpuContext, which implements it): the context creates steps, so
+ * the step names only this slice, and the import runs one way.
+ */
+export interface StepHost {
+  readonly device: GPUDevice;
+  readonly staging: StagingPool;
+  readonly profiler: Profiler | undefined;
+  readonly timestamps: TimestampRecorder | undefined;
+  uniform<S extends AnyWgslStruct>(label: string, schema: S, value: InferInput<S>): GPUBuffer;
+  storage(label: string, bytes: number): GPUBuffer;
+  pipeline(program: KernelProgram): Promise<GPUComputePipeline>;
+  check(during: string): void;
+  explain(error: unknown, during: string): Promise<never>;
+  drainStaging(staging: GPUBuffer, bytes: number): Promise<ArrayBuffer>;
+}
+
 /** submit() reports a failure itself; a read nobody awaits afterwards must not become an unhandled rejection. */
 function quiet<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
@@ -56,7 +73,7 @@ export class Step {
   private submitted = false;
 
   constructor(
-    private readonly ctx: GpuContext,
+    private readonly ctx: StepHost,
     readonly label: string,
   ) {}
 
@@ -93,8 +110,8 @@ export class Step {
   }
 
   /** A uniform buffer for this step only; freed after the submit completes. */
-  uniform(...args: Parameters<GpuContext['uniform']>): GPUBuffer {
-    const buffer = this.ctx.uniform(...args);
+  uniform<S extends AnyWgslStruct>(label: string, schema: S, value: InferInput<S>): GPUBuffer {
+    const buffer = this.ctx.uniform(label, schema, value);
     this.transient.push(buffer);
     return buffer;
   }

@@ -31,15 +31,67 @@ export interface TensorDeclaration {
   trainable: boolean;
 }
 
-/** Name of the LayerNorm module, per cell, as in the reference (`ln` for const, `ln_cand` for lstm). */
-export const LAYERNORM_PREFIX: Readonly<Record<CellKind, string>> = {
-  const: 'ln',
-  shared: 'ln_h',
-  diag: 'ln_h',
-  gru: 'ln_h',
-  lstm: 'ln_cand',
-  linear: 'ln', // never used: the linear cell has no LayerNorm (checkConfig)
+/**
+ * Per-step diagnostic terms of SPEC §4, each [H] per step ([B,T,H] over a batch):
+ * - `gate`: the cell's update gate broadcast to H (s for const/shared/diag, z for gru); not in lstm.
+ * - `leak`, `rdiag`: retention and first-order diagonal term (const/shared/diag/gru); for linear, `leak` is the
+ *   signed diagonal Wh_qq of its Jacobian Wh, and it has no first-order term.
+ * - `r`: the GRU reset gate.
+ * - `f`, `e`, `cdiag`: the LSTM forget gate, expression factor o(1 - tanh²c) and diagonal cell term.
+ */
+export type IntermediateName = 'gate' | 'leak' | 'rdiag' | 'r' | 'f' | 'e' | 'cdiag';
+
+/** What the GPU kernels, the float64 twins and the diagnostics all need to agree on about one cell. */
+export interface CellFacts {
+  /** Words of recurrent state per unit: h, plus c for lstm; state buffers are [B, W, H], W = stateWidth. */
+  stateWidth: 1 | 2;
+  /**
+   * The SPEC §4 terms the cell has, in the order of the intermediate planes [n, B, T, H] the forward kernel
+   * writes and every reader (window scan, evaluation's gate statistics, the twins) takes them in.
+   */
+  intermediates: readonly IntermediateName[];
+  /** Name of the LayerNorm module, as in the reference (`ln` for const, `ln_cand` for lstm). */
+  layerNormPrefix: string;
+  /**
+   * Linear layers whose weight keeps its zero initialisation: orthogonal init skips them (the reference's
+   * `_skip_orth`), and their weights start at 0 (SPEC §2).
+   */
+  gateLayersSkippingOrthogonal: readonly string[];
+}
+
+/** The one table of per-cell facts; the parameter tensors themselves come from cellTensors below. */
+export const CELL_FACTS: Readonly<Record<CellKind, CellFacts>> = {
+  const: { stateWidth: 1, intermediates: ['gate', 'leak', 'rdiag'], layerNormPrefix: 'ln', gateLayersSkippingOrthogonal: [] },
+  shared: { stateWidth: 1, intermediates: ['gate', 'leak', 'rdiag'], layerNormPrefix: 'ln_h', gateLayersSkippingOrthogonal: ['Ws', 'Us'] },
+  diag: { stateWidth: 1, intermediates: ['gate', 'leak', 'rdiag'], layerNormPrefix: 'ln_h', gateLayersSkippingOrthogonal: ['Ws', 'Us'] },
+  gru: { stateWidth: 1, intermediates: ['gate', 'leak', 'rdiag', 'r'], layerNormPrefix: 'ln_h', gateLayersSkippingOrthogonal: [] },
+  lstm: { stateWidth: 2, intermediates: ['f', 'e', 'cdiag'], layerNormPrefix: 'ln_cand', gateLayersSkippingOrthogonal: [] },
+  // layerNormPrefix is never used: the linear cell has no LayerNorm (checkConfig)
+  linear: { stateWidth: 1, intermediates: ['leak'], layerNormPrefix: 'ln', gateLayersSkippingOrthogonal: [] },
 };
+
+function eachCell<T>(fact: (facts: CellFacts) => T): Readonly<Record<CellKind, T>> {
+  return Object.fromEntries(CELL_KINDS.map((cell) => [cell, fact(CELL_FACTS[cell])])) as Record<CellKind, T>;
+}
+
+export const LAYERNORM_PREFIX = eachCell((f) => f.layerNormPrefix);
+export const GATE_LAYERS_SKIPPING_ORTHOGONAL = eachCell((f) => f.gateLayersSkippingOrthogonal);
+/** The SPEC §4 terms per cell, in plane order (CellFacts.intermediates). */
+export const INTERMEDIATE_NAMES = eachCell((f) => f.intermediates);
+/** Number of intermediate planes per cell. */
+export const INTERMEDIATE_COUNT = eachCell((f) => f.intermediates.length);
+
+/** Words of recurrent state per unit: h, plus c for lstm. */
+export function stateWidth(cell: CellKind): number {
+  return CELL_FACTS[cell].stateWidth;
+}
+
+/** The plane of SPEC §4 term `name` in the cell's intermediates; an error when the cell has no such term. */
+export function intermediatePlane(cell: CellKind, name: IntermediateName): number {
+  const plane = CELL_FACTS[cell].intermediates.indexOf(name);
+  if (plane < 0) throw new Error(`the ${cell} cell has no SPEC §4 term "${name}"; its terms are ${CELL_FACTS[cell].intermediates.join(', ')}`);
+  return plane;
+}
 
 /** Whether a cell can carry the LayerNorm of SPEC §2 (every cell but `linear`). */
 export function hasLayerNorm(cell: CellKind): boolean {
@@ -55,19 +107,6 @@ export function layerNormChoices(cell: CellKind): boolean[] {
 export function cellLayerNorm(cell: CellKind, requested: boolean): boolean {
   return requested && hasLayerNorm(cell);
 }
-
-/**
- * Linear layers whose weight keeps its zero initialisation: orthogonal init skips them (the reference's
- * `_skip_orth`), and their weights start at 0 (SPEC §2).
- */
-export const GATE_LAYERS_SKIPPING_ORTHOGONAL: Readonly<Record<CellKind, readonly string[]>> = {
-  const: [],
-  shared: ['Ws', 'Us'],
-  diag: ['Ws', 'Us'],
-  gru: [],
-  lstm: [],
-  linear: [],
-};
 
 export function isCellKind(value: unknown): value is CellKind {
   return typeof value === 'string' && (CELL_KINDS as readonly string[]).includes(value);

@@ -9,7 +9,7 @@
 // or 3 overwrite, as PyTorch does), then one Gaussian matrix per orthogonal weight, row-major in its shape.
 // The reference clips const_s to [1e-6, 1 - 1e-6]; so does this.
 import { Rng } from '../util/random.ts';
-import { semiOrthogonal } from '../reference/linalg.ts';
+import { semiOrthogonal } from './f64/linalg.ts';
 import { GATE_LAYERS_SKIPPING_ORTHOGONAL, LAYERNORM_PREFIX } from './cells.ts';
 import { allocateParams, getTensorSpec, TensorViews, type ParamLayout, type TensorSpec } from './params.ts';
 

@@ -3,9 +3,9 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { recordForward } from '../cells/forward.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
-import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward.ts';
-import { INTERMEDIATE_NAMES } from '../reference/cells/types.ts';
+import { INTERMEDIATE_COUNT, INTERMEDIATE_NAMES, stateWidth } from '../model/cells.ts';
 import { sequencesPerChunk } from '../gpu/chunks.ts';
+import { BufferPlan } from '../gpu/buffer-plan.ts';
 
 export interface EvalData {
   x: Float32Array;
@@ -32,15 +32,15 @@ export interface Evaluation {
  */
 export const EVAL_BATCH = 256;
 
-/** Bytes per evaluated sequence of each per-chunk buffer, by label. */
-export function evaluationBuffers(layout: ParamLayout, steps: number, gates: boolean): Record<string, number> {
+/** The evaluation's per-chunk buffers (the gate terms only with gates): they size the chunk and are allocated from it. */
+export function evaluationPlan(layout: ParamLayout, steps: number, gates: boolean): BufferPlan {
   const { cell, hiddenSize: H, inputSize: D } = layout.config;
-  return {
-    'eval/x': 4 * steps * D,
-    'eval/state': 4 * stateWidth(cell) * H,
-    'eval/yhat': 4 * steps,
-    ...(gates && { 'eval/terms': 4 * INTERMEDIATE_COUNT[cell] * steps * H }),
-  };
+  return new BufferPlan('evaluation', [
+    { label: 'eval/x', perSequence: 4 * steps * D },
+    { label: 'eval/state', perSequence: 4 * stateWidth(cell) * H },
+    { label: 'eval/yhat', perSequence: 4 * steps },
+    ...(gates ? [{ label: 'eval/terms', perSequence: 4 * INTERMEDIATE_COUNT[cell] * steps * H }] : []),
+  ]);
 }
 
 export async function evaluate(
@@ -59,15 +59,10 @@ export async function evaluate(
   let sse = 0;
   let sumY = 0;
   let sumY2 = 0;
-  const perBuffer = evaluationBuffers(layout, T, Boolean(options.gates));
-  const chunk = sequencesPerChunk(ctx.device.limits, { pass: 'evaluation', count: n, buffers: perBuffer, budget: options.memoryBudget, cap: EVAL_BATCH });
-  const sized = (label: string) => ctx.storage(label, chunk * perBuffer[label]!);
-  const b = {
-    x: sized('eval/x'),
-    state: sized('eval/state'),
-    yhat: sized('eval/yhat'),
-    inter: options.gates ? sized('eval/terms') : undefined,
-  };
+  const plan = evaluationPlan(layout, T, Boolean(options.gates));
+  const chunk = sequencesPerChunk(ctx.device.limits, { pass: 'evaluation', count: n, buffers: plan.perSequence, budget: options.memoryBudget, cap: EVAL_BATCH });
+  const held = plan.allocate(ctx, chunk);
+  const b = { x: held['eval/x']!, state: held['eval/state']!, yhat: held['eval/yhat']!, inter: held['eval/terms'] };
   try {
     for (let start = 0; start < n; start += chunk) {
       const count = Math.min(chunk, n - start);

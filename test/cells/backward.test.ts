@@ -17,7 +17,7 @@ import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout, c
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { recordBatchGradient } from '../../src/cells/backward.ts';
-import { LOSS_RELATIVE, gradientTolerance } from '../../src/kernels/tolerances.ts';
+import { LOSS_RELATIVE, gradientTolerance } from '../../src/doctor/tolerances.ts';
 
 const gpu = useGpu();
 

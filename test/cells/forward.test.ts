@@ -7,14 +7,14 @@
 // The linear cell has no contraction: each step's rounding error is carried on by Wh (orthogonal or near it,
 // norm ≈ 1) and they add up like a random walk while ‖h‖ itself grows like √t, so its tolerance is √T times wider
 // (observed worst error/tolerance 0.25 at T=70).
+import { INTERMEDIATE_NAMES, stateWidth } from '../../src/model/cells.ts';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs, runForwardGpu, saturateGates } from '../support/cells.ts';
 import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout, GATED_CELL_KINDS, cellLayerNorm, layerNormChoices } from '../../src/model/index.ts';
-import { INTERMEDIATE_NAMES, referenceForward } from '../../src/reference/cells/index.ts';
+import { referenceForward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
-import { stateWidth } from '../../shaders/recurrence/forward.ts';
-import { forwardTolerance } from '../../src/kernels/tolerances.ts';
+import { forwardTolerance } from '../../src/doctor/tolerances.ts';
 
 const gpu = useGpu();
 

@@ -20,7 +20,7 @@ import { compareToReference, describeComparison } from '../../src/reference/comp
 import { recordTangent } from '../../src/cells/tangent.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
 import { Rng } from '../../src/util/random.ts';
-import { tangentRowTolerance } from '../../src/kernels/tolerances.ts';
+import { tangentRowTolerance } from '../../src/doctor/tolerances.ts';
 
 const gpu = useGpu();
 

@@ -1,5 +1,5 @@
 // The output folder a command is given (src/cli/output-folder.ts) and the errors of output paths
-// (src/cli/output-path.ts), without a GPU: what each kind of folder is told as, the refusals and their three ways on,
+// (src/io/output-path.ts), without a GPU: what each kind of folder is told as, the refusals and their three ways on,
 // --force deleting only lwin's outputs (never an input), and path failures said in terms of the path given.
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimOutputFolder, inspectFolder, newOutputFolder, type ClaimOptions } from '../../src/cli/output-folder.ts';
-import { explainOutputError, writingTo } from '../../src/cli/output-path.ts';
+import { explainOutputError, writingTo } from '../../src/io/output-path.ts';
 
 let root: string;
 beforeAll(async () => {

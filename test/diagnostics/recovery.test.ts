@@ -7,7 +7,7 @@ import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs } from '../support/cells.ts';
 import { buildLayout, initParams, CELL_KINDS, cellLayerNorm } from '../../src/model/index.ts';
 import { referenceForward } from '../../src/reference/cells/index.ts';
-import { lagRecovery, recoveryBuffers } from '../../src/diagnostics/recovery.ts';
+import { lagRecovery, recoveryPlan } from '../../src/diagnostics/recovery.ts';
 
 const gpu = useGpu();
 
@@ -55,7 +55,7 @@ describe('lag recovery in chunks', () => {
     const layout = buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true });
     const buffer = gpu.ctx.upload('test/P', Float32Array.from(initParams(layout, { seed: 3 })));
     const probe = { x: gaussianInputs(P, T, D, 8), count: P, steps: T, inputSize: D, starts };
-    const perRow = Object.values(recoveryBuffers(layout, T)).reduce((a, b) => a + b, 0);
+    const perRow = recoveryPlan(layout, T).bytesPerSequence;
     const u = [0.6, -0.48, 0.64];
     const whole = await lagRecovery(gpu.ctx, layout, buffer, probe, u, lagMax);
     const chunked = await lagRecovery(gpu.ctx, layout, buffer, probe, u, lagMax, { memoryBudget: 2 * perRow });

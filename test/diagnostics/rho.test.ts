@@ -16,7 +16,7 @@ import { compareToReference, describeComparison } from '../../src/reference/comp
 import { referenceRho } from '../../src/reference/diagnostics/rho.ts';
 import { RhoEngine } from '../../src/diagnostics/rho.ts';
 import { Rng } from '../../src/util/random.ts';
-import { rhoTolerance } from '../../src/kernels/tolerances.ts';
+import { rhoTolerance } from '../../src/doctor/tolerances.ts';
 
 const gpu = useGpu();
 const [B, T, H, D] = [2, 9, 12, 3];

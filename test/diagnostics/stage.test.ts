@@ -5,11 +5,12 @@
 // float64 to ~1e-6 relative of their scale (see the forward and tangent tests); a window of ℓ factors carries ℓ such
 // errors, so envelopes agree to ~ℓ·1e-6 relative: 1e-4 leaves a wide margin. ψ sums mix signs, so they are held to
 // 1e-4 of Σ|terms| (the reference's magnitude), not of their own value.
+import { INTERMEDIATE_NAMES } from '../../src/model/cells.ts';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { buildLayout, initParams, type CellKind } from '../../src/model/index.ts';
 import { MultiLagTask } from '../../src/data/task.ts';
-import { referenceForward, referenceTangent, INTERMEDIATE_NAMES } from '../../src/reference/cells/index.ts';
+import { referenceForward, referenceTangent } from '../../src/reference/cells/index.ts';
 import { referenceEnvelope, referencePsi } from '../../src/reference/diagnostics/windows.ts';
 import { referenceRho } from '../../src/reference/diagnostics/rho.ts';
 import { runDiagnostics } from '../../src/diagnostics/stage.ts';
@@ -112,8 +113,8 @@ describe('diagnostic stage: streaming', () => {
 
   it('the batch follows from the memory budget', async () => {
     // const, H=8, D=3, T=20, L=4, zeroth order, no ρ; bytes per sequence, counted by hand from the buffers:
-    //   per step 4·(3 terms·H + v, δ: 2H + ψ: L + x: D + y, ŷ, ẏ (the tangent's ŷ-dot): 3) = 4·50, times T = 4000;
-    //   states h (H) and h, v (2H): 96; windows: prefix 8·1·(T+1)·H = 1344, partial sums 8·L·H = 256. In all 5696.
+    //   per step 4·(3 terms·H + v, δ: 2H + ψ: L + x: D + y, ŷ, ŷ̇: 3) = 4·50, times T = 4000; states h (H) and h, v (2H): 96;
+    //   windows: prefix 8·1·(T+1)·H = 1344, partial sums 8·L·H = 256. In all 5696.
     const perSequence = 5696;
     const f = fixture('const');
     const d = await runDiagnostics(gpu.ctx, f.layout, f.params, f.data, {

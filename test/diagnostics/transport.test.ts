@@ -11,7 +11,7 @@
 //   A wrong term (a missing LayerNorm projection, a transposed U) is an O(1e-2 … 1) error.
 import { describe, expect, it } from 'vitest';
 import { CELL_KINDS, buildLayout, initParams, TensorViews, type CellKind, type ParamLayout, layerNormChoices } from '../../src/model/index.ts';
-import { matmul } from '../../src/reference/linalg.ts';
+import { matmul } from '../../src/model/f64/linalg.ts';
 import { prepareModel, rollout, type RecurrentState, type StepRecord } from '../../src/reference/cells/index.ts';
 import { Rng } from '../../src/util/random.ts';
 import { averageRanks, pearson } from '../../src/diagnostics/correlation.ts';

@@ -69,7 +69,7 @@ export async function runWindows(ctx: GpuContext, config: WindowConfig, batches:
   }
 }
 
-export { MU_RELATIVE, muTolerance } from '../../src/kernels/tolerances.ts';
+export { MU_RELATIVE, muTolerance } from '../../src/doctor/tolerances.ts';
 
 /** Indices (t, q) of the windows of one lag inside a [B, T, H] array, per sequence. */
 export function* windowIndices(B: number, T: number, H: number, lag: number): Generator<[number, number, number, number]> {

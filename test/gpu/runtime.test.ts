@@ -133,7 +133,7 @@ describe('steps', () => {
   });
 
   it('folds row tiles past the per-dimension limit (matmul with rows > 65535·64 is not run here; the fold is)', async () => {
-    const { foldRows } = await import('../../src/kernels/grid.ts');
+    const { foldRows } = await import('../../src/gpu/grid.ts');
     expect(foldRows(10, 65535)).toEqual([10, 1]);
     const [y, z] = foldRows(200_000, 65535);
     expect(y).toBeLessThanOrEqual(65535);

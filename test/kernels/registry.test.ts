@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { KERNEL_FAMILIES, checkAllKernels, familyOf } from '../../src/kernels/registry.ts';
+import { KERNEL_FAMILIES, checkAllKernels, familyOf } from '../../src/doctor/registry.ts';
 import { describeComparison } from '../../src/reference/compare.ts';
 import { CELL_KINDS } from '../../src/model/cells.ts';
 

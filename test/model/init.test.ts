@@ -12,7 +12,7 @@ import {
   orthogonalWeights,
   type CellKind,
 } from '../../src/model/index.ts';
-import { householderQr, matmul, semiOrthogonal, transpose } from '../../src/reference/linalg.ts';
+import { householderQr, matmul, semiOrthogonal, transpose } from '../../src/model/f64/linalg.ts';
 import { Rng } from '../../src/util/random.ts';
 
 const CASES = CELL_KINDS.flatMap((cell) =>

@@ -14,11 +14,11 @@ import { runStudy } from '../../src/study/run.ts';
 import { MultiLagTask } from '../../src/data/task.ts';
 import { writeNpy } from '../../src/io/npy.ts';
 import { buildLayout, initParams } from '../../src/model/index.ts';
-import { evaluate, evaluationBuffers, EVAL_BATCH } from '../../src/train/evaluate.ts';
+import { evaluate, evaluationPlan, EVAL_BATCH } from '../../src/train/evaluate.ts';
 import { GATE_METRICS } from '../../src/train/curves.ts';
 import type { CellKind } from '../../src/model/cells.ts';
-import { diagnosticBuffers } from '../../src/diagnostics/stage.ts';
-import { recoveryBuffers } from '../../src/diagnostics/recovery.ts';
+import { diagnosticPlan } from '../../src/diagnostics/stage.ts';
+import { recoveryPlan } from '../../src/diagnostics/recovery.ts';
 import { sequencesPerChunk } from '../../src/gpu/chunks.ts';
 import { Rng } from '../../src/util/random.ts';
 
@@ -35,9 +35,9 @@ describe('a device with WebGPU default limits', () => {
     const { steps: T, inputSize: D } = PAPER_PRESET.task;
     const layout = buildLayout({ cell, inputSize: D, hiddenSize: PAPER_PRESET.model.hidden, layernorm: true });
     const passes = {
-      evaluation: { buffers: evaluationBuffers(layout, T, true), cap: EVAL_BATCH },
-      diagnostics: { buffers: diagnosticBuffers(layout, T, PAPER_PRESET.lagGrid.num, true, true), budget: PAPER_PRESET.diagMemoryBudget },
-      'lag recovery': { buffers: recoveryBuffers(layout, T) },
+      evaluation: { buffers: evaluationPlan(layout, T, true).perSequence, cap: EVAL_BATCH },
+      diagnostics: { buffers: diagnosticPlan(layout, T, PAPER_PRESET.lagGrid.num, true, true).perSequence, budget: PAPER_PRESET.diagMemoryBudget },
+      'lag recovery': { buffers: recoveryPlan(layout, T).perSequence },
     };
     for (const [pass, request] of Object.entries(passes)) {
       const chunk = sequencesPerChunk(gpu.ctx.device.limits, { pass, count: PAPER_PRESET.diagSequences, ...request });

@@ -1,8 +1,8 @@
 // Runs the GPU forward recurrence on host arrays and reads everything back, for tests against the float64 twin.
+import { INTERMEDIATE_COUNT, stateWidth } from '../../src/model/cells.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { getTensorSpec, type ParamLayout } from '../../src/model/params.ts';
 import { recordForward } from '../../src/cells/forward.ts';
-import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward.ts';
 import { Rng } from '../../src/util/random.ts';
 
 export interface GpuForwardResult {

@@ -10,7 +10,7 @@ import { useGpu } from '../support/gpu.ts';
 import { buildLayout, initParams } from '../../src/model/index.ts';
 import { MultiLagTask } from '../../src/data/task.ts';
 import { referenceForward } from '../../src/reference/cells/index.ts';
-import { evaluate, evaluationBuffers } from '../../src/train/evaluate.ts';
+import { evaluate, evaluationPlan } from '../../src/train/evaluate.ts';
 
 const gpu = useGpu();
 
@@ -21,7 +21,7 @@ describe.each(['gru', 'lstm'] as const)('evaluation in chunks: %s, 5 sequences',
   const params = Float32Array.from(initParams(layout, { seed: 5 }));
 
   it('chunks of 2 give the loss and R² of the float64 per-sequence sums, and of one chunk', async () => {
-    const perSequence = Object.values(evaluationBuffers(layout, data.steps, true)).reduce((a, b) => a + b, 0);
+    const perSequence = evaluationPlan(layout, data.steps, true).bytesPerSequence;
     const buffer = gpu.ctx.upload('test/params', params);
     const chunked = await evaluate(gpu.ctx, layout, buffer, data, { gates: true, memoryBudget: 2 * perSequence });
     const whole = await evaluate(gpu.ctx, layout, buffer, data, { gates: true });

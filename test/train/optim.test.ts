@@ -17,7 +17,7 @@ import { OptimParams } from '../../shaders/optim.ts';
 import type { InferInput } from 'typegpu/data';
 import { byteSizeOf, packStruct, wgslStruct } from '../../src/gpu/layout.ts';
 import { Rng } from '../../src/util/random.ts';
-import { GRAD_NORM_ROUNDINGS, optimTolerance } from '../../src/kernels/tolerances.ts';
+import { GRAD_NORM_ROUNDINGS, optimTolerance } from '../../src/doctor/tolerances.ts';
 
 const gpu = useGpu();
 // const cell: a non-trainable s_const after the trainable prefix, padding inside it, > 256 elements (2 workgroups).

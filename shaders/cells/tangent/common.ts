@@ -55,7 +55,7 @@ fn pair_tangent(w: u32, b: u32, u: u32, q: u32, s: u32) -> f32 {
 `;
 
 /**
- * The exact JVP of LayerNorm (src/reference/cells/layernorm.ts): with n̂ and 1/σ from layer_norm,
+ * The exact JVP of LayerNorm (src/model/f64/layernorm.ts): with n̂ and 1/σ from layer_norm,
  * ẏ = γ ⊙ n̂̇ + γ̇ ⊙ n̂ + β̇, n̂̇ = (1/σ)(ȧ - mean ȧ - n̂ · mean(ȧ ⊙ n̂)). Calls seq_sum: uniform control flow only.
  * `gamma`, `beta` are the offsets of the LayerNorm's weight and bias; idle threads get 0.
  */

@@ -1,7 +1,7 @@
 // Float64 backpropagation through time: the exact gradient of the MSE loss w.r.t. every trainable parameter.
 import { TensorViews, type FloatArray, type ParamLayout } from '../../model/params.ts';
 import { meanSquaredError, meanSquaredErrorSlope, readout, readoutBackward } from './readout.ts';
-import { checkBatch, prepareModel, rollout, zeroState, type SequenceBatch } from './sequence.ts';
+import { checkBatch, prepareModel, rollout, zeroState, type SequenceBatch } from '../../model/f64/sequence.ts';
 
 export interface GradientResult {
   loss: number;

@@ -1,8 +1,9 @@
 // Float64 forward pass over a batch from the zero state: hidden states, outputs, loss and SPEC §4 terms.
 import type { FloatArray, ParamLayout } from '../../model/params.ts';
 import { meanSquaredError, readout } from './readout.ts';
-import { checkBatch, prepareModel, rollout, type SequenceBatch } from './sequence.ts';
-import { INTERMEDIATE_NAMES, type IntermediateValues, type RecurrentState } from './types.ts';
+import { checkBatch, prepareModel, rollout, type SequenceBatch } from '../../model/f64/sequence.ts';
+import { INTERMEDIATE_NAMES } from '../../model/cells.ts';
+import type { IntermediateValues, RecurrentState } from '../../model/f64/types.ts';
 
 export interface ForwardResult {
   batch: number;

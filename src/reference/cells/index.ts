@@ -1,4 +1,5 @@
-// Float64 CPU reference of the five gated cells and the linear cell (SPEC §2, §4, §7, §12): the twin every GPU kernel is tested against.
+// Float64 CPU reference of the five gated cells and the linear cell (SPEC §2, §4, §7, §12): the twin every GPU kernel is tested
+// against. The per-step cells it loops over are the host float64 model (src/model/f64/), which production runs too.
 //
 //   referenceForward(layout, params, {x, y?, batch, steps}) → { h [B,T,H], c [B,T,H]|null, yHat [B,T], loss|null,
 //       intermediates: gate/leak/rdiag (const, shared, diag), + r (gru), f/e/cdiag (lstm),
@@ -11,17 +12,24 @@
 export { referenceForward, referenceStep, intermediate, type ForwardResult } from './forward.ts';
 export { referenceBackward, type GradientResult } from './backward.ts';
 export { referenceTangent, type TangentResult } from './tangent.ts';
-export { cellReference } from './registry.ts';
-export { inputAt, prepareModel, rollout, zeroState, type PreparedModel, type SequenceBatch } from './sequence.ts';
-export { LAYERNORM_EPS, layerNormBackward, layerNormForward, layerNormTangent, type LayerNormCache } from './layernorm.ts';
-export { meanSquaredError, readout } from './readout.ts';
-export { sigmoid } from './math.ts';
 export {
-  INTERMEDIATE_NAMES,
+  LAYERNORM_EPS,
+  cellReference,
+  inputAt,
+  layerNormBackward,
+  layerNormForward,
+  layerNormTangent,
+  prepareModel,
+  rollout,
+  zeroState,
   type CellReference,
-  type IntermediateName,
   type IntermediateValues,
+  type LayerNormCache,
   type Params,
+  type PreparedModel,
   type RecurrentState,
+  type SequenceBatch,
   type StepRecord,
-} from './types.ts';
+} from '../../model/f64/index.ts';
+export { meanSquaredError, readout } from './readout.ts';
+export { sigmoid } from '../../model/f64/math.ts';

@@ -1,6 +1,6 @@
 // Linear readout and loss (SPEC §2): ŷ_t = out.weight · h_t + out.bias;  L = mean over all B·T of (ŷ - y)².
-import { dot } from './math.ts';
-import type { Params } from './types.ts';
+import { dot } from '../../model/f64/math.ts';
+import type { Params } from '../../model/f64/types.ts';
 
 export function readout(p: Params, h: Float64Array): number {
   return dot(p.get('out.weight'), h) + p.get('out.bias')[0]!;

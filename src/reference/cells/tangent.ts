@@ -2,7 +2,7 @@
 // (gates, recurrent mixing, LayerNorm; LSTM through c as well).
 import { TensorViews, maskTrainable, type FloatArray, type ParamLayout } from '../../model/params.ts';
 import { readoutTangent } from './readout.ts';
-import { checkBatch, prepareModel, rollout, zeroState, type SequenceBatch } from './sequence.ts';
+import { checkBatch, prepareModel, rollout, zeroState, type SequenceBatch } from '../../model/f64/sequence.ts';
 
 export interface TangentResult {
   /** v [B,T,H]: tangent of h_t. */

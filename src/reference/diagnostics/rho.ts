@@ -4,8 +4,8 @@
 // takes the Rayleigh quotient ρ_q = Σ_p J_qp² η_p / Σ_p J_qp² directly (η̄ where Σ_p J_qp² = 0). No factorisation
 // of J is used, so it checks the GPU kernel's derivation as well as its arithmetic.
 import { TensorViews, type FloatArray, type ParamLayout } from '../../model/params.ts';
-import { checkBatch, inputAt, prepareModel, rollout, zeroState, type PreparedModel, type SequenceBatch } from '../cells/sequence.ts';
-import type { RecurrentState, StepRecord } from '../cells/types.ts';
+import { stateWidth } from '../../model/cells.ts';
+import { checkBatch, inputAt, prepareModel, rollout, zeroState, type PreparedModel, type RecurrentState, type SequenceBatch, type StepRecord } from '../../model/f64/index.ts';
 
 export interface RhoReferenceResult {
   /** ρ [B, T, H]. */
@@ -24,11 +24,6 @@ export interface RhoReferenceInput extends SequenceBatch {
   states?: FloatArray;
 }
 
-/** Words of state per unit: h, plus c for lstm. */
-function stateWords(model: PreparedModel): number {
-  return model.layout.config.cell === 'lstm' ? 2 : 1;
-}
-
 function trainableIndices(layout: ParamLayout): number[] {
   return layout.tensors.filter((t) => t.trainable).flatMap((t) => Array.from({ length: t.size }, (_, i) => t.offset + i));
 }
@@ -37,7 +32,7 @@ function trainableIndices(layout: ParamLayout): number[] {
 function recordsFrom(model: PreparedModel, data: RhoReferenceInput, b: number): StepRecord[] {
   if (!data.states) return rollout(model, data, b);
   const H = model.hiddenSize;
-  const W = stateWords(model);
+  const W = stateWidth(model.layout.config.cell);
   const slot = (t: number, w: number) => Float64Array.from(data.states!.subarray(((t * data.batch + b) * W + w) * H, ((t * data.batch + b) * W + w + 1) * H));
   return Array.from({ length: data.steps }, (_, t) => {
     let prev = zeroState(model);
@@ -49,7 +44,7 @@ function recordsFrom(model: PreparedModel, data: RhoReferenceInput, b: number): 
 export function referenceRho(layout: ParamLayout, params: FloatArray, data: RhoReferenceInput, preconditioner: Float64Array): RhoReferenceResult {
   const model = prepareModel(layout, params);
   checkBatch(model, data, false);
-  const needed = data.steps * data.batch * stateWords(model) * model.hiddenSize;
+  const needed = data.steps * data.batch * stateWidth(model.layout.config.cell) * model.hiddenSize;
   if (data.states && data.states.length < needed) throw new Error(`states has ${data.states.length} values; [T,B,W,H] needs ${needed}`);
   const indices = trainableIndices(layout);
   const etaBar = indices.reduce((sum, p) => sum + preconditioner[p]!, 0) / indices.length;

@@ -1,7 +1,7 @@
 // Float64 twin of the GPU window engine (src/diagnostics/windows.ts), for tests only: every window product of
 // SPEC §5 formed directly from its ℓ factors (no prefix sums, no logs), then the envelope of SPEC §5 and ψ of SPEC §7.
 import type { CellKind } from '../../model/cells.ts';
-import { INTERMEDIATE_NAMES, type IntermediateName } from '../cells/types.ts';
+import { INTERMEDIATE_NAMES, type IntermediateName } from '../../model/cells.ts';
 
 export interface WindowData {
   cell: CellKind;

@@ -1,6 +1,6 @@
 // lstm cell (SPEC §2):
 //   i, f, o = σ(W· x + U· h),  g = tanh(LN(Wg x + Ug h)),  c' = f ⊙ c + i ⊙ g,  h' = o ⊙ tanh(c')
-import { LAYERNORM_PREFIX } from '../../model/cells.ts';
+import { LAYERNORM_PREFIX } from '../cells.ts';
 import { candidateBackward, candidateForward, candidateTangent, pairBackward, pairForward, pairTangent, type Candidate, type LayerPair } from './affine.ts';
 import { diagonal, sigmoidSlope, sigmoidVec, tanhSlope } from './math.ts';
 import type { CellReference, IntermediateValues, Params, RecurrentState, StepRecord } from './types.ts';

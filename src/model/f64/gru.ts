@@ -1,6 +1,6 @@
 // gru cell (SPEC §2):
 //   z = σ(Wz x + Uz h),  r = σ(Wr x + Ur h),  g = tanh(LN(Wh x + Uh (r ⊙ h))),  h' = (1-z) ⊙ h + z ⊙ g
-import { LAYERNORM_PREFIX } from '../../model/cells.ts';
+import { LAYERNORM_PREFIX } from '../cells.ts';
 import { candidateBackward, candidateForward, candidateTangent, pairBackward, pairForward, pairTangent, type Candidate, type LayerPair } from './affine.ts';
 import { diagonal, sigmoidSlope, sigmoidVec, tanhSlope } from './math.ts';
 import type { CellReference, IntermediateValues, Params, RecurrentState, StepRecord } from './types.ts';

@@ -1,5 +1,5 @@
 // One float64 reference per cell kind.
-import type { CellKind } from '../../model/cells.ts';
+import type { CellKind } from '../cells.ts';
 import { constCell } from './const.ts';
 import { diagCell } from './diag.ts';
 import { gruCell } from './gru.ts';

@@ -1,6 +1,7 @@
 // Each kernel family at a tiny size against its float64 twin, with the tolerance its tests derive
-// (src/kernels/tolerances.ts). The registry (registry.ts) lists which check covers which family; `lwin doctor`
+// (src/doctor/tolerances.ts). The registry (registry.ts) lists which check covers which family; `lwin doctor`
 // runs them all and the kernel bench times them.
+import { INTERMEDIATE_COUNT, INTERMEDIATE_NAMES, stateWidth } from '../model/cells.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { buildLayout, initParams, maskTrainable, cellLayerNorm, type CellKind, type ParamLayout } from '../model/index.ts';
 import { getTensorSpec } from '../model/params.ts';
@@ -11,9 +12,8 @@ import { RhoEngine } from '../diagnostics/rho.ts';
 import { WindowEngine } from '../diagnostics/windows.ts';
 import { runDiagnostics } from '../diagnostics/stage.ts';
 import { studyDirection } from '../diagnostics/psi.ts';
-import { INTERMEDIATE_COUNT, stateWidth } from '../../shaders/recurrence/forward.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
-import { INTERMEDIATE_NAMES, referenceBackward, referenceForward, referenceTangent } from '../reference/cells/index.ts';
+import { referenceBackward, referenceForward, referenceTangent } from '../reference/cells/index.ts';
 import { referenceRho } from '../reference/diagnostics/rho.ts';
 import { referenceEnvelope, referenceMu, referencePsi } from '../reference/diagnostics/windows.ts';
 import { referenceOptimizerStep } from '../reference/optim.ts';

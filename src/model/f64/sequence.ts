@@ -1,5 +1,6 @@
 // Batch plumbing shared by the forward, backward and tangent drivers: input slicing, zero state, one rollout.
-import { TensorViews, describeConfig, type FloatArray, type ParamLayout } from '../../model/params.ts';
+import { stateWidth } from '../cells.ts';
+import { TensorViews, describeConfig, type FloatArray, type ParamLayout } from '../params.ts';
 import { cellReference } from './registry.ts';
 import type { CellReference, Params, RecurrentState, StepRecord } from './types.ts';
 
@@ -45,7 +46,7 @@ export function checkBatch(model: PreparedModel, data: SequenceBatch, needsTarge
 
 export function zeroState(model: PreparedModel): RecurrentState {
   const h = new Float64Array(model.hiddenSize);
-  return model.layout.config.cell === 'lstm' ? { h, c: new Float64Array(model.hiddenSize) } : { h };
+  return stateWidth(model.layout.config.cell) === 2 ? { h, c: new Float64Array(model.hiddenSize) } : { h };
 }
 
 /** x_{b,t} [D] as float64. */

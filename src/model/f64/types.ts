@@ -1,7 +1,7 @@
-// The contract every float64 reference cell implements: one time step forward, its adjoint (backward) and its
-// tangent (forward-mode JVP). The batch drivers (forward.ts, backward.ts, tangent.ts) only loop over these.
-import type { CellKind } from '../../model/cells.ts';
-import type { TensorViews } from '../../model/params.ts';
+// The contract every float64 cell implements: one time step forward, its adjoint (backward) and its tangent
+// (forward-mode JVP). Exact transport runs these cells; the batch drivers of src/reference/cells only loop over them.
+import type { CellKind, IntermediateName } from '../cells.ts';
+import type { TensorViews } from '../params.ts';
 
 /** Named float64 views of a flat parameter-shaped array: the weights, their gradient, or a direction. */
 export type Params = TensorViews<Float64Array>;
@@ -21,32 +21,13 @@ export interface StepRecord {
   next: RecurrentState;
 }
 
-/**
- * Per-step diagnostic terms of SPEC §4, each [H] per step ([B,T,H] over a batch):
- * - `gate`: the cell's update gate broadcast to H (s for const/shared/diag, z for gru); not in lstm.
- * - `leak`, `rdiag`: retention and first-order diagonal term (const/shared/diag/gru); for linear, `leak` is the
- *   signed diagonal Wh_qq of its Jacobian Wh, and it has no first-order term.
- * - `r`: the GRU reset gate.
- * - `f`, `e`, `cdiag`: the LSTM forget gate, expression factor o(1 - tanh²c) and diagonal cell term.
- */
-export type IntermediateName = 'gate' | 'leak' | 'rdiag' | 'r' | 'f' | 'e' | 'cdiag';
-
 export type IntermediateValues = Partial<Record<IntermediateName, Float64Array>>;
-
-export const INTERMEDIATE_NAMES: Readonly<Record<CellKind, readonly IntermediateName[]>> = {
-  const: ['gate', 'leak', 'rdiag'],
-  shared: ['gate', 'leak', 'rdiag'],
-  diag: ['gate', 'leak', 'rdiag'],
-  gru: ['gate', 'leak', 'rdiag', 'r'],
-  lstm: ['f', 'e', 'cdiag'],
-  linear: ['leak'],
-};
 
 export interface CellReference<R extends StepRecord = StepRecord> {
   readonly kind: CellKind;
   /** (h_{t-1}[, c_{t-1}], x_t) → h_t[, c_t] and everything backward/tangent need. */
   step(p: Params, x: Float64Array, prev: RecurrentState): R;
-  /** SPEC §4 terms of this step, each [H], named as in INTERMEDIATE_NAMES[kind]. */
+  /** SPEC §4 terms of this step, each [H], named as in CELL_FACTS[kind].intermediates (src/model/cells.ts). */
   intermediates(p: Params, rec: R): IntermediateValues;
   /**
    * Given the adjoint of this step's output state (∂L/∂h_t[, ∂L/∂c_t], total, including later steps), adds this

@@ -8,7 +8,7 @@
 // entry here whose check compares the two at a tiny size.
 import type { GpuContext } from '../gpu/context.ts';
 import { CELL_KINDS, type CellKind } from '../model/cells.ts';
-import { cancellingData, checkMatmul, checkSegmentedReduce } from '../doctor/selftest.ts';
+import { cancellingData, checkMatmul, checkSegmentedReduce } from './selftest.ts';
 import {
   checkDiagnosticStage, checkForward, checkGradient, checkOptimizers, checkRho, checkTangent, checkWindowMu, type KernelCheck,
 } from './checks.ts';

@@ -1,8 +1,8 @@
 // The leaky-interpolation family shared by const, shared and diag (SPEC §2):
 //   g = tanh(LN(Wx x + Wx.bias + Wh h)),   h' = (1-s) ⊙ h + s ⊙ g
 // The cells differ only in their gate s, supplied as a LeakyGate (const.ts, shared.ts, diag.ts).
-import type { CellKind } from '../../model/cells.ts';
-import { LAYERNORM_PREFIX } from '../../model/cells.ts';
+import type { CellKind } from '../cells.ts';
+import { LAYERNORM_PREFIX } from '../cells.ts';
 import { candidateBackward, candidateForward, candidateTangent, pairBackward, pairForward, pairTangent, type Candidate, type LayerPair } from './affine.ts';
 import { diagonal, tanhSlope } from './math.ts';
 import type { CellReference, IntermediateValues, Params, RecurrentState, StepRecord } from './types.ts';
