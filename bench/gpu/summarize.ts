@@ -58,7 +58,9 @@ const diagnostics = read<DiagnosticsFile>('diagnostics-paper.json')?.diagnostics
 const torch = read<TorchFile>('torch.json');
 const study = read<StudyFile>('paper-run-study.json');
 const epochSeconds = parseProgressLines(text('paper-run.progress') ?? '');
-const manifest = JSON.parse(readFileSync(join(import.meta.dirname, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+// The kit's manifest sits beside the bundle; run from the repository (tsx), the parts folder may carry one instead.
+const manifestFile = [join(import.meta.dirname, 'manifest.json'), join(partsDir, 'manifest.json')].find(existsSync);
+const manifest = (manifestFile ? JSON.parse(readFileSync(manifestFile, 'utf8')) : { lwin: '?', commit: 'unknown (no manifest.json)' }) as Record<string, unknown>;
 const projection: StudyProjection = projectPaperStudy({ cellsPaper, cellsBench, diagnostics, epochSeconds, calibrate: flags.size === 'full' });
 
 /** Training FLOPs per sequence-step, ≈ 3× the forward's 2·G·H·(H+D) (PERF.md); G gate blocks per cell. */
