@@ -5,6 +5,7 @@ import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { DeviceLostError } from '../gpu/errors.ts';
 import { resolveStudy, type PresetName, type StudyConfig } from '../study/config.ts';
 import { runStudy } from '../study/run.ts';
+import { progressOn } from '../study/pipeline.ts';
 import { terminalProgress } from '../train/progress.ts';
 import { readJsonObject } from './json-config.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
@@ -142,7 +143,7 @@ export function registerRun(program: Command): void {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
       console.log(`lwin run (${flags.preset}) on ${acquired.adapter.name}: ${config.cells.join(', ')} → ${out}`);
       await writingTo(out, () => runStudy(ctx, config, out, {
-        resume: flags.resume, adapter: acquired.adapter, progress: () => terminalProgress(), log: (line) => console.log(`  ${line}`),
+        resume: flags.resume, adapter: acquired.adapter, progress: progressOn(terminalProgress, (line) => console.log(`  ${line}`)),
         report: flags.report !== false,
       }));
       console.log(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; summary: ${join(out, 'H_N_summary.csv')}`);

@@ -12,7 +12,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { CELL_KINDS } from '../model/cells.ts';
-import { cellFileNames } from './outputs.ts';
+import { cellFileNames, numericColumn, parseCsv, type CsvTable } from '../io/study-files.ts';
 import { csvText, type CsvValue } from './format.ts';
 import { differingPaths, showValue, valueAt } from '../util/differences.ts';
 
@@ -67,55 +67,6 @@ export interface AggregateOptions {
 
 /** What a sweep varies between its runs, so not a difference: the model seed and the task seed it follows. */
 export const SEED_SETTINGS: readonly string[] = ['seed', 'task.seed'];
-
-/** A CSV file as text fields, read by header name. */
-export interface CsvTable {
-  source: string;
-  header: string[];
-  rows: string[][];
-}
-
-/** Splits CSV text (RFC 4180 quoting, as format.ts writes it); every row must have one field per header column. */
-export function parseCsv(text: string, source: string): CsvTable {
-  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
-  if (lines.length === 0) throw new Error(`${source} is empty; expected a header row`);
-  const [header, ...rows] = lines.map(splitCsvLine);
-  rows.forEach((row, i) => {
-    if (row.length !== header!.length) throw new Error(`${source}: line ${i + 2} has ${row.length} fields for ${header!.length} columns (${header!.join(',')})`);
-  });
-  return { source, header: header!, rows };
-}
-
-function splitCsvLine(line: string): string[] {
-  const fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') (field += '"'), i++;
-      else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') fields.push(field), (field = '');
-    else field += ch;
-  }
-  fields.push(field);
-  return fields.map((f) => f.trim());
-}
-
-/** A column as numbers: `inf`, `-inf`, `nan` and empty fields (format.ts's spellings) become ±Infinity and NaN. */
-export function numericColumn(table: CsvTable, name: string): number[] {
-  const index = table.header.indexOf(name);
-  if (index < 0) throw new Error(`${table.source} has no column '${name}' (its columns: ${table.header.join(',')})`);
-  return table.rows.map((row, i) => {
-    const text = row[index]!.toLowerCase();
-    const special: Record<string, number> = { '': NaN, nan: NaN, inf: Infinity, '+inf': Infinity, infinity: Infinity, '-inf': -Infinity, '-infinity': -Infinity };
-    const value = text in special ? special[text]! : Number(text);
-    if (Number.isNaN(value) && !(text in special)) throw new Error(`${table.source}: line ${i + 2}, column ${name}: '${row[index]}' is not a number`);
-    return value;
-  });
-}
 
 interface CellTables {
   summary: CsvTable;
