@@ -22,7 +22,7 @@ import { diagnoseCell, studyData } from '../study/run.ts';
 import { writeStudyJson, writeStudySummary } from '../study/outputs.ts';
 import { addStudyOptions, FORCE_OPTION, studyFromFlags, type RunFlags } from './run.ts';
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
-import { writingTo } from './output-path.ts';
+import { writingTo } from '../io/output-path.ts';
 import { deviceOptionsFrom } from './device-options.ts';
 
 interface DiagnoseFlags extends RunFlags {

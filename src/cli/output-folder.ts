@@ -7,7 +7,7 @@ import { access, constants, mkdir, readdir, readFile, rm, stat } from 'node:fs/p
 import { join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { CELL_KINDS } from '../model/cells.ts';
 import { OptimizerSchema } from '../train/config.ts';
-import { writingTo } from './output-path.ts';
+import { writingTo } from '../io/output-path.ts';
 
 export type CommandName = 'run' | 'train' | 'diagnose' | 'sweep';
 

@@ -10,7 +10,7 @@ import { terminalProgress } from '../train/progress.ts';
 import { readJsonObject } from './json-config.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
-import { writingTo } from './output-path.ts';
+import { writingTo } from '../io/output-path.ts';
 import { checkSameSettings } from '../study/resume.ts';
 
 const num = (v: string) => {

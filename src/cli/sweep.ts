@@ -13,7 +13,7 @@ import { terminalProgress } from '../train/progress.ts';
 import { addStudyOptions, studyFromFlags, type RunFlags } from './run.ts';
 import { deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
-import { writingTo } from './output-path.ts';
+import { writingTo } from '../io/output-path.ts';
 
 interface SweepFlags extends RunFlags {
   seeds?: number[];

@@ -13,7 +13,7 @@ import { readJsonObject } from './json-config.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
 import { FORCE_OPTION } from './run.ts';
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
-import { writingTo } from './output-path.ts';
+import { writingTo } from '../io/output-path.ts';
 
 export interface TrainFlags extends DeviceFlags {
   config?: string;

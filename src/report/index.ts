@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import writeFileAtomic from 'write-file-atomic';
-import { writingTo } from '../cli/output-path.ts';
+import { writingTo } from '../io/output-path.ts';
 import { loadReportInput, type StudyReport, type SweepReport } from './load.ts';
 import type { Figure } from './figures/common.ts';
 import { sweepBandFigures } from './figures/sweep.ts';

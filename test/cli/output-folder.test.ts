@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimOutputFolder, inspectFolder, newOutputFolder, type ClaimOptions } from '../../src/cli/output-folder.ts';
-import { explainOutputError, writingTo } from '../../src/cli/output-path.ts';
+import { explainOutputError, writingTo } from '../../src/io/output-path.ts';
 
 let root: string;
 beforeAll(async () => {
