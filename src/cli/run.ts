@@ -11,6 +11,7 @@ import { readJsonObject } from './json-config.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
 import { writingTo } from '../io/output-path.ts';
+import { STUDY_FILES } from '../io/study-files.ts';
 import { checkSameSettings } from '../study/resume.ts';
 
 const num = (v: string) => {
@@ -146,7 +147,7 @@ export function registerRun(program: Command): void {
         resume: flags.resume, adapter: acquired.adapter, progress: progressOn(terminalProgress, (line) => console.log(`  ${line}`)),
         report: flags.report !== false,
       }));
-      console.log(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; summary: ${join(out, 'H_N_summary.csv')}`);
+      console.log(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; summary: ${join(out, STUDY_FILES.windowSummary)}`);
     } catch (error) {
       if (error instanceof DeviceLostError) throw new Error(`${error.message} Continue with: lwin run --resume --out ${out}`);
       throw error;

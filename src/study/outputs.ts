@@ -139,7 +139,7 @@ export function windowSummaryCsv(cells: readonly { cell: string; stats: CellStat
     ...cells.map((c) => at(c.stats, n)?.window ?? NaN),
     ...cells.map((c) => at(c.stats, n)?.contiguousWindow ?? NaN),
   ]);
-  return csvText(header, rows, 'H_N_summary.csv');
+  return csvText(header, rows, STUDY_FILES.windowSummary);
 }
 
 /** `H_N_summary.csv` and `cli_args.csv` as (name, text) pairs. */
