@@ -12,6 +12,8 @@ import { runStudyPipeline, type CellRecord, type StudyEvent } from '../../src/st
 import type { CellStatistics } from '../../src/study/statistics.ts';
 import { studySummaryFiles } from '../../src/study/outputs.ts';
 import { joinPath, memoryStorage, readText } from '../../src/io/storage.ts';
+import { STUDY_FILES } from '../../src/io/study-files.ts';
+import { jsonText } from '../../src/study/format.ts';
 import { loadStudy } from '../../src/report/load.ts';
 import { studyFigureSections } from '../../src/report/sections.ts';
 import { figureHtml } from '../../src/report/render.ts';
@@ -35,11 +37,12 @@ const OUT = 'study';
 
 /**
  * Redraws the report's figures for the cells finished so far, from the in-memory study folder. The pipeline writes
- * the study's summary files once every cell is done, so until then they are made here for the cells so far.
+ * the study's summary files and study.json once every cell is done, so until then they are made here for the cells
+ * so far.
  */
 async function drawFigures(storage: ReturnType<typeof memoryStorage>, config: StudyConfig, done: readonly CellRecord[]): Promise<void> {
-  const summaries = new Map(studySummaryFiles(done, config).map(([name, text]) => [joinPath(OUT, name), text]));
-  const study = await loadStudy(OUT, async (path) => summaries.get(path) ?? readText(storage, path));
+  const partial = new Map([...studySummaryFiles(done, config), [STUDY_FILES.studyJson, jsonText({ config, cells: done })] as [string, string]].map(([name, text]) => [joinPath(OUT, name), text]));
+  const study = await loadStudy(OUT, async (path) => (await readText(storage, path)) ?? partial.get(path));
   const parts: string[] = [];
   for (const section of studyFigureSections(study)) {
     parts.push(`<h2>${section.heading}</h2>`);
