@@ -1,6 +1,6 @@
-// Browser page: a whole lwin study (train → diagnose → statistics) on the user's GPU, from the same modules as
-// `lwin run`, with live progress, the report's figures redrawn as each cell finishes (the study's files are kept in
-// memory and read by the report's own loader), and a download of every output file.
+// Browser page: a whole lwin study (train → diagnose → statistics → outputs) on the user's GPU, run by the same
+// pipeline as `lwin run` (src/study/pipeline.ts) into an in-memory folder, with live progress, the report's figures
+// redrawn as each cell finishes (read from that folder by the report's own loader), and a download of the files.
 // Settings: ?config=<URL-encoded JSON over the quick preset> (default: the quick preset). The results are left on
 // window.lwinStudy (window.lwinError on failure) for tests.
 import { acquireDevice } from '../../src/gpu/device.ts';
@@ -8,24 +8,21 @@ import { GpuContext } from '../../src/gpu/context.ts';
 import { resolveStudy, type StudyConfig } from '../../src/study/config.ts';
 import { MultiLagTask } from '../../src/data/task.ts';
 import { validationSize } from '../../src/data/dataset.ts';
-import { train } from '../../src/train/trainer.ts';
-import { memorySink } from '../../src/train/sink.ts';
-import { runDiagnostics } from '../../src/diagnostics/stage.ts';
-import { analyzeDiagnostics, type CellStatistics } from '../../src/study/statistics.ts';
-import { diagnosticsOptions, trainConfigFor } from '../../src/study/settings.ts';
-import { cellOutputFiles, studySummaryFiles } from '../../src/study/outputs.ts';
+import { runStudyPipeline, type CellRecord, type StudyEvent } from '../../src/study/pipeline.ts';
+import type { CellStatistics } from '../../src/study/statistics.ts';
+import { studySummaryFiles } from '../../src/study/outputs.ts';
+import { joinPath, memoryStorage, readText } from '../../src/io/storage.ts';
+import { STUDY_FILES } from '../../src/io/study-files.ts';
 import { jsonText } from '../../src/study/format.ts';
-import { CURVE_COLUMNS, GATE_COLUMNS, toCsv } from '../../src/train/curves.ts';
 import { loadStudy } from '../../src/report/load.ts';
 import { studyFigureSections } from '../../src/report/sections.ts';
 import { figureHtml } from '../../src/report/render.ts';
-import type { CellKind } from '../../src/model/cells.ts';
 
 interface BrowserStudy {
   adapter: string;
   config: StudyConfig;
   cells: { cell: string; seconds: number; stats: CellStatistics }[];
-  /** The study folder's files (relative path → text), as `lwin run` would write them. */
+  /** The study folder's text files (path under study/ → text), as `lwin run` writes them (the .safetensors stay out). */
   files: Record<string, string>;
 }
 
@@ -36,23 +33,22 @@ declare global {
 }
 
 const $ = (id: string) => document.getElementById(id)!;
-/** Redraws the report's figures for the cells finished so far, from the in-memory study folder. */
-async function drawFigures(files: Map<string, string>): Promise<void> {
-  const study = await loadStudy('study', async (path) => files.get(path));
+const OUT = 'study';
+
+/**
+ * Redraws the report's figures for the cells finished so far, from the in-memory study folder. The pipeline writes
+ * the study's summary files and study.json once every cell is done, so until then they are made here for the cells
+ * so far.
+ */
+async function drawFigures(storage: ReturnType<typeof memoryStorage>, config: StudyConfig, done: readonly CellRecord[]): Promise<void> {
+  const partial = new Map([...studySummaryFiles(done, config), [STUDY_FILES.studyJson, jsonText({ config, cells: done })] as [string, string]].map(([name, text]) => [joinPath(OUT, name), text]));
+  const study = await loadStudy(OUT, async (path) => (await readText(storage, path)) ?? partial.get(path));
   const parts: string[] = [];
   for (const section of studyFigureSections(study)) {
     parts.push(`<h2>${section.heading}</h2>`);
     for (const figure of section.figures) parts.push(await figureHtml(figure));
   }
   $('figures').innerHTML = parts.join('\n');
-}
-
-function storeCell(files: Map<string, string>, result: BrowserStudy, cell: string, stats: CellStatistics, d: Parameters<typeof cellOutputFiles>[2], curves: { curve: Parameters<typeof toCsv>[1]; gates: Parameters<typeof toCsv>[1] }): void {
-  for (const [name, text] of cellOutputFiles(cell, stats, d)) files.set(`study/${cell}/${name}`, text);
-  files.set(`study/${cell}/${cell}_learning_curve.csv`, toCsv(CURVE_COLUMNS as never, curves.curve));
-  files.set(`study/${cell}/gate_stats_${cell}.csv`, toCsv(GATE_COLUMNS as never, curves.gates));
-  for (const [name, text] of studySummaryFiles(result.cells, result.config)) files.set(`study/${name}`, text);
-  files.set('study/study.json', jsonText({ config: result.config, adapter: result.adapter, cells: result.cells.map((c) => ({ cell: c.cell, stats: c.stats, timings: { total: c.seconds } })) }));
 }
 
 function tableRow(stats: CellStatistics, seconds: number): string {
@@ -69,6 +65,18 @@ function offerDownload(result: BrowserStudy): void {
   link.hidden = false;
 }
 
+const seconds = (record: CellRecord) => Object.values(record.timings).reduce((sum, t) => sum + t, 0);
+
+/** The page's view of the pipeline: the stage and epoch in the status line, a table row and figures per cell. */
+function pageProgress(config: StudyConfig, onCell: (record: CellRecord) => void): (event: StudyEvent) => void {
+  const status = (text: string) => ($('status').textContent = text);
+  return (event) => {
+    if (event.kind === 'stage') status(`${event.cell}: ${event.stage}…`);
+    else if (event.kind === 'training' && event.phase === 'epoch') status(`${event.cell}: epoch ${event.epoch}/${config.epochs}, loss ${event.values.loss}`);
+    else if (event.kind === 'cell') onCell(event.record);
+  };
+}
+
 async function run(): Promise<BrowserStudy> {
   const query = new URLSearchParams(location.search).get('config');
   const config = resolveStudy('quick', query ? JSON.parse(query) : {}, 'the page\'s config');
@@ -77,36 +85,26 @@ async function run(): Promise<BrowserStudy> {
   const diagnostic = task.diagnosticSet(config.diagSequences);
   const acquired = await acquireDevice();
   $('adapter').textContent = acquired.adapter.name;
-  const result: BrowserStudy = { adapter: acquired.adapter.name, config, cells: [], files: {} };
-  const files = new Map<string, string>();
+  const storage = memoryStorage();
+  const done: CellRecord[] = [];
+  let drawing = Promise.resolve();
   try {
     const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter });
-    for (const cell of config.cells as CellKind[]) {
-      const started = performance.now();
-      const status = (text: string) => ($('status').textContent = `${cell}: ${text}`);
-      const progress = {
-        start: () => status('training…'),
-        update: (epoch: number, values: Record<string, string>) => status(`epoch ${epoch}/${config.epochs}, loss ${values.loss}`),
-        stop: () => {},
-      };
-      const sink = memorySink();
-      const trained = await train(ctx, trainConfigFor(config, cell), training, { sink, progress });
-      status('diagnostics…');
-      const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
-      trained.optimizer.destroy();
-      const d = await runDiagnostics(ctx, trained.layout, trained.params, diagnostic, diagnosticsOptions(config, preconditioner));
-      status('statistics…');
-      const stats = analyzeDiagnostics(d, { alphaMethod: config.alphaMethod, budgets: config.budgets, eps: config.eps, constS: cell === 'const' ? config.model.constS : undefined });
-      const seconds = (performance.now() - started) / 1000;
-      result.cells.push({ cell, seconds, stats });
-      $('rows').insertAdjacentHTML('beforeend', tableRow(stats, seconds));
-      storeCell(files, result, cell, stats, d, sink.last);
-      status('drawing…');
-      await drawFigures(files);
+    const progress = pageProgress(config, (record) => {
+      done.push(record);
+      $('rows').insertAdjacentHTML('beforeend', tableRow(record.stats, seconds(record)));
+      const cells = [...done];
+      drawing = drawing.then(() => drawFigures(storage, config, cells));
+    });
+    const records = await runStudyPipeline(ctx, config, { training, diagnostic }, storage, OUT, { adapter: acquired.adapter, progress });
+    $('status').textContent = 'drawing…';
+    await drawing;
+    const files: Record<string, string> = {};
+    for (const path of [...storage.files.keys()].sort()) {
+      if (/\.(csv|json)$/.test(path)) files[path.slice(OUT.length + 1)] = (await readText(storage, path))!;
     }
-    result.files = Object.fromEntries(files);
     $('status').textContent = 'done';
-    return result;
+    return { adapter: acquired.adapter.name, config, cells: records.map((r) => ({ cell: r.cell, seconds: seconds(r), stats: r.stats })), files };
   } finally {
     acquired.release();
   }

@@ -1,5 +1,5 @@
-// A whole lwin study from Deno: the same modules as `lwin run` (train → diagnose → statistics → outputs), on Deno's
-// navigator.gpu. Usage:
+// A whole lwin study from Deno: `lwin run`'s study (src/study/run.ts: the study pipeline with the file-system storage,
+// through Deno's node:fs) on Deno's navigator.gpu. Usage:
 //   npx deno run -A --node-modules-dir=manual examples/deno/study.ts --out DIR [--config study.json]
 // The config holds study settings over the quick preset (e.g. a tiny size for CI). Prints one JSON line
 // {runtime, adapter, out, cells, seconds}.

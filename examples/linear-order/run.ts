@@ -15,6 +15,7 @@ import { acquireDevice } from '../../src/gpu/device.ts';
 import { GpuContext } from '../../src/gpu/context.ts';
 import { resolveStudy } from '../../src/study/config.ts';
 import { runStudy } from '../../src/study/run.ts';
+import { progressOn } from '../../src/study/pipeline.ts';
 import { renderSvg } from '../../src/report/render.ts';
 import { loadStudy } from '../../src/report/load.ts';
 import { terminalProgress } from '../../src/train/progress.ts';
@@ -59,7 +60,7 @@ try {
     const dir = join(flags.out!, variant.name);
     console.log(`${variant.name}: ${variant.title} → ${dir}`);
     const [record] = await runStudy(ctx, config, dir, {
-      resume: flags.resume, adapter: acquired.adapter, progress: () => terminalProgress(), log: (line) => console.log(`  ${line}`),
+      resume: flags.resume, adapter: acquired.adapter, progress: progressOn(terminalProgress, (line) => console.log(`  ${line}`)),
     });
     for (const r of record!.learned ?? []) {
       rows.push([variant.name, r.lag, r.coeff, r.learnedAtEpoch ?? '', r.insideWindow ? 1 : 0, r.finalCHat ?? ''].join(','));

@@ -8,6 +8,7 @@ import { join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { CELL_KINDS } from '../model/cells.ts';
 import { OptimizerSchema } from '../train/config.ts';
 import { writingTo } from '../io/output-path.ts';
+import { cellFileNames, STUDY_FILES } from '../io/study-files.ts';
 
 export type CommandName = 'run' | 'train' | 'diagnose' | 'sweep';
 
@@ -33,7 +34,7 @@ const CURVE_FILE = /^(.+)_learning_curve\.csv$/;
 
 /** The names lwin writes at the top of an output folder: what `--force` deletes (nothing else). */
 export function isLwinEntry(name: string): boolean {
-  return ['study.json', 'study_config.json', 'cli_args.csv', 'H_N_summary.csv', 'report.html', 'sweep_jobs.txt', 'checkpoints', 'aggregate'].includes(name) ||
+  return [...Object.values(STUDY_FILES), 'sweep_jobs.txt', 'checkpoints', 'aggregate'].includes(name) ||
     isCell(name) || OPTIMIZERS.includes(name) || SWEEP_ENTRY.test(name) || CURVE_FILE.test(name) || /^gate_stats_.+\.csv$/.test(name);
 }
 
@@ -57,7 +58,7 @@ export async function inspectFolder(dir: string): Promise<FolderContents> {
   if (!info.isDirectory()) return { kind: 'file', summary: 'a file', entries: [] };
   const entries = (await readdir(dir)).sort();
   if (entries.length === 0) return { kind: 'empty', summary: 'nothing', entries };
-  const study = await readJson(join(dir, 'study.json'));
+  const study = await readJson(join(dir, STUDY_FILES.studyJson));
   const config = study?.config as { cells?: string[]; seed?: number; epochs?: number } | undefined;
   if (study && typeof study.weights === 'string') {
     return { kind: 'diagnosis', summary: `a diagnosis of ${study.weights} (cells ${config?.cells?.join(', ') ?? '?'})`, entries };
@@ -67,9 +68,9 @@ export async function inspectFolder(dir: string): Promise<FolderContents> {
     return { kind: 'study', summary: `a finished study (cells ${cells.join(', ') || config.cells.join(', ')}; seed ${config.seed}, ${config.epochs} epochs)`, entries };
   }
   const cellDirs = entries.filter(isCell);
-  if (cellDirs.length || entries.includes('study_config.json')) {
+  if (cellDirs.length || entries.includes(STUDY_FILES.studyConfig)) {
     const finished: string[] = [];
-    for (const cell of cellDirs) if (await exists(join(dir, cell, `${cell}_cell.json`))) finished.push(cell);
+    for (const cell of cellDirs) if (await exists(join(dir, cell, cellFileNames(cell).record))) finished.push(cell);
     const started = cellDirs.filter((c) => !finished.includes(c));
     const parts = [finished.length && `finished: ${finished.join(', ')}`, started.length && `started: ${started.join(', ')}`].filter(Boolean);
     return { kind: 'unfinished-study', summary: `an unfinished study (${parts.join('; ') || 'planned, not started'})`, entries };

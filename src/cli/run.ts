@@ -5,11 +5,13 @@ import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { DeviceLostError } from '../gpu/errors.ts';
 import { resolveStudy, type PresetName, type StudyConfig } from '../study/config.ts';
 import { runStudy } from '../study/run.ts';
+import { progressOn } from '../study/pipeline.ts';
 import { terminalProgress } from '../train/progress.ts';
 import { readJsonObject } from './json-config.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
 import { writingTo } from '../io/output-path.ts';
+import { STUDY_FILES } from '../io/study-files.ts';
 import { checkSameSettings } from '../study/resume.ts';
 
 const num = (v: string) => {
@@ -142,10 +144,10 @@ export function registerRun(program: Command): void {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
       console.log(`lwin run (${flags.preset}) on ${acquired.adapter.name}: ${config.cells.join(', ')} → ${out}`);
       await writingTo(out, () => runStudy(ctx, config, out, {
-        resume: flags.resume, adapter: acquired.adapter, progress: () => terminalProgress(), log: (line) => console.log(`  ${line}`),
+        resume: flags.resume, adapter: acquired.adapter, progress: progressOn(terminalProgress, (line) => console.log(`  ${line}`)),
         report: flags.report !== false,
       }));
-      console.log(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; summary: ${join(out, 'H_N_summary.csv')}`);
+      console.log(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; summary: ${join(out, STUDY_FILES.windowSummary)}`);
     } catch (error) {
       if (error instanceof DeviceLostError) throw new Error(`${error.message} Continue with: lwin run --resume --out ${out}`);
       throw error;

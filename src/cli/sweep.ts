@@ -6,6 +6,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { DeviceLostError } from '../gpu/errors.ts';
 import { runStudy } from '../study/run.ts';
+import { progressOn } from '../study/pipeline.ts';
 import { aggregateGroups, PAPER_SEEDS, planJobs, prepareJobs, shellLine, type SweepJob } from '../study/sweep.ts';
 import { aggregateRuns, writeAggregate } from '../study/aggregate.ts';
 import { terminalProgress } from '../train/progress.ts';
@@ -66,7 +67,7 @@ async function runJobs(flags: SweepFlags, out: string, jobs: SweepJob[]): Promis
       console.log(`[${i + 1}/${jobs.length}] ${job.optimizer}, seed ${job.seed} → ${job.dir}`);
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
       try {
-        await runStudy(ctx, job.config, job.dir, { resume: true, adapter: acquired.adapter, progress: () => terminalProgress(), log: (line) => console.log(`  ${line}`) });
+        await runStudy(ctx, job.config, job.dir, { resume: true, adapter: acquired.adapter, progress: progressOn(terminalProgress, (line) => console.log(`  ${line}`)) });
       } finally {
         ctx.destroy();
       }

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import writeFileAtomic from 'write-file-atomic';
 import { writingTo } from '../io/output-path.ts';
+import { STUDY_FILES } from '../io/study-files.ts';
 import { loadReportInput, type StudyReport, type SweepReport } from './load.ts';
 import type { Figure } from './figures/common.ts';
 import { sweepBandFigures } from './figures/sweep.ts';
@@ -64,7 +65,7 @@ export async function writeReport(dir: string, options: ReportOptions = {}): Pro
   const input = await loadReportInput(dir);
   const title = options.title ?? `lwin ${input.kind} report: ${resolve(dir)}`;
   const html = input.kind === 'study' ? await studyPage(input, title) : await sweepPage(input, title);
-  const out = options.out ?? join(dir, 'report.html');
+  const out = options.out ?? join(dir, STUDY_FILES.report);
   await writeFileAtomic(out, html);
   return out;
 }
@@ -77,7 +78,7 @@ export function registerReport(program: Command): void {
     .option('--out <file>', 'where to write the page (default <dir>/report.html)')
     .option('--title <text>', 'page title')
     .action(async (dir: string, flags: { out?: string; title?: string }) => {
-      const target = flags.out ?? join(dir, 'report.html');
+      const target = flags.out ?? join(dir, STUDY_FILES.report);
       const path = await writingTo(target, () => writeReport(dir, flags), flags.out ? '--out' : 'the report file', 'file');
       console.log(`lwin report: ${path}`);
     });

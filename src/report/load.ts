@@ -1,9 +1,8 @@
 // Reads a study folder (`lwin run --out DIR`) or a sweep folder (`seed_<S>/` studies + `aggregate/`) into plain data
-// for the figures. File names and columns are those of src/study/outputs.ts and src/study/aggregate.ts; optional
+// for the figures. File names and the CSV reader are src/io/study-files.ts's (columns: src/study/outputs.ts and aggregate.ts); optional
 // inputs (trajectory, transport, generalized envelope, learning curves) are `undefined` when absent.
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { cellFileNames } from '../study/outputs.ts';
-import { numericColumn, parseCsv, type CsvTable } from '../study/aggregate.ts';
+import { cellFileNames, numericColumn, parseCsv, STUDY_FILES, type CsvTable } from '../io/study-files.ts';
 
 export type Row = Record<string, number>;
 
@@ -159,9 +158,9 @@ async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefi
     windows,
     envelopeFits: envelopeFits(await readJson(at(names.envelopeFits), read)),
     tau: tauRows.map((r) => r.tau!).filter((t) => !Number.isNaN(t)),
-    learningCurve: await readRows(at(`${cell}_learning_curve.csv`), read),
-    trajectory: await readRows(at(`${cell}_trajectory.csv`), read),
-    recovery: await readRows(at(`${cell}_lag_recovery.csv`), read),
+    learningCurve: await readRows(at(names.learningCurve), read),
+    trajectory: await readRows(at(names.trajectory), read),
+    recovery: await readRows(at(names.lagRecovery), read),
     lagExtras: lagExtras(entry),
   };
   if (ccdf && Array.isArray(ccdf.x)) report.tauCcdf = { x: ccdf.x, p: ccdf.p, infinite: ccdf.infinite ?? 0 };
@@ -174,14 +173,14 @@ async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefi
 
 /** A study folder's content; throws (saying what the folder is instead) when it is no finished study. */
 export async function loadStudy(dir: string, read: TextReader = readText): Promise<StudyReport> {
-  const windowText = await read(join(dir, 'H_N_summary.csv'));
+  const windowText = await read(join(dir, STUDY_FILES.windowSummary));
   if (windowText === undefined) throw new Error(`${dir} is not a study or sweep folder: it has no H_N_summary.csv (a study) and no aggregate/ folder (a sweep). Give the --out folder of \`lwin run\` or \`lwin sweep\``);
-  const cells = parseCsv(windowText, join(dir, 'H_N_summary.csv')).header.filter((c) => c.startsWith('H_N_')).map((c) => c.slice(4));
-  if (cells.length === 0) throw new Error(`${join(dir, 'H_N_summary.csv')} names no cell (no H_N_<cell> column); it is not a study summary`);
-  const study = await readJson(join(dir, 'study.json'), read);
+  const cells = parseCsv(windowText, join(dir, STUDY_FILES.windowSummary)).header.filter((c) => c.startsWith('H_N_')).map((c) => c.slice(4));
+  if (cells.length === 0) throw new Error(`${join(dir, STUDY_FILES.windowSummary)} names no cell (no H_N_<cell> column); it is not a study summary`);
+  const study = await readJson(join(dir, STUDY_FILES.studyJson), read);
   const entries = (study?.cells ?? []) as StudyJsonCell[];
-  const configText = await read(join(dir, 'cli_args.csv'));
-  const config = configText === undefined ? [] : parseCsv(configText, join(dir, 'cli_args.csv')).rows.map((r) => [r[0]!, r[1] ?? ''] as [string, string]);
+  const configText = await read(join(dir, STUDY_FILES.cliArgs));
+  const config = configText === undefined ? [] : parseCsv(configText, join(dir, STUDY_FILES.cliArgs)).rows.map((r) => [r[0]!, r[1] ?? ''] as [string, string]);
   const report: StudyReport = {
     kind: 'study',
     dir,
@@ -210,14 +209,14 @@ async function loadSweep(dir: string): Promise<SweepReport> {
   const seeds = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && /^seed_\d+$/.test(e.name)).map((e) => e.name).sort();
   const report: SweepReport = { kind: 'sweep', dir, seeds, aggregate };
   const firstSeed = seeds[0];
-  if (firstSeed !== undefined && (await readText(join(dir, firstSeed, 'H_N_summary.csv'))) !== undefined) report.first = await loadStudy(join(dir, firstSeed));
+  if (firstSeed !== undefined && (await readText(join(dir, firstSeed, STUDY_FILES.windowSummary))) !== undefined) report.first = await loadStudy(join(dir, firstSeed));
   return report;
 }
 
 /** A study (H_N_summary.csv) or a sweep (aggregate/); refuses anything else with what to pass instead. */
 export async function loadReportInput(dir: string): Promise<ReportInput> {
   if (!(await isDir(dir))) throw new Error(`${dir} is not a folder; give the --out folder of \`lwin run\` or \`lwin sweep\``);
-  if ((await readText(join(dir, 'H_N_summary.csv'))) !== undefined) return loadStudy(dir);
+  if ((await readText(join(dir, STUDY_FILES.windowSummary))) !== undefined) return loadStudy(dir);
   if (await isDir(join(dir, 'aggregate'))) return loadSweep(dir);
   const entries = await readdir(dir, { withFileTypes: true });
   const groups = [];

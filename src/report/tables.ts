@@ -2,7 +2,6 @@
 import type { StudyReport } from './load.ts';
 import { tableHtml } from './render.ts';
 import { fmt } from './figures/common.ts';
-import { learnedVerdict } from '../study/learned.ts';
 
 export function configTable(study: StudyReport): string {
   if (study.config.length === 0) return '<p class="note">No cli_args.csv: the configuration is not known.</p>';
@@ -29,6 +28,18 @@ export function profileTable(study: StudyReport): string {
   const rows = profile.kernels.map((k) => [k.name, String(k.calls), fmt(k.totalMs, 4), fmt(k.meanUs, 4), `${fmt(100 * k.share, 3)} %`]);
   const source = profile.source ? ` (${profile.source}, total ${fmt(profile.totalMs, 4)} ms)` : '';
   return tableHtml(`GPU kernel profile${source}`, ['kernel', 'calls', 'total (ms)', 'mean (µs)', 'share'], rows, 'numeric');
+}
+
+/**
+ * How a row stands against the theory (SPEC §12: detectability is necessary for learning): a lag learned though it
+ * lies outside Ĥ_N contradicts the window; one inside it that was never learned is allowed (detectable is not
+ * learned) but worth a look; the other two cases agree.
+ */
+export function learnedVerdict(row: { insideWindow: boolean; learnedAtEpoch: number | null }): 'learned outside Ĥ_N' | 'inside Ĥ_N, not learned' | 'consistent' {
+  const learned = row.learnedAtEpoch !== null;
+  if (learned && !row.insideWindow) return 'learned outside Ĥ_N';
+  if (!learned && row.insideWindow) return 'inside Ĥ_N, not learned';
+  return 'consistent';
 }
 
 /** SPEC §12: per cell and task lag, c_k, whether ℓ_k is inside Ĥ_N at N = training sequences, and when it was learned. */

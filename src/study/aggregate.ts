@@ -12,7 +12,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { CELL_KINDS } from '../model/cells.ts';
-import { cellFileNames } from './outputs.ts';
+import { cellFileNames, numericColumn, parseCsv, STUDY_FILES, type CsvTable } from '../io/study-files.ts';
 import { csvText, type CsvValue } from './format.ts';
 import { differingPaths, showValue, valueAt } from '../util/differences.ts';
 
@@ -68,55 +68,6 @@ export interface AggregateOptions {
 /** What a sweep varies between its runs, so not a difference: the model seed and the task seed it follows. */
 export const SEED_SETTINGS: readonly string[] = ['seed', 'task.seed'];
 
-/** A CSV file as text fields, read by header name. */
-export interface CsvTable {
-  source: string;
-  header: string[];
-  rows: string[][];
-}
-
-/** Splits CSV text (RFC 4180 quoting, as format.ts writes it); every row must have one field per header column. */
-export function parseCsv(text: string, source: string): CsvTable {
-  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
-  if (lines.length === 0) throw new Error(`${source} is empty; expected a header row`);
-  const [header, ...rows] = lines.map(splitCsvLine);
-  rows.forEach((row, i) => {
-    if (row.length !== header!.length) throw new Error(`${source}: line ${i + 2} has ${row.length} fields for ${header!.length} columns (${header!.join(',')})`);
-  });
-  return { source, header: header!, rows };
-}
-
-function splitCsvLine(line: string): string[] {
-  const fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') (field += '"'), i++;
-      else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') fields.push(field), (field = '');
-    else field += ch;
-  }
-  fields.push(field);
-  return fields.map((f) => f.trim());
-}
-
-/** A column as numbers: `inf`, `-inf`, `nan` and empty fields (format.ts's spellings) become ±Infinity and NaN. */
-export function numericColumn(table: CsvTable, name: string): number[] {
-  const index = table.header.indexOf(name);
-  if (index < 0) throw new Error(`${table.source} has no column '${name}' (its columns: ${table.header.join(',')})`);
-  return table.rows.map((row, i) => {
-    const text = row[index]!.toLowerCase();
-    const special: Record<string, number> = { '': NaN, nan: NaN, inf: Infinity, '+inf': Infinity, infinity: Infinity, '-inf': -Infinity, '-infinity': -Infinity };
-    const value = text in special ? special[text]! : Number(text);
-    if (Number.isNaN(value) && !(text in special)) throw new Error(`${table.source}: line ${i + 2}, column ${name}: '${row[index]}' is not a number`);
-    return value;
-  });
-}
-
 interface CellTables {
   summary: CsvTable;
   windows: CsvTable;
@@ -136,7 +87,7 @@ async function whatItIs(dir: string): Promise<string> {
   const entries = await readdir(dir, { withFileTypes: true });
   const seeds = entries.filter((e) => e.isDirectory() && /^seed_\d+$/.test(e.name)).map((e) => join(dir, e.name));
   if (seeds.length) return `a sweep's folder, not a study; pass its runs (${seeds.slice(0, 2).join(' ')}${seeds.length > 2 ? ' …' : ''})`;
-  const started = entries.some((e) => e.name === 'study_config.json' || (e.isDirectory() && (CELL_KINDS as readonly string[]).includes(e.name)));
+  const started = entries.some((e) => e.name === STUDY_FILES.studyConfig || (e.isDirectory() && (CELL_KINDS as readonly string[]).includes(e.name)));
   return started ? `an unfinished study; finish it with \`lwin run --resume --out ${dir}\` (or rerun its sweep)` : 'not a study output folder';
 }
 
@@ -144,13 +95,13 @@ async function whatItIs(dir: string): Promise<string> {
 async function readFinishedRun(dir: string): Promise<FinishedRun | string[]> {
   const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!isDir) return [`${dir} is not a folder`];
-  const windowSummary = await readText(join(dir, 'H_N_summary.csv'));
+  const windowSummary = await readText(join(dir, STUDY_FILES.windowSummary));
   if (windowSummary === undefined) return [`${dir} has no H_N_summary.csv (written when a study's last cell is done): ${await whatItIs(dir)}`];
   // H_N_summary.csv's `H_N_<cell>` columns name the study's cells (as the reference's aggregation finds them).
-  const cellNames = parseCsv(windowSummary, join(dir, 'H_N_summary.csv')).header.filter((c) => c.startsWith('H_N_')).map((c) => c.slice(4));
-  if (cellNames.length === 0) return [`${join(dir, 'H_N_summary.csv')} names no cell (no H_N_<cell> column)`];
+  const cellNames = parseCsv(windowSummary, join(dir, STUDY_FILES.windowSummary)).header.filter((c) => c.startsWith('H_N_')).map((c) => c.slice(4));
+  if (cellNames.length === 0) return [`${join(dir, STUDY_FILES.windowSummary)} names no cell (no H_N_<cell> column)`];
   const oddName = cellNames.find((c) => !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(c));
-  if (oddName !== undefined) return [`${join(dir, 'H_N_summary.csv')} has a column H_N_${oddName}, which names no cell folder`];
+  if (oddName !== undefined) return [`${join(dir, STUDY_FILES.windowSummary)} has a column H_N_${oddName}, which names no cell folder`];
   const cells = new Map<string, CellTables>();
   const problems: string[] = [];
   for (const cell of cellNames) {
@@ -202,7 +153,7 @@ async function runSettings(dirs: readonly string[]): Promise<{ settings: { dir: 
   const settings: { dir: string; config: unknown }[] = [];
   const unchecked: string[] = [];
   for (const dir of dirs) {
-    const text = await readText(join(dir, 'study.json'));
+    const text = await readText(join(dir, STUDY_FILES.studyJson));
     let config: unknown;
     try {
       config = text === undefined ? undefined : (JSON.parse(text) as { config?: unknown }).config;

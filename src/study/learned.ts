@@ -1,6 +1,7 @@
 // Learned against learnable (SPEC §12): for each task lag ℓ_k, the first recorded epoch at which the model's
 // recovered coefficient reached half the true one (ĉ(ℓ_k)/c_k ≥ 1/2, sign included), and whether ℓ_k lies inside
 // the learnability window at N = the number of training sequences (ℓ_k ≤ max{ℓ of the grid: 0 < N_required(ℓ) ≤ N}).
+// How a row stands against the theory (learnedVerdict) is the report's, in src/report/tables.ts.
 import type { CellStatistics } from './statistics.ts';
 
 export interface LearnedRow {
@@ -36,14 +37,3 @@ export function learnedVsLearnable(lags: readonly number[], coeffs: readonly num
   });
 }
 
-/**
- * How a row stands against the theory (SPEC §12: detectability is necessary for learning): a lag learned though it
- * lies outside Ĥ_N contradicts the window; one inside it that was never learned is allowed (detectable is not
- * learned) but worth a look; the other two cases agree.
- */
-export function learnedVerdict(row: Pick<LearnedRow, 'insideWindow' | 'learnedAtEpoch'>): 'learned outside Ĥ_N' | 'inside Ĥ_N, not learned' | 'consistent' {
-  const learned = row.learnedAtEpoch !== null;
-  if (learned && !row.insideWindow) return 'learned outside Ĥ_N';
-  if (!learned && row.insideWindow) return 'inside Ĥ_N, not learned';
-  return 'consistent';
-}

@@ -1,5 +1,5 @@
-// The files of one study, written atomically (write-file-atomic: a temporary file beside the target, then a rename),
-// so an interrupted run leaves every file either as it was or complete. Names and columns follow the reference
+// The files of one study, as (name, text) pairs written through a Storage (on disk: atomically, io/node-storage.ts,
+// so an interrupted run leaves every file either as it was or complete); their names are io/study-files.ts's. Names and columns follow the reference
 // scripts, so their pandas analysis reads lwin's directories; value spelling is in format.ts.
 //
 // In <dir>/<cell>/:
@@ -24,13 +24,13 @@
 //   cli_args.csv                   `argument,value` (the reference's header): the reference's argument names and
 //                                  spelling first, then lwin's other settings flattened (cli-args.ts)
 //   study.json                     what the caller assembles, made plain (format.ts: toPlainJson)
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import type { Diagnostics } from '../diagnostics/result.ts';
 import type { CellStatistics, LagRow } from './statistics.ts';
 import { csvText, jsonText, type CsvValue } from './format.ts';
 import { cliArgsRows } from './cli-args.ts';
+import { cellFileNames, STUDY_FILES } from '../io/study-files.ts';
+import { joinPath, type Storage } from '../io/storage.ts';
+import { nodeStorage } from '../io/node-storage.ts';
 
 export const SUMMARY_COLUMNS = [
   'ell', 'mu_l1_mean', 'log_mu_l1_mean', 'alpha_hat', 'sigma_alpha_hat', 'N_required_at_eps', 'best_snr', 'err_at_best_snr',
@@ -40,28 +40,20 @@ export const TAU_COLUMNS = ['unit_id', 'tau', 'C', 'a', 'b', 'r2', 'num_points']
 export const H_N_COLUMNS = ['N', 'H_N', 'H_N_contiguous'] as const;
 export const CLI_ARGS_COLUMNS = ['argument', 'value'] as const;
 
-/** File names of one cell, relative to `<dir>/<cell>/`. */
-export function cellFileNames(cell: string) {
-  return {
-    summary: `${cell}_summary.csv`,
-    muUnits: `${cell}_mu_units.csv`,
-    tauUnits: `${cell}_tau_from_mu_units.csv`,
-    tauStats: `${cell}_tau_from_mu_stats.json`,
-    tauConst: `${cell}_tau_const.json`,
-    envelopeFits: `${cell}_envelope_fits.json`,
-    window: `${cell}_H_N.csv`,
-  };
-}
-
 function checkCellName(cell: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(cell)) {
     throw new Error(`outputs: cell name '${cell}' cannot name a directory and files; use letters, digits, '.', '_' or '-'`);
   }
 }
 
-async function writeText(path: string, text: string, written: string[]): Promise<void> {
-  await writeFileAtomic(path, text);
-  written.push(path);
+async function writeFiles(storage: Storage, dir: string, files: [string, string][]): Promise<string[]> {
+  const written: string[] = [];
+  for (const [name, text] of files) {
+    const path = joinPath(dir, name);
+    await storage.write(path, text);
+    written.push(path);
+  }
+  return written;
 }
 
 function summaryRow(r: LagRow): CsvValue[] {
@@ -133,13 +125,8 @@ export function cellOutputFiles(cell: string, stats: CellStatistics, diagnostics
 }
 
 /** Writes the files of one cell into `<dir>/<cell>/`; returns their paths. */
-export async function writeCellOutputs(dir: string, cell: string, stats: CellStatistics, diagnostics: Diagnostics): Promise<string[]> {
-  const files = cellOutputFiles(cell, stats, diagnostics);
-  const cellDir = join(dir, cell);
-  await mkdir(cellDir, { recursive: true });
-  const written: string[] = [];
-  for (const [name, text] of files) await writeText(join(cellDir, name), text, written);
-  return written;
+export async function writeCellOutputs(dir: string, cell: string, stats: CellStatistics, diagnostics: Diagnostics, storage: Storage = nodeStorage()): Promise<string[]> {
+  return writeFiles(storage, joinPath(dir, cell), cellOutputFiles(cell, stats, diagnostics));
 }
 
 /** `H_N_summary.csv` text: one row per budget of any cell, `H_N_<cell>` then `contiguous_H_N_<cell>` columns. */
@@ -152,7 +139,7 @@ export function windowSummaryCsv(cells: readonly { cell: string; stats: CellStat
     ...cells.map((c) => at(c.stats, n)?.window ?? NaN),
     ...cells.map((c) => at(c.stats, n)?.contiguousWindow ?? NaN),
   ]);
-  return csvText(header, rows, 'H_N_summary.csv');
+  return csvText(header, rows, STUDY_FILES.windowSummary);
 }
 
 /** `H_N_summary.csv` and `cli_args.csv` as (name, text) pairs. */
@@ -161,24 +148,18 @@ export function studySummaryFiles(cells: readonly { cell: string; stats: CellSta
   const duplicate = cells.find((c, i) => cells.findIndex((d) => d.cell === c.cell) !== i);
   if (duplicate) throw new Error(`outputs: cell '${duplicate.cell}' appears twice in the study summary; cell names must be unique`);
   return [
-    ['H_N_summary.csv', windowSummaryCsv(cells)],
-    ['cli_args.csv', csvText(CLI_ARGS_COLUMNS, cliArgsRows(config), 'cli_args.csv')],
+    [STUDY_FILES.windowSummary, windowSummaryCsv(cells)],
+    [STUDY_FILES.cliArgs, csvText(CLI_ARGS_COLUMNS, cliArgsRows(config), STUDY_FILES.cliArgs)],
   ];
 }
 
 /** Writes `H_N_summary.csv` and `cli_args.csv` at the top of `dir`; returns their paths. */
-export async function writeStudySummary(dir: string, cells: { cell: string; stats: CellStatistics }[], config: object): Promise<string[]> {
-  const files = studySummaryFiles(cells, config);
-  await mkdir(dir, { recursive: true });
-  const written: string[] = [];
-  for (const [name, text] of files) await writeText(join(dir, name), text, written);
-  return written;
+export async function writeStudySummary(dir: string, cells: { cell: string; stats: CellStatistics }[], config: object, storage: Storage = nodeStorage()): Promise<string[]> {
+  return writeFiles(storage, dir, studySummaryFiles(cells, config));
 }
 
 /** Writes `<dir>/study.json` from what the caller assembled (typed arrays → arrays, non-finite → null); returns its path. */
-export async function writeStudyJson(dir: string, study: object): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, 'study.json');
-  await writeFileAtomic(path, jsonText(study));
-  return path;
+export async function writeStudyJson(dir: string, study: object, storage: Storage = nodeStorage()): Promise<string> {
+  const [path] = await writeFiles(storage, dir, [[STUDY_FILES.studyJson, jsonText(study)]]);
+  return path!;
 }

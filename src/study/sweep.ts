@@ -15,6 +15,7 @@ import { OptimizerSchema } from '../train/config.ts';
 import { resolveStudy, type PresetName, type StudyConfig } from './config.ts';
 import { differingPaths } from '../util/differences.ts';
 import { readJsonFile, STUDY_CONFIG_FILE } from './resume.ts';
+import { STUDY_FILES } from '../io/study-files.ts';
 
 export { differingPaths };
 
@@ -103,7 +104,7 @@ export function aggregateGroups(jobs: readonly SweepJob[], out: string): { targe
 export async function prepareJobs(jobs: readonly SweepJob[]): Promise<void> {
   const conflicts: string[] = [];
   for (const job of jobs) {
-    for (const [file, pick] of [[job.configFile, (v: unknown) => v], [join(job.dir, 'study.json'), (v: unknown) => (v as { config?: unknown }).config]] as const) {
+    for (const [file, pick] of [[job.configFile, (v: unknown) => v], [join(job.dir, STUDY_FILES.studyJson), (v: unknown) => (v as { config?: unknown }).config]] as const) {
       const previous = await readJsonFile(file, 'remove it or choose another --out');
       if (previous === undefined) continue;
       const differences = differingPaths(pick(previous), job.config);

@@ -4,13 +4,14 @@
 // during training (the companion paper's question: the envelope's decay class emerges from training). On the
 // multi-lag task it also records the lag recovery ĉ(ℓ) (SPEC §12) on a fixed probe set into
 // `<cell>/<cell>_lag_recovery.csv` (epoch, ell, c_hat, c_true).
-import { readFile } from 'node:fs/promises';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ParamLayout } from '../model/params.ts';
 import type { SequenceData } from '../data/dataset.ts';
 import { runDiagnostics } from '../diagnostics/stage.ts';
 import { fitUnitTimescales } from '../stats/fits/timescales.ts';
-import { writeCsv } from '../train/curves.ts';
+import { toCsv } from '../train/curves.ts';
+import { readText, type Storage } from '../io/storage.ts';
+import { numericRecords } from '../io/study-files.ts';
 import type { StudyConfig } from './config.ts';
 import { diagnosticsOptions } from './settings.ts';
 import { lagRecovery } from '../diagnostics/recovery.ts';
@@ -48,23 +49,31 @@ function subset(data: SequenceData, n: number): SequenceData {
   return { ...data, count, x: data.x.subarray(0, count * data.steps * data.inputSize), y: data.y.subarray(0, count * data.steps) };
 }
 
-/** The numeric rows of a CSV this module wrote earlier (a resumed run continues it); none if absent or foreign. */
-async function previousRows<R>(file: string, columns: readonly (keyof R)[]): Promise<R[]> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  const [header, ...lines] = text.trim().split('\n');
-  if (!header || header !== columns.join(',')) return [];
-  return lines.map((line) => Object.fromEntries(columns.map((c, i) => [c, Number(line.split(',')[i] || NaN)])) as R);
+/** The rows of a CSV this module wrote earlier (a resumed run continues it); none if absent or of other columns. */
+async function previousRows<R>(storage: Storage, file: string, columns: readonly (keyof R & string)[]): Promise<R[]> {
+  const text = await readText(storage, file);
+  if (text === undefined || text.trim() === '') return [];
+  return numericRecords<R>(text, file, columns) ?? [];
+}
+
+/** Where the recorders write: the study's storage and the two files' paths. */
+export interface TrajectoryFiles {
+  storage: Storage;
+  trajectory: string;
+  /** The lag recovery's file (recorded on the task only). */
+  recovery: string;
 }
 
 /** The trainer's onEpochEnd hook that records the trajectory into `file`. */
-export function trajectoryRecorder(ctx: GpuContext, config: StudyConfig, layout: ParamLayout, diagnostic: SequenceData, file: string) {
+export function trajectoryRecorder(ctx: GpuContext, config: StudyConfig, layout: ParamLayout, diagnostic: SequenceData, files: TrajectoryFiles) {
+  const { storage, trajectory: file } = files;
   const every = config.trackEvery!;
   const probe = subset(diagnostic, TRAJECTORY_SEQUENCES);
   let rows: TrajectoryRow[] | undefined;
-  const recovery = config.data ? undefined : recoveryRecorder(ctx, config, layout, diagnostic, file.replace(/_trajectory\.csv$/, '_lag_recovery.csv'));
+  const recovery = config.data ? undefined : recoveryRecorder(ctx, config, layout, diagnostic, storage, files.recovery);
   return async (epoch: number, snapshot: () => Promise<{ params: Float32Array; preconditioner: Float64Array }>) => {
     // A resumed run replaces rows from epochs it is about to redo.
-    rows ??= (await previousRows<TrajectoryRow>(file, COLUMNS)).filter((r) => r.epoch < epoch);
+    rows ??= (await previousRows<TrajectoryRow>(storage, file, COLUMNS)).filter((r) => r.epoch < epoch);
     if (epoch % every !== 0) return;
     const { params, preconditioner } = await snapshot();
     const options = { ...diagnosticsOptions(config, preconditioner), transportSamples: 0, psiSubsample: 1000, preconditioner };
@@ -80,13 +89,13 @@ export function trajectoryRecorder(ctx: GpuContext, config: StudyConfig, layout:
         tau_median: median, tau_finite_fraction: units.tau.length ? finite.length / units.tau.length : NaN,
       });
     }
-    await writeCsv(file, COLUMNS, rows);
+    await storage.write(file, toCsv(COLUMNS, rows));
     await recovery?.(epoch, params);
   };
 }
 
 /** ĉ(ℓ) for ℓ = 1…lagGrid.max every K epochs on the task (its u and coefficients give c_true). */
-function recoveryRecorder(ctx: GpuContext, config: StudyConfig, layout: ParamLayout, diagnostic: SequenceData, file: string) {
+function recoveryRecorder(ctx: GpuContext, config: StudyConfig, layout: ParamLayout, diagnostic: SequenceData, storage: Storage, file: string) {
   const task = new MultiLagTask(config.task);
   const T = diagnostic.steps;
   const lagMax = Math.min(config.lagGrid.max, T - 1);
@@ -96,7 +105,7 @@ function recoveryRecorder(ctx: GpuContext, config: StudyConfig, layout: ParamLay
   const cTrue = (ell: number) => config.task.coeffs[config.task.lags.indexOf(ell)] ?? 0;
   let rows: RecoveryRow[] | undefined;
   return async (epoch: number, params: Float32Array) => {
-    rows ??= (await previousRows<RecoveryRow>(file, RECOVERY_COLUMNS)).filter((r) => r.epoch < epoch);
+    rows ??= (await previousRows<RecoveryRow>(storage, file, RECOVERY_COLUMNS)).filter((r) => r.epoch < epoch);
     const buffer = ctx.upload('recovery/params', params);
     try {
       const cHat = await lagRecovery(ctx, layout, buffer, { ...probe, x: probe.x, count: probe.count, steps: T, inputSize: probe.inputSize }, task.direction, lagMax);
@@ -104,7 +113,7 @@ function recoveryRecorder(ctx: GpuContext, config: StudyConfig, layout: ParamLay
     } finally {
       buffer.destroy();
     }
-    await writeCsv(file, RECOVERY_COLUMNS, rows);
+    await storage.write(file, toCsv(RECOVERY_COLUMNS, rows));
   };
 }
 

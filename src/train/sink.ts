@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { ParamLayout } from '../model/params.ts';
 import { CURVE_COLUMNS, GATE_COLUMNS, writeCsv, type CurveRow, type GateRow } from './curves.ts';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type Warn } from './checkpoint.ts';
+import { cellFileNames } from '../io/study-files.ts';
 
 export interface TrainSink {
   /** Called after every epoch with the whole curves so far. */
@@ -21,8 +22,9 @@ export function fileSink(dir: string, warn?: Warn): TrainSink {
     where: join(dir, 'checkpoints'),
     async curves(cell, curve, gates) {
       await mkdir(dir, { recursive: true });
-      await writeCsv(join(dir, `${cell}_learning_curve.csv`), CURVE_COLUMNS, curve);
-      await writeCsv(join(dir, `gate_stats_${cell}.csv`), GATE_COLUMNS, gates);
+      const names = cellFileNames(cell);
+      await writeCsv(join(dir, names.learningCurve), CURVE_COLUMNS, curve);
+      await writeCsv(join(dir, names.gateStats), GATE_COLUMNS, gates);
     },
     async saveCheckpoint(layout, checkpoint) {
       await saveCheckpoint(dir, layout, checkpoint);

@@ -1,19 +1,17 @@
 // No import cycles in src/ and shaders/, between files or between layers (a folder right under src/ or shaders/):
 // data flows one way (STYLE.md habit 5), so an arrow that runs back up is a defect. On failure the message lists
 // every cycle with the imports that make it up. Run alone: npx vitest run test/architecture
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cycleEdges, cycles, layerGraph, readImportGraph, type ImportGraph } from './import-graph.ts';
+import { cycleEdges, cycles, layerGraph, layerOf, readImportGraph, type ImportGraph } from './import-graph.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FOLDERS = ['src', 'shaders'];
 
-/**
- * Layer cycles tolerated for now, each exactly as found. The study writes the report and the report reads the
- * study's CSV files with the study's parser: the single study orchestrator of issue 15 (with its own module for
- * file names and CSV parsing) removes this cycle, and then this entry must go (the test below fails while it stays).
- */
-const TOLERATED_LAYER_CYCLES: readonly (readonly string[])[] = [['src/report', 'src/study']];
+/** Layer cycles tolerated, each exactly as found (none now; an entry must go once its cycle is gone). */
+const TOLERATED_LAYER_CYCLES: readonly (readonly string[])[] = [];
 
 const graph = (edges: Record<string, string[]>): ImportGraph => new Map(Object.entries(edges));
 
@@ -65,5 +63,28 @@ describe('src/ and shaders/', () => {
     const found = new Set(cycles(layerGraph(files)).map((c) => c.join(' ↔ ')));
     const gone = TOLERATED_LAYER_CYCLES.map((c) => c.join(' ↔ ')).filter((c) => !found.has(c));
     expect(gone, 'tolerated cycles that no longer exist: remove them from TOLERATED_LAYER_CYCLES').toEqual([]);
+  });
+});
+
+// The layers above the engine stay one-way: the study pipeline writes through a storage, the report reads the study's
+// files through src/io, and the command line sits on top.
+describe('the upper layers', () => {
+  const files = readImportGraph(ROOT, FOLDERS);
+
+  it.each([
+    ['src/report', ['src/study', 'src/cli']],
+    ['src/io', ['src/study', 'src/report', 'src/cli', 'src/train']],
+  ])('%s imports nothing of %j', (layer, above) => {
+    const offending = [...files].flatMap(([m, targets]) => (layerOf(m) === layer ? targets.filter((t) => above.includes(layerOf(t))).map((t) => `${m} → ${t}`) : []));
+    expect(offending).toEqual([]);
+  });
+
+  it.each(['src/io/storage.ts', 'src/io/study-files.ts'])('%s imports no other module', (module) => {
+    expect(files.get(module)).toEqual([]);
+  });
+
+  it('the study pipeline imports no Node built-in (the browser page runs it)', () => {
+    const text = readFileSync(join(ROOT, 'src/study/pipeline.ts'), 'utf8');
+    expect(text.match(/from ['"]node:[^'"]+['"]/g) ?? []).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { resolveStudy } from '../../src/study/config.ts';
 import { runStudy } from '../../src/study/run.ts';
-import { parseCsv } from '../../src/study/aggregate.ts';
+import { parseCsv } from '../../src/io/study-files.ts';
 
 const gpu = useGpu();
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -1,6 +1,7 @@
 // Learned against learnable (SPEC §12) on hand-built inputs whose answers follow from the definitions.
 import { describe, expect, it } from 'vitest';
-import { learnedVerdict, learnedVsLearnable } from '../../src/study/learned.ts';
+import { learnedVsLearnable } from '../../src/study/learned.ts';
+import { learnedVerdict } from '../../src/report/tables.ts';
 import type { CellStatistics } from '../../src/study/statistics.ts';
 
 const stats = { lags: [{ ell: 2, nRequired: 50 }, { ell: 4, nRequired: 400 }, { ell: 8, nRequired: -1 }, { ell: 16, nRequired: 200 }] } as unknown as CellStatistics;
