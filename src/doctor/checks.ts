@@ -4,18 +4,18 @@
 import { INTERMEDIATE_COUNT, INTERMEDIATE_NAMES, stateWidth } from '../model/cells.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { buildLayout, initParams, maskTrainable, cellLayerNorm, type CellKind, type ParamLayout } from '../model/index.ts';
-import { getTensorSpec } from '../model/params.ts';
 import { recordForward } from '../cells/forward.ts';
 import { recordBatchGradient } from '../cells/backward.ts';
 import { recordTangent } from '../cells/tangent.ts';
 import { RhoEngine } from '../diagnostics/rho.ts';
 import { WindowEngine } from '../diagnostics/windows.ts';
 import { runDiagnostics } from '../diagnostics/stage.ts';
-import { studyDirection } from '../diagnostics/psi.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
 import { referenceBackward, referenceForward, referenceTangent } from '../reference/cells/index.ts';
 import { referenceRho } from '../reference/diagnostics/rho.ts';
-import { referenceEnvelope, referenceMu, referencePsi } from '../reference/diagnostics/windows.ts';
+import { referenceMu } from '../reference/diagnostics/windows.ts';
+import { referenceDiagnosticStage } from '../reference/diagnostics/stage.ts';
+import { unitDirection } from '../reference/direction.ts';
 import { referenceOptimizerStep } from '../reference/optim.ts';
 import { F32_UNIT_ROUNDOFF as U, compareToReference, type Comparison } from '../reference/compare.ts';
 import { GpuOptimizer, OPTIMIZER_NAMES } from '../train/optim/index.ts';
@@ -149,15 +149,6 @@ export async function checkGradient(ctx: GpuContext, cell: CellKind): Promise<{ 
   };
 }
 
-/** A unit direction over the trainable parameters (SPEC §7). */
-function unitDirection(layout: ParamLayout, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  const w = Float64Array.from({ length: layout.totalSize }, () => rng.normal());
-  maskTrainable(layout, w);
-  const norm = Math.sqrt(w.reduce((sum, v) => sum + v * v, 0));
-  return Float32Array.from(w, (v) => v / norm);
-}
-
 /** tangent_<cell>: v (and ċ) and ŷ̇ against referenceTangent. */
 export async function checkTangent(ctx: GpuContext, cell: CellKind): Promise<KernelCheck> {
   const layout = tinyLayout(cell);
@@ -273,21 +264,7 @@ export async function checkDiagnosticStage(ctx: GpuContext, cell: CellKind): Pro
   const lags = [1, 2, 5, 11];
   const wSeed = 212;
   const d = await runDiagnostics(ctx, layout, params, data, { lags, firstOrder: true, batch: 2, wSeed, seed: 1, transportSamples: 0, preconditioner: eta, psiSubsample: 8 });
-  // The float64 chain.
-  const batch = { x: data.x, y: data.y, batch: data.count, steps: data.steps };
-  const fwd = referenceForward(layout, params, batch);
-  const tan = referenceTangent(layout, params, batch, studyDirection(layout, wSeed));
-  const H = layout.config.hiddenSize;
-  const outW = getTensorSpec(layout, 'out.weight');
-  const delta = new Float64Array(data.count * data.steps * H);
-  for (let i = 0; i < data.count * data.steps; i++) for (let q = 0; q < H; q++) delta[i * H + q] = (fwd.yHat[i]! - data.y[i]!) * params[outW.offset + q]!;
-  const names = INTERMEDIATE_NAMES[cell];
-  const inter = new Float64Array(names.length * data.count * data.steps * H);
-  names.forEach((name, n) => inter.set(fwd.intermediates[name]!, n * data.count * data.steps * H));
-  const windowData = { cell, batch: data.count, steps: data.steps, hidden: H, intermediates: inter };
-  const rho = referenceRho(layout, params, batch, eta);
-  const envelope = referenceEnvelope(windowData, lags, true, rho.rho);
-  const psi = referencePsi(windowData, lags, true, delta, tan.v);
+  const { envelope, psi } = referenceDiagnosticStage(layout, params, data, { lags, wSeed, eta });
   const env = compareParts(d.perLag.flatMap((lag, l) => {
     const r = envelope[l]!;
     return [
@@ -307,7 +284,7 @@ export async function checkDiagnosticStage(ctx: GpuContext, cell: CellKind): Pro
     }
     return { got: [lag.psiMean * lag.count], expected: [sum], tolerance: () => STAGE_RELATIVE * size };
   }));
-  const shape = `${cell}${layout.config.layernorm ? ' +ln' : ''} 3 sequences in batches of 2, T=20 H=${H}, ℓ ∈ {${lags}}`;
+  const shape = `${cell}${layout.config.layernorm ? ' +ln' : ''} 3 sequences in batches of 2, T=20 H=${layout.config.hiddenSize}, ℓ ∈ {${lags}}`;
   return {
     envelope: { kernel: 'window_envelope + window_accumulate', shape: `${shape}: f̂, log f̂, per-unit, f̃`, ...env },
     psi: { kernel: 'readout_delta + window_psi', shape: `${shape}: Σψ per lag`, ...sums },

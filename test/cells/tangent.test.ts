@@ -16,10 +16,10 @@ import { gaussianInputs, saturateGates } from '../support/cells.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { buildLayout, initParams, maskTrainable, CELL_KINDS, type CellKind, type ParamLayout, GATED_CELL_KINDS, cellLayerNorm, layerNormChoices } from '../../src/model/index.ts';
 import { referenceTangent } from '../../src/reference/cells/index.ts';
+import { unitDirection } from '../../src/reference/direction.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { recordTangent } from '../../src/cells/tangent.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
-import { Rng } from '../../src/util/random.ts';
 import { tangentRowTolerance } from '../../src/doctor/tolerances.ts';
 
 const gpu = useGpu();
@@ -27,15 +27,6 @@ const gpu = useGpu();
 function expectClose(what: string, got: ArrayLike<number>, expected: ArrayLike<number>, rowLength: number): void {
   const c = compareToReference(got, expected, tangentRowTolerance(expected, rowLength));
   expect(c.ok, describeComparison(what, c)).toBe(true);
-}
-
-/** A Gaussian direction over the trainable parameters (0 elsewhere), normalised to unit L2 norm (SPEC §7). */
-function unitDirection(layout: ParamLayout, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  const w = Float64Array.from({ length: layout.totalSize }, () => rng.normal());
-  maskTrainable(layout, w);
-  const norm = Math.sqrt(w.reduce((sum, v) => sum + v * v, 0));
-  return Float32Array.from(w, (v) => v / norm);
 }
 
 /** `w` with 1e3 on every element outside the trainable tensors (s_const, padding), which the kernels must not read. */

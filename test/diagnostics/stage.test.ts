@@ -5,18 +5,13 @@
 // float64 to ~1e-6 relative of their scale (see the forward and tangent tests); a window of ℓ factors carries ℓ such
 // errors, so envelopes agree to ~ℓ·1e-6 relative: 1e-4 leaves a wide margin. ψ sums mix signs, so they are held to
 // 1e-4 of Σ|terms| (the reference's magnitude), not of their own value.
-import { INTERMEDIATE_NAMES } from '../../src/model/cells.ts';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { buildLayout, initParams, type CellKind } from '../../src/model/index.ts';
 import { MultiLagTask } from '../../src/data/task.ts';
-import { referenceForward, referenceTangent } from '../../src/reference/cells/index.ts';
-import { referenceEnvelope, referencePsi } from '../../src/reference/diagnostics/windows.ts';
-import { referenceRho } from '../../src/reference/diagnostics/rho.ts';
+import { referenceDiagnosticStage } from '../../src/reference/diagnostics/stage.ts';
 import { runDiagnostics } from '../../src/diagnostics/stage.ts';
-import { studyDirection } from '../../src/diagnostics/psi.ts';
 import { diagnosticsFromJSON, diagnosticsToJSON } from '../../src/diagnostics/result.ts';
-import { getTensorSpec } from '../../src/model/params.ts';
 import { Rng } from '../../src/util/random.ts';
 import { deriveSeed } from '../../src/data/seeds.ts';
 import { exactTransport, sampleTransportPairs } from '../../src/diagnostics/transport.ts';
@@ -34,32 +29,14 @@ function fixture(cell: CellKind) {
   return { data, layout, params, eta };
 }
 
-function reference(cell: CellKind, f: ReturnType<typeof fixture>) {
-  const { data, layout, params, eta } = f;
-  const batch = { x: data.x, y: data.y, batch: data.count, steps: data.steps };
-  const fwd = referenceForward(layout, params, batch);
-  const w = studyDirection(layout, 212);
-  const tan = referenceTangent(layout, params, batch, w);
-  const H = layout.config.hiddenSize;
-  const outW = getTensorSpec(layout, 'out.weight');
-  const delta = new Float64Array(data.count * data.steps * H);
-  for (let i = 0; i < data.count * data.steps; i++) for (let q = 0; q < H; q++) delta[i * H + q] = (fwd.yHat[i]! - data.y[i]!) * params[outW.offset + q]!;
-  const names = INTERMEDIATE_NAMES[cell];
-  const inter = new Float64Array(names.length * data.count * data.steps * H);
-  names.forEach((name, n) => inter.set(fwd.intermediates[name]!, n * data.count * data.steps * H));
-  const windowData = { cell, batch: data.count, steps: data.steps, hidden: H, intermediates: inter };
-  const rho = referenceRho(layout, params, batch, eta);
-  return {
-    envelope: referenceEnvelope(windowData, lags, true, rho.rho),
-    psi: referencePsi(windowData, lags, true, delta, tan.v),
-    etaBar: rho.etaBar,
-  };
+function reference(f: ReturnType<typeof fixture>) {
+  return referenceDiagnosticStage(f.layout, f.params, f.data, { lags, wSeed: 212, eta: f.eta });
 }
 
 describe.each(['gru', 'lstm', 'shared'] as const)('diagnostic stage: %s, 5 sequences in batches of 2', (cell) => {
   it('envelopes, generalized envelope, ψ sums and counts match the float64 chain; JSON round-trips', async () => {
     const f = fixture(cell);
-    const ref = reference(cell, f);
+    const ref = reference(f);
     const d = await runDiagnostics(gpu.ctx, f.layout, f.params, f.data, {
       lags, firstOrder: true, batch: 2, wSeed: 212, seed: 1, transportSamples: 3, preconditioner: f.eta, psiSubsample: 40,
     });
