@@ -1,10 +1,12 @@
-// `npm run bench [-- kernels|cells|diagnostics|stats] [options]`: throughput, per-kernel GPU time and peak memory on
-// the adapter at hand, printed with its name. Set LWIN_BENCH_PAPER=1 to include the paper's size on a software adapter.
+// `npm run bench [-- kernels|cells|diagnostics|stats|peers] [options]`: throughput, per-kernel GPU time and peak memory
+// on the adapter at hand, printed with its name. Set LWIN_BENCH_PAPER=1 to include the paper's size on a software adapter.
+// `peers` (lwin against TF.js on the same adapter, bench/peers.ts) runs only when named: it loads TF.js and takes
+// minutes on a software adapter.
 // Options (the GPU kit uses them; see bench/gpu/run.sh):
 //   --json FILE               also write every result, with the adapter, to FILE (rewritten after each result,
 //                             so a run stopped by a time limit keeps what it measured)
-//   --cells a,b               only these cells
-//   --cell-size BxTxHxD       cells bench sizes (repeatable; default 64x256x64x16, plus the paper's on a GPU)
+//   --cells a,b               only these cells (peers: gru and lstm only)
+//   --cell-size BxTxHxD       cells and peers bench sizes (repeatable; default 64x256x64x16, plus the paper's on a GPU)
 //   --diag-size NxTxHxD       diagnostics bench size (default 64x256x64x16)
 //   --diag-lags MIN:MAX:NUM   its lag grid (default 4:128:32)
 //   --transport-pairs N       exact-transport pairs timed on the host (default 2)
@@ -16,6 +18,7 @@ import { CELL_KINDS, isCellKind, type CellKind } from '../src/model/index.ts';
 import { benchKernels, REPEATS } from './kernels.ts';
 import { benchCells, PAPER_TRAINING, type CellBenchSize } from './cells.ts';
 import { benchStats } from './stats.ts';
+import { benchPeers, PEER_CELLS } from './peers.ts';
 import { benchDiagnostics, DIAGNOSTICS_BENCH_SIZE, type DiagnosticsBenchSize } from './diagnostics.ts';
 
 const { values: flags, positionals } = parseArgs({
@@ -31,7 +34,7 @@ const { values: flags, positionals } = parseArgs({
   },
 });
 const only = positionals[0];
-const PARTS = ['kernels', 'cells', 'diagnostics', 'stats'];
+const PARTS = ['kernels', 'cells', 'diagnostics', 'stats', 'peers'];
 if (only && !PARTS.includes(only)) throw new Error(`unknown bench part "${only}"; expected one of ${PARTS.join(', ')}`);
 
 function dims(text: string, flag: string, count: number): number[] {
@@ -64,7 +67,7 @@ try {
   const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
   console.log(`lwin bench on ${acquired.adapter.name} (${acquired.adapter.runtimeVersion}), ${REPEATS} repeats, profile: ${ctx.profiler!.source}\n`);
   if (!only || only === 'kernels') await save('kernels', await benchKernels(ctx, Number(flags['kernel-scale'] ?? 1)));
-  if (!only || only === 'cells') {
+  const cellSizes = () => {
     const { batch, steps, hidden } = PAPER_TRAINING;
     const paper = `${batch}x${steps}x${hidden}x16`;
     const sizes = (flags['cell-size'] ?? ['64x256x64x16']).map(cellSize);
@@ -72,8 +75,19 @@ try {
       if (!acquired.adapter.isFallbackAdapter || process.env.LWIN_BENCH_PAPER === '1') sizes.push(cellSize(paper));
       else console.log(`(paper size ${paper} skipped on a software adapter; LWIN_BENCH_PAPER=1 runs it)\n`);
     }
+    return sizes;
+  };
+  if (!only || only === 'cells') {
     const done: unknown[] = [];
-    await benchCells(ctx, sizes, Math.max(1, Math.min(REPEATS, 2)), cells, (r) => save('cells', (done.push(r), done)));
+    await benchCells(ctx, cellSizes(), Math.max(1, Math.min(REPEATS, 2)), cells, (r) => save('cells', (done.push(r), done)));
+  }
+  if (only === 'peers') {
+    const peerCells = PEER_CELLS.filter((c) => !cells || cells.includes(c));
+    if (peerCells.length === 0) throw new Error(`--cells ${flags.cells}: the peers bench has TF.js counterparts only for ${PEER_CELLS.join(' and ')}; name one of them`);
+    const repeats = Math.max(1, Math.min(REPEATS, 3));
+    console.log(`lwin against TF.js 4.22 (tfjs-layers on tfjs-backend-webgpu) on this device, interleaved, median of ${repeats} after a warm-up:`);
+    const done: unknown[] = [];
+    await benchPeers(ctx, cellSizes(), repeats, peerCells, (r) => save('peers', (done.push(r), done)));
   }
   if (!only || only === 'diagnostics') {
     const size: DiagnosticsBenchSize = { ...DIAGNOSTICS_BENCH_SIZE };
