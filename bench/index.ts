@@ -86,8 +86,11 @@ try {
     if (peerCells.length === 0) throw new Error(`--cells ${flags.cells}: the peers bench has TF.js counterparts only for ${PEER_CELLS.join(' and ')}; name one of them`);
     const repeats = Math.max(1, Math.min(REPEATS, 3));
     console.log(`lwin against TF.js 4.22 (tfjs-layers on tfjs-backend-webgpu) on this device, interleaved, median of ${repeats} after a warm-up:`);
+    // Unprofiled: per-dispatch timestamp passes would slow lwin's step and not TF.js's.
+    const plain = new GpuContext(acquired.device, { adapter: acquired.adapter });
     const done: unknown[] = [];
-    await benchPeers(ctx, cellSizes(), repeats, peerCells, (r) => save('peers', (done.push(r), done)));
+    await benchPeers(plain, cellSizes(), repeats, peerCells, (r) => save('peers', (done.push(r), done)));
+    plain.destroy();
   }
   if (!only || only === 'diagnostics') {
     const size: DiagnosticsBenchSize = { ...DIAGNOSTICS_BENCH_SIZE };

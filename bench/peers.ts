@@ -26,6 +26,9 @@ export interface PeerBenchResult {
   /** Each library's MSE on the batch before its first update (same data; different initial weights). */
   lwinInitialLoss: number;
   tfjsInitialLoss: number;
+  /** Each library's MSE before its last timed update: below the initial one when training steps really update. */
+  lwinLastLoss: number;
+  tfjsLastLoss: number;
 }
 
 interface Trainer {
@@ -65,10 +68,11 @@ const median = (values: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-async function timed(trainer: Trainer): Promise<number> {
+async function timed(trainer: Trainer, times: number[]): Promise<number> {
   const t0 = performance.now();
-  await trainer.step();
-  return performance.now() - t0;
+  const loss = await trainer.step();
+  times.push(performance.now() - t0);
+  return loss;
 }
 
 /** Both libraries on one cell and size, interleaved; `repeats` timed steps each after one warm-up step. */
@@ -86,16 +90,17 @@ export async function benchPeer(ctx: GpuContext, cell: PeerCell, size: PeerSize,
     const tfjsInitialLoss = await tfjs.step();
     const lwinMs: number[] = [];
     const tfjsMs: number[] = [];
+    let [lwinLastLoss, tfjsLastLoss] = [lwinInitialLoss, tfjsInitialLoss];
     for (let i = 0; i < repeats; i++) {
-      lwinMs.push(await timed(lwin));
-      tfjsMs.push(await timed(tfjs));
+      lwinLastLoss = await timed(lwin, lwinMs);
+      tfjsLastLoss = await timed(tfjs, tfjsMs);
     }
     const lwinMsPerBatch = median(lwinMs);
     const tfjsMsPerBatch = median(tfjsMs);
     return {
       cell, size, repeats, lwinMsPerBatch, tfjsMsPerBatch,
       lwinSequenceStepsPerSecond: (B * T) / (lwinMsPerBatch / 1000), tfjsSequenceStepsPerSecond: (B * T) / (tfjsMsPerBatch / 1000),
-      ratio: tfjsMsPerBatch / lwinMsPerBatch, lwinInitialLoss, tfjsInitialLoss,
+      ratio: tfjsMsPerBatch / lwinMsPerBatch, lwinInitialLoss, tfjsInitialLoss, lwinLastLoss, tfjsLastLoss,
     };
   } finally {
     lwin.dispose();
