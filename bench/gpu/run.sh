@@ -106,6 +106,11 @@ fi
 step cells-bench 50 ./node bench.mjs cells --cell-size "${cell_sizes[0]}" --json "$parts/cells-bench.json"
 step cells-paper 110 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper.json"
 step diagnostics-paper 90 ./node bench.mjs diagnostics --diag-size "$diag_size" --diag-lags "$diag_lags" --transport-pairs 1 --json "$parts/diagnostics-paper.json"
+# lwin against TF.js (tfjs-layers on tfjs-backend-webgpu) on this adapter, bench size then paper size; what finishes
+# within the cap is kept.
+peer_sizes=("${cell_sizes[@]}"); [ "$size" = tiny ] && peer_sizes=("${cell_sizes[0]}")
+peer_args=(); for s in "${peer_sizes[@]}"; do peer_args+=(--cell-size "$s"); done
+step peers 40 ./node bench.mjs peers "${peer_args[@]}" --json "$parts/peers.json"
 # The paper preset for one cell, 2 epochs; its progress lines give the epoch times if the budget stops it early.
 step paper-run 100000 env LWIN_PROGRESS=lines ./node lwin.mjs run --preset paper --cells gru --epochs 2 "${run_args[@]}" --out "$work/study" 2> "$parts/paper-run.progress"
 cat "$parts/paper-run.progress"

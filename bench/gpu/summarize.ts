@@ -10,6 +10,7 @@ import type { CellBenchResult } from '../cells.ts';
 import { formatDuration } from '../cells.ts';
 import type { DiagnosticsBenchResult } from '../diagnostics.ts';
 import type { KernelBenchResult } from '../kernels.ts';
+import type { PeerBenchResult } from '../peers.ts';
 import type { DoctorReport } from '../../src/cli/doctor.ts';
 import type { KernelTiming } from '../../src/gpu/profiler.ts';
 import { formatBytes } from '../../src/gpu/memory.ts';
@@ -34,7 +35,7 @@ function read<T>(name: string): T | undefined {
 }
 const text = (name: string) => (existsSync(join(partsDir, name)) ? readFileSync(join(partsDir, name), 'utf8') : undefined);
 
-const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', 'diagnostics-paper', 'paper-run'];
+const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', 'diagnostics-paper', 'peers', 'paper-run'];
 function stepStatus(name: string): { status: string; seconds?: number } {
   const raw = text(`${name}.status`)?.trim();
   if (!raw) return { status: 'not run' };
@@ -47,6 +48,7 @@ function stepStatus(name: string): { status: string; seconds?: number } {
 interface CellsFile { cells?: CellBenchResult[] }
 interface DiagnosticsFile { diagnostics?: DiagnosticsBenchResult[] }
 interface KernelsFile { kernels?: KernelBenchResult[] }
+interface PeersFile { peers?: PeerBenchResult[] }
 interface TorchFile { skipped?: string; torch?: string; cudnn?: number; device?: string; results?: { cell: string; size: CellBenchResult['size']; msPerBatch: number; forwardMsPerBatch: number; sequenceStepsPerSecond: number; peakBytes: number }[] }
 interface StudyFile { seconds?: number; cells?: { cell: string; timings: Record<string, number> }[] }
 
@@ -56,6 +58,7 @@ const cellsBench = read<CellsFile>('cells-bench.json')?.cells ?? [];
 const cellsPaper = read<CellsFile>('cells-paper.json')?.cells ?? [];
 const diagnostics = read<DiagnosticsFile>('diagnostics-paper.json')?.diagnostics ?? [];
 const torch = read<TorchFile>('torch.json');
+const peers = read<PeersFile>('peers.json')?.peers ?? [];
 const study = read<StudyFile>('paper-run-study.json');
 const epochSeconds = parseProgressLines(text('paper-run.progress') ?? '');
 // The kit's manifest sits beside the bundle; run from the repository (tsx), the parts folder may carry one instead.
@@ -83,6 +86,7 @@ const summary = {
   diagnostics,
   paperRun: { epochSeconds, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings },
   torch,
+  peers,
   projection,
 };
 await writeFileAtomic(join(outDir, 'gpu-kit.json'), `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`);
@@ -134,6 +138,16 @@ if (torch?.results?.length) {
     }),
   );
 } else lines.push(`PyTorch anchor: ${torch?.skipped ?? 'not run'}`, '');
+if (peers.length) {
+  lines.push('## TF.js on the same adapter: tfjs-layers 4.22 on tfjs-backend-webgpu, lwin\'s device, no LayerNorm, Adam, interleaved medians', '');
+  table(
+    ['layer', 'size B×T×H×D', 'lwin ms per batch', 'TF.js ms per batch', 'lwin sequence-steps/s', 'TF.js sequence-steps/s', 'lwin / TF.js'],
+    peers.map((p) => [
+      p.cell.toUpperCase(), `${p.size.batch}×${p.size.steps}×${p.size.hidden}×${p.size.input}`, f(p.lwinMsPerBatch), f(p.tfjsMsPerBatch),
+      `${f(p.lwinSequenceStepsPerSecond / 1e3)} k`, `${f(p.tfjsSequenceStepsPerSecond / 1e3)} k`, `${f(p.ratio, 2)}×`,
+    ]),
+  );
+} else lines.push(`TF.js peers: ${summary.steps.peers!.status}`, '');
 if (diagnostics.length) {
   const s = diagnostics[0]!.size;
   lines.push(`## Diagnostic stage: N=${s.sequences} T=${s.steps} H=${s.hidden} D=${s.input}, ${s.lags.num} lags ${s.lags.min}…${s.lags.max}`, '');

@@ -22,7 +22,7 @@ describe('gpu kit', () => {
     const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '400', CI: '1' };
     execFileSync('bash', [join(ROOT, 'bench/gpu/run.sh'), out], { cwd: scratch, env: runEnv, encoding: 'utf8', stdio: 'pipe' });
     const summary = JSON.parse(readFileSync(join(out, 'gpu-kit.json'), 'utf8'));
-    for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'diagnostics-paper', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
+    for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'diagnostics-paper', 'peers', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
     expect(summary.doctor.ok).toBe(true);
     expect(summary.adapter.name).toBeTruthy();
     expect(summary.kit.commit).toMatch(/^[0-9a-f]{40}|unknown/);
@@ -30,6 +30,8 @@ describe('gpu kit', () => {
     expect(summary.cells.paper).toHaveLength(6);
     expect(summary.diagnostics).toHaveLength(6);
     for (const r of [...summary.cells.bench, ...summary.cells.paper]) expect(r.sequenceStepsPerSecond).toBeGreaterThan(0);
+    expect(summary.peers.map((p: { cell: string }) => p.cell)).toEqual(['gru', 'lstm']);
+    for (const p of summary.peers) expect([p.lwinMsPerBatch, p.tfjsMsPerBatch, p.ratio].every((v: number) => v > 0)).toBe(true);
     expect(summary.paperRun.finished).toBe(true);
     expect(summary.paperRun.epochSeconds).toHaveLength(2);
     expect(summary.projection.cells.map((c: { cell: string }) => c.cell)).toEqual(['const', 'shared', 'diag', 'gru', 'lstm']);
@@ -37,6 +39,7 @@ describe('gpu kit', () => {
     const md = readFileSync(join(out, 'gpu-kit.md'), 'utf8');
     expect(md).toContain(`# lwin on ${summary.adapter.name}`);
     expect(md).toMatch(/\*\*Whole study: /);
+    expect(md).toContain('## TF.js on the same adapter');
     expect(readFileSync(join(out, 'gpu-kit.log'), 'utf8')).toContain('== ');
   }, 600_000);
 });
