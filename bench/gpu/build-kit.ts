@@ -4,7 +4,8 @@
 //   node_modules/webgpu/   the `webgpu` package's loader with only its linux-x64 dawn.node
 //   lwin.mjs, bench.mjs, summarize.mjs
 //                          lwin's CLI, its bench and the kit's summary, each bundled by esbuild into one file that
-//                          loads that dawn.node through the `webgpu` package beside it
+//                          loads that dawn.node through the `webgpu` package beside it (bench.mjs carries TF.js for
+//                          its peers part)
 //   torch_anchor.py        the same GRU/LSTM sizes through torch.nn (cuDNN), where the machine has PyTorch
 //   debs/                  the Vulkan loader and GL dispatch packages, for a machine that lacks them (NOTES.md)
 //   NOTES.md, manifest.json
@@ -125,7 +126,8 @@ async function main(): Promise<void> {
   const debs = await loaderPackages();
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
   const webgpu = JSON.parse(await readFile(join(ROOT, 'node_modules/webgpu/package.json'), 'utf8')) as { version: string };
-  const manifest = { lwin: pkg.version, commit: gitCommit(), built: new Date().toISOString(), node: process.version, webgpu: webgpu.version, debs };
+  const tfjs = JSON.parse(await readFile(join(ROOT, 'node_modules/@tensorflow/tfjs-core/package.json'), 'utf8')) as { version: string };
+  const manifest = { lwin: pkg.version, commit: gitCommit(), built: new Date().toISOString(), node: process.version, webgpu: webgpu.version, tfjs: tfjs.version, debs };
   await writeFile(join(STAGE, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   await rm(ARCHIVE, { force: true });
   // xz: the Node binary is most of the kit (≈ 100 MiB raw, ≈ 24 MiB at level 6, ≈ 33 MiB at level 0, which is
