@@ -26,6 +26,9 @@ export interface PeerBenchResult {
   /** Each library's MSE on the batch before its first update (same data; different initial weights). */
   lwinInitialLoss: number;
   tfjsInitialLoss: number;
+  /** Every timed step's wall ms, in order (the spread a shared machine gives). */
+  lwinStepMs: number[];
+  tfjsStepMs: number[];
   /** Each library's MSE before its last timed update: below the initial one when training steps really update. */
   lwinLastLoss: number;
   tfjsLastLoss: number;
@@ -100,7 +103,7 @@ export async function benchPeer(ctx: GpuContext, cell: PeerCell, size: PeerSize,
     return {
       cell, size, repeats, lwinMsPerBatch, tfjsMsPerBatch,
       lwinSequenceStepsPerSecond: (B * T) / (lwinMsPerBatch / 1000), tfjsSequenceStepsPerSecond: (B * T) / (tfjsMsPerBatch / 1000),
-      ratio: tfjsMsPerBatch / lwinMsPerBatch, lwinInitialLoss, tfjsInitialLoss, lwinLastLoss, tfjsLastLoss,
+      ratio: tfjsMsPerBatch / lwinMsPerBatch, lwinStepMs: lwinMs, tfjsStepMs: tfjsMs, lwinInitialLoss, tfjsInitialLoss, lwinLastLoss, tfjsLastLoss,
     };
   } finally {
     lwin.dispose();
@@ -111,10 +114,12 @@ export async function benchPeer(ctx: GpuContext, cell: PeerCell, size: PeerSize,
 export function formatPeerResult(r: PeerBenchResult): string {
   const { batch: B, steps: T, hidden: H, input: D } = r.size;
   const k = (rate: number) => `${(rate / 1e3).toFixed(1)}k`;
+  const range = (ms: number[]) => `${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)}`;
   return (
     `${r.cell.padEnd(5)} B=${B} T=${T} H=${H} D=${D}: lwin ${r.lwinMsPerBatch.toFixed(1)} ms (${k(r.lwinSequenceStepsPerSecond)} seq-steps/s), ` +
     `TF.js ${r.tfjsMsPerBatch.toFixed(1)} ms (${k(r.tfjsSequenceStepsPerSecond)} seq-steps/s), lwin/TF.js ${r.ratio.toFixed(2)}×  ` +
-    `[initial MSE lwin ${r.lwinInitialLoss.toFixed(3)}, TF.js ${r.tfjsInitialLoss.toFixed(3)}; median of ${r.repeats}]`
+    `[median of ${r.repeats}; ms ranges lwin ${range(r.lwinStepMs)}, TF.js ${range(r.tfjsStepMs)}; ` +
+    `initial MSE lwin ${r.lwinInitialLoss.toFixed(3)}, TF.js ${r.tfjsInitialLoss.toFixed(3)}]`
   );
 }
 

@@ -18,6 +18,7 @@ describe('peers bench', () => {
     const positive = { lwinMsPerBatch: r.lwinMsPerBatch, tfjsMsPerBatch: r.tfjsMsPerBatch, ratio: r.ratio, lwinRate: r.lwinSequenceStepsPerSecond, tfjsRate: r.tfjsSequenceStepsPerSecond };
     for (const [name, value] of Object.entries(positive)) expect(Number.isFinite(value) && value > 0, `${name} = ${value}`).toBe(true);
     expect(r.ratio).toBeCloseTo(r.tfjsMsPerBatch / r.lwinMsPerBatch, 10);
+    expect([r.lwinStepMs.length, r.tfjsStepMs.length]).toEqual([2, 2]);
     // y ~ N(0, 1) and both readouts start near 0, so each initial MSE is near 1: the same scale within a factor 4.
     for (const [name, loss] of [['lwin', r.lwinInitialLoss], ['TF.js', r.tfjsInitialLoss]] as const) {
       expect(loss > 0.25 && loss < 4, `${name} initial MSE ${loss}`).toBe(true);
