@@ -1,6 +1,8 @@
 // `lwin`, the library for Node (and Deno through npm:): studies, training, diagnostics, statistics and the report,
 // on a GPUDevice of the caller's or on one lwin acquires through Dawn. The browser entry is src/browser.ts; the
 // statistics alone, for any runtime, src/stats/index.ts (`lwin/stats`).
+// The GPU types (GPUDevice…) of the declarations come from @webgpu/types, a dependency.
+/// <reference types="@webgpu/types" preserve="true" />
 import type { StudyConfig } from './study/config.ts';
 import { studyData } from './study/run.ts';
 import { runStudyWith, type Study, type StudyInput, type StudyOptions } from './api/study.ts';
