@@ -3,7 +3,7 @@
 // (c) `lwin/stats` in Deno, (d) the browser entry bundled by esbuild, running a study in headless Chromium.
 // About a minute and a half: packing builds dist/ (prepack), and the install copies ~100 packages.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,6 +38,9 @@ async function ok(file: string, args: string[], cwd: string, timeoutMs?: number)
   return result.stdout;
 }
 
+/** What `npm pack` needs of the checkout: the package's files and what builds them. */
+const PACKED_FROM = ['package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'src', 'shaders'];
+
 const lastJsonLine = (stdout: string): unknown => JSON.parse(stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1) ?? 'null');
 const denoBinary = () => path.join(path.dirname(createRequire(import.meta.url).resolve('deno/package.json')), process.platform === 'win32' ? 'deno.exe' : 'deno');
 
@@ -47,7 +50,13 @@ describe('the packed package, installed', () => {
 
   beforeAll(async () => {
     scratch = await mkdtemp(path.join(tmpdir(), 'lwin-package-'));
-    [packed] = JSON.parse(await ok('npm', ['pack', '--json', '--pack-destination', scratch], ROOT, 180_000)) as [typeof packed & { filename: string }];
+    // Packed from a copy of the sources: prepack's build then writes the copy's dist/, not the checkout's, which the
+    // CLI tests running beside this one may be starting `lwin` from.
+    const copy = path.join(scratch, 'source');
+    await mkdir(copy);
+    for (const name of PACKED_FROM) await cp(path.join(ROOT, name), path.join(copy, name), { recursive: true });
+    await symlink(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
+    [packed] = JSON.parse(await ok('npm', ['pack', '--json', '--pack-destination', scratch], copy, 180_000)) as [typeof packed & { filename: string }];
     const tarball = (packed as unknown as { filename: string }).filename;
     await writeFile(path.join(scratch, 'package.json'), JSON.stringify({ name: 'lwin-scratch', private: true, type: 'module' }));
     await ok('npm', ['install', path.join(scratch, tarball), '--prefer-offline', '--no-audit', '--no-fund'], scratch, 180_000);
