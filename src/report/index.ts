@@ -6,14 +6,11 @@ import type { Command } from 'commander';
 import writeFileAtomic from 'write-file-atomic';
 import { writingTo } from '../io/output-path.ts';
 import { STUDY_FILES } from '../io/study-files.ts';
-import { loadReportInput, type StudyReport, type SweepReport } from './load.ts';
-import type { Figure } from './figures/common.ts';
-import { sweepBandFigures } from './figures/sweep.ts';
-import { LEARNED_HEADING, studyFigureSections } from './sections.ts';
+import { loadReportInput } from './load.ts';
+import { studyFigureSections } from './sections.ts';
+import { studyPage, sweepPage } from './page.ts';
 
 export { studyFigureSections };
-import { escapeHtml, figureHtml, pageHtml, type PageSection } from './render.ts';
-import { adapterTable, configTable, learnedTable, profileTable, timingTable } from './tables.ts';
 
 export interface ReportOptions {
   /** Where to write the page; default `<dir>/report.html`. */
@@ -22,49 +19,11 @@ export interface ReportOptions {
   title?: string;
 }
 
-async function sectionsOf(groups: { heading: string; figures: Figure[] }[]): Promise<PageSection[]> {
-  const sections: PageSection[] = [];
-  // One figure at a time: vega views are cheap, and the order of errors stays that of the page.
-  for (const group of groups) {
-    const parts: string[] = [];
-    for (const figure of group.figures) parts.push(await figureHtml(figure));
-    sections.push({ heading: group.heading, html: parts.join('\n') });
-  }
-  return sections;
-}
-
-function runSection(study: StudyReport, withLearned = false): PageSection {
-  const tables = [...(withLearned ? [learnedTable(study)] : []), configTable(study), adapterTable(study), timingTable(study), profileTable(study)];
-  return { heading: 'Run: configuration, adapter and timings', html: tables.join('\n') };
-}
-
-async function studyPage(study: StudyReport, title: string): Promise<string> {
-  const figureSections = await sectionsOf(studyFigureSections(study));
-  // The learned-vs-learnable table opens its own section; without lag recovery, its note goes to the run section.
-  const learned = figureSections.find((s) => s.heading === LEARNED_HEADING);
-  if (learned) learned.html = `${learnedTable(study)}\n${learned.html}`;
-  const sections = [...figureSections, runSection(study, !learned)];
-  const intro = `Study folder <code>${escapeHtml(resolve(study.dir))}</code>; cells ${escapeHtml(study.cells.map((c) => c.cell).join(', '))}.`;
-  return pageHtml(title, intro, sections);
-}
-
-async function sweepPage(sweep: SweepReport, title: string): Promise<string> {
-  const sections = await sectionsOf([{ heading: 'Across seeds (mean ± std)', figures: sweepBandFigures(sweep.aggregate, sweep.seeds) }]);
-  if (sweep.first) {
-    const seed = sweep.seeds[0]!;
-    const groups = studyFigureSections(sweep.first).map((g) => ({ ...g, heading: `${g.heading} — ${seed}` }));
-    sections.push(...(await sectionsOf(groups)), { ...runSection(sweep.first, true), heading: `Run ${seed}: configuration, adapter and timings` });
-  }
-  const intro = `Sweep folder <code>${escapeHtml(resolve(sweep.dir))}</code>; ${sweep.seeds.length} runs (${escapeHtml(sweep.seeds.join(', '))}); ` +
-    `cells ${escapeHtml(sweep.aggregate.map((c) => c.cell).join(', '))}.` + (sweep.first ? ` Below the bands, the first run (${escapeHtml(sweep.seeds[0]!)}) in full.` : '');
-  return pageHtml(title, intro, sections);
-}
-
 /** Writes the report of a study or sweep folder and returns its path. */
 export async function writeReport(dir: string, options: ReportOptions = {}): Promise<string> {
   const input = await loadReportInput(dir);
   const title = options.title ?? `lwin ${input.kind} report: ${resolve(dir)}`;
-  const html = input.kind === 'study' ? await studyPage(input, title) : await sweepPage(input, title);
+  const html = input.kind === 'study' ? await studyPage(input, title, resolve(dir)) : await sweepPage(input, title, resolve(dir));
   const out = options.out ?? join(dir, STUDY_FILES.report);
   await writeFileAtomic(out, html);
   return out;

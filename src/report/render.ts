@@ -1,11 +1,15 @@
 // Turns vega-lite specs into inline SVG (vega's headless renderer, no DOM, no network) and assembles the one
 // self-contained HTML page: inline CSS, no scripts, no external references.
-import * as vega from 'vega';
-import { compile } from 'vega-lite';
 import type { Figure, Spec } from './figures/common.ts';
+
+// vega and vega-lite take a quarter of a second to load: loaded on the first figure, so that commands that draw
+// none (`lwin --version`, `lwin train`) start at once.
+let renderer: Promise<[typeof import('vega'), typeof import('vega-lite')]> | undefined;
+const loadRenderer = () => (renderer ??= Promise.all([import('vega'), import('vega-lite')]));
 
 /** The SVG text of a vega-lite spec. Loading is disabled, so a spec cannot reach the network or the disk. */
 export async function renderSvg(spec: Spec): Promise<string> {
+  const [vega, { compile }] = await loadRenderer();
   // Warnings of vega-lite (e.g. merged legends) are not the reader's concern; errors still throw.
   const runtime = vega.parse(compile(spec, { logger: vega.logger(vega.Error) }).spec);
   const loader = vega.loader();

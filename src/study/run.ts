@@ -4,8 +4,8 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { CellKind } from '../model/cells.ts';
 import type { ParamLayout } from '../model/params.ts';
-import { MultiLagTask } from '../data/task.ts';
-import { DatasetError, loadNpyDataset, validationSize, type SequenceData } from '../data/dataset.ts';
+import { DatasetError, loadNpyDataset, type SequenceData } from '../data/dataset.ts';
+import { taskStudyData } from './task-data.ts';
 import { fileSink } from '../train/sink.ts';
 import { nodeStorage } from '../io/node-storage.ts';
 import type { StudyConfig } from './config.ts';
@@ -29,12 +29,7 @@ export function studyData(config: StudyConfig): StudyData {
     }
     return { training: { train: set, validation: () => diagnostic }, diagnostic };
   }
-  const task = new MultiLagTask(config.task);
-  const val = validationSize(config.batch);
-  return {
-    training: { train: task.trainingSet(config.trainSequences), validation: (epoch) => task.validationSet(val, epoch) },
-    diagnostic: task.diagnosticSet(config.diagSequences),
-  };
+  return taskStudyData(config);
 }
 
 export interface StudyOptions extends Pick<PipelineOptions, 'resume' | 'adapter' | 'progress'> {
