@@ -39,7 +39,7 @@ async function ok(file: string, args: string[], cwd: string, timeoutMs?: number)
 }
 
 /** What `npm pack` needs of the checkout: the package's files and what builds them. */
-const PACKED_FROM = ['package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'src', 'shaders'];
+const PACKED_FROM = ['package.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'src', 'shaders'];
 
 const lastJsonLine = (stdout: string): unknown => JSON.parse(stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1) ?? 'null');
 const denoBinary = () => path.join(path.dirname(createRequire(import.meta.url).resolve('deno/package.json')), process.platform === 'win32' ? 'deno.exe' : 'deno');
@@ -70,6 +70,7 @@ describe('the packed package, installed', () => {
   it('ships the built JavaScript, its declarations and the binary; no sources, tests or examples', () => {
     const files = packed.files.map((f) => f.path);
     expect(files).toContain('bin/lwin.js');
+    expect(files).toContain('LICENSE');
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/src/index.d.ts');
     expect(files).toContain('dist/src/stats/index.js');
