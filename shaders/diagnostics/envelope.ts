@@ -1,6 +1,8 @@
 // SPEC §5 envelope sums per lag, in two kernels:
 //  - `window_envelope`: a workgroup per (lag, sequence) sums |μ_{t,q}| over t ∈ [ℓ, T-1] for every unit q
-//    (and |ρ_{t-ℓ,q}|·|μ_{t,q}| with ρ), as compensated pairs into partial sums [L, B, H];
+//    (and |ρ_{t-ℓ,q}|·|μ_{t,q}| with ρ), as compensated pairs into partial sums [L, B, H]; its `psi` variant also
+//    forms SPEC §7's ψ_t(ℓ) from the same μ (one evaluation of μ per (t, q) instead of two kernels each evaluating
+//    every μ), bit for bit what `window_psi` (psi.ts) writes;
 //  - `window_accumulate`: a workgroup per lag folds the batch's partial sums into the run's accumulators:
 //    per-unit sums Σ_{b,t}|μ_q| [L, H], and per lag Σ_b log(mass_b + 1e-30) and Σ_{b,t,q}|ρ||μ| ([L, 2] pairs).
 // The host divides by the counts at the end (src/diagnostics/windows.ts); nothing is read back per batch.
@@ -23,10 +25,16 @@ export interface EnvelopeVariant extends WindowVariant {
   withRho: boolean;
   /** unitLanes(H). */
   lanes: number;
+  /**
+   * Also write ψ_t(ℓ) [L, B, T] (SPEC §7) from the μ it evaluates: 'mu' with μ, 'rho' with ρ_{t-ℓ,q} μ_{t,q} (needs
+   * withRho); absent: the envelope alone. The fused variant needs ⌈H / lanes⌉, `chunks`, private sums per thread.
+   */
+  psi?: { rates: 'mu' | 'rho'; chunks: number };
 }
 
 export function envelopeVariantKey(v: EnvelopeVariant): string {
-  return `${windowVariantKey(v)},${v.withRho ? 'rho' : 'norho'},ql${v.lanes}`;
+  const psi = v.psi ? `,psi-${v.psi.rates},c${v.psi.chunks}` : '';
+  return `${windowVariantKey(v)},${v.withRho ? 'rho' : 'norho'},ql${v.lanes}${psi}`;
 }
 
 export function envelopeProgram(v: EnvelopeVariant): Program<typeof WindowParams> {
@@ -42,12 +50,118 @@ export function envelopeProgram(v: EnvelopeVariant): Program<typeof WindowParams
             { name: 'partial_rho', access: 'read_write', type: 'vec2f' }, // [L, B, H]
           ] as const)
         : []),
+      ...(v.psi
+        ? ([
+            { name: 'delta', access: 'read', type: 'f32' }, // [B, T, H]
+            { name: 'tangent', access: 'read', type: 'f32' }, // [B, T, H]
+            { name: 'psi', access: 'read_write', type: 'f32' }, // [L, B, T]
+          ] as const)
+        : []),
     ],
     uniform: windowUniform,
     workgroupSize: [WINDOW_WORKGROUP],
     dispatch: windowRowGrid(),
-    shader: (head) => envelopeShader(v, head),
+    shader: (head) => (v.psi ? fusedShader(v, v.psi, head) : envelopeShader(v, head)),
   });
+}
+
+/**
+ * Envelope and ψ from one μ per (t, q). A thread (tl, ql) visits t = ℓ + tl, ℓ + tl + TL, … and units
+ * q = ql, ql + QL, …: the same (t, q) per thread, in the same order, as envelopeShader's sums (per unit, over t)
+ * and window_psi's (per step, over q), and the same trees after, so both results are bit-identical to theirs.
+ */
+function fusedShader(v: EnvelopeVariant, psi: { rates: 'mu' | 'rho'; chunks: number }, head: ShaderHead): string {
+  if (psi.rates === 'rho' && !v.withRho) throw new Error('window_envelope: ψ with ρ·μ needs the withRho variant');
+  return wgsl`
+${windowKernelHead(v, head)}
+
+const WG: u32 = ${head.threads}u;
+const QL: u32 = ${v.lanes}u;
+const TL: u32 = WG / QL;
+const CHUNKS: u32 = ${psi.chunks}u;
+var<workgroup> sums: array<vec2f, WG>;
+#if ${v.withRho}
+var<workgroup> sums_rho: array<vec2f, WG>;
+#endif
+
+@compute @workgroup_size(${head.workgroupSize})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let group = folded_row(wg, nwg);
+  if (group >= window_rows()) { return; }
+  let w = window_row(group);
+  let b = w.b;
+  let lag = w.lag;
+  let ql = lid.x % QL;
+  let tl = lid.x / QL;
+  let H = params.hidden;
+  // SPEC §7: ψ_t(ℓ) = 0 before the first window end.
+  for (var t = lid.x; t < lag; t += WG) { psi[w.row * params.steps + t] = 0.0; }
+  var acc: array<vec2f, CHUNKS>;
+#if ${v.withRho}
+  var acc_rho: array<vec2f, CHUNKS>;
+#endif
+  // SPEC §5: windows end at t ∈ [ℓ, T-1]; tiles of TL steps from ℓ, so each thread's steps are envelopeShader's.
+  for (var t0 = lag; t0 < params.steps; t0 += TL) {
+    let t = t0 + tl;
+    var psi_acc = vec2f(0.0);
+    if (t < params.steps) {
+      let at = (b * params.steps + t) * H;
+      let start = (b * params.steps + t - lag) * H;
+      for (var c = 0u; c < CHUNKS; c++) {
+        let q = c * QL + ql;
+        if (q < H) {
+          let mu = mu_at(b, t, q, lag);
+          acc[c] = pair_add_scalar(acc[c], abs(mu));
+#if ${v.withRho}
+          acc_rho[c] = pair_add(acc_rho[c], two_prod(abs(rho[start + q]), abs(mu)));
+#endif
+#if ${psi.rates === 'rho'}
+          let rate = rho[start + q] * mu;
+#else
+          let rate = mu;
+#endif
+          psi_acc = pair_add_scalar(psi_acc, rate * delta[at + q] * tangent[start + q]);
+        }
+      }
+    }
+    sums[lid.x] = psi_acc;
+    workgroupBarrier();
+    for (var half = QL / 2u; half > 0u; half >>= 1u) {
+      if (ql < half) { sums[lid.x] = pair_add(sums[lid.x], sums[lid.x + half]); }
+      workgroupBarrier();
+    }
+    if (ql == 0u && t < params.steps) {
+      let total = sums[lid.x];
+      psi[w.row * params.steps + t] = total.x + total.y;
+    }
+    workgroupBarrier();
+  }
+  for (var c = 0u; c < CHUNKS; c++) {
+    let q = c * QL + ql;
+    sums[lid.x] = acc[c];
+#if ${v.withRho}
+    sums_rho[lid.x] = acc_rho[c];
+#endif
+    workgroupBarrier();
+    for (var half = TL / 2u; half > 0u; half >>= 1u) {
+      if (tl < half) {
+        sums[lid.x] = pair_add(sums[lid.x], sums[lid.x + half * QL]);
+#if ${v.withRho}
+        sums_rho[lid.x] = pair_add(sums_rho[lid.x], sums_rho[lid.x + half * QL]);
+#endif
+      }
+      workgroupBarrier();
+    }
+    if (tl == 0u && q < H) {
+      partial_mu[w.row * H + q] = sums[lid.x];
+#if ${v.withRho}
+      partial_rho[w.row * H + q] = sums_rho[lid.x];
+#endif
+    }
+    workgroupBarrier();
+  }
+}
+`;
 }
 
 function envelopeShader(v: EnvelopeVariant, head: ShaderHead): string {

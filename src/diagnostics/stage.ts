@@ -40,6 +40,11 @@ export interface DiagnosticsOptions {
   preconditioner?: Float64Array;
   /** ψ with the generalized rates ρ·μ instead of μ (needs a preconditioner). */
   psiWithRho?: boolean;
+  /**
+   * false: envelope and ψ by their own kernels (window_envelope, then window_psi) instead of the fused one, which
+   * gives the same bits; the doctor runs both paths so that each kernel is checked. Default true.
+   */
+  fuseWindows?: boolean;
 }
 
 export const DEFAULT_DIAGNOSTIC_BUDGET = DEFAULT_MEMORY_BUDGET;
@@ -126,8 +131,13 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
       recordTangent(step, { layout, params: b.params, direction: b.direction, x: b.x, batch: count, steps: T, state: b.tangentState, v: b.v, yhatDot: b.yhatDot });
       step.run(readoutDeltaProgram, { P: b.params, yhat: b.yhat, y: b.y, delta: b.delta }, { count: count * T, H, outWeight: getTensorSpec(layout, 'out.weight').offset });
       if (rho) rho.recordBatch(step, { params: b.params, x: b.x, states: b.states, count, steps: T, rho: b.rho });
-      windows.recordBatch(step, b.terms, count, rho ? b.rho : undefined);
-      windows.recordPsi(step, b.delta, b.v, b.psi, count, { useRho: Boolean(options.psiWithRho && rho) });
+      const useRho = Boolean(options.psiWithRho && rho);
+      if (options.fuseWindows === false) {
+        windows.recordBatch(step, b.terms, count, rho ? b.rho : undefined);
+        windows.recordPsi(step, b.delta, b.v, b.psi, count, { useRho });
+      } else {
+        windows.recordBatch(step, b.terms, count, rho ? b.rho : undefined, { psi: { delta: b.delta, v: b.v, psi: b.psi, useRho } });
+      }
       const values = step.readF32(b.psi, 0, options.lags.length * count * T);
       await step.submit();
       psi.add(await values, count);

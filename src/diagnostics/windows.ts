@@ -4,11 +4,12 @@
 //   const engine = new WindowEngine(ctx, { cell, batch, steps: T, hidden: H, lags: lagGrid(...), firstOrder, withRho });
 //   for each diagnostic batch of `count` ≤ batch sequences, in one Step:
 //     recordForward(step, { ..., batch: count, intermediates })        // SPEC §4 terms [n, count, T, H]
-//     engine.recordBatch(step, intermediates, count, rho?)              // prefix scan + envelope sums (+ generalized)
-//     engine.recordPsi(step, delta, v, psi, count, { useRho? })         // ψ [L, count, T] for the ψ accumulator
+//     engine.recordBatch(step, intermediates, count, rho?, { psi: { delta, v, psi, useRho? } })
+//                                   // prefix scan + envelope sums (+ generalized) and ψ [L, count, T], one kernel
 //   const table = await engine.result(etaBar);                           // one readback for the whole run
 //   engine.destroy();
-// recordPsi (and recordMu) reuse the prefix sums of the latest recordBatch, so record them after it, before the next.
+// recordPsi (ψ alone, its own kernel) and recordMu reuse the prefix sums of the latest recordBatch, so record them after
+// it, before the next. ψ through recordBatch is cheaper: the fused kernel evaluates each μ once for both sums.
 //
 // Design: a scan kernel turns the intermediates of one batch into compensated prefix sums (f32 (hi, lo) pairs) of
 // log clamp(factor) and of the first-order ratios, [k, B, T+1, H]; `mu_at` (shaders/diagnostics/windows.ts) forms any
@@ -39,6 +40,18 @@ export interface WindowConfig {
   firstOrder: boolean;
   /** Every batch brings base rates ρ [B, T, H] and the generalized envelope is accumulated (SPEC §5). */
   withRho?: boolean;
+}
+
+/** Where recordBatch also writes ψ_t(ℓ) = Σ_q μ_{t,q}(ℓ) δ_{t,q} v_{t-ℓ,q} (SPEC §7), as recordPsi does. */
+export interface PsiOutput {
+  /** δ [count, T, H]. */
+  delta: GPUBuffer;
+  /** v [count, T, H]. */
+  v: GPUBuffer;
+  /** ψ [L, count, T], 0 for t < ℓ. */
+  psi: GPUBuffer;
+  /** ρ_{t-ℓ,q} μ_{t,q} instead of μ (the batch's ρ). */
+  useRho?: boolean;
 }
 
 export interface LagEnvelope {
@@ -145,7 +158,7 @@ export class WindowEngine {
    * terms [n, planeBatch, T, H] as recordForward writes them; planeBatch defaults to count) and the per-lag
    * envelope sums, plus the generalized envelope from ρ [count, T, H] when the engine was built withRho.
    */
-  recordBatch(step: Step, intermediates: GPUBuffer, count: number, rho?: GPUBuffer, options: { planeBatch?: number } = {}): void {
+  recordBatch(step: Step, intermediates: GPUBuffer, count: number, rho?: GPUBuffer, options: { planeBatch?: number; psi?: PsiOutput } = {}): void {
     const { cell, batch, steps: T, hidden: H, withRho = false } = this.config;
     if (!Number.isSafeInteger(count) || count < 1 || count > batch) {
       throw new RangeError(`window engine: batch of ${count} sequences, expected 1…${batch}`);
@@ -158,11 +171,17 @@ export class WindowEngine {
     const n = INTERMEDIATE_COUNT[cell];
     checkSize('intermediates', intermediates, [n, planeBatch, T, H]);
     if (rho) checkSize('ρ', rho, [count, T, H]);
+    const psi = options.psi;
+    if (psi) {
+      this.checkPsiBuffers(psi, count);
+      if (psi.useRho && !rho) throw new Error('window engine: ψ with useRho needs ρ: build the engine withRho and pass ρ to recordBatch');
+    }
     const params = this.params(count, planeBatch);
     step.run(scanProgram(this.variant), { inter: intermediates, prefix: this.prefix }, params);
     const partialRho = rho ? this.partialRho : undefined;
-    step.run(envelopeProgram({ ...this.variant, withRho, lanes: this.lanes }),
-      { prefix: this.prefix, lag_list: this.lagList, partial_mu: this.partialMu, rho, partial_rho: partialRho }, params);
+    const fused = psi && { rates: psi.useRho ? ('rho' as const) : ('mu' as const), chunks: Math.ceil(H / this.lanes) };
+    step.run(envelopeProgram({ ...this.variant, withRho, lanes: this.lanes, psi: fused }),
+      { prefix: this.prefix, lag_list: this.lagList, partial_mu: this.partialMu, rho, partial_rho: partialRho, delta: psi?.delta, tangent: psi?.v, psi: psi?.psi }, params);
     step.run(accumulateProgram(withRho),
       { lag_list: this.lagList, partial_mu: this.partialMu, unit_sums: this.unitSums, lag_sums: this.lagSums, partial_rho: partialRho }, params);
     this.sequences += count;
@@ -175,11 +194,7 @@ export class WindowEngine {
    */
   recordPsi(step: Step, delta: GPUBuffer, v: GPUBuffer, psi: GPUBuffer, count: number, options: { useRho?: boolean } = {}): void {
     const rho = this.checkFollowsBatch('recordPsi', count, options.useRho);
-    const { steps: T, hidden: H } = this.config;
-    const L = this.config.lags.length;
-    checkSize('δ', delta, [count, T, H]);
-    checkSize('v', v, [count, T, H]);
-    checkSize('ψ', psi, [L, count, T]);
+    this.checkPsiBuffers({ delta, v, psi }, count);
     const program = psiProgram({ ...this.variant, useRho: Boolean(rho), lanes: this.lanes });
     step.run(program, { prefix: this.prefix, lag_list: this.lagList, delta, tangent: v, psi, rho }, this.params(count, count));
   }
@@ -238,6 +253,13 @@ export class WindowEngine {
   private params(count: number, planeBatch: number) {
     const { steps, hidden } = this.config;
     return { count, steps, hidden, lagCount: this.config.lags.length, planeBatch, one: 1 };
+  }
+
+  private checkPsiBuffers(out: PsiOutput, count: number): void {
+    const { steps: T, hidden: H } = this.config;
+    checkSize('δ', out.delta, [count, T, H]);
+    checkSize('v', out.v, [count, T, H]);
+    checkSize('ψ', out.psi, [this.config.lags.length, count, T]);
   }
 
   private checkFollowsBatch(what: string, count: number, useRho: boolean | undefined): GPUBuffer | undefined {

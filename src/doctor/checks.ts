@@ -252,10 +252,11 @@ export async function checkWindowMu(ctx: GpuContext, cell: CellKind): Promise<Ke
 }
 
 /**
- * The diagnostic stage at a tiny size (readout_delta, window_scan, window_envelope, window_accumulate, window_psi
- * after forward, tangent and ρ) against the float64 chain of the reference cells, as test/diagnostics/stage.test.ts.
+ * The diagnostic stage at a tiny size (readout_delta, window_scan, window_envelope, window_accumulate, and window_psi
+ * where fuseWindows is false, after forward, tangent and ρ) against the float64 chain of the reference cells, as test/diagnostics/stage.test.ts.
  */
-export async function checkDiagnosticStage(ctx: GpuContext, cell: CellKind): Promise<{ envelope: KernelCheck; psi: KernelCheck }> {
+export async function checkDiagnosticStage(ctx: GpuContext, cell: CellKind, options: { fuseWindows?: boolean } = {}): Promise<{ envelope: KernelCheck; psi: KernelCheck }> {
+  const fused = options.fuseWindows !== false;
   const task = new MultiLagTask({ steps: 20, inputSize: 3, lags: [2, 5], coeffs: [0.8, -0.5], noiseStd: 0.3, seed: 7 });
   const data = task.diagnosticSet(3);
   const layout = buildLayout({ cell, inputSize: 3, hiddenSize: TINY.hidden, layernorm: cellLayerNorm(cell, true) });
@@ -263,7 +264,7 @@ export async function checkDiagnosticStage(ctx: GpuContext, cell: CellKind): Pro
   const eta = adamLikeRates(layout, 9);
   const lags = [1, 2, 5, 11];
   const wSeed = 212;
-  const d = await runDiagnostics(ctx, layout, params, data, { lags, firstOrder: true, batch: 2, wSeed, seed: 1, transportSamples: 0, preconditioner: eta, psiSubsample: 8 });
+  const d = await runDiagnostics(ctx, layout, params, data, { lags, firstOrder: true, batch: 2, wSeed, seed: 1, transportSamples: 0, preconditioner: eta, psiSubsample: 8, fuseWindows: fused });
   const { envelope, psi } = referenceDiagnosticStage(layout, params, data, { lags, wSeed, eta });
   const env = compareParts(d.perLag.flatMap((lag, l) => {
     const r = envelope[l]!;
@@ -286,8 +287,8 @@ export async function checkDiagnosticStage(ctx: GpuContext, cell: CellKind): Pro
   }));
   const shape = `${cell}${layout.config.layernorm ? ' +ln' : ''} 3 sequences in batches of 2, T=20 H=${layout.config.hiddenSize}, ℓ ∈ {${lags}}`;
   return {
-    envelope: { kernel: 'window_envelope + window_accumulate', shape: `${shape}: f̂, log f̂, per-unit, f̃`, ...env },
-    psi: { kernel: 'readout_delta + window_psi', shape: `${shape}: Σψ per lag`, ...sums },
+    envelope: { kernel: `window_envelope${fused ? ' (fused with ψ)' : ''} + window_accumulate`, shape: `${shape}: f̂, log f̂, per-unit, f̃`, ...env },
+    psi: { kernel: `readout_delta + ${fused ? 'window_envelope (fused ψ)' : 'window_psi'}`, shape: `${shape}: Σψ per lag`, ...sums },
   };
 }
 

@@ -50,6 +50,8 @@ const gradients = (ctx: GpuContext, cache: CheckCache) =>
     return out;
   });
 const stage = (ctx: GpuContext, cache: CheckCache) => cache.once('stage', () => checkDiagnosticStage(ctx, 'gru'));
+// The stage's ψ comes from the fused window_envelope; window_psi (recordPsi) is checked by the stage run unfused.
+const stageUnfused = (ctx: GpuContext, cache: CheckCache) => cache.once('stage-unfused', () => checkDiagnosticStage(ctx, 'gru', { fuseWindows: false }));
 const optimizers = (ctx: GpuContext, cache: CheckCache) => cache.once('optim', () => checkOptimizers(ctx));
 const windowMu = (ctx: GpuContext, cache: CheckCache) => cache.once('mu', () => eachCell((cell) => checkWindowMu(ctx, cell)));
 
@@ -79,7 +81,7 @@ export const KERNEL_FAMILIES: readonly KernelFamily[] = [
   { family: 'window_envelope', perCell: false, twin: 'reference/diagnostics/windows.ts referenceEnvelope', check: async (ctx, cache) => [(await stage(ctx, cache)).envelope] },
   { family: 'window_accumulate', perCell: false, twin: 'reference/diagnostics/windows.ts referenceEnvelope', check: async (ctx, cache) => [(await stage(ctx, cache)).envelope] },
   { family: 'readout_delta', perCell: false, twin: 'reference/diagnostics/windows.ts referencePsi (δ from referenceForward)', check: async (ctx, cache) => [(await stage(ctx, cache)).psi] },
-  { family: 'window_psi', perCell: false, twin: 'reference/diagnostics/windows.ts referencePsi', check: async (ctx, cache) => [(await stage(ctx, cache)).psi] },
+  { family: 'window_psi', perCell: false, twin: 'reference/diagnostics/windows.ts referencePsi', check: async (ctx, cache) => [(await stageUnfused(ctx, cache)).psi] },
   { family: 'optim_grad_squares', perCell: false, twin: 'reference/optim.ts referenceOptimizerStep (‖g‖)', check: async (ctx, cache) => [(await optimizers(ctx, cache)).norm] },
   { family: 'optim_update', perCell: false, twin: 'reference/optim.ts referenceOptimizerStep', check: async (ctx, cache) => [(await optimizers(ctx, cache)).update] },
 ];
