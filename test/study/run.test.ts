@@ -162,6 +162,6 @@ describe('envelope trajectory and profile', () => {
       '--train-sequences', '32', '--diag-sequences', '8', '--batch', '16', '--lag-min', '1', '--lag-max', '12', '--num-lags', '6', '--psi-subsample', '100'];
     const { stdout } = await promisify(execFile)('node', args, { timeout: 120_000 });
     expect(stdout).toMatch(/GPU time per kernel/);
-    for (const kernel of ['forward_gru', 'backward_gru', 'optim_update', 'tangent_gru', 'window_psi']) expect(stdout).toMatch(new RegExp(`${kernel}\\s+\\d+`));
+    for (const kernel of ['forward_gru', 'backward_gru', 'optim_update', 'tangent_gru', 'window_envelope']) expect(stdout).toMatch(new RegExp(`${kernel}\\s+\\d+`));
   });
 });
