@@ -11,7 +11,7 @@ import { defineProgram, type Program, type ShaderHead } from '../../src/gpu/prog
 import { foldRows } from '../../src/gpu/grid.ts';
 import { foldedRow } from '../common.ts';
 import { preciseMath } from './precise.ts';
-import { WindowParams, windowHeadBindings, windowKernelHead, windowRowGrid, windowUniform, windowVariantKey, type WindowVariant } from './windows.ts';
+import { WindowParams, psiStepTotal, windowHeadBindings, windowKernelHead, windowRowGrid, windowUniform, windowVariantKey, type WindowVariant } from './windows.ts';
 
 export const WINDOW_WORKGROUP = 256;
 
@@ -124,16 +124,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
         }
       }
     }
-    sums[lid.x] = psi_acc;
-    workgroupBarrier();
-    for (var half = QL / 2u; half > 0u; half >>= 1u) {
-      if (ql < half) { sums[lid.x] = pair_add(sums[lid.x], sums[lid.x + half]); }
-      workgroupBarrier();
-    }
-    if (ql == 0u && t < params.steps) {
-      let total = sums[lid.x];
-      psi[w.row * params.steps + t] = total.x + total.y;
-    }
+${psiStepTotal('psi_acc')}
     workgroupBarrier();
   }
   for (var c = 0u; c < CHUNKS; c++) {

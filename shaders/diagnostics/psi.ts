@@ -6,7 +6,7 @@
 //    transport of SPEC §6.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type Program, type ShaderHead } from '../../src/gpu/program.ts';
-import { WindowParams, windowHeadBindings, windowKernelHead, windowRowGrid, windowUniform, windowVariantKey, type WindowVariant } from './windows.ts';
+import { WindowParams, psiStepTotal, windowHeadBindings, windowKernelHead, windowRowGrid, windowUniform, windowVariantKey, type WindowVariant } from './windows.ts';
 import { WINDOW_WORKGROUP } from './envelope.ts';
 
 export interface PsiVariant extends WindowVariant {
@@ -77,16 +77,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
       acc = pair_add_scalar(acc, rate * delta[at + q] * tangent[start + q]);
     }
   }
-  sums[lid.x] = acc;
-  workgroupBarrier();
-  for (var half = QL / 2u; half > 0u; half >>= 1u) {
-    if (ql < half) { sums[lid.x] = pair_add(sums[lid.x], sums[lid.x + half]); }
-    workgroupBarrier();
-  }
-  if (ql == 0u && t < params.steps) {
-    let total = sums[lid.x];
-    psi[w.row * params.steps + t] = total.x + total.y;
-  }
+${psiStepTotal('acc')}
 }
 `;
 }

@@ -259,3 +259,21 @@ fn window_row(group: u32) -> WindowRow {
 }
 `;
 }
+
+/**
+ * ψ_t(ℓ) of one window end from each lane's compensated partial sum `acc` (a vec2f pair): a pairwise tree over the
+ * QL unit lanes in workgroup memory `sums`, then lane 0 writes the row's step t (SPEC §7). Shared by window_psi and
+ * window_envelope's fused ψ variant, which must sum in the same order.
+ */
+export function psiStepTotal(acc: string): string {
+  return `  sums[lid.x] = ${acc};
+  workgroupBarrier();
+  for (var half = QL / 2u; half > 0u; half >>= 1u) {
+    if (ql < half) { sums[lid.x] = pair_add(sums[lid.x], sums[lid.x + half]); }
+    workgroupBarrier();
+  }
+  if (ql == 0u && t < params.steps) {
+    let total = sums[lid.x];
+    psi[w.row * params.steps + t] = total.x + total.y;
+  }`;
+}
