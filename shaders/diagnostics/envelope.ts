@@ -11,7 +11,7 @@ import { defineProgram, type Program, type ShaderHead } from '../../src/gpu/prog
 import { foldRows } from '../../src/gpu/grid.ts';
 import { foldedRow } from '../common.ts';
 import { preciseMath } from './precise.ts';
-import { WindowParams, psiStepTotal, windowHeadBindings, windowKernelHead, windowRowGrid, windowUniform, windowVariantKey, type WindowVariant } from './windows.ts';
+import { WindowParams, laneKernelOpening, psiStepTotal, windowHeadBindings, windowKernelHead, windowRowGrid, windowUniform, windowVariantKey, type WindowVariant } from './windows.ts';
 
 export const WINDOW_WORKGROUP = 256;
 
@@ -70,28 +70,15 @@ export function envelopeProgram(v: EnvelopeVariant): Program<typeof WindowParams
  * q = ql, ql + QL, …: the same (t, q) per thread, in the same order, as envelopeShader's sums (per unit, over t)
  * and window_psi's (per step, over q), and the same trees after, so both results are bit-identical to theirs.
  */
+/** The second workgroup array of the ρ-weighted envelope, when the variant has ρ. */
+const rhoSums = (v: EnvelopeVariant) => (v.withRho ? 'var<workgroup> sums_rho: array<vec2f, WG>;' : '');
+
 function fusedShader(v: EnvelopeVariant, psi: { rates: 'mu' | 'rho'; chunks: number }, head: ShaderHead): string {
   if (psi.rates === 'rho' && !v.withRho) throw new Error('window_envelope: ψ with ρ·μ needs the withRho variant');
   return wgsl`
 ${windowKernelHead(v, head)}
 
-const WG: u32 = ${head.threads}u;
-const QL: u32 = ${v.lanes}u;
-const TL: u32 = WG / QL;
-const CHUNKS: u32 = ${psi.chunks}u;
-var<workgroup> sums: array<vec2f, WG>;
-#if ${v.withRho}
-var<workgroup> sums_rho: array<vec2f, WG>;
-#endif
-
-@compute @workgroup_size(${head.workgroupSize})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let group = folded_row(wg, nwg);
-  if (group >= window_rows()) { return; }
-  let w = window_row(group);
-  let b = w.b;
-  let lag = w.lag;
-  let ql = lid.x % QL;
+${laneKernelOpening(v.lanes, head, `const CHUNKS: u32 = ${psi.chunks}u;\n${rhoSums(v)}`)}
   let tl = lid.x / QL;
   let H = params.hidden;
   // SPEC §7: ψ_t(ℓ) = 0 before the first window end.
@@ -159,22 +146,7 @@ function envelopeShader(v: EnvelopeVariant, head: ShaderHead): string {
   return wgsl`
 ${windowKernelHead(v, head)}
 
-const WG: u32 = ${head.threads}u;
-const QL: u32 = ${v.lanes}u;
-const TL: u32 = WG / QL;
-var<workgroup> sums: array<vec2f, WG>;
-#if ${v.withRho}
-var<workgroup> sums_rho: array<vec2f, WG>;
-#endif
-
-@compute @workgroup_size(${head.workgroupSize})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let group = folded_row(wg, nwg);
-  if (group >= window_rows()) { return; }
-  let w = window_row(group);
-  let b = w.b;
-  let lag = w.lag;
-  let ql = lid.x % QL;
+${laneKernelOpening(v.lanes, head, rhoSums(v))}
   let tl = lid.x / QL;
   for (var q0 = 0u; q0 < params.hidden; q0 += QL) {
     let q = q0 + ql;

@@ -6,7 +6,7 @@
 //    transport of SPEC §6.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type Program, type ShaderHead } from '../../src/gpu/program.ts';
-import { WindowParams, psiStepTotal, windowHeadBindings, windowKernelHead, windowRowGrid, windowUniform, windowVariantKey, type WindowVariant } from './windows.ts';
+import { WindowParams, laneKernelOpening, psiStepTotal, windowHeadBindings, windowKernelHead, windowRowGrid, windowUniform, windowVariantKey, type WindowVariant } from './windows.ts';
 import { WINDOW_WORKGROUP } from './envelope.ts';
 
 export interface PsiVariant extends WindowVariant {
@@ -48,19 +48,7 @@ function psiShader(v: PsiVariant, head: ShaderHead): string {
   return wgsl`
 ${windowKernelHead(v, head)}
 
-const WG: u32 = ${head.threads}u;
-const QL: u32 = ${v.lanes}u;
-const TL: u32 = WG / QL;
-var<workgroup> sums: array<vec2f, WG>;
-
-@compute @workgroup_size(${head.workgroupSize})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let group = folded_row(wg, nwg);
-  if (group >= window_rows()) { return; }
-  let w = window_row(group);
-  let b = w.b;
-  let lag = w.lag;
-  let ql = lid.x % QL;
+${laneKernelOpening(v.lanes, head)}
   let t = wg.x * TL + lid.x / QL;
   let H = params.hidden;
   var acc = vec2f(0.0);

@@ -277,3 +277,25 @@ export function psiStepTotal(acc: string): string {
     psi[w.row * params.steps + t] = total.x + total.y;
   }`;
 }
+
+/**
+ * The opening shared by the per-(lag, sequence) kernels that spread the H units over QL lanes and the window ends
+ * over TL = WG/QL rows of threads (envelope, fused envelope + ψ, ψ): the lane constants, the workgroup array `sums`
+ * for their pairwise trees (plus `extra` module-scope declarations), and `main` up to the decoded row and lane.
+ */
+export function laneKernelOpening(lanes: number, head: ShaderHead, extra = ''): string {
+  return `const WG: u32 = ${head.threads}u;
+const QL: u32 = ${lanes}u;
+const TL: u32 = WG / QL;
+var<workgroup> sums: array<vec2f, WG>;
+${extra}
+
+@compute @workgroup_size(${head.workgroupSize})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let group = folded_row(wg, nwg);
+  if (group >= window_rows()) { return; }
+  let w = window_row(group);
+  let b = w.b;
+  let lag = w.lag;
+  let ql = lid.x % QL;`;
+}
