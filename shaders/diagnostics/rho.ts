@@ -11,7 +11,7 @@ import { d } from '../../src/gpu/layout.ts';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import { stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { RECURRENT_WORKGROUP, layerNormForward, recurrentEntry, recurrentGrid, recurrentPrelude, threadsPerSequence } from '../cells/common.ts';
+import { RECURRENT_WORKGROUP, recurrentEntry, recurrentGrid, recurrentPrelude, threadsPerSequence } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
@@ -307,7 +307,6 @@ function rhoShader(v: RhoVariant, head: ShaderHead): string {
   return /* wgsl */ `
 ${recurrentPrelude(hp, head)}
 ${foldedRow}
-${layerNormForward}
 ${rhoHelpers}
 
 ${recurrentEntry(stateWidth(v.cell), head)}

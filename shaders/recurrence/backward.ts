@@ -3,27 +3,28 @@
 // pre-activation adjoints of every gate block and the vectors the recurrent weights multiplied (h_{t-1}, h_t, and
 // gru's r ⊙ h_{t-1}); weight gradients are then batched reductions over them (src/cells/gradients.ts).
 // The adjoint of the state at the dispatch's start goes back to `adj` for the next (earlier) dispatch.
+// Each thread computes the tile's R sequences × K units (shaders/cells/tile.ts).
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import { stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { RECURRENT_WORKGROUP, backwardHelpers, layerNormForward, recurrentGrid, recurrentPrelude, threadsPerSequence, recurrentEntry } from '../cells/common.ts';
-import { leakyBackwardStep, leakyForwardStep } from '../cells/leaky.ts';
-import { gruBackwardStep, gruForwardStep } from '../cells/gru.ts';
-import { lstmBackwardStep, lstmForwardStep } from '../cells/lstm.ts';
-import { linearBackwardStep, linearForwardStep } from '../cells/linear.ts';
+import { leakyBackwardStep } from '../cells/leaky.ts';
+import { gruBackwardStep } from '../cells/gru.ts';
+import { lstmBackwardStep } from '../cells/lstm.ts';
+import { linearBackwardStep } from '../cells/linear.ts';
 import type { StepContext } from '../cells/step-context.ts';
+import { perComponent, residentBlocks, tileGrid, tileKey, tilePrelude, tileWidth, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
-import { stepContext } from './forward.ts';
+import { FORWARD_STEPS, loadState, stepContext, storeState, tileEntry } from './forward.ts';
 
 export interface BackwardVariant {
   cell: CellKind;
   layernorm: boolean;
-  hidden: number;
+  tile: Tile;
 }
 
 export function backwardVariantKey(v: BackwardVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},hp${threadsPerSequence(v.hidden)}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}`;
 }
 
 /** Gate blocks per cell, in the order the adjoint snippets fill `blocks`. */
@@ -57,100 +58,97 @@ const BACKWARD_BINDINGS: readonly BindingDecl[] = [
   { name: 'ops', access: 'read_write', type: 'f32' }, // [B, segment steps, operands, H]
 ];
 
-/** One dispatch walks `steps` steps backwards; rows of workgroups hold S sequences each. */
+/** One dispatch walks `steps` steps backwards; rows of workgroups hold the tile's sequences each. */
 export function backwardProgram(v: BackwardVariant): Program<RecurrentSchema, RecurrentUniforms> {
+  if (residentBlocks(v.tile) < 1) throw new RangeError(`backward_${v.cell}: tile ${tileKey(v.tile)} leaves no workgroup memory for an adjoint block`);
   return defineProgram({
     name: `backward_${v.cell}`,
     variantKey: backwardVariantKey(v),
     bindings: BACKWARD_BINDINGS,
     uniform: recurrentUniform(v),
-    workgroupSize: [RECURRENT_WORKGROUP],
-    dispatch: recurrentGrid(v.hidden),
+    workgroupSize: [v.tile.threads],
+    dispatch: tileGrid(v.tile),
     shader: (head) => backwardShader(v, head),
   });
 }
 
-const FORWARD: Record<CellKind, (c: StepContext) => string> = {
-  const: leakyForwardStep, shared: leakyForwardStep, diag: leakyForwardStep, gru: gruForwardStep, lstm: lstmForwardStep, linear: linearForwardStep,
-};
-const BACKWARD: Record<CellKind, (c: StepContext) => string> = {
+const BACKWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
   const: leakyBackwardStep, shared: leakyBackwardStep, diag: leakyBackwardStep, gru: gruBackwardStep, lstm: lstmBackwardStep, linear: linearBackwardStep,
 };
 
 function backwardShader(v: BackwardVariant, head: ShaderHead): string {
-  const hp = threadsPerSequence(v.hidden);
+  const { tile } = v;
   const lstm = v.cell === 'lstm';
-  const ctx = stepContext(v.cell, v.layernorm);
+  const resident = residentBlocks(tile);
+  const ctx = stepContext(v.cell, v.layernorm, resident);
   const blocks = adjointBlocks(v.cell, v.layernorm);
   const gates = GATE_BLOCKS[v.cell].length;
   const operands = operandNames(v.cell);
+  const n = tileWidth(tile);
+  const set = (name: string, c: number) => (n === 1 ? name : `${name}[${c}]`);
+  // The state before step t: stored after step t-1, or the segment's starting state (the zero state without one).
+  const before = (word: number, name: string) => `  var ${name} = V(0.0);
+${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${unit} < params.H) {
+    if (t > params.storeFrom) { ${set(name, c)} = states[(((t - 1u - params.storeFrom) * params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }
+    else if (params.startSlot != 0xffffffffu) { ${set(name, c)} = start[((params.startSlot * params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }
+  }`)}`;
+  const write = (buffer: string, width: number, index: number, value: string) =>
+    perComponent(tile, ({ unit, seq, comp }) => `    if (${seq} < params.batch && ${unit} < params.H) { ${buffer}[((${seq} * params.slots + t - params.storeFrom) * ${width}u + ${index}u) * params.H + ${unit}] = ${comp(value)}; }`);
   return wgsl`
-${recurrentPrelude(hp, head)}
+${head.declarations}
 ${foldedRow}
-${layerNormForward}
-${backwardHelpers}
+${tilePrelude(tile, { x: 'global', arrays: true, dbufBlocks: resident })}
+const W: u32 = ${stateWidth(v.cell)}u;
 
-${recurrentEntry(stateWidth(v.cell), head)}
-  let adj_base = seq * W * params.H + q;
-  var dh_carry = 0.0;
-  var dc_carry = 0.0;
-  if (live) {
-    dh_carry = adj[adj_base];
+// Adjoint of LayerNorm's normalisation: given dn = ∂L/∂n̂ per unit, ∂L/∂a = (dn - mean(dn) - n̂·mean(dn·n̂)) / σ.
+fn layer_norm_backward(dn: V, n: V, inv_std: V, live: M) -> V {
+  let inv_h = 1.0 / f32(params.H);
+  let m1 = unit_sum(select(V(0.0), dn, live)) * inv_h;
+  let m2 = unit_sum(select(V(0.0), dn * n, live)) * inv_h;
+  return inv_std * (dn - m1 - n * m2);
+}
+
+${tileEntry(head)}
+${loadState(tile, 'dh_carry', 'adj', (seq) => seq, 0)}
 #if ${lstm}
-    dc_carry = adj[adj_base + params.H];
+${loadState(tile, 'dc_carry', 'adj', (seq) => seq, 1)}
+#else
+  var dc_carry = V(0.0);
 #endif
-  }
 
   for (var k = 0u; k < params.steps; k++) {
     let t = params.t0 + params.steps - 1u - k;
-    load_x(lid, group, t);
-    // The state before step t: stored after step t-1, or the segment's starting state.
-    var h_before = 0.0;
-    var c_before = 0.0;
-    if (live) {
-      var base = 0xffffffffu;
-      if (t > params.storeFrom) {
-        base = (((t - 1u - params.storeFrom) * params.batch + seq) * W) * params.H + q;
-        h_before = states[base];
-        c_before = select(0.0, states[base + params.H], W == 2u);
-      } else if (params.startSlot != 0xffffffffu) {
-        base = ((params.startSlot * params.batch + seq) * W) * params.H + q;
-        h_before = start[base];
-        c_before = select(0.0, start[base + params.H], W == 2u);
-      }
-    }
-    hbuf[lid] = h_before;
-    var c_state = c_before;
+    tt = t;
+${before(0, 'h_before')}
+#if ${lstm}
+${before(1, 'c_state')}
+#endif
+    put_h(h_before);
     workgroupBarrier();
-    let hq = hbuf[lid];
-${FORWARD[v.cell](ctx)}
-    var dy_t = 0.0;
-    if (seq < params.batch) { dy_t = dy[seq * params.T + t]; }
-    let dh = select(0.0, dh_carry + dy_t * P[params.${offsetField('out.weight')} + q], live);
-${BACKWARD[v.cell](ctx)}
-    if (live) {
-      let row = seq * params.slots + (t - params.storeFrom); // rows of this segment: [B, slots]
-      for (var b = 0u; b < ${gates}u; b++) { deltas[(row * ${blocks.length}u + b) * params.H + q] = blocks[b]; }
+    let hq = h_before;
+${FORWARD_STEPS[v.cell](ctx)}
+    var dy_t = V(0.0);
+${perComponent(tile, ({ c, seq }) => `    if (${seq} < params.batch) { ${set('dy_t', c)} = dy[${seq} * params.T + t]; }`)}
+    let dh = select(V(0.0), dh_carry + dy_t * pu(params.${offsetField('out.weight')}), live);
+${BACKWARD_STEPS[v.cell](ctx)}
+${blocks.slice(0, gates).map((_b, i) => write('deltas', blocks.length, i, `blocks[${i}]`)).join('\n')}
 #if ${v.layernorm}
-      deltas[(row * ${blocks.length}u + ${gates}u) * params.H + q] = dln_w;
-      deltas[(row * ${blocks.length}u + ${gates + 1}u) * params.H + q] = dln_b;
+${write('deltas', blocks.length, gates, 'dln_w')}
+${write('deltas', blocks.length, gates + 1, 'dln_b')}
 #endif
-      ops[(row * ${operands.length}u) * params.H + q] = hq;
-      ops[(row * ${operands.length}u + 1u) * params.H + q] = h_new;
+${write('ops', operands.length, 0, 'hq')}
+${write('ops', operands.length, 1, 'h_new')}
 #if ${v.cell === 'gru'}
-      ops[(row * ${operands.length}u + 2u) * params.H + q] = r * hq;
+${write('ops', operands.length, 2, 'r * hq')}
 #endif
-    }
     dh_carry = dh_prev;
     workgroupBarrier();
   }
 
-  if (live) {
-    adj[adj_base] = dh_carry;
+${storeState(tile, 'dh_carry', 'adj', (seq) => seq, 0)}
 #if ${lstm}
-    adj[adj_base + params.H] = dc_carry;
+${storeState(tile, 'dc_carry', 'adj', (seq) => seq, 1)}
 #endif
-  }
 }
 `;
 }

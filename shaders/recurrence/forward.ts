@@ -1,28 +1,29 @@
-// Forward recurrence: a dispatch advances S sequences per workgroup through `steps` time steps, keeping their
+// Forward recurrence: a dispatch advances the workgroup's sequences through `steps` time steps, keeping their
 // state in workgroup memory, and writes ŷ, optionally the SPEC §4 intermediates, and the state at chosen steps.
 // The state at the dispatch's end goes back to `state` so the next dispatch (or a later call) continues from it.
+// Each thread computes the tile's R sequences × K units (shaders/cells/tile.ts).
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import { INTERMEDIATE_COUNT, LAYERNORM_PREFIX, stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { RECURRENT_WORKGROUP, layerNormForward, recurrentGrid, recurrentPrelude, threadsPerSequence, recurrentEntry } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
 import type { StepContext } from '../cells/step-context.ts';
+import { perComponent, tileGrid, tileKey, tilePrelude, tileWidth, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
 export interface ForwardVariant {
   cell: CellKind;
   layernorm: boolean;
-  hidden: number;
+  tile: Tile;
   /** Write the SPEC §4 terms. */
   intermediates: boolean;
 }
 
 export function forwardVariantKey(v: ForwardVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},hp${threadsPerSequence(v.hidden)}${v.intermediates ? ',inter' : ''}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${v.intermediates ? ',inter' : ''}`;
 }
 
 function forwardBindings(v: ForwardVariant): BindingDecl[] {
@@ -36,20 +37,20 @@ function forwardBindings(v: ForwardVariant): BindingDecl[] {
   ];
 }
 
-/** One dispatch advances the sequences by `steps` steps; rows of workgroups hold S sequences each. */
+/** One dispatch advances the sequences by `steps` steps; rows of workgroups hold the tile's sequences each. */
 export function forwardProgram(v: ForwardVariant): Program<RecurrentSchema, RecurrentUniforms> {
   return defineProgram({
     name: `forward_${v.cell}`,
     variantKey: forwardVariantKey(v),
     bindings: forwardBindings(v),
     uniform: recurrentUniform(v),
-    workgroupSize: [RECURRENT_WORKGROUP],
-    dispatch: recurrentGrid(v.hidden),
+    workgroupSize: [v.tile.threads],
+    dispatch: tileGrid(v.tile),
     shader: (head) => forwardShader(v, head),
   });
 }
 
-const STEPS: Record<CellKind, (c: StepContext) => string> = {
+export const FORWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
   const: leakyForwardStep,
   shared: leakyForwardStep,
   diag: leakyForwardStep,
@@ -58,63 +59,84 @@ const STEPS: Record<CellKind, (c: StepContext) => string> = {
   linear: linearForwardStep,
 };
 
-export function stepContext(cell: CellKind, layernorm: boolean): StepContext {
-  return { cell, layernorm, lnPrefix: LAYERNORM_PREFIX[cell], o: (t) => `params.${offsetField(t)}` };
+export function stepContext(cell: CellKind, layernorm: boolean, resident?: number): StepContext {
+  return { cell, layernorm, lnPrefix: LAYERNORM_PREFIX[cell], o: (t) => `params.${offsetField(t)}`, resident };
+}
+
+/**
+ * The opening of a tiled recurrent kernel's entry point: the tile's coordinates, `live` (the components on real
+ * units) and `ok(r)` (sequence r of the thread's group is in the batch). The body follows and closes the function.
+ */
+export function tileEntry(head: ShaderHead): string {
+  return /* wgsl */ `
+@compute @workgroup_size(${head.workgroupSize})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  tile_init(lid, folded_row(wg, nwg));
+  let live = unit_live();`;
+}
+
+/** WGSL reading a [·, B, W, H]-shaped state word `word` of every component at `slotExpr` into V `name`. */
+export function loadState(tile: Tile, name: string, buffer: string, slot: (seq: string) => string, word: number, guard = 'true'): string {
+  return `  var ${name} = V(0.0);
+${perComponent(tile, ({ unit, seq, c }) => `  if (${guard} && ${seq} < params.batch && ${unit} < params.H) { ${tileWidth(tile) === 1 ? name : `${name}[${c}]`} = ${buffer}[((${slot(seq)}) * W + ${word}u) * params.H + ${unit}]; }`)}`;
+}
+
+/** WGSL storing V `value` into word `word` of a [·, B, W, H]-shaped buffer for every live component. */
+export function storeState(tile: Tile, value: string, buffer: string, slot: (seq: string) => string, word: number): string {
+  return perComponent(tile, ({ unit, seq, comp }) => `  if (${seq} < params.batch && ${unit} < params.H) { ${buffer}[((${slot(seq)}) * W + ${word}u) * params.H + ${unit}] = ${comp(value)}; }`);
 }
 
 function forwardShader(v: ForwardVariant, head: ShaderHead): string {
-  const hp = threadsPerSequence(v.hidden);
+  const { tile } = v;
   const lstm = v.cell === 'lstm';
+  const W = stateWidth(v.cell);
+  const stateSlot = (seq: string) => seq;
+  const storedSlot = (seq: string) => `slot * params.batch + ${seq}`;
   return wgsl`
-${recurrentPrelude(hp, head)}
+${head.declarations}
 ${foldedRow}
-${layerNormForward}
+${tilePrelude(tile, { x: 'global', arrays: true })}
+const W: u32 = ${W}u;
 
-${recurrentEntry(stateWidth(v.cell), head)}
-  let state_base = seq * W * params.H + q;
-  var h0 = 0.0;
-  if (live) { h0 = state[state_base]; }
-  hbuf[lid] = h0;
+${tileEntry(head)}
+${loadState(tile, 'h0', 'state', stateSlot, 0)}
+  put_h(h0);
 #if ${lstm}
-  var c_state = 0.0;
-  if (live) { c_state = state[state_base + params.H]; }
+${loadState(tile, 'c_state', 'state', stateSlot, 1)}
 #endif
   workgroupBarrier();
 
   for (var k = 0u; k < params.steps; k++) {
     let t = params.t0 + k;
-    load_x(lid, group, t);
-    let hq = hbuf[lid];
-${STEPS[v.cell](stepContext(v.cell, v.layernorm))}
+    tt = t;
+    let hq = get_h();
+${FORWARD_STEPS[v.cell](stepContext(v.cell, v.layernorm))}
     // ŷ_t = out.weight · h_t + out.bias; the sum's barriers also end every read of hbuf for this step.
-    let y = seq_sum(lid, select(0.0, P[params.${offsetField('out.weight')} + q] * h_new, live));
-    hbuf[lid] = select(0.0, h_new, live);
-    if (live) {
-      let rel = t + 1u - params.storeFrom;
-      if (t + 1u >= params.storeFrom && rel % params.storeEvery == 0u) {
-        let slot = rel / params.storeEvery - 1u;
-        let base = ((slot * params.batch + seq) * W) * params.H + q;
-        stored[base] = h_new;
+    let y = unit_sum(select(V(0.0), pu(params.${offsetField('out.weight')}) * h_new, live));
+    put_h(select(V(0.0), h_new, live));
+    let rel = t + 1u - params.storeFrom;
+    if (t + 1u >= params.storeFrom && rel % params.storeEvery == 0u) {
+      let slot = rel / params.storeEvery - 1u;
+${storeState(tile, 'h_new', 'stored', storedSlot, 0)}
 #if ${lstm}
-        stored[base + params.H] = c_state;
-#endif
-      }
-#if ${v.intermediates}
-      let plane = params.batch * params.T * params.H;
-      let at = (seq * params.T + t) * params.H + q;
-      for (var n = 0u; n < ${INTERMEDIATE_COUNT[v.cell]}u; n++) { inter[n * plane + at] = terms[n]; }
+${storeState(tile, 'c_state', 'stored', storedSlot, 1)}
 #endif
     }
-    if (q == 0u && seq < params.batch) { yhat[seq * params.T + t] = y + P[params.${offsetField('out.bias')}]; }
+#if ${v.intermediates}
+    let plane = params.batch * params.T * params.H;
+${perComponent(tile, ({ unit, seq, comp }) => `    if (${seq} < params.batch && ${unit} < params.H) {
+      for (var n = 0u; n < ${INTERMEDIATE_COUNT[v.cell]}u; n++) { inter[n * plane + (${seq} * params.T + t) * params.H + ${unit}] = ${comp('terms[n]')}; }
+    }`)}
+#endif
+${perComponent(tile, ({ k, seq, comp }) => (k === 0 ? `    if (tq == 0u && ${seq} < params.batch) { yhat[${seq} * params.T + t] = ${comp('y')} + P[params.${offsetField('out.bias')}]; }` : ''))}
     workgroupBarrier();
   }
 
-  if (live) {
-    state[state_base] = hbuf[lid];
+  let hq_end = get_h();
+${storeState(tile, 'hq_end', 'state', stateSlot, 0)}
 #if ${lstm}
-    state[state_base + params.H] = c_state;
+${storeState(tile, 'c_state', 'state', stateSlot, 1)}
 #endif
-  }
 }
 `;
 }

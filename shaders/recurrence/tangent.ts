@@ -7,7 +7,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import { stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { RECURRENT_WORKGROUP, layerNormForward, recurrentGrid, recurrentPrelude, threadsPerSequence, recurrentEntry } from '../cells/common.ts';
+import { RECURRENT_WORKGROUP, recurrentGrid, recurrentPrelude, threadsPerSequence, recurrentEntry } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
@@ -91,7 +91,6 @@ function tangentShader(v: TangentVariant, head: ShaderHead): string {
   return wgsl`
 ${recurrentPrelude(hp, head)}
 ${foldedRow}
-${layerNormForward}
 ${tangentPrelude(Boolean(v.inputTangent))}
 ${layerNormTangent}
 ${snippets.decls ?? ''}

@@ -13,6 +13,7 @@ import { residualProgram } from '../../shaders/loss.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
 import { GradientPartials } from './gradients.ts';
+import { tileFor } from './tiles.ts';
 
 export interface BatchGradientCall {
   layout: ParamLayout;
@@ -116,7 +117,7 @@ interface SegmentCall {
 function recordBackwardSegment(step: Step, call: BatchGradientCall, seg: SegmentCall): void {
   const { layout, batch: B, steps: T } = call;
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
-  const program = backwardProgram({ cell, layernorm, hidden: H });
+  const program = backwardProgram({ cell, layernorm, tile: tileFor(step.device, cell, layernorm, H) });
   const offsets = tensorOffsets(layout);
   const buffers = {
     P: call.params, x: call.x, dy: seg.dy, states: seg.states, start: seg.start, adj: seg.adj, deltas: seg.deltas, ops: seg.ops,

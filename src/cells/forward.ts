@@ -2,7 +2,7 @@
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { getTensorSpec } from '../model/params.ts';
-import { MAX_INPUT, threadsPerSequence } from '../../shaders/cells/common.ts';
+import { MAX_TRAIN_HIDDEN, tileFor } from './tiles.ts';
 import { forwardProgram, type ForwardVariant } from '../../shaders/recurrence/forward.ts';
 import { NO_SLOT, offsetField, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 
@@ -48,9 +48,8 @@ export interface ForwardCall {
 }
 
 export function checkRecurrentSizes(layout: ParamLayout): void {
-  const { inputSize, hiddenSize } = layout.config;
-  if (inputSize > MAX_INPUT) throw new RangeError(`input size D=${inputSize} exceeds the recurrent kernels' limit of ${MAX_INPUT}`);
-  threadsPerSequence(hiddenSize);
+  const { hiddenSize } = layout.config;
+  if (hiddenSize > MAX_TRAIN_HIDDEN) throw new RangeError(`hidden size H=${hiddenSize} exceeds the recurrent kernels' limit of ${MAX_TRAIN_HIDDEN}`);
 }
 
 /** Records the forward recurrence for steps `range` of `call` into `step`. */
@@ -58,7 +57,7 @@ export function recordForward(step: Step, call: ForwardCall): void {
   const { layout } = call;
   checkRecurrentSizes(layout);
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
-  const variant: ForwardVariant = { cell, layernorm, hidden: H, intermediates: Boolean(call.intermediates) };
+  const variant: ForwardVariant = { cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), intermediates: Boolean(call.intermediates) };
   const program = forwardProgram(variant);
   const stored = call.stored ?? { buffer: step.scratch('forward/no-stored-states', 4), slots: 1, every: 0xffffffff, from: 0xffffffff };
   const [from, to] = call.range ?? [0, call.steps];

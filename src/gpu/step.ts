@@ -123,6 +123,11 @@ export class Step {
     return buffer;
   }
 
+  /** The device the step records for (kernels whose variant is chosen per adapter key their choice on it). */
+  get device(): GPUDevice {
+    return this.ctx.device;
+  }
+
   /** The adapter's maxStorageBufferBindingSize: the most one kernel can bind of a buffer. */
   get maxBindingBytes(): number {
     return this.ctx.device.limits.maxStorageBufferBindingSize;

@@ -1,6 +1,7 @@
 // The per-cell facts table (CELL_FACTS, src/model/cells.ts) against what the cells actually do: the float64 step's
 // state and SPEC §4 terms, and the GPU forward kernel's intermediate planes, so a table entry that drifts from a
 // cell fails here rather than as misread planes in the window scan or the gate statistics.
+import { defaultTile } from '../../src/cells/tiles.ts';
 import { describe, expect, it } from 'vitest';
 import { CELL_FACTS, CELL_KINDS, INTERMEDIATE_COUNT, buildLayout, initParams, intermediatePlane, stateWidth } from '../../src/model/index.ts';
 import { cellReference, prepareModel, zeroState } from '../../src/model/f64/index.ts';
@@ -21,7 +22,7 @@ describe.each(CELL_KINDS.map((cell) => ({ cell })))('$cell', ({ cell }) => {
   });
 
   it('the forward kernel writes one plane per term', () => {
-    const shader = forwardProgram({ cell, layernorm: false, hidden: 3, intermediates: true }).source();
+    const shader = forwardProgram({ cell, layernorm: false, tile: defaultTile(3), intermediates: true }).source();
     expect(shader).toContain(`n < ${INTERMEDIATE_COUNT[cell]}u`);
   });
 });

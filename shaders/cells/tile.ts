@@ -1,0 +1,301 @@
+// The thread tile of the recurrent kernels: what one invocation computes, and the WGSL helpers the cell snippets
+// are written against, so that one snippet serves every tile.
+//
+// A workgroup of `threads` invocations holds groups of `hp` threads (hp a power of two); a group owns R sequences
+// (register blocking over sequences: every weight a thread loads serves R sequences) and each thread of it K units
+// of them, unit q + k·hp for k < K (several units per thread: H up to K·hp). A thread's values are WGSL vectors V
+// of N = R·K components, component c = k·R + r being unit q + k·hp of the group's sequence r; the cell snippets
+// compute with V as if it were one number (vector arithmetic and built-ins are component-wise), and reach
+// parameters, other units and other sequences only through the helpers below:
+//
+//   pu(off)        per-unit parameter P[off + unit]                      pdiag(off)   U[unit, unit]
+//   row_h(off)     Σ_j U[unit, j] h_{t-1}[seq, j]  (U at off, [H, H])    row_a(off)   the same against abuf
+//   row_x(off)     Σ_d W[unit, d] x_t[seq, d]      (W at off, [H, D])    row_x0(off)  row 0 of W for every unit
+//   col_d(off, b)  Σ_i U[i, unit] dbuf[b][seq, i]  (Uᵀ times a block of adjoints; backward only)
+//   unit_sum(v)    Σ over the H units of each component's sequence (uniform control flow only: it has barriers)
+//   put_h / put_a / put_d, get_h    this thread's components to and from the workgroup vectors
+//   first_unit(v)  v on unit 0, 0 elsewhere
+//
+// The legacy kernels (tangent, ρ) use the tile R = K = 1 over their own workgroup arrays and x staged in xbuf;
+// the training kernels choose R, K and the workgroup size per adapter (src/cells/tiles.ts).
+
+import type { DispatchLimits, Workgroups } from '../../src/gpu/program.ts';
+import { foldRows } from '../../src/gpu/grid.ts';
+
+export interface Tile {
+  /** Sequences per thread group (register blocking over sequences). */
+  R: number;
+  /** Units per thread. */
+  K: number;
+  /** Threads per group: a power of two; K·hp ≥ H. */
+  hp: number;
+  /** Invocations per workgroup, a multiple of hp. */
+  threads: number;
+}
+
+/** Components per thread. WGSL vectors hold at most 4. */
+export function tileWidth(tile: Tile): number {
+  return tile.R * tile.K;
+}
+
+/** Sequences per workgroup. */
+export function tileSequences(tile: Tile): number {
+  return (tile.threads / tile.hp) * tile.R;
+}
+
+/** Units per group, padded: K·hp. */
+export function tileUnits(tile: Tile): number {
+  return tile.K * tile.hp;
+}
+
+/** Workgroups of a tiled recurrent call: one row per tileSequences sequences, folded past the per-dimension limit. */
+export function tileGrid(tile: Tile) {
+  return (p: { batch: number }, limits: DispatchLimits): Workgroups => [1, ...foldRows(Math.ceil(p.batch / tileSequences(tile)), limits.maxWorkgroupsPerDimension)];
+}
+
+/** Floats of workgroup memory a kernel may use: WebGPU's default 16 KiB. */
+export const WORKGROUP_FLOATS = 4096;
+
+/** Floats of hbuf, abuf and red. */
+export function tileArrayFloats(tile: Tile): number {
+  return 2 * tileSequences(tile) * tileUnits(tile) + tileSequences(tile) * tile.hp;
+}
+
+/** Adjoint blocks the backward kernel keeps in dbuf at once (at most 4, the most any cell has); 0 if none fit. */
+export function residentBlocks(tile: Tile): number {
+  return Math.min(4, Math.floor((WORKGROUP_FLOATS - tileArrayFloats(tile)) / (tileSequences(tile) * tileUnits(tile))));
+}
+
+export function tileKey(tile: Tile): string {
+  return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}`;
+}
+
+interface Component {
+  c: number;
+  r: number;
+  k: number;
+}
+
+function components(tile: Tile): Component[] {
+  return Array.from({ length: tileWidth(tile) }, (_, c) => ({ c, r: c % tile.R, k: Math.floor(c / tile.R) }));
+}
+
+/** A V built from one WGSL scalar expression per component (a splat when they are all the same). */
+function vec(exprs: string[]): string {
+  if (exprs.length === 1) return exprs[0]!;
+  if (exprs.every((e) => e === exprs[0])) return `V(${exprs[0]})`;
+  return `V(${exprs.join(', ')})`;
+}
+
+/** Component c of a V-valued WGSL expression. */
+export function component(tile: Tile, v: string, c: number): string {
+  return tileWidth(tile) === 1 ? v : `(${v})[${c}]`;
+}
+
+/** A statement per component, with `${unit}`, `${slot}` (sequence slot in the workgroup) and `${value}` filled in. */
+export function perComponent(tile: Tile, f: (p: { c: number; r: number; k: number; unit: string; seq: string; slot: string; comp: (v: string) => string }) => string): string {
+  return components(tile)
+    .map(({ c, r, k }) => f({ c, r, k, unit: `(tq + ${k}u * THP)`, seq: `(tseq0 + ${r}u)`, slot: `(tslot0 + ${r}u)`, comp: (v) => component(tile, v, c) }))
+    .join('\n');
+}
+
+/**
+ * Module-scope WGSL of the tile: aliases V (N floats) and M (N bools), the thread's private coordinates (set by
+ * `tileInit`), and the helpers above. `x` is read from storage ('global', x [B, T, D]) or from the legacy
+ * kernels' xbuf ('xbuf', tile R = K = 1 only). `dbuf` adds the backward's adjoint blocks (`blocks` resident).
+ */
+export function tilePrelude(tile: Tile, options: { x: 'global' | 'xbuf'; dbufBlocks?: number; arrays: boolean }): string {
+  const n = tileWidth(tile);
+  const comps = components(tile);
+  const rs = [...new Set(comps.map((c) => c.r))];
+  const ks = [...new Set(comps.map((c) => c.k))];
+  const V = n === 1 ? 'f32' : `vec${n}<f32>`;
+  const M = n === 1 ? 'bool' : `vec${n}<bool>`;
+  const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
+  const rowLets = (name: string) => rs.map((r) => `let ${name}${r} = (tslot0 + ${r}u) * THT;`).join(' ');
+  const rowDot = (name: string, buf: string) => `
+fn ${name}(off: u32) -> V {
+  ${unitLets}
+  ${ks.map((k) => `let w${k} = off + u${k} * params.H;`).join(' ')}
+  ${rowLets('b')}
+  var acc = V(0.0);
+  for (var j = 0u; j < params.H; j++) {
+    ${ks.map((k) => `let p${k} = P[w${k} + j];`).join(' ')}
+    ${rs.map((r) => `let v${r} = ${buf}[b${r} + j];`).join(' ')}
+    acc = fma(${vec(comps.map((c) => `p${c.k}`))}, ${vec(comps.map((c) => `v${c.r}`))}, acc);
+  }
+  return acc;
+}`;
+  const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
+  const xDot = (name: string, unitRow: (k: number) => string) =>
+    options.x === 'global'
+      ? `
+fn ${name}(off: u32) -> V {
+  ${unitLets}
+  ${ks.map((k) => `let w${k} = off + ${unitRow(k)} * params.D;`).join(' ')}
+  ${xRows}
+  var acc = V(0.0);
+  for (var d = 0u; d < params.D; d++) {
+    ${ks.map((k) => `let p${k} = P[w${k} + d];`).join(' ')}
+    ${rs.map((r) => `let v${r} = x[x${r} + d];`).join(' ')}
+    acc = fma(${vec(comps.map((c) => `p${c.k}`))}, ${vec(comps.map((c) => `v${c.r}`))}, acc);
+  }
+  return acc;
+}`
+      : `
+fn ${name}(off: u32) -> V {
+  ${unitLets}
+  return dot_x(off + ${unitRow(0)} * params.D, tslot0);
+}`;
+  const sumRows = rs.map((r) => `red[(tslot0 + ${r}u) * THP + tq] = ${comps.filter((c) => c.r === r).map((c) => component(tile, 'v', c.c)).join(' + ')};`).join('\n  ');
+  const treeAdds = rs.map((r) => `red[(tslot0 + ${r}u) * THP + tq] += red[(tslot0 + ${r}u) * THP + tq + half];`).join(' ');
+  const totals = rs.map((r) => `let total${r} = red[(tslot0 + ${r}u) * THP];`).join(' ');
+  const blocks = options.dbufBlocks ?? 0;
+  const arrays = options.arrays
+    ? `
+var<workgroup> hbuf: array<f32, TSLOTS * THT>; // h_{t-1} of the workgroup's sequences, [slot][unit]
+var<workgroup> abuf: array<f32, TSLOTS * THT>; // a second per-unit vector (gru: r ⊙ h_{t-1})
+var<workgroup> red: array<f32, TSLOTS * THP>;  // unit_sum scratch, [slot][thread]`
+    : '';
+  return /* wgsl */ `
+alias V = ${V};
+alias M = ${M};
+const TR: u32 = ${tile.R}u;
+const THP: u32 = ${tile.hp}u;
+const THT: u32 = ${tileUnits(tile)}u;
+const TSLOTS: u32 = ${tileSequences(tile)}u;
+${arrays}
+${blocks > 0 ? `var<workgroup> dbuf: array<f32, ${blocks}u * TSLOTS * THT>; // adjoint blocks, [block][slot][unit]` : ''}
+
+var<private> tq: u32;     // this thread's first unit
+var<private> tslot0: u32; // its first sequence slot in the workgroup
+var<private> tseq0: u32;  // that slot's sequence in the batch
+var<private> tt: u32;     // the step being computed
+
+fn tile_init(lid: u32, group: u32) {
+  tq = lid % THP;
+  tslot0 = (lid / THP) * TR;
+  tseq0 = group * TSLOTS + tslot0;
+}
+
+// Unit of component block k, clamped into [0, H) so idle components read real (ignored) parameters.
+fn unit_at(k: u32) -> u32 {
+  return min(tq + k * THP, params.H - 1u);
+}
+
+fn unit_live() -> M {
+  return ${vec(comps.map((c) => `tq + ${c.k}u * THP < params.H`)).replace(/^V\(/, 'M(')};
+}
+
+fn pu(off: u32) -> V {
+  ${unitLets}
+  return ${vec(comps.map((c) => `P[off + u${c.k}]`))};
+}
+
+fn pdiag(off: u32) -> V {
+  ${unitLets}
+  return ${vec(comps.map((c) => `P[off + u${c.k} * params.H + u${c.k}]`))};
+}
+${rowDot('row_h', 'hbuf')}
+${rowDot('row_a', 'abuf')}
+${xDot('row_x', (k) => `u${k}`)}
+${xDot('row_x0', () => '0u')}
+
+fn unit_sum(v: V) -> V {
+  ${sumRows}
+  workgroupBarrier();
+  for (var half = THP / 2u; half > 0u; half >>= 1u) {
+    if (tq < half) { ${treeAdds} }
+    workgroupBarrier();
+  }
+  ${totals}
+  workgroupBarrier();
+  return ${vec(comps.map((c) => `total${c.r}`))};
+}
+
+fn get_h() -> V {
+  return ${vec(comps.map((c) => `hbuf[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP]`))};
+}
+
+fn put_h(v: V) {
+  ${comps.map((c) => `hbuf[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  ')}
+}
+
+fn put_a(v: V) {
+  ${comps.map((c) => `abuf[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  ')}
+}
+
+fn first_unit(v: V) -> V {
+  return ${vec(comps.map((c) => `select(0.0, ${component(tile, 'v', c.c)}, tq + ${c.k}u * THP == 0u)`))};
+}
+${blocks > 0 ? `
+fn put_d(b: u32, v: V) {
+  let base = b * TSLOTS * THT;
+  ${comps.map((c) => `dbuf[base + (tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  ')}
+}
+
+fn col_d(off: u32, b: u32) -> V {
+  ${unitLets}
+  ${rs.map((r) => `let b${r} = b * TSLOTS * THT + (tslot0 + ${r}u) * THT;`).join(' ')}
+  var acc = V(0.0);
+  for (var i = 0u; i < params.H; i++) {
+    let row = off + i * params.H;
+    ${ks.map((k) => `let p${k} = P[row + u${k}];`).join(' ')}
+    ${rs.map((r) => `let v${r} = dbuf[b${r} + i];`).join(' ')}
+    acc = fma(${vec(comps.map((c) => `p${c.k}`))}, ${vec(comps.map((c) => `v${c.r}`))}, acc);
+  }
+  return acc;
+}` : ''}
+
+struct LnOut { n: V, inv_std: V }
+
+// LayerNorm over the H units of each sequence (eps 1e-5, affine applied by the caller; SPEC §2): the normalised
+// value n̂ and 1/σ, which backward and tangent reuse. Idle components must pass live = false.
+fn layer_norm(a: V, live: M) -> LnOut {
+  let inv_h = 1.0 / f32(params.H);
+  let mean = unit_sum(select(V(0.0), a, live)) * inv_h;
+  let dev = a - mean;
+  let variance = unit_sum(select(V(0.0), dev * dev, live)) * inv_h;
+  let inv_std = inverseSqrt(variance + 1e-5);
+  return LnOut(dev * inv_std, inv_std);
+}
+
+fn sigmoid(a: V) -> V {
+  return 1.0 / (1.0 + exp(-a));
+}
+
+// tanh saturates to ±1 in f32 beyond |a| ≈ 9; clamping keeps exp-based implementations from overflowing to NaN.
+fn tanh_c(a: V) -> V {
+  return tanh(clamp(a, V(-15.0), V(15.0)));
+}
+
+// tanh'(a) = 1 - tanh²(a), computed as 4e/(1+e)² with e = exp(-2|a|) so it keeps its relative precision where tanh
+// saturates (1 - g·g would cancel). Likewise the cells take 1 - σ(a) as σ(-a), never as 1 - σ(a).
+fn tanh_slope(a: V) -> V {
+  let e = exp(-2.0 * min(abs(a), V(40.0)));
+  let d = 1.0 + e;
+  return 4.0 * e / (d * d);
+}
+`;
+}
+
+/**
+ * Uᵀ products of several adjoint blocks: `sum = Σ col_d(U_i, block i)` over `terms` (value, U offset), with at
+ * most `resident` blocks in dbuf at once (H up to 1024 leaves room for one block in 16 KiB of workgroup memory).
+ * Blocks are used from `first` on; `inUse` names a block an earlier call of this step may still be reading (no
+ * barrier since), which gets a barrier before it is written. Uniform control flow only.
+ */
+export function columnProducts(terms: { value: string; u: string }[], resident: number, sum: string, first = 0, inUse = -1): string {
+  const start = first + terms.length <= resident ? first : 0;
+  const size = Math.max(1, Math.min(terms.length, resident - start));
+  const lines = [`var ${sum} = V(0.0);`];
+  for (let i = 0; i < terms.length; i += size) {
+    const pass = terms.slice(i, i + size);
+    const blocks = pass.map((_t, b) => start + b);
+    if (i > 0 || (inUse >= 0 && blocks.includes(inUse))) lines.push('workgroupBarrier(); // earlier reads of dbuf are done');
+    pass.forEach((t, b) => lines.push(`put_d(${start + b}u, ${t.value});`));
+    lines.push('workgroupBarrier();');
+    pass.forEach((t, b) => lines.push(`${sum} += col_d(${t.u}, ${start + b}u);`));
+  }
+  return lines.map((l) => `  ${l}`).join('\n');
+}

@@ -1,0 +1,77 @@
+// Which thread tile (shaders/cells/tile.ts) the training kernels run with. Every tile computes the same sums in
+// the same order per (sequence, unit), so the choice changes speed, never results. `LWIN_TILE=r4k1hp64wg256`
+// (Node) forces one, for benchmarks and tests.
+import { residentBlocks, tileKey, tileWidth, type Tile } from '../../shaders/cells/tile.ts';
+import type { CellKind } from '../model/cells.ts';
+
+/** Largest hidden width H of the training kernels: 256 threads × 4 units each. */
+export const MAX_TRAIN_HIDDEN = 1024;
+const THREADS = 256;
+
+function pow2ceil(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+}
+
+/** The tile with R sequences per thread group and `threads` invocations for H units, or undefined if none fits. */
+export function makeTile(hidden: number, R: number, threads = THREADS): Tile | undefined {
+  const hp = Math.min(threads, Math.max(32, pow2ceil(hidden)));
+  const K = Math.ceil(hidden / hp);
+  const tile: Tile = { R, K, hp, threads };
+  if (tileWidth(tile) > 4 || threads % hp !== 0 || residentBlocks(tile) < 1) return undefined;
+  return tile;
+}
+
+/** The default tile: one sequence per thread group, as many units per thread as H needs. */
+export function defaultTile(hidden: number): Tile {
+  if (hidden > MAX_TRAIN_HIDDEN) throw new RangeError(`hidden size H=${hidden} exceeds the recurrent kernels' limit of ${MAX_TRAIN_HIDDEN}`);
+  const tile = makeTile(hidden, 1);
+  if (!tile) throw new RangeError(`no recurrent tile fits H=${hidden}`);
+  return tile;
+}
+
+/** Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads. */
+export function candidateTiles(hidden: number): Tile[] {
+  const tiles: Tile[] = [];
+  for (const threads of [64, 128, 256]) {
+    for (const R of [1, 2, 4]) {
+      const tile = makeTile(hidden, R, threads);
+      if (tile && !tiles.some((t) => tileKey(t) === tileKey(tile))) tiles.push(tile);
+    }
+  }
+  return tiles;
+}
+
+/**
+ * A tile named by its key (`r2k1hp64wg128`) or by its sequences per group and threads alone (`r4`, `r2wg128`: the
+ * units follow from H), checked to fit H.
+ */
+export function parseTile(key: string, hidden: number): Tile {
+  const name = key.trim();
+  const short = /^r(\d)(?:wg(\d+))?$/.exec(name);
+  const tile = short ? makeTile(hidden, Number(short[1]), short[2] ? Number(short[2]) : THREADS) : candidateTiles(hidden).find((t) => tileKey(t) === name);
+  if (!tile) {
+    throw new Error(`tile "${key}" does not fit H=${hidden}; choose one of ${candidateTiles(hidden).map(tileKey).join(', ')}`);
+  }
+  return tile;
+}
+
+/** Tiles chosen for a device (by the autotune or a caller), per cell, LayerNorm option and H. */
+const chosen = new WeakMap<GPUDevice, Map<string, Tile>>();
+
+function choiceKey(cell: CellKind, layernorm: boolean, hidden: number): string {
+  return `${cell},${layernorm ? 'ln' : 'noln'},H${hidden}`;
+}
+
+/** Makes `tile` the one the training kernels use on `device` for this cell, LayerNorm option and H. */
+export function chooseTile(device: GPUDevice, cell: CellKind, layernorm: boolean, hidden: number, tile: Tile): void {
+  let map = chosen.get(device);
+  if (!map) chosen.set(device, (map = new Map()));
+  map.set(choiceKey(cell, layernorm, hidden), tile);
+}
+
+/** The tile of the training kernels on `device`: LWIN_TILE, else the chosen one, else the default. */
+export function tileFor(device: GPUDevice, cell: CellKind, layernorm: boolean, hidden: number): Tile {
+  const forced = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LWIN_TILE;
+  if (forced) return parseTile(forced, hidden);
+  return chosen.get(device)?.get(choiceKey(cell, layernorm, hidden)) ?? defaultTile(hidden);
+}
