@@ -20,9 +20,9 @@ export interface QueuedJob {
 }
 
 /** Runs one Slurm command; a missing command or a failure is told with what to do. */
-function slurm(program: string, args: readonly string[]): Promise<string> {
+function slurm(program: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((done, fail) => {
-    execFile(program, args, { encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile(program, args, { encoding: 'utf8', env }, (error, stdout, stderr) => {
       if (!error) return done(stdout);
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         return fail(new Error(`${program} was not found on PATH: --submit must run where Slurm's commands are (a login node). ` +
@@ -41,8 +41,8 @@ function jobId(output: string, script: string): string {
 }
 
 /** This user's jobs still queued or running whose batch script is one of `scripts` (squeue's %o). */
-export async function queuedJobs(scripts: readonly string[]): Promise<QueuedJob[]> {
-  const lines = (await slurm('squeue', ['--me', '--noheader', '--format=%i|%T|%o'])).split('\n').filter(Boolean);
+export async function queuedJobs(scripts: readonly string[], env = process.env): Promise<QueuedJob[]> {
+  const lines = (await slurm('squeue', ['--me', '--noheader', '--format=%i|%T|%o'], env)).split('\n').filter(Boolean);
   return lines
     .map((line) => {
       const [id = '', state = '', script = ''] = line.split('|');
@@ -52,18 +52,18 @@ export async function queuedJobs(scripts: readonly string[]): Promise<QueuedJob[
 }
 
 /** Refuses to submit while jobs of an earlier submission of these scripts are still queued or running. */
-export async function refuseIfQueued(scripts: readonly string[]): Promise<void> {
-  const queued = await queuedJobs(scripts);
+export async function refuseIfQueued(scripts: readonly string[], env = process.env): Promise<void> {
+  const queued = await queuedJobs(scripts, env);
   if (queued.length === 0) return;
   throw new Error(`jobs of an earlier submission of this sweep are still in Slurm's queue: ${queued.map((j) => `${j.id} ${j.state}`).join(', ')}; nothing was submitted, ` +
     `as two tasks must not write one study at once. Wait for them (squeue --me), or cancel them (scancel ${[...new Set(queued.map((j) => j.id.split('_')[0]))].join(' ')}), then resubmit.`);
 }
 
 /** Submits the unfinished `tasks` of the array, then the aggregate after them (afterok); only the aggregate if none. */
-export async function submitSweep(sweepScript: string, aggregateScript: string, tasks: readonly number[], maxParallel?: number): Promise<Submission> {
-  if (tasks.length === 0) return { aggregateJob: jobId(await slurm('sbatch', ['--parsable', aggregateScript]), aggregateScript), tasks };
-  const arrayJob = jobId(await slurm('sbatch', ['--parsable', `--array=${arraySpec(tasks, maxParallel)}`, sweepScript]), sweepScript);
-  const aggregateJob = jobId(await slurm('sbatch', ['--parsable', `--dependency=afterok:${arrayJob}`, aggregateScript]), aggregateScript);
+export async function submitSweep(sweepScript: string, aggregateScript: string, tasks: readonly number[], maxParallel?: number, env = process.env): Promise<Submission> {
+  if (tasks.length === 0) return { aggregateJob: jobId(await slurm('sbatch', ['--parsable', aggregateScript], env), aggregateScript), tasks };
+  const arrayJob = jobId(await slurm('sbatch', ['--parsable', `--array=${arraySpec(tasks, maxParallel)}`, sweepScript], env), sweepScript);
+  const aggregateJob = jobId(await slurm('sbatch', ['--parsable', `--dependency=afterok:${arrayJob}`, aggregateScript], env), aggregateScript);
   return { arrayJob, aggregateJob, tasks };
 }
 

@@ -74,7 +74,7 @@ describe.skipIf(unavailable !== undefined)('lwin sweep --slurm --submit on a sin
   }, 60_000);
 
   it('runs the sweep as a job array, then the aggregate, which equals the local sweep\'s', async () => {
-    const out = join(cluster.root, 'array');
+    const out = join(cluster.root, 'array sweep'); // a space: the scripts quote their paths
     const job = await submit(out);
     expect(job.stdout).toMatch(/array job \d+ \(tasks 0-1\)/);
     const ids = [job.array!, job.aggregate];
