@@ -40,7 +40,7 @@ export function addSlurmOptions(command: Command): Command {
 /** Refuses contradictory or stray Slurm flags before anything is written. */
 export function checkSlurmFlags(flags: SlurmFlags): void {
   const slurmOnly = [flags.submit && '--submit', flags.slurmOpt && '--slurm-opt', flags.slurmTime && '--slurm-time', flags.maxParallel && '--max-parallel'].filter(Boolean);
-  if (!flags.slurm && slurmOnly.length) throw new Error(`${slurmOnly.join(', ')} only go with --slurm (the sweep as Slurm batch scripts); add --slurm, or leave ${slurmOnly.length > 1 ? 'them' : 'it'} out.`);
+  if (!flags.slurm && slurmOnly.length) throw new Error(`${slurmOnly.join(', ')} only ${slurmOnly.length > 1 ? 'go' : 'goes'} with --slurm (the sweep as Slurm batch scripts); add --slurm, or leave ${slurmOnly.length > 1 ? 'them' : 'it'} out.`);
   if (!flags.slurm) return;
   if (flags.plan) throw new Error('--plan and --slurm: give one. --plan prints the job commands; --slurm writes them into a Slurm job array.');
   if (flags.slurmTime !== undefined && !SLURM_TIME.test(flags.slurmTime)) {
