@@ -34,7 +34,7 @@ const CURVE_FILE = /^(.+)_learning_curve\.csv$/;
 
 /** The names lwin writes at the top of an output folder: what `--force` deletes (nothing else). */
 export function isLwinEntry(name: string): boolean {
-  return [...Object.values(STUDY_FILES), 'sweep_jobs.txt', 'checkpoints', 'aggregate'].includes(name) ||
+  return [...Object.values(STUDY_FILES), 'sweep_jobs.txt', 'slurm', 'checkpoints', 'aggregate'].includes(name) ||
     isCell(name) || OPTIMIZERS.includes(name) || SWEEP_ENTRY.test(name) || CURVE_FILE.test(name) || /^gate_stats_.+\.csv$/.test(name);
 }
 

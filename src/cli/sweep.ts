@@ -14,8 +14,9 @@ import { addStudyOptions, studyFromFlags, type RunFlags } from './run.ts';
 import { deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
 import { writingTo } from '../io/output-path.ts';
+import { addSlurmOptions, checkSlurmFlags, slurmSweep, type SlurmFlags } from './sweep-slurm.ts';
 
-interface SweepFlags extends RunFlags {
+interface SweepFlags extends RunFlags, SlurmFlags {
   seeds?: number[];
   optimizers?: string[];
   plan?: boolean;
@@ -87,7 +88,9 @@ function registerSweepCommand(program: Command): void {
     .option('--seeds <list>', `seeds, comma-separated (default: the paper's ${PAPER_SEEDS.join(',')})`, seedList)
     .option('--optimizers <list>', 'optimizers, comma-separated (default: the study\'s optimizer); several: <out>/<optimizer>/seed_<S>/', list)
     .option('--plan', 'print one self-contained `lwin run` command per job (for Slurm, GNU parallel, …) and exit without running');
+  addSlurmOptions(command);
   addStudyOptions(command).action(async (flags: SweepFlags) => {
+    checkSlurmFlags(flags);
     const out = flags.out ?? newOutputFolder('sweep');
     // A sweep always continues its own folder (each job resumes, with its settings checked); anything else is refused.
     await claimOutputFolder(out, { command: 'sweep', given: flags.out !== undefined, continues: ['sweep'] });
@@ -97,10 +100,10 @@ function registerSweepCommand(program: Command): void {
 
 async function runSweep(flags: SweepFlags, out: string, jobs: SweepJob[]): Promise<void> {
   const groups = aggregateGroups(jobs, out);
+  if (flags.plan || flags.slurm) await writeFileAtomic(join(out, 'sweep_jobs.txt'), `${jobs.map((j) => j.command).join('\n')}\n`);
+  if (flags.slurm) return slurmSweep(flags, out, jobs, groups);
   if (flags.plan) {
-    const lines = jobs.map((j) => j.command);
-    await writeFileAtomic(join(out, 'sweep_jobs.txt'), `${lines.join('\n')}\n`);
-    console.log(lines.join('\n'));
+    console.log(jobs.map((j) => j.command).join('\n'));
     console.error(`lwin sweep --plan: ${plural(jobs.length, 'job', 'jobs')} (also in ${join(out, 'sweep_jobs.txt')}); once they are done:`);
     for (const g of groups) console.error(`  ${shellLine(['lwin', 'aggregate', '--out', g.target, ...g.dirs])}`);
     return;

@@ -129,6 +129,12 @@ describe('claimOutputFolder', () => {
     expect(lines).toEqual([`--force: deleted a finished study (cells const, gru; seed 212, 8 epochs) in ${dir} (H_N_summary.csv, cli_args.csv, const, gru, … (5 in all)); 2 other entries kept`]);
   });
 
+  it('--force deletes a Slurm sweep\'s scripts and logs (slurm/) with its studies', async () => {
+    const dir = await folder('force-slurm', { 'seed_212/study.json': '{}', 'sweep_jobs.txt': 'lwin run\n', 'slurm/sweep.sbatch': '#!/bin/bash\n', 'notes.txt': 'mine' });
+    await claimOutputFolder(dir, { ...run, force: true });
+    expect(await readdir(dir)).toEqual(['notes.txt']);
+  });
+
   it('--force refuses to delete a folder holding one of the command\'s inputs', async () => {
     const dir = await folder('force-input', STUDY);
     const weights = join(dir, 'gru', 'gru.safetensors');
