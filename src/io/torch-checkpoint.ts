@@ -69,9 +69,12 @@ export function readTorchCheckpoint(bytes: Uint8Array, options: TorchCheckpointO
 
 function refusePickle(bytes: Uint8Array, source: string): void {
   const ext = extname(source).toLowerCase();
-  const zip = bytes[0] === 0x50 && bytes[1] === 0x4b; // torch.save writes a zip archive
-  const pickle = bytes[0] === 0x80 && bytes[1] !== undefined && bytes[1] <= 5; // legacy torch.save: a pickle protocol header
-  if (['.pt', '.pth', '.ckpt', '.bin'].includes(ext) || zip || pickle) {
+  // A safetensors file has its JSON header at byte 8; without one, torch.save's zip archive ("PK") or a legacy
+  // pickle (protocol byte 0x80) is what users hand over most often.
+  const safetensors = bytes[8] === 0x7b;
+  const zip = bytes[0] === 0x50 && bytes[1] === 0x4b;
+  const pickle = bytes[0] === 0x80 && bytes[1] !== undefined && bytes[1] <= 5;
+  if (['.pt', '.pth', '.ckpt', '.bin'].includes(ext) || (!safetensors && (zip || pickle))) {
     throw new SafetensorsError(
       `${source} is a PyTorch pickle (torch.save), which lwin does not read (unpickling runs code). Export the weights as safetensors in Python: ${CONVERT_TO_SAFETENSORS}`,
     );
@@ -165,7 +168,8 @@ function layerSizes(tensors: Tensors, prefix: string, source: string): Omit<Torc
 }
 
 function findReadout(tensors: Tensors, prefix: string, given: string | undefined, hidden: number, source: string, holds: () => string): { weight: string; bias: string | null } {
-  const recurrent = (n: string) => n.startsWith(prefix) && /^(weight|bias)_(ih|hh)_l\d+$/.test(n.slice(prefix.length));
+  // Any recurrent layer's tensors (also another layer's, under another prefix) are no readout.
+  const recurrent = (n: string) => /(^|\.)(weight|bias)_(ih|hh)_l\d+(_reverse)?$/.test(n);
   let weight: string;
   if (given !== undefined) {
     weight = given.endsWith('.weight') || tensors.has(given) ? given : `${given}.weight`;

@@ -32,11 +32,11 @@ function setup(v: Variant, seed = 7) {
   const rng = new Rng(seed);
   const config: TorchModelConfig = { cell: v.cell, nonlinearity: v.nonlinearity, layers: v.layers, inputSize: D, hiddenSize: H, bias: v.bias, outputs: K, readoutBias: true };
   const layout = torchLayout(config);
-  const params = torchParams(layout, rng.fillUniform(new Float64Array(layout.totalSize), -0.7, 0.7));
-  const x = rng.fillNormal(new Float64Array(B * T * D));
-  const yMse = rng.fillNormal(new Float64Array(B * T * K));
+  const params = torchParams(layout, uniform(rng, layout.totalSize, -0.7, 0.7));
+  const x = normal(rng, B * T * D);
+  const yMse = normal(rng, B * T * K);
   const yCe = Float64Array.from({ length: B * T }, () => rng.int(K));
-  const dir = torchParams(layout, rng.fillNormal(new Float64Array(layout.totalSize)));
+  const dir = torchParams(layout, normal(rng, layout.totalSize));
   return { params, batch: { x, batch: B, steps: T }, yMse, yCe, dir, rng };
 }
 
@@ -202,3 +202,16 @@ describe('readout losses', () => {
     expect(() => torchForward(params, { x: new Float64Array(5), batch: B, steps: T })).toThrow(/X has 5 values; \[B,T,D\] = \[2,5,3\] needs 30 for the torch_lstm, 1 layer, D=3, H=4/);
   });
 });
+
+/** Rng's fills, typed as the Float64Array they are given. */
+function uniform(rng: Rng, n: number, lo: number, hi: number): Float64Array {
+  const out = new Float64Array(n);
+  rng.fillUniform(out, lo, hi);
+  return out;
+}
+
+function normal(rng: Rng, n: number): Float64Array {
+  const out = new Float64Array(n);
+  rng.fillNormal(out);
+  return out;
+}
