@@ -5,11 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   layerErrors, outputErrors, torchDiagonalTerms, torchForward, torchForwardLoss, torchGradients, torchInputJacobian, torchLayout,
-  torchParams, torchStateJacobian, torchTangents, cellOf,
+  torchParams, torchStateJacobian, torchTangents, cellOf, WINDOW_RULE,
   type LossSteps, type TorchCell, type TorchLoss, type TorchModelConfig, type TorchNonlinearity, type TorchParams, type TorchTargets,
 } from '../../src/model/f64/torch/index.ts';
 import type { RecurrentState } from '../../src/model/f64/types.ts';
 import { Rng } from '../../src/util/random.ts';
+import { INTERMEDIATE_NAMES } from '../../src/model/cells.ts';
 
 const EPS = 1e-6;
 const TOL = { abs: 1e-7, rel: 1e-6 };
@@ -126,7 +127,10 @@ describe.each(VARIANTS)('float64 twin, $name', (v) => {
         const entry = (row: number, col: number) => Array.from({ length: H }, (_, q) => j[(row + q) * width + col + q]!);
         const where = `layer ${k}, b ${b}, t ${t}`;
         if (v.cell === 'rnn') expectClose(`${where}: d = ∂h'_q/∂h_q`, at('d'), entry(0, 0));
-        if (v.cell === 'torch_gru') expectClose(`${where}: leak + rdiag = ∂h'_q/∂h_q`, at('leak').map((l, q) => l + at('rdiag')[q]!), entry(0, 0));
+        if (v.cell === 'torch_gru') {
+          expectClose(`${where}: leak + rdiag = ∂h'_q/∂h_q`, at('leak').map((l, q) => l + at('rdiag')[q]!), entry(0, 0));
+          expectClose(`${where}: gate = 1 - leak`, at('gate'), at('leak').map((l) => 1 - l));
+        }
         if (v.cell === 'torch_lstm') {
           expectClose(`${where}: f = ∂c'_q/∂c_q`, at('f'), entry(H, H));
           expectClose(`${where}: cdiag = ∂c'_q/∂h_q`, at('cdiag'), entry(H, 0));
@@ -135,6 +139,8 @@ describe.each(VARIANTS)('float64 twin, $name', (v) => {
       }));
     }
     expect(Object.keys(terms[0]!)).toEqual([...cell.termNames]);
+    // The planes line up with the cell whose SPEC §5 window rule they follow (rnn's d is linear's leak).
+    expect(cell.termNames.map((n) => (n === 'd' ? 'leak' : n))).toEqual(INTERMEDIATE_NAMES[WINDOW_RULE[v.cell]]);
   });
 
   it('layer errors δ^(k)_t chain δ_t down through the same-step input Jacobians', () => {

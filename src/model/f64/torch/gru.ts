@@ -19,7 +19,7 @@ export interface TorchGruRecord extends TorchStepRecord {
 
 export const torchGruCell: TorchCellReference<TorchGruRecord> = {
   cell: 'torch_gru',
-  termNames: ['leak', 'rdiag', 'r'],
+  termNames: ['gate', 'leak', 'rdiag'],
 
   step(p: TorchLayerParams, x: Float64Array, prev: RecurrentState): TorchGruRecord {
     const hp = prev.h;
@@ -41,7 +41,8 @@ export const torchGruCell: TorchCellReference<TorchGruRecord> = {
     const [rSlope, zSlope, nSlope] = [sigmoidSlope(r), sigmoidSlope(z), tanhSlope(n)];
     // SPEC §13: leak = z, rdiag = (h - n) z(1-z) W_hz,qq + (1-z)(1-n²)(r W_hn,qq + m r(1-r) W_hr,qq)
     const rdiag = hp.map((h, q) => (h - n[q]!) * zSlope[q]! * wz[q]! + (1 - z[q]!) * nSlope[q]! * (r[q]! * wn[q]! + m[q]! * rSlope[q]! * wr[q]!));
-    return { leak: Float64Array.from(z), rdiag, r: Float64Array.from(r) };
+    // gate = 1 - z, the candidate's share of h' (as lwin's own cells' `gate`), so the planes are the diag cell's.
+    return { gate: z.map((v) => 1 - v), leak: Float64Array.from(z), rdiag };
   },
 
   backward(p: TorchLayerParams, grad: TorchLayerParams | null, rec: TorchGruRecord, adjoint: RecurrentState) {

@@ -8,7 +8,7 @@
 //   torchTangents(params, forward, dir) → v^{(k)}_t; torchDiagonalTerms → SPEC §13 terms per layer
 //   outputErrors + layerErrors → δ_t and δ^{(k)}_t; torchStateJacobian / torchInputJacobian → one-step Jacobians
 export * from './config.ts';
-export { torchCellReference } from './registry.ts';
+export { torchCellReference, WINDOW_RULE } from './registry.ts';
 export { torchStateJacobian, torchInputJacobian } from './jacobian.ts';
 export { lossStepList, outputErrors, readoutForward, torchLoss, type LossResult, type LossSteps, type TorchLoss, type TorchTargets } from './loss.ts';
 export { cellOf, layerErrors, torchDiagonalTerms, torchForward, torchForwardLoss, torchGradients, torchTangents, type TorchBatch, type TorchForward, type TorchGradients } from './stack.ts';

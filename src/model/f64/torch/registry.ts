@@ -1,4 +1,5 @@
 // One float64 step reference per PyTorch layer kind.
+import type { CellKind } from '../../cells.ts';
 import type { TorchCell, TorchNonlinearity } from './config.ts';
 import { torchGruCell } from './gru.ts';
 import { torchLstmCell } from './lstm.ts';
@@ -17,3 +18,10 @@ export function torchCellReference(cell: TorchCell, nonlinearity: TorchNonlinear
       return torchLstmCell as TorchCellReference;
   }
 }
+
+/**
+ * Whose SPEC §5 window rule a layer's μ follows, with its diagonal terms in that cell's plane order
+ * (INTERMEDIATE_NAMES): rnn's d as linear's signed, unclamped `leak` product (μ1 = 0); torch_gru's
+ * (gate, leak = z, rdiag) as diag's Π leak (1 + Σ rdiag/leak); torch_lstm's (f, e, cdiag) as lstm's.
+ */
+export const WINDOW_RULE: Readonly<Record<TorchCell, CellKind>> = { rnn: 'linear', torch_gru: 'diag', torch_lstm: 'lstm' };

@@ -10,7 +10,7 @@ export interface TorchStepRecord {
   next: RecurrentState;
 }
 
-/** SPEC §13 per-step diagonal terms, each [H]: rnn {d}; torch_gru {leak, rdiag, r}; torch_lstm {f, e, cdiag}. */
+/** SPEC §13 per-step diagonal terms, each [H]: rnn {d}; torch_gru {gate = 1-z, leak = z, rdiag}; torch_lstm {f, e, cdiag}. */
 export type DiagonalTerms = Record<string, Float64Array>;
 
 export interface TorchCellReference<R extends TorchStepRecord = TorchStepRecord> {
