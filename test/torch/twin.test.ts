@@ -82,6 +82,15 @@ describe.each(VARIANTS)('float64 twin, $name', (v) => {
     expect(cell === null).toBe(v.cell !== 'torch_lstm');
   });
 
+  it('input tangents (parameters fixed, x perturbed: SPEC §12) match finite differences', () => {
+    const xDot = normal(rng, B * T * D);
+    const { hidden } = torchTangents(params, torchForward(params, batch), null, xDot);
+    const at = (scale: number) => torchForward(params, { ...batch, x: batch.x.map((v, i) => v + scale * xDot[i]!) });
+    const [plus, minus] = [at(EPS), at(-EPS)];
+    for (let k = 0; k < v.layers; k++) expectClose(`ẋ → h^(${k})`, hidden[k]!, plus.hidden[k]!.map((h, i) => (h - minus.hidden[k]![i]!) / (2 * EPS)));
+    expect(() => torchTangents(params, torchForward(params, batch), null, new Float64Array(3))).toThrow(/input tangent has 3 values; \[B,T,D\] = \[2,5,3\] needs 30/);
+  });
+
   it('one-step state and input Jacobians match finite differences of the step', () => {
     const cell = cellOf(params);
     const forward = torchForward(params, batch);

@@ -137,25 +137,32 @@ export function torchGradients(params: TorchParams, data: TorchBatch, targets: T
 
 /**
  * v^{(k)}_t = (dh^{(k)}_t/dθ)[dir] per layer [B,T,H] (SPEC §7, §13): the JVP through all layers below, exact
- * (full Jacobians). `cell` holds the c tangents of torch_lstm, else null.
+ * (full Jacobians). `inputTangent` ẋ [B,T,D] adds the input's own perturbation (SPEC §12's lag recovery perturbs x
+ * with dir = null). `cell` holds the c tangents of torch_lstm, else null.
  */
-export function torchTangents(params: TorchParams, forward: TorchForward, dir: TorchParams): { hidden: Float64Array[]; cell: Float64Array[] | null } {
+export function torchTangents(
+  params: TorchParams, forward: TorchForward, dir: TorchParams | null, inputTangent: Float64Array | null = null,
+): { hidden: Float64Array[]; cell: Float64Array[] | null } {
   const { config } = params.layout;
   const { batch, steps } = forward;
   const hidden = config.hiddenSize;
   const cell = cellOf(params);
   const out: Float64Array[] = [];
   const outCell: Float64Array[] = [];
-  let below: Float64Array | null = null;
+  if (inputTangent && inputTangent.length !== batch * steps * config.inputSize) {
+    throw new Error(`input tangent has ${inputTangent.length} values; [B,T,D] = [${batch},${steps},${config.inputSize}] needs ${batch * steps * config.inputSize}`);
+  }
+  let below: Float64Array | null = inputTangent;
   for (let k = 0; k < config.layers; k++) {
+    const width = params.layers[k]!.inputSize;
     const v = new Float64Array(batch * steps * hidden);
     const u = new Float64Array(config.cell === 'torch_lstm' ? batch * steps * hidden : 0);
     for (let b = 0; b < batch; b++) {
       let tangent = zeroState(params);
       for (let t = 0; t < steps; t++) {
         const row = b * steps + t;
-        const xDot = below ? below.subarray(row * hidden, (row + 1) * hidden) : null;
-        tangent = cell.tangent(params.layers[k]!, dir.layers[k]!, forward.records[k]![b]![t]!, tangent, xDot);
+        const xDot = below ? below.subarray(row * width, (row + 1) * width) : null;
+        tangent = cell.tangent(params.layers[k]!, dir?.layers[k] ?? null, forward.records[k]![b]![t]!, tangent, xDot);
         v.set(tangent.h, row * hidden);
         if (tangent.c) u.set(tangent.c, row * hidden);
       }
