@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   layerErrors, outputErrors, torchDiagonalTerms, torchForward, torchForwardLoss, torchGradients, torchInputJacobian, torchLayout,
-  torchParams, torchStateJacobian, torchTangents, cellOf, WINDOW_RULE,
+  torchParams, torchStateJacobian, torchTangents, torchRho, cellOf, WINDOW_RULE,
   type LossSteps, type TorchCell, type TorchLoss, type TorchModelConfig, type TorchNonlinearity, type TorchParams, type TorchTargets,
 } from '../../src/model/f64/torch/index.ts';
 import type { RecurrentState } from '../../src/model/f64/types.ts';
@@ -89,6 +89,32 @@ describe.each(VARIANTS)('float64 twin, $name', (v) => {
     const [plus, minus] = [at(EPS), at(-EPS)];
     for (let k = 0; k < v.layers; k++) expectClose(`ẋ → h^(${k})`, hidden[k]!, plus.hidden[k]!.map((h, i) => (h - minus.hidden[k]![i]!) / (2 * EPS)));
     expect(() => torchTangents(params, torchForward(params, batch), null, new Float64Array(3))).toThrow(/input tangent has 3 values; \[B,T,D\] = \[2,5,3\] needs 30/);
+  });
+
+  it('ρ is the J²-weighted mean of η over the layer\'s own parameters, J by finite differences of one step', () => {
+    const forward = torchForward(params, batch);
+    const eta = uniform(rng, params.layout.totalSize, 1e-4, 1e-2);
+    const rho = torchRho(params, forward, eta);
+    const etaBar = eta.reduce((a, x) => a + x, 0) / eta.length; // where a unit has no sensitivity (a dead ReLU)
+    const cell = cellOf(params);
+    for (let k = 0; k < v.layers; k++) {
+      const [b, t] = [rng.int(B), rng.int(T)];
+      const rec = forward.records[k]![b]![t]!;
+      const own = params.layout.tensors.filter((s) => s.name.endsWith(`_l${k}`)).flatMap((s) => Array.from({ length: s.size }, (_, i) => s.offset + i));
+      const [weighted, total] = [new Float64Array(H), new Float64Array(H)];
+      for (const p of own) {
+        const step = (scale: number) => cell.step(shifted(params, unit(params.layout.totalSize, p), scale).layers[k]!, rec.x, rec.prev).next.h;
+        const [up, down] = [step(EPS), step(-EPS)];
+        for (let q = 0; q < H; q++) {
+          const j = (up[q]! - down[q]!) / (2 * EPS);
+          weighted[q]! += j * j * eta[p]!;
+          total[q]! += j * j;
+        }
+      }
+      expectClose(`ρ layer ${k}, b ${b}, t ${t}`, rho[k]!.subarray((b * T + t) * H, (b * T + t + 1) * H), weighted.map((w, q) => (total[q]! > 0 ? w / total[q]! : etaBar)));
+    }
+    // SGD: η = lr everywhere gives ρ = lr exactly (SPEC §5).
+    for (const layer of torchRho(params, forward, new Float64Array(params.layout.totalSize).fill(0.01))) expect(layer.every((r) => Math.abs(r - 0.01) < 1e-17)).toBe(true);
   });
 
   it('one-step state and input Jacobians match finite differences of the step', () => {
@@ -229,4 +255,10 @@ function normal(rng: Rng, n: number): Float64Array {
   const out = new Float64Array(n);
   rng.fillNormal(out);
   return out;
+}
+
+function unit(n: number, i: number): Float64Array {
+  const e = new Float64Array(n);
+  e[i] = 1;
+  return e;
 }
