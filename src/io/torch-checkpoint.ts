@@ -106,7 +106,7 @@ export function torchCheckpointFromTensors(tensors: Tensors, metadata: Record<st
   }
   const used = new Set(layout.tensors.map((t) => fileName(t.name)));
   const ignored = [...tensors.keys()].filter((n) => !used.has(n));
-  if (ignored.length) warnings.push(`${source}: ignoring ${ignored.length} tensor${ignored.length === 1 ? '' : 's'} that are not the ${describeTorchConfig(config)} model: ${ignored.join(', ')}`);
+  if (ignored.length) warnings.push(`${source}: ignoring ${ignored.length} tensor${ignored.length === 1 ? '' : 's'} outside the ${describeTorchConfig(config)} model: ${ignored.join(', ')}`);
   return { config, layout, params, prefix, readout, metadata, warnings };
 }
 

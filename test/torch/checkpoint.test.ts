@@ -51,7 +51,7 @@ describe('reading a PyTorch checkpoint', () => {
 
   it('lists the tensors it ignores', () => {
     const model = readTorchCheckpoint(file(lstmStateDict('rnn.', 1, { ...HEAD, 'norm.running_mean': [H] })), { source: 'm.safetensors' });
-    expect(model.warnings).toEqual([expect.stringMatching(/m.safetensors: ignoring 1 tensor that are not the torch_lstm, 1 layer, D=3, H=4, readout K=2 model: norm.running_mean/)]);
+    expect(model.warnings).toEqual([expect.stringMatching(/m.safetensors: ignoring 1 tensor outside the torch_lstm, 1 layer, D=3, H=4, readout K=2 model: norm.running_mean/)]);
   });
 
   it('tells rnn from GRU and LSTM by the row blocks, and warns that ReLU cannot be told from tanh', () => {
@@ -102,6 +102,19 @@ describe('reading a PyTorch checkpoint', () => {
     let bytes = file(lstmStateDict('rnn.', 1, HEAD));
     for (let pad = 0; !(bytes[0] === 0x80 && bytes[1] === 0x02); pad++) bytes = file(lstmStateDict('rnn.', 1, HEAD), { pad: 'x'.repeat(pad) });
     expect(readTorchCheckpoint(bytes).config.cell).toBe('torch_lstm');
+  });
+
+  it('refuses an integer dtype in a tensor it needs, and ignores one in a tensor it does not', () => {
+    const withDtype = (shapes: Record<string, number[]>, name: string) => {
+      const bytes = file(shapes);
+      const text = new TextDecoder().decode(bytes);
+      const at = text.indexOf(`"${name}":{"dtype":"F32"`) + `"${name}":{"dtype":"`.length;
+      bytes.set(new TextEncoder().encode('I32'), at); // same width, so the offsets still hold
+      return bytes;
+    };
+    expect(() => readTorchCheckpoint(withDtype(lstmStateDict('rnn.', 1, HEAD), 'rnn.weight_hh_l0'), { source: 'm' })).toThrow(/m: tensor "rnn.weight_hh_l0" has a dtype lwin does not read; store it as F32, F64, F16 or BF16/);
+    const model = readTorchCheckpoint(withDtype(lstmStateDict('rnn.', 1, { ...HEAD, 'bn.num_batches_tracked': [1] }), 'bn.num_batches_tracked'), { source: 'm' });
+    expect(model.warnings).toEqual([expect.stringContaining('ignoring 1 tensor outside the torch_lstm, 1 layer, D=3, H=4, readout K=2 model: bn.num_batches_tracked')]);
   });
 
   it('names the conversion as one line of Python', () => {
