@@ -65,14 +65,19 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let c0 = wg.x * ${GRAD_TILE}u;
   let n0 = chunk * params.chunk;
   let n1 = min(n0 + params.chunk, params.rows);
-  // Compensated accumulation: chunks may hold thousands of rows.
+  // Compensated accumulation: chunks may hold thousands of rows. Rows are walked with running (row, position)
+  // counters: an integer division per row and map is what a CPU adapter would spend most of its time on.
   var acc: array<array<vec2f, 4>, 4>;
+  var pa = n0 % params.aRowsPer;
+  var ra = row_a(n0);
+  var pv = n0 % params.vRowsPer;
+  var rv = row_v(n0);
   for (var n = n0; n < n1; n++) {
-    let ab = row_a(n) * params.aWidth + params.aOffset;
+    let ab = ra * params.aWidth + params.aOffset;
     var a: array<f32, 4>;
     for (var i = 0u; i < 4u; i++) { a[i] = A[ab + min(r0 + lid.y + i * ${WG}u, params.R - 1u)]; }
 #if ${!ones}
-    let vb = row_v(n) * params.vWidth + params.vOffset;
+    let vb = rv * params.vWidth + params.vOffset;
     var v: array<f32, 4>;
     for (var j = 0u; j < 4u; j++) { v[j] = V[vb + min(c0 + lid.x + j * ${WG}u, params.C - 1u)]; }
 #endif
@@ -85,6 +90,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
 #endif
       }
     }
+    // Next row: one step along the sequence, or on to the next sequence's first row.
+    pa++;
+    ra++;
+    if (pa == params.aRowsPer) { pa = 0u; ra += params.aRowStride - params.aRowsPer; }
+    pv++;
+    rv++;
+    if (pv == params.vRowsPer) { pv = 0u; rv += params.vRowStride - params.vRowsPer; }
   }
   for (var i = 0u; i < 4u; i++) {
     let r = r0 + lid.y + i * ${WG}u;

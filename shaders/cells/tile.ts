@@ -58,7 +58,7 @@ export const WORKGROUP_FLOATS = 4096;
 
 /** Floats of hbuf, abuf and red. */
 export function tileArrayFloats(tile: Tile): number {
-  return 2 * tileSequences(tile) * tileUnits(tile) + tileSequences(tile) * tile.hp;
+  return 3 * tileSequences(tile) * tileUnits(tile);
 }
 
 /** Adjoint blocks the backward kernel keeps in dbuf at once (at most 4, the most any cell has); 0 if none fit. */
@@ -147,15 +147,24 @@ fn ${name}(off: u32) -> V {
   ${unitLets}
   return dot_x(off + ${unitRow(0)} * params.D, tslot0);
 }`;
-  const sumRows = rs.map((r) => `red[(tslot0 + ${r}u) * THP + tq] = ${comps.filter((c) => c.r === r).map((c) => component(tile, 'v', c.c)).join(' + ')};`).join('\n  ');
-  const treeAdds = rs.map((r) => `red[(tslot0 + ${r}u) * THP + tq] += red[(tslot0 + ${r}u) * THP + tq + half];`).join(' ');
-  const totals = rs.map((r) => `let total${r} = red[(tslot0 + ${r}u) * THP];`).join(' ');
+  // unit_sum's order depends on H alone (a radix-8 tree over the THT padded units), not on the tile, so every tile
+  // gives the same sums bit for bit.
+  const sumWrites = comps.map((c) => `red[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  ');
+  const levels: [number, number][] = [];
+  for (let size = tileUnits(tile); size > 1; size /= Math.min(8, size)) levels.push([Math.min(8, size), size / Math.min(8, size)]);
+  const tree = levels
+    .map(([fan, rest]) => `for (var u = tq; u < ${rest}u; u += THP) {
+    ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT + u;\n    red[b${r}] = ${Array.from({ length: fan }, (_, i) => `red[b${r} + ${i * rest}u]`).join(' + ')};`).join('\n    ')}
+  }
+  workgroupBarrier();`)
+    .join('\n  ');
+  const totals = rs.map((r) => `let total${r} = red[(tslot0 + ${r}u) * THT];`).join(' ');
   const blocks = options.dbufBlocks ?? 0;
   const arrays = options.arrays
     ? `
 var<workgroup> hbuf: array<f32, TSLOTS * THT>; // h_{t-1} of the workgroup's sequences, [slot][unit]
 var<workgroup> abuf: array<f32, TSLOTS * THT>; // a second per-unit vector (gru: r ⊙ h_{t-1})
-var<workgroup> red: array<f32, TSLOTS * THP>;  // unit_sum scratch, [slot][thread]`
+var<workgroup> red: array<f32, TSLOTS * THT>;  // unit_sum scratch, [slot][unit]`
     : '';
   return /* wgsl */ `
 alias V = ${V};
@@ -202,12 +211,9 @@ ${xDot('row_x', (k) => `u${k}`)}
 ${xDot('row_x0', () => '0u')}
 
 fn unit_sum(v: V) -> V {
-  ${sumRows}
+  ${sumWrites}
   workgroupBarrier();
-  for (var half = THP / 2u; half > 0u; half >>= 1u) {
-    if (tq < half) { ${treeAdds} }
-    workgroupBarrier();
-  }
+  ${tree}
   ${totals}
   workgroupBarrier();
   return ${vec(comps.map((c) => `total${c.r}`))};

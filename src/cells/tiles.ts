@@ -1,5 +1,5 @@
 // Which thread tile (shaders/cells/tile.ts) the training kernels run with. Every tile computes the same sums in
-// the same order per (sequence, unit), so the choice changes speed, never results. `LWIN_TILE=r4k1hp64wg256`
+// the same order per (sequence, unit), so the choice changes speed, never results (test/cells/tiles.test.ts). `LWIN_TILE=r4k1hp64wg256`
 // (Node) forces one, for benchmarks and tests.
 import { residentBlocks, tileKey, tileWidth, type Tile } from '../../shaders/cells/tile.ts';
 import type { CellKind } from '../model/cells.ts';
@@ -15,7 +15,7 @@ function pow2ceil(n: number): number {
 /** The tile with R sequences per thread group and `threads` invocations for H units, or undefined if none fits. */
 export function makeTile(hidden: number, R: number, threads = THREADS): Tile | undefined {
   const hp = Math.min(threads, Math.max(32, pow2ceil(hidden)));
-  const K = Math.ceil(hidden / hp);
+  const K = pow2ceil(Math.ceil(hidden / hp)); // a power of two, so K·hp (unit_sum's tree) depends on H alone
   const tile: Tile = { R, K, hp, threads };
   if (tileWidth(tile) > 4 || threads % hp !== 0 || residentBlocks(tile) < 1) return undefined;
   return tile;
