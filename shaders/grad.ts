@@ -104,7 +104,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     for (var j = 0u; j < 4u; j++) {
       let c = c0 + lid.x + j * ${WG}u;
       if (c >= params.C) { continue; }
-      partials[(r * params.C + c) * params.columns + params.chunk0 + chunk] = pair_add(acc[i][j], vec2f(0.0));
+      // Columns are cleared before the first segment; later segments may add into the same ones (wide tensors).
+      let at = (r * params.C + c) * params.columns + (params.chunk0 + chunk) % params.columns;
+      partials[at] = pair_add(acc[i][j], partials[at]);
     }
   }
 }

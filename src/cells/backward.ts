@@ -69,7 +69,7 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
   const adj = step.scratch('bptt/adjoint', stateBytes);
   step.clear(adj);
   const recomputedYhat = checkpoints ? step.scratch('bptt/yhat-recomputed', B * T * 4) : undefined;
-  const partials = new GradientPartials(step, layout, segments * Math.max(1, Math.floor(64 / segments)), Math.max(1, Math.floor(64 / segments)));
+  const partials = GradientPartials.plan(step, layout, segments);
   for (let seg = segments - 1; seg >= 0; seg--) {
     const from = seg * k;
     const to = Math.min(T, from + k);

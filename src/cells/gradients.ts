@@ -1,6 +1,6 @@
 // Weight gradients as batched reductions over the backward pass's per-step adjoints (cuDNN's split: the
 // sequential pass produces deltas, the weights' sums are one large reduction). Partials per chunk of rows, then
-// a compensated segmented reduction; segments of a checkpointed pass append their partial columns.
+// a compensated segmented reduction; segments of a checkpointed pass fill further columns, or add into used ones once all are taken.
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import type { CellKind } from '../model/cells.ts';
@@ -75,6 +75,18 @@ export class GradientPartials {
   ) {
     this.terms = gradientTerms(layout);
     this.buffers = this.terms.map((t) => step.scratch(`weight_grad/${t.tensor}`, t.R * t.C * columns * 8));
+    for (const buffer of this.buffers) step.clear(buffer);
+  }
+
+  /**
+   * Partials for a pass of `segments` segments: up to 64 columns (chunks of rows reduced in parallel), fewer when
+   * the widest tensor's [R·C, columns] pairs would not fit one binding (H = 1024: 16); segments past the columns
+   * add into the same ones.
+   */
+  static plan(step: Step, layout: ParamLayout, segments: number): GradientPartials {
+    const widest = Math.max(...gradientTerms(layout).map((t) => t.R * t.C));
+    const columns = Math.max(1, Math.min(64, Math.floor(step.maxBindingBytes / (widest * 8))));
+    return new GradientPartials(step, layout, columns, Math.max(1, Math.floor(columns / segments)));
   }
 
   /**

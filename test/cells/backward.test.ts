@@ -11,32 +11,13 @@
 // Dropping a term of the adjoint (e.g. LayerNorm's mean corrections) moves gradients by ≥ 1e-3 of their scale.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { gaussianInputs } from '../support/cells.ts';
-import type { GpuContext } from '../../src/gpu/context.ts';
+import { gaussianInputs, gpuGradient } from '../support/cells.ts';
 import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout, cellLayerNorm, layerNormChoices } from '../../src/model/index.ts';
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
-import { recordBatchGradient } from '../../src/cells/backward.ts';
 import { LOSS_RELATIVE, gradientTolerance } from '../../src/doctor/tolerances.ts';
 
 const gpu = useGpu();
-
-async function gpuGradient(ctx: GpuContext, layout: ParamLayout, p: Float32Array, x: Float32Array, y: Float32Array, B: number, T: number, every?: number) {
-  const b = {
-    params: ctx.upload('test/P', p), x: ctx.upload('test/x', x), y: ctx.upload('test/y', y),
-    yhat: ctx.storage('test/yhat', B * T * 4), grad: ctx.storage('test/grad', layout.totalSize * 4), loss: ctx.storage('test/loss', 4),
-  };
-  try {
-    const step = ctx.step('test bptt');
-    recordBatchGradient(step, { layout, ...b, batch: B, steps: T, checkpointEvery: every });
-    const reads = [step.readF32(b.grad), step.readF32(b.loss), step.readF32(b.yhat)];
-    await step.submit();
-    const [grad, loss, yhat] = await Promise.all(reads);
-    return { grad: grad!, loss: loss![0]!, yhat: yhat! };
-  } finally {
-    for (const buf of Object.values(b)) buf.destroy();
-  }
-}
 
 function expectGradientsClose(layout: ParamLayout, got: Float32Array, expected: Float64Array): void {
   const tolerance = gradientTolerance(layout, expected);

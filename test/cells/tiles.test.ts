@@ -1,0 +1,96 @@
+// Thread tiles (shaders/cells/tile.ts, src/cells/tiles.ts): every tile the autotune may choose gives the default
+// tile's ŷ, states and gradients bit for bit (each (sequence, unit) sums the same terms in the same order, and
+// unit_sum's tree depends on H alone), so the choice changes speed, never results; and the kernels reach
+// H = 1024 and any D, checked against float64 at odd sizes where units per thread and idle units both occur.
+import { afterEach, describe, expect, it } from 'vitest';
+import { useGpu } from '../support/gpu.ts';
+import { gaussianInputs, gpuGradient, runForwardGpu } from '../support/cells.ts';
+import { buildLayout, initParams, CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
+import { candidateTiles, chooseTile, defaultTile, makeTile, parseTile } from '../../src/cells/tiles.ts';
+import { residentBlocks, tileKey, tileSequences, tileUnits, tileWidth, WORKGROUP_FLOATS, tileArrayFloats } from '../../shaders/cells/tile.ts';
+import { referenceBackward, referenceForward } from '../../src/reference/cells/index.ts';
+import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
+import { forwardTolerance, gradientTolerance } from '../../src/doctor/tolerances.ts';
+
+const gpu = useGpu();
+
+afterEach(() => {
+  // Back to the default tile for the other tests of this worker.
+  for (const cell of CELL_KINDS) for (const ln of [false, true]) for (const H of [20, 300, 1024]) chooseTile(gpu.ctx.device, cell, ln, H, defaultTile(H));
+});
+
+describe('tile shapes', () => {
+  it.each([1, 20, 64, 130, 256, 300, 1024])('H=%i: every candidate covers H, fits 16 KiB and has room for an adjoint block', (H) => {
+    const tiles = candidateTiles(H);
+    expect(tiles.length).toBeGreaterThan(0);
+    for (const t of tiles) {
+      expect(t.K * t.hp).toBeGreaterThanOrEqual(H);
+      expect(tileWidth(t)).toBeLessThanOrEqual(4);
+      expect(tileArrayFloats(t) + residentBlocks(t) * tileSequences(t) * tileUnits(t)).toBeLessThanOrEqual(WORKGROUP_FLOATS);
+      expect(residentBlocks(t)).toBeGreaterThanOrEqual(1);
+      // unit_sum's tree spans the same padded width whatever the tile.
+      expect(tileUnits(t)).toBe(tileUnits(defaultTile(H)));
+    }
+  });
+
+  it('names tiles by key or by R and threads, and refuses what does not fit', () => {
+    expect(tileKey(parseTile('r4wg64', 64))).toBe('r4k1hp64wg64');
+    expect(parseTile('r2k1hp64wg128', 64)).toEqual(makeTile(64, 2, 128));
+    expect(() => parseTile('r4', 1024)).toThrow(/does not fit H=1024; choose one of r1k4hp256wg256/);
+    expect(() => defaultTile(1025)).toThrow('hidden size H=1025 exceeds the recurrent kernels\' limit of 1024');
+  });
+});
+
+type TileCase = [CellKind, boolean];
+const tileCases: TileCase[] = CELL_KINDS.map((cell) => [cell, cellLayerNorm(cell, true)]);
+
+describe.each(tileCases)('%s (LayerNorm %s): every tile gives the default tile\'s numbers', (cell, layernorm) => {
+  it('forward (ŷ, states, SPEC §4 terms) and BPTT (loss, gradients) at B=11 T=9 H=20 D=3', async () => {
+    const [B, T, H, D] = [11, 9, 20, 3];
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
+    const p = Float32Array.from(initParams(layout, { seed: 3 }));
+    const x = gaussianInputs(B, T, D, 1);
+    const y = gaussianInputs(B, T, 1, 2);
+    const run = async () => ({ forward: await runForwardGpu(gpu.ctx, layout, p, x, B, T, { every: 3 }), gradient: await gpuGradient(gpu.ctx, layout, p, x, y, B, T) });
+    const base = await run();
+    // Three tiles unlike the default (R = 2 and 4, 64 and 128 threads): every candidate would compile 18 pipelines
+    // per cell, minutes on lavapipe; the shapes test above covers what differs between the rest.
+    const tiles = ['r2wg128', 'r4wg64', 'r1wg64'].map((key) => parseTile(key, H));
+    for (const tile of tiles) {
+      chooseTile(gpu.ctx.device, cell, layernorm, H, tile);
+      const got = await run();
+      const at = `tile ${tileKey(tile)}`;
+      expect([...got.forward.yhat], `${at}: ŷ`).toEqual([...base.forward.yhat]);
+      expect([...got.forward.stored], `${at}: states`).toEqual([...base.forward.stored]);
+      expect([...got.forward.inter], `${at}: SPEC §4 terms`).toEqual([...base.forward.inter]);
+      expect(got.gradient.loss, `${at}: loss`).toBe(base.gradient.loss);
+      expect([...got.gradient.grad], `${at}: gradients`).toEqual([...base.gradient.grad]);
+    }
+  });
+});
+
+describe('large and odd sizes against float64', () => {
+  // H=300: two units per thread (hp 256), 212 idle unit slots; D=130 > the old 64 limit. H=1024: four units per
+  // thread, the largest width; one adjoint block resident at a time.
+  it.each([
+    ['gru', 300, 130, 3, 5],
+    ['lstm', 300, 130, 2, 4],
+    ['diag', 300, 130, 2, 4],
+    ['lstm', 1024, 16, 2, 3],
+  ] as [CellKind, number, number, number, number][])('%s H=%i D=%i B=%i T=%i: forward and gradients', async (cell, H, D, B, T) => {
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+    const p = Float32Array.from(initParams(layout, { seed: 8 }));
+    const x = gaussianInputs(B, T, D, 3);
+    const y = gaussianInputs(B, T, 1, 4);
+    const fwd = referenceForward(layout, p, { x, batch: B, steps: T });
+    const got = await gpuGradient(gpu.ctx, layout, p, x, y, B, T);
+    // Dot products of length H + D: the f32 error grows like √(H + D) against the H = 20 tests' tolerances.
+    const growth = Math.sqrt((H + D) / 25);
+    const c = compareToReference(got.yhat, fwd.yHat, forwardTolerance(fwd.yHat, growth));
+    expect(c.ok, describeComparison('ŷ', c)).toBe(true);
+    const ref = referenceBackward(layout, p, { x, y, batch: B, steps: T });
+    const tolerance = gradientTolerance(layout, ref.grad);
+    const g = compareToReference(got.grad, ref.grad, (i) => growth * tolerance(i));
+    expect(g.ok, describeComparison('∂L/∂θ', g)).toBe(true);
+  }, 240_000);
+});
