@@ -9,6 +9,9 @@ import { recordBatchGradient } from '../src/cells/backward.ts';
 import { GpuOptimizer } from '../src/train/optim/index.ts';
 import type { ProfileReport } from '../src/gpu/profiler.ts';
 import { Rng } from '../src/util/random.ts';
+import { describeTimings, ensureTile } from '../src/cells/autotune.ts';
+import { defaultTile } from '../src/cells/tiles.ts';
+import { tileKey } from '../shaders/cells/tile.ts';
 
 /** The paper's training run (SPEC §10): 750 epochs of 8000 sequences, T = 1024, H = 128. */
 export const PAPER_TRAINING = { epochs: 750, sequences: 8000, steps: 1024, hidden: 128, batch: 512 };
@@ -37,11 +40,16 @@ export interface CellBenchResult {
   /** The paper's training run on this adapter: direct at the paper size, scaled by (128/H)² from a smaller one. */
   projectedPaperTrainingSeconds: number;
   profile: ProfileReport;
+  /** The recurrent kernels' thread tile (src/cells/autotune.ts). */
+  tile: string;
 }
 
 async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, repeats: number): Promise<CellBenchResult> {
   const { batch: B, steps: T, hidden: H, input: D } = size;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+  // The tile training would use: autotuned (or cached, or LWIN_TILE); the default without a cache.
+  const choice = await ensureTile(ctx, { cell, layernorm: layout.config.layernorm, hidden: H, input: D, batch: B }, ctx.options.tileCache, ctx.adapterName);
+  const tile = choice?.tile ?? tileKey(defaultTile(H));
   const rng = new Rng(1);
   const before = ctx.memory.live;
   ctx.memory.resetPeak();
@@ -77,7 +85,7 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   console.log(
     `${cell.padEnd(6)} B=${B} T=${T} H=${H} D=${D}: ${(rate / 1e3).toFixed(1)}k sequence-steps/s per training step, ` +
       `${wallMs.toFixed(1)} ms per batch (GPU ${gpuMs.toFixed(1)} ms, overhead ${(100 * Math.max(0, 1 - gpuMs / wallMs)).toFixed(1)}%), ` +
-      `peak GPU memory ${formatBytes(peakBytes)}`,
+      `peak GPU memory ${formatBytes(peakBytes)}, tile ${tile} (${choice?.source ?? 'default'}${choice?.timings ? `: ${describeTimings(choice.timings)}` : ''})`,
   );
   console.log(
     `       sequences/s by phase: forward ${(B / (phases.forward / 1000)).toFixed(0)}, backward ${(B / (phases.backward / 1000)).toFixed(0)}, ` +
@@ -95,7 +103,7 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   for (const buf of Object.values(b)) buf.destroy();
   return {
     cell, size, wallMsPerBatch: wallMs, gpuMsPerBatch: gpuMs, sequenceStepsPerSecond: rate, overhead: Math.max(0, 1 - gpuMs / wallMs),
-    phasesMs: phases, peakBytes, projectedPaperTrainingSeconds: projected, profile: report,
+    phasesMs: phases, peakBytes, projectedPaperTrainingSeconds: projected, profile: report, tile,
   };
 }
 

@@ -20,6 +20,7 @@ import { benchCells, PAPER_TRAINING, type CellBenchSize } from './cells.ts';
 import { benchStats } from './stats.ts';
 import { benchPeers, PEER_CELLS } from './peers.ts';
 import { benchDiagnostics, DIAGNOSTICS_BENCH_SIZE, type DiagnosticsBenchSize } from './diagnostics.ts';
+import { nodeTileCache } from '../src/io/node-storage.ts';
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -64,7 +65,7 @@ const save = async (part: string, list: unknown[]) => {
   if (flags.json) await writeFileAtomic(flags.json, `${JSON.stringify(results, null, 1)}\n`);
 };
 try {
-  const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
+  const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
   console.log(`lwin bench on ${acquired.adapter.name} (${acquired.adapter.runtimeVersion}), ${REPEATS} repeats, profile: ${ctx.profiler!.source}\n`);
   if (!only || only === 'kernels') await save('kernels', await benchKernels(ctx, Number(flags['kernel-scale'] ?? 1)));
   const cellSizes = () => {
@@ -87,7 +88,7 @@ try {
     const repeats = Math.max(1, Math.min(REPEATS, 3));
     console.log(`lwin against TF.js 4.22 (tfjs-layers on tfjs-backend-webgpu) on this device, interleaved, median of ${repeats} after a warm-up:`);
     // Unprofiled: per-dispatch timestamp passes would slow lwin's step and not TF.js's.
-    const plain = new GpuContext(acquired.device, { adapter: acquired.adapter });
+    const plain = new GpuContext(acquired.device, { adapter: acquired.adapter, tileCache: nodeTileCache() });
     const done: unknown[] = [];
     await benchPeers(plain, cellSizes(), repeats, peerCells, (r) => save('peers', (done.push(r), done)));
     plain.destroy();

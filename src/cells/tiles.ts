@@ -6,6 +6,8 @@ import type { CellKind } from '../model/cells.ts';
 
 /** Largest hidden width H of the training kernels: 256 threads × 4 units each. */
 export const MAX_TRAIN_HIDDEN = 1024;
+/** Largest input width D of the training kernels (x is read from storage, so only a sanity bound: a layer above reads D = H). */
+export const MAX_TRAIN_INPUT = 1024;
 const THREADS = 256;
 
 function pow2ceil(n: number): number {
@@ -69,9 +71,13 @@ export function chooseTile(device: GPUDevice, cell: CellKind, layernorm: boolean
   map.set(choiceKey(cell, layernorm, hidden), tile);
 }
 
+/** The tile LWIN_TILE names for H (benchmarks, tests), if it is set. */
+export function forcedTile(hidden: number): Tile | undefined {
+  const forced = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LWIN_TILE;
+  return forced ? parseTile(forced, hidden) : undefined;
+}
+
 /** The tile of the training kernels on `device`: LWIN_TILE, else the chosen one, else the default. */
 export function tileFor(device: GPUDevice, cell: CellKind, layernorm: boolean, hidden: number): Tile {
-  const forced = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LWIN_TILE;
-  if (forced) return parseTile(forced, hidden);
-  return chosen.get(device)?.get(choiceKey(cell, layernorm, hidden)) ?? defaultTile(hidden);
+  return forcedTile(hidden) ?? chosen.get(device)?.get(choiceKey(cell, layernorm, hidden)) ?? defaultTile(hidden);
 }

@@ -24,6 +24,7 @@ import { addStudyOptions, FORCE_OPTION, studyFromFlags, type RunFlags } from './
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
 import { writingTo } from '../io/output-path.ts';
 import { deviceOptionsFrom } from './device-options.ts';
+import { nodeTileCache } from '../io/node-storage.ts';
 
 interface DiagnoseFlags extends RunFlags {
   weights: string;
@@ -59,7 +60,7 @@ export function registerDiagnose(program: Command): void {
     });
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
-      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
+      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
       const preconditioner = flags.optimizerState && config.rho ? await loadPreconditioner(ctx, model.layout, flags.optimizerState, config.optimizer) : undefined;
       if (config.rho && !preconditioner) console.warn('lwin: no --optimizer-state given: ρ and the generalized envelope are skipped');
       await writingTo(out, async () => {

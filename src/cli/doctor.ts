@@ -6,6 +6,10 @@ import { checkAllKernels, type FamilyCheck } from '../doctor/registry.ts';
 import { describeComparison } from '../reference/compare.ts';
 import { formatProfile, type ProfileReport } from '../gpu/profiler.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
+import { nodeTileCache } from '../io/node-storage.ts';
+import { cachedChoices } from '../cells/autotune.ts';
+import { defaultTile } from '../cells/tiles.ts';
+import { tileKey } from '../../shaders/cells/tile.ts';
 
 interface DoctorFlags extends DeviceFlags {
   json?: boolean;
@@ -31,7 +35,9 @@ export function registerDoctor(program: Command): void {
       const families = await checkAllKernels(ctx, (family) => {
         if (!flags.json && process.stderr.isTTY) process.stderr.write(`checking ${family}…\r\x1b[K`);
       });
-      const report = doctorReport(acquired, families, ctx.profiler!.report());
+      const cache = nodeTileCache();
+      const tiles = { cache: cache.path, choices: await cachedChoices(cache, acquired.adapter.name) };
+      const report = doctorReport(acquired, families, ctx.profiler!.report(), tiles);
       console.log(flags.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
       if (!report.ok) process.exitCode = 1;
     } finally {
@@ -49,6 +55,8 @@ export interface DoctorReport {
   families: { family: string; twin: string; ok: boolean }[];
   checks: { family: string; kernel: string; shape: string; ok: boolean; detail: string }[];
   profile: ProfileReport;
+  /** The recurrent kernels' autotuned tiles on this adapter (src/cells/autotune.ts), per cell, LayerNorm, H and batch. */
+  tiles: { cache: string; choices: Record<string, string> };
 }
 
 /** Each check once, with the first family that ran it. */
@@ -58,7 +66,7 @@ function firstFamilies(families: FamilyCheck[]): [FamilyCheck['checks'][number],
   return [...seen.entries()];
 }
 
-function doctorReport(acquired: AcquiredDevice, families: FamilyCheck[], profile: ProfileReport): DoctorReport {
+function doctorReport(acquired: AcquiredDevice, families: FamilyCheck[], profile: ProfileReport, tiles: DoctorReport['tiles']): DoctorReport {
   const { device } = acquired;
   const limits: Record<string, number> = {};
   for (const name of RELIED_LIMITS) limits[name] = device.limits[name];
@@ -73,6 +81,7 @@ function doctorReport(acquired: AcquiredDevice, families: FamilyCheck[], profile
       family, kernel: c.kernel, shape: c.shape, ok: c.comparison.ok, detail: describeComparison(c.kernel, c.comparison),
     })),
     profile,
+    tiles,
   };
 }
 
@@ -89,6 +98,10 @@ function formatDoctor(r: DoctorReport): string {
     ...Object.entries(r.limits).map(([k, v]) => `  ${k.padEnd(36)} ${k.endsWith('Size') ? mib(v) : v}`),
     `kernel families against float64 (${r.families.length})`,
     ...r.families.map((f) => `  ${f.ok ? 'ok  ' : 'FAIL'} ${f.family.padEnd(19)} vs ${f.twin}`),
+    `recurrent tiles (autotuned on first training of a size; cache ${r.tiles.cache})`,
+    ...(Object.keys(r.tiles.choices).length
+      ? Object.entries(r.tiles.choices).map(([key, tile]) => `  ${key.padEnd(24)} ${tile}`)
+      : [`  none tuned on this adapter yet: training uses the default tile (${tileKey(defaultTile(128))} at H=128) until it tunes one`]),
     'kernel checks',
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.shape}\n       ${c.detail}`),
     '',

@@ -9,6 +9,7 @@ import { runDiagnostics } from '../diagnostics/stage.ts';
 import { diagnosticsOptions, studyData, trainConfigFor } from '../study/run.ts';
 import { addStudyOptions, studyFromFlags, type RunFlags } from './run.ts';
 import { deviceOptionsFrom } from './device-options.ts';
+import { nodeTileCache } from '../io/node-storage.ts';
 
 export function registerProfile(program: Command): void {
   const command = program
@@ -22,7 +23,7 @@ export function registerProfile(program: Command): void {
     const data = studyData(config);
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
-      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
+      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
       const trained = await train(ctx, trainConfigFor(config, cell), data.training, { sink: memorySink() });
       const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
       trained.optimizer.destroy();

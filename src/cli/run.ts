@@ -13,6 +13,7 @@ import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
 import { writingTo } from '../io/output-path.ts';
 import { STUDY_FILES } from '../io/study-files.ts';
 import { checkSameSettings } from '../study/resume.ts';
+import { nodeTileCache } from '../io/node-storage.ts';
 
 const num = (v: string) => {
   const n = Number(v);
@@ -141,7 +142,7 @@ export function registerRun(program: Command): void {
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     const started = performance.now();
     try {
-      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
+      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
       console.log(`lwin run (${flags.preset}) on ${acquired.adapter.name}: ${config.cells.join(', ')} → ${out}`);
       await writingTo(out, () => runStudy(ctx, config, out, {
         resume: flags.resume, adapter: acquired.adapter, progress: progressOn(terminalProgress, (line) => console.log(`  ${line}`)),

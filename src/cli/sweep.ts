@@ -15,6 +15,7 @@ import { deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
 import { writingTo } from '../io/output-path.ts';
 import { addSlurmOptions, checkSlurmFlags, slurmSweep, type SlurmFlags } from './sweep-slurm.ts';
+import { nodeTileCache } from '../io/node-storage.ts';
 
 interface SweepFlags extends RunFlags, SlurmFlags {
   seeds?: number[];
@@ -66,7 +67,7 @@ async function runJobs(flags: SweepFlags, out: string, jobs: SweepJob[]): Promis
     console.log(`lwin sweep on ${acquired.adapter.name}: ${plural(jobs.length, 'study', 'studies')} → ${out}`);
     for (const [i, job] of jobs.entries()) {
       console.log(`[${i + 1}/${jobs.length}] ${job.optimizer}, seed ${job.seed} → ${job.dir}`);
-      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
+      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
       try {
         await runStudy(ctx, job.config, job.dir, { resume: true, adapter: acquired.adapter, progress: progressOn(terminalProgress, (line) => console.log(`  ${line}`)) });
       } finally {

@@ -14,6 +14,7 @@ import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-
 import { FORCE_OPTION } from './run.ts';
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
 import { writingTo } from '../io/output-path.ts';
+import { nodeTileCache } from '../io/node-storage.ts';
 
 export interface TrainFlags extends DeviceFlags {
   config?: string;
@@ -84,7 +85,7 @@ export function registerTrain(program: Command): void {
     });
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
-      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter });
+      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, tileCache: nodeTileCache() });
       const sink = fileSink(out, (message) => console.warn(`lwin: warning: ${message}`));
       const log = (line: string) => console.log(`lwin: ${line}`);
       const result = await writingTo(out, () => train(ctx, config, data, { sink, resume: flags.resume, progress: terminalProgress(), log }));

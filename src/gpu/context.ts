@@ -1,4 +1,5 @@
 // The kernel runtime around one GPUDevice: pipelines, buffers, steps, readback, profiling and failure reporting.
+import type { Storage } from '../io/storage.ts';
 import type { AnyWgslStruct, InferInput } from 'typegpu/data';
 import type { AdapterSummary } from './device.ts';
 import { DeviceLostError, GpuValidationError, withErrorScopes } from './errors.ts';
@@ -14,6 +15,11 @@ export interface ContextOptions {
   adapter?: AdapterSummary;
   /** Record per-kernel GPU time (timestamp-query when available, wall clock otherwise). */
   profile?: boolean;
+  /**
+   * Where the recurrent kernels' autotuned tiles are kept (src/cells/autotune.ts): with one, training times a few
+   * tiles on first use of a size and caches the fastest per adapter; without, the default tile is used.
+   */
+  tileCache?: { storage: Storage; path: string };
 }
 
 export class GpuContext implements StepHost {

@@ -2,7 +2,8 @@
 // write-file-atomic (a temporary file beside the target, then a rename), so an interrupted run leaves each file
 // either as it was or complete.
 import { mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { homedir } from 'node:os';
 import writeFileAtomic from 'write-file-atomic';
 import type { Storage } from './storage.ts';
 
@@ -21,4 +22,13 @@ export function nodeStorage(): Storage {
       await writeFileAtomic(path, typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     },
   };
+}
+
+/**
+ * The file of the recurrent kernels' autotuned tiles: `$LWIN_CACHE_DIR/tiles.json`, else the user's cache folder
+ * (`$XDG_CACHE_HOME/lwin`, `~/.cache/lwin`).
+ */
+export function nodeTileCache(): { storage: Storage; path: string } {
+  const dir = process.env.LWIN_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'lwin');
+  return { storage: nodeStorage(), path: join(dir, 'tiles.json') };
 }

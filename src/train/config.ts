@@ -1,7 +1,7 @@
 // Training configuration (SPEC §2 model options, §3 training), validated with precise messages.
 import { z } from 'zod';
 import { CELL_KINDS, cellLayerNorm, type CellKind } from '../model/cells.ts';
-import { MAX_HIDDEN, MAX_INPUT } from '../../shaders/cells/common.ts';
+import { MAX_TRAIN_HIDDEN, MAX_TRAIN_INPUT } from '../cells/tiles.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -21,7 +21,7 @@ export const OptimizerSchema = z
 export const TrainConfigSchema = z
   .object({
     cell: z.enum(CELL_KINDS as unknown as [string, ...string[]]),
-    hidden: positiveInt.max(MAX_HIDDEN),
+    hidden: positiveInt.max(MAX_TRAIN_HIDDEN),
     layernorm: z.boolean(),
     orthogonal: z.boolean(),
     constS: z.number().gt(0).lt(1),
@@ -71,5 +71,5 @@ export function parseTrainConfig(value: unknown, source = 'training config'): Tr
 }
 
 export function checkInputSize(inputSize: number): void {
-  if (inputSize > MAX_INPUT) throw new Error(`input size D=${inputSize} exceeds lwin's limit of ${MAX_INPUT} features per step`);
+  if (inputSize > MAX_TRAIN_INPUT) throw new Error(`input size D=${inputSize} exceeds lwin's limit of ${MAX_TRAIN_INPUT} features per step`);
 }

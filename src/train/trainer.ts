@@ -4,6 +4,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import { buildLayout, initParams, type ParamLayout } from '../model/index.ts';
 import { recordBatchGradient } from '../cells/backward.ts';
+import { describeTimings, ensureTile } from '../cells/autotune.ts';
 import { Rng } from '../util/random.ts';
 import type { SequenceData } from '../data/dataset.ts';
 import { batchRanges, epochPermutation, gatherBatch } from '../data/batches.ts';
@@ -84,6 +85,9 @@ export async function train(ctx: GpuContext, config: TrainConfig, data: Training
   const { train: set } = data;
   checkInputSize(set.inputSize);
   const layout = buildLayout({ cell: config.cell, inputSize: set.inputSize, hiddenSize: config.hidden, layernorm: config.layernorm });
+  const request = { cell: config.cell, layernorm: config.layernorm, hidden: config.hidden, input: set.inputSize, batch: Math.min(config.batch, set.count) };
+  const choice = await ensureTile(ctx, request, ctx.options.tileCache, ctx.adapterName);
+  if (choice?.source === 'tuned') options.log?.(`${config.cell}: recurrent kernels autotuned on ${ctx.adapterName}: tile ${choice.tile} (${describeTimings(choice.timings!)}; cached in ${ctx.options.tileCache!.path})`);
   const run = new TrainingRun(ctx, config, layout, data, options);
   try {
     return await run.execute();

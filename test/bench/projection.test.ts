@@ -42,7 +42,7 @@ const cell = (name: string, size: CellBenchResult['size'], wallMs: number): Cell
   const perSequenceStep = wallMs / 1000 / (size.batch * size.steps);
   return {
     cell: name as CellBenchResult['cell'], size, wallMsPerBatch: wallMs, gpuMsPerBatch: wallMs, sequenceStepsPerSecond: rate, overhead: 0,
-    phasesMs: { forward: 0, backward: 0, optimizer: 0 }, peakBytes: 0,
+    phasesMs: { forward: 0, backward: 0, optimizer: 0 }, peakBytes: 0, tile: 'r1k1hp64wg256',
     projectedPaperTrainingSeconds: perSequenceStep * (128 / size.hidden) ** 2 * 750 * 8000 * 1024, profile: { source: 'wall-clock', adapter: 'x', totalMs: 0, kernels: [] },
   };
 };

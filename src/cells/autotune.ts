@@ -1,0 +1,134 @@
+// The autotune of the recurrent kernels' thread tile: on first use of a (cell, LayerNorm, H, batch) on an adapter,
+// time one short training step (forward + BPTT, 8 steps) with each of a few tiles and keep the fastest, in the
+// user's cache file keyed by the adapter's name, so later runs (and `lwin doctor`) read the choice instead of
+// timing again. Tiles never change results (test/cells/tiles.test.ts), so a choice made on a busy machine costs
+// speed only. LWIN_TILE (src/cells/tiles.ts) overrides it.
+import { GpuContext } from '../gpu/context.ts';
+import type { Storage } from '../io/storage.ts';
+import { buildLayout, initParams, type CellKind } from '../model/index.ts';
+import { tileKey, type Tile } from '../../shaders/cells/tile.ts';
+import { recordBatchGradient } from './backward.ts';
+import { chooseTile, defaultTile, forcedTile, makeTile, parseTile } from './tiles.ts';
+
+/** Where choices are kept: a JSON file `{ adapter: { "gru,ln,H64,B64": "r4k1hp64wg64", … } }` in `storage`. */
+export interface TileCache {
+  storage: Storage;
+  path: string;
+}
+
+export interface TuneRequest {
+  cell: CellKind;
+  layernorm: boolean;
+  hidden: number;
+  input: number;
+  batch: number;
+}
+
+export interface TileChoice {
+  key: string;
+  tile: string;
+  /** How it was chosen: timed now, read from the cache, or forced by LWIN_TILE. */
+  source: 'tuned' | 'cache' | 'forced';
+  /** Milliseconds per timed step of each candidate, when tuned now. */
+  timings?: Record<string, number>;
+}
+
+const TUNE_STEPS = 8;
+const REPEATS = 2;
+
+export function choiceKey(r: Pick<TuneRequest, 'cell' | 'layernorm' | 'hidden' | 'batch'>): string {
+  return `${r.cell},${r.layernorm ? 'ln' : 'noln'},H${r.hidden},B${r.batch}`;
+}
+
+/** The tiles worth timing for H: the default, and 2 or 4 sequences per group at 64–128 threads (where they fit). */
+export function shortlist(hidden: number): Tile[] {
+  const tiles = [defaultTile(hidden), makeTile(hidden, 2, 128), makeTile(hidden, 4, 64), makeTile(hidden, 4, 128)].filter((t): t is Tile => t !== undefined);
+  return tiles.filter((t, i) => tiles.findIndex((u) => tileKey(u) === tileKey(t)) === i);
+}
+
+type CacheFile = Record<string, Record<string, string>>;
+
+async function readCache(cache: TileCache): Promise<CacheFile> {
+  const bytes = await cache.storage.read(cache.path);
+  if (!bytes) return {};
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+    return parsed && typeof parsed === 'object' ? (parsed as CacheFile) : {};
+  } catch {
+    return {}; // a damaged cache is only a lost choice: tune again and rewrite it
+  }
+}
+
+/** The choices cached for `adapter` (for `lwin doctor`). */
+export async function cachedChoices(cache: TileCache, adapter: string): Promise<Record<string, string>> {
+  return (await readCache(cache))[adapter] ?? {};
+}
+
+/** Wall-clock milliseconds of one training step of `tile` (after a warm-up that compiles its pipelines). */
+async function timeTile(ctx: GpuContext, request: TuneRequest, tile: Tile): Promise<number> {
+  const { cell, layernorm, hidden: H, input: D, batch: B } = request;
+  const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
+  chooseTile(ctx.device, cell, layernorm, H, tile);
+  const T = TUNE_STEPS;
+  const buffers = {
+    params: ctx.upload('autotune/P', Float32Array.from(initParams(layout, { seed: 1 }))),
+    x: ctx.upload('autotune/x', new Float32Array(B * T * D).fill(0.5)),
+    y: ctx.upload('autotune/y', new Float32Array(B * T)),
+    yhat: ctx.storage('autotune/yhat', B * T * 4),
+    grad: ctx.storage('autotune/grad', layout.totalSize * 4),
+    loss: ctx.storage('autotune/loss', 4),
+  };
+  try {
+    let best = Infinity;
+    for (let i = 0; i <= REPEATS; i++) {
+      const step = ctx.step('autotune');
+      recordBatchGradient(step, { layout, ...buffers, batch: B, steps: T });
+      const start = performance.now();
+      await step.submit();
+      if (i > 0) best = Math.min(best, performance.now() - start); // run 0 compiles the pipelines
+    }
+    return best;
+  } finally {
+    for (const buffer of Object.values(buffers)) buffer.destroy();
+  }
+}
+
+/**
+ * Makes the training kernels on `ctx`'s device use the best tile for `request`: LWIN_TILE if set, else the
+ * cached choice for this adapter, else the fastest of the shortlist, timed now and cached. Without a cache the
+ * default tile stays (tests and embedders get fixed, untimed behaviour).
+ */
+export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: TileCache | undefined, adapter: string): Promise<TileChoice | undefined> {
+  const key = choiceKey(request);
+  const forced = forcedTile(request.hidden);
+  if (forced) return { key, tile: tileKey(forced), source: 'forced' };
+  if (!cache) return undefined;
+  const file = await readCache(cache);
+  const known = file[adapter]?.[key];
+  if (known) {
+    try {
+      chooseTile(ctx.device, request.cell, request.layernorm, request.hidden, parseTile(known, request.hidden));
+      return { key, tile: known, source: 'cache' };
+    } catch {
+      // a tile this version no longer offers: tune again
+    }
+  }
+  // A context of its own, so the timing steps stay out of the caller's profile.
+  const tuning = new GpuContext(ctx.device);
+  const timings: Record<string, number> = {};
+  let best: Tile | undefined;
+  for (const tile of shortlist(request.hidden)) {
+    timings[tileKey(tile)] = await timeTile(tuning, request, tile);
+    if (!best || timings[tileKey(tile)]! < timings[tileKey(best)]!) best = tile;
+  }
+  chooseTile(ctx.device, request.cell, request.layernorm, request.hidden, best!);
+  const fresh = await readCache(cache); // another process may have added choices meanwhile
+  fresh[adapter] = { ...fresh[adapter], [key]: tileKey(best!) };
+  await cache.storage.write(cache.path, `${JSON.stringify(fresh, null, 1)}\n`);
+  return { key, tile: tileKey(best!), source: 'tuned', timings };
+}
+
+/** "r1k1hp64wg256 2.1 ms, r4k1hp64wg64 0.9 ms" for a log line. */
+export function describeTimings(timings: Record<string, number>): string {
+  return Object.entries(timings).map(([tile, ms]) => `${tile} ${ms.toFixed(1)} ms`).join(', ');
+}

@@ -1,0 +1,58 @@
+// The tile autotune (src/cells/autotune.ts): first use times the shortlist and caches the fastest per adapter;
+// later uses read the cache; a damaged cache is tuned again; LWIN_TILE wins; without a cache nothing is timed.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { useGpu } from '../support/gpu.ts';
+import { memoryStorage } from '../../src/io/storage.ts';
+import { choiceKey, ensureTile, shortlist } from '../../src/cells/autotune.ts';
+import { chooseTile, defaultTile, tileFor } from '../../src/cells/tiles.ts';
+import { tileKey } from '../../shaders/cells/tile.ts';
+
+const gpu = useGpu();
+const request = { cell: 'gru' as const, layernorm: true, hidden: 20, input: 3, batch: 9 };
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  chooseTile(gpu.ctx.device, 'gru', true, 20, defaultTile(20));
+});
+
+describe('tile autotune', () => {
+  it('times every shortlisted tile once, keeps the fastest, and caches it under the adapter', async () => {
+    const cache = { storage: memoryStorage(), path: 'cache/tiles.json' };
+    const tuned = await ensureTile(gpu.ctx, request, cache, 'adapter A');
+    expect(tuned?.source).toBe('tuned');
+    const timings = tuned!.timings!;
+    expect(Object.keys(timings).sort()).toEqual(shortlist(20).map(tileKey).sort());
+    const fastest = Object.entries(timings).sort((a, b) => a[1] - b[1])[0]![0];
+    expect(tuned!.tile).toBe(fastest);
+    expect(tileKey(tileFor(gpu.ctx.device, 'gru', true, 20))).toBe(fastest);
+    const file = JSON.parse(new TextDecoder().decode(await cache.storage.read(cache.path)));
+    expect(file).toEqual({ 'adapter A': { [choiceKey(request)]: fastest } });
+
+    // Second use: from the cache, untimed; another adapter tunes its own.
+    chooseTile(gpu.ctx.device, 'gru', true, 20, defaultTile(20));
+    const again = await ensureTile(gpu.ctx, request, cache, 'adapter A');
+    expect(again).toEqual({ key: choiceKey(request), tile: fastest, source: 'cache' });
+    expect(tileKey(tileFor(gpu.ctx.device, 'gru', true, 20))).toBe(fastest);
+    expect((await ensureTile(gpu.ctx, { ...request, batch: 3 }, cache, 'adapter B'))?.source).toBe('tuned');
+    const both = JSON.parse(new TextDecoder().decode(await cache.storage.read(cache.path)));
+    expect(Object.keys(both).sort()).toEqual(['adapter A', 'adapter B']);
+  }, 180_000);
+
+  it('tunes again over a damaged cache or a tile this version does not offer', async () => {
+    const cache = { storage: memoryStorage(), path: 'tiles.json' };
+    await cache.storage.write(cache.path, '{ not json');
+    expect((await ensureTile(gpu.ctx, request, cache, 'a'))?.source).toBe('tuned');
+    await cache.storage.write(cache.path, JSON.stringify({ a: { [choiceKey(request)]: 'r9k9hp1wg1' } }));
+    expect((await ensureTile(gpu.ctx, request, cache, 'a'))?.source).toBe('tuned');
+  }, 180_000);
+
+  it('LWIN_TILE overrides the cache; without a cache the default tile stays and nothing is timed', async () => {
+    vi.stubEnv('LWIN_TILE', 'r2wg128');
+    const cache = { storage: memoryStorage(), path: 'tiles.json' };
+    expect(await ensureTile(gpu.ctx, request, cache, 'a')).toEqual({ key: choiceKey(request), tile: 'r2k1hp32wg128', source: 'forced' });
+    expect(await cache.storage.read(cache.path)).toBeUndefined();
+    vi.unstubAllEnvs();
+    expect(await ensureTile(gpu.ctx, request, undefined, 'a')).toBeUndefined();
+    expect(tileFor(gpu.ctx.device, 'gru', true, 20)).toEqual(defaultTile(20));
+  });
+});
