@@ -1,4 +1,4 @@
-// `npm run bench [-- kernels|cells|diagnostics|stats|peers] [options]`: throughput, per-kernel GPU time and peak memory
+// `npm run bench [-- kernels|cells|diagnostics|stats|peers[,…]] [options]`: throughput, per-kernel GPU time and peak memory
 // on the adapter at hand, printed with its name. Set LWIN_BENCH_PAPER=1 to include the paper's size on a software adapter.
 // `peers` (lwin against TF.js on the same adapter, bench/peers.ts) runs only when named: it loads TF.js and takes
 // minutes on a software adapter.
@@ -34,9 +34,12 @@ const { values: flags, positionals } = parseArgs({
     'kernel-scale': { type: 'string' },
   },
 });
-const only = positionals[0];
+// One part, or several joined by commas (`kernels,cells`: the matmul calibration and the cells in one run).
+const parts = positionals[0]?.split(',').filter(Boolean);
 const PARTS = ['kernels', 'cells', 'diagnostics', 'stats', 'peers'];
-if (only && !PARTS.includes(only)) throw new Error(`unknown bench part "${only}"; expected one of ${PARTS.join(', ')}`);
+const unknownPart = parts?.find((p) => !PARTS.includes(p));
+if (unknownPart) throw new Error(`unknown bench part "${unknownPart}"; expected one or more of ${PARTS.join(', ')}, joined by commas`);
+const wants = (part: string) => (parts ? parts.includes(part) : part !== 'peers');
 
 function dims(text: string, flag: string, count: number): number[] {
   const parts = text.split(/[x:]/).map(Number);
@@ -67,7 +70,7 @@ const save = async (part: string, list: unknown[]) => {
 try {
   const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
   console.log(`lwin bench on ${acquired.adapter.name} (${acquired.adapter.runtimeVersion}), ${REPEATS} repeats, profile: ${ctx.profiler!.source}\n`);
-  if (!only || only === 'kernels') await save('kernels', await benchKernels(ctx, Number(flags['kernel-scale'] ?? 1)));
+  if (wants('kernels')) await save('kernels', await benchKernels(ctx, Number(flags['kernel-scale'] ?? 1)));
   const cellSizes = () => {
     const { batch, steps, hidden } = PAPER_TRAINING;
     const paper = `${batch}x${steps}x${hidden}x16`;
@@ -78,11 +81,11 @@ try {
     }
     return sizes;
   };
-  if (!only || only === 'cells') {
+  if (wants('cells')) {
     const done: unknown[] = [];
     await benchCells(ctx, cellSizes(), Math.max(1, Math.min(REPEATS, 2)), cells, (r) => save('cells', (done.push(r), done)));
   }
-  if (only === 'peers') {
+  if (wants('peers')) {
     const peerCells = PEER_CELLS.filter((c) => !cells || cells.includes(c));
     if (peerCells.length === 0) throw new Error(`--cells ${flags.cells}: the peers bench has TF.js counterparts only for ${PEER_CELLS.join(' and ')}; name one of them`);
     const repeats = Math.max(1, Math.min(REPEATS, 3));
@@ -93,7 +96,7 @@ try {
     await benchPeers(plain, cellSizes(), repeats, peerCells, (r) => save('peers', (done.push(r), done)));
     plain.destroy();
   }
-  if (!only || only === 'diagnostics') {
+  if (wants('diagnostics')) {
     const size: DiagnosticsBenchSize = { ...DIAGNOSTICS_BENCH_SIZE };
     if (flags['diag-size']) [size.sequences, size.steps, size.hidden, size.input] = dims(flags['diag-size'], '--diag-size', 4) as [number, number, number, number];
     if (flags['diag-lags']) {
@@ -104,7 +107,7 @@ try {
     const done: unknown[] = [];
     await benchDiagnostics(ctx, size, cells, (r) => save('diagnostics', (done.push(r), done)));
   }
-  if (!only || only === 'stats') benchStats();
+  if (wants('stats')) benchStats();
 } finally {
   acquired.release();
 }

@@ -5,6 +5,7 @@
 import type { GpuContext } from '../src/gpu/index.ts';
 import { buildLayout, cellLayerNorm, initParams } from '../src/model/index.ts';
 import { recordBatchGradient } from '../src/cells/backward.ts';
+import { ensureTile } from '../src/cells/autotune.ts';
 import { GpuOptimizer } from '../src/train/optim/index.ts';
 import { Rng } from '../src/util/random.ts';
 import { PEER_ADAM, tfjsTrainer, useTfjsOn, type PeerCell, type PeerSize } from './tfjs-peer.ts';
@@ -85,6 +86,8 @@ export async function benchPeer(ctx: GpuContext, cell: PeerCell, size: PeerSize,
   const x = Float32Array.from({ length: B * T * D }, () => rng.normal());
   const y = Float32Array.from({ length: B * T }, () => rng.normal());
   await useTfjsOn(ctx.device);
+  // lwin's tile as training would pick it (autotuned and cached, LWIN_TILE, or the default without a cache).
+  await ensureTile(ctx, { cell, layernorm: cellLayerNorm(cell, false), hidden: size.hidden, input: D, batch: B }, ctx.options.tileCache, ctx.adapterName);
   const lwin = lwinTrainer(ctx, cell, size, x, y);
   const tfjs = tfjsTrainer(cell, size, x, y);
   try {
