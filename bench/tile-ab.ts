@@ -1,0 +1,42 @@
+// Interleaved A/B timing of tiles for one training step (forward + BPTT), for investigating the autotune's picks:
+//   npx tsx bench/tile-ab.ts CELL BxTxHxD EVERY TILE[,TILE…]
+import { acquireDevice, GpuContext } from '../src/gpu/index.ts';
+import { buildLayout, cellLayerNorm, initParams, type CellKind } from '../src/model/index.ts';
+import { recordBatchGradient } from '../src/cells/backward.ts';
+import { recordForward } from '../src/cells/forward.ts';
+import { INTERMEDIATE_COUNT } from '../src/model/cells.ts';
+import { chooseTile, parseTile } from '../src/cells/tiles.ts';
+import { Rng } from '../src/util/random.ts';
+
+const [cell, size, everyText, tilesText] = process.argv.slice(2) as [CellKind, string, string, string];
+const [B, T, H, D] = size.split('x').map(Number) as [number, number, number, number];
+const every = Number(everyText) || undefined;
+const acquired = await acquireDevice();
+const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter });
+const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+const rng = new Rng(1);
+const b = {
+  params: ctx.upload('P', Float32Array.from(initParams(layout, { seed: 1 }))),
+  x: ctx.upload('x', Float32Array.from({ length: B * T * D }, () => rng.normal())),
+  y: ctx.upload('y', Float32Array.from({ length: B * T }, () => rng.normal())),
+  yhat: ctx.storage('yhat', B * T * 4), grad: ctx.storage('grad', layout.totalSize * 4), loss: ctx.storage('loss', 4),
+};
+const state = ctx.storage('state', B * 2 * H * 4);
+const inter = process.env.AB_MODE === 'forward' ? ctx.storage('inter', INTERMEDIATE_COUNT[cell] * B * T * H * 4) : undefined;
+const tiles = tilesText.split(',').map((k) => parseTile(k, H));
+const times = new Map<string, number[]>();
+for (let round = 0; round < 4; round++) {
+  for (const tile of tiles) {
+    chooseTile(ctx.device, cell, layout.config.layernorm, H, tile);
+    const step = ctx.step('ab');
+    if (process.env.AB_MODE === 'forward') {
+      step.clear(state);
+      recordForward(step, { layout, params: b.params, x: b.x, batch: B, steps: T, state, yhat: b.yhat, intermediates: inter });
+    } else recordBatchGradient(step, { layout, ...b, batch: B, steps: T, checkpointEvery: every });
+    const t0 = performance.now();
+    await step.submit();
+    if (round > 0) times.set(tile.R + '/' + tile.threads, [...(times.get(tile.R + '/' + tile.threads) ?? []), performance.now() - t0]);
+  }
+}
+for (const [k, v] of times) console.log(`${cell} ${size} every ${every ?? '-'} tile R/threads ${k}: min ${Math.min(...v).toFixed(1)} ms, all ${v.map((x) => x.toFixed(0)).join(' ')}`);
+acquired.release();
