@@ -110,6 +110,9 @@ export function tilePrelude(tile: Tile, options: { x: 'global' | 'xbuf'; dbufBlo
   const rs = [...new Set(comps.map((c) => c.r))];
   const ks = [...new Set(comps.map((c) => c.k))];
   const V = n === 1 ? 'f32' : `vec${n}<f32>`;
+  // With one thread group per workgroup the group's sequence slots are compile-time constants: a CPU adapter then
+  // sees h_{t-1}'s loads as uniform across its SIMD lanes (one load and a broadcast instead of a gather).
+  const single = tile.threads === tile.hp;
   const M = n === 1 ? 'bool' : `vec${n}<bool>`;
   const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
   const rowLets = (name: string) => rs.map((r) => `let ${name}${r} = (tslot0 + ${r}u) * THT;`).join(' ');
@@ -177,13 +180,12 @@ ${arrays}
 ${blocks > 0 ? `var<workgroup> dbuf: array<f32, ${blocks}u * TSLOTS * THT>; // adjoint blocks, [block][slot][unit]` : ''}
 
 var<private> tq: u32;     // this thread's first unit
-var<private> tslot0: u32; // its first sequence slot in the workgroup
+${single ? 'const tslot0: u32 = 0u; // one thread group per workgroup: a constant, so loads of its h are uniform' : 'var<private> tslot0: u32; // its first sequence slot in the workgroup'}
 var<private> tseq0: u32;  // that slot's sequence in the batch
 var<private> tt: u32;     // the step being computed
 
 fn tile_init(lid: u32, group: u32) {
-  tq = lid % THP;
-  tslot0 = (lid / THP) * TR;
+  ${single ? 'tq = lid;' : 'tq = lid % THP;\n  tslot0 = (lid / THP) * TR;'}
   tseq0 = group * TSLOTS + tslot0;
 }
 

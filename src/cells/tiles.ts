@@ -34,7 +34,8 @@ export function defaultTile(hidden: number): Tile {
 /** Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads. */
 export function candidateTiles(hidden: number): Tile[] {
   const tiles: Tile[] = [];
-  for (const threads of [64, 128, 256]) {
+  // One group per workgroup (threads = hp) as well: see tilePrelude's `single`.
+  for (const threads of [...new Set([Math.min(THREADS, Math.max(32, pow2ceil(hidden))), 64, 128, 256])]) {
     for (const R of [1, 2, 4]) {
       const tile = makeTile(hidden, R, threads);
       if (tile && !tiles.some((t) => tileKey(t) === tileKey(tile))) tiles.push(tile);
