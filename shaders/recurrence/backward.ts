@@ -12,6 +12,7 @@ import { leakyBackwardStep } from '../cells/leaky.ts';
 import { gruBackwardStep } from '../cells/gru.ts';
 import { lstmBackwardStep } from '../cells/lstm.ts';
 import { linearBackwardStep } from '../cells/linear.ts';
+import { TORCH_BACKWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { perComponent, residentBlocks, tileGrid, tileKey, tilePrelude, tileWidth, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
@@ -35,6 +36,11 @@ export const GATE_BLOCKS: Record<CellKind, readonly string[]> = {
   gru: ['z', 'r', 'g'],
   lstm: ['i', 'f', 'o', 'g'],
   linear: ['a'], // the state's own pre-activation
+  // PyTorch's layers in their row-block order; torch_gru's `m` is the hidden n rows' adjoint r ⊙ ∂L/∂a_n
+  rnn: ['h'],
+  rnn_relu: ['h'],
+  torch_gru: ['r', 'z', 'n', 'm'],
+  torch_lstm: ['i', 'f', 'g', 'o'],
 };
 
 /** Blocks of the adjoint buffer: the gate blocks, then LayerNorm's weight and bias terms when on. */
@@ -74,11 +80,12 @@ export function backwardProgram(v: BackwardVariant): Program<RecurrentSchema, Re
 
 const BACKWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
   const: leakyBackwardStep, shared: leakyBackwardStep, diag: leakyBackwardStep, gru: gruBackwardStep, lstm: lstmBackwardStep, linear: linearBackwardStep,
+  ...TORCH_BACKWARD_STEPS,
 };
 
 function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const { tile } = v;
-  const lstm = v.cell === 'lstm';
+  const lstm = stateWidth(v.cell) === 2;
   const resident = residentBlocks(tile);
   const ctx = stepContext(v.cell, v.layernorm, resident);
   const blocks = adjointBlocks(v.cell, v.layernorm);

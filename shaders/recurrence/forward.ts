@@ -10,6 +10,7 @@ import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
+import { TORCH_FORWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { perComponent, tileGrid, tileKey, tilePrelude, tileWidth, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
@@ -57,6 +58,7 @@ export const FORWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
   gru: gruForwardStep,
   lstm: lstmForwardStep,
   linear: linearForwardStep,
+  ...TORCH_FORWARD_STEPS,
 };
 
 export function stepContext(cell: CellKind, layernorm: boolean, resident?: number): StepContext {
@@ -88,7 +90,7 @@ export function storeState(tile: Tile, value: string, buffer: string, slot: (seq
 
 function forwardShader(v: ForwardVariant, head: ShaderHead): string {
   const { tile } = v;
-  const lstm = v.cell === 'lstm';
+  const lstm = stateWidth(v.cell) === 2; // a cell state c beside h (lstm, torch_lstm)
   const W = stateWidth(v.cell);
   const stateSlot = (seq: string) => seq;
   const storedSlot = (seq: string) => `slot * params.batch + ${seq}`;
