@@ -69,6 +69,35 @@ describe('lwin run at a tiny size', () => {
   });
 });
 
+describe("lwin run with PyTorch's layers (SPEC §13)", () => {
+  it('rnn, torch_gru and torch_lstm train, are diagnosed and write every output, weights under PyTorch names', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'lwin-study-torch-'));
+    try {
+      const cells = ['rnn', 'torch_gru', 'torch_lstm'];
+      const config = resolveStudy('quick', { ...TINY, cells });
+      await runStudy(gpu.ctx, config, out);
+      for (const cell of cells) for (const file of CELL_FILES(cell)) await expect(stat(join(out, cell, file))).resolves.toBeTruthy();
+      const hn = await readFile(join(out, 'H_N_summary.csv'), 'utf8');
+      expect(hn.split('\n')[0]).toBe('N,H_N_rnn,H_N_torch_gru,H_N_torch_lstm,contiguous_H_N_rnn,contiguous_H_N_torch_gru,contiguous_H_N_torch_lstm');
+      for (const cell of cells) {
+        const rows = (await readFile(join(out, cell, `${cell}_summary.csv`), 'utf8')).trim().split('\n').slice(1);
+        expect(rows, `${cell}: one summary row per lag`).toHaveLength(8);
+        const mu = rows.map((r) => Number(r.split(',')[1]));
+        expect(mu.every((v) => Number.isFinite(v) && v >= 0), `${cell} mu_l1_mean ${mu.join(' ')}`).toBe(true);
+      }
+      const gru = readSafetensors(await readFile(join(out, 'torch_gru', 'torch_gru.safetensors')), { source: 'torch_gru.safetensors' });
+      expect(gru.layout.tensors.map((t) => `${t.name} [${t.shape.join(',')}]`)).toEqual([
+        'weight_ih_l0 [24,3]', 'weight_hh_l0 [24,8]', 'bias_ih_l0 [24]', 'bias_hh_l0 [24]', 'out.weight [1,8]', 'out.bias [1]',
+      ]);
+      const gates = await readFile(join(out, 'torch_gru', 'gate_stats_torch_gru.csv'), 'utf8');
+      expect(gates).toContain('z_mean');
+      expect(gates).toContain('rdiag_mean');
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('study configurations refused before any work', () => {
   it.each([
     ['an unknown setting', { epochz: 3 }, /epochz/],
