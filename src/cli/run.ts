@@ -33,7 +33,7 @@ export interface RunFlags extends DeviceFlags {
 
 /** Flags that map onto study fields (dotted paths); every SPEC knob has one. */
 const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v: string) => unknown][] = [
-  ['--cells <list>', 'cells, comma-separated, from const,shared,diag,gru,lstm,linear and PyTorch's layers rnn,rnn_relu,torch_gru,torch_lstm (SPEC §13) (default: the five gated cells)', 'cells', list],
+  ['--cells <list>', 'cells, comma-separated, from const,shared,diag,gru,lstm,linear and the PyTorch layers rnn,rnn_relu,torch_gru,torch_lstm (SPEC §13) (default: the five gated cells)', 'cells', list],
   ['--steps <T>', 'task sequence length', 'task.steps', num],
   ['--input-size <D>', 'task input features', 'task.inputSize', num],
   ['--task-lags <list>', 'task lags ℓ_k', 'task.lags', numbers],
@@ -74,7 +74,7 @@ const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v:
 ];
 
 const SWITCHES: [flag: string, description: string, path: string][] = [
-  ['--no-layernorm', 'no LayerNorm on the gated cells (the linear cell and PyTorch's layers never have one)', 'model.layernorm'],
+  ['--no-layernorm', 'no LayerNorm on the gated cells (the linear cell and the PyTorch layers never have one)', 'model.layernorm'],
   ['--no-orthogonal', 'PyTorch default init instead of orthogonal', 'model.orthogonal'],
   ['--no-first-order', 'μ = μ0 only', 'firstOrder'],
   ['--no-rho', 'skip the adaptive base rates ρ', 'rho'],
