@@ -11,6 +11,8 @@ import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
+import { readTorchCheckpoint } from '../io/torch-checkpoint.ts';
+import { isTorchCheckpoint, torchCheckpointModel } from '../io/torch-model.ts';
 import { readOptimizerStateFile } from '../train/optimizer-file.ts';
 import type { ParamLayout } from '../model/params.ts';
 import type { CellKind, ModelConfig } from '../model/cells.ts';
@@ -28,6 +30,29 @@ import { deviceOptionsFrom } from './device-options.ts';
 interface DiagnoseFlags extends RunFlags {
   weights: string;
   optimizerState?: string;
+  prefix?: string;
+  readout?: string;
+}
+
+/**
+ * The model in the weights file: lwin's own (SPEC §2 names or lwin metadata), or a PyTorch checkpoint as it is
+ * (SPEC §13: `rnn.weight_ih_l0` …, a readout found or named; src/io/torch-model.ts says which).
+ */
+function readWeights(bytes: Uint8Array, flags: DiagnoseFlags): { layout: ParamLayout; params: Float64Array; warnings: string[] } {
+  if (!isTorchCheckpoint(bytes, flags.weights)) {
+    if (flags.prefix !== undefined || flags.readout !== undefined) {
+      throw new Error(`--prefix and --readout select the layers of a PyTorch checkpoint (weight_ih_l0 …), but ${flags.weights} holds lwin's own cell names; leave them out`);
+    }
+    return readSafetensors(bytes, { source: flags.weights, hints: modelHints(flags) });
+  }
+  const hint = modelHints(flags).cell;
+  const nonlinearity = hint === 'rnn_relu' ? 'relu' : hint === 'rnn' ? 'tanh' : undefined;
+  const checkpoint = readTorchCheckpoint(bytes, { source: flags.weights, prefix: flags.prefix, readout: flags.readout, nonlinearity });
+  const model = torchCheckpointModel(checkpoint, flags.weights);
+  if (hint && hint !== model.layout.config.cell) {
+    throw new Error(`--cells ${hint} disagrees with ${flags.weights}, which holds a ${model.layout.config.cell} layer (from its tensor shapes); leave --cells out or name ${model.layout.config.cell}`);
+  }
+  return { ...model, warnings: checkpoint.warnings };
 }
 
 export function registerDiagnose(program: Command): void {
@@ -39,13 +64,15 @@ export function registerDiagnose(program: Command): void {
       'model parameters with SPEC names; cell, D, H and layernorm come from __metadata__, or else from the tensor names and shapes (a PyTorch state_dict), with --cells, --input-size, --hidden and --no-layernorm overriding',
     )
     .option('--optimizer-state <file.safetensors>', 'optimizer state for ρ (see `lwin diagnose --help` in the docs: <state>.<param> tensors)')
+    .option('--prefix <name>', 'PyTorch checkpoint: the recurrent layer\'s prefix (rnn., encoder.lstm.); found when the file has one')
+    .option('--readout <name>', 'PyTorch checkpoint: the readout layer (head or head.weight); the only other 2-D weight when not given')
     .option(...FORCE_OPTION);
   addStudyOptions(command).action(async (flags: DiagnoseFlags) => {
     const config = await studyFromFlags(flags);
     const bytes = await readFile(flags.weights).catch((e: Error) => {
       throw new Error(`cannot read the weights ${flags.weights}: ${e.message}`);
     });
-    const model = readSafetensors(bytes, { source: flags.weights, hints: modelHints(flags) });
+    const model = readWeights(bytes, flags);
     for (const warning of model.warnings) console.warn(`lwin: ${warning}`);
     const { cell, inputSize, hiddenSize, layernorm } = model.layout.config;
     // The task is generated at the model's D (a user-given --input-size was a hint, already checked against the file).

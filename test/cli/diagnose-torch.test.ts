@@ -1,0 +1,84 @@
+// `lwin diagnose` on a PyTorch checkpoint as it is (SPEC §13): the state_dict of a module with an nn.GRU under a
+// prefix and a readout of another name, with a buffer lwin ignores, diagnosed through bin/lwin.js; the same weights
+// in lwin's own file give the same numbers. Refusals name what the file holds and what is not run yet.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { torchLayout, torchParams } from '../../src/model/f64/torch/config.ts';
+import { writeNamedTensors, writeSafetensors } from '../../src/io/safetensors.ts';
+import { readTorchCheckpoint } from '../../src/io/torch-checkpoint.ts';
+import { torchCheckpointModel } from '../../src/io/torch-model.ts';
+import { Rng } from '../../src/util/random.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'lwin-torch-diagnose-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const TORCH_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'torch');
+
+async function lwin(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('node', ['bin/lwin.js', ...args], { timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const SMALL = ['--steps', '24', '--task-lags', '2,4', '--task-coeffs', '0.5,0.4', '--diag-sequences', '8', '--lag-min', '1', '--lag-max', '12', '--num-lags', '6', '--psi-subsample', '100', '--transport-samples', '2'];
+
+/** A 1-layer nn.GRU (D=3, H=6) with a scalar head, weights ~ U(-0.5, 0.5), as `model.state_dict()` under `encoder.gru.` and `head.`. */
+function gruCheckpoint(): Uint8Array {
+  const layout = torchLayout({ cell: 'torch_gru', nonlinearity: 'tanh', layers: 1, inputSize: 3, hiddenSize: 6, bias: true, outputs: 1, readoutBias: true });
+  const params = torchParams(layout);
+  const rng = new Rng(4);
+  rng.fillUniform(params.data, -0.5, 0.5);
+  // As safetensors.torch.save_file writes it: no lwin metadata; beside the model a BatchNorm buffer (1-D, so not a
+  // readout candidate).
+  const name = (n: string) => (n.startsWith('out.') ? n.replace('out.', 'head.') : `encoder.gru.${n}`);
+  const tensors = layout.tensors.map((t) => ({ name: name(t.name), shape: t.shape, data: params.data.subarray(t.offset, t.offset + t.size) }));
+  return writeNamedTensors([...tensors, { name: 'bn.running_mean', shape: [6], data: new Float64Array(6) }], {});
+}
+
+const column = (csv: string, name: string) => csv.trim().split('\n').map((l) => l.split(',')).map((r, _i, rows) => r[rows[0]!.indexOf(name)]);
+
+describe('lwin diagnose on a PyTorch checkpoint as it is', () => {
+  it('finds the prefix and the readout, ignores the buffer with a warning, and equals the same weights in lwin\'s own file', async () => {
+    const bytes = gruCheckpoint();
+    const torchFile = join(dir, 'model.safetensors');
+    writeFileSync(torchFile, bytes);
+    const result = await lwin('diagnose', '--weights', torchFile, ...SMALL, '--out', join(dir, 'torch'));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/diagnosed torch_gru \(H=6\)/);
+    expect(result.stderr).toMatch(/ignoring 1 tensor outside the torch_gru, 1 layer, D=3, H=6, readout K=1 model: bn.running_mean/);
+
+    const model = torchCheckpointModel(readTorchCheckpoint(bytes), 'model.safetensors');
+    const lwinFile = join(dir, 'lwin.safetensors');
+    writeFileSync(lwinFile, writeSafetensors(model.layout, Float32Array.from(model.params)));
+    const own = await lwin('diagnose', '--weights', lwinFile, ...SMALL, '--out', join(dir, 'own'));
+    expect(own.code, own.stderr).toBe(0);
+    const summary = (folder: string) => readFileSync(join(dir, folder, 'torch_gru', 'torch_gru_summary.csv'), 'utf8');
+    expect(column(summary('torch'), 'mu_l1_mean')).toEqual(column(summary('own'), 'mu_l1_mean'));
+    expect(column(summary('torch'), 'mu_l1_mean').slice(1).every((v) => Number(v) > 0)).toBe(true);
+  }, 240_000);
+
+  it.each<[string, () => string, string[], RegExp]>([
+    ['a 2-layer nn.GRU (stacked layers are not run yet)', () => join(TORCH_FIXTURES, 'gru_l2.model.safetensors'), [],
+      /^lwin: .*gru_l2.model.safetensors holds torch_gru, 2 layers, D=4, H=5, readout K=3 \(prefix "rnn\.", readout head.weight\); lwin diagnose runs single-layer PyTorch models so far/m],
+    ['a K=3 readout (only scalar readouts so far)', () => join(TORCH_FIXTURES, 'gru_l1.model.safetensors'), [],
+      /^lwin: .*gru_l1.model.safetensors holds torch_gru, 1 layer, D=4, H=5, readout K=3 .*; lwin diagnose takes a scalar readout \[1, H\] so far/m],
+    ['a --prefix that names no layer', () => join(TORCH_FIXTURES, 'gru_l1.model.safetensors'), ['--prefix', 'encoder'],
+      /^lwin: .*gru_l1.model.safetensors has no encoder.weight_ih_l0, so --prefix encoder names no recurrent layer; its recurrent layers are under "rnn\."/m],
+    ['a torch.save pickle', () => {
+      const path = join(dir, 'model.pt');
+      writeFileSync(path, Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0, 0, 0, 0, 0]));
+      return path;
+    }, [], /^lwin: .*model.pt is a PyTorch pickle \(torch.save\), which lwin does not read .* safetensors.torch.save_file\(model.state_dict\(\), "model.safetensors"\)$/m],
+  ])('refuses %s, saying what the file holds', async (_, path, flags, message) => {
+    const result = await lwin('diagnose', '--weights', path(), ...SMALL, ...flags);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(message);
+  }, 60_000);
+});
