@@ -4,7 +4,7 @@
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import type { CellKind } from '../model/cells.ts';
-import { LAYERNORM_PREFIX, TORCH_GATES, isTorchCell, type TorchCellKind } from '../model/cells.ts';
+import { LAYERNORM_PREFIX, TORCH_GATES, isTorchCell, readoutOutputs, type TorchCellKind } from '../model/cells.ts';
 import { getTensorSpec } from '../model/params.ts';
 import { gradProgram } from '../../shaders/grad.ts';
 import { GATE_BLOCKS, adjointBlocks, operandNames } from '../../shaders/recurrence/backward.ts';
@@ -54,8 +54,9 @@ export function gradientTerms(layout: ParamLayout): GradientTerm[] {
       terms.push({ tensor: `${prefix}.${part}`, a: { source: 'deltas', offset: blocks.indexOf(block) * H }, v: { source: 'ones', offset: 0 }, R: H, C: 1 });
     }
   }
-  terms.push({ tensor: 'out.weight', a: { source: 'dy', offset: 0 }, v: { source: 'ops', offset: ops.indexOf('h') * H }, R: 1, C: H });
-  terms.push({ tensor: 'out.bias', a: { source: 'dy', offset: 0 }, v: { source: 'ones', offset: 0 }, R: 1, C: 1 });
+  const K = readoutOutputs(layout.config); // dy is [B, T, K]
+  terms.push({ tensor: 'out.weight', a: { source: 'dy', offset: 0 }, v: { source: 'ops', offset: ops.indexOf('h') * H }, R: K, C: H });
+  terms.push({ tensor: 'out.bias', a: { source: 'dy', offset: 0 }, v: { source: 'ones', offset: 0 }, R: K, C: 1 });
   return terms;
 }
 
@@ -123,7 +124,7 @@ export class GradientPartials {
       deltas: (o: number) => ({ rowsPer: segLen, rowStride: slots, rowBase: 0, width: adjointBlocks(cell, layernorm).length * H, offset: o }),
       ops: (o: number) => ({ rowsPer: segLen, rowStride: slots, rowBase: 0, width: operandNames(cell).length * H, offset: o }),
       x: (o: number) => perSeq(D, o),
-      dy: (o: number) => perSeq(1, o),
+      dy: (o: number) => perSeq(readoutOutputs(this.layout.config), o),
       ones: (o: number) => perSeq(1, o),
     };
     this.terms.forEach((term, i) => {

@@ -52,6 +52,11 @@ export interface ModelConfig {
    * cell has no candidate and no LayerNorm (its step must stay linear): false for it (see cellLayerNorm).
    */
   layernorm: boolean;
+  /**
+   * K: outputs or classes of the linear readout out.weight [K, H] (SPEC §13's heads). Absent: 1, the paper's scalar
+   * readout, and the configuration of every file and study that does not say otherwise.
+   */
+  outputs?: number;
 }
 
 /** One tensor of a cell before offsets are assigned. */
@@ -166,11 +171,16 @@ function layerNorm(prefix: string, h: number, on: boolean): TensorDeclaration[] 
   ];
 }
 
-function readout(h: number): TensorDeclaration[] {
+function readout(h: number, k: number): TensorDeclaration[] {
   return [
-    { name: 'out.weight', shape: [1, h], trainable: true },
-    { name: 'out.bias', shape: [1], trainable: true },
+    { name: 'out.weight', shape: [k, h], trainable: true },
+    { name: 'out.bias', shape: [k], trainable: true },
   ];
+}
+
+/** K: outputs (mse) or classes (ce) of the readout [K, H]; 1 (the paper's scalar readout) when not given. */
+export function readoutOutputs(config: Pick<ModelConfig, 'outputs'>): number {
+  return config.outputs ?? 1;
 }
 
 /** Layer 0 of a PyTorch recurrent module, in its `named_parameters()` order (SPEC §13), G·H rows per tensor. */
@@ -187,10 +197,11 @@ function torchLayer(rows: number, d: number, h: number): TensorDeclaration[] {
 export function cellTensors(config: ModelConfig): TensorDeclaration[] {
   checkConfig(config);
   const { cell, inputSize: d, hiddenSize: h, layernorm } = config;
+  const k = readoutOutputs(config);
   const ln = layerNorm(LAYERNORM_PREFIX[cell], h, layernorm);
   switch (cell) {
     case 'const':
-      return [...gatePair('Wx', 'Wh', d, h), ...ln, ...readout(h), { name: 's_const', shape: [], trainable: false }];
+      return [...gatePair('Wx', 'Wh', d, h), ...ln, ...readout(h, k), { name: 's_const', shape: [], trainable: false }];
     case 'shared':
       return [
         ...gatePair('Wx', 'Wh', d, h),
@@ -198,12 +209,12 @@ export function cellTensors(config: ModelConfig): TensorDeclaration[] {
         { name: 'Ws.weight', shape: [1, d], trainable: true },
         { name: 'Ws.bias', shape: [1], trainable: true },
         { name: 'Us.weight', shape: [1, h], trainable: true },
-        ...readout(h),
+        ...readout(h, k),
       ];
     case 'diag':
-      return [...gatePair('Wx', 'Wh', d, h), ...ln, ...gatePair('Ws', 'Us', d, h), ...readout(h)];
+      return [...gatePair('Wx', 'Wh', d, h), ...ln, ...gatePair('Ws', 'Us', d, h), ...readout(h, k)];
     case 'gru':
-      return [...gatePair('Wz', 'Uz', d, h), ...gatePair('Wr', 'Ur', d, h), ...gatePair('Wh', 'Uh', d, h), ...ln, ...readout(h)];
+      return [...gatePair('Wz', 'Uz', d, h), ...gatePair('Wr', 'Ur', d, h), ...gatePair('Wh', 'Uh', d, h), ...ln, ...readout(h, k)];
     case 'lstm':
       return [
         ...gatePair('Wi', 'Ui', d, h),
@@ -211,15 +222,15 @@ export function cellTensors(config: ModelConfig): TensorDeclaration[] {
         ...gatePair('Wo', 'Uo', d, h),
         ...gatePair('Wg', 'Ug', d, h),
         ...ln,
-        ...readout(h),
+        ...readout(h, k),
       ];
     case 'linear':
-      return [...gatePair('Wx', 'Wh', d, h), ...readout(h)];
+      return [...gatePair('Wx', 'Wh', d, h), ...readout(h, k)];
     case 'rnn':
     case 'rnn_relu':
     case 'torch_gru':
     case 'torch_lstm':
-      return [...torchLayer(TORCH_GATES[cell].length * h, d, h), ...readout(h)];
+      return [...torchLayer(TORCH_GATES[cell].length * h, d, h), ...readout(h, k)];
   }
 }
 
@@ -230,6 +241,9 @@ export function checkConfig(config: ModelConfig): void {
   for (const key of ['inputSize', 'hiddenSize'] as const) {
     const v = config[key];
     if (!Number.isInteger(v) || v < 1) throw new Error(`${key} must be a positive integer, got ${v}`);
+  }
+  if (config.outputs !== undefined && (!Number.isInteger(config.outputs) || config.outputs < 1)) {
+    throw new Error(`outputs (the readout's K) must be a positive integer, got ${config.outputs}`);
   }
   if (config.layernorm && isTorchCell(config.cell)) {
     throw new Error(`PyTorch's ${config.cell} layer has no LayerNorm (SPEC §13); set layernorm to false`);
