@@ -130,3 +130,36 @@ fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) nwg: 
 }
 `;
 }
+
+export const HeadDeltaParams = d.struct({ count: d.u32, H: d.u32, K: d.u32, outWeight: d.u32 });
+
+/**
+ * SPEC §13: δ_t = out.weightᵀ r_t ∈ R^H for a K-output head, r_t [K] the readout loss's residual (readout_loss's
+ * ∂L/∂ŷ up to a constant factor, 0 at steps without loss): [count, H] with count = B·T.
+ */
+export const headDeltaProgram = defineProgram({
+  name: 'head_delta',
+  variantKey: '',
+  bindings: [
+    { name: 'P', access: 'read', type: 'f32' },
+    { name: 'dy', access: 'read', type: 'f32' },
+    { name: 'delta', access: 'read_write', type: 'f32' },
+  ],
+  uniform: { name: 'params', struct: 'HeadDeltaParams', schema: HeadDeltaParams },
+  workgroupSize: [WORKGROUP],
+  dispatch: (p, limits) => elementwiseGrid(p.count * p.H, WORKGROUP, limits.maxWorkgroupsPerDimension),
+  shader: (head) => /* wgsl */ `
+${head.declarations}
+
+@compute @workgroup_size(${head.workgroupSize})
+fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = id.y * nwg.x * ${head.threads}u + id.x;
+  if (i >= params.count * params.H) { return; }
+  let row = i / params.H;
+  let q = i % params.H;
+  var acc = 0.0;
+  for (var k = 0u; k < params.K; k++) { acc = fma(P[params.outWeight + k * params.H + q], dy[row * params.K + k], acc); }
+  delta[i] = acc;
+}
+`,
+});

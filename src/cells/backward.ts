@@ -41,14 +41,15 @@ export interface BatchGradientCall {
 
 /**
  * Records SPEC §13's readout loss of ŷ [B, T, K] against y into `total` [1] (the mean over the terms taken: B·T'·K
- * for mse, B·T' for ce, T' = T or 1) and ∂L/∂ŷ into `dy` [B, T, K].
+ * for mse, B·T' for ce, T' = T or 1) and ∂L/∂ŷ into `dy` [B, T, K]. `scale` replaces 1/terms (the diagnostics
+ * take 1: the residual itself, the same factor in every batch).
  */
-export function recordReadoutLoss(step: Step, call: { yhat: GPUBuffer; y: GPUBuffer; batch: number; steps: number; outputs: number; total: GPUBuffer; dy: GPUBuffer } & ReadoutLoss): void {
+export function recordReadoutLoss(step: Step, call: { yhat: GPUBuffer; y: GPUBuffer; batch: number; steps: number; outputs: number; total: GPUBuffer; dy: GPUBuffer; scale?: number } & ReadoutLoss): void {
   const rows = call.batch * call.steps;
   const taken = call.batch * (call.lossSteps === 'last' ? 1 : call.steps);
   const terms = taken * (call.loss === 'mse' ? call.outputs : 1);
   const rowloss = step.scratch('readout_loss/rows', rows * 4);
-  step.run(readoutLossProgram(call.loss), { yhat: call.yhat, y: call.y, rowloss, dy: call.dy }, { rows, T: call.steps, K: call.outputs, last: call.lossSteps === 'last' ? 1 : 0, scale: 1 / terms });
+  step.run(readoutLossProgram(call.loss), { yhat: call.yhat, y: call.y, rowloss, dy: call.dy }, { rows, T: call.steps, K: call.outputs, last: call.lossSteps === 'last' ? 1 : 0, scale: call.scale ?? 1 / terms });
   recordSegmentedReduce(step, rowloss, 1, rows, { sums: call.total, means: step.scratch('readout_loss/mean', 4) });
 }
 
