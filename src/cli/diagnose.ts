@@ -6,13 +6,16 @@
 // `momentum_buffer.<param>` for SGD with momentum) and `__metadata__` {"step": "<updates>", "optimizer": name,
 // "state_keys": "exp_avg,exp_avg_sq"}; lwin's own `<cell>_optimizer.safetensors` also carries "optimizer_config".
 // From PyTorch: for Adam, `{f"exp_avg_sq.{n}": opt.state[p]["exp_avg_sq"] for n, p in model.named_parameters()}`.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { readTorchCheckpoint } from '../io/torch-checkpoint.ts';
 import { isTorchCheckpoint, torchCheckpointModel } from '../io/torch-model.ts';
+import { loadHeadDataset } from '../data/head-targets.ts';
+import type { ReadoutLoss } from '../cells/backward.ts';
+import { readoutOutputs } from '../model/cells.ts';
 import { readOptimizerStateFile } from '../train/optimizer-file.ts';
 import type { ParamLayout } from '../model/params.ts';
 import type { CellKind, ModelConfig } from '../model/cells.ts';
@@ -32,6 +35,9 @@ interface DiagnoseFlags extends RunFlags {
   optimizerState?: string;
   prefix?: string;
   readout?: string;
+  nonlinearity?: 'tanh' | 'relu';
+  loss?: 'mse' | 'ce';
+  lossSteps?: 'all' | 'last';
 }
 
 /**
@@ -46,7 +52,7 @@ function readWeights(bytes: Uint8Array, flags: DiagnoseFlags): { layout: ParamLa
     return readSafetensors(bytes, { source: flags.weights, hints: modelHints(flags) });
   }
   const hint = modelHints(flags).cell;
-  const nonlinearity = hint === 'rnn_relu' ? 'relu' : hint === 'rnn' ? 'tanh' : undefined;
+  const nonlinearity = flags.nonlinearity ?? (hint === 'rnn_relu' ? 'relu' : hint === 'rnn' ? 'tanh' : undefined);
   const checkpoint = readTorchCheckpoint(bytes, { source: flags.weights, prefix: flags.prefix, readout: flags.readout, nonlinearity });
   const model = torchCheckpointModel(checkpoint, flags.weights);
   if (hint && hint !== model.layout.config.cell) {
@@ -66,6 +72,9 @@ export function registerDiagnose(program: Command): void {
     .option('--optimizer-state <file.safetensors>', 'optimizer state for ρ (see `lwin diagnose --help` in the docs: <state>.<param> tensors)')
     .option('--prefix <name>', 'PyTorch checkpoint: the recurrent layer\'s prefix (rnn., encoder.lstm.); found when the file has one')
     .option('--readout <name>', 'PyTorch checkpoint: the readout layer (head or head.weight); the only other 2-D weight when not given')
+    .addOption(new Option('--nonlinearity <name>', 'PyTorch checkpoint: an nn.RNN\'s nonlinearity, which a state_dict does not record (default tanh, with a warning)').choices(['tanh', 'relu']))
+    .addOption(new Option('--loss <name>', 'the loss the model was trained with (SPEC §13): mse (K outputs) or ce (K classes, y holds class indices); default mse').choices(['mse', 'ce']))
+    .addOption(new Option('--loss-steps <which>', 'where the loss was taken: every step, or the last only (sequence classification); default all').choices(['all', 'last']))
     .option(...FORCE_OPTION);
   addStudyOptions(command).action(async (flags: DiagnoseFlags) => {
     const config = await studyFromFlags(flags);
@@ -77,7 +86,10 @@ export function registerDiagnose(program: Command): void {
     const { cell, inputSize, hiddenSize, layernorm } = model.layout.config;
     // The task is generated at the model's D (a user-given --input-size was a hint, already checked against the file).
     const used: StudyConfig = { ...config, cells: [cell], task: { ...config.task, inputSize }, model: { ...config.model, hidden: hiddenSize, layernorm } };
-    const data = studyData(used);
+    const readoutLoss: ReadoutLoss = { loss: flags.loss ?? 'mse', lossSteps: flags.lossSteps ?? 'all' };
+    const K = readoutOutputs(model.layout.config);
+    const paperLoss = K === 1 && readoutLoss.loss === 'mse' && readoutLoss.lossSteps === 'all';
+    const data = paperLoss ? studyData(used) : { diagnostic: headData(config, K, readoutLoss, flags.weights) };
     checkDataFitsModel(data.diagnostic, model.layout.config, flags.weights);
     const out = flags.out ?? newOutputFolder('diagnose');
     await claimOutputFolder(out, {
@@ -91,7 +103,7 @@ export function registerDiagnose(program: Command): void {
       if (config.rho && !preconditioner) console.warn('lwin: no --optimizer-state given: ρ and the generalized envelope are skipped');
       await writingTo(out, async () => {
         await mkdir(join(out, cell), { recursive: true });
-        const record = await diagnoseCell(ctx, { ...used, rho: Boolean(preconditioner) }, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out);
+        const record = await diagnoseCell(ctx, { ...used, rho: Boolean(preconditioner) }, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out, { readoutLoss });
         await writeStudySummary(out, [{ cell, stats: record.stats }], used);
         await writeStudyJson(out, { config: used, weights: flags.weights, adapter: acquired.adapter, cells: [record], profile: ctx.profiler?.report() });
       });
@@ -100,6 +112,22 @@ export function registerDiagnose(program: Command): void {
       acquired.release();
     }
   });
+}
+
+/**
+ * The diagnostic data of a model with a K-output head or another loss than the paper's (SPEC §13): the task cannot
+ * make its targets, so they come from --diag-x/--diag-y or --x/--y, in the loss's shape (src/data/head-targets.ts).
+ */
+function headData(config: StudyConfig, outputs: number, readoutLoss: ReadoutLoss, weights: string): SequenceData {
+  const x = config.data?.diagX ?? config.data?.x;
+  const y = config.data?.diagY ?? config.data?.y;
+  if (!x || !y) {
+    throw new Error(
+      `${weights} has a readout of K=${outputs} ${readoutLoss.loss === 'ce' ? 'classes' : 'outputs'} (loss ${readoutLoss.loss} at ${readoutLoss.lossSteps} steps), whose targets lwin's task cannot make: ` +
+        'give the data the model was trained on with --x X.npy --y Y.npy (or --diag-x/--diag-y)',
+    );
+  }
+  return loadHeadDataset(x, y, outputs, readoutLoss);
 }
 
 /** What the flags say about the model (only flags actually given: the preset's defaults say nothing about a file). */

@@ -39,14 +39,11 @@ export function torchCheckpointModel(ckpt: TorchCheckpoint, source: string): Tor
   if (config.layers !== 1) {
     throw new SafetensorsError(`${what}; lwin diagnose runs single-layer PyTorch models so far (stacked layers are SPEC §13's next step): diagnose layer 0 alone by exporting a 1-layer model`);
   }
-  if (config.outputs !== 1) {
-    throw new SafetensorsError(`${what}; lwin diagnose takes a scalar readout [1, H] so far (K=${config.outputs} outputs or classes are SPEC §13's next step)`);
-  }
   if (!config.bias) {
     throw new SafetensorsError(`${what}; lwin diagnose needs bias_ih_l0 and bias_hh_l0 so far (bias=False layers are SPEC §13's next step)`);
   }
   const cell: TorchCellKind = config.cell === 'rnn' ? (config.nonlinearity === 'relu' ? 'rnn_relu' : 'rnn') : config.cell;
-  const layout = buildLayout({ cell, inputSize: config.inputSize, hiddenSize: config.hiddenSize, layernorm: false });
+  const layout = buildLayout({ cell, inputSize: config.inputSize, hiddenSize: config.hiddenSize, layernorm: false, ...(config.outputs !== 1 && { outputs: config.outputs }) });
   const params = new Float64Array(layout.totalSize);
   const views = new TensorViews(layout, params);
   const byName = new Map(ckpt.layout.tensors.map((t) => [t.name, ckpt.params.data.subarray(t.offset, t.offset + t.size)]));

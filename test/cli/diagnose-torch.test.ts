@@ -12,6 +12,7 @@ import { writeNamedTensors, writeSafetensors } from '../../src/io/safetensors.ts
 import { readTorchCheckpoint } from '../../src/io/torch-checkpoint.ts';
 import { torchCheckpointModel } from '../../src/io/torch-model.ts';
 import { Rng } from '../../src/util/random.ts';
+import { writeNpy } from '../../src/io/npy.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'lwin-torch-diagnose-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,6 +45,43 @@ function gruCheckpoint(): Uint8Array {
 
 const column = (csv: string, name: string) => csv.trim().split('\n').map((l) => l.split(',')).map((r, _i, rows) => r[rows[0]!.indexOf(name)]);
 
+/** A 1-layer nn.LSTM (D=2, H=6) with a 2-class head under `lstm.` and `head.`, and held-out data: X [N,T,2], y [N] classes. */
+function classifier(N: number, T: number): { model: Uint8Array; x: Uint8Array; y: Uint8Array } {
+  const layout = torchLayout({ cell: 'torch_lstm', nonlinearity: 'tanh', layers: 1, inputSize: 2, hiddenSize: 6, bias: true, outputs: 2, readoutBias: true });
+  const params = torchParams(layout);
+  const rng = new Rng(7);
+  rng.fillUniform(params.data, -0.6, 0.6);
+  const name = (n: string) => (n.startsWith('out.') ? n.replace('out.', 'head.') : `lstm.${n}`);
+  const model = writeNamedTensors(layout.tensors.map((t) => ({ name: name(t.name), shape: t.shape, data: params.data.subarray(t.offset, t.offset + t.size) })), {});
+  const x = Float32Array.from({ length: N * T * 2 }, () => rng.normal());
+  const y = Float32Array.from({ length: N }, () => (rng.uniform() < 0.5 ? 0 : 1));
+  return { model, x: writeNpy([N, T, 2], x), y: writeNpy([N], y) };
+}
+
+describe('lwin diagnose on a PyTorch classifier (SPEC §13: K-class head, ce at the last step)', () => {
+  it('takes y [N] class indices, and ψ has one sample per sequence and lag', async () => {
+    const [N, T] = [12, 24];
+    const files = classifier(N, T);
+    const paths = Object.fromEntries(Object.entries(files).map(([k, bytes]) => [k, join(dir, `classifier-${k}.${k === 'model' ? 'safetensors' : 'npy'}`)]));
+    for (const [k, bytes] of Object.entries(files)) writeFileSync(paths[k]!, bytes);
+    const flags = ['--x', paths.x!, '--y', paths.y!, '--lag-min', '1', '--lag-max', '12', '--num-lags', '6', '--psi-subsample', '100', '--transport-samples', '2'];
+    const result = await lwin('diagnose', '--weights', paths.model!, ...flags, '--loss', 'ce', '--loss-steps', 'last', '--out', join(dir, 'classifier'));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/diagnosed torch_lstm \(H=6\)/);
+    const summary = readFileSync(join(dir, 'classifier', 'torch_lstm', 'torch_lstm_summary.csv'), 'utf8');
+    expect(column(summary, 'n_samples').slice(1)).toEqual(Array(6).fill(String(N)));
+
+    const bad = join(dir, 'classifier-bad.npy');
+    writeFileSync(bad, writeNpy([N], Float32Array.from({ length: N }, (_, i) => (i === 3 ? 2 : 0))));
+    const refused = await lwin('diagnose', '--weights', paths.model!, ...flags.slice(0, 2), '--y', bad, ...flags.slice(4), '--loss', 'ce', '--loss-steps', 'last');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/Y file .*classifier-bad.npy element 3 is 2; the ce loss takes class indices 0…1 \(the readout has K=2 rows\)/);
+    const perStep = await lwin('diagnose', '--weights', paths.model!, ...flags, '--loss', 'ce');
+    expect(perStep.code).toBe(1);
+    expect(perStep.stderr).toMatch(/Y file .*classifier-y.npy has shape \[12\]; the ce loss at all steps of this model \(K=2\) takes class indices in \[0, 2\) of shape \[12, 24\] for X \[12, 24, 2\]/);
+  }, 240_000);
+});
+
 describe('lwin diagnose on a PyTorch checkpoint as it is', () => {
   it('finds the prefix and the readout, ignores the buffer with a warning, and equals the same weights in lwin\'s own file', async () => {
     const bytes = gruCheckpoint();
@@ -67,8 +105,8 @@ describe('lwin diagnose on a PyTorch checkpoint as it is', () => {
   it.each<[string, () => string, string[], RegExp]>([
     ['a 2-layer nn.GRU (stacked layers are not run yet)', () => join(TORCH_FIXTURES, 'gru_l2.model.safetensors'), [],
       /^lwin: .*gru_l2.model.safetensors holds torch_gru, 2 layers, D=4, H=5, readout K=3 \(prefix "rnn\.", readout head.weight\); lwin diagnose runs single-layer PyTorch models so far/m],
-    ['a K=3 readout (only scalar readouts so far)', () => join(TORCH_FIXTURES, 'gru_l1.model.safetensors'), [],
-      /^lwin: .*gru_l1.model.safetensors holds torch_gru, 1 layer, D=4, H=5, readout K=3 .*; lwin diagnose takes a scalar readout \[1, H\] so far/m],
+    ['a K=3 readout without the data it was trained on', () => join(TORCH_FIXTURES, 'gru_l1.model.safetensors'), ['--loss', 'ce'],
+      /^lwin: .*gru_l1.model.safetensors has a readout of K=3 classes \(loss ce at all steps\), whose targets lwin's task cannot make: give the data the model was trained on with --x X.npy --y Y.npy/m],
     ['a --prefix that names no layer', () => join(TORCH_FIXTURES, 'gru_l1.model.safetensors'), ['--prefix', 'encoder'],
       /^lwin: .*gru_l1.model.safetensors has no encoder.weight_ih_l0, so --prefix encoder names no recurrent layer; its recurrent layers are under "rnn\."/m],
     ['a torch.save pickle', () => {
