@@ -11,8 +11,8 @@ import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
-import { readTorchCheckpoint } from '../io/torch-checkpoint.ts';
-import { isTorchCheckpoint, torchCheckpointModel } from '../io/torch-model.ts';
+import { readTorchCheckpoint, type TorchCheckpoint } from '../io/torch-checkpoint.ts';
+import { isTorchCheckpoint, torchCheckpointModel, torchOptimizerState } from '../io/torch-model.ts';
 import { loadHeadDataset } from '../data/head-targets.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
 import { readoutOutputs } from '../model/cells.ts';
@@ -44,7 +44,7 @@ interface DiagnoseFlags extends RunFlags {
  * The model in the weights file: lwin's own (SPEC §2 names or lwin metadata), or a PyTorch checkpoint as it is
  * (SPEC §13: `rnn.weight_ih_l0` …, a readout found or named; src/io/torch-model.ts says which).
  */
-function readWeights(bytes: Uint8Array, flags: DiagnoseFlags): { layout: ParamLayout; params: Float64Array; warnings: string[] } {
+function readWeights(bytes: Uint8Array, flags: DiagnoseFlags): { layout: ParamLayout; params: Float64Array; warnings: string[]; checkpoint?: TorchCheckpoint } {
   if (!isTorchCheckpoint(bytes, flags.weights)) {
     if (flags.prefix !== undefined || flags.readout !== undefined) {
       throw new Error(`--prefix and --readout select the layers of a PyTorch checkpoint (weight_ih_l0 …), but ${flags.weights} holds lwin's own cell names; leave them out`);
@@ -58,7 +58,9 @@ function readWeights(bytes: Uint8Array, flags: DiagnoseFlags): { layout: ParamLa
   if (hint && hint !== model.layout.config.cell) {
     throw new Error(`--cells ${hint} disagrees with ${flags.weights}, which holds a ${model.layout.config.cell} layer (from its tensor shapes); leave --cells out or name ${model.layout.config.cell}`);
   }
-  return { ...model, warnings: checkpoint.warnings };
+  const warnings = [...checkpoint.warnings];
+  if (!checkpoint.config.bias) warnings.push(`${flags.weights}: a bias=False layer; its biases are held at 0 (the same forward)`);
+  return { ...model, warnings, checkpoint };
 }
 
 export function registerDiagnose(program: Command): void {
@@ -99,7 +101,7 @@ export function registerDiagnose(program: Command): void {
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true });
-      const preconditioner = flags.optimizerState && config.rho ? await loadPreconditioner(ctx, model.layout, flags.optimizerState, config.optimizer) : undefined;
+      const preconditioner = flags.optimizerState && config.rho ? await loadPreconditioner(ctx, model.layout, flags.optimizerState, config.optimizer, model.checkpoint) : undefined;
       if (config.rho && !preconditioner) console.warn('lwin: no --optimizer-state given: ρ and the generalized envelope are skipped');
       await writingTo(out, async () => {
         await mkdir(join(out, cell), { recursive: true });
@@ -154,8 +156,9 @@ export function checkDataFitsModel(data: SequenceData, model: ModelConfig, weigh
 }
 
 /** η_p from a saved optimizer state (names `<state>.<param>`), through the same GPU optimizer lwin trains with. */
-async function loadPreconditioner(ctx: GpuContext, layout: ParamLayout, file: string, fallback: OptimizerConfig): Promise<Float64Array> {
-  const { state, metadata } = readOptimizerStateFile(layout, await readFile(file), file);
+async function loadPreconditioner(ctx: GpuContext, layout: ParamLayout, file: string, fallback: OptimizerConfig, checkpoint?: TorchCheckpoint): Promise<Float64Array> {
+  const bytes = await readFile(file);
+  const { state, metadata } = readOptimizerStateFile(layout, checkpoint ? torchOptimizerState(bytes, checkpoint, file) : bytes, file);
   const config = metadata.optimizer_config ? (JSON.parse(metadata.optimizer_config) as OptimizerConfig) : { ...fallback, name: (metadata.optimizer ?? fallback.name) as OptimizerConfig['name'] };
   const optimizer = new GpuOptimizer(ctx, layout, config);
   try {

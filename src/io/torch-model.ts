@@ -8,7 +8,7 @@ import { extname } from 'node:path';
 import { buildLayout, TensorViews, type ParamLayout } from '../model/params.ts';
 import type { TorchCellKind } from '../model/cells.ts';
 import { describeTorchConfig, READOUT_BIAS, READOUT_WEIGHT } from '../model/f64/torch/config.ts';
-import { parseSafetensorsHeader } from './safetensors.ts';
+import { parseSafetensorsHeader, readNamedTensors, writeNamedTensors } from './safetensors.ts';
 import { SafetensorsError } from './safetensors-format.ts';
 import type { TorchCheckpoint } from './torch-checkpoint.ts';
 
@@ -32,15 +32,32 @@ export interface TorchModel {
   params: Float64Array;
 }
 
+/**
+ * A PyTorch optimizer state saved beside the checkpoint (`<state>.<name as in the checkpoint>`, e.g.
+ * `exp_avg_sq.lstm.weight_ih_l0`, `exp_avg_sq.head.weight`) under the names of the model lwin runs
+ * (`exp_avg_sq.weight_ih_l0`, `exp_avg_sq.out.weight`), so that train/optimizer-file.ts reads it; PyTorch's `adam`
+ * is AdamW's preconditioner (weight decay does not enter η_p).
+ */
+export function torchOptimizerState(bytes: Uint8Array, ckpt: TorchCheckpoint, source: string): Uint8Array {
+  if (!ckpt.config.bias) throw new SafetensorsError(`${source}: ρ needs the optimizer state of every trained parameter, and the bias=False model in the checkpoint has none for the biases lwin holds at 0; leave --optimizer-state out`);
+  const { metadata, tensors } = readNamedTensors(bytes, source);
+  const rename = new Map<string, string>([[ckpt.readout.weight, READOUT_WEIGHT], ...(ckpt.readout.bias ? [[ckpt.readout.bias, READOUT_BIAS] as [string, string]] : [])]);
+  const renamed = [...tensors].map(([name, t]) => {
+    const dot = name.indexOf('.');
+    const [state, param] = [name.slice(0, dot), name.slice(dot + 1)];
+    const mine = rename.get(param) ?? (param.startsWith(ckpt.prefix) ? param.slice(ckpt.prefix.length) : param);
+    return { name: `${state}.${mine}`, shape: t.shape, data: t.data };
+  });
+  const optimizer = metadata.optimizer === 'adam' ? 'adamw' : metadata.optimizer;
+  return writeNamedTensors(renamed, { ...metadata, ...(optimizer && { optimizer }) }, 'F64');
+}
+
 /** The checkpoint's model as one of lwin's cells; refused (naming the file's model and the limit) where the GPU stage cannot run it yet. */
 export function torchCheckpointModel(ckpt: TorchCheckpoint, source: string): TorchModel {
   const { config } = ckpt;
   const what = `${source} holds ${describeTorchConfig(config)} (prefix "${ckpt.prefix}", readout ${ckpt.readout.weight})`;
   if (config.layers !== 1) {
     throw new SafetensorsError(`${what}; lwin diagnose runs single-layer PyTorch models so far (stacked layers are SPEC §13's next step): diagnose layer 0 alone by exporting a 1-layer model`);
-  }
-  if (!config.bias) {
-    throw new SafetensorsError(`${what}; lwin diagnose needs bias_ih_l0 and bias_hh_l0 so far (bias=False layers are SPEC §13's next step)`);
   }
   const cell: TorchCellKind = config.cell === 'rnn' ? (config.nonlinearity === 'relu' ? 'rnn_relu' : 'rnn') : config.cell;
   const layout = buildLayout({ cell, inputSize: config.inputSize, hiddenSize: config.hiddenSize, layernorm: false, ...(config.outputs !== 1 && { outputs: config.outputs }) });
@@ -50,7 +67,8 @@ export function torchCheckpointModel(ckpt: TorchCheckpoint, source: string): Tor
   for (const t of layout.tensors) {
     const values = byName.get(t.name);
     if (values) views.get(t.name).set(values);
-    else if (t.name !== READOUT_BIAS) throw new Error(`internal: the checkpoint's layout has no ${t.name}`); // out.bias absent: 0, as no bias
+    // out.bias and a bias=False layer's biases absent: 0, the same forward as no bias
+    else if (t.name !== READOUT_BIAS && !t.name.startsWith('bias_')) throw new Error(`internal: the checkpoint's layout has no ${t.name}`);
   }
   if (!byName.has(READOUT_WEIGHT)) throw new Error('internal: the checkpoint has no readout weight');
   return { layout, params };

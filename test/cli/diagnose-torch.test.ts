@@ -76,6 +76,20 @@ describe('lwin diagnose on a PyTorch classifier (SPEC §13: K-class head, ce at 
     const refused = await lwin('diagnose', '--weights', paths.model!, ...flags.slice(0, 2), '--y', bad, ...flags.slice(4), '--loss', 'ce', '--loss-steps', 'last');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/Y file .*classifier-bad.npy element 3 is 2; the ce loss takes class indices 0…1 \(the readout has K=2 rows\)/);
+    // PyTorch's Adam state under the checkpoint's names gives ρ (η_p = lr/(√v̂ + ε), PyTorch's `adam` as AdamW)
+    const layout = torchLayout({ cell: 'torch_lstm', nonlinearity: 'tanh', layers: 1, inputSize: 2, hiddenSize: 6, bias: true, outputs: 2, readoutBias: true });
+    const rng = new Rng(8);
+    const name = (n: string) => (n.startsWith('out.') ? n.replace('out.', 'head.') : `lstm.${n}`);
+    const state = layout.tensors.flatMap((t) => ['exp_avg', 'exp_avg_sq'].map((key) => ({
+      name: `${key}.${name(t.name)}`, shape: t.shape, data: Float64Array.from({ length: t.size }, () => (key === 'exp_avg' ? rng.normal() * 1e-3 : 1e-6 * (1 + rng.uniform()))),
+    })));
+    const optimizer = join(dir, 'classifier-adam.safetensors');
+    writeFileSync(optimizer, writeNamedTensors(state, { optimizer: 'adam', step: '500', state_keys: 'exp_avg,exp_avg_sq' }));
+    const withRho = await lwin('diagnose', '--weights', paths.model!, ...flags, '--loss', 'ce', '--loss-steps', 'last', '--optimizer-state', optimizer, '--out', join(dir, 'classifier-rho'));
+    expect(withRho.code, withRho.stderr).toBe(0);
+    const record = JSON.parse(readFileSync(join(dir, 'classifier-rho', 'torch_lstm', 'torch_lstm_cell.json'), 'utf8'));
+    expect(record.diagnostics.etaBar, 'η̄ from the Adam state').toBeGreaterThan(0);
+
     const perStep = await lwin('diagnose', '--weights', paths.model!, ...flags, '--loss', 'ce');
     expect(perStep.code).toBe(1);
     expect(perStep.stderr).toMatch(/Y file .*classifier-y.npy has shape \[12\]; the ce loss at all steps of this model \(K=2\) takes class indices in \[0, 2\) of shape \[12, 24\] for X \[12, 24, 2\]/);
@@ -101,6 +115,19 @@ describe('lwin diagnose on a PyTorch checkpoint as it is', () => {
     expect(column(summary('torch'), 'mu_l1_mean')).toEqual(column(summary('own'), 'mu_l1_mean'));
     expect(column(summary('torch'), 'mu_l1_mean').slice(1).every((v) => Number(v) > 0)).toBe(true);
   }, 240_000);
+
+  it('reads a bias=False nn.RNN(relu) with --nonlinearity relu: biases held at 0, said so', async () => {
+    const layout = torchLayout({ cell: 'rnn', nonlinearity: 'relu', layers: 1, inputSize: 3, hiddenSize: 5, bias: false, outputs: 1, readoutBias: true });
+    const params = torchParams(layout);
+    new Rng(9).fillUniform(params.data, -0.5, 0.5);
+    const name = (n: string) => (n.startsWith('out.') ? n.replace('out.', 'fc.') : `rnn.${n}`);
+    const path = join(dir, 'nobias.safetensors');
+    writeFileSync(path, writeNamedTensors(layout.tensors.map((t) => ({ name: name(t.name), shape: t.shape, data: params.data.subarray(t.offset, t.offset + t.size) })), {}));
+    const result = await lwin('diagnose', '--weights', path, ...SMALL, '--nonlinearity', 'relu', '--out', join(dir, 'nobias'));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/diagnosed rnn_relu \(H=5\)/);
+    expect(result.stderr).toMatch(/nobias.safetensors: a bias=False layer; its biases are held at 0 \(the same forward\)/);
+  }, 120_000);
 
   it.each<[string, () => string, string[], RegExp]>([
     ['a 2-layer nn.GRU (stacked layers are not run yet)', () => join(TORCH_FIXTURES, 'gru_l2.model.safetensors'), [],
