@@ -147,3 +147,25 @@ describe('lwin diagnose on a PyTorch checkpoint as it is', () => {
     expect(result.stderr).toMatch(message);
   }, 60_000);
 });
+
+describe('lwin train with a K-class head (SPEC §13)', () => {
+  const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'pytorch');
+
+  it('trains torch_gru on the example\'s sequences with ce at the last step; the curve holds accuracies', async () => {
+    const out = join(dir, 'train-ce');
+    const args = ['train', '--cell', 'torch_gru', '--x', join(EXAMPLE, 'x.npy'), '--y', join(EXAMPLE, 'y.npy'), '--hidden', '8', '--epochs', '2', '--batch', '32'];
+    const result = await lwin(...args, '--outputs', '2', '--loss', 'ce', '--loss-steps', 'last', '--out', out);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/trained torch_gru for 2 epochs .*; final val accuracy 0\.\d{4}/);
+    const rows = readFileSync(join(out, 'torch_gru_learning_curve.csv'), 'utf8').trim().split('\n').slice(1).map((r) => r.split(',').map(Number));
+    expect(rows).toHaveLength(2);
+    for (const [, trainLoss, trainAcc, valLoss, valAcc] of rows) {
+      expect([trainLoss, valLoss].every((v) => v! > 0 && v! < 2)).toBe(true);
+      expect([trainAcc, valAcc].every((v) => v! >= 0 && v! <= 1)).toBe(true);
+    }
+
+    const task = await lwin(...args.slice(0, 3), '--outputs', '2', '--loss', 'ce');
+    expect(task.code).toBe(1);
+    expect(task.stderr).toMatch(/a readout of K=2 with the ce loss at all steps needs your data: the multi-lag task has one regression target per step/);
+  }, 240_000);
+});
