@@ -15,6 +15,7 @@ import { readTorchCheckpoint, type TorchCheckpoint } from '../io/torch-checkpoin
 import { isTorchCheckpoint, torchCheckpointModel, torchOptimizerState } from '../io/torch-model.ts';
 import { loadHeadDataset } from '../data/head-targets.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
+import { studyReadoutLoss } from '../study/settings.ts';
 import { readoutOutputs } from '../model/cells.ts';
 import { readOptimizerStateFile } from '../train/optimizer-file.ts';
 import type { ParamLayout } from '../model/params.ts';
@@ -36,8 +37,6 @@ interface DiagnoseFlags extends RunFlags {
   prefix?: string;
   readout?: string;
   nonlinearity?: 'tanh' | 'relu';
-  loss?: 'mse' | 'ce';
-  lossSteps?: 'all' | 'last';
 }
 
 /**
@@ -75,8 +74,7 @@ export function registerDiagnose(program: Command): void {
     .option('--prefix <name>', 'PyTorch checkpoint: the recurrent layer\'s prefix (rnn., encoder.lstm.); found when the file has one')
     .option('--readout <name>', 'PyTorch checkpoint: the readout layer (head or head.weight); the only other 2-D weight when not given')
     .addOption(new Option('--nonlinearity <name>', 'PyTorch checkpoint: an nn.RNN\'s nonlinearity, which a state_dict does not record (default tanh, with a warning)').choices(['tanh', 'relu']))
-    .addOption(new Option('--loss <name>', 'the loss the model was trained with (SPEC §13): mse (K outputs) or ce (K classes, y holds class indices); default mse').choices(['mse', 'ce']))
-    .addOption(new Option('--loss-steps <which>', 'where the loss was taken: every step, or the last only (sequence classification); default all').choices(['all', 'last']))
+
     .option(...FORCE_OPTION);
   addStudyOptions(command).action(async (flags: DiagnoseFlags) => {
     const config = await studyFromFlags(flags);
@@ -88,8 +86,12 @@ export function registerDiagnose(program: Command): void {
     const { cell, inputSize, hiddenSize, layernorm } = model.layout.config;
     // The task is generated at the model's D (a user-given --input-size was a hint, already checked against the file).
     const used: StudyConfig = { ...config, cells: [cell], task: { ...config.task, inputSize }, model: { ...config.model, hidden: hiddenSize, layernorm } };
-    const readoutLoss: ReadoutLoss = { loss: flags.loss ?? 'mse', lossSteps: flags.lossSteps ?? 'all' };
+    // --loss and --loss-steps (study options) say how the model was trained; K is the file's readout
+    const readoutLoss = studyReadoutLoss(config);
     const K = readoutOutputs(model.layout.config);
+    if (config.model.outputs !== undefined && config.model.outputs !== K) {
+      throw new Error(`--outputs ${config.model.outputs} disagrees with ${flags.weights}, whose readout has K=${K} rows; leave --outputs out`);
+    }
     const paperLoss = K === 1 && readoutLoss.loss === 'mse' && readoutLoss.lossSteps === 'all';
     const data = paperLoss ? studyData(used) : { diagnostic: headData(config, K, readoutLoss, flags.weights) };
     checkDataFitsModel(data.diagnostic, model.layout.config, flags.weights);

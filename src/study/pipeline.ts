@@ -177,7 +177,7 @@ export async function diagnoseCell(
   const timings = options.timings ?? {};
   emit({ kind: 'stage', cell, stage: 'diagnostics' });
   let t0 = performance.now();
-  const diagnostics = await runDiagnostics(ctx, layout, params, diagnostic, { ...diagnosticsOptions(config, preconditioner), readoutLoss: options.readoutLoss });
+  const diagnostics = await runDiagnostics(ctx, layout, params, diagnostic, { ...diagnosticsOptions(config, preconditioner), ...(options.readoutLoss && { readoutLoss: options.readoutLoss }) });
   timings.diagnostics = (performance.now() - t0) / 1000;
   emit({ kind: 'stage', cell, stage: 'statistics' });
   t0 = performance.now();

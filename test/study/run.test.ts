@@ -98,6 +98,30 @@ describe("lwin run with PyTorch's layers (SPEC §13)", () => {
   });
 });
 
+describe("lwin run with a K-class head (SPEC §13: ce at the last step)", () => {
+  it('trains and diagnoses on your data: accuracy in the learning curve, one ψ sample per sequence and lag, the report says so', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'lwin-study-ce-'));
+    const example = join(import.meta.dirname, '..', '..', 'examples', 'pytorch');
+    try {
+      const config = resolveStudy('quick', {
+        ...TINY, cells: ['torch_gru'], data: { x: join(example, 'x.npy'), y: join(example, 'y.npy') }, model: { hidden: 8, outputs: 2, loss: 'ce', lossSteps: 'last' },
+      });
+      await runStudy(gpu.ctx, config, out);
+      const curve = (await readFile(join(out, 'torch_gru', 'torch_gru_learning_curve.csv'), 'utf8')).trim().split('\n').slice(1).map((r) => r.split(',').map(Number));
+      for (const [, , trainAcc, , valAcc] of curve) expect(trainAcc! >= 0 && trainAcc! <= 1 && valAcc! >= 0 && valAcc! <= 1, `accuracies ${trainAcc} ${valAcc}`).toBe(true);
+      const summary = (await readFile(join(out, 'torch_gru', 'torch_gru_summary.csv'), 'utf8')).trim().split('\n');
+      const samples = summary[0]!.split(',').indexOf('n_samples');
+      expect(summary.slice(1).map((r) => r.split(',')[samples])).toEqual(Array(8).fill('128'));
+      expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('Cross-entropy (left, log scale) and accuracy (right)');
+      await expect(runStudy(gpu.ctx, resolveStudy('quick', { ...TINY, cells: ['torch_gru'], model: { hidden: 8, outputs: 2, loss: 'ce' } }), join(out, 'task'))).rejects.toThrow(
+        'a readout of K=2 with the ce loss at all steps needs your data (--x, --y): the multi-lag task has one regression target per step',
+      );
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('study configurations refused before any work', () => {
   it.each([
     ['an unknown setting', { epochz: 3 }, /epochz/],
