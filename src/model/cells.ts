@@ -38,6 +38,9 @@ export const TORCH_GATES: Readonly<Record<TorchCellKind, readonly string[]>> = {
   torch_lstm: ['i', 'f', 'g', 'o'],
 };
 
+/** lwin's own cells (the paper's five and the linear cell), without PyTorch's layers: what the benches time by default. */
+export const OWN_CELL_KINDS: readonly CellKind[] = ['const', 'shared', 'diag', 'gru', 'lstm', 'linear'];
+
 /** The paper's five gated cells: the default set of a study. */
 export const GATED_CELL_KINDS: readonly CellKind[] = ['const', 'shared', 'diag', 'gru', 'lstm'];
 

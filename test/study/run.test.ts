@@ -125,7 +125,7 @@ describe("lwin run with a K-class head (SPEC §13: ce at the last step)", () => 
 describe('study configurations refused before any work', () => {
   it.each([
     ['an unknown setting', { epochz: 3 }, /epochz/],
-    ['an unknown cell', { cells: ['rnn'] }, /cells/],
+    ['an unknown cell', { cells: ['elman'] }, /cells/],
     ['a lag grid reaching the sequence length', { task: { steps: 64 }, lagGrid: { min: 2, max: 64, num: 8 } }, /lagGrid.max \(64\) must be below the sequence length 64/],
     ['task lags and coefficients of different lengths', { task: { lags: [2, 4], coeffs: [0.5] } }, /2 lags but task.coeffs 1/],
     ['a cell listed twice', { cells: ['gru', 'gru'] }, /twice/],
