@@ -73,6 +73,19 @@ const ROUND_TRIPS = CELL_KINDS.flatMap((cell) =>
   layerNormChoices(cell).flatMap((layernorm) => (['F32', 'F64'] as const).map((dtype) => ({ name: `${cell} ln=${layernorm ? 'on' : 'off'} ${dtype}`, cell, layernorm, dtype }))),
 );
 
+describe('round trip of a K-output readout (SPEC §13)', () => {
+  it.each(['torch_lstm', 'gru'] as const)('%s with K=3: metadata outputs "3", out.weight [3,H] read back without hints', (cell) => {
+    const layout = buildLayout({ cell, inputSize: 3, hiddenSize: 5, layernorm: false, outputs: 3 });
+    const params = initParams(layout, { seed: 22 });
+    const back = readSafetensors(writeSafetensors(layout, params, { dtype: 'F64' }));
+    expect(back.metadata.outputs).toBe('3');
+    expect(back.layout.config).toEqual(layout.config);
+    expect([...back.params]).toEqual([...params]);
+    // the scalar readout writes no `outputs`, so files of the paper's cells are as before
+    expect(readSafetensors(writeSafetensors(buildLayout({ cell, inputSize: 3, hiddenSize: 5, layernorm: false }), initParams(buildLayout({ cell, inputSize: 3, hiddenSize: 5, layernorm: false }), { seed: 1 }))).metadata.outputs).toBeUndefined();
+  });
+});
+
 describe.each(ROUND_TRIPS)('round trip $name', ({ cell, layernorm, dtype }) => {
   const layout = buildLayout({ cell, inputSize: 3, hiddenSize: 5, layernorm });
   const params = initParams(layout, { seed: 21, constS: 0.05 });
