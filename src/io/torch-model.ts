@@ -57,7 +57,7 @@ export function torchCheckpointModel(ckpt: TorchCheckpoint, source: string): Tor
   const { config } = ckpt;
   const what = `${source} holds ${describeTorchConfig(config)} (prefix "${ckpt.prefix}", readout ${ckpt.readout.weight})`;
   if (config.layers !== 1) {
-    throw new SafetensorsError(`${what}; lwin diagnose runs single-layer PyTorch models so far (stacked layers are SPEC §13's next step): diagnose layer 0 alone by exporting a 1-layer model`);
+    throw new SafetensorsError(`${what}; lwin diagnose runs single-layer PyTorch models so far: the per-layer diagnostics of stacked layers (SPEC §13) are not on the GPU yet, and layer 0 with the head alone would be another model`);
   }
   const cell: TorchCellKind = config.cell === 'rnn' ? (config.nonlinearity === 'relu' ? 'rnn_relu' : 'rnn') : config.cell;
   const layout = buildLayout({ cell, inputSize: config.inputSize, hiddenSize: config.hiddenSize, layernorm: false, ...(config.outputs !== 1 && { outputs: config.outputs }) });
