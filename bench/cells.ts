@@ -4,7 +4,8 @@
 // time: dispatch, submit, readback and (on a software adapter) scheduling that is not arithmetic.
 import type { GpuContext } from '../src/gpu/index.ts';
 import { formatBytes, formatProfile } from '../src/gpu/index.ts';
-import { buildLayout, cellLayerNorm, initParams, CELL_KINDS, type CellKind } from '../src/model/index.ts';
+import { buildLayout, cellLayerNorm, initParams, type CellKind } from '../src/model/index.ts';
+import { OWN_CELL_KINDS } from '../src/model/cells.ts';
 import { recordBatchGradient } from '../src/cells/backward.ts';
 import { GpuOptimizer } from '../src/train/optim/index.ts';
 import type { ProfileReport } from '../src/gpu/profiler.ts';
@@ -109,7 +110,7 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
 
 /** Every cell at every size; `onResult` sees each result as it comes (the kit saves partial results). */
 export async function benchCells(
-  ctx: GpuContext, sizes: CellBenchSize[], repeats: number, cells: readonly CellKind[] = CELL_KINDS,
+  ctx: GpuContext, sizes: CellBenchSize[], repeats: number, cells: readonly CellKind[] = OWN_CELL_KINDS,
   onResult: (result: CellBenchResult) => void | Promise<void> = () => {},
 ): Promise<CellBenchResult[]> {
   const results: CellBenchResult[] = [];

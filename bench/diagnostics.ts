@@ -5,7 +5,8 @@
 import type { GpuContext } from '../src/gpu/index.ts';
 import { formatBytes, formatProfile } from '../src/gpu/index.ts';
 import type { ProfileReport } from '../src/gpu/profiler.ts';
-import { buildLayout, cellLayerNorm, initParams, CELL_KINDS, type CellKind } from '../src/model/index.ts';
+import { buildLayout, cellLayerNorm, initParams, type CellKind } from '../src/model/index.ts';
+import { OWN_CELL_KINDS } from '../src/model/cells.ts';
 import { MultiLagTask } from '../src/data/task.ts';
 import { lagGrid } from '../src/diagnostics/lags.ts';
 import { runDiagnostics } from '../src/diagnostics/stage.ts';
@@ -88,7 +89,7 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: DiagnosticsBench
 
 /** Every cell at one size; `onResult` sees each result as it comes (the kit saves partial results). */
 export async function benchDiagnostics(
-  ctx: GpuContext, size: DiagnosticsBenchSize = DIAGNOSTICS_BENCH_SIZE, cells: readonly CellKind[] = CELL_KINDS,
+  ctx: GpuContext, size: DiagnosticsBenchSize = DIAGNOSTICS_BENCH_SIZE, cells: readonly CellKind[] = OWN_CELL_KINDS,
   onResult: (result: DiagnosticsBenchResult) => void | Promise<void> = () => {},
 ): Promise<DiagnosticsBenchResult[]> {
   const results: DiagnosticsBenchResult[] = [];

@@ -16,6 +16,7 @@ import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
+import { TORCH_FORWARD_STEPS, torchRho } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from '../recurrence/params.ts';
 import { stepContext } from '../recurrence/forward.ts';
@@ -277,6 +278,10 @@ const CELLS: Record<CellKind, { forward: (c: StepContext) => string; rho: (c: St
   gru: { forward: gruForwardStep, rho: gruRho },
   lstm: { forward: lstmForwardStep, rho: lstmRho },
   linear: { forward: linearForwardStep, rho: linearRho },
+  rnn: { forward: TORCH_FORWARD_STEPS.rnn, rho: torchRho },
+  rnn_relu: { forward: TORCH_FORWARD_STEPS.rnn_relu, rho: torchRho },
+  torch_gru: { forward: TORCH_FORWARD_STEPS.torch_gru, rho: torchRho },
+  torch_lstm: { forward: TORCH_FORWARD_STEPS.torch_lstm, rho: torchRho },
 };
 
 /**
@@ -300,7 +305,7 @@ ${adds}
 
 function rhoShader(v: RhoVariant, head: ShaderHead): string {
   const hp = threadsPerSequence(v.hidden);
-  const lstm = v.cell === 'lstm';
+  const lstm = stateWidth(v.cell) === 2;
   const context = stepContext(v.cell, v.layernorm);
   const cell = CELLS[v.cell];
   const rho = cell.rho(context);

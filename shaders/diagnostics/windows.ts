@@ -8,7 +8,7 @@
 // to that times the prefix's magnitude per step. Where this shows: a leak clamped near 1e-12 makes a first-order
 // ratio R ≈ 1e12·|rdiag|, and the ratio sums of later windows (which do not contain it) inherit an absolute error of
 // about 2^-48·R·√(steps since) (float64 prefixes: 2^-53·R per step); windows containing the step stay accurate.
-import { intermediatePlane, type CellKind, type IntermediateName } from '../../src/model/cells.ts';
+import { intermediatePlane, windowRuleCell, type CellKind, type IntermediateName } from '../../src/model/cells.ts';
 import { d } from '../../src/gpu/layout.ts';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import { foldRows } from '../../src/gpu/grid.ts';
@@ -40,7 +40,15 @@ export function windowVariantKey(v: WindowVariant): string {
 
 /** Whether μ gets SPEC §5's first-order term in this variant (never for the linear cell, SPEC §12). */
 export function hasFirstOrder(v: WindowVariant): boolean {
-  return v.firstOrder && v.cell !== 'linear';
+  return v.firstOrder && windowRuleCell(v.cell) !== 'linear';
+}
+
+/**
+ * The rule the kernels implement for a cell (src/model/cells.ts windowRuleCell), except that rnn's d_t changes
+ * from step to step, so its signed product is scanned (`signed`) rather than powered as the linear cell's constant.
+ */
+function kernelRule(cell: CellKind): CellKind | 'signed' {
+  return cell === 'rnn' || cell === 'rnn_relu' ? 'signed' : windowRuleCell(cell);
 }
 
 /**
@@ -56,6 +64,11 @@ export function prefixQuantities(v: WindowVariant): string[] {
     gru: ['log leak', 'log r', 'log leak·r'],
     lstm: ['log f', 'e (raw)'],
     linear: ['Wh_qq (raw)'],
+    // SPEC §13: rnn's μ0 = Π d_j = (-1)^(negatives) · exp Σ log|d_j|, and 0 when a factor is 0
+    rnn: ['log |d|', 'negatives', 'zeros'],
+    rnn_relu: ['log |d|', 'negatives', 'zeros'],
+    torch_gru: ['log leak'],
+    torch_lstm: ['log f', 'e (raw)'],
   };
   return [...base[v.cell], ...(hasFirstOrder(v) ? ['ratio'] : [])];
 }
@@ -65,9 +78,20 @@ function scanStep(v: WindowVariant): string {
   const ratio = prefixQuantities(v).length - 1;
   // The planes of the SPEC §4 terms the scan reads, in the cell's plane order (CELL_FACTS, src/model/cells.ts).
   const plane = (name: IntermediateName) => intermediatePlane(v.cell, name);
-  if (v.cell === 'linear') return `
+  const rule = kernelRule(v.cell);
+  if (rule === 'linear') return `
     acc[0] = vec2f(inter_at(${plane('leak')}u, b, t, q), 0.0);`;
-  if (v.cell === 'lstm') {
+  if (rule === 'signed') {
+    // |d| below 1e-30 counts as a zero factor: a window holding it has |μ0| < 1e-30·max|d|^ℓ either way
+    return `
+    let d = inter_at(${plane('leak')}u, b, t, q);
+    let magnitude = abs(d);
+    let zero = magnitude < 1e-30;
+    acc[0] = pair_add(acc[0], select(log_pair(max(magnitude, 1e-30)), vec2f(0.0), zero));
+    acc[1] = pair_add(acc[1], vec2f(select(0.0, 1.0, d < 0.0), 0.0));
+    acc[2] = pair_add(acc[2], vec2f(select(0.0, 1.0, zero), 0.0));`;
+  }
+  if (rule === 'lstm') {
     return `
     let f = clamp_factor(inter_at(${plane('f')}u, b, t, q));
     let e = inter_at(${plane('e')}u, b, t, q);
@@ -76,7 +100,7 @@ function scanStep(v: WindowVariant): string {
     ${v.firstOrder ? `acc[${ratio}] = pair_add(acc[${ratio}], div_pair(two_prod(inter_at(${plane('cdiag')}u, b, t, q), e_prev), f));` : ''}
     e_prev = e;`;
   }
-  if (v.cell === 'gru') {
+  if (rule === 'gru') {
     return `
     let leak_raw = inter_at(${plane('leak')}u, b, t, q);
     let r_raw = inter_at(${plane('r')}u, b, t, q);
@@ -174,12 +198,22 @@ export interface MuAtBindings {
 function muAssembly(v: WindowVariant): string {
   const ratio = prefixQuantities(v).length - 1;
   const firstFactor = hasFirstOrder(v) ? `one_plus(window_sum(${ratio}u, b, t, q, lag))` : '1.0';
-  if (v.cell === 'linear') {
+  const rule = kernelRule(v.cell);
+  if (rule === 'signed') {
+    // SPEC §13: sign × exp Σ log|d_j| over the window, 0 when it holds a zero factor; not clamped (|d| may exceed 1)
+    return `
+  let zeros = window_sum(2u, b, t, q, lag);
+  if (zeros.x + zeros.y > 0.5) { return 0.0; }
+  let negatives = window_sum(1u, b, t, q, lag);
+  let sign = select(1.0, -1.0, (u32(round(negatives.x + negatives.y)) & 1u) == 1u);
+  return scaled_exp(exp_split(window_sum(0u, b, t, q, lag)), sign);`;
+  }
+  if (rule === 'linear') {
     // Π_j Wh_qq = Wh_qq^ℓ, signed (SPEC §12): no logs, no clamp. Binary powering: relative error ≲ ℓ ulp.
     return `
   return signed_power(mu_prefix_at(0u, b, t + 1u, q).x, lag);`;
   }
-  if (v.cell === 'gru') {
+  if (rule === 'gru') {
     // Γ(1 + Σ rdiag/leak) + R + E
     return `
   let gamma = exp_split(window_sum(0u, b, t, q, lag));
@@ -187,7 +221,7 @@ function muAssembly(v: WindowVariant): string {
   let both = exp_split(window_sum(2u, b, t, q, lag));
   return scaled_exp(gamma, ${firstFactor}) + scaled_exp(reset, 1.0) + scaled_exp(both, 1.0);`;
   }
-  if (v.cell === 'lstm') {
+  if (rule === 'lstm') {
     // e_t Π f_j (1 + Σ cdiag_j e_{j-1} / f_j)
     return `
   let e_t = mu_prefix_at(1u, b, t + 1u, q).x;
@@ -213,7 +247,7 @@ fn window_sum(k: u32, b: u32, t: u32, q: u32, lag: u32) -> vec2f {
   return pair_diff(mu_prefix_at(k, b, t + 1u, q), mu_prefix_at(k, b, t + 1u - lag, q));
 }
 
-${v.cell === 'linear' ? signedPower : ''}
+${kernelRule(v.cell) === 'linear' ? signedPower : ''}
 fn mu_at(b: u32, t: u32, q: u32, lag: u32) -> f32 {${muAssembly(v)}
 }
 `;

@@ -12,19 +12,22 @@ import { leakyBackwardStep } from '../cells/leaky.ts';
 import { gruBackwardStep } from '../cells/gru.ts';
 import { lstmBackwardStep } from '../cells/lstm.ts';
 import { linearBackwardStep } from '../cells/linear.ts';
+import { TORCH_BACKWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { perComponent, residentBlocks, tileGrid, tileKey, tilePrelude, tileWidth, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
-import { FORWARD_STEPS, loadState, stepContext, storeState, tileEntry } from './forward.ts';
+import { FORWARD_STEPS, loadState, readoutKey, stepContext, storeState, tileEntry } from './forward.ts';
 
 export interface BackwardVariant {
   cell: CellKind;
   layernorm: boolean;
   tile: Tile;
+  /** K: outputs of the readout (dy is [B, T, K]); absent: 1. */
+  outputs?: number;
 }
 
 export function backwardVariantKey(v: BackwardVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${readoutKey(v.outputs)}`;
 }
 
 /** Gate blocks per cell, in the order the adjoint snippets fill `blocks`. */
@@ -35,6 +38,11 @@ export const GATE_BLOCKS: Record<CellKind, readonly string[]> = {
   gru: ['z', 'r', 'g'],
   lstm: ['i', 'f', 'o', 'g'],
   linear: ['a'], // the state's own pre-activation
+  // PyTorch's layers in their row-block order; torch_gru's `m` is the hidden n rows' adjoint r ⊙ ∂L/∂a_n
+  rnn: ['h'],
+  rnn_relu: ['h'],
+  torch_gru: ['r', 'z', 'n', 'm'],
+  torch_lstm: ['i', 'f', 'g', 'o'],
 };
 
 /** Blocks of the adjoint buffer: the gate blocks, then LayerNorm's weight and bias terms when on. */
@@ -50,7 +58,7 @@ export function operandNames(cell: CellKind): string[] {
 const BACKWARD_BINDINGS: readonly BindingDecl[] = [
   { name: 'P', access: 'read', type: 'f32' },
   { name: 'x', access: 'read', type: 'f32' }, // [B, T, D]
-  { name: 'dy', access: 'read', type: 'f32' }, // [B, T]: ∂L/∂ŷ
+  { name: 'dy', access: 'read', type: 'f32' }, // [B, T] ([B, T, K] with K outputs): ∂L/∂ŷ
   { name: 'states', access: 'read', type: 'f32' }, // [slots, B, W, H]: state after step storeFrom + slot
   { name: 'start', access: 'read', type: 'f32' }, // [*, B, W, H]: slot startSlot = state before storeFrom
   { name: 'adj', access: 'read_write', type: 'f32' }, // [B, W, H]: adjoint of the state, carried
@@ -74,11 +82,12 @@ export function backwardProgram(v: BackwardVariant): Program<RecurrentSchema, Re
 
 const BACKWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
   const: leakyBackwardStep, shared: leakyBackwardStep, diag: leakyBackwardStep, gru: gruBackwardStep, lstm: lstmBackwardStep, linear: linearBackwardStep,
+  ...TORCH_BACKWARD_STEPS,
 };
 
 function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const { tile } = v;
-  const lstm = v.cell === 'lstm';
+  const lstm = stateWidth(v.cell) === 2;
   const resident = residentBlocks(tile);
   const ctx = stepContext(v.cell, v.layernorm, resident);
   const blocks = adjointBlocks(v.cell, v.layernorm);
@@ -86,6 +95,7 @@ function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const operands = operandNames(v.cell);
   const n = tileWidth(tile);
   const set = (name: string, c: number) => (n === 1 ? name : `${name}[${c}]`);
+  const outputs = v.outputs ?? 1;
   // The state before step t: stored after step t-1, or the segment's starting state (the zero state without one).
   const before = (word: number, name: string) => `  var ${name} = V(0.0);
 ${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${unit} < params.H) {
@@ -127,9 +137,16 @@ ${before(1, 'c_state')}
     workgroupBarrier();
     let hq = h_before;
 ${FORWARD_STEPS[v.cell](ctx)}
-    var dy_t = V(0.0);
+${outputs === 1 ? `    var dy_t = V(0.0);
 ${perComponent(tile, ({ c, seq }) => `    if (${seq} < params.batch) { ${set('dy_t', c)} = dy[${seq} * params.T + t]; }`)}
-    let dh = select(V(0.0), dh_carry + dy_t * pu(params.${offsetField('out.weight')}), live);
+    let dh = select(V(0.0), dh_carry + dy_t * pu(params.${offsetField('out.weight')}), live);` : `    // ∂L/∂h_t from the readout: out.weightᵀ ∂L/∂ŷ_t over the K outputs (SPEC §13)
+    var dy_out = V(0.0);
+    for (var ko = 0u; ko < ${outputs}u; ko++) {
+      var dy_t = V(0.0);
+${perComponent(tile, ({ c, seq }) => `      if (${seq} < params.batch) { ${set('dy_t', c)} = dy[(${seq} * params.T + t) * ${outputs}u + ko]; }`)}
+      dy_out += dy_t * pu(params.${offsetField('out.weight')} + ko * params.H);
+    }
+    let dh = select(V(0.0), dh_carry + dy_out, live);`}
 ${BACKWARD_STEPS[v.cell](ctx)}
 ${blocks.slice(0, gates).map((_b, i) => write('deltas', blocks.length, i, `blocks[${i}]`)).join('\n')}
 #if ${v.layernorm}

@@ -10,6 +10,7 @@ import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
+import { TORCH_FORWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { perComponent, tileGrid, tileKey, tilePrelude, tileWidth, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
@@ -20,10 +21,28 @@ export interface ForwardVariant {
   tile: Tile;
   /** Write the SPEC §4 terms. */
   intermediates: boolean;
+  /** K: outputs of the readout out.weight [K, H] (SPEC §13); absent: 1, ŷ [B, T]. */
+  outputs?: number;
 }
 
 export function forwardVariantKey(v: ForwardVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${v.intermediates ? ',inter' : ''}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${v.intermediates ? ',inter' : ''}${readoutKey(v.outputs)}`;
+}
+
+/** The variant-key suffix of a K-output readout ('' for the scalar readout, so those keys stay as they were). */
+export function readoutKey(outputs: number | undefined): string {
+  return (outputs ?? 1) === 1 ? '' : `,k${outputs}`;
+}
+
+/**
+ * ŷ_t [K] = out.weight h_t + out.bias for K > 1, written to yhat [B, T, K] as each output's sum completes (its
+ * barriers also end every read of hbuf for this step). The scalar readout keeps its own lines in the shader.
+ */
+function readoutOutputs(tile: Tile, outputs: number): string {
+  return `    for (var ko = 0u; ko < ${outputs}u; ko++) {
+      let y = unit_sum(select(V(0.0), pu(params.${offsetField('out.weight')} + ko * params.H) * h_new, live));
+${perComponent(tile, ({ k, seq, comp }) => (k === 0 ? `      if (tq == 0u && ${seq} < params.batch) { yhat[(${seq} * params.T + t) * ${outputs}u + ko] = ${comp('y')} + P[params.${offsetField('out.bias')} + ko]; }` : ''))}
+    }`;
 }
 
 function forwardBindings(v: ForwardVariant): BindingDecl[] {
@@ -32,7 +51,7 @@ function forwardBindings(v: ForwardVariant): BindingDecl[] {
     { name: 'x', access: 'read', type: 'f32' }, // [B, T, D]
     { name: 'state', access: 'read_write', type: 'f32' }, // [B, W, H]: state carried between dispatches
     { name: 'stored', access: 'read_write', type: 'f32' }, // [slots, B, W, H]: slot-major, so one slot is one copy
-    { name: 'yhat', access: 'read_write', type: 'f32' }, // [B, T]
+    { name: 'yhat', access: 'read_write', type: 'f32' }, // [B, T] ([B, T, K] with K outputs)
     ...(v.intermediates ? [{ name: 'inter', access: 'read_write', type: 'f32' } as const] : []), // [n, B, T, H]
   ];
 }
@@ -57,6 +76,7 @@ export const FORWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
   gru: gruForwardStep,
   lstm: lstmForwardStep,
   linear: linearForwardStep,
+  ...TORCH_FORWARD_STEPS,
 };
 
 export function stepContext(cell: CellKind, layernorm: boolean, resident?: number): StepContext {
@@ -88,10 +108,12 @@ export function storeState(tile: Tile, value: string, buffer: string, slot: (seq
 
 function forwardShader(v: ForwardVariant, head: ShaderHead): string {
   const { tile } = v;
-  const lstm = v.cell === 'lstm';
+  const lstm = stateWidth(v.cell) === 2; // a cell state c beside h (lstm, torch_lstm)
   const W = stateWidth(v.cell);
   const stateSlot = (seq: string) => seq;
   const storedSlot = (seq: string) => `slot * params.batch + ${seq}`;
+  const outputs = v.outputs ?? 1;
+  const scalar = outputs === 1;
   return wgsl`
 ${head.declarations}
 ${foldedRow}
@@ -111,8 +133,12 @@ ${loadState(tile, 'c_state', 'state', stateSlot, 1)}
     tt = t;
     let hq = get_h();
 ${FORWARD_STEPS[v.cell](stepContext(v.cell, v.layernorm))}
+#if ${scalar}
     // ŷ_t = out.weight · h_t + out.bias; the sum's barriers also end every read of hbuf for this step.
     let y = unit_sum(select(V(0.0), pu(params.${offsetField('out.weight')}) * h_new, live));
+#else
+${readoutOutputs(tile, outputs)}
+#endif
     put_h(select(V(0.0), h_new, live));
     let rel = t + 1u - params.storeFrom;
     if (t + 1u >= params.storeFrom && rel % params.storeEvery == 0u) {
@@ -128,7 +154,9 @@ ${perComponent(tile, ({ unit, seq, comp }) => `    if (${seq} < params.batch && 
       for (var n = 0u; n < ${INTERMEDIATE_COUNT[v.cell]}u; n++) { inter[n * plane + (${seq} * params.T + t) * params.H + ${unit}] = ${comp('terms[n]')}; }
     }`)}
 #endif
+#if ${scalar}
 ${perComponent(tile, ({ k, seq, comp }) => (k === 0 ? `    if (tq == 0u && ${seq} < params.batch) { yhat[${seq} * params.T + t] = ${comp('y')} + P[params.${offsetField('out.bias')}]; }` : ''))}
+#endif
     workgroupBarrier();
   }
 

@@ -17,6 +17,7 @@ import { leakyTangentStep } from '../cells/tangent/leaky.ts';
 import { gruTangentDecls, gruTangentStep } from '../cells/tangent/gru.ts';
 import { lstmTangentStep } from '../cells/tangent/lstm.ts';
 import { linearForwardStep, linearTangentStep } from '../cells/linear.ts';
+import { TORCH_FORWARD_STEPS, TORCH_TANGENT_STEPS } from '../cells/torch.ts';
 import { stepContext } from './forward.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
@@ -79,12 +80,16 @@ const CELLS: Record<CellKind, CellSnippets> = {
   gru: { forward: gruForwardStep, tangent: gruTangentStep, decls: gruTangentDecls },
   lstm: { forward: lstmForwardStep, tangent: lstmTangentStep },
   linear: { forward: linearForwardStep, tangent: linearTangentStep },
+  rnn: { forward: TORCH_FORWARD_STEPS.rnn, tangent: TORCH_TANGENT_STEPS.rnn },
+  rnn_relu: { forward: TORCH_FORWARD_STEPS.rnn_relu, tangent: TORCH_TANGENT_STEPS.rnn_relu },
+  torch_gru: { forward: TORCH_FORWARD_STEPS.torch_gru, tangent: TORCH_TANGENT_STEPS.torch_gru },
+  torch_lstm: { forward: TORCH_FORWARD_STEPS.torch_lstm, tangent: TORCH_TANGENT_STEPS.torch_lstm },
 };
 
 function tangentShader(v: TangentVariant, head: ShaderHead): string {
-  if (v.cellTangent && v.cell !== 'lstm') throw new Error(`tangent_${v.cell}: only lstm has a cell-state tangent to write`);
+  const lstm = stateWidth(v.cell) === 2;
+  if (v.cellTangent && !lstm) throw new Error(`tangent_${v.cell}: only lstm and torch_lstm have a cell-state tangent to write`);
   const hp = threadsPerSequence(v.hidden);
-  const lstm = v.cell === 'lstm';
   const snippets = CELLS[v.cell];
   const context = stepContext(v.cell, v.layernorm);
   const outWeight = `params.${offsetField('out.weight')}`;

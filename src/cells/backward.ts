@@ -4,21 +4,27 @@
 //   checkpointed (every k): the forward keeps the state after every k-th step; the backward walks segments of k
 //   steps from the last, recomputing each segment's states from its checkpoint first. Memory O(B·H·(T/k + k)).
 // Both run the same kernels on the same inputs, so they give the same gradients.
-import { stateWidth } from '../model/cells.ts';
+import { readoutOutputs, stateWidth } from '../model/cells.ts';
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
-import { residualProgram } from '../../shaders/loss.ts';
+import { readoutLossProgram, residualProgram } from '../../shaders/loss.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
 import { GradientPartials } from './gradients.ts';
 import { tileFor } from './tiles.ts';
 
+/** SPEC §13's loss of a readout: `mse` (K outputs) or `ce` (K classes), at every step or the last only. */
+export interface ReadoutLoss {
+  loss: 'mse' | 'ce';
+  lossSteps: 'all' | 'last';
+}
+
 export interface BatchGradientCall {
   layout: ParamLayout;
   params: GPUBuffer;
-  /** [B, T, D] and [B, T]. */
+  /** [B, T, D]; y: [B, T] (scalar readout), [B, T, K] (mse with K outputs) or class indices [B, T] (ce). */
   x: GPUBuffer;
   y: GPUBuffer;
   batch: number;
@@ -29,6 +35,22 @@ export interface BatchGradientCall {
   loss: GPUBuffer;
   /** Keep only every k-th state and recompute the rest (default: keep all). */
   checkpointEvery?: number;
+  /** Default: mse at every step, the paper's loss. */
+  readoutLoss?: ReadoutLoss;
+}
+
+/**
+ * Records SPEC §13's readout loss of ŷ [B, T, K] against y into `total` [1] (the mean over the terms taken: B·T'·K
+ * for mse, B·T' for ce, T' = T or 1) and ∂L/∂ŷ into `dy` [B, T, K]. `scale` replaces 1/terms (the diagnostics
+ * take 1: the residual itself, the same factor in every batch).
+ */
+export function recordReadoutLoss(step: Step, call: { yhat: GPUBuffer; y: GPUBuffer; batch: number; steps: number; outputs: number; total: GPUBuffer; dy: GPUBuffer; scale?: number } & ReadoutLoss): void {
+  const rows = call.batch * call.steps;
+  const taken = call.batch * (call.lossSteps === 'last' ? 1 : call.steps);
+  const terms = taken * (call.loss === 'mse' ? call.outputs : 1);
+  const rowloss = step.scratch('readout_loss/rows', rows * 4);
+  step.run(readoutLossProgram(call.loss), { yhat: call.yhat, y: call.y, rowloss, dy: call.dy }, { rows, T: call.steps, K: call.outputs, last: call.lossSteps === 'last' ? 1 : 0, scale: call.scale ?? 1 / terms });
+  recordSegmentedReduce(step, rowloss, 1, rows, { sums: call.total, means: step.scratch('readout_loss/mean', 4) });
 }
 
 /**
@@ -61,14 +83,18 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
     layout, params: call.params, x: call.x, batch: B, steps: T, state, yhat: call.yhat,
     stored: checkpoints ? { buffer: checkpoints, slots: Math.floor(T / k), every: k, from: 0 } : { buffer: segmentStates, slots: T, every: 1, from: 0 },
   });
-  const dy = step.scratch('bptt/dy', B * T * 4);
-  recordMseLoss(step, { yhat: call.yhat, y: call.y, count: B * T, loss: call.loss, dy });
+  const K = readoutOutputs(layout.config);
+  const dy = step.scratch('bptt/dy', B * T * K * 4);
+  const readoutLoss = call.readoutLoss ?? { loss: 'mse', lossSteps: 'all' };
+  // The paper's loss keeps its own kernel; SPEC §13's others (ce, the last step only) go through readout_loss.
+  if (readoutLoss.loss === 'mse' && readoutLoss.lossSteps === 'all') recordMseLoss(step, { yhat: call.yhat, y: call.y, count: B * T * K, loss: call.loss, dy });
+  else recordReadoutLoss(step, { yhat: call.yhat, y: call.y, batch: B, steps: T, outputs: K, total: call.loss, dy, ...readoutLoss });
 
   const deltas = step.scratch('bptt/deltas', B * k * adjointBlocks(cell, layernorm).length * H * 4);
   const ops = step.scratch('bptt/operands', B * k * operandNames(cell).length * H * 4);
   const adj = step.scratch('bptt/adjoint', stateBytes);
   step.clear(adj);
-  const recomputedYhat = checkpoints ? step.scratch('bptt/yhat-recomputed', B * T * 4) : undefined;
+  const recomputedYhat = checkpoints ? step.scratch('bptt/yhat-recomputed', B * T * K * 4) : undefined;
   const partials = GradientPartials.plan(step, layout, segments);
   for (let seg = segments - 1; seg >= 0; seg--) {
     const from = seg * k;
@@ -117,7 +143,7 @@ interface SegmentCall {
 function recordBackwardSegment(step: Step, call: BatchGradientCall, seg: SegmentCall): void {
   const { layout, batch: B, steps: T } = call;
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
-  const program = backwardProgram({ cell, layernorm, tile: tileFor(step.device, cell, layernorm, H) });
+  const program = backwardProgram({ cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), outputs: readoutOutputs(layout.config) });
   const offsets = tensorOffsets(layout);
   const buffers = {
     P: call.params, x: call.x, dy: seg.dy, states: seg.states, start: seg.start, adj: seg.adj, deltas: seg.deltas, ops: seg.ops,

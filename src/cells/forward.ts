@@ -2,6 +2,7 @@
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { getTensorSpec } from '../model/params.ts';
+import { readoutOutputs } from '../model/cells.ts';
 import { MAX_TRAIN_HIDDEN, tileFor } from './tiles.ts';
 import { forwardProgram, type ForwardVariant } from '../../shaders/recurrence/forward.ts';
 import { NO_SLOT, offsetField, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
@@ -37,7 +38,7 @@ export interface ForwardCall {
   steps: number;
   /** State [B, W, H] to start from and to leave the final state in (clear it for the zero state). */
   state: GPUBuffer;
-  /** ŷ [B, T]. */
+  /** ŷ [B, T] ([B, T, K] with a K-output readout). */
   yhat: GPUBuffer;
   /** States to keep (for backward or checkpoints); a 4-byte dummy when none. */
   stored?: StoredStates;
@@ -57,7 +58,7 @@ export function recordForward(step: Step, call: ForwardCall): void {
   const { layout } = call;
   checkRecurrentSizes(layout);
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
-  const variant: ForwardVariant = { cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), intermediates: Boolean(call.intermediates) };
+  const variant: ForwardVariant = { cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), intermediates: Boolean(call.intermediates), outputs: readoutOutputs(layout.config) };
   const program = forwardProgram(variant);
   const stored = call.stored ?? { buffer: step.scratch('forward/no-stored-states', 4), slots: 1, every: 0xffffffff, from: 0xffffffff };
   const [from, to] = call.range ?? [0, call.steps];

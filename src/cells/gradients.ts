@@ -4,7 +4,7 @@
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import type { CellKind } from '../model/cells.ts';
-import { LAYERNORM_PREFIX } from '../model/cells.ts';
+import { LAYERNORM_PREFIX, TORCH_GATES, isTorchCell, readoutOutputs, type TorchCellKind } from '../model/cells.ts';
 import { getTensorSpec } from '../model/params.ts';
 import { gradProgram } from '../../shaders/grad.ts';
 import { GATE_BLOCKS, adjointBlocks, operandNames } from '../../shaders/recurrence/backward.ts';
@@ -18,6 +18,8 @@ const LAYERS: Record<CellKind, Record<string, [string, string]>> = {
   gru: { z: ['Wz', 'Uz'], r: ['Wr', 'Ur'], g: ['Wh', 'Uh'] },
   lstm: { i: ['Wi', 'Ui'], f: ['Wf', 'Uf'], o: ['Wo', 'Uo'], g: ['Wg', 'Ug'] },
   linear: { a: ['Wx', 'Wh'] },
+  // PyTorch's layers: their stacked tensors are formed whole (torchGradientTerms), not per gate pair
+  rnn: {}, rnn_relu: {}, torch_gru: {}, torch_lstm: {},
 };
 
 type Source = 'deltas' | 'dy' | 'x' | 'ops' | 'ones';
@@ -27,6 +29,8 @@ export interface GradientTerm {
   v: { source: Exclude<Source, 'deltas' | 'dy'>; offset: number };
   R: number;
   C: number;
+  /** First row of the tensor this term fills (PyTorch's stacked tensors may take several terms); 0 if absent. */
+  row0?: number;
 }
 
 /** How each trainable tensor's gradient is formed from the backward pass's buffers. */
@@ -34,8 +38,8 @@ export function gradientTerms(layout: ParamLayout): GradientTerm[] {
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
   const blocks = adjointBlocks(cell, layernorm);
   const ops = operandNames(cell);
-  const terms: GradientTerm[] = [];
-  for (const block of GATE_BLOCKS[cell]) {
+  const terms: GradientTerm[] = isTorchCell(cell) ? torchGradientTerms(cell, blocks, H, D) : [];
+  for (const block of isTorchCell(cell) ? [] : GATE_BLOCKS[cell]) {
     const [w, u] = LAYERS[cell][block]!;
     const a = { source: 'deltas' as const, offset: blocks.indexOf(block) * H };
     const R = getTensorSpec(layout, `${w}.weight`).shape[0]!; // 1 for shared's scalar gate
@@ -50,8 +54,38 @@ export function gradientTerms(layout: ParamLayout): GradientTerm[] {
       terms.push({ tensor: `${prefix}.${part}`, a: { source: 'deltas', offset: blocks.indexOf(block) * H }, v: { source: 'ones', offset: 0 }, R: H, C: 1 });
     }
   }
-  terms.push({ tensor: 'out.weight', a: { source: 'dy', offset: 0 }, v: { source: 'ops', offset: ops.indexOf('h') * H }, R: 1, C: H });
-  terms.push({ tensor: 'out.bias', a: { source: 'dy', offset: 0 }, v: { source: 'ones', offset: 0 }, R: 1, C: 1 });
+  const K = readoutOutputs(layout.config); // dy is [B, T, K]
+  terms.push({ tensor: 'out.weight', a: { source: 'dy', offset: 0 }, v: { source: 'ops', offset: ops.indexOf('h') * H }, R: K, C: H });
+  terms.push({ tensor: 'out.bias', a: { source: 'dy', offset: 0 }, v: { source: 'ones', offset: 0 }, R: K, C: 1 });
+  return terms;
+}
+
+/**
+ * PyTorch's layer 0 (SPEC §13): weight_ih_l0 [G·H, D] is the adjoint blocks in row order against x, weight_hh_l0
+ * the same against h_{t-1}, the biases their sums. torch_gru's hidden n rows take block `m` (r ⊙ ∂L/∂a_n) instead
+ * of `n`, so its weight_hh and bias_hh are two terms each (rows r, z, then rows n).
+ */
+function torchGradientTerms(cell: TorchCellKind, blocks: string[], H: number, D: number): GradientTerm[] {
+  const G = TORCH_GATES[cell].length;
+  const all = { source: 'deltas' as const, offset: 0 };
+  const hPrev = { source: 'ops' as const, offset: 0 }; // operandNames: h_prev first
+  const ones = { source: 'ones' as const, offset: 0 };
+  const x = { source: 'x' as const, offset: 0 };
+  const terms: GradientTerm[] = [
+    { tensor: 'weight_ih_l0', a: all, v: x, R: G * H, C: D },
+    { tensor: 'bias_ih_l0', a: all, v: ones, R: G * H, C: 1 },
+  ];
+  if (cell !== 'torch_gru') {
+    terms.push({ tensor: 'weight_hh_l0', a: all, v: hPrev, R: G * H, C: H }, { tensor: 'bias_hh_l0', a: all, v: ones, R: G * H, C: 1 });
+    return terms;
+  }
+  const m = { source: 'deltas' as const, offset: blocks.indexOf('m') * H };
+  terms.push(
+    { tensor: 'weight_hh_l0', a: all, v: hPrev, R: 2 * H, C: H },
+    { tensor: 'weight_hh_l0', a: m, v: hPrev, R: H, C: H, row0: 2 * H },
+    { tensor: 'bias_hh_l0', a: all, v: ones, R: 2 * H, C: 1 },
+    { tensor: 'bias_hh_l0', a: m, v: ones, R: H, C: 1, row0: 2 * H },
+  );
   return terms;
 }
 
@@ -74,7 +108,7 @@ export class GradientPartials {
     readonly chunksPerSegment: number,
   ) {
     this.terms = gradientTerms(layout);
-    this.buffers = this.terms.map((t) => step.scratch(`weight_grad/${t.tensor}`, t.R * t.C * columns * 8));
+    this.buffers = this.terms.map((t) => step.scratch(`weight_grad/${t.tensor}${t.row0 ? `@${t.row0}` : ''}`, t.R * t.C * columns * 8));
     for (const buffer of this.buffers) step.clear(buffer);
   }
 
@@ -102,7 +136,7 @@ export class GradientPartials {
       deltas: (o: number) => ({ rowsPer: segLen, rowStride: slots, rowBase: 0, width: adjointBlocks(cell, layernorm).length * H, offset: o }),
       ops: (o: number) => ({ rowsPer: segLen, rowStride: slots, rowBase: 0, width: operandNames(cell).length * H, offset: o }),
       x: (o: number) => perSeq(D, o),
-      dy: (o: number) => perSeq(1, o),
+      dy: (o: number) => perSeq(readoutOutputs(this.layout.config), o),
       ones: (o: number) => perSeq(1, o),
     };
     this.terms.forEach((term, i) => {
@@ -125,7 +159,7 @@ export class GradientPartials {
       const n = term.R * term.C;
       const out = { sums: step.scratch('weight_grad/sums', n * 4), means: step.scratch('weight_grad/means', n * 4) };
       recordSegmentedReduce(step, this.buffers[i]!, n, this.columns, out, { pairs: true });
-      step.copy(out.sums, 0, grad, getTensorSpec(this.layout, term.tensor).offset * 4, n * 4);
+      step.copy(out.sums, 0, grad, (getTensorSpec(this.layout, term.tensor).offset + (term.row0 ?? 0) * term.C) * 4, n * 4);
     });
   }
 }

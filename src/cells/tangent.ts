@@ -1,5 +1,6 @@
 // Host side of the tangent recurrence (shaders/recurrence/tangent.ts): records the dispatches of one call.
 // SPEC §7: v_t = (dh_t/dθ)[w] along a parameter direction w, and ŷ̇_t, for every step.
+import { stateWidth } from '../model/cells.ts';
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { tangentProgram, type TangentVariant } from '../../shaders/recurrence/tangent.ts';
@@ -42,8 +43,8 @@ export function recordTangent(step: Step, call: TangentCall): void {
   const { layout } = call;
   checkRecurrentSizes(layout);
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
-  if (call.cellTangent && cell !== 'lstm') {
-    throw new Error(`recordTangent: a cell-state tangent buffer was given for a ${cell} model; only lstm has a cell state`);
+  if (call.cellTangent && stateWidth(cell) !== 2) {
+    throw new Error(`recordTangent: a cell-state tangent buffer was given for a ${cell} model; only lstm and torch_lstm have a cell state`);
   }
   const variant: TangentVariant = { cell, layernorm, hidden: H, cellTangent: Boolean(call.cellTangent), inputTangent: Boolean(call.inputDirection) };
   const program = tangentProgram(variant);

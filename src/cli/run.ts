@@ -34,7 +34,7 @@ export interface RunFlags extends DeviceFlags {
 
 /** Flags that map onto study fields (dotted paths); every SPEC knob has one. */
 const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v: string) => unknown][] = [
-  ['--cells <list>', 'cells, comma-separated, from const,shared,diag,gru,lstm,linear (default: the five gated cells)', 'cells', list],
+  ['--cells <list>', 'cells, comma-separated, from const,shared,diag,gru,lstm,linear and the PyTorch layers rnn,rnn_relu,torch_gru,torch_lstm (SPEC §13) (default: the five gated cells)', 'cells', list],
   ['--steps <T>', 'task sequence length', 'task.steps', num],
   ['--input-size <D>', 'task input features', 'task.inputSize', num],
   ['--task-lags <list>', 'task lags ℓ_k', 'task.lags', numbers],
@@ -48,6 +48,9 @@ const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v:
   ['--train-sequences <n>', 'N_train', 'trainSequences', num],
   ['--diag-sequences <n>', 'N_diag', 'diagSequences', num],
   ['--hidden <H>', 'hidden units', 'model.hidden', num],
+  ['--outputs <K>', 'readout rows K (SPEC §13): outputs for mse, classes for ce (default 1; needs --x/--y when not 1)', 'model.outputs', num],
+  ['--loss <name>', 'mse, or ce with class indices in --y (SPEC §13; default mse)', 'model.loss'],
+  ['--loss-steps <which>', 'all, or last: the loss at the last step only (sequence classification; default all)', 'model.lossSteps'],
   ['--const-s <s>', 'ConstGate gate and initial gate of shared/diag', 'model.constS', num],
   ['--init-scale <a>', 'multiply every initial weight by a (SPEC §12; small for the linear cell\'s analysis)', 'model.initScale', num],
   ['--optimizer <name>', 'sgd, sgd_momentum, adamw, rmsprop', 'optimizer.name'],
@@ -75,7 +78,7 @@ const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v:
 ];
 
 const SWITCHES: [flag: string, description: string, path: string][] = [
-  ['--no-layernorm', 'no LayerNorm on the gated cells (the linear cell never has one)', 'model.layernorm'],
+  ['--no-layernorm', 'no LayerNorm on the gated cells (the linear cell and the PyTorch layers never have one)', 'model.layernorm'],
   ['--no-orthogonal', 'PyTorch default init instead of orthogonal', 'model.orthogonal'],
   ['--no-first-order', 'μ = μ0 only', 'firstOrder'],
   ['--no-rho', 'skip the adaptive base rates ρ', 'rho'],

@@ -4,6 +4,7 @@ import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { DeviceLostError } from '../gpu/errors.ts';
 import { MultiLagTask, PAPER_TASK, TaskConfigError, type TaskConfig } from '../data/task.ts';
 import { loadNpyDataset, validationSize } from '../data/dataset.ts';
+import { loadHeadDataset } from '../data/head-targets.ts';
 import { CELL_KINDS } from '../model/cells.ts';
 import { PAPER_TRAINING, parseTrainConfig, type TrainConfig } from '../train/config.ts';
 import { train, type TrainingData } from '../train/trainer.ts';
@@ -39,6 +40,9 @@ export interface TrainFlags extends DeviceFlags {
   taskLags?: number[];
   taskCoeffs?: number[];
   bpttCheckpoint?: number;
+  outputs?: number;
+  loss?: 'mse' | 'ce';
+  lossSteps?: 'all' | 'last';
 }
 
 const num = (v: string) => {
@@ -70,6 +74,9 @@ export function registerTrain(program: Command): void {
     .option('--task-lags <list>', 'task lags ℓ_k, comma-separated, each below --steps (default: the paper task\'s)', numbers)
     .option('--task-coeffs <list>', 'task coefficients c_k, one per lag (default: the paper task\'s)', numbers)
     .option('--bptt-checkpoint <k>', 'keep every k-th state in BPTT, recompute the rest', num)
+    .option('--outputs <K>', 'readout rows K (SPEC §13): outputs for mse, classes for ce (default 1)', num)
+    .addOption(new Option('--loss <name>', 'mse, or ce with class indices in --y (SPEC §13; default mse)').choices(['mse', 'ce']))
+    .addOption(new Option('--loss-steps <which>', 'take the loss at every step or the last only (sequence classification; default all)').choices(['all', 'last']))
     .option('--checkpoint-every <n>', `epochs between checkpoints (default ${PAPER_TRAINING.checkpointEvery}; a run killed in between resumes from the last one)`, num)
     .option('--out <dir>', 'output folder (default: a new timestamped folder under lwin-out/)')
     .option('--resume', 'continue from the checkpoint in --out (same settings, checked)')
@@ -78,7 +85,7 @@ export function registerTrain(program: Command): void {
     const config = await trainConfigFromFlags(flags);
     if (flags.resume && !flags.out) throw new Error('--resume needs --out: the folder of the training run to continue');
     const out = flags.out ?? newOutputFolder('train');
-    const data = loadData(flags, config.batch);
+    const data = loadData(flags, config);
     await claimOutputFolder(out, {
       command: 'train', given: flags.out !== undefined, resume: flags.resume, force: flags.force, resumes: ['training'],
       inputs: [flags.config, flags.x, flags.y], log: (line) => console.log(`lwin: ${line}`),
@@ -91,7 +98,7 @@ export function registerTrain(program: Command): void {
       const result = await writingTo(out, () => train(ctx, config, data, { sink, resume: flags.resume, progress: terminalProgress(), log }));
       result.optimizer.destroy();
       const last = result.curve.at(-1);
-      console.log(`trained ${config.cell} for ${result.epochsRun} epochs on ${acquired.adapter.name}; final val R² ${last?.val_acc.toFixed(4)}; outputs in ${out}`);
+      console.log(`trained ${config.cell} for ${result.epochsRun} epochs on ${acquired.adapter.name}; final val ${config.loss === 'ce' ? 'accuracy' : 'R²'} ${last?.val_acc.toFixed(4)}; outputs in ${out}`);
     } catch (error) {
       if (error instanceof DeviceLostError) throw new Error(`${error.message} Continue with the same command and --resume --out ${out}.`);
       throw error;
@@ -119,22 +126,33 @@ export async function trainConfigFromFlags(flags: TrainFlags): Promise<TrainConf
         ...(flags.initScale !== undefined && { initScale: flags.initScale }),
         ...(flags.bpttCheckpoint !== undefined && { bpttCheckpoint: flags.bpttCheckpoint }),
         ...(flags.checkpointEvery !== undefined && { checkpointEvery: flags.checkpointEvery }),
+        ...(flags.outputs !== undefined && { outputs: flags.outputs }),
+        ...(flags.loss !== undefined && { loss: flags.loss }),
+        ...(flags.lossSteps !== undefined && { lossSteps: flags.lossSteps }),
       },
       flags.config ?? 'the training options',
     );
 }
 
-function loadData(flags: TrainFlags, batch: number): TrainingData {
+function loadData(flags: TrainFlags, config: TrainConfig): TrainingData {
+  const batch = config.batch;
+  const readout = { loss: config.loss ?? 'mse', lossSteps: config.lossSteps ?? 'all' } as const;
+  const K = config.outputs ?? 1;
+  const head = !(K === 1 && readout.loss === 'mse' && readout.lossSteps === 'all');
+  if (head && !(flags.x && flags.y)) {
+    throw new Error(`a readout of K=${K} with the ${readout.loss} loss at ${readout.lossSteps} steps needs your data: the multi-lag task has one regression target per step; give --x X.npy --y Y.npy`);
+  }
   if (flags.x || flags.y) {
     if (!flags.x || !flags.y) throw new Error('--x and --y go together: give both .npy files, or neither to use the multi-lag task');
-    const set = loadNpyDataset(flags.x, flags.y);
+    const set = head ? loadHeadDataset(flags.x, flags.y, K, readout) : loadNpyDataset(flags.x, flags.y);
+    const width = set.y.length / (set.count * set.steps); // targets per step: 1, or K for mse with K outputs
     // User data has no generator: validation uses the last validationSize(batch) sequences, held out from training.
     const held = Math.min(validationSize(batch), Math.floor(set.count / 5));
     const cut = set.count - held;
     const slice = (from: number, to: number) => ({
       ...set, count: to - from, source: `${set.source}[${from}:${to}]`,
       x: set.x.subarray(from * set.steps * set.inputSize, to * set.steps * set.inputSize),
-      y: set.y.subarray(from * set.steps, to * set.steps),
+      y: set.y.subarray(from * set.steps * width, to * set.steps * width),
     });
     const validation = slice(cut, set.count);
     return { train: slice(0, cut), validation: () => validation };

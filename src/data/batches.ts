@@ -65,7 +65,7 @@ export function batchBuffers(data: SequenceData, batchSize: number): BatchBuffer
 export function gatherBatch(data: SequenceData, indices: ArrayLike<number>, out?: BatchBuffers): Batch {
   const count = indices.length;
   const xStride = data.steps * data.inputSize;
-  const yStride = data.steps;
+  const yStride = data.y.length / data.count; // T, or T·K for a K-output head's mse targets (SPEC §13)
   const storage = out ?? { x: new Float32Array(count * xStride), y: new Float32Array(count * yStride) };
   if (storage.x.length < count * xStride || storage.y.length < count * yStride) {
     const room = Math.min(Math.floor(storage.x.length / xStride), Math.floor(storage.y.length / yStride));

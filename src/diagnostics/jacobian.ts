@@ -1,6 +1,7 @@
 // One-step state Jacobians of the six cells (gates, recurrent mixing and LayerNorm included), assembled as
 // matrices from the records of the reference cells' own `step`, and the running product the exact transport keeps.
-import { LAYERNORM_PREFIX } from '../model/cells.ts';
+import { LAYERNORM_PREFIX, isTorchCell, stateWidth, type TorchCellKind } from '../model/cells.ts';
+import { torchSingleLayerJacobian } from '../model/f64/torch/single.ts';
 import type { PreparedModel, StepRecord } from '../model/f64/index.ts';
 import type { Candidate } from '../model/f64/affine.ts';
 import type { GruRecord } from '../model/f64/gru.ts';
@@ -35,7 +36,7 @@ export interface TransportWorkspace {
 
 export function createWorkspace(model: PreparedModel): TransportWorkspace {
   const n = model.hiddenSize;
-  const lstm = model.layout.config.cell === 'lstm';
+  const lstm = stateWidth(model.layout.config.cell) === 2; // lstm, torch_lstm
   const width = lstm ? 2 * n : n;
   const gru = model.layout.config.cell === 'gru';
   const vector = () => new Float64Array(n);
@@ -189,10 +190,28 @@ function stepJacobian(model: PreparedModel, ws: TransportWorkspace, rec: StepRec
   const lnWeight = `${LAYERNORM_PREFIX[kind]}.weight`;
   const gamma = model.p.has(lnWeight) ? model.p.get(lnWeight) : null;
   ws.jacobian.fill(0);
-  if (kind === 'gru') gruJacobian(model, ws, rec as GruRecord, gamma);
+  if (isTorchCell(kind)) torchJacobian(kind, model, ws, rec);
+  else if (kind === 'gru') gruJacobian(model, ws, rec as GruRecord, gamma);
   else if (kind === 'lstm') lstmJacobian(model, ws, rec as LstmRecord, gamma);
   else if (kind === 'linear') ws.jacobian.set(model.p.get('Wh.weight')); // h' = Wh h + Wx x: J = Wh at every step
   else leakyJacobian(model, ws, rec as LeakyRecord, gamma);
+}
+
+/**
+ * PyTorch's layers (SPEC §13): the full one-step Jacobian from the twin's tangent, split into [Jhh; Jch] and, for
+ * torch_lstm, the diagonal blocks ∂h/∂c_prev = diag(o(1 - tanh² c) f) and ∂c/∂c_prev = diag(f) (its other entries are 0).
+ */
+function torchJacobian(kind: TorchCellKind, model: PreparedModel, ws: TransportWorkspace, rec: StepRecord): void {
+  const { n, width } = ws;
+  const full = torchSingleLayerJacobian(kind, model.p, rec);
+  for (let row = 0; row < width; row++) {
+    for (let k = 0; k < n; k++) ws.jacobian[row * n + k] = full[row * width + k]!;
+  }
+  if (!ws.lstm) return;
+  for (let q = 0; q < n; q++) {
+    ws.hFromC[q] = full[q * width + n + q]!;
+    ws.cFromC[q] = full[(n + q) * width + n + q]!;
+  }
 }
 
 /** const/shared/diag: J = diag(1-s) + diag((g - h_prev) σ'(a_s)) ∂a_s/∂h + diag(s) ∂g/∂h,  ∂g/∂h through Wh. */

@@ -38,16 +38,19 @@ interface LagState {
  */
 export class PsiAccumulator {
   private readonly lags: LagState[];
+  private readonly lastOnly: boolean;
 
   constructor(
     lags: readonly number[],
     readonly steps: number,
     totalSequences: number,
-    options: { subsample?: number; seed: number },
+    options: { subsample?: number; seed: number; lastOnly?: boolean },
   ) {
     const k = options.subsample ?? DEFAULT_PSI_SUBSAMPLE;
+    this.lastOnly = Boolean(options.lastOnly);
     this.lags = lags.map((ell) => {
-      const total = Math.max(0, steps - ell) * totalSequences;
+      // SPEC §13: with the loss at the last step only, one sample per sequence and lag (t = T-1)
+      const total = (this.lastOnly ? (steps - 1 >= ell ? 1 : 0) : Math.max(0, steps - ell)) * totalSequences;
       return {
         ell, total, seen: 0, kept: 0, sum: 0, compensation: 0,
         rng: new Rng(deriveSeed(options.seed, 'psi-subsample', ell)),
@@ -63,7 +66,7 @@ export class PsiAccumulator {
     this.lags.forEach((lag, l) => {
       for (let b = 0; b < count; b++) {
         const row = (l * count + b) * T;
-        for (let t = lag.ell; t < T; t++) this.take(lag, psi[row + t]!);
+        for (let t = this.lastOnly ? Math.max(lag.ell, T - 1) : lag.ell; t < T; t++) this.take(lag, psi[row + t]!);
       }
     });
   }

@@ -3,7 +3,7 @@
 // then the μ windows' envelope sums and ψ values for every lag; ψ goes to the host bookkeeping (exact sums,
 // orientation, subsample). After the last batch: the envelopes, exact transport on sampled pairs, and the
 // per-lag Diagnostics table.
-import { INTERMEDIATE_COUNT, stateWidth } from '../model/cells.ts';
+import { INTERMEDIATE_COUNT, readoutOutputs, stateWidth } from '../model/cells.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { getTensorSpec } from '../model/params.ts';
@@ -11,7 +11,8 @@ import type { SequenceData } from '../data/dataset.ts';
 import { recordForward } from '../cells/forward.ts';
 import { recordTangent } from '../cells/tangent.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
-import { readoutDeltaProgram } from '../../shaders/loss.ts';
+import { headDeltaProgram, readoutDeltaProgram } from '../../shaders/loss.ts';
+import { recordReadoutLoss, type ReadoutLoss } from '../cells/backward.ts';
 import { Rng } from '../util/random.ts';
 import { deriveSeed } from '../data/seeds.ts';
 import { WindowEngine, windowPlan } from './windows.ts';
@@ -36,6 +37,11 @@ export interface DiagnosticsOptions {
   seed: number;
   /** Sampled (sequence, t) pairs for exact transport; 0 skips it. */
   transportSamples: number;
+  /**
+   * SPEC §13's readout loss that δ_t comes from (default: mse at every step, the paper's). With `last`, ψ keeps
+   * the t = T-1 samples only. The diagnostic targets are [N, T, K] for mse, class indices [N, T] for ce.
+   */
+  readoutLoss?: ReadoutLoss;
   /** The optimizer's final preconditioner η_p (trainable prefix): enables ρ and the generalized envelope. */
   preconditioner?: Float64Array;
   /** ψ with the generalized rates ρ·μ instead of μ (needs a preconditioner). */
@@ -50,8 +56,9 @@ export interface DiagnosticsOptions {
 export const DEFAULT_DIAGNOSTIC_BUDGET = DEFAULT_MEMORY_BUDGET;
 
 /** The stage's own buffers (the window engine's are in windowPlan): per diagnostic sequence, and the parameters and w. */
-export function stagePlan(layout: ParamLayout, steps: number, lags: number, withRho: boolean): BufferPlan {
+export function stagePlan(layout: ParamLayout, steps: number, lags: number, withRho: boolean, paperLoss = true): BufferPlan {
   const { cell, hiddenSize: H, inputSize: D } = layout.config;
+  const K = readoutOutputs(layout.config);
   const totalSize = layout.totalSize;
   const T = steps;
   const W = stateWidth(cell);
@@ -60,8 +67,11 @@ export function stagePlan(layout: ParamLayout, steps: number, lags: number, with
     { label: 'diag/params', perSequence: 0, fixed: 4 * totalSize },
     { label: 'diag/w', perSequence: 0, fixed: 4 * totalSize },
     { label: 'diag/x', perSequence: 4 * T * D },
-    { label: 'diag/y', perSequence: 4 * T },
-    { label: 'diag/yhat', perSequence: 4 * T },
+    { label: 'diag/y', perSequence: 4 * T * K },
+    { label: 'diag/yhat', perSequence: 4 * T * K },
+    // a K-output head or another loss: the loss's residual and per-row loss (readout_loss), which δ is formed from
+    { label: 'diag/dy', perSequence: paperLoss ? 0 : 4 * T * K },
+    { label: 'diag/rowloss', perSequence: paperLoss ? 0 : 4 * T },
     { label: 'diag/state', perSequence: 4 * W * H },
     { label: 'diag/states', perSequence: withRho ? 4 * T * W * H : 0 },
     { label: 'diag/terms', perSequence: 4 * INTERMEDIATE_COUNT[cell] * T * H },
@@ -79,9 +89,9 @@ export function stagePlan(layout: ParamLayout, steps: number, lags: number, with
  * batch, and the stage and the engine allocate from its two parts (stagePlan, windowPlan). ρ's engine, whose buffers
  * do not grow with the batch, is not in it.
  */
-export function diagnosticPlan(layout: ParamLayout, steps: number, lags: number, withRho: boolean, firstOrder: boolean): BufferPlan {
+export function diagnosticPlan(layout: ParamLayout, steps: number, lags: number, withRho: boolean, firstOrder: boolean, paperLoss = true): BufferPlan {
   const { cell, hiddenSize: H } = layout.config;
-  return stagePlan(layout, steps, lags, withRho).with(windowPlan(cell, steps, H, { firstOrder, lags, withRho }));
+  return stagePlan(layout, steps, lags, withRho, paperLoss).with(windowPlan(cell, steps, H, { firstOrder, lags, withRho }));
 }
 
 export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, params: Float32Array, data: SequenceData, options: DiagnosticsOptions): Promise<Diagnostics> {
@@ -89,14 +99,18 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
   const T = data.steps;
   const withRho = Boolean(options.preconditioner);
   const budget = options.memoryBudget ?? DEFAULT_DIAGNOSTIC_BUDGET;
-  const plan = diagnosticPlan(layout, T, options.lags.length, withRho, options.firstOrder);
+  const readoutLoss = options.readoutLoss ?? { loss: 'mse', lossSteps: 'all' };
+  const K = readoutOutputs(layout.config);
+  // The paper's δ = (ŷ - y) out.weight keeps its kernel; a K-output head or another loss goes through readout_loss
+  const paperLoss = K === 1 && readoutLoss.loss === 'mse' && readoutLoss.lossSteps === 'all';
+  const plan = diagnosticPlan(layout, T, options.lags.length, withRho, options.firstOrder, paperLoss);
   const perSequence = plan.bytesPerSequence;
   const batch = sequencesPerChunk(ctx.device.limits, { pass: 'diagnostics', count: data.count, buffers: plan.perSequence, budget, batch: options.batch });
   ctx.memory.resetPeak();
   const before = ctx.memory.live;
   const started = performance.now();
 
-  const held = stagePlan(layout, T, options.lags.length, withRho).allocate(ctx, batch, { 'diag/params': params, 'diag/w': studyDirection(layout, options.wSeed) });
+  const held = stagePlan(layout, T, options.lags.length, withRho, paperLoss).allocate(ctx, batch, { 'diag/params': params, 'diag/w': studyDirection(layout, options.wSeed) });
   const buffer = (label: string) => held[label]!;
   const b = {
     params: buffer('diag/params'),
@@ -116,12 +130,16 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
   };
   const windows = new WindowEngine(ctx, { cell, batch, steps: T, hidden: H, lags: options.lags, firstOrder: options.firstOrder, withRho });
   const rho = options.preconditioner ? new RhoEngine(ctx, layout, options.preconditioner) : undefined;
-  const psi = new PsiAccumulator(options.lags, T, data.count, { subsample: options.psiSubsample ?? DEFAULT_PSI_SUBSAMPLE, seed: options.seed });
+  const targetWidth = readoutLoss.loss === 'mse' ? K : 1;
+  if (data.y.length !== data.count * T * targetWidth) {
+    throw new Error(`the diagnostic targets ${data.source} have ${data.y.length} values; the ${readoutLoss.loss} loss of a K=${K} head needs [N, T${targetWidth > 1 ? ', K' : ''}] = ${data.count * T * targetWidth}`);
+  }
+  const psi = new PsiAccumulator(options.lags, T, data.count, { subsample: options.psiSubsample ?? DEFAULT_PSI_SUBSAMPLE, seed: options.seed, lastOnly: readoutLoss.lossSteps === 'last' });
   try {
     for (let start = 0; start < data.count; start += batch) {
       const count = Math.min(batch, data.count - start);
       ctx.device.queue.writeBuffer(b.x, 0, data.x as Float32Array<ArrayBuffer>, start * T * D, count * T * D);
-      ctx.device.queue.writeBuffer(b.y, 0, data.y as Float32Array<ArrayBuffer>, start * T, count * T);
+      ctx.device.queue.writeBuffer(b.y, 0, data.y as Float32Array<ArrayBuffer>, start * T * targetWidth, count * T * targetWidth);
       const step = ctx.step(`diagnostics ${cell} sequences ${start}..${start + count}`);
       step.clear(b.state).clear(b.tangentState);
       recordForward(step, {
@@ -129,7 +147,14 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
         stored: withRho ? { buffer: b.states, slots: T, every: 1, from: 0 } : undefined,
       });
       recordTangent(step, { layout, params: b.params, direction: b.direction, x: b.x, batch: count, steps: T, state: b.tangentState, v: b.v, yhatDot: b.yhatDot });
-      step.run(readoutDeltaProgram, { P: b.params, yhat: b.yhat, y: b.y, delta: b.delta }, { count: count * T, H, outWeight: getTensorSpec(layout, 'out.weight').offset });
+      const outWeight = getTensorSpec(layout, 'out.weight').offset;
+      if (paperLoss) step.run(readoutDeltaProgram, { P: b.params, yhat: b.yhat, y: b.y, delta: b.delta }, { count: count * T, H, outWeight });
+      else {
+        // δ_t = out.weightᵀ (ŷ_t - y_t) or out.weightᵀ (softmax(ŷ_t) - onehot(y_t)), 0 where no loss is taken; the
+        // readout loss's ∂L/∂ŷ is that residual times a constant, which changes neither SNR, α̂ nor Ĥ_N (SPEC §13)
+        recordReadoutLoss(step, { yhat: b.yhat, y: b.y, batch: count, steps: T, outputs: K, total: step.scratch('diag/loss', 4), dy: buffer('diag/dy'), scale: 1, ...readoutLoss });
+        step.run(headDeltaProgram, { P: b.params, dy: buffer('diag/dy'), delta: b.delta }, { count: count * T, H, K, outWeight });
+      }
       if (rho) rho.recordBatch(step, { params: b.params, x: b.x, states: b.states, count, steps: T, rho: b.rho });
       const useRho = Boolean(options.psiWithRho && rho);
       if (options.fuseWindows === false) {

@@ -157,7 +157,7 @@ export async function checkTangent(ctx: GpuContext, cell: CellKind): Promise<Ker
   const params = Float32Array.from(initParams(layout, { seed: 12, orthogonal: true }));
   const w = unitDirection(layout, 112);
   const x = gaussian(B * T * TINY.input, 212);
-  const lstm = cell === 'lstm';
+  const lstm = stateWidth(cell) === 2;
   const b = {
     params: ctx.upload('check/P', params), direction: ctx.upload('check/Pd', w), x: ctx.upload('check/x', x),
     state: ctx.storage('check/state', B * tangentStateWidth(cell) * H * 4), v: ctx.storage('check/v', B * T * H * 4),

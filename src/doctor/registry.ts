@@ -9,6 +9,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import { CELL_KINDS, type CellKind } from '../model/cells.ts';
 import { cancellingData, checkMatmul, checkSegmentedReduce } from './selftest.ts';
+import { checkHeadDelta, checkReadoutLoss } from './head.ts';
 import {
   checkDiagnosticStage, checkForward, checkGradient, checkOptimizers, checkRho, checkTangent, checkWindowMu, type KernelCheck,
 } from './checks.ts';
@@ -71,6 +72,8 @@ export const KERNEL_FAMILIES: readonly KernelFamily[] = [
     },
   },
   { family: 'forward', perCell: true, twin: 'reference/cells referenceForward', check: (ctx) => eachCell((cell) => checkForward(ctx, cell)) },
+  { family: 'readout_loss', perCell: false, twin: 'model/f64/torch torchGradients (SPEC §13 losses)', check: (ctx) => checkReadoutLoss(ctx) },
+  { family: 'head_delta', perCell: false, twin: 'its float64 sum out.weightᵀ r', check: async (ctx) => [await checkHeadDelta(ctx)] },
   { family: 'mse_residual', perCell: false, twin: 'reference/cells referenceBackward (loss)', check: async (ctx, cache) => (await gradients(ctx, cache)).map((g) => g.loss) },
   { family: 'backward', perCell: true, twin: 'reference/cells referenceBackward (∂L/∂θ)', check: async (ctx, cache) => (await gradients(ctx, cache)).map((g) => g.grad) },
   { family: 'weight_grad', perCell: false, twin: 'reference/cells referenceBackward (∂L/∂θ)', check: async (ctx, cache) => (await gradients(ctx, cache)).map((g) => g.grad) },

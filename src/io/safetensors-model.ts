@@ -21,7 +21,10 @@ export function configFromMetadata(metadata: Record<string, string>): ModelConfi
   if (layernorm === 'true' && !hasLayerNorm(cell)) {
     throw new SafetensorsError(`__metadata__ says layernorm "true" for the ${cell} cell, which has none (SPEC §12); the file's metadata is wrong: set it to "false"`);
   }
-  return { cell, inputSize, hiddenSize, layernorm: layernorm === 'true' };
+  // SPEC §13's K-output readout: `outputs` is written only when K ≠ 1, so the paper's files read as before
+  const outputs = metadata.outputs === undefined ? 1 : Number(metadata.outputs);
+  if (!Number.isInteger(outputs) || outputs < 1) throw new SafetensorsError(`__metadata__.outputs is "${metadata.outputs}"; expected the readout's K, a positive integer`);
+  return { cell, inputSize, hiddenSize, layernorm: layernorm === 'true', ...(outputs !== 1 && { outputs }) };
 }
 
 /** The layout `header` is read with: the caller's, the metadata's, or the inferred one. */

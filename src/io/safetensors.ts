@@ -123,6 +123,7 @@ function writeMetadata(layout: ParamLayout, params: FloatArray, options: WriteOp
     D: String(inputSize),
     H: String(hiddenSize),
     layernorm: String(layernorm),
+    ...((layout.config.outputs ?? 1) !== 1 && { outputs: String(layout.config.outputs) }),
     ...(constS === undefined ? {} : { const_s: String(constS) }),
     lwin_version: LWIN_VERSION,
   };

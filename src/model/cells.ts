@@ -2,10 +2,44 @@
 // Order follows the reference modules' registration order, so a file written here lists tensors the way
 // `model.state_dict()` does, except that the const cell's buffer `s_const` comes last (see params.ts).
 
-export type CellKind = 'const' | 'shared' | 'diag' | 'gru' | 'lstm' | 'linear';
+export type CellKind = 'const' | 'shared' | 'diag' | 'gru' | 'lstm' | 'linear' | TorchCellKind;
 
-/** Every cell lwin trains and diagnoses: the paper's five gated cells, then the linear RNN of SPEC §12. */
-export const CELL_KINDS: readonly CellKind[] = ['const', 'shared', 'diag', 'gru', 'lstm', 'linear'];
+/**
+ * PyTorch's stock layers (SPEC §13) as single-layer cells under PyTorch's equations and state_dict names:
+ * nn.RNN with tanh (`rnn`) or ReLU (`rnn_relu`), nn.GRU (`torch_gru`) and nn.LSTM (`torch_lstm`).
+ */
+export type TorchCellKind = 'rnn' | 'rnn_relu' | 'torch_gru' | 'torch_lstm';
+export const TORCH_CELL_KINDS: readonly TorchCellKind[] = ['rnn', 'rnn_relu', 'torch_gru', 'torch_lstm'];
+
+/** Every cell lwin trains and diagnoses: the paper's five gated cells, the linear RNN of SPEC §12, PyTorch's layers. */
+export const CELL_KINDS: readonly CellKind[] = ['const', 'shared', 'diag', 'gru', 'lstm', 'linear', ...TORCH_CELL_KINDS];
+
+/**
+ * Whose SPEC §5 window rule a cell's μ follows (SPEC §13): rnn's d as the linear cell's signed, unclamped product
+ * Π_j d_j (μ1 = 0), torch_gru as diag (Π leak (1 + Σ rdiag/leak)), torch_lstm as lstm; every other cell its own.
+ * The planes of each torch cell are in its rule cell's order (CELL_FACTS).
+ */
+export function windowRuleCell(cell: CellKind): CellKind {
+  if (cell === 'rnn' || cell === 'rnn_relu') return 'linear';
+  if (cell === 'torch_gru') return 'diag';
+  if (cell === 'torch_lstm') return 'lstm';
+  return cell;
+}
+
+export function isTorchCell(cell: CellKind): cell is TorchCellKind {
+  return (TORCH_CELL_KINDS as readonly string[]).includes(cell);
+}
+
+/** Row blocks of weight_ih_l0 / weight_hh_l0 and their biases, in PyTorch's memory order (SPEC §13). */
+export const TORCH_GATES: Readonly<Record<TorchCellKind, readonly string[]>> = {
+  rnn: ['h'],
+  rnn_relu: ['h'],
+  torch_gru: ['r', 'z', 'n'],
+  torch_lstm: ['i', 'f', 'g', 'o'],
+};
+
+/** lwin's own cells (the paper's five and the linear cell), without PyTorch's layers: what the benches time by default. */
+export const OWN_CELL_KINDS: readonly CellKind[] = ['const', 'shared', 'diag', 'gru', 'lstm', 'linear'];
 
 /** The paper's five gated cells: the default set of a study. */
 export const GATED_CELL_KINDS: readonly CellKind[] = ['const', 'shared', 'diag', 'gru', 'lstm'];
@@ -21,6 +55,11 @@ export interface ModelConfig {
    * cell has no candidate and no LayerNorm (its step must stay linear): false for it (see cellLayerNorm).
    */
   layernorm: boolean;
+  /**
+   * K: outputs or classes of the linear readout out.weight [K, H] (SPEC §13's heads). Absent: 1, the paper's scalar
+   * readout, and the configuration of every file and study that does not say otherwise.
+   */
+  outputs?: number;
 }
 
 /** One tensor of a cell before offsets are assigned. */
@@ -68,6 +107,12 @@ export const CELL_FACTS: Readonly<Record<CellKind, CellFacts>> = {
   lstm: { stateWidth: 2, intermediates: ['f', 'e', 'cdiag'], layerNormPrefix: 'ln_cand', gateLayersSkippingOrthogonal: [] },
   // layerNormPrefix is never used: the linear cell has no LayerNorm (checkConfig)
   linear: { stateWidth: 1, intermediates: ['leak'], layerNormPrefix: 'ln', gateLayersSkippingOrthogonal: [] },
+  // SPEC §13: rnn's whole signed diagonal d = φ'(a) W_hh,qq as `leak`; torch_gru's planes are diag's (gate = 1-z,
+  // leak = z, rdiag); torch_lstm's are lstm's. None has a LayerNorm (layerNormPrefix unused).
+  rnn: { stateWidth: 1, intermediates: ['leak'], layerNormPrefix: 'ln', gateLayersSkippingOrthogonal: [] },
+  rnn_relu: { stateWidth: 1, intermediates: ['leak'], layerNormPrefix: 'ln', gateLayersSkippingOrthogonal: [] },
+  torch_gru: { stateWidth: 1, intermediates: ['gate', 'leak', 'rdiag'], layerNormPrefix: 'ln', gateLayersSkippingOrthogonal: [] },
+  torch_lstm: { stateWidth: 2, intermediates: ['f', 'e', 'cdiag'], layerNormPrefix: 'ln', gateLayersSkippingOrthogonal: [] },
 };
 
 function eachCell<T>(fact: (facts: CellFacts) => T): Readonly<Record<CellKind, T>> {
@@ -93,9 +138,9 @@ export function intermediatePlane(cell: CellKind, name: IntermediateName): numbe
   return plane;
 }
 
-/** Whether a cell can carry the LayerNorm of SPEC §2 (every cell but `linear`). */
+/** Whether a cell can carry the LayerNorm of SPEC §2 (every cell but `linear` and PyTorch's layers). */
 export function hasLayerNorm(cell: CellKind): boolean {
-  return cell !== 'linear';
+  return cell !== 'linear' && !isTorchCell(cell);
 }
 
 /** The LayerNorm settings a cell can run with: [false, true], or [false] for the linear cell. */
@@ -129,10 +174,25 @@ function layerNorm(prefix: string, h: number, on: boolean): TensorDeclaration[] 
   ];
 }
 
-function readout(h: number): TensorDeclaration[] {
+function readout(h: number, k: number): TensorDeclaration[] {
   return [
-    { name: 'out.weight', shape: [1, h], trainable: true },
-    { name: 'out.bias', shape: [1], trainable: true },
+    { name: 'out.weight', shape: [k, h], trainable: true },
+    { name: 'out.bias', shape: [k], trainable: true },
+  ];
+}
+
+/** K: outputs (mse) or classes (ce) of the readout [K, H]; 1 (the paper's scalar readout) when not given. */
+export function readoutOutputs(config: Pick<ModelConfig, 'outputs'>): number {
+  return config.outputs ?? 1;
+}
+
+/** Layer 0 of a PyTorch recurrent module, in its `named_parameters()` order (SPEC §13), G·H rows per tensor. */
+function torchLayer(rows: number, d: number, h: number): TensorDeclaration[] {
+  return [
+    { name: 'weight_ih_l0', shape: [rows, d], trainable: true },
+    { name: 'weight_hh_l0', shape: [rows, h], trainable: true },
+    { name: 'bias_ih_l0', shape: [rows], trainable: true },
+    { name: 'bias_hh_l0', shape: [rows], trainable: true },
   ];
 }
 
@@ -140,10 +200,11 @@ function readout(h: number): TensorDeclaration[] {
 export function cellTensors(config: ModelConfig): TensorDeclaration[] {
   checkConfig(config);
   const { cell, inputSize: d, hiddenSize: h, layernorm } = config;
+  const k = readoutOutputs(config);
   const ln = layerNorm(LAYERNORM_PREFIX[cell], h, layernorm);
   switch (cell) {
     case 'const':
-      return [...gatePair('Wx', 'Wh', d, h), ...ln, ...readout(h), { name: 's_const', shape: [], trainable: false }];
+      return [...gatePair('Wx', 'Wh', d, h), ...ln, ...readout(h, k), { name: 's_const', shape: [], trainable: false }];
     case 'shared':
       return [
         ...gatePair('Wx', 'Wh', d, h),
@@ -151,12 +212,12 @@ export function cellTensors(config: ModelConfig): TensorDeclaration[] {
         { name: 'Ws.weight', shape: [1, d], trainable: true },
         { name: 'Ws.bias', shape: [1], trainable: true },
         { name: 'Us.weight', shape: [1, h], trainable: true },
-        ...readout(h),
+        ...readout(h, k),
       ];
     case 'diag':
-      return [...gatePair('Wx', 'Wh', d, h), ...ln, ...gatePair('Ws', 'Us', d, h), ...readout(h)];
+      return [...gatePair('Wx', 'Wh', d, h), ...ln, ...gatePair('Ws', 'Us', d, h), ...readout(h, k)];
     case 'gru':
-      return [...gatePair('Wz', 'Uz', d, h), ...gatePair('Wr', 'Ur', d, h), ...gatePair('Wh', 'Uh', d, h), ...ln, ...readout(h)];
+      return [...gatePair('Wz', 'Uz', d, h), ...gatePair('Wr', 'Ur', d, h), ...gatePair('Wh', 'Uh', d, h), ...ln, ...readout(h, k)];
     case 'lstm':
       return [
         ...gatePair('Wi', 'Ui', d, h),
@@ -164,10 +225,15 @@ export function cellTensors(config: ModelConfig): TensorDeclaration[] {
         ...gatePair('Wo', 'Uo', d, h),
         ...gatePair('Wg', 'Ug', d, h),
         ...ln,
-        ...readout(h),
+        ...readout(h, k),
       ];
     case 'linear':
-      return [...gatePair('Wx', 'Wh', d, h), ...readout(h)];
+      return [...gatePair('Wx', 'Wh', d, h), ...readout(h, k)];
+    case 'rnn':
+    case 'rnn_relu':
+    case 'torch_gru':
+    case 'torch_lstm':
+      return [...torchLayer(TORCH_GATES[cell].length * h, d, h), ...readout(h, k)];
   }
 }
 
@@ -178,6 +244,12 @@ export function checkConfig(config: ModelConfig): void {
   for (const key of ['inputSize', 'hiddenSize'] as const) {
     const v = config[key];
     if (!Number.isInteger(v) || v < 1) throw new Error(`${key} must be a positive integer, got ${v}`);
+  }
+  if (config.outputs !== undefined && (!Number.isInteger(config.outputs) || config.outputs < 1)) {
+    throw new Error(`outputs (the readout's K) must be a positive integer, got ${config.outputs}`);
+  }
+  if (config.layernorm && isTorchCell(config.cell)) {
+    throw new Error(`PyTorch's ${config.cell} layer has no LayerNorm (SPEC §13); set layernorm to false`);
   }
   if (config.layernorm && !hasLayerNorm(config.cell)) {
     throw new Error(`the ${config.cell} cell has no LayerNorm (SPEC §12: its step h' = Wh h + Wx x stays linear); set layernorm to false`);

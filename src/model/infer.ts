@@ -5,8 +5,10 @@
 //
 // Genuinely ambiguous files exist, and are reported as such rather than guessed:
 // - const without its `s_const` buffer and linear have the same tensors (Wx, Wh, out);
-// - shared and diag coincide when H = 1 (Ws.weight [1, D], Us.weight [1, 1] in both).
-import { CELL_KINDS, cellTensors, layerNormChoices, type ModelConfig } from './cells.ts';
+// - shared and diag coincide when H = 1 (Ws.weight [1, D], Us.weight [1, 1] in both);
+// - nn.RNN's tanh and ReLU layers (rnn, rnn_relu) have the same tensors.
+// PyTorch's layers (SPEC §13) stack G row blocks in weight_ih_l0 [G·H, D], so their H is its rows over G.
+import { CELL_KINDS, TORCH_GATES, cellTensors, isTorchCell, layerNormChoices, type ModelConfig } from './cells.ts';
 import { describeShape } from './params.ts';
 
 /** What a caller already knows about the model; every given field must hold. */
@@ -40,7 +42,9 @@ function sizesFromFirstWeight(cell: ModelConfig['cell'], layernorm: boolean, sha
   const first = cellTensors({ cell, inputSize: 1, hiddenSize: 1, layernorm })[0]!.name;
   const shape = shapes.get(first);
   if (shape?.length !== 2 || shape[0]! < 1 || shape[1]! < 1) return null;
-  return { cell, layernorm, hiddenSize: hints.hiddenSize ?? shape[0]!, inputSize: hints.inputSize ?? shape[1]! };
+  const blocks = isTorchCell(cell) ? TORCH_GATES[cell].length : 1;
+  if (shape[0]! % blocks !== 0) return null;
+  return { cell, layernorm, hiddenSize: hints.hiddenSize ?? shape[0]! / blocks, inputSize: hints.inputSize ?? shape[1]! };
 }
 
 interface Differences {

@@ -10,7 +10,7 @@
 // The reference clips const_s to [1e-6, 1 - 1e-6]; so does this.
 import { Rng } from '../util/random.ts';
 import { semiOrthogonal } from './f64/linalg.ts';
-import { GATE_LAYERS_SKIPPING_ORTHOGONAL, LAYERNORM_PREFIX } from './cells.ts';
+import { GATE_LAYERS_SKIPPING_ORTHOGONAL, LAYERNORM_PREFIX, isTorchCell } from './cells.ts';
 import { allocateParams, getTensorSpec, TensorViews, type ParamLayout, type TensorSpec } from './params.ts';
 
 export const DEFAULT_CONST_S = 0.05;
@@ -83,8 +83,10 @@ export function orthogonalWeights(layout: ParamLayout): TensorSpec[] {
   return layout.tensors.filter((t) => t.shape.length === 2 && !skip.has(t.name));
 }
 
-/** in_features of the Linear layer that owns tensor t (`X.weight` [out,in] or `X.bias` [out]). */
+/** in_features of the Linear layer that owns tensor t (`X.weight` [out,in] or `X.bias` [out]); H for PyTorch's recurrent tensors. */
 export function linearFanIn(layout: ParamLayout, t: TensorSpec): number {
+  // PyTorch's recurrent layers draw every weight and bias from U(-1/√H, 1/√H) (SPEC §13)
+  if (isTorchCell(layout.config.cell) && !t.name.startsWith('out.')) return layout.config.hiddenSize;
   const layer = t.name.slice(0, t.name.lastIndexOf('.'));
   const weight = getTensorSpec(layout, `${layer}.weight`);
   return weight.shape[1]!;

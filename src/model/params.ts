@@ -117,7 +117,8 @@ export function describeShape(shape: readonly number[]): string {
 }
 
 export function describeConfig(config: ModelConfig): string {
-  return `${config.cell} (D=${config.inputSize}, H=${config.hiddenSize}, layernorm ${config.layernorm ? 'on' : 'off'})`;
+  const head = config.outputs !== undefined && config.outputs !== 1 ? `, K=${config.outputs}` : '';
+  return `${config.cell} (D=${config.inputSize}, H=${config.hiddenSize}${head}, layernorm ${config.layernorm ? 'on' : 'off'})`;
 }
 
 /** "Wx.weight [5,3], Wx.bias [5], …" — used in error messages. */

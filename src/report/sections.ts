@@ -24,7 +24,7 @@ export function studyFigureSections(study: StudyReport): { heading: string; figu
     { heading: 'Heavy tails of ψ', figures: [alphaFigure(cells, order), sigmaFigure(cells, order)] },
     { heading: 'Unit time scales', figures: [tauCcdfFigure(cells, order), tauHistogramFigure(cells, order)] },
     { heading: 'Transport and generalized envelope', figures: [exactTransportFigure(cells, order), generalizedFigure(cells, order)] },
-    { heading: 'Training', figures: [learningCurveFigure(cells, order), trajectoryFigure(cells, order)] },
+    { heading: 'Training', figures: [learningCurveFigure(cells, order, study.config.some(([k, v]) => k === 'model.loss' && v === 'ce')), trajectoryFigure(cells, order)] },
     ...(cells.some((c) => c.recovery?.length)
       ? [{ heading: LEARNED_HEADING, figures: [...recoveryHeatmapFigures(cells), timeToLearnFigure(cells, order)] }]
       : []),

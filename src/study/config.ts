@@ -30,7 +30,11 @@ export const StudySchema = z
     diagSequences: posInt,
     /** `layernorm` applies to the gated cells (linear has none); `initScale` multiplies every initial Linear weight. */
     model: z
-      .object({ hidden: posInt.max(MAX_HIDDEN), layernorm: z.boolean(), orthogonal: z.boolean(), constS: z.number().gt(0).lt(1), initScale: z.number().positive().optional() })
+      .object({
+        hidden: posInt.max(MAX_HIDDEN), layernorm: z.boolean(), orthogonal: z.boolean(), constS: z.number().gt(0).lt(1), initScale: z.number().positive().optional(),
+        // SPEC §13's readout [K, H] and loss; absent: the paper's scalar mse at every step
+        outputs: posInt.optional(), loss: z.enum(['mse', 'ce']).optional(), lossSteps: z.enum(['all', 'last']).optional(),
+      })
       .strict(),
     optimizer: OptimizerSchema,
     epochs: posInt,

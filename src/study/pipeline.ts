@@ -27,6 +27,7 @@ import { cellOutputFiles, studySummaryFiles } from './outputs.ts';
 import { jsonText } from './format.ts';
 import type { StudyConfig } from './config.ts';
 import { diagnosticsOptions, trainConfigFor } from './settings.ts';
+import type { ReadoutLoss } from '../cells/backward.ts';
 import { learnedVsLearnable, type LearnedRow, type RecoveryPoint } from './learned.ts';
 import { checkSameSettings, settingsJson } from './resume.ts';
 
@@ -163,6 +164,8 @@ export interface DiagnoseCellOptions {
   timings?: Record<string, number>;
   learnedFrom?: (stats: CellStatistics) => LearnedRow[];
   progress?: (event: StudyEvent) => void;
+  /** SPEC §13's readout loss that δ comes from (default: the paper's mse at every step). */
+  readoutLoss?: ReadoutLoss;
 }
 
 /** Diagnostics, statistics and the cell's files for trained parameters (also `lwin diagnose`'s path). */
@@ -174,7 +177,7 @@ export async function diagnoseCell(
   const timings = options.timings ?? {};
   emit({ kind: 'stage', cell, stage: 'diagnostics' });
   let t0 = performance.now();
-  const diagnostics = await runDiagnostics(ctx, layout, params, diagnostic, diagnosticsOptions(config, preconditioner));
+  const diagnostics = await runDiagnostics(ctx, layout, params, diagnostic, { ...diagnosticsOptions(config, preconditioner), ...(options.readoutLoss && { readoutLoss: options.readoutLoss }) });
   timings.diagnostics = (performance.now() - t0) / 1000;
   emit({ kind: 'stage', cell, stage: 'statistics' });
   t0 = performance.now();

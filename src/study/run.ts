@@ -9,7 +9,8 @@ import { taskStudyData } from './task-data.ts';
 import { fileSink } from '../train/sink.ts';
 import { nodeStorage } from '../io/node-storage.ts';
 import type { StudyConfig } from './config.ts';
-import { diagnosticsOptions, trainConfigFor } from './settings.ts';
+import { diagnosticsOptions, studyReadoutLoss, trainConfigFor } from './settings.ts';
+import { loadHeadDataset } from '../data/head-targets.ts';
 import { diagnoseCell as diagnoseCellInto, runStudyPipeline, type CellRecord, type DiagnoseCellOptions, type PipelineOptions, type StudyData } from './pipeline.ts';
 import { writeReport } from '../report/index.ts';
 
@@ -17,10 +18,17 @@ export { diagnosticsOptions, trainConfigFor };
 export type { CellRecord, StudyData };
 
 export function studyData(config: StudyConfig): StudyData {
+  const K = config.model.outputs ?? 1;
+  const readout = studyReadoutLoss(config);
+  const head = !(K === 1 && readout.loss === 'mse' && readout.lossSteps === 'all');
+  if (head && !config.data) {
+    throw new DatasetError(`a readout of K=${K} with the ${readout.loss} loss at ${readout.lossSteps} steps needs your data (--x, --y): the multi-lag task has one regression target per step`);
+  }
   if (config.data) {
     // resolveStudy has checked that the files come in pairs.
-    const set = loadNpyDataset(config.data.x!, config.data.y!);
-    const diagnostic = config.data.diagX && config.data.diagY ? loadNpyDataset(config.data.diagX, config.data.diagY) : set;
+    const load = (x: string, y: string) => (head ? loadHeadDataset(x, y, K, readout) : loadNpyDataset(x, y));
+    const set = load(config.data.x!, config.data.y!);
+    const diagnostic = config.data.diagX && config.data.diagY ? load(config.data.diagX, config.data.diagY) : set;
     if (diagnostic.inputSize !== set.inputSize) {
       throw new DatasetError(
         `the diagnostic X file ${config.data.diagX} has D=${diagnostic.inputSize} features per step, but the training X file ${config.data.x} has D=${set.inputSize}; ` +

@@ -5,6 +5,7 @@ import { parseTrainConfig, type TrainConfig } from '../train/config.ts';
 import { lagGrid } from '../diagnostics/lags.ts';
 import type { DiagnosticsOptions } from '../diagnostics/stage.ts';
 import type { StudyConfig } from './config.ts';
+import type { ReadoutLoss } from '../cells/backward.ts';
 
 export function trainConfigFor(config: StudyConfig, cell: CellKind): TrainConfig {
   return parseTrainConfig({
@@ -13,7 +14,15 @@ export function trainConfigFor(config: StudyConfig, cell: CellKind): TrainConfig
     optimizer: config.optimizer, epochs: config.epochs, batch: config.batch, seed: config.seed,
     checkpointEvery: config.checkpointEvery, gateLogEvery: config.gateLogEvery,
     ...(config.bpttCheckpoint !== undefined && { bpttCheckpoint: config.bpttCheckpoint }),
+    ...(config.model.outputs !== undefined && { outputs: config.model.outputs }),
+    ...(config.model.loss !== undefined && { loss: config.model.loss }),
+    ...(config.model.lossSteps !== undefined && { lossSteps: config.model.lossSteps }),
   });
+}
+
+/** SPEC §13's loss of the study's models (the paper's mse at every step unless the config says otherwise). */
+export function studyReadoutLoss(config: StudyConfig): ReadoutLoss {
+  return { loss: config.model.loss ?? 'mse', lossSteps: config.model.lossSteps ?? 'all' };
 }
 
 export function diagnosticsOptions(config: StudyConfig, preconditioner?: Float64Array): DiagnosticsOptions {
@@ -22,5 +31,6 @@ export function diagnosticsOptions(config: StudyConfig, preconditioner?: Float64
     firstOrder: config.firstOrder, memoryBudget: config.diagMemoryBudget, batch: config.diagBatch,
     psiSubsample: config.psiSubsample, wSeed: config.wSeed, seed: config.seed, transportSamples: config.transportSamples,
     preconditioner: config.rho ? preconditioner : undefined,
+    readoutLoss: studyReadoutLoss(config),
   };
 }

@@ -37,6 +37,12 @@ export const TrainConfigSchema = z
     gateLogEvery: positiveInt,
     /** Keep every k-th state in BPTT and recompute the rest (memory O(B·H·(T/k + k))); absent: keep all. */
     bpttCheckpoint: positiveInt.optional(),
+    /** SPEC §13: K outputs (mse) or classes (ce) of the readout [K, H]; absent: 1, the paper's scalar readout. */
+    outputs: positiveInt.optional(),
+    /** SPEC §13's loss; absent: mse. ce takes class indices as targets; the learning curve's *_acc is then accuracy. */
+    loss: z.enum(['mse', 'ce']).optional(),
+    /** Where the loss is taken; absent: every step. `last`: sequence classification (t = T-1 only). */
+    lossSteps: z.enum(['all', 'last']).optional(),
   })
   .strict();
 

@@ -41,6 +41,11 @@ export const GATE_METRICS: Readonly<Record<CellKind, readonly (readonly [term: s
   gru: [['gate', 'z_mean'], ['r', 'r_mean'], ['leak', 'leak_mean'], ['rdiag', 'rdiag_mean']],
   lstm: [['f', 'forget_mean'], ['e', 'expr_mean'], ['cdiag', 'cdiag_mean']],
   linear: [['leak', 'leak_mean']],
+  // PyTorch's layers (SPEC §13): rnn's signed diagonal d; torch_gru's z (leak), 1 - z (gate) and rdiag; lstm's terms
+  rnn: [['leak', 'd_mean']],
+  rnn_relu: [['leak', 'd_mean']],
+  torch_gru: [['leak', 'z_mean'], ['gate', 'gate_mean'], ['rdiag', 'rdiag_mean']],
+  torch_lstm: [['f', 'forget_mean'], ['e', 'expr_mean'], ['cdiag', 'cdiag_mean']],
 };
 
 /** Whether the reference logs gate statistics after completed epoch `epoch` (1-based): its `ep % every == 0`. */

@@ -5,6 +5,8 @@ import { recordForward } from '../cells/forward.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { INTERMEDIATE_COUNT, INTERMEDIATE_NAMES, stateWidth } from '../model/cells.ts';
 import { sequencesPerChunk } from '../gpu/chunks.ts';
+import { readoutOutputs } from '../model/cells.ts';
+import type { ReadoutLoss } from '../cells/backward.ts';
 import { BufferPlan } from '../gpu/buffer-plan.ts';
 
 export interface EvalData {
@@ -17,7 +19,10 @@ export interface EvalData {
 
 export interface Evaluation {
   loss: number;
-  /** 1 - SSE/SST, SST about the mean of all targets of the set. */
+  /**
+   * 1 - SSE/SST, SST about the mean of all targets of the set (at the steps where the loss is taken); with the ce
+   * loss, the accuracy (the fraction of those steps whose largest logit is the target class; SPEC §13).
+   */
   r2: number;
   /** Mean over sequences, steps and units of each SPEC §4 term (gate, leak, rdiag; lstm: f, e, cdiag), when asked. */
   gates?: Record<string, number>;
@@ -38,7 +43,7 @@ export function evaluationPlan(layout: ParamLayout, steps: number, gates: boolea
   return new BufferPlan('evaluation', [
     { label: 'eval/x', perSequence: 4 * steps * D },
     { label: 'eval/state', perSequence: 4 * stateWidth(cell) * H },
-    { label: 'eval/yhat', perSequence: 4 * steps },
+    { label: 'eval/yhat', perSequence: 4 * steps * readoutOutputs(layout.config) },
     ...(gates ? [{ label: 'eval/terms', perSequence: 4 * INTERMEDIATE_COUNT[cell] * steps * H }] : []),
   ]);
 }
@@ -48,8 +53,11 @@ export async function evaluate(
   layout: ParamLayout,
   params: GPUBuffer,
   data: EvalData,
-  options: { gates?: boolean; maxSequences?: number; memoryBudget?: number } = {},
+  options: { gates?: boolean; maxSequences?: number; memoryBudget?: number; readoutLoss?: ReadoutLoss } = {},
 ): Promise<Evaluation> {
+  const K = readoutOutputs(layout.config);
+  const readoutLoss = options.readoutLoss ?? { loss: 'mse', lossSteps: 'all' };
+  const head = new HeadScore(K, data.steps, readoutLoss);
   const { cell, hiddenSize: H, inputSize: D } = layout.config;
   const n = Math.min(data.count, options.maxSequences ?? data.count);
   const T = data.steps;
@@ -70,7 +78,7 @@ export async function evaluate(
       const step = ctx.step('evaluate');
       step.clear(b.state);
       recordForward(step, { layout, params, x: b.x, batch: count, steps: T, state: b.state, yhat: b.yhat, intermediates: b.inter });
-      const yhatP = step.readF32(b.yhat, 0, count * T);
+      const yhatP = step.readF32(b.yhat, 0, count * T * K);
       let gatesP: Promise<Float32Array> | undefined;
       if (b.inter) {
         const out = { sums: step.scratch('eval/term-sums', names.length * 4), means: step.scratch('eval/term-means', names.length * 4) };
@@ -79,7 +87,8 @@ export async function evaluate(
       }
       await step.submit();
       const yhat = await yhatP;
-      for (let i = 0; i < count * T; i++) {
+      if (head.active) head.add(yhat, data.y.subarray(start * T * head.width, (start + count) * T * head.width), count);
+      else for (let i = 0; i < count * T; i++) {
         const y = data.y[start * T + i]!;
         sse += (yhat[i]! - y) ** 2;
         sumY += y;
@@ -92,7 +101,64 @@ export async function evaluate(
   }
   const m = n * T;
   const sst = sumY2 - (sumY * sumY) / m;
-  const result: Evaluation = { loss: sse / m, r2: sst > 0 ? 1 - sse / sst : NaN, chunk };
+  const result: Evaluation = head.active ? { ...head.finish(), chunk } : { loss: sse / m, r2: sst > 0 ? 1 - sse / sst : NaN, chunk };
   if (options.gates) result.gates = Object.fromEntries(names.map((name, k) => [name, gateSums[k]! / (m * H)]));
   return result;
+}
+
+/**
+ * Loss and R² (mse) or accuracy (ce) of a K-output head at the steps where the loss is taken (SPEC §13), in float64
+ * from ŷ [B, T, K]; inactive for the paper's scalar mse at every step, which evaluate sums itself.
+ */
+class HeadScore {
+  readonly active: boolean;
+  /** Targets per step: K (mse) or 1 (ce class index). */
+  readonly width: number;
+  private loss = 0;
+  private terms = 0;
+  private correct = 0;
+  private rows = 0;
+  private sumY = 0;
+  private sumY2 = 0;
+
+  constructor(private readonly K: number, private readonly T: number, private readonly readout: ReadoutLoss) {
+    this.active = !(K === 1 && readout.loss === 'mse' && readout.lossSteps === 'all');
+    this.width = readout.loss === 'mse' ? K : 1;
+  }
+
+  add(yhat: Float32Array, y: Float32Array, count: number): void {
+    const { K, T } = this;
+    for (let b = 0; b < count; b++) {
+      for (let t = this.readout.lossSteps === 'last' ? T - 1 : 0; t < T; t++) {
+        const row = b * T + t;
+        const logits = yhat.subarray(row * K, (row + 1) * K);
+        if (this.readout.loss === 'mse') {
+          for (let k = 0; k < K; k++) {
+            const target = y[row * K + k]!;
+            this.loss += (logits[k]! - target) ** 2;
+            this.sumY += target;
+            this.sumY2 += target * target;
+          }
+          this.terms += K;
+        } else {
+          const label = y[row]!;
+          let top = 0;
+          for (let k = 1; k < K; k++) if (logits[k]! > logits[top]!) top = k;
+          let sum = 0;
+          for (let k = 0; k < K; k++) sum += Math.exp(logits[k]! - logits[top]!);
+          this.loss += logits[top]! + Math.log(sum) - logits[label]!;
+          if (top === label) this.correct++;
+          this.terms++;
+        }
+        this.rows++;
+      }
+    }
+  }
+
+  finish(): { loss: number; r2: number } {
+    const loss = this.loss / this.terms;
+    if (this.readout.loss === 'ce') return { loss, r2: this.correct / this.rows };
+    const sst = this.sumY2 - (this.sumY * this.sumY) / this.terms;
+    return { loss, r2: sst > 0 ? 1 - this.loss / sst : NaN };
+  }
 }

@@ -3,7 +3,7 @@
 // over that epoch's first mini-batch; curves.ts), checkpoints, exact resume.
 import type { GpuContext } from '../gpu/context.ts';
 import { buildLayout, initParams, type ParamLayout } from '../model/index.ts';
-import { recordBatchGradient } from '../cells/backward.ts';
+import { recordBatchGradient, type ReadoutLoss } from '../cells/backward.ts';
 import { describeTimings, ensureTile } from '../cells/autotune.ts';
 import { Rng } from '../util/random.ts';
 import type { SequenceData } from '../data/dataset.ts';
@@ -84,7 +84,7 @@ function fingerprint(config: TrainConfig, data: SequenceData): string {
 export async function train(ctx: GpuContext, config: TrainConfig, data: TrainingData, options: TrainOptions): Promise<TrainResult> {
   const { train: set } = data;
   checkInputSize(set.inputSize);
-  const layout = buildLayout({ cell: config.cell, inputSize: set.inputSize, hiddenSize: config.hidden, layernorm: config.layernorm });
+  const layout = buildLayout({ cell: config.cell, inputSize: set.inputSize, hiddenSize: config.hidden, layernorm: config.layernorm, ...(config.outputs !== undefined && { outputs: config.outputs }) });
   const request = { cell: config.cell, layernorm: config.layernorm, hidden: config.hidden, input: set.inputSize, batch: Math.min(config.batch, set.count) };
   const choice = await ensureTile(ctx, request, ctx.options.tileCache, ctx.adapterName);
   if (choice?.source === 'tuned') options.log?.(`recurrent kernels autotuned for ${config.cell} H=${config.hidden} B=${request.batch} on ${ctx.adapterName}: tile ${choice.tile} (${describeTimings(choice.timings!)}; cached in ${ctx.options.tileCache!.path})`);
@@ -107,6 +107,8 @@ class TrainingRun {
   private gates: GateRow[] = [];
   private epoch = 0;
   private readonly fingerprint: string;
+  /** SPEC §13's loss (the paper's mse at every step unless the config says otherwise). */
+  private readonly readoutLoss: ReadoutLoss;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -120,15 +122,17 @@ class TrainingRun {
     const initial = Float32Array.from(initParams(layout, { seed: config.seed, constS: config.constS, orthogonal: config.orthogonal, scale: config.initScale }));
     this.params = ctx.upload(`train/${config.cell}/params`, initial);
     this.grad = ctx.storage(`train/${config.cell}/grad`, layout.totalSize * 4);
+    const K = config.outputs ?? 1;
     this.batch = {
       x: ctx.storage('train/batch-x', B * T * D * 4),
-      y: ctx.storage('train/batch-y', B * T * 4),
-      yhat: ctx.storage('train/batch-yhat', B * T * 4),
+      y: ctx.storage('train/batch-y', B * T * (config.loss === 'ce' ? 1 : K) * 4),
+      yhat: ctx.storage('train/batch-yhat', B * T * K * 4),
       loss: ctx.storage('train/batch-loss', 4),
     };
     this.optimizer = new GpuOptimizer(ctx, layout, config.optimizer);
     this.rng = new Rng(deriveSeed(config.seed, 'shuffle'));
     this.fingerprint = fingerprint(config, data.train);
+    this.readoutLoss = { loss: config.loss ?? 'mse', lossSteps: config.lossSteps ?? 'all' };
   }
 
   async execute(): Promise<TrainResult> {
@@ -173,7 +177,7 @@ class TrainingRun {
       const step = this.ctx.step(`train ${this.config.cell} epoch ${epoch} batch ${batchIndex}`);
       recordBatchGradient(step, {
         layout: this.layout, params: this.params, x: this.batch.x, y: this.batch.y, batch: count, steps: T,
-        yhat: this.batch.yhat, grad: this.grad, loss: this.batch.loss, checkpointEvery: this.config.bpttCheckpoint,
+        yhat: this.batch.yhat, grad: this.grad, loss: this.batch.loss, checkpointEvery: this.config.bpttCheckpoint, readoutLoss: this.readoutLoss,
       });
       this.optimizer.record(step, this.params, this.grad);
       const lossP = step.readF32(this.batch.loss, 0, 1);
@@ -187,8 +191,8 @@ class TrainingRun {
 
   private async record(trainLoss: number, order: Uint32Array): Promise<void> {
     const { ctx, layout, params } = this;
-    const trainEval = await evaluate(ctx, layout, params, this.data.train, { maxSequences: TRAIN_R2_SEQUENCES });
-    const val = await evaluate(ctx, layout, params, this.data.validation(this.epoch), {});
+    const trainEval = await evaluate(ctx, layout, params, this.data.train, { maxSequences: TRAIN_R2_SEQUENCES, readoutLoss: this.readoutLoss });
+    const val = await evaluate(ctx, layout, params, this.data.validation(this.epoch), { readoutLoss: this.readoutLoss });
     this.curve.push({ epoch: this.epoch, train_loss: trainLoss, train_acc: trainEval.r2, val_loss: val.loss, val_acc: val.r2 });
     if (logsGateStats(this.epoch, this.config.gateLogEvery)) this.gates.push(...(await this.gateStats(order)));
     await this.options.sink.curves(this.config.cell, this.curve, this.gates);
@@ -199,7 +203,7 @@ class TrainingRun {
     const set = this.data.train;
     const first = order.subarray(0, Math.min(this.config.batch, set.count));
     const batch = { ...gatherBatch(set, first), count: first.length, steps: set.steps, inputSize: set.inputSize };
-    const { gates } = await evaluate(this.ctx, this.layout, this.params, batch, { gates: true });
+    const { gates } = await evaluate(this.ctx, this.layout, this.params, batch, { gates: true, readoutLoss: this.readoutLoss });
     return gateRows(this.config.cell, this.epoch, gates!);
   }
 

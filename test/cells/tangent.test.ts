@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs, saturateGates } from '../support/cells.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
-import { buildLayout, initParams, maskTrainable, CELL_KINDS, type CellKind, type ParamLayout, GATED_CELL_KINDS, cellLayerNorm, layerNormChoices } from '../../src/model/index.ts';
+import { buildLayout, initParams, maskTrainable, CELL_KINDS, type CellKind, type ParamLayout, GATED_CELL_KINDS, cellLayerNorm, layerNormChoices, stateWidth } from '../../src/model/index.ts';
 import { referenceTangent } from '../../src/reference/cells/index.ts';
 import { unitDirection } from '../../src/reference/direction.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
@@ -58,7 +58,7 @@ async function runTangentGpu(
   options: { ranges?: [number, number][]; cellTangent?: boolean } = {},
 ): Promise<GpuTangentResult> {
   const { cell, hiddenSize: H } = layout.config;
-  const withVc = cell === 'lstm' && (options.cellTangent ?? true);
+  const withVc = stateWidth(cell) === 2 && (options.cellTangent ?? true);
   const b = {
     params: ctx.upload('test/P', params),
     direction: ctx.upload('test/Pd', direction),
@@ -146,7 +146,7 @@ describe('tangent: sizes and dispatch chunks', () => {
     const dummy = gpu.ctx.storage('test/dummy', 16);
     try {
       const call = { layout, params: dummy, direction: dummy, x: dummy, batch: 1, steps: 1, state: dummy, v: dummy, yhatDot: dummy };
-      expect(() => recordTangent(gpu.ctx.step('test refusal'), { ...call, cellTangent: dummy })).toThrow(/only lstm has a cell state/);
+      expect(() => recordTangent(gpu.ctx.step('test refusal'), { ...call, cellTangent: dummy })).toThrow(/only lstm and torch_lstm have a cell state/);
     } finally {
       dummy.destroy();
     }

@@ -10,7 +10,7 @@
 //   with norms ≲ 3 carries about ℓ·3^{ℓ-1}·H·3e-11 ≲ 1e-7 at worst, typically far less: |Δ| ≤ 1e-6 |P| + 1e-7.
 //   A wrong term (a missing LayerNorm projection, a transposed U) is an O(1e-2 … 1) error.
 import { describe, expect, it } from 'vitest';
-import { CELL_KINDS, buildLayout, initParams, TensorViews, type CellKind, type ParamLayout, layerNormChoices } from '../../src/model/index.ts';
+import { CELL_KINDS, buildLayout, initParams, TensorViews, type CellKind, type ParamLayout, layerNormChoices, stateWidth } from '../../src/model/index.ts';
 import { matmul } from '../../src/model/f64/linalg.ts';
 import { prepareModel, rollout, type RecurrentState, type StepRecord } from '../../src/reference/cells/index.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -80,14 +80,14 @@ function tangentJacobian(m: Model, rec: StepRecord): Float64Array {
   return assemble(size, (k) => {
     const unit = new Float64Array(size);
     unit[k] = 1;
-    return flatten(model.cell.tangent(model.p, zeroDirection, rec, unflatten(unit, m.cell === 'lstm')));
+    return flatten(model.cell.tangent(model.p, zeroDirection, rec, unflatten(unit, stateWidth(m.cell) === 2)));
   });
 }
 
 function finiteDifferenceJacobian(m: Model, rec: StepRecord): Float64Array {
   const model = prepareModel(m.layout, m.params);
   const base = flatten(rec.prev);
-  const stepFrom = (v: Float64Array) => flatten(model.cell.step(model.p, rec.x, unflatten(v, m.cell === 'lstm')).next);
+  const stepFrom = (v: Float64Array) => flatten(model.cell.step(model.p, rec.x, unflatten(v, stateWidth(m.cell) === 2)).next);
   return assemble(base.length, (k) => {
     const plus = Float64Array.from(base);
     const minus = Float64Array.from(base);
@@ -119,12 +119,12 @@ describe.each(CASES)('$name: P(ℓ)', (m) => {
 
   it('equals the product of Jacobians from the reference tangent (zero parameter direction, unit state direction)', () => {
     const jacobians = recs.map((rec) => tangentJacobian(m, rec));
-    LAGS.forEach((lag, i) => expectClose(`${m.name} P(${lag}) vs tangent product`, blocks[i]!, productBlock(jacobians, T_END, lag, m.cell === 'lstm'), 1e-12, 1e-14));
+    LAGS.forEach((lag, i) => expectClose(`${m.name} P(${lag}) vs tangent product`, blocks[i]!, productBlock(jacobians, T_END, lag, stateWidth(m.cell) === 2), 1e-12, 1e-14));
   });
 
   it('equals the product of central-difference Jacobians of the reference step', () => {
     const jacobians = recs.map((rec) => finiteDifferenceJacobian(m, rec));
-    LAGS.slice(0, 4).forEach((lag, i) => expectClose(`${m.name} P(${lag}) vs finite differences`, blocks[i]!, productBlock(jacobians, T_END, lag, m.cell === 'lstm'), 1e-6, 1e-7));
+    LAGS.slice(0, 4).forEach((lag, i) => expectClose(`${m.name} P(${lag}) vs finite differences`, blocks[i]!, productBlock(jacobians, T_END, lag, stateWidth(m.cell) === 2), 1e-6, 1e-7));
   });
 });
 

@@ -29,6 +29,10 @@ const ZERO_BIASES: Record<CellKind, string[]> = {
   gru: ['out.bias'],
   lstm: ['out.bias'],
   linear: ['Wx.bias', 'out.bias'],
+  rnn: ['out.bias'],
+  rnn_relu: ['out.bias'],
+  torch_gru: ['out.bias'],
+  torch_lstm: ['out.bias'],
 };
 
 function expectIdentity(what: string, m: Float64Array, n: number, tol: number): void {
@@ -94,6 +98,19 @@ describe.each(CASES)('$name', ({ cell, layernorm, orthogonal }) => {
     for (const t of layout.tensors.filter((t) => !fixed(t.name))) {
       const same = [...Array(t.size).keys()].filter((i) => a[t.offset + i] === c[t.offset + i]);
       expect(same, `${t.name}: elements equal under seeds 5 and 6`).toEqual([]);
+    }
+  });
+});
+
+describe("PyTorch's layers (SPEC §13)", () => {
+  it.each(['rnn', 'torch_gru', 'torch_lstm'] as const)('%s: every recurrent weight and bias in ±1/√H (PyTorch: fan_in is H), not ±1/√D', (cell) => {
+    const [D, H] = [1, 16]; // 1/√D = 1 would admit values the 1/√H = 0.25 bound refuses
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: false });
+    const views = new TensorViews(layout, initParams(layout, { seed: 3, orthogonal: false }));
+    for (const name of ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0']) {
+      const values = [...views.get(name)];
+      expect(Math.max(...values.map(Math.abs)), name).toBeLessThanOrEqual(0.25);
+      expect(Math.max(...values.map(Math.abs)), `${name} spans its range`).toBeGreaterThan(0.2);
     }
   });
 });

@@ -50,6 +50,17 @@ const EXPECTED: Record<CellKind, { tensors: [string, number[]][]; ln: string }> 
     tensors: [['Wx.weight', [H, D]], ['Wx.bias', [H]], ['Wh.weight', [H, H]], ['out.weight', [1, H]], ['out.bias', [1]]],
     ln: '',
   },
+  // SPEC §13: PyTorch's names and stacked row blocks (G = 1, 3, 4), in named_parameters() order
+  rnn: { tensors: [['weight_ih_l0', [H, D]], ['weight_hh_l0', [H, H]], ['bias_ih_l0', [H]], ['bias_hh_l0', [H]], ['out.weight', [1, H]], ['out.bias', [1]]], ln: '' },
+  rnn_relu: { tensors: [['weight_ih_l0', [H, D]], ['weight_hh_l0', [H, H]], ['bias_ih_l0', [H]], ['bias_hh_l0', [H]], ['out.weight', [1, H]], ['out.bias', [1]]], ln: '' },
+  torch_gru: {
+    tensors: [['weight_ih_l0', [3 * H, D]], ['weight_hh_l0', [3 * H, H]], ['bias_ih_l0', [3 * H]], ['bias_hh_l0', [3 * H]], ['out.weight', [1, H]], ['out.bias', [1]]],
+    ln: '',
+  },
+  torch_lstm: {
+    tensors: [['weight_ih_l0', [4 * H, D]], ['weight_hh_l0', [4 * H, H]], ['bias_ih_l0', [4 * H]], ['bias_hh_l0', [4 * H]], ['out.weight', [1, H]], ['out.bias', [1]]],
+    ln: '',
+  },
 };
 
 const CASES = CELL_KINDS.flatMap((cell) => layerNormChoices(cell).map((layernorm) => ({ name: `${cell} ln=${layernorm ? 'on' : 'off'}`, cell, layernorm })));
@@ -105,7 +116,8 @@ describe.each(CASES)('$name', ({ cell, layernorm }) => {
 
 describe('configuration errors', () => {
   it.each([
-    ['unknown cell', { cell: 'rnn' as CellKind, inputSize: 3, hiddenSize: 5, layernorm: false }, /unknown cell "rnn"/],
+    ['LayerNorm on a PyTorch layer', { cell: 'torch_gru' as CellKind, inputSize: 3, hiddenSize: 4, layernorm: true }, /PyTorch's torch_gru layer has no LayerNorm \(SPEC §13\); set layernorm to false/],
+    ['unknown cell', { cell: 'elman' as CellKind, inputSize: 3, hiddenSize: 5, layernorm: false }, /unknown cell "elman"/],
     ['zero hidden size', { cell: 'gru' as CellKind, inputSize: 3, hiddenSize: 0, layernorm: false }, /hiddenSize must be a positive integer/],
     ['fractional input size', { cell: 'gru' as CellKind, inputSize: 2.5, hiddenSize: 4, layernorm: false }, /inputSize must be a positive integer/],
     ['LayerNorm on the linear cell', { cell: 'linear' as CellKind, inputSize: 3, hiddenSize: 4, layernorm: true }, /the linear cell has no LayerNorm .* set layernorm to false/],

@@ -73,6 +73,19 @@ const ROUND_TRIPS = CELL_KINDS.flatMap((cell) =>
   layerNormChoices(cell).flatMap((layernorm) => (['F32', 'F64'] as const).map((dtype) => ({ name: `${cell} ln=${layernorm ? 'on' : 'off'} ${dtype}`, cell, layernorm, dtype }))),
 );
 
+describe('round trip of a K-output readout (SPEC §13)', () => {
+  it.each(['torch_lstm', 'gru'] as const)('%s with K=3: metadata outputs "3", out.weight [3,H] read back without hints', (cell) => {
+    const layout = buildLayout({ cell, inputSize: 3, hiddenSize: 5, layernorm: false, outputs: 3 });
+    const params = initParams(layout, { seed: 22 });
+    const back = readSafetensors(writeSafetensors(layout, params, { dtype: 'F64' }));
+    expect(back.metadata.outputs).toBe('3');
+    expect(back.layout.config).toEqual(layout.config);
+    expect([...back.params]).toEqual([...params]);
+    // the scalar readout writes no `outputs`, so files of the paper's cells are as before
+    expect(readSafetensors(writeSafetensors(buildLayout({ cell, inputSize: 3, hiddenSize: 5, layernorm: false }), initParams(buildLayout({ cell, inputSize: 3, hiddenSize: 5, layernorm: false }), { seed: 1 }))).metadata.outputs).toBeUndefined();
+  });
+});
+
 describe.each(ROUND_TRIPS)('round trip $name', ({ cell, layernorm, dtype }) => {
   const layout = buildLayout({ cell, inputSize: 3, hiddenSize: 5, layernorm });
   const params = initParams(layout, { seed: 21, constS: 0.05 });
@@ -228,8 +241,8 @@ describe('refusals name what was wrong and what was expected', () => {
 
 describe('a bare state_dict (no lwin metadata): the model from the tensor names and shapes', () => {
   const bare = (config: ModelConfig, drop: string[] = []) => buildFile(rawTensors(config).filter((t) => !drop.includes(t.name)), { format: 'pt' });
-  // linear's tensors are const's without s_const: ambiguous on their own (below).
-  const CASES = CELL_KINDS.filter((cell) => cell !== 'linear').flatMap((cell) => layerNormChoices(cell).map((layernorm) => ({ cell, inputSize: 3, hiddenSize: 4, layernorm })));
+  // linear's tensors are const's without s_const, rnn_relu's are rnn's: ambiguous on their own (below).
+  const CASES = CELL_KINDS.filter((cell) => cell !== 'linear' && cell !== 'rnn' && cell !== 'rnn_relu').flatMap((cell) => layerNormChoices(cell).map((layernorm) => ({ cell, inputSize: 3, hiddenSize: 4, layernorm })));
 
   it.each(CASES)('infers $cell (D=3, H=4, layernorm $layernorm)', (config) => {
     const back = readSafetensors(bare(config), { source: 'state_dict.safetensors' });
@@ -242,6 +255,8 @@ describe('a bare state_dict (no lwin metadata): the model from the tensor names 
       /fit 2 models: const \(D=3, H=4, layernorm off\) without its s_const buffer; linear \(D=3, H=4, layernorm off\)\. They differ in the cell \(const or linear\): say which \(lwin diagnose --cells/],
     ['shared and diag coincide at H = 1', () => bare({ cell: 'diag', inputSize: 3, hiddenSize: 1, layernorm: true }), {},
       /fit 2 models: shared \(D=3, H=1, layernorm on\); diag \(D=3, H=1, layernorm on\)\. They differ in the cell \(shared or diag\)/],
+    ['nn.RNN with tanh or ReLU', () => bare({ cell: 'rnn', inputSize: 3, hiddenSize: 4, layernorm: false }), {},
+      /fit 2 models: rnn \(D=3, H=4, layernorm off\); rnn_relu \(D=3, H=4, layernorm off\)\. They differ in the cell \(rnn or rnn_relu\)/],
   ])('refuses an ambiguous file, naming what is ambiguous: %s', (_, make, options, message) => {
     expect(refusal(make(), options)).toMatch(message);
   });
@@ -250,6 +265,8 @@ describe('a bare state_dict (no lwin metadata): the model from the tensor names 
     ['--cells linear', () => bare({ cell: 'linear', inputSize: 3, hiddenSize: 4, layernorm: false }), 'linear'],
     ['--cells const (s_const from the default, with a warning)', () => bare({ cell: 'const', inputSize: 3, hiddenSize: 4, layernorm: false }, ['s_const']), 'const'],
     ['--cells shared at H = 1', () => bare({ cell: 'diag', inputSize: 3, hiddenSize: 1, layernorm: false }), 'shared'],
+    ['--cells rnn_relu', () => bare({ cell: 'rnn', inputSize: 3, hiddenSize: 4, layernorm: false }), 'rnn_relu'],
+    ['--cells rnn', () => bare({ cell: 'rnn', inputSize: 3, hiddenSize: 4, layernorm: false }), 'rnn'],
   ])('the caller resolves the ambiguity: %s', (_, make, cell) => {
     expect(readSafetensors(make(), { hints: { cell } }).layout.config.cell).toBe(cell);
   });

@@ -26,7 +26,7 @@ const TINY = {
 describe('runStudy and report', () => {
   it.each([
     { name: 'a negative epoch count', input: { epochs: -1 } },
-    { name: 'an unknown cell', input: { cells: ['rnn'] } },
+    { name: 'an unknown cell', input: { cells: ['elman'] } },
     { name: 'a lag grid past the sequence', input: { lagGrid: { min: 1, max: 500, num: 4 } } },
   ])('refuses $name with the message `lwin run` gives', async ({ input }) => {
     const cli = (() => {

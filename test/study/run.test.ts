@@ -69,10 +69,63 @@ describe('lwin run at a tiny size', () => {
   });
 });
 
+describe("lwin run with PyTorch's layers (SPEC §13)", () => {
+  it('rnn, torch_gru and torch_lstm train, are diagnosed and write every output, weights under PyTorch names', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'lwin-study-torch-'));
+    try {
+      const cells = ['rnn', 'torch_gru', 'torch_lstm'];
+      const config = resolveStudy('quick', { ...TINY, cells });
+      await runStudy(gpu.ctx, config, out);
+      for (const cell of cells) for (const file of CELL_FILES(cell)) await expect(stat(join(out, cell, file))).resolves.toBeTruthy();
+      const hn = await readFile(join(out, 'H_N_summary.csv'), 'utf8');
+      expect(hn.split('\n')[0]).toBe('N,H_N_rnn,H_N_torch_gru,H_N_torch_lstm,contiguous_H_N_rnn,contiguous_H_N_torch_gru,contiguous_H_N_torch_lstm');
+      for (const cell of cells) {
+        const rows = (await readFile(join(out, cell, `${cell}_summary.csv`), 'utf8')).trim().split('\n').slice(1);
+        expect(rows, `${cell}: one summary row per lag`).toHaveLength(8);
+        const mu = rows.map((r) => Number(r.split(',')[1]));
+        expect(mu.every((v) => Number.isFinite(v) && v >= 0), `${cell} mu_l1_mean ${mu.join(' ')}`).toBe(true);
+      }
+      const gru = readSafetensors(await readFile(join(out, 'torch_gru', 'torch_gru.safetensors')), { source: 'torch_gru.safetensors' });
+      expect(gru.layout.tensors.map((t) => `${t.name} [${t.shape.join(',')}]`)).toEqual([
+        'weight_ih_l0 [24,3]', 'weight_hh_l0 [24,8]', 'bias_ih_l0 [24]', 'bias_hh_l0 [24]', 'out.weight [1,8]', 'out.bias [1]',
+      ]);
+      const gates = await readFile(join(out, 'torch_gru', 'gate_stats_torch_gru.csv'), 'utf8');
+      expect(gates).toContain('z_mean');
+      expect(gates).toContain('rdiag_mean');
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("lwin run with a K-class head (SPEC §13: ce at the last step)", () => {
+  it('trains and diagnoses on your data: accuracy in the learning curve, one ψ sample per sequence and lag, the report says so', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'lwin-study-ce-'));
+    const example = join(import.meta.dirname, '..', '..', 'examples', 'pytorch');
+    try {
+      const config = resolveStudy('quick', {
+        ...TINY, cells: ['torch_gru'], data: { x: join(example, 'x.npy'), y: join(example, 'y.npy') }, model: { hidden: 8, outputs: 2, loss: 'ce', lossSteps: 'last' },
+      });
+      await runStudy(gpu.ctx, config, out);
+      const curve = (await readFile(join(out, 'torch_gru', 'torch_gru_learning_curve.csv'), 'utf8')).trim().split('\n').slice(1).map((r) => r.split(',').map(Number));
+      for (const [, , trainAcc, , valAcc] of curve) expect(trainAcc! >= 0 && trainAcc! <= 1 && valAcc! >= 0 && valAcc! <= 1, `accuracies ${trainAcc} ${valAcc}`).toBe(true);
+      const summary = (await readFile(join(out, 'torch_gru', 'torch_gru_summary.csv'), 'utf8')).trim().split('\n');
+      const samples = summary[0]!.split(',').indexOf('n_samples');
+      expect(summary.slice(1).map((r) => r.split(',')[samples])).toEqual(Array(8).fill('128'));
+      expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('Cross-entropy (left, log scale) and accuracy (right)');
+      await expect(runStudy(gpu.ctx, resolveStudy('quick', { ...TINY, cells: ['torch_gru'], model: { hidden: 8, outputs: 2, loss: 'ce' } }), join(out, 'task'))).rejects.toThrow(
+        'a readout of K=2 with the ce loss at all steps needs your data (--x, --y): the multi-lag task has one regression target per step',
+      );
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('study configurations refused before any work', () => {
   it.each([
     ['an unknown setting', { epochz: 3 }, /epochz/],
-    ['an unknown cell', { cells: ['rnn'] }, /cells/],
+    ['an unknown cell', { cells: ['elman'] }, /cells/],
     ['a lag grid reaching the sequence length', { task: { steps: 64 }, lagGrid: { min: 2, max: 64, num: 8 } }, /lagGrid.max \(64\) must be below the sequence length 64/],
     ['task lags and coefficients of different lengths', { task: { lags: [2, 4], coeffs: [0.5] } }, /2 lags but task.coeffs 1/],
     ['a cell listed twice', { cells: ['gru', 'gru'] }, /twice/],

@@ -7,6 +7,7 @@ import { linearCell } from './linear.ts';
 import { lstmCell } from './lstm.ts';
 import { sharedCell } from './shared.ts';
 import type { CellReference } from './types.ts';
+import { torchSingleLayerCell } from './torch/single.ts';
 
 const CELL_REFERENCES: Readonly<Record<CellKind, CellReference>> = {
   const: constCell,
@@ -15,6 +16,10 @@ const CELL_REFERENCES: Readonly<Record<CellKind, CellReference>> = {
   gru: gruCell,
   lstm: lstmCell,
   linear: linearCell,
+  rnn: torchSingleLayerCell('rnn'),
+  rnn_relu: torchSingleLayerCell('rnn_relu'),
+  torch_gru: torchSingleLayerCell('torch_gru'),
+  torch_lstm: torchSingleLayerCell('torch_lstm'),
 };
 
 export function cellReference(kind: CellKind): CellReference {

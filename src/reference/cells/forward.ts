@@ -2,7 +2,7 @@
 import type { FloatArray, ParamLayout } from '../../model/params.ts';
 import { meanSquaredError, readout } from './readout.ts';
 import { checkBatch, prepareModel, rollout, type SequenceBatch } from '../../model/f64/sequence.ts';
-import { INTERMEDIATE_NAMES } from '../../model/cells.ts';
+import { INTERMEDIATE_NAMES, stateWidth } from '../../model/cells.ts';
 import type { IntermediateValues, RecurrentState } from '../../model/f64/types.ts';
 
 export interface ForwardResult {
@@ -27,7 +27,7 @@ export function referenceForward(layout: ParamLayout, params: FloatArray, data: 
   const { batch: bCount, steps: tCount } = data;
   const n = model.hiddenSize;
   const h = new Float64Array(bCount * tCount * n);
-  const c = layout.config.cell === 'lstm' ? new Float64Array(bCount * tCount * n) : null;
+  const c = stateWidth(layout.config.cell) === 2 ? new Float64Array(bCount * tCount * n) : null;
   const yHat = new Float64Array(bCount * tCount);
   const names = INTERMEDIATE_NAMES[layout.config.cell];
   const intermediates: IntermediateValues = {};

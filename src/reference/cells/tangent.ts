@@ -1,5 +1,6 @@
 // Float64 forward-mode JVP (SPEC §7): v_t = (dh_t/dθ)[w] for every step, through the full Jacobians
 // (gates, recurrent mixing, LayerNorm; LSTM through c as well).
+import { stateWidth } from '../../model/cells.ts';
 import { TensorViews, maskTrainable, type FloatArray, type ParamLayout } from '../../model/params.ts';
 import { readoutTangent } from './readout.ts';
 import { checkBatch, prepareModel, rollout, zeroState, type SequenceBatch } from '../../model/f64/sequence.ts';
@@ -23,7 +24,7 @@ export function referenceTangent(layout: ParamLayout, params: FloatArray, data: 
   const { batch: bCount, steps: tCount } = data;
   const n = model.hiddenSize;
   const v = new Float64Array(bCount * tCount * n);
-  const vc = layout.config.cell === 'lstm' ? new Float64Array(bCount * tCount * n) : null;
+  const vc = stateWidth(layout.config.cell) === 2 ? new Float64Array(bCount * tCount * n) : null;
   const yHatDot = new Float64Array(bCount * tCount);
 
   for (let b = 0; b < bCount; b++) {

@@ -1,7 +1,7 @@
 // Float64 twin of the GPU window engine (src/diagnostics/windows.ts), for tests only: every window product of
 // SPEC §5 formed directly from its ℓ factors (no prefix sums, no logs), then the envelope of SPEC §5 and ψ of SPEC §7.
 import type { CellKind } from '../../model/cells.ts';
-import { INTERMEDIATE_NAMES, type IntermediateName } from '../../model/cells.ts';
+import { INTERMEDIATE_NAMES, windowRuleCell, type IntermediateName } from '../../model/cells.ts';
 
 export interface WindowData {
   cell: CellKind;
@@ -43,7 +43,7 @@ export function referenceMu(data: WindowData, lag: number, firstOrder: boolean):
   for (let b = 0; b < B; b++) {
     for (let q = 0; q < H; q++) {
       for (let t = lag; t < T; t++) {
-        const [value, size] = windowAt(cell, p, b, t, q, lag, firstOrder);
+        const [value, size] = windowAt(windowRuleCell(cell), p, b, t, q, lag, firstOrder);
         mu[(b * T + t) * H + q] = value;
         magnitude[(b * T + t) * H + q] = size;
       }

@@ -2,7 +2,8 @@
 import type { CellReport } from '../load.ts';
 import { cellColor, DASH_LEGEND, finite, HEIGHT, omitted, positive, topLevel, type Figure } from './common.ts';
 
-export function learningCurveFigure(cells: readonly CellReport[], order: readonly string[]): Figure {
+/** `classification`: the models were trained with SPEC §13's ce loss, and train_acc / val_acc hold accuracy. */
+export function learningCurveFigure(cells: readonly CellReport[], order: readonly string[], classification = false): Figure {
   const title = 'Learning curves';
   const values = cells.flatMap((c) => (c.learningCurve ?? []).flatMap((r) => [
     // train_acc / val_acc hold R² (the reference's column names; curves.ts).
@@ -16,13 +17,15 @@ export function learningCurveFigure(cells: readonly CellReport[], order: readonl
   return {
     id: 'learning-curves',
     title,
-    caption: 'Mean squared error (left, log scale) and R² (right) of the training and validation sets after each epoch. Solid: train; dashed: validation.' +
+    caption: (classification
+      ? 'Cross-entropy (left, log scale) and accuracy (right) of the training and validation sets after each epoch. Solid: train; dashed: validation.'
+      : 'Mean squared error (left, log scale) and R² (right) of the training and validation sets after each epoch. Solid: train; dashed: validation.') +
       (missing.length ? ` No learning curve for: ${missing.join(', ')}.` : ''),
     spec: topLevel(title, {
       data: { values },
       hconcat: [
-        { width: 330, height: HEIGHT, transform: [{ filter: 'datum.loss > 0' }], mark: { type: 'line', point: true }, encoding: { x, y: { field: 'loss', type: 'quantitative', title: 'loss (mean squared error, log scale)', scale: { type: 'log' } }, ...common } },
-        { width: 330, height: HEIGHT, transform: [{ filter: 'isFinite(datum.r2)' }], mark: { type: 'line', point: true }, encoding: { x, y: { field: 'r2', type: 'quantitative', title: 'R² (coefficient of determination)' }, ...common } },
+        { width: 330, height: HEIGHT, transform: [{ filter: 'datum.loss > 0' }], mark: { type: 'line', point: true }, encoding: { x, y: { field: 'loss', type: 'quantitative', title: classification ? 'loss (cross-entropy, log scale)' : 'loss (mean squared error, log scale)', scale: { type: 'log' } }, ...common } },
+        { width: 330, height: HEIGHT, transform: [{ filter: 'isFinite(datum.r2)' }], mark: { type: 'line', point: true }, encoding: { x, y: { field: 'r2', type: 'quantitative', title: classification ? 'accuracy' : 'R² (coefficient of determination)' }, ...common } },
       ],
     }),
   };

@@ -42,7 +42,15 @@ const GATE_BIASES: Readonly<Record<CellKind, readonly string[]>> = {
   gru: ['Wz.bias', 'Wr.bias'],
   lstm: ['Wi.bias', 'Wf.bias', 'Wo.bias'],
   linear: [], // no gates: its saturated regime is the perturbed one
+  // PyTorch's layers: gate rows of bias_ih_l0 (TORCH_SATURATED_ROWS); rnn has no gate
+  rnn: [],
+  rnn_relu: [],
+  torch_gru: [],
+  torch_lstm: [],
 };
+
+/** Row blocks of bias_ih_l0 that are gates (SPEC §13): torch_gru r, z; torch_lstm i, f, o. */
+const TORCH_SATURATED_BLOCKS: Readonly<Partial<Record<CellKind, readonly number[]>>> = { torch_gru: [0, 1], torch_lstm: [0, 1, 3] };
 
 export interface Fixture {
   layout: ParamLayout;
@@ -64,6 +72,10 @@ export function makeFixture(c: CellCase, seed = 7): Fixture {
     const views = new TensorViews(layout, params);
     for (const name of GATE_BIASES[c.cell]) views.get(name).forEach((_, q, bias) => (bias[q] = q % 2 === 0 ? 6 : -6));
     if (c.cell === 'const') views.get('s_const')[0] = 0.98;
+    const H = SIZES.hidden;
+    for (const block of TORCH_SATURATED_BLOCKS[c.cell] ?? []) {
+      for (let q = 0; q < H; q++) views.get('bias_ih_l0')[block * H + q] = q % 2 === 0 ? 6 : -6;
+    }
   }
   const { batch, steps, input } = SIZES;
   const x = rng.fillNormal(new Float64Array(batch * steps * input)) as Float64Array;

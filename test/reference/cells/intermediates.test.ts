@@ -3,6 +3,7 @@
 // The step is checked too (h_t, c_t reproduce), so the recurrence and the diagnostics are both pinned.
 import { describe, expect, it } from 'vitest';
 import { LAYERNORM_PREFIX, TensorViews, type ParamLayout } from '../../../src/model/index.ts';
+import { isTorchCell, stateWidth, windowRuleCell } from '../../../src/model/cells.ts';
 import { cellReference, referenceForward, referenceStep, type IntermediateValues } from '../../../src/reference/cells/index.ts';
 import { allCases, expectClose, makeFixture, SIZES, type CellCase } from './cases.ts';
 
@@ -112,9 +113,14 @@ const EXPECTED_NAMES = {
   gru: ['gate', 'leak', 'rdiag', 'r'],
   lstm: ['f', 'e', 'cdiag'],
   linear: ['leak'],
+  rnn: ['leak'],
+  rnn_relu: ['leak'],
+  torch_gru: ['gate', 'leak', 'rdiag'],
+  torch_lstm: ['f', 'e', 'cdiag'],
 } as const;
 
-describe.each(allCases(['orthogonal', 'perturbed', 'saturated']))('$name', (c) => {
+// PyTorch's layers' SPEC §13 formulas are checked term by term in test/torch/twin.test.ts; here, lwin's own cells.
+describe.each(allCases(['orthogonal', 'perturbed', 'saturated']).filter((c) => !isTorchCell(c.cell)))('$name', (c) => {
   const { layout, params, data } = makeFixture(c);
   const fwd = referenceForward(layout, params, data);
   const { batch, steps, hidden: H, input: D } = SIZES;
@@ -161,6 +167,7 @@ describe.each(allCases(['orthogonal', 'perturbed', 'saturated']))('$name', (c) =
 
 // Without LayerNorm the diagonal terms are exact Jacobian diagonals for these cells (SPEC §4 leaves out
 // only LayerNorm's Jacobian; GRU's rdiag also drops off-diagonal reset-gate mixing, so it is not checked here).
+// PyTorch's layers (SPEC §13) too: rnn's d is the whole diagonal, torch_gru's reset acts on its own unit's m only.
 const EXACT_DIAGONAL_CASES = allCases(['orthogonal', 'perturbed', 'saturated']).filter((c) => !c.layernorm && c.cell !== 'gru');
 
 describe.each(EXACT_DIAGONAL_CASES)('$name', (c) => {
@@ -181,15 +188,15 @@ describe.each(EXACT_DIAGONAL_CASES)('$name', (c) => {
           const shifted = (delta: number) => {
             const s = { h: Float64Array.from(prev.h), c: prev.c ? Float64Array.from(prev.c) : undefined };
             s[wrt]![q] = s[wrt]![q]! + delta;
-            return cell.step(p, x, c.cell === 'lstm' ? s : { h: s.h }).next[which]![q]!;
+            return cell.step(p, x, stateWidth(c.cell) === 2 ? s : { h: s.h }).next[which]![q]!;
           };
           return (shifted(step) - shifted(-step)) / (2 * step);
         });
       const at = (name: keyof IntermediateValues) => [...fwd.intermediates[name]!.subarray(row * H, (row + 1) * H)];
-      if (c.cell === 'lstm') {
+      if (windowRuleCell(c.cell) === 'lstm') {
         expectClose(`${c.name} t=${t} cdiag = diag ∂c_t/∂h_{t-1}`, at('cdiag'), fdDiag('c', 'h'), 1e-6, 1e-9);
         expectClose(`${c.name} t=${t} f = diag ∂c_t/∂c_{t-1}`, at('f'), fdDiag('c', 'c'), 1e-6, 1e-9);
-      } else if (c.cell === 'linear') {
+      } else if (windowRuleCell(c.cell) === 'linear') {
         expectClose(`${c.name} t=${t} leak = diag ∂h_t/∂h_{t-1} = Wh_qq`, at('leak'), fdDiag('h', 'h'), 1e-6, 1e-9);
       } else {
         const leakPlusRdiag = at('leak').map((l, q) => l + at('rdiag')[q]!);
