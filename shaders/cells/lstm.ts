@@ -4,14 +4,13 @@
 import { columnProducts } from './tile.ts';
 import { candidateBackward, candidateNorm, pairPre, type StepContext } from './step-context.ts';
 
-export function lstmForwardStep(c: StepContext): string {
-  const { o } = c;
+/**
+ * The LSTM's gates, cell update and SPEC §4 terms from the pre-activations a_i, a_f, a_o, a_g (lwin's lstm and
+ * PyTorch's, which differ only in how the pre-activations are formed); `u(gate)` is the offset of that gate's
+ * recurrent matrix, whose diagonal the terms need.
+ */
+export function lstmUpdate(u: (gate: 'i' | 'f' | 'g') => string): string {
   return /* wgsl */ `
-  let a_i = ${pairPre(c, 'Wi', 'Ui')};
-  let a_f = ${pairPre(c, 'Wf', 'Uf')};
-  let a_o = ${pairPre(c, 'Wo', 'Uo')};
-  var a_g = ${pairPre(c, 'Wg', 'Ug')};
-${candidateNorm(c)}
   let gi = sigmoid(a_i);
   let gf = sigmoid(a_f);
   let go = sigmoid(a_o);
@@ -28,7 +27,19 @@ ${candidateNorm(c)}
   var terms: array<V, 4>;
   terms[0] = gf;
   terms[1] = go * tc_slope;
-  terms[2] = c_prev * gf * gfc * pdiag(${o('Uf.weight')}) + gi * g_slope * pdiag(${o('Ug.weight')}) + g * gi * gic * pdiag(${o('Ui.weight')});
+  terms[2] = c_prev * gf * gfc * pdiag(${u('f')}) + gi * g_slope * pdiag(${u('g')}) + g * gi * gic * pdiag(${u('i')});
+`;
+}
+
+export function lstmForwardStep(c: StepContext): string {
+  const { o } = c;
+  return /* wgsl */ `
+  let a_i = ${pairPre(c, 'Wi', 'Ui')};
+  let a_f = ${pairPre(c, 'Wf', 'Uf')};
+  let a_o = ${pairPre(c, 'Wo', 'Uo')};
+  var a_g = ${pairPre(c, 'Wg', 'Ug')};
+${candidateNorm(c)}
+${lstmUpdate((gate) => o(`U${gate}.weight`))}
 `;
 }
 

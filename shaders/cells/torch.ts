@@ -9,6 +9,7 @@
 import { TORCH_GATES, type TorchCellKind } from '../../src/model/cells.ts';
 import { columnProducts } from './tile.ts';
 import type { StepContext } from './step-context.ts';
+import { lstmUpdate } from './lstm.ts';
 
 /** WGSL offset of gate `gate`'s block in one of layer 0's tensors. */
 function at(c: StepContext, kind: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh', gate: string): string {
@@ -95,23 +96,7 @@ export function torchLstmForwardStep(c: StepContext): string {
   let a_f = ${gatePre(c, 'f')};
   let a_g = ${gatePre(c, 'g')};
   let a_o = ${gatePre(c, 'o')};
-  let gi = sigmoid(a_i);
-  let gf = sigmoid(a_f);
-  let go = sigmoid(a_o);
-  let gic = sigmoid(-a_i);
-  let gfc = sigmoid(-a_f);
-  let goc = sigmoid(-a_o);
-  let g = tanh_c(a_g);
-  let g_slope = tanh_slope(a_g);
-  let c_prev = c_state;
-  c_state = select(V(0.0), gf * c_prev + gi * g, live);
-  let tc = tanh_c(c_state);
-  let tc_slope = tanh_slope(c_state);
-  let h_new = go * tc;
-  var terms: array<V, 4>;
-  terms[0] = gf;
-  terms[1] = go * tc_slope;
-  terms[2] = c_prev * gf * gfc * pdiag(${at(c, 'weight_hh', 'f')}) + gi * g_slope * pdiag(${at(c, 'weight_hh', 'g')}) + g * gi * gic * pdiag(${at(c, 'weight_hh', 'i')});
+${lstmUpdate((gate) => at(c, 'weight_hh', gate))}
 `;
 }
 
