@@ -45,11 +45,12 @@ ${lstmUpdate((gate) => o(`U${gate}.weight`))}
 
 /**
  * Adjoint of one LSTM step after the recomputed forward (c_state = c_t, c_prev = c_{t-1}). Given dh = ∂L/∂h_t and
- * dc_carry = ∂L/∂c_t from later steps, sets blocks 0..3 = a_i, a_f, a_o, a_g, `dh_prev` and the new `dc_carry`.
+ * dc_carry = ∂L/∂c_t from later steps, sets `blocks` (the gates' pre-activation adjoints in the order `gates`: lwin's
+ * i, f, o, g, or PyTorch's row order i, f, g, o), `dh_prev` and the new `dc_carry`. `u(gate)` is the offset of that
+ * gate's recurrent matrix.
  */
-export function lstmBackwardStep(c: StepContext): string {
-  const { o } = c;
-  const columns = ['i', 'f', 'o', 'g'].map((gate) => ({ value: `da_${gate}`, u: o(`U${gate}.weight`) }));
+export function lstmBackwardStep(c: StepContext, gates: readonly string[] = ['i', 'f', 'o', 'g'], u: (gate: string) => string = (gate) => c.o(`U${gate}.weight`)): string {
+  const columns = gates.map((gate) => ({ value: `da_${gate}`, u: u(gate) }));
   return /* wgsl */ `
   let dct = dc_carry + dh * go * tc_slope;
   let da_i = select(V(0.0), dct * g * gi * gic, live);
@@ -60,9 +61,6 @@ ${candidateBackward(c, 'dct * gi')}
 ${columnProducts(columns, c.resident ?? 4, 'dh_u')}
   let dh_prev = select(V(0.0), dh_u, live);
   var blocks: array<V, 4>;
-  blocks[0] = da_i;
-  blocks[1] = da_f;
-  blocks[2] = da_o;
-  blocks[3] = da_g;
+${gates.map((gate, i) => `  blocks[${i}] = da_${gate};`).join('\n')}
 `;
 }

@@ -9,7 +9,7 @@
 import { TORCH_GATES, type TorchCellKind } from '../../src/model/cells.ts';
 import { columnProducts } from './tile.ts';
 import type { StepContext } from './step-context.ts';
-import { lstmUpdate } from './lstm.ts';
+import { lstmBackwardStep, lstmUpdate } from './lstm.ts';
 
 /** WGSL offset of gate `gate`'s block in one of layer 0's tensors. */
 function at(c: StepContext, kind: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh', gate: string): string {
@@ -100,24 +100,9 @@ ${lstmUpdate((gate) => at(c, 'weight_hh', gate))}
 `;
 }
 
-/** Adjoint of one torch_lstm step; blocks in PyTorch's row order i, f, g, o (so each tensor's gradient is one sum). */
+/** Adjoint of one torch_lstm step: lstm's (no LayerNorm), blocks in PyTorch's row order i, f, g, o (so each tensor's gradient is one sum). */
 export function torchLstmBackwardStep(c: StepContext): string {
-  const columns = ['i', 'f', 'g', 'o'].map((gate) => ({ value: `da_${gate}`, u: at(c, 'weight_hh', gate) }));
-  return /* wgsl */ `
-  let dct = dc_carry + dh * go * tc_slope;
-  let da_i = select(V(0.0), dct * g * gi * gic, live);
-  let da_f = select(V(0.0), dct * c_prev * gf * gfc, live);
-  let da_g = select(V(0.0), dct * gi * g_slope, live);
-  let da_o = select(V(0.0), dh * tc * go * goc, live);
-  dc_carry = select(V(0.0), dct * gf, live);
-${columnProducts(columns, c.resident ?? 4, 'dh_u')}
-  let dh_prev = select(V(0.0), dh_u, live);
-  var blocks: array<V, 4>;
-  blocks[0] = da_i;
-  blocks[1] = da_f;
-  blocks[2] = da_g;
-  blocks[3] = da_o;
-`;
+  return lstmBackwardStep({ ...c, layernorm: false }, ['i', 'f', 'g', 'o'], (gate) => at(c, 'weight_hh', gate));
 }
 
 export const TORCH_FORWARD_STEPS: Readonly<Record<TorchCellKind, (c: StepContext) => string>> = {
