@@ -39,20 +39,27 @@ function taskData(task: MultiLagTask, n: number): TrainingData {
 // training loss below 0.8 of its first epoch's (observed 0.76; the others fall below 0.6).
 const LEARNED_R2: Partial<Record<string, number>> = { torch_lstm: 0.4 };
 const LOSS_FALL: Partial<Record<string, number>> = { torch_lstm: 0.8 };
+// The const cell (s fixed at 0.5) picks up its second lag in a sudden escape from the one-lag plateau (R² ≈ 0.42)
+// whose epoch moves with last-bit rounding: epoch 9 with the binary-tree unit sums, epoch 11 with the radix-8 tree
+// (trajectories equal to 3 digits through epoch 2, then 0.438 → 0.567 at epoch 11, 0.689 at 16). Twelve epochs keep
+// "more than one lag learned" without resting on that timing.
+const EPOCHS: Partial<Record<string, number>> = { const: 12 };
 describe('learning the reduced multi-lag task (T=64, lags 2, 4, 8, H=32, 256 sequences, 10 epochs)', () => {
   const task = new MultiLagTask({ steps: 64, inputSize: 4, lags: [2, 4, 8], coeffs: [0.6, 0.5, 0.4], noiseStd: 0.3, seed: 1 });
   const data = taskData(task, 256);
   it.each(CELL_KINDS)('%s: validation R² > 0.5 and the training loss falls', async (cell) => {
-    const result = await train(gpu.ctx, config({ cell }), data, { sink: memorySink() });
+    const epochs = EPOCHS[cell] ?? 10;
+    const result = await train(gpu.ctx, config({ cell, epochs }), data, { sink: memorySink() });
     result.optimizer.destroy();
     const first = result.curve[0]!;
     const last = result.curve.at(-1)!;
     expect(last.val_acc, `R² per epoch: ${result.curve.map((c) => c.val_acc.toFixed(3)).join(' ')} (best possible ${task.maxR2().toFixed(3)})`).toBeGreaterThan(LEARNED_R2[cell] ?? 0.5);
     expect(last.val_acc).toBeLessThan(task.maxR2() + 0.02);
     expect(last.train_loss).toBeLessThan((LOSS_FALL[cell] ?? 0.6) * first.train_loss);
-    // The reference's 0-based `ep` with `ep % gate_log_every == 0`: after epochs 1 and 6 of 10 (every 5).
+    // The reference's 0-based `ep` with `ep % gate_log_every == 0`: after epochs 1 and 6 of 10 (every 5), and 11.
     const metrics = GATE_METRICS[cell].map(([, metric]) => metric);
-    expect(result.gates.map((g) => [g.epoch, g.metric])).toEqual([0, 5].flatMap((e) => metrics.map((m) => [e, m])));
+    const logged = [0, 5, 10].filter((e) => e < epochs);
+    expect(result.gates.map((g) => [g.epoch, g.metric])).toEqual(logged.flatMap((e) => metrics.map((m) => [e, m])));
   });
 });
 
@@ -164,7 +171,7 @@ describe('failures', () => {
     ['an unknown cell', { cell: 'elman' }, /cell/],
     ['an unknown optimizer', { optimizer: { name: 'adam', lr: 1e-3, weightDecay: 0 } }, /optimizer\.name/],
     ['a negative learning rate', { optimizer: { name: 'sgd', lr: -1, weightDecay: 0 } }, /optimizer\.lr/],
-    ['a hidden size beyond the kernels', { hidden: 300 }, /hidden/],
+    ['a hidden size beyond the kernels', { hidden: 1025 }, /hidden/],
     ['an unknown key', { epochz: 3 }, /epochz/],
   ])('refuses %s with the field named', (_name, overrides, pattern) => {
     expect(() => config(overrides)).toThrow(pattern);
