@@ -11,7 +11,7 @@ import { GpuOptimizer } from '../src/train/optim/index.ts';
 import type { ProfileReport } from '../src/gpu/profiler.ts';
 import { Rng } from '../src/util/random.ts';
 import { describeTimings, ensureTile } from '../src/cells/autotune.ts';
-import { defaultTile } from '../src/cells/tiles.ts';
+import { tileFor } from '../src/cells/tiles.ts';
 import { tileKey } from '../shaders/cells/tile.ts';
 
 /** The paper's training run (SPEC §10): 750 epochs of 8000 sequences, T = 1024, H = 128. */
@@ -49,8 +49,8 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   const { batch: B, steps: T, hidden: H, input: D } = size;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
   // The tile training would use: autotuned (or cached, or LWIN_TILE); the default without a cache.
-  const choice = await ensureTile(ctx, { cell, layernorm: layout.config.layernorm, hidden: H, input: D, batch: B }, ctx.options.tileCache, ctx.adapterName);
-  const tile = choice?.tile ?? tileKey(defaultTile(H));
+  const choice = await ensureTile(ctx, { cell, layernorm: layout.config.layernorm, hidden: H, input: D, batch: B });
+  const tile = tileKey(tileFor(ctx.device, cell, layout.config.layernorm, H));
   const rng = new Rng(1);
   const before = ctx.memory.live;
   ctx.memory.resetPeak();

@@ -87,7 +87,7 @@ export async function benchPeer(ctx: GpuContext, cell: PeerCell, size: PeerSize,
   const y = Float32Array.from({ length: B * T }, () => rng.normal());
   await useTfjsOn(ctx.device);
   // lwin's tile as training would pick it (autotuned and cached, LWIN_TILE, or the default without a cache).
-  await ensureTile(ctx, { cell, layernorm: cellLayerNorm(cell, false), hidden: size.hidden, input: D, batch: B }, ctx.options.tileCache, ctx.adapterName);
+  await ensureTile(ctx, { cell, layernorm: cellLayerNorm(cell, false), hidden: size.hidden, input: D, batch: B });
   const lwin = lwinTrainer(ctx, cell, size, x, y);
   const tfjs = tfjsTrainer(cell, size, x, y);
   try {

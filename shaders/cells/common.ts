@@ -5,9 +5,8 @@
 // sequences past the batch are idle but take part in every barrier. The recurrent state of the S sequences lives
 // in workgroup memory across the time steps of one dispatch.
 
-import type { DispatchLimits, ShaderHead, Workgroups } from '../../src/gpu/program.ts';
-import { foldRows } from '../../src/gpu/grid.ts';
-import { tilePrelude } from './tile.ts';
+import type { ShaderHead } from '../../src/gpu/program.ts';
+import { tileGrid, tilePrelude } from './tile.ts';
 
 export const RECURRENT_WORKGROUP = 256;
 /** Largest input width D the kernels accept (x_t of S sequences is staged in workgroup memory). */
@@ -25,9 +24,8 @@ export function threadsPerSequence(hidden: number): number {
  * Workgroups of a recurrent call: `x` columns (1, or one per step for ρ) and one row per group of S sequences,
  * folded past the per-dimension limit.
  */
-export function recurrentGrid(hidden: number, x: (p: { steps: number }) => number = () => 1) {
-  const perGroup = RECURRENT_WORKGROUP / threadsPerSequence(hidden);
-  return (p: { batch: number; steps: number }, limits: DispatchLimits): Workgroups => [x(p), ...foldRows(Math.ceil(p.batch / perGroup), limits.maxWorkgroupsPerDimension)];
+export function recurrentGrid(hidden: number, x?: (p: { steps: number }) => number) {
+  return tileGrid({ R: 1, K: 1, hp: threadsPerSequence(hidden), threads: RECURRENT_WORKGROUP }, x);
 }
 
 /** Constants, workgroup arrays and helpers every recurrent kernel starts with, after the program's head. */

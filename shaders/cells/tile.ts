@@ -48,9 +48,12 @@ export function tileUnits(tile: Tile): number {
   return tile.K * tile.hp;
 }
 
-/** Workgroups of a tiled recurrent call: one row per tileSequences sequences, folded past the per-dimension limit. */
-export function tileGrid(tile: Tile) {
-  return (p: { batch: number }, limits: DispatchLimits): Workgroups => [1, ...foldRows(Math.ceil(p.batch / tileSequences(tile)), limits.maxWorkgroupsPerDimension)];
+/**
+ * Workgroups of a tiled recurrent call: `x` columns (1, or one per step for ρ) and one row per tileSequences
+ * sequences, folded past the per-dimension limit.
+ */
+export function tileGrid(tile: Tile, x: (p: { steps: number }) => number = () => 1) {
+  return (p: { batch: number; steps: number }, limits: DispatchLimits): Workgroups => [x(p), ...foldRows(Math.ceil(p.batch / tileSequences(tile)), limits.maxWorkgroupsPerDimension)];
 }
 
 /** Floats of workgroup memory a kernel may use: WebGPU's default 16 KiB. */
@@ -80,11 +83,11 @@ function components(tile: Tile): Component[] {
   return Array.from({ length: tileWidth(tile) }, (_, c) => ({ c, r: c % tile.R, k: Math.floor(c / tile.R) }));
 }
 
-/** A V built from one WGSL scalar expression per component (a splat when they are all the same). */
-function vec(exprs: string[]): string {
+/** A V (or M) built from one WGSL scalar expression per component (a splat when they are all the same). */
+function vec(exprs: string[], type: 'V' | 'M' = 'V'): string {
   if (exprs.length === 1) return exprs[0]!;
-  if (exprs.every((e) => e === exprs[0])) return `V(${exprs[0]})`;
-  return `V(${exprs.join(', ')})`;
+  if (exprs.every((e) => e === exprs[0])) return `${type}(${exprs[0]})`;
+  return `${type}(${exprs.join(', ')})`;
 }
 
 /** Component c of a V-valued WGSL expression. */
@@ -195,7 +198,7 @@ fn unit_at(k: u32) -> u32 {
 }
 
 fn unit_live() -> M {
-  return ${vec(comps.map((c) => `tq + ${c.k}u * THP < params.H`)).replace(/^V\(/, 'M(')};
+  return ${vec(comps.map((c) => `tq + ${c.k}u * THP < params.H`), 'M')};
 }
 
 fn pu(off: u32) -> V {

@@ -10,6 +10,7 @@ import { TORCH_GATES, type TorchCellKind } from '../../src/model/cells.ts';
 import { columnProducts } from './tile.ts';
 import type { StepContext } from './step-context.ts';
 import { lstmBackwardStep, lstmUpdate } from './lstm.ts';
+import { lstmTangentStep } from './tangent/lstm.ts';
 
 /** WGSL offset of gate `gate`'s block in one of layer 0's tensors. */
 function at(c: StepContext, kind: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh', gate: string): string {
@@ -148,26 +149,9 @@ export function torchGruTangentStep(c: StepContext): string {
 `;
 }
 
-/** Tangent of one torch_lstm step: ċ' = ḟ c + f ċ + i̇ g + i ġ, v' = ȯ tanh(c') + o (1 - tanh² c') ċ'. */
+/** Tangent of one torch_lstm step: lstm's (no LayerNorm) with PyTorch's pre-activation tangents. */
 export function torchLstmTangentStep(c: StepContext): string {
-  return /* wgsl */ `
-  var ai_dot = 0.0;
-  var af_dot = 0.0;
-  var ag_dot = 0.0;
-  var ao_dot = 0.0;
-  if (live) {
-    ai_dot = ${gateTangent(c, 'i')};
-    af_dot = ${gateTangent(c, 'f')};
-    ag_dot = ${gateTangent(c, 'g')};
-    ao_dot = ${gateTangent(c, 'o')};
-  }
-  let i_dot = gi * gic * ai_dot;
-  let f_dot = gf * gfc * af_dot;
-  let o_dot = go * goc * ao_dot;
-  let g_dot = g_slope * ag_dot;
-  c_dot = select(0.0, f_dot * c_prev + gf * c_dot + i_dot * g + gi * g_dot, live);
-  let v_new = o_dot * tc + go * tc_slope * c_dot;
-`;
+  return lstmTangentStep({ ...c, layernorm: false }, (gate) => gateTangent(c, gate));
 }
 
 export const TORCH_TANGENT_STEPS: Readonly<Record<TorchCellKind, (c: StepContext) => string>> = {

@@ -98,7 +98,7 @@ async function timeTile(ctx: GpuContext, request: TuneRequest, tile: Tile): Prom
  * cached choice for this adapter, else the fastest of the shortlist, timed now and cached. Without a cache the
  * default tile stays (tests and embedders get fixed, untimed behaviour).
  */
-export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: TileCache | undefined, adapter: string): Promise<TileChoice | undefined> {
+export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: TileCache | undefined = ctx.options.tileCache, adapter = ctx.adapterName): Promise<TileChoice | undefined> {
   const key = choiceKey(request);
   const forced = forcedTile(request.hidden);
   if (forced) return { key, tile: tileKey(forced), source: 'forced' };

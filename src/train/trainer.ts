@@ -86,7 +86,7 @@ export async function train(ctx: GpuContext, config: TrainConfig, data: Training
   checkInputSize(set.inputSize);
   const layout = buildLayout({ cell: config.cell, inputSize: set.inputSize, hiddenSize: config.hidden, layernorm: config.layernorm, ...(config.outputs !== undefined && { outputs: config.outputs }) });
   const request = { cell: config.cell, layernorm: config.layernorm, hidden: config.hidden, input: set.inputSize, batch: Math.min(config.batch, set.count) };
-  const choice = await ensureTile(ctx, request, ctx.options.tileCache, ctx.adapterName);
+  const choice = await ensureTile(ctx, request);
   if (choice?.source === 'tuned') options.log?.(`recurrent kernels autotuned for ${config.cell} H=${config.hidden} B=${request.batch} on ${ctx.adapterName}: tile ${choice.tile} (${describeTimings(choice.timings!)}; cached in ${ctx.options.tileCache!.path})`);
   const run = new TrainingRun(ctx, config, layout, data, options);
   try {

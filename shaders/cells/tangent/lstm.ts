@@ -5,9 +5,13 @@
 import type { StepContext } from '../step-context.ts';
 import { candidateNormTangent } from './common.ts';
 
-export function lstmTangentStep(c: StepContext): string {
+/**
+ * `pre(gate)` is the WGSL of that gate's pre-activation tangent ȧ (lwin's layer pairs by default; PyTorch's
+ * torch_lstm passes its own, without LayerNorm).
+ */
+export function lstmTangentStep(c: StepContext, pre?: (gate: string) => string): string {
   const { o, layernorm, lnPrefix } = c;
-  const pair = (gate: string) => `pair_tangent(${o(`W${gate}.weight`)}, ${o(`W${gate}.bias`)}, ${o(`U${gate}.weight`)}, q, s)`;
+  const pair = pre ?? ((gate: string) => `pair_tangent(${o(`W${gate}.weight`)}, ${o(`W${gate}.bias`)}, ${o(`U${gate}.weight`)}, q, s)`);
   return /* wgsl */ `
   var ai_dot = 0.0;
   var af_dot = 0.0;
