@@ -105,6 +105,8 @@ if command -v python3 >/dev/null 2>&1; then
 fi
 step cells-bench 50 ./node bench.mjs cells --cell-size "${cell_sizes[0]}" --json "$parts/cells-bench.json"
 step cells-paper 110 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper.json"
+# The same with the tile forced to one sequence per thread group: each weight read serves one sequence, as before tiles.
+step cells-paper-r1 60 env LWIN_TILE=r1 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper-r1.json"
 step diagnostics-paper 90 ./node bench.mjs diagnostics --diag-size "$diag_size" --diag-lags "$diag_lags" --transport-pairs 1 --json "$parts/diagnostics-paper.json"
 # lwin against TF.js (tfjs-layers on tfjs-backend-webgpu) on this adapter, bench size then paper size; what finishes
 # within the cap is kept.

@@ -35,7 +35,7 @@ function read<T>(name: string): T | undefined {
 }
 const text = (name: string) => (existsSync(join(partsDir, name)) ? readFileSync(join(partsDir, name), 'utf8') : undefined);
 
-const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', 'diagnostics-paper', 'peers', 'paper-run'];
+const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', 'cells-paper-r1', 'diagnostics-paper', 'peers', 'paper-run'];
 function stepStatus(name: string): { status: string; seconds?: number } {
   const raw = text(`${name}.status`)?.trim();
   if (!raw) return { status: 'not run' };
@@ -56,6 +56,8 @@ const doctor = read<DoctorReport>('doctor.json');
 const kernels = read<KernelsFile>('kernels.json')?.kernels ?? [];
 const cellsBench = read<CellsFile>('cells-bench.json')?.cells ?? [];
 const cellsPaper = read<CellsFile>('cells-paper.json')?.cells ?? [];
+// The paper size again with LWIN_TILE=r1 (one sequence per thread group): the weight traffic of the kernels before tiles.
+const cellsPaperR1 = read<CellsFile>('cells-paper-r1.json')?.cells ?? [];
 const diagnostics = read<DiagnosticsFile>('diagnostics-paper.json')?.diagnostics ?? [];
 const torch = read<TorchFile>('torch.json');
 const peers = read<PeersFile>('peers.json')?.peers ?? [];
@@ -82,7 +84,7 @@ const summary = {
   doctor: doctor && { ok: doctor.ok, checks: doctor.checks, limits: doctor.limits, features: doctor.features },
   steps: Object.fromEntries(STEPS.map((s) => [s, stepStatus(s)])),
   kernels,
-  cells: { bench: cellsBench, paper: cellsPaper },
+  cells: { bench: cellsBench, paper: cellsPaper, paperOneSequenceTile: cellsPaperR1 },
   diagnostics,
   paperRun: { epochSeconds, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings },
   torch,
@@ -111,15 +113,15 @@ lines.push(
 table(['step', 'status', 'seconds'], STEPS.map((s) => [s, summary.steps[s]!.status, f(summary.steps[s]!.seconds)]));
 lines.push('## Kernels', '');
 table(['kernel', 'shape', 'GPU ms per call', 'rate'], kernels.map((k) => [k.kernel, k.shape, f(k.gpuMsPerCall, 3), `${f(k.rate, 2)} ${k.unit}`]));
-for (const [label, rows] of [['bench size', cellsBench], ['paper size', cellsPaper]] as const) {
+for (const [label, rows] of [['bench size', cellsBench], ['paper size', cellsPaper], ['paper size, tile forced to one sequence per thread group (LWIN_TILE=r1)', cellsPaperR1]] as const) {
   if (!rows.length) continue;
   const s = rows[0]!.size;
   lines.push(`## Training step (forward + BPTT + AdamW), ${label}: B=${s.batch} T=${s.steps} H=${s.hidden} D=${s.input}`, '');
   table(
-    ['cell', 'sequence-steps/s', 'ms per batch', 'GPU ms', 'overhead', '≈ GFLOP/s', 'of matmul', 'peak memory', 'top kernels'],
+    ['cell', 'sequence-steps/s', 'ms per batch', 'GPU ms', 'overhead', '≈ GFLOP/s', 'of matmul', 'peak memory', 'tile', 'top kernels'],
     rows.map((r) => [
       r.cell, `${f(r.sequenceStepsPerSecond / 1e3)} k`, f(r.wallMsPerBatch), f(r.gpuMsPerBatch), `${f(100 * r.overhead, 0)}%`,
-      f(trainingGflops(r), 2), matmulGflops ? `${f((100 * trainingGflops(r)) / matmulGflops, 1)}%` : '–', formatBytes(r.peakBytes), top(r.profile.kernels),
+      f(trainingGflops(r), 2), matmulGflops ? `${f((100 * trainingGflops(r)) / matmulGflops, 1)}%` : '–', formatBytes(r.peakBytes), r.tile ?? '–', top(r.profile.kernels),
     ]),
   );
 }
