@@ -18,6 +18,11 @@
 //
 // The legacy kernels (tangent, ρ) use the tile R = K = 1 over their own workgroup arrays and x staged in xbuf;
 // the training kernels choose R, K and the workgroup size per adapter (src/cells/tiles.ts).
+//
+// Weights of the row helpers: with `rows: 'transposed'` they read a copy of the parameters in which every block of
+// H rows of a unit-row matrix (U, W) is stored column-major, [C][H] (src/cells/weights.ts): at step j of the dot
+// product the threads of a group then read consecutive words (one coalesced load on a GPU) instead of words H apart.
+// The sums are the same, in the same order, so both layouts give the same results bit for bit.
 
 import type { DispatchLimits, Workgroups } from '../../src/gpu/program.ts';
 import { foldRows } from '../../src/gpu/grid.ts';
@@ -73,6 +78,12 @@ export function tileKey(tile: Tile): string {
   return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}`;
 }
 
+/** Where the row helpers (row_h, row_a, row_x) read weights: buffer `buffer`, by rows or transposed (see above). */
+export interface RowWeights {
+  layout: 'rows' | 'transposed';
+  buffer: string;
+}
+
 interface Component {
   c: number;
   r: number;
@@ -107,7 +118,7 @@ export function perComponent(tile: Tile, f: (p: { c: number; r: number; k: numbe
  * `tileInit`), and the helpers above. `x` is read from storage ('global', x [B, T, D]) or from the legacy
  * kernels' xbuf ('xbuf', tile R = K = 1 only). `dbuf` adds the backward's adjoint blocks (`blocks` resident).
  */
-export function tilePrelude(tile: Tile, options: { x: 'global' | 'xbuf'; dbufBlocks?: number; arrays: boolean }): string {
+export function tilePrelude(tile: Tile, options: { x: 'global' | 'xbuf'; dbufBlocks?: number; arrays: boolean; rows?: RowWeights }): string {
   const n = tileWidth(tile);
   const comps = components(tile);
   const rs = [...new Set(comps.map((c) => c.r))];
@@ -119,30 +130,39 @@ export function tilePrelude(tile: Tile, options: { x: 'global' | 'xbuf'; dbufBlo
   const M = n === 1 ? 'bool' : `vec${n}<bool>`;
   const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
   const rowLets = (name: string) => rs.map((r) => `let ${name}${r} = (tslot0 + ${r}u) * THT;`).join(' ');
+  // Element (unit, j) of a unit-row matrix at `off` with C columns: off + unit·C + j by rows, off + j·H + unit
+  // transposed (the row helpers' weights buffer `rw`).
+  const rows = options.rows ?? { layout: 'rows', buffer: 'P' };
+  if (rows.layout === 'transposed' && options.x !== 'global') throw new Error('transposed row weights need x read from storage');
+  const transposed = rows.layout === 'transposed';
+  const rw = rows.buffer;
+  const at = (k: number, cols: string, j: string) => (transposed ? `${rw}[w${k} + ${j} * params.H]` : `${rw}[w${k} + ${j}]`);
+  const rowBase = (k: number, cols: string) => (transposed ? `let w${k} = off + u${k};` : `let w${k} = off + u${k} * ${cols};`);
   const rowDot = (name: string, buf: string) => `
 fn ${name}(off: u32) -> V {
   ${unitLets}
-  ${ks.map((k) => `let w${k} = off + u${k} * params.H;`).join(' ')}
+  ${ks.map((k) => rowBase(k, 'params.H')).join(' ')}
   ${rowLets('b')}
   var acc = V(0.0);
   for (var j = 0u; j < params.H; j++) {
-    ${ks.map((k) => `let p${k} = P[w${k} + j];`).join(' ')}
+    ${ks.map((k) => `let p${k} = ${at(k, 'params.H', 'j')};`).join(' ')}
     ${rs.map((r) => `let v${r} = ${buf}[b${r} + j];`).join(' ')}
     acc = fma(${vec(comps.map((c) => `p${c.k}`))}, ${vec(comps.map((c) => `v${c.r}`))}, acc);
   }
   return acc;
 }`;
   const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
-  const xDot = (name: string, unitRow: (k: number) => string) =>
+  // row_x0 reads row 0 of a one-row matrix for every unit (shared's scalar gate): never transposed.
+  const xDot = (name: string, unitRow: (k: number) => string, perUnit: boolean) =>
     options.x === 'global'
       ? `
 fn ${name}(off: u32) -> V {
   ${unitLets}
-  ${ks.map((k) => `let w${k} = off + ${unitRow(k)} * params.D;`).join(' ')}
+  ${ks.map((k) => (perUnit ? rowBase(k, 'params.D') : `let w${k} = off + ${unitRow(k)} * params.D;`)).join(' ')}
   ${xRows}
   var acc = V(0.0);
   for (var d = 0u; d < params.D; d++) {
-    ${ks.map((k) => `let p${k} = P[w${k} + d];`).join(' ')}
+    ${ks.map((k) => `let p${k} = ${perUnit ? at(k, 'params.D', 'd') : `${rw}[w${k} + d]`};`).join(' ')}
     ${rs.map((r) => `let v${r} = x[x${r} + d];`).join(' ')}
     acc = fma(${vec(comps.map((c) => `p${c.k}`))}, ${vec(comps.map((c) => `v${c.r}`))}, acc);
   }
@@ -212,8 +232,8 @@ fn pdiag(off: u32) -> V {
 }
 ${rowDot('row_h', 'hbuf')}
 ${rowDot('row_a', 'abuf')}
-${xDot('row_x', (k) => `u${k}`)}
-${xDot('row_x0', () => '0u')}
+${xDot('row_x', (k) => `u${k}`, true)}
+${xDot('row_x0', () => '0u', false)}
 
 fn unit_sum(v: V) -> V {
   ${sumWrites}

@@ -14,9 +14,9 @@ import { lstmBackwardStep } from '../cells/lstm.ts';
 import { linearBackwardStep } from '../cells/linear.ts';
 import { TORCH_BACKWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { perComponent, residentBlocks, tileGrid, tileKey, tilePrelude, tileWidth, type Tile } from '../cells/tile.ts';
+import { perComponent, residentBlocks, tileGrid, tileKey, tilePrelude, tileWidth, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
-import { FORWARD_STEPS, loadState, readoutKey, stepContext, storeState, tileEntry } from './forward.ts';
+import { FORWARD_STEPS, loadState, readoutKey, rowsKey, stepContext, storeState, tileEntry } from './forward.ts';
 
 export interface BackwardVariant {
   cell: CellKind;
@@ -24,10 +24,12 @@ export interface BackwardVariant {
   tile: Tile;
   /** K: outputs of the readout (dy is [B, T, K]); absent: 1. */
   outputs?: number;
+  /** PT holds the weights by columns (src/cells/weights.ts); absent: by rows (PT is P). */
+  rows?: RowWeights['layout'];
 }
 
 export function backwardVariantKey(v: BackwardVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${readoutKey(v.outputs)}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${readoutKey(v.outputs)}${rowsKey(v.rows)}`;
 }
 
 /** Gate blocks per cell, in the order the adjoint snippets fill `blocks`. */
@@ -57,11 +59,13 @@ export function operandNames(cell: CellKind): string[] {
 
 const BACKWARD_BINDINGS: readonly BindingDecl[] = [
   { name: 'P', access: 'read', type: 'f32' },
+  { name: 'PT', access: 'read', type: 'f32' }, // the row helpers' weights (src/cells/weights.ts; P itself by rows)
   { name: 'x', access: 'read', type: 'f32' }, // [B, T, D]
   { name: 'dy', access: 'read', type: 'f32' }, // [B, T] ([B, T, K] with K outputs): ∂L/∂ŷ
   { name: 'states', access: 'read', type: 'f32' }, // [slots, B, W, H]: state after step storeFrom + slot
-  { name: 'start', access: 'read', type: 'f32' }, // [*, B, W, H]: slot startSlot = state before storeFrom
-  { name: 'adj', access: 'read_write', type: 'f32' }, // [B, W, H]: adjoint of the state, carried
+  // [2, B, W, H]: the adjoint of the state, carried between dispatches; then the state before storeFrom (read
+  // when startSlot is not NO_SLOT: the host copies it there from its checkpoint).
+  { name: 'adj', access: 'read_write', type: 'f32' },
   { name: 'deltas', access: 'read_write', type: 'f32' }, // [B, segment steps, blocks, H]
   { name: 'ops', access: 'read_write', type: 'f32' }, // [B, segment steps, operands, H]
 ];
@@ -100,14 +104,14 @@ function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const before = (word: number, name: string) => `  var ${name} = V(0.0);
 ${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${unit} < params.H) {
     if (t > params.storeFrom) { ${set(name, c)} = states[(((t - 1u - params.storeFrom) * params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }
-    else if (params.startSlot != 0xffffffffu) { ${set(name, c)} = start[((params.startSlot * params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }
+    else if (params.startSlot != 0xffffffffu) { ${set(name, c)} = adj[((params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }
   }`)}`;
   const write = (buffer: string, width: number, index: number, value: string) =>
     perComponent(tile, ({ unit, seq, comp }) => `    if (${seq} < params.batch && ${unit} < params.H) { ${buffer}[((${seq} * params.slots + t - params.storeFrom) * ${width}u + ${index}u) * params.H + ${unit}] = ${comp(value)}; }`);
   return wgsl`
 ${head.declarations}
 ${foldedRow}
-${tilePrelude(tile, { x: 'global', arrays: true, dbufBlocks: resident })}
+${tilePrelude(tile, { x: 'global', arrays: true, dbufBlocks: resident, rows: { layout: v.rows ?? 'rows', buffer: 'PT' } })}
 const W: u32 = ${stateWidth(v.cell)}u;
 
 // Adjoint of LayerNorm's normalisation: given dn = ∂L/∂n̂ per unit, ∂L/∂a = (dn - mean(dn) - n̂·mean(dn·n̂)) / σ.

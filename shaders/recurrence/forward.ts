@@ -12,7 +12,7 @@ import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
 import { TORCH_FORWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { perComponent, tileGrid, tileKey, tilePrelude, tileWidth, type Tile } from '../cells/tile.ts';
+import { perComponent, tileGrid, tileKey, tilePrelude, tileWidth, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
 export interface ForwardVariant {
@@ -23,10 +23,17 @@ export interface ForwardVariant {
   intermediates: boolean;
   /** K: outputs of the readout out.weight [K, H] (SPEC §13); absent: 1, ŷ [B, T]. */
   outputs?: number;
+  /** P holds the weights by columns (src/cells/weights.ts); absent: by rows, the parameters as they are. */
+  rows?: RowWeights['layout'];
 }
 
 export function forwardVariantKey(v: ForwardVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${v.intermediates ? ',inter' : ''}${readoutKey(v.outputs)}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${v.intermediates ? ',inter' : ''}${readoutKey(v.outputs)}${rowsKey(v.rows)}`;
+}
+
+/** The variant-key suffix of the row helpers' weight layout ('' by rows). */
+export function rowsKey(rows: RowWeights['layout'] | undefined): string {
+  return rows === 'transposed' ? ',wcols' : '';
 }
 
 /** The variant-key suffix of a K-output readout ('' for the scalar readout, so those keys stay as they were). */
@@ -47,7 +54,7 @@ ${perComponent(tile, ({ k, seq, comp }) => (k === 0 ? `      if (tq == 0u && ${s
 
 function forwardBindings(v: ForwardVariant): BindingDecl[] {
   return [
-    { name: 'P', access: 'read', type: 'f32' }, // flat parameters
+    { name: 'P', access: 'read', type: 'f32' }, // flat parameters (by columns with rows = 'transposed': src/cells/weights.ts)
     { name: 'x', access: 'read', type: 'f32' }, // [B, T, D]
     { name: 'state', access: 'read_write', type: 'f32' }, // [B, W, H]: state carried between dispatches
     { name: 'stored', access: 'read_write', type: 'f32' }, // [slots, B, W, H]: slot-major, so one slot is one copy
@@ -117,7 +124,7 @@ function forwardShader(v: ForwardVariant, head: ShaderHead): string {
   return wgsl`
 ${head.declarations}
 ${foldedRow}
-${tilePrelude(tile, { x: 'global', arrays: true })}
+${tilePrelude(tile, { x: 'global', arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' } })}
 const W: u32 = ${W}u;
 
 ${tileEntry(head)}

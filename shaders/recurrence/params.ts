@@ -14,7 +14,7 @@ const SIZE_FIELDS = {
   slots: d.u32, // state slots per sequence in the stored-state buffer
   storeEvery: d.u32, // store the state after step t when (t + 1 - storeFrom) % storeEvery == 0 ...
   storeFrom: d.u32, // ... in slot (t + 1 - storeFrom) / storeEvery - 1
-  startSlot: d.u32, // backward: slot of `start` holding the state before step storeFrom (NO_SLOT: the zero state)
+  startSlot: d.u32, // backward: NO_SLOT when the state before step storeFrom is zero, else that state is in adj's second half
 };
 
 /** `startSlot` value meaning "start from the zero state". */

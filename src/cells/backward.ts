@@ -14,6 +14,7 @@ import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
 import { GradientPartials } from './gradients.ts';
 import { tileFor } from './tiles.ts';
+import { recordRowWeights, rowLayout } from './weights.ts';
 
 /** SPEC §13's loss of a readout: `mse` (K outputs) or `ce` (K classes), at every step or the last only. */
 export interface ReadoutLoss {
@@ -79,8 +80,9 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
   const checkpoints = k < T ? step.scratch('bptt/checkpoints', Math.max(1, Math.floor(T / k)) * stateBytes) : undefined;
   const segmentStates = step.scratch('bptt/segment-states', k * stateBytes);
   step.clear(state);
+  const weights = recordRowWeights(step, layout, call.params);
   recordForward(step, {
-    layout, params: call.params, x: call.x, batch: B, steps: T, state, yhat: call.yhat,
+    layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat: call.yhat,
     stored: checkpoints ? { buffer: checkpoints, slots: Math.floor(T / k), every: k, from: 0 } : { buffer: segmentStates, slots: T, every: 1, from: 0 },
   });
   const K = readoutOutputs(layout.config);
@@ -92,7 +94,8 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
 
   const deltas = step.scratch('bptt/deltas', B * k * adjointBlocks(cell, layernorm).length * H * 4);
   const ops = step.scratch('bptt/operands', B * k * operandNames(cell).length * H * 4);
-  const adj = step.scratch('bptt/adjoint', stateBytes);
+  // The carried adjoint, then the segment's starting state (the backward kernel's `adj`).
+  const adj = step.scratch('bptt/adjoint', 2 * stateBytes);
   step.clear(adj);
   const recomputedYhat = checkpoints ? step.scratch('bptt/yhat-recomputed', B * T * K * 4) : undefined;
   const partials = GradientPartials.plan(step, layout, segments);
@@ -105,11 +108,12 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
       if (seg === 0) step.clear(state);
       else step.copy(checkpoints, (seg - 1) * stateBytes, state, 0, stateBytes);
       recordForward(step, {
-        layout, params: call.params, x: call.x, batch: B, steps: T, state, yhat: recomputedYhat!,
+        layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat: recomputedYhat!,
         stored: { buffer: segmentStates, slots: k, every: 1, from }, range: [from, to],
       });
+      if (seg > 0) step.copy(checkpoints, (seg - 1) * stateBytes, adj, stateBytes, stateBytes);
     }
-    recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, start: checkpoints ?? segmentStates, startSlot, dy, adj, deltas, ops });
+    recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, weights, startSlot, dy, adj, deltas, ops });
     partials.record(step, { x: call.x, dy, deltas, ops }, segments - 1 - seg, B, T, from, to - from, k);
   }
   step.clear(call.grad);
@@ -132,7 +136,9 @@ interface SegmentCall {
   to: number;
   slots: number;
   states: GPUBuffer;
-  start: GPUBuffer;
+  /** The row helpers' weights (recordRowWeights). */
+  weights: GPUBuffer;
+  /** NO_SLOT: the segment starts from the zero state; else its starting state is in adj's second half. */
   startSlot: number;
   dy: GPUBuffer;
   adj: GPUBuffer;
@@ -143,10 +149,10 @@ interface SegmentCall {
 function recordBackwardSegment(step: Step, call: BatchGradientCall, seg: SegmentCall): void {
   const { layout, batch: B, steps: T } = call;
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
-  const program = backwardProgram({ cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), outputs: readoutOutputs(layout.config) });
+  const program = backwardProgram({ cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), outputs: readoutOutputs(layout.config), rows: rowLayout() });
   const offsets = tensorOffsets(layout);
   const buffers = {
-    P: call.params, x: call.x, dy: seg.dy, states: seg.states, start: seg.start, adj: seg.adj, deltas: seg.deltas, ops: seg.ops,
+    P: call.params, PT: seg.weights, x: call.x, dy: seg.dy, states: seg.states, adj: seg.adj, deltas: seg.deltas, ops: seg.ops,
   };
   // Later steps first: dispatches walk the segment backwards.
   for (let end = seg.to; end > seg.from; end -= STEPS_PER_DISPATCH) {

@@ -4,6 +4,7 @@ import type { ParamLayout } from '../model/params.ts';
 import { getTensorSpec } from '../model/params.ts';
 import { readoutOutputs } from '../model/cells.ts';
 import { MAX_TRAIN_HIDDEN, tileFor } from './tiles.ts';
+import { recordRowWeights, rowLayout } from './weights.ts';
 import { forwardProgram, type ForwardVariant } from '../../shaders/recurrence/forward.ts';
 import { NO_SLOT, offsetField, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 
@@ -46,6 +47,8 @@ export interface ForwardCall {
   intermediates?: GPUBuffer;
   /** Run only steps [from, to) of the T (default all). */
   range?: [number, number];
+  /** recordRowWeights(step, layout, params) when the caller has it (a batch's passes share one); made here if absent. */
+  weights?: GPUBuffer;
 }
 
 export function checkRecurrentSizes(layout: ParamLayout): void {
@@ -58,11 +61,14 @@ export function recordForward(step: Step, call: ForwardCall): void {
   const { layout } = call;
   checkRecurrentSizes(layout);
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
-  const variant: ForwardVariant = { cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), intermediates: Boolean(call.intermediates), outputs: readoutOutputs(layout.config) };
+  const variant: ForwardVariant = {
+    cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), intermediates: Boolean(call.intermediates), outputs: readoutOutputs(layout.config), rows: rowLayout(),
+  };
   const program = forwardProgram(variant);
+  const weights = call.weights ?? recordRowWeights(step, layout, call.params);
   const stored = call.stored ?? { buffer: step.scratch('forward/no-stored-states', 4), slots: 1, every: 0xffffffff, from: 0xffffffff };
   const [from, to] = call.range ?? [0, call.steps];
-  const buffers = { P: call.params, x: call.x, state: call.state, stored: stored.buffer, yhat: call.yhat, inter: call.intermediates };
+  const buffers = { P: weights, x: call.x, state: call.state, stored: stored.buffer, yhat: call.yhat, inter: call.intermediates };
   const offsets = tensorOffsets(layout);
   for (let t0 = from; t0 < to; t0 += STEPS_PER_DISPATCH) {
     const sizes: RecurrentSizes = {

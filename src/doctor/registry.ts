@@ -77,6 +77,8 @@ export const KERNEL_FAMILIES: readonly KernelFamily[] = [
   { family: 'mse_residual', perCell: false, twin: 'reference/cells referenceBackward (loss)', check: async (ctx, cache) => (await gradients(ctx, cache)).map((g) => g.loss) },
   { family: 'backward', perCell: true, twin: 'reference/cells referenceBackward (∂L/∂θ)', check: async (ctx, cache) => (await gradients(ctx, cache)).map((g) => g.grad) },
   { family: 'weight_grad', perCell: false, twin: 'reference/cells referenceBackward (∂L/∂θ)', check: async (ctx, cache) => (await gradients(ctx, cache)).map((g) => g.grad) },
+  // The copy by columns is exact (a permutation); its check is every kernel that reads it agreeing with float64.
+  { family: 'weights_by_columns', perCell: false, twin: 'reference/cells referenceBackward (the kernels reading it)', check: async (ctx, cache) => (await gradients(ctx, cache)).map((g) => g.grad) },
   { family: 'tangent', perCell: true, twin: 'reference/cells referenceTangent', check: (ctx) => eachCell((cell) => checkTangent(ctx, cell)) },
   { family: 'rho', perCell: true, twin: 'reference/diagnostics/rho.ts referenceRho', check: (ctx) => eachCell((cell) => checkRho(ctx, cell)) },
   { family: 'window_scan', perCell: false, twin: 'reference/diagnostics/windows.ts referenceMu', check: (ctx, cache) => windowMu(ctx, cache) },

@@ -1,0 +1,39 @@
+// The training kernels' weights by columns (shaders/recurrence/weights.ts): a copy of the flat parameters in which
+// every unit-row matrix is stored column-major per block of H rows, so that the threads of a group, one unit each,
+// read consecutive words at every step of a dot product. Made once per step from the parameters of that moment.
+// `LWIN_WEIGHTS=rows` (Node; benchmarks) keeps the parameters' own layout instead: the results are the same bit for
+// bit, only the memory access pattern differs.
+import type { Step } from '../gpu/step.ts';
+import type { ParamLayout, TensorSpec } from '../model/params.ts';
+import type { RowWeights } from '../../shaders/cells/tile.ts';
+import { columnsProgram } from '../../shaders/recurrence/weights.ts';
+
+/** How the row helpers of the training kernels read weights on this run: 'transposed' unless LWIN_WEIGHTS=rows. */
+export function rowLayout(): RowWeights['layout'] {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LWIN_WEIGHTS;
+  if (env !== undefined && env !== 'rows' && env !== 'columns') throw new Error(`LWIN_WEIGHTS=${env}: use 'columns' (the default) or 'rows'`);
+  return env === 'rows' ? 'rows' : 'transposed';
+}
+
+/**
+ * The tensors stored by columns: matrices whose rows are units (a multiple of H rows: W, U and PyTorch's stacked
+ * weights), which the row helpers read. The readout out.weight [K, H] is read a row at a time and stays as it is;
+ * one-row matrices (shared's scalar gate) too, unless H = 1, where by columns is the same memory.
+ */
+export function columnMatrices(layout: ParamLayout): TensorSpec[] {
+  const H = layout.config.hiddenSize;
+  return layout.tensors.filter((t) => t.shape.length === 2 && t.name !== 'out.weight' && t.shape[0]! % H === 0);
+}
+
+/**
+ * The weights buffer of the row helpers for `params` at this point of `step`: a scratch copy by columns, or
+ * `params` itself with LWIN_WEIGHTS=rows. Record it again after anything that changes the parameters.
+ */
+export function recordRowWeights(step: Step, layout: ParamLayout, params: GPUBuffer): GPUBuffer {
+  if (rowLayout() === 'rows') return params;
+  const weights = step.scratch('weights/by-columns', layout.totalSize * 4);
+  step.copy(params, 0, weights, 0, layout.totalSize * 4);
+  const H = layout.config.hiddenSize;
+  for (const t of columnMatrices(layout)) step.run(columnsProgram, { P: params, PT: weights }, { offset: t.offset, R: t.shape[0]!, C: t.shape[1]!, H });
+  return weights;
+}
