@@ -27,29 +27,46 @@ export const GradParams = d.struct({
 
 export const GRAD_TILE = 32; // each workgroup: a 32×32 tile of G, 8×8 threads with 4×4 outputs each
 const WG = 8;
+const ROWS = [0, 1, 2, 3]; // each thread: rows lid.y + 8i and columns lid.x + 8j of the tile, i, j < 4
+const COLS = [0, 1, 2, 3];
+/**
+ * Slices of a chunk's rows summed side by side by the workgroup's 8×8 thread planes, then combined in slice order
+ * (a fixed order: results do not depend on timing). On a GPU four slices make each thread's dependent chain of
+ * loads and sums a quarter of the chunk, which is what bounds this kernel there (thousands of rows per chunk); a
+ * CPU adapter runs the planes one after another anyway and only pays for the barriers, so it takes one.
+ */
+export function gradSlices(softwareAdapter: boolean): number {
+  return softwareAdapter ? 1 : 4;
+}
 
 /** With `ones`, V ≡ 1 and is not bound. Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded. */
-export function gradProgram(ones: boolean): Program<typeof GradParams> {
+export function gradProgram(ones: boolean, slices = 1): Program<typeof GradParams> {
   return defineProgram({
     name: 'weight_grad',
-    variantKey: ones ? 'ones' : 'outer',
+    variantKey: `${ones ? 'ones' : 'outer'}${slices > 1 ? `,s${slices}` : ''}`,
     bindings: [
       { name: 'A', access: 'read', type: 'f32' },
       ...(ones ? [] : [{ name: 'V', access: 'read', type: 'f32' } as const]),
       { name: 'partials', access: 'read_write', type: 'vec2f' },
     ],
     uniform: { name: 'params', struct: 'GradParams', schema: GradParams },
-    workgroupSize: [WG, WG],
+    workgroupSize: [WG, WG, slices],
     dispatch: (p, limits) => [Math.ceil(p.C / GRAD_TILE), ...foldRows(Math.ceil(p.R / GRAD_TILE) * p.chunks, limits.maxWorkgroupsPerDimension)],
-    shader: (head) => gradShader(ones, head),
+    shader: (head) => gradShader(ones, slices, head),
   });
 }
 
-function gradShader(ones: boolean, head: ShaderHead): string {
+function gradShader(ones: boolean, slices: number, head: ShaderHead): string {
+  const SLICES = slices;
   return wgsl`
 ${head.declarations}
 ${compensatedSum('params.one')}
 ${foldedRow}
+
+${SLICES > 1 ? `var<workgroup> red: array<vec2f, ${(SLICES - 1) * WG * WG * 4}>;` : ''}
+
+// opaque() of shaders/common.ts for four values, with its run-time zero z hoisted.
+fn opaque4(x: vec4f, z: u32) -> vec4f { return bitcast<vec4f>(bitcast<vec4u>(x) ^ vec4u(z)); }
 
 fn row_a(n: u32) -> u32 { return (n / params.aRowsPer) * params.aRowStride + params.aRowBase + n % params.aRowsPer; }
 fn row_v(n: u32) -> u32 { return (n / params.vRowsPer) * params.vRowStride + params.vRowBase + n % params.vRowsPer; }
@@ -63,33 +80,37 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   if (chunk >= params.chunks) { return; }
   let r0 = (yz % tilesR) * ${GRAD_TILE}u;
   let c0 = wg.x * ${GRAD_TILE}u;
-  let n0 = chunk * params.chunk;
-  let n1 = min(n0 + params.chunk, params.rows);
+  let c_lo = chunk * params.chunk;
+  let c_hi = min(c_lo + params.chunk, params.rows);
+  // This slice's rows of the chunk: [n0, n1).
+  let slice_len = (max(c_hi, c_lo) - c_lo + ${SLICES - 1}u) / ${SLICES}u;
+  let n0 = min(c_lo + lid.z * slice_len, c_hi);
+  let n1 = min(n0 + slice_len, c_hi);
   // Compensated accumulation: chunks may hold thousands of rows. Rows are walked with running (row, position)
-  // counters: an integer division per row and map is what a CPU adapter would spend most of its time on.
-  var acc: array<array<vec2f, 4>, 4>;
+  // counters: an integer division per row and map is what a CPU adapter would spend most of its time on. The 4×4
+  // outputs of a thread are four vec4 pairs (hi_i, lo_i), row i of the tile against columns j = 0..3, written out
+  // in full so no compiler keeps them in an indexed array (local memory on a GPU).
+  let z = bitcast<u32>(params.one) ^ 0x3f800000u;
+${ROWS.map((i) => `  var hi${i} = vec4f(0.0);
+  var lo${i} = vec4f(0.0);`).join('\n')}
   var pa = n0 % params.aRowsPer;
   var ra = row_a(n0);
   var pv = n0 % params.vRowsPer;
   var rv = row_v(n0);
   for (var n = n0; n < n1; n++) {
     let ab = ra * params.aWidth + params.aOffset;
-    var a: array<f32, 4>;
-    for (var i = 0u; i < 4u; i++) { a[i] = A[ab + min(r0 + lid.y + i * ${WG}u, params.R - 1u)]; }
 #if ${!ones}
     let vb = rv * params.vWidth + params.vOffset;
-    var v: array<f32, 4>;
-    for (var j = 0u; j < 4u; j++) { v[j] = V[vb + min(c0 + lid.x + j * ${WG}u, params.C - 1u)]; }
-#endif
-    for (var i = 0u; i < 4u; i++) {
-      for (var j = 0u; j < 4u; j++) {
-#if ${!ones}
-        acc[i][j] = pair_add_scalar(acc[i][j], a[i] * v[j]);
+    let v = vec4f(${COLS.map((j) => `V[vb + min(c0 + lid.x + ${j * WG}u, params.C - 1u)]`).join(', ')});
 #else
-        acc[i][j] = pair_add_scalar(acc[i][j], a[i]);
+    let v = vec4f(1.0);
 #endif
-      }
-    }
+${ROWS.map((i) => `    // TwoSum of hi_i and the products
+    let x${i} = A[ab + min(r0 + lid.y + ${i * WG}u, params.R - 1u)] * v;
+    let s${i} = opaque4(hi${i} + x${i}, z);
+    let b${i} = opaque4(s${i} - hi${i}, z);
+    lo${i} += (hi${i} - opaque4(s${i} - b${i}, z)) + (x${i} - b${i});
+    hi${i} = s${i};`).join('\n')}
     // Next row: one step along the sequence, or on to the next sequence's first row.
     pa++;
     ra++;
@@ -98,17 +119,23 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     rv++;
     if (pv == params.vRowsPer) { pv = 0u; rv += params.vRowStride - params.vRowsPer; }
   }
-  for (var i = 0u; i < 4u; i++) {
-    let r = r0 + lid.y + i * ${WG}u;
-    if (r >= params.R) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let c = c0 + lid.x + j * ${WG}u;
-      if (c >= params.C) { continue; }
-      // Columns are cleared before the first segment; later segments may add into the same ones (wide tensors).
-      let at = (r * params.C + c) * params.columns + (params.chunk0 + chunk) % params.columns;
-      partials[at] = pair_add(acc[i][j], partials[at]);
-    }
+  // Slices 1.. leave their pairs in red; slice 0 adds them in slice order and writes the partials, a tile row i
+  // at a time (red holds one row's pairs of every slice: 3 · 64 · 4 vec2f = 6 KiB).
+${SLICES > 1 ? `  let tid = lid.y * ${WG}u + lid.x;` : ''}
+${ROWS.map((i) => `${SLICES > 1 ? `  if (lid.z > 0u) {
+${COLS.map((j) => `    red[((lid.z - 1u) * ${WG * WG}u + tid) * 4u + ${j}u] = vec2f(hi${i}[${j}], lo${i}[${j}]);`).join('\n')}
   }
+  workgroupBarrier();` : ''}
+  if (lid.z == 0u && r0 + lid.y + ${i * WG}u < params.R) {
+    let r = r0 + lid.y + ${i * WG}u;
+${COLS.map((j) => `    if (c0 + lid.x + ${j * WG}u < params.C) {
+      var acc = vec2f(hi${i}[${j}], lo${i}[${j}]);
+${SLICES > 1 ? `      for (var sl = 0u; sl < ${SLICES - 1}u; sl++) { acc = pair_add(acc, red[(sl * ${WG * WG}u + tid) * 4u + ${j}u]); }` : ''}
+      // Columns are cleared before the first segment; later segments may add into the same ones (wide tensors).
+      let at = (r * params.C + c0 + lid.x + ${j * WG}u) * params.columns + (params.chunk0 + chunk) % params.columns;
+      partials[at] = pair_add(acc, partials[at]);
+    }`).join('\n')}
+  }${SLICES > 1 ? '\n  workgroupBarrier();' : ''}`).join('\n')}
 }
 `;
 }

@@ -64,7 +64,11 @@ export async function cachedChoices(cache: TileCache, adapter: string): Promise<
   return (await readCache(cache))[adapter] ?? {};
 }
 
-/** Wall-clock milliseconds of one training step of `tile` (after a warm-up that compiles its pipelines). */
+/**
+ * Milliseconds of one training step of `tile` (after a warm-up that compiles its pipelines): the kernels' own time
+ * from timestamp queries where the device has them (a GPU's few-ms step is otherwise lost in the host's noise), else
+ * wall-clock time.
+ */
 async function timeTile(ctx: GpuContext, request: TuneRequest, tile: Tile): Promise<number> {
   const { cell, layernorm, hidden: H, input: D, batch: B } = request;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
@@ -83,9 +87,11 @@ async function timeTile(ctx: GpuContext, request: TuneRequest, tile: Tile): Prom
     for (let i = 0; i <= REPEATS; i++) {
       const step = ctx.step('autotune');
       recordBatchGradient(step, { layout, ...buffers, batch: B, steps: T });
+      ctx.profiler?.reset();
       const start = performance.now();
       await step.submit();
-      if (i > 0) best = Math.min(best, performance.now() - start); // run 0 compiles the pipelines
+      const ms = ctx.profiler ? ctx.profiler.report().totalMs : performance.now() - start;
+      if (i > 0) best = Math.min(best, ms); // run 0 compiles the pipelines
     }
     return best;
   } finally {
@@ -114,7 +120,7 @@ export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: T
     }
   }
   // A context of its own, so the timing steps stay out of the caller's profile.
-  const tuning = new GpuContext(ctx.device);
+  const tuning = new GpuContext(ctx.device, { adapter: ctx.options.adapter, profile: ctx.device.features.has('timestamp-query') });
   const timings: Record<string, number> = {};
   let best: Tile | undefined;
   for (const tile of shortlist(request.hidden)) {

@@ -54,6 +54,11 @@ export class GpuContext implements StepHost {
     });
   }
 
+  /** A fallback (CPU) adapter; unknown adapters count as GPUs. */
+  get softwareAdapter(): boolean {
+    return this.options.adapter?.isFallbackAdapter ?? false;
+  }
+
   get adapterName(): string {
     return this.options.adapter?.name ?? 'unknown adapter';
   }

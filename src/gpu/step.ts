@@ -47,6 +47,8 @@ export interface StepHost {
   readonly staging: StagingPool;
   readonly profiler: Profiler | undefined;
   readonly timestamps: TimestampRecorder | undefined;
+  /** The adapter is a CPU one (lavapipe, SwiftShader): kernels with a GPU-shaped and a CPU-shaped variant pick by it. */
+  readonly softwareAdapter: boolean;
   uniform<S extends AnyWgslStruct>(label: string, schema: S, value: InferInput<S>): GPUBuffer;
   storage(label: string, bytes: number): GPUBuffer;
   pipeline(program: KernelProgram): Promise<GPUComputePipeline>;
@@ -126,6 +128,11 @@ export class Step {
   /** The device the step records for (kernels whose variant is chosen per adapter key their choice on it). */
   get device(): GPUDevice {
     return this.ctx.device;
+  }
+
+  /** Whether the adapter is a CPU one (see StepHost). */
+  get softwareAdapter(): boolean {
+    return this.ctx.softwareAdapter;
   }
 
   /** The adapter's maxStorageBufferBindingSize: the most one kernel can bind of a buffer. */

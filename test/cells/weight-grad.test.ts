@@ -1,0 +1,38 @@
+// Weight gradients (shaders/grad.ts) in both shapes: one slice per chunk (CPU adapters) and four slices summed side
+// by side then combined in order (GPUs). Lavapipe runs the CPU shape unless told the adapter is a GPU, as here: both
+// agree with the float64 twin, and with each other to a few units in the last place (the compensated sums group
+// the rows differently, each exact to ~2^-48 before the final rounding).
+import { describe, expect, it } from 'vitest';
+import { useGpu } from '../support/gpu.ts';
+import { gaussianInputs, gpuGradient } from '../support/cells.ts';
+import { GpuContext } from '../../src/gpu/index.ts';
+import { buildLayout, initParams, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
+import { referenceBackward } from '../../src/reference/cells/index.ts';
+import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
+import { gradientTolerance } from '../../src/doctor/tolerances.ts';
+
+const gpu = useGpu();
+
+describe.each(['gru', 'lstm', 'torch_gru', 'shared'] as CellKind[])('%s: weight gradients, one slice and four', (cell) => {
+  it('B=6 T=37 H=20 D=3, stored and checkpointed: both against float64 and each other', async () => {
+    expect(gpu.ctx.softwareAdapter).toBe(true);
+    const asGpu = new GpuContext(gpu.ctx.device, { adapter: { ...gpu.acquired.adapter, isFallbackAdapter: false } });
+    expect(asGpu.softwareAdapter).toBe(false);
+    const [B, T, H, D] = [6, 37, 20, 3];
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+    const p = Float32Array.from(initParams(layout, { seed: 11 }));
+    const x = gaussianInputs(B, T, D, 12);
+    const y = gaussianInputs(B, T, 1, 13);
+    const ref = referenceBackward(layout, p, { x, y, batch: B, steps: T });
+    const tolerance = gradientTolerance(layout, ref.grad);
+    for (const every of [undefined, 5]) {
+      const one = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, every);
+      const four = await gpuGradient(asGpu, layout, p, x, y, B, T, every);
+      for (const [name, got] of [['one slice', one], ['four slices', four]] as const) {
+        const c = compareToReference(got.grad, ref.grad, tolerance);
+        expect(c.ok, describeComparison(`${name}, checkpoint ${every ?? 'none'}: ∂L/∂θ`, c)).toBe(true);
+      }
+      four.grad.forEach((g, i) => expect(Math.abs(g - one.grad[i]!), `entry ${i}`).toBeLessThanOrEqual(4 * 2 ** -23 * Math.abs(one.grad[i]!) + 1e-30));
+    }
+  });
+});
