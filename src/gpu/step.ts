@@ -169,6 +169,13 @@ export class Step {
     return this.ops.filter((op) => op.kind === 'dispatch').length;
   }
 
+  private markQueued!: () => void;
+  /**
+   * Resolves once the step's commands are on the device's queue (or the step failed), before they finish: the host
+   * may prepare the next step while the device works, then await submit().
+   */
+  readonly queued: Promise<void> = new Promise((resolve) => (this.markQueued = resolve));
+
   async submit(): Promise<void> {
     if (this.submitted) throw new Error(`step '${this.label}' was already submitted`);
     this.submitted = true;
@@ -191,6 +198,7 @@ export class Step {
       for (const r of this.reads) r.reject(error);
       await this.ctx.explain(error, during);
     } finally {
+      this.markQueued();
       for (const b of this.transient) b.destroy();
     }
   }
@@ -252,6 +260,7 @@ export class Step {
     this.encodeOps(encoder, this.ops, pipelines);
     timestamps?.encodeResolve(encoder, this.profiledPasses);
     this.ctx.device.queue.submit([encoder.finish()]);
+    this.markQueued();
   }
 
   /** Without timestamp queries: each dispatch is submitted alone and timed on the host (includes submit overhead). */

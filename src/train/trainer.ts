@@ -168,10 +168,13 @@ class TrainingRun {
     const order = epochPermutation(set.count, this.rng);
     let weighted = 0;
     let batchIndex = 0;
-    for (const [start, end] of batchRanges(set.count, this.config.batch)) {
+    const ranges = batchRanges(set.count, this.config.batch);
+    // The next batch is gathered on the host while the device works on this one.
+    let next = ranges.length ? gatherBatch(set, order.subarray(ranges[0]![0], ranges[0]![1])) : undefined;
+    for (const [start, end] of ranges) {
       batchIndex++;
       const count = end - start;
-      const { x, y } = gatherBatch(set, order.subarray(start, end));
+      const { x, y } = next!;
       this.ctx.device.queue.writeBuffer(this.batch.x, 0, x as Float32Array<ArrayBuffer>);
       this.ctx.device.queue.writeBuffer(this.batch.y, 0, y as Float32Array<ArrayBuffer>);
       const step = this.ctx.step(`train ${this.config.cell} epoch ${epoch} batch ${batchIndex}`);
@@ -181,7 +184,11 @@ class TrainingRun {
       });
       this.optimizer.record(step, this.params, this.grad);
       const lossP = step.readF32(this.batch.loss, 0, 1);
-      await step.submit();
+      const done = step.submit();
+      await step.queued;
+      const following = ranges[batchIndex];
+      next = following ? gatherBatch(set, order.subarray(following[0], following[1])) : undefined;
+      await done;
       const loss = (await lossP)[0]!;
       if (!Number.isFinite(loss)) throw new NonFiniteLossError(epoch, batchIndex, loss);
       weighted += loss * count;
