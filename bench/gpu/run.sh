@@ -9,6 +9,10 @@
 # Environment: LWIN_KIT          the kit folder or its kit.tar.xz (default: .gpu-kit beside this repository's bench/)
 #              LWIN_KIT_SIZE     'tiny' shrinks every size (the kit's own test on a software adapter)
 #              LWIN_KIT_BUDGET   wall-time budget in seconds (default 480)
+#              LWIN_KIT_BEFORE   environment assignments giving the earlier kernels for the paper-size before/after
+#                                (default LWIN_WEIGHTS=rows)
+#              LWIN_KIT_PAPER_RUN  cap in seconds of the paper-preset run (default: what is left of the budget)
+#              LWIN_KIT_SKIP     steps to skip, comma-separated (e.g. diagnostics-paper,torch)
 set -uo pipefail
 
 out=${1:?usage: bash bench/gpu/run.sh OUTDIR (a new or empty folder for gpu-kit.json, gpu-kit.md and gpu-kit.log)}
@@ -85,6 +89,7 @@ fi
 # past the deadline (less a reserve for the summary).
 step() {
   local name=$1 cap=$(( $2 * budget / 480 )); shift 2
+  if [[ ",${LWIN_KIT_SKIP:-}," == *",$name,"* ]]; then say "$name: skipped (LWIN_KIT_SKIP)"; echo skipped > "$parts/$name.status"; return; fi
   local left=$((deadline - $(date +%s) - 20))
   local limit=$(( cap < left ? cap : left ))
   if [ "$limit" -lt 5 ]; then say "$name: skipped, the time budget is spent"; echo skipped > "$parts/$name.status"; return; fi
@@ -105,16 +110,19 @@ if command -v python3 >/dev/null 2>&1; then
 fi
 step cells-bench 50 ./node bench.mjs cells --cell-size "${cell_sizes[0]}" --json "$parts/cells-bench.json"
 step cells-paper 110 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper.json"
-# The same with the tile forced to one sequence per thread group: each weight read serves one sequence, as before tiles.
-step cells-paper-r1 60 env LWIN_TILE=r1 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper-r1.json"
+# The same with earlier kernel choices forced back (LWIN_KIT_BEFORE, environment assignments): before and after in
+# one run on one card.
+before=${LWIN_KIT_BEFORE:-LWIN_WEIGHTS=rows}
+echo "$before" > "$parts/before.txt"
+# shellcheck disable=SC2086
+step cells-paper-before 60 env $before ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper-before.json"
 step diagnostics-paper 90 ./node bench.mjs diagnostics --diag-size "$diag_size" --diag-lags "$diag_lags" --transport-pairs 1 --json "$parts/diagnostics-paper.json"
-# lwin against TF.js (tfjs-layers on tfjs-backend-webgpu) on this adapter, bench size then paper size; what finishes
-# within the cap is kept.
-peer_sizes=("${cell_sizes[@]}"); [ "$size" = tiny ] && peer_sizes=("${cell_sizes[0]}")
-peer_args=(); for s in "${peer_sizes[@]}"; do peer_args+=(--cell-size "$s"); done
-step peers 40 ./node bench.mjs peers "${peer_args[@]}" --json "$parts/peers.json"
+# lwin against TF.js (tfjs-layers on tfjs-backend-webgpu) on this adapter: both layers at the bench size, then the
+# GRU at the paper size (TF.js takes seconds per paper-size batch); what finishes within a cap is kept.
+step peers 100 ./node bench.mjs peers --cell-size "${cell_sizes[0]}" --json "$parts/peers.json"
+[ "$size" = tiny ] || step peers-paper 120 ./node bench.mjs peers --cells gru --cell-size "${cell_sizes[1]}" --json "$parts/peers-paper.json"
 # The paper preset for one cell, 2 epochs; its progress lines give the epoch times if the budget stops it early.
-step paper-run 100000 env LWIN_PROGRESS=lines ./node lwin.mjs run --preset paper --cells gru --epochs 2 "${run_args[@]}" --out "$work/study" 2> "$parts/paper-run.progress"
+step paper-run "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines ./node lwin.mjs run --preset paper --cells gru --epochs 2 "${run_args[@]}" --out "$work/study" 2> "$parts/paper-run.progress"
 cat "$parts/paper-run.progress"
 [ -f "$work/study/study.json" ] && cp "$work/study/study.json" "$parts/paper-run-study.json"
 

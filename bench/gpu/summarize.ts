@@ -35,7 +35,7 @@ function read<T>(name: string): T | undefined {
 }
 const text = (name: string) => (existsSync(join(partsDir, name)) ? readFileSync(join(partsDir, name), 'utf8') : undefined);
 
-const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', 'cells-paper-r1', 'diagnostics-paper', 'peers', 'paper-run'];
+const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', 'cells-paper-before', 'diagnostics-paper', 'peers', 'peers-paper', 'paper-run'];
 function stepStatus(name: string): { status: string; seconds?: number } {
   const raw = text(`${name}.status`)?.trim();
   if (!raw) return { status: 'not run' };
@@ -56,11 +56,12 @@ const doctor = read<DoctorReport>('doctor.json');
 const kernels = read<KernelsFile>('kernels.json')?.kernels ?? [];
 const cellsBench = read<CellsFile>('cells-bench.json')?.cells ?? [];
 const cellsPaper = read<CellsFile>('cells-paper.json')?.cells ?? [];
-// The paper size again with LWIN_TILE=r1 (one sequence per thread group): the weight traffic of the kernels before tiles.
-const cellsPaperR1 = read<CellsFile>('cells-paper-r1.json')?.cells ?? [];
+// The paper size again with the kernels' earlier choices forced back (run.sh's LWIN_KIT_BEFORE, named in `before.txt`).
+const cellsPaperBefore = read<CellsFile>('cells-paper-before.json')?.cells ?? [];
+const beforeLabel = text('before.txt')?.trim() || 'the earlier kernels';
 const diagnostics = read<DiagnosticsFile>('diagnostics-paper.json')?.diagnostics ?? [];
 const torch = read<TorchFile>('torch.json');
-const peers = read<PeersFile>('peers.json')?.peers ?? [];
+const peers = [...(read<PeersFile>('peers.json')?.peers ?? []), ...(read<PeersFile>('peers-paper.json')?.peers ?? [])];
 const study = read<StudyFile>('paper-run-study.json');
 const epochSeconds = parseProgressLines(text('paper-run.progress') ?? '');
 // The kit's manifest sits beside the bundle; run from the repository (tsx), the parts folder may carry one instead.
@@ -84,7 +85,7 @@ const summary = {
   doctor: doctor && { ok: doctor.ok, checks: doctor.checks, limits: doctor.limits, features: doctor.features },
   steps: Object.fromEntries(STEPS.map((s) => [s, stepStatus(s)])),
   kernels,
-  cells: { bench: cellsBench, paper: cellsPaper, paperOneSequenceTile: cellsPaperR1 },
+  cells: { bench: cellsBench, paper: cellsPaper, paperBefore: { label: beforeLabel, cells: cellsPaperBefore } },
   diagnostics,
   paperRun: { epochSeconds, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings },
   torch,
@@ -113,7 +114,7 @@ lines.push(
 table(['step', 'status', 'seconds'], STEPS.map((s) => [s, summary.steps[s]!.status, f(summary.steps[s]!.seconds)]));
 lines.push('## Kernels', '');
 table(['kernel', 'shape', 'GPU ms per call', 'rate'], kernels.map((k) => [k.kernel, k.shape, f(k.gpuMsPerCall, 3), `${f(k.rate, 2)} ${k.unit}`]));
-for (const [label, rows] of [['bench size', cellsBench], ['paper size', cellsPaper], ['paper size, tile forced to one sequence per thread group (LWIN_TILE=r1)', cellsPaperR1]] as const) {
+for (const [label, rows] of [['bench size', cellsBench], ['paper size', cellsPaper], [`paper size, before (${beforeLabel})`, cellsPaperBefore]] as const) {
   if (!rows.length) continue;
   const s = rows[0]!.size;
   lines.push(`## Training step (forward + BPTT + AdamW), ${label}: B=${s.batch} T=${s.steps} H=${s.hidden} D=${s.input}`, '');
