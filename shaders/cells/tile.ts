@@ -36,6 +36,11 @@ export interface Tile {
   hp: number;
   /** Invocations per workgroup, a multiple of hp. */
   threads: number;
+  /**
+   * How the training kernels read weights (see `rows` above): by columns (absent, the default) or by rows. A GPU's
+   * caches favour one or the other by cell and size, so the autotune times both there.
+   */
+  weights?: 'rows';
 }
 
 /** Components per thread. WGSL vectors hold at most 4. */
@@ -75,7 +80,7 @@ export function residentBlocks(tile: Tile): number {
 }
 
 export function tileKey(tile: Tile): string {
-  return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}`;
+  return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${tile.weights === 'rows' ? '-rows' : ''}`;
 }
 
 /** Where the row helpers (row_h, row_a, row_x) read weights: buffer `buffer`, by rows or transposed (see above). */

@@ -1,5 +1,5 @@
 // The autotune of the recurrent kernels' thread tile: on first use of a (cell, LayerNorm, H, batch) on an adapter,
-// time one short training step (forward + BPTT, 8 steps) with each of a few tiles and keep the fastest, in the
+// time one short training step (forward + BPTT, 8 steps; 64 where timestamp queries time the kernels) with each of a few tiles and keep the fastest, in the
 // user's cache file keyed by the adapter's name, so later runs (and `lwin doctor`) read the choice instead of
 // timing again. Tiles never change results (test/cells/tiles.test.ts), so a choice made on a busy machine costs
 // speed only. LWIN_TILE (src/cells/tiles.ts) overrides it.
@@ -8,7 +8,7 @@ import type { Storage } from '../io/storage.ts';
 import { buildLayout, initParams, type CellKind } from '../model/index.ts';
 import { tileKey, type Tile } from '../../shaders/cells/tile.ts';
 import { recordBatchGradient } from './backward.ts';
-import { chooseTile, defaultTile, forcedTile, makeTile, parseTile } from './tiles.ts';
+import { byRows, chooseTile, defaultTile, forcedTile, makeTile, parseTile } from './tiles.ts';
 
 /** Where choices are kept: a JSON file `{ adapter: { "gru,ln,H64,B64": "r4k1hp64wg64", … } }` in `storage`. */
 export interface TileCache {
@@ -34,15 +34,22 @@ export interface TileChoice {
 }
 
 const TUNE_STEPS = 8;
+const TUNE_STEPS_TIMED = 64;
 const REPEATS = 2;
 
 export function choiceKey(r: Pick<TuneRequest, 'cell' | 'layernorm' | 'hidden' | 'batch'>): string {
   return `${r.cell},${r.layernorm ? 'ln' : 'noln'},H${r.hidden},B${r.batch}`;
 }
 
-/** The tiles worth timing for H: the default, and 2 or 4 sequences per group at 64–128 threads (where they fit). */
-export function shortlist(hidden: number): Tile[] {
-  const tiles = [defaultTile(hidden), makeTile(hidden, 2, 128), makeTile(hidden, 4, 64), makeTile(hidden, 4, 128)].filter((t): t is Tile => t !== undefined);
+/**
+ * The tiles worth timing for H: the default, and 2 or 4 sequences per group at 64–128 threads (where they fit);
+ * on a GPU each also reading weights by rows (caches there favour one layout or the other by cell and size: on
+ * an H100 at H = 128, by columns halved const's recurrent time and made gru's a third slower). A CPU adapter
+ * reads both alike and times columns only.
+ */
+export function shortlist(hidden: number, softwareAdapter = true): Tile[] {
+  const shapes = [defaultTile(hidden), makeTile(hidden, 2, 128), makeTile(hidden, 4, 64), makeTile(hidden, 4, 128)].filter((t): t is Tile => t !== undefined);
+  const tiles = softwareAdapter ? shapes : shapes.flatMap((t) => [t, byRows(t)]);
   return tiles.filter((t, i) => tiles.findIndex((u) => tileKey(u) === tileKey(t)) === i);
 }
 
@@ -73,7 +80,9 @@ async function timeTile(ctx: GpuContext, request: TuneRequest, tile: Tile): Prom
   const { cell, layernorm, hidden: H, input: D, batch: B } = request;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
   chooseTile(ctx.device, cell, layernorm, H, tile);
-  const T = TUNE_STEPS;
+  // Kernel time of 8 steps is mostly the fixed per-step work; with timestamps (no host noise) 64 steps weigh the
+  // recurrence as training does.
+  const T = ctx.profiler?.source === 'timestamp-query' ? TUNE_STEPS_TIMED : TUNE_STEPS;
   const buffers = {
     params: ctx.upload('autotune/P', Float32Array.from(initParams(layout, { seed: 1 }))),
     x: ctx.upload('autotune/x', new Float32Array(B * T * D).fill(0.5)),
@@ -123,7 +132,7 @@ export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: T
   const tuning = new GpuContext(ctx.device, { adapter: ctx.options.adapter, profile: ctx.device.features.has('timestamp-query') });
   const timings: Record<string, number> = {};
   let best: Tile | undefined;
-  for (const tile of shortlist(request.hidden)) {
+  for (const tile of shortlist(request.hidden, tuning.softwareAdapter)) {
     timings[tileKey(tile)] = await timeTile(tuning, request, tile);
     if (!best || timings[tileKey(tile)]! < timings[tileKey(best)]!) best = tile;
   }

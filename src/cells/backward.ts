@@ -149,7 +149,7 @@ interface SegmentCall {
 function recordBackwardSegment(step: Step, call: BatchGradientCall, seg: SegmentCall): void {
   const { layout, batch: B, steps: T } = call;
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
-  const program = backwardProgram({ cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), outputs: readoutOutputs(layout.config), rows: rowLayout() });
+  const program = backwardProgram({ cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout) });
   const offsets = tensorOffsets(layout);
   const buffers = {
     P: call.params, PT: seg.weights, x: call.x, dy: seg.dy, states: seg.states, adj: seg.adj, deltas: seg.deltas, ops: seg.ops,

@@ -46,16 +46,23 @@ export function candidateTiles(hidden: number): Tile[] {
 
 /**
  * A tile named by its key (`r2k1hp64wg128`) or by its sequences per group and threads alone (`r4`, `r2wg128`: the
- * units follow from H), checked to fit H.
+ * units follow from H), checked to fit H; `-rows` after either reads weights by rows.
  */
 export function parseTile(key: string, hidden: number): Tile {
-  const name = key.trim();
+  const rows = key.trim().endsWith('-rows');
+  const name = key.trim().replace(/-rows$/, '');
   const short = /^r(\d)(?:wg(\d+))?$/.exec(name);
-  const tile = short ? makeTile(hidden, Number(short[1]), short[2] ? Number(short[2]) : THREADS) : candidateTiles(hidden).find((t) => tileKey(t) === name);
+  const found = short ? makeTile(hidden, Number(short[1]), short[2] ? Number(short[2]) : THREADS) : candidateTiles(hidden).find((t) => tileKey(t) === name);
+  const tile = found && rows ? byRows(found) : found;
   if (!tile) {
     throw new Error(`tile "${key}" does not fit H=${hidden}; choose one of ${candidateTiles(hidden).map(tileKey).join(', ')}`);
   }
   return tile;
+}
+
+/** `tile` reading weights by rows (tile.ts): a key with `-rows`. */
+export function byRows(tile: Tile): Tile {
+  return { ...tile, weights: 'rows' };
 }
 
 /** Tiles chosen for a device (by the autotune or a caller), per cell, LayerNorm option and H. */

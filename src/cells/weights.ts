@@ -1,18 +1,25 @@
 // The training kernels' weights by columns (shaders/recurrence/weights.ts): a copy of the flat parameters in which
 // every unit-row matrix is stored column-major per block of H rows, so that the threads of a group, one unit each,
 // read consecutive words at every step of a dot product. Made once per step from the parameters of that moment.
-// `LWIN_WEIGHTS=rows` (Node; benchmarks) keeps the parameters' own layout instead: the results are the same bit for
-// bit, only the memory access pattern differs.
+// A tile may read by rows instead (the parameters as they are; the autotune times both on GPUs), and `LWIN_WEIGHTS=
+// rows|columns` (Node; benchmarks) forces one: the results are the same bit for bit, only the memory access differs.
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout, TensorSpec } from '../model/params.ts';
 import type { RowWeights } from '../../shaders/cells/tile.ts';
 import { columnsProgram } from '../../shaders/recurrence/weights.ts';
+import { tileFor } from './tiles.ts';
 
-/** How the row helpers of the training kernels read weights on this run: 'transposed' unless LWIN_WEIGHTS=rows. */
-export function rowLayout(): RowWeights['layout'] {
+/** The layout LWIN_WEIGHTS forces on this run, if set (benchmarks: both layouts of the same tile in one run). */
+export function forcedRowLayout(): RowWeights['layout'] | undefined {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LWIN_WEIGHTS;
   if (env !== undefined && env !== 'rows' && env !== 'columns') throw new Error(`LWIN_WEIGHTS=${env}: use 'columns' (the default) or 'rows'`);
-  return env === 'rows' ? 'rows' : 'transposed';
+  return env === undefined ? undefined : env === 'rows' ? 'rows' : 'transposed';
+}
+
+/** How the training kernels of `layout` read weights on `device`: LWIN_WEIGHTS, else the tile's choice. */
+export function rowLayout(device: GPUDevice, layout: ParamLayout): RowWeights['layout'] {
+  const { cell, layernorm, hiddenSize: H } = layout.config;
+  return forcedRowLayout() ?? (tileFor(device, cell, layernorm, H).weights === 'rows' ? 'rows' : 'transposed');
 }
 
 /**
@@ -30,7 +37,7 @@ export function columnMatrices(layout: ParamLayout): TensorSpec[] {
  * `params` itself with LWIN_WEIGHTS=rows. Record it again after anything that changes the parameters.
  */
 export function recordRowWeights(step: Step, layout: ParamLayout, params: GPUBuffer): GPUBuffer {
-  if (rowLayout() === 'rows') return params;
+  if (rowLayout(step.device, layout) === 'rows') return params;
   const weights = step.scratch('weights/by-columns', layout.totalSize * 4);
   step.copy(params, 0, weights, 0, layout.totalSize * 4);
   const H = layout.config.hiddenSize;

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { memoryStorage } from '../../src/io/storage.ts';
 import { choiceKey, ensureTile, shortlist } from '../../src/cells/autotune.ts';
+import { GpuContext } from '../../src/gpu/index.ts';
 import { chooseTile, defaultTile, tileFor } from '../../src/cells/tiles.ts';
 import { tileKey } from '../../shaders/cells/tile.ts';
 
@@ -16,6 +17,25 @@ afterEach(() => {
 });
 
 describe('tile autotune', () => {
+  it('on a GPU the shortlist holds each shape by columns and by rows; a CPU adapter times columns only', () => {
+    const cpu = shortlist(20).map(tileKey);
+    const gpuList = shortlist(20, false).map(tileKey);
+    expect(cpu.every((k) => !k.endsWith('-rows'))).toBe(true);
+    expect(gpuList.sort()).toEqual([...cpu, ...cpu.map((k) => `${k}-rows`)].sort());
+  });
+
+  it('a GPU adapter may choose a tile by rows: cached under its key and read back as such', async () => {
+    const asGpu = new GpuContext(gpu.ctx.device, { adapter: { ...gpu.acquired.adapter, isFallbackAdapter: false } });
+    const cache = { storage: memoryStorage(), path: 'cache/tiles.json' };
+    const tuned = await ensureTile(asGpu, { ...request, batch: 5 }, cache, 'adapter G');
+    expect(Object.keys(tuned!.timings!).sort()).toEqual(shortlist(20, false).map(tileKey).sort());
+    const rowsKey = `${tileKey(defaultTile(20))}-rows`;
+    await cache.storage.write(cache.path, new TextEncoder().encode(JSON.stringify({ 'adapter G': { [choiceKey({ ...request, batch: 5 })]: rowsKey } })));
+    chooseTile(gpu.ctx.device, 'gru', true, 20, defaultTile(20));
+    expect(await ensureTile(asGpu, { ...request, batch: 5 }, cache, 'adapter G')).toEqual({ key: choiceKey({ ...request, batch: 5 }), tile: rowsKey, source: 'cache' });
+    expect(tileFor(gpu.ctx.device, 'gru', true, 20).weights).toBe('rows');
+  }, 180_000);
+
   it('times every shortlisted tile once, keeps the fastest, and caches it under the adapter', async () => {
     const cache = { storage: memoryStorage(), path: 'cache/tiles.json' };
     const tuned = await ensureTile(gpu.ctx, request, cache, 'adapter A');

@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs, gpuGradient, runForwardGpu } from '../support/cells.ts';
 import { buildLayout, initParams, CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
-import { columnMatrices, recordRowWeights, rowLayout } from '../../src/cells/weights.ts';
+import { columnMatrices, forcedRowLayout, recordRowWeights, rowLayout } from '../../src/cells/weights.ts';
+import { byRows, chooseTile, defaultTile, parseTile } from '../../src/cells/tiles.ts';
+import { tileKey } from '../../shaders/cells/tile.ts';
 
 const gpu = useGpu();
 
@@ -19,7 +21,7 @@ function withWeights<T>(layout: 'rows' | 'columns', run: () => Promise<T>): Prom
 }
 
 afterEach(() => {
-  expect(rowLayout()).toBe('transposed');
+  expect(forcedRowLayout()).toBeUndefined();
 });
 
 describe('the copy by columns', () => {
@@ -54,8 +56,27 @@ describe('the copy by columns', () => {
     }
   });
 
+  it('a tile by rows reads the parameters themselves; LWIN_WEIGHTS overrides the tile either way', async () => {
+    const layout = buildLayout({ cell: 'gru', inputSize: 3, hiddenSize: 20, layernorm: true });
+    expect(tileKey(parseTile('r2wg128-rows', 20))).toBe('r2k1hp32wg128-rows');
+    expect(rowLayout(gpu.ctx.device, layout)).toBe('transposed');
+    chooseTile(gpu.ctx.device, 'gru', true, 20, byRows(defaultTile(20)));
+    try {
+      expect(rowLayout(gpu.ctx.device, layout)).toBe('rows');
+      expect(await withWeights('columns', async () => rowLayout(gpu.ctx.device, layout))).toBe('transposed');
+      const params = gpu.ctx.upload('test/P', Float32Array.from(initParams(layout, { seed: 1 })));
+      const step = gpu.ctx.step('test rows tile');
+      expect(recordRowWeights(step, layout, params)).toBe(params);
+      await step.submit();
+      params.destroy();
+    } finally {
+      chooseTile(gpu.ctx.device, 'gru', true, 20, defaultTile(20));
+    }
+    expect(await withWeights('rows', async () => rowLayout(gpu.ctx.device, layout))).toBe('rows');
+  });
+
   it('refuses an unknown LWIN_WEIGHTS, naming the choices', async () => {
-    await expect(withWeights('sideways' as 'rows', async () => rowLayout())).rejects.toThrow("LWIN_WEIGHTS=sideways: use 'columns' (the default) or 'rows'");
+    await expect(withWeights('sideways' as 'rows', async () => forcedRowLayout())).rejects.toThrow("LWIN_WEIGHTS=sideways: use 'columns' (the default) or 'rows'");
   });
 });
 
