@@ -32,6 +32,8 @@ export interface CellBenchResult {
   /** GPU time of the same step, from the profiler. */
   gpuMsPerBatch: number;
   sequenceStepsPerSecond: number;
+  /** Host milliseconds per unprofiled batch: recording the step, and encoding and queueing it. */
+  hostMsPerBatch?: { record: number; queue: number };
   /** Share of the wall time the kernels do not account for. */
   overhead: number;
   /** GPU ms per batch of each phase. */
@@ -63,12 +65,21 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   // The wall time comes from a context without the profiler: per-dispatch timestamp passes and their readback
   // would otherwise count as overhead.
   const plain = new GpuContext(ctx.device, { adapter: ctx.options.adapter });
+  // Host time per unprofiled batch: recording the step, then encoding and queueing it (until Step.queued); the rest
+  // of the wall is the device's and the driver's (kernels, clears, allocation, completion).
+  const host = { recordMs: 0, queueMs: 0 };
   const run = async (on: GpuContext = ctx) => {
+    const t0 = performance.now();
     const step = on.step(`bench ${cell}`);
     recordBatchGradient(step, { layout, ...b, batch: B, steps: T });
     optimizer.record(step, b.params, b.grad);
     const loss = step.readF32(b.loss);
-    await step.submit();
+    const t1 = performance.now();
+    const done = step.submit();
+    await step.queued;
+    host.recordMs += t1 - t0;
+    host.queueMs += performance.now() - t1;
+    await done;
     return loss;
   };
   const profiler = ctx.profiler!;
@@ -78,10 +89,12 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   const report = profiler.report();
   const gpuMs = report.totalMs / repeats;
   await run(plain); // warm-up of the unprofiled pipelines' first submit
+  host.recordMs = host.queueMs = 0;
   const t0 = performance.now();
   for (let i = 0; i < repeats; i++) await run(plain);
   const wallMs = (performance.now() - t0) / repeats;
   const rate = (B * T) / (wallMs / 1000);
+  const hostMs = { record: host.recordMs / repeats, queue: host.queueMs / repeats };
   const phases = phaseTimes(report, repeats);
   const peakBytes = ctx.memory.peak - before;
   console.log(
@@ -89,6 +102,7 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
       `${wallMs.toFixed(1)} ms per batch (GPU ${gpuMs.toFixed(1)} ms, overhead ${(100 * Math.max(0, 1 - gpuMs / wallMs)).toFixed(1)}%), ` +
       `peak GPU memory ${formatBytes(peakBytes)}, tile ${tile} (${choice?.source ?? 'default'}${choice?.timings ? `: ${describeTimings(choice.timings)}` : ''})`,
   );
+  console.log(`       host per batch: recording ${hostMs.record.toFixed(2)} ms, encoding and queueing ${hostMs.queue.toFixed(2)} ms; the rest of the wall is the device's`);
   console.log(
     `       sequences/s by phase: forward ${(B / (phases.forward / 1000)).toFixed(0)}, backward ${(B / (phases.backward / 1000)).toFixed(0)}, ` +
       `optimizer ${(B / (phases.optimizer / 1000)).toFixed(0)}`,
@@ -102,9 +116,11 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   console.log(formatProfile(report));
   console.log();
   optimizer.destroy();
+  plain.destroy();
+  ctx.releaseIdle();
   for (const buf of Object.values(b)) buf.destroy();
   return {
-    cell, size, wallMsPerBatch: wallMs, gpuMsPerBatch: gpuMs, sequenceStepsPerSecond: rate, overhead: Math.max(0, 1 - gpuMs / wallMs),
+    cell, size, wallMsPerBatch: wallMs, gpuMsPerBatch: gpuMs, hostMsPerBatch: hostMs, sequenceStepsPerSecond: rate, overhead: Math.max(0, 1 - gpuMs / wallMs),
     phasesMs: phases, peakBytes, projectedPaperTrainingSeconds: projected, profile: report, tile,
   };
 }

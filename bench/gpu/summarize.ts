@@ -119,9 +119,10 @@ for (const [label, rows] of [['bench size', cellsBench], ['paper size', cellsPap
   const s = rows[0]!.size;
   lines.push(`## Training step (forward + BPTT + AdamW), ${label}: B=${s.batch} T=${s.steps} H=${s.hidden} D=${s.input}`, '');
   table(
-    ['cell', 'sequence-steps/s', 'ms per batch', 'GPU ms', 'overhead', '≈ GFLOP/s', 'of matmul', 'peak memory', 'tile', 'top kernels'],
+    ['cell', 'sequence-steps/s', 'ms per batch', 'GPU ms', 'overhead', 'host ms (record + queue)', '≈ GFLOP/s', 'of matmul', 'peak memory', 'tile', 'top kernels'],
     rows.map((r) => [
       r.cell, `${f(r.sequenceStepsPerSecond / 1e3)} k`, f(r.wallMsPerBatch), f(r.gpuMsPerBatch), `${f(100 * r.overhead, 0)}%`,
+      r.hostMsPerBatch ? `${f(r.hostMsPerBatch.record)} + ${f(r.hostMsPerBatch.queue)}` : '–',
       f(trainingGflops(r), 2), matmulGflops ? `${f((100 * trainingGflops(r)) / matmulGflops, 1)}%` : '–', formatBytes(r.peakBytes), r.tile ?? '–', top(r.profile.kernels),
     ]),
   );

@@ -136,6 +136,7 @@ export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: T
     timings[tileKey(tile)] = await timeTile(tuning, request, tile);
     if (!best || timings[tileKey(tile)]! < timings[tileKey(best)]!) best = tile;
   }
+  tuning.destroy();
   chooseTile(ctx.device, request.cell, request.layernorm, request.hidden, best!);
   const fresh = await readCache(cache); // another process may have added choices meanwhile
   fresh[adapter] = { ...fresh[adapter], [key]: tileKey(best!) };

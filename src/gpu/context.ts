@@ -85,6 +85,44 @@ export class GpuContext implements StepHost {
     return createStorage(this.device, label, bytes);
   }
 
+  /** Idle scratch buffers by requested size, from the last step that released any (Step.scratch reuses them). */
+  private idle = new Map<number, GPUBuffer[]>();
+
+  /**
+   * A scratch buffer of `bytes` for a step: an idle one of that size from the previous step when there is one
+   * (`reused`: its contents are stale, so the step clears it, as WebGPU clears a new buffer), else a new one.
+   * Creating and destroying every scratch buffer at every step cost more than the kernels on a GPU's driver (the
+   * H100's training steps spent 34–91% of their wall time outside kernels; bench/RESULTS.md).
+   */
+  acquireScratch(label: string, bytes: number): { buffer: GPUBuffer; reused: boolean } {
+    const buffer = this.idle.get(bytes)?.pop();
+    if (buffer) return { buffer, reused: true };
+    // A size the previous step did not have: a step of another shape (a chunk's last batch, another phase). The
+    // idle buffers go first, so memory never holds two steps' scratch (diagnostic budgets stay true).
+    this.releaseIdle();
+    return { buffer: this.storage(label, bytes), reused: false };
+  }
+
+  /**
+   * Takes back a finished step's scratch buffers (the device is done with them) and destroys the idle ones it did
+   * not reuse: what stays idle between steps is one step's scratch, already counted in its peak.
+   */
+  releaseScratch(buffers: readonly { bytes: number; buffer: GPUBuffer }[]): void {
+    if (!buffers.length) return; // a step without scratch (a read) leaves the idle ones for the next
+    this.releaseIdle();
+    for (const { bytes, buffer } of buffers) {
+      let list = this.idle.get(bytes);
+      if (!list) this.idle.set(bytes, (list = []));
+      list.push(buffer);
+    }
+  }
+
+  /** Destroys every idle scratch buffer (the end of a phase whose sizes will not come back). */
+  releaseIdle(): void {
+    for (const list of this.idle.values()) for (const buffer of list) buffer.destroy();
+    this.idle.clear();
+  }
+
   upload(label: string, data: ArrayBufferView): GPUBuffer {
     return uploadStorage(this.device, label, data, STORAGE);
   }
@@ -125,6 +163,7 @@ export class GpuContext implements StepHost {
   }
 
   destroy(): void {
+    this.releaseIdle();
     this.staging.destroy();
     this.timestamps?.destroy();
   }

@@ -51,6 +51,8 @@ export interface StepHost {
   readonly softwareAdapter: boolean;
   uniform<S extends AnyWgslStruct>(label: string, schema: S, value: InferInput<S>): GPUBuffer;
   storage(label: string, bytes: number): GPUBuffer;
+  acquireScratch(label: string, bytes: number): { buffer: GPUBuffer; reused: boolean };
+  releaseScratch(buffers: readonly { bytes: number; buffer: GPUBuffer }[]): void;
   pipeline(program: KernelProgram): Promise<GPUComputePipeline>;
   check(during: string): void;
   explain(error: unknown, during: string): Promise<never>;
@@ -72,6 +74,7 @@ export class Step {
   private readonly ops: Op[] = [];
   private readonly reads: PendingRead[] = [];
   private readonly transient: GPUBuffer[] = [];
+  private readonly scratchBuffers: { bytes: number; buffer: GPUBuffer }[] = [];
   private submitted = false;
 
   constructor(
@@ -118,10 +121,14 @@ export class Step {
     return buffer;
   }
 
-  /** A storage buffer for intermediates of this step only; freed after the submit completes. */
+  /**
+   * A zeroed storage buffer for intermediates of this step only; after the submit completes it goes back to the
+   * context, which may hand it to the next step (cleared again there).
+   */
   scratch(label: string, bytes: number): GPUBuffer {
-    const buffer = this.ctx.storage(label, bytes);
-    this.transient.push(buffer);
+    const { buffer, reused } = this.ctx.acquireScratch(label, bytes);
+    if (reused) this.clear(buffer);
+    this.scratchBuffers.push({ bytes, buffer });
     return buffer;
   }
 
@@ -193,6 +200,8 @@ export class Step {
       await this.ctx.device.queue.onSubmittedWorkDone();
       const results = await Promise.all(this.reads.map((r) => this.ctx.drainStaging(r.staging, r.bytes)));
       this.reads.forEach((r, i) => r.resolve(results[i]!));
+      // The device is done with this step: its scratch may serve the next one.
+      this.ctx.releaseScratch(this.scratchBuffers.splice(0));
     } catch (error) {
       // Nobody may wait forever on a read of a step that failed.
       for (const r of this.reads) r.reject(error);
@@ -200,6 +209,7 @@ export class Step {
     } finally {
       this.markQueued();
       for (const b of this.transient) b.destroy();
+      for (const { buffer } of this.scratchBuffers) buffer.destroy(); // a failed step's: not reused
     }
   }
 

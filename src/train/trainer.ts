@@ -94,6 +94,8 @@ export async function train(ctx: GpuContext, config: TrainConfig, data: Training
   } catch (error) {
     run.dispose(true);
     throw error;
+  } finally {
+    ctx.releaseIdle(); // the batches' scratch, kept between steps
   }
 }
 
