@@ -88,6 +88,7 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   for (let i = 0; i < repeats; i++) await run();
   const report = profiler.report();
   const gpuMs = report.totalMs / repeats;
+  ctx.releaseIdle(); // the profiled runs' scratch: the peak is one step's, not one per context
   await run(plain); // warm-up of the unprofiled pipelines' first submit
   host.recordMs = host.queueMs = 0;
   const t0 = performance.now();
