@@ -95,6 +95,7 @@ export class GpuContext implements StepHost {
    * H100's training steps spent 34–91% of their wall time outside kernels; bench/RESULTS.md).
    */
   acquireScratch(label: string, bytes: number): { buffer: GPUBuffer; reused: boolean } {
+    if (scratchPoolOff()) return { buffer: this.storage(label, bytes), reused: false };
     const buffer = this.idle.get(bytes)?.pop();
     if (buffer) return { buffer, reused: true };
     // A size the previous step did not have: a step of another shape (a chunk's last batch, another phase). The
@@ -108,6 +109,10 @@ export class GpuContext implements StepHost {
    * not reuse: what stays idle between steps is one step's scratch, already counted in its peak.
    */
   releaseScratch(buffers: readonly { bytes: number; buffer: GPUBuffer }[]): void {
+    if (scratchPoolOff()) {
+      for (const { buffer } of buffers) buffer.destroy();
+      return;
+    }
     if (!buffers.length) return; // a step without scratch (a read) leaves the idle ones for the next
     this.releaseIdle();
     for (const { bytes, buffer } of buffers) {
@@ -167,4 +172,9 @@ export class GpuContext implements StepHost {
     this.staging.destroy();
     this.timestamps?.destroy();
   }
+}
+
+/** `LWIN_SCRATCH_POOL=off` (Node; benchmarks): every step creates and destroys its scratch, as before the pool. */
+function scratchPoolOff(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LWIN_SCRATCH_POOL === 'off';
 }

@@ -260,6 +260,24 @@ describe('memory ledger', () => {
     expect(ctx.memory.live).toBe(withStaging - 8192 - 16);
     b.destroy();
   });
+
+  it('LWIN_SCRATCH_POOL=off: every step creates and destroys its own scratch', async () => {
+    const ctx = gpu.ctx;
+    process.env.LWIN_SCRATCH_POOL = 'off';
+    try {
+      const before = ctx.memory.live;
+      const first = ctx.step('pool off');
+      const a = first.scratch('m/off', 64);
+      await first.submit();
+      expect(ctx.memory.live).toBe(before);
+      const second = ctx.step('pool off again');
+      expect(second.scratch('m/off', 64)).not.toBe(a);
+      await second.submit();
+      expect(ctx.memory.live).toBe(before);
+    } finally {
+      delete process.env.LWIN_SCRATCH_POOL;
+    }
+  });
 });
 
 describe('buffer limits', () => {
