@@ -1,5 +1,5 @@
 // The autotune of the recurrent kernels' thread tile: on first use of a (cell, LayerNorm, H, batch) on an adapter,
-// time one short training step (forward + BPTT, 8 steps; 64 where timestamp queries time the kernels) with each of a few tiles and keep the fastest, in the
+// time one short training step (forward + BPTT, 8 steps; 64 on a GPU, where timestamp queries time the kernels) with each of a few tiles and keep the fastest, in the
 // user's cache file keyed by the adapter's name, so later runs (and `lwin doctor`) read the choice instead of
 // timing again. Tiles never change results (test/cells/tiles.test.ts), so a choice made on a busy machine costs
 // speed only. LWIN_TILE (src/cells/tiles.ts) overrides it.
@@ -80,9 +80,9 @@ async function timeTile(ctx: GpuContext, request: TuneRequest, tile: Tile): Prom
   const { cell, layernorm, hidden: H, input: D, batch: B } = request;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
   chooseTile(ctx.device, cell, layernorm, H, tile);
-  // Kernel time of 8 steps is mostly the fixed per-step work; with timestamps (no host noise) 64 steps weigh the
-  // recurrence as training does.
-  const T = ctx.profiler?.source === 'timestamp-query' ? TUNE_STEPS_TIMED : TUNE_STEPS;
+  // On a GPU the kernel time of 8 steps is mostly the fixed per-step work; with timestamps (no host noise) 64 steps
+  // weigh the recurrence as training does. A CPU adapter's 8 steps already do (and 64 would cost seconds per tile).
+  const T = ctx.profiler?.source === 'timestamp-query' && !ctx.softwareAdapter ? TUNE_STEPS_TIMED : TUNE_STEPS;
   const buffers = {
     params: ctx.upload('autotune/P', Float32Array.from(initParams(layout, { seed: 1 }))),
     x: ctx.upload('autotune/x', new Float32Array(B * T * D).fill(0.5)),
