@@ -9,8 +9,8 @@ import type { ShaderHead } from '../../src/gpu/program.ts';
 import { tileGrid, tilePrelude } from './tile.ts';
 
 export const RECURRENT_WORKGROUP = 256;
-/** Largest input width D the kernels accept (x_t of S sequences is staged in workgroup memory). */
-export const MAX_INPUT = 64;
+/** Largest input width D of a study: x is read from storage, so only the training kernels' sanity bound. */
+export const MAX_INPUT = 1024;
 /** Largest hidden width H (one thread per unit). */
 export const MAX_HIDDEN = RECURRENT_WORKGROUP;
 
@@ -32,22 +32,18 @@ export function recurrentGrid(hidden: number, x?: (p: { steps: number }) => numb
 export function recurrentPrelude(hp: number, head: ShaderHead): string {
   return /* wgsl */ `
 ${head.declarations}
-${tilePrelude({ R: 1, K: 1, hp, threads: head.threads }, { x: 'xbuf', arrays: false })}
+${tilePrelude({ R: 1, K: 1, hp, threads: head.threads }, { arrays: false })}
 const WG: u32 = ${head.threads}u;
 const HP: u32 = ${hp}u;
 const S: u32 = WG / HP;
-const DMAX: u32 = ${MAX_INPUT}u;
 
 var<workgroup> hbuf: array<f32, WG>;      // h_{t-1} of the S sequences, [S][HP]
 var<workgroup> abuf: array<f32, WG>;      // a second per-unit vector (gru: r ⊙ h_{t-1}; backward: adjoints)
 var<workgroup> red: array<f32, WG>;       // reduction scratch
-var<workgroup> xbuf: array<f32, S * DMAX>; // x_t of the S sequences, [S][DMAX]
 
-// Σ_d P[off + d] · x_t[d] for sequence slot s.
-fn dot_x(off: u32, s: u32) -> f32 {
-  var acc = 0.0;
-  for (var d = 0u; d < params.D; d++) { acc = fma(P[off + d], xbuf[s * DMAX + d], acc); }
-  return acc;
+// x_t[d] of this thread's sequence at the step being computed (tt), read from storage: D has no kernel limit.
+fn x_at(d: u32) -> f32 {
+  return x[(min(tseq0, params.batch - 1u) * params.T + tt) * params.D + d];
 }
 
 // Sum of v over the HP threads of this thread's sequence, returned to all of them. Call from uniform control flow.
@@ -64,19 +60,6 @@ fn seq_sum(lid: u32, v: f32) -> f32 {
   return total;
 }
 
-// Loads x_t of the S sequences into xbuf. Call from uniform control flow; a barrier follows inside.
-fn load_x(lid: u32, group: u32, t: u32) {
-  let n = S * params.D;
-  for (var i = lid; i < n; i += WG) {
-    let s = i / params.D;
-    let d = i % params.D;
-    let seq = group * S + s;
-    var v = 0.0;
-    if (seq < params.batch) { v = x[(seq * params.T + t) * params.D + d]; }
-    xbuf[s * DMAX + d] = v;
-  }
-  workgroupBarrier();
-}
 `;
 }
 

@@ -16,8 +16,8 @@
 //   put_h / put_a / put_d, get_h    this thread's components to and from the workgroup vectors
 //   first_unit(v)  v on unit 0, 0 elsewhere
 //
-// The legacy kernels (tangent, ρ) use the tile R = K = 1 over their own workgroup arrays and x staged in xbuf;
-// the training kernels choose R, K and the workgroup size per adapter (src/cells/tiles.ts).
+// The legacy kernels (tangent, ρ) use the tile R = K = 1 over their own workgroup arrays; the training kernels
+// choose R, K and the workgroup size per adapter (src/cells/tiles.ts). Every kernel reads x [B, T, D] from storage.
 //
 // Weights of the row helpers: with `rows: 'transposed'` they read a copy of the parameters in which every block of
 // H rows of a unit-row matrix (U, W) is stored column-major, [C][H] (src/cells/weights.ts): at step j of the dot
@@ -120,10 +120,10 @@ export function perComponent(tile: Tile, f: (p: { c: number; r: number; k: numbe
 
 /**
  * Module-scope WGSL of the tile: aliases V (N floats) and M (N bools), the thread's private coordinates (set by
- * `tileInit`), and the helpers above. `x` is read from storage ('global', x [B, T, D]) or from the legacy
- * kernels' xbuf ('xbuf', tile R = K = 1 only). `dbuf` adds the backward's adjoint blocks (`blocks` resident).
+ * `tileInit`), and the helpers above; x [B, T, D] is read from storage at step `tt`. `dbuf` adds the backward's
+ * adjoint blocks (`blocks` resident).
  */
-export function tilePrelude(tile: Tile, options: { x: 'global' | 'xbuf'; dbufBlocks?: number; arrays: boolean; rows?: RowWeights }): string {
+export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: boolean; rows?: RowWeights }): string {
   const n = tileWidth(tile);
   const comps = components(tile);
   const rs = [...new Set(comps.map((c) => c.r))];
@@ -138,7 +138,6 @@ export function tilePrelude(tile: Tile, options: { x: 'global' | 'xbuf'; dbufBlo
   // Element (unit, j) of a unit-row matrix at `off` with C columns: off + unit·C + j by rows, off + j·H + unit
   // transposed (the row helpers' weights buffer `rw`).
   const rows = options.rows ?? { layout: 'rows', buffer: 'P' };
-  if (rows.layout === 'transposed' && options.x !== 'global') throw new Error('transposed row weights need x read from storage');
   const transposed = rows.layout === 'transposed';
   const rw = rows.buffer;
   const at = (k: number, cols: string, j: string) => (transposed ? `${rw}[w${k} + ${j} * params.H]` : `${rw}[w${k} + ${j}]`);
@@ -158,9 +157,7 @@ fn ${name}(off: u32) -> V {
 }`;
   const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
   // row_x0 reads row 0 of a one-row matrix for every unit (shared's scalar gate): never transposed.
-  const xDot = (name: string, unitRow: (k: number) => string, perUnit: boolean) =>
-    options.x === 'global'
-      ? `
+  const xDot = (name: string, unitRow: (k: number) => string, perUnit: boolean) => `
 fn ${name}(off: u32) -> V {
   ${unitLets}
   ${ks.map((k) => (perUnit ? rowBase(k, 'params.D') : `let w${k} = off + ${unitRow(k)} * params.D;`)).join(' ')}
@@ -172,11 +169,6 @@ fn ${name}(off: u32) -> V {
     acc = fma(${vec(comps.map((c) => `p${c.k}`))}, ${vec(comps.map((c) => `v${c.r}`))}, acc);
   }
   return acc;
-}`
-      : `
-fn ${name}(off: u32) -> V {
-  ${unitLets}
-  return dot_x(off + ${unitRow(0)} * params.D, tslot0);
 }`;
   // unit_sum's order depends on H alone (a radix-8 tree over the THT padded units), not on the tile, so every tile
   // gives the same sums bit for bit.

@@ -79,7 +79,7 @@ fn rate_pair(p: u32) -> vec2f {
 fn rates_x(off: u32, s: u32) -> vec2f {
   var acc = vec2f(0.0);
   for (var d = 0u; d < params.D; d++) {
-    let v = xbuf[s * DMAX + d];
+    let v = x_at(d);
     acc = fma(vec2f(v * v), rate_pair(off + d), acc);
   }
   return acc;
@@ -317,7 +317,7 @@ ${rhoHelpers}
 ${recurrentEntry(stateWidth(v.cell), head)}
   // One step per workgroup column: t = t0 + wg.x; its state before is slot t-1 (the zero state at t = 0).
   let t = params.t0 + wg.x;
-  load_x(lid, group, t);
+  tt = t;
   var h_before = 0.0;
   var c_state = 0.0;
   if (live && t > 0u) {

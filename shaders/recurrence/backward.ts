@@ -111,7 +111,7 @@ ${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${uni
   return wgsl`
 ${head.declarations}
 ${foldedRow}
-${tilePrelude(tile, { x: 'global', arrays: true, dbufBlocks: resident, rows: { layout: v.rows ?? 'rows', buffer: 'PT' } })}
+${tilePrelude(tile, { arrays: true, dbufBlocks: resident, rows: { layout: v.rows ?? 'rows', buffer: 'PT' } })}
 const W: u32 = ${stateWidth(v.cell)}u;
 
 // Adjoint of LayerNorm's normalisation: given dn = ∂L/∂n̂ per unit, ∂L/∂a = (dn - mean(dn) - n̂·mean(dn·n̂)) / σ.

@@ -124,7 +124,7 @@ function forwardShader(v: ForwardVariant, head: ShaderHead): string {
   return wgsl`
 ${head.declarations}
 ${foldedRow}
-${tilePrelude(tile, { x: 'global', arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' } })}
+${tilePrelude(tile, { arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' } })}
 const W: u32 = ${W}u;
 
 ${tileEntry(head)}

@@ -123,10 +123,7 @@ ${recurrentEntry(stateWidth(v.cell), head)}
 
   for (var k = 0u; k < params.steps; k++) {
     let t = params.t0 + k;
-#if ${Boolean(v.inputTangent)}
-    load_xdot(lid, group, t);
-#endif
-    load_x(lid, group, t);
+    tt = t;
     let hq = hbuf[lid];
     let vq = vbuf[lid];
 ${snippets.forward(context)}

@@ -123,6 +123,11 @@ describe('tangent: gates near 0 and 1', () => {
 });
 
 describe('tangent: sizes and dispatch chunks', () => {
+  // x is read from storage at every step (it was staged in workgroup memory, D ≤ 64, before).
+  it.each(['gru', 'lstm', 'torch_gru', 'diag'] as CellKind[])('%s: D=130 inputs', async (cell) => {
+    await checkAgainstReference(cell, cellLayerNorm(cell, true), true, { B: 3, T: 9, H: 20, D: 130 }, 5);
+  });
+
   it.each(CELL_KINDS)('%s: H=32 (a whole sequence tile), B=9 (two workgroups), T=70 (two dispatches)', async (cell) => {
     await checkAgainstReference(cell, cellLayerNorm(cell, true), true, { B: 9, T: 70, H: 32, D: 4 }, 2);
   });

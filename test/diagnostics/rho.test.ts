@@ -126,6 +126,10 @@ describe.each(cases)('rho: %s', (_name, cell, layernorm, regime) => {
 });
 
 describe('rho: sizes and dispatch chunks', () => {
+  it.each(['gru', 'lstm'] as CellKind[])('%s ln=true: D=130 inputs (x read from storage)', async (cell) => {
+    await checkRho(buildLayout({ cell, inputSize: 130, hiddenSize: H, layernorm: true }), 'plain', { batch: 2, steps: 9 });
+  });
+
   it('gru ln=true: B=9 (two workgroups of 8 sequences), T=70 (two dispatches of ≤ 64 steps)', async () => {
     await checkRho(buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true }), 'plain', { batch: 9, steps: 70 });
   });

@@ -11,25 +11,19 @@
 export function tangentPrelude(inputTangent: boolean): string {
   return /* wgsl */ `
 var<workgroup> vbuf: array<f32, WG>; // v_{t-1} of the S sequences, [S][HP]
-${inputTangent ? `var<workgroup> xdotbuf: array<f32, S * DMAX>; // ẋ_t of the S sequences
-
-// Fills xdotbuf for step t; load_x's barrier, which follows, publishes it.
-fn load_xdot(lid: u32, group: u32, t: u32) {
-  for (var i = lid; i < S * params.D; i += WG) {
-    let s = i / params.D;
-    let seq = group * S + s;
-    var v = 0.0;
-    if (seq < params.batch && u32(input_dir[params.D + seq]) == t) { v = input_dir[i % params.D]; }
-    xdotbuf[s * DMAX + i % params.D] = v;
-  }
+${inputTangent ? `
+// ẋ_t[d] of this thread's sequence at step tt: input_dir[d] at its one perturbed step input_dir[D + b], else 0.
+fn xdot_at(d: u32) -> f32 {
+  let seq = min(tseq0, params.batch - 1u);
+  return select(0.0, input_dir[d], u32(input_dir[params.D + seq]) == tt);
 }` : ''}
 
-// Σ_d Pd[off + d] · x_t[d] (+ P[off + d] · ẋ_t[d] with an input tangent) for sequence slot s.
+// Σ_d Pd[off + d] · x_t[d] (+ P[off + d] · ẋ_t[d] with an input tangent) for this thread's sequence.
 fn dotd_x(off: u32, s: u32) -> f32 {
   var acc = 0.0;
   for (var d = 0u; d < params.D; d++) {
-    acc = fma(Pd[off + d], xbuf[s * DMAX + d], acc);${inputTangent ? `
-    acc = fma(P[off + d], xdotbuf[s * DMAX + d], acc);` : ''}
+    acc = fma(Pd[off + d], x_at(d), acc);${inputTangent ? `
+    acc = fma(P[off + d], xdot_at(d), acc);` : ''}
   }
   return acc;
 }
