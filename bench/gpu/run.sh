@@ -10,7 +10,7 @@
 #              LWIN_KIT_SIZE     'tiny' shrinks every size (the kit's own test on a software adapter)
 #              LWIN_KIT_BUDGET   wall-time budget in seconds (default 480)
 #              LWIN_KIT_BEFORE   environment assignments giving the earlier kernels for the paper-size before/after
-#                                (default LWIN_WEIGHTS=rows)
+#                                (default LWIN_SCRATCH_POOL=off: the scratch pool, not yet measured on a GPU)
 #              LWIN_KIT_PAPER_RUN  cap in seconds of the paper-preset run (default: what is left of the budget)
 #              LWIN_KIT_SKIP     steps to skip, comma-separated (e.g. diagnostics-paper,torch)
 set -uo pipefail
@@ -112,7 +112,7 @@ step cells-bench 50 ./node bench.mjs cells --cell-size "${cell_sizes[0]}" --json
 step cells-paper 110 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper.json"
 # The same with earlier kernel choices forced back (LWIN_KIT_BEFORE, environment assignments): before and after in
 # one run on one card.
-before=${LWIN_KIT_BEFORE:-LWIN_WEIGHTS=rows}
+before=${LWIN_KIT_BEFORE:-LWIN_SCRATCH_POOL=off}
 echo "$before" > "$parts/before.txt"
 # shellcheck disable=SC2086
 step cells-paper-before 60 env $before ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper-before.json"
