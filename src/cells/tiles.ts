@@ -3,6 +3,7 @@
 // (Node) forces one, for benchmarks and tests.
 import { residentBlocks, tileKey, tileWidth, type Tile } from '../../shaders/cells/tile.ts';
 import type { CellKind } from '../model/cells.ts';
+import { envSetting } from '../gpu/runtime.ts';
 
 /** Largest hidden width H of the training kernels: 256 threads × 4 units each. */
 export const MAX_TRAIN_HIDDEN = 1024;
@@ -81,7 +82,7 @@ export function chooseTile(device: GPUDevice, cell: CellKind, layernorm: boolean
 
 /** The tile LWIN_TILE names for H (benchmarks, tests), if it is set. */
 export function forcedTile(hidden: number): Tile | undefined {
-  const forced = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LWIN_TILE;
+  const forced = envSetting('LWIN_TILE');
   return forced ? parseTile(forced, hidden) : undefined;
 }
 

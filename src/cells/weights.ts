@@ -8,10 +8,11 @@ import type { ParamLayout, TensorSpec } from '../model/params.ts';
 import type { RowWeights } from '../../shaders/cells/tile.ts';
 import { columnsProgram } from '../../shaders/recurrence/weights.ts';
 import { tileFor } from './tiles.ts';
+import { envSetting } from '../gpu/runtime.ts';
 
 /** The layout LWIN_WEIGHTS forces on this run, if set (benchmarks: both layouts of the same tile in one run). */
 export function forcedRowLayout(): RowWeights['layout'] | undefined {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LWIN_WEIGHTS;
+  const env = envSetting('LWIN_WEIGHTS');
   if (env !== undefined && env !== 'rows' && env !== 'columns') throw new Error(`LWIN_WEIGHTS=${env}: use 'columns' (the default) or 'rows'`);
   return env === undefined ? undefined : env === 'rows' ? 'rows' : 'transposed';
 }

@@ -9,6 +9,7 @@ import { Profiler, TimestampRecorder } from './profiler.ts';
 import { STORAGE, StagingPool, copyOutOfStaging, createStorage, createUniform, uploadStorage } from './buffers.ts';
 import { Step, type StepHost } from './step.ts';
 import { trackMemory, type MemoryLedger } from './memory.ts';
+import { envSetting } from './runtime.ts';
 
 export interface ContextOptions {
   /** Shown in profiles and benchmark output. */
@@ -176,5 +177,5 @@ export class GpuContext implements StepHost {
 
 /** `LWIN_SCRATCH_POOL=off` (Node; benchmarks): every step creates and destroys its scratch, as before the pool. */
 function scratchPoolOff(): boolean {
-  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LWIN_SCRATCH_POOL === 'off';
+  return envSetting('LWIN_SCRATCH_POOL') === 'off';
 }

@@ -28,6 +28,19 @@ interface DenoGlobal {
   Deno?: { version?: { deno?: string } };
 }
 
+/**
+ * A setting from the environment (`LWIN_TILE`, `LWIN_WEIGHTS`, `LWIN_SCRATCH_POOL`: benchmark switches): Node's
+ * process.env, else undefined. Deno without --allow-env throws on access, and a browser has no environment; both
+ * get the defaults.
+ */
+export function envSetting(name: string): string | undefined {
+  try {
+    return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+  } catch {
+    return undefined;
+  }
+}
+
 export function detectRuntime(): RuntimeName {
   if ((globalThis as DenoGlobal).Deno?.version?.deno) return 'deno';
   const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
