@@ -19,7 +19,7 @@
 // The legacy kernels (tangent, ρ) use the tile R = K = 1 over their own workgroup arrays; the training kernels
 // choose R, K and the workgroup size per adapter (src/cells/tiles.ts). Every kernel reads x [B, T, D] from storage.
 //
-// Weights of the row helpers: with `rows: 'transposed'` they read a copy of the parameters in which every block of
+// Weights of the row helpers: with `rows: 'columns'` they read a copy of the parameters in which every block of
 // H rows of a unit-row matrix (U, W) is stored column-major, [C][H] (src/cells/weights.ts): at step j of the dot
 // product the threads of a group then read consecutive words (one coalesced load on a GPU) instead of words H apart.
 // The sums are the same, in the same order, so both layouts give the same results bit for bit.
@@ -83,9 +83,9 @@ export function tileKey(tile: Tile): string {
   return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${tile.weights === 'rows' ? '-rows' : ''}`;
 }
 
-/** Where the row helpers (row_h, row_a, row_x) read weights: buffer `buffer`, by rows or transposed (see above). */
+/** Where the row helpers (row_h, row_a, row_x) read weights: buffer `buffer`, by rows or by columns (see above). */
 export interface RowWeights {
-  layout: 'rows' | 'transposed';
+  layout: 'rows' | 'columns';
   buffer: string;
 }
 
@@ -136,12 +136,12 @@ export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: 
   const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
   const rowLets = (name: string) => rs.map((r) => `let ${name}${r} = (tslot0 + ${r}u) * THT;`).join(' ');
   // Element (unit, j) of a unit-row matrix at `off` with C columns: off + unit·C + j by rows, off + j·H + unit
-  // transposed (the row helpers' weights buffer `rw`).
+  // by columns (the row helpers' weights buffer `rw`).
   const rows = options.rows ?? { layout: 'rows', buffer: 'P' };
-  const transposed = rows.layout === 'transposed';
+  const byColumns = rows.layout === 'columns';
   const rw = rows.buffer;
-  const at = (k: number, cols: string, j: string) => (transposed ? `${rw}[w${k} + ${j} * params.H]` : `${rw}[w${k} + ${j}]`);
-  const rowBase = (k: number, cols: string) => (transposed ? `let w${k} = off + u${k};` : `let w${k} = off + u${k} * ${cols};`);
+  const at = (k: number, cols: string, j: string) => (byColumns ? `${rw}[w${k} + ${j} * params.H]` : `${rw}[w${k} + ${j}]`);
+  const rowBase = (k: number, cols: string) => (byColumns ? `let w${k} = off + u${k};` : `let w${k} = off + u${k} * ${cols};`);
   const rowDot = (name: string, buf: string) => `
 fn ${name}(off: u32) -> V {
   ${unitLets}
@@ -156,7 +156,7 @@ fn ${name}(off: u32) -> V {
   return acc;
 }`;
   const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
-  // row_x0 reads row 0 of a one-row matrix for every unit (shared's scalar gate): never transposed.
+  // row_x0 reads row 0 of a one-row matrix for every unit (shared's scalar gate): never by columns.
   const xDot = (name: string, unitRow: (k: number) => string, perUnit: boolean) => `
 fn ${name}(off: u32) -> V {
   ${unitLets}

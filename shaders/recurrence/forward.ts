@@ -33,7 +33,7 @@ export function forwardVariantKey(v: ForwardVariant): string {
 
 /** The variant-key suffix of the row helpers' weight layout ('' by rows). */
 export function rowsKey(rows: RowWeights['layout'] | undefined): string {
-  return rows === 'transposed' ? ',wcols' : '';
+  return rows === 'columns' ? ',wcols' : '';
 }
 
 /** The variant-key suffix of a K-output readout ('' for the scalar readout, so those keys stay as they were). */
@@ -54,7 +54,7 @@ ${perComponent(tile, ({ k, seq, comp }) => (k === 0 ? `      if (tq == 0u && ${s
 
 function forwardBindings(v: ForwardVariant): BindingDecl[] {
   return [
-    { name: 'P', access: 'read', type: 'f32' }, // flat parameters (by columns with rows = 'transposed': src/cells/weights.ts)
+    { name: 'P', access: 'read', type: 'f32' }, // flat parameters (by columns with rows = 'columns': src/cells/weights.ts)
     { name: 'x', access: 'read', type: 'f32' }, // [B, T, D]
     { name: 'state', access: 'read_write', type: 'f32' }, // [B, W, H]: state carried between dispatches
     { name: 'stored', access: 'read_write', type: 'f32' }, // [slots, B, W, H]: slot-major, so one slot is one copy

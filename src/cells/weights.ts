@@ -14,13 +14,13 @@ import { envSetting } from '../gpu/runtime.ts';
 export function forcedRowLayout(): RowWeights['layout'] | undefined {
   const env = envSetting('LWIN_WEIGHTS');
   if (env !== undefined && env !== 'rows' && env !== 'columns') throw new Error(`LWIN_WEIGHTS=${env}: use 'columns' (the default) or 'rows'`);
-  return env === undefined ? undefined : env === 'rows' ? 'rows' : 'transposed';
+  return env === 'rows' || env === 'columns' ? env : undefined;
 }
 
 /** How the training kernels of `layout` read weights on `device`: LWIN_WEIGHTS, else the tile's choice. */
 export function rowLayout(device: GPUDevice, layout: ParamLayout): RowWeights['layout'] {
   const { cell, layernorm, hiddenSize: H } = layout.config;
-  return forcedRowLayout() ?? (tileFor(device, cell, layernorm, H).weights === 'rows' ? 'rows' : 'transposed');
+  return forcedRowLayout() ?? (tileFor(device, cell, layernorm, H).weights === 'rows' ? 'rows' : 'columns');
 }
 
 /**
