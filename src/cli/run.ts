@@ -42,7 +42,7 @@ const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v:
   ['--noise-std <s>', 'task noise', 'task.noiseStd', num],
   ['--task-seed <n>', 'task seed (u and every data stream)', 'task.seed', num],
   ['--x <file.npy>', 'your training inputs X [N,T,D] instead of the task', 'data.x'],
-  ['--y <file.npy>', 'your training targets Y [N,T]', 'data.y'],
+  ['--y <file.npy>', 'your training targets Y [N,T] (floats; class indices for ce may be integers)', 'data.y'],
   ['--diag-x <file.npy>', 'your diagnostic inputs (default: the training data)', 'data.diagX'],
   ['--diag-y <file.npy>', 'your diagnostic targets', 'data.diagY'],
   ['--train-sequences <n>', 'N_train', 'trainSequences', num],

@@ -68,7 +68,7 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'model and shuffling seed', num)
     .option('--init-scale <a>', 'multiply every initial weight by a (SPEC §12; e.g. 0.5 for the linear cell)', num)
     .option('--x <file.npy>', 'your inputs X [N,T,D] (float32/float64); with --y, replaces the task')
-    .option('--y <file.npy>', 'your targets Y [N,T] or [N,T,1]')
+    .option('--y <file.npy>', 'your targets Y [N,T] or [N,T,1] (floats; class indices for ce may be integers)')
     .option('--train-sequences <n>', 'task training sequences', num, 8000)
     .option('--steps <T>', 'task sequence length (default: the paper task\'s)', num)
     .option('--task-lags <list>', 'task lags ℓ_k, comma-separated, each below --steps (default: the paper task\'s)', numbers)

@@ -1,13 +1,17 @@
 // NumPy .npy files (format versions 1–3), float32 and float64 little-endian, C order only: what lwin exchanges
-// with numpy and PyTorch users (SPEC §1 user data, ψ samples). Anything else is refused with a message that
-// names the file and says how to convert it.
+// with numpy and PyTorch users (SPEC §1 user data, ψ samples). Reading also takes little-endian integers (numpy's
+// default for class labels is int64), as float64 values. Anything else is refused with a message that names the file
+// and says how to convert it.
 import { readFileSync } from 'node:fs';
 
 export type NpyDtype = '<f4' | '<f8';
+/** Integer dtypes read (as float64): signed or unsigned, 1 to 8 bytes, little-endian ('|' for one byte). */
+export type NpyIntDtype = `${'<' | '|'}${'i' | 'u'}${1 | 2 | 4 | 8}`;
 
 export interface NpyArray {
   shape: number[];
-  dtype: NpyDtype;
+  /** The file's dtype; integers arrive as float64 data. */
+  dtype: NpyDtype | NpyIntDtype;
   /** Elements in C (row-major) order. */
   data: Float32Array | Float64Array;
 }
@@ -21,7 +25,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const CONVERT_HINT = "convert it in numpy with np.save(path, np.ascontiguousarray(arr, dtype='<f4'))";
 
 interface NpyHeader {
-  dtype: NpyDtype;
+  dtype: NpyDtype | NpyIntDtype;
   shape: number[];
   dataOffset: number;
 }
@@ -44,12 +48,40 @@ function readPreamble(bytes: Uint8Array, source: string): { text: string; dataOf
   return { text: decoder.decode(bytes.subarray(headerStart, dataOffset)), dataOffset };
 }
 
-function parseDtype(text: string, source: string): NpyDtype {
+function parseDtype(text: string, source: string): NpyDtype | NpyIntDtype {
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(text)?.[1];
   if (descr === undefined) throw new NpyError(`${source}: the header has no simple 'descr' (structured arrays are not supported); ${CONVERT_HINT}`);
   if (descr === '<f4' || descr === '<f8') return descr;
+  if (/^(<[iu][248]|[<|][iu]1)$/.test(descr)) return descr as NpyIntDtype;
   if (descr === '>f4' || descr === '>f8') throw new NpyError(`${source} holds big-endian floats ('${descr}'); ${CONVERT_HINT}`);
-  throw new NpyError(`${source} holds dtype '${descr}'; lwin reads float32 ('<f4') or float64 ('<f8'): ${CONVERT_HINT}`);
+  throw new NpyError(`${source} holds dtype '${descr}'; lwin reads float32 ('<f4'), float64 ('<f8') and little-endian integers: ${CONVERT_HINT}`);
+}
+
+function itemBytes(dtype: NpyDtype | NpyIntDtype): number {
+  return dtype === '<f4' ? 4 : dtype === '<f8' ? 8 : Number(dtype[2]);
+}
+
+/** Integers as float64; int64 and uint64 beyond 2^53 (not exact as a double) are refused, naming the element. */
+function decodeIntegers(bytes: Uint8Array, offset: number, count: number, dtype: NpyIntDtype, source: string): Float64Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * itemBytes(dtype));
+  const signed = dtype[1] === 'i';
+  const size = itemBytes(dtype);
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const at = i * size;
+    let v: number;
+    if (size === 8) {
+      const big = signed ? view.getBigInt64(at, true) : view.getBigUint64(at, true);
+      if (big > BigInt(Number.MAX_SAFE_INTEGER) || big < -BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw new NpyError(`${source}: element ${i} is ${big}, beyond what float64 holds exactly (2^53); lwin reads integers as float64`);
+      }
+      v = Number(big);
+    } else if (size === 4) v = signed ? view.getInt32(at, true) : view.getUint32(at, true);
+    else if (size === 2) v = signed ? view.getInt16(at, true) : view.getUint16(at, true);
+    else v = signed ? view.getInt8(at) : view.getUint8(at);
+    out[i] = v;
+  }
+  return out;
 }
 
 function parseShape(text: string, source: string): number[] {
@@ -95,7 +127,7 @@ function decodeElements(bytes: Uint8Array, offset: number, count: number, dtype:
 export function parseNpy(bytes: Uint8Array, source = 'the .npy data'): NpyArray {
   const header = parseHeader(bytes, source);
   const count = header.shape.reduce((a, b) => a * b, 1);
-  const itemSize = header.dtype === '<f4' ? 4 : 8;
+  const itemSize = itemBytes(header.dtype);
   const available = bytes.length - header.dataOffset;
   if (available < count * itemSize) {
     throw new NpyError(`${source} is truncated: shape (${header.shape.join(', ')}) needs ${count * itemSize} bytes of data, the file has ${available}`);
@@ -103,7 +135,9 @@ export function parseNpy(bytes: Uint8Array, source = 'the .npy data'): NpyArray 
   if (available > count * itemSize) {
     throw new NpyError(`${source} has ${available - count * itemSize} bytes after the data of shape (${header.shape.join(', ')}); it is not a single .npy array`);
   }
-  return { shape: header.shape, dtype: header.dtype, data: decodeElements(bytes, header.dataOffset, count, header.dtype) };
+  const { dtype } = header;
+  const data = dtype === '<f4' || dtype === '<f8' ? decodeElements(bytes, header.dataOffset, count, dtype) : decodeIntegers(bytes, header.dataOffset, count, dtype, source);
+  return { shape: header.shape, dtype, data };
 }
 
 /** Reads and parses a .npy file. */

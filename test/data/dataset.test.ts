@@ -75,7 +75,7 @@ describe('refusals name the file and the fix', () => {
     ['Y with several outputs', () => [goodX(), npyFile([N, T, 2], ramp(N * T * 2))], /has shape \(3, 5, 2\).*single output per step.*y\[\.\.\., k\]/],
     ['N mismatch', () => [goodX(), npyFile([N + 1, T], ramp((N + 1) * T))], /X file .* holds 3 sequences but Y file .* holds 4; both must hold the same sequences/],
     ['T mismatch', () => [goodX(), npyFile([N, T - 1], ramp(N * (T - 1)))], /X file .* has 5 time steps but Y file .* has 4; a target is needed for every input step/],
-    ['an integer dtype', () => [npyFile([N, T, D], ramp(N * T * D), (h) => h.replace("'<f4'", "'<i4'")), goodY()], /holds dtype '<i4'; lwin reads float32 \('<f4'\) or float64 \('<f8'\): convert it in numpy/],
+    ['a float16 dtype', () => [npyFile([N, T, D], ramp(N * T * D), (h) => h.replace("'<f4'", "'<f2'").replace(`(${N}, ${T}, ${D})`, `(${N}, ${T}, ${2 * D})`)), goodY()], /holds dtype '<f2'; lwin reads float32 \('<f4'\), float64 \('<f8'\) and little-endian integers: convert it in numpy/],
     ['big-endian floats', () => [goodX(), npyFile([N, T], ramp(N * T), (h) => h.replace("'<f4'", "'>f4'"))], /holds big-endian floats \('>f4'\)/],
     ['a missing file', () => [join(dir, 'missing.npy'), goodY()], /cannot read .*missing\.npy/],
     ['no sequences', () => [npyFile([0, T, D], new Float32Array(0)), npyFile([0, T], new Float32Array(0))], /X file .* is empty: shape \(0, 5, 2\) as \[N, T, D\]; it needs at least one sequence/],

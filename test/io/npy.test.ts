@@ -12,6 +12,15 @@ const NUMPY_F8_3x2 =
 const NUMPY_F4_2x3 =
   'k05VTVBZAQB2AHsnZGVzY3InOiAnPGY0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDIsIDMpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAAAAAACAPwAAAEAAAEBAAACAQAAAoEA=';
 
+// np.save(f, np.array([[0, 3, -2], [7, 1, 2]], dtype='<i8')): class labels as numpy saves them by default (numpy 1.24).
+const NUMPY_I8_2x3 =
+  'k05VTVBZAQB2AHsnZGVzY3InOiAnPGk4JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDIsIDMpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAAAAAAAAAAMAAAAAAAAA/v////////8HAAAAAAAAAAEAAAAAAAAAAgAAAAAAAAA=';
+// np.save(f, np.array([255, 0, 9], dtype='|u1')) and np.save(f, np.array([-70000, 5], dtype='<i4')).
+const NUMPY_U1_3 =
+  'k05VTVBZAQB2AHsnZGVzY3InOiAnfHUxJywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDMsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAr/AAk=';
+const NUMPY_I4_2 =
+  'k05VTVBZAQB2AHsnZGVzY3InOiAnPGk0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDIsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAqQ7v7/BQAAAA==';
+
 const fromBase64 = (text: string) => new Uint8Array(Buffer.from(text, 'base64'));
 
 /** A .npy file with an arbitrary header dictionary (version 1), for the refusals. */
@@ -80,12 +89,33 @@ describe('round trips', () => {
   });
 });
 
+describe('integers (class labels) read as float64', () => {
+  it.each([
+    ['int64, shape (2, 3)', NUMPY_I8_2x3, '<i8', [2, 3], [0, 3, -2, 7, 1, 2]],
+    ['uint8, shape (3,)', NUMPY_U1_3, '|u1', [3], [255, 0, 9]],
+    ['int32, shape (2,)', NUMPY_I4_2, '<i4', [2], [-70000, 5]],
+  ])('%s', (_name, base64, dtype, shape, values) => {
+    const a = parseNpy(fromBase64(base64 as string), 'labels.npy');
+    expect(a.dtype).toBe(dtype);
+    expect(a.shape).toEqual(shape);
+    expect(a.data).toBeInstanceOf(Float64Array);
+    expect([...a.data]).toEqual(values);
+  });
+
+  it('refuses an int64 beyond 2^53, naming the element', () => {
+    const bytes = npyWithHeader("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", 16);
+    new DataView(bytes.buffer).setBigInt64(bytes.length - 8, 2n ** 60n, true);
+    expect(() => parseNpy(bytes, 'big.npy')).toThrow("big.npy: element 1 is 1152921504606846976, beyond what float64 holds exactly (2^53); lwin reads integers as float64");
+  });
+});
+
 describe('refusals name the file and say what to do', () => {
   const good = writeNpy([4], Float32Array.from([1, 2, 3, 4]));
   it.each([
     ['not a .npy file', new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), /bad\.npy is not a \.npy file/],
     ['Fortran order', npyWithHeader("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", 32), /bad\.npy is stored in Fortran .*np\.ascontiguousarray/],
-    ['an integer dtype', npyWithHeader("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", 16), /bad\.npy holds dtype '<i8'; lwin reads float32/],
+    ['a float16 dtype', npyWithHeader("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", 4), /bad\.npy holds dtype '<f2'; lwin reads float32 \('<f4'\), float64 \('<f8'\) and little-endian integers/],
+    ['big-endian integers', npyWithHeader("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }", 8), /bad\.npy holds dtype '>i4'/],
     ['big-endian floats', npyWithHeader("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8), /bad\.npy holds big-endian floats/],
     ['a structured dtype', npyWithHeader("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", 8), /structured arrays are not supported/],
     ['truncated data', good.subarray(0, good.length - 1), /bad\.npy is truncated: shape \(4\) needs 16 bytes of data, the file has 15/],

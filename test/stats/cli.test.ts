@@ -59,7 +59,7 @@ describe('lwin alpha', () => {
   it.each([
     ['NaN values', () => file('nan.csv', '1\n2\nnan\n3'), /nan\.csv holds 1 non-finite value\(s\).*flat index 2.*np\.isfinite/],
     ['a word among the numbers', () => file('word.csv', '1,2\n3,abc'), /word\.csv, line 2: 'abc' is not a number/],
-    ['an integer .npy', () => file('int.npy', npyInt64()), /int\.npy holds dtype '<i8'/],
+    ['a float16 .npy', () => file('half.npy', npyFloat16()), /half\.npy holds dtype '<f2'/],
     ['a missing file', () => join(directory, 'missing.npy'), /cannot read samples file .*missing\.npy/],
     ['an unknown extension', () => file('psi.parquet', 'x'), /unknown file type '\.parquet'/],
     ['an empty file', () => file('empty.txt', '\n'), /empty\.txt holds no samples/],
@@ -71,9 +71,10 @@ describe('lwin alpha', () => {
   });
 });
 
-function npyInt64(): Uint8Array {
+/** 16 bytes of data relabelled as eight float16 values (a dtype lwin does not read). */
+function npyFloat16(): Uint8Array {
   const bytes = writeNpy([2], Float64Array.from([1, 2]));
-  const header = Buffer.from(bytes).toString('latin1').replace("'<f8'", "'<i8'");
+  const header = Buffer.from(bytes).toString('latin1').replace("'<f8'", "'<f2'").replace('(2,)', '(8,)');
   return new Uint8Array(Buffer.from(header, 'latin1'));
 }
 
