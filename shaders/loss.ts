@@ -6,6 +6,19 @@ import { elementwiseGrid } from '../src/gpu/grid.ts';
 
 const WORKGROUP = 256;
 
+/**
+ * The declarations and opening of an elementwise kernel over `count` items on elementwiseGrid's grid: `i` is the
+ * item, and invocations past the end return. The body follows and closes the function.
+ */
+function elementwiseMain(head: ShaderHead, count: string): string {
+  return /* wgsl */ `${head.declarations}
+
+@compute @workgroup_size(${head.workgroupSize})
+fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = id.y * nwg.x * ${head.threads}u + id.x;
+  if (i >= ${count}) { return; }`;
+}
+
 export const ResidualParams = d.struct({ count: d.u32, slope: d.f32 });
 
 export const residualProgram = defineProgram({
@@ -25,12 +38,7 @@ export const residualProgram = defineProgram({
 
 function residualShader(head: ShaderHead): string {
   return /* wgsl */ `
-${head.declarations}
-
-@compute @workgroup_size(${head.workgroupSize})
-fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = id.y * nwg.x * ${head.threads}u + id.x;
-  if (i >= params.count) { return; }
+${elementwiseMain(head, 'params.count')}
   let r = yhat[i] - y[i];
   sq[i] = r * r;
   dy[i] = params.slope * r;
@@ -58,12 +66,7 @@ export const readoutDeltaProgram = defineProgram({
 
 function readoutDeltaShader(head: ShaderHead): string {
   return /* wgsl */ `
-${head.declarations}
-
-@compute @workgroup_size(${head.workgroupSize})
-fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = id.y * nwg.x * ${head.threads}u + id.x;
-  if (i >= params.count * params.H) { return; }
+${elementwiseMain(head, 'params.count * params.H')}
   let row = i / params.H;
   let q = i % params.H;
   delta[i] = (yhat[row] - y[row]) * P[params.outWeight + q];
@@ -120,12 +123,7 @@ function readoutLossShader(loss: 'mse' | 'ce', head: ShaderHead): string {
   }
   rowloss[i] = select(0.0, params.scale * (lse - yhat[i * params.K + min(label, params.K - 1u)]), taken);`;
   return /* wgsl */ `
-${head.declarations}
-
-@compute @workgroup_size(${head.workgroupSize})
-fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = id.y * nwg.x * ${head.threads}u + id.x;
-  if (i >= params.rows) { return; }
+${elementwiseMain(head, 'params.rows')}
   let taken = params.last == 0u || i % params.T == params.T - 1u;${body}
 }
 `;
@@ -149,12 +147,7 @@ export const headDeltaProgram = defineProgram({
   workgroupSize: [WORKGROUP],
   dispatch: (p, limits) => elementwiseGrid(p.count * p.H, WORKGROUP, limits.maxWorkgroupsPerDimension),
   shader: (head) => /* wgsl */ `
-${head.declarations}
-
-@compute @workgroup_size(${head.workgroupSize})
-fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = id.y * nwg.x * ${head.threads}u + id.x;
-  if (i >= params.count * params.H) { return; }
+${elementwiseMain(head, 'params.count * params.H')}
   let row = i / params.H;
   let q = i % params.H;
   var acc = 0.0;
