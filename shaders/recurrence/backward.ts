@@ -26,10 +26,21 @@ export interface BackwardVariant {
   outputs?: number;
   /** PT holds the weights by columns (src/cells/weights.ts); absent: by rows (PT is P). */
   rows?: RowWeights['layout'];
+  /**
+   * Where the loss reaches h_t: 'readout' (default), dy is ∂L/∂ŷ and out.weight carries it to h; 'hidden', dy is
+   * ∂L/∂h_t [B, T, H] itself, the error a layer of a stack gets from the layer above (SPEC §13).
+   */
+  errors?: 'readout' | 'hidden';
+  /**
+   * Same-step adjoints only: nothing is carried to the step before, so each step's blocks are the adjoint of that
+   * step alone given dy_t (SPEC §13's δ^{(k)}, chained through the same-step input Jacobians).
+   */
+  local?: boolean;
 }
 
 export function backwardVariantKey(v: BackwardVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${readoutKey(v.outputs)}${rowsKey(v.rows)}`;
+  const stack = `${v.errors === 'hidden' ? ',dh' : ''}${v.local ? ',local' : ''}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${readoutKey(v.outputs)}${rowsKey(v.rows)}${stack}`;
 }
 
 /** Gate blocks per cell, in the order the adjoint snippets fill `blocks`. */
@@ -141,7 +152,10 @@ ${before(1, 'c_state')}
     workgroupBarrier();
     let hq = h_before;
 ${FORWARD_STEPS[v.cell](ctx)}
-${outputs === 1 ? `    var dy_t = V(0.0);
+${v.errors === 'hidden' ? `    // ∂L/∂h_t from the layer above (SPEC §13), [B, T, H]
+    var dy_h = V(0.0);
+${perComponent(tile, ({ c, seq, unit }) => `    if (${seq} < params.batch && ${unit} < params.H) { ${set('dy_h', c)} = dy[(${seq} * params.T + t) * params.H + ${unit}]; }`)}
+    let dh = select(V(0.0), dh_carry + dy_h, live);` : outputs === 1 ? `    var dy_t = V(0.0);
 ${perComponent(tile, ({ c, seq }) => `    if (${seq} < params.batch) { ${set('dy_t', c)} = dy[${seq} * params.T + t]; }`)}
     let dh = select(V(0.0), dh_carry + dy_t * pu(params.${offsetField('out.weight')}), live);` : `    // ∂L/∂h_t from the readout: out.weightᵀ ∂L/∂ŷ_t over the K outputs (SPEC §13)
     var dy_out = V(0.0);
@@ -162,7 +176,12 @@ ${write('ops', operands.length, 1, 'h_new')}
 #if ${v.cell === 'gru'}
 ${write('ops', operands.length, 2, 'r * hq')}
 #endif
+#if ${Boolean(v.local)}
+    dh_carry = V(0.0);
+    dc_carry = V(0.0);
+#else
     dh_carry = dh_prev;
+#endif
     workgroupBarrier();
   }
 

@@ -13,6 +13,7 @@ import { recordTangent } from '../cells/tangent.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
 import { headDeltaProgram, readoutDeltaProgram } from '../../shaders/loss.ts';
 import { recordReadoutLoss, type ReadoutLoss } from '../cells/backward.ts';
+import type { Step } from '../gpu/step.ts';
 import { Rng } from '../util/random.ts';
 import { deriveSeed } from '../data/seeds.ts';
 import { WindowEngine, windowPlan } from './windows.ts';
@@ -94,6 +95,30 @@ export function diagnosticPlan(layout: ParamLayout, steps: number, lags: number,
   return stagePlan(layout, steps, lags, withRho, paperLoss).with(windowPlan(cell, steps, H, { firstOrder, lags, withRho }));
 }
 
+/** Whether δ comes from the paper's loss (a scalar readout, mse at every step), which keeps its own kernel. */
+export function isPaperLoss(layout: ParamLayout, readoutLoss: ReadoutLoss): boolean {
+  return readoutOutputs(layout.config) === 1 && readoutLoss.loss === 'mse' && readoutLoss.lossSteps === 'all';
+}
+
+/**
+ * Records δ_t [count, T, H] of the readout's loss: (ŷ_t - y_t) out.weight for the paper's loss, else
+ * out.weightᵀ (ŷ_t - y_t) or out.weightᵀ (softmax(ŷ_t) - onehot(y_t)), 0 where no loss is taken; the readout
+ * loss's ∂L/∂ŷ is that residual times a constant, which changes neither SNR, α̂ nor Ĥ_N (SPEC §13). `dy` [count, T, K]
+ * is the residual's workspace (unused for the paper's loss).
+ */
+export function recordOutputErrors(step: Step, call: { layout: ParamLayout; params: GPUBuffer; yhat: GPUBuffer; y: GPUBuffer; dy: GPUBuffer; delta: GPUBuffer; count: number; steps: number; readoutLoss: ReadoutLoss }): void {
+  const { layout, count, steps: T } = call;
+  const H = layout.config.hiddenSize;
+  const K = readoutOutputs(layout.config);
+  const outWeight = getTensorSpec(layout, 'out.weight').offset;
+  if (isPaperLoss(layout, call.readoutLoss)) {
+    step.run(readoutDeltaProgram, { P: call.params, yhat: call.yhat, y: call.y, delta: call.delta }, { count: count * T, H, outWeight });
+    return;
+  }
+  recordReadoutLoss(step, { yhat: call.yhat, y: call.y, batch: count, steps: T, outputs: K, total: step.scratch('diag/loss', 4), dy: call.dy, scale: 1, ...call.readoutLoss });
+  step.run(headDeltaProgram, { P: call.params, dy: call.dy, delta: call.delta }, { count: count * T, H, K, outWeight });
+}
+
 export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, params: Float32Array, data: SequenceData, options: DiagnosticsOptions): Promise<Diagnostics> {
   const { cell, hiddenSize: H, inputSize: D } = layout.config;
   const T = data.steps;
@@ -101,8 +126,7 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
   const budget = options.memoryBudget ?? DEFAULT_DIAGNOSTIC_BUDGET;
   const readoutLoss = options.readoutLoss ?? { loss: 'mse', lossSteps: 'all' };
   const K = readoutOutputs(layout.config);
-  // The paper's δ = (ŷ - y) out.weight keeps its kernel; a K-output head or another loss goes through readout_loss
-  const paperLoss = K === 1 && readoutLoss.loss === 'mse' && readoutLoss.lossSteps === 'all';
+  const paperLoss = isPaperLoss(layout, readoutLoss);
   const plan = diagnosticPlan(layout, T, options.lags.length, withRho, options.firstOrder, paperLoss);
   const perSequence = plan.bytesPerSequence;
   const batch = sequencesPerChunk(ctx.device.limits, { pass: 'diagnostics', count: data.count, buffers: plan.perSequence, budget, batch: options.batch });
@@ -147,14 +171,7 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
         stored: withRho ? { buffer: b.states, slots: T, every: 1, from: 0 } : undefined,
       });
       recordTangent(step, { layout, params: b.params, direction: b.direction, x: b.x, batch: count, steps: T, state: b.tangentState, v: b.v, yhatDot: b.yhatDot });
-      const outWeight = getTensorSpec(layout, 'out.weight').offset;
-      if (paperLoss) step.run(readoutDeltaProgram, { P: b.params, yhat: b.yhat, y: b.y, delta: b.delta }, { count: count * T, H, outWeight });
-      else {
-        // δ_t = out.weightᵀ (ŷ_t - y_t) or out.weightᵀ (softmax(ŷ_t) - onehot(y_t)), 0 where no loss is taken; the
-        // readout loss's ∂L/∂ŷ is that residual times a constant, which changes neither SNR, α̂ nor Ĥ_N (SPEC §13)
-        recordReadoutLoss(step, { yhat: b.yhat, y: b.y, batch: count, steps: T, outputs: K, total: step.scratch('diag/loss', 4), dy: buffer('diag/dy'), scale: 1, ...readoutLoss });
-        step.run(headDeltaProgram, { P: b.params, dy: buffer('diag/dy'), delta: b.delta }, { count: count * T, H, K, outWeight });
-      }
+      recordOutputErrors(step, { layout, params: b.params, yhat: b.yhat, y: b.y, dy: buffer('diag/dy'), delta: b.delta, count, steps: T, readoutLoss });
       if (rho) rho.recordBatch(step, { params: b.params, x: b.x, states: b.states, count, steps: T, rho: b.rho });
       const useRho = Boolean(options.psiWithRho && rho);
       if (options.fuseWindows === false) {

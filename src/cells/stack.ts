@@ -1,0 +1,99 @@
+// Stacked PyTorch layers on the GPU (SPEC §13): what flows between layer k and the layer above it.
+//   recordInputAdjoint: ∂L/∂x_t of a layer from the pre-activation adjoints its backward kernel wrote.
+//   recordLayerErrors:  δ^{(k)}_t = (∂h^{(k+1)}_t/∂h^{(k)}_t)ᵀ δ^{(k+1)}_t, the same-step chain of the diagnostics.
+import { isTorchCell, stateWidth, TORCH_GATES, type TorchCellKind } from '../model/cells.ts';
+import type { Step } from '../gpu/step.ts';
+import type { ParamLayout } from '../model/params.ts';
+import { getTensorSpec } from '../model/params.ts';
+import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
+import { inputAdjointProgram } from '../../shaders/recurrence/input-adjoint.ts';
+import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
+import { readoutOutputs } from '../model/cells.ts';
+import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from './forward.ts';
+import { tileFor } from './tiles.ts';
+import { recordRowWeights, rowLayout } from './weights.ts';
+
+/** The cell of a layer that can sit in a stack (PyTorch's layers only: SPEC §13). */
+export function stackCell(layout: ParamLayout): TorchCellKind {
+  const { cell } = layout.config;
+  if (!isTorchCell(cell)) throw new Error(`a stack of layers is PyTorch's rnn, torch_gru or torch_lstm (SPEC §13); ${cell} is one of lwin's single-layer cells`);
+  return cell;
+}
+
+export interface InputAdjointCall {
+  layout: ParamLayout;
+  params: GPUBuffer;
+  /** The backward kernel's pre-activation adjoints [B, slots, blocks, H], slot 0 at step `storeFrom`. */
+  deltas: GPUBuffer;
+  slots: number;
+  storeFrom: number;
+  batch: number;
+  steps: number;
+  /** ∂L/∂x [B, T, width] for the steps `range`. */
+  dx: GPUBuffer;
+  /** Input columns written (default D): the rest of D are not the layer below's h. */
+  width?: number;
+  range: [number, number];
+}
+
+/** Records ∂L/∂x_t = Σ_g W_ih[g]ᵀ da_{g,t} for the steps of `range` (shaders/recurrence/input-adjoint.ts). */
+export function recordInputAdjoint(step: Step, call: InputAdjointCall): void {
+  const { layout } = call;
+  const cell = stackCell(layout);
+  const { hiddenSize: H, inputSize: D } = layout.config;
+  const width = call.width ?? D;
+  if (width > D) throw new RangeError(`input adjoint: width ${width} exceeds the layer's D=${D}`);
+  const [from, to] = call.range;
+  step.run(inputAdjointProgram, { P: call.params, deltas: call.deltas, dx: call.dx }, {
+    batch: call.batch, T: call.steps, t0: from, steps: to - from, storeFrom: call.storeFrom, slots: call.slots, D, width, H,
+    blocks: adjointBlocks(cell, false).length, gates: TORCH_GATES[cell].length, weightIh: getTensorSpec(layout, 'weight_ih_l0').offset,
+  });
+}
+
+export interface LayerErrorsCall {
+  /** The layer above (k+1): its layout and parameters, its input x [B, T, D] (layer k's h) and its states. */
+  layout: ParamLayout;
+  params: GPUBuffer;
+  x: GPUBuffer;
+  /** Its states after every step, [T, B, W, H] (recordForward's `stored` with slots T, every 1, from 0). */
+  states: GPUBuffer;
+  batch: number;
+  steps: number;
+  /** δ^{(k+1)} [B, T, H] in; δ^{(k)} [B, T, width] out (width: the columns of x that are layer k's h). */
+  above: GPUBuffer;
+  below: GPUBuffer;
+  width: number;
+  /** Workspace: [B, T, blocks, H], [B, T, operands, H] and [2, B, W, H] floats (layerErrorsWorkspace). */
+  deltas: GPUBuffer;
+  ops: GPUBuffer;
+  adj: GPUBuffer;
+}
+
+/** Floats of LayerErrorsCall's workspace per sequence (deltas, ops) and per batch row (adj). */
+export function layerErrorsWorkspace(cell: TorchCellKind, steps: number, hidden: number): { deltas: number; ops: number; adj: number } {
+  return { deltas: steps * adjointBlocks(cell, false).length * hidden, ops: steps * operandNames(cell).length * hidden, adj: 2 * stateWidth(cell) * hidden };
+}
+
+/**
+ * SPEC §13's instantaneous error of layer k: the backward kernel of layer k+1 with dy = δ^{(k+1)} [B, T, H] and
+ * nothing carried between steps, then its input adjoint. The layer's own formulas (one home: shaders/cells/torch.ts).
+ */
+export function recordLayerErrors(step: Step, call: LayerErrorsCall): void {
+  const { layout, batch: B, steps: T } = call;
+  checkRecurrentSizes(layout);
+  const cell = stackCell(layout);
+  const { hiddenSize: H, inputSize: D } = layout.config;
+  const program = backwardProgram({
+    cell, layernorm: false, tile: tileFor(step.device, cell, false, H), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout), errors: 'hidden', local: true,
+  });
+  const weights = recordRowWeights(step, layout, call.params);
+  step.clear(call.adj);
+  const buffers = { P: call.params, PT: weights, x: call.x, dy: call.above, states: call.states, adj: call.adj, deltas: call.deltas, ops: call.ops };
+  const offsets = tensorOffsets(layout);
+  for (let end = T; end > 0; end -= STEPS_PER_DISPATCH) {
+    const t0 = Math.max(0, end - STEPS_PER_DISPATCH);
+    const sizes: RecurrentSizes = { batch: B, T, D, H, t0, steps: end - t0, slots: T, storeEvery: 1, storeFrom: 0, startSlot: NO_SLOT };
+    step.run(program, buffers, { ...sizes, ...offsets });
+  }
+  recordInputAdjoint(step, { layout, params: call.params, deltas: call.deltas, slots: T, storeFrom: 0, batch: B, steps: T, dx: call.below, width: call.width, range: [0, T] });
+}

@@ -1,0 +1,91 @@
+// A stack of L PyTorch layers (SPEC §13) as the GPU runs it: each layer k is one of lwin's single-layer torch cells
+// (its tensors renamed `…_l0`), reading D_k = D (k = 0) or H inputs, with the stack's readout on every layer (only
+// the last layer's ŷ is the model's; the others' are never read).
+//
+// The diagnostics' tangent of layer k ≥ 1 must carry the JVP of the layers below, v^{(k-1)}_t, as an input
+// perturbation ẋ_t. The tangent kernel differentiates along a parameter direction with x held fixed, so the layer
+// is given the input rows [h^{(k-1)}_t, v^{(k-1)}_t] (D = 2H), weight_ih [W_ih | 0] and, in the direction,
+// weight_ih [w_ih | W_ih]: its pre-activation W_ih h is unchanged and its tangent is w_ih h + W_ih v, exactly
+// ȧ = ẇ x + W ẋ. The forward, ρ and the layer errors read the same rows (the zero columns add nothing).
+import { buildLayout, type ParamLayout } from './params.ts';
+import { TensorViews } from './params.ts';
+import type { TorchCellKind } from './cells.ts';
+import { describeTorchConfig, READOUT_BIAS, READOUT_WEIGHT, torchParams, type TorchLayout, type TorchModelConfig, type TorchParams } from './f64/torch/config.ts';
+import { studyDirection } from '../diagnostics/psi.ts';
+
+export interface StackLayer {
+  index: number;
+  /** The layer alone: D_k inputs (SPEC §13 names `weight_ih_l0` …, readout out.*). */
+  layout: ParamLayout;
+  params: Float64Array;
+  /** What the GPU stage runs: for k ≥ 1, rows [h, v] of 2H inputs with weight_ih [W_ih | 0]; layer 0 as `layout`. */
+  runLayout: ParamLayout;
+  runParams: Float64Array;
+}
+
+/** lwin's cell for a PyTorch layer type (an nn.RNN's nonlinearity picks rnn or rnn_relu). */
+export function torchCellKind(config: Pick<TorchModelConfig, 'cell' | 'nonlinearity'>): TorchCellKind {
+  return config.cell === 'rnn' ? (config.nonlinearity === 'relu' ? 'rnn_relu' : 'rnn') : config.cell;
+}
+
+function layerLayout(config: TorchModelConfig, inputs: number): ParamLayout {
+  return buildLayout({ cell: torchCellKind(config), inputSize: inputs, hiddenSize: config.hiddenSize, layernorm: false, ...(config.outputs !== 1 && { outputs: config.outputs }) });
+}
+
+/**
+ * Layer k's tensors of a stack-shaped flat array (parameters, or a direction) in a layer layout: its own four as
+ * `…_l0`, the readout; weight_ih's first `columns` of each row (the rest of a wider layer's row stay 0). bias=False:
+ * the biases stay 0 (the same forward as none).
+ */
+function layerValues(torch: TorchParams, k: number, layout: ParamLayout): Float64Array {
+  const values = new Float64Array(layout.totalSize);
+  const views = new TensorViews(layout, values);
+  const layer = torch.layers[k]!;
+  const D = layer.inputSize;
+  const wih = views.get('weight_ih_l0');
+  const stride = layout.config.inputSize;
+  for (let r = 0; r < layer.weightIh.length / D; r++) wih.set(layer.weightIh.subarray(r * D, (r + 1) * D), r * stride);
+  views.get('weight_hh_l0').set(layer.weightHh);
+  if (layer.biasIh) views.get('bias_ih_l0').set(layer.biasIh);
+  if (layer.biasHh) views.get('bias_hh_l0').set(layer.biasHh);
+  views.get(READOUT_WEIGHT).set(torch.readout.weight);
+  if (torch.readout.bias && views.has(READOUT_BIAS)) views.get(READOUT_BIAS).set(torch.readout.bias);
+  return values;
+}
+
+/** The layers of a stack as the GPU runs them. */
+export function stackLayers(torch: TorchParams): StackLayer[] {
+  const { config } = torch.layout;
+  return torch.layers.map((layer, k) => {
+    const layout = layerLayout(config, layer.inputSize);
+    const params = layerValues(torch, k, layout);
+    if (k === 0) return { index: k, layout, params, runLayout: layout, runParams: params };
+    const runLayout = layerLayout(config, 2 * config.hiddenSize);
+    return { index: k, layout, params, runLayout, runParams: layerValues(torch, k, runLayout) };
+  });
+}
+
+/**
+ * SPEC §7's direction w over every parameter of the stack (Gaussian from w_seed in the stack's flat order, unit
+ * norm), as each layer's run layout holds it: layer k's own tensors and the readout, and for k ≥ 1 W_ih in the
+ * columns that read v^{(k-1)} (see the head of this file).
+ */
+export function stackDirections(torch: TorchParams, layers: readonly StackLayer[], wSeed: number): Float32Array[] {
+  const layout: TorchLayout = torch.layout;
+  const w = studyDirection({ tensors: layout.tensors.map((t) => ({ ...t, trainable: true })), totalSize: layout.totalSize }, wSeed);
+  const views = torchParams(layout, Float64Array.from(w));
+  return layers.map((layer, k) => {
+    const values = layerValues(views, k, layer.runLayout);
+    if (k > 0) {
+      const wih = new TensorViews(layer.runLayout, values).get('weight_ih_l0');
+      const own = torch.layers[k]!;
+      const { hiddenSize: H } = layout.config;
+      for (let r = 0; r < own.weightIh.length / H; r++) wih.set(own.weightIh.subarray(r * H, (r + 1) * H), r * 2 * H + H);
+    }
+    return Float32Array.from(values);
+  });
+}
+
+export function describeStack(torch: TorchParams): string {
+  return describeTorchConfig(torch.layout.config);
+}
