@@ -9,7 +9,7 @@ The model is the usual module: nn.LSTM(1, 16, num_layers=2, batch_first=True) th
 writes, next to this script:
   model.safetensors      model.state_dict(): lstm.weight_ih_l0 … lstm.bias_hh_l1, head.weight [2,16], head.bias [2]
   optimizer.safetensors  Adam's state as <state>.<param> (exp_avg.lstm.weight_ih_l0 …), for lwin's ρ
-  x.npy, y.npy           a held-out diagnostic set: X [128, 32, 1] float32, y [128] class indices (as float32)
+  x.npy, y.npy           a held-out diagnostic set: X [2048, 32, 1] float32, y [2048] class indices (as float32)
   trained.json           the settings and the final held-out loss and accuracy
 With the safetensors package installed, the export is one line: safetensors.torch.save_file(model.state_dict(), path);
 the fallback below writes the same format without it.
@@ -24,7 +24,7 @@ from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 T, LAG, D, H, K, LAYERS = 32, 10, 1, 16, 2, 2
-N_TRAIN, N_DIAG, BATCH, EPOCHS, LR = 4096, 128, 64, 40, 1e-2
+N_TRAIN, N_DIAG, BATCH, EPOCHS, LR = 4096, 2048, 64, 80, 1e-2
 
 
 class Classifier(nn.Module):

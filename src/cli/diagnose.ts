@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { readTorchCheckpoint, type TorchCheckpoint } from '../io/torch-checkpoint.ts';
-import { isTorchCheckpoint, torchCheckpointModel, torchOptimizerState } from '../io/torch-model.ts';
+import { isTorchCheckpoint, layerOptimizerState, torchCheckpointModel, torchOptimizerState } from '../io/torch-model.ts';
+import { stackLayers } from '../model/stack.ts';
 import { loadHeadDataset } from '../data/head-targets.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
 import { studyReadoutLoss } from '../study/settings.ts';
@@ -24,7 +25,7 @@ import type { ModelHints } from '../model/infer.ts';
 import { DatasetError, type SequenceData } from '../data/dataset.ts';
 import type { StudyConfig } from '../study/config.ts';
 import { GpuOptimizer, type OptimizerConfig } from '../train/optim/index.ts';
-import { diagnoseCell, studyData } from '../study/run.ts';
+import { diagnoseCell, diagnoseStack, studyData } from '../study/run.ts';
 import { writeStudyJson, writeStudySummary } from '../study/outputs.ts';
 import { addStudyOptions, FORCE_OPTION, studyFromFlags, type RunFlags } from './run.ts';
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
@@ -54,7 +55,8 @@ function readWeights(bytes: Uint8Array, flags: DiagnoseFlags): { layout: ParamLa
   const hint = modelHints(flags).cell;
   const nonlinearity = flags.nonlinearity ?? (hint === 'rnn_relu' ? 'relu' : hint === 'rnn' ? 'tanh' : undefined);
   const checkpoint = readTorchCheckpoint(bytes, { source: flags.weights, prefix: flags.prefix, readout: flags.readout, nonlinearity });
-  const model = torchCheckpointModel(checkpoint, flags.weights);
+  // a stack is diagnosed per layer (SPEC §13); its layer 0 in lwin's layout says the cell, D, H and K
+  const model = checkpoint.config.layers > 1 ? stackLayers(checkpoint.params)[0]! : torchCheckpointModel(checkpoint, flags.weights);
   if (hint && hint !== model.layout.config.cell) {
     throw new Error(`--cells ${hint} disagrees with ${flags.weights}, which holds a ${model.layout.config.cell} layer (from its tensor shapes); leave --cells out or name ${model.layout.config.cell}`);
   }
@@ -104,15 +106,26 @@ export function registerDiagnose(program: Command): void {
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
-      const preconditioner = flags.optimizerState && config.rho ? await loadPreconditioner(ctx, model.layout, flags.optimizerState, config.optimizer, model.checkpoint) : undefined;
-      if (config.rho && !preconditioner) console.warn('lwin: no --optimizer-state given: ρ and the generalized envelope are skipped');
+      const stack = model.checkpoint && model.checkpoint.config.layers > 1 ? model.checkpoint : undefined;
+      const optimizerState = flags.optimizerState && config.rho ? await readFile(flags.optimizerState) : undefined;
+      if (config.rho && !optimizerState) console.warn('lwin: no --optimizer-state given: ρ and the generalized envelope are skipped');
       await writingTo(out, async () => {
         await mkdir(join(out, cell), { recursive: true });
-        const record = await diagnoseCell(ctx, { ...used, rho: Boolean(preconditioner) }, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out, { readoutLoss });
-        await writeStudySummary(out, [{ cell, stats: record.stats }], used);
-        await writeStudyJson(out, { config: used, weights: flags.weights, adapter: acquired.adapter, cells: [record], profile: ctx.profiler?.report() });
+        let records;
+        if (stack) {
+          const layers = stackLayers(stack.params);
+          const renamed = optimizerState && torchOptimizerState(optimizerState, stack, flags.optimizerState!);
+          const preconditioners = renamed && (await Promise.all(layers.map((layer) => loadPreconditioner(ctx, layer.layout, layerOptimizerState(renamed, layer.index, flags.optimizerState!), flags.optimizerState!, config.optimizer))));
+          records = await diagnoseStack(ctx, { ...used, rho: Boolean(preconditioners) }, cell, stack.params, data.diagnostic, preconditioners, out, { readoutLoss });
+        } else {
+          const preconditioner = optimizerState && (await loadPreconditioner(ctx, model.layout, model.checkpoint ? torchOptimizerState(optimizerState, model.checkpoint, flags.optimizerState!) : optimizerState, flags.optimizerState!, config.optimizer));
+          records = [await diagnoseCell(ctx, { ...used, rho: Boolean(preconditioner) }, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out, { readoutLoss })];
+        }
+        await writeStudySummary(out, records.map((r) => ({ cell: r.cell, stats: r.stats })), used);
+        await writeStudyJson(out, { config: used, weights: flags.weights, adapter: acquired.adapter, cells: records, profile: ctx.profiler?.report() });
       });
-      console.log(`diagnosed ${cell} (H=${hiddenSize}) on ${acquired.adapter.name}; outputs in ${out}`);
+      const layers = stack ? `, ${stack.config.layers} layers, each diagnosed` : '';
+      console.log(`diagnosed ${cell} (H=${hiddenSize}${layers}) on ${acquired.adapter.name}; outputs in ${out}`);
     } finally {
       acquired.release();
     }
@@ -158,10 +171,9 @@ export function checkDataFitsModel(data: SequenceData, model: ModelConfig, weigh
   }
 }
 
-/** η_p from a saved optimizer state (names `<state>.<param>`), through the same GPU optimizer lwin trains with. */
-async function loadPreconditioner(ctx: GpuContext, layout: ParamLayout, file: string, fallback: OptimizerConfig, checkpoint?: TorchCheckpoint): Promise<Float64Array> {
-  const bytes = await readFile(file);
-  const { state, metadata } = readOptimizerStateFile(layout, checkpoint ? torchOptimizerState(bytes, checkpoint, file) : bytes, file);
+/** η_p from a saved optimizer state (names `<state>.<param>` of `layout`), through the same GPU optimizer lwin trains with. */
+async function loadPreconditioner(ctx: GpuContext, layout: ParamLayout, bytes: Uint8Array, file: string, fallback: OptimizerConfig): Promise<Float64Array> {
+  const { state, metadata } = readOptimizerStateFile(layout, bytes, file);
   const config = metadata.optimizer_config ? (JSON.parse(metadata.optimizer_config) as OptimizerConfig) : { ...fallback, name: (metadata.optimizer ?? fallback.name) as OptimizerConfig['name'] };
   const optimizer = new GpuOptimizer(ctx, layout, config);
   try {

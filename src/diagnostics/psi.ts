@@ -4,6 +4,9 @@
 // the diagnostic set's size.
 import { Rng } from '../util/random.ts';
 import { deriveSeed } from '../data/seeds.ts';
+import { TensorViews } from '../model/params.ts';
+import { torchParams, type TorchLayout, type TorchParams } from '../model/f64/torch/config.ts';
+import { layerValues, type StackLayer } from '../model/stack.ts';
 
 export const DEFAULT_PSI_SUBSAMPLE = 200_000;
 
@@ -107,4 +110,25 @@ export function studyDirection(layout: { tensors: readonly { offset: number; siz
   }
   const scale = 1 / Math.sqrt(norm2);
   return Float32Array.from(w, (v) => v * scale);
+}
+
+/**
+ * SPEC §7's direction w over every parameter of the stack (Gaussian from w_seed in the stack's flat order, unit
+ * norm), as each layer's run layout holds it: layer k's own tensors and the readout, and for k ≥ 1 W_ih in the
+ * columns that read v^{(k-1)} (see the head of this file).
+ */
+export function stackDirections(torch: TorchParams, layers: readonly StackLayer[], wSeed: number): Float32Array[] {
+  const layout: TorchLayout = torch.layout;
+  const w = studyDirection({ tensors: layout.tensors.map((t) => ({ ...t, trainable: true })), totalSize: layout.totalSize }, wSeed);
+  const views = torchParams(layout, Float64Array.from(w));
+  return layers.map((layer, k) => {
+    const values = layerValues(views, k, layer.runLayout);
+    if (k > 0) {
+      const wih = new TensorViews(layer.runLayout, values).get('weight_ih_l0');
+      const own = torch.layers[k]!;
+      const { hiddenSize: H } = layout.config;
+      for (let r = 0; r < own.weightIh.length / H; r++) wih.set(own.weightIh.subarray(r * H, (r + 1) * H), r * 2 * H + H);
+    }
+    return Float32Array.from(values);
+  });
 }

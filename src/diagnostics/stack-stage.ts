@@ -7,7 +7,7 @@ import { INTERMEDIATE_COUNT, readoutOutputs, stateWidth, type TorchCellKind } fr
 import type { GpuContext } from '../gpu/context.ts';
 import type { SequenceData } from '../data/dataset.ts';
 import type { TorchParams } from '../model/f64/torch/config.ts';
-import { stackDirections, stackLayers, torchCellKind, type StackLayer } from '../model/stack.ts';
+import { stackLayers, torchCellKind, type StackLayer } from '../model/stack.ts';
 import { torchForward } from '../model/f64/torch/stack.ts';
 import { recordForward } from '../cells/forward.ts';
 import { recordTangent } from '../cells/tangent.ts';
@@ -18,7 +18,7 @@ import { Rng } from '../util/random.ts';
 import { deriveSeed } from '../data/seeds.ts';
 import { WindowEngine, windowPlan } from './windows.ts';
 import { RhoEngine } from './rho.ts';
-import { PsiAccumulator, DEFAULT_PSI_SUBSAMPLE } from './psi.ts';
+import { PsiAccumulator, DEFAULT_PSI_SUBSAMPLE, stackDirections } from './psi.ts';
 import { exactTransport, sampleTransportPairs, transportAgreement, type TransportPair } from './transport.ts';
 import { buildDiagnostics, type Diagnostics } from './result.ts';
 import { DEFAULT_MEMORY_BUDGET, sequencesPerChunk } from '../gpu/chunks.ts';

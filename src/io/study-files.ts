@@ -13,6 +13,16 @@ export const STUDY_FILES = {
   report: 'report.html',
 } as const;
 
+/** Layer k of a stack of `cell` layers (SPEC §13): its files are `<cell>_l{k}_*`, in `<dir>/<cell>/`. */
+export function layerCellName(cell: string, layer: number): string {
+  return `${cell}_l${layer}`;
+}
+
+/** The folder of a cell's files: its own name, or for a layer of a stack (`<cell>_l{k}`) the stack's cell. */
+export function cellFolder(name: string): string {
+  return name.replace(/_l\d+$/, '');
+}
+
 /** File names of one cell, relative to `<dir>/<cell>/`. */
 export function cellFileNames(cell: string) {
   return {

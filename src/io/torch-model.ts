@@ -52,13 +52,29 @@ export function torchOptimizerState(bytes: Uint8Array, ckpt: TorchCheckpoint, so
   return writeNamedTensors(renamed, { ...metadata, ...(optimizer && { optimizer }) }, 'F64');
 }
 
+/**
+ * Layer k's part of a stack's optimizer state under the names of its own layout (src/model/stack.ts): its
+ * `<state>.weight_ih_l{k}` … as `<state>.weight_ih_l0` …, and the readout's `<state>.out.*` (`bytes` as
+ * torchOptimizerState returns them).
+ */
+export function layerOptimizerState(bytes: Uint8Array, layer: number, source: string): Uint8Array {
+  const { metadata, tensors } = readNamedTensors(bytes, source);
+  const suffix = `_l${layer}`;
+  const kept = [...tensors].flatMap(([name, t]) => {
+    const dot = name.indexOf('.');
+    const param = name.slice(dot + 1);
+    if (param === READOUT_WEIGHT || param === READOUT_BIAS) return [{ name, shape: t.shape, data: t.data }];
+    if (!param.endsWith(suffix)) return [];
+    return [{ name: `${name.slice(0, dot)}.${param.slice(0, -suffix.length)}_l0`, shape: t.shape, data: t.data }];
+  });
+  return writeNamedTensors(kept, metadata, 'F64');
+}
+
 /** The checkpoint's model as one of lwin's cells; refused (naming the file's model and the limit) where the GPU stage cannot run it yet. */
 export function torchCheckpointModel(ckpt: TorchCheckpoint, source: string): TorchModel {
   const { config } = ckpt;
   const what = `${source} holds ${describeTorchConfig(config)} (prefix "${ckpt.prefix}", readout ${ckpt.readout.weight})`;
-  if (config.layers !== 1) {
-    throw new SafetensorsError(`${what}; lwin diagnose runs single-layer PyTorch models so far: the per-layer diagnostics of stacked layers (SPEC §13) are not on the GPU yet, and layer 0 with the head alone would be another model`);
-  }
+  if (config.layers !== 1) throw new SafetensorsError(`${what}: a stack of ${config.layers} layers is diagnosed per layer (src/diagnostics/stack-stage.ts), not as one cell`);
   const cell: TorchCellKind = config.cell === 'rnn' ? (config.nonlinearity === 'relu' ? 'rnn_relu' : 'rnn') : config.cell;
   const layout = buildLayout({ cell, inputSize: config.inputSize, hiddenSize: config.hiddenSize, layernorm: false, ...(config.outputs !== 1 && { outputs: config.outputs }) });
   const params = new Float64Array(layout.totalSize);

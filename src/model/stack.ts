@@ -10,8 +10,7 @@
 import { buildLayout, type ParamLayout } from './params.ts';
 import { TensorViews } from './params.ts';
 import type { TorchCellKind } from './cells.ts';
-import { describeTorchConfig, READOUT_BIAS, READOUT_WEIGHT, torchParams, type TorchLayout, type TorchModelConfig, type TorchParams } from './f64/torch/config.ts';
-import { studyDirection } from '../diagnostics/psi.ts';
+import { describeTorchConfig, READOUT_BIAS, READOUT_WEIGHT, type TorchModelConfig, type TorchParams } from './f64/torch/config.ts';
 
 export interface StackLayer {
   index: number;
@@ -37,7 +36,7 @@ function layerLayout(config: TorchModelConfig, inputs: number): ParamLayout {
  * `…_l0`, the readout; weight_ih's first `columns` of each row (the rest of a wider layer's row stay 0). bias=False:
  * the biases stay 0 (the same forward as none).
  */
-function layerValues(torch: TorchParams, k: number, layout: ParamLayout): Float64Array {
+export function layerValues(torch: TorchParams, k: number, layout: ParamLayout): Float64Array {
   const values = new Float64Array(layout.totalSize);
   const views = new TensorViews(layout, values);
   const layer = torch.layers[k]!;
@@ -62,27 +61,6 @@ export function stackLayers(torch: TorchParams): StackLayer[] {
     if (k === 0) return { index: k, layout, params, runLayout: layout, runParams: params };
     const runLayout = layerLayout(config, 2 * config.hiddenSize);
     return { index: k, layout, params, runLayout, runParams: layerValues(torch, k, runLayout) };
-  });
-}
-
-/**
- * SPEC §7's direction w over every parameter of the stack (Gaussian from w_seed in the stack's flat order, unit
- * norm), as each layer's run layout holds it: layer k's own tensors and the readout, and for k ≥ 1 W_ih in the
- * columns that read v^{(k-1)} (see the head of this file).
- */
-export function stackDirections(torch: TorchParams, layers: readonly StackLayer[], wSeed: number): Float32Array[] {
-  const layout: TorchLayout = torch.layout;
-  const w = studyDirection({ tensors: layout.tensors.map((t) => ({ ...t, trainable: true })), totalSize: layout.totalSize }, wSeed);
-  const views = torchParams(layout, Float64Array.from(w));
-  return layers.map((layer, k) => {
-    const values = layerValues(views, k, layer.runLayout);
-    if (k > 0) {
-      const wih = new TensorViews(layer.runLayout, values).get('weight_ih_l0');
-      const own = torch.layers[k]!;
-      const { hiddenSize: H } = layout.config;
-      for (let r = 0; r < own.weightIh.length / H; r++) wih.set(own.weightIh.subarray(r * H, (r + 1) * H), r * 2 * H + H);
-    }
-    return Float32Array.from(values);
   });
 }
 

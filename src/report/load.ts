@@ -2,7 +2,7 @@
 // for the figures. File names and the CSV reader are src/io/study-files.ts's (columns: src/study/outputs.ts and aggregate.ts); optional
 // inputs (trajectory, transport, generalized envelope, learning curves) are `undefined` when absent.
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { cellFileNames, numericColumn, parseCsv, STUDY_FILES, type CsvTable } from '../io/study-files.ts';
+import { cellFileNames, cellFolder, numericColumn, parseCsv, STUDY_FILES, type CsvTable } from '../io/study-files.ts';
 
 export type Row = Record<string, number>;
 
@@ -145,10 +145,10 @@ function lagExtras(entry: StudyJsonCell | undefined): LagExtras[] {
 
 async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefined, read: TextReader): Promise<CellReport> {
   const names = cellFileNames(cell);
-  const at = (name: string) => join(dir, cell, name);
+  const at = (name: string) => join(dir, cellFolder(cell), name);
   const summary = await readRows(at(names.summary), read);
   const windows = await readRows(at(names.window), read);
-  if (!summary || !windows) throw new Error(`${join(dir, cell)} lacks ${names.summary} or ${names.window}; the study is unfinished (finish it with \`lwin run --resume --out ${dir}\`)`);
+  if (!summary || !windows) throw new Error(`${join(dir, cellFolder(cell))} lacks ${names.summary} or ${names.window}; the study is unfinished (finish it with \`lwin run --resume --out ${dir}\`)`);
   const tauRows = (await readRows(at(names.tauUnits), read)) ?? [];
   const tauStats = await readJson(at(names.tauStats), read);
   const ccdf = tauStats?.ccdf as { x: number[]; p: number[]; infinite?: number } | undefined;

@@ -18,9 +18,11 @@ import type { Warn } from '../train/checkpoint.ts';
 import { writeSafetensors, LWIN_VERSION } from '../io/safetensors.ts';
 import { writeOptimizerStateFile } from '../train/optimizer-file.ts';
 import { runDiagnostics } from '../diagnostics/stage.ts';
+import { runStackDiagnostics } from '../diagnostics/stack-stage.ts';
+import type { TorchParams } from '../model/f64/torch/config.ts';
 import type { Diagnostics } from '../diagnostics/result.ts';
 import { joinPath, readJson, readText, type Storage } from '../io/storage.ts';
-import { cellFileNames, numericRecords, STUDY_FILES } from '../io/study-files.ts';
+import { cellFileNames, layerCellName, numericRecords, STUDY_FILES } from '../io/study-files.ts';
 import { trajectoryRecorder } from './trajectory.ts';
 import { analyzeDiagnostics, type CellStatistics } from './statistics.ts';
 import { cellOutputFiles, studySummaryFiles } from './outputs.ts';
@@ -186,8 +188,46 @@ export async function diagnoseCell(
   for (const [name, text] of cellOutputFiles(cell, stats, diagnostics)) await storage.write(joinPath(out, cell, name), text);
   const { perLag: _perLag, ...summary } = diagnostics;
   const record: CellRecord = { cell, stats, timings, diagnostics: summary, ...(options.learnedFrom && { learned: options.learnedFrom(stats) }) };
-  await storage.write(joinPath(out, cell, cellFileNames(cell).record), `${JSON.stringify(record, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
+  await storage.write(joinPath(out, cell, cellFileNames(cell).record), recordJson(record));
   return record;
+}
+
+/**
+ * Diagnostics and statistics of every layer of a stack of PyTorch layers (SPEC §13), their files in `<out>/<cell>/`
+ * as `<cell>_l{k}_*` and the top layer's also under the plain `<cell>_*` names. Returns one record per layer, named
+ * `<cell>_l{k}` (the study summary's columns, side by side).
+ */
+export async function diagnoseStackInto(
+  ctx: GpuContext, config: StudyConfig, cell: CellKind, torch: TorchParams, diagnostic: SequenceData,
+  preconditioners: Float64Array[] | undefined, storage: Storage, out: string, options: DiagnoseCellOptions = {},
+): Promise<CellRecord[]> {
+  const emit = options.progress ?? (() => {});
+  const timings = options.timings ?? {};
+  emit({ kind: 'stage', cell, stage: 'diagnostics' });
+  let t0 = performance.now();
+  const { preconditioner: _single, ...base } = diagnosticsOptions(config);
+  const layers = await runStackDiagnostics(ctx, torch, diagnostic, { ...base, ...(options.readoutLoss && { readoutLoss: options.readoutLoss }), ...(config.rho && preconditioners && { preconditioners }) });
+  timings.diagnostics = (performance.now() - t0) / 1000;
+  emit({ kind: 'stage', cell, stage: 'statistics' });
+  t0 = performance.now();
+  const records: CellRecord[] = [];
+  for (const [k, diagnostics] of layers.entries()) {
+    const stats = analyzeDiagnostics(diagnostics, { alphaMethod: config.alphaMethod, budgets: config.budgets, eps: config.eps });
+    const { perLag: _perLag, ...summary } = diagnostics;
+    const names = k === layers.length - 1 ? [layerCellName(cell, k), cell] : [layerCellName(cell, k)];
+    for (const name of names) {
+      const record: CellRecord = { cell: name, stats, timings, diagnostics: summary };
+      for (const [file, text] of cellOutputFiles(name, stats, diagnostics)) await storage.write(joinPath(out, cell, file), text);
+      await storage.write(joinPath(out, cell, cellFileNames(name).record), recordJson(record));
+      if (name !== cell) records.push(record);
+    }
+  }
+  timings.statistics = (performance.now() - t0) / 1000;
+  return records;
+}
+
+function recordJson(record: CellRecord): string {
+  return `${JSON.stringify(record, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`;
 }
 
 /** Reads the cell's lag-recovery record and returns how to tabulate learned against learnable once stats exist. */

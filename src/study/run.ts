@@ -11,7 +11,8 @@ import { nodeStorage } from '../io/node-storage.ts';
 import type { StudyConfig } from './config.ts';
 import { diagnosticsOptions, studyReadoutLoss, trainConfigFor } from './settings.ts';
 import { loadHeadDataset } from '../data/head-targets.ts';
-import { diagnoseCell as diagnoseCellInto, runStudyPipeline, type CellRecord, type DiagnoseCellOptions, type PipelineOptions, type StudyData } from './pipeline.ts';
+import { diagnoseCell as diagnoseCellInto, diagnoseStackInto, runStudyPipeline, type CellRecord, type DiagnoseCellOptions, type PipelineOptions, type StudyData } from './pipeline.ts';
+import type { TorchParams } from '../model/f64/torch/config.ts';
 import { writeReport } from '../report/index.ts';
 
 export { diagnosticsOptions, trainConfigFor };
@@ -53,6 +54,14 @@ export async function runStudy(ctx: GpuContext, config: StudyConfig, out: string
     trainSink: (dir, warn) => fileSink(dir, warn),
     ...(report && { report: writeReport }),
   });
+}
+
+/** Every layer's diagnostics, statistics and files on disk for a stack of PyTorch layers (`lwin diagnose`, SPEC §13). */
+export function diagnoseStack(
+  ctx: GpuContext, config: StudyConfig, cell: CellKind, torch: TorchParams, diagnostic: SequenceData,
+  preconditioners: Float64Array[] | undefined, out: string, options: DiagnoseCellOptions = {},
+): Promise<CellRecord[]> {
+  return diagnoseStackInto(ctx, config, cell, torch, diagnostic, preconditioners, nodeStorage(), out, options);
 }
 
 /** Diagnostics, statistics and the cell's files on disk for trained parameters (`lwin diagnose`). */

@@ -130,8 +130,6 @@ describe('lwin diagnose on a PyTorch checkpoint as it is', () => {
   }, 120_000);
 
   it.each<[string, () => string, string[], RegExp]>([
-    ['a 2-layer nn.GRU (stacked layers are not run yet)', () => join(TORCH_FIXTURES, 'gru_l2.model.safetensors'), [],
-      /^lwin: .*gru_l2.model.safetensors holds torch_gru, 2 layers, D=4, H=5, readout K=3 \(prefix "rnn\.", readout head.weight\); lwin diagnose runs single-layer PyTorch models so far/m],
     ['a K=3 readout without the data it was trained on', () => join(TORCH_FIXTURES, 'gru_l1.model.safetensors'), ['--loss', 'ce'],
       /^lwin: .*gru_l1.model.safetensors has a readout of K=3 classes \(loss ce at all steps\), whose targets lwin's task cannot make: give the data the model was trained on with --x X.npy --y Y.npy/m],
     ['a --prefix that names no layer', () => join(TORCH_FIXTURES, 'gru_l1.model.safetensors'), ['--prefix', 'encoder'],
