@@ -4,7 +4,9 @@
 //   checkpointed (every k): the forward keeps the state after every k-th step; the backward walks segments of k
 //   steps from the last, recomputing each segment's states from its checkpoint first. Memory O(B·H·(T/k + k)).
 // Both run the same kernels on the same inputs, so they give the same gradients.
-import { readoutOutputs, stateWidth } from '../model/cells.ts';
+import { modelLayers, readoutOutputs, stateWidth } from '../model/cells.ts';
+import { layerView } from '../model/stack.ts';
+import { recordInputAdjoint, recordStackInputs } from './stack.ts';
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
@@ -66,9 +68,51 @@ export function recordMseLoss(step: Step, call: { yhat: GPUBuffer; y: GPUBuffer;
   recordSegmentedReduce(step, sq, 1, count, { sums: step.scratch('mse/sum', 4), means: call.loss });
 }
 
-/** Records forward, loss and backward of one batch into `step`. */
+/** Records forward, loss and backward of one batch into `step`; a stack of PyTorch layers through every layer (SPEC §13). */
 export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
-  const { layout, batch: B, steps: T } = call;
+  const L = modelLayers(call.layout.config);
+  step.clear(call.grad);
+  if (L === 1) {
+    recordLayerGradient(step, { ...call, errors: { kind: 'readout', y: call.y, yhat: call.yhat, loss: call.loss, readoutLoss: call.readoutLoss } });
+    return;
+  }
+  // Bottom up: each layer's h [B, T, H] is the next layer's x (src/cells/stack.ts); top down: each layer's input
+  // adjoint is the error of the layer below. Each layer's backward recomputes its own forward (as one layer does).
+  const inputs = recordStackInputs(step, call);
+  let above: GPUBuffer | undefined;
+  for (let k = L - 1; k >= 0; k--) {
+    const layout = layerView(call.layout, k);
+    const dx = k > 0 ? step.scratch(`bptt/input-adjoint-l${k}`, call.batch * call.steps * layout.config.inputSize * 4) : undefined;
+    const errors: LayerErrors = above ? { kind: 'hidden', dy: above } : { kind: 'readout', y: call.y, yhat: call.yhat, loss: call.loss, readoutLoss: call.readoutLoss };
+    recordLayerGradient(step, { ...call, layout, x: inputs[k]!, errors, dx });
+    above = dx;
+  }
+}
+
+/** Where a layer's loss comes from: its readout (the model's top layer) or the error of the layer above. */
+type LayerErrors =
+  | { kind: 'readout'; y: GPUBuffer; yhat: GPUBuffer; loss: GPUBuffer; readoutLoss?: ReadoutLoss }
+  | { kind: 'hidden'; dy: GPUBuffer };
+
+interface LayerGradientCall {
+  layout: ParamLayout;
+  params: GPUBuffer;
+  x: GPUBuffer;
+  batch: number;
+  steps: number;
+  grad: GPUBuffer;
+  checkpointEvery?: number;
+  errors: LayerErrors;
+  /** ∂L/∂x [B, T, D] out: the error of the layer below in a stack. */
+  dx?: GPUBuffer;
+}
+
+/**
+ * Forward, loss (from the readout) and backward of one layer, its gradients written into `grad` (cleared by the
+ * caller; the readout's only from the readout). With `dx`, the input adjoint of every step too.
+ */
+function recordLayerGradient(step: Step, call: LayerGradientCall): void {
+  const { layout, batch: B, steps: T, errors } = call;
   checkRecurrentSizes(layout);
   const { cell, layernorm, hiddenSize: H } = layout.config;
   const W = stateWidth(cell);
@@ -81,16 +125,20 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
   const segmentStates = step.scratch('bptt/segment-states', k * stateBytes);
   step.clear(state);
   const weights = recordRowWeights(step, layout, call.params);
+  const K = readoutOutputs(layout.config);
+  const yhat = errors.kind === 'readout' ? errors.yhat : step.scratch('bptt/yhat-unread', B * T * K * 4);
   recordForward(step, {
-    layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat: call.yhat,
+    layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat,
     stored: checkpoints ? { buffer: checkpoints, slots: Math.floor(T / k), every: k, from: 0 } : { buffer: segmentStates, slots: T, every: 1, from: 0 },
   });
-  const K = readoutOutputs(layout.config);
-  const dy = step.scratch('bptt/dy', B * T * K * 4);
-  const readoutLoss = call.readoutLoss ?? { loss: 'mse', lossSteps: 'all' };
-  // The paper's loss keeps its own kernel; SPEC §13's others (ce, the last step only) go through readout_loss.
-  if (readoutLoss.loss === 'mse' && readoutLoss.lossSteps === 'all') recordMseLoss(step, { yhat: call.yhat, y: call.y, count: B * T * K, loss: call.loss, dy });
-  else recordReadoutLoss(step, { yhat: call.yhat, y: call.y, batch: B, steps: T, outputs: K, total: call.loss, dy, ...readoutLoss });
+  let dy: GPUBuffer;
+  if (errors.kind === 'readout') {
+    dy = step.scratch('bptt/dy', B * T * K * 4);
+    const readoutLoss = errors.readoutLoss ?? { loss: 'mse', lossSteps: 'all' };
+    // The paper's loss keeps its own kernel; SPEC §13's others (ce, the last step only) go through readout_loss.
+    if (readoutLoss.loss === 'mse' && readoutLoss.lossSteps === 'all') recordMseLoss(step, { yhat, y: errors.y, count: B * T * K, loss: errors.loss, dy });
+    else recordReadoutLoss(step, { yhat, y: errors.y, batch: B, steps: T, outputs: K, total: errors.loss, dy, ...readoutLoss });
+  } else dy = errors.dy;
 
   const deltas = step.scratch('bptt/deltas', B * k * adjointBlocks(cell, layernorm).length * H * 4);
   const ops = step.scratch('bptt/operands', B * k * operandNames(cell).length * H * 4);
@@ -98,7 +146,7 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
   const adj = step.scratch('bptt/adjoint', 2 * stateBytes);
   step.clear(adj);
   const recomputedYhat = checkpoints ? step.scratch('bptt/yhat-recomputed', B * T * K * 4) : undefined;
-  const partials = GradientPartials.plan(step, layout, segments);
+  const partials = GradientPartials.plan(step, layout, segments, { readout: errors.kind === 'readout' });
   for (let seg = segments - 1; seg >= 0; seg--) {
     const from = seg * k;
     const to = Math.min(T, from + k);
@@ -115,8 +163,8 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
     }
     recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, weights, startSlot, dy, adj, deltas, ops });
     partials.record(step, { x: call.x, dy, deltas, ops }, segments - 1 - seg, B, T, from, to - from, k);
+    if (call.dx) recordInputAdjoint(step, { layout, params: call.params, deltas, slots: k, storeFrom: from, batch: B, steps: T, dx: call.dx, range: [from, to] });
   }
-  step.clear(call.grad);
   partials.finish(step, call.grad);
 }
 
@@ -146,10 +194,12 @@ interface SegmentCall {
   ops: GPUBuffer;
 }
 
-function recordBackwardSegment(step: Step, call: BatchGradientCall, seg: SegmentCall): void {
+function recordBackwardSegment(step: Step, call: LayerGradientCall, seg: SegmentCall): void {
   const { layout, batch: B, steps: T } = call;
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
-  const program = backwardProgram({ cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout) });
+  const program = backwardProgram({
+    cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout), ...(call.errors.kind === 'hidden' && { errors: 'hidden' as const }),
+  });
   const offsets = tensorOffsets(layout);
   const buffers = {
     P: call.params, PT: seg.weights, x: call.x, dy: seg.dy, states: seg.states, adj: seg.adj, deltas: seg.deltas, ops: seg.ops,

@@ -33,8 +33,11 @@ export interface GradientTerm {
   row0?: number;
 }
 
-/** How each trainable tensor's gradient is formed from the backward pass's buffers. */
-export function gradientTerms(layout: ParamLayout): GradientTerm[] {
+/**
+ * How each trainable tensor's gradient is formed from the backward pass's buffers. `readout: false` leaves out the
+ * readout's (a layer under others in a stack: its dy is ∂L/∂h from above, and the readout is the top layer's).
+ */
+export function gradientTerms(layout: ParamLayout, options: { readout?: boolean } = {}): GradientTerm[] {
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
   const blocks = adjointBlocks(cell, layernorm);
   const ops = operandNames(cell);
@@ -54,6 +57,7 @@ export function gradientTerms(layout: ParamLayout): GradientTerm[] {
       terms.push({ tensor: `${prefix}.${part}`, a: { source: 'deltas', offset: blocks.indexOf(block) * H }, v: { source: 'ones', offset: 0 }, R: H, C: 1 });
     }
   }
+  if (options.readout === false) return terms;
   const K = readoutOutputs(layout.config); // dy is [B, T, K]
   terms.push({ tensor: 'out.weight', a: { source: 'dy', offset: 0 }, v: { source: 'ops', offset: ops.indexOf('h') * H }, R: K, C: H });
   terms.push({ tensor: 'out.bias', a: { source: 'dy', offset: 0 }, v: { source: 'ones', offset: 0 }, R: K, C: 1 });
@@ -106,8 +110,9 @@ export class GradientPartials {
     readonly layout: ParamLayout,
     readonly columns: number,
     readonly chunksPerSegment: number,
+    options: { readout?: boolean } = {},
   ) {
-    this.terms = gradientTerms(layout);
+    this.terms = gradientTerms(layout, options);
     this.buffers = this.terms.map((t) => step.scratch(`weight_grad/${t.tensor}${t.row0 ? `@${t.row0}` : ''}`, t.R * t.C * columns * 8));
     for (const buffer of this.buffers) step.clear(buffer);
   }
@@ -117,10 +122,10 @@ export class GradientPartials {
    * the widest tensor's [R·C, columns] pairs would not fit one binding (H = 1024: 16); segments past the columns
    * add into the same ones.
    */
-  static plan(step: Step, layout: ParamLayout, segments: number): GradientPartials {
-    const widest = Math.max(...gradientTerms(layout).map((t) => t.R * t.C));
+  static plan(step: Step, layout: ParamLayout, segments: number, options: { readout?: boolean } = {}): GradientPartials {
+    const widest = Math.max(...gradientTerms(layout, options).map((t) => t.R * t.C));
     const columns = Math.max(1, Math.min(64, Math.floor(step.maxBindingBytes / (widest * 8))));
-    return new GradientPartials(step, layout, columns, Math.max(1, Math.floor(columns / segments)));
+    return new GradientPartials(step, layout, columns, Math.max(1, Math.floor(columns / segments)), options);
   }
 
   /**

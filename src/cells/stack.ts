@@ -1,7 +1,10 @@
 // Stacked PyTorch layers on the GPU (SPEC §13): what flows between layer k and the layer above it.
+//   recordStackInputs:  each layer's x, layer k-1's h [B, T, H], by the forwards of the layers below the top.
 //   recordInputAdjoint: ∂L/∂x_t of a layer from the pre-activation adjoints its backward kernel wrote.
 //   recordLayerErrors:  δ^{(k)}_t = (∂h^{(k+1)}_t/∂h^{(k)}_t)ᵀ δ^{(k+1)}_t, the same-step chain of the diagnostics.
-import { isTorchCell, stateWidth, TORCH_GATES, type TorchCellKind } from '../model/cells.ts';
+import { isTorchCell, modelLayers, stateWidth, TORCH_GATES, type TorchCellKind } from '../model/cells.ts';
+import { layerView } from '../model/stack.ts';
+import { layerInputProgram } from '../../shaders/recurrence/layer-input.ts';
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { getTensorSpec } from '../model/params.ts';
@@ -9,7 +12,7 @@ import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recu
 import { inputAdjointProgram } from '../../shaders/recurrence/input-adjoint.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { readoutOutputs } from '../model/cells.ts';
-import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from './forward.ts';
+import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
 import { tileFor } from './tiles.ts';
 import { recordRowWeights, rowLayout } from './weights.ts';
 
@@ -96,4 +99,28 @@ export function recordLayerErrors(step: Step, call: LayerErrorsCall): void {
     step.run(program, buffers, { ...sizes, ...offsets });
   }
   recordInputAdjoint(step, { layout, params: call.params, deltas: call.deltas, slots: T, storeFrom: 0, batch: B, steps: T, dx: call.below, width: call.width, range: [0, T] });
+}
+
+/**
+ * The input of every layer of `layout` for one batch: index 0 is `x`; index k > 0 is layer k-1's h [B, T, H] in a
+ * scratch buffer, from that layer's forward (its states at every step, then layer_input's sequence-major copy).
+ * One layer: [x].
+ */
+export function recordStackInputs(step: Step, call: { layout: ParamLayout; params: GPUBuffer; x: GPUBuffer; batch: number; steps: number }): GPUBuffer[] {
+  const { batch: B, steps: T } = call;
+  const inputs = [call.x];
+  for (let k = 1; k < modelLayers(call.layout.config); k++) {
+    const layout = layerView(call.layout, k - 1);
+    const { cell, hiddenSize: H } = layout.config;
+    const W = stateWidth(cell);
+    const state = step.scratch('stack/state', B * W * H * 4);
+    const states = step.scratch('stack/states', T * B * W * H * 4);
+    step.clear(state);
+    const yhat = step.scratch('stack/yhat-unread', B * T * readoutOutputs(layout.config) * 4);
+    recordForward(step, { layout, params: call.params, x: inputs[k - 1]!, batch: B, steps: T, state, yhat, stored: { buffer: states, slots: T, every: 1, from: 0 } });
+    const h = step.scratch('stack/h', B * T * H * 4);
+    step.run(layerInputProgram, { states, v: states, x: h }, { batch: B, T, H, W, tangent: 0 });
+    inputs.push(h);
+  }
+  return inputs;
 }

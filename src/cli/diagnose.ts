@@ -55,8 +55,7 @@ function readWeights(bytes: Uint8Array, flags: DiagnoseFlags): { layout: ParamLa
   const hint = modelHints(flags).cell;
   const nonlinearity = flags.nonlinearity ?? (hint === 'rnn_relu' ? 'relu' : hint === 'rnn' ? 'tanh' : undefined);
   const checkpoint = readTorchCheckpoint(bytes, { source: flags.weights, prefix: flags.prefix, readout: flags.readout, nonlinearity });
-  // a stack is diagnosed per layer (SPEC §13); its layer 0 in lwin's layout says the cell, D, H and K
-  const model = checkpoint.config.layers > 1 ? stackLayers(checkpoint.params)[0]! : torchCheckpointModel(checkpoint, flags.weights);
+  const model = torchCheckpointModel(checkpoint, flags.weights);
   if (hint && hint !== model.layout.config.cell) {
     throw new Error(`--cells ${hint} disagrees with ${flags.weights}, which holds a ${model.layout.config.cell} layer (from its tensor shapes); leave --cells out or name ${model.layout.config.cell}`);
   }

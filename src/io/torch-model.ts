@@ -1,13 +1,14 @@
 // A user's PyTorch checkpoint (torch-checkpoint.ts) as a model the GPU diagnoses (SPEC §13): which files are one,
-// and the cell, layout and flat parameters of the single-layer cells rnn, rnn_relu, torch_gru and torch_lstm.
+// and the cell, layout and flat parameters of its rnn, rnn_relu, torch_gru or torch_lstm layers (L of them).
 //
 // A file is read as a PyTorch checkpoint when it is a pickle (refused there, with the conversion), or when it has a
 // tensor named `…weight_ih_l0` and no lwin model metadata (`cell` without `layers`); lwin's own files go through
-// safetensors.ts. What the GPU stage does not run yet is refused, saying what the file holds and what would work.
+// safetensors.ts.
 import { extname } from 'node:path';
 import { buildLayout, TensorViews, type ParamLayout } from '../model/params.ts';
 import type { TorchCellKind } from '../model/cells.ts';
-import { describeTorchConfig, READOUT_BIAS, READOUT_WEIGHT } from '../model/f64/torch/config.ts';
+import { READOUT_BIAS, READOUT_WEIGHT } from '../model/f64/torch/config.ts';
+import { torchCellKind } from '../model/stack.ts';
 import { parseSafetensorsHeader, readNamedTensors, writeNamedTensors } from './safetensors.ts';
 import { SafetensorsError } from './safetensors-format.ts';
 import type { TorchCheckpoint } from './torch-checkpoint.ts';
@@ -70,13 +71,13 @@ export function layerOptimizerState(bytes: Uint8Array, layer: number, source: st
   return writeNamedTensors(kept, metadata, 'F64');
 }
 
-/** The checkpoint's model as one of lwin's cells; refused (naming the file's model and the limit) where the GPU stage cannot run it yet. */
-export function torchCheckpointModel(ckpt: TorchCheckpoint, source: string): TorchModel {
+/** The checkpoint's model as one of lwin's cells, its L layers under PyTorch's names (ModelConfig.layers). */
+export function torchCheckpointModel(ckpt: TorchCheckpoint, _source: string): TorchModel {
   const { config } = ckpt;
-  const what = `${source} holds ${describeTorchConfig(config)} (prefix "${ckpt.prefix}", readout ${ckpt.readout.weight})`;
-  if (config.layers !== 1) throw new SafetensorsError(`${what}: a stack of ${config.layers} layers is diagnosed per layer (src/diagnostics/stack-stage.ts), not as one cell`);
-  const cell: TorchCellKind = config.cell === 'rnn' ? (config.nonlinearity === 'relu' ? 'rnn_relu' : 'rnn') : config.cell;
-  const layout = buildLayout({ cell, inputSize: config.inputSize, hiddenSize: config.hiddenSize, layernorm: false, ...(config.outputs !== 1 && { outputs: config.outputs }) });
+  const cell: TorchCellKind = torchCellKind(config);
+  const layout = buildLayout({
+    cell, inputSize: config.inputSize, hiddenSize: config.hiddenSize, layernorm: false, ...(config.outputs !== 1 && { outputs: config.outputs }), ...(config.layers !== 1 && { layers: config.layers }),
+  });
   const params = new Float64Array(layout.totalSize);
   const views = new TensorViews(layout, params);
   const byName = new Map(ckpt.layout.tensors.map((t) => [t.name, ckpt.params.data.subarray(t.offset, t.offset + t.size)]));

@@ -60,6 +60,16 @@ export interface ModelConfig {
    * readout, and the configuration of every file and study that does not say otherwise.
    */
   outputs?: number;
+  /**
+   * PyTorch's num_layers L (SPEC §13; its layers only): layer k > 0 reads layer k-1's h (D_k = H), and its tensors
+   * are `weight_ih_l{k}` …; the readout reads the last layer. Absent: 1.
+   */
+  layers?: number;
+}
+
+/** L: the layers of a model (PyTorch's stacks; 1 for every other model). */
+export function modelLayers(config: Pick<ModelConfig, 'layers'>): number {
+  return config.layers ?? 1;
 }
 
 /** One tensor of a cell before offsets are assigned. */
@@ -186,13 +196,13 @@ export function readoutOutputs(config: Pick<ModelConfig, 'outputs'>): number {
   return config.outputs ?? 1;
 }
 
-/** Layer 0 of a PyTorch recurrent module, in its `named_parameters()` order (SPEC §13), G·H rows per tensor. */
-function torchLayer(rows: number, d: number, h: number): TensorDeclaration[] {
+/** Layer k of a PyTorch recurrent module, in its `named_parameters()` order (SPEC §13), G·H rows per tensor. */
+function torchLayer(rows: number, d: number, h: number, k: number): TensorDeclaration[] {
   return [
-    { name: 'weight_ih_l0', shape: [rows, d], trainable: true },
-    { name: 'weight_hh_l0', shape: [rows, h], trainable: true },
-    { name: 'bias_ih_l0', shape: [rows], trainable: true },
-    { name: 'bias_hh_l0', shape: [rows], trainable: true },
+    { name: `weight_ih_l${k}`, shape: [rows, k === 0 ? d : h], trainable: true },
+    { name: `weight_hh_l${k}`, shape: [rows, h], trainable: true },
+    { name: `bias_ih_l${k}`, shape: [rows], trainable: true },
+    { name: `bias_hh_l${k}`, shape: [rows], trainable: true },
   ];
 }
 
@@ -233,7 +243,7 @@ export function cellTensors(config: ModelConfig): TensorDeclaration[] {
     case 'rnn_relu':
     case 'torch_gru':
     case 'torch_lstm':
-      return [...torchLayer(TORCH_GATES[cell].length * h, d, h), ...readout(h, k)];
+      return [...Array.from({ length: modelLayers(config) }, (_, layer) => torchLayer(TORCH_GATES[cell].length * h, d, h, layer)).flat(), ...readout(h, k)];
   }
 }
 
@@ -247,6 +257,12 @@ export function checkConfig(config: ModelConfig): void {
   }
   if (config.outputs !== undefined && (!Number.isInteger(config.outputs) || config.outputs < 1)) {
     throw new Error(`outputs (the readout's K) must be a positive integer, got ${config.outputs}`);
+  }
+  if (config.layers !== undefined) {
+    if (!Number.isInteger(config.layers) || config.layers < 1) throw new Error(`layers must be a positive integer, got ${config.layers}`);
+    if (config.layers > 1 && !isTorchCell(config.cell)) {
+      throw new Error(`${config.cell} is one of lwin's single-layer cells; stacked layers (layers ${config.layers}) are PyTorch's rnn, rnn_relu, torch_gru and torch_lstm (SPEC §13)`);
+    }
   }
   if (config.layernorm && isTorchCell(config.cell)) {
     throw new Error(`PyTorch's ${config.cell} layer has no LayerNorm (SPEC §13); set layernorm to false`);

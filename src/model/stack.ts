@@ -7,9 +7,9 @@
 // is given the input rows [h^{(k-1)}_t, v^{(k-1)}_t] (D = 2H), weight_ih [W_ih | 0] and, in the direction,
 // weight_ih [w_ih | W_ih]: its pre-activation W_ih h is unchanged and its tangent is w_ih h + W_ih v, exactly
 // ȧ = ẇ x + W ẋ. The forward, ρ and the layer errors read the same rows (the zero columns add nothing).
-import { buildLayout, type ParamLayout } from './params.ts';
+import { buildLayout, getTensorSpec, type ParamLayout } from './params.ts';
 import { TensorViews } from './params.ts';
-import type { TorchCellKind } from './cells.ts';
+import { modelLayers, type TorchCellKind } from './cells.ts';
 import { describeTorchConfig, READOUT_BIAS, READOUT_WEIGHT, type TorchModelConfig, type TorchParams } from './f64/torch/config.ts';
 
 export interface StackLayer {
@@ -66,4 +66,20 @@ export function stackLayers(torch: TorchParams): StackLayer[] {
 
 export function describeStack(torch: TorchParams): string {
   return describeTorchConfig(torch.layout.config);
+}
+
+/**
+ * Layer k of a stacked layout (ModelConfig.layers > 1) as a single-layer cell over the same flat array: its tensors
+ * under layer 0's names (`weight_ih_l0` …) at layer k's offsets, the readout at its own, D = H above layer 0. The
+ * kernels take offsets as uniforms, so they run on the stack's parameter and gradient buffers through it.
+ */
+export function layerView(layout: ParamLayout, k: number): ParamLayout {
+  const { config } = layout;
+  const L = modelLayers(config);
+  if (!Number.isInteger(k) || k < 0 || k >= L) throw new RangeError(`layer ${k} of a ${L}-layer model`);
+  if (L === 1) return layout;
+  const { layers: _layers, ...single } = config;
+  const own = buildLayout({ ...single, inputSize: k === 0 ? config.inputSize : config.hiddenSize });
+  const tensors = own.tensors.map((t) => ({ ...t, offset: getTensorSpec(layout, t.name.replace(/_l0$/, `_l${k}`)).offset }));
+  return { ...own, tensors, trainableSize: layout.trainableSize, totalSize: layout.totalSize, trainableCount: layout.trainableCount };
 }
