@@ -115,7 +115,7 @@ export function registerDiagnose(program: Command): void {
           const layers = stackLayers(stack.params);
           const renamed = optimizerState && torchOptimizerState(optimizerState, stack, flags.optimizerState!);
           const preconditioners = renamed && (await Promise.all(layers.map((layer) => loadPreconditioner(ctx, layer.layout, layerOptimizerState(renamed, layer.index, flags.optimizerState!), flags.optimizerState!, config.optimizer))));
-          records = await diagnoseStack(ctx, { ...used, rho: Boolean(preconditioners) }, cell, stack.params, data.diagnostic, preconditioners, out, { readoutLoss });
+          records = (await diagnoseStack(ctx, { ...used, rho: Boolean(preconditioners) }, cell, stack.params, data.diagnostic, preconditioners, out, { readoutLoss })).layers!;
         } else {
           const preconditioner = optimizerState && (await loadPreconditioner(ctx, model.layout, model.checkpoint ? torchOptimizerState(optimizerState, model.checkpoint, flags.optimizerState!) : optimizerState, flags.optimizerState!, config.optimizer));
           records = [await diagnoseCell(ctx, { ...used, rho: Boolean(preconditioner) }, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out, { readoutLoss })];

@@ -49,6 +49,7 @@ const FIELD_FLAGS: [flag: string, description: string, path: string, parse?: (v:
   ['--diag-sequences <n>', 'N_diag', 'diagSequences', num],
   ['--hidden <H>', 'hidden units', 'model.hidden', num],
   ['--outputs <K>', 'readout rows K (SPEC §13): outputs for mse, classes for ce (default 1; needs --x/--y when not 1)', 'model.outputs', num],
+  ['--layers <L>', 'stacked layers of PyTorch\'s cells rnn, rnn_relu, torch_gru, torch_lstm (SPEC §13; default 1; lwin\'s own cells stay single)', 'model.layers', num],
   ['--loss <name>', 'mse, or ce with class indices in --y (SPEC §13; default mse)', 'model.loss'],
   ['--loss-steps <which>', 'all, or last: the loss at the last step only (sequence classification; default all)', 'model.lossSteps'],
   ['--const-s <s>', 'ConstGate gate and initial gate of shared/diag', 'model.constS', num],

@@ -3,7 +3,7 @@
 // then the μ windows' envelope sums and ψ values for every lag; ψ goes to the host bookkeeping (exact sums,
 // orientation, subsample). After the last batch: the envelopes, exact transport on sampled pairs, and the
 // per-lag Diagnostics table.
-import { INTERMEDIATE_COUNT, readoutOutputs, stateWidth } from '../model/cells.ts';
+import { INTERMEDIATE_COUNT, modelLayers, readoutOutputs, stateWidth } from '../model/cells.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { getTensorSpec } from '../model/params.ts';
@@ -120,6 +120,7 @@ export function recordOutputErrors(step: Step, call: { layout: ParamLayout; para
 }
 
 export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, params: Float32Array, data: SequenceData, options: DiagnosticsOptions): Promise<Diagnostics> {
+  if (modelLayers(layout.config) > 1) throw new Error(`runDiagnostics takes one layer; a stack of ${modelLayers(layout.config)} is diagnosed per layer by runStackDiagnostics (SPEC §13)`);
   const { cell, hiddenSize: H, inputSize: D } = layout.config;
   const T = data.steps;
   const withRho = Boolean(options.preconditioner);

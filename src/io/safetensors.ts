@@ -124,6 +124,8 @@ function writeMetadata(layout: ParamLayout, params: FloatArray, options: WriteOp
     H: String(hiddenSize),
     layernorm: String(layernorm),
     ...((layout.config.outputs ?? 1) !== 1 && { outputs: String(layout.config.outputs) }),
+    // a stack of PyTorch's layers is read back as a PyTorch checkpoint (torch-model.ts), which these two keys tell
+    ...((layout.config.layers ?? 1) > 1 && { layers: String(layout.config.layers), nonlinearity: cell === 'rnn_relu' ? 'relu' : 'tanh' }),
     ...(constS === undefined ? {} : { const_s: String(constS) }),
     lwin_version: LWIN_VERSION,
   };

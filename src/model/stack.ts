@@ -9,8 +9,8 @@
 // ȧ = ẇ x + W ẋ. The forward, ρ and the layer errors read the same rows (the zero columns add nothing).
 import { buildLayout, getTensorSpec, type ParamLayout } from './params.ts';
 import { TensorViews } from './params.ts';
-import { modelLayers, type TorchCellKind } from './cells.ts';
-import { describeTorchConfig, READOUT_BIAS, READOUT_WEIGHT, type TorchModelConfig, type TorchParams } from './f64/torch/config.ts';
+import { isTorchCell, modelLayers, readoutOutputs, type TorchCellKind } from './cells.ts';
+import { describeTorchConfig, READOUT_BIAS, READOUT_WEIGHT, torchLayout, torchParams, type TorchModelConfig, type TorchParams } from './f64/torch/config.ts';
 
 export interface StackLayer {
   index: number;
@@ -82,4 +82,29 @@ export function layerView(layout: ParamLayout, k: number): ParamLayout {
   const own = buildLayout({ ...single, inputSize: k === 0 ? config.inputSize : config.hiddenSize });
   const tensors = own.tensors.map((t) => ({ ...t, offset: getTensorSpec(layout, t.name.replace(/_l0$/, `_l${k}`)).offset }));
   return { ...own, tensors, trainableSize: layout.trainableSize, totalSize: layout.totalSize, trainableCount: layout.trainableCount };
+}
+
+/** A model of PyTorch's layers in lwin's layout (ModelConfig.layers, PyTorch's names) as the float64 twin's parameters. */
+export function torchParamsOf(layout: ParamLayout, params: ArrayLike<number>): TorchParams {
+  const { cell, inputSize, hiddenSize } = layout.config;
+  if (!isTorchCell(cell)) throw new Error(`${cell} is not one of PyTorch's layers (SPEC §13)`);
+  const torch = torchParams(torchLayout({
+    cell: cell === 'rnn_relu' ? 'rnn' : cell, nonlinearity: cell === 'rnn_relu' ? 'relu' : 'tanh', layers: modelLayers(layout.config),
+    inputSize, hiddenSize, bias: true, outputs: readoutOutputs(layout.config), readoutBias: true,
+  }));
+  for (const t of torch.layout.tensors) {
+    const spec = getTensorSpec(layout, t.name);
+    for (let i = 0; i < t.size; i++) torch.data[t.offset + i] = params[spec.offset + i]!;
+  }
+  return torch;
+}
+
+/** Layer k's part of a flat array in a stacked layout (its η_p, say) in the layer's own layout, by tensor name. */
+export function layerValuesByName(layout: ParamLayout, values: ArrayLike<number>, layer: StackLayer): Float64Array {
+  const out = new Float64Array(layer.layout.totalSize);
+  for (const t of layer.layout.tensors) {
+    const source = getTensorSpec(layout, t.name.replace(/_l0$/, `_l${layer.index}`));
+    for (let i = 0; i < t.size; i++) out[t.offset + i] = values[source.offset + i]!;
+  }
+  return out;
 }

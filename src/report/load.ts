@@ -143,7 +143,11 @@ function lagExtras(entry: StudyJsonCell | undefined): LagExtras[] {
   });
 }
 
-async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefined, read: TextReader): Promise<CellReport> {
+/**
+ * `stackTop`: the cell is the top layer of a trained stack (`<cell>_l{k}`, no layer above it in the study), which
+ * shows the stack's learning curve.
+ */
+async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefined, read: TextReader, stackTop = false): Promise<CellReport> {
   const names = cellFileNames(cell);
   const at = (name: string) => join(dir, cellFolder(cell), name);
   const summary = await readRows(at(names.summary), read);
@@ -158,7 +162,7 @@ async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefi
     windows,
     envelopeFits: envelopeFits(await readJson(at(names.envelopeFits), read)),
     tau: tauRows.map((r) => r.tau!).filter((t) => !Number.isNaN(t)),
-    learningCurve: await readRows(at(names.learningCurve), read),
+    learningCurve: (await readRows(at(names.learningCurve), read)) ?? (stackTop ? await readRows(at(cellFileNames(cellFolder(cell)).learningCurve), read) : undefined),
     trajectory: await readRows(at(names.trajectory), read),
     recovery: await readRows(at(names.lagRecovery), read),
     lagExtras: lagExtras(entry),
@@ -169,6 +173,12 @@ async function loadCell(dir: string, cell: string, entry: StudyJsonCell | undefi
   if (entry?.timings) report.timings = entry.timings;
   if (entry?.learned) report.learned = entry.learned;
   return report;
+}
+
+/** Whether `cell` is layer k of a stack (`<cell>_l{k}`) and the study lists no layer k+1 of it. */
+function isStackTop(cell: string, cells: readonly string[]): boolean {
+  const layer = /_l(\d+)$/.exec(cell);
+  return layer !== null && !cells.includes(`${cellFolder(cell)}_l${Number(layer[1]) + 1}`);
 }
 
 /** A study folder's content; throws (saying what the folder is instead) when it is no finished study. */
@@ -184,7 +194,7 @@ export async function loadStudy(dir: string, read: TextReader = readText): Promi
   const report: StudyReport = {
     kind: 'study',
     dir,
-    cells: await Promise.all(cells.map((cell) => loadCell(dir, cell, entries.find((e) => e.cell === cell), read))),
+    cells: await Promise.all(cells.map((cell) => loadCell(dir, cell, entries.find((e) => e.cell === cell), read, isStackTop(cell, cells)))),
     config,
   };
   if (study?.adapter) report.adapter = study.adapter as Record<string, unknown>;

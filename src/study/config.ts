@@ -34,6 +34,8 @@ export const StudySchema = z
         hidden: posInt.max(MAX_HIDDEN), layernorm: z.boolean(), orthogonal: z.boolean(), constS: z.number().gt(0).lt(1), initScale: z.number().positive().optional(),
         // SPEC §13's readout [K, H] and loss; absent: the paper's scalar mse at every step
         outputs: posInt.optional(), loss: z.enum(['mse', 'ce']).optional(), lossSteps: z.enum(['all', 'last']).optional(),
+        // SPEC §13's num_layers of PyTorch's layers (rnn, rnn_relu, torch_gru, torch_lstm); absent: 1
+        layers: posInt.optional(),
       })
       .strict(),
     optimizer: OptimizerSchema,

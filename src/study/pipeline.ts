@@ -7,7 +7,8 @@
 // its checkpoint, so an interrupted study loses at most the work since the last checkpoint.
 import type { GpuContext } from '../gpu/context.ts';
 import type { AdapterSummary } from '../gpu/device.ts';
-import type { CellKind } from '../model/cells.ts';
+import { modelLayers, type CellKind } from '../model/cells.ts';
+import { layerValuesByName, stackLayers, torchParamsOf } from '../model/stack.ts';
 import { buildLayout, type ParamLayout } from '../model/params.ts';
 import type { SequenceData } from '../data/dataset.ts';
 import { train, type TrainingData } from '../train/trainer.ts';
@@ -40,6 +41,8 @@ export interface StudyData {
 
 export interface CellRecord {
   cell: string;
+  /** A stack of PyTorch layers (SPEC §13): every layer's record, `<cell>_l{k}`; the record itself is the top layer's. */
+  layers?: CellRecord[];
   stats: CellStatistics;
   /** With `trackEvery` on the task: which task lags were learned, and whether they lie inside Ĥ_N (SPEC §12). */
   learned?: LearnedRow[];
@@ -121,10 +124,11 @@ export async function runStudyPipeline(ctx: GpuContext, config: StudyConfig, dat
     log(`${cell}: done`);
     emit({ kind: 'cell', record, kept: false });
   }
-  for (const [name, text] of studySummaryFiles(records.map((r) => ({ cell: r.cell, stats: r.stats })), config)) await storage.write(joinPath(out, name), text);
+  const listed = summaryRecords(records);
+  for (const [name, text] of studySummaryFiles(listed.map((r) => ({ cell: r.cell, stats: r.stats })), config)) await storage.write(joinPath(out, name), text);
   await storage.write(joinPath(out, STUDY_FILES.studyJson), jsonText({
     lwin: LWIN_VERSION, config, adapter: options.adapter, seconds: (performance.now() - started) / 1000,
-    cells: records, profile: ctx.profiler?.report(),
+    cells: listed, profile: ctx.profiler?.report(),
   }));
   if (options.report) log(`report: ${await options.report(out)}`);
   return records;
@@ -137,6 +141,9 @@ async function trainCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, d
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   const trainConfig = trainConfigFor(config, cell);
+  if ((trainConfig.layers ?? 1) > 1 && config.trackEvery) {
+    throw new Error(`${cell} with ${trainConfig.layers} layers: the lag recovery and trajectory (--track-every) follow one layer's tangent and are not run on stacks; leave --track-every out, or use --layers 1`);
+  }
   const layout = buildLayout({ cell, inputSize: data.training.train.inputSize, hiddenSize: trainConfig.hidden, layernorm: trainConfig.layernorm });
   const onEpochEnd = config.trackEvery
     ? trajectoryRecorder(ctx, config, layout, data.diagnostic, { storage, trajectory: joinPath(dir, names.trajectory), recovery: joinPath(dir, names.lagRecovery) })
@@ -155,6 +162,12 @@ async function trainCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, d
     await storage.write(joinPath(dir, names.optimizer), writeOptimizerStateFile(trained.layout, state, optimizerMeta));
     const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
     const learned = config.trackEvery && !config.data ? await learnedFromRecovery(config, storage, joinPath(dir, names.lagRecovery)) : undefined;
+    if (modelLayers(trained.layout.config) > 1) {
+      // every layer diagnosed (SPEC §13); ρ's rates per layer from the one optimizer's η_p, by tensor name
+      const layers = stackLayers(torchParamsOf(trained.layout, trained.params));
+      const perLayer = preconditioner && layers.map((layer) => layerValuesByName(trained.layout, preconditioner, layer));
+      return diagnoseStackInto(ctx, config, cell, torchParamsOf(trained.layout, trained.params), data.diagnostic, perLayer, storage, out, { timings, progress: options.progress });
+    }
     return await diagnoseCell(ctx, config, cell, trained.layout, trained.params, data.diagnostic, preconditioner, storage, out, { timings, learnedFrom: learned, progress: options.progress });
   } finally {
     trained.optimizer.destroy();
@@ -194,13 +207,13 @@ export async function diagnoseCell(
 
 /**
  * Diagnostics and statistics of every layer of a stack of PyTorch layers (SPEC §13), their files in `<out>/<cell>/`
- * as `<cell>_l{k}_*` and the top layer's also under the plain `<cell>_*` names. Returns one record per layer, named
- * `<cell>_l{k}` (the study summary's columns, side by side).
+ * as `<cell>_l{k}_*` and the top layer's also under the plain `<cell>_*` names. Returns the plain record: the top
+ * layer's, with every layer's record (named `<cell>_l{k}`: the study summary's columns, side by side) in `layers`.
  */
 export async function diagnoseStackInto(
   ctx: GpuContext, config: StudyConfig, cell: CellKind, torch: TorchParams, diagnostic: SequenceData,
   preconditioners: Float64Array[] | undefined, storage: Storage, out: string, options: DiagnoseCellOptions = {},
-): Promise<CellRecord[]> {
+): Promise<CellRecord> {
   const emit = options.progress ?? (() => {});
   const timings = options.timings ?? {};
   emit({ kind: 'stage', cell, stage: 'diagnostics' });
@@ -214,16 +227,22 @@ export async function diagnoseStackInto(
   for (const [k, diagnostics] of layers.entries()) {
     const stats = analyzeDiagnostics(diagnostics, { alphaMethod: config.alphaMethod, budgets: config.budgets, eps: config.eps });
     const { perLag: _perLag, ...summary } = diagnostics;
-    const names = k === layers.length - 1 ? [layerCellName(cell, k), cell] : [layerCellName(cell, k)];
-    for (const name of names) {
-      const record: CellRecord = { cell: name, stats, timings, diagnostics: summary };
-      for (const [file, text] of cellOutputFiles(name, stats, diagnostics)) await storage.write(joinPath(out, cell, file), text);
-      await storage.write(joinPath(out, cell, cellFileNames(name).record), recordJson(record));
-      if (name !== cell) records.push(record);
-    }
+    const name = layerCellName(cell, k);
+    records.push({ cell: name, stats, timings, diagnostics: summary });
+    for (const [file, text] of cellOutputFiles(name, stats, diagnostics)) await storage.write(joinPath(out, cell, file), text);
+    if (k === layers.length - 1) for (const [file, text] of cellOutputFiles(cell, stats, diagnostics)) await storage.write(joinPath(out, cell, file), text);
   }
   timings.statistics = (performance.now() - t0) / 1000;
-  return records;
+  for (const record of records) await storage.write(joinPath(out, cell, cellFileNames(record.cell).record), recordJson(record));
+  // the plain record is written last: the cell is finished (resume keeps it, with its layers)
+  const top: CellRecord = { ...records[records.length - 1]!, cell, layers: records };
+  await storage.write(joinPath(out, cell, cellFileNames(cell).record), recordJson(top));
+  return top;
+}
+
+/** The records the study's summary and study.json list: a stack's layers side by side in place of the stack. */
+export function summaryRecords(records: readonly CellRecord[]): CellRecord[] {
+  return records.flatMap((r) => r.layers ?? [r]);
 }
 
 function recordJson(record: CellRecord): string {

@@ -60,7 +60,7 @@ export async function runStudy(ctx: GpuContext, config: StudyConfig, out: string
 export function diagnoseStack(
   ctx: GpuContext, config: StudyConfig, cell: CellKind, torch: TorchParams, diagnostic: SequenceData,
   preconditioners: Float64Array[] | undefined, out: string, options: DiagnoseCellOptions = {},
-): Promise<CellRecord[]> {
+): Promise<CellRecord> {
   return diagnoseStackInto(ctx, config, cell, torch, diagnostic, preconditioners, nodeStorage(), out, options);
 }
 

@@ -1,6 +1,6 @@
 // A study's settings as each stage takes them: the trainer's configuration for one cell, and the diagnostic
 // stage's options. Pure functions, so every runtime (Node, Deno, the browser page) derives them the same way.
-import type { CellKind } from '../model/cells.ts';
+import { isTorchCell, type CellKind } from '../model/cells.ts';
 import { parseTrainConfig, type TrainConfig } from '../train/config.ts';
 import { lagGrid } from '../diagnostics/lags.ts';
 import type { DiagnosticsOptions } from '../diagnostics/stage.ts';
@@ -15,6 +15,7 @@ export function trainConfigFor(config: StudyConfig, cell: CellKind): TrainConfig
     checkpointEvery: config.checkpointEvery, gateLogEvery: config.gateLogEvery,
     ...(config.bpttCheckpoint !== undefined && { bpttCheckpoint: config.bpttCheckpoint }),
     ...(config.model.outputs !== undefined && { outputs: config.model.outputs }),
+    ...(config.model.layers !== undefined && config.model.layers > 1 && isTorchCell(cell) && { layers: config.model.layers }),
     ...(config.model.loss !== undefined && { loss: config.model.loss }),
     ...(config.model.lossSteps !== undefined && { lossSteps: config.model.lossSteps }),
   });

@@ -39,6 +39,8 @@ export const TrainConfigSchema = z
     bpttCheckpoint: positiveInt.optional(),
     /** SPEC §13: K outputs (mse) or classes (ce) of the readout [K, H]; absent: 1, the paper's scalar readout. */
     outputs: positiveInt.optional(),
+    /** SPEC §13: num_layers of PyTorch's layers (layer k > 0 reads layer k-1's h); absent: 1. */
+    layers: positiveInt.optional(),
     /** SPEC §13's loss; absent: mse. ce takes class indices as targets; the learning curve's *_acc is then accuracy. */
     loss: z.enum(['mse', 'ce']).optional(),
     /** Where the loss is taken; absent: every step. `last`: sequence classification (t = T-1 only). */

@@ -2,6 +2,8 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { recordForward } from '../cells/forward.ts';
+import { recordStackInputs } from '../cells/stack.ts';
+import { layerView } from '../model/stack.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { INTERMEDIATE_COUNT, INTERMEDIATE_NAMES, stateWidth } from '../model/cells.ts';
 import { sequencesPerChunk } from '../gpu/chunks.ts';
@@ -77,7 +79,10 @@ export async function evaluate(
       ctx.device.queue.writeBuffer(b.x, 0, data.x as Float32Array<ArrayBuffer>, start * T * D, count * T * D);
       const step = ctx.step('evaluate');
       step.clear(b.state);
-      recordForward(step, { layout, params, x: b.x, batch: count, steps: T, state: b.state, yhat: b.yhat, intermediates: b.inter });
+      // a stack: the layers below give the top layer its input; ŷ and the gate terms are the top layer's
+      const inputs = recordStackInputs(step, { layout, params, x: b.x, batch: count, steps: T });
+      const top = layerView(layout, inputs.length - 1);
+      recordForward(step, { layout: top, params, x: inputs[inputs.length - 1]!, batch: count, steps: T, state: b.state, yhat: b.yhat, intermediates: b.inter });
       const yhatP = step.readF32(b.yhat, 0, count * T * K);
       let gatesP: Promise<Float32Array> | undefined;
       if (b.inter) {
