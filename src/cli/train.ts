@@ -41,6 +41,7 @@ export interface TrainFlags extends DeviceFlags {
   taskCoeffs?: number[];
   bpttCheckpoint?: number;
   outputs?: number;
+  layers?: number;
   loss?: 'mse' | 'ce';
   lossSteps?: 'all' | 'last';
 }
@@ -75,6 +76,7 @@ export function registerTrain(program: Command): void {
     .option('--task-coeffs <list>', 'task coefficients c_k, one per lag (default: the paper task\'s)', numbers)
     .option('--bptt-checkpoint <k>', 'keep every k-th state in BPTT, recompute the rest', num)
     .option('--outputs <K>', 'readout rows K (SPEC §13): outputs for mse, classes for ce (default 1)', num)
+    .option('--layers <L>', 'stacked layers of rnn, rnn_relu, torch_gru or torch_lstm (SPEC §13; default 1)', num)
     .addOption(new Option('--loss <name>', 'mse, or ce with class indices in --y (SPEC §13; default mse)').choices(['mse', 'ce']))
     .addOption(new Option('--loss-steps <which>', 'take the loss at every step or the last only (sequence classification; default all)').choices(['all', 'last']))
     .option('--checkpoint-every <n>', `epochs between checkpoints (default ${PAPER_TRAINING.checkpointEvery}; a run killed in between resumes from the last one)`, num)
@@ -127,6 +129,7 @@ export async function trainConfigFromFlags(flags: TrainFlags): Promise<TrainConf
         ...(flags.bpttCheckpoint !== undefined && { bpttCheckpoint: flags.bpttCheckpoint }),
         ...(flags.checkpointEvery !== undefined && { checkpointEvery: flags.checkpointEvery }),
         ...(flags.outputs !== undefined && { outputs: flags.outputs }),
+        ...(flags.layers !== undefined && { layers: flags.layers }),
         ...(flags.loss !== undefined && { loss: flags.loss }),
         ...(flags.lossSteps !== undefined && { lossSteps: flags.lossSteps }),
       },

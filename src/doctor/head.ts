@@ -2,7 +2,8 @@
 // batch gradient of a torch_gru with a K=3 head) against part A's float64 twin, and head_delta against its sum.
 import type { GpuContext } from '../gpu/context.ts';
 import { buildLayout, initParams, TensorViews } from '../model/index.ts';
-import { torchGradients, torchLayout, torchParams } from '../model/f64/torch/index.ts';
+import { torchGradients } from '../model/f64/torch/index.ts';
+import { torchParamsOf } from '../model/stack.ts';
 import { recordBatchGradient } from '../cells/backward.ts';
 import { headDeltaProgram } from '../../shaders/loss.ts';
 import { getTensorSpec } from '../model/params.ts';
@@ -13,8 +14,8 @@ import { TINY, type KernelCheck } from './checks.ts';
 
 const K = 3;
 
-function tinyHead() {
-  const layout = buildLayout({ cell: 'torch_gru', inputSize: TINY.input, hiddenSize: TINY.hidden, layernorm: false, outputs: K });
+function tinyHead(layers = 1) {
+  const layout = buildLayout({ cell: 'torch_gru', inputSize: TINY.input, hiddenSize: TINY.hidden, layernorm: false, outputs: K, ...(layers > 1 && { layers }) });
   const p = Float32Array.from(initParams(layout, { seed: 61, orthogonal: true }));
   const rng = new Rng(62);
   const x = Float32Array.from({ length: TINY.batch * TINY.steps * TINY.input }, () => rng.normal());
@@ -22,9 +23,9 @@ function tinyHead() {
   return { layout, p, x, y };
 }
 
-/** readout_loss (ce, last step) + backward_torch_gru with K=3: loss and ∂L/∂θ against torchGradients. */
-export async function checkReadoutLoss(ctx: GpuContext): Promise<KernelCheck[]> {
-  const { layout, p, x, y } = tinyHead();
+/** A tiny torch_gru of `layers` layers with a K=3 head, ce at the last step: the GPU's loss and ∂L/∂θ and torchGradients'. */
+async function tinyTorchGradient(ctx: GpuContext, layers: number) {
+  const { layout, p, x, y } = tinyHead(layers);
   const { batch: B, steps: T } = TINY;
   const b = {
     params: ctx.upload('check/P', p), x: ctx.upload('check/x', x), y: ctx.upload('check/y', y),
@@ -41,19 +42,31 @@ export async function checkReadoutLoss(ctx: GpuContext): Promise<KernelCheck[]> 
   } finally {
     for (const buf of Object.values(b)) buf.destroy();
   }
-  const tl = torchLayout({ cell: 'torch_gru', nonlinearity: 'tanh', layers: 1, inputSize: TINY.input, hiddenSize: TINY.hidden, bias: true, outputs: K, readoutBias: true });
-  const tp = torchParams(tl);
-  const views = new TensorViews(layout, Float64Array.from(p));
-  for (const t of tl.tensors) tp.data.set(views.get(t.name), t.offset);
-  const ref = torchGradients(tp, { x, batch: B, steps: T }, { loss: 'ce', lossSteps: 'last', y });
+  const twin = torchParamsOf(layout, p);
+  const ref = torchGradients(twin, { x, batch: B, steps: T }, { loss: 'ce', lossSteps: 'last', y });
   const expected = new Float64Array(layout.totalSize);
   const into = new TensorViews(layout, expected);
-  for (const t of tl.tensors) into.get(t.name).set(ref.grad.data.subarray(t.offset, t.offset + t.size));
-  const shape = `torch_gru K=${K} ce at the last step B=${B} T=${T} H=${TINY.hidden} D=${TINY.input}`;
+  for (const t of twin.layout.tensors) into.get(t.name).set(ref.grad.data.subarray(t.offset, t.offset + t.size));
+  const shape = `torch_gru${layers > 1 ? ` ×${layers} layers` : ''} K=${K} ce at the last step B=${B} T=${T} H=${TINY.hidden} D=${TINY.input}`;
+  return { got, loss: ref.loss.loss, expected, layout, shape };
+}
+
+/** readout_loss (ce, last step) + backward_torch_gru with K=3: loss and ∂L/∂θ against torchGradients. */
+export async function checkReadoutLoss(ctx: GpuContext): Promise<KernelCheck[]> {
+  const { got, loss, expected, layout, shape } = await tinyTorchGradient(ctx, 1);
   return [
-    { kernel: 'readout_loss', shape: `${shape}: loss`, values: got.loss, comparison: compareToReference(got.loss, [ref.loss.loss], () => LOSS_RELATIVE * ref.loss.loss) },
+    { kernel: 'readout_loss', shape: `${shape}: loss`, values: got.loss, comparison: compareToReference(got.loss, [loss], () => LOSS_RELATIVE * loss) },
     { kernel: 'readout_loss + backward_torch_gru + weight_grad', shape: `${shape}: ∂L/∂θ`, values: got.grad, comparison: compareToReference(got.grad, expected, gradientTolerance(layout, expected)) },
   ];
+}
+
+/**
+ * A 2-layer stack (SPEC §13): layer_input (layer 0's h as layer 1's x), the backward with the error from above, and
+ * input_adjoint (layer 1's ∂L/∂x as layer 0's error): ∂L/∂θ of both layers against torchGradients.
+ */
+export async function checkStackGradient(ctx: GpuContext): Promise<KernelCheck> {
+  const { got, expected, layout, shape } = await tinyTorchGradient(ctx, 2);
+  return { kernel: 'layer_input + input_adjoint + backward_torch_gru', shape: `${shape}: ∂L/∂θ`, values: got.grad, comparison: compareToReference(got.grad, expected, gradientTolerance(layout, expected)) };
 }
 
 /** head_delta: δ = out.weightᵀ r per row against the float64 sum (K terms of f32 products: 4 ulp of Σ|w r|). */

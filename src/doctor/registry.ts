@@ -9,7 +9,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import { CELL_KINDS, type CellKind } from '../model/cells.ts';
 import { cancellingData, checkMatmul, checkSegmentedReduce } from './selftest.ts';
-import { checkHeadDelta, checkReadoutLoss } from './head.ts';
+import { checkHeadDelta, checkReadoutLoss, checkStackGradient } from './head.ts';
 import {
   checkDiagnosticStage, checkForward, checkGradient, checkOptimizers, checkRho, checkTangent, checkWindowMu, type KernelCheck,
 } from './checks.ts';
@@ -53,6 +53,7 @@ const gradients = (ctx: GpuContext, cache: CheckCache) =>
 const stage = (ctx: GpuContext, cache: CheckCache) => cache.once('stage', () => checkDiagnosticStage(ctx, 'gru'));
 // The stage's ψ comes from the fused window_envelope; window_psi (recordPsi) is checked by the stage run unfused.
 const stageUnfused = (ctx: GpuContext, cache: CheckCache) => cache.once('stage-unfused', () => checkDiagnosticStage(ctx, 'gru', { fuseWindows: false }));
+const stack = (ctx: GpuContext, cache: CheckCache) => cache.once('stack', () => checkStackGradient(ctx));
 const optimizers = (ctx: GpuContext, cache: CheckCache) => cache.once('optim', () => checkOptimizers(ctx));
 const windowMu = (ctx: GpuContext, cache: CheckCache) => cache.once('mu', () => eachCell((cell) => checkWindowMu(ctx, cell)));
 
@@ -79,6 +80,9 @@ export const KERNEL_FAMILIES: readonly KernelFamily[] = [
   { family: 'weight_grad', perCell: false, twin: 'reference/cells referenceBackward (∂L/∂θ)', check: async (ctx, cache) => (await gradients(ctx, cache)).map((g) => g.grad) },
   // The copy by columns is exact (a permutation); its check is every kernel that reads it agreeing with float64.
   { family: 'weights_by_columns', perCell: false, twin: 'reference/cells referenceBackward (the kernels reading it)', check: async (ctx, cache) => (await gradients(ctx, cache)).map((g) => g.grad) },
+  // A stack of PyTorch layers (SPEC §13): each layer's h into the next, each layer's input adjoint to the one below
+  { family: 'layer_input', perCell: false, twin: 'model/f64/torch torchGradients (2 layers)', check: async (ctx, cache) => [await stack(ctx, cache)] },
+  { family: 'input_adjoint', perCell: false, twin: 'model/f64/torch torchGradients (2 layers)', check: async (ctx, cache) => [await stack(ctx, cache)] },
   { family: 'tangent', perCell: true, twin: 'reference/cells referenceTangent', check: (ctx) => eachCell((cell) => checkTangent(ctx, cell)) },
   { family: 'rho', perCell: true, twin: 'reference/diagnostics/rho.ts referenceRho', check: (ctx) => eachCell((cell) => checkRho(ctx, cell)) },
   { family: 'window_scan', perCell: false, twin: 'reference/diagnostics/windows.ts referenceMu', check: (ctx, cache) => windowMu(ctx, cache) },

@@ -8,7 +8,7 @@ import { useGpu } from '../support/gpu.ts';
 import { resolveStudy } from '../../src/study/config.ts';
 import { diagnoseCell, runStudy, studyData } from '../../src/study/run.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
-import { writeNpy } from '../../src/io/npy.ts';
+import { readNpyFile, writeNpy } from '../../src/io/npy.ts';
 
 const gpu = useGpu();
 
@@ -111,7 +111,8 @@ describe("lwin run with a K-class head (SPEC §13: ce at the last step)", () => 
       for (const [, , trainAcc, , valAcc] of curve) expect(trainAcc! >= 0 && trainAcc! <= 1 && valAcc! >= 0 && valAcc! <= 1, `accuracies ${trainAcc} ${valAcc}`).toBe(true);
       const summary = (await readFile(join(out, 'torch_gru', 'torch_gru_summary.csv'), 'utf8')).trim().split('\n');
       const samples = summary[0]!.split(',').indexOf('n_samples');
-      expect(summary.slice(1).map((r) => r.split(',')[samples])).toEqual(Array(8).fill('128'));
+      const sequences = String(readNpyFile(join(example, 'y.npy')).shape[0]);
+      expect(summary.slice(1).map((r) => r.split(',')[samples])).toEqual(Array(8).fill(sequences));
       expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('Cross-entropy (left, log scale) and accuracy (right)');
       await expect(runStudy(gpu.ctx, resolveStudy('quick', { ...TINY, cells: ['torch_gru'], model: { hidden: 8, outputs: 2, loss: 'ce' } }), join(out, 'task'))).rejects.toThrow(
         'a readout of K=2 with the ce loss at all steps needs your data (--x, --y): the multi-lag task has one regression target per step',
