@@ -1,4 +1,5 @@
-// WGSL shared by the recurrent kernels (forward, backward, tangent) of every cell.
+// WGSL of ρ's kernel (shaders/diagnostics/rho.ts), the one recurrent kernel still on one unit per thread; the
+// forward, backward and tangent kernels use the thread tiles of tile.ts.
 //
 // Thread layout: a workgroup of WG threads owns S = WG / HP sequences; thread `lid` works on unit q = lid % HP of
 // sequence slot s = lid / HP (HP = H rounded up to a power of two ≥ 32, a shader-time constant). Units q ≥ H and
@@ -11,7 +12,7 @@ import { tileGrid, tilePrelude } from './tile.ts';
 export const RECURRENT_WORKGROUP = 256;
 /** Largest input width D of a study: x is read from storage, so only the training kernels' sanity bound. */
 export const MAX_INPUT = 1024;
-/** Largest hidden width H (one thread per unit). */
+/** Largest hidden width H of ρ's kernel (one thread per unit); the tiled kernels take MAX_TRAIN_HIDDEN (src/cells/tiles.ts). */
 export const MAX_HIDDEN = RECURRENT_WORKGROUP;
 
 /** Threads per sequence for H hidden units: a power of two ≥ 32 (a subgroup on most GPUs). */
@@ -64,7 +65,7 @@ fn seq_sum(lid: u32, v: f32) -> f32 {
 }
 
 /**
- * The entry point's opening, shared by the forward, backward and tangent kernels: the thread layout above
+ * The entry point's opening of ρ's kernel: the thread layout above
  * (`group` of S sequences, slot `s`, unit `q`, sequence `seq`, and `live` for threads with real work) and W, the
  * words of recurrent state per unit. The kernel's body follows and closes the function.
  */

@@ -26,7 +26,6 @@ ${columnProducts([{ value: 'da', u: c.o('Wh.weight') }], c.resident ?? 4, 'dh_u'
 export function linearTangentStep(c: StepContext): string {
   const { o } = c;
   return /* wgsl */ `
-  var v_new = 0.0;
-  if (live) { v_new = pair_tangent(${o('Wx.weight')}, ${o('Wx.bias')}, ${o('Wh.weight')}, q, s); }
+  let v_new = select(V(0.0), pair_tangent(${o('Wx.weight')}, ${o('Wx.bias')}, ${o('Wh.weight')}), live);
 `;
 }

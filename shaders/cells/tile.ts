@@ -16,7 +16,8 @@
 //   put_h / put_a / put_d, get_h    this thread's components to and from the workgroup vectors
 //   first_unit(v)  v on unit 0, 0 elsewhere
 //
-// The legacy kernels (tangent, ρ) use the tile R = K = 1 over their own workgroup arrays; the training kernels
+// The tangent kernel uses the default tile (R = 1, K units per thread as H needs); ρ's kernel the tile R = K = 1 over
+// its own workgroup arrays (shaders/cells/common.ts, H ≤ 256); the training kernels
 // choose R, K and the workgroup size per adapter (src/cells/tiles.ts). Every kernel reads x [B, T, D] from storage.
 //
 // Weights of the row helpers: with `rows: 'columns'` they read a copy of the parameters in which every block of
@@ -89,18 +90,19 @@ export interface RowWeights {
   buffer: string;
 }
 
-interface Component {
+export interface Component {
   c: number;
   r: number;
   k: number;
 }
 
-function components(tile: Tile): Component[] {
+/** The tile's components: c = k·R + r is unit block k of the group's sequence r. */
+export function components(tile: Tile): Component[] {
   return Array.from({ length: tileWidth(tile) }, (_, c) => ({ c, r: c % tile.R, k: Math.floor(c / tile.R) }));
 }
 
 /** A V (or M) built from one WGSL scalar expression per component (a splat when they are all the same). */
-function vec(exprs: string[], type: 'V' | 'M' = 'V'): string {
+export function vec(exprs: string[], type: 'V' | 'M' = 'V'): string {
   if (exprs.length === 1) return exprs[0]!;
   if (exprs.every((e) => e === exprs[0])) return `${type}(${exprs[0]})`;
   return `${type}(${exprs.join(', ')})`;

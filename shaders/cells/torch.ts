@@ -114,17 +114,16 @@ export const TORCH_BACKWARD_STEPS: Readonly<Record<TorchCellKind, (c: StepContex
   rnn: rnnBackwardStep, rnn_relu: rnnBackwardStep, torch_gru: torchGruBackwardStep, torch_lstm: torchLstmBackwardStep,
 };
 
-// Tangent kernel (legacy tile R = K = 1: V is f32, `live` a bool; q, s, lid, hq, vq given). ȧ of gate g along Pd:
+// Tangent kernel (the tile's helpers of shaders/cells/tangent/common.ts; hq, vq given). ȧ of gate g along Pd:
 // ḃ_ig + ḃ_hg + Ẇ_ig x (+ W_ig ẋ) + Ẇ_hg h + W_hg v.
 function gateTangent(c: StepContext, gate: string): string {
-  return `Pd[${at(c, 'bias_ih', gate)} + q] + Pd[${at(c, 'bias_hh', gate)} + q] + dotd_x(${at(c, 'weight_ih', gate)} + q * params.D, s) + dot_hv(${at(c, 'weight_hh', gate)} + q * params.H, s)`;
+  return `pdu(${at(c, 'bias_ih', gate)}) + pdu(${at(c, 'bias_hh', gate)}) + dotd_x(${at(c, 'weight_ih', gate)}) + dot_hv(${at(c, 'weight_hh', gate)})`;
 }
 
 /** Tangent of one rnn step: v' = φ'(a) ȧ. */
 export function rnnTangentStep(c: StepContext): string {
   return /* wgsl */ `
-  var a_dot = 0.0;
-  if (live) { a_dot = ${gateTangent(c, 'h')}; }
+  let a_dot = select(V(0.0), ${gateTangent(c, 'h')}, live);
   let v_new = slope * a_dot;
 `;
 }
@@ -132,16 +131,10 @@ export function rnnTangentStep(c: StepContext): string {
 /** Tangent of one torch_gru step: ṁ = ḃ_hn + Ẇ_hn h + W_hn v, ȧ_n = ḃ_in + Ẇ_in x + ṙ m + r ṁ, v' = ż (h - n) + (1-z) ṅ + z v. */
 export function torchGruTangentStep(c: StepContext): string {
   return /* wgsl */ `
-  var ar_dot = 0.0;
-  var az_dot = 0.0;
-  var m_dot = 0.0;
-  var an_in_dot = 0.0;
-  if (live) {
-    ar_dot = ${gateTangent(c, 'r')};
-    az_dot = ${gateTangent(c, 'z')};
-    m_dot = Pd[${at(c, 'bias_hh', 'n')} + q] + dot_hv(${at(c, 'weight_hh', 'n')} + q * params.H, s);
-    an_in_dot = Pd[${at(c, 'bias_ih', 'n')} + q] + dotd_x(${at(c, 'weight_ih', 'n')} + q * params.D, s);
-  }
+  let ar_dot = select(V(0.0), ${gateTangent(c, 'r')}, live);
+  let az_dot = select(V(0.0), ${gateTangent(c, 'z')}, live);
+  let m_dot = select(V(0.0), pdu(${at(c, 'bias_hh', 'n')}) + dot_hv(${at(c, 'weight_hh', 'n')}), live);
+  let an_in_dot = select(V(0.0), pdu(${at(c, 'bias_ih', 'n')}) + dotd_x(${at(c, 'weight_ih', 'n')}), live);
   let r_dot = r * rc * ar_dot;
   let z_dot = z * zc * az_dot;
   let n_dot = n_slope * (an_in_dot + r_dot * m + r * m_dot);
@@ -158,7 +151,7 @@ export const TORCH_TANGENT_STEPS: Readonly<Record<TorchCellKind, (c: StepContext
   rnn: rnnTangentStep, rnn_relu: rnnTangentStep, torch_gru: torchGruTangentStep, torch_lstm: torchLstmTangentStep,
 };
 
-// ρ kernel (legacy tile, shaders/diagnostics/rho.ts): every parameter of these layers reaches h_q only through row q
+// ρ kernel (one unit per thread, shaders/diagnostics/rho.ts): every parameter of these layers reaches h_q only through row q
 // of some gate block (torch_gru's reset acts on m_q alone), so ∂h_q/∂θ is a sum of per-row terms, factor × rows.
 
 /** Σ_p (∂a_q/∂θ_p)² (η_p/η̄, 1) over the input part (W_i· row q, b_i·) and the hidden part (W_h· row q, b_h·). */

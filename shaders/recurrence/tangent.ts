@@ -1,4 +1,4 @@
-// Tangent recurrence (SPEC §7): a dispatch advances S sequences per workgroup through `steps` time steps. Each step
+// Tangent recurrence (SPEC §7): a dispatch advances the tile's sequences through `steps` time steps. Each step
 // re-runs the cell's forward step (for its gates and h_t) and then its tangent step, which turns v_{t-1} into
 // v_t = (dh_t/dθ)[w] along the direction w in `Pd` (same layout and offsets as `P`). It writes v_t, optionally the
 // LSTM's ċ_t, and ŷ̇_t = out.weight · v_t + ẇ_out · h_t + ḃ_out. The state at the dispatch's end, [B, 2W, H] as
@@ -7,24 +7,25 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import { stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { RECURRENT_WORKGROUP, recurrentGrid, recurrentPrelude, threadsPerSequence, recurrentEntry } from '../cells/common.ts';
+import { WORKGROUP_FLOATS, perComponent, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, type Tile } from '../cells/tile.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { layerNormTangent, tangentPrelude } from '../cells/tangent/common.ts';
+import { tangentPrelude } from '../cells/tangent/common.ts';
 import { leakyTangentStep } from '../cells/tangent/leaky.ts';
-import { gruTangentDecls, gruTangentStep } from '../cells/tangent/gru.ts';
+import { gruTangentStep } from '../cells/tangent/gru.ts';
 import { lstmTangentStep } from '../cells/tangent/lstm.ts';
 import { linearForwardStep, linearTangentStep } from '../cells/linear.ts';
 import { TORCH_FORWARD_STEPS, TORCH_TANGENT_STEPS } from '../cells/torch.ts';
-import { stepContext } from './forward.ts';
+import { loadState, stepContext, storeState, tileEntry } from './forward.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
 export interface TangentVariant {
   cell: CellKind;
   layernorm: boolean;
-  hidden: number;
+  /** The thread tile (src/cells/tangent.ts: the training kernels' default tile for H, R = 1). */
+  tile: Tile;
   /** Write the LSTM's cell-state tangent ċ_t (lstm only). */
   cellTangent: boolean;
   /** Also perturb the input at one step per sequence (lag recovery, SPEC §12); see tangentPrelude. */
@@ -32,7 +33,12 @@ export interface TangentVariant {
 }
 
 export function tangentVariantKey(v: TangentVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},hp${threadsPerSequence(v.hidden)}${v.cellTangent ? ',vc' : ''}${v.inputTangent ? ',xdot' : ''}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${v.cellTangent ? ',vc' : ''}${v.inputTangent ? ',xdot' : ''}`;
+}
+
+/** Floats of workgroup memory of the tangent kernel on `tile`: hbuf, abuf, red and vbuf. */
+export function tangentWorkgroupFloats(tile: Tile): number {
+  return tileArrayFloats(tile) + tileSequences(tile) * tileUnits(tile);
 }
 
 /** Words of tangent-kernel state per unit: the forward state (h[, c]) then its tangent (v[, ċ]). */
@@ -55,13 +61,14 @@ function tangentBindings(v: TangentVariant): BindingDecl[] {
 
 /** One dispatch advances the sequences and their tangents by `steps` steps; rows hold S sequences each. */
 export function tangentProgram(v: TangentVariant): Program<RecurrentSchema, RecurrentUniforms> {
+  if (tangentWorkgroupFloats(v.tile) > WORKGROUP_FLOATS) throw new RangeError(`tangent_${v.cell}: tile ${tileKey(v.tile)} needs ${tangentWorkgroupFloats(v.tile)} floats of workgroup memory, over ${WORKGROUP_FLOATS}`);
   return defineProgram({
     name: `tangent_${v.cell}`,
     variantKey: tangentVariantKey(v),
     bindings: tangentBindings(v),
     uniform: recurrentUniform(v),
-    workgroupSize: [RECURRENT_WORKGROUP],
-    dispatch: recurrentGrid(v.hidden),
+    workgroupSize: [v.tile.threads],
+    dispatch: tileGrid(v.tile),
     shader: (head) => tangentShader(v, head),
   });
 }
@@ -69,15 +76,13 @@ export function tangentProgram(v: TangentVariant): Program<RecurrentSchema, Recu
 interface CellSnippets {
   forward: (c: StepContext) => string;
   tangent: (c: StepContext) => string;
-  /** Module-scope WGSL the tangent step needs beyond the tangent prelude. */
-  decls?: string;
 }
 
 const CELLS: Record<CellKind, CellSnippets> = {
   const: { forward: leakyForwardStep, tangent: leakyTangentStep },
   shared: { forward: leakyForwardStep, tangent: leakyTangentStep },
   diag: { forward: leakyForwardStep, tangent: leakyTangentStep },
-  gru: { forward: gruForwardStep, tangent: gruTangentStep, decls: gruTangentDecls },
+  gru: { forward: gruForwardStep, tangent: gruTangentStep },
   lstm: { forward: lstmForwardStep, tangent: lstmTangentStep },
   linear: { forward: linearForwardStep, tangent: linearTangentStep },
   rnn: { forward: TORCH_FORWARD_STEPS.rnn, tangent: TORCH_TANGENT_STEPS.rnn },
@@ -89,68 +94,58 @@ const CELLS: Record<CellKind, CellSnippets> = {
 function tangentShader(v: TangentVariant, head: ShaderHead): string {
   const lstm = stateWidth(v.cell) === 2;
   if (v.cellTangent && !lstm) throw new Error(`tangent_${v.cell}: only lstm and torch_lstm have a cell-state tangent to write`);
-  const hp = threadsPerSequence(v.hidden);
+  const { tile } = v;
   const snippets = CELLS[v.cell];
   const context = stepContext(v.cell, v.layernorm);
   const outWeight = `params.${offsetField('out.weight')}`;
+  // state [B, 2W, H]: h[, c] in words 0..W-1, then v[, ċ]
+  const slot = (seq: string) => seq;
   return wgsl`
-${recurrentPrelude(hp, head)}
+${head.declarations}
 ${foldedRow}
-${tangentPrelude(Boolean(v.inputTangent))}
-${layerNormTangent}
-${snippets.decls ?? ''}
+${tilePrelude(tile, { arrays: true })}
+${tangentPrelude(tile, Boolean(v.inputTangent))}
+const W: u32 = ${2 * stateWidth(v.cell)}u;
 
-${recurrentEntry(stateWidth(v.cell), head)}
-  let state_base = seq * 2u * W * params.H + q;
-  let tangent_base = state_base + W * params.H;
-  var h0 = 0.0;
-  var v0 = 0.0;
-  if (live) {
-    h0 = state[state_base];
-    v0 = state[tangent_base];
-  }
-  hbuf[lid] = h0;
-  vbuf[lid] = v0;
+${tileEntry(head)}
+${loadState(tile, 'h0', 'state', slot, 0)}
+${loadState(tile, 'v0', 'state', slot, stateWidth(v.cell))}
+  put_h(h0);
+  put_v(v0);
 #if ${lstm}
-  var c_state = 0.0;
-  var c_dot = 0.0;
-  if (live) {
-    c_state = state[state_base + params.H];
-    c_dot = state[tangent_base + params.H];
-  }
+${loadState(tile, 'c_state', 'state', slot, 1)}
+${loadState(tile, 'c_dot', 'state', slot, 3)}
 #endif
   workgroupBarrier();
 
   for (var k = 0u; k < params.steps; k++) {
     let t = params.t0 + k;
     tt = t;
-    let hq = hbuf[lid];
-    let vq = vbuf[lid];
+    let hq = get_h();
+    let vq = get_v();
 ${snippets.forward(context)}
 ${snippets.tangent(context)}
     // ŷ̇_t = out.weight · v_t + ẇ_out · h_t + ḃ_out; the sum's barriers also end every read of hbuf and vbuf.
-    let y_dot = seq_sum(lid, select(0.0, P[${outWeight} + q] * v_new + Pd[${outWeight} + q] * h_new, live));
-    hbuf[lid] = select(0.0, h_new, live);
-    vbuf[lid] = select(0.0, v_new, live);
-    if (live) {
-      let at = (seq * params.T + t) * params.H + q;
-      v_out[at] = v_new;
-#if ${v.cellTangent}
-      vc_out[at] = c_dot;
-#endif
-    }
-    if (q == 0u && seq < params.batch) { yhat_dot[seq * params.T + t] = y_dot + Pd[params.${offsetField('out.bias')}]; }
+    let y_dot = unit_sum(select(V(0.0), pu(${outWeight}) * v_new + pdu(${outWeight}) * h_new, live));
+    put_h(select(V(0.0), h_new, live));
+    put_v(select(V(0.0), v_new, live));
+${perComponent(tile, ({ unit, seq, comp }) => `    if (${seq} < params.batch && ${unit} < params.H) {
+      let at = (${seq} * params.T + t) * params.H + ${unit};
+      v_out[at] = ${comp('v_new')};${v.cellTangent ? `
+      vc_out[at] = ${comp('c_dot')};` : ''}
+    }`)}
+${perComponent(tile, ({ k, seq, comp }) => (k === 0 ? `    if (tq == 0u && ${seq} < params.batch) { yhat_dot[${seq} * params.T + t] = ${comp('y_dot')} + Pd[params.${offsetField('out.bias')}]; }` : ''))}
     workgroupBarrier();
   }
 
-  if (live) {
-    state[state_base] = hbuf[lid];
-    state[tangent_base] = vbuf[lid];
+  let h_end = get_h();
+  let v_end = get_v();
+${storeState(tile, 'h_end', 'state', slot, 0)}
+${storeState(tile, 'v_end', 'state', slot, stateWidth(v.cell))}
 #if ${lstm}
-    state[state_base + params.H] = c_state;
-    state[tangent_base + params.H] = c_dot;
+${storeState(tile, 'c_state', 'state', slot, 1)}
+${storeState(tile, 'c_dot', 'state', slot, 3)}
 #endif
-  }
 }
 `;
 }

@@ -4,6 +4,7 @@ import { CELL_KINDS, GATED_CELL_KINDS } from '../model/cells.ts';
 import { OptimizerSchema } from '../train/config.ts';
 import { PAPER_BUDGETS } from '../stats/detectability.ts';
 import { MAX_HIDDEN, MAX_INPUT } from '../../shaders/cells/common.ts';
+import { MAX_TRAIN_HIDDEN } from '../cells/tiles.ts';
 
 const posInt = z.number().int().positive();
 
@@ -31,7 +32,7 @@ export const StudySchema = z
     /** `layernorm` applies to the gated cells (linear has none); `initScale` multiplies every initial Linear weight. */
     model: z
       .object({
-        hidden: posInt.max(MAX_HIDDEN), layernorm: z.boolean(), orthogonal: z.boolean(), constS: z.number().gt(0).lt(1), initScale: z.number().positive().optional(),
+        hidden: posInt.max(MAX_TRAIN_HIDDEN), layernorm: z.boolean(), orthogonal: z.boolean(), constS: z.number().gt(0).lt(1), initScale: z.number().positive().optional(),
         // SPEC §13's readout [K, H] and loss; absent: the paper's scalar mse at every step
         outputs: posInt.optional(), loss: z.enum(['mse', 'ce']).optional(), lossSteps: z.enum(['all', 'last']).optional(),
         // SPEC §13's num_layers of PyTorch's layers (rnn, rnn_relu, torch_gru, torch_lstm); absent: 1
@@ -135,6 +136,8 @@ function contradictions(c: StudyConfig): string[] {
   if (c.budgets.some((b, i) => i > 0 && b <= c.budgets[i - 1]!)) out.push('budgets must increase strictly');
   if (c.bpttCheckpoint !== undefined && c.bpttCheckpoint >= T) out.push(`bpttCheckpoint (${c.bpttCheckpoint}) must be below task.steps (${T})`);
   if (c.trackEvery !== undefined && c.trackEvery > c.epochs) out.push(`trackEvery (${c.trackEvery}) exceeds epochs (${c.epochs})`);
+  // ρ's kernel keeps one unit per thread (the tangent and training kernels take H up to 1024)
+  if (c.rho && c.model.hidden > MAX_HIDDEN) out.push(`model.hidden ${c.model.hidden} is above the ${MAX_HIDDEN} units ρ's kernel takes: add --no-rho (ρ and the generalized envelope are then skipped), or use --hidden ${MAX_HIDDEN} or less`);
   return out;
 }
 

@@ -11,6 +11,8 @@
 // or wrong term (a direction tensor, LayerNorm's γ̇ n̂, the reset state's r ⊙ v) moves values by more than 1e-2 of
 // the row (error/tolerance in the thousands).
 import { describe, expect, it } from 'vitest';
+import { tangentWorkgroupFloats } from '../../shaders/recurrence/tangent.ts';
+import { defaultTile } from '../../src/cells/tiles.ts';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs, saturateGates } from '../support/cells.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
@@ -126,6 +128,21 @@ describe('tangent: sizes and dispatch chunks', () => {
   // x is read from storage at every step (it was staged in workgroup memory, D ≤ 64, before).
   it.each(['gru', 'lstm', 'torch_gru', 'diag'] as CellKind[])('%s: D=130 inputs', async (cell) => {
     await checkAgainstReference(cell, cellLayerNorm(cell, true), true, { B: 3, T: 9, H: 20, D: 130 }, 5);
+  });
+
+  // H > 256 on the training kernels' default tile: two units per thread at H=300 (212 idle unit slots), four at
+  // H=520 (the K of H up to 1024; its 16 KiB of workgroup memory, hbuf, abuf, red and vbuf, at H=1024 by
+  // tangentWorkgroupFloats). gru's ubuf shares red's memory.
+  it.each(['gru', 'lstm', 'torch_gru', 'rnn'] as CellKind[])('%s: H=300 (two units per thread)', async (cell) => {
+    await checkAgainstReference(cell, cellLayerNorm(cell, true), true, { B: 2, T: 4, H: 300, D: 7 }, 3);
+  });
+
+  it.each(['rnn', 'linear'] as CellKind[])('%s: H=520 (four units per thread)', async (cell) => {
+    await checkAgainstReference(cell, false, true, { B: 1, T: 3, H: 520, D: 3 }, 4);
+  });
+
+  it('fits the tile of H = 1024 in WebGPU\'s default 16 KiB of workgroup memory', () => {
+    expect(tangentWorkgroupFloats(defaultTile(1024))).toBe(4096);
   });
 
   it.each(CELL_KINDS)('%s: H=32 (a whole sequence tile), B=9 (two workgroups), T=70 (two dispatches)', async (cell) => {

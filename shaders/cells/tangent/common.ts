@@ -1,75 +1,112 @@
 // WGSL shared by the tangent (forward-mode JVP, SPEC §7) kernels of every cell. They run next to the forward step
-// snippets and add, per step, the tangent v_t = (dh_t/dθ)[w] along a parameter direction w, stored in `Pd` with
-// the layout (and uniform offsets) of `P`. v_{t-1} of the S sequences lives in `vbuf`, laid out as `hbuf`.
+// snippets, on the same thread tile (shaders/cells/tile.ts: R sequences × K units per thread as one V), and add,
+// per step, the tangent v_t = (dh_t/dθ)[w] along a parameter direction w, stored in `Pd` with the layout (and
+// uniform offsets) of `P`. v_{t-1} of the workgroup's sequences lives in `vbuf`, laid out as `hbuf`.
+//
+//   pdu(off)                    Pd[off + unit]: a per-unit entry of the direction
+//   dotd_x(off) / dotd_x0(off)  Σ_d Ẇ[unit, d] x_t[d] (W at off, [H, D]; dotd_x0: row 0 for every unit), plus
+//                               Σ_d W[unit, d] ẋ_t[d] with an input tangent
+//   dot_hv(off)                 Σ_j U̇[unit, j] h_{t-1}[j] + U[unit, j] v_{t-1}[j]: the tangent of a row of U h
+//   dot_au(off)                 the same against abuf and ubuf (gru: r ⊙ h and its tangent)
+//   pair_tangent(w, b, u)       ȧ of a = W x + b + U h: Ẇ x + ḃ + U̇ h + U v
+//   get_v / put_v / put_u       this thread's components of vbuf / ubuf
+//   layer_norm_tangent(...)     LayerNorm's exact JVP
+import { components, vec, type Tile } from '../tile.ts';
 
 /**
- * Workgroup memory and dot products the tangent snippets use; include after recurrentPrelude. With `inputTangent`,
- * the tangent also carries an input perturbation: x_t of sequence b moves along `input_dir[0..D)` at the single step
- * `input_dir[D + b]` (SPEC §12's lag recovery), which adds W·ẋ_t wherever Ẇ·x_t appears (every Ẇx term goes through
- * dotd_x, so this is the one place that knows).
+ * Workgroup memory and helpers the tangent snippets use; include after tilePrelude (with arrays). With
+ * `inputTangent`, x_t of sequence b also moves along `input_dir[0..D)` at the single step `input_dir[D + b]`
+ * (SPEC §12's lag recovery), which adds W·ẋ_t wherever Ẇ·x_t appears (every Ẇx term goes through dotd_x, so this
+ * is the one place that knows). `ubuf` shares `red`'s memory (16 KiB hold hbuf, abuf, red and vbuf at H = 1024): a
+ * snippet writing it must not call unit_sum until its reads of ubuf are done and a barrier has passed.
  */
-export function tangentPrelude(inputTangent: boolean): string {
-  return /* wgsl */ `
-var<workgroup> vbuf: array<f32, WG>; // v_{t-1} of the S sequences, [S][HP]
-${inputTangent ? `
-// ẋ_t[d] of this thread's sequence at step tt: input_dir[d] at its one perturbed step input_dir[D + b], else 0.
-fn xdot_at(d: u32) -> f32 {
-  let seq = min(tseq0, params.batch - 1u);
-  return select(0.0, input_dir[d], u32(input_dir[params.D + seq]) == tt);
-}` : ''}
-
-// Σ_d Pd[off + d] · x_t[d] (+ P[off + d] · ẋ_t[d] with an input tangent) for this thread's sequence.
-fn dotd_x(off: u32, s: u32) -> f32 {
-  var acc = 0.0;
+export function tangentPrelude(tile: Tile, inputTangent: boolean): string {
+  const comps = components(tile);
+  const rs = [...new Set(comps.map((c) => c.r))];
+  const ks = [...new Set(comps.map((c) => c.k))];
+  const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
+  const slot = (c: { r: number; k: number }) => `(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP`;
+  const fma = (w: string, v: string) => `acc = fma(${vec(comps.map((c) => `${w}${c.k}`))}, ${vec(comps.map((c) => `${v}${c.r}`))}, acc);`;
+  const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
+  const xDot = (name: string, perUnit: boolean) => `
+fn ${name}(off: u32) -> V {
+  ${unitLets}
+  ${ks.map((k) => `let w${k} = off + ${perUnit ? `u${k}` : '0u'} * params.D;`).join(' ')}
+  ${xRows}${inputTangent ? `\n  ${rs.map((r) => `let moved${r} = u32(input_dir[params.D + min(tseq0 + ${r}u, params.batch - 1u)]) == tt;`).join(' ')}` : ''}
+  var acc = V(0.0);
   for (var d = 0u; d < params.D; d++) {
-    acc = fma(Pd[off + d], x_at(d), acc);${inputTangent ? `
-    acc = fma(P[off + d], xdot_at(d), acc);` : ''}
+    ${ks.map((k) => `let p${k} = Pd[w${k} + d];`).join(' ')}
+    ${rs.map((r) => `let v${r} = x[x${r} + d];`).join(' ')}
+    ${fma('p', 'v')}${inputTangent ? `
+    ${ks.map((k) => `let q${k} = P[w${k} + d];`).join(' ')}
+    ${rs.map((r) => `let e${r} = select(0.0, input_dir[d], moved${r});`).join(' ')}
+    ${fma('q', 'e')}` : ''}
   }
   return acc;
-}
-
-${tangentDots}`;
-}
-
-const tangentDots = /* wgsl */ `
-// Σ_j Pd[off + j] · hbuf[s, j] + P[off + j] · vbuf[s, j]: the tangent U̇ h_{t-1} + U v_{t-1} of one row of U h.
-fn dot_hv(off: u32, s: u32) -> f32 {
-  var acc = 0.0;
+}`;
+  const rowPair = (name: string, first: string, second: string) => `
+fn ${name}(off: u32) -> V {
+  ${unitLets}
+  ${ks.map((k) => `let w${k} = off + u${k} * params.H;`).join(' ')}
+  ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT;`).join(' ')}
+  var acc = V(0.0);
   for (var j = 0u; j < params.H; j++) {
-    acc = fma(Pd[off + j], hbuf[s * HP + j], acc);
-    acc = fma(P[off + j], vbuf[s * HP + j], acc);
+    ${ks.map((k) => `let p${k} = Pd[w${k} + j]; let q${k} = P[w${k} + j];`).join(' ')}
+    ${rs.map((r) => `let h${r} = ${first}[b${r} + j]; let v${r} = ${second}[b${r} + j];`).join(' ')}
+    ${fma('p', 'h')}
+    ${fma('q', 'v')}
   }
   return acc;
+}`;
+  return /* wgsl */ `
+var<workgroup> vbuf: array<f32, TSLOTS * THT>; // v_{t-1} of the workgroup's sequences, [slot][unit]
+
+fn pdu(off: u32) -> V {
+  ${unitLets}
+  return ${vec(comps.map((c) => `Pd[off + u${c.k}]`))};
+}
+${xDot('dotd_x', true)}
+${xDot('dotd_x0', false)}
+${rowPair('dot_hv', 'hbuf', 'vbuf')}
+${rowPair('dot_au', 'abuf', 'red')}
+
+fn pair_tangent(w: u32, b: u32, u: u32) -> V {
+  return pdu(b) + dotd_x(w) + dot_hv(u);
 }
 
-// ȧ_q of a = W x + b + U h (SPEC §2 layer pair) for unit q: Ẇ_q x + ḃ_q + U̇_q h + U_q v. Weights' offsets w, b, u.
-fn pair_tangent(w: u32, b: u32, u: u32, q: u32, s: u32) -> f32 {
-  return Pd[b + q] + dotd_x(w + q * params.D, s) + dot_hv(u + q * params.H, s);
+fn get_v() -> V {
+  return ${vec(comps.map((c) => `vbuf[${slot(c)}]`))};
 }
-`;
+
+fn put_v(v: V) {
+  ${comps.map((c) => `vbuf[${slot(c)}] = ${tile.R * tile.K === 1 ? 'v' : `v[${c.c}]`};`).join('\n  ')}
+}
+
+// ubuf: red's memory (see tangentPrelude)
+fn put_u(v: V) {
+  ${comps.map((c) => `red[${slot(c)}] = ${tile.R * tile.K === 1 ? 'v' : `v[${c.c}]`};`).join('\n  ')}
+}
+
+${layerNormTangent}`;
+}
 
 /**
  * The exact JVP of LayerNorm (src/model/f64/layernorm.ts): with n̂ and 1/σ from layer_norm,
- * ẏ = γ ⊙ n̂̇ + γ̇ ⊙ n̂ + β̇, n̂̇ = (1/σ)(ȧ - mean ȧ - n̂ · mean(ȧ ⊙ n̂)). Calls seq_sum: uniform control flow only.
- * `gamma`, `beta` are the offsets of the LayerNorm's weight and bias; idle threads get 0.
+ * ẏ = γ ⊙ n̂̇ + γ̇ ⊙ n̂ + β̇, n̂̇ = (1/σ)(ȧ - mean ȧ - n̂ · mean(ȧ ⊙ n̂)). Calls unit_sum: uniform control flow only.
+ * `gamma`, `beta` are the offsets of the LayerNorm's weight and bias; idle components get 0.
  */
-export const layerNormTangent = /* wgsl */ `
-fn layer_norm_tangent(lid: u32, a_dot: f32, ln: LnOut, gamma: u32, beta: u32, live: bool) -> f32 {
+const layerNormTangent = /* wgsl */ `
+fn layer_norm_tangent(a_dot: V, ln: LnOut, gamma: u32, beta: u32, live: M) -> V {
   let inv_h = 1.0 / f32(params.H);
-  let mean_dot = seq_sum(lid, select(0.0, a_dot, live)) * inv_h;
-  let mean_dot_n = seq_sum(lid, select(0.0, a_dot * ln.n, live)) * inv_h;
-  var y_dot = 0.0;
-  if (live) {
-    let q = lid % HP;
-    let n_dot = ln.inv_std * (a_dot - mean_dot - ln.n * mean_dot_n);
-    y_dot = P[gamma + q] * n_dot + Pd[gamma + q] * ln.n + Pd[beta + q];
-  }
-  return y_dot;
+  let mean_dot = unit_sum(select(V(0.0), a_dot, live)) * inv_h;
+  let mean_dot_n = unit_sum(select(V(0.0), a_dot * ln.n, live)) * inv_h;
+  let n_dot = ln.inv_std * (a_dot - mean_dot - ln.n * mean_dot_n);
+  return select(V(0.0), pu(gamma) * n_dot + pdu(gamma) * ln.n + pdu(beta), live);
 }
 `;
 
 /** `a_dot = layer_norm_tangent(...)` when the cell has LayerNorm, else nothing (the candidate's ȧ is its input). */
 export function candidateNormTangent(layernorm: boolean, lnPrefix: string, o: (tensor: string) => string, aDot: string): string {
   if (!layernorm) return '';
-  return `  ${aDot} = layer_norm_tangent(lid, ${aDot}, ln, ${o(`${lnPrefix}.weight`)}, ${o(`${lnPrefix}.bias`)}, live);`;
+  return `  ${aDot} = layer_norm_tangent(${aDot}, ln, ${o(`${lnPrefix}.weight`)}, ${o(`${lnPrefix}.bias`)}, live);`;
 }

@@ -6,22 +6,20 @@ import { candidateNormTangent } from './common.ts';
 
 function gateTangent(c: StepContext): string {
   const { cell, o } = c;
-  if (cell === 'const') return 'let s_dot = 0.0;';
+  if (cell === 'const') return 'let s_dot = V(0.0);';
   if (cell === 'shared') {
-    return `let as_dot = Pd[${o('Ws.bias')}] + dotd_x(${o('Ws.weight')}, s)
-    + seq_sum(lid, select(0.0, Pd[${o('Us.weight')} + q] * hq + P[${o('Us.weight')} + q] * vq, live));
+    return `let as_dot = Pd[${o('Ws.bias')}] + dotd_x0(${o('Ws.weight')})
+    + unit_sum(select(V(0.0), pdu(${o('Us.weight')}) * hq + pu(${o('Us.weight')}) * vq, live));
   let s_dot = sg * sgc * as_dot;`;
   }
-  return `var as_dot = 0.0;
-  if (live) { as_dot = pair_tangent(${o('Ws.weight')}, ${o('Ws.bias')}, ${o('Us.weight')}, q, s); }
+  return `let as_dot = select(V(0.0), pair_tangent(${o('Ws.weight')}, ${o('Ws.bias')}, ${o('Us.weight')}), live);
   let s_dot = sg * sgc * as_dot;`;
 }
 
 export function leakyTangentStep(c: StepContext): string {
   const { o, layernorm, lnPrefix } = c;
   return /* wgsl */ `
-  var ag_dot = 0.0;
-  if (live) { ag_dot = pair_tangent(${o('Wx.weight')}, ${o('Wx.bias')}, ${o('Wh.weight')}, q, s); }
+  var ag_dot = select(V(0.0), pair_tangent(${o('Wx.weight')}, ${o('Wx.bias')}, ${o('Wh.weight')}), live);
 ${candidateNormTangent(layernorm, lnPrefix, o, 'ag_dot')}
   let g_dot = g_slope * ag_dot;
   ${gateTangent(c)}

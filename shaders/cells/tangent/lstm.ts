@@ -11,24 +11,18 @@ import { candidateNormTangent } from './common.ts';
  */
 export function lstmTangentStep(c: StepContext, pre?: (gate: string) => string): string {
   const { o, layernorm, lnPrefix } = c;
-  const pair = pre ?? ((gate: string) => `pair_tangent(${o(`W${gate}.weight`)}, ${o(`W${gate}.bias`)}, ${o(`U${gate}.weight`)}, q, s)`);
+  const pair = pre ?? ((gate: string) => `pair_tangent(${o(`W${gate}.weight`)}, ${o(`W${gate}.bias`)}, ${o(`U${gate}.weight`)})`);
   return /* wgsl */ `
-  var ai_dot = 0.0;
-  var af_dot = 0.0;
-  var ao_dot = 0.0;
-  var ag_dot = 0.0;
-  if (live) {
-    ai_dot = ${pair('i')};
-    af_dot = ${pair('f')};
-    ao_dot = ${pair('o')};
-    ag_dot = ${pair('g')};
-  }
+  let ai_dot = select(V(0.0), ${pair('i')}, live);
+  let af_dot = select(V(0.0), ${pair('f')}, live);
+  let ao_dot = select(V(0.0), ${pair('o')}, live);
+  var ag_dot = select(V(0.0), ${pair('g')}, live);
 ${candidateNormTangent(layernorm, lnPrefix, o, 'ag_dot')}
   let i_dot = gi * gic * ai_dot;
   let f_dot = gf * gfc * af_dot;
   let o_dot = go * goc * ao_dot;
   let g_dot = g_slope * ag_dot;
-  c_dot = select(0.0, f_dot * c_prev + gf * c_dot + i_dot * g + gi * g_dot, live);
+  c_dot = select(V(0.0), f_dot * c_prev + gf * c_dot + i_dot * g + gi * g_dot, live);
   let v_new = o_dot * tc + go * tc_slope * c_dot;
 `;
 }
