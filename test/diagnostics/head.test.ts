@@ -13,6 +13,7 @@ import { runDiagnostics } from '../../src/diagnostics/stage.ts';
 import { studyDirection } from '../../src/diagnostics/psi.ts';
 import { referencePsi } from '../../src/reference/diagnostics/windows.ts';
 import { Rng } from '../../src/util/random.ts';
+import { expectPsiMeans } from './window-support.ts';
 
 const gpu = useGpu();
 
@@ -57,20 +58,6 @@ describe.each<[TorchLoss, LossSteps]>([['ce', 'last'], ['ce', 'all'], ['mse', 'l
     INTERMEDIATE_NAMES.torch_gru.forEach((name, n) => intermediates.set(terms[name]!, n * N * T * H));
     const ref = referencePsi({ cell: 'torch_gru', batch: N, steps: T, hidden: H, intermediates }, lags, true, delta, v);
 
-    lags.forEach((ell, l) => {
-      const ts = lossSteps === 'last' ? [T - 1] : Array.from({ length: T - ell }, (_, i) => ell + i);
-      let sum = 0;
-      let size = 0;
-      for (let b = 0; b < N; b++) {
-        for (const t of ts) {
-          sum += ref.psi[(l * N + b) * T + t]!;
-          size += ref.magnitude[(l * N + b) * T + t]!;
-        }
-      }
-      const count = N * ts.length;
-      const lag = got.perLag[l]!;
-      expect(lag.count, `ℓ=${ell}: samples`).toBe(count);
-      expect(Math.abs(lag.mbar - Math.abs(sum / count)), `ℓ=${ell}: m̄ ${lag.mbar} vs ${Math.abs(sum / count)}`).toBeLessThanOrEqual(1e-4 * (size / count) + 1e-12);
-    });
+    expectPsiMeans(got, ref, lags, { N, T, lossSteps });
   });
 });

@@ -17,6 +17,7 @@ import { runStackDiagnostics } from '../../src/diagnostics/stack-stage.ts';
 import { studyDirection } from '../../src/diagnostics/psi.ts';
 import { referenceEnvelope, referencePsi } from '../../src/reference/diagnostics/windows.ts';
 import { Rng } from '../../src/util/random.ts';
+import { expectPsiMeans } from './window-support.ts';
 
 const gpu = useGpu();
 
@@ -73,19 +74,8 @@ describe.each(CASES)('stacked diagnostics: %s', (_name, cell, layers, relu, loss
         const lag = got[k]!.perLag[l]!;
         const want = envelope[l]!.muL1Mean;
         expect(Math.abs(lag.muL1Mean - want), `layer ${k}, ℓ=${ell}: f̂ ${lag.muL1Mean} vs ${want}`).toBeLessThanOrEqual(1e-4 * want);
-        const ts = lossSteps === 'last' ? [T - 1] : Array.from({ length: T - ell }, (_, i) => ell + i);
-        let sum = 0;
-        let size = 0;
-        for (let b = 0; b < N; b++) {
-          for (const t of ts) {
-            sum += ref.psi[(l * N + b) * T + t]!;
-            size += ref.magnitude[(l * N + b) * T + t]!;
-          }
-        }
-        const count = N * ts.length;
-        expect(lag.count, `layer ${k}, ℓ=${ell}: samples`).toBe(count);
-        expect(Math.abs(lag.mbar - Math.abs(sum / count)), `layer ${k}, ℓ=${ell}: m̄ ${lag.mbar} vs ${Math.abs(sum / count)}`).toBeLessThanOrEqual(1e-4 * (size / count) + 1e-12);
       });
+      expectPsiMeans(got[k]!, ref, lags, { N, T, lossSteps }, `layer ${k}, `);
     }
   });
 });

@@ -1,4 +1,5 @@
 // Drives the GPU window engine on host arrays and derives per-value tolerances from the float64 twin.
+import { expect } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { WindowEngine, type EnvelopeTable, type WindowConfig } from '../../src/diagnostics/windows.ts';
 
@@ -74,4 +75,30 @@ export { MU_RELATIVE, muTolerance } from '../../src/doctor/tolerances.ts';
 /** Indices (t, q) of the windows of one lag inside a [B, T, H] array, per sequence. */
 export function* windowIndices(B: number, T: number, H: number, lag: number): Generator<[number, number, number, number]> {
   for (let b = 0; b < B; b++) for (let t = lag; t < T; t++) for (let q = 0; q < H; q++) yield [(b * T + t) * H + q, b, t, q];
+}
+
+/**
+ * Checks a stage's per-lag ψ sample counts and m̄ = |mean ψ| against referencePsi's ψ over the steps where the loss
+ * is taken (t ∈ [ℓ, T-1], or t = T-1 with `last`), within 1e-4 of the mean |term| (ψ's rounding scale).
+ */
+export function expectPsiMeans(
+  got: { perLag: readonly { count: number; mbar: number }[] }, ref: { psi: Float64Array; magnitude: Float64Array }, lags: readonly number[],
+  sizes: { N: number; T: number; lossSteps: 'all' | 'last' }, what = '',
+): void {
+  const { N, T } = sizes;
+  lags.forEach((ell, l) => {
+    const ts = sizes.lossSteps === 'last' ? [T - 1] : Array.from({ length: T - ell }, (_, i) => ell + i);
+    let sum = 0;
+    let size = 0;
+    for (let b = 0; b < N; b++) {
+      for (const t of ts) {
+        sum += ref.psi[(l * N + b) * T + t]!;
+        size += ref.magnitude[(l * N + b) * T + t]!;
+      }
+    }
+    const count = N * ts.length;
+    const lag = got.perLag[l]!;
+    expect(lag.count, `${what}ℓ=${ell}: samples`).toBe(count);
+    expect(Math.abs(lag.mbar - Math.abs(sum / count)), `${what}ℓ=${ell}: m̄ ${lag.mbar} vs ${Math.abs(sum / count)}`).toBeLessThanOrEqual(1e-4 * (size / count) + 1e-12);
+  });
 }
