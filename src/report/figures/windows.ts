@@ -26,7 +26,11 @@ export function windowFigure(cells: readonly CellReport[], order: readonly strin
       mark: { type: 'line', point: true, strokeWidth: 2 },
       encoding: {
         x: { field: 'N', type: 'quantitative', title: 'sample budget N (ψ samples, log scale)', scale: { type: 'log' } },
-        y: { field: 'H', type: 'quantitative', title: 'learnability window Ĥ_N (time steps)' },
+        // Ĥ_N is a lag: whole steps on the axis, and a visible range when every window is 0 (no lag detectable)
+        y: {
+          field: 'H', type: 'quantitative', title: 'learnability window Ĥ_N (time steps)', axis: { format: 'd', tickMinStep: 1 },
+          ...(values.every((v) => v.H === 0) && { scale: { domain: [0, 1] } }),
+        },
         color: cellColor(order),
         strokeDash: { field: 'kind', type: 'nominal', title: 'window', legend: DASH_LEGEND, scale: { domain: [PLAIN, CONTIGUOUS], range: [[1, 0], [6, 3]] } },
       },
