@@ -1,6 +1,6 @@
 // What every library entry exports (the Node one, src/index.ts, and the browser one, src/browser.ts): the calls,
 // the device, the storages that need no file system, and the result types.
-export { train, diagnose, type TrainInput, type TrainCallOptions, type Trained, type DiagnoseOptions } from './model.ts';
+export { train, diagnose, diagnoseLayers, type TrainInput, type TrainCallOptions, type Trained, type DiagnoseOptions } from './model.ts';
 export { report, studyConfig, type Study, type StudyInput, type StudyOptions } from './study.ts';
 export type { DeviceOption } from './device.ts';
 export { estimateAlpha, stable, ALPHA_METHODS, type AlphaMethod, type StableEstimate } from '../stats/index.ts';

@@ -9,6 +9,10 @@ import { checkDataset, type SequenceData } from '../data/dataset.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { readSafetensors, writeSafetensors, LWIN_VERSION } from '../io/safetensors.ts';
 import { runDiagnostics, type DiagnosticsOptions } from '../diagnostics/stage.ts';
+import { runModelDiagnostics } from '../diagnostics/stack-stage.ts';
+import { modelLayers } from '../model/cells.ts';
+import { isTorchCheckpoint, torchCheckpointModel } from '../io/torch-model.ts';
+import { readTorchCheckpoint } from '../io/torch-checkpoint.ts';
 import type { Diagnostics } from '../diagnostics/result.ts';
 import { QUICK_PRESET } from '../study/config.ts';
 import { withDevice, type DeviceOption } from './device.ts';
@@ -71,10 +75,37 @@ export type DiagnoseOptions = Partial<DiagnosticsOptions> & Pick<DiagnosticsOpti
  * @returns the per-lag result object (`perLag[i].muL1Mean`, `.mbar`, `.psiSubsample`, …).
  */
 export async function diagnose(weights: Uint8Array | { layout: ParamLayout; params: Float32Array | Float64Array }, data: SequenceData, options: DiagnoseOptions): Promise<Diagnostics> {
-  const model = weights instanceof Uint8Array ? readSafetensors(weights, { source: 'diagnose: the weights' }) : weights;
+  const model = readModel(weights, 'diagnose');
+  const layers = modelLayers(model.layout.config);
+  if (layers > 1) throw new Error(`diagnose: the weights hold a stack of ${layers} layers, diagnosed per layer (SPEC §13): call diagnoseLayers, which returns one result per layer`);
+  const { device, deviceOptions, stageOptions } = diagnoseSettings(options);
+  return withDevice({ device, deviceOptions }, (ctx) => runDiagnostics(ctx, model.layout, Float32Array.from(model.params), checkDataset(data), stageOptions));
+}
+
+/**
+ * Diagnoses every layer of a model (SPEC §13: a stack of PyTorch layers; one layer for any other model), as
+ * `diagnose` does one: index k is layer k's result, the last the top layer's.
+ * @param weights - lwin's safetensors bytes, a PyTorch state_dict saved with safetensors, or a layout with its parameters.
+ * @param options - as `diagnose`'s; `preconditioner` (in the model's layout) enables ρ for every layer.
+ */
+export async function diagnoseLayers(weights: Uint8Array | { layout: ParamLayout; params: Float32Array | Float64Array }, data: SequenceData, options: DiagnoseOptions): Promise<Diagnostics[]> {
+  const model = readModel(weights, 'diagnoseLayers');
+  const { device, deviceOptions, stageOptions } = diagnoseSettings(options);
+  return withDevice({ device, deviceOptions }, (ctx) => runModelDiagnostics(ctx, model.layout, model.params, checkDataset(data), stageOptions));
+}
+
+/** A model from lwin's or PyTorch's safetensors bytes (a stack of PyTorch layers is read as PyTorch's), or as given. */
+function readModel(weights: Uint8Array | { layout: ParamLayout; params: Float32Array | Float64Array }, caller: string): { layout: ParamLayout; params: Float32Array | Float64Array } {
+  if (!(weights instanceof Uint8Array)) return weights;
+  const source = `${caller}: the weights`;
+  if (isTorchCheckpoint(weights, source)) return torchCheckpointModel(readTorchCheckpoint(weights, { source }), source);
+  return readSafetensors(weights, { source });
+}
+
+function diagnoseSettings(options: DiagnoseOptions) {
   const { device, deviceOptions, ...rest } = options;
   const stageOptions: DiagnosticsOptions = {
     firstOrder: QUICK_PRESET.firstOrder, wSeed: QUICK_PRESET.wSeed, seed: QUICK_PRESET.seed, transportSamples: 0, ...rest,
   };
-  return withDevice({ device, deviceOptions }, (ctx) => runDiagnostics(ctx, model.layout, Float32Array.from(model.params), checkDataset(data), stageOptions));
+  return { device, deviceOptions, stageOptions };
 }

@@ -12,13 +12,12 @@ import { join } from 'node:path';
 import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { readTorchCheckpoint, type TorchCheckpoint } from '../io/torch-checkpoint.ts';
-import { isTorchCheckpoint, layerOptimizerState, torchCheckpointModel, torchOptimizerState } from '../io/torch-model.ts';
-import { stackLayers } from '../model/stack.ts';
+import { isTorchCheckpoint, torchCheckpointModel, torchOptimizerState } from '../io/torch-model.ts';
 import { MAX_HIDDEN } from '../../shaders/cells/common.ts';
 import { loadHeadDataset } from '../data/head-targets.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
 import { studyReadoutLoss } from '../study/settings.ts';
-import { readoutOutputs } from '../model/cells.ts';
+import { modelLayers, readoutOutputs } from '../model/cells.ts';
 import { readOptimizerStateFile } from '../train/optimizer-file.ts';
 import type { ParamLayout } from '../model/params.ts';
 import type { CellKind, ModelConfig } from '../model/cells.ts';
@@ -106,7 +105,7 @@ export function registerDiagnose(program: Command): void {
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
-      const stack = model.checkpoint && model.checkpoint.config.layers > 1 ? model.checkpoint : undefined;
+      const stack = modelLayers(model.layout.config) > 1;
       if (flags.optimizerState && config.rho && hiddenSize > MAX_HIDDEN) {
         throw new Error(`${flags.weights} has H=${hiddenSize} units, above the ${MAX_HIDDEN} ρ's kernel takes: leave --optimizer-state out (or add --no-rho) to diagnose it without ρ and the generalized envelope`);
       }
@@ -114,20 +113,16 @@ export function registerDiagnose(program: Command): void {
       if (config.rho && !optimizerState) console.warn('lwin: no --optimizer-state given: ρ and the generalized envelope are skipped');
       await writingTo(out, async () => {
         await mkdir(join(out, cell), { recursive: true });
-        let records;
-        if (stack) {
-          const layers = stackLayers(stack.params);
-          const renamed = optimizerState && torchOptimizerState(optimizerState, stack, flags.optimizerState!);
-          const preconditioners = renamed && (await Promise.all(layers.map((layer) => loadPreconditioner(ctx, layer.layout, layerOptimizerState(renamed, layer.index, flags.optimizerState!), flags.optimizerState!, config.optimizer))));
-          records = (await diagnoseStack(ctx, { ...used, rho: Boolean(preconditioners) }, cell, stack.params, data.diagnostic, preconditioners, out, { readoutLoss })).layers!;
-        } else {
-          const preconditioner = optimizerState && (await loadPreconditioner(ctx, model.layout, model.checkpoint ? torchOptimizerState(optimizerState, model.checkpoint, flags.optimizerState!) : optimizerState, flags.optimizerState!, config.optimizer));
-          records = [await diagnoseCell(ctx, { ...used, rho: Boolean(preconditioner) }, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out, { readoutLoss })];
-        }
+        // η_p of every parameter (a stack's included: its layout holds all layers under PyTorch's names)
+        const preconditioner = optimizerState && (await loadPreconditioner(ctx, model.layout, model.checkpoint ? torchOptimizerState(optimizerState, model.checkpoint, flags.optimizerState!) : optimizerState, flags.optimizerState!, config.optimizer));
+        const withRho = { ...used, rho: Boolean(preconditioner) };
+        const records = stack
+          ? (await diagnoseStack(ctx, withRho, cell, model.layout, model.params, data.diagnostic, preconditioner, out, { readoutLoss })).layers!
+          : [await diagnoseCell(ctx, withRho, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out, { readoutLoss })];
         await writeStudySummary(out, records.map((r) => ({ cell: r.cell, stats: r.stats })), used);
         await writeStudyJson(out, { config: used, weights: flags.weights, adapter: acquired.adapter, cells: records, profile: ctx.profiler?.report() });
       });
-      const layers = stack ? `, ${stack.config.layers} layers, each diagnosed` : '';
+      const layers = stack ? `, ${modelLayers(model.layout.config)} layers, each diagnosed` : '';
       console.log(`diagnosed ${cell} (H=${hiddenSize}${layers}) on ${acquired.adapter.name}; outputs in ${out}`);
     } finally {
       acquired.release();

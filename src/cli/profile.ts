@@ -5,7 +5,7 @@ import { acquireDevice, GpuContext, formatProfile } from '../gpu/index.ts';
 import type { CellKind } from '../model/cells.ts';
 import { train } from '../train/trainer.ts';
 import { memorySink } from '../train/sink.ts';
-import { runDiagnostics } from '../diagnostics/stage.ts';
+import { runModelDiagnostics } from '../diagnostics/stack-stage.ts';
 import { diagnosticsOptions, studyData, trainConfigFor } from '../study/run.ts';
 import { addStudyOptions, studyFromFlags, type RunFlags } from './run.ts';
 import { deviceOptionsFrom } from './device-options.ts';
@@ -27,7 +27,7 @@ export function registerProfile(program: Command): void {
       const trained = await train(ctx, trainConfigFor(config, cell), data.training, { sink: memorySink() });
       const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
       trained.optimizer.destroy();
-      await runDiagnostics(ctx, trained.layout, trained.params, data.diagnostic, diagnosticsOptions(config, preconditioner));
+      await runModelDiagnostics(ctx, trained.layout, trained.params, data.diagnostic, diagnosticsOptions(config, preconditioner));
       const report = ctx.profiler!.report();
       console.log(flags.json ? JSON.stringify(report, null, 2) : `${cell}: 1 epoch on ${config.trainSequences} sequences, diagnostics on ${config.diagSequences}\n${formatProfile(report)}`);
     } finally {

@@ -3,11 +3,12 @@
 // terms, its states), its tangent v^{(k)} (the JVP through the layers below: src/model/stack.ts), and layer k+1's
 // input rows; then δ^{(L-1)} from the readout and δ^{(k)} down the stack (src/cells/stack.ts); then each layer's ρ,
 // envelope sums and ψ. After the last batch: each layer's envelopes, exact transport and Diagnostics.
-import { INTERMEDIATE_COUNT, readoutOutputs, stateWidth, type TorchCellKind } from '../model/cells.ts';
+import { INTERMEDIATE_COUNT, modelLayers, readoutOutputs, stateWidth, type TorchCellKind } from '../model/cells.ts';
+import type { ParamLayout } from '../model/params.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { SequenceData } from '../data/dataset.ts';
 import type { TorchParams } from '../model/f64/torch/config.ts';
-import { stackLayers, torchCellKind, type StackLayer } from '../model/stack.ts';
+import { layerValuesByName, stackLayers, torchCellKind, torchParamsOf, type StackLayer } from '../model/stack.ts';
 import { torchForward } from '../model/f64/torch/stack.ts';
 import { recordForward } from '../cells/forward.ts';
 import { recordTangent } from '../cells/tangent.ts';
@@ -23,7 +24,7 @@ import { exactTransport, sampleTransportPairs, transportAgreement, type Transpor
 import { buildDiagnostics, type Diagnostics } from './result.ts';
 import { DEFAULT_MEMORY_BUDGET, sequencesPerChunk } from '../gpu/chunks.ts';
 import { BufferPlan, type PlannedBuffer } from '../gpu/buffer-plan.ts';
-import { isPaperLoss, recordOutputErrors, type DiagnosticsOptions } from './stage.ts';
+import { isPaperLoss, recordOutputErrors, runDiagnostics, type DiagnosticsOptions } from './stage.ts';
 
 export interface StackDiagnosticsOptions extends Omit<DiagnosticsOptions, 'preconditioner' | 'fuseWindows'> {
   /** Per layer, its optimizer preconditioner η_p in the layer's own layout (StackLayer.layout): enables ρ. */
@@ -190,4 +191,16 @@ function stackTransport(torch: TorchParams, layers: readonly StackLayer[], data:
     const exact = exactTransport(layer.layout, layer.params, k === 0 ? x : forward.hidden[k - 1]!, T, localPairs, options.lags);
     return { ...exact, pairs, agreement: transportAgreement(envelopes[k]!, exact.exactEnvelope) };
   });
+}
+
+/**
+ * Every layer's Diagnostics of a model in lwin's layout: a stack of PyTorch layers through runStackDiagnostics
+ * (the preconditioner, in the model's layout, split per layer by tensor name), any other model as its one layer.
+ */
+export async function runModelDiagnostics(ctx: GpuContext, layout: ParamLayout, params: ArrayLike<number>, data: SequenceData, options: DiagnosticsOptions): Promise<Diagnostics[]> {
+  if (modelLayers(layout.config) === 1) return [await runDiagnostics(ctx, layout, Float32Array.from(params), data, options)];
+  const torch = torchParamsOf(layout, params);
+  const { preconditioner, fuseWindows: _fuse, ...rest } = options;
+  const preconditioners = preconditioner && stackLayers(torch).map((layer) => layerValuesByName(layout, preconditioner, layer));
+  return runStackDiagnostics(ctx, torch, data, { ...rest, ...(preconditioners && { preconditioners }) });
 }

@@ -10,7 +10,6 @@
 //   that disagree, several recurrent layers or readout candidates (naming them and the flag), non-finite values.
 // Tensors that are neither (a dropout has none; BatchNorm buffers, an unused decoder) are listed in `warnings`.
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
 import { describeShape } from '../model/params.ts';
 import {
   describeTorchConfig, gateCount, layerTensorShapes, torchLayout, torchParams, READOUT_BIAS, READOUT_WEIGHT,
@@ -67,14 +66,19 @@ export function readTorchCheckpoint(bytes: Uint8Array, options: TorchCheckpointO
   return torchCheckpointFromTensors(tensors, metadata, options, new Set(unsupported.map(([n]) => n)));
 }
 
+/** Whether a file name ends in one of PyTorch's pickle extensions (.pt, .pth, .ckpt, .bin); no Node API, so pages may call it. */
+export function hasPickleExtension(source: string): boolean {
+  const dot = source.lastIndexOf('.');
+  return dot > Math.max(source.lastIndexOf('/'), source.lastIndexOf('\\')) && ['.pt', '.pth', '.ckpt', '.bin'].includes(source.slice(dot).toLowerCase());
+}
+
 function refusePickle(bytes: Uint8Array, source: string): void {
-  const ext = extname(source).toLowerCase();
   // A safetensors file has its JSON header at byte 8; without one, torch.save's zip archive ("PK") or a legacy
   // pickle (protocol byte 0x80) is what users hand over most often.
   const safetensors = bytes[8] === 0x7b;
   const zip = bytes[0] === 0x50 && bytes[1] === 0x4b;
   const pickle = bytes[0] === 0x80 && bytes[1] !== undefined && bytes[1] <= 5;
-  if (['.pt', '.pth', '.ckpt', '.bin'].includes(ext) || (!safetensors && (zip || pickle))) {
+  if (hasPickleExtension(source) || (!safetensors && (zip || pickle))) {
     throw new SafetensorsError(
       `${source} is a PyTorch pickle (torch.save), which lwin does not read (unpickling runs code). Export the weights as safetensors in Python: ${CONVERT_TO_SAFETENSORS}`,
     );

@@ -4,18 +4,17 @@
 // A file is read as a PyTorch checkpoint when it is a pickle (refused there, with the conversion), or when it has a
 // tensor named `…weight_ih_l0` and no lwin model metadata (`cell` without `layers`); lwin's own files go through
 // safetensors.ts.
-import { extname } from 'node:path';
 import { buildLayout, TensorViews, type ParamLayout } from '../model/params.ts';
 import type { TorchCellKind } from '../model/cells.ts';
 import { READOUT_BIAS, READOUT_WEIGHT } from '../model/f64/torch/config.ts';
 import { torchCellKind } from '../model/stack.ts';
 import { parseSafetensorsHeader, readNamedTensors, writeNamedTensors } from './safetensors.ts';
 import { SafetensorsError } from './safetensors-format.ts';
-import type { TorchCheckpoint } from './torch-checkpoint.ts';
+import { hasPickleExtension, type TorchCheckpoint } from './torch-checkpoint.ts';
 
 /** Whether `bytes` should be read by the PyTorch checkpoint reader rather than as lwin's own weights. */
 export function isTorchCheckpoint(bytes: Uint8Array, source: string): boolean {
-  if (['.pt', '.pth', '.ckpt', '.bin'].includes(extname(source).toLowerCase())) return true;
+  if (hasPickleExtension(source)) return true;
   if (bytes.length >= 9 && bytes[8] !== 0x7b && ((bytes[0] === 0x50 && bytes[1] === 0x4b) || bytes[0] === 0x80)) return true; // zip or pickle
   let header;
   try {
@@ -23,7 +22,8 @@ export function isTorchCheckpoint(bytes: Uint8Array, source: string): boolean {
   } catch {
     return false; // safetensors.ts reports what is wrong with the file
   }
-  // lwin's own files record the cell with D and H; torch-checkpoint-write.ts's record the layers instead
+  // lwin's own files record the cell with D and H; a stack (lwin's, or torch-checkpoint-write.ts's file) records its
+  // layers as well and is read as PyTorch's (safetensors.ts writeMetadata)
   if (header.metadata.cell !== undefined && header.metadata.layers === undefined) return false;
   return [...header.tensors.keys()].some((n) => n === 'weight_ih_l0' || n.endsWith('.weight_ih_l0'));
 }
@@ -51,24 +51,6 @@ export function torchOptimizerState(bytes: Uint8Array, ckpt: TorchCheckpoint, so
   });
   const optimizer = metadata.optimizer === 'adam' ? 'adamw' : metadata.optimizer;
   return writeNamedTensors(renamed, { ...metadata, ...(optimizer && { optimizer }) }, 'F64');
-}
-
-/**
- * Layer k's part of a stack's optimizer state under the names of its own layout (src/model/stack.ts): its
- * `<state>.weight_ih_l{k}` … as `<state>.weight_ih_l0` …, and the readout's `<state>.out.*` (`bytes` as
- * torchOptimizerState returns them).
- */
-export function layerOptimizerState(bytes: Uint8Array, layer: number, source: string): Uint8Array {
-  const { metadata, tensors } = readNamedTensors(bytes, source);
-  const suffix = `_l${layer}`;
-  const kept = [...tensors].flatMap(([name, t]) => {
-    const dot = name.indexOf('.');
-    const param = name.slice(dot + 1);
-    if (param === READOUT_WEIGHT || param === READOUT_BIAS) return [{ name, shape: t.shape, data: t.data }];
-    if (!param.endsWith(suffix)) return [];
-    return [{ name: `${name.slice(0, dot)}.${param.slice(0, -suffix.length)}_l0`, shape: t.shape, data: t.data }];
-  });
-  return writeNamedTensors(kept, metadata, 'F64');
 }
 
 /** The checkpoint's model as one of lwin's cells, its L layers under PyTorch's names (ModelConfig.layers). */

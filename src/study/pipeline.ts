@@ -8,7 +8,6 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { AdapterSummary } from '../gpu/device.ts';
 import { modelLayers, type CellKind } from '../model/cells.ts';
-import { layerValuesByName, stackLayers, torchParamsOf } from '../model/stack.ts';
 import { buildLayout, type ParamLayout } from '../model/params.ts';
 import type { SequenceData } from '../data/dataset.ts';
 import { train, type TrainingData } from '../train/trainer.ts';
@@ -19,8 +18,7 @@ import type { Warn } from '../train/checkpoint.ts';
 import { writeSafetensors, LWIN_VERSION } from '../io/safetensors.ts';
 import { writeOptimizerStateFile } from '../train/optimizer-file.ts';
 import { runDiagnostics } from '../diagnostics/stage.ts';
-import { runStackDiagnostics } from '../diagnostics/stack-stage.ts';
-import type { TorchParams } from '../model/f64/torch/config.ts';
+import { runModelDiagnostics } from '../diagnostics/stack-stage.ts';
 import type { Diagnostics } from '../diagnostics/result.ts';
 import { joinPath, readJson, readText, type Storage } from '../io/storage.ts';
 import { cellFileNames, layerCellName, numericRecords, STUDY_FILES } from '../io/study-files.ts';
@@ -163,10 +161,7 @@ async function trainCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, d
     const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
     const learned = config.trackEvery && !config.data ? await learnedFromRecovery(config, storage, joinPath(dir, names.lagRecovery)) : undefined;
     if (modelLayers(trained.layout.config) > 1) {
-      // every layer diagnosed (SPEC §13); ρ's rates per layer from the one optimizer's η_p, by tensor name
-      const layers = stackLayers(torchParamsOf(trained.layout, trained.params));
-      const perLayer = preconditioner && layers.map((layer) => layerValuesByName(trained.layout, preconditioner, layer));
-      return diagnoseStackInto(ctx, config, cell, torchParamsOf(trained.layout, trained.params), data.diagnostic, perLayer, storage, out, { timings, progress: options.progress });
+      return diagnoseStackInto(ctx, config, cell, trained.layout, trained.params, data.diagnostic, preconditioner, storage, out, { timings, progress: options.progress });
     }
     return await diagnoseCell(ctx, config, cell, trained.layout, trained.params, data.diagnostic, preconditioner, storage, out, { timings, learnedFrom: learned, progress: options.progress });
   } finally {
@@ -211,15 +206,15 @@ export async function diagnoseCell(
  * layer's, with every layer's record (named `<cell>_l{k}`: the study summary's columns, side by side) in `layers`.
  */
 export async function diagnoseStackInto(
-  ctx: GpuContext, config: StudyConfig, cell: CellKind, torch: TorchParams, diagnostic: SequenceData,
-  preconditioners: Float64Array[] | undefined, storage: Storage, out: string, options: DiagnoseCellOptions = {},
+  ctx: GpuContext, config: StudyConfig, cell: CellKind, layout: ParamLayout, params: ArrayLike<number>, diagnostic: SequenceData,
+  preconditioner: Float64Array | undefined, storage: Storage, out: string, options: DiagnoseCellOptions = {},
 ): Promise<CellRecord> {
   const emit = options.progress ?? (() => {});
   const timings = options.timings ?? {};
   emit({ kind: 'stage', cell, stage: 'diagnostics' });
   let t0 = performance.now();
-  const { preconditioner: _single, ...base } = diagnosticsOptions(config);
-  const layers = await runStackDiagnostics(ctx, torch, diagnostic, { ...base, ...(options.readoutLoss && { readoutLoss: options.readoutLoss }), ...(config.rho && preconditioners && { preconditioners }) });
+  // ρ per layer from the one optimizer's η_p, split by tensor name (runModelDiagnostics)
+  const layers = await runModelDiagnostics(ctx, layout, params, diagnostic, { ...diagnosticsOptions(config, preconditioner), ...(options.readoutLoss && { readoutLoss: options.readoutLoss }) });
   timings.diagnostics = (performance.now() - t0) / 1000;
   emit({ kind: 'stage', cell, stage: 'statistics' });
   t0 = performance.now();

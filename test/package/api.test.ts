@@ -4,7 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { diagnose, estimateAlpha, report, runStudy, stable, train, MultiLagTask } from '../../src/index.ts';
+import { diagnose, diagnoseLayers, estimateAlpha, report, runStudy, stable, train, MultiLagTask } from '../../src/index.ts';
 import { resolveStudy } from '../../src/study/config.ts';
 import { runStudyPipeline } from '../../src/study/pipeline.ts';
 import { taskStudyData } from '../../src/study/task-data.ts';
@@ -73,6 +73,17 @@ describe('train and diagnose', () => {
     expect(fromFile.perLag.map((l) => l.ell)).toEqual([1, 3, 6]);
     expect(fromFile.perLag.every((l) => Number.isFinite(l.muL1Mean) && l.muL1Mean > 0)).toBe(true);
     expect(fromFile.perLag.map((l) => l.muL1Mean)).toEqual(fromParams.perLag.map((l) => l.muL1Mean));
+  });
+
+  it('trains a 2-layer torch_gru and diagnoses every layer (diagnoseLayers); diagnose refuses the stack, saying so', async () => {
+    const trained = await train({ cell: 'torch_gru', hidden: 8, layernorm: false, layers: 2, epochs: 1, batch: 16 }, task.trainingSet(32), { device: gpu.ctx });
+    expect(trained.layout.tensors.map((t) => t.name)).toContain('weight_hh_l1');
+    const data = task.diagnosticSet(8);
+    const [fromFile, fromParams] = [await diagnoseLayers(trained.weights, data, { lags: [1, 3], device: gpu.ctx }), await diagnoseLayers(trained, data, { lags: [1, 3], device: gpu.ctx })];
+    expect(fromFile).toHaveLength(2);
+    expect(fromFile.map((d) => d.perLag.map((l) => l.muL1Mean))).toEqual(fromParams.map((d) => d.perLag.map((l) => l.muL1Mean)));
+    expect(fromFile[0]!.perLag[0]!.muL1Mean).not.toBe(fromFile[1]!.perLag[0]!.muL1Mean);
+    await expect(diagnose(trained, data, { lags: [1], device: gpu.ctx })).rejects.toThrow(/a stack of 2 layers, diagnosed per layer \(SPEC §13\): call diagnoseLayers/);
   });
 
   it('refuses weights that are no safetensors file, naming them', async () => {
