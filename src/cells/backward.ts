@@ -77,14 +77,16 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
     return;
   }
   // Bottom up: each layer's h [B, T, H] is the next layer's x (src/cells/stack.ts); top down: each layer's input
-  // adjoint is the error of the layer below. Each layer's backward recomputes its own forward (as one layer does).
-  const inputs = recordStackInputs(step, call);
+  // adjoint is the error of the layer below. A lower layer's BPTT reuses the states its first forward kept (stored
+  // mode; checkpointed BPTT recomputes its segments as one layer does).
+  const kept: GPUBuffer[] = [];
+  const inputs = recordStackInputs(step, call, kept);
   let above: GPUBuffer | undefined;
   for (let k = L - 1; k >= 0; k--) {
     const layout = layerView(call.layout, k);
     const dx = k > 0 ? step.scratch(`bptt/input-adjoint-l${k}`, call.batch * call.steps * layout.config.inputSize * 4) : undefined;
     const errors: LayerErrors = above ? { kind: 'hidden', dy: above } : { kind: 'readout', y: call.y, yhat: call.yhat, loss: call.loss, readoutLoss: call.readoutLoss };
-    recordLayerGradient(step, { ...call, layout, x: inputs[k]!, errors, dx });
+    recordLayerGradient(step, { ...call, layout, x: inputs[k]!, errors, dx, storedStates: kept[k] });
     above = dx;
   }
 }
@@ -105,6 +107,8 @@ interface LayerGradientCall {
   errors: LayerErrors;
   /** ∂L/∂x [B, T, D] out: the error of the layer below in a stack. */
   dx?: GPUBuffer;
+  /** The layer's states after every step [T, B, W, H], already recorded (a stack's lower layer): stored mode skips its forward. */
+  storedStates?: GPUBuffer;
 }
 
 /**
@@ -122,15 +126,18 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
   const state = step.scratch('bptt/state', stateBytes);
   // Stored mode keeps all T states; checkpointed mode keeps ⌊T/k⌋ checkpoints plus one segment's states.
   const checkpoints = k < T ? step.scratch('bptt/checkpoints', Math.max(1, Math.floor(T / k)) * stateBytes) : undefined;
-  const segmentStates = step.scratch('bptt/segment-states', k * stateBytes);
+  const reuse = checkpoints ? undefined : call.storedStates;
+  const segmentStates = reuse ?? step.scratch('bptt/segment-states', k * stateBytes);
   step.clear(state);
   const weights = recordRowWeights(step, layout, call.params);
   const K = readoutOutputs(layout.config);
   const yhat = errors.kind === 'readout' ? errors.yhat : step.scratch('bptt/yhat-unread', B * T * K * 4);
-  recordForward(step, {
-    layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat,
-    stored: checkpoints ? { buffer: checkpoints, slots: Math.floor(T / k), every: k, from: 0 } : { buffer: segmentStates, slots: T, every: 1, from: 0 },
-  });
+  if (!reuse) {
+    recordForward(step, {
+      layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat,
+      stored: checkpoints ? { buffer: checkpoints, slots: Math.floor(T / k), every: k, from: 0 } : { buffer: segmentStates, slots: T, every: 1, from: 0 },
+    });
+  }
   let dy: GPUBuffer;
   if (errors.kind === 'readout') {
     dy = step.scratch('bptt/dy', B * T * K * 4);

@@ -104,23 +104,29 @@ export function recordLayerErrors(step: Step, call: LayerErrorsCall): void {
 /**
  * The input of every layer of `layout` for one batch: index 0 is `x`; index k > 0 is layer k-1's h [B, T, H] in a
  * scratch buffer, from that layer's forward (its states at every step, then layer_input's sequence-major copy).
- * One layer: [x].
+ * One layer: [x]. `states`, when given, receives each lower layer's states [T, B, W, H] (BPTT's stored mode reuses
+ * them instead of running that forward again).
  */
-export function recordStackInputs(step: Step, call: { layout: ParamLayout; params: GPUBuffer; x: GPUBuffer; batch: number; steps: number }): GPUBuffer[] {
+export function recordStackInputs(step: Step, call: { layout: ParamLayout; params: GPUBuffer; x: GPUBuffer; batch: number; steps: number }, states?: GPUBuffer[]): GPUBuffer[] {
   const { batch: B, steps: T } = call;
   const inputs = [call.x];
   for (let k = 1; k < modelLayers(call.layout.config); k++) {
     const layout = layerView(call.layout, k - 1);
     const { cell, hiddenSize: H } = layout.config;
     const W = stateWidth(cell);
+    const bytes = T * B * W * H * 4;
+    if (bytes > step.maxBindingBytes) {
+      throw new RangeError(`a stack's layer ${k - 1} keeps its states at every step for the layer above: ${bytes} bytes at B=${B}, T=${T}, H=${H}, over the ${step.maxBindingBytes} this adapter binds; use a smaller batch (at most ${Math.floor(step.maxBindingBytes / (T * W * H * 4))} sequences)`);
+    }
     const state = step.scratch('stack/state', B * W * H * 4);
-    const states = step.scratch('stack/states', T * B * W * H * 4);
+    const stored = step.scratch('stack/states', bytes);
     step.clear(state);
     const yhat = step.scratch('stack/yhat-unread', B * T * readoutOutputs(layout.config) * 4);
-    recordForward(step, { layout, params: call.params, x: inputs[k - 1]!, batch: B, steps: T, state, yhat, stored: { buffer: states, slots: T, every: 1, from: 0 } });
+    recordForward(step, { layout, params: call.params, x: inputs[k - 1]!, batch: B, steps: T, state, yhat, stored: { buffer: stored, slots: T, every: 1, from: 0 } });
     const h = step.scratch('stack/h', B * T * H * 4);
-    step.run(layerInputProgram, { states, v: states, x: h }, { batch: B, T, H, W, tangent: 0 });
+    step.run(layerInputProgram, { states: stored, v: stored, x: h }, { batch: B, T, H, W, tangent: 0 });
     inputs.push(h);
+    states?.push(stored);
   }
   return inputs;
 }
