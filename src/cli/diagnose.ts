@@ -25,7 +25,7 @@ import type { ModelHints } from '../model/infer.ts';
 import { DatasetError, type SequenceData } from '../data/dataset.ts';
 import type { StudyConfig } from '../study/config.ts';
 import { GpuOptimizer, type OptimizerConfig } from '../train/optim/index.ts';
-import { diagnoseCell, diagnoseStack, studyData } from '../study/run.ts';
+import { diagnoseCell, studyData } from '../study/run.ts';
 import { writeStudyJson, writeStudySummary } from '../study/outputs.ts';
 import { addStudyOptions, FORCE_OPTION, studyFromFlags, type RunFlags } from './run.ts';
 import { claimOutputFolder, newOutputFolder } from './output-folder.ts';
@@ -116,9 +116,8 @@ export function registerDiagnose(program: Command): void {
         // η_p of every parameter (a stack's included: its layout holds all layers under PyTorch's names)
         const preconditioner = optimizerState && (await loadPreconditioner(ctx, model.layout, model.checkpoint ? torchOptimizerState(optimizerState, model.checkpoint, flags.optimizerState!) : optimizerState, flags.optimizerState!, config.optimizer));
         const withRho = { ...used, rho: Boolean(preconditioner) };
-        const records = stack
-          ? (await diagnoseStack(ctx, withRho, cell, model.layout, model.params, data.diagnostic, preconditioner, out, { readoutLoss })).layers!
-          : [await diagnoseCell(ctx, withRho, cell, model.layout, Float32Array.from(model.params), data.diagnostic, preconditioner, out, { readoutLoss })];
+        const record = await diagnoseCell(ctx, withRho, cell, model.layout, model.params, data.diagnostic, preconditioner, out, { readoutLoss });
+        const records = record.layers ?? [record];
         await writeStudySummary(out, records.map((r) => ({ cell: r.cell, stats: r.stats })), used);
         await writeStudyJson(out, { config: used, weights: flags.weights, adapter: acquired.adapter, cells: records, profile: ctx.profiler?.report() });
       });

@@ -7,7 +7,7 @@
 // its checkpoint, so an interrupted study loses at most the work since the last checkpoint.
 import type { GpuContext } from '../gpu/context.ts';
 import type { AdapterSummary } from '../gpu/device.ts';
-import { modelLayers, type CellKind } from '../model/cells.ts';
+import type { CellKind } from '../model/cells.ts';
 import { buildLayout, type ParamLayout } from '../model/params.ts';
 import type { SequenceData } from '../data/dataset.ts';
 import { train, type TrainingData } from '../train/trainer.ts';
@@ -17,7 +17,6 @@ import type { Progress } from '../train/progress.ts';
 import type { Warn } from '../train/checkpoint.ts';
 import { writeSafetensors, LWIN_VERSION } from '../io/safetensors.ts';
 import { writeOptimizerStateFile } from '../train/optimizer-file.ts';
-import { runDiagnostics } from '../diagnostics/stage.ts';
 import { runModelDiagnostics } from '../diagnostics/stack-stage.ts';
 import type { Diagnostics } from '../diagnostics/result.ts';
 import { joinPath, readJson, readText, type Storage } from '../io/storage.ts';
@@ -160,9 +159,6 @@ async function trainCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, d
     await storage.write(joinPath(dir, names.optimizer), writeOptimizerStateFile(trained.layout, state, optimizerMeta));
     const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
     const learned = config.trackEvery && !config.data ? await learnedFromRecovery(config, storage, joinPath(dir, names.lagRecovery)) : undefined;
-    if (modelLayers(trained.layout.config) > 1) {
-      return diagnoseStackInto(ctx, config, cell, trained.layout, trained.params, data.diagnostic, preconditioner, storage, out, { timings, progress: options.progress });
-    }
     return await diagnoseCell(ctx, config, cell, trained.layout, trained.params, data.diagnostic, preconditioner, storage, out, { timings, learnedFrom: learned, progress: options.progress });
   } finally {
     trained.optimizer.destroy();
@@ -178,34 +174,13 @@ export interface DiagnoseCellOptions {
   readoutLoss?: ReadoutLoss;
 }
 
-/** Diagnostics, statistics and the cell's files for trained parameters (also `lwin diagnose`'s path). */
-export async function diagnoseCell(
-  ctx: GpuContext, config: StudyConfig, cell: CellKind, layout: ParamLayout, params: Float32Array, diagnostic: SequenceData,
-  preconditioner: Float64Array | undefined, storage: Storage, out: string, options: DiagnoseCellOptions = {},
-): Promise<CellRecord> {
-  const emit = options.progress ?? (() => {});
-  const timings = options.timings ?? {};
-  emit({ kind: 'stage', cell, stage: 'diagnostics' });
-  let t0 = performance.now();
-  const diagnostics = await runDiagnostics(ctx, layout, params, diagnostic, { ...diagnosticsOptions(config, preconditioner), ...(options.readoutLoss && { readoutLoss: options.readoutLoss }) });
-  timings.diagnostics = (performance.now() - t0) / 1000;
-  emit({ kind: 'stage', cell, stage: 'statistics' });
-  t0 = performance.now();
-  const stats = analyzeDiagnostics(diagnostics, { alphaMethod: config.alphaMethod, budgets: config.budgets, eps: config.eps, constS: cell === 'const' ? config.model.constS : undefined });
-  timings.statistics = (performance.now() - t0) / 1000;
-  for (const [name, text] of cellOutputFiles(cell, stats, diagnostics)) await storage.write(joinPath(out, cell, name), text);
-  const { perLag: _perLag, ...summary } = diagnostics;
-  const record: CellRecord = { cell, stats, timings, diagnostics: summary, ...(options.learnedFrom && { learned: options.learnedFrom(stats) }) };
-  await storage.write(joinPath(out, cell, cellFileNames(cell).record), recordJson(record));
-  return record;
-}
-
 /**
- * Diagnostics and statistics of every layer of a stack of PyTorch layers (SPEC §13), their files in `<out>/<cell>/`
- * as `<cell>_l{k}_*` and the top layer's also under the plain `<cell>_*` names. Returns the plain record: the top
- * layer's, with every layer's record (named `<cell>_l{k}`: the study summary's columns, side by side) in `layers`.
+ * Diagnostics, statistics and the cell's files for trained parameters (also `lwin diagnose`'s path). A stack of
+ * PyTorch layers (SPEC §13) is diagnosed per layer: its files are `<out>/<cell>/<cell>_l{k}_*` and the top layer's
+ * also the plain `<cell>_*`; the returned record is the top layer's, with every layer's record (named `<cell>_l{k}`:
+ * the study summary's columns, side by side) in `layers`.
  */
-export async function diagnoseStackInto(
+export async function diagnoseCell(
   ctx: GpuContext, config: StudyConfig, cell: CellKind, layout: ParamLayout, params: ArrayLike<number>, diagnostic: SequenceData,
   preconditioner: Float64Array | undefined, storage: Storage, out: string, options: DiagnoseCellOptions = {},
 ): Promise<CellRecord> {
@@ -213,24 +188,25 @@ export async function diagnoseStackInto(
   const timings = options.timings ?? {};
   emit({ kind: 'stage', cell, stage: 'diagnostics' });
   let t0 = performance.now();
-  // ρ per layer from the one optimizer's η_p, split by tensor name (runModelDiagnostics)
+  // a stack's ρ per layer from the one optimizer's η_p, split by tensor name (runModelDiagnostics)
   const layers = await runModelDiagnostics(ctx, layout, params, diagnostic, { ...diagnosticsOptions(config, preconditioner), ...(options.readoutLoss && { readoutLoss: options.readoutLoss }) });
   timings.diagnostics = (performance.now() - t0) / 1000;
   emit({ kind: 'stage', cell, stage: 'statistics' });
   t0 = performance.now();
+  const stacked = layers.length > 1;
   const records: CellRecord[] = [];
   for (const [k, diagnostics] of layers.entries()) {
-    const stats = analyzeDiagnostics(diagnostics, { alphaMethod: config.alphaMethod, budgets: config.budgets, eps: config.eps });
+    const stats = analyzeDiagnostics(diagnostics, { alphaMethod: config.alphaMethod, budgets: config.budgets, eps: config.eps, constS: cell === 'const' ? config.model.constS : undefined });
     const { perLag: _perLag, ...summary } = diagnostics;
-    const name = layerCellName(cell, k);
-    records.push({ cell: name, stats, timings, diagnostics: summary });
-    for (const [file, text] of cellOutputFiles(name, stats, diagnostics)) await storage.write(joinPath(out, cell, file), text);
-    if (k === layers.length - 1) for (const [file, text] of cellOutputFiles(cell, stats, diagnostics)) await storage.write(joinPath(out, cell, file), text);
+    const name = stacked ? layerCellName(cell, k) : cell;
+    records.push({ cell: name, stats, timings, diagnostics: summary, ...(options.learnedFrom && { learned: options.learnedFrom(stats) }) });
+    const names = stacked && k === layers.length - 1 ? [name, cell] : [name];
+    for (const written of names) for (const [file, text] of cellOutputFiles(written, stats, diagnostics)) await storage.write(joinPath(out, cell, file), text);
   }
   timings.statistics = (performance.now() - t0) / 1000;
-  for (const record of records) await storage.write(joinPath(out, cell, cellFileNames(record.cell).record), recordJson(record));
-  // the plain record is written last: the cell is finished (resume keeps it, with its layers)
-  const top: CellRecord = { ...records[records.length - 1]!, cell, layers: records };
+  if (stacked) for (const record of records) await storage.write(joinPath(out, cell, cellFileNames(record.cell).record), recordJson(record));
+  // the plain record is written last: the cell is finished (resume keeps it, a stack's with its layers)
+  const top: CellRecord = stacked ? { ...records[records.length - 1]!, cell, layers: records } : records[0]!;
   await storage.write(joinPath(out, cell, cellFileNames(cell).record), recordJson(top));
   return top;
 }

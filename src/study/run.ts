@@ -11,7 +11,7 @@ import { nodeStorage } from '../io/node-storage.ts';
 import type { StudyConfig } from './config.ts';
 import { diagnosticsOptions, studyReadoutLoss, trainConfigFor } from './settings.ts';
 import { loadHeadDataset } from '../data/head-targets.ts';
-import { diagnoseCell as diagnoseCellInto, diagnoseStackInto, runStudyPipeline, type CellRecord, type DiagnoseCellOptions, type PipelineOptions, type StudyData } from './pipeline.ts';
+import { diagnoseCell as diagnoseCellInto, runStudyPipeline, type CellRecord, type DiagnoseCellOptions, type PipelineOptions, type StudyData } from './pipeline.ts';
 import { writeReport } from '../report/index.ts';
 
 export { diagnosticsOptions, trainConfigFor };
@@ -55,17 +55,9 @@ export async function runStudy(ctx: GpuContext, config: StudyConfig, out: string
   });
 }
 
-/** Every layer's diagnostics, statistics and files on disk for a stack of PyTorch layers (`lwin diagnose`, SPEC §13). */
-export function diagnoseStack(
-  ctx: GpuContext, config: StudyConfig, cell: CellKind, layout: ParamLayout, params: ArrayLike<number>, diagnostic: SequenceData,
-  preconditioner: Float64Array | undefined, out: string, options: DiagnoseCellOptions = {},
-): Promise<CellRecord> {
-  return diagnoseStackInto(ctx, config, cell, layout, params, diagnostic, preconditioner, nodeStorage(), out, options);
-}
-
 /** Diagnostics, statistics and the cell's files on disk for trained parameters (`lwin diagnose`). */
 export function diagnoseCell(
-  ctx: GpuContext, config: StudyConfig, cell: CellKind, layout: ParamLayout, params: Float32Array, diagnostic: SequenceData,
+  ctx: GpuContext, config: StudyConfig, cell: CellKind, layout: ParamLayout, params: ArrayLike<number>, diagnostic: SequenceData,
   preconditioner: Float64Array | undefined, out: string, options: DiagnoseCellOptions = {},
 ): Promise<CellRecord> {
   return diagnoseCellInto(ctx, config, cell, layout, params, diagnostic, preconditioner, nodeStorage(), out, options);
