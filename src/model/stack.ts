@@ -6,11 +6,14 @@
 // perturbation ẋ_t. The tangent kernel differentiates along a parameter direction with x held fixed, so the layer
 // is given the input rows [h^{(k-1)}_t, v^{(k-1)}_t] (D = 2H), weight_ih [W_ih | 0] and, in the direction,
 // weight_ih [w_ih | W_ih]: its pre-activation W_ih h is unchanged and its tangent is w_ih h + W_ih v, exactly
-// ȧ = ẇ x + W ẋ. The forward, ρ and the layer errors read the same rows (the zero columns add nothing).
-import { buildLayout, getTensorSpec, type ParamLayout } from './params.ts';
-import { TensorViews } from './params.ts';
+// ȧ = ẇ x + W ẋ. The forward and the layer errors read the same rows (the zero columns add nothing); ρ reads the
+// layer alone on rows h (`layout`), since its sums over parameters would count the v columns.
+//
+// Training keeps the whole stack in one layout (ModelConfig.layers, PyTorch's names); layerView gives the kernels
+// layer k of it as one cell over the same buffers.
+import { buildLayout, getTensorSpec, TensorViews, type ParamLayout } from './params.ts';
 import { isTorchCell, modelLayers, readoutOutputs, type TorchCellKind } from './cells.ts';
-import { describeTorchConfig, READOUT_BIAS, READOUT_WEIGHT, torchLayout, torchParams, type TorchModelConfig, type TorchParams } from './f64/torch/config.ts';
+import { READOUT_BIAS, READOUT_WEIGHT, torchLayout, torchParams, type TorchModelConfig, type TorchParams } from './f64/torch/config.ts';
 
 export interface StackLayer {
   index: number;
@@ -64,9 +67,6 @@ export function stackLayers(torch: TorchParams): StackLayer[] {
   });
 }
 
-export function describeStack(torch: TorchParams): string {
-  return describeTorchConfig(torch.layout.config);
-}
 
 /**
  * Layer k of a stacked layout (ModelConfig.layers > 1) as a single-layer cell over the same flat array: its tensors
