@@ -4,7 +4,7 @@
 // time: dispatch, submit, readback and (on a software adapter) scheduling that is not arithmetic.
 import { GpuContext, formatBytes, formatProfile } from '../src/gpu/index.ts';
 import { buildLayout, cellLayerNorm, initParams, type CellKind } from '../src/model/index.ts';
-import { OWN_CELL_KINDS } from '../src/model/cells.ts';
+import { OWN_CELL_KINDS, isTorchCell } from '../src/model/cells.ts';
 import { recordBatchGradient } from '../src/cells/backward.ts';
 import { GpuOptimizer } from '../src/train/optim/index.ts';
 import type { ProfileReport } from '../src/gpu/profiler.ts';
@@ -21,6 +21,8 @@ export interface CellBenchSize {
   steps: number;
   hidden: number;
   input: number;
+  /** Stacked layers of PyTorch's cells (SPEC §13; `--layers`); absent or 1: one layer. lwin's own cells stay single. */
+  layers?: number;
 }
 
 /** What one cell's training-step bench measured (also the GPU kit's JSON). */
@@ -48,7 +50,8 @@ export interface CellBenchResult {
 
 async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, repeats: number): Promise<CellBenchResult> {
   const { batch: B, steps: T, hidden: H, input: D } = size;
-  const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+  const layers = isTorchCell(cell) ? (size.layers ?? 1) : 1;
+  const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true), ...(layers > 1 && { layers }) });
   // The tile training would use: autotuned (or cached, or LWIN_TILE); the default without a cache.
   const choice = await ensureTile(ctx, { cell, layernorm: layout.config.layernorm, hidden: H, input: D, batch: B });
   const tile = tileKey(tileFor(ctx.device, cell, layout.config.layernorm, H));
@@ -99,7 +102,7 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   const phases = phaseTimes(report, repeats);
   const peakBytes = ctx.memory.peak - before;
   console.log(
-    `${cell.padEnd(6)} B=${B} T=${T} H=${H} D=${D}: ${(rate / 1e3).toFixed(1)}k sequence-steps/s per training step, ` +
+    `${cell.padEnd(6)} B=${B} T=${T} H=${H} D=${D}${layers > 1 ? ` L=${layers}` : ''}: ${(rate / 1e3).toFixed(1)}k sequence-steps/s per training step, ` +
       `${wallMs.toFixed(1)} ms per batch (GPU ${gpuMs.toFixed(1)} ms, overhead ${(100 * Math.max(0, 1 - gpuMs / wallMs)).toFixed(1)}%), ` +
       `peak GPU memory ${formatBytes(peakBytes)}, tile ${tile} (${choice?.source ?? 'default'}${choice?.timings ? `: ${describeTimings(choice.timings)}` : ''})`,
   );

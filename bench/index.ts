@@ -7,6 +7,7 @@
 //                             so a run stopped by a time limit keeps what it measured)
 //   --cells a,b               only these cells (peers: gru and lstm only)
 //   --cell-size BxTxHxD       cells and peers bench sizes (repeatable; default 64x256x64x16, plus the paper's on a GPU)
+//   --layers L                cells bench: PyTorch's cells as stacks of L layers (SPEC §13; lwin's own cells stay single)
 //   --diag-size NxTxHxD       diagnostics bench size (default 64x256x64x16)
 //   --diag-lags MIN:MAX:NUM   its lag grid (default 4:128:32)
 //   --transport-pairs N       exact-transport pairs timed on the host (default 2)
@@ -32,6 +33,7 @@ const { values: flags, positionals } = parseArgs({
     'diag-lags': { type: 'string' },
     'transport-pairs': { type: 'string' },
     'kernel-scale': { type: 'string' },
+    layers: { type: 'string' },
   },
 });
 // One part, or several joined by commas (`kernels,cells`: the matmul calibration and the cells in one run).
@@ -74,7 +76,9 @@ try {
   const cellSizes = () => {
     const { batch, steps, hidden } = PAPER_TRAINING;
     const paper = `${batch}x${steps}x${hidden}x16`;
-    const sizes = (flags['cell-size'] ?? ['64x256x64x16']).map(cellSize);
+    const layers = flags.layers === undefined ? undefined : Number(flags.layers);
+    if (layers !== undefined && !(Number.isInteger(layers) && layers >= 1)) throw new Error(`--layers ${flags.layers}: give a whole number of layers ≥ 1`);
+    const sizes = (flags['cell-size'] ?? ['64x256x64x16']).map((text) => ({ ...cellSize(text), ...(layers !== undefined && { layers }) }));
     if (!flags['cell-size']) {
       if (!acquired.adapter.isFallbackAdapter || process.env.LWIN_BENCH_PAPER === '1') sizes.push(cellSize(paper));
       else console.log(`(paper size ${paper} skipped on a software adapter; LWIN_BENCH_PAPER=1 runs it)\n`);
