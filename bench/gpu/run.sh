@@ -116,6 +116,8 @@ before=${LWIN_KIT_BEFORE:-LWIN_SCRATCH_POOL=off}
 echo "$before" > "$parts/before.txt"
 # shellcheck disable=SC2086
 step cells-paper-before 60 env $before ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper-before.json"
+# PyTorch's layers as 2-layer stacks (SPEC §13) at the bench size
+step cells-stack 30 ./node bench.mjs cells --cells torch_gru,torch_lstm --layers 2 --cell-size "${cell_sizes[0]}" --json "$parts/cells-stack.json"
 step diagnostics-paper 90 ./node bench.mjs diagnostics --diag-size "$diag_size" --diag-lags "$diag_lags" --transport-pairs 1 --json "$parts/diagnostics-paper.json"
 # lwin against TF.js (tfjs-layers on tfjs-backend-webgpu) on this adapter: both layers at the bench size, then the
 # GRU at the paper size (TF.js takes seconds per paper-size batch); what finishes within a cap is kept.

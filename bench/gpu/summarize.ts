@@ -35,7 +35,7 @@ function read<T>(name: string): T | undefined {
 }
 const text = (name: string) => (existsSync(join(partsDir, name)) ? readFileSync(join(partsDir, name), 'utf8') : undefined);
 
-const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', 'cells-paper-before', 'diagnostics-paper', 'peers', 'peers-paper', 'paper-run'];
+const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', 'cells-paper-before', 'cells-stack', 'diagnostics-paper', 'peers', 'peers-paper', 'paper-run'];
 function stepStatus(name: string): { status: string; seconds?: number } {
   const raw = text(`${name}.status`)?.trim();
   if (!raw) return { status: 'not run' };
@@ -58,6 +58,8 @@ const cellsBench = read<CellsFile>('cells-bench.json')?.cells ?? [];
 const cellsPaper = read<CellsFile>('cells-paper.json')?.cells ?? [];
 // The paper size again with the kernels' earlier choices forced back (run.sh's LWIN_KIT_BEFORE, named in `before.txt`).
 const cellsPaperBefore = read<CellsFile>('cells-paper-before.json')?.cells ?? [];
+// PyTorch's layers as 2-layer stacks at the bench size (SPEC §13)
+const cellsStack = read<CellsFile>('cells-stack.json')?.cells ?? [];
 const beforeLabel = text('before.txt')?.trim() || 'the earlier kernels';
 const diagnostics = read<DiagnosticsFile>('diagnostics-paper.json')?.diagnostics ?? [];
 const torch = read<TorchFile>('torch.json');
@@ -69,9 +71,13 @@ const manifestFile = [join(import.meta.dirname, 'manifest.json'), join(partsDir,
 const manifest = (manifestFile ? JSON.parse(readFileSync(manifestFile, 'utf8')) : { lwin: '?', commit: 'unknown (no manifest.json)' }) as Record<string, unknown>;
 const projection: StudyProjection = projectPaperStudy({ cellsPaper, cellsBench, diagnostics, epochSeconds, calibrate: flags.size === 'full' });
 
-/** Training FLOPs per sequence-step, ≈ 3× the forward's 2·G·H·(H+D) (PERF.md); G gate blocks per cell. */
-const GATE_BLOCKS: Record<string, number> = { const: 1, shared: 1, diag: 2, gru: 3, lstm: 4, linear: 1 };
-const trainingGflops = (r: CellBenchResult) => (3 * 2 * (GATE_BLOCKS[r.cell] ?? 1) * r.size.hidden * (r.size.hidden + r.size.input) * r.sequenceStepsPerSecond) / 1e9;
+/**
+ * Training FLOPs per sequence-step, ≈ 3× the forward's 2·G·H·(H+D) (PERF.md); G gate blocks per cell. A stack's
+ * layers above the first read D = H.
+ */
+const GATE_BLOCKS: Record<string, number> = { const: 1, shared: 1, diag: 2, gru: 3, lstm: 4, linear: 1, rnn: 1, rnn_relu: 1, torch_gru: 3, torch_lstm: 4 };
+const inputWidths = (s: CellBenchResult['size']) => s.hidden + s.input + ((s.layers ?? 1) - 1) * 2 * s.hidden;
+const trainingGflops = (r: CellBenchResult) => (3 * 2 * (GATE_BLOCKS[r.cell] ?? 1) * r.size.hidden * inputWidths(r.size) * r.sequenceStepsPerSecond) / 1e9;
 const matmulGflops = Math.max(0, ...kernels.filter((k) => k.unit === 'GFLOP/s').map((k) => k.rate));
 
 const summary = {
@@ -85,7 +91,7 @@ const summary = {
   doctor: doctor && { ok: doctor.ok, checks: doctor.checks, limits: doctor.limits, features: doctor.features },
   steps: Object.fromEntries(STEPS.map((s) => [s, stepStatus(s)])),
   kernels,
-  cells: { bench: cellsBench, paper: cellsPaper, paperBefore: { label: beforeLabel, cells: cellsPaperBefore } },
+  cells: { bench: cellsBench, paper: cellsPaper, paperBefore: { label: beforeLabel, cells: cellsPaperBefore }, stack: cellsStack },
   diagnostics,
   paperRun: { epochSeconds, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings },
   torch,
@@ -114,7 +120,7 @@ lines.push(
 table(['step', 'status', 'seconds'], STEPS.map((s) => [s, summary.steps[s]!.status, f(summary.steps[s]!.seconds)]));
 lines.push('## Kernels', '');
 table(['kernel', 'shape', 'GPU ms per call', 'rate'], kernels.map((k) => [k.kernel, k.shape, f(k.gpuMsPerCall, 3), `${f(k.rate, 2)} ${k.unit}`]));
-for (const [label, rows] of [['bench size', cellsBench], ['paper size', cellsPaper], [`paper size, before (${beforeLabel})`, cellsPaperBefore]] as const) {
+for (const [label, rows] of [['bench size', cellsBench], ['paper size', cellsPaper], [`paper size, before (${beforeLabel})`, cellsPaperBefore], ["bench size, PyTorch's layers stacked (L=2)", cellsStack]] as const) {
   if (!rows.length) continue;
   const s = rows[0]!.size;
   lines.push(`## Training step (forward + BPTT + AdamW), ${label}: B=${s.batch} T=${s.steps} H=${s.hidden} D=${s.input}`, '');

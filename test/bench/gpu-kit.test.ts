@@ -22,7 +22,7 @@ describe('gpu kit', () => {
     const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '400', CI: '1' };
     execFileSync('bash', [join(ROOT, 'bench/gpu/run.sh'), out], { cwd: scratch, env: runEnv, encoding: 'utf8', stdio: 'pipe' });
     const summary = JSON.parse(readFileSync(join(out, 'gpu-kit.json'), 'utf8'));
-    for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'diagnostics-paper', 'peers', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
+    for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'cells-stack', 'diagnostics-paper', 'peers', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
     expect(summary.doctor.ok).toBe(true);
     expect(summary.adapter.name).toBeTruthy();
     expect(summary.kit.commit).toMatch(/^[0-9a-f]{40}|unknown/);
