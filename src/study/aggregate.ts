@@ -12,7 +12,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { CELL_KINDS } from '../model/cells.ts';
-import { cellFileNames, numericColumn, parseCsv, STUDY_FILES, type CsvTable } from '../io/study-files.ts';
+import { cellFileNames, cellFolder, numericColumn, parseCsv, STUDY_FILES, type CsvTable } from '../io/study-files.ts';
 import { csvText, type CsvValue } from './format.ts';
 import { differingPaths, showValue, valueAt } from '../util/differences.ts';
 
@@ -106,7 +106,7 @@ async function readFinishedRun(dir: string): Promise<FinishedRun | string[]> {
   const problems: string[] = [];
   for (const cell of cellNames) {
     const names = cellFileNames(cell);
-    const [summaryPath, windowPath] = [join(dir, cell, names.summary), join(dir, cell, names.window)];
+    const [summaryPath, windowPath] = [join(dir, cellFolder(cell), names.summary), join(dir, cellFolder(cell), names.window)];
     const [summaryText, windowText] = await Promise.all([readText(summaryPath), readText(windowPath)]);
     if (summaryText === undefined) problems.push(`${summaryPath} is missing`);
     if (windowText === undefined) problems.push(`${windowPath} is missing`);

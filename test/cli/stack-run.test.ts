@@ -1,7 +1,7 @@
 // `lwin run --layers 2` (SPEC §13): PyTorch's three layer types trained as 2-layer stacks end to end on a small
 // config, every layer diagnosed side by side (H_N_summary's columns, `<cell>_l{k}_*` files, the top layer also under
 // the plain names), the study resumed as finished, and the saved weights re-diagnosed by `lwin diagnose` (read back
-// as a PyTorch checkpoint) to the same summaries byte for byte.
+// as a PyTorch checkpoint) to the same summaries byte for byte; two seeds' runs aggregate per layer.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,5 +38,11 @@ describe('lwin run --cells rnn,torch_gru,torch_lstm --layers 2', () => {
     const diagnosed = await lwin('diagnose', '--weights', join(out, 'torch_gru', 'torch_gru.safetensors'), '--optimizer-state', join(out, 'torch_gru', 'torch_gru_optimizer.safetensors'), ...SMALL, '--out', again);
     expect(diagnosed.stdout).toMatch(/diagnosed torch_gru \(H=8, 2 layers, each diagnosed\)/);
     for (const layer of ['l0', 'l1']) expect(file('torch_gru', `torch_gru_${layer}_summary.csv`, again)).toBe(file('torch_gru', `torch_gru_${layer}_summary.csv`));
+
+    // a second seed, then mean ± std across the two per layer (the layers' files live in their stack's folder)
+    const other = join(dir, 'seed-7');
+    await lwin('run', '--cells', 'rnn,torch_gru,torch_lstm', '--layers', '2', ...SMALL, '--seed', '7', '--out', other);
+    const aggregated = await lwin('aggregate', out, other, '--out', join(dir, 'aggregate'));
+    expect(aggregated.stdout).toMatch(/aggregated 2 runs, cells rnn_l0 \(2\), rnn_l1 \(2\), torch_gru_l0 \(2\), torch_gru_l1 \(2\), torch_lstm_l0 \(2\), torch_lstm_l1 \(2\)/);
   }, 300_000);
 });
