@@ -7,6 +7,8 @@ import { INTERMEDIATE_COUNT, modelLayers, readoutOutputs, stateWidth, type Torch
 import type { ParamLayout } from '../model/params.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { SequenceData } from '../data/dataset.ts';
+import type { Step } from '../gpu/step.ts';
+import type { ReadoutLoss } from '../cells/backward.ts';
 import type { TorchParams } from '../model/f64/torch/config.ts';
 import { layerValuesByName, stackLayers, torchCellKind, torchParamsOf, type StackLayer } from '../model/stack.ts';
 import { torchForward } from '../model/f64/torch/stack.ts';
@@ -24,7 +26,7 @@ import { exactTransport, sampleTransportPairs, transportAgreement, type Transpor
 import { buildDiagnostics, type Diagnostics } from './result.ts';
 import { DEFAULT_MEMORY_BUDGET, sequencesPerChunk } from '../gpu/chunks.ts';
 import { BufferPlan, type PlannedBuffer } from '../gpu/buffer-plan.ts';
-import { isPaperLoss, recordOutputErrors, runDiagnostics, type DiagnosticsOptions } from './stage.ts';
+import { checkTargets, isPaperLoss, recordOutputErrors, runDiagnostics, type DiagnosticsOptions } from './stage.ts';
 
 export interface StackDiagnosticsOptions extends Omit<DiagnosticsOptions, 'preconditioner' | 'fuseWindows'> {
   /** Per layer, its optimizer preconditioner η_p in the layer's own layout (StackLayer.layout): enables ρ. */
@@ -90,10 +92,7 @@ export async function runStackDiagnostics(ctx: GpuContext, torch: TorchParams, d
   const top = layers[L - 1]!;
   const K = readoutOutputs(top.layout.config);
   const paperLoss = isPaperLoss(top.layout, readoutLoss);
-  const targetWidth = readoutLoss.loss === 'mse' ? K : 1;
-  if (data.y.length !== data.count * T * targetWidth) {
-    throw new Error(`the diagnostic targets ${data.source} have ${data.y.length} values; the ${readoutLoss.loss} loss of a K=${K} head needs [N, T${targetWidth > 1 ? ', K' : ''}] = ${data.count * T * targetWidth}`);
-  }
+  const targetWidth = checkTargets(data, K, readoutLoss);
   if (options.preconditioners && options.preconditioners.length !== L) throw new Error(`ρ needs one preconditioner per layer: ${L}, got ${options.preconditioners.length}`);
   const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   const stage = stackStagePlan(torch, layers, T, options.lags.length, withRho, paperLoss);
@@ -113,7 +112,6 @@ export async function runStackDiagnostics(ctx: GpuContext, torch: TorchParams, d
   });
   const held = stage.allocate(ctx, batch, uploads);
   const buffer = (label: string) => held[label]!;
-  const layer = (k: number, name: string) => buffer(`diag/l${k}/${name}`);
   const windows = layers.map(() => new WindowEngine(ctx, { cell, batch, steps: T, hidden: H, lags: options.lags, firstOrder: options.firstOrder, withRho }));
   const rho = options.preconditioners?.map((eta, k) => new RhoEngine(ctx, layers[k]!.layout, eta));
   const psi = layers.map(() => new PsiAccumulator(options.lags, T, data.count, { subsample: options.psiSubsample ?? DEFAULT_PSI_SUBSAMPLE, seed: options.seed, lastOnly: readoutLoss.lossSteps === 'last' }));
@@ -123,36 +121,7 @@ export async function runStackDiagnostics(ctx: GpuContext, torch: TorchParams, d
       ctx.device.queue.writeBuffer(buffer('diag/x'), 0, data.x as Float32Array<ArrayBuffer>, start * T * D, count * T * D);
       ctx.device.queue.writeBuffer(buffer('diag/y'), 0, data.y as Float32Array<ArrayBuffer>, start * T * targetWidth, count * T * targetWidth);
       const step = ctx.step(`diagnostics ${cell} ×${L} sequences ${start}..${start + count}`);
-      const input = (k: number) => (k === 0 ? buffer('diag/x') : layer(k, 'input'));
-      for (let k = 0; k < L; k++) {
-        const { runLayout } = layers[k]!;
-        step.clear(layer(k, 'state')).clear(layer(k, 'tangent-state'));
-        recordForward(step, {
-          layout: runLayout, params: layer(k, 'params'), x: input(k), batch: count, steps: T, state: layer(k, 'state'), yhat: buffer('diag/yhat'),
-          intermediates: layer(k, 'terms'), stored: { buffer: layer(k, 'states'), slots: T, every: 1, from: 0 },
-        });
-        recordTangent(step, { layout: runLayout, params: layer(k, 'params'), direction: layer(k, 'w'), x: input(k), batch: count, steps: T, state: layer(k, 'tangent-state'), v: layer(k, 'v'), yhatDot: buffer('diag/yhat-dot') });
-        if (k + 1 < L) {
-          const sizes = { batch: count, T, H, W: stateWidth(cell) };
-          step.run(layerInputProgram, { states: layer(k, 'states'), v: layer(k, 'v'), x: layer(k + 1, 'input') }, { ...sizes, tangent: 1 });
-          if (withRho) step.run(layerInputProgram, { states: layer(k, 'states'), v: layer(k, 'v'), x: layer(k + 1, 'plain-input') }, { ...sizes, tangent: 0 });
-        }
-      }
-      // the last layer's forward wrote ŷ last
-      recordOutputErrors(step, { layout: top.runLayout, params: layer(L - 1, 'params'), yhat: buffer('diag/yhat'), y: buffer('diag/y'), dy: buffer('diag/dy'), delta: layer(L - 1, 'delta'), count, steps: T, readoutLoss });
-      for (let k = L - 2; k >= 0; k--) {
-        recordLayerErrors(step, {
-          layout: layers[k + 1]!.runLayout, params: layer(k + 1, 'params'), x: input(k + 1), states: layer(k + 1, 'states'), batch: count, steps: T,
-          above: layer(k + 1, 'delta'), below: layer(k, 'delta'), width: H, deltas: buffer('diag/layer-deltas'), ops: buffer('diag/layer-ops'), adj: buffer('diag/layer-adj'),
-        });
-      }
-      const values = layers.map((_, k) => {
-        const rates = rho?.[k];
-        if (rates) rates.recordBatch(step, { params: k === 0 ? layer(0, 'params') : layer(k, 'plain-params'), x: k === 0 ? input(0) : layer(k, 'plain-input'), states: layer(k, 'states'), count, steps: T, rho: layer(k, 'rho') });
-        const psiBuffers = { delta: layer(k, 'delta'), v: layer(k, 'v'), psi: layer(k, 'psi'), useRho: Boolean(options.psiWithRho && rates) };
-        windows[k]!.recordBatch(step, layer(k, 'terms'), count, rates ? layer(k, 'rho') : undefined, { psi: psiBuffers });
-        return step.readF32(layer(k, 'psi'), 0, options.lags.length * count * T);
-      });
+      const values = recordStackBatch(step, { layers, buffer, windows, rho, readoutLoss, psiWithRho: Boolean(options.psiWithRho), lags: options.lags.length, steps: T }, count);
       await step.submit();
       for (let k = 0; k < L; k++) psi[k]!.add(await values[k]!, count);
     }
@@ -170,6 +139,61 @@ export async function runStackDiagnostics(ctx: GpuContext, torch: TorchParams, d
     rho?.forEach((r) => r.destroy());
     for (const buf of Object.values(held)) buf.destroy();
   }
+}
+
+interface StackBatch {
+  layers: readonly StackLayer[];
+  /** The stage's buffers by label (stackStagePlan). */
+  buffer: (label: string) => GPUBuffer;
+  windows: readonly WindowEngine[];
+  rho?: readonly RhoEngine[];
+  readoutLoss: ReadoutLoss;
+  psiWithRho: boolean;
+  lags: number;
+  steps: number;
+}
+
+/**
+ * Records one diagnostic batch of `count` sequences (x and y already written): every layer's forward, tangent and
+ * the next layer's input rows, then δ from the readout and down the stack, then each layer's ρ, envelope sums and
+ * ψ. Returns each layer's ψ read-back [lags, count, T].
+ */
+function recordStackBatch(step: Step, b: StackBatch, count: number): Promise<Float32Array>[] {
+  const { layers, buffer, steps: T } = b;
+  const L = layers.length;
+  const layer = (k: number, name: string) => buffer(`diag/l${k}/${name}`);
+  const input = (k: number) => (k === 0 ? buffer('diag/x') : layer(k, 'input'));
+  const { cell, hiddenSize: H } = layers[0]!.layout.config;
+  for (let k = 0; k < L; k++) {
+    const { runLayout } = layers[k]!;
+    step.clear(layer(k, 'state')).clear(layer(k, 'tangent-state'));
+    recordForward(step, {
+      layout: runLayout, params: layer(k, 'params'), x: input(k), batch: count, steps: T, state: layer(k, 'state'), yhat: buffer('diag/yhat'),
+      intermediates: layer(k, 'terms'), stored: { buffer: layer(k, 'states'), slots: T, every: 1, from: 0 },
+    });
+    recordTangent(step, { layout: runLayout, params: layer(k, 'params'), direction: layer(k, 'w'), x: input(k), batch: count, steps: T, state: layer(k, 'tangent-state'), v: layer(k, 'v'), yhatDot: buffer('diag/yhat-dot') });
+    if (k + 1 < L) {
+      const sizes = { batch: count, T, H, W: stateWidth(cell) };
+      step.run(layerInputProgram, { states: layer(k, 'states'), v: layer(k, 'v'), x: layer(k + 1, 'input') }, { ...sizes, tangent: 1 });
+      if (b.rho) step.run(layerInputProgram, { states: layer(k, 'states'), v: layer(k, 'v'), x: layer(k + 1, 'plain-input') }, { ...sizes, tangent: 0 });
+    }
+  }
+  // the last layer's forward wrote ŷ last
+  const top = layers[L - 1]!;
+  recordOutputErrors(step, { layout: top.runLayout, params: layer(L - 1, 'params'), yhat: buffer('diag/yhat'), y: buffer('diag/y'), dy: buffer('diag/dy'), delta: layer(L - 1, 'delta'), count, steps: T, readoutLoss: b.readoutLoss });
+  for (let k = L - 2; k >= 0; k--) {
+    recordLayerErrors(step, {
+      layout: layers[k + 1]!.runLayout, params: layer(k + 1, 'params'), x: input(k + 1), states: layer(k + 1, 'states'), batch: count, steps: T,
+      above: layer(k + 1, 'delta'), below: layer(k, 'delta'), width: H, deltas: buffer('diag/layer-deltas'), ops: buffer('diag/layer-ops'), adj: buffer('diag/layer-adj'),
+    });
+  }
+  return layers.map((_, k) => {
+    const rates = b.rho?.[k];
+    if (rates) rates.recordBatch(step, { params: k === 0 ? layer(0, 'params') : layer(k, 'plain-params'), x: k === 0 ? input(0) : layer(k, 'plain-input'), states: layer(k, 'states'), count, steps: T, rho: layer(k, 'rho') });
+    const psi = { delta: layer(k, 'delta'), v: layer(k, 'v'), psi: layer(k, 'psi'), useRho: Boolean(b.psiWithRho && rates) };
+    b.windows[k]!.recordBatch(step, layer(k, 'terms'), count, rates ? layer(k, 'rho') : undefined, { psi });
+    return step.readF32(layer(k, 'psi'), 0, b.lags * count * T);
+  });
 }
 
 /**

@@ -95,6 +95,16 @@ export function diagnosticPlan(layout: ParamLayout, steps: number, lags: number,
   return stagePlan(layout, steps, lags, withRho, paperLoss).with(windowPlan(cell, steps, H, { firstOrder, lags, withRho }));
 }
 
+/** Targets per step of the readout loss (K for mse, one class index for ce); refuses targets of another size. */
+export function checkTargets(data: SequenceData, outputs: number, readoutLoss: ReadoutLoss): number {
+  const width = readoutLoss.loss === 'mse' ? outputs : 1;
+  const wanted = data.count * data.steps * width;
+  if (data.y.length !== wanted) {
+    throw new Error(`the diagnostic targets ${data.source} have ${data.y.length} values; the ${readoutLoss.loss} loss of a K=${outputs} head needs [N, T${width > 1 ? ', K' : ''}] = ${wanted}`);
+  }
+  return width;
+}
+
 /** Whether δ comes from the paper's loss (a scalar readout, mse at every step), which keeps its own kernel. */
 export function isPaperLoss(layout: ParamLayout, readoutLoss: ReadoutLoss): boolean {
   return readoutOutputs(layout.config) === 1 && readoutLoss.loss === 'mse' && readoutLoss.lossSteps === 'all';
@@ -155,10 +165,7 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
   };
   const windows = new WindowEngine(ctx, { cell, batch, steps: T, hidden: H, lags: options.lags, firstOrder: options.firstOrder, withRho });
   const rho = options.preconditioner ? new RhoEngine(ctx, layout, options.preconditioner) : undefined;
-  const targetWidth = readoutLoss.loss === 'mse' ? K : 1;
-  if (data.y.length !== data.count * T * targetWidth) {
-    throw new Error(`the diagnostic targets ${data.source} have ${data.y.length} values; the ${readoutLoss.loss} loss of a K=${K} head needs [N, T${targetWidth > 1 ? ', K' : ''}] = ${data.count * T * targetWidth}`);
-  }
+  const targetWidth = checkTargets(data, K, readoutLoss);
   const psi = new PsiAccumulator(options.lags, T, data.count, { subsample: options.psiSubsample ?? DEFAULT_PSI_SUBSAMPLE, seed: options.seed, lastOnly: readoutLoss.lossSteps === 'last' });
   try {
     for (let start = 0; start < data.count; start += batch) {
