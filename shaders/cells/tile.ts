@@ -16,9 +16,8 @@
 //   put_h / put_a / put_d, get_h    this thread's components to and from the workgroup vectors
 //   first_unit(v)  v on unit 0, 0 elsewhere
 //
-// The tangent kernel uses the default tile (R = 1, K units per thread as H needs); ρ's kernel the tile R = K = 1 over
-// its own workgroup arrays (shaders/cells/common.ts, H ≤ 256); the training kernels
-// choose R, K and the workgroup size per adapter (src/cells/tiles.ts). Every kernel reads x [B, T, D] from storage.
+// The tangent and ρ kernels use the default tile (R = 1, K units per thread as H needs); the training kernels choose
+// R, K and the workgroup size per adapter (src/cells/tiles.ts). Every kernel reads x [B, T, D] from storage.
 //
 // Weights of the row helpers: with `rows: 'columns'` they read a copy of the parameters in which every block of
 // H rows of a unit-row matrix (U, W) is stored column-major, [C][H] (src/cells/weights.ts): at step j of the dot

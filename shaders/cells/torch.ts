@@ -151,14 +151,14 @@ export const TORCH_TANGENT_STEPS: Readonly<Record<TorchCellKind, (c: StepContext
   rnn: rnnTangentStep, rnn_relu: rnnTangentStep, torch_gru: torchGruTangentStep, torch_lstm: torchLstmTangentStep,
 };
 
-// ρ kernel (one unit per thread, shaders/diagnostics/rho.ts): every parameter of these layers reaches h_q only through row q
-// of some gate block (torch_gru's reset acts on m_q alone), so ∂h_q/∂θ is a sum of per-row terms, factor × rows.
+// ρ kernel (the tile's helpers of shaders/diagnostics/rho.ts): every parameter of these layers reaches h_q only through
+// row q of some gate block (torch_gru's reset acts on m_q alone), so ∂h_q/∂θ is a sum of per-row terms, factor × rows.
 
 /** Σ_p (∂a_q/∂θ_p)² (η_p/η̄, 1) over the input part (W_i· row q, b_i·) and the hidden part (W_h· row q, b_h·). */
 function rates(c: StepContext, gate: string, part: 'ih' | 'hh' | 'both'): string {
-  const ih = `rate_pair(${at(c, 'bias_ih', gate)} + q) + rates_x(${at(c, 'weight_ih', gate)} + q * params.D, s)`;
-  const hh = `rate_pair(${at(c, 'bias_hh', gate)} + q) + rates_u(${at(c, 'weight_hh', gate)} + q * params.H, s, false)`;
-  return part === 'ih' ? ih : part === 'hh' ? hh : `${ih} + ${hh}`;
+  const ih = `p2_add(rate_u(${at(c, 'bias_ih', gate)}), rates_x(${at(c, 'weight_ih', gate)}))`;
+  const hh = `p2_add(rate_u(${at(c, 'bias_hh', gate)}), rates_u(${at(c, 'weight_hh', gate)}, false))`;
+  return part === 'ih' ? ih : part === 'hh' ? hh : `p2_add(${ih}, ${hh})`;
 }
 
 export interface TorchRho {
@@ -168,10 +168,7 @@ export interface TorchRho {
 
 function rowSums(names: [string, string][]): string {
   return `
-${names.map(([name]) => `  var ${name} = vec2f(0.0);`).join('\n')}
-  if (live) {
-${names.map(([name, value]) => `    ${name} = ${value};`).join('\n')}
-  }`;
+${names.map(([name, value]) => `  let ${name} = p2_live(${value}, live);`).join('\n')}`;
 }
 
 export function torchRho(c: StepContext): TorchRho {

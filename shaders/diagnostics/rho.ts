@@ -1,34 +1,40 @@
 // Adaptive base rate ρ (SPEC §5): ρ_{b,t,q} = Σ_p J_qp² η_p / Σ_p J_qp² with J_q = ∂h_{t,q}/∂θ over one step
 // (h_{t-1}, x_t held fixed). How J_q factors into per-row sums is derived in src/diagnostics/rho.ts; this kernel
-// evaluates that factorisation. A workgroup owns S sequences at one step t (the recurrent kernels' thread layout,
-// shaders/cells/common.ts): it reloads h_{t-1} (and c_{t-1}) from the stored forward states, re-runs the cell's
-// forward step for its gates, then forms, per unit q, the vector sum (Σ_p J_qp² η_p/η̄, Σ_p J_qp²).
+// evaluates that factorisation. A workgroup owns the tile's sequences at one step t (shaders/cells/tile.ts: K units
+// per thread, so H up to 1024): it reloads h_{t-1} (and c_{t-1}) from the stored forward states, re-runs the cell's
+// forward step for its gates, then forms, per unit q, the pair of sums (Σ_p J_qp² η_p/η̄, Σ_p J_qp²).
 //
-// Both lanes of every vec2 go through the same arithmetic, lane x weighted by the ratio buffer R[p] = η_p/η̄ and
+// Both lanes of every pair go through the same arithmetic, lane x weighted by the ratio buffer R[p] = η_p/η̄ and
 // lane y by `params.one` (a run-time 1.0 the compiler cannot fold). Under SGD every ratio is exactly 1, the lanes
 // agree bitwise and ρ = η̄ exactly; otherwise ρ = η̄ · x/y, a weighted mean of positive ratios (no cancellation).
 import { d } from '../../src/gpu/layout.ts';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import { stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { RECURRENT_WORKGROUP, recurrentEntry, recurrentGrid, recurrentPrelude, threadsPerSequence } from '../cells/common.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
 import { TORCH_FORWARD_STEPS, torchRho } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
+import { WORKGROUP_FLOATS, components, perComponent, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, vec, type Tile } from '../cells/tile.ts';
 import { recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from '../recurrence/params.ts';
-import { stepContext } from '../recurrence/forward.ts';
+import { loadState, stepContext, tileEntry } from '../recurrence/forward.ts';
 
 export interface RhoVariant {
   cell: CellKind;
   layernorm: boolean;
-  hidden: number;
+  /** The thread tile (src/diagnostics/rho.ts: the training kernels' default tile for H, R = 1). */
+  tile: Tile;
 }
 
 export function rhoVariantKey(v: RhoVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},hp${threadsPerSequence(v.hidden)}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}`;
+}
+
+/** Floats of workgroup memory on `tile`: hbuf, abuf and red, and `spare` for gru with LayerNorm. */
+export function rhoWorkgroupFloats(v: RhoVariant): number {
+  return tileArrayFloats(v.tile) + (v.cell === 'gru' && v.layernorm ? tileSequences(v.tile) * tileUnits(v.tile) : 0);
 }
 
 /** The kernel's own uniforms after RecurrentParams' fields: η̄ and the opaque 1.0 of the unweighted lane. */
@@ -42,86 +48,135 @@ const RHO_BINDINGS: readonly BindingDecl[] = [
   { name: 'rho_out', access: 'read_write', type: 'f32' }, // [B, T, H]
 ];
 
-/** Steps are independent given the stored states: one workgroup column per step, rows of S sequences. */
+/** Steps are independent given the stored states: one workgroup column per step, rows of the tile's sequences. */
 export function rhoProgram(v: RhoVariant): Program<RecurrentSchema, RecurrentUniforms> {
+  // one sequence per thread group: the cross-unit passes (LayerNorm's columns, gru's reset) index its slot alone
+  if (v.tile.R !== 1) throw new RangeError(`rho_${v.cell}: tile ${tileKey(v.tile)} has R=${v.tile.R}; ρ's kernel takes one sequence per thread group (R = 1)`);
+  if (rhoWorkgroupFloats(v) > WORKGROUP_FLOATS) throw new RangeError(`rho_${v.cell}: tile ${tileKey(v.tile)} needs ${rhoWorkgroupFloats(v)} floats of workgroup memory, over ${WORKGROUP_FLOATS}`);
   return defineProgram({
     name: `rho_${v.cell}`,
     variantKey: rhoVariantKey(v),
     bindings: RHO_BINDINGS,
     uniform: recurrentUniform(v, RHO_FIELDS),
-    workgroupSize: [RECURRENT_WORKGROUP],
-    dispatch: recurrentGrid(v.hidden, (p) => p.steps),
+    workgroupSize: [v.tile.threads],
+    dispatch: tileGrid(v.tile, (p) => p.steps),
     shader: (head) => rhoShader(v, head),
   });
 }
 
-const rhoHelpers = /* wgsl */ `
-var<workgroup> rho_row: array<vec2f, WG>;   // candidate rows' rate sums (for LayerNorm's coupling)
-var<workgroup> rho_n: array<f32, WG>;       // n̂ of the S sequences
-var<workgroup> rho_reset: array<vec2f, WG>; // gru: (r(1-r) h_{t-1})² × the reset rows' rate sums
-var<workgroup> rho_col: array<vec2f, WG>;   // gru with LayerNorm: (mean_q' Uh[q',j], mean_q' n̂_q' Uh[q',j])
+/**
+ * The tile's ρ helpers. A pair P2 carries the two lanes (Σ J² η/η̄, Σ J²) of every component through identical
+ * arithmetic. Workgroup vectors are reused by phase: first every row sum (reading hbuf = h_{t-1}, abuf = gru's
+ * r ⊙ h_{t-1}, and x), then, after a barrier, LayerNorm's projection (rows' sums in hbuf/abuf, n̂ in red), then gru's
+ * reset pass (its rates in hbuf/abuf, the column means in red/spare): 16 KiB hold H = 1024.
+ */
+function rhoHelpers(tile: Tile, spare: boolean): string {
+  const comps = components(tile);
+  const rs = [...new Set(comps.map((c) => c.r))];
+  const ks = [...new Set(comps.map((c) => c.k))];
+  const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
+  const slotOf = (c: { r: number; k: number }) => `(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP`;
+  const lanes = (w: string, v: string) => `acc = P2(fma(${vec(comps.map((c) => `${v}${c.r}`))}, ${vec(comps.map((c) => `${w}${c.k}`))}, acc.x), fma(${vec(comps.map((c) => `${v}${c.r}`))}, V(params.one), acc.y));`;
+  const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
+  const ratesX = (name: string, perUnit: boolean) => `
+fn ${name}(off: u32) -> P2 {
+  ${unitLets}
+  ${ks.map((k) => `let w${k} = off + ${perUnit ? `u${k}` : '0u'} * params.D;`).join(' ')}
+  ${xRows}
+  var acc = P2(V(0.0), V(0.0));
+  for (var d = 0u; d < params.D; d++) {
+    ${ks.map((k) => `let p${k} = R[w${k} + d];`).join(' ')}
+    ${rs.map((r) => `let v${r} = x[x${r} + d] * x[x${r} + d];`).join(' ')}
+    ${lanes('p', 'v')}
+  }
+  return acc;
+}`;
+  const ratesU = (name: string, perUnit: boolean) => `
+fn ${name}(off: u32${perUnit ? ', reset_state: bool' : ''}) -> P2 {
+  ${unitLets}
+  ${ks.map((k) => `let w${k} = off + ${perUnit ? `u${k}` : '0u'} * params.H;`).join(' ')}
+  ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT;`).join(' ')}
+  var acc = P2(V(0.0), V(0.0));
+  for (var j = 0u; j < params.H; j++) {
+    ${ks.map((k) => `let p${k} = R[w${k} + j];`).join(' ')}
+    ${rs.map((r) => `let h${r} = ${perUnit ? `select(hbuf[b${r} + j], abuf[b${r} + j], reset_state)` : `hbuf[b${r} + j]`}; let v${r} = h${r} * h${r};`).join(' ')}
+    ${lanes('p', 'v')}
+  }
+  return acc;
+}`;
+  const put = (name: string, array: string) => `
+fn ${name}(v: V) {
+  ${comps.map((c) => `${array}[${slotOf(c)}] = ${tile.R * tile.K === 1 ? 'v' : `v[${c.c}]`};`).join('\n  ')}
+}`;
+  return /* wgsl */ `
+${spare ? 'var<workgroup> spare: array<f32, TSLOTS * THT>; // gru with LayerNorm: a fourth per-unit vector' : ''}
+struct P2 { x: V, y: V }
+
+fn p2_add(a: P2, b: P2) -> P2 { return P2(a.x + b.x, a.y + b.y); }
+fn p2_scale(s: V, a: P2) -> P2 { return P2(s * a.x, s * a.y); }
+fn p2_fma(s: V, a: P2, acc: P2) -> P2 { return P2(fma(s, a.x, acc.x), fma(s, a.y, acc.y)); }
+fn p2_live(a: P2, live: M) -> P2 { return P2(select(V(0.0), a.x, live), select(V(0.0), a.y, live)); }
+
+// (η_p/η̄, 1) of a per-unit parameter, and of one shared by every unit (shared's gate bias).
+fn rate_u(off: u32) -> P2 {
+  ${unitLets}
+  return P2(${vec(comps.map((c) => `R[off + u${c.k}]`))}, V(params.one));
+}
+fn rate_0(off: u32) -> P2 { return P2(V(R[off]), V(params.one)); }
+${ratesX('rates_x', true)}
+${ratesX('rates_x0', false)}
+${ratesU('rates_u', true)}
+${ratesU('rates_u0', false)}
+
+// Σ_p (∂a_q/∂θ_p)² (η_p/η̄, 1) for row q of a = W x + b + U u: the only parameters a_q depends on directly.
+fn pair_rates(w: u32, b: u32, u: u32, reset_state: bool) -> P2 {
+  return p2_add(p2_add(rate_u(b), rates_x(w)), rates_u(u, reset_state));
+}
+fn pair_rates0(w: u32, b: u32, u: u32) -> P2 {
+  return p2_add(p2_add(rate_0(b), rates_x0(w)), rates_u0(u));
+}
+${put('put_spare', spare ? 'spare' : 'red')}
+${put('put_red', 'red')}
 
 // tanh with a small relative error near 0, where J's factors need it (g_q - h_q, tanh(c) of a nearly shut LSTM
 // unit): the built-in tanh is only absolutely accurate there (lavapipe: relative error 2e-4 at 1e-4, 100% at 1e-8).
 // Below |a| = 1/8 the odd series to a⁹ is exact to ~1e-12 relative; above, tanh is within ~2e-7.
-fn tanh_rel(a: f32) -> f32 {
-  if (abs(a) >= 0.125) { return tanh_c(a); }
+fn tanh_rel(a: V) -> V {
   let a2 = a * a;
-  return a * (1.0 + a2 * (-1.0 / 3.0 + a2 * (2.0 / 15.0 + a2 * (-17.0 / 315.0 + a2 * (62.0 / 2835.0)))));
+  let series = a * (1.0 + a2 * (-1.0 / 3.0 + a2 * (2.0 / 15.0 + a2 * (-17.0 / 315.0 + a2 * (62.0 / 2835.0)))));
+  return select(series, tanh_c(a), abs(a) >= V(0.125));
 }
 
-// (η_p/η̄, 1) for parameter p.
-fn rate_pair(p: u32) -> vec2f {
-  return vec2f(R[p], params.one);
-}
-
-// Σ_d x_d² (η/η̄, 1) over one row of a W-layer.
-fn rates_x(off: u32, s: u32) -> vec2f {
-  var acc = vec2f(0.0);
-  for (var d = 0u; d < params.D; d++) {
-    let v = x_at(d);
-    acc = fma(vec2f(v * v), rate_pair(off + d), acc);
-  }
-  return acc;
-}
-
-// Σ_j u_j² (η/η̄, 1) over one row of a U-layer; u = h_{t-1} (hbuf) or gru's r ⊙ h_{t-1} (abuf).
-fn rates_u(off: u32, s: u32, reset_state: bool) -> vec2f {
-  var acc = vec2f(0.0);
-  for (var j = 0u; j < params.H; j++) {
-    let v = select(hbuf[s * HP + j], abuf[s * HP + j], reset_state);
-    acc = fma(vec2f(v * v), rate_pair(off + j), acc);
-  }
-  return acc;
-}
-
-// Σ_p (∂a_q/∂θ_p)² (η_p/η̄, 1) for row q of a = W x + b + U u: the only parameters a_q depends on directly.
-fn pair_rates(w: u32, b: u32, u: u32, q: u32, s: u32, reset_state: bool) -> vec2f {
-  return rate_pair(b + q) + rates_x(w + q * params.D, s) + rates_u(u + q * params.H, s, reset_state);
-}
-
-// Σ_j (δ_qj - 1/H - n̂_q n̂_j / H)² rho_row[s, j]: LayerNorm's (symmetric) projection, squared, against the
-// candidate rows' rate sums. One pass over the sequence's units, like a row of a matrix-vector product.
-fn ln_projected_rates(q: u32, s: u32, n_q: f32) -> vec2f {
+// Σ_j (δ_qj - 1/H - n̂_q n̂_j / H)² (hbuf, abuf)[j]: LayerNorm's (symmetric) projection, squared, against the
+// candidate rows' rate sums (in hbuf, abuf; n̂ in red). One pass over the sequence's units per component.
+fn ln_projected_rates(n_q: V) -> P2 {
+  ${unitLets}
+  ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT;`).join(' ')}
   let inv_h = 1.0 / f32(params.H);
-  var acc = vec2f(0.0);
+  var acc = P2(V(0.0), V(0.0));
   for (var j = 0u; j < params.H; j++) {
-    let e = select(0.0, 1.0, j == q) - inv_h - n_q * rho_n[s * HP + j] * inv_h;
-    acc = fma(vec2f(e * e), rho_row[s * HP + j], acc);
+    let e = ${vec(comps.map((c) => `select(0.0, 1.0, j == u${c.k})`))} - inv_h - n_q * ${vec(comps.map((c) => `red[b${c.r} + j]`))} * inv_h;
+    acc = p2_fma(e * e, P2(${vec(comps.map((c) => `hbuf[b${c.r} + j]`))}, ${vec(comps.map((c) => `abuf[b${c.r} + j]`))}), acc);
   }
   return acc;
 }
 `;
+}
 
 interface Term {
-  /** WGSL f32: the per-unit factor ∂h_q/∂(a block's output), squared into the sum. */
+  /** WGSL V: the per-unit factor ∂h_q/∂(a block's output), squared into the sum. */
   factor: string;
-  /** WGSL vec2f: the block's rate sums seen by unit q. */
+  /** WGSL P2: the block's rate sums seen by unit q. */
   sum: string;
 }
 
+/**
+ * A cell's ρ: `rows` forms every row sum (reading hbuf, abuf and x, before any workgroup vector is reused), `cross`
+ * the sums that need other units (uniform control flow; it starts with a barrier), `terms` what combineTerms adds.
+ */
 interface CellRho {
-  code: string;
+  rows: string;
+  cross?: string;
   terms: Term[];
 }
 
@@ -145,45 +200,45 @@ function relativeValues(cell: CellKind): string {
   let g_rel = tanh_rel(a_g);${cell === 'lstm' ? lstm : ''}`;
 }
 
-/**
- * The candidate block: `cand_rates` (its own row q), `cand_sum` (through LayerNorm's projection when on),
- * `cand_factor` K_q = L_q γ_q/σ (L_q without LayerNorm) and the LayerNorm affine terms `ln_sum` with factor L_q,
- * L_q = A_q (1 - g_q²).
- */
-function candidateRho(c: StepContext): string {
-  const { o, layernorm, lnPrefix } = c;
+/** The candidate block's own row sums `cand_rates` and its slope `cand_slope` L_q = A_q (1 - g_q²). */
+function candidateRows(c: StepContext): string {
+  const { o } = c;
   const k = candidateOf(c.cell);
-  const rows = `pair_rates(${o(`${k.w}.weight`)}, ${o(`${k.w}.bias`)}, ${o(`${k.u}.weight`)}, q, s, ${k.resetState})`;
-  const head = `${relativeValues(c.cell)}
+  return `${relativeValues(c.cell)}
   let cand_slope = ${k.dhdg} * g_slope;
-  var cand_rates = vec2f(0.0);
-  if (live) { cand_rates = ${rows}; }`;
-  if (!layernorm) return `${head}
+  let cand_rates = p2_live(pair_rates(${o(`${k.w}.weight`)}, ${o(`${k.w}.bias`)}, ${o(`${k.u}.weight`)}, ${k.resetState}), live);`;
+}
+
+/**
+ * The candidate's sums through LayerNorm (after every row sum): `cand_sum` (its rows through the projection, when
+ * on), `cand_factor` K_q = L_q γ_q/σ (L_q without LayerNorm) and LayerNorm's affine terms `ln_sum` with factor L_q.
+ * With LayerNorm, hbuf/abuf take the rows' sums and red n̂ (`ln_col`, gru's column means against n̂, is formed while
+ * they are there).
+ */
+function candidateCross(c: StepContext, lnColumns: string): string {
+  const { o, layernorm, lnPrefix } = c;
+  if (!layernorm) return `
   let cand_sum = cand_rates;
   let cand_factor = cand_slope;
-  let ln_sum = vec2f(0.0);`;
+  let ln_sum = P2(V(0.0), V(0.0));`;
   const gamma = o(`${lnPrefix}.weight`);
   const beta = o(`${lnPrefix}.bias`);
-  return `${head}
-  rho_row[lid] = cand_rates;
-  rho_n[lid] = select(0.0, ln.n, live);
+  return `
+  workgroupBarrier(); // every row sum has read hbuf and abuf
+  put_h(cand_rates.x);
+  put_a(cand_rates.y);
+  put_red(select(V(0.0), ln.n, live));
   workgroupBarrier();
-  var cand_sum = vec2f(0.0);
-  var ln_sum = vec2f(0.0);
-  var cand_factor = 0.0;
-  if (live) {
-    cand_sum = ln_projected_rates(q, s, ln.n);
-    ln_sum = fma(vec2f(ln.n * ln.n), rate_pair(${gamma} + q), rate_pair(${beta} + q));
-    cand_factor = cand_slope * P[${gamma} + q] * ln.inv_std;
-  }`;
+  let cand_sum = p2_live(ln_projected_rates(ln.n), live);
+  let ln_sum = p2_live(p2_fma(ln.n * ln.n, rate_u(${gamma}), rate_u(${beta})), live);
+  let cand_factor = select(V(0.0), cand_slope * pu(${gamma}) * ln.inv_std, live);${lnColumns}`;
 }
 
 /** A gate pair with one row per unit: its own row's rate sums. */
 function gateRows(c: StepContext, w: string, u: string, name: string): string {
   const { o } = c;
   return `
-  var ${name} = vec2f(0.0);
-  if (live) { ${name} = pair_rates(${o(`${w}.weight`)}, ${o(`${w}.bias`)}, ${o(`${u}.weight`)}, q, s, false); }`;
+  let ${name} = p2_live(pair_rates(${o(`${w}.weight`)}, ${o(`${w}.bias`)}, ${o(`${u}.weight`)}, false), live);`;
 }
 
 function leakyRho(c: StepContext): CellRho {
@@ -195,50 +250,56 @@ function leakyRho(c: StepContext): CellRho {
   let gate = '';
   if (cell === 'diag') gate = gateRows(c, 'Ws', 'Us', 'gate_rates');
   // shared: the one gate row (Ws [1,D], its bias, Us [1,H]) feeds every unit; each thread sums it itself.
-  if (cell === 'shared') gate = `\n  let gate_rates = pair_rates(${o('Ws.weight')}, ${o('Ws.bias')}, ${o('Us.weight')}, 0u, s, false);`;
+  if (cell === 'shared') gate = `\n  let gate_rates = pair_rates0(${o('Ws.weight')}, ${o('Ws.bias')}, ${o('Us.weight')});`;
   if (cell !== 'const') terms.push({ factor: '(g_rel - hq) * sg * sgc', sum: 'gate_rates' });
-  return { code: candidateRho(c) + gate, terms };
+  return { rows: candidateRows(c) + gate, cross: candidateCross(c, ''), terms };
 }
 
 /**
  * gru: the reset gate reaches h_q only through the candidate: ∂h_q/∂a_{r,j} = K_q (M̃ Uh)_qj h_j r_j(1-r_j), with
  * M̃ = I - 11ᵀ/H - n̂n̂ᵀ/H under LayerNorm (I without), so its sum is Σ_j (M̃ Uh)_qj² (h_j r_j(1-r_j))² c_{r,j}.
+ * The reset pass reads every unit's reset rates (hbuf/abuf) and, with LayerNorm, the column means of Uh (red/spare:
+ * (mean_i Uh[i,j], mean_i n̂_i Uh[i,j]), formed while n̂ is in red).
  */
 function gruRho(c: StepContext): CellRho {
   const { o, layernorm } = c;
   const uh = o('Uh.weight');
-  const column = layernorm
+  const columns = layernorm
     ? `
-  var col = vec2f(0.0);
-  if (live) {
+  var col = P2(V(0.0), V(0.0));
+  {
     let inv_h = 1.0 / f32(params.H);
+    let base = tslot0 * THT;
     for (var i = 0u; i < params.H; i++) {
-      let w = P[${uh} + i * params.H + q];
-      col = fma(vec2f(w, w * rho_n[s * HP + i]), vec2f(inv_h), col);
+      let w = pcol(${uh} + i * params.H);
+      col = p2_fma(V(inv_h), P2(w, w * V(red[base + i])), col);
     }
-  }
-  rho_col[lid] = col;`
+  }`
     : '';
-  const projected = layernorm ? `P[${uh} + q * params.H + j] - rho_col[s * HP + j].x - ln.n * rho_col[s * HP + j].y` : `P[${uh} + q * params.H + j]`;
-  const code = `${candidateRho(c)}${gateRows(c, 'Wz', 'Uz', 'update_rates')}
-  var reset_rates = vec2f(0.0);
-  if (live) {
-    let u = hq * r * rc;
-    reset_rates = (u * u) * pair_rates(${o('Wr.weight')}, ${o('Wr.bias')}, ${o('Ur.weight')}, q, s, false);
-  }
-  rho_reset[lid] = reset_rates;${column}
+  const rows = `${candidateRows(c)}${gateRows(c, 'Wz', 'Uz', 'update_rates')}
+  let u_reset = hq * r * rc;
+  let reset_rates = p2_live(p2_scale(u_reset * u_reset, pair_rates(${o('Wr.weight')}, ${o('Wr.bias')}, ${o('Ur.weight')}, false)), live);`;
+  const cross = `${candidateCross(c, columns)}
+  workgroupBarrier(); // the rows' sums (and n̂) are read
+  put_h(reset_rates.x);
+  put_a(reset_rates.y);${layernorm ? `
+  put_red(col.x);
+  put_spare(col.y);` : ''}
   workgroupBarrier();
-  var reset_sum = vec2f(0.0);
-  if (live) {
+  var reset_sum = P2(V(0.0), V(0.0));
+  {
+    let base = tslot0 * THT;
     for (var j = 0u; j < params.H; j++) {
-      let m = ${projected};
-      reset_sum = fma(vec2f(m * m), rho_reset[s * HP + j], reset_sum);
+      let m = prow(${uh}, j)${layernorm ? ` - V(red[base + j]) - ln.n * V(spare[base + j])` : ''};
+      reset_sum = p2_fma(m * m, P2(V(hbuf[base + j]), V(abuf[base + j])), reset_sum);
     }
-  }`;
+  }
+  reset_sum = p2_live(reset_sum, live);`;
   return {
-    code,
+    rows,
+    cross,
     terms: [
-      { factor: 'cand_factor', sum: 'cand_sum + reset_sum' },
+      { factor: 'cand_factor', sum: 'p2_add(cand_sum, reset_sum)' },
       { factor: 'cand_slope', sum: 'ln_sum' },
       { factor: '(g_rel - hq) * z * zc', sum: 'update_rates' },
     ],
@@ -247,9 +308,10 @@ function gruRho(c: StepContext): CellRho {
 
 /** lstm: h = o tanh(c), c = f c_prev + i g; the gates i, f, o act on their own unit only. */
 function lstmRho(c: StepContext): CellRho {
-  const code = `${candidateRho(c)}${gateRows(c, 'Wi', 'Ui', 'input_rates')}${gateRows(c, 'Wf', 'Uf', 'forget_rates')}${gateRows(c, 'Wo', 'Uo', 'output_rates')}`;
+  const rows = `${candidateRows(c)}${gateRows(c, 'Wi', 'Ui', 'input_rates')}${gateRows(c, 'Wf', 'Uf', 'forget_rates')}${gateRows(c, 'Wo', 'Uo', 'output_rates')}`;
   return {
-    code,
+    rows,
+    cross: candidateCross(c, ''),
     terms: [
       { factor: 'cand_factor', sum: 'cand_sum' },
       { factor: 'cand_slope', sum: 'ln_sum' },
@@ -264,11 +326,15 @@ function lstmRho(c: StepContext): CellRho {
 function linearRho(c: StepContext): CellRho {
   const { o } = c;
   return {
-    code: `
-  var own_rates = vec2f(0.0);
-  if (live) { own_rates = pair_rates(${o('Wx.weight')}, ${o('Wx.bias')}, ${o('Wh.weight')}, q, s, false); }`,
-    terms: [{ factor: '1.0', sum: 'own_rates' }],
+    rows: `
+  let own_rates = p2_live(pair_rates(${o('Wx.weight')}, ${o('Wx.bias')}, ${o('Wh.weight')}, false), live);`,
+    terms: [{ factor: 'V(1.0)', sum: 'own_rates' }],
   };
+}
+
+function torchCellRho(c: StepContext): CellRho {
+  const { code, terms } = torchRho(c);
+  return { rows: code, terms };
 }
 
 const CELLS: Record<CellKind, { forward: (c: StepContext) => string; rho: (c: StepContext) => CellRho }> = {
@@ -278,10 +344,10 @@ const CELLS: Record<CellKind, { forward: (c: StepContext) => string; rho: (c: St
   gru: { forward: gruForwardStep, rho: gruRho },
   lstm: { forward: lstmForwardStep, rho: lstmRho },
   linear: { forward: linearForwardStep, rho: linearRho },
-  rnn: { forward: TORCH_FORWARD_STEPS.rnn, rho: torchRho },
-  rnn_relu: { forward: TORCH_FORWARD_STEPS.rnn_relu, rho: torchRho },
-  torch_gru: { forward: TORCH_FORWARD_STEPS.torch_gru, rho: torchRho },
-  torch_lstm: { forward: TORCH_FORWARD_STEPS.torch_lstm, rho: torchRho },
+  rnn: { forward: TORCH_FORWARD_STEPS.rnn, rho: torchCellRho },
+  rnn_relu: { forward: TORCH_FORWARD_STEPS.rnn_relu, rho: torchCellRho },
+  torch_gru: { forward: TORCH_FORWARD_STEPS.torch_gru, rho: torchCellRho },
+  torch_lstm: { forward: TORCH_FORWARD_STEPS.torch_lstm, rho: torchCellRho },
 };
 
 /**
@@ -291,47 +357,64 @@ const CELLS: Record<CellKind, { forward: (c: StepContext) => string; rho: (c: St
 function combineTerms(terms: Term[]): string {
   const factors = terms.map((t, i) => `  let factor_${i} = ${t.factor};`).join('\n');
   const scale = terms.slice(1).reduce((acc, _t, i) => `max(${acc}, abs(factor_${i + 1}))`, 'abs(factor_0)');
-  const adds = terms.map((t, i) => `    let u${i} = factor_${i} / scale;\n    total = fma(vec2f(u${i} * u${i}), ${t.sum}, total);`).join('\n');
+  const adds = terms.map((t, i) => `  let u${i} = select(V(0.0), factor_${i} / scale, counted);\n  total = p2_fma(u${i} * u${i}, ${t.sum}, total);`).join('\n');
   return `
 ${factors}
   let scale = ${scale};
-  var total = vec2f(0.0);
-  if (live && scale > 0.0) {
+  let counted = live & (scale > V(0.0));
+  var total = P2(V(0.0), V(0.0));
 ${adds}
-  }
-  var rho_q = params.etaBar;
-  if (total.y > 0.0 && total.x != total.y) { rho_q = params.etaBar * (total.x / total.y); }`;
+  let rho_q = select(V(params.etaBar), params.etaBar * (total.x / total.y), (total.y > V(0.0)) & (total.x != total.y));`;
 }
 
 function rhoShader(v: RhoVariant, head: ShaderHead): string {
-  const hp = threadsPerSequence(v.hidden);
+  const { tile } = v;
   const lstm = stateWidth(v.cell) === 2;
   const context = stepContext(v.cell, v.layernorm);
   const cell = CELLS[v.cell];
   const rho = cell.rho(context);
+  const spare = v.cell === 'gru' && v.layernorm;
+  // the state before step t: slot t-1 of the stored states (the zero state at t = 0)
+  const before = (seq: string) => `(t - 1u) * params.batch + ${seq}`;
   return /* wgsl */ `
-${recurrentPrelude(hp, head)}
+${head.declarations}
 ${foldedRow}
-${rhoHelpers}
+${tilePrelude(tile, { arrays: true })}
+${rhoHelpers(tile, spare)}
+const W: u32 = ${stateWidth(v.cell)}u;
+${v.cell === 'gru' ? gruColumnHelpers(tile) : ''}
 
-${recurrentEntry(stateWidth(v.cell), head)}
-  // One step per workgroup column: t = t0 + wg.x; its state before is slot t-1 (the zero state at t = 0).
+${tileEntry(head)}
+  // One step per workgroup column: t = t0 + wg.x.
   let t = params.t0 + wg.x;
   tt = t;
-  var h_before = 0.0;
-  var c_state = 0.0;
-  if (live && t > 0u) {
-    let base = (((t - 1u) * params.batch + seq) * W) * params.H + q;
-    h_before = states[base];
-    ${lstm ? 'c_state = states[base + params.H];' : ''}
-  }
-  hbuf[lid] = h_before;
+${loadState(tile, 'h_before', 'states', before, 0, 't > 0u')}
+${lstm ? loadState(tile, 'c_state', 'states', before, 1, 't > 0u') : ''}
+  put_h(h_before);
   workgroupBarrier();
-  let hq = hbuf[lid];
+  let hq = get_h();
 ${cell.forward(context)}
-${rho.code}
+${rho.rows}
+${rho.cross ?? ''}
 ${combineTerms(rho.terms)}
-  if (live) { rho_out[(seq * params.T + t) * params.H + q] = rho_q; }
+${perComponent(tile, ({ unit, seq, comp }) => `  if (${seq} < params.batch && ${unit} < params.H) { rho_out[(${seq} * params.T + t) * params.H + ${unit}] = ${comp('rho_q')}; }`)}
+}
+`;
+}
+
+/** gru's reset pass: Uh's entries [j, unit] as V (pcol: column `unit` of row off) and [unit, j] (prow). */
+function gruColumnHelpers(tile: Tile): string {
+  const comps = components(tile);
+  const ks = [...new Set(comps.map((c) => c.k))];
+  const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
+  return /* wgsl */ `
+fn pcol(row: u32) -> V {
+  ${unitLets}
+  return ${vec(comps.map((c) => `P[row + u${c.k}]`))};
+}
+fn prow(off: u32, j: u32) -> V {
+  ${unitLets}
+  return ${vec(comps.map((c) => `P[off + u${c.k} * params.H + j]`))};
 }
 `;
 }

@@ -13,7 +13,6 @@ import { acquireDevice, GpuContext } from '../gpu/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { readTorchCheckpoint, type TorchCheckpoint } from '../io/torch-checkpoint.ts';
 import { isTorchCheckpoint, torchCheckpointModel, torchOptimizerState } from '../io/torch-model.ts';
-import { MAX_HIDDEN } from '../../shaders/cells/common.ts';
 import { loadHeadDataset } from '../data/head-targets.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
 import { studyReadoutLoss } from '../study/settings.ts';
@@ -106,9 +105,6 @@ export function registerDiagnose(program: Command): void {
     try {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
       const stack = modelLayers(model.layout.config) > 1;
-      if (flags.optimizerState && config.rho && hiddenSize > MAX_HIDDEN) {
-        throw new Error(`${flags.weights} has H=${hiddenSize} units, above the ${MAX_HIDDEN} ρ's kernel takes: leave --optimizer-state out (or add --no-rho) to diagnose it without ρ and the generalized envelope`);
-      }
       const optimizerState = flags.optimizerState && config.rho ? await readFile(flags.optimizerState) : undefined;
       if (config.rho && !optimizerState) console.warn('lwin: no --optimizer-state given: ρ and the generalized envelope are skipped');
       await writingTo(out, async () => {

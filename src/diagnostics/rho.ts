@@ -46,6 +46,8 @@ import { describeConfig, type ParamLayout } from '../model/params.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { rhoProgram, type RhoVariant } from '../../shaders/diagnostics/rho.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from '../cells/forward.ts';
+import { defaultTile } from '../cells/tiles.ts';
+import type { Tile } from '../../shaders/cells/tile.ts';
 
 /** [start, end) of every trainable tensor (the padding between them excluded). */
 function trainableRanges(layout: ParamLayout): [number, number][] {
@@ -117,6 +119,8 @@ export class RhoEngine {
     private readonly ctx: GpuContext,
     readonly layout: ParamLayout,
     preconditioner: Float64Array,
+    /** The thread tile; default: the training kernels' default tile for H (tests pass others). */
+    tile?: Tile,
   ) {
     checkRecurrentSizes(layout);
     this.etaBar = meanBaseRate(layout, preconditioner);
@@ -128,7 +132,8 @@ export class RhoEngine {
     }
     this.ratios = ctx.upload('rho/rate-ratios', ratios);
     const { cell, layernorm, hiddenSize } = layout.config;
-    this.variant = { cell, layernorm, hidden: hiddenSize };
+    // the training kernels' default tile (one sequence per thread group, K units per thread up to H = 1024)
+    this.variant = { cell, layernorm, tile: tile ?? defaultTile(hiddenSize) };
     this.program = rhoProgram(this.variant);
   }
 

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { CELL_KINDS, GATED_CELL_KINDS } from '../model/cells.ts';
 import { OptimizerSchema } from '../train/config.ts';
 import { PAPER_BUDGETS } from '../stats/detectability.ts';
-import { MAX_HIDDEN, MAX_INPUT } from '../../shaders/cells/common.ts';
-import { MAX_TRAIN_HIDDEN } from '../cells/tiles.ts';
+import { MAX_TRAIN_HIDDEN, MAX_TRAIN_INPUT } from '../cells/tiles.ts';
 
 const posInt = z.number().int().positive();
 
@@ -14,7 +13,7 @@ export const StudySchema = z
     task: z
       .object({
         steps: posInt,
-        inputSize: posInt.max(MAX_INPUT),
+        inputSize: posInt.max(MAX_TRAIN_INPUT),
         lags: z.array(posInt).min(1),
         coeffs: z.array(z.number()).min(1),
         noiseStd: z.number().nonnegative(),
@@ -136,8 +135,6 @@ function contradictions(c: StudyConfig): string[] {
   if (c.budgets.some((b, i) => i > 0 && b <= c.budgets[i - 1]!)) out.push('budgets must increase strictly');
   if (c.bpttCheckpoint !== undefined && c.bpttCheckpoint >= T) out.push(`bpttCheckpoint (${c.bpttCheckpoint}) must be below task.steps (${T})`);
   if (c.trackEvery !== undefined && c.trackEvery > c.epochs) out.push(`trackEvery (${c.trackEvery}) exceeds epochs (${c.epochs})`);
-  // ρ's kernel keeps one unit per thread (the tangent and training kernels take H up to 1024)
-  if (c.rho && c.model.hidden > MAX_HIDDEN) out.push(`model.hidden ${c.model.hidden} is above the ${MAX_HIDDEN} units ρ's kernel takes: add --no-rho (ρ and the generalized envelope are then skipped), or use --hidden ${MAX_HIDDEN} or less`);
   return out;
 }
 

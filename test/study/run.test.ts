@@ -98,15 +98,17 @@ describe("lwin run with PyTorch's layers (SPEC §13)", () => {
   });
 });
 
-describe('lwin run above 256 hidden units (issue 17: H up to 1024; ρ refused there, so --no-rho)', () => {
-  it('trains, diagnoses with two units per thread in every kernel, and the exact transport agrees with the envelope', async () => {
+describe('lwin run above 256 hidden units (issue 17: H up to 1024 in every recurrent kernel)', () => {
+  it('trains, diagnoses with two units per thread in every kernel (ρ included), and the exact transport agrees with the envelope', async () => {
     const out = await mkdtemp(join(tmpdir(), 'lwin-study-h300-'));
     try {
-      const config = resolveStudy('quick', { ...TINY, cells: ['lstm'], model: { hidden: 300 }, epochs: 1, diagSequences: 8, lagGrid: { min: 1, max: 8, num: 4 }, rho: false });
+      const config = resolveStudy('quick', { ...TINY, cells: ['lstm'], model: { hidden: 300 }, epochs: 1, diagSequences: 8, lagGrid: { min: 1, max: 8, num: 4 } });
       const [record] = await runStudy(gpu.ctx, config, out, { report: false });
       expect(record!.stats.hidden).toBe(300);
       expect(record!.stats.lags.every((l) => l.muL1Mean > 0 && Number.isFinite(l.mbar))).toBe(true);
       expect(record!.stats.transport?.agreement.spearman).toBeGreaterThan(0.9);
+      expect(record!.diagnostics.etaBar, 'ρ ran: η̄ from the optimizer').toBeGreaterThan(0);
+      expect(record!.stats.lags.every((l) => l.generalized && Number.isFinite(l.generalized.mean))).toBe(true);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
@@ -150,7 +152,6 @@ describe('study configurations refused before any work', () => {
     ['a negative learning rate', { optimizer: { lr: -1 } }, /optimizer.lr/],
     ['an unknown α method', { alphaMethod: 'hill' }, /alphaMethod/],
     ['a hidden size beyond the kernels', { model: { hidden: 2048 } }, /model.hidden/],
-    ['ρ at a hidden size beyond its kernel', { model: { hidden: 512 } }, /model.hidden 512 is above the 256 units ρ's kernel takes: add --no-rho/],
     ['task lags reaching the sequence length', { task: { steps: 32 } }, /task.lags must be below task.steps \(32\); got 4,8,16,24,32: give a longer --steps or smaller --task-lags/],
     ['--x without --y', { data: { x: 'x.npy' } }, /data.x is given without data.y: --x and --y go together/],
     ['--diag-x without --diag-y', { data: { x: 'x.npy', y: 'y.npy', diagX: 'dx.npy' } }, /data.diagX is given without data.diagY: --diag-x and --diag-y go together; give both .npy files, or neither/],
