@@ -119,6 +119,20 @@ export function perComponent(tile: Tile, f: (p: { c: number; r: number; k: numbe
     .join('\n');
 }
 
+/** WGSL of `fn name() -> V` reading this thread's components of a [slot][unit] workgroup vector `array`. */
+export function tileGetter(tile: Tile, name: string, array: string): string {
+  return `fn ${name}() -> V {
+  return ${vec(components(tile).map((c) => `${array}[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP]`))};
+}`;
+}
+
+/** WGSL of `fn name(v: V)` writing this thread's components into a [slot][unit] workgroup vector `array`. */
+export function tileSetter(tile: Tile, name: string, array: string): string {
+  return `fn ${name}(v: V) {
+  ${components(tile).map((c) => `${array}[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  ')}
+}`;
+}
+
 /**
  * Module-scope WGSL of the tile: aliases V (N floats) and M (N bools), the thread's private coordinates (set by
  * `tileInit`), and the helpers above; x [B, T, D] is read from storage at step `tt`. `dbuf` adds the backward's
@@ -242,17 +256,11 @@ fn unit_sum(v: V) -> V {
   return ${vec(comps.map((c) => `total${c.r}`))};
 }
 
-fn get_h() -> V {
-  return ${vec(comps.map((c) => `hbuf[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP]`))};
-}
+${tileGetter(tile, 'get_h', 'hbuf')}
 
-fn put_h(v: V) {
-  ${comps.map((c) => `hbuf[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  ')}
-}
+${tileSetter(tile, 'put_h', 'hbuf')}
 
-fn put_a(v: V) {
-  ${comps.map((c) => `abuf[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  ')}
-}
+${tileSetter(tile, 'put_a', 'abuf')}
 
 fn first_unit(v: V) -> V {
   return ${vec(comps.map((c) => `select(0.0, ${component(tile, 'v', c.c)}, tq + ${c.k}u * THP == 0u)`))};

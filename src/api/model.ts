@@ -98,7 +98,7 @@ export async function diagnoseLayers(weights: Uint8Array | { layout: ParamLayout
 function readModel(weights: Uint8Array | { layout: ParamLayout; params: Float32Array | Float64Array }, caller: string): { layout: ParamLayout; params: Float32Array | Float64Array } {
   if (!(weights instanceof Uint8Array)) return weights;
   const source = `${caller}: the weights`;
-  if (isTorchCheckpoint(weights, source)) return torchCheckpointModel(readTorchCheckpoint(weights, { source }), source);
+  if (isTorchCheckpoint(weights, source)) return torchCheckpointModel(readTorchCheckpoint(weights, { source }));
   return readSafetensors(weights, { source });
 }
 

@@ -72,13 +72,9 @@ export function recordMseLoss(step: Step, call: { yhat: GPUBuffer; y: GPUBuffer;
 export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
   const L = modelLayers(call.layout.config);
   step.clear(call.grad);
-  if (L === 1) {
-    recordLayerGradient(step, { ...call, errors: { kind: 'readout', y: call.y, yhat: call.yhat, loss: call.loss, readoutLoss: call.readoutLoss } });
-    return;
-  }
-  // Bottom up: each layer's h [B, T, H] is the next layer's x (src/cells/stack.ts); top down: each layer's input
-  // adjoint is the error of the layer below. A lower layer's BPTT reuses the states its first forward kept (stored
-  // mode; checkpointed BPTT recomputes its segments as one layer does).
+  // A stack, bottom up: each layer's h [B, T, H] is the next layer's x (src/cells/stack.ts); top down: each layer's
+  // input adjoint is the error of the layer below. A lower layer's BPTT reuses the states its first forward kept
+  // (stored mode; checkpointed BPTT recomputes its segments as one layer does). One layer: its readout loss alone.
   const kept: GPUBuffer[] = [];
   const inputs = recordStackInputs(step, call, kept);
   let above: GPUBuffer | undefined;

@@ -2,16 +2,14 @@
 //   recordStackInputs:  each layer's x, layer k-1's h [B, T, H], by the forwards of the layers below the top.
 //   recordInputAdjoint: ∂L/∂x_t of a layer from the pre-activation adjoints its backward kernel wrote.
 //   recordLayerErrors:  δ^{(k)}_t = (∂h^{(k+1)}_t/∂h^{(k)}_t)ᵀ δ^{(k+1)}_t, the same-step chain of the diagnostics.
-import { isTorchCell, modelLayers, stateWidth, TORCH_GATES, type TorchCellKind } from '../model/cells.ts';
+import { isTorchCell, modelLayers, readoutOutputs, stateWidth, TORCH_GATES, type TorchCellKind } from '../model/cells.ts';
 import { layerView } from '../model/stack.ts';
 import { layerInputProgram } from '../../shaders/recurrence/layer-input.ts';
 import type { Step } from '../gpu/step.ts';
-import type { ParamLayout } from '../model/params.ts';
-import { getTensorSpec } from '../model/params.ts';
+import { getTensorSpec, type ParamLayout } from '../model/params.ts';
 import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
 import { inputAdjointProgram } from '../../shaders/recurrence/input-adjoint.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
-import { readoutOutputs } from '../model/cells.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
 import { tileFor } from './tiles.ts';
 import { recordRowWeights, rowLayout } from './weights.ts';

@@ -54,7 +54,7 @@ function readWeights(bytes: Uint8Array, flags: DiagnoseFlags): { layout: ParamLa
   const hint = modelHints(flags).cell;
   const nonlinearity = flags.nonlinearity ?? (hint === 'rnn_relu' ? 'relu' : hint === 'rnn' ? 'tanh' : undefined);
   const checkpoint = readTorchCheckpoint(bytes, { source: flags.weights, prefix: flags.prefix, readout: flags.readout, nonlinearity });
-  const model = torchCheckpointModel(checkpoint, flags.weights);
+  const model = torchCheckpointModel(checkpoint);
   if (hint && hint !== model.layout.config.cell) {
     throw new Error(`--cells ${hint} disagrees with ${flags.weights}, which holds a ${model.layout.config.cell} layer (from its tensor shapes); leave --cells out or name ${model.layout.config.cell}`);
   }
@@ -104,7 +104,7 @@ export function registerDiagnose(program: Command): void {
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
       const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
-      const stack = modelLayers(model.layout.config) > 1;
+      const layerCount = modelLayers(model.layout.config);
       const optimizerState = flags.optimizerState && config.rho ? await readFile(flags.optimizerState) : undefined;
       if (config.rho && !optimizerState) console.warn('lwin: no --optimizer-state given: ρ and the generalized envelope are skipped');
       await writingTo(out, async () => {
@@ -117,7 +117,7 @@ export function registerDiagnose(program: Command): void {
         await writeStudySummary(out, records.map((r) => ({ cell: r.cell, stats: r.stats })), used);
         await writeStudyJson(out, { config: used, weights: flags.weights, adapter: acquired.adapter, cells: records, profile: ctx.profiler?.report() });
       });
-      const layers = stack ? `, ${modelLayers(model.layout.config)} layers, each diagnosed` : '';
+      const layers = layerCount > 1 ? `, ${layerCount} layers, each diagnosed` : '';
       console.log(`diagnosed ${cell} (H=${hiddenSize}${layers}) on ${acquired.adapter.name}; outputs in ${out}`);
     } finally {
       acquired.release();

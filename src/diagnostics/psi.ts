@@ -4,9 +4,8 @@
 // the diagnostic set's size.
 import { Rng } from '../util/random.ts';
 import { deriveSeed } from '../data/seeds.ts';
-import { TensorViews } from '../model/params.ts';
 import { torchParams, type TorchLayout, type TorchParams } from '../model/f64/torch/config.ts';
-import { layerValues, type StackLayer } from '../model/stack.ts';
+import { layerValues, placeWeightIh, type StackLayer } from '../model/stack.ts';
 
 export const DEFAULT_PSI_SUBSAMPLE = 200_000;
 
@@ -123,12 +122,7 @@ export function stackDirections(torch: TorchParams, layers: readonly StackLayer[
   const views = torchParams(layout, Float64Array.from(w));
   return layers.map((layer, k) => {
     const values = layerValues(views, k, layer.runLayout);
-    if (k > 0) {
-      const wih = new TensorViews(layer.runLayout, values).get('weight_ih_l0');
-      const own = torch.layers[k]!;
-      const { hiddenSize: H } = layout.config;
-      for (let r = 0; r < own.weightIh.length / H; r++) wih.set(own.weightIh.subarray(r * H, (r + 1) * H), r * 2 * H + H);
-    }
+    if (k > 0) placeWeightIh(torch, k, layer.runLayout, values, layout.config.hiddenSize);
     return Float32Array.from(values);
   });
 }

@@ -10,7 +10,7 @@ import type { SequenceData } from '../data/dataset.ts';
 import type { Step } from '../gpu/step.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
 import type { TorchParams } from '../model/f64/torch/config.ts';
-import { layerValuesByName, stackLayers, torchCellKind, torchParamsOf, type StackLayer } from '../model/stack.ts';
+import { layerValues, stackLayers, torchCellKind, torchParamsOf, type StackLayer } from '../model/stack.ts';
 import { torchForward } from '../model/f64/torch/stack.ts';
 import { recordForward } from '../cells/forward.ts';
 import { recordTangent } from '../cells/tangent.ts';
@@ -29,8 +29,8 @@ import { BufferPlan, type PlannedBuffer } from '../gpu/buffer-plan.ts';
 import { checkTargets, isPaperLoss, recordOutputErrors, runDiagnostics, type DiagnosticsOptions } from './stage.ts';
 
 export interface StackDiagnosticsOptions extends Omit<DiagnosticsOptions, 'preconditioner' | 'fuseWindows'> {
-  /** Per layer, its optimizer preconditioner η_p in the layer's own layout (StackLayer.layout): enables ρ. */
-  preconditioners?: Float64Array[];
+  /** The optimizer's preconditioner η_p in the stack's layout (the shape of its parameters): enables ρ, layer by layer. */
+  rates?: TorchParams;
 }
 
 /** The stage's buffers per diagnostic batch (the window engines' are counted by stackPerSequence). */
@@ -87,13 +87,12 @@ export async function runStackDiagnostics(ctx: GpuContext, torch: TorchParams, d
   const layers = stackLayers(torch);
   const L = layers.length;
   const T = data.steps;
-  const withRho = Boolean(options.preconditioners);
+  const withRho = Boolean(options.rates);
   const readoutLoss = options.readoutLoss ?? { loss: 'mse', lossSteps: 'all' };
   const top = layers[L - 1]!;
   const K = readoutOutputs(top.layout.config);
   const paperLoss = isPaperLoss(top.layout, readoutLoss);
   const targetWidth = checkTargets(data, K, readoutLoss);
-  if (options.preconditioners && options.preconditioners.length !== L) throw new Error(`ρ needs one preconditioner per layer: ${L}, got ${options.preconditioners.length}`);
   const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   const stage = stackStagePlan(torch, layers, T, options.lags.length, withRho, paperLoss);
   const windowOptions = { firstOrder: options.firstOrder, lags: options.lags.length, withRho };
@@ -113,7 +112,8 @@ export async function runStackDiagnostics(ctx: GpuContext, torch: TorchParams, d
   const held = stage.allocate(ctx, batch, uploads);
   const buffer = (label: string) => held[label]!;
   const windows = layers.map(() => new WindowEngine(ctx, { cell, batch, steps: T, hidden: H, lags: options.lags, firstOrder: options.firstOrder, withRho }));
-  const rho = options.preconditioners?.map((eta, k) => new RhoEngine(ctx, layers[k]!.layout, eta));
+  const { rates } = options;
+  const rho = rates && layers.map((layer) => new RhoEngine(ctx, layer.layout, layerValues(rates, layer.index, layer.layout)));
   const psi = layers.map(() => new PsiAccumulator(options.lags, T, data.count, { subsample: options.psiSubsample ?? DEFAULT_PSI_SUBSAMPLE, seed: options.seed, lastOnly: readoutLoss.lossSteps === 'last' }));
   try {
     for (let start = 0; start < data.count; start += batch) {
@@ -225,6 +225,5 @@ export async function runModelDiagnostics(ctx: GpuContext, layout: ParamLayout, 
   if (modelLayers(layout.config) === 1) return [await runDiagnostics(ctx, layout, Float32Array.from(params), data, options)];
   const torch = torchParamsOf(layout, params);
   const { preconditioner, fuseWindows: _fuse, ...rest } = options;
-  const preconditioners = preconditioner && stackLayers(torch).map((layer) => layerValuesByName(layout, preconditioner, layer));
-  return runStackDiagnostics(ctx, torch, data, { ...rest, ...(preconditioners && { preconditioners }) });
+  return runStackDiagnostics(ctx, torch, data, { ...rest, ...(preconditioner && { rates: torchParamsOf(layout, preconditioner) }) });
 }

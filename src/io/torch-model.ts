@@ -54,7 +54,7 @@ export function torchOptimizerState(bytes: Uint8Array, ckpt: TorchCheckpoint, so
 }
 
 /** The checkpoint's model as one of lwin's cells, its L layers under PyTorch's names (ModelConfig.layers). */
-export function torchCheckpointModel(ckpt: TorchCheckpoint, _source: string): TorchModel {
+export function torchCheckpointModel(ckpt: TorchCheckpoint): TorchModel {
   const { config } = ckpt;
   const cell: TorchCellKind = torchCellKind(config);
   const layout = buildLayout({

@@ -35,18 +35,27 @@ function layerLayout(config: TorchModelConfig, inputs: number): ParamLayout {
 }
 
 /**
- * Layer k's tensors of a stack-shaped flat array (parameters, or a direction) in a layer layout: its own four as
- * `…_l0`, the readout; weight_ih's first `columns` of each row (the rest of a wider layer's row stay 0). bias=False:
- * the biases stay 0 (the same forward as none).
+ * Layer k's weight_ih [rows, D_k] of a stack-shaped array into `values` (a flat array in `layout`, whose weight_ih
+ * rows may be wider), each row starting at column `column`.
+ */
+export function placeWeightIh(torch: TorchParams, k: number, layout: ParamLayout, values: Float64Array, column = 0): void {
+  const source = torch.layers[k]!.weightIh;
+  const D = torch.layers[k]!.inputSize;
+  const target = new TensorViews(layout, values).get('weight_ih_l0');
+  const stride = layout.config.inputSize;
+  for (let r = 0; r < source.length / D; r++) target.set(source.subarray(r * D, (r + 1) * D), r * stride + column);
+}
+
+/**
+ * Layer k's tensors of a stack-shaped flat array (parameters, η_p, or a direction) in a layer layout: its own four
+ * as `…_l0` (weight_ih in the first D_k columns of a wider row, the rest 0), the readout. bias=False: the biases
+ * stay 0 (the same forward as none).
  */
 export function layerValues(torch: TorchParams, k: number, layout: ParamLayout): Float64Array {
   const values = new Float64Array(layout.totalSize);
   const views = new TensorViews(layout, values);
   const layer = torch.layers[k]!;
-  const D = layer.inputSize;
-  const wih = views.get('weight_ih_l0');
-  const stride = layout.config.inputSize;
-  for (let r = 0; r < layer.weightIh.length / D; r++) wih.set(layer.weightIh.subarray(r * D, (r + 1) * D), r * stride);
+  placeWeightIh(torch, k, layout, values);
   views.get('weight_hh_l0').set(layer.weightHh);
   if (layer.biasIh) views.get('bias_ih_l0').set(layer.biasIh);
   if (layer.biasHh) views.get('bias_hh_l0').set(layer.biasHh);
@@ -66,7 +75,6 @@ export function stackLayers(torch: TorchParams): StackLayer[] {
     return { index: k, layout, params, runLayout, runParams: layerValues(torch, k, runLayout) };
   });
 }
-
 
 /**
  * Layer k of a stacked layout (ModelConfig.layers > 1) as a single-layer cell over the same flat array: its tensors
@@ -97,14 +105,4 @@ export function torchParamsOf(layout: ParamLayout, params: ArrayLike<number>): T
     for (let i = 0; i < t.size; i++) torch.data[t.offset + i] = params[spec.offset + i]!;
   }
   return torch;
-}
-
-/** Layer k's part of a flat array in a stacked layout (its η_p, say) in the layer's own layout, by tensor name. */
-export function layerValuesByName(layout: ParamLayout, values: ArrayLike<number>, layer: StackLayer): Float64Array {
-  const out = new Float64Array(layer.layout.totalSize);
-  for (const t of layer.layout.tensors) {
-    const source = getTensorSpec(layout, t.name.replace(/_l0$/, `_l${layer.index}`));
-    for (let i = 0; i < t.size; i++) out[t.offset + i] = values[source.offset + i]!;
-  }
-  return out;
 }

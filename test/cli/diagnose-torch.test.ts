@@ -106,7 +106,7 @@ describe('lwin diagnose on a PyTorch checkpoint as it is', () => {
     expect(result.stdout).toMatch(/diagnosed torch_gru \(H=6\)/);
     expect(result.stderr).toMatch(/ignoring 1 tensor outside the torch_gru, 1 layer, D=3, H=6, readout K=1 model: bn.running_mean/);
 
-    const model = torchCheckpointModel(readTorchCheckpoint(bytes), 'model.safetensors');
+    const model = torchCheckpointModel(readTorchCheckpoint(bytes));
     const lwinFile = join(dir, 'lwin.safetensors');
     writeFileSync(lwinFile, writeSafetensors(model.layout, Float32Array.from(model.params)));
     const own = await lwin('diagnose', '--weights', lwinFile, ...SMALL, '--out', join(dir, 'own'));

@@ -45,7 +45,7 @@ afterAll(() => {
 describe.each(MANIFEST.cases)('GPU against PyTorch: $name', (c) => {
   const file = join(FIXTURES, `${c.name}.model.safetensors`);
   const checkpoint = readTorchCheckpoint(readFileSync(file), { source: file, nonlinearity: c.cell === 'rnn' ? c.nonlinearity : undefined });
-  const { layout, params } = torchCheckpointModel(checkpoint, file);
+  const { layout, params } = torchCheckpointModel(checkpoint);
   const p = Float32Array.from(params);
   const { tensors } = readNamedTensors(readFileSync(join(FIXTURES, `${c.name}.expected.safetensors`)));
   const get = (n: string) => tensors.get(n)!.data;

@@ -11,7 +11,7 @@
 //   pair_tangent(w, b, u)       ȧ of a = W x + b + U h: Ẇ x + ḃ + U̇ h + U v
 //   get_v / put_v / put_u       this thread's components of vbuf / ubuf
 //   layer_norm_tangent(...)     LayerNorm's exact JVP
-import { components, vec, type Tile } from '../tile.ts';
+import { components, tileGetter, tileSetter, vec, type Tile } from '../tile.ts';
 
 /**
  * Workgroup memory and helpers the tangent snippets use; include after tilePrelude (with arrays). With
@@ -25,7 +25,6 @@ export function tangentPrelude(tile: Tile, inputTangent: boolean): string {
   const rs = [...new Set(comps.map((c) => c.r))];
   const ks = [...new Set(comps.map((c) => c.k))];
   const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
-  const slot = (c: { r: number; k: number }) => `(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP`;
   const fma = (w: string, v: string) => `acc = fma(${vec(comps.map((c) => `${w}${c.k}`))}, ${vec(comps.map((c) => `${v}${c.r}`))}, acc);`;
   const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
   const xDot = (name: string, perUnit: boolean) => `
@@ -74,18 +73,12 @@ fn pair_tangent(w: u32, b: u32, u: u32) -> V {
   return pdu(b) + dotd_x(w) + dot_hv(u);
 }
 
-fn get_v() -> V {
-  return ${vec(comps.map((c) => `vbuf[${slot(c)}]`))};
-}
+${tileGetter(tile, 'get_v', 'vbuf')}
 
-fn put_v(v: V) {
-  ${comps.map((c) => `vbuf[${slot(c)}] = ${tile.R * tile.K === 1 ? 'v' : `v[${c.c}]`};`).join('\n  ')}
-}
+${tileSetter(tile, 'put_v', 'vbuf')}
 
 // ubuf: red's memory (see tangentPrelude)
-fn put_u(v: V) {
-  ${comps.map((c) => `red[${slot(c)}] = ${tile.R * tile.K === 1 ? 'v' : `v[${c.c}]`};`).join('\n  ')}
-}
+${tileSetter(tile, 'put_u', 'red')}
 
 ${layerNormTangent}`;
 }
