@@ -9,8 +9,9 @@
 # Environment: LWIN_KIT          the kit folder or its kit.tar.xz (default: .gpu-kit beside this repository's bench/)
 #              LWIN_KIT_SIZE     'tiny' shrinks every size (the kit's own test on a software adapter)
 #              LWIN_KIT_BUDGET   wall-time budget in seconds (default 480)
-#              LWIN_KIT_BEFORE   environment assignments giving the earlier kernels for the paper-size before/after
-#                                (default LWIN_SCRATCH_POOL=off: the scratch pool, not yet measured on a GPU)
+#              LWIN_KIT_BEFORE   environment assignments giving the earlier kernels for the paper-size before/after,
+#                                several variants separated by ';' (default 'LWIN_UNROLL=1;LWIN_SCRATCH_POOL=off': the
+#                                dot products' loops as they were, then every step's scratch created anew)
 #              LWIN_KIT_PAPER_RUN  cap in seconds of the paper-preset run (default: what is left of the budget)
 #              LWIN_KIT_SKIP     steps to skip, comma-separated (e.g. diagnostics-paper,torch)
 set -uo pipefail
@@ -112,10 +113,14 @@ step cells-bench 50 ./node bench.mjs cells --cell-size "${cell_sizes[0]}" --json
 step cells-paper 110 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper.json"
 # The same with earlier kernel choices forced back (LWIN_KIT_BEFORE, environment assignments): before and after in
 # one run on one card.
-before=${LWIN_KIT_BEFORE:-LWIN_SCRATCH_POOL=off}
-echo "$before" > "$parts/before.txt"
-# shellcheck disable=SC2086
-step cells-paper-before 60 env $before ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper-before.json"
+# Several variants, ';'-separated, run one after another: steps cells-paper-before, cells-paper-before-2, …
+IFS=';' read -r -a befores <<< "${LWIN_KIT_BEFORE:-LWIN_UNROLL=1;LWIN_SCRATCH_POOL=off}"
+for i in "${!befores[@]}"; do
+  name=cells-paper-before; [ "$i" -gt 0 ] && name=cells-paper-before-$((i + 1))
+  echo "${befores[$i]}" > "$parts/$name.txt"
+  # shellcheck disable=SC2086
+  step "$name" 60 env ${befores[$i]} ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/$name.json"
+done
 # PyTorch's layers as 2-layer stacks (SPEC §13) at the bench size
 step cells-stack 30 ./node bench.mjs cells --cells torch_gru,torch_lstm --layers 2 --cell-size "${cell_sizes[0]}" --json "$parts/cells-stack.json"
 step diagnostics-paper 90 ./node bench.mjs diagnostics --diag-size "$diag_size" --diag-lags "$diag_lags" --transport-pairs 1 --json "$parts/diagnostics-paper.json"

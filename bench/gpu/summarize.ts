@@ -35,7 +35,9 @@ function read<T>(name: string): T | undefined {
 }
 const text = (name: string) => (existsSync(join(partsDir, name)) ? readFileSync(join(partsDir, name), 'utf8') : undefined);
 
-const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', 'cells-paper-before', 'cells-stack', 'diagnostics-paper', 'peers', 'peers-paper', 'paper-run'];
+// run.sh's before-variants (LWIN_KIT_BEFORE, ';'-separated): cells-paper-before, cells-paper-before-2, …
+const beforeNames = ['cells-paper-before', ...[2, 3, 4].map((i) => `cells-paper-before-${i}`).filter((n) => existsSync(join(partsDir, `${n}.status`)))];
+const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', ...beforeNames, 'cells-stack', 'diagnostics-paper', 'peers', 'peers-paper', 'paper-run'];
 function stepStatus(name: string): { status: string; seconds?: number } {
   const raw = text(`${name}.status`)?.trim();
   if (!raw) return { status: 'not run' };
@@ -56,11 +58,14 @@ const doctor = read<DoctorReport>('doctor.json');
 const kernels = read<KernelsFile>('kernels.json')?.kernels ?? [];
 const cellsBench = read<CellsFile>('cells-bench.json')?.cells ?? [];
 const cellsPaper = read<CellsFile>('cells-paper.json')?.cells ?? [];
-// The paper size again with the kernels' earlier choices forced back (run.sh's LWIN_KIT_BEFORE, named in `before.txt`).
-const cellsPaperBefore = read<CellsFile>('cells-paper-before.json')?.cells ?? [];
+// The paper size again with the kernels' earlier choices forced back (run.sh's LWIN_KIT_BEFORE, each variant named in
+// `<step>.txt`; the first also in `before.txt`, as earlier kits wrote it).
+const befores = beforeNames.map((name, i) => ({
+  label: (text(`${name}.txt`) ?? (i === 0 ? text('before.txt') : undefined))?.trim() || 'the earlier kernels',
+  cells: read<CellsFile>(`${name}.json`)?.cells ?? [],
+}));
 // PyTorch's layers as 2-layer stacks at the bench size (SPEC §13)
 const cellsStack = read<CellsFile>('cells-stack.json')?.cells ?? [];
-const beforeLabel = text('before.txt')?.trim() || 'the earlier kernels';
 const diagnostics = read<DiagnosticsFile>('diagnostics-paper.json')?.diagnostics ?? [];
 const torch = read<TorchFile>('torch.json');
 const peers = [...(read<PeersFile>('peers.json')?.peers ?? []), ...(read<PeersFile>('peers-paper.json')?.peers ?? [])];
@@ -91,7 +96,7 @@ const summary = {
   doctor: doctor && { ok: doctor.ok, checks: doctor.checks, limits: doctor.limits, features: doctor.features },
   steps: Object.fromEntries(STEPS.map((s) => [s, stepStatus(s)])),
   kernels,
-  cells: { bench: cellsBench, paper: cellsPaper, paperBefore: { label: beforeLabel, cells: cellsPaperBefore }, stack: cellsStack },
+  cells: { bench: cellsBench, paper: cellsPaper, paperBefore: befores[0], paperBefores: befores, stack: cellsStack },
   diagnostics,
   paperRun: { epochSeconds, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings },
   torch,
@@ -120,7 +125,7 @@ lines.push(
 table(['step', 'status', 'seconds'], STEPS.map((s) => [s, summary.steps[s]!.status, f(summary.steps[s]!.seconds)]));
 lines.push('## Kernels', '');
 table(['kernel', 'shape', 'GPU ms per call', 'rate'], kernels.map((k) => [k.kernel, k.shape, f(k.gpuMsPerCall, 3), `${f(k.rate, 2)} ${k.unit}`]));
-for (const [label, rows] of [['bench size', cellsBench], ['paper size', cellsPaper], [`paper size, before (${beforeLabel})`, cellsPaperBefore], ["bench size, PyTorch's layers stacked (L=2)", cellsStack]] as const) {
+for (const [label, rows] of [['bench size', cellsBench], ['paper size', cellsPaper], ...befores.map((b) => [`paper size, before (${b.label})`, b.cells] as const), ["bench size, PyTorch's layers stacked (L=2)", cellsStack]] as const) {
   if (!rows.length) continue;
   const s = rows[0]!.size;
   lines.push(`## Training step (forward + BPTT + AdamW), ${label}: B=${s.batch} T=${s.steps} H=${s.hidden} D=${s.input}`, '');

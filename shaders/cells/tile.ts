@@ -41,6 +41,19 @@ export interface Tile {
    * caches favour one or the other by cell and size, so the autotune times both there.
    */
   weights?: 'rows';
+  /**
+   * Steps of every dot product's loop written out per iteration (absent: DOT_UNROLL). Each iteration issues all its
+   * loads before its fused multiply-adds, so a GPU has that many weight loads in flight instead of one; the
+   * multiply-adds keep their order, so every unroll gives the same sums bit for bit.
+   */
+  unroll?: number;
+}
+
+/** The dot products' default unroll (Tile.unroll). */
+export const DOT_UNROLL = 8;
+
+export function tileUnroll(tile: Tile): number {
+  return tile.unroll ?? DOT_UNROLL;
 }
 
 /** Components per thread. WGSL vectors hold at most 4. */
@@ -80,7 +93,8 @@ export function residentBlocks(tile: Tile): number {
 }
 
 export function tileKey(tile: Tile): string {
-  return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${tile.weights === 'rows' ? '-rows' : ''}`;
+  const unroll = tileUnroll(tile) === DOT_UNROLL ? '' : `-u${tileUnroll(tile)}`;
+  return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${tile.weights === 'rows' ? '-rows' : ''}${unroll}`;
 }
 
 /** Where the row helpers (row_h, row_a, row_x) read weights: buffer `buffer`, by rows or by columns (see above). */
@@ -98,6 +112,30 @@ export interface Component {
 /** The tile's components: c = k·R + r is unit block k of the group's sequence r. */
 export function components(tile: Tile): Component[] {
   return Array.from({ length: tileWidth(tile) }, (_, c) => ({ c, r: c % tile.R, k: Math.floor(c / tile.R) }));
+}
+
+/**
+ * WGSL of `var acc = V(0.0)`, the loop acc = fma(…, acc) over j < count and `return acc;`, with `unroll` iterations
+ * per pass (then one at a time for the rest). `step(j, s)` gives one iteration at index expression j: its loads,
+ * whose names end in s (distinct per iteration of a pass), and its fma.
+ */
+export function dotLoop(count: string, unroll: number, step: (j: string, s: string) => { loads: string[]; fma: string }): string {
+  const pass = Array.from({ length: unroll }, (_, i) => step(`(j + ${i}u)`, `_${i}`));
+  const one = step('j', '');
+  const body = unroll > 1
+    ? `  for (; j + ${unroll}u <= ${count}; j += ${unroll}u) {
+    ${pass.flatMap((p) => p.loads).join(' ')}
+    ${pass.map((p) => `acc = ${p.fma};`).join(' ')}
+  }
+`
+    : '';
+  return `  var acc = V(0.0);
+  var j = 0u;
+${body}  for (; j < ${count}; j++) {
+    ${one.loads.join(' ')}
+    acc = ${one.fma};
+  }
+  return acc;`;
 }
 
 /** A V (or M) built from one WGSL scalar expression per component (a splat when they are all the same). */
@@ -157,18 +195,16 @@ export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: 
   const rw = rows.buffer;
   const at = (k: number, cols: string, j: string) => (byColumns ? `${rw}[w${k} + ${j} * params.H]` : `${rw}[w${k} + ${j}]`);
   const rowBase = (k: number, cols: string) => (byColumns ? `let w${k} = off + u${k};` : `let w${k} = off + u${k} * ${cols};`);
+  const unroll = tileUnroll(tile);
   const rowDot = (name: string, buf: string) => `
 fn ${name}(off: u32) -> V {
   ${unitLets}
   ${ks.map((k) => rowBase(k, 'params.H')).join(' ')}
   ${rowLets('b')}
-  var acc = V(0.0);
-  for (var j = 0u; j < params.H; j++) {
-    ${ks.map((k) => `let p${k} = ${at(k, 'params.H', 'j')};`).join(' ')}
-    ${rs.map((r) => `let v${r} = ${buf}[b${r} + j];`).join(' ')}
-    acc = fma(${vec(comps.map((c) => `p${c.k}`))}, ${vec(comps.map((c) => `v${c.r}`))}, acc);
-  }
-  return acc;
+${dotLoop('params.H', unroll, (j, s) => ({
+  loads: [...ks.map((k) => `let p${k}${s} = ${at(k, 'params.H', j)};`), ...rs.map((r) => `let v${r}${s} = ${buf}[b${r} + ${j}];`)],
+  fma: `fma(${vec(comps.map((c) => `p${c.k}${s}`))}, ${vec(comps.map((c) => `v${c.r}${s}`))}, acc)`,
+}))}
 }`;
   const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
   // row_x0 reads row 0 of a one-row matrix for every unit (shared's scalar gate): never by columns.
@@ -177,13 +213,10 @@ fn ${name}(off: u32) -> V {
   ${unitLets}
   ${ks.map((k) => (perUnit ? rowBase(k, 'params.D') : `let w${k} = off + ${unitRow(k)} * params.D;`)).join(' ')}
   ${xRows}
-  var acc = V(0.0);
-  for (var d = 0u; d < params.D; d++) {
-    ${ks.map((k) => `let p${k} = ${perUnit ? at(k, 'params.D', 'd') : `${rw}[w${k} + d]`};`).join(' ')}
-    ${rs.map((r) => `let v${r} = x[x${r} + d];`).join(' ')}
-    acc = fma(${vec(comps.map((c) => `p${c.k}`))}, ${vec(comps.map((c) => `v${c.r}`))}, acc);
-  }
-  return acc;
+${dotLoop('params.D', unroll, (d, s) => ({
+  loads: [...ks.map((k) => `let p${k}${s} = ${perUnit ? at(k, 'params.D', d) : `${rw}[w${k} + ${d}]`};`), ...rs.map((r) => `let v${r}${s} = x[x${r} + ${d}];`)],
+  fma: `fma(${vec(comps.map((c) => `p${c.k}${s}`))}, ${vec(comps.map((c) => `v${c.r}${s}`))}, acc)`,
+}))}
 }`;
   // unit_sum's order depends on H alone (a radix-8 tree over the THT padded units), not on the tile, so every tile
   // gives the same sums bit for bit.
@@ -274,14 +307,10 @@ fn put_d(b: u32, v: V) {
 fn col_d(off: u32, b: u32) -> V {
   ${unitLets}
   ${rs.map((r) => `let b${r} = b * TSLOTS * THT + (tslot0 + ${r}u) * THT;`).join(' ')}
-  var acc = V(0.0);
-  for (var i = 0u; i < params.H; i++) {
-    let row = off + i * params.H;
-    ${ks.map((k) => `let p${k} = P[row + u${k}];`).join(' ')}
-    ${rs.map((r) => `let v${r} = dbuf[b${r} + i];`).join(' ')}
-    acc = fma(${vec(comps.map((c) => `p${c.k}`))}, ${vec(comps.map((c) => `v${c.r}`))}, acc);
-  }
-  return acc;
+${dotLoop('params.H', unroll, (i, s) => ({
+  loads: [`let row${s} = off + (${i}) * params.H;`, ...ks.map((k) => `let p${k}${s} = P[row${s} + u${k}];`), ...rs.map((r) => `let v${r}${s} = dbuf[b${r} + ${i}];`)],
+  fma: `fma(${vec(comps.map((c) => `p${c.k}${s}`))}, ${vec(comps.map((c) => `v${c.r}${s}`))}, acc)`,
+}))}
 }` : ''}
 
 struct LnOut { n: V, inv_std: V }

@@ -6,7 +6,7 @@ import type { ParamLayout } from '../model/params.ts';
 import { tangentProgram, type TangentVariant } from '../../shaders/recurrence/tangent.ts';
 import type { RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from './forward.ts';
-import { defaultTile } from './tiles.ts';
+import { defaultTileOn } from './tiles.ts';
 
 export interface TangentCall {
   layout: ParamLayout;
@@ -48,7 +48,7 @@ export function recordTangent(step: Step, call: TangentCall): void {
     throw new Error(`recordTangent: a cell-state tangent buffer was given for a ${cell} model; only lstm and torch_lstm have a cell state`);
   }
   // the training kernels' default tile (one sequence per thread group, K units per thread up to H = 1024)
-  const variant: TangentVariant = { cell, layernorm, tile: defaultTile(H), cellTangent: Boolean(call.cellTangent), inputTangent: Boolean(call.inputDirection) };
+  const variant: TangentVariant = { cell, layernorm, tile: defaultTileOn(step.device, H), cellTangent: Boolean(call.cellTangent), inputTangent: Boolean(call.inputDirection) };
   const program = tangentProgram(variant);
   const [from, to] = call.range ?? [0, call.steps];
   const buffers = {

@@ -1,9 +1,10 @@
 // Which thread tile (shaders/cells/tile.ts) the training kernels run with. Every tile computes the same sums in
 // the same order per (sequence, unit), so the choice changes speed, never results (test/cells/tiles.test.ts). `LWIN_TILE=r4k1hp64wg256`
 // (Node) forces one, for benchmarks and tests.
-import { residentBlocks, tileKey, tileWidth, type Tile } from '../../shaders/cells/tile.ts';
+import { DOT_UNROLL, residentBlocks, tileKey, tileWidth, type Tile } from '../../shaders/cells/tile.ts';
 import type { CellKind } from '../model/cells.ts';
 import { envSetting } from '../gpu/runtime.ts';
+import { onSoftwareAdapter } from '../gpu/context.ts';
 
 /** Largest hidden width H of the training kernels: 256 threads × 4 units each. */
 export const MAX_TRAIN_HIDDEN = 1024;
@@ -32,6 +33,35 @@ export function defaultTile(hidden: number): Tile {
   return tile;
 }
 
+const UNROLLS = [1, 2, 4, 8, 16];
+
+/** The dot products' unroll LWIN_UNROLL forces (benchmarks: before and after in one run), if set. */
+export function unrollSetting(): number | undefined {
+  const env = envSetting('LWIN_UNROLL');
+  if (env === undefined || env === '') return undefined;
+  const n = Number(env);
+  if (!UNROLLS.includes(n)) throw new Error(`LWIN_UNROLL=${env}: use one of ${UNROLLS.join(', ')} (steps of a dot product per loop pass; default ${DOT_UNROLL})`);
+  return n;
+}
+
+/**
+ * The dot products' unroll on `device` for a tile that names none: LWIN_UNROLL, else 1 on a CPU adapter (there the
+ * unrolled loops take LLVM 4–7× longer to compile, and a core keeps its own loads in flight), else DOT_UNROLL.
+ */
+export function deviceUnroll(device: GPUDevice): number {
+  return unrollSetting() ?? (onSoftwareAdapter(device) ? 1 : DOT_UNROLL);
+}
+
+/** `tile` with its unroll settled for `device` (a key's `-u<n>` wins; see deviceUnroll). */
+function settled(device: GPUDevice, tile: Tile): Tile {
+  return tile.unroll !== undefined ? tile : { ...tile, unroll: deviceUnroll(device) };
+}
+
+/** The default tile (defaultTile) as the kernels on `device` run it. */
+export function defaultTileOn(device: GPUDevice, hidden: number): Tile {
+  return settled(device, defaultTile(hidden));
+}
+
 /** Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads. */
 export function candidateTiles(hidden: number): Tile[] {
   const tiles: Tile[] = [];
@@ -47,14 +77,20 @@ export function candidateTiles(hidden: number): Tile[] {
 
 /**
  * A tile named by its key (`r2k1hp64wg128`) or by its sequences per group and threads alone (`r4`, `r2wg128`: the
- * units follow from H), checked to fit H; `-rows` after either reads weights by rows.
+ * units follow from H), checked to fit H; `-rows` after either reads weights by rows, and `-u<n>` after that unrolls
+ * the dot products n steps per pass instead of DOT_UNROLL.
  */
 export function parseTile(key: string, hidden: number): Tile {
-  const rows = key.trim().endsWith('-rows');
-  const name = key.trim().replace(/-rows$/, '');
+  const unrolled = /-u(\d+)$/.exec(key.trim());
+  const unroll = unrolled ? Number(unrolled[1]) : undefined;
+  if (unroll !== undefined && !UNROLLS.includes(unroll)) throw new Error(`tile "${key}": -u${unroll} is no unroll lwin has; use one of ${UNROLLS.map((n) => `-u${n}`).join(', ')}`);
+  const base = key.trim().replace(/-u\d+$/, '');
+  const rows = base.endsWith('-rows');
+  const name = base.replace(/-rows$/, '');
   const short = /^r(\d)(?:wg(\d+))?$/.exec(name);
   const found = short ? makeTile(hidden, Number(short[1]), short[2] ? Number(short[2]) : THREADS) : candidateTiles(hidden).find((t) => tileKey(t) === name);
-  const tile = found && rows ? byRows(found) : found;
+  const layout = found && rows ? byRows(found) : found;
+  const tile = layout && unroll !== undefined ? { ...layout, unroll } : layout;
   if (!tile) {
     throw new Error(`tile "${key}" does not fit H=${hidden}; choose one of ${candidateTiles(hidden).map(tileKey).join(', ')}`);
   }
@@ -86,7 +122,7 @@ export function forcedTile(hidden: number): Tile | undefined {
   return forced ? parseTile(forced, hidden) : undefined;
 }
 
-/** The tile of the training kernels on `device`: LWIN_TILE, else the chosen one, else the default. */
+/** The tile of the training kernels on `device`: LWIN_TILE, else the chosen one, else the default; unroll settled. */
 export function tileFor(device: GPUDevice, cell: CellKind, layernorm: boolean, hidden: number): Tile {
-  return forcedTile(hidden) ?? chosen.get(device)?.get(choiceKey(cell, layernorm, hidden)) ?? defaultTile(hidden);
+  return settled(device, forcedTile(hidden) ?? chosen.get(device)?.get(choiceKey(cell, layernorm, hidden)) ?? defaultTile(hidden));
 }

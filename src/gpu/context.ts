@@ -23,6 +23,13 @@ export interface ContextOptions {
   tileCache?: { storage: Storage; path: string };
 }
 
+const softwareDevices = new WeakSet<GPUDevice>();
+
+/** Whether `device` came from a fallback (CPU) adapter, as a context made on it was told. */
+export function onSoftwareAdapter(device: GPUDevice): boolean {
+  return softwareDevices.has(device);
+}
+
 export class GpuContext implements StepHost {
   readonly pipelines: PipelineCache;
   readonly staging: StagingPool;
@@ -42,6 +49,7 @@ export class GpuContext implements StepHost {
     this.pipelines = new PipelineCache(device);
     this.staging = new StagingPool(device);
     this.hasTimestamps = device.features.has('timestamp-query');
+    if (this.softwareAdapter) softwareDevices.add(device);
     if (options.profile) {
       this.profiler = new Profiler(this.hasTimestamps ? 'timestamp-query' : 'wall-clock', options.adapter?.name ?? '');
       if (this.hasTimestamps) this.timestamps = new TimestampRecorder(device);

@@ -36,6 +36,11 @@ describe('tile shapes', () => {
   it('names tiles by key or by R and threads, and refuses what does not fit', () => {
     expect(tileKey(parseTile('r4wg64', 64))).toBe('r4k1hp64wg64');
     expect(parseTile('r2k1hp64wg128', 64)).toEqual(makeTile(64, 2, 128));
+    expect(parseTile('r4wg64-rows-u1', 64)).toEqual({ ...makeTile(64, 4, 64), weights: 'rows', unroll: 1 });
+    expect(tileKey(parseTile('r4wg64-u1', 64))).toBe('r4k1hp64wg64-u1');
+    expect(parseTile('r4wg64-u8', 64)).toEqual({ ...makeTile(64, 4, 64), unroll: 8 });
+    expect(tileKey({ ...makeTile(64, 4, 64)!, unroll: 8 })).toBe('r4k1hp64wg64'); // a GPU's default unroll names no suffix
+    expect(() => parseTile('r4wg64-u3', 64)).toThrow(/-u3 is no unroll lwin has; use one of -u1, -u2, -u4, -u8, -u16/);
     expect(() => parseTile('r4', 1024)).toThrow(/does not fit H=1024; choose one of r1k4hp256wg256/);
     expect(() => defaultTile(1025)).toThrow('hidden size H=1025 exceeds the recurrent kernels\' limit of 1024');
   });
@@ -55,7 +60,11 @@ describe.each(tileCases)('%s (LayerNorm %s): every tile gives the default tile\'
     const base = await run();
     // Three tiles unlike the default (R = 2 and 4, 64 and 128 threads): every candidate would compile 18 pipelines
     // per cell, minutes on lavapipe; the shapes test above covers what differs between the rest.
-    const tiles = ['r2wg128', 'r4wg64', 'r1wg64'].map((key) => parseTile(key, H));
+    // One of them unrolls the dot products two steps per pass (a CPU adapter's default is 1), which must not change
+    // a bit either: H = 20 takes ten passes, D = 3 one pass and one single step. gru's (row_h, row_a, row_x and
+    // col_d) also runs with a GPU's 8: two passes and four single steps. Unrolled loops compile slowly on lavapipe.
+    const keys = ['r2wg128', 'r4wg64-u2', 'r1wg64', ...(cell === 'gru' ? ['r2wg128-u8'] : [])];
+    const tiles = keys.map((key) => parseTile(key, H));
     for (const tile of tiles) {
       chooseTile(gpu.ctx.device, cell, layernorm, H, tile);
       const got = await run();
