@@ -8,6 +8,7 @@ import { d } from '../src/gpu/layout.ts';
 import { defineProgram, type Program, type ShaderHead } from '../src/gpu/program.ts';
 import { foldRows } from '../src/gpu/grid.ts';
 import { compensatedSum, foldedRow } from './common.ts';
+import { envSetting } from '../src/gpu/runtime.ts';
 
 const RowMap = { rowsPer: d.u32, rowStride: d.u32, rowBase: d.u32, width: d.u32, offset: d.u32 };
 
@@ -39,11 +40,26 @@ export function gradSlices(softwareAdapter: boolean): number {
   return softwareAdapter ? 1 : 4;
 }
 
+/**
+ * Rows per pass of a thread's loop (GRAD_UNROLL on a GPU, 1 on a CPU adapter, where unrolled loops compile slowly
+ * and gain nothing); LWIN_GRAD_UNROLL forces one (benchmarks). Any choice gives the same bits.
+ */
+export function gradUnroll(softwareAdapter: boolean): number {
+  const env = envSetting('LWIN_GRAD_UNROLL');
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (![1, 2, 4, 8].includes(n)) throw new Error(`LWIN_GRAD_UNROLL=${env}: use 1, 2, 4 or 8 (rows per pass of the weight gradients' loop; default ${GRAD_UNROLL} on GPUs)`);
+    return n;
+  }
+  return softwareAdapter ? 1 : GRAD_UNROLL;
+}
+export const GRAD_UNROLL = 4;
+
 /** With `ones`, V ≡ 1 and is not bound. Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded. */
-export function gradProgram(ones: boolean, slices = 1): Program<typeof GradParams> {
+export function gradProgram(ones: boolean, slices = 1, unroll = 1): Program<typeof GradParams> {
   return defineProgram({
     name: 'weight_grad',
-    variantKey: `${ones ? 'ones' : 'outer'}${slices > 1 ? `,s${slices}` : ''}`,
+    variantKey: `${ones ? 'ones' : 'outer'}${slices > 1 ? `,s${slices}` : ''}${unroll > 1 ? `,u${unroll}` : ''}`,
     bindings: [
       { name: 'A', access: 'read', type: 'f32' },
       ...(ones ? [] : [{ name: 'V', access: 'read', type: 'f32' } as const]),
@@ -52,12 +68,31 @@ export function gradProgram(ones: boolean, slices = 1): Program<typeof GradParam
     uniform: { name: 'params', struct: 'GradParams', schema: GradParams },
     workgroupSize: [WG, WG, slices],
     dispatch: (p, limits) => [Math.ceil(p.C / GRAD_TILE), ...foldRows(Math.ceil(p.R / GRAD_TILE) * p.chunks, limits.maxWorkgroupsPerDimension)],
-    shader: (head) => gradShader(ones, slices, head),
+    shader: (head) => gradShader(ones, slices, unroll, head),
   });
 }
 
-function gradShader(ones: boolean, slices: number, head: ShaderHead): string {
+function gradShader(ones: boolean, slices: number, unroll: number, head: ShaderHead): string {
   const SLICES = slices;
+  const UNROLL = unroll;
+  const PASS = Array.from({ length: unroll }, (_, u) => u);
+  // One row's element offsets (ab, vb), then the counters' step to the next row: along the sequence, or on to the
+  // next sequence's first row.
+  const rowAddress = (s: string) => `    let ab${s} = ra * params.aWidth + params.aOffset;
+${ones ? '' : `    let vb${s} = rv * params.vWidth + params.vOffset;\n`}    pa++;
+    ra++;
+    if (pa == params.aRowsPer) { pa = 0u; ra += params.aRowStride - params.aRowsPer; }
+    pv++;
+    rv++;
+    if (pv == params.vRowsPer) { pv = 0u; rv += params.vRowStride - params.vRowsPer; }`;
+  const rowLoads = (s: string) => `    let v${s} = ${ones ? 'vec4f(1.0)' : `vec4f(${COLS.map((j) => `V[vb${s} + min(c0 + lid.x + ${j * WG}u, params.C - 1u)]`).join(', ')})`};
+${ROWS.map((i) => `    let a${i}${s} = A[ab${s} + min(r0 + lid.y + ${i * WG}u, params.R - 1u)];`).join('\n')}`;
+  // TwoSum of hi_i and the products
+  const rowSums = (s: string) => ROWS.map((i) => `    let x${i}${s} = a${i}${s} * v${s};
+    let s${i}${s} = opaque4(hi${i} + x${i}${s}, z);
+    let b${i}${s} = opaque4(s${i}${s} - hi${i}, z);
+    lo${i} += (hi${i} - opaque4(s${i}${s} - b${i}${s}, z)) + (x${i}${s} - b${i}${s});
+    hi${i} = s${i}${s};`).join('\n');
   return wgsl`
 ${head.declarations}
 ${compensatedSum('params.one')}
@@ -97,27 +132,18 @@ ${ROWS.map((i) => `  var hi${i} = vec4f(0.0);
   var ra = row_a(n0);
   var pv = n0 % params.vRowsPer;
   var rv = row_v(n0);
-  for (var n = n0; n < n1; n++) {
-    let ab = ra * params.aWidth + params.aOffset;
-#if ${!ones}
-    let vb = rv * params.vWidth + params.vOffset;
-    let v = vec4f(${COLS.map((j) => `V[vb + min(c0 + lid.x + ${j * WG}u, params.C - 1u)]`).join(', ')});
-#else
-    let v = vec4f(1.0);
-#endif
-${ROWS.map((i) => `    // TwoSum of hi_i and the products
-    let x${i} = A[ab + min(r0 + lid.y + ${i * WG}u, params.R - 1u)] * v;
-    let s${i} = opaque4(hi${i} + x${i}, z);
-    let b${i} = opaque4(s${i} - hi${i}, z);
-    lo${i} += (hi${i} - opaque4(s${i} - b${i}, z)) + (x${i} - b${i});
-    hi${i} = s${i};`).join('\n')}
-    // Next row: one step along the sequence, or on to the next sequence's first row.
-    pa++;
-    ra++;
-    if (pa == params.aRowsPer) { pa = 0u; ra += params.aRowStride - params.aRowsPer; }
-    pv++;
-    rv++;
-    if (pv == params.vRowsPer) { pv = 0u; rv += params.vRowStride - params.vRowsPer; }
+  var n = n0;
+${UNROLL > 1 ? `  // ${UNROLL} rows per pass: their addresses, then all their loads, then their sums in row order (the same sums
+  // as one row at a time, bit for bit, with ${UNROLL} rows' loads in flight on a GPU instead of one).
+  for (; n + ${UNROLL}u <= n1; n += ${UNROLL}u) {
+${PASS.map((u) => rowAddress(`_${u}`)).join('\n')}
+${PASS.map((u) => rowLoads(`_${u}`)).join('\n')}
+${PASS.map((u) => rowSums(`_${u}`)).join('\n')}
+  }
+` : ''}  for (; n < n1; n++) {
+${rowAddress('')}
+${rowLoads('')}
+${rowSums('')}
   }
   // Slices 1.. leave their pairs in red; slice 0 adds them in slice order and writes the partials, a tile row i
   // at a time (red holds one row's pairs of every slice: 3 · 64 · 4 vec2f = 6 KiB).
