@@ -23,19 +23,36 @@ import { benchPeers, PEER_CELLS } from './peers.ts';
 import { benchDiagnostics, DIAGNOSTICS_BENCH_SIZE, type DiagnosticsBenchSize } from './diagnostics.ts';
 import { nodeTileCache } from '../src/io/node-storage.ts';
 
-const { values: flags, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    json: { type: 'string' },
-    cells: { type: 'string' },
-    'cell-size': { type: 'string', multiple: true },
-    'diag-size': { type: 'string' },
-    'diag-lags': { type: 'string' },
-    'transport-pairs': { type: 'string' },
-    'kernel-scale': { type: 'string' },
-    layers: { type: 'string' },
-  },
-});
+const USAGE = `usage: npm run bench [-- kernels|cells|diagnostics|stats|peers[,…]] [--json FILE] [--cells a,b]
+  [--cell-size BxTxHxD …] [--layers L] [--diag-size NxTxHxD] [--diag-lags MIN:MAX:NUM] [--transport-pairs N]
+  [--kernel-scale S]   (each option is described at the top of bench/index.ts)`;
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'string' },
+  cells: { type: 'string' },
+  'cell-size': { type: 'string', multiple: true },
+  'diag-size': { type: 'string' },
+  'diag-lags': { type: 'string' },
+  'transport-pairs': { type: 'string' },
+  'kernel-scale': { type: 'string' },
+  layers: { type: 'string' },
+} as const;
+
+/** The flags, or the usage and exit 2 on one it does not know (instead of parseArgs' stack trace). */
+function parseFlags() {
+  try {
+    return parseArgs({ allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message.split('. ')[0]}.\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const { values: flags, positionals } = parseFlags();
+if (flags.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 // One part, or several joined by commas (`kernels,cells`: the matmul calibration and the cells in one run).
 const parts = positionals[0]?.split(',').filter(Boolean);
 const PARTS = ['kernels', 'cells', 'diagnostics', 'stats', 'peers'];

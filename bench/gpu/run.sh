@@ -12,6 +12,9 @@
 #              LWIN_KIT_BEFORE   environment assignments giving the earlier kernels for the paper-size before/after,
 #                                several variants separated by ';' (default 'LWIN_UNROLL=1;LWIN_SCRATCH_POOL=off': the
 #                                dot products' loops as they were, then every step's scratch created anew)
+#              LWIN_KIT_BEFORE_BENCH  environment assignments for a before/after at the bench size too (cells and
+#                                peers; unset: none)
+#              LWIN_KIT_CELLS    the bench-size cells steps' cells, comma-separated (default: all)
 #              LWIN_KIT_PAPER_RUN  cap in seconds of the paper-preset run (default: what is left of the budget)
 #              LWIN_KIT_SKIP     steps to skip, comma-separated (e.g. diagnostics-paper,torch)
 set -uo pipefail
@@ -109,7 +112,14 @@ step kernels 40 ./node bench.mjs kernels --kernel-scale "$kernel_scale" --json "
 if command -v python3 >/dev/null 2>&1; then
   step torch 60 env PYTHONUNBUFFERED=1 python3 torch_anchor.py "$parts/torch.json" "${cell_sizes[@]}"
 fi
-step cells-bench 50 ./node bench.mjs cells --cell-size "${cell_sizes[0]}" --json "$parts/cells-bench.json"
+cell_only=(); [ -n "${LWIN_KIT_CELLS:-}" ] && cell_only=(--cells "$LWIN_KIT_CELLS")
+step cells-bench 50 ./node bench.mjs cells "${cell_only[@]}" --cell-size "${cell_sizes[0]}" --json "$parts/cells-bench.json"
+# The bench size again with LWIN_KIT_BEFORE_BENCH (environment assignments), when set: the cells here and the peers
+# below, before and after on one card for the sizes the lavapipe tables use.
+before_bench=${LWIN_KIT_BEFORE_BENCH:-}
+[ -n "$before_bench" ] && echo "$before_bench" > "$parts/bench-before.txt"
+# shellcheck disable=SC2086
+[ -n "$before_bench" ] && step cells-bench-before 50 env $before_bench ./node bench.mjs cells "${cell_only[@]}" --cell-size "${cell_sizes[0]}" --json "$parts/cells-bench-before.json"
 step cells-paper 110 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper.json"
 # The same with earlier kernel choices forced back (LWIN_KIT_BEFORE, environment assignments): before and after in
 # one run on one card.
@@ -127,6 +137,8 @@ step diagnostics-paper 90 ./node bench.mjs diagnostics --diag-size "$diag_size" 
 # lwin against TF.js (tfjs-layers on tfjs-backend-webgpu) on this adapter: both layers at the bench size, then the
 # GRU at the paper size (TF.js takes seconds per paper-size batch); what finishes within a cap is kept.
 step peers 100 ./node bench.mjs peers --cell-size "${cell_sizes[0]}" --json "$parts/peers.json"
+# shellcheck disable=SC2086
+[ -n "$before_bench" ] && step peers-before 100 env $before_bench ./node bench.mjs peers --cell-size "${cell_sizes[0]}" --json "$parts/peers-before.json"
 [ "$size" = tiny ] || step peers-paper 120 ./node bench.mjs peers --cells gru --cell-size "${cell_sizes[1]}" --json "$parts/peers-paper.json"
 # The paper preset for one cell, 2 epochs; its progress lines give the epoch times if the budget stops it early.
 step paper-run "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines ./node lwin.mjs run --preset paper --cells gru --epochs 2 "${run_args[@]}" --out "$work/study" 2> "$parts/paper-run.progress"

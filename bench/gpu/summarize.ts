@@ -37,7 +37,9 @@ const text = (name: string) => (existsSync(join(partsDir, name)) ? readFileSync(
 
 // run.sh's before-variants (LWIN_KIT_BEFORE, ';'-separated): cells-paper-before, cells-paper-before-2, …
 const beforeNames = ['cells-paper-before', ...[2, 3, 4].map((i) => `cells-paper-before-${i}`).filter((n) => existsSync(join(partsDir, `${n}.status`)))];
-const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', 'cells-paper', ...beforeNames, 'cells-stack', 'diagnostics-paper', 'peers', 'peers-paper', 'paper-run'];
+// run.sh's bench-size before/after (LWIN_KIT_BEFORE_BENCH), when it ran
+const benchBefore = ['cells-bench-before', 'peers-before'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
+const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', ...benchBefore.slice(0, 1), 'cells-paper', ...beforeNames, 'cells-stack', 'diagnostics-paper', 'peers', ...benchBefore.slice(1), 'peers-paper', 'paper-run'];
 function stepStatus(name: string): { status: string; seconds?: number } {
   const raw = text(`${name}.status`)?.trim();
   if (!raw) return { status: 'not run' };
@@ -64,6 +66,9 @@ const befores = beforeNames.map((name, i) => ({
   label: (text(`${name}.txt`) ?? (i === 0 ? text('before.txt') : undefined))?.trim() || 'the earlier kernels',
   cells: read<CellsFile>(`${name}.json`)?.cells ?? [],
 }));
+const benchBeforeLabel = text('bench-before.txt')?.trim() || 'the earlier kernels';
+const cellsBenchBefore = read<CellsFile>('cells-bench-before.json')?.cells ?? [];
+const peersBefore = read<PeersFile>('peers-before.json')?.peers ?? [];
 // PyTorch's layers as 2-layer stacks at the bench size (SPEC §13)
 const cellsStack = read<CellsFile>('cells-stack.json')?.cells ?? [];
 const diagnostics = read<DiagnosticsFile>('diagnostics-paper.json')?.diagnostics ?? [];
@@ -96,11 +101,12 @@ const summary = {
   doctor: doctor && { ok: doctor.ok, checks: doctor.checks, limits: doctor.limits, features: doctor.features },
   steps: Object.fromEntries(STEPS.map((s) => [s, stepStatus(s)])),
   kernels,
-  cells: { bench: cellsBench, paper: cellsPaper, paperBefore: befores[0], paperBefores: befores, stack: cellsStack },
+  cells: { bench: cellsBench, paper: cellsPaper, paperBefore: befores[0], paperBefores: befores, benchBefore: { label: benchBeforeLabel, cells: cellsBenchBefore }, stack: cellsStack },
   diagnostics,
   paperRun: { epochSeconds, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings },
   torch,
   peers,
+  peersBefore: { label: benchBeforeLabel, peers: peersBefore },
   projection,
 };
 await writeFileAtomic(join(outDir, 'gpu-kit.json'), `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`);
@@ -125,7 +131,7 @@ lines.push(
 table(['step', 'status', 'seconds'], STEPS.map((s) => [s, summary.steps[s]!.status, f(summary.steps[s]!.seconds)]));
 lines.push('## Kernels', '');
 table(['kernel', 'shape', 'GPU ms per call', 'rate'], kernels.map((k) => [k.kernel, k.shape, f(k.gpuMsPerCall, 3), `${f(k.rate, 2)} ${k.unit}`]));
-for (const [label, rows] of [['bench size', cellsBench], ['paper size', cellsPaper], ...befores.map((b) => [`paper size, before (${b.label})`, b.cells] as const), ["bench size, PyTorch's layers stacked (L=2)", cellsStack]] as const) {
+for (const [label, rows] of [['bench size', cellsBench], [`bench size, before (${benchBeforeLabel})`, cellsBenchBefore], ['paper size', cellsPaper], ...befores.map((b) => [`paper size, before (${b.label})`, b.cells] as const), ["bench size, PyTorch's layers stacked (L=2)", cellsStack]] as const) {
   if (!rows.length) continue;
   const s = rows[0]!.size;
   lines.push(`## Training step (forward + BPTT + AdamW), ${label}: B=${s.batch} T=${s.steps} H=${s.hidden} D=${s.input}`, '');
@@ -153,16 +159,20 @@ if (torch?.results?.length) {
     }),
   );
 } else lines.push(`PyTorch anchor: ${torch?.skipped ?? 'not run'}`, '');
-if (peers.length) {
-  lines.push('## TF.js on the same adapter: tfjs-layers 4.22 on tfjs-backend-webgpu, lwin\'s device, no LayerNorm, Adam, interleaved medians', '');
+for (const [label, rows] of [['', peers], [`, before (${benchBeforeLabel})`, peersBefore]] as const) {
+  if (!rows.length) {
+    if (!label) lines.push(`TF.js peers: ${summary.steps.peers!.status}`, '');
+    continue;
+  }
+  lines.push(`## TF.js on the same adapter${label}: tfjs-layers 4.22 on tfjs-backend-webgpu, lwin's device, no LayerNorm, Adam, interleaved medians`, '');
   table(
     ['layer', 'size B×T×H×D', 'lwin ms per batch', 'TF.js ms per batch', 'lwin sequence-steps/s', 'TF.js sequence-steps/s', 'lwin / TF.js'],
-    peers.map((p) => [
+    rows.map((p) => [
       p.cell.toUpperCase(), `${p.size.batch}×${p.size.steps}×${p.size.hidden}×${p.size.input}`, f(p.lwinMsPerBatch), f(p.tfjsMsPerBatch),
       `${f(p.lwinSequenceStepsPerSecond / 1e3)} k`, `${f(p.tfjsSequenceStepsPerSecond / 1e3)} k`, `${f(p.ratio, 2)}×`,
     ]),
   );
-} else lines.push(`TF.js peers: ${summary.steps.peers!.status}`, '');
+}
 if (diagnostics.length) {
   const s = diagnostics[0]!.size;
   lines.push(`## Diagnostic stage: N=${s.sequences} T=${s.steps} H=${s.hidden} D=${s.input}, ${s.lags.num} lags ${s.lags.min}…${s.lags.max}`, '');

@@ -154,7 +154,7 @@ export class GradientPartials {
       };
       const ones = term.v.source === 'ones';
       const V = term.v.source === 'ones' ? undefined : b[term.v.source];
-      step.run(gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(step.softwareAdapter)), { A: b[term.a.source], V, partials: this.buffers[i]! }, params);
+      step.run(gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll()), { A: b[term.a.source], V, partials: this.buffers[i]! }, params);
     });
   }
 
