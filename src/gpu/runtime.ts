@@ -29,8 +29,8 @@ interface DenoGlobal {
 }
 
 /**
- * A setting from the environment (`LWIN_TILE`, `LWIN_WEIGHTS`, `LWIN_SCRATCH_POOL`: benchmark switches): Node's
- * process.env, else undefined. Deno without --allow-env throws on access, and a browser has no environment; both
+ * A setting from the environment (`LWIN_TILE`, `LWIN_WEIGHTS`, `LWIN_UNROLL`, `LWIN_GRAD_UNROLL`, `LWIN_SCRATCH_POOL`:
+ * benchmark switches): Node's process.env, else undefined. Deno without --allow-env throws on access, and a browser has no environment; both
  * get the defaults.
  */
 export function envSetting(name: string): string | undefined {
