@@ -24,6 +24,7 @@ export interface ContextOptions {
 }
 
 const softwareDevices = new WeakSet<GPUDevice>();
+const SOFTWARE_RASTERIZERS = /swiftshader|llvmpipe|lavapipe/i;
 
 /** Whether `device` came from a fallback (CPU) adapter, as a context made on it was told. */
 export function onSoftwareAdapter(device: GPUDevice): boolean {
@@ -63,9 +64,13 @@ export class GpuContext implements StepHost {
     });
   }
 
-  /** A fallback (CPU) adapter; unknown adapters count as GPUs. */
+  /**
+   * A CPU adapter: a fallback adapter, or one named as a software rasterizer (a runtime that exposes SwiftShader or
+   * lavapipe as its only adapter may not flag it). Unknown adapters count as GPUs.
+   */
   get softwareAdapter(): boolean {
-    return this.options.adapter?.isFallbackAdapter ?? false;
+    const adapter = this.options.adapter;
+    return Boolean(adapter && (adapter.isFallbackAdapter || SOFTWARE_RASTERIZERS.test(`${adapter.name} ${adapter.vendor} ${adapter.device}`)));
   }
 
   get adapterName(): string {

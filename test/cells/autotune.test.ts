@@ -1,11 +1,10 @@
 // The tile autotune (src/cells/autotune.ts): first use times the shortlist and caches the fastest per adapter;
 // later uses read the cache; a damaged cache is tuned again; LWIN_TILE wins; without a cache nothing is timed.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { useGpu } from '../support/gpu.ts';
+import { gpuLikeContext, useGpu } from '../support/gpu.ts';
 import { memoryStorage } from '../../src/io/storage.ts';
 import { choiceKey, ensureTile, shortlist } from '../../src/cells/autotune.ts';
-import { GpuContext } from '../../src/gpu/index.ts';
-import { chooseTile, defaultTile, tileFor } from '../../src/cells/tiles.ts';
+import { chooseTile, defaultTile, defaultTileOn, tileFor } from '../../src/cells/tiles.ts';
 import { tileKey } from '../../shaders/cells/tile.ts';
 
 const gpu = useGpu();
@@ -16,6 +15,9 @@ afterEach(() => {
   chooseTile(gpu.ctx.device, 'gru', true, 20, defaultTile(20));
 });
 
+/** The key of the tile gru uses at H = 20, without the dot products' unroll (the device's, never tuned or cached). */
+const shapeInUse = () => tileKey({ ...tileFor(gpu.ctx.device, 'gru', true, 20), unroll: undefined });
+
 describe('tile autotune', () => {
   it('on a GPU the shortlist holds each shape by columns and by rows; a CPU adapter times columns only', () => {
     const cpu = shortlist(20).map(tileKey);
@@ -25,7 +27,7 @@ describe('tile autotune', () => {
   });
 
   it('a GPU adapter may choose a tile by rows: cached under its key and read back as such', async () => {
-    const asGpu = new GpuContext(gpu.ctx.device, { adapter: { ...gpu.acquired.adapter, isFallbackAdapter: false } });
+    const asGpu = gpuLikeContext(gpu);
     const cache = { storage: memoryStorage(), path: 'cache/tiles.json' };
     const tuned = await ensureTile(asGpu, { ...request, batch: 5 }, cache, 'adapter G');
     expect(Object.keys(tuned!.timings!).sort()).toEqual(shortlist(20, false).map(tileKey).sort());
@@ -44,7 +46,7 @@ describe('tile autotune', () => {
     expect(Object.keys(timings).sort()).toEqual(shortlist(20).map(tileKey).sort());
     const fastest = Object.entries(timings).sort((a, b) => a[1] - b[1])[0]![0];
     expect(tuned!.tile).toBe(fastest);
-    expect(tileKey(tileFor(gpu.ctx.device, 'gru', true, 20))).toBe(fastest);
+    expect(shapeInUse()).toBe(fastest);
     const file = JSON.parse(new TextDecoder().decode(await cache.storage.read(cache.path)));
     expect(file).toEqual({ 'adapter A': { [choiceKey(request)]: fastest } });
 
@@ -52,7 +54,7 @@ describe('tile autotune', () => {
     chooseTile(gpu.ctx.device, 'gru', true, 20, defaultTile(20));
     const again = await ensureTile(gpu.ctx, request, cache, 'adapter A');
     expect(again).toEqual({ key: choiceKey(request), tile: fastest, source: 'cache' });
-    expect(tileKey(tileFor(gpu.ctx.device, 'gru', true, 20))).toBe(fastest);
+    expect(shapeInUse()).toBe(fastest);
     expect((await ensureTile(gpu.ctx, { ...request, batch: 3 }, cache, 'adapter B'))?.source).toBe('tuned');
     const both = JSON.parse(new TextDecoder().decode(await cache.storage.read(cache.path)));
     expect(Object.keys(both).sort()).toEqual(['adapter A', 'adapter B']);
@@ -73,6 +75,6 @@ describe('tile autotune', () => {
     expect(await cache.storage.read(cache.path)).toBeUndefined();
     vi.unstubAllEnvs();
     expect(await ensureTile(gpu.ctx, request, undefined, 'a')).toBeUndefined();
-    expect(tileFor(gpu.ctx.device, 'gru', true, 20)).toEqual(defaultTile(20));
+    expect(tileFor(gpu.ctx.device, 'gru', true, 20)).toEqual(defaultTileOn(gpu.ctx.device, 20));
   });
 });

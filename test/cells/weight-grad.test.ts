@@ -3,9 +3,8 @@
 // agree with the float64 twin, and with each other to a few units in the last place (the compensated sums group
 // the rows differently, each exact to ~2^-48 before the final rounding).
 import { describe, expect, it } from 'vitest';
-import { useGpu } from '../support/gpu.ts';
+import { gpuLikeContext, useGpu } from '../support/gpu.ts';
 import { gaussianInputs, gpuGradient } from '../support/cells.ts';
-import { GpuContext } from '../../src/gpu/index.ts';
 import { buildLayout, initParams, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
@@ -17,7 +16,7 @@ const gpu = useGpu();
 describe.each(['gru', 'lstm', 'torch_gru', 'shared'] as CellKind[])('%s: weight gradients, one slice and four', (cell) => {
   it('B=6 T=37 H=20 D=3, stored and checkpointed: both against float64 and each other', async () => {
     expect(gpu.ctx.softwareAdapter).toBe(true);
-    const asGpu = new GpuContext(gpu.ctx.device, { adapter: { ...gpu.acquired.adapter, isFallbackAdapter: false } });
+    const asGpu = gpuLikeContext(gpu);
     expect(asGpu.softwareAdapter).toBe(false);
     const [B, T, H, D] = [6, 37, 20, 3];
     const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });

@@ -35,3 +35,13 @@ export function useGpu(options: { profile?: boolean; defaultLimits?: boolean } =
   });
   return fixture;
 }
+
+/**
+ * A second context on the fixture's device that takes its adapter for a GPU (not a fallback adapter, not named as a
+ * software rasterizer): the GPU shapes of kernels that a CPU adapter runs otherwise (weight-gradient slices, the
+ * autotune's shortlist). Kernels choosing by device (the dot products' unroll) still see the device as the CPU's.
+ */
+export function gpuLikeContext(gpu: GpuFixture): GpuContext {
+  const adapter = { ...gpu.acquired.adapter, isFallbackAdapter: false, name: 'test GPU', description: 'test GPU', vendor: 'test', device: 'test' };
+  return new GpuContext(gpu.ctx.device, { adapter });
+}
