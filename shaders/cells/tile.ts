@@ -117,15 +117,16 @@ export function components(tile: Tile): Component[] {
 /**
  * WGSL of `var acc = V(0.0)`, the loop acc = fma(…, acc) over j < count and `return acc;`, with `unroll` iterations
  * per pass (then one at a time for the rest). `step(j, s)` gives one iteration at index expression j: its loads,
- * whose names end in s (distinct per iteration of a pass), and its fma.
+ * whose names end in s (distinct per iteration of a pass), and its multiply-adds into acc, in order.
  */
-export function dotLoop(count: string, unroll: number, step: (j: string, s: string) => { loads: string[]; fma: string }): string {
+export function dotLoop(count: string, unroll: number, step: (j: string, s: string) => { loads: string[]; fmas: string[] }): string {
   const pass = Array.from({ length: unroll }, (_, i) => step(`(j + ${i}u)`, `_${i}`));
   const one = step('j', '');
+  const sums = (fmas: string[]) => fmas.map((f) => `acc = ${f};`).join(' ');
   const body = unroll > 1
     ? `  for (; j + ${unroll}u <= ${count}; j += ${unroll}u) {
     ${pass.flatMap((p) => p.loads).join(' ')}
-    ${pass.map((p) => `acc = ${p.fma};`).join(' ')}
+    ${pass.map((p) => sums(p.fmas)).join(' ')}
   }
 `
     : '';
@@ -133,9 +134,15 @@ export function dotLoop(count: string, unroll: number, step: (j: string, s: stri
   var j = 0u;
 ${body}  for (; j < ${count}; j++) {
     ${one.loads.join(' ')}
-    acc = ${one.fma};
+    ${sums(one.fmas)}
   }
   return acc;`;
+}
+
+/** fma(W, X, acc) of a tile: weight w<k><s> of each component's unit block against value x<r><s> of its sequence. */
+export function tileFma(tile: Tile, w: string, x: string, s: string): string {
+  const comps = components(tile);
+  return `fma(${vec(comps.map((c) => `${w}${c.k}${s}`))}, ${vec(comps.map((c) => `${x}${c.r}${s}`))}, acc)`;
 }
 
 /** A V (or M) built from one WGSL scalar expression per component (a splat when they are all the same). */
@@ -203,7 +210,7 @@ fn ${name}(off: u32) -> V {
   ${rowLets('b')}
 ${dotLoop('params.H', unroll, (j, s) => ({
   loads: [...ks.map((k) => `let p${k}${s} = ${at(k, 'params.H', j)};`), ...rs.map((r) => `let v${r}${s} = ${buf}[b${r} + ${j}];`)],
-  fma: `fma(${vec(comps.map((c) => `p${c.k}${s}`))}, ${vec(comps.map((c) => `v${c.r}${s}`))}, acc)`,
+  fmas: [tileFma(tile, 'p', 'v', s)],
 }))}
 }`;
   const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
@@ -215,7 +222,7 @@ fn ${name}(off: u32) -> V {
   ${xRows}
 ${dotLoop('params.D', unroll, (d, s) => ({
   loads: [...ks.map((k) => `let p${k}${s} = ${perUnit ? at(k, 'params.D', d) : `${rw}[w${k} + ${d}]`};`), ...rs.map((r) => `let v${r}${s} = x[x${r} + ${d}];`)],
-  fma: `fma(${vec(comps.map((c) => `p${c.k}${s}`))}, ${vec(comps.map((c) => `v${c.r}${s}`))}, acc)`,
+  fmas: [tileFma(tile, 'p', 'v', s)],
 }))}
 }`;
   // unit_sum's order depends on H alone (a radix-8 tree over the THT padded units), not on the tile, so every tile
@@ -309,7 +316,7 @@ fn col_d(off: u32, b: u32) -> V {
   ${rs.map((r) => `let b${r} = b * TSLOTS * THT + (tslot0 + ${r}u) * THT;`).join(' ')}
 ${dotLoop('params.H', unroll, (i, s) => ({
   loads: [`let row${s} = off + (${i}) * params.H;`, ...ks.map((k) => `let p${k}${s} = P[row${s} + u${k}];`), ...rs.map((r) => `let v${r}${s} = dbuf[b${r} + ${i}];`)],
-  fma: `fma(${vec(comps.map((c) => `p${c.k}${s}`))}, ${vec(comps.map((c) => `v${c.r}${s}`))}, acc)`,
+  fmas: [tileFma(tile, 'p', 'v', s)],
 }))}
 }` : ''}
 

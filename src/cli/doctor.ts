@@ -8,7 +8,7 @@ import { formatProfile, type ProfileReport } from '../gpu/profiler.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
 import { nodeTileCache } from '../io/node-storage.ts';
 import { cachedChoices } from '../cells/autotune.ts';
-import { defaultTile } from '../cells/tiles.ts';
+import { defaultTile, deviceUnroll } from '../cells/tiles.ts';
 import { tileKey } from '../../shaders/cells/tile.ts';
 
 interface DoctorFlags extends DeviceFlags {
@@ -36,7 +36,7 @@ export function registerDoctor(program: Command): void {
         if (!flags.json && process.stderr.isTTY) process.stderr.write(`checking ${family}…\r\x1b[K`);
       });
       const cache = nodeTileCache();
-      const tiles = { cache: cache.path, choices: await cachedChoices(cache, acquired.adapter.name) };
+      const tiles = { cache: cache.path, choices: await cachedChoices(cache, acquired.adapter.name), unroll: deviceUnroll(ctx.device) };
       const report = doctorReport(acquired, families, ctx.profiler!.report(), tiles);
       console.log(flags.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
       if (!report.ok) process.exitCode = 1;
@@ -56,7 +56,8 @@ export interface DoctorReport {
   checks: { family: string; kernel: string; shape: string; ok: boolean; detail: string }[];
   profile: ProfileReport;
   /** The recurrent kernels' autotuned tiles on this adapter (src/cells/autotune.ts), per cell, LayerNorm, H and batch. */
-  tiles: { cache: string; choices: Record<string, string> };
+  /** Cached tile choices, and the dot products' unroll on this device (steps per loop pass; 1 on CPU adapters). */
+  tiles: { cache: string; choices: Record<string, string>; unroll: number };
 }
 
 /** Each check once, with the first family that ran it. */
@@ -102,6 +103,7 @@ function formatDoctor(r: DoctorReport): string {
     ...(Object.keys(r.tiles.choices).length
       ? Object.entries(r.tiles.choices).map(([key, tile]) => `  ${key.padEnd(24)} ${tile}`)
       : [`  none tuned on this adapter yet: training uses the default tile (${tileKey(defaultTile(128))} at H=128) until it tunes one`]),
+    `  dot products unrolled ${r.tiles.unroll} step${r.tiles.unroll === 1 ? '' : 's'} per loop pass${r.tiles.unroll === 1 ? ' (a CPU adapter: rolled loops compile faster and run as fast)' : ''}; LWIN_UNROLL forces one`,
     'kernel checks',
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.shape}\n       ${c.detail}`),
     '',

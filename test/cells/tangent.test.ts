@@ -10,9 +10,9 @@
 // Observed worst over all cases: about 2e-6 of the row for v and ċ, 1e-6 for ŷ̇ (error/tolerance ≤ 0.05). A missing
 // or wrong term (a direction tensor, LayerNorm's γ̇ n̂, the reset state's r ⊙ v) moves values by more than 1e-2 of
 // the row (error/tolerance in the thousands).
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { tangentWorkgroupFloats } from '../../shaders/recurrence/tangent.ts';
-import { defaultTile } from '../../src/cells/tiles.ts';
+import { defaultTile, deviceUnroll } from '../../src/cells/tiles.ts';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs, saturateGates } from '../support/cells.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
@@ -161,6 +161,28 @@ describe('tangent: sizes and dispatch chunks', () => {
     expect([...split.v]).toEqual([...whole.v]);
     expect([...split.yhatDot]).toEqual([...whole.yhatDot]);
     expect([...split.state]).toEqual([...whole.state]);
+  });
+
+  // GPUs unroll the dot products 8 steps per pass (this adapter: 1); the multiply-adds keep their order, so v, ċ and
+  // ŷ̇ are the same bits. H = 20 takes two passes and four single steps, D = 3 single steps only.
+  it.each(['gru', 'lstm'] as CellKind[])('%s: dot products unrolled 8 steps per pass give the same bits', async (cell) => {
+    const [B, T, H, D] = [3, 11, 20, 3];
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+    const p32 = Float32Array.from(initParams(layout, { seed: 4 }));
+    const w = unitDirection(layout, 5);
+    const x = gaussianInputs(B, T, D, 6);
+    expect(deviceUnroll(gpu.ctx.device)).toBe(1);
+    const rolled = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T);
+    vi.stubEnv('LWIN_UNROLL', '8');
+    try {
+      expect(deviceUnroll(gpu.ctx.device)).toBe(8);
+      const unrolled = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T);
+      expect([...unrolled.v]).toEqual([...rolled.v]);
+      expect([...unrolled.vc]).toEqual([...rolled.vc]);
+      expect([...unrolled.yhatDot]).toEqual([...rolled.yhatDot]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('refuses a cell-state tangent buffer for a cell without a cell state', () => {

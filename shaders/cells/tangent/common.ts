@@ -11,7 +11,7 @@
 //   pair_tangent(w, b, u)       ȧ of a = W x + b + U h: Ẇ x + ḃ + U̇ h + U v
 //   get_v / put_v / put_u       this thread's components of vbuf / ubuf
 //   layer_norm_tangent(...)     LayerNorm's exact JVP
-import { components, tileGetter, tileSetter, vec, type Tile } from '../tile.ts';
+import { components, dotLoop, tileFma, tileGetter, tileSetter, tileUnroll, vec, type Tile } from '../tile.ts';
 
 /**
  * Workgroup memory and helpers the tangent snippets use; include after tilePrelude (with arrays). With
@@ -25,37 +25,34 @@ export function tangentPrelude(tile: Tile, inputTangent: boolean): string {
   const rs = [...new Set(comps.map((c) => c.r))];
   const ks = [...new Set(comps.map((c) => c.k))];
   const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
-  const fma = (w: string, v: string) => `acc = fma(${vec(comps.map((c) => `${w}${c.k}`))}, ${vec(comps.map((c) => `${v}${c.r}`))}, acc);`;
+  const unroll = tileUnroll(tile);
   const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
   const xDot = (name: string, perUnit: boolean) => `
 fn ${name}(off: u32) -> V {
   ${unitLets}
   ${ks.map((k) => `let w${k} = off + ${perUnit ? `u${k}` : '0u'} * params.D;`).join(' ')}
   ${xRows}${inputTangent ? `\n  ${rs.map((r) => `let moved${r} = u32(input_dir[params.D + min(tseq0 + ${r}u, params.batch - 1u)]) == tt;`).join(' ')}` : ''}
-  var acc = V(0.0);
-  for (var d = 0u; d < params.D; d++) {
-    ${ks.map((k) => `let p${k} = Pd[w${k} + d];`).join(' ')}
-    ${rs.map((r) => `let v${r} = x[x${r} + d];`).join(' ')}
-    ${fma('p', 'v')}${inputTangent ? `
-    ${ks.map((k) => `let q${k} = P[w${k} + d];`).join(' ')}
-    ${rs.map((r) => `let e${r} = select(0.0, input_dir[d], moved${r});`).join(' ')}
-    ${fma('q', 'e')}` : ''}
-  }
-  return acc;
+${dotLoop('params.D', unroll, (d, s) => ({
+  loads: [
+    ...ks.map((k) => `let p${k}${s} = Pd[w${k} + ${d}];`),
+    ...rs.map((r) => `let v${r}${s} = x[x${r} + ${d}];`),
+    ...(inputTangent ? [...ks.map((k) => `let q${k}${s} = P[w${k} + ${d}];`), ...rs.map((r) => `let e${r}${s} = select(0.0, input_dir[${d}], moved${r});`)] : []),
+  ],
+  fmas: [tileFma(tile, 'p', 'v', s), ...(inputTangent ? [tileFma(tile, 'q', 'e', s)] : [])],
+}))}
 }`;
   const rowPair = (name: string, first: string, second: string) => `
 fn ${name}(off: u32) -> V {
   ${unitLets}
   ${ks.map((k) => `let w${k} = off + u${k} * params.H;`).join(' ')}
   ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT;`).join(' ')}
-  var acc = V(0.0);
-  for (var j = 0u; j < params.H; j++) {
-    ${ks.map((k) => `let p${k} = Pd[w${k} + j]; let q${k} = P[w${k} + j];`).join(' ')}
-    ${rs.map((r) => `let h${r} = ${first}[b${r} + j]; let v${r} = ${second}[b${r} + j];`).join(' ')}
-    ${fma('p', 'h')}
-    ${fma('q', 'v')}
-  }
-  return acc;
+${dotLoop('params.H', unroll, (j, s) => ({
+  loads: [
+    ...ks.map((k) => `let p${k}${s} = Pd[w${k} + ${j}]; let q${k}${s} = P[w${k} + ${j}];`),
+    ...rs.map((r) => `let h${r}${s} = ${first}[b${r} + ${j}]; let v${r}${s} = ${second}[b${r} + ${j}];`),
+  ],
+  fmas: [tileFma(tile, 'p', 'h', s), tileFma(tile, 'q', 'v', s)],
+}))}
 }`;
   return /* wgsl */ `
 var<workgroup> vbuf: array<f32, TSLOTS * THT>; // v_{t-1} of the workgroup's sequences, [slot][unit]
