@@ -115,11 +115,11 @@ export function components(tile: Tile): Component[] {
 }
 
 /**
- * WGSL of `var acc = V(0.0)`, the loop acc = fma(…, acc) over j < count and `return acc;`, with `unroll` iterations
- * per pass (then one at a time for the rest). `step(j, s)` gives one iteration at index expression j: its loads,
+ * WGSL of `var acc = zero` (V(0.0) unless given), the loop acc = fma(…, acc) over j < count and `return acc;`, with
+ * `unroll` iterations per pass (then one at a time for the rest). `step(j, s)` gives one iteration at index expression j: its loads,
  * whose names end in s (distinct per iteration of a pass), and its multiply-adds into acc, in order.
  */
-export function dotLoop(count: string, unroll: number, step: (j: string, s: string) => { loads: string[]; fmas: string[] }): string {
+export function dotLoop(count: string, unroll: number, step: (j: string, s: string) => { loads: string[]; fmas: string[] }, zero = 'V(0.0)'): string {
   const pass = Array.from({ length: unroll }, (_, i) => step(`(j + ${i}u)`, `_${i}`));
   const one = step('j', '');
   const sums = (fmas: string[]) => fmas.map((f) => `acc = ${f};`).join(' ');
@@ -130,7 +130,7 @@ export function dotLoop(count: string, unroll: number, step: (j: string, s: stri
   }
 `
     : '';
-  return `  var acc = V(0.0);
+  return `  var acc = ${zero};
   var j = 0u;
 ${body}  for (; j < ${count}; j++) {
     ${one.loads.join(' ')}

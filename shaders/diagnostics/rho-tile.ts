@@ -1,7 +1,7 @@
 // The thread tile's helpers of ρ's kernel (shaders/diagnostics/rho.ts): pairs of lanes (Σ J² η/η̄, Σ J²) as P2 of
 // V, the row sums of a = W x + b + U u per unit, LayerNorm's projection and gru's Uh entries for the passes across
 // units, and a tanh accurate relative to its value near 0.
-import { components, tileSetter, vec, type Tile } from '../cells/tile.ts';
+import { components, dotLoop, tileSetter, tileUnroll, vec, type Tile } from '../cells/tile.ts';
 
 /**
  * The tile's ρ helpers. A pair P2 carries the two lanes (Σ J² η/η̄, Σ J²) of every component through identical
@@ -14,33 +14,33 @@ export function rhoHelpers(tile: Tile, spare: boolean): string {
   const rs = [...new Set(comps.map((c) => c.r))];
   const ks = [...new Set(comps.map((c) => c.k))];
   const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
-  const lanes = (w: string, v: string) => `acc = P2(fma(${vec(comps.map((c) => `${v}${c.r}`))}, ${vec(comps.map((c) => `${w}${c.k}`))}, acc.x), fma(${vec(comps.map((c) => `${v}${c.r}`))}, V(params.one), acc.y));`;
+  const unroll = tileUnroll(tile);
+  // Both lanes of one term: (Σ v·w, Σ v) with w = η_p/η̄ of the component's parameter, v its squared operand.
+  const lanes = (w: string, v: string, s: string) => `P2(fma(${vec(comps.map((c) => `${v}${c.r}${s}`))}, ${vec(comps.map((c) => `${w}${c.k}${s}`))}, acc.x), fma(${vec(comps.map((c) => `${v}${c.r}${s}`))}, V(params.one), acc.y))`;
   const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
+  const zero = 'P2(V(0.0), V(0.0))';
   const ratesX = (name: string, perUnit: boolean) => `
 fn ${name}(off: u32) -> P2 {
   ${unitLets}
   ${ks.map((k) => `let w${k} = off + ${perUnit ? `u${k}` : '0u'} * params.D;`).join(' ')}
   ${xRows}
-  var acc = P2(V(0.0), V(0.0));
-  for (var d = 0u; d < params.D; d++) {
-    ${ks.map((k) => `let p${k} = R[w${k} + d];`).join(' ')}
-    ${rs.map((r) => `let v${r} = x[x${r} + d] * x[x${r} + d];`).join(' ')}
-    ${lanes('p', 'v')}
-  }
-  return acc;
+${dotLoop('params.D', unroll, (d, s) => ({
+  loads: [...ks.map((k) => `let p${k}${s} = R[w${k} + ${d}];`), ...rs.map((r) => `let v${r}${s} = x[x${r} + ${d}] * x[x${r} + ${d}];`)],
+  fmas: [lanes('p', 'v', s)],
+}), zero)}
 }`;
   const ratesU = (name: string, perUnit: boolean) => `
 fn ${name}(off: u32${perUnit ? ', reset_state: bool' : ''}) -> P2 {
   ${unitLets}
   ${ks.map((k) => `let w${k} = off + ${perUnit ? `u${k}` : '0u'} * params.H;`).join(' ')}
   ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT;`).join(' ')}
-  var acc = P2(V(0.0), V(0.0));
-  for (var j = 0u; j < params.H; j++) {
-    ${ks.map((k) => `let p${k} = R[w${k} + j];`).join(' ')}
-    ${rs.map((r) => `let h${r} = ${perUnit ? `select(hbuf[b${r} + j], abuf[b${r} + j], reset_state)` : `hbuf[b${r} + j]`}; let v${r} = h${r} * h${r};`).join(' ')}
-    ${lanes('p', 'v')}
-  }
-  return acc;
+${dotLoop('params.H', unroll, (j, s) => ({
+  loads: [
+    ...ks.map((k) => `let p${k}${s} = R[w${k} + ${j}];`),
+    ...rs.map((r) => `let h${r}${s} = ${perUnit ? `select(hbuf[b${r} + ${j}], abuf[b${r} + ${j}], reset_state)` : `hbuf[b${r} + ${j}]`}; let v${r}${s} = h${r}${s} * h${r}${s};`),
+  ],
+  fmas: [lanes('p', 'v', s)],
+}), zero)}
 }`;
   return /* wgsl */ `
 ${spare ? 'var<workgroup> spare: array<f32, TSLOTS * THT>; // gru with LayerNorm: a fourth per-unit vector' : ''}

@@ -16,6 +16,7 @@ import type { Tile } from '../../shaders/cells/tile.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { referenceRho } from '../../src/reference/diagnostics/rho.ts';
 import { RhoEngine } from '../../src/diagnostics/rho.ts';
+import { defaultTileOn } from '../../src/cells/tiles.ts';
 import { Rng } from '../../src/util/random.ts';
 import { rhoTolerance } from '../../src/doctor/tolerances.ts';
 
@@ -141,6 +142,25 @@ describe('rho: sizes and dispatch chunks', () => {
   it.each(CELL_KINDS)('%s: four units per thread (tile r1k4hp4wg32) match float64', async (cell) => {
     const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
     await checkRho(layout, 'plain', { batch: 3, steps: 5 }, { tile: { R: 1, K: 4, hp: 4, threads: 32 } });
+  });
+
+  // GPUs unroll ρ's row sums 8 steps per pass (this adapter: 1); the multiply-adds keep their order: the same bits.
+  it.each(['gru', 'lstm'] as CellKind[])('%s ln=true: row sums unrolled 8 steps per pass give the same bits', async (cell) => {
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: true });
+    const sizes = { batch: 3, steps: 5 };
+    const params = testParams(layout, 5, 'plain');
+    const x = gaussianInputs(sizes.batch, sizes.steps, D, 7);
+    const { stored } = await runForwardGpu(gpu.ctx, layout, params, x, sizes.batch, sizes.steps);
+    const eta = adamLikeRates(layout, 9);
+    const tile = defaultTileOn(gpu.ctx.device, H);
+    expect(tile.unroll).toBe(1);
+    const engines = [new RhoEngine(gpu.ctx, layout, eta, tile), new RhoEngine(gpu.ctx, layout, eta, { ...tile, unroll: 8 })];
+    try {
+      const [rolled, unrolled] = await gpuRho(layout, params, x, stored, engines, sizes);
+      expect([...unrolled!]).toEqual([...rolled!]);
+    } finally {
+      for (const e of engines) e.destroy();
+    }
   });
 
   it.each(['gru', 'lstm', 'torch_lstm'] as CellKind[])('%s at H=520 (the default tile, four units per thread): SGD gives lr bitwise, AdamW-like ρ within the rates', async (cell) => {
