@@ -145,6 +145,23 @@ export function tileFma(tile: Tile, w: string, x: string, s: string): string {
   return `fma(${vec(comps.map((c) => `${w}${c.k}${s}`))}, ${vec(comps.map((c) => `${x}${c.r}${s}`))}, acc)`;
 }
 
+/**
+ * What the helpers of a tile are written with: its components, the distinct sequences r and unit blocks k among
+ * them, and the WGSL lets of the thread's units (u<k>, clamped into [0, H)), of its sequences' rows of hbuf-shaped
+ * vectors (b<r>) and of their rows of x at step tt (x<r>).
+ */
+export function tileIndices(tile: Tile) {
+  const comps = components(tile);
+  const rs = [...new Set(comps.map((c) => c.r))];
+  const ks = [...new Set(comps.map((c) => c.k))];
+  return {
+    comps, rs, ks,
+    unitLets: ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' '),
+    slotLets: rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT;`).join(' '),
+    xRows: rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' '),
+  };
+}
+
 /** A V (or M) built from one WGSL scalar expression per component (a splat when they are all the same). */
 export function vec(exprs: string[], type: 'V' | 'M' = 'V'): string {
   if (exprs.length === 1) return exprs[0]!;
@@ -185,16 +202,12 @@ export function tileSetter(tile: Tile, name: string, array: string): string {
  */
 export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: boolean; rows?: RowWeights }): string {
   const n = tileWidth(tile);
-  const comps = components(tile);
-  const rs = [...new Set(comps.map((c) => c.r))];
-  const ks = [...new Set(comps.map((c) => c.k))];
+  const { comps, rs, ks, unitLets, slotLets, xRows } = tileIndices(tile);
   const V = n === 1 ? 'f32' : `vec${n}<f32>`;
   // With one thread group per workgroup the group's sequence slots are compile-time constants: a CPU adapter then
   // sees h_{t-1}'s loads as uniform across its SIMD lanes (one load and a broadcast instead of a gather).
   const single = tile.threads === tile.hp;
   const M = n === 1 ? 'bool' : `vec${n}<bool>`;
-  const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
-  const rowLets = (name: string) => rs.map((r) => `let ${name}${r} = (tslot0 + ${r}u) * THT;`).join(' ');
   // Element (unit, j) of a unit-row matrix at `off` with C columns: off + unit·C + j by rows, off + j·H + unit
   // by columns (the row helpers' weights buffer `rw`).
   const rows = options.rows ?? { layout: 'rows', buffer: 'P' };
@@ -207,13 +220,12 @@ export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: 
 fn ${name}(off: u32) -> V {
   ${unitLets}
   ${ks.map((k) => rowBase(k, 'params.H')).join(' ')}
-  ${rowLets('b')}
+  ${slotLets}
 ${dotLoop('params.H', unroll, (j, s) => ({
   loads: [...ks.map((k) => `let p${k}${s} = ${at(k, 'params.H', j)};`), ...rs.map((r) => `let v${r}${s} = ${buf}[b${r} + ${j}];`)],
   fmas: [tileFma(tile, 'p', 'v', s)],
 }))}
 }`;
-  const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
   // row_x0 reads row 0 of a one-row matrix for every unit (shared's scalar gate): never by columns.
   const xDot = (name: string, unitRow: (k: number) => string, perUnit: boolean) => `
 fn ${name}(off: u32) -> V {

@@ -1,7 +1,7 @@
 // The thread tile's helpers of ρ's kernel (shaders/diagnostics/rho.ts): pairs of lanes (Σ J² η/η̄, Σ J²) as P2 of
 // V, the row sums of a = W x + b + U u per unit, LayerNorm's projection and gru's Uh entries for the passes across
 // units, and a tanh accurate relative to its value near 0.
-import { components, dotLoop, tileSetter, tileUnroll, vec, type Tile } from '../cells/tile.ts';
+import { dotLoop, tileIndices, tileSetter, tileUnroll, vec, type Tile } from '../cells/tile.ts';
 
 /**
  * The tile's ρ helpers. A pair P2 carries the two lanes (Σ J² η/η̄, Σ J²) of every component through identical
@@ -10,14 +10,10 @@ import { components, dotLoop, tileSetter, tileUnroll, vec, type Tile } from '../
  * reset pass (its rates in hbuf/abuf, the column means in red/spare): 16 KiB hold H = 1024.
  */
 export function rhoHelpers(tile: Tile, spare: boolean): string {
-  const comps = components(tile);
-  const rs = [...new Set(comps.map((c) => c.r))];
-  const ks = [...new Set(comps.map((c) => c.k))];
-  const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
+  const { comps, rs, ks, unitLets, slotLets, xRows } = tileIndices(tile);
   const unroll = tileUnroll(tile);
   // Both lanes of one term: (Σ v·w, Σ v) with w = η_p/η̄ of the component's parameter, v its squared operand.
   const lanes = (w: string, v: string, s: string) => `P2(fma(${vec(comps.map((c) => `${v}${c.r}${s}`))}, ${vec(comps.map((c) => `${w}${c.k}${s}`))}, acc.x), fma(${vec(comps.map((c) => `${v}${c.r}${s}`))}, V(params.one), acc.y))`;
-  const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
   const zero = 'P2(V(0.0), V(0.0))';
   const ratesX = (name: string, perUnit: boolean) => `
 fn ${name}(off: u32) -> P2 {
@@ -33,7 +29,7 @@ ${dotLoop('params.D', unroll, (d, s) => ({
 fn ${name}(off: u32${perUnit ? ', reset_state: bool' : ''}) -> P2 {
   ${unitLets}
   ${ks.map((k) => `let w${k} = off + ${perUnit ? `u${k}` : '0u'} * params.H;`).join(' ')}
-  ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT;`).join(' ')}
+  ${slotLets}
 ${dotLoop('params.H', unroll, (j, s) => ({
   loads: [
     ...ks.map((k) => `let p${k}${s} = R[w${k} + ${j}];`),
@@ -85,7 +81,7 @@ fn tanh_rel(a: V) -> V {
 // candidate rows' rate sums (in hbuf, abuf; n̂ in red). One pass over the sequence's units per component.
 fn ln_projected_rates(n_q: V) -> P2 {
   ${unitLets}
-  ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT;`).join(' ')}
+  ${slotLets}
   let inv_h = 1.0 / f32(params.H);
   var acc = P2(V(0.0), V(0.0));
   for (var j = 0u; j < params.H; j++) {
@@ -99,9 +95,7 @@ fn ln_projected_rates(n_q: V) -> P2 {
 
 /** gru's reset pass: Uh's entries [j, unit] as V (pcol: column `unit` of row off) and [unit, j] (prow). */
 export function gruColumnHelpers(tile: Tile): string {
-  const comps = components(tile);
-  const ks = [...new Set(comps.map((c) => c.k))];
-  const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
+  const { comps, unitLets } = tileIndices(tile);
   return /* wgsl */ `
 fn pcol(row: u32) -> V {
   ${unitLets}

@@ -11,7 +11,7 @@
 //   pair_tangent(w, b, u)       ȧ of a = W x + b + U h: Ẇ x + ḃ + U̇ h + U v
 //   get_v / put_v / put_u       this thread's components of vbuf / ubuf
 //   layer_norm_tangent(...)     LayerNorm's exact JVP
-import { components, dotLoop, tileFma, tileGetter, tileSetter, tileUnroll, vec, type Tile } from '../tile.ts';
+import { dotLoop, tileFma, tileGetter, tileIndices, tileSetter, tileUnroll, vec, type Tile } from '../tile.ts';
 
 /**
  * Workgroup memory and helpers the tangent snippets use; include after tilePrelude (with arrays). With
@@ -21,12 +21,8 @@ import { components, dotLoop, tileFma, tileGetter, tileSetter, tileUnroll, vec, 
  * snippet writing it must not call unit_sum until its reads of ubuf are done and a barrier has passed.
  */
 export function tangentPrelude(tile: Tile, inputTangent: boolean): string {
-  const comps = components(tile);
-  const rs = [...new Set(comps.map((c) => c.r))];
-  const ks = [...new Set(comps.map((c) => c.k))];
-  const unitLets = ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ');
+  const { comps, rs, ks, unitLets, slotLets, xRows } = tileIndices(tile);
   const unroll = tileUnroll(tile);
-  const xRows = rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' ');
   const xDot = (name: string, perUnit: boolean) => `
 fn ${name}(off: u32) -> V {
   ${unitLets}
@@ -45,7 +41,7 @@ ${dotLoop('params.D', unroll, (d, s) => ({
 fn ${name}(off: u32) -> V {
   ${unitLets}
   ${ks.map((k) => `let w${k} = off + u${k} * params.H;`).join(' ')}
-  ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT;`).join(' ')}
+  ${slotLets}
 ${dotLoop('params.H', unroll, (j, s) => ({
   loads: [
     ...ks.map((k) => `let p${k}${s} = Pd[w${k} + ${j}]; let q${k}${s} = P[w${k} + ${j}];`),
