@@ -5,12 +5,11 @@
 // the same kernels on the same inputs. Tolerances: doctor/tolerances.ts (the single-layer gradient tests' own).
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { gaussianInputs } from '../support/cells.ts';
+import { gaussianInputs, gpuGradient } from '../support/cells.ts';
 import { buildLayout, TensorViews } from '../../src/model/index.ts';
 import type { TorchCellKind } from '../../src/model/cells.ts';
 import { torchParamsOf, layerView } from '../../src/model/stack.ts';
 import { torchGradients, type LossSteps, type TorchLoss } from '../../src/model/f64/torch/index.ts';
-import { recordBatchGradient } from '../../src/cells/backward.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { LOSS_RELATIVE, gradientTolerance } from '../../src/doctor/tolerances.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -34,23 +33,7 @@ describe.each(CASES)('%s × %i layers, %s at %s steps', (cell, layers, loss, los
   const x = gaussianInputs(B, T, D, 61);
   const y = loss === 'mse' ? gaussianInputs(B, T, K, 62) : Float32Array.from({ length: B * T }, () => Math.floor(rng.uniform() * K));
 
-  async function gpuGradient(checkpointEvery?: number): Promise<{ grad: Float32Array; loss: number }> {
-    const ctx = gpu.ctx;
-    const b = {
-      params: ctx.upload('test/P', p), x: ctx.upload('test/x', x), y: ctx.upload('test/y', y),
-      yhat: ctx.storage('test/yhat', B * T * K * 4), grad: ctx.storage('test/grad', layout.totalSize * 4), loss: ctx.storage('test/loss', 4),
-    };
-    try {
-      const step = ctx.step('test stack gradient');
-      recordBatchGradient(step, { layout, ...b, batch: B, steps: T, readoutLoss: { loss, lossSteps }, checkpointEvery });
-      const reads = [step.readF32(b.grad), step.readF32(b.loss)];
-      await step.submit();
-      const [grad, total] = await Promise.all(reads);
-      return { grad: grad!, loss: total![0]! };
-    } finally {
-      for (const buf of Object.values(b)) buf.destroy();
-    }
-  }
+  const gpuGradientAt = (checkpointEvery?: number) => gpuGradient(gpu.ctx, layout, p, x, y, B, T, checkpointEvery, { loss, lossSteps });
 
   it('the loss and every gradient equal float64 BPTT through the stack; checkpointed (every 3) equals stored', async () => {
     const twin = torchParamsOf(layout, p);
@@ -58,14 +41,14 @@ describe.each(CASES)('%s × %i layers, %s at %s steps', (cell, layers, loss, los
     const expected = new Float64Array(layout.totalSize);
     const views = new TensorViews(layout, expected);
     for (const t of want.grad.layout.tensors) views.get(t.name).set(want.grad.data.subarray(t.offset, t.offset + t.size));
-    const stored = await gpuGradient();
+    const stored = await gpuGradientAt();
     expect(Math.abs(stored.loss - want.loss.loss), `loss ${stored.loss} vs ${want.loss.loss}`).toBeLessThanOrEqual(LOSS_RELATIVE * want.loss.loss + 2 ** -24 * want.loss.loss);
     const tolerance = gradientTolerance(layout, expected);
     for (const t of layout.tensors) {
       const cmp = compareToReference(stored.grad.subarray(t.offset, t.offset + t.size), expected.subarray(t.offset, t.offset + t.size), (i) => tolerance(t.offset + i));
       expect(cmp.ok, describeComparison(`${cell} ×${layers} ∂L/∂${t.name}`, cmp)).toBe(true);
     }
-    const checkpointed = await gpuGradient(3);
+    const checkpointed = await gpuGradientAt(3);
     expect(Array.from(checkpointed.grad)).toEqual(Array.from(stored.grad));
   });
 

@@ -1,9 +1,9 @@
 // Runs the GPU forward recurrence on host arrays and reads everything back, for tests against the float64 twin.
-import { INTERMEDIATE_COUNT, stateWidth } from '../../src/model/cells.ts';
+import { INTERMEDIATE_COUNT, readoutOutputs, stateWidth } from '../../src/model/cells.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { getTensorSpec, type ParamLayout } from '../../src/model/params.ts';
 import { recordForward } from '../../src/cells/forward.ts';
-import { recordBatchGradient } from '../../src/cells/backward.ts';
+import { recordBatchGradient, type ReadoutLoss } from '../../src/cells/backward.ts';
 import { Rng } from '../../src/util/random.ts';
 
 export interface GpuForwardResult {
@@ -70,14 +70,19 @@ export function saturateGates(layout: ParamLayout, params: Float64Array): void {
 }
 
 /** Loss, ∂L/∂θ and ŷ of one batch on the GPU (recordBatchGradient), stored or checkpointed every `every` steps. */
-export async function gpuGradient(ctx: GpuContext, layout: ParamLayout, p: Float32Array, x: Float32Array, y: Float32Array, B: number, T: number, every?: number) {
+/**
+ * One batch's loss and gradient on the GPU (checkpointed every `every` steps if given), with the model's readout
+ * (K outputs) and `readoutLoss` (default: the paper's mse at every step).
+ */
+export async function gpuGradient(ctx: GpuContext, layout: ParamLayout, p: Float32Array, x: Float32Array, y: Float32Array, B: number, T: number, every?: number, readoutLoss?: ReadoutLoss) {
+  const K = readoutOutputs(layout.config);
   const b = {
     params: ctx.upload('test/P', p), x: ctx.upload('test/x', x), y: ctx.upload('test/y', y),
-    yhat: ctx.storage('test/yhat', B * T * 4), grad: ctx.storage('test/grad', layout.totalSize * 4), loss: ctx.storage('test/loss', 4),
+    yhat: ctx.storage('test/yhat', B * T * K * 4), grad: ctx.storage('test/grad', layout.totalSize * 4), loss: ctx.storage('test/loss', 4),
   };
   try {
     const step = ctx.step('test bptt');
-    recordBatchGradient(step, { layout, ...b, batch: B, steps: T, checkpointEvery: every });
+    recordBatchGradient(step, { layout, ...b, batch: B, steps: T, checkpointEvery: every, readoutLoss });
     const reads = [step.readF32(b.grad), step.readF32(b.loss), step.readF32(b.yhat)];
     await step.submit();
     const [grad, loss, yhat] = await Promise.all(reads);

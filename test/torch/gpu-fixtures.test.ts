@@ -15,7 +15,7 @@ import { TensorViews } from '../../src/model/index.ts';
 import { recordForward } from '../../src/cells/forward.ts';
 import { recordStackInputs } from '../../src/cells/stack.ts';
 import { layerView } from '../../src/model/stack.ts';
-import { recordBatchGradient } from '../../src/cells/backward.ts';
+import { gpuGradient } from '../support/cells.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { LOSS_RELATIVE, forwardTolerance, gradientTolerance } from '../../src/doctor/tolerances.ts';
 import type { LossSteps, TorchLoss } from '../../src/model/f64/torch/index.ts';
@@ -91,27 +91,14 @@ describe.each(MANIFEST.cases)('GPU against PyTorch: $name', (c) => {
     // a bias=False model's biases exist in lwin's layout only (held at 0): PyTorch has no gradient to compare
     const compared = layout.tensors.filter((t) => tensors.has(`grad.${lossName}.${fileName(t.name)}`));
     for (const t of compared) views.get(t.name).set(get(`grad.${lossName}.${fileName(t.name)}`));
-    const ctx = gpu.ctx;
-    const b = {
-      params: ctx.upload('test/P', p), x: ctx.upload('test/x', x), y: ctx.upload('test/y', y),
-      yhat: ctx.storage('test/yhat', B * T * K * 4), grad: ctx.storage('test/grad', layout.totalSize * 4), loss: ctx.storage('test/loss', 4),
-    };
-    try {
-      const step = ctx.step('test torch gradient');
-      recordBatchGradient(step, { layout, ...b, batch: B, steps: T, readoutLoss: { loss, lossSteps } });
-      const reads = [step.readF32(b.grad), step.readF32(b.loss)];
-      await step.submit();
-      const [grad, total] = await Promise.all(reads);
-      const want = get(`loss.${lossName}`)[0]!;
-      expect(Math.abs(total![0]! - want), `${c.name} loss ${total![0]} vs PyTorch ${want}`).toBeLessThanOrEqual(LOSS_RELATIVE * want + 2 ** -24 * want);
-      const tolerance = gradientTolerance(layout, expected);
-      for (const t of compared) {
-        const cmp = compareToReference(grad!.subarray(t.offset, t.offset + t.size), expected.subarray(t.offset, t.offset + t.size), (i) => tolerance(t.offset + i));
-        expect(cmp.ok, describeComparison(`${c.name} ${lossName} ∂L/∂${fileName(t.name)}`, cmp)).toBe(true);
-        note(c.name, 'gradient', grad!.subarray(t.offset, t.offset + t.size), expected.subarray(t.offset, t.offset + t.size));
-      }
-    } finally {
-      for (const buf of Object.values(b)) buf.destroy();
+    const { grad, loss: total } = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, undefined, { loss, lossSteps });
+    const want = get(`loss.${lossName}`)[0]!;
+    expect(Math.abs(total - want), `${c.name} loss ${total} vs PyTorch ${want}`).toBeLessThanOrEqual(LOSS_RELATIVE * want + 2 ** -24 * want);
+    const tolerance = gradientTolerance(layout, expected);
+    for (const t of compared) {
+      const cmp = compareToReference(grad.subarray(t.offset, t.offset + t.size), expected.subarray(t.offset, t.offset + t.size), (i) => tolerance(t.offset + i));
+      expect(cmp.ok, describeComparison(`${c.name} ${lossName} ∂L/∂${fileName(t.name)}`, cmp)).toBe(true);
+      note(c.name, 'gradient', grad.subarray(t.offset, t.offset + t.size), expected.subarray(t.offset, t.offset + t.size));
     }
   });
 });
