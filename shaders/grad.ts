@@ -8,7 +8,7 @@ import { d } from '../src/gpu/layout.ts';
 import { defineProgram, type Program, type ShaderHead } from '../src/gpu/program.ts';
 import { foldRows } from '../src/gpu/grid.ts';
 import { compensatedSum, foldedRow } from './common.ts';
-import { envSetting } from '../src/gpu/runtime.ts';
+import { envChoice } from '../src/gpu/runtime.ts';
 
 const RowMap = { rowsPer: d.u32, rowStride: d.u32, rowBase: d.u32, width: d.u32, offset: d.u32 };
 
@@ -45,11 +45,7 @@ export function gradSlices(softwareAdapter: boolean): number {
  * and on lavapipe 17% off them); LWIN_GRAD_UNROLL forces one (benchmarks). Any choice gives the same bits.
  */
 export function gradUnroll(): number {
-  const env = envSetting('LWIN_GRAD_UNROLL');
-  if (env === undefined || env === '') return GRAD_UNROLL;
-  const n = Number(env);
-  if (![1, 2, 4, 8].includes(n)) throw new Error(`LWIN_GRAD_UNROLL=${env}: use 1, 2, 4 or 8 (rows per pass of the weight gradients' loop; default ${GRAD_UNROLL})`);
-  return n;
+  return envChoice('LWIN_GRAD_UNROLL', [1, 2, 4, 8], `rows per pass of the weight gradients' loop; default ${GRAD_UNROLL}`) ?? GRAD_UNROLL;
 }
 export const GRAD_UNROLL = 4;
 

@@ -3,7 +3,7 @@
 // (Node) forces one, for benchmarks and tests.
 import { DOT_UNROLL, residentBlocks, tileKey, tileWidth, type Tile } from '../../shaders/cells/tile.ts';
 import type { CellKind } from '../model/cells.ts';
-import { envSetting } from '../gpu/runtime.ts';
+import { envChoice, envSetting } from '../gpu/runtime.ts';
 import { onSoftwareAdapter } from '../gpu/context.ts';
 
 /** Largest hidden width H of the training kernels: 256 threads × 4 units each. */
@@ -35,21 +35,12 @@ export function defaultTile(hidden: number): Tile {
 
 const UNROLLS = [1, 2, 4, 8, 16];
 
-/** The dot products' unroll LWIN_UNROLL forces (benchmarks: before and after in one run), if set. */
-export function unrollSetting(): number | undefined {
-  const env = envSetting('LWIN_UNROLL');
-  if (env === undefined || env === '') return undefined;
-  const n = Number(env);
-  if (!UNROLLS.includes(n)) throw new Error(`LWIN_UNROLL=${env}: use one of ${UNROLLS.join(', ')} (steps of a dot product per loop pass; default ${DOT_UNROLL})`);
-  return n;
-}
-
 /**
  * The dot products' unroll on `device` for a tile that names none: LWIN_UNROLL, else 1 on a CPU adapter (there the
  * unrolled loops take LLVM 4–7× longer to compile, and a core keeps its own loads in flight), else DOT_UNROLL.
  */
 export function deviceUnroll(device: GPUDevice): number {
-  return unrollSetting() ?? (onSoftwareAdapter(device) ? 1 : DOT_UNROLL);
+  return envChoice('LWIN_UNROLL', UNROLLS, `steps of a dot product per loop pass; default ${DOT_UNROLL} on GPUs`) ?? (onSoftwareAdapter(device) ? 1 : DOT_UNROLL);
 }
 
 /** `tile` with its unroll settled for `device` (a key's `-u<n>` wins; see deviceUnroll). */

@@ -41,6 +41,18 @@ export function envSetting(name: string): string | undefined {
   }
 }
 
+/**
+ * An integer setting from the environment that must be one of `allowed` (benchmark switches such as LWIN_UNROLL):
+ * undefined when unset or empty; anything else is refused naming the values it takes and what it means.
+ */
+export function envChoice(name: string, allowed: readonly number[], meaning: string): number | undefined {
+  const env = envSetting(name);
+  if (env === undefined || env === '') return undefined;
+  const n = Number(env);
+  if (!allowed.includes(n)) throw new Error(`${name}=${env}: use one of ${allowed.join(', ')} (${meaning})`);
+  return n;
+}
+
 export function detectRuntime(): RuntimeName {
   if ((globalThis as DenoGlobal).Deno?.version?.deno) return 'deno';
   const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;

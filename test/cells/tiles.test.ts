@@ -2,11 +2,11 @@
 // tile's ŷ, states and gradients bit for bit (each (sequence, unit) sums the same terms in the same order, and
 // unit_sum's tree depends on H alone), so the choice changes speed, never results; and the kernels reach
 // H = 1024 and any D, checked against float64 at odd sizes where units per thread and idle units both occur.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs, gpuGradient, runForwardGpu } from '../support/cells.ts';
 import { buildLayout, initParams, CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
-import { candidateTiles, chooseTile, defaultTile, makeTile, parseTile } from '../../src/cells/tiles.ts';
+import { candidateTiles, chooseTile, defaultTile, deviceUnroll, makeTile, parseTile } from '../../src/cells/tiles.ts';
 import { residentBlocks, tileKey, tileSequences, tileUnits, tileWidth, WORKGROUP_FLOATS, tileArrayFloats } from '../../shaders/cells/tile.ts';
 import { referenceBackward, referenceForward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
@@ -41,6 +41,12 @@ describe('tile shapes', () => {
     expect(parseTile('r4wg64-u8', 64)).toEqual({ ...makeTile(64, 4, 64), unroll: 8 });
     expect(tileKey({ ...makeTile(64, 4, 64)!, unroll: 8 })).toBe('r4k1hp64wg64'); // a GPU's default unroll names no suffix
     expect(() => parseTile('r4wg64-u3', 64)).toThrow(/-u3 is no unroll lwin has; use one of -u1, -u2, -u4, -u8, -u16/);
+    vi.stubEnv('LWIN_UNROLL', '3');
+    expect(() => deviceUnroll(gpu.ctx.device)).toThrow('LWIN_UNROLL=3: use one of 1, 2, 4, 8, 16 (steps of a dot product per loop pass; default 8 on GPUs)');
+    vi.stubEnv('LWIN_UNROLL', '16');
+    expect(deviceUnroll(gpu.ctx.device)).toBe(16);
+    vi.unstubAllEnvs();
+    expect(deviceUnroll(gpu.ctx.device)).toBe(1); // a CPU adapter
     expect(() => parseTile('r4', 1024)).toThrow(/does not fit H=1024; choose one of r1k4hp256wg256/);
     expect(() => defaultTile(1025)).toThrow('hidden size H=1025 exceeds the recurrent kernels\' limit of 1024');
   });
