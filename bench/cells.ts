@@ -54,7 +54,7 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true), ...(layers > 1 && { layers }) });
   // The tile training would use: autotuned (or cached, or LWIN_TILE); the default without a cache.
   const choice = await ensureTile(ctx, { cell, layernorm: layout.config.layernorm, hidden: H, input: D, batch: B });
-  const tile = tileKey(tileFor(ctx.device, cell, layout.config.layernorm, H));
+  const tile = tileKey(tileFor(ctx.device, cell, layout.config.layernorm, H, D));
   const rng = new Rng(1);
   const before = ctx.memory.live;
   ctx.memory.resetPeak();

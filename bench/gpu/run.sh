@@ -113,6 +113,9 @@ if command -v python3 >/dev/null 2>&1; then
   step torch 60 env PYTHONUNBUFFERED=1 python3 torch_anchor.py "$parts/torch.json" "${cell_sizes[@]}"
 fi
 cell_only=(); [ -n "${LWIN_KIT_CELLS:-}" ] && cell_only=(--cells "$LWIN_KIT_CELLS")
+# A freshly lent H200 ran its first ~40 s of load ~2.8x slower, every kernel alike (bench/RESULTS.md): load the card
+# for a while first, results thrown away, so the first table's rows are comparable with the later ones.
+[ "$size" = tiny ] || step warm-up "${LWIN_KIT_WARMUP:-30}" ./node bench.mjs cells --cells gru,lstm --cell-size "${cell_sizes[0]}" --json "$work/warm-up.json"
 step cells-bench 50 ./node bench.mjs cells "${cell_only[@]}" --cell-size "${cell_sizes[0]}" --json "$parts/cells-bench.json"
 # The bench size again with LWIN_KIT_BEFORE_BENCH (environment assignments), when set: the cells here and the peers
 # below, before and after on one card for the sizes the lavapipe tables use.
@@ -143,6 +146,15 @@ step peers 100 ./node bench.mjs peers --cell-size "${cell_sizes[0]}" --json "$pa
 # The paper preset for one cell, 2 epochs; its progress lines give the epoch times if the budget stops it early.
 step paper-run "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines ./node lwin.mjs run --preset paper --cells gru --epochs 2 "${run_args[@]}" --out "$work/study" 2> "$parts/paper-run.progress"
 cat "$parts/paper-run.progress"
+# The same with LWIN_KIT_PAPER_BEFORE (environment assignments, e.g. LWIN_PIPELINE=off), when set: its epoch times
+# against the run above on one card.
+paper_before=${LWIN_KIT_PAPER_BEFORE:-}
+if [ -n "$paper_before" ]; then
+  echo "$paper_before" > "$parts/paper-run-before.txt"
+  # shellcheck disable=SC2086
+  step paper-run-before "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines $paper_before ./node lwin.mjs run --preset paper --cells gru --epochs 2 "${run_args[@]}" --out "$work/study-before" 2> "$parts/paper-run-before.progress"
+  cat "$parts/paper-run-before.progress"
+fi
 [ -f "$work/study/study.json" ] && cp "$work/study/study.json" "$parts/paper-run-study.json"
 
 say "summary"

@@ -39,7 +39,9 @@ const text = (name: string) => (existsSync(join(partsDir, name)) ? readFileSync(
 const beforeNames = ['cells-paper-before', ...[2, 3, 4].map((i) => `cells-paper-before-${i}`).filter((n) => existsSync(join(partsDir, `${n}.status`)))];
 // run.sh's bench-size before/after (LWIN_KIT_BEFORE_BENCH), when it ran
 const benchBefore = ['cells-bench-before', 'peers-before'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
-const STEPS = ['doctor', 'kernels', 'torch', 'cells-bench', ...benchBefore.slice(0, 1), 'cells-paper', ...beforeNames, 'cells-stack', 'diagnostics-paper', 'peers', ...benchBefore.slice(1), 'peers-paper', 'paper-run'];
+// run.sh's paper run with LWIN_KIT_PAPER_BEFORE, when it ran
+const paperBefore = ['paper-run-before'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
+const STEPS = ['doctor', 'kernels', 'torch', 'warm-up', 'cells-bench', ...benchBefore.slice(0, 1), 'cells-paper', ...beforeNames, 'cells-stack', 'diagnostics-paper', 'peers', ...benchBefore.slice(1), 'peers-paper', 'paper-run', ...paperBefore];
 function stepStatus(name: string): { status: string; seconds?: number } {
   const raw = text(`${name}.status`)?.trim();
   if (!raw) return { status: 'not run' };
@@ -76,6 +78,8 @@ const torch = read<TorchFile>('torch.json');
 const peers = [...(read<PeersFile>('peers.json')?.peers ?? []), ...(read<PeersFile>('peers-paper.json')?.peers ?? [])];
 const study = read<StudyFile>('paper-run-study.json');
 const epochSeconds = parseProgressLines(text('paper-run.progress') ?? '');
+const epochSecondsBefore = parseProgressLines(text('paper-run-before.progress') ?? '');
+const paperBeforeLabel = text('paper-run-before.txt')?.trim();
 // The kit's manifest sits beside the bundle; run from the repository (tsx), the parts folder may carry one instead.
 const manifestFile = [join(import.meta.dirname, 'manifest.json'), join(partsDir, 'manifest.json')].find(existsSync);
 const manifest = (manifestFile ? JSON.parse(readFileSync(manifestFile, 'utf8')) : { lwin: '?', commit: 'unknown (no manifest.json)' }) as Record<string, unknown>;
@@ -103,7 +107,7 @@ const summary = {
   kernels,
   cells: { bench: cellsBench, paper: cellsPaper, paperBefore: befores[0], paperBefores: befores, benchBefore: { label: benchBeforeLabel, cells: cellsBenchBefore }, stack: cellsStack },
   diagnostics,
-  paperRun: { epochSeconds, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings },
+  paperRun: { epochSeconds, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings, before: paperBeforeLabel && { label: paperBeforeLabel, epochSeconds: epochSecondsBefore } },
   torch,
   peers,
   peersBefore: { label: benchBeforeLabel, peers: peersBefore },
@@ -191,6 +195,7 @@ lines.push('## `lwin run --preset paper --cells gru --epochs 2`', '');
 lines.push(
   `- epochs measured: ${epochSeconds.length ? epochSeconds.map((s, i) => `epoch ${i + 1} ${f(s)} s`).join(', ') : 'none (the run did not finish an epoch in its time)'}`,
   `- ${study ? `finished in ${f(study.seconds)} s (${Object.entries(summary.paperRun.timings ?? {}).map(([k, v]) => `${k} ${f(v)} s`).join(', ')})` : 'stopped before the end (time budget); the projection uses the epochs above'}`,
+  ...(paperBeforeLabel ? [`- with \`${paperBeforeLabel}\`: ${epochSecondsBefore.length ? epochSecondsBefore.map((s, i) => `epoch ${i + 1} ${f(s)} s`).join(', ') : 'no epoch finished in its time'}`] : []),
   '',
 );
 lines.push('## Projection: the paper study (five cells × 750 epochs, diagnostics on 8000 sequences, 64 transport pairs)', '');

@@ -47,6 +47,13 @@ export interface Tile {
    * multiply-adds keep their order, so every unroll gives the same sums bit for bit.
    */
   unroll?: number;
+  /**
+   * Weights held per thread for the whole dispatch instead of read from storage at every step (held-weights.ts):
+   * true with `-p` in the key; absent, the device's default (src/cells/tiles.ts). Same results bit for bit.
+   */
+  held?: boolean;
+  /** The H and D a held tile's kernels compile in: set when the tile is settled for a layer. */
+  dims?: { H: number; D: number };
 }
 
 /** The dot products' default unroll (Tile.unroll). */
@@ -94,7 +101,12 @@ export function residentBlocks(tile: Tile): number {
 
 export function tileKey(tile: Tile): string {
   const unroll = tileUnroll(tile) === DOT_UNROLL ? '' : `-u${tileUnroll(tile)}`;
-  return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${tile.weights === 'rows' ? '-rows' : ''}${unroll}`;
+  return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${tile.weights === 'rows' ? '-rows' : ''}${unroll}${tile.held ? '-p' : ''}`;
+}
+
+/** What of a tile changes a kernel's WGSL: its key, and the sizes a held tile compiles in. */
+export function tileVariantKey(tile: Tile): string {
+  return `${tileKey(tile)}${tile.held && tile.dims ? `H${tile.dims.H}D${tile.dims.D}` : ''}`;
 }
 
 /** Where the row helpers (row_h, row_a, row_x) read weights: buffer `buffer`, by rows or by columns (see above). */

@@ -14,7 +14,8 @@ import { lstmBackwardStep } from '../cells/lstm.ts';
 import { linearBackwardStep } from '../cells/linear.ts';
 import { TORCH_BACKWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { perComponent, residentBlocks, tileGrid, tileKey, tilePrelude, tileWidth, type RowWeights, type Tile } from '../cells/tile.ts';
+import { tileShader } from '../cells/held-weights.ts';
+import { perComponent, residentBlocks, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 import { FORWARD_STEPS, loadState, readoutKey, rowsKey, stepContext, storeState, tileEntry } from './forward.ts';
 
@@ -40,7 +41,7 @@ export interface BackwardVariant {
 
 export function backwardVariantKey(v: BackwardVariant): string {
   const stack = `${v.errors === 'hidden' ? ',dh' : ''}${v.local ? ',local' : ''}`;
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${readoutKey(v.outputs)}${rowsKey(v.rows)}${stack}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileVariantKey(v.tile)}${readoutKey(v.outputs)}${rowsKey(v.rows)}${stack}`;
 }
 
 /** Gate blocks per cell, in the order the adjoint snippets fill `blocks`. */
@@ -91,7 +92,7 @@ export function backwardProgram(v: BackwardVariant): Program<RecurrentSchema, Re
     uniform: recurrentUniform(v),
     workgroupSize: [v.tile.threads],
     dispatch: tileGrid(v.tile),
-    shader: (head) => backwardShader(v, head),
+    shader: (head) => tileShader(v.tile, { layout: v.rows ?? 'rows', buffer: 'PT' }, backwardShader(v, head)),
   });
 }
 

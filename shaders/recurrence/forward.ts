@@ -12,7 +12,8 @@ import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
 import { TORCH_FORWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { perComponent, tileGrid, tileKey, tilePrelude, tileWidth, type RowWeights, type Tile } from '../cells/tile.ts';
+import { HELD_WEIGHTS, tileShader } from '../cells/held-weights.ts';
+import { perComponent, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
 export interface ForwardVariant {
@@ -28,7 +29,7 @@ export interface ForwardVariant {
 }
 
 export function forwardVariantKey(v: ForwardVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${v.intermediates ? ',inter' : ''}${readoutKey(v.outputs)}${rowsKey(v.rows)}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileVariantKey(v.tile)}${v.intermediates ? ',inter' : ''}${readoutKey(v.outputs)}${rowsKey(v.rows)}`;
 }
 
 /** The variant-key suffix of the row helpers' weight layout ('' by rows). */
@@ -72,7 +73,7 @@ export function forwardProgram(v: ForwardVariant): Program<RecurrentSchema, Recu
     uniform: recurrentUniform(v),
     workgroupSize: [v.tile.threads],
     dispatch: tileGrid(v.tile),
-    shader: (head) => forwardShader(v, head),
+    shader: (head) => tileShader(v.tile, { layout: v.rows ?? 'rows', buffer: 'P' }, forwardShader(v, head)),
   });
 }
 
@@ -99,6 +100,7 @@ export function tileEntry(head: ShaderHead): string {
 @compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   tile_init(lid, folded_row(wg, nwg));
+  ${HELD_WEIGHTS}
   let live = unit_live();`;
 }
 

@@ -8,7 +8,8 @@ import type { Storage } from '../io/storage.ts';
 import { buildLayout, initParams, type CellKind } from '../model/index.ts';
 import { tileKey, type Tile } from '../../shaders/cells/tile.ts';
 import { recordBatchGradient } from './backward.ts';
-import { byRows, chooseTile, defaultTile, forcedTile, makeTile, parseTile } from './tiles.ts';
+import { byRows, chooseTile, defaultTile, forcedTile, heldFloats, makeTile, parseTile } from './tiles.ts';
+import { GATE_BLOCKS } from '../../shaders/recurrence/backward.ts';
 
 /** Where choices are kept: a JSON file `{ adapter: { "gru,ln,H64,B64": "r4k1hp64wg64", … } }` in `storage`. */
 export interface TileCache {
@@ -42,16 +43,21 @@ export function choiceKey(r: Pick<TuneRequest, 'cell' | 'layernorm' | 'hidden' |
 }
 
 /**
- * The tiles worth timing for H: the default, and 2 or 4 sequences per group at 64–128 threads (where they fit);
+ * The tiles worth timing for a layer: the default, and 2 or 4 sequences per group at 64–128 threads (where they fit);
  * on a GPU each also reading weights by rows (caches there favour one layout or the other by cell and size: on
- * an H100 at H = 128, by columns halved const's recurrent time and made gru's a third slower). A CPU adapter
- * reads both alike and times columns only.
+ * an H100 at H = 128, by columns halved const's recurrent time and made gru's a third slower), and held
+ * (shaders/cells/held-weights.ts) where a thread's weights fit in registers (HELD_REGISTERS floats). A CPU adapter
+ * reads both layouts alike and holds by default (src/cells/tiles.ts), so it times the shapes alone.
  */
-export function shortlist(hidden: number, softwareAdapter = true): Tile[] {
+export function shortlist(hidden: number, softwareAdapter = true, held?: { cell: CellKind; input: number }): Tile[] {
   const shapes = [defaultTile(hidden), makeTile(hidden, 2, 128), makeTile(hidden, 4, 64), makeTile(hidden, 4, 128)].filter((t): t is Tile => t !== undefined);
-  const tiles = softwareAdapter ? shapes : shapes.flatMap((t) => [t, byRows(t)]);
+  const holds = (t: Tile) => held !== undefined && heldFloats(t, GATE_BLOCKS[held.cell].length, { H: hidden, D: held.input }) <= HELD_REGISTERS;
+  const tiles = softwareAdapter ? shapes : shapes.flatMap((t) => [t, byRows(t), ...(holds(t) ? [{ ...t, held: true }] : [])]);
   return tiles.filter((t, i) => tiles.findIndex((u) => tileKey(u) === tileKey(t)) === i);
 }
+
+/** Floats per thread a GPU candidate may hold: about the registers a thread has (255 on NVIDIA) less its other state. */
+export const HELD_REGISTERS = 192;
 
 type CacheFile = Record<string, Record<string, string>>;
 
@@ -132,7 +138,7 @@ export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: T
   const tuning = new GpuContext(ctx.device, { adapter: ctx.options.adapter, profile: ctx.device.features.has('timestamp-query') });
   const timings: Record<string, number> = {};
   let best: Tile | undefined;
-  for (const tile of shortlist(request.hidden, tuning.softwareAdapter)) {
+  for (const tile of shortlist(request.hidden, tuning.softwareAdapter, request)) {
     timings[tileKey(tile)] = await timeTile(tuning, request, tile);
     if (!best || timings[tileKey(tile)]! < timings[tileKey(best)]!) best = tile;
   }

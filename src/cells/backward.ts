@@ -201,7 +201,7 @@ function recordBackwardSegment(step: Step, call: LayerGradientCall, seg: Segment
   const { layout, batch: B, steps: T } = call;
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
   const program = backwardProgram({
-    cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout), ...(call.errors.kind === 'hidden' && { errors: 'hidden' as const }),
+    cell, layernorm, tile: tileFor(step.device, cell, layernorm, H, D), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout), ...(call.errors.kind === 'hidden' && { errors: 'hidden' as const }),
   });
   const offsets = tensorOffsets(layout);
   const buffers = {

@@ -62,7 +62,7 @@ export function recordForward(step: Step, call: ForwardCall): void {
   checkRecurrentSizes(layout);
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
   const variant: ForwardVariant = {
-    cell, layernorm, tile: tileFor(step.device, cell, layernorm, H), intermediates: Boolean(call.intermediates), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout),
+    cell, layernorm, tile: tileFor(step.device, cell, layernorm, H, D), intermediates: Boolean(call.intermediates), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout),
   };
   const program = forwardProgram(variant);
   const weights = call.weights ?? recordRowWeights(step, layout, call.params);

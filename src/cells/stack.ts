@@ -85,7 +85,7 @@ export function recordLayerErrors(step: Step, call: LayerErrorsCall): void {
   const cell = stackCell(layout);
   const { hiddenSize: H, inputSize: D } = layout.config;
   const program = backwardProgram({
-    cell, layernorm: false, tile: tileFor(step.device, cell, false, H), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout), errors: 'hidden', local: true,
+    cell, layernorm: false, tile: tileFor(step.device, cell, false, H, D), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout), errors: 'hidden', local: true,
   });
   const weights = recordRowWeights(step, layout, call.params);
   step.clear(call.adj);

@@ -1,6 +1,7 @@
 // Which thread tile (shaders/cells/tile.ts) the training kernels run with. Every tile computes the same sums in
 // the same order per (sequence, unit), so the choice changes speed, never results (test/cells/tiles.test.ts). `LWIN_TILE=r4k1hp64wg256`
 // (Node) forces one, for benchmarks and tests.
+import type { HeldDims } from '../../shaders/cells/held-weights.ts';
 import { DOT_UNROLL, residentBlocks, tileKey, tileWidth, type Tile } from '../../shaders/cells/tile.ts';
 import type { CellKind } from '../model/cells.ts';
 import { envChoice, envSetting } from '../gpu/runtime.ts';
@@ -43,14 +44,43 @@ export function deviceUnroll(device: GPUDevice): number {
   return envChoice('LWIN_UNROLL', UNROLLS, `steps of a dot product per loop pass; default ${DOT_UNROLL} on GPUs`) ?? (onSoftwareAdapter(device) ? 1 : DOT_UNROLL);
 }
 
-/** `tile` with its unroll settled for `device` (a key's `-u<n>` wins; see deviceUnroll). */
-function settled(device: GPUDevice, tile: Tile): Tile {
-  return tile.unroll !== undefined ? tile : { ...tile, unroll: deviceUnroll(device) };
+/**
+ * Whether the kernels on `device` hold their weights (shaders/cells/held-weights.ts) for a tile that does not say:
+ * LWIN_HOLD (0 or 1), else on a CPU adapter while H + D ≤ HELD_UNITS_CPU (10–20% faster recurrent kernels on
+ * lavapipe, same compile time), else not: on a GPU held weights pay only while they fit in registers, which the
+ * autotune finds out by timing (src/cells/autotune.ts).
+ */
+export function deviceHolds(device: GPUDevice, dims: HeldDims): boolean {
+  const forced = envChoice('LWIN_HOLD', [0, 1], 'hold the recurrent weights per thread (1) or read them from storage at every step (0)');
+  if (forced !== undefined) return forced === 1;
+  return onSoftwareAdapter(device) && dims.H + dims.D <= HELD_UNITS_CPU;
 }
 
-/** The default tile (defaultTile) as the kernels on `device` run it. */
-export function defaultTileOn(device: GPUDevice, hidden: number): Tile {
-  return settled(device, defaultTile(hidden));
+/**
+ * Largest H + D a CPU adapter holds by default: each invocation keeps K·(H or D) floats per weight matrix in its own
+ * memory (gru's backward: nine matrices), so a workgroup of 256 at H = 1024 would need tens of MiB.
+ */
+export const HELD_UNITS_CPU = 512;
+
+/** Floats a thread of `tile` holds at most (the backward: each gate block's row of U, row of W and column of U). */
+export function heldFloats(tile: Tile, gates: number, dims: HeldDims): number {
+  return tile.K * gates * (2 * dims.H + dims.D);
+}
+
+/**
+ * `tile` as the kernels on `device` run it for a layer of H units and D inputs: its unroll settled (a key's `-u<n>`
+ * wins; see deviceUnroll), and held with these dims if its key says `-p` or the device holds by default. Without
+ * dims (a caller after the weight layout only) it stays streamed.
+ */
+function settled(device: GPUDevice, tile: Tile, dims?: HeldDims): Tile {
+  const unroll = tile.unroll ?? deviceUnroll(device);
+  const held = dims !== undefined && (tile.held ?? deviceHolds(device, dims));
+  return { ...tile, unroll, held, dims: held ? dims : undefined };
+}
+
+/** The default tile (defaultTile) as the kernels on `device` run it for H units and D inputs. */
+export function defaultTileOn(device: GPUDevice, hidden: number, input?: number): Tile {
+  return settled(device, defaultTile(hidden), input === undefined ? undefined : { H: hidden, D: input });
 }
 
 /** Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads. */
@@ -68,20 +98,22 @@ export function candidateTiles(hidden: number): Tile[] {
 
 /**
  * A tile named by its key (`r2k1hp64wg128`) or by its sequences per group and threads alone (`r4`, `r2wg128`: the
- * units follow from H), checked to fit H; `-rows` after either reads weights by rows, and `-u<n>` after that unrolls
- * the dot products n steps per pass instead of DOT_UNROLL.
+ * units follow from H), checked to fit H; `-rows` after either reads weights by rows, `-u<n>` after that unrolls
+ * the dot products n steps per pass instead of DOT_UNROLL, and `-p` last holds the weights (held-weights.ts).
  */
 export function parseTile(key: string, hidden: number): Tile {
-  const unrolled = /-u(\d+)$/.exec(key.trim());
+  const held = /-p$/.test(key.trim()) ? true : undefined;
+  const rest = key.trim().replace(/-p$/, '');
+  const unrolled = /-u(\d+)$/.exec(rest);
   const unroll = unrolled ? Number(unrolled[1]) : undefined;
   if (unroll !== undefined && !UNROLLS.includes(unroll)) throw new Error(`tile "${key}": -u${unroll} is no unroll lwin has; use one of ${UNROLLS.map((n) => `-u${n}`).join(', ')}`);
-  const base = key.trim().replace(/-u\d+$/, '');
+  const base = rest.replace(/-u\d+$/, '');
   const rows = base.endsWith('-rows');
   const name = base.replace(/-rows$/, '');
   const short = /^r(\d)(?:wg(\d+))?$/.exec(name);
   const found = short ? makeTile(hidden, Number(short[1]), short[2] ? Number(short[2]) : THREADS) : candidateTiles(hidden).find((t) => tileKey(t) === name);
   const layout = found && rows ? byRows(found) : found;
-  const tile = layout && unroll !== undefined ? { ...layout, unroll } : layout;
+  const tile = layout && { ...layout, ...(unroll !== undefined && { unroll }), ...(held && { held }) };
   if (!tile) {
     throw new Error(`tile "${key}" does not fit H=${hidden}; choose one of ${candidateTiles(hidden).map(tileKey).join(', ')}`);
   }
@@ -113,7 +145,11 @@ export function forcedTile(hidden: number): Tile | undefined {
   return forced ? parseTile(forced, hidden) : undefined;
 }
 
-/** The tile of the training kernels on `device`: LWIN_TILE, else the chosen one, else the default; unroll settled. */
-export function tileFor(device: GPUDevice, cell: CellKind, layernorm: boolean, hidden: number): Tile {
-  return settled(device, forcedTile(hidden) ?? chosen.get(device)?.get(choiceKey(cell, layernorm, hidden)) ?? defaultTile(hidden));
+/**
+ * The tile of the training kernels on `device`: LWIN_TILE, else the chosen one, else the default; settled for a
+ * layer of `hidden` units and `input` inputs (see settled).
+ */
+export function tileFor(device: GPUDevice, cell: CellKind, layernorm: boolean, hidden: number, input?: number): Tile {
+  const tile = forcedTile(hidden) ?? chosen.get(device)?.get(choiceKey(cell, layernorm, hidden)) ?? defaultTile(hidden);
+  return settled(device, tile, input === undefined ? undefined : { H: hidden, D: input });
 }

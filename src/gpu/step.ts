@@ -193,6 +193,10 @@ export class Step {
       const profiler = this.ctx.profiler;
       if (profiler && !this.ctx.timestamps) await this.submitTimedByWallClock(pipelines, during);
       else await withErrorScopes(this.ctx.device, during, () => this.encodeAndSubmit(pipelines));
+      // Its commands are on the queue: the scratch may serve the next step now, whose commands the queue runs after
+      // these (its clears included), so a trainer can record the next batch while the device works on this one
+      // without a second step's scratch in memory.
+      this.ctx.releaseScratch(this.scratchBuffers.splice(0));
       if (profiler && this.ctx.timestamps) {
         const durations = await this.ctx.timestamps.read(this.profiledPasses);
         this.dispatchNames().forEach((name, i) => profiler.record(name, durations[i]!));
@@ -200,8 +204,6 @@ export class Step {
       await this.ctx.device.queue.onSubmittedWorkDone();
       const results = await Promise.all(this.reads.map((r) => this.ctx.drainStaging(r.staging, r.bytes)));
       this.reads.forEach((r, i) => r.resolve(results[i]!));
-      // The device is done with this step: its scratch may serve the next one.
-      this.ctx.releaseScratch(this.scratchBuffers.splice(0));
     } catch (error) {
       // Nobody may wait forever on a read of a step that failed.
       for (const r of this.reads) r.reject(error);
@@ -270,7 +272,9 @@ export class Step {
     this.encodeOps(encoder, this.ops, pipelines);
     timestamps?.encodeResolve(encoder, this.profiledPasses);
     this.ctx.device.queue.submit([encoder.finish()]);
-    this.markQueued();
+    // A profiled step counts as queued once its timestamps are read (submit's finally): the profiler's one readback
+    // buffer must be unmapped before the next step's submit uses it.
+    if (!timestamps) this.markQueued();
   }
 
   /** Without timestamp queries: each dispatch is submitted alone and timed on the host (includes submit overhead). */

@@ -16,6 +16,7 @@ import type { TrainSink } from './sink.ts';
 import { silentProgress, type Progress } from './progress.ts';
 import { deriveSeed } from '../data/seeds.ts';
 import { describeDifferences } from '../util/differences.ts';
+import { envSetting } from '../gpu/runtime.ts';
 
 export interface TrainingData {
   train: SequenceData;
@@ -171,7 +172,17 @@ class TrainingRun {
     let weighted = 0;
     let batchIndex = 0;
     const ranges = batchRanges(set.count, this.config.batch);
-    // The next batch is gathered on the host while the device works on this one.
+    // One batch stays in flight: batch n is queued behind batch n-1 before the host waits for n-1's loss, so the
+    // device never idles while the host reads a loss and records the next batch (queue order keeps every batch's
+    // reads after the previous one's writes). The next batch is gathered on the host meanwhile.
+    let inFlight: { done: Promise<void>; loss: Promise<Float32Array>; count: number; index: number } | undefined;
+    const settle = async (batch: NonNullable<typeof inFlight>) => {
+      await batch.done;
+      const loss = (await batch.loss)[0]!;
+      if (!Number.isFinite(loss)) throw new NonFiniteLossError(epoch, batch.index, loss);
+      weighted += loss * batch.count;
+    };
+    const pipelined = envSetting('LWIN_PIPELINE') !== 'off'; // a benchmark switch: each batch awaited before the next
     let next = ranges.length ? gatherBatch(set, order.subarray(ranges[0]![0], ranges[0]![1])) : undefined;
     for (const [start, end] of ranges) {
       batchIndex++;
@@ -185,16 +196,20 @@ class TrainingRun {
         yhat: this.batch.yhat, grad: this.grad, loss: this.batch.loss, checkpointEvery: this.config.bpttCheckpoint, readoutLoss: this.readoutLoss,
       });
       this.optimizer.record(step, this.params, this.grad);
-      const lossP = step.readF32(this.batch.loss, 0, 1);
+      const loss = step.readF32(this.batch.loss, 0, 1);
       const done = step.submit();
+      done.catch(() => undefined); // awaited in settle(); meanwhile a failure must not count as unhandled
       await step.queued;
+      if (inFlight) await settle(inFlight);
+      inFlight = { done, loss, count, index: batchIndex };
+      if (!pipelined) {
+        await settle(inFlight);
+        inFlight = undefined;
+      }
       const following = ranges[batchIndex];
       next = following ? gatherBatch(set, order.subarray(following[0], following[1])) : undefined;
-      await done;
-      const loss = (await lossP)[0]!;
-      if (!Number.isFinite(loss)) throw new NonFiniteLossError(epoch, batchIndex, loss);
-      weighted += loss * count;
     }
+    if (inFlight) await settle(inFlight);
     return { loss: weighted / set.count, order };
   }
 

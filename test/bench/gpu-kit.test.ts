@@ -19,7 +19,9 @@ describe('gpu kit', () => {
     expect(statSync(join(kitDir, 'kit.tar.xz')).size).toBeLessThan(64 * 2 ** 20);
 
     const out = join(scratch, 'out');
-    const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '400', CI: '1' };
+    // A budget of 900 s scales every step's cap up (run.sh): on a loaded 2-core machine with a cold shader cache a
+    // tiny cells bench (ten cells, each autotuned) compiles for most of a minute. The run itself takes about one.
+    const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '900', CI: '1' };
     execFileSync('bash', [join(ROOT, 'bench/gpu/run.sh'), out], { cwd: scratch, env: runEnv, encoding: 'utf8', stdio: 'pipe' });
     const summary = JSON.parse(readFileSync(join(out, 'gpu-kit.json'), 'utf8'));
     for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'cells-stack', 'diagnostics-paper', 'peers', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
@@ -41,5 +43,5 @@ describe('gpu kit', () => {
     expect(md).toMatch(/\*\*Whole study: /);
     expect(md).toContain('## TF.js on the same adapter');
     expect(readFileSync(join(out, 'gpu-kit.log'), 'utf8')).toContain('== ');
-  }, 600_000);
+  }, 960_000);
 });

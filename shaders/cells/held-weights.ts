@@ -1,0 +1,138 @@
+// Held weights (PERF.md's persistent weights; Diamos et al. 2016, cuDNN's persistent RNN): a tile kernel whose
+// threads load the weights their dot products need once per dispatch, into arrays of their own, and read them from
+// there at every step instead of from a storage buffer. A held tile compiles H and D into its WGSL (an array's
+// length is a constant). Two forms, by the tile's unroll:
+//   - unroll > 1 (GPUs): loads and dot products written out in full with constant indices, so the compiler can keep
+//     the arrays in registers while they fit (the autotune times held tiles only where they should);
+//   - unroll 1 (CPU adapters): a loop loads them and loops read them. On lavapipe this makes the recurrent kernels
+//     10–20% faster (a thread's own memory instead of a storage buffer's bounds-checked gathers). Written out in
+//     full they run 2–4× faster there, but LLVM then takes minutes to compile a backward kernel (gru at H = 64:
+//     335 s against 18 s), so the CPU form keeps loops, whose bounds are uniforms so they are not unrolled either.
+// The arrays are the entry point's own (function scope) and the helpers take pointers to them: LLVM compiles
+// module-scope arrays several times slower.
+//
+// The transform works on a finished tile shader: every call of a row helper (row_h, row_a: U's row; row_x: W's
+// row; col_d: U's column) is replaced by a helper of its own for that weight matrix, which reads the held copy.
+// The sums are the same, in the same order (j ascending, one fused multiply-add each), so a held tile gives the
+// same results as the streamed one bit for bit (test/cells/tiles.test.ts).
+import { tileFma, tileIndices, tileUnroll, type RowWeights, type Tile } from './tile.ts';
+
+/** Where tileEntry (shaders/recurrence/forward.ts) leaves room for the held weights' arrays and their loads. */
+export const HELD_WEIGHTS = '// [held weights]';
+
+/** The sizes a held tile compiles in. */
+export interface HeldDims {
+  H: number;
+  D: number;
+}
+
+type Kind = 'row' | 'x' | 'col';
+const HELPERS: Record<string, Kind> = { row_h: 'row', row_a: 'row', row_x: 'x', col_d: 'col' };
+
+interface Call {
+  start: number;
+  end: number;
+  name: string;
+  args: string[];
+}
+
+/** The calls of the row helpers in `shader` (not their definitions), with their arguments split at top level. */
+function helperCalls(shader: string): Call[] {
+  const calls: Call[] = [];
+  const pattern = /\b(row_h|row_a|row_x|col_d)\(/g;
+  for (let m = pattern.exec(shader); m; m = pattern.exec(shader)) {
+    if (/\bfn\s+$/.test(shader.slice(Math.max(0, m.index - 4), m.index))) continue;
+    const args: string[] = [];
+    let depth = 0;
+    let from = pattern.lastIndex;
+    let i = from;
+    for (; i < shader.length; i++) {
+      const ch = shader[i];
+      if (ch === '(') depth++;
+      else if (ch === ')' && depth-- === 0) break;
+      else if (ch === ',' && depth === 0) {
+        args.push(shader.slice(from, i).trim());
+        from = i + 1;
+      }
+    }
+    args.push(shader.slice(from, i).trim());
+    calls.push({ start: m.index, end: i + 1, name: m[1]!, args });
+    pattern.lastIndex = i + 1;
+  }
+  return calls;
+}
+
+/**
+ * `shader` (a tile kernel whose prelude was made with the same tile and `rows`, entry point from tileEntry) with its
+ * weights held: each distinct weight matrix of the row helpers' calls becomes arrays of the entry point (one per
+ * unit block k), loaded where tileEntry left HELD_WEIGHTS and read by helpers of its own.
+ */
+export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader: string): string {
+  if (!shader.includes(HELD_WEIGHTS)) throw new Error('holdWeights: the shader has no entry point made by tileEntry');
+  const { rs, ks, slotLets, xRows } = tileIndices(tile);
+  const unrolled = tileUnroll(tile) > 1;
+  const matrices = new Map<string, { id: number; kind: Kind; off: string; used: Set<string> }>();
+  let out = '';
+  let at = 0;
+  for (const call of helperCalls(shader)) {
+    const kind = HELPERS[call.name]!;
+    const off = call.args[0]!;
+    const key = `${kind}|${off.replace(/\s+/g, ' ')}`;
+    if (!matrices.has(key)) matrices.set(key, { id: matrices.size, kind, off, used: new Set() });
+    const { id, used } = matrices.get(key)!;
+    used.add(call.name);
+    out += `${shader.slice(at, call.start)}${call.name}_held${id}(${[...ks.map((k) => `&held${id}_${k}`), ...call.args.slice(1)].join(', ')})`;
+    at = call.end;
+  }
+  out += shader.slice(at);
+  const byColumns = rows.layout === 'columns';
+  const rw = rows.buffer;
+  // Element j of unit block k's row or column, as the streamed helpers read it (shaders/cells/tile.ts).
+  const source: Record<Kind, (k: number, j: string) => string> = {
+    row: (k, j) => (byColumns ? `${rw}[off + ${j} * params.H + u${k}]` : `${rw}[off + u${k} * params.H + ${j}]`),
+    x: (k, j) => (byColumns ? `${rw}[off + ${j} * params.H + u${k}]` : `${rw}[off + u${k} * params.D + ${j}]`),
+    col: (k, j) => `P[off + ${j} * params.H + u${k}]`,
+  };
+  const length = (kind: Kind) => (kind === 'x' ? dims.D : dims.H);
+  // The CPU form's loop bounds are the uniforms (equal to the compiled sizes), so that no compiler unrolls them.
+  const bound = (kind: Kind) => (unrolled ? `${length(kind)}u` : kind === 'x' ? 'params.D' : 'params.H');
+  const arrays: string[] = [];
+  const loads: string[] = [];
+  const helpers: string[] = [];
+  for (const { id, kind, off, used } of matrices.values()) {
+    const type = `array<f32, ${length(kind)}>`;
+    for (const k of ks) arrays.push(`var held${id}_${k}: ${type};`);
+    loads.push(`{ let off = ${off}; for (var j = 0u; j < ${bound(kind)}; j++) {${ks.map((k) => ` held${id}_${k}[j] = ${source[kind](k, 'j')};`).join('')} } }`);
+    const pointers = ks.map((k) => `w${k}: ptr<function, ${type}>`);
+    // One fused multiply-add per j, ascending: the streamed helpers' sums exactly.
+    const term = (j: string, value: (r: number, j: string) => string) =>
+      `{${ks.map((k) => ` let p${k} = (*w${k})[${j}];`).join('')}${rs.map((r) => ` let v${r} = ${value(r, j)};`).join('')} acc = ${tileFma(tile, 'p', 'v', '')}; }`;
+    const dot = (value: (r: number, j: string) => string) => `  var acc = V(0.0);
+${unrolled ? Array.from({ length: length(kind) }, (_, j) => `  ${term(`${j}u`, value)}`).join('\n') : `  for (var j = 0u; j < ${bound(kind)}; j++) ${term('j', value)}`}
+  return acc;`;
+    if (kind === 'row') {
+      for (const [helper, buf] of [['row_h', 'hbuf'], ['row_a', 'abuf']] as const) {
+        if (used.has(helper)) helpers.push(`fn ${helper}_held${id}(${pointers.join(', ')}) -> V {\n  ${slotLets}\n${dot((r, j) => `${buf}[b${r} + ${j}]`)}\n}`);
+      }
+    } else if (kind === 'x') {
+      helpers.push(`fn row_x_held${id}(${pointers.join(', ')}) -> V {\n  ${xRows}\n${dot((r, j) => `x[x${r} + ${j}]`)}\n}`);
+    } else {
+      const blockLets = rs.map((r) => `let b${r} = b * TSLOTS * THT + (tslot0 + ${r}u) * THT;`).join(' ');
+      helpers.push(`fn col_d_held${id}(${[...pointers, 'b: u32'].join(', ')}) -> V {\n  ${blockLets}\n${dot((r, j) => `dbuf[b${r} + ${j}]`)}\n}`);
+    }
+  }
+  const entry = `// held weights (shaders/cells/held-weights.ts): H = ${dims.H}, D = ${dims.D} compiled in
+  ${arrays.join('\n  ')}
+  {
+    ${ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' ')}
+    ${loads.join('\n    ')}
+  }`;
+  return `${out.replace(HELD_WEIGHTS, entry)}\n${helpers.join('\n\n')}\n`;
+}
+
+/** `shader` as `tile` runs it: with its weights held when the tile says so (it must then carry its dims). */
+export function tileShader(tile: Tile, rows: RowWeights, shader: string): string {
+  if (!tile.held) return shader;
+  if (!tile.dims) throw new Error('a held tile (-p) needs the H and D it compiles in: settle it for the layer first (src/cells/tiles.ts)');
+  return holdWeights(tile, tile.dims, rows, shader);
+}
