@@ -17,7 +17,8 @@ import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
 import { TORCH_FORWARD_STEPS, torchRho } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { WORKGROUP_FLOATS, perComponent, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, type Tile } from '../cells/tile.ts';
+import { WORKGROUP_FLOATS, perComponent, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, tileVariantKey, type Tile } from '../cells/tile.ts';
+import { tileShader } from '../cells/held-weights.ts';
 import { gruColumnHelpers, rhoHelpers } from './rho-tile.ts';
 import { recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from '../recurrence/params.ts';
 import { loadState, stepContext, tileEntry } from '../recurrence/forward.ts';
@@ -30,7 +31,7 @@ export interface RhoVariant {
 }
 
 export function rhoVariantKey(v: RhoVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileVariantKey(v.tile)}`;
 }
 
 /** Floats of workgroup memory on `tile`: hbuf, abuf and red, and `spare` for gru with LayerNorm. */
@@ -61,7 +62,7 @@ export function rhoProgram(v: RhoVariant): Program<RecurrentSchema, RecurrentUni
     uniform: recurrentUniform(v, RHO_FIELDS),
     workgroupSize: [v.tile.threads],
     dispatch: tileGrid(v.tile, (p) => p.steps),
-    shader: (head) => rhoShader(v, head),
+    shader: (head) => tileShader(v.tile, { layout: 'rows', buffer: 'P' }, rhoShader(v, head)),
   });
 }
 

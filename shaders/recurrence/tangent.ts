@@ -7,7 +7,8 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import { stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { WORKGROUP_FLOATS, perComponent, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, type Tile } from '../cells/tile.ts';
+import { WORKGROUP_FLOATS, perComponent, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, tileVariantKey, type Tile } from '../cells/tile.ts';
+import { tileShader } from '../cells/held-weights.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
 import { lstmForwardStep } from '../cells/lstm.ts';
@@ -33,7 +34,7 @@ export interface TangentVariant {
 }
 
 export function tangentVariantKey(v: TangentVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileKey(v.tile)}${v.cellTangent ? ',vc' : ''}${v.inputTangent ? ',xdot' : ''}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileVariantKey(v.tile)}${v.cellTangent ? ',vc' : ''}${v.inputTangent ? ',xdot' : ''}`;
 }
 
 /** Floats of workgroup memory of the tangent kernel on `tile`: hbuf, abuf, red and vbuf. */
@@ -69,7 +70,7 @@ export function tangentProgram(v: TangentVariant): Program<RecurrentSchema, Recu
     uniform: recurrentUniform(v),
     workgroupSize: [v.tile.threads],
     dispatch: tileGrid(v.tile),
-    shader: (head) => tangentShader(v, head),
+    shader: (head) => tileShader(v.tile, { layout: 'rows', buffer: 'P' }, tangentShader(v, head)),
   });
 }
 

@@ -131,9 +131,9 @@ export class RhoEngine {
       for (let p = start; p < end; p++) ratios[p] = preconditioner[p]! / this.etaBar;
     }
     this.ratios = ctx.upload('rho/rate-ratios', ratios);
-    const { cell, layernorm, hiddenSize } = layout.config;
+    const { cell, layernorm, hiddenSize, inputSize } = layout.config;
     // the training kernels' default tile (one sequence per thread group, K units per thread up to H = 1024)
-    this.variant = { cell, layernorm, tile: tile ?? defaultTileOn(ctx.device, hiddenSize) };
+    this.variant = { cell, layernorm, tile: tile ?? defaultTileOn(ctx.device, hiddenSize, inputSize) };
     this.program = rhoProgram(this.variant);
   }
 

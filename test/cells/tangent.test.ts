@@ -12,7 +12,7 @@
 // the row (error/tolerance in the thousands).
 import { describe, expect, it, vi } from 'vitest';
 import { tangentWorkgroupFloats } from '../../shaders/recurrence/tangent.ts';
-import { defaultTile, deviceUnroll } from '../../src/cells/tiles.ts';
+import { defaultTile, deviceHolds, deviceUnroll } from '../../src/cells/tiles.ts';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs, saturateGates } from '../support/cells.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
@@ -165,21 +165,27 @@ describe('tangent: sizes and dispatch chunks', () => {
 
   // GPUs unroll the dot products 8 steps per pass (this adapter: 1); the multiply-adds keep their order, so v, ċ and
   // ŷ̇ are the same bits. H = 20 takes two passes and four single steps, D = 3 single steps only.
-  it.each(['gru', 'lstm'] as CellKind[])('%s: dot products unrolled 8 steps per pass give the same bits', async (cell) => {
+  it.each(['gru', 'lstm'] as CellKind[])('%s: dot products unrolled 8 steps per pass, and weights streamed, give the same bits', async (cell) => {
     const [B, T, H, D] = [3, 11, 20, 3];
     const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
     const p32 = Float32Array.from(initParams(layout, { seed: 4 }));
     const w = unitDirection(layout, 5);
     const x = gaussianInputs(B, T, D, 6);
     expect(deviceUnroll(gpu.ctx.device)).toBe(1);
+    // This adapter holds the forward step's weights (shaders/cells/held-weights.ts); streamed, the same bits too.
+    expect(deviceHolds(gpu.ctx.device, { H, D })).toBe(true);
     const rolled = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T);
-    vi.stubEnv('LWIN_UNROLL', '8');
     try {
+      vi.stubEnv('LWIN_HOLD', '0');
+      const streamed = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T);
+      vi.stubEnv('LWIN_UNROLL', '8');
       expect(deviceUnroll(gpu.ctx.device)).toBe(8);
       const unrolled = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T);
-      expect([...unrolled.v]).toEqual([...rolled.v]);
-      expect([...unrolled.vc]).toEqual([...rolled.vc]);
-      expect([...unrolled.yhatDot]).toEqual([...rolled.yhatDot]);
+      for (const [name, got] of [['streamed', streamed], ['unrolled', unrolled]] as const) {
+        expect([...got.v], `${name}: v`).toEqual([...rolled.v]);
+        expect([...got.vc], `${name}: vc`).toEqual([...rolled.vc]);
+        expect([...got.yhatDot], `${name}: ŷ̇`).toEqual([...rolled.yhatDot]);
+      }
     } finally {
       vi.unstubAllEnvs();
     }

@@ -145,7 +145,7 @@ describe('rho: sizes and dispatch chunks', () => {
   });
 
   // GPUs unroll ρ's row sums 8 steps per pass (this adapter: 1); the multiply-adds keep their order: the same bits.
-  it.each(['gru', 'lstm'] as CellKind[])('%s ln=true: row sums unrolled 8 steps per pass give the same bits', async (cell) => {
+  it.each(['gru', 'lstm'] as CellKind[])('%s ln=true: row sums unrolled 8 steps per pass, and held weights, give the same bits', async (cell) => {
     const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: true });
     const sizes = { batch: 3, steps: 5 };
     const params = testParams(layout, 5, 'plain');
@@ -154,10 +154,13 @@ describe('rho: sizes and dispatch chunks', () => {
     const eta = adamLikeRates(layout, 9);
     const tile = defaultTileOn(gpu.ctx.device, H);
     expect(tile.unroll).toBe(1);
-    const engines = [new RhoEngine(gpu.ctx, layout, eta, tile), new RhoEngine(gpu.ctx, layout, eta, { ...tile, unroll: 8 })];
+    // and with the forward step's weights held (shaders/cells/held-weights.ts, this adapter's default in studies)
+    const held = { ...tile, held: true, dims: { H, D } };
+    const engines = [tile, { ...tile, unroll: 8 }, held].map((t) => new RhoEngine(gpu.ctx, layout, eta, t));
     try {
-      const [rolled, unrolled] = await gpuRho(layout, params, x, stored, engines, sizes);
+      const [rolled, unrolled, fromHeld] = await gpuRho(layout, params, x, stored, engines, sizes);
       expect([...unrolled!]).toEqual([...rolled!]);
+      expect([...fromHeld!]).toEqual([...rolled!]);
     } finally {
       for (const e of engines) e.destroy();
     }
