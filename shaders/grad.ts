@@ -49,6 +49,16 @@ export function gradUnroll(): number {
 }
 export const GRAD_UNROLL = 4;
 
+/**
+ * Rows of G per workgroup: 32 (a 32×32 tile), or 256 with `ones`, where G has one column: each thread then sums
+ * four rows (r0 + tid + 64k) instead of four rows × four copies of the one column (bias and LayerNorm sums were a
+ * third of a gru batch's weight-gradient work, 31 of every 32 sums thrown away). Each output is the same sum, in the
+ * same order, either way.
+ */
+function tileRows(ones: boolean): number {
+  return ones ? 4 * WG * WG : GRAD_TILE;
+}
+
 /** With `ones`, V ≡ 1 and is not bound. Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded. */
 export function gradProgram(ones: boolean, slices = 1, unroll = 1): Program<typeof GradParams> {
   return defineProgram({
@@ -61,7 +71,7 @@ export function gradProgram(ones: boolean, slices = 1, unroll = 1): Program<type
     ],
     uniform: { name: 'params', struct: 'GradParams', schema: GradParams },
     workgroupSize: [WG, WG, slices],
-    dispatch: (p, limits) => [Math.ceil(p.C / GRAD_TILE), ...foldRows(Math.ceil(p.R / GRAD_TILE) * p.chunks, limits.maxWorkgroupsPerDimension)],
+    dispatch: (p, limits) => [Math.ceil(p.C / GRAD_TILE), ...foldRows(Math.ceil(p.R / tileRows(ones)) * p.chunks, limits.maxWorkgroupsPerDimension)],
     shader: (head) => gradShader(ones, slices, unroll, head),
   });
 }
@@ -79,14 +89,22 @@ ${ones ? '' : `    let vb${s} = rv * params.vWidth + params.vOffset;\n`}    pa++
     pv++;
     rv++;
     if (pv == params.vRowsPer) { pv = 0u; rv += params.vRowStride - params.vRowsPer; }`;
-  const rowLoads = (s: string) => `    let v${s} = ${ones ? 'vec4f(1.0)' : `vec4f(${COLS.map((j) => `V[vb${s} + min(c0 + lid.x + ${j * WG}u, params.C - 1u)]`).join(', ')})`};
-${ROWS.map((i) => `    let a${i}${s} = A[ab${s} + min(r0 + lid.y + ${i * WG}u, params.R - 1u)];`).join('\n')}`;
+  // The thread's outputs: ROWS_OF pairs (hi_i, lo_i) of vec4s, component j the output at row rowOf(i, j) and column
+  // colOf(j); a_i (one row's A, or with ones four rows' as a vec4) times v (four columns' V, or 1).
+  const rowsOf = ones ? [0] : ROWS;
+  const rowOf = (i: number, j: number) => (ones ? `r0 + tid + ${j * WG * WG}u` : `r0 + lid.y + ${i * WG}u`);
+  const colOf = (j: number) => (ones ? '0u' : `c0 + lid.x + ${j * WG}u`);
+  const aLoad = (i: number, s: string) =>
+    ones ? `vec4f(${COLS.map((j) => `A[ab${s} + min(${rowOf(i, j)}, params.R - 1u)]`).join(', ')})` : `A[ab${s} + min(${rowOf(i, 0)}, params.R - 1u)]`;
+  const rowLoads = (s: string) => `    let v${s} = ${ones ? 'vec4f(1.0)' : `vec4f(${COLS.map((j) => `V[vb${s} + min(${colOf(j)}, params.C - 1u)]`).join(', ')})`};
+${rowsOf.map((i) => `    let a${i}${s} = ${aLoad(i, s)};`).join('\n')}`;
   // TwoSum of hi_i and the products
-  const rowSums = (s: string) => ROWS.map((i) => `    let x${i}${s} = a${i}${s} * v${s};
+  const rowSums = (s: string) => rowsOf.map((i) => `    let x${i}${s} = a${i}${s} * v${s};
     let s${i}${s} = opaque4(hi${i} + x${i}${s}, z);
     let b${i}${s} = opaque4(s${i}${s} - hi${i}, z);
     lo${i} += (hi${i} - opaque4(s${i}${s} - b${i}${s}, z)) + (x${i}${s} - b${i}${s});
     hi${i} = s${i}${s};`).join('\n');
+  const TILE_R = tileRows(ones);
   return wgsl`
 ${head.declarations}
 ${compensatedSum('params.one')}
@@ -103,11 +121,12 @@ fn row_v(n: u32) -> u32 { return (n / params.vRowsPer) * params.vRowStride + par
 @compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   // x: tile of C; y (folded with z): tile of R × chunk.
-  let tilesR = (params.R + ${GRAD_TILE - 1}u) / ${GRAD_TILE}u;
+  let tilesR = (params.R + ${TILE_R - 1}u) / ${TILE_R}u;
   let yz = folded_row(wg, nwg);
   let chunk = yz / tilesR;
   if (chunk >= params.chunks) { return; }
-  let r0 = (yz % tilesR) * ${GRAD_TILE}u;
+  let r0 = (yz % tilesR) * ${TILE_R}u;
+  let tid = lid.y * ${WG}u + lid.x;
   let c0 = wg.x * ${GRAD_TILE}u;
   let c_lo = chunk * params.chunk;
   let c_hi = min(c_lo + params.chunk, params.rows);
@@ -120,7 +139,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   // outputs of a thread are four vec4 pairs (hi_i, lo_i), row i of the tile against columns j = 0..3, written out
   // in full so no compiler keeps them in an indexed array (local memory on a GPU).
   let z = bitcast<u32>(params.one) ^ 0x3f800000u;
-${ROWS.map((i) => `  var hi${i} = vec4f(0.0);
+${rowsOf.map((i) => `  var hi${i} = vec4f(0.0);
   var lo${i} = vec4f(0.0);`).join('\n')}
   var pa = n0 % params.aRowsPer;
   var ra = row_a(n0);
@@ -141,18 +160,16 @@ ${rowSums('')}
   }
   // Slices 1.. leave their pairs in red; slice 0 adds them in slice order and writes the partials, a tile row i
   // at a time (red holds one row's pairs of every slice: 3 · 64 · 4 vec2f = 6 KiB).
-${SLICES > 1 ? `  let tid = lid.y * ${WG}u + lid.x;` : ''}
-${ROWS.map((i) => `${SLICES > 1 ? `  if (lid.z > 0u) {
+${rowsOf.map((i) => `${SLICES > 1 ? `  if (lid.z > 0u) {
 ${COLS.map((j) => `    red[((lid.z - 1u) * ${WG * WG}u + tid) * 4u + ${j}u] = vec2f(hi${i}[${j}], lo${i}[${j}]);`).join('\n')}
   }
   workgroupBarrier();` : ''}
-  if (lid.z == 0u && r0 + lid.y + ${i * WG}u < params.R) {
-    let r = r0 + lid.y + ${i * WG}u;
-${COLS.map((j) => `    if (c0 + lid.x + ${j * WG}u < params.C) {
+  if (lid.z == 0u) {
+${COLS.map((j) => `    if (${rowOf(i, j)} < params.R && ${colOf(j)} < params.C) {
       var acc = vec2f(hi${i}[${j}], lo${i}[${j}]);
 ${SLICES > 1 ? `      for (var sl = 0u; sl < ${SLICES - 1}u; sl++) { acc = pair_add(acc, red[(sl * ${WG * WG}u + tid) * 4u + ${j}u]); }` : ''}
       // Columns are cleared before the first segment; later segments may add into the same ones (wide tensors).
-      let at = (r * params.C + c0 + lid.x + ${j * WG}u) * params.columns + (params.chunk0 + chunk) % params.columns;
+      let at = ((${rowOf(i, j)}) * params.C + ${colOf(j)}) * params.columns + (params.chunk0 + chunk) % params.columns;
       partials[at] = pair_add(acc, partials[at]);
     }`).join('\n')}
   }${SLICES > 1 ? '\n  workgroupBarrier();' : ''}`).join('\n')}
