@@ -89,8 +89,8 @@ ${ones ? '' : `    let vb${s} = rv * params.vWidth + params.vOffset;\n`}    pa++
     pv++;
     rv++;
     if (pv == params.vRowsPer) { pv = 0u; rv += params.vRowStride - params.vRowsPer; }`;
-  // The thread's outputs: ROWS_OF pairs (hi_i, lo_i) of vec4s, component j the output at row rowOf(i, j) and column
-  // colOf(j); a_i (one row's A, or with ones four rows' as a vec4) times v (four columns' V, or 1).
+  // The thread's outputs: pairs (hi_i, lo_i) of vec4s for i in rowsOf, component j the output at row rowOf(i, j) and
+  // column colOf(j); a_i (one row's A, or with ones four rows' as a vec4) times v (four columns' V, or 1).
   const rowsOf = ones ? [0] : ROWS;
   const rowOf = (i: number, j: number) => (ones ? `r0 + tid + ${j * WG * WG}u` : `r0 + lid.y + ${i * WG}u`);
   const colOf = (j: number) => (ones ? '0u' : `c0 + lid.x + ${j * WG}u`);
@@ -136,8 +136,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let n1 = min(n0 + slice_len, c_hi);
   // Compensated accumulation: chunks may hold thousands of rows. Rows are walked with running (row, position)
   // counters: an integer division per row and map is what a CPU adapter would spend most of its time on. The 4×4
-  // outputs of a thread are four vec4 pairs (hi_i, lo_i), row i of the tile against columns j = 0..3, written out
-  // in full so no compiler keeps them in an indexed array (local memory on a GPU).
+  // outputs of a thread are four vec4 pairs (hi_i, lo_i), row i of the tile against columns j = 0..3 (with ones, one
+  // pair: four rows of the one column), written out in full so no compiler keeps them in an indexed array (local
+  // memory on a GPU).
   let z = bitcast<u32>(params.one) ^ 0x3f800000u;
 ${rowsOf.map((i) => `  var hi${i} = vec4f(0.0);
   var lo${i} = vec4f(0.0);`).join('\n')}

@@ -15,16 +15,10 @@
 // row; col_d: U's column) is replaced by a helper of its own for that weight matrix, which reads the held copy.
 // The sums are the same, in the same order (j ascending, one fused multiply-add each), so a held tile gives the
 // same results as the streamed one bit for bit (test/cells/tiles.test.ts).
-import { tileFma, tileIndices, tileUnroll, type RowWeights, type Tile } from './tile.ts';
+import { tileFma, tileIndices, tileUnroll, type HeldDims, type RowWeights, type Tile } from './tile.ts';
 
 /** Where tileEntry (shaders/recurrence/forward.ts) leaves room for the held weights' arrays and their loads. */
 export const HELD_WEIGHTS = '// [held weights]';
-
-/** The sizes a held tile compiles in. */
-export interface HeldDims {
-  H: number;
-  D: number;
-}
 
 type Kind = 'row' | 'x' | 'col';
 const HELPERS: Record<string, Kind> = { row_h: 'row', row_a: 'row', row_x: 'x', col_d: 'col' };

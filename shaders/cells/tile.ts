@@ -53,7 +53,13 @@ export interface Tile {
    */
   held?: boolean;
   /** The H and D a held tile's kernels compile in: set when the tile is settled for a layer. */
-  dims?: { H: number; D: number };
+  dims?: HeldDims;
+}
+
+/** The sizes a held tile compiles in (held-weights.ts). */
+export interface HeldDims {
+  H: number;
+  D: number;
 }
 
 /** The dot products' default unroll (Tile.unroll). */

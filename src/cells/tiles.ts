@@ -1,8 +1,7 @@
 // Which thread tile (shaders/cells/tile.ts) the training kernels run with. Every tile computes the same sums in
 // the same order per (sequence, unit), so the choice changes speed, never results (test/cells/tiles.test.ts). `LWIN_TILE=r4k1hp64wg256`
 // (Node) forces one, for benchmarks and tests.
-import type { HeldDims } from '../../shaders/cells/held-weights.ts';
-import { DOT_UNROLL, residentBlocks, tileKey, tileWidth, type Tile } from '../../shaders/cells/tile.ts';
+import { DOT_UNROLL, residentBlocks, tileKey, tileWidth, type HeldDims, type Tile } from '../../shaders/cells/tile.ts';
 import type { CellKind } from '../model/cells.ts';
 import { envChoice, envSetting } from '../gpu/runtime.ts';
 import { onSoftwareAdapter } from '../gpu/context.ts';
