@@ -45,7 +45,7 @@ export function deviceUnroll(device: GPUDevice): number {
 
 /**
  * Whether the kernels on `device` hold their weights (shaders/cells/held-weights.ts) for a tile that does not say:
- * LWIN_HOLD (0 or 1), else on a CPU adapter while H + D ≤ HELD_UNITS_CPU (10–20% faster recurrent kernels on
+ * LWIN_HOLD (0 or 1), else on a CPU adapter while H + D ≤ HELD_UNITS_CPU (training steps 13–19% faster on
  * lavapipe, same compile time), else not: on a GPU held weights pay only while they fit in registers, which the
  * autotune finds out by timing (src/cells/autotune.ts).
  */
