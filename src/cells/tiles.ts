@@ -50,9 +50,13 @@ export function deviceUnroll(device: GPUDevice): number {
  * autotune finds out by timing (src/cells/autotune.ts).
  */
 export function deviceHolds(device: GPUDevice, dims: HeldDims): boolean {
+  return forcedHold() ?? (onSoftwareAdapter(device) && dims.H + dims.D <= HELD_UNITS_CPU);
+}
+
+/** LWIN_HOLD (a benchmark switch): whether every tile holds its weights, over a key's `-p` and the autotune's choice. */
+function forcedHold(): boolean | undefined {
   const forced = envChoice('LWIN_HOLD', [0, 1], 'hold the recurrent weights per thread (1) or read them from storage at every step (0)');
-  if (forced !== undefined) return forced === 1;
-  return onSoftwareAdapter(device) && dims.H + dims.D <= HELD_UNITS_CPU;
+  return forced === undefined ? undefined : forced === 1;
 }
 
 /**
@@ -68,12 +72,12 @@ export function heldFloats(tile: Tile, gates: number, dims: HeldDims): number {
 
 /**
  * `tile` as the kernels on `device` run it for a layer of H units and D inputs: its unroll settled (a key's `-u<n>`
- * wins; see deviceUnroll), and held with these dims if its key says `-p` or the device holds by default. Without
- * dims (a caller after the weight layout only) it stays streamed.
+ * wins; see deviceUnroll), and held with these dims if LWIN_HOLD says so, else if its key says `-p`, else if the
+ * device holds by default. Without dims (a caller after the weight layout only) it stays streamed.
  */
 function settled(device: GPUDevice, tile: Tile, dims?: HeldDims): Tile {
   const unroll = tile.unroll ?? deviceUnroll(device);
-  const held = dims !== undefined && (tile.held ?? deviceHolds(device, dims));
+  const held = dims !== undefined && (forcedHold() ?? tile.held ?? deviceHolds(device, dims));
   return { ...tile, unroll, held, dims: held ? dims : undefined };
 }
 

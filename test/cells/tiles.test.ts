@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs, gpuGradient, runForwardGpu } from '../support/cells.ts';
 import { buildLayout, initParams, CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
-import { candidateTiles, chooseTile, defaultTile, deviceUnroll, makeTile, parseTile } from '../../src/cells/tiles.ts';
+import { candidateTiles, chooseTile, defaultTile, deviceUnroll, makeTile, parseTile, tileFor } from '../../src/cells/tiles.ts';
 import { residentBlocks, tileKey, type Tile, tileSequences, tileUnits, tileWidth, WORKGROUP_FLOATS, tileArrayFloats } from '../../shaders/cells/tile.ts';
 import { referenceBackward, referenceForward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
@@ -50,6 +50,25 @@ describe('tile shapes', () => {
     vi.unstubAllEnvs();
     expect(deviceUnroll(gpu.ctx.device)).toBe(1); // a CPU adapter
     expect(() => parseTile('r4', 1024)).toThrow(/does not fit H=1024; choose one of r1k4hp256wg256/);
+  });
+
+  it('holds weights by LWIN_HOLD, else by the key\'s -p, else by the device (a CPU adapter: up to H + D = 512)', () => {
+    const held = (D: number) => tileFor(gpu.ctx.device, 'gru', true, 64, D);
+    try {
+      expect(held(16)).toMatchObject({ held: true, dims: { H: 64, D: 16 } });
+      expect(held(449).held).toBe(false);
+      expect(tileFor(gpu.ctx.device, 'gru', true, 64).held).toBe(false); // no dims: a caller after the weight layout only
+      chooseTile(gpu.ctx.device, 'gru', true, 64, parseTile('r4wg64-p', 64));
+      expect(held(449)).toMatchObject({ held: true, dims: { H: 64, D: 449 } });
+      vi.stubEnv('LWIN_HOLD', '0');
+      expect(held(16)).toMatchObject({ held: false, dims: undefined });
+      chooseTile(gpu.ctx.device, 'gru', true, 64, { ...parseTile('r4wg64', 64), held: false });
+      vi.stubEnv('LWIN_HOLD', '1');
+      expect(held(449).held).toBe(true);
+    } finally {
+      vi.unstubAllEnvs();
+      chooseTile(gpu.ctx.device, 'gru', true, 64, defaultTile(64));
+    }
     expect(() => defaultTile(1025)).toThrow('hidden size H=1025 exceeds the recurrent kernels\' limit of 1024');
   });
 });
