@@ -59,8 +59,11 @@ export interface StepHost {
   drainStaging(staging: GPUBuffer, bytes: number): Promise<ArrayBuffer>;
 }
 
-/** submit() reports a failure itself; a read nobody awaits afterwards must not become an unhandled rejection. */
-function quiet<T>(promise: Promise<T>): Promise<T> {
+/**
+ * `promise`, kept from counting as an unhandled rejection while nobody awaits it yet (a read of a failed step, a
+ * submit awaited later); whoever awaits it still gets the failure.
+ */
+export function quiet<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
   return promise;
 }

@@ -17,6 +17,7 @@ import { silentProgress, type Progress } from './progress.ts';
 import { deriveSeed } from '../data/seeds.ts';
 import { describeDifferences } from '../util/differences.ts';
 import { envSetting } from '../gpu/runtime.ts';
+import { quiet } from '../gpu/step.ts';
 
 export interface TrainingData {
   train: SequenceData;
@@ -197,8 +198,7 @@ class TrainingRun {
       });
       this.optimizer.record(step, this.params, this.grad);
       const loss = step.readF32(this.batch.loss, 0, 1);
-      const done = step.submit();
-      done.catch(() => undefined); // awaited in settle(); meanwhile a failure must not count as unhandled
+      const done = quiet(step.submit()); // awaited in settle()
       await step.queued;
       if (inFlight) await settle(inFlight);
       inFlight = { done, loss, count, index: batchIndex };
