@@ -50,7 +50,11 @@ export function deviceUnroll(device: GPUDevice): number {
  * autotune finds out by timing (src/cells/autotune.ts).
  */
 export function deviceHolds(device: GPUDevice, dims: HeldDims): boolean {
-  return forcedHold() ?? (onSoftwareAdapter(device) && dims.H + dims.D <= HELD_UNITS_CPU);
+  return forcedHold() ?? holdsByDefault(device, dims);
+}
+
+function holdsByDefault(device: GPUDevice, dims: HeldDims): boolean {
+  return onSoftwareAdapter(device) && dims.H + dims.D <= HELD_UNITS_CPU;
 }
 
 /** LWIN_HOLD (a benchmark switch): whether every tile holds its weights, over a key's `-p` and the autotune's choice. */
@@ -77,7 +81,7 @@ export function heldFloats(tile: Tile, gates: number, dims: HeldDims): number {
  */
 function settled(device: GPUDevice, tile: Tile, dims?: HeldDims): Tile {
   const unroll = tile.unroll ?? deviceUnroll(device);
-  const held = dims !== undefined && (forcedHold() ?? tile.held ?? deviceHolds(device, dims));
+  const held = dims !== undefined && (forcedHold() ?? tile.held ?? holdsByDefault(device, dims));
   return { ...tile, unroll, held, dims: held ? dims : undefined };
 }
 
