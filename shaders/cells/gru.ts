@@ -1,7 +1,6 @@
 // GRU (SPEC §2): z = σ(Wz x + Uz h), r = σ(Wr x + Ur h), g = tanh(LN(Wh x + Uh (r ⊙ h))), h' = (1-z) h + z g.
 // SPEC §4 terms: leak = 1-z, r, rdiag = (g - h_prev) z(1-z) Uz_qq + z (1-g²) Uh_qq (r + h_prev r(1-r) Ur_qq).
-import { columnProducts } from './tile.ts';
-import { candidateBackward, candidateNorm, pairPre, type StepContext } from './step-context.ts';
+import { columnProducts, candidateBackward, candidateNorm, pairPre, type StepContext } from './step-context.ts';
 
 export function gruForwardStep(c: StepContext): string {
   const { o } = c;

@@ -3,8 +3,7 @@
 //   shared: s = σ(Ws x + Us h), one scalar per sequence;
 //   diag:   s = σ(Ws x + Us h) ∈ R^H.
 // SPEC §4 terms: leak = 1-s, rdiag = (g - h_prev) σ'(a_s) Us_qq + s (1-g²) Wh_qq (first term absent for const).
-import { columnProducts } from './tile.ts';
-import { candidateBackward, candidateNorm, pairPre, type StepContext } from './step-context.ts';
+import { columnProducts, candidateBackward, candidateNorm, pairPre, type StepContext } from './step-context.ts';
 
 export function leakyForwardStep(c: StepContext): string {
   const { cell, o } = c;

@@ -1,7 +1,6 @@
 // The linear cell (SPEC §12): h' = Wh h + Wx x + Wx.bias. No gate, no nonlinearity, no LayerNorm: the state map is
 // its own pre-activation a, and its Jacobian is Wh, so SPEC §4's one term is the signed Wh_qq (`leak`).
-import { columnProducts } from './tile.ts';
-import { pairPre, type StepContext } from './step-context.ts';
+import { columnProducts, pairPre, type StepContext } from './step-context.ts';
 
 export function linearForwardStep(c: StepContext): string {
   return /* wgsl */ `

@@ -40,3 +40,24 @@ export function candidateBackward(c: StepContext, dg: string): string {
   let dln_b = dg_hat;
   let da_g = select(V(0.0), layer_norm_backward(dg_hat * pu(${c.o(`${c.lnPrefix}.weight`)}), ln.n, ln.inv_std, live), live);`;
 }
+
+/**
+ * Uᵀ products of several adjoint blocks: `sum = Σ col_d(U_i, block i)` over `terms` (value, U offset), with at
+ * most `resident` blocks in dbuf at once (H up to 1024 leaves room for one block in 16 KiB of workgroup memory).
+ * Blocks are used from `first` on; `inUse` names a block an earlier call of this step may still be reading (no
+ * barrier since), which gets a barrier before it is written. Uniform control flow only.
+ */
+export function columnProducts(terms: { value: string; u: string }[], resident: number, sum: string, first = 0, inUse = -1): string {
+  const start = first + terms.length <= resident ? first : 0;
+  const size = Math.max(1, Math.min(terms.length, resident - start));
+  const lines = [`var ${sum} = V(0.0);`];
+  for (let i = 0; i < terms.length; i += size) {
+    const pass = terms.slice(i, i + size);
+    const blocks = pass.map((_t, b) => start + b);
+    if (i > 0 || (inUse >= 0 && blocks.includes(inUse))) lines.push('workgroupBarrier(); // earlier reads of dbuf are done');
+    pass.forEach((t, b) => lines.push(`put_d(${start + b}u, ${t.value});`));
+    lines.push('workgroupBarrier();');
+    pass.forEach((t, b) => lines.push(`${sum} += col_d(${t.u}, ${start + b}u);`));
+  }
+  return lines.map((l) => `  ${l}`).join('\n');
+}

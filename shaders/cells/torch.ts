@@ -7,8 +7,7 @@
 // SPEC §13 terms: rnn leak = d = φ'(a) W_hh,qq; torch_gru gate = 1-z, leak = z,
 // rdiag = (h - n) z(1-z) W_hz,qq + (1-z)(1-n²)(r W_hn,qq + m r(1-r) W_hr,qq); torch_lstm as lstm (f, e, cdiag).
 import { TORCH_GATES, type TorchCellKind } from '../../src/model/cells.ts';
-import { columnProducts } from './tile.ts';
-import type { StepContext } from './step-context.ts';
+import { columnProducts, type StepContext } from './step-context.ts';
 import { lstmBackwardStep, lstmUpdate } from './lstm.ts';
 import { lstmTangentStep } from './tangent/lstm.ts';
 
