@@ -13,9 +13,11 @@
 //
 // The transform works on a finished tile shader: every call of a row helper (row_h, row_a: U's row; row_x: W's
 // row; col_d: U's column) is replaced by a helper of its own for that weight matrix, which reads the held copy.
-// The sums are the same, in the same order (j ascending, one fused multiply-add each), so a held tile gives the
-// same results as the streamed one bit for bit (test/cells/tiles.test.ts).
-import { tileFma, tileIndices, tileUnroll, type HeldDims, type RowWeights, type Tile } from './tile.ts';
+// The sums are the same, in the same order (j ascending, one fused multiply-add each, into partial j mod P), so a
+// held tile gives the same results as the streamed one bit for bit (test/cells/tiles.test.ts). A thread of a split
+// tile (several threads per unit) holds only the j of its own partials: entry i of its arrays is index
+// j = (i / per)·P + tlane·per + i % per, with per = P / S of the P partials its own.
+import { PARTIAL_ZERO, intoPartial, partialsReturn, tileFma, tileIndices, tileSums, tileUnroll, type HeldDims, type RowWeights, type Tile } from './tile.ts';
 
 /** Where tileEntry (shaders/recurrence/forward.ts) leaves room for the held weights' arrays and their loads. */
 export const HELD_WEIGHTS = '// [held weights]';
@@ -90,20 +92,48 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
   const length = (kind: Kind) => (kind === 'x' ? dims.D : dims.H);
   // The CPU form's loop bounds are the uniforms (equal to the compiled sizes), so that no compiler unrolls them.
   const bound = (kind: Kind) => (unrolled ? `${length(kind)}u` : kind === 'x' ? 'params.D' : 'params.H');
+  const sums = tileSums(tile);
+  const P = sums.partials;
+  const per = P / sums.split;
+  // Entries a thread holds of a matrix's rows (whole blocks of P when split), and the index j of entry i.
+  const held = (kind: Kind) => (sums.split > 1 ? Math.ceil(length(kind) / P) * per : length(kind));
+  const lane = sums.split > 1 ? `tlane * ${per}u + ` : '';
+  const index = (i: number) => (P === 1 ? `${i}u` : `(${lane}${Math.floor(i / per) * P + (i % per)}u)`);
+  // Whether entry i may lie past the end (j ≥ length) in some lane: its steps are then guarded.
+  const past = (kind: Kind, i: number) => Math.floor(i / per) * P + (sums.split - 1) * per + (i % per) >= length(kind);
   const arrays: string[] = [];
   const loads: string[] = [];
   const helpers: string[] = [];
   for (const { id, kind, off, used } of matrices.values()) {
-    const type = `array<f32, ${length(kind)}>`;
+    const type = `array<f32, ${held(kind)}>`;
     for (const k of ks) arrays.push(`var held${id}_${k}: ${type};`);
-    loads.push(`{ let off = ${off}; for (var j = 0u; j < ${bound(kind)}; j++) {${ks.map((k) => ` held${id}_${k}[j] = ${source[kind](k, 'j')};`).join('')} } }`);
     const pointers = ks.map((k) => `w${k}: ptr<function, ${type}>`);
     // One fused multiply-add per j, ascending: the streamed helpers' sums exactly.
-    const term = (j: string, value: (r: number, j: string) => string) =>
-      `{${ks.map((k) => ` let p${k} = (*w${k})[${j}];`).join('')}${rs.map((r) => ` let v${r} = ${value(r, j)};`).join('')} acc = ${tileFma(tile, 'p', 'v', '')}; }`;
-    const dot = (value: (r: number, j: string) => string) => `  var acc = V(0.0);
-${unrolled ? Array.from({ length: length(kind) }, (_, j) => `  ${term(`${j}u`, value)}`).join('\n') : `  for (var j = 0u; j < ${bound(kind)}; j++) ${term('j', value)}`}
+    const term = (i: string, j: string, value: (r: number, j: string) => string, acc = 'acc') =>
+      `{${ks.map((k) => ` let p${k} = (*w${k})[${i}];`).join('')}${rs.map((r) => ` let v${r} = ${value(r, j)};`).join('')} ${acc} = ${tileFma(tile, 'p', 'v', '', acc)}; }`;
+    let dot: (value: (r: number, j: string) => string) => string;
+    if (P === 1) {
+      loads.push(`{ let off = ${off}; for (var j = 0u; j < ${bound(kind)}; j++) {${ks.map((k) => ` held${id}_${k}[j] = ${source[kind](k, 'j')};`).join('')} } }`);
+      dot = (value) => `  var acc = V(0.0);
+${unrolled ? Array.from({ length: length(kind) }, (_, j) => `  ${term(`${j}u`, `${j}u`, value)}`).join('\n') : `  for (var j = 0u; j < ${bound(kind)}; j++) ${term('j', 'j', value)}`}
   return acc;`;
+    } else if (unrolled) {
+      const entries = Array.from({ length: held(kind) }, (_, i) => i).filter((i) => sums.split > 1 || i < length(kind));
+      const guard = (i: number, statement: string) => (past(kind, i) ? `if (${index(i)} < ${length(kind)}u) { ${statement} }` : statement);
+      loads.push(`{ let off = ${off};\n    ${entries.map((i) => guard(i, ks.map((k) => `held${id}_${k}[${i}] = ${source[kind](k, index(i))};`).join(' '))).join('\n    ')} }`);
+      dot = (value) => `  ${Array.from({ length: per }, (_, i) => `var acc${i} = ${PARTIAL_ZERO};`).join(' ')}
+${entries.map((i) => `  ${guard(i, term(`${i}u`, index(i), value, `acc${i % per}`))}`).join('\n')}
+${partialsReturn(per, sums)}`;
+    } else {
+      // Loops over blocks of P (the uniform bound keeps them rolled), each its per entries written out.
+      const blocks = `(${bound(kind)} + ${P - 1}u) / ${P}u`;
+      const at = (i: number) => `(b * ${P}u + ${lane}${i}u)`;
+      loads.push(`{ let off = ${off}; for (var b = 0u; b < ${blocks}; b++) {${Array.from({ length: per }, (_, i) => ` if (${at(i)} < ${bound(kind)}) {${ks.map((k) => ` held${id}_${k}[b * ${per}u + ${i}u] = ${source[kind](k, at(i))};`).join('')} }`).join('')} } }`);
+      dot = (value) => `  ${Array.from({ length: per }, (_, i) => `var acc${i} = ${PARTIAL_ZERO};`).join(' ')}
+  for (var b = 0u; b < ${blocks}; b++) {${Array.from({ length: per }, (_, i) => `\n    if (${at(i)} < ${bound(kind)}) ${term(`b * ${per}u + ${i}u`, at(i), value, `acc${i}`)}`).join('')}
+  }
+${partialsReturn(per, sums)}`;
+    }
     if (kind === 'row') {
       for (const [helper, buf] of [['row_h', 'hbuf'], ['row_a', 'abuf']] as const) {
         if (used.has(helper)) helpers.push(`fn ${helper}_held${id}(${pointers.join(', ')}) -> V {\n  ${slotLets}\n${dot((r, j) => `${buf}[b${r} + ${j}]`)}\n}`);

@@ -16,6 +16,15 @@
 //   put_h / put_a / put_d, get_h    this thread's components to and from the workgroup vectors
 //   first_unit(v)  v on unit 0, 0 elsewhere
 //
+// Sums of the dot products (row_h, row_a, row_x, col_d): with `partials` P > 1 each is P partial sums, term j going
+// to partial j mod P, each partial ascending in j, and the partials added in a fixed pairwise tree. A GPU gets P
+// independent chains of fused multiply-adds instead of one (PERF.md: a step's latency); P is the device's
+// (src/cells/tiles.ts: 8 on GPUs, 1 on CPU adapters), not the tile's, so the autotune's choice never changes results.
+// With `split` S > 1 the S threads of a unit (its lanes) share those partials, P/S each, and add their subtrees
+// through workgroup memory (lane_sum): the same tree, so the same bits as S = 1, with 1/S of the weights per thread
+// (what lets a GPU hold gru's at the paper size) and S times the threads. Every lane computes its unit's whole
+// step from the same sums; lane 0 alone writes (`lead` in perComponent, the setters, unit_sum).
+//
 // The tangent and ρ kernels use the default tile (R = 1, K units per thread as H needs); the training kernels choose
 // R, K and the workgroup size per adapter (src/cells/tiles.ts). Every kernel reads x [B, T, D] from storage.
 //
@@ -54,6 +63,13 @@ export interface Tile {
   held?: boolean;
   /** The H and D a held tile's kernels compile in: set when the tile is settled for a layer. */
   dims?: HeldDims;
+  /**
+   * Partial sums per dot product (absent: 1; see above): set by the device when the tile is settled
+   * (src/cells/tiles.ts), a power of two. It changes the sums' order, so it is never an autotune choice.
+   */
+  partials?: number;
+  /** Threads per unit (absent: 1), a power of two dividing `partials`: `-s<n>` in the key. Same bits as 1. */
+  split?: number;
 }
 
 /** The sizes a held tile compiles in (held-weights.ts). */
@@ -69,14 +85,32 @@ export function tileUnroll(tile: Tile): number {
   return tile.unroll ?? DOT_UNROLL;
 }
 
+export function tilePartials(tile: Tile): number {
+  return tile.partials ?? 1;
+}
+
+export function tileSplit(tile: Tile): number {
+  return tile.split ?? 1;
+}
+
+/** How a tile's dot products sum (dotLoop). */
+export function tileSums(tile: Tile): DotSums {
+  return { partials: tilePartials(tile), split: tileSplit(tile) };
+}
+
 /** Components per thread. WGSL vectors hold at most 4. */
 export function tileWidth(tile: Tile): number {
   return tile.R * tile.K;
 }
 
+/** Threads of a group: hp per lane. */
+export function groupThreads(tile: Tile): number {
+  return tile.hp * tileSplit(tile);
+}
+
 /** Sequences per workgroup. */
 export function tileSequences(tile: Tile): number {
-  return (tile.threads / tile.hp) * tile.R;
+  return (tile.threads / groupThreads(tile)) * tile.R;
 }
 
 /** Units per group, padded: K·hp. */
@@ -95,9 +129,10 @@ export function tileGrid(tile: Tile, x: (p: { steps: number }) => number = () =>
 /** Floats of workgroup memory a kernel may use: WebGPU's default 16 KiB. */
 export const WORKGROUP_FLOATS = 4096;
 
-/** Floats of hbuf, abuf and red. */
+/** Floats of hbuf, abuf and red, and of lane_sum's two sets of S partials with a split tile. */
 export function tileArrayFloats(tile: Tile): number {
-  return 3 * tileSequences(tile) * tileUnits(tile);
+  const split = tileSplit(tile);
+  return (3 + (split > 1 ? 2 * split : 0)) * tileSequences(tile) * tileUnits(tile);
 }
 
 /** Adjoint blocks the backward kernel keeps in dbuf at once (at most 4, the most any cell has); 0 if none fit. */
@@ -107,12 +142,14 @@ export function residentBlocks(tile: Tile): number {
 
 export function tileKey(tile: Tile): string {
   const unroll = tileUnroll(tile) === DOT_UNROLL ? '' : `-u${tileUnroll(tile)}`;
-  return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${tile.weights === 'rows' ? '-rows' : ''}${unroll}${tile.held ? '-p' : ''}`;
+  const split = tileSplit(tile) > 1 ? `-s${tileSplit(tile)}` : '';
+  return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${split}${tile.weights === 'rows' ? '-rows' : ''}${unroll}${tile.held ? '-p' : ''}`;
 }
 
-/** What of a tile changes a kernel's WGSL: its key, and the sizes a held tile compiles in. */
+/** What of a tile changes a kernel's WGSL: its key, its partial sums, and the sizes a held tile compiles in. */
 export function tileVariantKey(tile: Tile): string {
-  return `${tileKey(tile)}${tile.held && tile.dims ? `H${tile.dims.H}D${tile.dims.D}` : ''}`;
+  const partials = tilePartials(tile) > 1 ? `-c${tilePartials(tile)}` : '';
+  return `${tileKey(tile)}${partials}${tile.held && tile.dims ? `H${tile.dims.H}D${tile.dims.D}` : ''}`;
 }
 
 /** Where the row helpers (row_h, row_a, row_x) read weights: buffer `buffer`, by rows or by columns (see above). */
@@ -132,19 +169,45 @@ export function components(tile: Tile): Component[] {
   return Array.from({ length: tileWidth(tile) }, (_, c) => ({ c, r: c % tile.R, k: Math.floor(c / tile.R) }));
 }
 
+/** Partial sums of a dot product (see the header): P partials, shared by S threads per unit. */
+export interface DotSums {
+  partials: number;
+  split: number;
+}
+
+/** `xs` added as a pairwise tree (halves first): the one order every split of the partials reproduces. */
+export function sumTree(xs: string[], add: (a: string, b: string) => string = (a, b) => `(${a} + ${b})`): string {
+  if (xs.length === 1) return xs[0]!;
+  const half = xs.length / 2;
+  return add(sumTree(xs.slice(0, half), add), sumTree(xs.slice(half), add));
+}
+
 /**
  * WGSL of `var acc = zero` (V(0.0) unless given), the loop acc = fma(…, acc) over j < count and `return acc;`, with
  * `unroll` iterations per pass (then one at a time for the rest). `step(j, s)` gives one iteration at index expression j: its loads,
  * whose names end in s (distinct per iteration of a pass), and its multiply-adds into acc, in order.
+ *
+ * With `sums.partials` P > 1 (see the header), the thread keeps its P/S partials acc0… (`acc` in step's
+ * multiply-adds names the one of its j), a pass covers whole blocks of P indices (the thread's P/S of each; as
+ * many blocks as make `unroll` loads), guarded steps finish the last block, and the return is the partials'
+ * tree (`add` adds two values), through lane_sum when S > 1.
  */
-export function dotLoop(count: string, unroll: number, step: (j: string, s: string) => { loads: string[]; fmas: string[] }, zero = 'V(0.0)'): string {
+export function dotLoop(
+  count: string,
+  unroll: number,
+  step: (j: string, s: string) => { loads: string[]; fmas: string[] },
+  zero = 'V(0.0)',
+  sums: DotSums = { partials: 1, split: 1 },
+  add?: (a: string, b: string) => string,
+): string {
+  if (sums.partials > 1) return partialLoop(count, unroll, step, zero, sums, add);
   const pass = Array.from({ length: unroll }, (_, i) => step(`(j + ${i}u)`, `_${i}`));
   const one = step('j', '');
-  const sums = (fmas: string[]) => fmas.map((f) => `acc = ${f};`).join(' ');
+  const sums1 = (fmas: string[]) => fmas.map((f) => `acc = ${f};`).join(' ');
   const body = unroll > 1
     ? `  for (; j + ${unroll}u <= ${count}; j += ${unroll}u) {
     ${pass.flatMap((p) => p.loads).join(' ')}
-    ${pass.map((p) => sums(p.fmas)).join(' ')}
+    ${pass.map((p) => sums1(p.fmas)).join(' ')}
   }
 `
     : '';
@@ -152,15 +215,60 @@ export function dotLoop(count: string, unroll: number, step: (j: string, s: stri
   var j = 0u;
 ${body}  for (; j < ${count}; j++) {
     ${one.loads.join(' ')}
-    ${sums(one.fmas)}
+    ${sums1(one.fmas)}
   }
   return acc;`;
 }
 
+/**
+ * The partials' starting value: zero, but one the compiler cannot see (H is never 0). From a literal 0 it turns a
+ * partial's first fma(p, v, 0) into p·v, and may then contract the tree's addition of two such products into one
+ * fma, a different rounding; where that happens depends on the form (a loop hides the zero, written-out code does
+ * not), and the forms must give the same bits.
+ */
+export const PARTIAL_ZERO = 'V(select(0.0, 1.0, params.H == 0u))';
+
+/** `fmas` of a step accumulating into partial `i` (acc → acc<i>), as statements. */
+export function intoPartial(fmas: string[], i: number): string {
+  return fmas.map((f) => `acc${i} = ${f.replace(/\bacc\b/g, `acc${i}`)};`).join(' ');
+}
+
+/** The return of a thread's partials acc0… (`per` of them): their tree, through lane_sum across a split unit's lanes. */
+export function partialsReturn(per: number, sums: DotSums, add?: (a: string, b: string) => string): string {
+  if (sums.split > 1 && add) throw new Error('lane_sum adds V values only: a split tile has no custom partial sums');
+  const tree = sumTree(Array.from({ length: per }, (_, i) => `acc${i}`), add);
+  return `  return ${sums.split > 1 ? `lane_sum(${tree})` : tree};`;
+}
+
+function partialLoop(count: string, unroll: number, step: (j: string, s: string) => { loads: string[]; fmas: string[] }, zero: string, sums: DotSums, add?: (a: string, b: string) => string): string {
+  const P = sums.partials;
+  const per = P / sums.split;
+  const blocks = Math.max(1, Math.floor(unroll / per));
+  const pass = (n: number) => {
+    const steps = Array.from({ length: n * per }, (_, x) => ({ i: x % per, s: step(`(j + ${Math.floor(x / per) * P + (x % per)}u)`, `_${x}`) }));
+    return `    ${steps.flatMap((p) => p.s.loads).join(' ')}
+    ${steps.map((p) => intoPartial(p.s.fmas, p.i)).join(' ')}`;
+  };
+  const tail = Array.from({ length: per - 1 }, (_, i) => {
+    const one = step(`(j + ${i}u)`, `_t${i}`);
+    return `  if (j + ${i}u < ${count}) { ${one.loads.join(' ')} ${intoPartial(one.fmas, i)} }`;
+  });
+  const start = zero === 'V(0.0)' ? PARTIAL_ZERO : zero;
+  return `  ${Array.from({ length: per }, (_, i) => `var acc${i} = ${start};`).join(' ')}
+  var j = ${sums.split > 1 ? `tlane * ${per}u` : '0u'}; // this thread's first index: partials [j, j + ${per}) of every block of ${P}
+  for (; j + ${(blocks - 1) * P + per}u <= ${count}; j += ${blocks * P}u) {
+${pass(blocks)}
+  }
+${blocks > 1 ? `  for (; j + ${per}u <= ${count}; j += ${P}u) {
+${pass(1)}
+  }
+` : ''}${tail.join('\n')}${tail.length ? '\n' : ''}${partialsReturn(per, sums, add)}`;
+}
+
 /** fma(W, X, acc) of a tile: weight w<k><s> of each component's unit block against value x<r><s> of its sequence. */
-export function tileFma(tile: Tile, w: string, x: string, s: string): string {
+export function tileFma(tile: Tile, w: string, x: string, s: string, acc = 'acc'): string {
   const comps = components(tile);
-  return `fma(${vec(comps.map((c) => `${w}${c.k}${s}`))}, ${vec(comps.map((c) => `${x}${c.r}${s}`))}, acc)`;
+  return `fma(${vec(comps.map((c) => `${w}${c.k}${s}`))}, ${vec(comps.map((c) => `${x}${c.r}${s}`))}, ${acc})`;
 }
 
 /**
@@ -192,10 +300,15 @@ export function component(tile: Tile, v: string, c: number): string {
   return tileWidth(tile) === 1 ? v : `(${v})[${c}]`;
 }
 
-/** A statement per component, with `${unit}`, `${slot}` (sequence slot in the workgroup) and `${value}` filled in. */
-export function perComponent(tile: Tile, f: (p: { c: number; r: number; k: number; unit: string; seq: string; slot: string; comp: (v: string) => string }) => string): string {
+/**
+ * A statement per component, with `${unit}`, `${slot}` (sequence slot in the workgroup) and `${value}` filled in.
+ * `lead` opens a write's condition: `tlane == 0u && ` on a split tile (its lanes hold the same values; one
+ * writes), '' otherwise.
+ */
+export function perComponent(tile: Tile, f: (p: { c: number; r: number; k: number; unit: string; seq: string; slot: string; lead: string; comp: (v: string) => string }) => string): string {
+  const lead = tileSplit(tile) > 1 ? 'tlane == 0u && ' : '';
   return components(tile)
-    .map(({ c, r, k }) => f({ c, r, k, unit: `(tq + ${k}u * THP)`, seq: `(tseq0 + ${r}u)`, slot: `(tslot0 + ${r}u)`, comp: (v) => component(tile, v, c) }))
+    .map(({ c, r, k }) => f({ c, r, k, unit: `(tq + ${k}u * THP)`, seq: `(tseq0 + ${r}u)`, slot: `(tslot0 + ${r}u)`, lead, comp: (v) => component(tile, v, c) }))
     .join('\n');
 }
 
@@ -206,10 +319,35 @@ export function tileGetter(tile: Tile, name: string, array: string): string {
 }`;
 }
 
-/** WGSL of `fn name(v: V)` writing this thread's components into a [slot][unit] workgroup vector `array`. */
+/** WGSL of `fn name(v: V)` writing this thread's components into a [slot][unit] workgroup vector `array` (lane 0's). */
 export function tileSetter(tile: Tile, name: string, array: string): string {
   return `fn ${name}(v: V) {
-  ${components(tile).map((c) => `${array}[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  ')}
+  ${leadOnly(tile, components(tile).map((c) => `${array}[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  '))}
+}`;
+}
+
+/** `statements` run by lane 0 of a split tile's units only (all of them otherwise). */
+function leadOnly(tile: Tile, statements: string): string {
+  return tileSplit(tile) > 1 ? `if (tlane == 0u) {\n  ${statements}\n  }` : statements;
+}
+
+/**
+ * WGSL of lane_sum(v): the sum over a split unit's TS lanes of their values, as a pairwise tree (sumTree), the same
+ * in every lane. Each call writes one of tpart's two sets and takes one barrier: a call's writes cannot overtake
+ * the reads two calls back, since every thread has passed the barrier between. Uniform control flow only.
+ */
+function laneSum(tile: Tile): string {
+  const comps = components(tile);
+  const place = (c: Component) => `(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP`;
+  const lanes = tileSplit(tile);
+  return `
+fn lane_sum(v: V) -> V {
+  let base = tpar * TS * TSLOTS * THT;
+  tpar = 1u - tpar;
+  ${comps.map((c) => `tpart[base + tlane * TSLOTS * THT + ${place(c)}] = ${component(tile, 'v', c.c)};`).join('\n  ')}
+  workgroupBarrier();
+  ${comps.map((c) => `let i${c.c} = base + ${place(c)};`).join(' ')}
+  return ${vec(comps.map((c) => sumTree(Array.from({ length: lanes }, (_, l) => `tpart[i${c.c} + ${l}u * TSLOTS * THT]`))))};
 }`;
 }
 
@@ -224,7 +362,9 @@ export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: 
   const V = n === 1 ? 'f32' : `vec${n}<f32>`;
   // With one thread group per workgroup the group's sequence slots are compile-time constants: a CPU adapter then
   // sees h_{t-1}'s loads as uniform across its SIMD lanes (one load and a broadcast instead of a gather).
-  const single = tile.threads === tile.hp;
+  const single = tile.threads === groupThreads(tile);
+  const split = tileSplit(tile);
+  const sums = tileSums(tile);
   const M = n === 1 ? 'bool' : `vec${n}<bool>`;
   // Element (unit, j) of a unit-row matrix at `off` with C columns: off + unit·C + j by rows, off + j·H + unit
   // by columns (the row helpers' weights buffer `rw`).
@@ -242,7 +382,7 @@ fn ${name}(off: u32) -> V {
 ${dotLoop('params.H', unroll, (j, s) => ({
   loads: [...ks.map((k) => `let p${k}${s} = ${at(k, 'params.H', j)};`), ...rs.map((r) => `let v${r}${s} = ${buf}[b${r} + ${j}];`)],
   fmas: [tileFma(tile, 'p', 'v', s)],
-}))}
+}), undefined, sums)}
 }`;
   // row_x0 reads row 0 of a one-row matrix for every unit (shared's scalar gate): never by columns.
   const xDot = (name: string, unitRow: (k: number) => string, perUnit: boolean) => `
@@ -253,17 +393,17 @@ fn ${name}(off: u32) -> V {
 ${dotLoop('params.D', unroll, (d, s) => ({
   loads: [...ks.map((k) => `let p${k}${s} = ${perUnit ? at(k, 'params.D', d) : `${rw}[w${k} + ${d}]`};`), ...rs.map((r) => `let v${r}${s} = x[x${r} + ${d}];`)],
   fmas: [tileFma(tile, 'p', 'v', s)],
-}))}
+}), undefined, sums)}
 }`;
   // unit_sum's order depends on H alone (a radix-8 tree over the THT padded units), not on the tile, so every tile
   // gives the same sums bit for bit.
-  const sumWrites = comps.map((c) => `red[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  ');
+  const sumWrites = leadOnly(tile, comps.map((c) => `red[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  '));
   const levels: [number, number][] = [];
   for (let size = tileUnits(tile); size > 1; size /= Math.min(8, size)) levels.push([Math.min(8, size), size / Math.min(8, size)]);
   const tree = levels
-    .map(([fan, rest]) => `for (var u = tq; u < ${rest}u; u += THP) {
+    .map(([fan, rest]) => `${leadOnly(tile, `for (var u = tq; u < ${rest}u; u += THP) {
     ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT + u;\n    red[b${r}] = ${Array.from({ length: fan }, (_, i) => `red[b${r} + ${i * rest}u]`).join(' + ')};`).join('\n    ')}
-  }
+  }`)}
   workgroupBarrier();`)
     .join('\n  ');
   const totals = rs.map((r) => `let total${r} = red[(tslot0 + ${r}u) * THT];`).join(' ');
@@ -272,7 +412,9 @@ ${dotLoop('params.D', unroll, (d, s) => ({
     ? `
 var<workgroup> hbuf: array<f32, TSLOTS * THT>; // h_{t-1} of the workgroup's sequences, [slot][unit]
 var<workgroup> abuf: array<f32, TSLOTS * THT>; // a second per-unit vector (gru: r ⊙ h_{t-1})
-var<workgroup> red: array<f32, TSLOTS * THT>;  // unit_sum scratch, [slot][unit]`
+var<workgroup> red: array<f32, TSLOTS * THT>;  // unit_sum scratch, [slot][unit]${split > 1 ? `
+var<workgroup> tpart: array<f32, 2u * TS * TSLOTS * THT>; // lane_sum's lanes' values, two sets by turns, [set][lane][slot][unit]
+var<private> tpar: u32; // the set lane_sum writes next` : ''}`
     : '';
   return /* wgsl */ `
 alias V = ${V};
@@ -280,17 +422,19 @@ alias M = ${M};
 const TR: u32 = ${tile.R}u;
 const THP: u32 = ${tile.hp}u;
 const THT: u32 = ${tileUnits(tile)}u;
-const TSLOTS: u32 = ${tileSequences(tile)}u;
+const TSLOTS: u32 = ${tileSequences(tile)}u;${split > 1 ? `
+const TS: u32 = ${split}u; // threads per unit` : ''}
 ${arrays}
 ${blocks > 0 ? `var<workgroup> dbuf: array<f32, ${blocks}u * TSLOTS * THT>; // adjoint blocks, [block][slot][unit]` : ''}
 
-var<private> tq: u32;     // this thread's first unit
+var<private> tq: u32;     // this thread's first unit${split > 1 ? "\nvar<private> tlane: u32;  // and its lane among the unit's TS threads" : ''}
 ${single ? 'const tslot0: u32 = 0u; // one thread group per workgroup: a constant, so loads of its h are uniform' : 'var<private> tslot0: u32; // its first sequence slot in the workgroup'}
 var<private> tseq0: u32;  // that slot's sequence in the batch
 var<private> tt: u32;     // the step being computed
 
 fn tile_init(lid: u32, group: u32) {
-  ${single ? 'tq = lid;' : 'tq = lid % THP;\n  tslot0 = (lid / THP) * TR;'}
+  ${split > 1 ? 'tq = lid % THP;\n  tlane = (lid / THP) % TS;' : single ? 'tq = lid;' : 'tq = lid % THP;'}
+  ${single ? '' : `tslot0 = (lid / ${split > 1 ? '(THP * TS)' : 'THP'}) * TR;`}
   tseq0 = group * TSLOTS + tslot0;
 }
 
@@ -326,6 +470,7 @@ fn unit_sum(v: V) -> V {
   return ${vec(comps.map((c) => `total${c.r}`))};
 }
 
+${split > 1 ? laneSum(tile) : ''}
 ${tileGetter(tile, 'get_h', 'hbuf')}
 
 ${tileSetter(tile, 'put_h', 'hbuf')}
@@ -338,7 +483,7 @@ fn first_unit(v: V) -> V {
 ${blocks > 0 ? `
 fn put_d(b: u32, v: V) {
   let base = b * TSLOTS * THT;
-  ${comps.map((c) => `dbuf[base + (tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  ')}
+  ${leadOnly(tile, comps.map((c) => `dbuf[base + (tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  '))}
 }
 
 fn col_d(off: u32, b: u32) -> V {
@@ -347,7 +492,7 @@ fn col_d(off: u32, b: u32) -> V {
 ${dotLoop('params.H', unroll, (i, s) => ({
   loads: [`let row${s} = off + (${i}) * params.H;`, ...ks.map((k) => `let p${k}${s} = P[row${s} + u${k}];`), ...rs.map((r) => `let v${r}${s} = dbuf[b${r} + ${i}];`)],
   fmas: [tileFma(tile, 'p', 'v', s)],
-}))}
+}), undefined, sums)}
 }` : ''}
 
 struct LnOut { n: V, inv_std: V }

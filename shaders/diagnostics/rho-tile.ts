@@ -1,7 +1,7 @@
 // The thread tile's helpers of ρ's kernel (shaders/diagnostics/rho.ts): pairs of lanes (Σ J² η/η̄, Σ J²) as P2 of
 // V, the row sums of a = W x + b + U u per unit, LayerNorm's projection and gru's Uh entries for the passes across
 // units, and a tanh accurate relative to its value near 0.
-import { dotLoop, tileIndices, tileSetter, tileUnroll, vec, type Tile } from '../cells/tile.ts';
+import { dotLoop, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../cells/tile.ts';
 
 /**
  * The tile's ρ helpers. A pair P2 carries the two lanes (Σ J² η/η̄, Σ J²) of every component through identical
@@ -10,8 +10,11 @@ import { dotLoop, tileIndices, tileSetter, tileUnroll, vec, type Tile } from '..
  * reset pass (its rates in hbuf/abuf, the column means in red/spare): 16 KiB hold H = 1024.
  */
 export function rhoHelpers(tile: Tile, spare: boolean): string {
+  if (tileSplit(tile) > 1) throw new Error('the ρ kernels run unsplit tiles (one thread per unit)');
   const { comps, rs, ks, unitLets, slotLets, xRows } = tileIndices(tile);
   const unroll = tileUnroll(tile);
+  const sums = tileSums(tile);
+  const add = (a: string, b: string) => `p2_add(${a}, ${b})`;
   // Both lanes of one term: (Σ v·w, Σ v) with w = η_p/η̄ of the component's parameter, v its squared operand.
   const lanes = (w: string, v: string, s: string) => `P2(fma(${vec(comps.map((c) => `${v}${c.r}${s}`))}, ${vec(comps.map((c) => `${w}${c.k}${s}`))}, acc.x), fma(${vec(comps.map((c) => `${v}${c.r}${s}`))}, V(params.one), acc.y))`;
   const zero = 'P2(V(0.0), V(0.0))';
@@ -23,7 +26,7 @@ fn ${name}(off: u32) -> P2 {
 ${dotLoop('params.D', unroll, (d, s) => ({
   loads: [...ks.map((k) => `let p${k}${s} = R[w${k} + ${d}];`), ...rs.map((r) => `let v${r}${s} = x[x${r} + ${d}] * x[x${r} + ${d}];`)],
   fmas: [lanes('p', 'v', s)],
-}), zero)}
+}), zero, sums, add)}
 }`;
   const ratesU = (name: string, perUnit: boolean) => `
 fn ${name}(off: u32${perUnit ? ', reset_state: bool' : ''}) -> P2 {
@@ -36,7 +39,7 @@ ${dotLoop('params.H', unroll, (j, s) => ({
     ...rs.map((r) => `let h${r}${s} = ${perUnit ? `select(hbuf[b${r} + ${j}], abuf[b${r} + ${j}], reset_state)` : `hbuf[b${r} + ${j}]`}; let v${r}${s} = h${r}${s} * h${r}${s};`),
   ],
   fmas: [lanes('p', 'v', s)],
-}), zero)}
+}), zero, sums, add)}
 }`;
   return /* wgsl */ `
 ${spare ? 'var<workgroup> spare: array<f32, TSLOTS * THT>; // gru with LayerNorm: a fourth per-unit vector' : ''}

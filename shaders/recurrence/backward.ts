@@ -119,7 +119,7 @@ ${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${uni
     else if (params.startSlot != 0xffffffffu) { ${set(name, c)} = adj[((params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }
   }`)}`;
   const write = (buffer: string, width: number, index: number, value: string) =>
-    perComponent(tile, ({ unit, seq, comp }) => `    if (${seq} < params.batch && ${unit} < params.H) { ${buffer}[((${seq} * params.slots + t - params.storeFrom) * ${width}u + ${index}u) * params.H + ${unit}] = ${comp(value)}; }`);
+    perComponent(tile, ({ unit, seq, lead, comp }) => `    if (${lead}${seq} < params.batch && ${unit} < params.H) { ${buffer}[((${seq} * params.slots + t - params.storeFrom) * ${width}u + ${index}u) * params.H + ${unit}] = ${comp(value)}; }`);
   return wgsl`
 ${head.declarations}
 ${foldedRow}

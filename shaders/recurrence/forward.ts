@@ -49,7 +49,7 @@ export function readoutKey(outputs: number | undefined): string {
 function readoutOutputs(tile: Tile, outputs: number): string {
   return `    for (var ko = 0u; ko < ${outputs}u; ko++) {
       let y = unit_sum(select(V(0.0), pu(params.${offsetField('out.weight')} + ko * params.H) * h_new, live));
-${perComponent(tile, ({ k, seq, comp }) => (k === 0 ? `      if (tq == 0u && ${seq} < params.batch) { yhat[(${seq} * params.T + t) * ${outputs}u + ko] = ${comp('y')} + P[params.${offsetField('out.bias')} + ko]; }` : ''))}
+${perComponent(tile, ({ k, seq, lead, comp }) => (k === 0 ? `      if (${lead}tq == 0u && ${seq} < params.batch) { yhat[(${seq} * params.T + t) * ${outputs}u + ko] = ${comp('y')} + P[params.${offsetField('out.bias')} + ko]; }` : ''))}
     }`;
 }
 
@@ -112,7 +112,7 @@ ${perComponent(tile, ({ unit, seq, c }) => `  if (${guard} && ${seq} < params.ba
 
 /** WGSL storing V `value` into word `word` of a [·, B, W, H]-shaped buffer for every live component. */
 export function storeState(tile: Tile, value: string, buffer: string, slot: (seq: string) => string, word: number): string {
-  return perComponent(tile, ({ unit, seq, comp }) => `  if (${seq} < params.batch && ${unit} < params.H) { ${buffer}[((${slot(seq)}) * W + ${word}u) * params.H + ${unit}] = ${comp(value)}; }`);
+  return perComponent(tile, ({ unit, seq, lead, comp }) => `  if (${lead}${seq} < params.batch && ${unit} < params.H) { ${buffer}[((${slot(seq)}) * W + ${word}u) * params.H + ${unit}] = ${comp(value)}; }`);
 }
 
 function forwardShader(v: ForwardVariant, head: ShaderHead): string {
@@ -159,12 +159,12 @@ ${storeState(tile, 'c_state', 'stored', storedSlot, 1)}
     }
 #if ${v.intermediates}
     let plane = params.batch * params.T * params.H;
-${perComponent(tile, ({ unit, seq, comp }) => `    if (${seq} < params.batch && ${unit} < params.H) {
+${perComponent(tile, ({ unit, seq, lead, comp }) => `    if (${lead}${seq} < params.batch && ${unit} < params.H) {
       for (var n = 0u; n < ${INTERMEDIATE_COUNT[v.cell]}u; n++) { inter[n * plane + (${seq} * params.T + t) * params.H + ${unit}] = ${comp('terms[n]')}; }
     }`)}
 #endif
 #if ${scalar}
-${perComponent(tile, ({ k, seq, comp }) => (k === 0 ? `    if (tq == 0u && ${seq} < params.batch) { yhat[${seq} * params.T + t] = ${comp('y')} + P[params.${offsetField('out.bias')}]; }` : ''))}
+${perComponent(tile, ({ k, seq, lead, comp }) => (k === 0 ? `    if (${lead}tq == 0u && ${seq} < params.batch) { yhat[${seq} * params.T + t] = ${comp('y')} + P[params.${offsetField('out.bias')}]; }` : ''))}
 #endif
     workgroupBarrier();
   }

@@ -1,7 +1,8 @@
 // Which thread tile (shaders/cells/tile.ts) the training kernels run with. Every tile computes the same sums in
-// the same order per (sequence, unit), so the choice changes speed, never results (test/cells/tiles.test.ts). `LWIN_TILE=r4k1hp64wg256`
+// the same order per (sequence, unit) for the device's partial sums (devicePartials), so the choice changes speed,
+// never results (test/cells/tiles.test.ts). `LWIN_TILE=r4k1hp64wg256`
 // (Node) forces one, for benchmarks and tests.
-import { DOT_UNROLL, residentBlocks, tileKey, tileWidth, type HeldDims, type Tile } from '../../shaders/cells/tile.ts';
+import { DOT_UNROLL, residentBlocks, tileKey, tileSplit, tileWidth, type HeldDims, type Tile } from '../../shaders/cells/tile.ts';
 import type { CellKind } from '../model/cells.ts';
 import { envChoice, envSetting } from '../gpu/runtime.ts';
 import { onSoftwareAdapter } from '../gpu/context.ts';
@@ -16,12 +17,15 @@ function pow2ceil(n: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 }
 
-/** The tile with R sequences per thread group and `threads` invocations for H units, or undefined if none fits. */
-export function makeTile(hidden: number, R: number, threads = THREADS): Tile | undefined {
-  const hp = Math.min(threads, Math.max(32, pow2ceil(hidden)));
+/**
+ * The tile with R sequences per thread group and `threads` invocations for H units, `split` threads per unit, or
+ * undefined if none fits.
+ */
+export function makeTile(hidden: number, R: number, threads = THREADS, split = 1): Tile | undefined {
+  const hp = Math.min(threads / split, Math.max(32, pow2ceil(hidden)));
   const K = pow2ceil(Math.ceil(hidden / hp)); // a power of two, so K·hp (unit_sum's tree) depends on H alone
-  const tile: Tile = { R, K, hp, threads };
-  if (tileWidth(tile) > 4 || threads % hp !== 0 || residentBlocks(tile) < 1) return undefined;
+  const tile: Tile = { R, K, hp, threads, ...(split > 1 && { split }) };
+  if (!Number.isInteger(hp) || tileWidth(tile) > 4 || threads % (hp * split) !== 0 || residentBlocks(tile) < 1) return undefined;
   return tile;
 }
 
@@ -34,6 +38,23 @@ export function defaultTile(hidden: number): Tile {
 }
 
 const UNROLLS = [1, 2, 4, 8, 16];
+
+/** Threads per unit a split tile may have (`-s<n>`): at most the GPU's partial sums. */
+export const SPLITS = [2, 4];
+
+/**
+ * Partial sums per dot product on `device` (shaders/cells/tile.ts): LWIN_PARTIALS, else 1 on a CPU adapter (a
+ * thread's four components already give a core four chains, and the partials' longer loops compile slower), else
+ * GPU_PARTIALS. A device property, not a tile's: it changes the sums' order, so results change with it (within
+ * float rounding), and with it alone.
+ */
+export function devicePartials(device: GPUDevice): number {
+  return envChoice('LWIN_PARTIALS', PARTIALS, `partial sums per dot product; default ${GPU_PARTIALS} on GPUs, 1 on CPU adapters`) ?? (onSoftwareAdapter(device) ? 1 : GPU_PARTIALS);
+}
+
+const PARTIALS = [1, 2, 4, 8];
+/** A GPU's partial sums: 8 chains of fused multiply-adds in flight per thread, and split tiles up to 4 lanes. */
+export const GPU_PARTIALS = 8;
 
 /**
  * The dot products' unroll on `device` for a tile that names none: LWIN_UNROLL, else 1 on a CPU adapter (there the
@@ -69,9 +90,14 @@ function forcedHold(): boolean | undefined {
  */
 export const HELD_UNITS_CPU = 512;
 
-/** Floats a thread of `tile` holds at most (the backward: each gate block's row of U, row of W and column of U). */
+/**
+ * Floats a thread of `tile` holds at most (the backward: each gate block's row of U, row of W and column of U; a
+ * split tile's thread 1/S of each, in whole blocks of the GPU's partials).
+ */
 export function heldFloats(tile: Tile, gates: number, dims: HeldDims): number {
-  return tile.K * gates * (2 * dims.H + dims.D);
+  const split = tileSplit(tile);
+  const share = (n: number) => (split > 1 ? Math.ceil(n / GPU_PARTIALS) * (GPU_PARTIALS / split) : n);
+  return tile.K * gates * (2 * share(dims.H) + share(dims.D));
 }
 
 /**
@@ -82,7 +108,11 @@ export function heldFloats(tile: Tile, gates: number, dims: HeldDims): number {
 function settled(device: GPUDevice, tile: Tile, dims?: HeldDims): Tile {
   const unroll = tile.unroll ?? deviceUnroll(device);
   const held = dims !== undefined && (forcedHold() ?? tile.held ?? holdsByDefault(device, dims));
-  return { ...tile, unroll, held, dims: held ? dims : undefined };
+  const partials = tile.partials ?? devicePartials(device);
+  if (partials % tileSplit(tile) !== 0) {
+    throw new Error(`tile ${tileKey(tile)} splits a unit over ${tileSplit(tile)} threads, but this device sums dot products in ${partials} partial${partials > 1 ? 's' : ''}; choose a tile without -s${tileSplit(tile)} (or set LWIN_PARTIALS=${GPU_PARTIALS})`);
+  }
+  return { ...tile, unroll, held, dims: held ? dims : undefined, partials };
 }
 
 /** The default tile (defaultTile) as the kernels on `device` run it for H units and D inputs. */
@@ -90,14 +120,16 @@ export function defaultTileOn(device: GPUDevice, hidden: number, input?: number)
   return settled(device, defaultTile(hidden), input === undefined ? undefined : { H: hidden, D: input });
 }
 
-/** Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads. */
+/** Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads, 1 (then SPLITS) threads per unit. */
 export function candidateTiles(hidden: number): Tile[] {
   const tiles: Tile[] = [];
   // One group per workgroup (threads = hp) as well: see tilePrelude's `single`.
-  for (const threads of [...new Set([Math.min(THREADS, Math.max(32, pow2ceil(hidden))), 64, 128, 256])]) {
-    for (const R of [1, 2, 4]) {
-      const tile = makeTile(hidden, R, threads);
-      if (tile && !tiles.some((t) => tileKey(t) === tileKey(tile))) tiles.push(tile);
+  for (const split of [1, ...SPLITS]) {
+    for (const threads of [...new Set([Math.min(THREADS, Math.max(32, pow2ceil(hidden)) * split), 64, 128, 256])]) {
+      for (const R of [1, 2, 4]) {
+        const tile = makeTile(hidden, R, threads, split);
+        if (tile && !tiles.some((t) => tileKey(t) === tileKey(tile))) tiles.push(tile);
+      }
     }
   }
   return tiles;
@@ -105,8 +137,9 @@ export function candidateTiles(hidden: number): Tile[] {
 
 /**
  * A tile named by its key (`r2k1hp64wg128`) or by its sequences per group and threads alone (`r4`, `r2wg128`: the
- * units follow from H), checked to fit H; `-rows` after either reads weights by rows, `-u<n>` after that unrolls
- * the dot products n steps per pass instead of DOT_UNROLL, and `-p` last holds the weights (held-weights.ts).
+ * units follow from H), checked to fit H; `-s<n>` after either splits each unit over n threads, `-rows` after that
+ * reads weights by rows, `-u<n>` after that unrolls the dot products n steps per pass instead of DOT_UNROLL, and
+ * `-p` last holds the weights (held-weights.ts).
  */
 export function parseTile(key: string, hidden: number): Tile {
   const held = /-p$/.test(key.trim()) ? true : undefined;
@@ -116,9 +149,15 @@ export function parseTile(key: string, hidden: number): Tile {
   if (unroll !== undefined && !UNROLLS.includes(unroll)) throw new Error(`tile "${key}": -u${unroll} is no unroll lwin has; use one of ${UNROLLS.map((n) => `-u${n}`).join(', ')}`);
   const base = rest.replace(/-u\d+$/, '');
   const rows = base.endsWith('-rows');
-  const name = base.replace(/-rows$/, '');
+  const named = base.replace(/-rows$/, '');
+  const splitBy = /-s(\d+)$/.exec(named);
+  const split = splitBy ? Number(splitBy[1]) : 1;
+  if (split !== 1 && !SPLITS.includes(split)) throw new Error(`tile "${key}": -s${split} is no split lwin has; use one of ${SPLITS.map((n) => `-s${n}`).join(', ')}`);
+  const name = named.replace(/-s\d+$/, '');
   const short = /^r(\d)(?:wg(\d+))?$/.exec(name);
-  const found = short ? makeTile(hidden, Number(short[1]), short[2] ? Number(short[2]) : THREADS) : candidateTiles(hidden).find((t) => tileKey(t) === name);
+  const found = short
+    ? makeTile(hidden, Number(short[1]), short[2] ? Number(short[2]) : THREADS, split)
+    : candidateTiles(hidden).find((t) => tileKey(t) === (split > 1 ? `${name}-s${split}` : name));
   const layout = found && rows ? byRows(found) : found;
   const tile = layout && { ...layout, ...(unroll !== undefined && { unroll }), ...(held && { held }) };
   if (!tile) {

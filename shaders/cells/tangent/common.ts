@@ -11,7 +11,7 @@
 //   pair_tangent(w, b, u)       ȧ of a = W x + b + U h: Ẇ x + ḃ + U̇ h + U v
 //   get_v / put_v / put_u       this thread's components of vbuf / ubuf
 //   layer_norm_tangent(...)     LayerNorm's exact JVP
-import { dotLoop, tileFma, tileGetter, tileIndices, tileSetter, tileUnroll, vec, type Tile } from '../tile.ts';
+import { dotLoop, tileFma, tileGetter, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../tile.ts';
 
 /**
  * Workgroup memory and helpers the tangent snippets use; include after tilePrelude (with arrays). With
@@ -21,8 +21,10 @@ import { dotLoop, tileFma, tileGetter, tileIndices, tileSetter, tileUnroll, vec,
  * snippet writing it must not call unit_sum until its reads of ubuf are done and a barrier has passed.
  */
 export function tangentPrelude(tile: Tile, inputTangent: boolean): string {
+  if (tileSplit(tile) > 1) throw new Error('the tangent kernels run unsplit tiles (one thread per unit)');
   const { comps, rs, ks, unitLets, slotLets, xRows } = tileIndices(tile);
   const unroll = tileUnroll(tile);
+  const sums = tileSums(tile);
   const xDot = (name: string, perUnit: boolean) => `
 fn ${name}(off: u32) -> V {
   ${unitLets}
@@ -35,7 +37,7 @@ ${dotLoop('params.D', unroll, (d, s) => ({
     ...(inputTangent ? [...ks.map((k) => `let q${k}${s} = P[w${k} + ${d}];`), ...rs.map((r) => `let e${r}${s} = select(0.0, input_dir[${d}], moved${r});`)] : []),
   ],
   fmas: [tileFma(tile, 'p', 'v', s), ...(inputTangent ? [tileFma(tile, 'q', 'e', s)] : [])],
-}))}
+}), undefined, sums)}
 }`;
   const rowPair = (name: string, first: string, second: string) => `
 fn ${name}(off: u32) -> V {
@@ -48,7 +50,7 @@ ${dotLoop('params.H', unroll, (j, s) => ({
     ...rs.map((r) => `let h${r}${s} = ${first}[b${r} + ${j}]; let v${r}${s} = ${second}[b${r} + ${j}];`),
   ],
   fmas: [tileFma(tile, 'p', 'h', s), tileFma(tile, 'q', 'v', s)],
-}))}
+}), undefined, sums)}
 }`;
   return /* wgsl */ `
 var<workgroup> vbuf: array<f32, TSLOTS * THT>; // v_{t-1} of the workgroup's sequences, [slot][unit]

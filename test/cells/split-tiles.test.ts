@@ -1,0 +1,119 @@
+// Partial sums and split units (shaders/cells/tile.ts): with P partial sums per dot product, every tile, split
+// over 1, 2 or 4 threads per unit, streamed or holding its weights, gives the same bits (the partials' tree does
+// not depend on the split); and the P = 8 sums agree with float64 as closely as the one-chain sums do.
+import { afterEach, describe, expect, it } from 'vitest';
+import { useGpu } from '../support/gpu.ts';
+import { gaussianInputs, gpuGradient, runForwardGpu } from '../support/cells.ts';
+import { buildLayout, initParams, CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
+import { chooseTile, defaultTile, heldFloats, makeTile, parseTile, tileFor } from '../../src/cells/tiles.ts';
+import { dotLoop, sumTree, tileKey, tileArrayFloats, tileSequences, type Tile } from '../../shaders/cells/tile.ts';
+import { referenceBackward, referenceForward } from '../../src/reference/cells/index.ts';
+import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
+import { forwardTolerance, gradientTolerance } from '../../src/doctor/tolerances.ts';
+
+const gpu = useGpu();
+const [B, T, H, D] = [11, 9, 20, 3];
+
+afterEach(() => {
+  for (const cell of CELL_KINDS) for (const ln of [false, true]) for (const h of [6, H]) chooseTile(gpu.ctx.device, cell, ln, h, defaultTile(h));
+});
+
+/** `key` with 8 partial sums, streamed unless `held`. */
+function partial(key: string, hidden: number, held = false): Tile {
+  return { ...parseTile(key, hidden), partials: 8, held };
+}
+
+describe('split tiles', () => {
+  it('shapes: S threads per unit, S sets of partials in workgroup memory, keys with -s', () => {
+    const t = makeTile(128, 1, 256, 2)!;
+    expect(t).toEqual({ R: 1, K: 1, hp: 128, threads: 256, split: 2 });
+    expect(tileKey(t)).toBe('r1k1hp128wg256-s2');
+    expect(tileSequences(t)).toBe(1);
+    expect(tileArrayFloats(t)).toBe((3 + 2 * 2) * 128);
+    expect(makeTile(128, 1, 256, 4)).toEqual({ R: 1, K: 2, hp: 64, threads: 256, split: 4 });
+    expect(parseTile('r2wg256-s2', 64)).toEqual({ R: 2, K: 1, hp: 64, threads: 256, split: 2 });
+    expect(tileKey(parseTile('r1k1hp128wg256-s2-rows-u4-p', 128))).toBe('r1k1hp128wg256-s2-rows-u4-p');
+    expect(() => parseTile('r1wg256-s3', 64)).toThrow(/-s3 is no split lwin has; use one of -s2, -s4/);
+    // A thread of gru's split tile at the paper size holds a quarter of its weights: what lets a GPU keep them in registers.
+    expect(heldFloats(makeTile(128, 1, 256)!, 3, { H: 128, D: 16 })).toBe(816);
+    expect(heldFloats(makeTile(128, 1, 256, 4)!, 3, { H: 128, D: 16 })).toBe(2 * 3 * (64 + 4));
+    // A CPU adapter sums in one chain, so it cannot split a unit.
+    expect(() => tileFor(gpu.ctx.device, 'gru', true, 64, 16)).not.toThrow();
+    chooseTile(gpu.ctx.device, 'gru', true, 64, parseTile('r1wg128-s2', 64));
+    expect(() => tileFor(gpu.ctx.device, 'gru', true, 64, 16)).toThrow(/splits a unit over 2 threads, but this device sums dot products in 1 partial; choose a tile without -s2 \(or set LWIN_PARTIALS=8\)/);
+  });
+
+  it('the partials\' tree: halves first, so a split adds the same subtrees', () => {
+    expect(sumTree(['a', 'b', 'c', 'd'])).toBe('((a + b) + (c + d))');
+    // Lanes of a 4-way split hold (a0,a1), (a2,a3), …: each adds its own pair, lane_sum the pairs' tree.
+    expect(sumTree([sumTree(['a0', 'a1']), sumTree(['a2', 'a3']), sumTree(['a4', 'a5']), sumTree(['a6', 'a7'])])).toBe(sumTree(['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7']));
+    const loop = dotLoop('n', 8, (j, s) => ({ loads: [`let p${s} = w[${j}];`], fmas: [`fma(p${s}, h[${j}], acc)`] }), 'V(0.0)', { partials: 8, split: 4 });
+    expect(loop).toContain('var j = tlane * 2u;');
+    expect(loop).toContain('acc1 = fma(p_1, h[(j + 1u)], acc1);');
+    expect(loop).toContain('acc0 = fma(p_2, h[(j + 8u)], acc0);');
+    expect(loop).toContain('if (j + 0u < n) { let p_t0 = w[(j + 0u)]; acc0 = fma(p_t0, h[(j + 0u)], acc0); }');
+    expect(loop).toContain('return lane_sum((acc0 + acc1));');
+  });
+});
+
+type Case = [CellKind, boolean];
+const cases: Case[] = CELL_KINDS.map((cell) => [cell, cellLayerNorm(cell, true)]);
+
+describe.each(cases)('%s (LayerNorm %s): 8 partial sums', (cell, layernorm) => {
+  it(`split over 1, 2 and 4 threads per unit gives the same bits; against float64 at B=${B} T=${T} H=${H} D=${D}`, async () => {
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
+    const p = Float32Array.from(initParams(layout, { seed: 3 }));
+    const x = gaussianInputs(B, T, D, 1);
+    const y = gaussianInputs(B, T, 1, 2);
+    const run = async (tile: Tile) => {
+      chooseTile(gpu.ctx.device, cell, layernorm, H, tile);
+      return { forward: await runForwardGpu(gpu.ctx, layout, p, x, B, T, { every: 3 }), gradient: await gpuGradient(gpu.ctx, layout, p, x, y, B, T) };
+    };
+    // H = 20 is two whole blocks of 8 and a partial one (the guarded steps), D = 3 a partial block alone.
+    const base = await run(partial('r1wg64', H));
+    const fwd = referenceForward(layout, p, { x, batch: B, steps: T });
+    const c = compareToReference(base.forward.yhat, fwd.yHat, forwardTolerance(fwd.yHat));
+    expect(c.ok, describeComparison('ŷ', c)).toBe(true);
+    const ref = referenceBackward(layout, p, { x, y, batch: B, steps: T });
+    const g = compareToReference(base.gradient.grad, ref.grad, gradientTolerance(layout, ref.grad));
+    expect(g.ok, describeComparison('∂L/∂θ', g)).toBe(true);
+    // Two sequences per group and two groups per workgroup (split 2), one group of 4 lanes × 32 units (split 4);
+    // held in the CPU's loop form (unroll 1) and streamed with a GPU's unroll of 8 (4 blocks per pass at split 4).
+    // Every cell runs the first two; gru and lstm (the most helpers: row_a, several col_d) all four.
+    const tiles = [partial('r2wg128-s2-u1', H, true), partial('r1wg128-s4', H), ...(cell === 'gru' || cell === 'lstm' ? [partial('r2wg256-s4-u1', H, true), partial('r1wg64-u1', H, true)] : [])];
+    for (const tile of tiles) {
+      const got = await run(tile);
+      const at = `tile ${tileKey(tile)}${tile.held ? ' (held)' : ''}`;
+      expect([...got.forward.yhat], `${at}: ŷ`).toEqual([...base.forward.yhat]);
+      expect([...got.forward.stored], `${at}: states`).toEqual([...base.forward.stored]);
+      expect([...got.forward.inter], `${at}: SPEC §4 terms`).toEqual([...base.forward.inter]);
+      expect(got.gradient.loss, `${at}: loss`).toBe(base.gradient.loss);
+      expect([...got.gradient.grad], `${at}: gradients`).toEqual([...base.gradient.grad]);
+    }
+  }, 240_000);
+});
+
+describe('held weights written out in full (the GPU form), split, give the streamed numbers', () => {
+  it.each(['gru'] as CellKind[])('%s at B=5 T=7 H=6 D=3', async (cell) => {
+    const [b, t, h, d] = [5, 7, 6, 3];
+    const layernorm = cellLayerNorm(cell, true);
+    const layout = buildLayout({ cell, inputSize: d, hiddenSize: h, layernorm });
+    const p = Float32Array.from(initParams(layout, { seed: 4 }));
+    const x = gaussianInputs(b, t, d, 5);
+    const y = gaussianInputs(b, t, 1, 6);
+    const run = async (tile: Tile) => {
+      chooseTile(gpu.ctx.device, cell, layernorm, h, tile);
+      return { forward: await runForwardGpu(gpu.ctx, layout, p, x, b, t, { every: 2 }), gradient: await gpuGradient(gpu.ctx, layout, p, x, y, b, t) };
+    };
+    const base = await run(partial('r1wg64-u2', h));
+    // One thread per unit and four (H = 6: lanes 1–3 hold entries past the end, guarded; D = 3: lane 0 alone has any).
+    for (const tile of [partial('r1wg64-u2', h, true), partial('r1wg128-s4-u2', h, true)]) {
+      const got = await run(tile);
+      const at = `tile ${tileKey(tile)} (held)`;
+      expect([...got.forward.yhat], `${at}: ŷ`).toEqual([...base.forward.yhat]);
+      expect([...got.forward.stored], `${at}: states`).toEqual([...base.forward.stored]);
+      expect(got.gradient.loss, `${at}: loss`).toBe(base.gradient.loss);
+      expect([...got.gradient.grad], `${at}: gradients`).toEqual([...base.gradient.grad]);
+    }
+  }, 240_000);
+});
