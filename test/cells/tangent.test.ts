@@ -182,6 +182,7 @@ describe('tangent: sizes and dispatch chunks', () => {
       expect(deviceUnroll(gpu.ctx.device)).toBe(8);
       const unrolled = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T);
       for (const [name, got] of [['streamed', streamed], ['unrolled', unrolled]] as const) {
+        if (process.env.DBG) { let m = 0, at = -1, n = 0; got.v.forEach((v, i) => { const d = Math.abs(v - held.v[i]!); if (d > 0) n++; if (d > m) { m = d; at = i; } }); console.log(name, 'max diff', m, 'at', at, 'of', got.v.length, 'count', n, held.v[at]); }
         expect([...got.v], `${name}: v`).toEqual([...rolled.v]);
         expect([...got.vc], `${name}: vc`).toEqual([...rolled.vc]);
         expect([...got.yhatDot], `${name}: ŷ̇`).toEqual([...rolled.yhatDot]);
@@ -190,6 +191,34 @@ describe('tangent: sizes and dispatch chunks', () => {
       vi.unstubAllEnvs();
     }
   });
+
+  // GPUs sum the dot products in 8 partials (src/cells/tiles.ts devicePartials; this adapter: 1): another order,
+  // as close to float64; held and streamed weights, rolled and unrolled loops, then give the same bits as each other
+  // (checked for shared alone: the partial loops compile slowly on lavapipe, and the forms are the training tiles',
+  // compared bit for bit for every cell in test/cells/split-tiles.test.ts).
+  it.each(['gru', 'shared'] as CellKind[])('%s: 8 partial sums (a GPU\'s) match float64', async (cell) => {
+    try {
+      vi.stubEnv('LWIN_PARTIALS', '8');
+      await checkAgainstReference(cell, cellLayerNorm(cell, true), true, { B: 3, T: 37, H: 20, D: 5 }, 11);
+      if (cell !== 'shared') return;
+      const [B, T, H, D] = [3, 11, 20, 3];
+      const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+      const p32 = Float32Array.from(initParams(layout, { seed: 4 }));
+      const w = unitDirection(layout, 5);
+      const x = gaussianInputs(B, T, D, 6);
+      const held = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T);
+      vi.stubEnv('LWIN_HOLD', '0');
+      const streamed = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T);
+      vi.stubEnv('LWIN_UNROLL', '8');
+      const unrolled = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T);
+      for (const [name, got] of [['streamed', streamed], ['unrolled', unrolled]] as const) {
+        expect([...got.v], `${name}: v`).toEqual([...held.v]);
+        expect([...got.yhatDot], `${name}: ŷ̇`).toEqual([...held.yhatDot]);
+      }
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  }, 240_000);
 
   it('refuses a cell-state tangent buffer for a cell without a cell state', () => {
     const layout = buildLayout({ cell: 'gru', inputSize: 2, hiddenSize: 4, layernorm: false });

@@ -166,6 +166,13 @@ describe('rho: sizes and dispatch chunks', () => {
     }
   });
 
+  // GPUs sum in 8 partials (src/cells/tiles.ts devicePartials; this adapter: 1): another order of the same terms,
+  // as close to float64 as one chain. H = 12: a whole block and a guarded partial one; D = 3: the partial one alone.
+  it.each(['gru', 'shared'] as CellKind[])('%s: 8 partial sums (a GPU\'s) match float64', async (cell) => {
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+    await checkRho(layout, 'plain', { batch: 3, steps: 5 }, { tile: { ...defaultTileOn(gpu.ctx.device, H), partials: 8, unroll: 8 } });
+  });
+
   it.each(['gru', 'lstm', 'torch_lstm'] as CellKind[])('%s at H=520 (the default tile, four units per thread): SGD gives lr bitwise, AdamW-like ρ within the rates', async (cell) => {
     const layout = buildLayout({ cell, inputSize: D, hiddenSize: 520, layernorm: cellLayerNorm(cell, true) });
     await checkRho(layout, 'plain', { batch: 1, steps: 3 }, { reference: false });
