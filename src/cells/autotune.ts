@@ -6,9 +6,9 @@
 import { GpuContext } from '../gpu/context.ts';
 import type { Storage } from '../io/storage.ts';
 import { buildLayout, initParams, type CellKind } from '../model/index.ts';
-import { tileKey, type Tile } from '../../shaders/cells/tile.ts';
+import { tileKey, tileSplit, type Tile } from '../../shaders/cells/tile.ts';
 import { recordBatchGradient } from './backward.ts';
-import { byRows, chooseTile, defaultTile, forcedTile, heldFloats, makeTile, parseTile } from './tiles.ts';
+import { byRows, chooseTile, defaultTile, devicePartials, forcedTile, heldFloats, makeTile, parseTile } from './tiles.ts';
 import { GATE_BLOCKS } from '../../shaders/recurrence/backward.ts';
 
 /** Where choices are kept: a JSON file `{ adapter: { "gru,ln,H64,B64": "r4k1hp64wg64", … } }` in `storage`. */
@@ -38,8 +38,12 @@ const TUNE_STEPS = 8;
 const TUNE_STEPS_TIMED = 64;
 const REPEATS = 2;
 
-export function choiceKey(r: Pick<TuneRequest, 'cell' | 'layernorm' | 'hidden' | 'batch'>): string {
-  return `${r.cell},${r.layernorm ? 'ln' : 'noln'},H${r.hidden},B${r.batch}`;
+/**
+ * The cache key of a request; `partials` (the device's, src/cells/tiles.ts) adds `,c<P>` when above 1, so a run
+ * with LWIN_PARTIALS=1 on a GPU neither reads a split tile chosen under 8 partials nor overwrites that choice.
+ */
+export function choiceKey(r: Pick<TuneRequest, 'cell' | 'layernorm' | 'hidden' | 'batch'>, partials = 1): string {
+  return `${r.cell},${r.layernorm ? 'ln' : 'noln'},H${r.hidden},B${r.batch}${partials > 1 ? `,c${partials}` : ''}`;
 }
 
 /**
@@ -49,11 +53,25 @@ export function choiceKey(r: Pick<TuneRequest, 'cell' | 'layernorm' | 'hidden' |
  * (shaders/cells/held-weights.ts) where a thread's weights fit in registers (HELD_REGISTERS floats). A CPU adapter
  * reads both layouts alike and holds by default (src/cells/tiles.ts), so it times the shapes alone.
  */
-export function shortlist(hidden: number, softwareAdapter = true, held?: { cell: CellKind; input: number }): Tile[] {
+export function shortlist(hidden: number, softwareAdapter = true, held?: { cell: CellKind; input: number }, device: ShortlistDevice = {}): Tile[] {
   const shapes = [defaultTile(hidden), makeTile(hidden, 2, 128), makeTile(hidden, 4, 64), makeTile(hidden, 4, 128)].filter((t): t is Tile => t !== undefined);
   const holds = (t: Tile) => held !== undefined && heldFloats(t, GATE_BLOCKS[held.cell].length, { H: hidden, D: held.input }) <= HELD_REGISTERS;
-  const tiles = softwareAdapter ? shapes : shapes.flatMap((t) => [t, byRows(t), ...(holds(t) ? [{ ...t, held: true }] : [])]);
+  // Split units (several threads per unit) where the device's partial sums allow them: 2 lanes in 256 threads,
+  // 4 in 512 where the adapter has them (at H = 128 that is what brings gru's and lstm's held weights under
+  // HELD_REGISTERS), by columns (the lanes of a unit read one coalesced row of a column block).
+  const { partials = 1, maxThreads = 256 } = device;
+  const splits = softwareAdapter ? [] : [makeTile(hidden, 1, 256, 2), makeTile(hidden, 2, 256, 2), ...(maxThreads >= 512 ? [makeTile(hidden, 1, 512, 4)] : [])]
+    .filter((t): t is Tile => t !== undefined && partials % tileSplit(t) === 0);
+  const tiles = softwareAdapter
+    ? shapes
+    : [...shapes.flatMap((t) => [t, byRows(t), ...(holds(t) ? [{ ...t, held: true }] : [])]), ...splits.flatMap((t) => [t, ...(holds(t) ? [{ ...t, held: true }] : [])])];
   return tiles.filter((t, i) => tiles.findIndex((u) => tileKey(u) === tileKey(t)) === i);
+}
+
+/** What of a device the shortlist depends on: its partial sums (src/cells/tiles.ts devicePartials) and its most threads per workgroup. */
+export interface ShortlistDevice {
+  partials?: number;
+  maxThreads?: number;
 }
 
 /**
@@ -124,7 +142,8 @@ async function timeTile(ctx: GpuContext, request: TuneRequest, tile: Tile): Prom
  * default tile stays (tests and embedders get fixed, untimed behaviour).
  */
 export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: TileCache | undefined = ctx.options.tileCache, adapter = ctx.adapterName): Promise<TileChoice | undefined> {
-  const key = choiceKey(request);
+  const partials = devicePartials(ctx.device);
+  const key = choiceKey(request, partials);
   const forced = forcedTile(request.hidden);
   if (forced) return { key, tile: tileKey(forced), source: 'forced' };
   if (!cache) return undefined;
@@ -142,7 +161,8 @@ export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: T
   const tuning = new GpuContext(ctx.device, { adapter: ctx.options.adapter, profile: ctx.device.features.has('timestamp-query') });
   const timings: Record<string, number> = {};
   let best: Tile | undefined;
-  for (const tile of shortlist(request.hidden, tuning.softwareAdapter, request)) {
+  const device = { partials, maxThreads: ctx.device.limits.maxComputeInvocationsPerWorkgroup };
+  for (const tile of shortlist(request.hidden, tuning.softwareAdapter, request, device)) {
     timings[tileKey(tile)] = await timeTile(tuning, request, tile);
     if (!best || timings[tileKey(tile)]! < timings[tileKey(best)]!) best = tile;
   }

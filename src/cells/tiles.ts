@@ -25,8 +25,16 @@ export function makeTile(hidden: number, R: number, threads = THREADS, split = 1
   const hp = Math.min(threads / split, Math.max(32, pow2ceil(hidden)));
   const K = pow2ceil(Math.ceil(hidden / hp)); // a power of two, so K·hp (unit_sum's tree) depends on H alone
   const tile: Tile = { R, K, hp, threads, ...(split > 1 && { split }) };
-  if (!Number.isInteger(hp) || tileWidth(tile) > 4 || threads % (hp * split) !== 0 || residentBlocks(tile) < 1) return undefined;
+  // The padded units K·hp must be every tile's (unit_sum's tree spans them, so a narrower split tile would change the sums).
+  if (!Number.isInteger(hp) || K * hp !== paddedUnits(hidden)) return undefined;
+  if (tileWidth(tile) > 4 || threads % (hp * split) !== 0 || residentBlocks(tile) < 1) return undefined;
   return tile;
+}
+
+/** Units of every tile for H, padded: unit_sum's tree, and so LayerNorm's sums, depend on this alone. */
+function paddedUnits(hidden: number): number {
+  const hp = Math.min(THREADS, Math.max(32, pow2ceil(hidden)));
+  return hp * pow2ceil(Math.ceil(hidden / hp));
 }
 
 /** The default tile: one sequence per thread group, as many units per thread as H needs. */
@@ -109,6 +117,8 @@ function settled(device: GPUDevice, tile: Tile, dims?: HeldDims): Tile {
   const unroll = tile.unroll ?? deviceUnroll(device);
   const held = dims !== undefined && (forcedHold() ?? tile.held ?? holdsByDefault(device, dims));
   const partials = tile.partials ?? devicePartials(device);
+  const most = device.limits.maxComputeInvocationsPerWorkgroup;
+  if (tile.threads > most) throw new Error(`tile ${tileKey(tile)} has ${tile.threads} threads per workgroup; this device allows ${most}: choose a tile with wg${most} or fewer`);
   if (partials % tileSplit(tile) !== 0) {
     throw new Error(`tile ${tileKey(tile)} splits a unit over ${tileSplit(tile)} threads, but this device sums dot products in ${partials} partial${partials > 1 ? 's' : ''}; choose a tile without -s${tileSplit(tile)} (or set LWIN_PARTIALS=${GPU_PARTIALS})`);
   }
@@ -120,12 +130,13 @@ export function defaultTileOn(device: GPUDevice, hidden: number, input?: number)
   return settled(device, defaultTile(hidden), input === undefined ? undefined : { H: hidden, D: input });
 }
 
-/** Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads, 1 (then SPLITS) threads per unit. */
+/** Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads (512 split), 1 (then SPLITS) threads per unit. */
 export function candidateTiles(hidden: number): Tile[] {
   const tiles: Tile[] = [];
   // One group per workgroup (threads = hp) as well: see tilePrelude's `single`.
   for (const split of [1, ...SPLITS]) {
-    for (const threads of [...new Set([Math.min(THREADS, Math.max(32, pow2ceil(hidden)) * split), 64, 128, 256])]) {
+    // A split tile may take 512 threads where the adapter allows them (settled() checks).
+    for (const threads of [...new Set([Math.min(THREADS, Math.max(32, pow2ceil(hidden)) * split), 64, 128, 256, ...(split > 1 ? [512] : [])])]) {
       for (const R of [1, 2, 4]) {
         const tile = makeTile(hidden, R, threads, split);
         if (tile && !tiles.some((t) => tileKey(t) === tileKey(tile))) tiles.push(tile);

@@ -8,7 +8,7 @@ import { formatProfile, type ProfileReport } from '../gpu/profiler.ts';
 import { addDeviceOptions, deviceOptionsFrom, type DeviceFlags } from './device-options.ts';
 import { nodeTileCache } from '../io/node-storage.ts';
 import { cachedChoices } from '../cells/autotune.ts';
-import { defaultTile, deviceHolds, deviceUnroll } from '../cells/tiles.ts';
+import { defaultTile, deviceHolds, devicePartials, deviceUnroll } from '../cells/tiles.ts';
 import { tileKey } from '../../shaders/cells/tile.ts';
 
 interface DoctorFlags extends DeviceFlags {
@@ -36,7 +36,7 @@ export function registerDoctor(program: Command): void {
         if (!flags.json && process.stderr.isTTY) process.stderr.write(`checking ${family}…\r\x1b[K`);
       });
       const cache = nodeTileCache();
-      const tiles = { cache: cache.path, choices: await cachedChoices(cache, acquired.adapter.name), unroll: deviceUnroll(ctx.device), holds: deviceHolds(ctx.device, { H: 128, D: 16 }) };
+      const tiles = { cache: cache.path, choices: await cachedChoices(cache, acquired.adapter.name), unroll: deviceUnroll(ctx.device), holds: deviceHolds(ctx.device, { H: 128, D: 16 }), partials: devicePartials(ctx.device) };
       const report = doctorReport(acquired, families, ctx.profiler!.report(), tiles);
       console.log(flags.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
       if (!report.ok) process.exitCode = 1;
@@ -59,7 +59,9 @@ export interface DoctorReport {
   /** Cached tile choices, and the dot products' unroll on this device (steps per loop pass; 1 on CPU adapters). */
   tiles: { cache: string; choices: Record<string, string>; unroll: number;
     /** Whether tiles hold their weights per thread by default (at H = 128, D = 16; shaders/cells/held-weights.ts). */
-    holds: boolean };
+    holds: boolean;
+    /** Partial sums per dot product on this device (1 on CPU adapters). */
+    partials: number };
 }
 
 /** Each check once, with the first family that ran it. */
@@ -106,6 +108,7 @@ function formatDoctor(r: DoctorReport): string {
       ? Object.entries(r.tiles.choices).map(([key, tile]) => `  ${key.padEnd(24)} ${tile}`)
       : [`  none tuned on this adapter yet: training uses the default tile (${tileKey(defaultTile(128))} at H=128) until it tunes one`]),
     `  dot products unrolled ${r.tiles.unroll} step${r.tiles.unroll === 1 ? '' : 's'} per loop pass${r.tiles.unroll === 1 ? ' (a CPU adapter: rolled loops compile faster and run as fast)' : ''}; LWIN_UNROLL forces one`,
+    `  dot products summed in ${r.tiles.partials === 1 ? 'one chain (a CPU adapter)' : `${r.tiles.partials} partial sums, shared by 2 or 4 threads per unit where the autotune picks a split tile (-s2, -s4)`}; LWIN_PARTIALS forces a count (it changes results within rounding)`,
     `  weights ${r.tiles.holds ? 'held per thread for a whole dispatch (a CPU adapter, H + D ≤ 512)' : 'read from storage at every step unless the autotune picks a held tile (-p)'}; LWIN_HOLD=0|1 forces one`,
     'kernel checks',
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.shape}\n       ${c.detail}`),

@@ -30,6 +30,12 @@ describe('tile autotune', () => {
     // the paper's size (H = 128, D = 16): the one-gate cells are timed held (272 floats), gru is not (816)
     expect(shortlist(128, false, { cell: 'const', input: 16 }).some((t) => t.held)).toBe(true);
     expect(shortlist(128, false, { cell: 'gru', input: 16 }).some((t) => t.held)).toBe(false);
+    // A GPU's 8 partial sums add split tiles: 2 lanes in 256 threads, 4 in 512 where the adapter has them; gru's
+    // weights then fit registers held (4 lanes: 3 gates × (2·32 + 4) = 204 floats a thread).
+    const gpu8 = shortlist(128, false, { cell: 'gru', input: 16 }, { partials: 8, maxThreads: 1024 }).map(tileKey);
+    expect(gpu8.filter((k) => k.includes('-s'))).toEqual(['r1k1hp128wg256-s2', 'r2k1hp128wg256-s2', 'r1k1hp128wg512-s4', 'r1k1hp128wg512-s4-p']);
+    expect(shortlist(128, false, { cell: 'gru', input: 16 }, { partials: 8 }).map(tileKey).filter((k) => k.includes('-s4'))).toEqual([]);
+    expect(shortlist(128, true, { cell: 'gru', input: 16 }, { partials: 8, maxThreads: 1024 }).some((t) => t.split)).toBe(false);
   });
 
   it('a GPU adapter may choose a tile by rows: cached under its key and read back as such', async () => {

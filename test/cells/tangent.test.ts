@@ -182,7 +182,6 @@ describe('tangent: sizes and dispatch chunks', () => {
       expect(deviceUnroll(gpu.ctx.device)).toBe(8);
       const unrolled = await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T);
       for (const [name, got] of [['streamed', streamed], ['unrolled', unrolled]] as const) {
-        if (process.env.DBG) { let m = 0, at = -1, n = 0; got.v.forEach((v, i) => { const d = Math.abs(v - held.v[i]!); if (d > 0) n++; if (d > m) { m = d; at = i; } }); console.log(name, 'max diff', m, 'at', at, 'of', got.v.length, 'count', n, held.v[at]); }
         expect([...got.v], `${name}: v`).toEqual([...rolled.v]);
         expect([...got.vc], `${name}: vc`).toEqual([...rolled.vc]);
         expect([...got.yhatDot], `${name}: ŷ̇`).toEqual([...rolled.yhatDot]);
