@@ -154,6 +154,11 @@ ${partialsReturn(per, sums)}`;
   return `${out.replace(HELD_WEIGHTS, entry)}\n${helpers.join('\n\n')}\n`;
 }
 
+/** `tile` as the backward kernel runs it: streamed where the tile holds its weights in the forward-like kernels only. */
+export function backwardTile(tile: Tile): Tile {
+  return tile.held === 'forward' ? { ...tile, held: false, dims: undefined } : tile;
+}
+
 /** `shader` as `tile` runs it: with its weights held when the tile says so (it must then carry its dims). */
 export function tileShader(tile: Tile, rows: RowWeights, shader: string): string {
   if (!tile.held) return shader;

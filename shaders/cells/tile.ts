@@ -58,9 +58,11 @@ export interface Tile {
   unroll?: number;
   /**
    * Weights held per thread for the whole dispatch instead of read from storage at every step (held-weights.ts):
-   * true with `-p` in the key; absent, the device's default (src/cells/tiles.ts). Same results bit for bit.
+   * true with `-p` in the key; 'forward' (`-pf`) in the forward-like kernels only (forward, tangent, ρ), the
+   * backward streaming them (it holds the columns of U besides the rows: twice the registers); absent, the
+   * device's default (src/cells/tiles.ts). Same results bit for bit.
    */
-  held?: boolean;
+  held?: boolean | 'forward';
   /** The H and D a held tile's kernels compile in: set when the tile is settled for a layer. */
   dims?: HeldDims;
   /**
@@ -143,7 +145,7 @@ export function residentBlocks(tile: Tile): number {
 export function tileKey(tile: Tile): string {
   const unroll = tileUnroll(tile) === DOT_UNROLL ? '' : `-u${tileUnroll(tile)}`;
   const split = tileSplit(tile) > 1 ? `-s${tileSplit(tile)}` : '';
-  return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${split}${tile.weights === 'rows' ? '-rows' : ''}${unroll}${tile.held ? '-p' : ''}`;
+  return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${split}${tile.weights === 'rows' ? '-rows' : ''}${unroll}${tile.held === 'forward' ? '-pf' : tile.held ? '-p' : ''}`;
 }
 
 /** What of a tile changes a kernel's WGSL: its key, its partial sums, and the sizes a held tile compiles in. */

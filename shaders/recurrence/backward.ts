@@ -14,7 +14,7 @@ import { lstmBackwardStep } from '../cells/lstm.ts';
 import { linearBackwardStep } from '../cells/linear.ts';
 import { TORCH_BACKWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { tileShader } from '../cells/held-weights.ts';
+import { backwardTile, tileShader } from '../cells/held-weights.ts';
 import { perComponent, residentBlocks, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 import { FORWARD_STEPS, loadState, readoutKey, rowsKey, stepContext, storeState, tileEntry } from './forward.ts';
@@ -83,7 +83,8 @@ const BACKWARD_BINDINGS: readonly BindingDecl[] = [
 ];
 
 /** One dispatch walks `steps` steps backwards; rows of workgroups hold the tile's sequences each. */
-export function backwardProgram(v: BackwardVariant): Program<RecurrentSchema, RecurrentUniforms> {
+export function backwardProgram(variant: BackwardVariant): Program<RecurrentSchema, RecurrentUniforms> {
+  const v = { ...variant, tile: backwardTile(variant.tile) }; // a tile held in the forward only streams here
   if (residentBlocks(v.tile) < 1) throw new RangeError(`backward_${v.cell}: tile ${tileKey(v.tile)} leaves no workgroup memory for an adjoint block`);
   return defineProgram({
     name: `backward_${v.cell}`,

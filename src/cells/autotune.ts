@@ -55,16 +55,22 @@ export function choiceKey(r: Pick<TuneRequest, 'cell' | 'layernorm' | 'hidden' |
  */
 export function shortlist(hidden: number, softwareAdapter = true, held?: { cell: CellKind; input: number }, device: ShortlistDevice = {}): Tile[] {
   const shapes = [defaultTile(hidden), makeTile(hidden, 2, 128), makeTile(hidden, 4, 64), makeTile(hidden, 4, 128)].filter((t): t is Tile => t !== undefined);
-  const holds = (t: Tile) => held !== undefined && heldFloats(t, GATE_BLOCKS[held.cell].length, { H: hidden, D: held.input }) <= HELD_REGISTERS;
+  // Held in every kernel where the backward's rows and columns fit, else in the forward-like kernels (-pf) where the rows do.
+  const holding = (t: Tile): Tile[] => {
+    if (held === undefined) return [];
+    const floats = (forward: boolean) => heldFloats(t, GATE_BLOCKS[held.cell].length, { H: hidden, D: held.input }, forward);
+    const budget = heldBudget(t.threads);
+    return floats(false) <= budget ? [{ ...t, held: true }] : floats(true) <= budget ? [{ ...t, held: 'forward' }] : [];
+  };
   // Split units (several threads per unit) where the device's partial sums allow them: 2 lanes in 256 threads,
-  // 4 in 512 where the adapter has them (at H = 128 that is what brings gru's and lstm's held weights under
-  // HELD_REGISTERS), by columns (the lanes of a unit read one coalesced row of a column block).
+  // 4 in 512 where the adapter has them (at H = 128 that is what brings gru's and lstm's forward weights within a
+  // thread's registers: -pf), by columns (the lanes of a unit read one coalesced row of a column block).
   const { partials = 1, maxThreads = 256 } = device;
   const splits = softwareAdapter ? [] : [makeTile(hidden, 1, 256, 2), makeTile(hidden, 2, 256, 2), ...(maxThreads >= 512 ? [makeTile(hidden, 1, 512, 4)] : [])]
     .filter((t): t is Tile => t !== undefined && partials % tileSplit(t) === 0);
   const tiles = softwareAdapter
     ? shapes
-    : [...shapes.flatMap((t) => [t, byRows(t), ...(holds(t) ? [{ ...t, held: true }] : [])]), ...splits.flatMap((t) => [t, ...(holds(t) ? [{ ...t, held: true }] : [])])];
+    : [...shapes.flatMap((t) => [t, byRows(t), ...holding(t)]), ...splits.flatMap((t) => [t, ...holding(t)])];
   return tiles.filter((t, i) => tiles.findIndex((u) => tileKey(u) === tileKey(t)) === i);
 }
 
@@ -80,6 +86,14 @@ export interface ShortlistDevice {
  * memory, and the autotune keeps a held tile only if it is faster.
  */
 export const HELD_REGISTERS = 288;
+
+/**
+ * Floats a thread of a `threads`-thread workgroup may hold: HELD_REGISTERS up to 256 threads, proportionally fewer
+ * above (a workgroup shares one register file: 64 K registers on NVIDIA, 128 a thread at 512 threads).
+ */
+export function heldBudget(threads: number): number {
+  return Math.floor(HELD_REGISTERS * Math.min(1, 256 / threads));
+}
 
 type CacheFile = Record<string, Record<string, string>>;
 

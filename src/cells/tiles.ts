@@ -99,13 +99,13 @@ function forcedHold(): boolean | undefined {
 export const HELD_UNITS_CPU = 512;
 
 /**
- * Floats a thread of `tile` holds at most (the backward: each gate block's row of U, row of W and column of U; a
- * split tile's thread 1/S of each, in whole blocks of the GPU's partials).
+ * Floats a thread of `tile` holds at most: in the backward each gate block's row of U, row of W and column of U,
+ * in the forward (`forward`) the rows alone; a split tile's thread 1/S of each, in whole blocks of the GPU's partials.
  */
-export function heldFloats(tile: Tile, gates: number, dims: HeldDims): number {
+export function heldFloats(tile: Tile, gates: number, dims: HeldDims, forward = false): number {
   const split = tileSplit(tile);
   const share = (n: number) => (split > 1 ? Math.ceil(n / GPU_PARTIALS) * (GPU_PARTIALS / split) : n);
-  return tile.K * gates * (2 * share(dims.H) + share(dims.D));
+  return tile.K * gates * ((forward ? 1 : 2) * share(dims.H) + share(dims.D));
 }
 
 /**
@@ -115,7 +115,8 @@ export function heldFloats(tile: Tile, gates: number, dims: HeldDims): number {
  */
 function settled(device: GPUDevice, tile: Tile, dims?: HeldDims): Tile {
   const unroll = tile.unroll ?? deviceUnroll(device);
-  const held = dims !== undefined && (forcedHold() ?? tile.held ?? holdsByDefault(device, dims));
+  const hold = dims !== undefined ? forcedHold() ?? tile.held ?? holdsByDefault(device, dims) : false;
+  const held = hold === 'forward' ? hold : hold === true;
   const partials = tile.partials ?? devicePartials(device);
   const most = device.limits.maxComputeInvocationsPerWorkgroup;
   if (tile.threads > most) throw new Error(`tile ${tileKey(tile)} has ${tile.threads} threads per workgroup; this device allows ${most}: choose a tile with wg${most} or fewer`);
@@ -150,11 +151,11 @@ export function candidateTiles(hidden: number): Tile[] {
  * A tile named by its key (`r2k1hp64wg128`) or by its sequences per group and threads alone (`r4`, `r2wg128`: the
  * units follow from H), checked to fit H; `-s<n>` after either splits each unit over n threads, `-rows` after that
  * reads weights by rows, `-u<n>` after that unrolls the dot products n steps per pass instead of DOT_UNROLL, and
- * `-p` last holds the weights (held-weights.ts).
+ * `-p` last holds the weights (held-weights.ts), `-pf` in the forward-like kernels only.
  */
 export function parseTile(key: string, hidden: number): Tile {
-  const held = /-p$/.test(key.trim()) ? true : undefined;
-  const rest = key.trim().replace(/-p$/, '');
+  const held: Tile['held'] = /-pf$/.test(key.trim()) ? 'forward' : /-p$/.test(key.trim()) ? true : undefined;
+  const rest = key.trim().replace(/-pf?$/, '');
   const unrolled = /-u(\d+)$/.exec(rest);
   const unroll = unrolled ? Number(unrolled[1]) : undefined;
   if (unroll !== undefined && !UNROLLS.includes(unroll)) throw new Error(`tile "${key}": -u${unroll} is no unroll lwin has; use one of ${UNROLLS.map((n) => `-u${n}`).join(', ')}`);

@@ -41,6 +41,8 @@ describe('tile shapes', () => {
     expect(parseTile('r4wg64-u8', 64)).toEqual({ ...makeTile(64, 4, 64), unroll: 8 });
     expect(tileKey({ ...makeTile(64, 4, 64)!, unroll: 8 })).toBe('r4k1hp64wg64'); // a GPU's default unroll names no suffix
     expect(parseTile('r4wg64-u1-p', 64)).toEqual({ ...makeTile(64, 4, 64), unroll: 1, held: true });
+    expect(parseTile('r4wg64-u1-pf', 64)).toEqual({ ...makeTile(64, 4, 64), unroll: 1, held: 'forward' });
+    expect(tileKey(parseTile('r2wg256-s2-pf', 64))).toBe('r2k1hp64wg256-s2-pf');
     expect(tileKey(parseTile('r4wg64-rows-p', 64))).toBe('r4k1hp64wg64-rows-p');
     expect(() => parseTile('r4wg64-u3', 64)).toThrow(/-u3 is no unroll lwin has; use one of -u1, -u2, -u4, -u8, -u16/);
     vi.stubEnv('LWIN_UNROLL', '3');
