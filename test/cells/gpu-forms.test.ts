@@ -1,0 +1,58 @@
+// The kernels a GPU would run at the paper's size (H = 128, D = 16) are valid WGSL: every tile of a GPU's shortlist
+// (8 partial sums; split tiles up to 512 threads; held weights written out in full, in every kernel or the
+// forward-like ones), and the tangent and ρ kernels on a GPU's default tile, held and streamed. Lavapipe cannot run
+// most of them in test time (LLVM takes minutes on the written-out forms), but Dawn's WGSL compiler checks them
+// (types, names, uniformity of every barrier) in well under a second each, without creating a pipeline, so a
+// mistake in a form only GPUs run shows here rather than in a lent GPU's few minutes.
+import { describe, expect, it } from 'vitest';
+import { useGpu } from '../support/gpu.ts';
+import { CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
+import { shortlist } from '../../src/cells/autotune.ts';
+import { GPU_PARTIALS, defaultTile } from '../../src/cells/tiles.ts';
+import { tileKey, type Tile } from '../../shaders/cells/tile.ts';
+import { forwardProgram } from '../../shaders/recurrence/forward.ts';
+import { backwardProgram } from '../../shaders/recurrence/backward.ts';
+import { tangentProgram } from '../../shaders/recurrence/tangent.ts';
+import { rhoProgram } from '../../shaders/diagnostics/rho.ts';
+import type { Program } from '../../src/gpu/program.ts';
+
+const gpu = useGpu();
+const [H, D] = [128, 16];
+
+/** `tile` as a GPU settles it for the paper's layer (src/cells/tiles.ts): 8 partials, unrolled 8, dims if held. */
+function onGpu(tile: Tile): Tile {
+  return { ...tile, partials: GPU_PARTIALS, unroll: tile.unroll ?? 8, held: tile.held ?? false, ...(tile.held ? { dims: { H, D } } : {}) };
+}
+
+async function compileErrors(program: Program<never, never>): Promise<string[]> {
+  const module = gpu.ctx.device.createShaderModule({ code: program.source() });
+  const info = await module.getCompilationInfo();
+  return info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+}
+
+describe.each(CELL_KINDS)('%s at H=128 D=16 on a GPU', (cell: CellKind) => {
+  const layernorm = cellLayerNorm(cell, true);
+  it('every shortlisted tile\'s forward and backward compile', async () => {
+    const tiles = shortlist(H, false, { cell, input: D }, { partials: GPU_PARTIALS, maxThreads: 1024 });
+    expect(tiles.some((t) => t.split)).toBe(true);
+    for (const t of tiles) {
+      const tile = onGpu(t);
+      for (const program of [
+        forwardProgram({ cell, layernorm, tile, intermediates: true, rows: t.weights === 'rows' ? 'rows' : 'columns' }),
+        backwardProgram({ cell, layernorm, tile, rows: t.weights === 'rows' ? 'rows' : 'columns' }),
+      ]) {
+        expect(await compileErrors(program as unknown as Program<never, never>), `${program.name} on ${tileKey(tile)}`).toEqual([]);
+      }
+    }
+  }, 120_000);
+
+  it('the tangent and ρ kernels compile on a GPU\'s default tile, held and streamed', async () => {
+    for (const held of [false, true]) {
+      const tile = onGpu({ ...defaultTile(H), held });
+      const programs = [tangentProgram({ cell, layernorm, tile, cellTangent: false, inputTangent: true }), rhoProgram({ cell, layernorm, tile })];
+      for (const program of programs) {
+        expect(await compileErrors(program as unknown as Program<never, never>), `${program.name} on ${tileKey(tile)}`).toEqual([]);
+      }
+    }
+  }, 120_000);
+});
