@@ -50,6 +50,22 @@ export function gradUnroll(): number {
 export const GRAD_UNROLL = 4;
 
 /**
+ * Rows whose outer products a thread adds with plain fused multiply-adds before one compensated (TwoSum) step takes
+ * their sum into its (hi, lo) pair: GRAD_BLOCK on a GPU, 1 on a CPU adapter; LWIN_GRAD_BLOCK forces one. TwoSum
+ * costs ~10 operations where a product costs one, which bounds this kernel on a GPU (an H200 ran a gru batch's
+ * weight gradients at ~36% of its peak operations); per block of 4 it costs a quarter. A block's own rounding is
+ * ≤ 3u of its terms' magnitudes, where each product's rounding already costs u. On lavapipe, bound by its loads,
+ * blocks took 5% off (gru, B=64 T=256 H=64), so CPU adapters keep row-by-row compensation and its bits.
+ * Blocks start at the chunk's first row and slices on a multiple of the block, and every unroll walks the same
+ * blocks: any unroll gives the same bits, and slices differ from one slice only in how the blocks' compensated sums
+ * group. Bias and LayerNorm sums (`ones`) add exact terms and stay compensated row by row.
+ */
+export function gradBlock(softwareAdapter: boolean): number {
+  return envChoice('LWIN_GRAD_BLOCK', [1, GRAD_BLOCK], `rows of outer products per compensated step of the weight gradients; default ${GRAD_BLOCK} on GPUs, 1 on CPU adapters`) ?? (softwareAdapter ? 1 : GRAD_BLOCK);
+}
+export const GRAD_BLOCK = 4;
+
+/**
  * Rows of G per workgroup: 32 (a 32×32 tile), or 256 with `ones`, where G has one column: each thread then sums
  * four rows (r0 + tid + 64k) instead of four rows × four copies of the one column (bias and LayerNorm sums were a
  * third of a gru batch's weight-gradient work, 31 of every 32 sums thrown away). Each output is the same sum, in the
@@ -60,10 +76,11 @@ function tileRows(ones: boolean): number {
 }
 
 /** With `ones`, V ≡ 1 and is not bound. Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded. */
-export function gradProgram(ones: boolean, slices = 1, unroll = 1): Program<typeof GradParams> {
+export function gradProgram(ones: boolean, slices = 1, unroll = 1, block = 1): Program<typeof GradParams> {
+  const rows = ones ? 1 : block; // ones stay compensated row by row
   return defineProgram({
     name: 'weight_grad',
-    variantKey: `${ones ? 'ones' : 'outer'}${slices > 1 ? `,s${slices}` : ''}${unroll > 1 ? `,u${unroll}` : ''}`,
+    variantKey: `${ones ? 'ones' : 'outer'}${rows > 1 ? `,b${rows}` : ''}${slices > 1 ? `,s${slices}` : ''}${unroll > 1 ? `,u${unroll}` : ''}`,
     bindings: [
       { name: 'A', access: 'read', type: 'f32' },
       ...(ones ? [] : [{ name: 'V', access: 'read', type: 'f32' } as const]),
@@ -72,11 +89,11 @@ export function gradProgram(ones: boolean, slices = 1, unroll = 1): Program<type
     uniform: { name: 'params', struct: 'GradParams', schema: GradParams },
     workgroupSize: [WG, WG, slices],
     dispatch: (p, limits) => [Math.ceil(p.C / GRAD_TILE), ...foldRows(Math.ceil(p.R / tileRows(ones)) * p.chunks, limits.maxWorkgroupsPerDimension)],
-    shader: (head) => gradShader(ones, slices, unroll, head),
+    shader: (head) => gradShader(ones, slices, unroll, rows, head),
   });
 }
 
-function gradShader(ones: boolean, slices: number, unroll: number, head: ShaderHead): string {
+function gradShader(ones: boolean, slices: number, unroll: number, block: number, head: ShaderHead): string {
   const SLICES = slices;
   const UNROLL = unroll;
   const PASS = Array.from({ length: unroll }, (_, u) => u);
@@ -98,12 +115,19 @@ ${ones ? '' : `    let vb${s} = rv * params.vWidth + params.vOffset;\n`}    pa++
     ones ? `vec4f(${COLS.map((j) => `A[ab${s} + min(${rowOf(i, j)}, params.R - 1u)]`).join(', ')})` : `A[ab${s} + min(${rowOf(i, 0)}, params.R - 1u)]`;
   const rowLoads = (s: string) => `    let v${s} = ${ones ? 'vec4f(1.0)' : `vec4f(${COLS.map((j) => `V[vb${s} + min(${colOf(j)}, params.C - 1u)]`).join(', ')})`};
 ${rowsOf.map((i) => `    let a${i}${s} = ${aLoad(i, s)};`).join('\n')}`;
-  // TwoSum of hi_i and the products
-  const rowSums = (s: string) => rowsOf.map((i) => `    let x${i}${s} = a${i}${s} * v${s};
-    let s${i}${s} = opaque4(hi${i} + x${i}${s}, z);
+  // TwoSum of hi_i and x (a product, or a block's sum of them)
+  const twoSum = (i: number, x: string, s: string) => `    let s${i}${s} = opaque4(hi${i} + ${x}, z);
     let b${i}${s} = opaque4(s${i}${s} - hi${i}, z);
-    lo${i} += (hi${i} - opaque4(s${i}${s} - b${i}${s}, z)) + (x${i}${s} - b${i}${s});
-    hi${i} = s${i}${s};`).join('\n');
+    lo${i} += (hi${i} - opaque4(s${i}${s} - b${i}${s}, z)) + (${x} - b${i}${s});
+    hi${i} = s${i}${s};`;
+  const rowSums = (s: string) => rowsOf.map((i) => `    let x${i}${s} = a${i}${s} * v${s};\n${twoSum(i, `x${i}${s}`, s)}`).join('\n');
+  // Blocks of `block` rows (gradBlock): q_i = Σ a_i v by fused multiply-adds from a run-time zero (so no form turns
+  // the first into a product of its own), then one TwoSum per block.
+  const blocked = block > 1;
+  const blockFmas = (s: string) => rowsOf.map((i) => `    q${i} = fma(vec4f(a${i}${s}), v${s}, q${i});`).join('\n');
+  const blockFlush = (s: string) => `${rowsOf.map((i) => twoSum(i, `q${i}`, s)).join('\n')}
+${rowsOf.map((i) => `    q${i} = vec4f(fz);`).join('\n')}`;
+  const staticBlocks = blocked && UNROLL % block === 0;
   const TILE_R = tileRows(ones);
   return wgsl`
 ${head.declarations}
@@ -131,7 +155,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let c_lo = chunk * params.chunk;
   let c_hi = min(c_lo + params.chunk, params.rows);
   // This slice's rows of the chunk: [n0, n1).
-  let slice_len = (max(c_hi, c_lo) - c_lo + ${SLICES - 1}u) / ${SLICES}u;
+  let slice_len = ${blocked && SLICES > 1 ? `(((max(c_hi, c_lo) - c_lo + ${SLICES - 1}u) / ${SLICES}u + ${block - 1}u) / ${block}u) * ${block}u; // whole blocks` : `(max(c_hi, c_lo) - c_lo + ${SLICES - 1}u) / ${SLICES}u;`}
   let n0 = min(c_lo + lid.z * slice_len, c_hi);
   let n1 = min(n0 + slice_len, c_hi);
   // Compensated accumulation: chunks may hold thousands of rows. Rows are walked with running (row, position)
@@ -141,24 +165,35 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   // memory on a GPU).
   let z = bitcast<u32>(params.one) ^ 0x3f800000u;
 ${rowsOf.map((i) => `  var hi${i} = vec4f(0.0);
-  var lo${i} = vec4f(0.0);`).join('\n')}
+  var lo${i} = vec4f(0.0);`).join('\n')}${blocked ? `
+  let fz = bitcast<f32>(z);
+${rowsOf.map((i) => `  var q${i} = vec4f(fz);`).join('\n')}
+  var in_block = 0u;` : ''}
   var pa = n0 % params.aRowsPer;
   var ra = row_a(n0);
   var pv = n0 % params.vRowsPer;
   var rv = row_v(n0);
   var n = n0;
-${UNROLL > 1 ? `  // ${UNROLL} rows per pass: their addresses, then all their loads, then their sums in row order (the same sums
+${UNROLL > 1 && (!blocked || staticBlocks) ? `  // ${UNROLL} rows per pass: their addresses, then all their loads, then their sums in row order (the same sums
   // as one row at a time, bit for bit, with ${UNROLL} rows' loads in flight on a GPU instead of one).
   for (; n + ${UNROLL}u <= n1; n += ${UNROLL}u) {
 ${PASS.map((u) => rowAddress(`_${u}`)).join('\n')}
 ${PASS.map((u) => rowLoads(`_${u}`)).join('\n')}
-${PASS.map((u) => rowSums(`_${u}`)).join('\n')}
+${blocked ? PASS.map((u) => `${blockFmas(`_${u}`)}${(u + 1) % block === 0 ? `\n${blockFlush(`_${u}`)}` : ''}`).join('\n') : PASS.map((u) => rowSums(`_${u}`)).join('\n')}
   }
 ` : ''}  for (; n < n1; n++) {
 ${rowAddress('')}
 ${rowLoads('')}
-${rowSums('')}
-  }
+${blocked ? `${blockFmas('')}
+    in_block++;
+    if (in_block == ${block}u) {
+${blockFlush('')}
+      in_block = 0u;
+    }` : rowSums('')}
+  }${blocked ? `
+  if (in_block > 0u) {
+${blockFlush('_end')}
+  }` : ''}
   // Slices 1.. leave their pairs in red; slice 0 adds them in slice order and writes the partials, a tile row i
   // at a time (red holds one row's pairs of every slice: 3 · 64 · 4 vec2f = 6 KiB).
 ${rowsOf.map((i) => `${SLICES > 1 ? `  if (lid.z > 0u) {

@@ -1,7 +1,9 @@
-// Weight gradients (shaders/grad.ts) in both shapes: one slice per chunk (CPU adapters) and four slices summed side
-// by side then combined in order (GPUs), both GRAD_UNROLL rows per loop pass. Lavapipe runs the CPU shape unless told the adapter is a GPU, as here: both
-// agree with the float64 twin, and with each other to a few units in the last place (the compensated sums group
-// the rows differently, each exact to ~2^-48 before the final rounding).
+// Weight gradients (shaders/grad.ts) in both shapes: one slice per chunk, compensated row by row (CPU adapters), and
+// four slices summed side by side then combined in order, compensated per block of GRAD_BLOCK rows (GPUs), both
+// GRAD_UNROLL rows per loop pass. Lavapipe runs the CPU shape unless told the adapter is a GPU, as here: both agree
+// with the float64 twin; one slice and four with the same blocks agree to a few units in the last place (the
+// compensated sums group the blocks differently, each exact to ~2^-48 before the final rounding). T = 37 leaves
+// partial blocks at chunk and slice ends.
 import { describe, expect, it } from 'vitest';
 import { gpuLikeContext, useGpu } from '../support/gpu.ts';
 import { gaussianInputs, gpuGradient } from '../support/cells.ts';
@@ -9,7 +11,7 @@ import { buildLayout, initParams, cellLayerNorm, type CellKind } from '../../src
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { gradientTolerance } from '../../src/doctor/tolerances.ts';
-import { GRAD_UNROLL, gradUnroll } from '../../shaders/grad.ts';
+import { GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradUnroll } from '../../shaders/grad.ts';
 
 const gpu = useGpu();
 
@@ -32,7 +34,14 @@ describe.each(['gru', 'lstm', 'torch_gru', 'shared'] as CellKind[])('%s: weight 
         const c = compareToReference(got.grad, ref.grad, tolerance);
         expect(c.ok, describeComparison(`${name}, checkpoint ${every ?? 'none'}: ∂L/∂θ`, c)).toBe(true);
       }
-      four.grad.forEach((g, i) => expect(Math.abs(g - one.grad[i]!), `entry ${i}`).toBeLessThanOrEqual(4 * 2 ** -23 * Math.abs(one.grad[i]!) + 1e-30));
+      expect(gradBlock(true)).toBe(1);
+      process.env.LWIN_GRAD_BLOCK = String(GRAD_BLOCK);
+      try {
+        const oneBlocked = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, every);
+        four.grad.forEach((g, i) => expect(Math.abs(g - oneBlocked.grad[i]!), `entry ${i}`).toBeLessThanOrEqual(4 * 2 ** -23 * Math.abs(oneBlocked.grad[i]!) + 1e-30));
+      } finally {
+        delete process.env.LWIN_GRAD_BLOCK;
+      }
       // The loop takes GRAD_UNROLL rows per pass; one row per pass sums the same rows in the same order.
       expect(gradUnroll()).toBe(GRAD_UNROLL);
       process.env.LWIN_GRAD_UNROLL = '1';
