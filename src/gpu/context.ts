@@ -70,7 +70,12 @@ export class GpuContext implements StepHost {
    */
   get softwareAdapter(): boolean {
     const adapter = this.options.adapter;
-    return Boolean(adapter && (adapter.isFallbackAdapter || SOFTWARE_RASTERIZERS.test(`${adapter.name} ${adapter.vendor} ${adapter.device}`)));
+    if (adapter) return adapter.isFallbackAdapter || SOFTWARE_RASTERIZERS.test(`${adapter.name} ${adapter.vendor} ${adapter.device}`);
+    // A device handed over without its adapter (the library's `device` option): what the device says of its adapter,
+    // so that kernels choosing by adapter kind (and so by results: src/cells/tiles.ts devicePartials) choose as a
+    // context told the adapter would.
+    const info = (this.device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).adapterInfo;
+    return Boolean(info && (info.isFallbackAdapter || SOFTWARE_RASTERIZERS.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`)));
   }
 
   get adapterName(): string {
