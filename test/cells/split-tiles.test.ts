@@ -3,7 +3,7 @@
 // not depend on the split); and the P = 8 sums agree with float64 as closely as the one-chain sums do.
 import { afterEach, describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { gaussianInputs, gpuGradient, runForwardGpu } from '../support/cells.ts';
+import { expectSameBits, tileProblem } from '../support/cells.ts';
 import { buildLayout, initParams, CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
 import { OWN_CELL_KINDS } from '../../src/model/cells.ts';
 import { chooseTile, defaultTile, heldFloats, makeTile, parseTile, tileFor } from '../../src/cells/tiles.ts';
@@ -65,14 +65,7 @@ const cases: Case[] = OWN_CELL_KINDS.map((cell) => [cell, cellLayerNorm(cell, tr
 
 describe.each(cases)('%s (LayerNorm %s): %i partial sums', (cell, layernorm, partials) => {
   it(`split over 1, 2${partials >= 4 ? ' and 4' : ''} threads per unit gives the same bits; against float64 at B=${B} T=${T} H=${H} D=${D}`, async () => {
-    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
-    const p = Float32Array.from(initParams(layout, { seed: 3 }));
-    const x = gaussianInputs(B, T, D, 1);
-    const y = gaussianInputs(B, T, 1, 2);
-    const run = async (tile: Tile) => {
-      chooseTile(gpu.ctx.device, cell, layernorm, H, tile);
-      return { forward: await runForwardGpu(gpu.ctx, layout, p, x, B, T, { every: 3 }), gradient: await gpuGradient(gpu.ctx, layout, p, x, y, B, T) };
-    };
+    const { layout, p, x, y, run } = tileProblem(gpu.ctx, cell, [B, T, H, D], 3, [1, 2], 3);
     // H = 20 with 8 partials is two whole blocks and a partial one (the guarded steps), D = 3 a partial block alone.
     const base = await run(partial('r1wg64', H, false, partials));
     const fwd = referenceForward(layout, p, { x, batch: B, steps: T });
@@ -87,39 +80,16 @@ describe.each(cases)('%s (LayerNorm %s): %i partial sums', (cell, layernorm, par
       partial('r2wg128-s2-u1', H, true, partials),
       ...(cell === 'gru' ? [partial('r1wg128-s4', H, false, partials), partial('r2wg128-s2-u1', H, 'forward', partials)] : []),
     ];
-    for (const tile of tiles) {
-      const got = await run(tile);
-      const at = `tile ${tileKey(tile)}`;
-      expect([...got.forward.yhat], `${at}: ŷ`).toEqual([...base.forward.yhat]);
-      expect([...got.forward.stored], `${at}: states`).toEqual([...base.forward.stored]);
-      expect([...got.forward.inter], `${at}: SPEC §4 terms`).toEqual([...base.forward.inter]);
-      expect(got.gradient.loss, `${at}: loss`).toBe(base.gradient.loss);
-      expect([...got.gradient.grad], `${at}: gradients`).toEqual([...base.gradient.grad]);
-    }
+    for (const tile of tiles) expectSameBits(await run(tile), base, `tile ${tileKey(tile)}`);
   }, 240_000);
 });
 
 describe('held weights written out in full (the GPU form), split, give the streamed numbers', () => {
   it.each(['gru'] as CellKind[])('%s at B=5 T=7 H=6 D=3', async (cell) => {
-    const [b, t, h, d] = [5, 7, 6, 3];
-    const layernorm = cellLayerNorm(cell, true);
-    const layout = buildLayout({ cell, inputSize: d, hiddenSize: h, layernorm });
-    const p = Float32Array.from(initParams(layout, { seed: 4 }));
-    const x = gaussianInputs(b, t, d, 5);
-    const y = gaussianInputs(b, t, 1, 6);
-    const run = async (tile: Tile) => {
-      chooseTile(gpu.ctx.device, cell, layernorm, h, tile);
-      return { forward: await runForwardGpu(gpu.ctx, layout, p, x, b, t, { every: 2 }), gradient: await gpuGradient(gpu.ctx, layout, p, x, y, b, t) };
-    };
+    const h = 6;
+    const { run } = tileProblem(gpu.ctx, cell, [5, 7, h, 3], 4, [5, 6], 2);
     const base = await run(partial('r1wg64-u2', h));
     // One thread per unit and four (H = 6: lanes 1–3 hold entries past the end, guarded; D = 3: lane 0 alone has any).
-    for (const tile of [partial('r1wg64-u2', h, true), partial('r1wg128-s4-u2', h, true)]) {
-      const got = await run(tile);
-      const at = `tile ${tileKey(tile)} (held)`;
-      expect([...got.forward.yhat], `${at}: ŷ`).toEqual([...base.forward.yhat]);
-      expect([...got.forward.stored], `${at}: states`).toEqual([...base.forward.stored]);
-      expect(got.gradient.loss, `${at}: loss`).toBe(base.gradient.loss);
-      expect([...got.gradient.grad], `${at}: gradients`).toEqual([...base.gradient.grad]);
-    }
+    for (const tile of [partial('r1wg64-u2', h, true), partial('r1wg128-s4-u2', h, true)]) expectSameBits(await run(tile), base, `tile ${tileKey(tile)} (held)`);
   }, 240_000);
 });

@@ -4,7 +4,7 @@
 // H = 1024 and any D, checked against float64 at odd sizes where units per thread and idle units both occur.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { gaussianInputs, gpuGradient, runForwardGpu } from '../support/cells.ts';
+import { expectSameBits, gaussianInputs, gpuGradient, runForwardGpu, tileProblem } from '../support/cells.ts';
 import { buildLayout, initParams, CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
 import { candidateTiles, chooseTile, defaultTile, deviceUnroll, makeTile, parseTile, tileFor } from '../../src/cells/tiles.ts';
 import { residentBlocks, tileKey, type Tile, tileSequences, tileUnits, tileWidth, WORKGROUP_FLOATS, tileArrayFloats } from '../../shaders/cells/tile.ts';
@@ -99,39 +99,20 @@ describe.each(tileCases)('%s (LayerNorm %s): every tile gives the default tile\'
     const tiles = [parseTile('r2wg128', H), parseTile('r1wg64', H), streamed('r4wg64-u2'), streamed('r1wg256'), ...(cell === 'gru' ? [streamed('r2wg128-u8')] : [])];
     for (const tile of tiles) {
       chooseTile(gpu.ctx.device, cell, layernorm, H, tile);
-      const got = await run();
-      const at = `tile ${tileKey(tile)}`;
-      expect([...got.forward.yhat], `${at}: ŷ`).toEqual([...base.forward.yhat]);
-      expect([...got.forward.stored], `${at}: states`).toEqual([...base.forward.stored]);
-      expect([...got.forward.inter], `${at}: SPEC §4 terms`).toEqual([...base.forward.inter]);
-      expect(got.gradient.loss, `${at}: loss`).toBe(base.gradient.loss);
-      expect([...got.gradient.grad], `${at}: gradients`).toEqual([...base.gradient.grad]);
+      expectSameBits(await run(), base, `tile ${tileKey(tile)}`);
     }
   });
 });
 
 describe('held weights written out in full (the GPU form) give the streamed tiles\' numbers', () => {
   it.each(['gru', 'linear'] as CellKind[])('%s at B=5 T=7 H=6 D=3', async (cell) => {
-    const [B, T, H, D] = [5, 7, 6, 3];
-    const layernorm = cellLayerNorm(cell, true);
-    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
-    const p = Float32Array.from(initParams(layout, { seed: 4 }));
-    const x = gaussianInputs(B, T, D, 5);
-    const y = gaussianInputs(B, T, 1, 6);
-    const run = async (tile: Tile) => {
-      chooseTile(gpu.ctx.device, cell, layernorm, H, tile);
-      return { forward: await runForwardGpu(gpu.ctx, layout, p, x, B, T, { every: 2 }), gradient: await gpuGradient(gpu.ctx, layout, p, x, y, B, T) };
-    };
+    const H = 6;
+    const { run } = tileProblem(gpu.ctx, cell, [5, 7, H, 3], 4, [5, 6], 2);
     const base = await run({ ...parseTile('r2wg128-u2', H), held: false });
     const held = parseTile('r2wg128-u2-p', H);
     expect(tileKey(held)).toBe('r2k1hp32wg128-u2-p');
-    const got = await run(held);
-    expect([...got.forward.yhat], 'ŷ').toEqual([...base.forward.yhat]);
-    expect([...got.forward.stored], 'states').toEqual([...base.forward.stored]);
-    expect([...got.forward.inter], 'SPEC §4 terms').toEqual([...base.forward.inter]);
-    expect(got.gradient.loss, 'loss').toBe(base.gradient.loss);
-    expect([...got.gradient.grad], 'gradients').toEqual([...base.gradient.grad]);
-    chooseTile(gpu.ctx.device, cell, layernorm, H, defaultTile(H));
+    expectSameBits(await run(held), base, 'held');
+    chooseTile(gpu.ctx.device, cell, cellLayerNorm(cell, true), H, defaultTile(H));
   });
 });
 

@@ -5,6 +5,10 @@ import { getTensorSpec, type ParamLayout } from '../../src/model/params.ts';
 import { recordForward } from '../../src/cells/forward.ts';
 import { recordBatchGradient, type ReadoutLoss } from '../../src/cells/backward.ts';
 import { Rng } from '../../src/util/random.ts';
+import { expect } from 'vitest';
+import { chooseTile } from '../../src/cells/tiles.ts';
+import { buildLayout, initParams, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
+import type { Tile } from '../../shaders/cells/tile.ts';
 
 export interface GpuForwardResult {
   yhat: Float32Array;
@@ -90,4 +94,43 @@ export async function gpuGradient(ctx: GpuContext, layout: ParamLayout, p: Float
   } finally {
     for (const buf of Object.values(b)) buf.destroy();
   }
+}
+
+/** What a tile's training kernels give on one problem: the forward's ŷ, states and SPEC §4 terms, and BPTT's loss and gradients. */
+export interface TileResult {
+  forward: GpuForwardResult;
+  gradient: Awaited<ReturnType<typeof gpuGradient>>;
+}
+
+/**
+ * A runner of one problem (layout, parameters, x, y; states stored every `every` steps) on the tile it is given,
+ * which it makes the training kernels' choice for the layout's cell, LayerNorm option and H.
+ */
+export function tileRunner(ctx: GpuContext, layout: ParamLayout, p: Float32Array, x: Float32Array, y: Float32Array, B: number, T: number, every: number) {
+  const { cell, layernorm, hiddenSize: H } = layout.config;
+  return async (tile: Tile): Promise<TileResult> => {
+    chooseTile(ctx.device, cell, layernorm, H, tile);
+    return { forward: await runForwardGpu(ctx, layout, p, x, B, T, { every }), gradient: await gpuGradient(ctx, layout, p, x, y, B, T) };
+  };
+}
+
+/** `got` equals `base` bit for bit: ŷ, states, SPEC §4 terms, loss and gradients (`at` names the tile in messages). */
+export function expectSameBits(got: TileResult, base: TileResult, at: string): void {
+  expect([...got.forward.yhat], `${at}: ŷ`).toEqual([...base.forward.yhat]);
+  expect([...got.forward.stored], `${at}: states`).toEqual([...base.forward.stored]);
+  expect([...got.forward.inter], `${at}: SPEC §4 terms`).toEqual([...base.forward.inter]);
+  expect(got.gradient.loss, `${at}: loss`).toBe(base.gradient.loss);
+  expect([...got.gradient.grad], `${at}: gradients`).toEqual([...base.gradient.grad]);
+}
+
+/**
+ * A small problem for comparing tiles: `cell` (LayerNorm where it has one) at B, T, H, D, parameters from `seed`, x
+ * and y from `seeds` (gaussian), states stored every `every` steps; with its runner (tileRunner).
+ */
+export function tileProblem(ctx: GpuContext, cell: CellKind, [B, T, H, D]: [number, number, number, number], seed: number, seeds: [number, number], every: number) {
+  const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+  const p = Float32Array.from(initParams(layout, { seed }));
+  const x = gaussianInputs(B, T, D, seeds[0]);
+  const y = gaussianInputs(B, T, 1, seeds[1]);
+  return { layout, p, x, y, run: tileRunner(ctx, layout, p, x, y, B, T, every) };
 }
