@@ -17,7 +17,8 @@
 // held tile gives the same results as the streamed one bit for bit (test/cells/tiles.test.ts). A thread of a split
 // tile (several threads per unit) holds only the j of its own partials: entry i of its arrays is index
 // j = (i / per)·P + tlane·per + i % per, with per = P / S of the P partials its own.
-import { PARTIAL_ZERO, intoPartial, partialsReturn, tileFma, tileIndices, tileSums, tileUnroll, type HeldDims, type RowWeights, type Tile } from './tile.ts';
+import { PARTIAL_ZERO, intoPartial, partialsReturn } from './dot-loop.ts';
+import { tileFma, tileIndices, tileSums, tileUnroll, type HeldDims, type RowWeights, type Tile } from './tile.ts';
 
 /** Where tileEntry (shaders/recurrence/forward.ts) leaves room for the held weights' arrays and their loads. */
 export const HELD_WEIGHTS = '// [held weights]';

@@ -1,7 +1,8 @@
 // The thread tile's helpers of ρ's kernel (shaders/diagnostics/rho.ts): pairs of lanes (Σ J² η/η̄, Σ J²) as P2 of
 // V, the row sums of a = W x + b + U u per unit, LayerNorm's projection and gru's Uh entries for the passes across
 // units, and a tanh accurate relative to its value near 0.
-import { dotLoop, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../cells/tile.ts';
+import { dotLoop } from '../cells/dot-loop.ts';
+import { tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../cells/tile.ts';
 
 /**
  * The tile's ρ helpers. A pair P2 carries the two lanes (Σ J² η/η̄, Σ J²) of every component through identical

@@ -11,7 +11,8 @@
 //   pair_tangent(w, b, u)       ȧ of a = W x + b + U h: Ẇ x + ḃ + U̇ h + U v
 //   get_v / put_v / put_u       this thread's components of vbuf / ubuf
 //   layer_norm_tangent(...)     LayerNorm's exact JVP
-import { dotLoop, tileFma, tileGetter, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../tile.ts';
+import { dotLoop } from '../dot-loop.ts';
+import { tileFma, tileGetter, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../tile.ts';
 
 /**
  * Workgroup memory and helpers the tangent snippets use; include after tilePrelude (with arrays). With
