@@ -22,7 +22,7 @@
 // (src/cells/tiles.ts: 8 on GPUs, 1 on CPU adapters), not the tile's, so the autotune's choice never changes results.
 // With `split` S > 1 the S threads of a unit (its lanes) share those partials, P/S each, and add their subtrees
 // through workgroup memory (lane_sum): the same tree, so the same bits as S = 1, with 1/S of the weights per thread
-// (what lets a GPU hold gru's at the paper size) and S times the threads. Every lane computes its unit's whole
+// (what lets a GPU hold gru's forward weights at the paper size: `-pf`) and S times the threads. Every lane computes its unit's whole
 // step from the same sums; lane 0 alone writes (`lead` in perComponent, the setters, unit_sum).
 //
 // The tangent and ρ kernels use the default tile (R = 1, K units per thread as H needs); the training kernels choose
