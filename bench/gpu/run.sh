@@ -124,7 +124,8 @@ before_bench=${LWIN_KIT_BEFORE_BENCH:-}
 [ -n "$before_bench" ] && echo "$before_bench" > "$parts/bench-before.txt"
 # shellcheck disable=SC2086
 [ -n "$before_bench" ] && step cells-bench-before 50 env $before_bench ./node bench.mjs cells "${cell_only[@]}" --cell-size "${cell_sizes[0]}" --json "$parts/cells-bench-before.json"
-step cells-paper 110 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper.json"
+# The paper size autotunes first on a fresh card: with split and held candidates 12–15 tiles a cell (6–9 before) to compile and time.
+step cells-paper 160 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/cells-paper.json"
 # The same with earlier kernel choices forced back (LWIN_KIT_BEFORE, environment assignments): before and after in
 # one run on one card.
 # Several variants, ';'-separated, run one after another: steps cells-paper-before, cells-paper-before-2, …
