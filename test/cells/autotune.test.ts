@@ -85,6 +85,22 @@ describe('tile autotune', () => {
     expect((await ensureTile(gpu.ctx, request, cache, 'a'))?.source).toBe('tuned');
   }, 180_000);
 
+  it('a split choice is cached under the device\'s partials: read back with 8, neither read nor overwritten with 1', async () => {
+    const cache = { storage: memoryStorage(), path: 'tiles.json' };
+    const split = 'r1k1hp32wg256-s2-pf';
+    await cache.storage.write(cache.path, JSON.stringify({ a: { [choiceKey(request, 8)]: split } }));
+    vi.stubEnv('LWIN_PARTIALS', '8');
+    expect(await ensureTile(gpu.ctx, request, cache, 'a')).toEqual({ key: `${choiceKey(request)},c8`, tile: split, source: 'cache' });
+    expect(tileFor(gpu.ctx.device, 'gru', true, 20, 3)).toMatchObject({ split: 2, held: 'forward', partials: 8, dims: { H: 20, D: 3 } });
+    // One chain (this adapter's own setting): the split choice is not this key's, so it tunes the unsplit shortlist.
+    vi.unstubAllEnvs();
+    const tuned = await ensureTile(gpu.ctx, request, cache, 'a');
+    expect(tuned).toMatchObject({ key: choiceKey(request), source: 'tuned' });
+    expect(Object.keys(tuned!.timings!).some((k) => k.includes('-s'))).toBe(false);
+    const file = JSON.parse(new TextDecoder().decode(await cache.storage.read(cache.path)));
+    expect(file.a[choiceKey(request, 8)]).toBe(split);
+  }, 180_000);
+
   it('LWIN_TILE overrides the cache; without a cache the default tile stays and nothing is timed', async () => {
     vi.stubEnv('LWIN_TILE', 'r2wg128');
     const cache = { storage: memoryStorage(), path: 'tiles.json' };
