@@ -58,11 +58,11 @@ describe('split tiles', () => {
   });
 });
 
-// lwin's own six cells (the torch cells share their helpers: test/cells/tiles.test.ts runs them on every tile
-// shape). The partial loops compile slowly on lavapipe, so most cells run 2 partials (one each for two lanes);
-// gru, the cell with the most helpers (row_a, several col_d), runs a GPU's 8.
+// lwin's own six cells and two of PyTorch's (torch_lstm's snippets are lstm's; test/cells/gpu-forms.test.ts
+// compiles every cell's split tiles). The partial loops compile slowly on lavapipe, so most cells run 2 partials
+// (one each for two lanes); gru, the cell with the most helpers (row_a, several col_d), runs a GPU's 8.
 type Case = [CellKind, boolean, number];
-const cases: Case[] = OWN_CELL_KINDS.map((cell) => [cell, cellLayerNorm(cell, true), cell === 'gru' ? 8 : 2]);
+const cases: Case[] = ([...OWN_CELL_KINDS, 'rnn', 'torch_gru'] as CellKind[]).map((cell): Case => [cell, cellLayerNorm(cell, true), cell === 'gru' ? 8 : 2]);
 
 describe.each(cases)('%s (LayerNorm %s): %i partial sums', (cell, layernorm, partials) => {
   it(`split over 1, 2${partials >= 4 ? ' and 4' : ''} threads per unit gives the same bits; against float64 at B=${B} T=${T} H=${H} D=${D}`, async () => {
