@@ -21,6 +21,8 @@ import { F32_UNIT_ROUNDOFF as U, compareToReference, type Comparison } from '../
 import { GpuOptimizer, OPTIMIZER_NAMES } from '../train/optim/index.ts';
 import { MultiLagTask } from '../data/task.ts';
 import { Rng } from '../util/random.ts';
+import { chooseTile, defaultTile, devicePartials, makeTile } from '../cells/tiles.ts';
+import { tileKey, type Tile } from '../../shaders/cells/tile.ts';
 import {
   GRAD_NORM_ROUNDINGS, LOSS_RELATIVE, STAGE_RELATIVE, forwardTolerance, gradientTolerance, muTolerance, optimTolerance, rhoTolerance,
   tangentRowTolerance, type Tolerance,
@@ -39,6 +41,43 @@ export const TINY = { batch: 2, steps: 9, hidden: 6, input: 3 } as const;
 
 export function tinyLayout(cell: CellKind): ParamLayout {
   return buildLayout({ cell, inputSize: TINY.input, hiddenSize: TINY.hidden, layernorm: cellLayerNorm(cell, true) });
+}
+
+/**
+ * On a device with partial sums (a GPU), the split tiles the autotune may pick for the training kernels: 2 lanes
+ * held in the forward, and 4 held in every kernel where the device allows 512 threads. A CPU adapter has none (its
+ * lanes would run in lock-step anyway); a GPU's threads do not, so a race in their lane sums would show here.
+ */
+export function splitCheckTiles(ctx: GpuContext): Tile[] {
+  if (devicePartials(ctx.device) < 4) return [];
+  const H = TINY.hidden;
+  const two = makeTile(H, 1, 256, 2);
+  const four = ctx.device.limits.maxComputeInvocationsPerWorkgroup >= 512 ? makeTile(H, 1, 512, 4) : undefined;
+  return [...(two ? [{ ...two, held: 'forward' as const }] : []), ...(four ? [{ ...four, held: true }] : [])];
+}
+
+/** `check` of `cells` (gru and lstm) on each split tile of the device (splitCheckTiles); `named` puts the tile in a result. */
+export async function onSplitTiles<T>(
+  ctx: GpuContext, check: (cell: CellKind) => Promise<T>, named: (result: T, tile: string) => T, cells: readonly CellKind[] = ['gru', 'lstm'],
+): Promise<T[]> {
+  const out: T[] = [];
+  for (const tile of splitCheckTiles(ctx)) {
+    for (const cell of cells) {
+      const layernorm = cellLayerNorm(cell, true);
+      chooseTile(ctx.device, cell, layernorm, TINY.hidden, tile);
+      try {
+        out.push(named(await check(cell), tileKey(tile)));
+      } finally {
+        chooseTile(ctx.device, cell, layernorm, TINY.hidden, defaultTile(TINY.hidden));
+      }
+    }
+  }
+  return out;
+}
+
+/** `check` with the tile it ran on named in its shape. */
+export function onTile(check: KernelCheck, tile: string): KernelCheck {
+  return { ...check, shape: `${check.shape}, tile ${tile}` };
 }
 
 function gaussian(n: number, seed: number): Float32Array {

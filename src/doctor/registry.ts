@@ -11,7 +11,7 @@ import { CELL_KINDS, type CellKind } from '../model/cells.ts';
 import { cancellingData, checkMatmul, checkSegmentedReduce } from './selftest.ts';
 import { checkHeadDelta, checkReadoutLoss, checkStackGradient } from './head.ts';
 import {
-  checkDiagnosticStage, checkForward, checkGradient, checkOptimizers, checkRho, checkTangent, checkWindowMu, type KernelCheck,
+  checkDiagnosticStage, checkForward, checkGradient, checkOptimizers, checkRho, checkTangent, checkWindowMu, onSplitTiles, onTile, type KernelCheck,
 } from './checks.ts';
 
 export interface KernelFamily {
@@ -48,6 +48,8 @@ const gradients = (ctx: GpuContext, cache: CheckCache) =>
   cache.once('gradients', async () => {
     const out = [];
     for (const cell of CELL_KINDS) out.push(await checkGradient(ctx, cell));
+    // gru and lstm again on a GPU's split tiles (none on a CPU adapter)
+    out.push(...(await onSplitTiles(ctx, (cell) => checkGradient(ctx, cell), (g, tile) => ({ loss: onTile(g.loss, tile), grad: onTile(g.grad, tile) }))));
     return out;
   });
 const stage = (ctx: GpuContext, cache: CheckCache) => cache.once('stage', () => checkDiagnosticStage(ctx, 'gru'));
@@ -72,7 +74,10 @@ export const KERNEL_FAMILIES: readonly KernelFamily[] = [
       return [reduce.sums, reduce.means];
     },
   },
-  { family: 'forward', perCell: true, twin: 'reference/cells referenceForward', check: (ctx) => eachCell((cell) => checkForward(ctx, cell)) },
+  {
+    family: 'forward', perCell: true, twin: 'reference/cells referenceForward',
+    check: async (ctx) => [...(await eachCell((cell) => checkForward(ctx, cell))), ...(await onSplitTiles(ctx, (cell) => checkForward(ctx, cell), onTile))],
+  },
   { family: 'readout_loss', perCell: false, twin: 'model/f64/torch torchGradients (SPEC §13 losses)', check: (ctx) => checkReadoutLoss(ctx) },
   { family: 'head_delta', perCell: false, twin: 'its float64 sum out.weightᵀ r', check: async (ctx) => [await checkHeadDelta(ctx)] },
   { family: 'mse_residual', perCell: false, twin: 'reference/cells referenceBackward (loss)', check: async (ctx, cache) => (await gradients(ctx, cache)).map((g) => g.loss) },

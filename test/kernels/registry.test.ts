@@ -7,6 +7,9 @@ import { useGpu } from '../support/gpu.ts';
 import { KERNEL_FAMILIES, checkAllKernels, familyOf } from '../../src/doctor/registry.ts';
 import { describeComparison } from '../../src/reference/compare.ts';
 import { CELL_KINDS } from '../../src/model/cells.ts';
+import { checkForward, checkGradient, onSplitTiles, onTile, splitCheckTiles } from '../../src/doctor/checks.ts';
+import { tileKey } from '../../shaders/cells/tile.ts';
+import { vi } from 'vitest';
 
 const gpu = useGpu({ profile: true });
 const SHADERS = resolve(import.meta.dirname, '../../shaders');
@@ -66,4 +69,23 @@ describe('kernel registry', () => {
     // Checks shared by several families are listed once; every family has at least one of its own or a shared one.
     expect(new Set(report.checks.map((c) => c.family)).size).toBeGreaterThanOrEqual(12);
   });
+
+  // A GPU's doctor also checks gru and lstm on the split tiles the autotune may pick (their threads, unlike a CPU
+  // adapter's lanes, do not run in lock-step, so a race in the lane sums would show there). Here with a GPU's 8
+  // partials forced, for gru: the same checks, against float64.
+  it('on a GPU\'s partial sums, checks gru on split tiles (held in the forward; held, 4 lanes in 512 threads)', async () => {
+    expect(splitCheckTiles(gpu.ctx)).toEqual([]);
+    vi.stubEnv('LWIN_PARTIALS', '8');
+    try {
+      expect(splitCheckTiles(gpu.ctx).map(tileKey)).toEqual(['r1k1hp32wg256-s2-pf', 'r1k1hp32wg512-s4-p']);
+      const forward = await onSplitTiles(gpu.ctx, (cell) => checkForward(gpu.ctx, cell), onTile, ['gru']);
+      const gradients = await onSplitTiles(gpu.ctx, (cell) => checkGradient(gpu.ctx, cell), (g, tile) => ({ loss: onTile(g.loss, tile), grad: onTile(g.grad, tile) }), ['gru']);
+      for (const check of [...forward, ...gradients.flatMap((g) => [g.loss, g.grad])]) {
+        expect(check.comparison.ok, `${check.kernel} (${check.shape}): ${describeComparison(check.kernel, check.comparison)}`).toBe(true);
+      }
+      expect(forward.map((c) => c.shape)).toEqual(expect.arrayContaining([expect.stringContaining('tile r1k1hp32wg512-s4-p')]));
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  }, 240_000);
 });
