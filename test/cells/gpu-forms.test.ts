@@ -4,12 +4,12 @@
 // most of them in test time (LLVM takes minutes on the written-out forms), but Dawn's WGSL compiler checks them
 // (types, names, uniformity of every barrier) in well under a second each, without creating a pipeline, so a
 // mistake in a form only GPUs run shows here rather than in a lent GPU's few minutes.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
 import { shortlist } from '../../src/cells/autotune.ts';
-import { GPU_PARTIALS, defaultTile } from '../../src/cells/tiles.ts';
-import { tileKey, type Tile } from '../../shaders/cells/tile.ts';
+import { GPU_PARTIALS, chooseTile, defaultTile, defaultTileOn, tileFor } from '../../src/cells/tiles.ts';
+import { DOT_UNROLL, tileKey } from '../../shaders/cells/tile.ts';
 import { forwardProgram } from '../../shaders/recurrence/forward.ts';
 import { backwardProgram } from '../../shaders/recurrence/backward.ts';
 import { tangentProgram } from '../../shaders/recurrence/tangent.ts';
@@ -19,9 +19,15 @@ import type { Program } from '../../src/gpu/program.ts';
 const gpu = useGpu();
 const [H, D] = [128, 16];
 
-/** `tile` as a GPU settles it for the paper's layer (src/cells/tiles.ts): 8 partials, unrolled 8, dims if held. */
-function onGpu(tile: Tile): Tile {
-  return { ...tile, partials: GPU_PARTIALS, unroll: tile.unroll ?? 8, held: tile.held ?? false, ...(tile.held ? { dims: { H, D } } : {}) };
+afterEach(() => {
+  vi.unstubAllEnvs();
+  for (const cell of CELL_KINDS) chooseTile(gpu.ctx.device, cell, cellLayerNorm(cell, true), H, defaultTile(H));
+});
+
+/** Settle tiles as a GPU does (src/cells/tiles.ts settled): 8 partials, dot products unrolled 8. */
+function asGpu(): void {
+  vi.stubEnv('LWIN_PARTIALS', String(GPU_PARTIALS));
+  vi.stubEnv('LWIN_UNROLL', String(DOT_UNROLL));
 }
 
 async function compileErrors(program: Program<never, never>): Promise<string[]> {
@@ -35,8 +41,11 @@ describe.each(CELL_KINDS)('%s at H=128 D=16 on a GPU', (cell: CellKind) => {
   it('every shortlisted tile\'s forward and backward compile', async () => {
     const tiles = shortlist(H, false, { cell, input: D }, { partials: GPU_PARTIALS, maxThreads: 1024 });
     expect(tiles.some((t) => t.split)).toBe(true);
+    asGpu();
     for (const t of tiles) {
-      const tile = onGpu(t);
+      chooseTile(gpu.ctx.device, cell, layernorm, H, { ...t, held: t.held ?? false }); // a GPU streams unless the tile holds
+      const tile = tileFor(gpu.ctx.device, cell, layernorm, H, D);
+      expect(tile.partials).toBe(GPU_PARTIALS);
       for (const program of [
         forwardProgram({ cell, layernorm, tile, intermediates: true, rows: t.weights === 'rows' ? 'rows' : 'columns' }),
         backwardProgram({ cell, layernorm, tile, rows: t.weights === 'rows' ? 'rows' : 'columns' }),
@@ -47,8 +56,11 @@ describe.each(CELL_KINDS)('%s at H=128 D=16 on a GPU', (cell: CellKind) => {
   }, 120_000);
 
   it('the tangent and ρ kernels compile on a GPU\'s default tile, held and streamed', async () => {
+    asGpu();
     for (const held of [false, true]) {
-      const tile = onGpu({ ...defaultTile(H), held });
+      vi.stubEnv('LWIN_HOLD', held ? '1' : '0');
+      const tile = defaultTileOn(gpu.ctx.device, H, D);
+      expect(tile).toMatchObject({ partials: GPU_PARTIALS, unroll: DOT_UNROLL, held });
       const programs = [tangentProgram({ cell, layernorm, tile, cellTangent: false, inputTangent: true }), rhoProgram({ cell, layernorm, tile })];
       for (const program of programs) {
         expect(await compileErrors(program as unknown as Program<never, never>), `${program.name} on ${tileKey(tile)}`).toEqual([]);
