@@ -26,17 +26,20 @@ export const HELD_WEIGHTS = '// [held weights]';
 type Kind = 'row' | 'x' | 'col';
 const HELPERS: Record<string, Kind> = { row_h: 'row', row_a: 'row', row_x: 'x', col_d: 'col' };
 
-interface Call {
+export interface Call {
   start: number;
   end: number;
   name: string;
   args: string[];
 }
 
-/** The calls of the row helpers in `shader` (not their definitions), with their arguments split at top level. */
-function helperCalls(shader: string): Call[] {
+/**
+ * The calls of the helpers `names` (default: the row helpers whose weights can be held) in `shader`, not their
+ * definitions, in textual order, with their arguments split at top level.
+ */
+export function helperCalls(shader: string, names: readonly string[] = Object.keys(HELPERS)): Call[] {
   const calls: Call[] = [];
-  const pattern = /\b(row_h|row_a|row_x|col_d)\(/g;
+  const pattern = new RegExp(`\\b(${names.join('|')})\\(`, 'g');
   for (let m = pattern.exec(shader); m; m = pattern.exec(shader)) {
     if (/\bfn\s+$/.test(shader.slice(Math.max(0, m.index - 4), m.index))) continue;
     const args: string[] = [];

@@ -263,7 +263,7 @@ fn lane_sum(v: V) -> V {
  * `tileInit`), and the helpers above; x [B, T, D] is read from storage at step `tt`. `dbuf` adds the backward's
  * adjoint blocks (`blocks` resident).
  */
-export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: boolean; rows?: RowWeights }): string {
+export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: boolean; rows?: RowWeights | 'none' }): string {
   const n = tileWidth(tile);
   const { comps, rs, ks, unitLets, slotLets, xRows } = tileIndices(tile);
   const V = n === 1 ? 'f32' : `vec${n}<f32>`;
@@ -275,7 +275,10 @@ export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: 
   const M = n === 1 ? 'bool' : `vec${n}<bool>`;
   // Element (unit, j) of a unit-row matrix at `off` with C columns: off + unit·C + j by rows, off + j·H + unit
   // by columns (the row helpers' weights buffer `rw`).
-  const rows = options.rows ?? { layout: 'rows', buffer: 'P' };
+  // 'none': a kernel without the row helpers (a replaying backward: shaders/cells/replay.ts), so without their
+  // bindings (the weights they read, x) either.
+  const withRows = options.rows !== 'none';
+  const rows = options.rows === undefined || options.rows === 'none' ? { layout: 'rows' as const, buffer: 'P' } : options.rows;
   const byColumns = rows.layout === 'columns';
   const rw = rows.buffer;
   const at = (k: number, cols: string, j: string) => (byColumns ? `${rw}[w${k} + ${j} * params.H]` : `${rw}[w${k} + ${j}]`);
@@ -363,10 +366,10 @@ fn pdiag(off: u32) -> V {
   ${unitLets}
   return ${vec(comps.map((c) => `P[off + u${c.k} * params.H + u${c.k}]`))};
 }
-${rowDot('row_h', 'hbuf')}
+${withRows ? `${rowDot('row_h', 'hbuf')}
 ${rowDot('row_a', 'abuf')}
 ${xDot('row_x', (k) => `u${k}`, true)}
-${xDot('row_x0', () => '0u', false)}
+${xDot('row_x0', () => '0u', false)}` : ''}
 
 fn unit_sum(v: V) -> V {
   ${sumWrites}

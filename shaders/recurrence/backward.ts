@@ -17,7 +17,8 @@ import type { StepContext } from '../cells/step-context.ts';
 import { backwardTile, tileShader } from '../cells/held-weights.ts';
 import { perComponent, residentBlocks, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
-import { FORWARD_STEPS, loadState, readoutKey, rowsKey, stepContext, storeState, tileEntry } from './forward.ts';
+import { dotCount, replayDots, replayDotsWgsl } from '../cells/replay.ts';
+import { DOTS_FIELD, FORWARD_STEPS, loadState, readoutKey, rowsKey, stepContext, storeState, tileEntry } from './forward.ts';
 
 export interface BackwardVariant {
   cell: CellKind;
@@ -37,10 +38,15 @@ export interface BackwardVariant {
    * step alone given dy_t (SPEC §13's δ^{(k)}, chained through the same-step input Jacobians).
    */
   local?: boolean;
+  /**
+   * Read the recomputed forward step's dot products back from `states` (params.dotsAt on) where the training
+   * forward kept them (ForwardVariant.keepDots; shaders/cells/replay.ts), instead of computing them again.
+   */
+  replay?: boolean;
 }
 
 export function backwardVariantKey(v: BackwardVariant): string {
-  const stack = `${v.errors === 'hidden' ? ',dh' : ''}${v.local ? ',local' : ''}`;
+  const stack = `${v.errors === 'hidden' ? ',dh' : ''}${v.local ? ',local' : ''}${v.replay ? ',replay' : ''}`;
   return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileVariantKey(v.tile)}${readoutKey(v.outputs)}${rowsKey(v.rows)}${stack}`;
 }
 
@@ -82,6 +88,18 @@ const BACKWARD_BINDINGS: readonly BindingDecl[] = [
   { name: 'ops', access: 'read_write', type: 'f32' }, // [B, segment steps, operands, H]
 ];
 
+/**
+ * The backward's storage bindings. Replayed, a cell whose adjoint calls no row helper reads neither the row
+ * helpers' weights nor x: those bindings go, since a pipeline's layout leaves out what its shader does not use.
+ */
+export function backwardBindings(v: BackwardVariant): BindingDecl[] {
+  if (!v.replay || ROW_HELPER.test(BACKWARD_STEPS[v.cell](stepContext(v.cell, v.layernorm)))) return [...BACKWARD_BINDINGS];
+  return BACKWARD_BINDINGS.filter((b) => b.name !== 'PT' && b.name !== 'x');
+}
+
+/** A call of a row helper (shaders/cells/tile.ts): what reads h_{t-1} from hbuf, the weights from PT, or x. */
+const ROW_HELPER = /\brow_(h|a|x|x0)\(/;
+
 /** One dispatch walks `steps` steps backwards; rows of workgroups hold the tile's sequences each. */
 export function backwardProgram(variant: BackwardVariant): Program<RecurrentSchema, RecurrentUniforms> {
   const v = { ...variant, tile: backwardTile(variant.tile) }; // a tile held in the forward only streams here
@@ -89,8 +107,8 @@ export function backwardProgram(variant: BackwardVariant): Program<RecurrentSche
   return defineProgram({
     name: `backward_${v.cell}`,
     variantKey: backwardVariantKey(v),
-    bindings: BACKWARD_BINDINGS,
-    uniform: recurrentUniform(v),
+    bindings: backwardBindings(v),
+    uniform: recurrentUniform(v, v.replay ? DOTS_FIELD : {}),
     workgroupSize: [v.tile.threads],
     dispatch: tileGrid(v.tile),
     shader: (head) => tileShader(v.tile, { layout: v.rows ?? 'rows', buffer: 'PT' }, backwardShader(v, head)),
@@ -113,6 +131,11 @@ function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const n = tileWidth(tile);
   const set = (name: string, c: number) => (n === 1 ? name : `${name}[${c}]`);
   const outputs = v.outputs ?? 1;
+  const forwardStep = FORWARD_STEPS[v.cell](ctx);
+  const backwardStep = BACKWARD_STEPS[v.cell](ctx);
+  // Replayed, the forward step reads no h_{t-1} from hbuf (its dot products were the only readers), so h_{t-1} is
+  // put there only if the adjoint's own WGSL reads it.
+  const putH = !v.replay || ROW_HELPER.test(backwardStep);
   // The state before step t: stored after step t-1, or the segment's starting state (the zero state without one).
   const before = (word: number, name: string) => `  var ${name} = V(0.0);
 ${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${unit} < params.H) {
@@ -124,8 +147,9 @@ ${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${uni
   return wgsl`
 ${head.declarations}
 ${foldedRow}
-${tilePrelude(tile, { arrays: true, dbufBlocks: resident, rows: { layout: v.rows ?? 'rows', buffer: 'PT' } })}
+${tilePrelude(tile, { arrays: true, dbufBlocks: resident, rows: backwardBindings(v).some((b) => b.name === 'PT') ? { layout: v.rows ?? 'rows', buffer: 'PT' } : 'none' })}
 const W: u32 = ${stateWidth(v.cell)}u;
+${v.replay ? replayDotsWgsl(tile, dotCount(forwardStep), 'states') : ''}
 
 // Adjoint of LayerNorm's normalisation: given dn = ∂L/∂n̂ per unit, ∂L/∂a = (dn - mean(dn) - n̂·mean(dn·n̂)) / σ.
 fn layer_norm_backward(dn: V, n: V, inv_std: V, live: M) -> V {
@@ -150,10 +174,12 @@ ${before(0, 'h_before')}
 #if ${lstm}
 ${before(1, 'c_state')}
 #endif
+#if ${putH}
     put_h(h_before);
     workgroupBarrier();
+#endif
     let hq = h_before;
-${FORWARD_STEPS[v.cell](ctx)}
+${v.replay ? replayDots(forwardStep) : forwardStep}
 ${v.errors === 'hidden' ? `    // ∂L/∂h_t from the layer above (SPEC §13), [B, T, H]
     var dy_h = V(0.0);
 ${perComponent(tile, ({ c, seq, unit }) => `    if (${seq} < params.batch && ${unit} < params.H) { ${set('dy_h', c)} = dy[(${seq} * params.T + t) * params.H + ${unit}]; }`)}
@@ -167,7 +193,7 @@ ${perComponent(tile, ({ c, seq }) => `      if (${seq} < params.batch) { ${set('
       dy_out += dy_t * pu(params.${offsetField('out.weight')} + ko * params.H);
     }
     let dh = select(V(0.0), dh_carry + dy_out, live);`}
-${BACKWARD_STEPS[v.cell](ctx)}
+${backwardStep}
 ${blocks.slice(0, gates).map((_b, i) => write('deltas', blocks.length, i, `blocks[${i}]`)).join('\n')}
 #if ${v.layernorm}
 ${write('deltas', blocks.length, gates, 'dln_w')}

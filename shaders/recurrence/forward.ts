@@ -12,6 +12,8 @@ import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
 import { TORCH_FORWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
+import { dotCount, keepDots, keepDotsWgsl } from '../cells/replay.ts';
+import { d } from '../../src/gpu/layout.ts';
 import { HELD_WEIGHTS, tileShader } from '../cells/held-weights.ts';
 import { perComponent, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
@@ -26,10 +28,15 @@ export interface ForwardVariant {
   outputs?: number;
   /** P holds the weights by columns (src/cells/weights.ts); absent: by rows, the parameters as they are. */
   rows?: RowWeights['layout'];
+  /**
+   * Also keep every dot product of each stored step in `stored` from params.dotsAt on, for the backward to replay
+   * (shaders/cells/replay.ts; stored steps must be consecutive: storeEvery 1).
+   */
+  keepDots?: boolean;
 }
 
 export function forwardVariantKey(v: ForwardVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileVariantKey(v.tile)}${v.intermediates ? ',inter' : ''}${readoutKey(v.outputs)}${rowsKey(v.rows)}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileVariantKey(v.tile)}${v.intermediates ? ',inter' : ''}${readoutKey(v.outputs)}${rowsKey(v.rows)}${v.keepDots ? ',keep' : ''}`;
 }
 
 /** The variant-key suffix of the row helpers' weight layout ('' by rows). */
@@ -70,7 +77,7 @@ export function forwardProgram(v: ForwardVariant): Program<RecurrentSchema, Recu
     name: `forward_${v.cell}`,
     variantKey: forwardVariantKey(v),
     bindings: forwardBindings(v),
-    uniform: recurrentUniform(v),
+    uniform: recurrentUniform(v, v.keepDots ? DOTS_FIELD : {}),
     workgroupSize: [v.tile.threads],
     dispatch: tileGrid(v.tile),
     shader: (head) => tileShader(v.tile, { layout: v.rows ?? 'rows', buffer: 'P' }, forwardShader(v, head)),
@@ -86,6 +93,14 @@ export const FORWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
   linear: linearForwardStep,
   ...TORCH_FORWARD_STEPS,
 };
+
+/** The uniform field of kernels that keep or replay dot products: where they lie in the stored-state buffer (floats). */
+export const DOTS_FIELD = { dotsAt: d.u32 };
+
+/** Dot products of one forward step of `cell` (the values the training forward keeps per unit: shaders/cells/replay.ts). */
+export function forwardDots(cell: CellKind, layernorm: boolean): number {
+  return dotCount(FORWARD_STEPS[cell](stepContext(cell, layernorm)));
+}
 
 export function stepContext(cell: CellKind, layernorm: boolean, resident?: number): StepContext {
   return { cell, layernorm, lnPrefix: LAYERNORM_PREFIX[cell], o: (t) => `params.${offsetField(t)}`, resident };
@@ -123,11 +138,13 @@ function forwardShader(v: ForwardVariant, head: ShaderHead): string {
   const storedSlot = (seq: string) => `slot * params.batch + ${seq}`;
   const outputs = v.outputs ?? 1;
   const scalar = outputs === 1;
+  const forwardStep = FORWARD_STEPS[v.cell](stepContext(v.cell, v.layernorm));
   return wgsl`
 ${head.declarations}
 ${foldedRow}
 ${tilePrelude(tile, { arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' } })}
 const W: u32 = ${W}u;
+${v.keepDots ? keepDotsWgsl(tile, dotCount(forwardStep), 'stored') : ''}
 
 ${tileEntry(head)}
 ${loadState(tile, 'h0', 'state', stateSlot, 0)}
@@ -141,7 +158,7 @@ ${loadState(tile, 'c_state', 'state', stateSlot, 1)}
     let t = params.t0 + k;
     tt = t;
     let hq = get_h();
-${FORWARD_STEPS[v.cell](stepContext(v.cell, v.layernorm))}
+${v.keepDots ? keepDots(forwardStep) : forwardStep}
 #if ${scalar}
     // ŷ_t = out.weight · h_t + out.bias; the sum's barriers also end every read of hbuf for this step.
     let y = unit_sum(select(V(0.0), pu(params.${offsetField('out.weight')}) * h_new, live));

@@ -6,15 +6,17 @@
 // Both run the same kernels on the same inputs, so they give the same gradients.
 import { modelLayers, readoutOutputs, stateWidth } from '../model/cells.ts';
 import { layerView } from '../model/stack.ts';
-import { recordInputAdjoint, recordStackInputs } from './stack.ts';
+import { recordInputAdjoint, recordStackInputs, type KeptStates } from './stack.ts';
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
+import { forwardDots } from '../../shaders/recurrence/forward.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { readoutLossProgram, residualProgram } from '../../shaders/loss.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
 import { GradientPartials } from './gradients.ts';
+import { envSetting } from '../gpu/runtime.ts';
 import { tileFor } from './tiles.ts';
 import { recordRowWeights, rowLayout } from './weights.ts';
 
@@ -75,7 +77,7 @@ export function recordBatchGradient(step: Step, call: BatchGradientCall): void {
   // A stack, bottom up: each layer's h [B, T, H] is the next layer's x (src/cells/stack.ts); top down: each layer's
   // input adjoint is the error of the layer below. A lower layer's BPTT reuses the states its first forward kept
   // (stored mode; checkpointed BPTT recomputes its segments as one layer does). One layer: its readout loss alone.
-  const kept: GPUBuffer[] = [];
+  const kept: KeptStates[] = [];
   const inputs = recordStackInputs(step, call, kept);
   let above: GPUBuffer | undefined;
   for (let k = L - 1; k >= 0; k--) {
@@ -104,7 +106,7 @@ interface LayerGradientCall {
   /** ∂L/∂x [B, T, D] out: the error of the layer below in a stack. */
   dx?: GPUBuffer;
   /** The layer's states after every step [T, B, W, H], already recorded (a stack's lower layer): stored mode skips its forward. */
-  storedStates?: GPUBuffer;
+  storedStates?: KeptStates;
 }
 
 /**
@@ -116,14 +118,16 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
   checkRecurrentSizes(layout);
   const { cell, layernorm, hiddenSize: H } = layout.config;
   const W = stateWidth(cell);
-  const k = Math.min(call.checkpointEvery ?? T, T, largestSegment(step, layout, B));
+  const { k, keep } = segmentPlan(T, call.checkpointEvery, (keep) => largestSegment(step, layout, B, keep));
   const segments = Math.ceil(T / k);
   const stateBytes = B * W * H * 4;
   const state = step.scratch('bptt/state', stateBytes);
   // Stored mode keeps all T states; checkpointed mode keeps ⌊T/k⌋ checkpoints plus one segment's states.
   const checkpoints = k < T ? step.scratch('bptt/checkpoints', Math.max(1, Math.floor(T / k)) * stateBytes) : undefined;
   const reuse = checkpoints ? undefined : call.storedStates;
-  const segmentStates = reuse ?? step.scratch('bptt/segment-states', k * stateBytes);
+  // A stack's lower layer reuses its first forward's states, with the values that forward kept, if it kept them.
+  const dotsAt = reuse ? reuse.dotsAt : keep ? (k * stateBytes) / 4 : undefined;
+  const segmentStates = reuse?.buffer ?? step.scratch('bptt/segment-states', k * (stateBytes + (keep ? B * forwardDots(cell, layernorm) * H * 4 : 0)));
   step.clear(state);
   const weights = recordRowWeights(step, layout, call.params);
   const K = readoutOutputs(layout.config);
@@ -131,7 +135,7 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
   if (!reuse) {
     recordForward(step, {
       layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat,
-      stored: checkpoints ? { buffer: checkpoints, slots: Math.floor(T / k), every: k, from: 0 } : { buffer: segmentStates, slots: T, every: 1, from: 0 },
+      ...(checkpoints ? { stored: { buffer: checkpoints, slots: Math.floor(T / k), every: k, from: 0 } } : { stored: { buffer: segmentStates, slots: T, every: 1, from: 0 }, dotsAt }),
     });
   }
   let dy: GPUBuffer;
@@ -160,11 +164,11 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
       else step.copy(checkpoints, (seg - 1) * stateBytes, state, 0, stateBytes);
       recordForward(step, {
         layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat: recomputedYhat!,
-        stored: { buffer: segmentStates, slots: k, every: 1, from }, range: [from, to],
+        stored: { buffer: segmentStates, slots: k, every: 1, from }, dotsAt, range: [from, to],
       });
       if (seg > 0) step.copy(checkpoints, (seg - 1) * stateBytes, adj, stateBytes, stateBytes);
     }
-    recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, weights, startSlot, dy, adj, deltas, ops });
+    recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, dotsAt, weights, startSlot, dy, adj, deltas, ops });
     partials.record(step, { x: call.x, dy, deltas, ops }, segments - 1 - seg, B, T, from, to - from, k);
     if (call.dx) recordInputAdjoint(step, { layout, params: call.params, deltas, slots: k, storeFrom: from, batch: B, steps: T, dx: call.dx, range: [from, to] });
   }
@@ -172,13 +176,27 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
 }
 
 /**
- * The longest BPTT segment whose per-segment buffers (states, adjoints, operands: [B, k, ·, H]) fit one storage
- * binding. Stored mode becomes checkpointed on its own when a batch is too large for the adapter (the paper's
- * B=512, T=1024, H=128 needs 256 MiB of states alone, twice lavapipe's binding limit); results are the same.
+ * BPTT's segment length k (k = T: stored mode) and whether the forward that stores a segment's states also keeps the
+ * values of its dot products and sums after them, for the backward to replay instead of recomputing
+ * (shaders/cells/replay.ts). It keeps them unless `LWIN_REPLAY=off` (a benchmark switch), or unless the kept values
+ * alone would turn a stored batch into a checkpointed one: that adds a forward pass to save part of the backward's.
+ * `largest(keep)`: the longest segment that fits one binding (largestSegment).
  */
-export function largestSegment(step: Step, layout: ParamLayout, batch: number): number {
+export function segmentPlan(T: number, checkpointEvery: number | undefined, largest: (keep: boolean) => number): { k: number; keep: boolean } {
+  const requested = Math.min(checkpointEvery ?? T, T);
+  const keep = envSetting('LWIN_REPLAY') !== 'off' && !(requested === T && largest(true) < T && largest(false) >= T);
+  return { k: Math.min(requested, largest(keep)), keep };
+}
+
+/**
+ * The longest BPTT segment whose per-segment buffers (states, with the forward's kept values when `keep`;
+ * adjoints; operands: [B, k, ·, H]) fit one storage binding. Stored mode becomes checkpointed on its own when a batch
+ * is too large for the adapter (the paper's B=512, T=1024, H=128 needs 256 MiB of states alone, twice lavapipe's
+ * binding limit); results are the same.
+ */
+export function largestSegment(step: Step, layout: ParamLayout, batch: number, keep = true): number {
   const { cell, layernorm, hiddenSize: H } = layout.config;
-  const widest = Math.max(adjointBlocks(cell, layernorm).length, operandNames(cell).length, stateWidth(cell));
+  const widest = Math.max(adjointBlocks(cell, layernorm).length, operandNames(cell).length, stateWidth(cell) + (keep ? forwardDots(cell, layernorm) : 0));
   return Math.max(1, Math.floor(step.maxBindingBytes / (batch * widest * H * 4)));
 }
 
@@ -187,6 +205,8 @@ interface SegmentCall {
   to: number;
   slots: number;
   states: GPUBuffer;
+  /** Where the forward kept the segment's dot products in `states` (floats), if it did: the backward replays them. */
+  dotsAt?: number;
   /** The row helpers' weights (recordRowWeights). */
   weights: GPUBuffer;
   /** NO_SLOT: the segment starts from the zero state; else its starting state is in adj's second half. */
@@ -202,17 +222,19 @@ function recordBackwardSegment(step: Step, call: LayerGradientCall, seg: Segment
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
   const program = backwardProgram({
     cell, layernorm, tile: tileFor(step.device, cell, layernorm, H, D), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout), ...(call.errors.kind === 'hidden' && { errors: 'hidden' as const }),
+    ...(seg.dotsAt !== undefined && { replay: true }),
   });
   const offsets = tensorOffsets(layout);
-  const buffers = {
+  const all: Record<string, GPUBuffer> = {
     P: call.params, PT: seg.weights, x: call.x, dy: seg.dy, states: seg.states, adj: seg.adj, deltas: seg.deltas, ops: seg.ops,
   };
+  const buffers = Object.fromEntries(program.bindings.map((b) => [b.name, all[b.name]])); // a replayed kernel may need fewer
   // Later steps first: dispatches walk the segment backwards.
   for (let end = seg.to; end > seg.from; end -= STEPS_PER_DISPATCH) {
     const t0 = Math.max(seg.from, end - STEPS_PER_DISPATCH);
     const sizes: RecurrentSizes = {
       batch: B, T, D, H, t0, steps: end - t0, slots: seg.slots, storeEvery: 1, storeFrom: seg.from, startSlot: seg.startSlot,
     };
-    step.run(program, buffers, { ...sizes, ...offsets });
+    step.run(program, buffers, { ...sizes, ...offsets, ...(seg.dotsAt !== undefined && { dotsAt: seg.dotsAt }) });
   }
 }

@@ -43,6 +43,11 @@ export interface ForwardCall {
   yhat: GPUBuffer;
   /** States to keep (for backward or checkpoints); a 4-byte dummy when none. */
   stored?: StoredStates;
+  /**
+   * Also keep the dot products of every stored step in `stored.buffer`, [B, slots, ND, H] floats from this float
+   * offset on (after the states), for the backward to replay (shaders/cells/replay.ts). Needs `stored.every` 1.
+   */
+  dotsAt?: number;
   /** SPEC §4 terms [n, B, T, H], n = INTERMEDIATE_COUNT[cell]. */
   intermediates?: GPUBuffer;
   /** Run only steps [from, to) of the T (default all). */
@@ -63,7 +68,9 @@ export function recordForward(step: Step, call: ForwardCall): void {
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
   const variant: ForwardVariant = {
     cell, layernorm, tile: tileFor(step.device, cell, layernorm, H, D), intermediates: Boolean(call.intermediates), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout),
+    ...(call.dotsAt !== undefined && { keepDots: true }),
   };
+  if (call.dotsAt !== undefined && call.stored?.every !== 1) throw new Error('recordForward: dot products are kept only with states stored at every step (stored.every 1)');
   const program = forwardProgram(variant);
   const weights = call.weights ?? recordRowWeights(step, layout, call.params);
   const stored = call.stored ?? { buffer: step.scratch('forward/no-stored-states', 4), slots: 1, every: 0xffffffff, from: 0xffffffff };
@@ -75,6 +82,6 @@ export function recordForward(step: Step, call: ForwardCall): void {
       batch: call.batch, T: call.steps, D, H, t0, steps: Math.min(STEPS_PER_DISPATCH, to - t0),
       slots: stored.slots, storeEvery: stored.every, storeFrom: stored.from, startSlot: NO_SLOT,
     };
-    step.run(program, buffers, { ...sizes, ...offsets });
+    step.run(program, buffers, { ...sizes, ...offsets, ...(call.dotsAt !== undefined && { dotsAt: call.dotsAt }) });
   }
 }

@@ -11,7 +11,9 @@ import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recu
 import { inputAdjointProgram } from '../../shaders/recurrence/input-adjoint.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
+import { forwardDots } from '../../shaders/recurrence/forward.ts';
 import { tileFor } from './tiles.ts';
+import { envSetting } from '../gpu/runtime.ts';
 import { recordRowWeights, rowLayout } from './weights.ts';
 
 /** The cell of a layer that can sit in a stack (PyTorch's layers only: SPEC §13). */
@@ -99,13 +101,20 @@ export function recordLayerErrors(step: Step, call: LayerErrorsCall): void {
   recordInputAdjoint(step, { layout, params: call.params, deltas: call.deltas, slots: T, storeFrom: 0, batch: B, steps: T, dx: call.below, width: call.width, range: [0, T] });
 }
 
+/** A lower layer's states [T, B, W, H], and where its forward kept the values BPTT replays, if it did. */
+export interface KeptStates {
+  buffer: GPUBuffer;
+  /** Float offset of the kept values ([B, T, ND, H]: shaders/cells/replay.ts) in `buffer`; absent: none kept. */
+  dotsAt?: number;
+}
+
 /**
  * The input of every layer of `layout` for one batch: index 0 is `x`; index k > 0 is layer k-1's h [B, T, H] in a
  * scratch buffer, from that layer's forward (its states at every step, then layer_input's sequence-major copy).
  * One layer: [x]. `states`, when given, receives each lower layer's states [T, B, W, H] (BPTT's stored mode reuses
- * them instead of running that forward again).
+ * them instead of running that forward again), with the values its backward replays where the binding has room.
  */
-export function recordStackInputs(step: Step, call: { layout: ParamLayout; params: GPUBuffer; x: GPUBuffer; batch: number; steps: number }, states?: GPUBuffer[]): GPUBuffer[] {
+export function recordStackInputs(step: Step, call: { layout: ParamLayout; params: GPUBuffer; x: GPUBuffer; batch: number; steps: number }, states?: KeptStates[]): GPUBuffer[] {
   const { batch: B, steps: T } = call;
   const inputs = [call.x];
   for (let k = 1; k < modelLayers(call.layout.config); k++) {
@@ -116,15 +125,17 @@ export function recordStackInputs(step: Step, call: { layout: ParamLayout; param
     if (bytes > step.maxBindingBytes) {
       throw new RangeError(`a stack's layer ${k - 1} keeps its states at every step for the layer above: ${bytes} bytes at B=${B}, T=${T}, H=${H}, over the ${step.maxBindingBytes} this adapter binds; use a smaller batch (at most ${Math.floor(step.maxBindingBytes / (T * W * H * 4))} sequences)`);
     }
+    const keptBytes = T * B * forwardDots(cell, layout.config.layernorm) * H * 4;
+    const dotsAt = states && envSetting('LWIN_REPLAY') !== 'off' && bytes + keptBytes <= step.maxBindingBytes ? bytes / 4 : undefined;
     const state = step.scratch('stack/state', B * W * H * 4);
-    const stored = step.scratch('stack/states', bytes);
+    const stored = step.scratch('stack/states', bytes + (dotsAt === undefined ? 0 : keptBytes));
     step.clear(state);
     const yhat = step.scratch('stack/yhat-unread', B * T * readoutOutputs(layout.config) * 4);
-    recordForward(step, { layout, params: call.params, x: inputs[k - 1]!, batch: B, steps: T, state, yhat, stored: { buffer: stored, slots: T, every: 1, from: 0 } });
+    recordForward(step, { layout, params: call.params, x: inputs[k - 1]!, batch: B, steps: T, state, yhat, stored: { buffer: stored, slots: T, every: 1, from: 0 }, dotsAt });
     const h = step.scratch('stack/h', B * T * H * 4);
     step.run(layerInputProgram, { states: stored, v: stored, x: h }, { batch: B, T, H, W, tangent: 0 });
     inputs.push(h);
-    states?.push(stored);
+    states?.push({ buffer: stored, dotsAt });
   }
   return inputs;
 }

@@ -9,7 +9,7 @@
 // The last term covers sums that cancel: ∂L/∂out.bias = (2/N)·Σ(ŷ - y) is small while its terms are O(1), so its
 // error is set by the ŷ errors (≈ 1e-7), i.e. by the scale of the whole gradient, not by its own value.
 // Dropping a term of the adjoint (e.g. LayerNorm's mean corrections) moves gradients by ≥ 1e-3 of their scale.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
 import { gaussianInputs, gpuGradient } from '../support/cells.ts';
 import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout, cellLayerNorm, layerNormChoices } from '../../src/model/index.ts';
@@ -77,9 +77,56 @@ describe('BPTT: batches larger than one binding', () => {
     const layout = buildLayout({ cell: 'lstm', inputSize: 16, hiddenSize: 128, layernorm: true });
     const step = gpu.ctx.step('plan only');
     const k = largestSegment(step, layout, 512);
-    // lstm with LayerNorm: 6 adjoint blocks per unit; 512 sequences × 128 units × 6 × 4 bytes per step.
-    expect(k).toBe(Math.floor(gpu.ctx.device.limits.maxStorageBufferBindingSize / (512 * 6 * 128 * 4)));
+    // lstm with LayerNorm: the widest per-step buffer is the segment's states (h and c) with the values the forward
+    // keeps for the backward (W·x and U·h of 4 gates, the candidate's n̂ and 1/σ): 12 words per unit, more than its
+    // 6 adjoint blocks.
+    const words = 2 + 4 * 2 + 2;
+    expect(k).toBe(Math.floor(gpu.ctx.device.limits.maxStorageBufferBindingSize / (512 * words * 128 * 4)));
     expect(k).toBeLessThan(1024); // the paper's T=1024 does not fit stored on this adapter
     await step.submit();
+  });
+});
+
+// The backward replays the values the training forward kept (shaders/cells/replay.ts) instead of recomputing them.
+// Both paths run the same forward-step WGSL on the same inputs, so they differ by no more than rounding in the
+// recomputation (different kernels may contract differently): 1e-6 of each entry, as checkpointed against stored
+// above. A value read from the wrong step, unit or place moves gradients by far more (the float64 tests above fail).
+describe('BPTT: replayed against recomputed forward steps', () => {
+  afterEach(() => vi.unstubAllEnvs());
+  it.each(CELL_KINDS)('%s: H=32, B=9, T=70, stored and checkpointed every 16', async (cell) => {
+    const [B, T, H, D] = [9, 70, 32, 4];
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+    const p = Float32Array.from(initParams(layout, { seed: 5 }));
+    const x = gaussianInputs(B, T, D, 9);
+    const y = gaussianInputs(B, T, 1, 10);
+    for (const every of [undefined, 16]) {
+      const replayed = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, every);
+      vi.stubEnv('LWIN_REPLAY', 'off');
+      const recomputed = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, every);
+      vi.unstubAllEnvs();
+      expect(Math.abs(replayed.loss - recomputed.loss)).toBeLessThanOrEqual(1e-6 * recomputed.loss);
+      const c = compareToReference(replayed.grad, recomputed.grad, (i) => 1e-6 * Math.abs(recomputed.grad[i]!) + 1e-9);
+      expect(c.ok, describeComparison(`replayed vs recomputed, every ${every ?? 'T (stored)'}`, c)).toBe(true);
+    }
+  });
+});
+
+describe('BPTT: when the forward keeps values for the backward', () => {
+  afterEach(() => vi.unstubAllEnvs());
+  const largest = (keep: number, plain: number) => (kept: boolean) => (kept ? keep : plain);
+  it('keeps them whenever the segments fit one binding with them', async () => {
+    const { segmentPlan } = await import('../../src/cells/backward.ts');
+    expect(segmentPlan(100, undefined, largest(150, 300))).toEqual({ k: 100, keep: true });
+    expect(segmentPlan(100, 8, largest(150, 300))).toEqual({ k: 8, keep: true });
+    // Checkpointed anyway: shorter segments cost no extra pass, so it keeps them.
+    expect(segmentPlan(100, 60, largest(40, 80))).toEqual({ k: 40, keep: true });
+    expect(segmentPlan(100, undefined, largest(40, 80))).toEqual({ k: 40, keep: true });
+  });
+  it('stays stored, recomputing, where keeping alone would checkpoint the batch; LWIN_REPLAY=off never keeps', async () => {
+    const { segmentPlan } = await import('../../src/cells/backward.ts');
+    expect(segmentPlan(100, undefined, largest(60, 120))).toEqual({ k: 100, keep: false });
+    vi.stubEnv('LWIN_REPLAY', 'off');
+    expect(segmentPlan(100, undefined, largest(150, 300))).toEqual({ k: 100, keep: false });
+    expect(segmentPlan(100, 8, largest(150, 300))).toEqual({ k: 8, keep: false });
   });
 });

@@ -1,6 +1,6 @@
 // The kernels a GPU would run at the paper's size (H = 128, D = 16) are valid WGSL: every tile of a GPU's shortlist
 // (8 partial sums; split tiles up to 512 threads; held weights written out in full, in every kernel or the
-// forward-like ones), and the tangent and ρ kernels on a GPU's default tile, held and streamed. Lavapipe cannot run
+// forward-like ones; the training forward keeping its dot products and the backward replaying them), and the tangent and ρ kernels on a GPU's default tile, held and streamed. Lavapipe cannot run
 // most of them in test time (LLVM takes minutes on the written-out forms), but Dawn's WGSL compiler checks them
 // (types, names, uniformity of every barrier) in well under a second each, without creating a pipeline, so a
 // mistake in a form only GPUs run shows here rather than in a lent GPU's few minutes.
@@ -46,9 +46,12 @@ describe.each(CELL_KINDS)('%s at H=128 D=16 on a GPU', (cell: CellKind) => {
       chooseTile(gpu.ctx.device, cell, layernorm, H, { ...t, held: t.held ?? false }); // a GPU streams unless the tile holds
       const tile = tileFor(gpu.ctx.device, cell, layernorm, H, D);
       expect(tile.partials).toBe(GPU_PARTIALS);
+      const rows = t.weights === 'rows' ? 'rows' : 'columns';
       for (const program of [
-        forwardProgram({ cell, layernorm, tile, intermediates: true, rows: t.weights === 'rows' ? 'rows' : 'columns' }),
-        backwardProgram({ cell, layernorm, tile, rows: t.weights === 'rows' ? 'rows' : 'columns' }),
+        forwardProgram({ cell, layernorm, tile, intermediates: true, rows }),
+        forwardProgram({ cell, layernorm, tile, intermediates: false, rows, keepDots: true }),
+        backwardProgram({ cell, layernorm, tile, rows }),
+        backwardProgram({ cell, layernorm, tile, rows, replay: true }),
       ]) {
         expect(await compileErrors(program as unknown as Program<never, never>), `${program.name} on ${tileKey(tile)}`).toEqual([]);
       }

@@ -1,0 +1,87 @@
+// Dot products and sums kept by the forward and replayed by the backward. A BPTT step recomputes its forward step
+// from the stored state before it, and the dot products of that recomputation (U·h_{t-1}, W·x_t: 2·G·H·(H+D) of
+// the step's FLOPs) cost as much as the adjoint's own Uᵀ·δ; its sums over units (LayerNorm's mean and variance,
+// shared's gate) cost barriers. The training forward already computed them all, so it keeps each one's value
+// (`keep_dot`, `keep_ln`) beside the states it stores, and the backward reads them back (`replay_dot`) instead of
+// recomputing: only the forward step's elementwise work runs again in the backward, from the same values, so it
+// gives what the forward computed, bit for bit.
+//
+// A value is named by its place among the step's helper calls (row_h, row_a, row_x, row_x0, unit_sum, and
+// layer_norm, which keeps two: n̂ and 1/σ), in the order of the cell's forward-step WGSL: the forward and the
+// backward generate that WGSL from the same snippet, so the i-th call of one is the i-th of the other. Values are
+// [B, slots, ND, H] floats from `params.dotsAt` of the buffer that holds the stored states (the forward's `stored`,
+// the backward's `states`): no binding is added, so the backward keeps within WebGPU's 8 storage buffers per stage.
+import { helperCalls } from './held-weights.ts';
+import { components, perComponent, tileIndices, vec, type Tile } from './tile.ts';
+
+/** The helpers whose values are kept and replayed: every dot product and every sum over units of a forward step. */
+const KEPT = ['row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm'] as const;
+
+/** Words a call keeps per unit: LnOut's two, one for the others. */
+const words = (name: string) => (name === 'layer_norm' ? 2 : 1);
+
+/** Values kept per unit of a forward step's WGSL (ND). */
+export function dotCount(step: string): number {
+  return helperCalls(step, KEPT).reduce((n, call) => n + words(call.name), 0);
+}
+
+/** `step` with each kept call replaced by `wrap(i, call, name)`, i its first word among the values. */
+function rewrite(step: string, wrap: (i: number, call: string, name: string) => string): string {
+  let out = '';
+  let at = 0;
+  let i = 0;
+  for (const call of helperCalls(step, KEPT)) {
+    out += `${step.slice(at, call.start)}${wrap(i, step.slice(call.start, call.end), call.name)}`;
+    at = call.end;
+    i += words(call.name);
+  }
+  return out + step.slice(at);
+}
+
+/** The forward step keeping every value (keepDotsWgsl defines keep_dot and keep_ln). */
+export function keepDots(step: string): string {
+  return rewrite(step, (i, call, name) => `${name === 'layer_norm' ? 'keep_ln' : 'keep_dot'}(${i}u, ${call})`);
+}
+
+/** The forward step reading every value back instead of computing it (replayDotsWgsl defines replay_dot). */
+export function replayDots(step: string): string {
+  return rewrite(step, (i, _call, name) => (name === 'layer_norm' ? `LnOut(replay_dot(${i}u), replay_dot(${i + 1}u))` : `replay_dot(${i}u)`));
+}
+
+/** Where dot product i of step tt of sequence `seq`, unit `unit` lies in `buffer` (slot tt - storeFrom). */
+const place = (buffer: string, seq: string, unit: string) =>
+  `${buffer}[params.dotsAt + ((${seq} * params.slots + tt - params.storeFrom) * ND + i) * params.H + ${unit}]`;
+
+/**
+ * keep_dot(i, v): v, written for the backward when step tt is one the call stores (storeEvery 1: its slots are
+ * steps storeFrom … storeFrom + slots - 1) into `buffer`, lane 0 of a split unit alone.
+ */
+export function keepDotsWgsl(tile: Tile, count: number, buffer: string): string {
+  const writes = perComponent(tile, ({ unit, seq, lead, comp }) => `    if (${lead}${seq} < params.batch && ${unit} < params.H) { ${place(buffer, seq, unit)} = ${comp('v')}; }`);
+  return `
+const ND: u32 = ${count}u; // dot products kept per step (shaders/cells/replay.ts)
+fn keep_dot(i: u32, v: V) -> V {
+  if (tt >= params.storeFrom && tt - params.storeFrom < params.slots) {
+${writes}
+  }
+  return v;
+}
+fn keep_ln(i: u32, ln: LnOut) -> LnOut {
+  _ = keep_dot(i, ln.n);
+  _ = keep_dot(i + 1u, ln.inv_std);
+  return ln;
+}`;
+}
+
+/** replay_dot(i): the value keep_dot(i, ·) stored at step tt, for every component (idle ones read a clamped place). */
+export function replayDotsWgsl(tile: Tile, count: number, buffer: string): string {
+  const { rs, unitLets } = tileIndices(tile);
+  const seqLets = rs.map((r) => `let s${r} = min(tseq0 + ${r}u, params.batch - 1u);`).join(' ');
+  return `
+const ND: u32 = ${count}u; // dot products replayed per step (shaders/cells/replay.ts)
+fn replay_dot(i: u32) -> V {
+  ${unitLets}
+  ${seqLets}
+  return ${vec(components(tile).map((c) => place(buffer, `s${c.r}`, `u${c.k}`)))};
+}`;
+}
