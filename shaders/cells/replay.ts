@@ -8,10 +8,16 @@
 //
 // A value is named by its place among the step's helper calls (row_h, row_a, row_x, row_x0, unit_sum, and
 // layer_norm, which keeps two: n̂ and 1/σ), in the order of the cell's forward-step WGSL: the forward and the
-// backward generate that WGSL from the same snippet, so the i-th call of one is the i-th of the other. Values are
-// [B, slots, ND, H] floats from `params.dotsAt` of the buffer that holds the stored states (the forward's `stored`,
-// the backward's `states`): no binding is added, so the backward keeps within WebGPU's 8 storage buffers per stage.
+// backward generate that WGSL from the same snippet, so the i-th call of one is the i-th of the other.
+//
+// The values live in a buffer of their own, `kept`: step-major, [steps][B][ND][H] floats, each step's block padded
+// to `params.keptStride` floats (a multiple of the adapter's storage-offset alignment), so that every dispatch binds
+// only the window of its own steps, from step params.t0 on. No binding needs the whole buffer, so the values do not
+// count against maxStorageBufferBindingSize (the paper's batch keeps 2–3 GiB of them). The replaying backward reads
+// neither the row helpers' weights nor x, so `kept` takes one of their two bindings: it stays within WebGPU's 8
+// storage buffers per stage.
 import { helperCalls } from './held-weights.ts';
+import { d } from '../../src/gpu/layout.ts';
 import { components, perComponent, tileIndices, vec, type Tile } from './tile.ts';
 
 /** The helpers whose values are kept and replayed: every dot product and every sum over units of a forward step. */
@@ -48,22 +54,16 @@ export function replayDots(step: string): string {
   return rewrite(step, (i, _call, name) => (name === 'layer_norm' ? `LnOut(replay_dot(${i}u), replay_dot(${i + 1}u))` : `replay_dot(${i}u)`));
 }
 
-/** Where dot product i of step tt of sequence `seq`, unit `unit` lies in `buffer` (slot tt - storeFrom). */
-const place = (buffer: string, seq: string, unit: string) =>
-  `${buffer}[params.dotsAt + ((${seq} * params.slots + tt - params.storeFrom) * ND + i) * params.H + ${unit}]`;
+/** Where value i of step tt of sequence `seq`, unit `unit` lies in the dispatch's window of `kept`. */
+const place = (seq: string, unit: string) => `kept[(tt - params.t0) * params.keptStride + (${seq} * ND + i) * params.H + ${unit}]`;
 
-/**
- * keep_dot(i, v): v, written for the backward when step tt is one the call stores (storeEvery 1: its slots are
- * steps storeFrom … storeFrom + slots - 1) into `buffer`, lane 0 of a split unit alone.
- */
-export function keepDotsWgsl(tile: Tile, count: number, buffer: string): string {
-  const writes = perComponent(tile, ({ unit, seq, lead, comp }) => `    if (${lead}${seq} < params.batch && ${unit} < params.H) { ${place(buffer, seq, unit)} = ${comp('v')}; }`);
+/** keep_dot(i, v): v, written into `kept` for the backward (lane 0 of a split unit alone). */
+export function keepDotsWgsl(tile: Tile, count: number): string {
+  const writes = perComponent(tile, ({ unit, seq, lead, comp }) => `  if (${lead}${seq} < params.batch && ${unit} < params.H) { ${place(seq, unit)} = ${comp('v')}; }`);
   return `
-const ND: u32 = ${count}u; // dot products kept per step (shaders/cells/replay.ts)
+const ND: u32 = ${count}u; // values kept per unit and step (shaders/cells/replay.ts)
 fn keep_dot(i: u32, v: V) -> V {
-  if (tt >= params.storeFrom && tt - params.storeFrom < params.slots) {
 ${writes}
-  }
   return v;
 }
 fn keep_ln(i: u32, ln: LnOut) -> LnOut {
@@ -73,15 +73,27 @@ fn keep_ln(i: u32, ln: LnOut) -> LnOut {
 }`;
 }
 
-/** replay_dot(i): the value keep_dot(i, ·) stored at step tt, for every component (idle ones read a clamped place). */
-export function replayDotsWgsl(tile: Tile, count: number, buffer: string): string {
+/** replay_dot(i): the value keep_dot(i, ·) kept at step tt, for every component (idle ones read a clamped place). */
+export function replayDotsWgsl(tile: Tile, count: number): string {
   const { rs, unitLets } = tileIndices(tile);
   const seqLets = rs.map((r) => `let s${r} = min(tseq0 + ${r}u, params.batch - 1u);`).join(' ');
   return `
-const ND: u32 = ${count}u; // dot products replayed per step (shaders/cells/replay.ts)
+const ND: u32 = ${count}u; // values replayed per unit and step (shaders/cells/replay.ts)
 fn replay_dot(i: u32) -> V {
   ${unitLets}
   ${seqLets}
-  return ${vec(components(tile).map((c) => place(buffer, `s${c.r}`, `u${c.k}`)))};
+  return ${vec(components(tile).map((c) => place(`s${c.r}`, `u${c.k}`)))};
 }`;
+}
+
+/** The uniform field of the kernels that keep or replay: floats per step in `kept` (keptStride). */
+export const KEPT_FIELD = { keptStride: d.u32 };
+
+/**
+ * Floats per step of `kept` for B sequences, H units and ND values: B·ND·H rounded up to the adapter's storage
+ * offset alignment (bytes), so that a window starting at any step is a valid binding offset.
+ */
+export function keptStride(batch: number, values: number, hidden: number, alignment: number): number {
+  const quantum = Math.max(1, alignment / 4);
+  return Math.ceil((batch * values * hidden) / quantum) * quantum;
 }

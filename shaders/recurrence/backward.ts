@@ -17,8 +17,8 @@ import type { StepContext } from '../cells/step-context.ts';
 import { backwardTile, tileShader } from '../cells/held-weights.ts';
 import { perComponent, residentBlocks, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
-import { dotCount, replayDots, replayDotsWgsl } from '../cells/replay.ts';
-import { DOTS_FIELD, FORWARD_STEPS, loadState, readoutKey, rowsKey, stepContext, storeState, tileEntry } from './forward.ts';
+import { KEPT_FIELD, dotCount, replayDots, replayDotsWgsl } from '../cells/replay.ts';
+import { FORWARD_STEPS, loadState, readoutKey, rowsKey, stepContext, storeState, tileEntry } from './forward.ts';
 
 export interface BackwardVariant {
   cell: CellKind;
@@ -39,7 +39,7 @@ export interface BackwardVariant {
    */
   local?: boolean;
   /**
-   * Read the recomputed forward step's dot products back from `states` (params.dotsAt on) where the training
+   * Read the recomputed forward step's dot products and sums over units back from `kept`, where the training
    * forward kept them (ForwardVariant.keepDots; shaders/cells/replay.ts), instead of computing them again.
    */
   replay?: boolean;
@@ -89,12 +89,13 @@ const BACKWARD_BINDINGS: readonly BindingDecl[] = [
 ];
 
 /**
- * The backward's storage bindings. Replayed, a cell whose adjoint calls no row helper reads neither the row
- * helpers' weights nor x: those bindings go, since a pipeline's layout leaves out what its shader does not use.
+ * The backward's storage bindings. Replayed, it reads neither the row helpers' weights nor x (no cell's adjoint
+ * calls a row helper), so `kept` takes their place.
  */
 export function backwardBindings(v: BackwardVariant): BindingDecl[] {
-  if (!v.replay || ROW_HELPER.test(BACKWARD_STEPS[v.cell](stepContext(v.cell, v.layernorm)))) return [...BACKWARD_BINDINGS];
-  return BACKWARD_BINDINGS.filter((b) => b.name !== 'PT' && b.name !== 'x');
+  if (!v.replay) return [...BACKWARD_BINDINGS];
+  if (ROW_HELPER.test(BACKWARD_STEPS[v.cell](stepContext(v.cell, v.layernorm)))) throw new Error(`backward_${v.cell}: its adjoint calls a row helper, so it cannot replay (no binding is left for kept values)`);
+  return [...BACKWARD_BINDINGS.filter((b) => b.name !== 'PT' && b.name !== 'x'), { name: 'kept', access: 'read', type: 'f32' }];
 }
 
 /** A call of a row helper (shaders/cells/tile.ts): what reads h_{t-1} from hbuf, the weights from PT, or x. */
@@ -108,7 +109,7 @@ export function backwardProgram(variant: BackwardVariant): Program<RecurrentSche
     name: `backward_${v.cell}`,
     variantKey: backwardVariantKey(v),
     bindings: backwardBindings(v),
-    uniform: recurrentUniform(v, v.replay ? DOTS_FIELD : {}),
+    uniform: recurrentUniform(v, v.replay ? KEPT_FIELD : {}),
     workgroupSize: [v.tile.threads],
     dispatch: tileGrid(v.tile),
     shader: (head) => tileShader(v.tile, { layout: v.rows ?? 'rows', buffer: 'PT' }, backwardShader(v, head)),
@@ -133,9 +134,8 @@ function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const outputs = v.outputs ?? 1;
   const forwardStep = FORWARD_STEPS[v.cell](ctx);
   const backwardStep = BACKWARD_STEPS[v.cell](ctx);
-  // Replayed, the forward step reads no h_{t-1} from hbuf (its dot products were the only readers), so h_{t-1} is
-  // put there only if the adjoint's own WGSL reads it.
-  const putH = !v.replay || ROW_HELPER.test(backwardStep);
+  // Replayed, the forward step reads no h_{t-1} from hbuf (its dot products were the only readers).
+  const putH = !v.replay;
   // The state before step t: stored after step t-1, or the segment's starting state (the zero state without one).
   const before = (word: number, name: string) => `  var ${name} = V(0.0);
 ${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${unit} < params.H) {
@@ -147,9 +147,9 @@ ${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${uni
   return wgsl`
 ${head.declarations}
 ${foldedRow}
-${tilePrelude(tile, { arrays: true, dbufBlocks: resident, rows: backwardBindings(v).some((b) => b.name === 'PT') ? { layout: v.rows ?? 'rows', buffer: 'PT' } : 'none' })}
+${tilePrelude(tile, { arrays: true, dbufBlocks: resident, rows: v.replay ? 'none' : { layout: v.rows ?? 'rows', buffer: 'PT' } })}
 const W: u32 = ${stateWidth(v.cell)}u;
-${v.replay ? replayDotsWgsl(tile, dotCount(forwardStep), 'states') : ''}
+${v.replay ? replayDotsWgsl(tile, dotCount(forwardStep)) : ''}
 
 // Adjoint of LayerNorm's normalisation: given dn = ∂L/∂n̂ per unit, ∂L/∂a = (dn - mean(dn) - n̂·mean(dn·n̂)) / σ.
 fn layer_norm_backward(dn: V, n: V, inv_std: V, live: M) -> V {

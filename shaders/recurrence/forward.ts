@@ -12,8 +12,7 @@ import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
 import { TORCH_FORWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { dotCount, keepDots, keepDotsWgsl } from '../cells/replay.ts';
-import { d } from '../../src/gpu/layout.ts';
+import { KEPT_FIELD, dotCount, keepDots, keepDotsWgsl } from '../cells/replay.ts';
 import { HELD_WEIGHTS, tileShader } from '../cells/held-weights.ts';
 import { perComponent, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
@@ -28,10 +27,7 @@ export interface ForwardVariant {
   outputs?: number;
   /** P holds the weights by columns (src/cells/weights.ts); absent: by rows, the parameters as they are. */
   rows?: RowWeights['layout'];
-  /**
-   * Also keep every dot product of each stored step in `stored` from params.dotsAt on, for the backward to replay
-   * (shaders/cells/replay.ts; stored steps must be consecutive: storeEvery 1).
-   */
+  /** Also keep every dot product and sum over units of each step in `kept`, for the backward to replay (shaders/cells/replay.ts). */
   keepDots?: boolean;
 }
 
@@ -68,6 +64,7 @@ function forwardBindings(v: ForwardVariant): BindingDecl[] {
     { name: 'stored', access: 'read_write', type: 'f32' }, // [slots, B, W, H]: slot-major, so one slot is one copy
     { name: 'yhat', access: 'read_write', type: 'f32' }, // [B, T] ([B, T, K] with K outputs)
     ...(v.intermediates ? [{ name: 'inter', access: 'read_write', type: 'f32' } as const] : []), // [n, B, T, H]
+    ...(v.keepDots ? [{ name: 'kept', access: 'read_write', type: 'f32' } as const] : []), // this dispatch's steps of [steps, B, ND, H]
   ];
 }
 
@@ -77,7 +74,7 @@ export function forwardProgram(v: ForwardVariant): Program<RecurrentSchema, Recu
     name: `forward_${v.cell}`,
     variantKey: forwardVariantKey(v),
     bindings: forwardBindings(v),
-    uniform: recurrentUniform(v, v.keepDots ? DOTS_FIELD : {}),
+    uniform: recurrentUniform(v, v.keepDots ? KEPT_FIELD : {}),
     workgroupSize: [v.tile.threads],
     dispatch: tileGrid(v.tile),
     shader: (head) => tileShader(v.tile, { layout: v.rows ?? 'rows', buffer: 'P' }, forwardShader(v, head)),
@@ -93,9 +90,6 @@ export const FORWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
   linear: linearForwardStep,
   ...TORCH_FORWARD_STEPS,
 };
-
-/** The uniform field of kernels that keep or replay dot products: where they lie in the stored-state buffer (floats). */
-export const DOTS_FIELD = { dotsAt: d.u32 };
 
 /** Dot products of one forward step of `cell` (the values the training forward keeps per unit: shaders/cells/replay.ts). */
 export function forwardDots(cell: CellKind, layernorm: boolean): number {
@@ -144,7 +138,7 @@ ${head.declarations}
 ${foldedRow}
 ${tilePrelude(tile, { arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' } })}
 const W: u32 = ${W}u;
-${v.keepDots ? keepDotsWgsl(tile, dotCount(forwardStep), 'stored') : ''}
+${v.keepDots ? keepDotsWgsl(tile, dotCount(forwardStep)) : ''}
 
 ${tileEntry(head)}
 ${loadState(tile, 'h0', 'state', stateSlot, 0)}

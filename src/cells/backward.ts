@@ -10,13 +10,11 @@ import { recordInputAdjoint, recordStackInputs, type KeptStates } from './stack.
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
-import { forwardDots } from '../../shaders/recurrence/forward.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { readoutLossProgram, residualProgram } from '../../shaders/loss.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
-import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
+import { STEPS_PER_DISPATCH, checkRecurrentSizes, keptValues, keptWindow, recordForward, tensorOffsets, type KeptValues } from './forward.ts';
 import { GradientPartials } from './gradients.ts';
-import { envSetting } from '../gpu/runtime.ts';
 import { tileFor } from './tiles.ts';
 import { recordRowWeights, rowLayout } from './weights.ts';
 
@@ -118,16 +116,18 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
   checkRecurrentSizes(layout);
   const { cell, layernorm, hiddenSize: H } = layout.config;
   const W = stateWidth(cell);
-  const { k, keep } = segmentPlan(T, call.checkpointEvery, (keep) => largestSegment(step, layout, B, keep));
+  const k = Math.min(call.checkpointEvery ?? T, T, largestSegment(step, layout, B));
   const segments = Math.ceil(T / k);
   const stateBytes = B * W * H * 4;
   const state = step.scratch('bptt/state', stateBytes);
   // Stored mode keeps all T states; checkpointed mode keeps ⌊T/k⌋ checkpoints plus one segment's states.
   const checkpoints = k < T ? step.scratch('bptt/checkpoints', Math.max(1, Math.floor(T / k)) * stateBytes) : undefined;
   const reuse = checkpoints ? undefined : call.storedStates;
-  // A stack's lower layer reuses its first forward's states, with the values that forward kept, if it kept them.
-  const dotsAt = reuse ? reuse.dotsAt : keep ? (k * stateBytes) / 4 : undefined;
-  const segmentStates = reuse?.buffer ?? step.scratch('bptt/segment-states', k * (stateBytes + (keep ? B * forwardDots(cell, layernorm) * H * 4 : 0)));
+  const segmentStates = reuse?.buffer ?? step.scratch('bptt/segment-states', k * stateBytes);
+  // The forward that stores a segment's states also keeps its dot products and sums over units, for the backward
+  // to replay instead of recomputing (shaders/cells/replay.ts). A stack's lower layer reuses its first forward's
+  // states, with the values that forward kept, if it kept them.
+  const kept = reuse ? reuse.kept : keptValues(step, layout, B, k, 0, 'bptt/kept');
   step.clear(state);
   const weights = recordRowWeights(step, layout, call.params);
   const K = readoutOutputs(layout.config);
@@ -135,7 +135,7 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
   if (!reuse) {
     recordForward(step, {
       layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat,
-      ...(checkpoints ? { stored: { buffer: checkpoints, slots: Math.floor(T / k), every: k, from: 0 } } : { stored: { buffer: segmentStates, slots: T, every: 1, from: 0 }, dotsAt }),
+      ...(checkpoints ? { stored: { buffer: checkpoints, slots: Math.floor(T / k), every: k, from: 0 } } : { stored: { buffer: segmentStates, slots: T, every: 1, from: 0 }, kept }),
     });
   }
   let dy: GPUBuffer;
@@ -164,11 +164,11 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
       else step.copy(checkpoints, (seg - 1) * stateBytes, state, 0, stateBytes);
       recordForward(step, {
         layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat: recomputedYhat!,
-        stored: { buffer: segmentStates, slots: k, every: 1, from }, dotsAt, range: [from, to],
+        stored: { buffer: segmentStates, slots: k, every: 1, from }, kept: kept && { ...kept, from }, range: [from, to],
       });
       if (seg > 0) step.copy(checkpoints, (seg - 1) * stateBytes, adj, stateBytes, stateBytes);
     }
-    recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, dotsAt, weights, startSlot, dy, adj, deltas, ops });
+    recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, kept: kept && { ...kept, from }, weights, startSlot, dy, adj, deltas, ops });
     partials.record(step, { x: call.x, dy, deltas, ops }, segments - 1 - seg, B, T, from, to - from, k);
     if (call.dx) recordInputAdjoint(step, { layout, params: call.params, deltas, slots: k, storeFrom: from, batch: B, steps: T, dx: call.dx, range: [from, to] });
   }
@@ -176,27 +176,13 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
 }
 
 /**
- * BPTT's segment length k (k = T: stored mode) and whether the forward that stores a segment's states also keeps the
- * values of its dot products and sums after them, for the backward to replay instead of recomputing
- * (shaders/cells/replay.ts). It keeps them unless `LWIN_REPLAY=off` (a benchmark switch), or unless the kept values
- * alone would turn a stored batch into a checkpointed one: that adds a forward pass to save part of the backward's.
- * `largest(keep)`: the longest segment that fits one binding (largestSegment).
+ * The longest BPTT segment whose per-segment buffers (states, adjoints, operands: [B, k, ·, H]) fit one storage
+ * binding. Stored mode becomes checkpointed on its own when a batch is too large for the adapter (the paper's
+ * B=512, T=1024, H=128 needs 256 MiB of states alone, twice lavapipe's binding limit); results are the same.
  */
-export function segmentPlan(T: number, checkpointEvery: number | undefined, largest: (keep: boolean) => number): { k: number; keep: boolean } {
-  const requested = Math.min(checkpointEvery ?? T, T);
-  const keep = envSetting('LWIN_REPLAY') !== 'off' && !(requested === T && largest(true) < T && largest(false) >= T);
-  return { k: Math.min(requested, largest(keep)), keep };
-}
-
-/**
- * The longest BPTT segment whose per-segment buffers (states, with the forward's kept values when `keep`;
- * adjoints; operands: [B, k, ·, H]) fit one storage binding. Stored mode becomes checkpointed on its own when a batch
- * is too large for the adapter (the paper's B=512, T=1024, H=128 needs 256 MiB of states alone, twice lavapipe's
- * binding limit); results are the same.
- */
-export function largestSegment(step: Step, layout: ParamLayout, batch: number, keep = true): number {
+export function largestSegment(step: Step, layout: ParamLayout, batch: number): number {
   const { cell, layernorm, hiddenSize: H } = layout.config;
-  const widest = Math.max(adjointBlocks(cell, layernorm).length, operandNames(cell).length, stateWidth(cell) + (keep ? forwardDots(cell, layernorm) : 0));
+  const widest = Math.max(adjointBlocks(cell, layernorm).length, operandNames(cell).length, stateWidth(cell));
   return Math.max(1, Math.floor(step.maxBindingBytes / (batch * widest * H * 4)));
 }
 
@@ -205,8 +191,8 @@ interface SegmentCall {
   to: number;
   slots: number;
   states: GPUBuffer;
-  /** Where the forward kept the segment's dot products in `states` (floats), if it did: the backward replays them. */
-  dotsAt?: number;
+  /** The values the segment's forward kept, if it did: the backward replays them. */
+  kept?: KeptValues;
   /** The row helpers' weights (recordRowWeights). */
   weights: GPUBuffer;
   /** NO_SLOT: the segment starts from the zero state; else its starting state is in adj's second half. */
@@ -222,19 +208,20 @@ function recordBackwardSegment(step: Step, call: LayerGradientCall, seg: Segment
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
   const program = backwardProgram({
     cell, layernorm, tile: tileFor(step.device, cell, layernorm, H, D), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout), ...(call.errors.kind === 'hidden' && { errors: 'hidden' as const }),
-    ...(seg.dotsAt !== undefined && { replay: true }),
+    ...(seg.kept && { replay: true }),
   });
   const offsets = tensorOffsets(layout);
-  const all: Record<string, GPUBuffer> = {
+  const all: Record<string, GPUBuffer | undefined> = {
     P: call.params, PT: seg.weights, x: call.x, dy: seg.dy, states: seg.states, adj: seg.adj, deltas: seg.deltas, ops: seg.ops,
   };
-  const buffers = Object.fromEntries(program.bindings.map((b) => [b.name, all[b.name]])); // a replayed kernel may need fewer
+  const buffers = Object.fromEntries(program.bindings.filter((b) => b.name !== 'kept').map((b) => [b.name, all[b.name]])); // a replaying kernel reads neither PT nor x
   // Later steps first: dispatches walk the segment backwards.
   for (let end = seg.to; end > seg.from; end -= STEPS_PER_DISPATCH) {
     const t0 = Math.max(seg.from, end - STEPS_PER_DISPATCH);
     const sizes: RecurrentSizes = {
       batch: B, T, D, H, t0, steps: end - t0, slots: seg.slots, storeEvery: 1, storeFrom: seg.from, startSlot: seg.startSlot,
     };
-    step.run(program, buffers, { ...sizes, ...offsets, ...(seg.dotsAt !== undefined && { dotsAt: seg.dotsAt }) });
+    if (seg.kept) step.run(program, { ...buffers, kept: keptWindow(seg.kept, t0, sizes.steps) }, { ...sizes, ...offsets, keptStride: seg.kept.stride });
+    else step.run(program, buffers, { ...sizes, ...offsets });
   }
 }

@@ -5,7 +5,9 @@ import { getTensorSpec } from '../model/params.ts';
 import { readoutOutputs } from '../model/cells.ts';
 import { MAX_TRAIN_HIDDEN, tileFor } from './tiles.ts';
 import { recordRowWeights, rowLayout } from './weights.ts';
-import { forwardProgram, type ForwardVariant } from '../../shaders/recurrence/forward.ts';
+import { forwardDots, forwardProgram, type ForwardVariant } from '../../shaders/recurrence/forward.ts';
+import { keptStride } from '../../shaders/cells/replay.ts';
+import { envSetting } from '../gpu/runtime.ts';
 import { NO_SLOT, offsetField, recurrentParams, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 
 /**
@@ -43,11 +45,8 @@ export interface ForwardCall {
   yhat: GPUBuffer;
   /** States to keep (for backward or checkpoints); a 4-byte dummy when none. */
   stored?: StoredStates;
-  /**
-   * Also keep the dot products of every stored step in `stored.buffer`, [B, slots, ND, H] floats from this float
-   * offset on (after the states), for the backward to replay (shaders/cells/replay.ts). Needs `stored.every` 1.
-   */
-  dotsAt?: number;
+  /** Also keep every step's dot products and sums over units there, for the backward to replay (keptValues). */
+  kept?: KeptValues;
   /** SPEC §4 terms [n, B, T, H], n = INTERMEDIATE_COUNT[cell]. */
   intermediates?: GPUBuffer;
   /** Run only steps [from, to) of the T (default all). */
@@ -68,9 +67,8 @@ export function recordForward(step: Step, call: ForwardCall): void {
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
   const variant: ForwardVariant = {
     cell, layernorm, tile: tileFor(step.device, cell, layernorm, H, D), intermediates: Boolean(call.intermediates), outputs: readoutOutputs(layout.config), rows: rowLayout(step.device, layout),
-    ...(call.dotsAt !== undefined && { keepDots: true }),
+    ...(call.kept && { keepDots: true }),
   };
-  if (call.dotsAt !== undefined && call.stored?.every !== 1) throw new Error('recordForward: dot products are kept only with states stored at every step (stored.every 1)');
   const program = forwardProgram(variant);
   const weights = call.weights ?? recordRowWeights(step, layout, call.params);
   const stored = call.stored ?? { buffer: step.scratch('forward/no-stored-states', 4), slots: 1, every: 0xffffffff, from: 0xffffffff };
@@ -82,6 +80,39 @@ export function recordForward(step: Step, call: ForwardCall): void {
       batch: call.batch, T: call.steps, D, H, t0, steps: Math.min(STEPS_PER_DISPATCH, to - t0),
       slots: stored.slots, storeEvery: stored.every, storeFrom: stored.from, startSlot: NO_SLOT,
     };
-    step.run(program, buffers, { ...sizes, ...offsets, ...(call.dotsAt !== undefined && { dotsAt: call.dotsAt }) });
+    if (call.kept) step.run(program, { ...buffers, kept: keptWindow(call.kept, t0, sizes.steps) }, { ...sizes, ...offsets, keptStride: call.kept.stride });
+    else step.run(program, buffers, { ...sizes, ...offsets });
   }
+}
+
+/**
+ * Where a forward keeps the values its backward replays (shaders/cells/replay.ts): `buffer` holds steps `from`,
+ * `from` + 1, … of the call, `stride` floats each ([B, ND, H], padded).
+ */
+export interface KeptValues {
+  buffer: GPUBuffer;
+  stride: number;
+  from: number;
+}
+
+/**
+ * A buffer for the values a forward over `steps` steps from step `from` keeps, or undefined where it would not fit
+ * the adapter (in one buffer, maxBufferSize, and a dispatch's window of it in one binding) or `LWIN_REPLAY=off`
+ * (a benchmark switch: BPTT then recomputes them).
+ */
+export function keptValues(step: KeptHost, layout: ParamLayout, batch: number, steps: number, from: number, label: string): KeptValues | undefined {
+  if (envSetting('LWIN_REPLAY') === 'off') return undefined;
+  const { cell, layernorm, hiddenSize: H } = layout.config;
+  const stride = keptStride(batch, forwardDots(cell, layernorm), H, step.device.limits.minStorageBufferOffsetAlignment);
+  const bytes = steps * stride * 4;
+  if (bytes > step.device.limits.maxBufferSize || Math.min(steps, STEPS_PER_DISPATCH) * stride * 4 > step.maxBindingBytes) return undefined;
+  return { buffer: step.scratch(label, bytes), stride, from };
+}
+
+/** What keptValues needs of a Step. */
+export type KeptHost = Pick<Step, 'device' | 'maxBindingBytes' | 'scratch'>;
+
+/** The part of `kept` a dispatch over `steps` steps from step t0 reads or writes: its binding. */
+export function keptWindow(kept: KeptValues, t0: number, steps: number): GPUBufferBinding {
+  return { buffer: kept.buffer, offset: (t0 - kept.from) * kept.stride * 4, size: steps * kept.stride * 4 };
 }

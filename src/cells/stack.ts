@@ -10,10 +10,8 @@ import { getTensorSpec, type ParamLayout } from '../model/params.ts';
 import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
 import { inputAdjointProgram } from '../../shaders/recurrence/input-adjoint.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
-import { STEPS_PER_DISPATCH, checkRecurrentSizes, recordForward, tensorOffsets } from './forward.ts';
-import { forwardDots } from '../../shaders/recurrence/forward.ts';
+import { STEPS_PER_DISPATCH, checkRecurrentSizes, keptValues, recordForward, tensorOffsets, type KeptValues } from './forward.ts';
 import { tileFor } from './tiles.ts';
-import { envSetting } from '../gpu/runtime.ts';
 import { recordRowWeights, rowLayout } from './weights.ts';
 
 /** The cell of a layer that can sit in a stack (PyTorch's layers only: SPEC §13). */
@@ -101,11 +99,10 @@ export function recordLayerErrors(step: Step, call: LayerErrorsCall): void {
   recordInputAdjoint(step, { layout, params: call.params, deltas: call.deltas, slots: T, storeFrom: 0, batch: B, steps: T, dx: call.below, width: call.width, range: [0, T] });
 }
 
-/** A lower layer's states [T, B, W, H], and where its forward kept the values BPTT replays, if it did. */
+/** A lower layer's states [T, B, W, H], and the values its forward kept for BPTT to replay, if it kept them. */
 export interface KeptStates {
   buffer: GPUBuffer;
-  /** Float offset of the kept values ([B, T, ND, H]: shaders/cells/replay.ts) in `buffer`; absent: none kept. */
-  dotsAt?: number;
+  kept?: KeptValues;
 }
 
 /**
@@ -125,17 +122,16 @@ export function recordStackInputs(step: Step, call: { layout: ParamLayout; param
     if (bytes > step.maxBindingBytes) {
       throw new RangeError(`a stack's layer ${k - 1} keeps its states at every step for the layer above: ${bytes} bytes at B=${B}, T=${T}, H=${H}, over the ${step.maxBindingBytes} this adapter binds; use a smaller batch (at most ${Math.floor(step.maxBindingBytes / (T * W * H * 4))} sequences)`);
     }
-    const keptBytes = T * B * forwardDots(cell, layout.config.layernorm) * H * 4;
-    const dotsAt = states && envSetting('LWIN_REPLAY') !== 'off' && bytes + keptBytes <= step.maxBindingBytes ? bytes / 4 : undefined;
+    const kept = states && keptValues(step, layout, B, T, 0, 'stack/kept');
     const state = step.scratch('stack/state', B * W * H * 4);
-    const stored = step.scratch('stack/states', bytes + (dotsAt === undefined ? 0 : keptBytes));
+    const stored = step.scratch('stack/states', bytes);
     step.clear(state);
     const yhat = step.scratch('stack/yhat-unread', B * T * readoutOutputs(layout.config) * 4);
-    recordForward(step, { layout, params: call.params, x: inputs[k - 1]!, batch: B, steps: T, state, yhat, stored: { buffer: stored, slots: T, every: 1, from: 0 }, dotsAt });
+    recordForward(step, { layout, params: call.params, x: inputs[k - 1]!, batch: B, steps: T, state, yhat, stored: { buffer: stored, slots: T, every: 1, from: 0 }, kept });
     const h = step.scratch('stack/h', B * T * H * 4);
     step.run(layerInputProgram, { states: stored, v: stored, x: h }, { batch: B, T, H, W, tangent: 0 });
     inputs.push(h);
-    states?.push({ buffer: stored, dotsAt });
+    states?.push({ buffer: stored, kept });
   }
   return inputs;
 }

@@ -77,11 +77,9 @@ describe('BPTT: batches larger than one binding', () => {
     const layout = buildLayout({ cell: 'lstm', inputSize: 16, hiddenSize: 128, layernorm: true });
     const step = gpu.ctx.step('plan only');
     const k = largestSegment(step, layout, 512);
-    // lstm with LayerNorm: the widest per-step buffer is the segment's states (h and c) with the values the forward
-    // keeps for the backward (W·x and U·h of 4 gates, the candidate's n̂ and 1/σ): 12 words per unit, more than its
-    // 6 adjoint blocks.
-    const words = 2 + 4 * 2 + 2;
-    expect(k).toBe(Math.floor(gpu.ctx.device.limits.maxStorageBufferBindingSize / (512 * words * 128 * 4)));
+    // lstm with LayerNorm: 6 adjoint blocks per unit; 512 sequences × 128 units × 6 × 4 bytes per step. (The values
+    // the forward keeps for the backward have a buffer of their own, bound a dispatch's steps at a time.)
+    expect(k).toBe(Math.floor(gpu.ctx.device.limits.maxStorageBufferBindingSize / (512 * 6 * 128 * 4)));
     expect(k).toBeLessThan(1024); // the paper's T=1024 does not fit stored on this adapter
     await step.submit();
   });
@@ -111,22 +109,30 @@ describe('BPTT: replayed against recomputed forward steps', () => {
   });
 });
 
-describe('BPTT: when the forward keeps values for the backward', () => {
+describe('BPTT: where the forward keeps values for the backward', () => {
   afterEach(() => vi.unstubAllEnvs());
-  const largest = (keep: number, plain: number) => (kept: boolean) => (kept ? keep : plain);
-  it('keeps them whenever the segments fit one binding with them', async () => {
-    const { segmentPlan } = await import('../../src/cells/backward.ts');
-    expect(segmentPlan(100, undefined, largest(150, 300))).toEqual({ k: 100, keep: true });
-    expect(segmentPlan(100, 8, largest(150, 300))).toEqual({ k: 8, keep: true });
-    // Checkpointed anyway: shorter segments cost no extra pass, so it keeps them.
-    expect(segmentPlan(100, 60, largest(40, 80))).toEqual({ k: 40, keep: true });
-    expect(segmentPlan(100, undefined, largest(40, 80))).toEqual({ k: 40, keep: true });
+  // A stand-in for a Step with given limits: keptValues only sizes and allocates.
+  const host = (maxBufferSize: number, maxBindingBytes: number) => ({
+    device: { limits: { minStorageBufferOffsetAlignment: 256, maxBufferSize } } as unknown as GPUDevice,
+    maxBindingBytes,
+    scratch: (_label: string, bytes: number) => ({ size: bytes }) as unknown as GPUBuffer,
   });
-  it('stays stored, recomputing, where keeping alone would checkpoint the batch; LWIN_REPLAY=off never keeps', async () => {
-    const { segmentPlan } = await import('../../src/cells/backward.ts');
-    expect(segmentPlan(100, undefined, largest(60, 120))).toEqual({ k: 100, keep: false });
+  // gru with LayerNorm keeps 8 values per unit and step (6 dot products, n̂ and 1/σ): B=3, H=20 gives 480 floats,
+  // padded to 512 (256-byte offsets) so that a window may start at any step.
+  const layout = buildLayout({ cell: 'gru', inputSize: 5, hiddenSize: 20, layernorm: true });
+  it('pads each step to the offset alignment and sizes the buffer by steps', async () => {
+    const { keptValues, keptWindow } = await import('../../src/cells/forward.ts');
+    const kept = keptValues(host(2 ** 40, 2 ** 30), layout, 3, 37, 5, 'test')!;
+    expect(kept.stride).toBe(512);
+    expect(kept.buffer.size).toBe(37 * 512 * 4);
+    expect(keptWindow(kept, 69, 3)).toEqual({ buffer: kept.buffer, offset: 64 * 512 * 4, size: 3 * 512 * 4 });
+  });
+  it('keeps nothing where the buffer or a dispatch\'s window would not fit, or with LWIN_REPLAY=off', async () => {
+    const { keptValues, STEPS_PER_DISPATCH } = await import('../../src/cells/forward.ts');
+    expect(keptValues(host(37 * 512 * 4 - 4, 2 ** 30), layout, 3, 37, 0, 'test')).toBeUndefined();
+    expect(keptValues(host(2 ** 40, STEPS_PER_DISPATCH * 512 * 4 - 4), layout, 3, 100, 0, 'test')).toBeUndefined();
+    expect(keptValues(host(2 ** 40, STEPS_PER_DISPATCH * 512 * 4), layout, 3, 100, 0, 'test')).toBeDefined();
     vi.stubEnv('LWIN_REPLAY', 'off');
-    expect(segmentPlan(100, undefined, largest(150, 300))).toEqual({ k: 100, keep: false });
-    expect(segmentPlan(100, 8, largest(150, 300))).toEqual({ k: 8, keep: false });
+    expect(keptValues(host(2 ** 40, 2 ** 30), layout, 3, 37, 0, 'test')).toBeUndefined();
   });
 });
