@@ -10,9 +10,10 @@
 #              LWIN_KIT_SIZE     'tiny' shrinks every size (the kit's own test on a software adapter)
 #              LWIN_KIT_BUDGET   wall-time budget in seconds (default 480)
 #              LWIN_KIT_BEFORE   environment assignments giving the earlier kernels for the paper-size before/after,
-#                                several variants separated by ';' (default 'LWIN_PARTIALS=1 LWIN_GRAD_BLOCK=1;
-#                                LWIN_GRAD_BLOCK=1': dot products in one chain, no split tiles and weight gradients
-#                                compensated row by row, then the last alone)
+#                                several variants separated by ';' (default 'LWIN_PARTIALS=1 LWIN_GRAD_BLOCK=1
+#                                LWIN_REPLAY=off;LWIN_REPLAY=off': dot products in one chain, no split tiles,
+#                                weight gradients compensated row by row and BPTT recomputing the forward's dot
+#                                products, as at 2026-11-26; then the last alone)
 #              LWIN_KIT_BEFORE_BENCH  environment assignments for a before/after at the bench size too (cells and
 #                                peers; unset: none)
 #              LWIN_KIT_CELLS    the bench-size cells steps' cells, comma-separated (default: all)
@@ -129,7 +130,7 @@ step cells-paper 160 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --jso
 # The same with earlier kernel choices forced back (LWIN_KIT_BEFORE, environment assignments): before and after in
 # one run on one card.
 # Several variants, ';'-separated, run one after another: steps cells-paper-before, cells-paper-before-2, …
-IFS=";" read -r -a befores <<< "${LWIN_KIT_BEFORE:-LWIN_PARTIALS=1 LWIN_GRAD_BLOCK=1;LWIN_GRAD_BLOCK=1}"
+IFS=";" read -r -a befores <<< "${LWIN_KIT_BEFORE:-LWIN_PARTIALS=1 LWIN_GRAD_BLOCK=1 LWIN_REPLAY=off;LWIN_REPLAY=off}"
 for i in "${!befores[@]}"; do
   name=cells-paper-before; [ "$i" -gt 0 ] && name=cells-paper-before-$((i + 1))
   echo "${befores[$i]}" > "$parts/$name.txt"
