@@ -11,7 +11,7 @@
 // Dropping a term of the adjoint (e.g. LayerNorm's mean corrections) moves gradients by ≥ 1e-3 of their scale.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
-import { gaussianInputs, gpuGradient } from '../support/cells.ts';
+import { gaussianInputs, gpuGradient, tileProblem } from '../support/cells.ts';
 import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout, cellLayerNorm, layerNormChoices } from '../../src/model/index.ts';
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
@@ -92,11 +92,8 @@ describe('BPTT: batches larger than one binding', () => {
 describe('BPTT: replayed against recomputed forward steps', () => {
   afterEach(() => vi.unstubAllEnvs());
   it.each(CELL_KINDS)('%s: H=32, B=9, T=70, stored and checkpointed every 16', async (cell) => {
-    const [B, T, H, D] = [9, 70, 32, 4];
-    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
-    const p = Float32Array.from(initParams(layout, { seed: 5 }));
-    const x = gaussianInputs(B, T, D, 9);
-    const y = gaussianInputs(B, T, 1, 10);
+    const [B, T] = [9, 70];
+    const { layout, p, x, y } = tileProblem(gpu.ctx, cell, [B, T, 32, 4], 5, [9, 10], 1);
     for (const every of [undefined, 16]) {
       const replayed = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, every);
       vi.stubEnv('LWIN_REPLAY', 'off');
