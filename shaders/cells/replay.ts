@@ -2,7 +2,7 @@
 // from the stored state before it, and the dot products of that recomputation (U·h_{t-1}, W·x_t: 2·G·H·(H+D) of
 // the step's FLOPs) cost as much as the adjoint's own Uᵀ·δ; its sums over units (LayerNorm's mean and variance,
 // shared's gate) cost barriers. The training forward already computed them all, so it keeps each one's value
-// (`keep_dot`, `keep_ln`) beside the states it stores, and the backward reads them back (`replay_dot`) instead of
+// (`keep_dot`, `keep_ln`) while it stores the states, and the backward reads them back (`replay_dot`) instead of
 // recomputing: only the forward step's elementwise work runs again in the backward, from the same values, so it
 // gives what the forward computed, bit for bit.
 //

@@ -91,7 +91,7 @@ export const FORWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
   ...TORCH_FORWARD_STEPS,
 };
 
-/** Dot products of one forward step of `cell` (the values the training forward keeps per unit: shaders/cells/replay.ts). */
+/** Values the training forward keeps per unit and step of `cell`: its dot products and sums over units (shaders/cells/replay.ts). */
 export function forwardDots(cell: CellKind, layernorm: boolean): number {
   return dotCount(FORWARD_STEPS[cell](stepContext(cell, layernorm)));
 }

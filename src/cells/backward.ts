@@ -158,17 +158,18 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
     const from = seg * k;
     const to = Math.min(T, from + k);
     const startSlot = seg === 0 ? NO_SLOT : seg - 1;
+    const segmentKept = kept && { ...kept, from }; // the buffer holds this segment's steps from `from` on
     if (checkpoints) {
       // Recompute this segment's states from the checkpoint before it.
       if (seg === 0) step.clear(state);
       else step.copy(checkpoints, (seg - 1) * stateBytes, state, 0, stateBytes);
       recordForward(step, {
         layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat: recomputedYhat!,
-        stored: { buffer: segmentStates, slots: k, every: 1, from }, kept: kept && { ...kept, from }, range: [from, to],
+        stored: { buffer: segmentStates, slots: k, every: 1, from }, kept: segmentKept, range: [from, to],
       });
       if (seg > 0) step.copy(checkpoints, (seg - 1) * stateBytes, adj, stateBytes, stateBytes);
     }
-    recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, kept: kept && { ...kept, from }, weights, startSlot, dy, adj, deltas, ops });
+    recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, kept: segmentKept, weights, startSlot, dy, adj, deltas, ops });
     partials.record(step, { x: call.x, dy, deltas, ops }, segments - 1 - seg, B, T, from, to - from, k);
     if (call.dx) recordInputAdjoint(step, { layout, params: call.params, deltas, slots: k, storeFrom: from, batch: B, steps: T, dx: call.dx, range: [from, to] });
   }
