@@ -39,11 +39,19 @@ const TUNE_STEPS_TIMED = 64;
 const REPEATS = 2;
 
 /**
- * The cache key of a request; `partials` (the device's, src/cells/tiles.ts) adds `,c<P>` when above 1, so a run
- * with LWIN_PARTIALS=1 on a GPU neither reads a split tile chosen under 8 partials nor overwrites that choice.
+ * The generation of the training kernels whose timings the cache holds, bumped when a change to them can change
+ * which tile is fastest, so that choices timed on older kernels are timed again: 2 since BPTT replays the forward's
+ * values (shaders/cells/replay.ts), which halved the backward kernels' time on lavapipe and changed lstm's choice.
+ */
+export const KERNEL_GENERATION = 2;
+
+/**
+ * The cache key of a request: the kernels' generation (`,g<N>`), and `partials` (the device's,
+ * src/cells/tiles.ts) adds `,c<P>` when above 1, so a run with LWIN_PARTIALS=1 on a GPU neither reads a split tile
+ * chosen under 8 partials nor overwrites that choice.
  */
 export function choiceKey(r: Pick<TuneRequest, 'cell' | 'layernorm' | 'hidden' | 'batch'>, partials = 1): string {
-  return `${r.cell},${r.layernorm ? 'ln' : 'noln'},H${r.hidden},B${r.batch}${partials > 1 ? `,c${partials}` : ''}`;
+  return `${r.cell},${r.layernorm ? 'ln' : 'noln'},H${r.hidden},B${r.batch},g${KERNEL_GENERATION}${partials > 1 ? `,c${partials}` : ''}`;
 }
 
 /**

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gpuLikeContext, useGpu } from '../support/gpu.ts';
 import { memoryStorage } from '../../src/io/storage.ts';
-import { choiceKey, ensureTile, shortlist } from '../../src/cells/autotune.ts';
+import { KERNEL_GENERATION, choiceKey, ensureTile, shortlist } from '../../src/cells/autotune.ts';
 import { chooseTile, defaultTile, defaultTileOn, tileFor } from '../../src/cells/tiles.ts';
 import { tileKey } from '../../shaders/cells/tile.ts';
 
@@ -83,6 +83,20 @@ describe('tile autotune', () => {
     expect((await ensureTile(gpu.ctx, request, cache, 'a'))?.source).toBe('tuned');
     await cache.storage.write(cache.path, JSON.stringify({ a: { [choiceKey(request)]: 'r9k9hp1wg1' } }));
     expect((await ensureTile(gpu.ctx, request, cache, 'a'))?.source).toBe('tuned');
+  }, 180_000);
+
+  it('does not read a choice timed on an older generation of the kernels', async () => {
+    const cache = { storage: memoryStorage(), path: 'tiles.json' };
+    const key = choiceKey(request);
+    expect(key).toMatch(new RegExp(`,g${KERNEL_GENERATION}$`));
+    // Generation 1 wrote keys without `,g`: its choice stays in the file, and this generation times its own.
+    const older = key.replace(/,g\d+$/, '');
+    await cache.storage.write(cache.path, JSON.stringify({ a: { [older]: 'r4k1hp32wg128' } }));
+    const tuned = await ensureTile(gpu.ctx, request, cache, 'a');
+    expect(tuned).toMatchObject({ key, source: 'tuned' });
+    const file = JSON.parse(new TextDecoder().decode(await cache.storage.read(cache.path)));
+    expect(file.a[older]).toBe('r4k1hp32wg128');
+    expect(file.a[key]).toBe(tuned!.tile);
   }, 180_000);
 
   it('a split choice is cached under the device\'s partials: read back with 8, neither read nor overwritten with 1', async () => {
