@@ -13,7 +13,7 @@ import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recu
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { readoutLossProgram, residualProgram } from '../../shaders/loss.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
-import { STEPS_PER_DISPATCH, checkRecurrentSizes, keptValues, keptWindow, recordForward, tensorOffsets, type KeptValues } from './forward.ts';
+import { STEPS_PER_DISPATCH, checkRecurrentSizes, keptArgs, keptValues, recordForward, tensorOffsets, type KeptValues } from './forward.ts';
 import { GradientPartials } from './gradients.ts';
 import { tileFor } from './tiles.ts';
 import { recordRowWeights, rowLayout } from './weights.ts';
@@ -222,7 +222,7 @@ function recordBackwardSegment(step: Step, call: LayerGradientCall, seg: Segment
     const sizes: RecurrentSizes = {
       batch: B, T, D, H, t0, steps: end - t0, slots: seg.slots, storeEvery: 1, storeFrom: seg.from, startSlot: seg.startSlot,
     };
-    if (seg.kept) step.run(program, { ...buffers, kept: keptWindow(seg.kept, t0, sizes.steps) }, { ...sizes, ...offsets, keptStride: seg.kept.stride });
-    else step.run(program, buffers, { ...sizes, ...offsets });
+    const kept = keptArgs(seg.kept, t0, sizes.steps);
+    step.run(program, { ...buffers, ...kept.buffers }, { ...sizes, ...offsets, ...kept.uniforms });
   }
 }

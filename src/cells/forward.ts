@@ -80,8 +80,8 @@ export function recordForward(step: Step, call: ForwardCall): void {
       batch: call.batch, T: call.steps, D, H, t0, steps: Math.min(STEPS_PER_DISPATCH, to - t0),
       slots: stored.slots, storeEvery: stored.every, storeFrom: stored.from, startSlot: NO_SLOT,
     };
-    if (call.kept) step.run(program, { ...buffers, kept: keptWindow(call.kept, t0, sizes.steps) }, { ...sizes, ...offsets, keptStride: call.kept.stride });
-    else step.run(program, buffers, { ...sizes, ...offsets });
+    const kept = keptArgs(call.kept, t0, sizes.steps);
+    step.run(program, { ...buffers, ...kept.buffers }, { ...sizes, ...offsets, ...kept.uniforms });
   }
 }
 
@@ -115,4 +115,9 @@ export type KeptHost = Pick<Step, 'device' | 'maxBindingBytes' | 'scratch'>;
 /** The part of `kept` a dispatch over `steps` steps from step t0 reads or writes: its binding. */
 export function keptWindow(kept: KeptValues, t0: number, steps: number): GPUBufferBinding {
   return { buffer: kept.buffer, offset: (t0 - kept.from) * kept.stride * 4, size: steps * kept.stride * 4 };
+}
+
+/** What a keeping or replaying dispatch over `steps` steps from t0 adds to its buffers and uniforms (nothing without `kept`). */
+export function keptArgs(kept: KeptValues | undefined, t0: number, steps: number): { buffers: Record<string, GPUBufferBinding>; uniforms: Record<string, number> } {
+  return kept ? { buffers: { kept: keptWindow(kept, t0, steps) }, uniforms: { keptStride: kept.stride } } : { buffers: {}, uniforms: {} };
 }

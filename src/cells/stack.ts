@@ -109,7 +109,8 @@ export interface KeptStates {
  * The input of every layer of `layout` for one batch: index 0 is `x`; index k > 0 is layer k-1's h [B, T, H] in a
  * scratch buffer, from that layer's forward (its states at every step, then layer_input's sequence-major copy).
  * One layer: [x]. `states`, when given, receives each lower layer's states [T, B, W, H] (BPTT's stored mode reuses
- * them instead of running that forward again), with the values its backward replays where the binding has room.
+ * them instead of running that forward again), with the values its backward replays where the adapter has room
+ * for them (keptValues).
  */
 export function recordStackInputs(step: Step, call: { layout: ParamLayout; params: GPUBuffer; x: GPUBuffer; batch: number; steps: number }, states?: KeptStates[]): GPUBuffer[] {
   const { batch: B, steps: T } = call;
