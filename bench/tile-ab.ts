@@ -1,5 +1,6 @@
 // Interleaved A/B timing of tiles for one training step (forward + BPTT), for investigating the autotune's picks:
 //   npx tsx bench/tile-ab.ts CELL BxTxHxD EVERY TILE[,TILE…]
+// (AB_MODE=forward times the training forward alone; AB_LN=0 turns LayerNorm off.)
 import { acquireDevice, GpuContext } from '../src/gpu/index.ts';
 import { buildLayout, cellLayerNorm, initParams, type CellKind } from '../src/model/index.ts';
 import { recordBatchGradient } from '../src/cells/backward.ts';
@@ -13,7 +14,7 @@ const [B, T, H, D] = size.split('x').map(Number) as [number, number, number, num
 const every = Number(everyText) || undefined;
 const acquired = await acquireDevice();
 const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter });
-const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, process.env.AB_LN !== '0') });
 const rng = new Rng(1);
 const b = {
   params: ctx.upload('P', Float32Array.from(initParams(layout, { seed: 1 }))),

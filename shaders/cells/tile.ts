@@ -11,7 +11,7 @@
 //   pu(off)        per-unit parameter P[off + unit]                      pdiag(off)   U[unit, unit]
 //   row_h(off)     Σ_j U[unit, j] h_{t-1}[seq, j]  (U at off, [H, H])    row_a(off)   the same against abuf
 //   row_x(off)     Σ_d W[unit, d] x_t[seq, d]      (W at off, [H, D])    row_x0(off)  row 0 of W for every unit
-//   col_d(off, b)  Σ_i U[i, unit] dbuf[b][seq, i]  (Uᵀ times a block of adjoints; backward only)
+//   col_d(off, b)  Σ_i U[i, unit] dbuf[b][i, seq]  (Uᵀ times a block of adjoints; backward only)
 //   unit_sum(v)    Σ over the H units of each component's sequence (uniform control flow only: it has barriers)
 //   put_h / put_a / put_d, get_h    this thread's components to and from the workgroup vectors
 //   first_unit(v)  v on unit 0, 0 elsewhere
@@ -24,6 +24,12 @@
 // through workgroup memory (lane_sum): the same tree, so the same bits as S = 1, with 1/S of the weights per thread
 // (what lets a GPU hold gru's forward weights at the paper size: `-pf`) and S times the threads. Every lane computes its unit's whole
 // step from the same sums; lane 0 alone writes (`lead` in perComponent, the setters, unit_sum).
+//
+// Workgroup vectors: hbuf, abuf (and the tangent's vbuf) hold [unit][group], a group's R sequences of a unit side by
+// side as one vector (GROUPED below), and so does each adjoint block of dbuf: a dot product's step loads the
+// group's R values of h_j (or δ_j) with one vector load. unit_sum's scratch `red` (and what shares its memory) is
+// [slot][unit] floats. unit_sum takes one barrier per level of its tree but the last, which every thread sums
+// itself from `rtop` (unitSumTop): two barriers at H ≤ 64 instead of four, the same additions in the same order.
 //
 // The tangent and ρ kernels use the default tile (R = 1, K units per thread as H needs); the training kernels choose
 // R, K and the workgroup size per adapter (src/cells/tiles.ts). Every kernel reads x [B, T, D] from storage.
@@ -133,9 +139,34 @@ export function tileGrid(tile: Tile, x: (p: { steps: number }) => number = () =>
 export const WORKGROUP_FLOATS = 4096;
 
 /** Floats of hbuf, abuf and red, and of lane_sum's two sets of S partials with a split tile. */
-export function tileArrayFloats(tile: Tile): number {
+function vectorFloats(tile: Tile): number {
   const split = tileSplit(tile);
   return (3 + (split > 1 ? 2 * split : 0)) * tileSequences(tile) * tileUnits(tile);
+}
+
+/** The levels [fan, rest] of unit_sum's radix-8 tree over `units` values: each sums `fan` values into each of `rest`. */
+export function sumLevels(units: number): [number, number][] {
+  const levels: [number, number][] = [];
+  for (let size = units; size > 1; size /= Math.min(8, size)) levels.push([Math.min(8, size), size / Math.min(8, size)]);
+  return levels;
+}
+
+/**
+ * Floats of unit_sum's rtop (two sets of the tree's last level per sequence slot), or 0 where they would take a
+ * resident adjoint block's room (or the tangent's and ρ's one vector more): unit_sum then takes its tree's last
+ * level through red, with two barriers more.
+ */
+export function unitSumTop(tile: Tile): number {
+  const levels = sumLevels(tileUnits(tile));
+  const top = 2 * tileSequences(tile) * (levels.length > 0 ? levels[levels.length - 1]![0] : 1);
+  const vector = tileSequences(tile) * tileUnits(tile);
+  const free = WORKGROUP_FLOATS - vectorFloats(tile);
+  return free - top >= Math.max(1, Math.min(4, Math.floor(free / vector))) * vector ? top : 0;
+}
+
+/** Floats of the tile's workgroup arrays: hbuf, abuf, red and rtop, and lane_sum's partials with a split tile. */
+export function tileArrayFloats(tile: Tile): number {
+  return vectorFloats(tile) + unitSumTop(tile);
 }
 
 /** Adjoint blocks the backward kernel keeps in dbuf at once (at most 4, the most any cell has); 0 if none fit. */
@@ -219,18 +250,79 @@ export function perComponent(tile: Tile, f: (p: { c: number; r: number; k: numbe
     .join('\n');
 }
 
-/** WGSL of `fn name() -> V` reading this thread's components of a [slot][unit] workgroup vector `array`. */
+/**
+ * The workgroup vectors laid out by groups: [unit][group], each entry a groupVector of the group's TR sequences, so
+ * that a dot product's step loads h_j of all its sequences at once (on lavapipe a workgroup-memory load costs what its
+ * multiply-adds do: one vector load for four scalar ones made a dot product 1.4–2× faster). The others (red and what
+ * shares its memory, spare) are [slot][unit] floats.
+ */
+const GROUPED = new Set(['hbuf', 'abuf', 'vbuf']);
+
+/** The groupVector of unit `unit` of grouped workgroup vector `array` for the thread's group. */
+export function groupLoad(array: string, unit: string): string {
+  return `${array}[(${unit}) * TGROUPS + tslot0 / TR]`;
+}
+
+/**
+ * WGSL lets of element j of workgroup vector `array` for each of the thread's sequences r: `${name}${r}${s}`, after
+ * one vector load where the array is grouped.
+ */
+export function slotLoads(tile: Tile, array: string, j: string, name: string, s = ''): string[] {
+  const { rs } = tileIndices(tile);
+  if (!GROUPED.has(array)) return rs.map((r) => `let ${name}${r}${s} = ${array}[(tslot0 + ${r}u) * THT + ${j}];`);
+  return [`let ${name}g${s} = ${groupLoad(array, j)};`, ...rs.map((r) => `let ${name}${r}${s} = ${groupComponent(tile, `${name}g${s}`, r)};`)];
+}
+
+/** WGSL of `fn name() -> V` reading this thread's components of workgroup vector `array`. */
 export function tileGetter(tile: Tile, name: string, array: string): string {
+  const comps = components(tile);
+  const value = GROUPED.has(array)
+    ? tile.K === 1
+      ? groupLoad(array, 'tq')
+      : vec(comps.map((c) => groupComponent(tile, groupLoad(array, `tq + ${c.k}u * THP`), c.r)))
+    : vec(comps.map((c) => `${array}[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP]`));
   return `fn ${name}() -> V {
-  return ${vec(components(tile).map((c) => `${array}[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP]`))};
+  return ${value};
 }`;
 }
 
-/** WGSL of `fn name(v: V)` writing this thread's components into a [slot][unit] workgroup vector `array` (lane 0's). */
+/** WGSL of `fn name(v: V)` writing this thread's components into workgroup vector `array` (lane 0's). */
 export function tileSetter(tile: Tile, name: string, array: string): string {
+  const writes = GROUPED.has(array)
+    ? tileIndices(tile).ks.map((k) => `${groupLoad(array, `tq + ${k}u * THP`)} = ${groupValue(tile, 'v', k)};`)
+    : components(tile).map((c) => `${array}[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`);
   return `fn ${name}(v: V) {
-  ${leadOnly(tile, components(tile).map((c) => `${array}[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  '))}
+  ${leadOnly(tile, writes.join('\n  '))}
 }`;
+}
+
+/** The WGSL type of a thread group's TR values of one unit: how dbuf holds an adjoint block (f32 for TR = 1). */
+export function groupVector(tile: Tile): string {
+  return tile.R === 1 ? 'f32' : `vec${tile.R}<f32>`;
+}
+
+/** Sequence r's value in `vector` (a groupVector). */
+export function groupComponent(tile: Tile, vector: string, r: number): string {
+  return tile.R === 1 ? vector : `${vector}[${r}]`;
+}
+
+/** The groupVector of V `v`'s components on unit block k (v itself when the tile has one unit block). */
+function groupValue(tile: Tile, v: string, k: number): string {
+  if (tile.K === 1) return v;
+  const parts = components(tile).filter((c) => c.k === k).map((c) => component(tile, v, c.c));
+  return tile.R === 1 ? parts[0]! : `${groupVector(tile)}(${parts.join(', ')})`;
+}
+
+/**
+ * The lets dbufAt's index needs (`let`s of the thread's row of block b: dbb, and its group: dgrp), in col_d and
+ * its held forms. dbuf puts a group's TR sequences of a unit side by side, so a dot product's step loads them in
+ * one vector: on lavapipe a workgroup-memory load costs what its multiply-adds do.
+ */
+export const DBUF_LETS = 'let dbb = b * THT; let dgrp = tslot0 / TR;';
+
+/** dbuf's index of unit j of col_d's block for the thread's group (after DBUF_LETS). */
+export function dbufAt(j: string): string {
+  return `(dbb + ${j}) * TGROUPS + dgrp`;
 }
 
 /** `statements` run by lane 0 of a split tile's units only (all of them otherwise). */
@@ -288,9 +380,8 @@ export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: 
 fn ${name}(off: u32) -> V {
   ${unitLets}
   ${ks.map((k) => rowBase(k, 'params.H')).join(' ')}
-  ${slotLets}
 ${dotLoop('params.H', unroll, (j, s) => ({
-  loads: [...ks.map((k) => `let p${k}${s} = ${at(k, 'params.H', j)};`), ...rs.map((r) => `let v${r}${s} = ${buf}[b${r} + ${j}];`)],
+  loads: [...ks.map((k) => `let p${k}${s} = ${at(k, 'params.H', j)};`), ...slotLoads(tile, buf, j, 'v', s)],
   fmas: [tileFma(tile, 'p', 'v', s)],
 }), undefined, sums)}
 }`;
@@ -306,23 +397,42 @@ ${dotLoop('params.D', unroll, (d, s) => ({
 }), undefined, sums)}
 }`;
   // unit_sum's order depends on H alone (a radix-8 tree over the THT padded units), not on the tile, so every tile
-  // gives the same sums bit for bit.
-  const sumWrites = leadOnly(tile, comps.map((c) => `red[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  '));
-  const levels: [number, number][] = [];
-  for (let size = tileUnits(tile); size > 1; size /= Math.min(8, size)) levels.push([Math.min(8, size), size / Math.min(8, size)]);
-  const tree = levels
-    .map(([fan, rest]) => `${leadOnly(tile, `for (var u = tq; u < ${rest}u; u += THP) {
-    ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT + u;\n    red[b${r}] = ${Array.from({ length: fan }, (_, i) => `red[b${r} + ${i * rest}u]`).join(' + ')};`).join('\n    ')}
+  // gives the same sums bit for bit. With `rtop` (unitSumTop) the tree's last level is summed by every thread from
+  // rtop, one of two sets taken by turns, instead of by one thread into red and read back after two more barriers:
+  // the same additions in the same order, with one barrier per level before it (THT = 64: 2 barriers, not 4).
+  const tree = sumLevels(tileUnits(tile));
+  const top = unitSumTop(tile);
+  const [topFan] = tree.length > 0 ? tree[tree.length - 1]! : [1];
+  const topAt = (r: number, u: string) => `rtop[top + (tslot0 + ${r}u) * ${topFan}u + ${u}]`;
+  // Units' values go to rtop directly when no level comes before the last.
+  const writeTo = (c: Component) => (top > 0 && tree.length <= 1 ? topAt(c.r, `tq + ${c.k}u * THP`) : `red[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP]`);
+  const sumWrites = leadOnly(tile, comps.map((c) => `${writeTo(c)} = ${component(tile, 'v', c.c)};`).join('\n  '));
+  const level = ([fan, rest]: [number, number], into: (r: number) => string) => `${leadOnly(tile, `for (var u = tq; u < ${rest}u; u += THP) {
+    ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT + u;\n    ${into(r)} = ${Array.from({ length: fan }, (_, i) => `red[b${r} + ${i * rest}u]`).join(' + ')};`).join('\n    ')}
   }`)}
-  workgroupBarrier();`)
-    .join('\n  ');
-  const totals = rs.map((r) => `let total${r} = red[(tslot0 + ${r}u) * THT];`).join(' ');
+  workgroupBarrier();`;
+  const unitSumBody =
+    top > 0
+      ? `let top = rpar * TSLOTS * ${topFan}u;
+  rpar = 1u - rpar;
+  ${sumWrites}
+  workgroupBarrier();
+  ${tree.slice(0, -1).map((l, i) => level(l, (r) => (i === tree.length - 2 ? topAt(r, 'u') : `red[b${r}]`))).join('\n  ')}
+  return ${vec(comps.map((c) => Array.from({ length: topFan }, (_, i) => topAt(c.r, `${i}u`)).join(' + ')))};`
+      : `${sumWrites}
+  workgroupBarrier();
+  ${tree.map((l) => level(l, (r) => `red[b${r}]`)).join('\n  ')}
+  ${rs.map((r) => `let total${r} = red[(tslot0 + ${r}u) * THT];`).join(' ')}
+  workgroupBarrier();
+  return ${vec(comps.map((c) => `total${c.r}`))};`;
   const blocks = options.dbufBlocks ?? 0;
   const arrays = options.arrays
     ? `
-var<workgroup> hbuf: array<f32, TSLOTS * THT>; // h_{t-1} of the workgroup's sequences, [slot][unit]
-var<workgroup> abuf: array<f32, TSLOTS * THT>; // a second per-unit vector (gru: r ⊙ h_{t-1})
-var<workgroup> red: array<f32, TSLOTS * THT>;  // unit_sum scratch, [slot][unit]${split > 1 ? `
+var<workgroup> hbuf: array<${groupVector(tile)}, TGROUPS * THT>; // h_{t-1} of the workgroup's sequences, [unit][group] (GROUPED)
+var<workgroup> abuf: array<${groupVector(tile)}, TGROUPS * THT>; // a second per-unit vector (gru: r ⊙ h_{t-1}), laid out as hbuf
+var<workgroup> red: array<f32, TSLOTS * THT>;  // unit_sum scratch, [slot][unit]${top > 0 ? `
+var<workgroup> rtop: array<f32, ${top}u>; // unit_sum's last level, two sets by turns, [set][slot][${topFan}]
+var<private> rpar: u32; // the set unit_sum writes next` : ''}${split > 1 ? `
 var<workgroup> tpart: array<f32, 2u * TS * TSLOTS * THT>; // lane_sum's lanes' values, two sets by turns, [set][lane][slot][unit]
 var<private> tpar: u32; // the set lane_sum writes next` : ''}`
     : '';
@@ -332,10 +442,11 @@ alias M = ${M};
 const TR: u32 = ${tile.R}u;
 const THP: u32 = ${tile.hp}u;
 const THT: u32 = ${tileUnits(tile)}u;
-const TSLOTS: u32 = ${tileSequences(tile)}u;${split > 1 ? `
+const TSLOTS: u32 = ${tileSequences(tile)}u;
+const TGROUPS: u32 = ${tileSequences(tile) / tile.R}u; // thread groups (of TR sequences) per workgroup${split > 1 ? `
 const TS: u32 = ${split}u; // threads per unit` : ''}
 ${arrays}
-${blocks > 0 ? `var<workgroup> dbuf: array<f32, ${blocks}u * TSLOTS * THT>; // adjoint blocks, [block][slot][unit]` : ''}
+${blocks > 0 ? `var<workgroup> dbuf: array<${groupVector(tile)}, ${blocks}u * TGROUPS * THT>; // adjoint blocks, [block][unit][group]: a group's TR sequences side by side` : ''}
 
 var<private> tq: u32;     // this thread's first unit${split > 1 ? "\nvar<private> tlane: u32;  // and its lane among the unit's TS threads" : ''}
 ${single ? 'const tslot0: u32 = 0u; // one thread group per workgroup: a constant, so loads of its h are uniform' : 'var<private> tslot0: u32; // its first sequence slot in the workgroup'}
@@ -372,12 +483,7 @@ ${xDot('row_x', (k) => `u${k}`, true)}
 ${xDot('row_x0', () => '0u', false)}` : ''}
 
 fn unit_sum(v: V) -> V {
-  ${sumWrites}
-  workgroupBarrier();
-  ${tree}
-  ${totals}
-  workgroupBarrier();
-  return ${vec(comps.map((c) => `total${c.r}`))};
+  ${unitSumBody}
 }
 
 ${split > 1 ? laneSum(tile) : ''}
@@ -392,15 +498,14 @@ fn first_unit(v: V) -> V {
 }
 ${blocks > 0 ? `
 fn put_d(b: u32, v: V) {
-  let base = b * TSLOTS * THT;
-  ${leadOnly(tile, comps.map((c) => `dbuf[base + (tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP] = ${component(tile, 'v', c.c)};`).join('\n  '))}
+  ${leadOnly(tile, ks.map((k) => `dbuf[(b * THT + tq + ${k}u * THP) * TGROUPS + tslot0 / TR] = ${groupValue(tile, 'v', k)};`).join('\n  '))}
 }
 
 fn col_d(off: u32, b: u32) -> V {
   ${unitLets}
-  ${rs.map((r) => `let b${r} = b * TSLOTS * THT + (tslot0 + ${r}u) * THT;`).join(' ')}
+  ${DBUF_LETS}
 ${dotLoop('params.H', unroll, (i, s) => ({
-  loads: [`let row${s} = off + (${i}) * params.H;`, ...ks.map((k) => `let p${k}${s} = P[row${s} + u${k}];`), ...rs.map((r) => `let v${r}${s} = dbuf[b${r} + ${i}];`)],
+  loads: [`let row${s} = off + (${i}) * params.H;`, ...ks.map((k) => `let p${k}${s} = P[row${s} + u${k}];`), `let d${s} = dbuf[${dbufAt(`${i}`)}];`, ...rs.map((r) => `let v${r}${s} = ${groupComponent(tile, `d${s}`, r)};`)],
   fmas: [tileFma(tile, 'p', 'v', s)],
 }), undefined, sums)}
 }` : ''}

@@ -2,7 +2,7 @@
 // V, the row sums of a = W x + b + U u per unit, LayerNorm's projection and gru's Uh entries for the passes across
 // units, and a tanh accurate relative to its value near 0.
 import { dotLoop } from '../cells/dot-loop.ts';
-import { tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../cells/tile.ts';
+import { groupComponent, groupLoad, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../cells/tile.ts';
 
 /**
  * The tile's ρ helpers. A pair P2 carries the two lanes (Σ J² η/η̄, Σ J²) of every component through identical
@@ -33,11 +33,11 @@ ${dotLoop('params.D', unroll, (d, s) => ({
 fn ${name}(off: u32${perUnit ? ', reset_state: bool' : ''}) -> P2 {
   ${unitLets}
   ${ks.map((k) => `let w${k} = off + ${perUnit ? `u${k}` : '0u'} * params.H;`).join(' ')}
-  ${slotLets}
 ${dotLoop('params.H', unroll, (j, s) => ({
   loads: [
     ...ks.map((k) => `let p${k}${s} = R[w${k} + ${j}];`),
-    ...rs.map((r) => `let h${r}${s} = ${perUnit ? `select(hbuf[b${r} + ${j}], abuf[b${r} + ${j}], reset_state)` : `hbuf[b${r} + ${j}]`}; let v${r}${s} = h${r}${s} * h${r}${s};`),
+    `let hg${s} = ${perUnit ? `select(${groupLoad('hbuf', j)}, ${groupLoad('abuf', j)}, reset_state)` : groupLoad('hbuf', j)};`,
+    ...rs.map((r) => `let h${r}${s} = ${groupComponent(tile, `hg${s}`, r)}; let v${r}${s} = h${r}${s} * h${r}${s};`),
   ],
   fmas: [lanes('p', 'v', s)],
 }), zero, sums, add)}
@@ -90,7 +90,9 @@ fn ln_projected_rates(n_q: V) -> P2 {
   var acc = P2(V(0.0), V(0.0));
   for (var j = 0u; j < params.H; j++) {
     let e = ${vec(comps.map((c) => `select(0.0, 1.0, j == u${c.k})`))} - inv_h - n_q * ${vec(comps.map((c) => `red[b${c.r} + j]`))} * inv_h;
-    acc = p2_fma(e * e, P2(${vec(comps.map((c) => `hbuf[b${c.r} + j]`))}, ${vec(comps.map((c) => `abuf[b${c.r} + j]`))}), acc);
+    let hg = ${groupLoad('hbuf', 'j')};
+    let ag = ${groupLoad('abuf', 'j')};
+    acc = p2_fma(e * e, P2(${vec(comps.map((c) => groupComponent(tile, 'hg', c.r)))}, ${vec(comps.map((c) => groupComponent(tile, 'ag', c.r)))}), acc);
   }
   return acc;
 }

@@ -17,7 +17,7 @@ import { lstmForwardStep } from '../cells/lstm.ts';
 import { linearForwardStep } from '../cells/linear.ts';
 import { TORCH_FORWARD_STEPS, torchRho } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
-import { WORKGROUP_FLOATS, perComponent, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, tileVariantKey, type Tile } from '../cells/tile.ts';
+import { WORKGROUP_FLOATS, groupLoad, perComponent, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, tileVariantKey, type Tile } from '../cells/tile.ts';
 import { tileShader } from '../cells/held-weights.ts';
 import { gruColumnHelpers, rhoHelpers } from './rho-tile.ts';
 import { recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from '../recurrence/params.ts';
@@ -194,7 +194,7 @@ function gruRho(c: StepContext): CellRho {
     let base = tslot0 * THT;
     for (var j = 0u; j < params.H; j++) {
       let m = prow(${uh}, j)${layernorm ? ` - V(red[base + j]) - ln.n * V(spare[base + j])` : ''};
-      reset_sum = p2_fma(m * m, P2(V(hbuf[base + j]), V(abuf[base + j])), reset_sum);
+      reset_sum = p2_fma(m * m, P2(V(${groupLoad('hbuf', 'j')}), V(${groupLoad('abuf', 'j')})), reset_sum);
     }
   }
   reset_sum = p2_live(reset_sum, live);`;

@@ -31,7 +31,8 @@ describe('split tiles', () => {
     expect(t).toEqual({ R: 1, K: 1, hp: 128, threads: 256, split: 2 });
     expect(tileKey(t)).toBe('r1k1hp128wg256-s2');
     expect(tileSequences(t)).toBe(1);
-    expect(tileArrayFloats(t)).toBe((3 + 2 * 2) * 128);
+    // hbuf, abuf, red and two sets of S partials, and unit_sum's rtop: two sets of its tree's last level (2 at H = 128).
+    expect(tileArrayFloats(t)).toBe((3 + 2 * 2) * 128 + 2 * 2);
     expect(makeTile(128, 1, 256, 4)).toEqual({ R: 1, K: 2, hp: 64, threads: 256, split: 4 });
     expect(parseTile('r2wg256-s2', 64)).toEqual({ R: 2, K: 1, hp: 64, threads: 256, split: 2 });
     expect(tileKey(parseTile('r1k1hp128wg256-s2-rows-u4-p', 128))).toBe('r1k1hp128wg256-s2-rows-u4-p');

@@ -12,7 +12,7 @@
 //   get_v / put_v / put_u       this thread's components of vbuf / ubuf
 //   layer_norm_tangent(...)     LayerNorm's exact JVP
 import { dotLoop } from '../dot-loop.ts';
-import { tileFma, tileGetter, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../tile.ts';
+import { groupVector, slotLoads, tileFma, tileGetter, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../tile.ts';
 
 /**
  * Workgroup memory and helpers the tangent snippets use; include after tilePrelude (with arrays). With
@@ -44,17 +44,17 @@ ${dotLoop('params.D', unroll, (d, s) => ({
 fn ${name}(off: u32) -> V {
   ${unitLets}
   ${ks.map((k) => `let w${k} = off + u${k} * params.H;`).join(' ')}
-  ${slotLets}
 ${dotLoop('params.H', unroll, (j, s) => ({
   loads: [
     ...ks.map((k) => `let p${k}${s} = Pd[w${k} + ${j}]; let q${k}${s} = P[w${k} + ${j}];`),
-    ...rs.map((r) => `let h${r}${s} = ${first}[b${r} + ${j}]; let v${r}${s} = ${second}[b${r} + ${j}];`),
+    ...slotLoads(tile, first, j, 'h', s),
+    ...slotLoads(tile, second, j, 'v', s),
   ],
   fmas: [tileFma(tile, 'p', 'h', s), tileFma(tile, 'q', 'v', s)],
 }), undefined, sums)}
 }`;
   return /* wgsl */ `
-var<workgroup> vbuf: array<f32, TSLOTS * THT>; // v_{t-1} of the workgroup's sequences, [slot][unit]
+var<workgroup> vbuf: array<${groupVector(tile)}, TGROUPS * THT>; // v_{t-1} of the workgroup's sequences, laid out as hbuf
 
 fn pdu(off: u32) -> V {
   ${unitLets}
