@@ -12,6 +12,10 @@ import { Rng } from '../src/util/random.ts';
 import { describeTimings, ensureTile } from '../src/cells/autotune.ts';
 import { tileFor } from '../src/cells/tiles.ts';
 import { tileKey } from '../shaders/cells/tile.ts';
+import { helperCalls } from '../shaders/cells/held-weights.ts';
+import { FORWARD_STEPS, stepContext } from '../shaders/recurrence/forward.ts';
+import { BACKWARD_STEPS } from '../shaders/recurrence/backward.ts';
+import { envSetting } from '../src/gpu/runtime.ts';
 
 /** The paper's training run (SPEC §10): 750 epochs of 8000 sequences, T = 1024, H = 128. */
 export const PAPER_TRAINING = { epochs: 750, sequences: 8000, steps: 1024, hidden: 128, batch: 512 };
@@ -46,9 +50,26 @@ export interface CellBenchResult {
   profile: ProfileReport;
   /** The recurrent kernels' thread tile (src/cells/autotune.ts). */
   tile: string;
+  /** GFLOP/s of the forward and backward kernels' dot products (dotFlops), from their GPU time. */
+  recurrentGflops?: { forward: number; backward: number };
 }
 
-async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, repeats: number): Promise<CellBenchResult> {
+/**
+ * FLOPs per sequence-step of the dot products a layer's forward and backward kernels do, from the helper calls of
+ * the cell's step WGSL: 2·H·H per row_h or row_a, 2·H·D per row_x, 2·D per row_x0, 2·H·H per col_d (Uᵀ times a
+ * block of adjoints). The replaying backward does only its own; recomputing (LWIN_REPLAY=off), the forward's too.
+ * Elementwise work is not counted: these are the kernels' share of work a matmul could do.
+ */
+export function dotFlops(cell: CellKind, layernorm: boolean, H: number, D: number): { forward: number; backward: number } {
+  const c = stepContext(cell, layernorm);
+  const per: Record<string, number> = { row_h: 2 * H * H, row_a: 2 * H * H, row_x: 2 * H * D, row_x0: 2 * D, col_d: 2 * H * H };
+  const count = (wgsl: string) => helperCalls(wgsl, Object.keys(per)).reduce((n, call) => n + per[call.name]!, 0);
+  const forward = count(FORWARD_STEPS[cell](c));
+  const own = count(BACKWARD_STEPS[cell](c));
+  return { forward, backward: envSetting('LWIN_REPLAY') === 'off' ? own + forward : own };
+}
+
+async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, repeats: number, matmulGflops?: number): Promise<CellBenchResult> {
   const { batch: B, steps: T, hidden: H, input: D } = size;
   const layers = isTorchCell(cell) ? (size.layers ?? 1) : 1;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true), ...(layers > 1 && { layers }) });
@@ -117,6 +138,19 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   const { epochs, sequences, steps, hidden } = PAPER_TRAINING;
   const projected = perSequenceStep * (hidden / H) ** 2 * epochs * sequences * steps;
   console.log(`       projected paper training (750 epochs × 8000 sequences, T=1024, H=128): ${formatDuration(projected)}${H === hidden && T === steps ? '' : ' (scaled from this size)'}`);
+  // Each layer's dot products per sequence-step (a stack's upper layers read D = H), against the kernels' GPU time.
+  const flops = Array.from({ length: layers }, (_, l) => dotFlops(cell, layout.config.layernorm, H, l === 0 ? D : H));
+  const kernelMs = (prefix: string) => report.kernels.filter((k) => k.name.startsWith(prefix)).reduce((s, k) => s + k.totalMs, 0);
+  const gflops = (perStep: number, ms: number) => (perStep * B * T * repeats) / (ms * 1e6);
+  const recurrentGflops = {
+    forward: gflops(flops.reduce((s, f) => s + f.forward, 0), kernelMs('forward_')),
+    backward: gflops(flops.reduce((s, f) => s + f.backward, 0), kernelMs('backward_')),
+  };
+  const share = (g: number) => (matmulGflops ? ` (${((100 * g) / matmulGflops).toFixed(0)}%)` : '');
+  console.log(
+    `       recurrent kernels' dot products: forward ${recurrentGflops.forward.toFixed(2)}${share(recurrentGflops.forward)}, backward ${recurrentGflops.backward.toFixed(2)}${share(recurrentGflops.backward)} GFLOP/s` +
+      (matmulGflops ? ` (% of lwin's best matmul in this run, ${matmulGflops.toFixed(2)} GFLOP/s)` : ''),
+  );
   console.log(formatProfile(report));
   console.log();
   optimizer.destroy();
@@ -125,19 +159,23 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   for (const buf of Object.values(b)) buf.destroy();
   return {
     cell, size, wallMsPerBatch: wallMs, gpuMsPerBatch: gpuMs, hostMsPerBatch: hostMs, sequenceStepsPerSecond: rate, overhead: Math.max(0, 1 - gpuMs / wallMs),
-    phasesMs: phases, peakBytes, projectedPaperTrainingSeconds: projected, profile: report, tile,
+    phasesMs: phases, peakBytes, projectedPaperTrainingSeconds: projected, profile: report, tile, recurrentGflops,
   };
 }
 
-/** Every cell at every size; `onResult` sees each result as it comes (the kit saves partial results). */
+/**
+ * Every cell at every size; `onResult` sees each result as it comes (the kit saves partial results). With
+ * `matmulGflops` (lwin's best matmul, measured in the same run), the recurrent kernels' rates are also given as its
+ * share.
+ */
 export async function benchCells(
   ctx: GpuContext, sizes: CellBenchSize[], repeats: number, cells: readonly CellKind[] = OWN_CELL_KINDS,
-  onResult: (result: CellBenchResult) => void | Promise<void> = () => {},
+  onResult: (result: CellBenchResult) => void | Promise<void> = () => {}, matmulGflops?: number,
 ): Promise<CellBenchResult[]> {
   const results: CellBenchResult[] = [];
   for (const size of sizes) {
     for (const cell of cells) {
-      const result = await benchCell(ctx, cell, size, repeats);
+      const result = await benchCell(ctx, cell, size, repeats, matmulGflops);
       results.push(result);
       await onResult(result);
     }

@@ -89,7 +89,14 @@ const save = async (part: string, list: unknown[]) => {
 try {
   const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
   console.log(`lwin bench on ${acquired.adapter.name} (${acquired.adapter.runtimeVersion}), ${REPEATS} repeats, profile: ${ctx.profiler!.source}\n`);
-  if (wants('kernels')) await save('kernels', await benchKernels(ctx, Number(flags['kernel-scale'] ?? 1)));
+  // lwin's best matmul rate in this run: what the cells bench gives the recurrent kernels' rates as a share of.
+  let matmulGflops: number | undefined;
+  if (wants('kernels')) {
+    const kernels = await benchKernels(ctx, Number(flags['kernel-scale'] ?? 1));
+    const rates = kernels.filter((k) => k.unit === 'GFLOP/s').map((k) => k.rate);
+    if (rates.length > 0) matmulGflops = Math.max(...rates);
+    await save('kernels', kernels);
+  }
   const cellSizes = () => {
     const { batch, steps, hidden } = PAPER_TRAINING;
     const paper = `${batch}x${steps}x${hidden}x16`;
@@ -104,7 +111,7 @@ try {
   };
   if (wants('cells')) {
     const done: unknown[] = [];
-    await benchCells(ctx, cellSizes(), Math.max(1, Math.min(REPEATS, 2)), cells, (r) => save('cells', (done.push(r), done)));
+    await benchCells(ctx, cellSizes(), Math.max(1, Math.min(REPEATS, 2)), cells, (r) => save('cells', (done.push(r), done)), matmulGflops);
   }
   if (wants('peers')) {
     const peerCells = PEER_CELLS.filter((c) => !cells || cells.includes(c));

@@ -49,9 +49,14 @@ export function keepDots(step: string): string {
   return rewrite(step, (i, call, name) => `${name === 'layer_norm' ? 'keep_ln' : 'keep_dot'}(${i}u, ${call})`);
 }
 
-/** The forward step reading every value back instead of computing it (replayDotsWgsl defines replay_dot). */
+/**
+ * The forward step reading every value back instead of computing it (replayDotsWgsl defines replay_dot). Its
+ * second per-unit vector (gru's r ⊙ h_{t-1}, put_a) then has no reader, row_a's value being read back: the put and
+ * the barrier after it go too.
+ */
 export function replayDots(step: string): string {
-  return rewrite(step, (i, _call, name) => (name === 'layer_norm' ? `LnOut(replay_dot(${i}u), replay_dot(${i + 1}u))` : `replay_dot(${i}u)`));
+  const replayed = rewrite(step, (i, _call, name) => (name === 'layer_norm' ? `LnOut(replay_dot(${i}u), replay_dot(${i + 1}u))` : `replay_dot(${i}u)`));
+  return replayed.replace(/^[ \t]*put_a\([^;]*\);\n[ \t]*workgroupBarrier\(\);\n/gm, '');
 }
 
 /** Where value i of step tt of sequence `seq`, unit `unit` lies in the dispatch's window of `kept`. */

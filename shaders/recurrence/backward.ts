@@ -116,7 +116,7 @@ export function backwardProgram(variant: BackwardVariant): Program<RecurrentSche
   });
 }
 
-const BACKWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
+export const BACKWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
   const: leakyBackwardStep, shared: leakyBackwardStep, diag: leakyBackwardStep, gru: gruBackwardStep, lstm: lstmBackwardStep, linear: linearBackwardStep,
   ...TORCH_BACKWARD_STEPS,
 };

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { fuseCalls, helperCalls, statementStart } from '../../shaders/cells/held-weights.ts';
 import { forwardProgram } from '../../shaders/recurrence/forward.ts';
+import { backwardProgram } from '../../shaders/recurrence/backward.ts';
 import { residentBlocks, sumLevels, tileArrayFloats, tileSequences, tileUnits, unitSumTop, WORKGROUP_FLOATS, type Tile } from '../../shaders/cells/tile.ts';
 import { candidateTiles, makeTile, parseTile } from '../../src/cells/tiles.ts';
 import type { CellKind } from '../../src/model/index.ts';
@@ -79,5 +80,20 @@ describe("unit_sum's last level", () => {
     }
     // H = 1024 fills 16 KiB with hbuf, abuf, red and one adjoint block: unit_sum keeps its last level in red.
     expect(unitSumTop(makeTile(1024, 1)!)).toBe(0);
+  });
+});
+
+describe('the replaying backward', () => {
+  it("drops gru's r ⊙ h_{t-1} (put_a) and its barrier, which only row_a read; the recomputing one keeps them", () => {
+    const tile: Tile = { ...parseTile('r4k1hp64wg64-u1', 64), held: true, dims: { H: 64, D: 16 }, unroll: 1, partials: 1 };
+    const main = (replay: boolean) => {
+      const wgsl = backwardProgram({ cell: 'gru', layernorm: true, tile, replay, rows: 'columns' }).source();
+      return wgsl.slice(wgsl.indexOf('fn main('));
+    };
+    const barriers = (wgsl: string) => wgsl.match(/workgroupBarrier\(\)/g)?.length ?? 0;
+    expect(main(false)).toMatch(/put_a\(select\(V\(0\.0\), r \* hq, live\)\);\n\s*workgroupBarrier\(\);/);
+    expect(main(true)).not.toMatch(/put_a\(/);
+    // Two barriers fewer: after put_a, and after h_{t-1}'s put into hbuf, which no replayed step reads either.
+    expect(barriers(main(true))).toBe(barriers(main(false)) - 2);
   });
 });
