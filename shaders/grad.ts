@@ -8,7 +8,7 @@ import { d } from '../src/gpu/layout.ts';
 import { defineProgram, type Program, type ShaderHead } from '../src/gpu/program.ts';
 import { foldRows } from '../src/gpu/grid.ts';
 import { compensatedSum, foldedRow } from './common.ts';
-import { envChoice } from '../src/gpu/runtime.ts';
+import { envChoice, envSetting } from '../src/gpu/runtime.ts';
 
 const RowMap = { rowsPer: d.u32, rowStride: d.u32, rowBase: d.u32, width: d.u32, offset: d.u32 };
 
@@ -71,29 +71,52 @@ export const GRAD_BLOCK = 4;
  * third of a gru batch's weight-gradient work, 31 of every 32 sums thrown away). Each output is the same sum, in the
  * same order, either way.
  */
-function tileRows(ones: boolean): number {
-  return ones ? 4 * WG * WG : GRAD_TILE;
+function tileRows(ones: boolean, lanes: GradLanes): number {
+  return ones ? 4 * WG * WG : lanes === 'columns' ? CPU_ROWS.length : GRAD_TILE;
+}
+
+/**
+ * How a workgroup's threads share its tile of G. 'plane' (GPUs): 8×8 threads, rows lid.y + 8i and columns lid.x + 8j,
+ * i, j < 4. 'columns' (CPU adapters, outer products only): 8 threads, each every row of an 8×32 tile (rows r0 + i,
+ * i < 8) and columns lid.x + 8j. A CPU adapter runs a workgroup's threads as the lanes of a vector, and loads what
+ * its lanes read from one address once; with 'plane' each lane's A element sits at an address of its own (lid.y),
+ * so every A load was a gather. Each output is the same sum, in the same order, either way.
+ */
+export type GradLanes = 'plane' | 'columns';
+const CPU_ROWS = [0, 1, 2, 3, 4, 5, 6, 7];
+
+/**
+ * The lanes of the weight gradients on an adapter: 'columns' on CPU adapters (on lavapipe a gru batch's weight
+ * gradients took 17% less time than with 'plane'), 'plane' on GPUs; LWIN_GRAD_LANES forces one (tests, benchmarks).
+ */
+export function gradLanes(softwareAdapter: boolean): GradLanes {
+  const env = envSetting('LWIN_GRAD_LANES');
+  if (env !== undefined && env !== '' && env !== 'plane' && env !== 'columns') throw new Error(`LWIN_GRAD_LANES=${env}: use 'columns' (CPU adapters' default) or 'plane' (GPUs')`);
+  return (env || undefined) as GradLanes | undefined ?? (softwareAdapter ? 'columns' : 'plane');
 }
 
 /** With `ones`, V ≡ 1 and is not bound. Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded. */
-export function gradProgram(ones: boolean, slices = 1, unroll = 1, block = 1): Program<typeof GradParams> {
+export function gradProgram(ones: boolean, slices = 1, unroll = 1, block = 1, lanes: GradLanes = 'plane'): Program<typeof GradParams> {
   const rows = ones ? 1 : block; // ones stay compensated row by row
+  const by = ones ? 'plane' : lanes; // a bias sum has one column: its threads already share rows
+  if (by === 'columns' && slices > 1) throw new Error('weight_grad: slices need the 8×8 plane of threads; columns lanes take one');
   return defineProgram({
     name: 'weight_grad',
-    variantKey: `${ones ? 'ones' : 'outer'}${rows > 1 ? `,b${rows}` : ''}${slices > 1 ? `,s${slices}` : ''}${unroll > 1 ? `,u${unroll}` : ''}`,
+    variantKey: `${ones ? 'ones' : 'outer'}${rows > 1 ? `,b${rows}` : ''}${slices > 1 ? `,s${slices}` : ''}${unroll > 1 ? `,u${unroll}` : ''}${by === 'columns' ? ',cols' : ''}`,
     bindings: [
       { name: 'A', access: 'read', type: 'f32' },
       ...(ones ? [] : [{ name: 'V', access: 'read', type: 'f32' } as const]),
       { name: 'partials', access: 'read_write', type: 'vec2f' },
     ],
     uniform: { name: 'params', struct: 'GradParams', schema: GradParams },
-    workgroupSize: [WG, WG, slices],
-    dispatch: (p, limits) => [Math.ceil(p.C / GRAD_TILE), ...foldRows(Math.ceil(p.R / tileRows(ones)) * p.chunks, limits.maxWorkgroupsPerDimension)],
-    shader: (head) => gradShader(ones, slices, unroll, rows, head),
+    workgroupSize: by === 'columns' ? [WG, 1, 1] : [WG, WG, slices],
+    dispatch: (p, limits) => [Math.ceil(p.C / GRAD_TILE), ...foldRows(Math.ceil(p.R / tileRows(ones, by)) * p.chunks, limits.maxWorkgroupsPerDimension)],
+    shader: (head) => gradShader(ones, slices, unroll, rows, by, head),
   });
 }
 
-function gradShader(ones: boolean, slices: number, unroll: number, block: number, head: ShaderHead): string {
+function gradShader(ones: boolean, slices: number, unroll: number, block: number, lanes: GradLanes, head: ShaderHead): string {
+  const columns = lanes === 'columns';
   const SLICES = slices;
   const UNROLL = unroll;
   const PASS = Array.from({ length: unroll }, (_, u) => u);
@@ -108,8 +131,8 @@ ${ones ? '' : `    let vb${s} = rv * params.vWidth + params.vOffset;\n`}    pa++
     if (pv == params.vRowsPer) { pv = 0u; rv += params.vRowStride - params.vRowsPer; }`;
   // The thread's outputs: pairs (hi_i, lo_i) of vec4s for i in rowsOf, component j the output at row rowOf(i, j) and
   // column colOf(j); a_i (one row's A, or with ones four rows' as a vec4) times v (four columns' V, or 1).
-  const rowsOf = ones ? [0] : ROWS;
-  const rowOf = (i: number, j: number) => (ones ? `r0 + tid + ${j * WG * WG}u` : `r0 + lid.y + ${i * WG}u`);
+  const rowsOf = ones ? [0] : columns ? CPU_ROWS : ROWS;
+  const rowOf = (i: number, j: number) => (ones ? `r0 + tid + ${j * WG * WG}u` : columns ? `r0 + ${i}u` : `r0 + lid.y + ${i * WG}u`);
   const colOf = (j: number) => (ones ? '0u' : `c0 + lid.x + ${j * WG}u`);
   const aLoad = (i: number, s: string) =>
     ones ? `vec4f(${COLS.map((j) => `A[ab${s} + min(${rowOf(i, j)}, params.R - 1u)]`).join(', ')})` : `A[ab${s} + min(${rowOf(i, 0)}, params.R - 1u)]`;
@@ -128,7 +151,7 @@ ${rowsOf.map((i) => `    let a${i}${s} = ${aLoad(i, s)};`).join('\n')}`;
   const blockFlush = (s: string) => `${rowsOf.map((i) => twoSum(i, `q${i}`, s)).join('\n')}
 ${rowsOf.map((i) => `    q${i} = vec4f(fz);`).join('\n')}`;
   const staticBlocks = blocked && UNROLL % block === 0;
-  const TILE_R = tileRows(ones);
+  const TILE_R = tileRows(ones, lanes);
   return wgsl`
 ${head.declarations}
 ${compensatedSum('params.one')}

@@ -6,7 +6,7 @@ import type { ParamLayout } from '../model/params.ts';
 import type { CellKind } from '../model/cells.ts';
 import { LAYERNORM_PREFIX, TORCH_GATES, isTorchCell, readoutOutputs, type TorchCellKind } from '../model/cells.ts';
 import { getTensorSpec } from '../model/params.ts';
-import { gradBlock, gradProgram, gradSlices, gradUnroll } from '../../shaders/grad.ts';
+import { gradBlock, gradLanes, gradProgram, gradSlices, gradUnroll } from '../../shaders/grad.ts';
 import { GATE_BLOCKS, adjointBlocks, operandNames } from '../../shaders/recurrence/backward.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 
@@ -154,7 +154,7 @@ export class GradientPartials {
       };
       const ones = term.v.source === 'ones';
       const V = term.v.source === 'ones' ? undefined : b[term.v.source];
-      step.run(gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(), gradBlock(step.softwareAdapter)), { A: b[term.a.source], V, partials: this.buffers[i]! }, params);
+      step.run(gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(), gradBlock(step.softwareAdapter), gradLanes(step.softwareAdapter)), { A: b[term.a.source], V, partials: this.buffers[i]! }, params);
     });
   }
 

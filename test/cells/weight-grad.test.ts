@@ -1,4 +1,5 @@
-// Weight gradients (shaders/grad.ts) in both shapes: one slice per chunk, compensated row by row (CPU adapters), and
+// Weight gradients (shaders/grad.ts) in both shapes: one slice per chunk, compensated row by row, each thread whole
+// columns of its tile (CPU adapters; the same bits as the GPUs' 8×8 plane of threads with one slice), and
 // four slices summed side by side then combined in order, compensated per block of GRAD_BLOCK rows (GPUs), both
 // GRAD_UNROLL rows per loop pass. Lavapipe runs the CPU shape unless told the adapter is a GPU, as here: both agree
 // with the float64 twin; one slice and four with the same blocks agree to a few units in the last place (the
@@ -11,7 +12,7 @@ import { buildLayout, initParams, cellLayerNorm, type CellKind } from '../../src
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { gradientTolerance } from '../../src/doctor/tolerances.ts';
-import { GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradUnroll } from '../../shaders/grad.ts';
+import { GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradLanes, gradUnroll } from '../../shaders/grad.ts';
 
 const gpu = useGpu();
 
@@ -41,6 +42,16 @@ describe.each(['gru', 'lstm', 'torch_gru', 'shared'] as CellKind[])('%s: weight 
         four.grad.forEach((g, i) => expect(Math.abs(g - oneBlocked.grad[i]!), `entry ${i}`).toBeLessThanOrEqual(4 * 2 ** -23 * Math.abs(oneBlocked.grad[i]!) + 1e-30));
       } finally {
         delete process.env.LWIN_GRAD_BLOCK;
+      }
+      // CPU adapters give each thread whole columns of the tile (gradLanes); the GPUs' 8×8 plane sums the same rows
+      // in the same order for every output.
+      expect(gradLanes(true)).toBe('columns');
+      process.env.LWIN_GRAD_LANES = 'plane';
+      try {
+        const plane = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, every);
+        expect([...plane.grad], `checkpoint ${every ?? 'none'}: one slice, plane against columns`).toEqual([...one.grad]);
+      } finally {
+        delete process.env.LWIN_GRAD_LANES;
       }
       // The loop takes GRAD_UNROLL rows per pass; one row per pass sums the same rows in the same order.
       expect(gradUnroll()).toBe(GRAD_UNROLL);
