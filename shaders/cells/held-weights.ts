@@ -77,16 +77,14 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
   if (!shader.includes(HELD_WEIGHTS)) throw new Error('holdWeights: the shader has no entry point made by tileEntry');
   const { rs, ks, xRows } = tileIndices(tile);
   const unrolled = tileUnroll(tile) > 1;
-  const matrices = new Map<string, { id: number; kind: Kind; off: string; used: Set<string> }>();
+  const matrices = new Map<string, { id: number; kind: Kind; off: string }>();
   const calls = helperCalls(shader);
   const ids = calls.map((call) => {
     const kind = HELPERS[call.name]!;
     const off = call.args[0]!;
     const key = `${kind}|${off.replace(/\s+/g, ' ')}`;
-    if (!matrices.has(key)) matrices.set(key, { id: matrices.size, kind, off, used: new Set() });
-    const matrix = matrices.get(key)!;
-    matrix.used.add(call.name);
-    return matrix.id;
+    if (!matrices.has(key)) matrices.set(key, { id: matrices.size, kind, off });
+    return matrices.get(key)!.id;
   });
   const sums = tileSums(tile);
   // The CPU form fuses the dot products of a step that read the same vector (fuseCalls).
@@ -103,7 +101,10 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
     group.forEach((c, i) => member.set(c, `fused${g}[${i}]`));
     fused.push(fusedHelper(tile, dims, name, HELPERS[first.name] as 'row' | 'x', first.name === 'row_a' ? 'abuf' : 'hbuf', group.length));
   }
+  // The held helpers some call still makes (a fused group's members read their loop's results instead).
+  const direct = new Set<string>();
   calls.forEach((call, c) => {
+    if (!member.has(c)) direct.add(`${call.name}|${ids[c]}`);
     edits.push({ at: call.start, end: call.end, text: member.get(c) ?? `${call.name}_held${ids[c]}(${[...ks.map((k) => `&held${ids[c]}_${k}`), ...call.args.slice(1)].join(', ')})` });
   });
   // Insertions (at a statement's start) before the replacement that may begin there.
@@ -137,7 +138,7 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
   const arrays: string[] = [];
   const loads: string[] = [];
   const helpers: string[] = [];
-  for (const { id, kind, off, used } of matrices.values()) {
+  for (const { id, kind, off } of matrices.values()) {
     const type = `array<f32, ${held(kind)}>`;
     for (const k of ks) arrays.push(`var held${id}_${k}: ${type};`);
     const pointers = ks.map((k) => `w${k}: ptr<function, ${type}>`);
@@ -172,10 +173,10 @@ ${partialsReturn(per, sums)}`;
     }
     if (kind === 'row') {
       for (const [helper, buf] of [['row_h', 'hbuf'], ['row_a', 'abuf']] as const) {
-        if (used.has(helper)) helpers.push(`fn ${helper}_held${id}(${pointers.join(', ')}) -> V {\n${dot({ vector: (j) => groupLoad(buf, j) })}\n}`);
+        if (direct.has(`${helper}|${id}`)) helpers.push(`fn ${helper}_held${id}(${pointers.join(', ')}) -> V {\n${dot({ vector: (j) => groupLoad(buf, j) })}\n}`);
       }
     } else if (kind === 'x') {
-      helpers.push(`fn row_x_held${id}(${pointers.join(', ')}) -> V {\n  ${xRows}\n${dot((r, j) => `x[x${r} + ${j}]`)}\n}`);
+      if (direct.has(`row_x|${id}`)) helpers.push(`fn row_x_held${id}(${pointers.join(', ')}) -> V {\n  ${xRows}\n${dot((r, j) => `x[x${r} + ${j}]`)}\n}`);
     } else {
       helpers.push(`fn col_d_held${id}(${[...pointers, 'b: u32'].join(', ')}) -> V {\n  ${DBUF_LETS}\n${dot({ vector: (j) => `dbuf[${dbufAt(j)}]` })}\n}`);
     }
