@@ -10,7 +10,8 @@
 //     against 18 s), so the CPU form keeps loops, whose bounds are uniforms so that they are not unrolled either.
 // The CPU form also fuses: the dot products of a step that read the same vector (gru's two row_h and three row_x,
 // lstm's four of each) run in one loop, which loads each h_j (x_j) once for all of them (fuseCalls). On lavapipe
-// the loads, not the multiply-adds, are a dot product's cost: gru's forward kernel took 25% less time, lstm's 58%.
+// the loads, not the multiply-adds, are a dot product's cost: gru's forward kernel took 25% less time, lstm's ~55%
+// (bench/RESULTS.md).
 // Each sum keeps its own accumulator and order, so fused or not gives the same bits.
 // The arrays are the entry point's own (function scope) and the helpers take pointers to them: LLVM compiles
 // module-scope arrays several times slower.
