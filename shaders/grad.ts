@@ -91,8 +91,9 @@ const CPU_ROWS = [0, 1, 2, 3, 4, 5, 6, 7];
  */
 export function gradLanes(softwareAdapter: boolean): GradLanes {
   const env = envSetting('LWIN_GRAD_LANES');
-  if (env !== undefined && env !== '' && env !== 'plane' && env !== 'columns') throw new Error(`LWIN_GRAD_LANES=${env}: use 'columns' (CPU adapters' default) or 'plane' (GPUs')`);
-  return (env || undefined) as GradLanes | undefined ?? (softwareAdapter ? 'columns' : 'plane');
+  if (env === 'plane' || env === 'columns') return env;
+  if (env) throw new Error(`LWIN_GRAD_LANES=${env}: use 'columns' (CPU adapters' default) or 'plane' (GPUs')`);
+  return softwareAdapter ? 'columns' : 'plane';
 }
 
 /** With `ones`, V ≡ 1 and is not bound. Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded. */

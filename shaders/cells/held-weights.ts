@@ -23,7 +23,7 @@
 // tile (several threads per unit) holds only the j of its own partials: entry i of its arrays is index
 // j = (i / per)·P + tlane·per + i % per, with per = P / S of the P partials its own.
 import { PARTIAL_ZERO, intoPartial, partialsReturn } from './dot-loop.ts';
-import { DBUF_LETS, dbufAt, groupComponent, groupLoad, slotLoads, tileFma, tileIndices, tileSums, tileUnroll, type HeldDims, type RowWeights, type Tile } from './tile.ts';
+import { DBUF_LETS, dbufLoad, groupComponent, groupLoad, slotLoads, tileFma, tileIndices, tileSums, tileUnroll, type HeldDims, type RowWeights, type Tile } from './tile.ts';
 
 /** Where tileEntry (shaders/recurrence/forward.ts) leaves room for the held weights' arrays and their loads. */
 export const HELD_WEIGHTS = '// [held weights]';
@@ -179,7 +179,7 @@ ${partialsReturn(per, sums)}`;
     } else if (kind === 'x') {
       if (direct.has(`row_x|${id}`)) helpers.push(`fn row_x_held${id}(${pointers.join(', ')}) -> V {\n  ${xRows}\n${dot((r, j) => `x[x${r} + ${j}]`)}\n}`);
     } else {
-      helpers.push(`fn col_d_held${id}(${[...pointers, 'b: u32'].join(', ')}) -> V {\n  ${DBUF_LETS}\n${dot({ vector: (j) => `dbuf[${dbufAt(j)}]` })}\n}`);
+      helpers.push(`fn col_d_held${id}(${[...pointers, 'b: u32'].join(', ')}) -> V {\n  ${DBUF_LETS}\n${dot({ vector: dbufLoad })}\n}`);
     }
   }
   const entry = `// held weights (shaders/cells/held-weights.ts): H = ${dims.H}, D = ${dims.D} compiled in

@@ -258,9 +258,12 @@ export function perComponent(tile: Tile, f: (p: { c: number; r: number; k: numbe
  */
 const GROUPED = new Set(['hbuf', 'abuf', 'vbuf']);
 
-/** The groupVector of unit `unit` of grouped workgroup vector `array` for the thread's group. */
-export function groupLoad(array: string, unit: string): string {
-  return `${array}[(${unit}) * TGROUPS + tslot0 / TR]`;
+/**
+ * The groupVector of unit `unit` of grouped workgroup vector `array` (or of an adjoint block of dbuf, `unit` counted
+ * from the block's start) for the thread's group, `group` (default: its index computed in place).
+ */
+export function groupLoad(array: string, unit: string, group = 'tslot0 / TR'): string {
+  return `${array}[(${unit}) * TGROUPS + ${group}]`;
 }
 
 /**
@@ -314,15 +317,14 @@ function groupValue(tile: Tile, v: string, k: number): string {
 }
 
 /**
- * The lets dbufAt's index needs (`let`s of the thread's row of block b: dbb, and its group: dgrp), in col_d and
- * its held forms. dbuf puts a group's TR sequences of a unit side by side, so a dot product's step loads them in
- * one vector: on lavapipe a workgroup-memory load costs what its multiply-adds do.
+ * The lets of col_d and its held forms before their loop: the start of block b in dbuf (dbb) and the thread's group
+ * (dgrp), so that dbufLoad(j) loads unit j of the block for the group (dbuf is grouped like hbuf).
  */
 export const DBUF_LETS = 'let dbb = b * THT; let dgrp = tslot0 / TR;';
 
-/** dbuf's index of unit j of col_d's block for the thread's group (after DBUF_LETS). */
-export function dbufAt(j: string): string {
-  return `(dbb + ${j}) * TGROUPS + dgrp`;
+/** The groupVector of unit j of col_d's block of dbuf, after DBUF_LETS. */
+export function dbufLoad(j: string): string {
+  return groupLoad('dbuf', `dbb + ${j}`, 'dgrp');
 }
 
 /** `statements` run by lane 0 of a split tile's units only (all of them otherwise). */
@@ -498,14 +500,14 @@ fn first_unit(v: V) -> V {
 }
 ${blocks > 0 ? `
 fn put_d(b: u32, v: V) {
-  ${leadOnly(tile, ks.map((k) => `dbuf[(b * THT + tq + ${k}u * THP) * TGROUPS + tslot0 / TR] = ${groupValue(tile, 'v', k)};`).join('\n  '))}
+  ${leadOnly(tile, ks.map((k) => `${groupLoad('dbuf', `b * THT + tq + ${k}u * THP`)} = ${groupValue(tile, 'v', k)};`).join('\n  '))}
 }
 
 fn col_d(off: u32, b: u32) -> V {
   ${unitLets}
   ${DBUF_LETS}
 ${dotLoop('params.H', unroll, (i, s) => ({
-  loads: [`let row${s} = off + (${i}) * params.H;`, ...ks.map((k) => `let p${k}${s} = P[row${s} + u${k}];`), `let d${s} = dbuf[${dbufAt(`${i}`)}];`, ...rs.map((r) => `let v${r}${s} = ${groupComponent(tile, `d${s}`, r)};`)],
+  loads: [`let row${s} = off + (${i}) * params.H;`, ...ks.map((k) => `let p${k}${s} = P[row${s} + u${k}];`), `let d${s} = ${dbufLoad(`${i}`)};`, ...rs.map((r) => `let v${r}${s} = ${groupComponent(tile, `d${s}`, r)};`)],
   fmas: [tileFma(tile, 'p', 'v', s)],
 }), undefined, sums)}
 }` : ''}
