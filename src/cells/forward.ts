@@ -106,7 +106,7 @@ export function keptValues(step: KeptHost, layout: ParamLayout, batch: number, s
   const stride = keptStride(batch, forwardDots(cell, layernorm), H, step.device.limits.minStorageBufferOffsetAlignment);
   const bytes = steps * stride * 4;
   if (bytes > step.device.limits.maxBufferSize || Math.min(steps, STEPS_PER_DISPATCH) * stride * 4 > step.maxBindingBytes) return undefined;
-  return { buffer: step.scratch(label, bytes), stride, from };
+  return { buffer: step.scratch(label, bytes, 'windows'), stride, from };
 }
 
 /** What keptValues needs of a Step. */

@@ -25,7 +25,24 @@ export function checkF32Buffer(owner: string, what: string, buffer: GPUBuffer, s
   }
 }
 
-export function checkBindable(device: GPUDevice, label: string, bytes: number): void {
+/**
+ * How a storage buffer is bound: `whole` (a kernel binds all of it, so it must fit maxStorageBufferBindingSize) or
+ * `windows` (kernels bind parts of it, each checked by its caller, so only maxBufferSize bounds it: the forward's kept
+ * dot products at the paper size are 2 GiB, 4 bytes over a GPU's binding limit, and are bound a dispatch's steps at a time).
+ */
+export type BoundAs = 'whole' | 'windows';
+
+export function checkBindable(device: GPUDevice, label: string, bytes: number, binding: BoundAs = 'whole'): void {
+  if (binding === 'windows') {
+    const most = device.limits.maxBufferSize;
+    if (bytes > most) {
+      throw new RangeError(
+        `buffer '${label}' needs ${bytes} bytes but this adapter creates buffers of at most ${most} bytes (maxBufferSize). ` +
+          'Use a smaller batch, or checkpointed BPTT (checkpointEvery).',
+      );
+    }
+    return;
+  }
   const limit = device.limits.maxStorageBufferBindingSize;
   if (bytes > limit) {
     throw new RangeError(
@@ -40,8 +57,8 @@ export function storageSize(bytes: number): number {
   return Math.max(4, align4(bytes));
 }
 
-export function createStorage(device: GPUDevice, label: string, bytes: number, usage = STORAGE): GPUBuffer {
-  checkBindable(device, label, bytes);
+export function createStorage(device: GPUDevice, label: string, bytes: number, usage = STORAGE, binding: BoundAs = 'whole'): GPUBuffer {
+  checkBindable(device, label, bytes, binding);
   return device.createBuffer({ label, size: storageSize(bytes), usage });
 }
 

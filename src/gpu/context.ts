@@ -6,7 +6,7 @@ import { DeviceLostError, GpuValidationError, withErrorScopes } from './errors.t
 import { packStruct } from './layout.ts';
 import { PipelineCache, programLabel, type KernelProgram } from './pipelines.ts';
 import { Profiler, TimestampRecorder } from './profiler.ts';
-import { STORAGE, StagingPool, copyOutOfStaging, createStorage, createUniform, uploadStorage } from './buffers.ts';
+import { type BoundAs, STORAGE, StagingPool, copyOutOfStaging, createStorage, createUniform, uploadStorage } from './buffers.ts';
 import { Step, type StepHost } from './step.ts';
 import { trackMemory, type MemoryLedger } from './memory.ts';
 import { envSetting } from './runtime.ts';
@@ -100,8 +100,8 @@ export class GpuContext implements StepHost {
     throw error;
   }
 
-  storage(label: string, bytes: number): GPUBuffer {
-    return createStorage(this.device, label, bytes);
+  storage(label: string, bytes: number, binding: BoundAs = 'whole'): GPUBuffer {
+    return createStorage(this.device, label, bytes, STORAGE, binding);
   }
 
   /** Idle scratch buffers by requested size, from the last step that released any (Step.scratch reuses them). */
@@ -113,14 +113,14 @@ export class GpuContext implements StepHost {
    * Creating and destroying every scratch buffer at every step cost more than the kernels on a GPU's driver (the
    * H100's training steps spent 34–91% of their wall time outside kernels; bench/RESULTS.md).
    */
-  acquireScratch(label: string, bytes: number): { buffer: GPUBuffer; reused: boolean } {
-    if (scratchPoolOff()) return { buffer: this.storage(label, bytes), reused: false };
+  acquireScratch(label: string, bytes: number, binding: BoundAs = 'whole'): { buffer: GPUBuffer; reused: boolean } {
+    if (scratchPoolOff()) return { buffer: this.storage(label, bytes, binding), reused: false };
     const buffer = this.idle.get(bytes)?.pop();
     if (buffer) return { buffer, reused: true };
     // A size the previous step did not have: a step of another shape (a chunk's last batch, another phase). The
     // idle buffers go first, so memory never holds two steps' scratch (diagnostic budgets stay true).
     this.releaseIdle();
-    return { buffer: this.storage(label, bytes), reused: false };
+    return { buffer: this.storage(label, bytes, binding), reused: false };
   }
 
   /**

@@ -4,7 +4,7 @@ import { programLabel, type KernelProgram } from './pipelines.ts';
 import type { Profiler, TimestampRecorder } from './profiler.ts';
 import { orderBindings, type Program, type UniformValues, type Workgroups } from './program.ts';
 import { withErrorScopes } from './errors.ts';
-import { align4, type StagingPool } from './buffers.ts';
+import { align4, type BoundAs, type StagingPool } from './buffers.ts';
 
 export type Binding = GPUBuffer | GPUBufferBinding;
 export type { Workgroups };
@@ -51,7 +51,7 @@ export interface StepHost {
   readonly softwareAdapter: boolean;
   uniform<S extends AnyWgslStruct>(label: string, schema: S, value: InferInput<S>): GPUBuffer;
   storage(label: string, bytes: number): GPUBuffer;
-  acquireScratch(label: string, bytes: number): { buffer: GPUBuffer; reused: boolean };
+  acquireScratch(label: string, bytes: number, binding?: BoundAs): { buffer: GPUBuffer; reused: boolean };
   releaseScratch(buffers: readonly { bytes: number; buffer: GPUBuffer }[]): void;
   pipeline(program: KernelProgram): Promise<GPUComputePipeline>;
   check(during: string): void;
@@ -126,10 +126,11 @@ export class Step {
 
   /**
    * A zeroed storage buffer for intermediates of this step only; after the submit completes it goes back to the
-   * context, which may hand it to the next step (cleared again there).
+   * context, which may hand it to the next step (cleared again there). `binding` 'windows': kernels bind parts of it
+   * only (each within maxBindingBytes, which the caller checks), so it may exceed that limit up to maxBufferSize.
    */
-  scratch(label: string, bytes: number): GPUBuffer {
-    const { buffer, reused } = this.ctx.acquireScratch(label, bytes);
+  scratch(label: string, bytes: number, binding: BoundAs = 'whole'): GPUBuffer {
+    const { buffer, reused } = this.ctx.acquireScratch(label, bytes, binding);
     if (reused) this.clear(buffer);
     this.scratchBuffers.push({ bytes, buffer });
     return buffer;

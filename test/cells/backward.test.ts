@@ -112,7 +112,7 @@ describe('BPTT: where the forward keeps values for the backward', () => {
   const host = (maxBufferSize: number, maxBindingBytes: number) => ({
     device: { limits: { minStorageBufferOffsetAlignment: 256, maxBufferSize } } as unknown as GPUDevice,
     maxBindingBytes,
-    scratch: (_label: string, bytes: number) => ({ size: bytes }) as unknown as GPUBuffer,
+    scratch: (_label: string, bytes: number, boundAs?: string) => ({ size: bytes, boundAs }) as unknown as GPUBuffer,
   });
   // gru with LayerNorm keeps 8 values per unit and step (6 dot products, n̂ and 1/σ): B=3, H=20 gives 480 floats,
   // padded to 512 (256-byte offsets) so that a window may start at any step.
@@ -131,5 +131,13 @@ describe('BPTT: where the forward keeps values for the backward', () => {
     expect(keptValues(host(2 ** 40, STEPS_PER_DISPATCH * 512 * 4), layout, 3, 100, 0, 'test')).toBeDefined();
     vi.stubEnv('LWIN_REPLAY', 'off');
     expect(keptValues(host(2 ** 40, 2 ** 30), layout, 3, 37, 0, 'test')).toBeUndefined();
+  });
+  it('keeps a buffer larger than one binding, since dispatches bind it in windows (the paper size on an H200)', async () => {
+    const { keptValues } = await import('../../src/cells/forward.ts');
+    // B=512 T=1024 H=128: 8 × 128 × 512 floats a step, 2^31 bytes in all; the H200 binds at most 2^31 − 4.
+    const paper = buildLayout({ cell: 'gru', inputSize: 16, hiddenSize: 128, layernorm: true });
+    const kept = keptValues(host(2 ** 32, 2 ** 31 - 4), paper, 512, 1024, 0, 'test')!;
+    expect(kept.buffer.size).toBe(2 ** 31);
+    expect((kept.buffer as unknown as { boundAs: string }).boundAs).toBe('windows');
   });
 });

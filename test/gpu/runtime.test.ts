@@ -7,6 +7,7 @@ import { noAdapterError } from '../../src/gpu/device.ts';
 import { d } from '../../src/gpu/layout.ts';
 import { recordMatmul } from '../../src/kernels/matmul.ts';
 import { matmulInputs } from '../../src/doctor/selftest.ts';
+import { checkBindable } from '../../src/gpu/buffers.ts';
 
 const gpu = useGpu();
 
@@ -284,6 +285,13 @@ describe('buffer limits', () => {
   it('refuses a storage buffer larger than one binding, naming it and the fix', () => {
     const limit = gpu.ctx.device.limits.maxStorageBufferBindingSize;
     expect(() => gpu.ctx.storage('huge/states', limit + 4)).toThrow(/'huge\/states' needs \d+ bytes.*maxStorageBufferBindingSize.*checkpointEvery/);
+  });
+  it('lets a buffer bound only in windows exceed one binding, up to maxBufferSize', () => {
+    // The H200's limits: the forward's kept values at the paper size were 2^31 bytes, 4 over one binding.
+    const device = { limits: { maxStorageBufferBindingSize: 2 ** 31 - 4, maxBufferSize: 2 ** 32 } } as unknown as GPUDevice;
+    expect(() => checkBindable(device, 'bptt/kept', 2 ** 31)).toThrow(/maxStorageBufferBindingSize/);
+    expect(() => checkBindable(device, 'bptt/kept', 2 ** 31, 'windows')).not.toThrow();
+    expect(() => checkBindable(device, 'bptt/kept', 2 ** 32 + 4, 'windows')).toThrow(/'bptt\/kept' needs \d+ bytes.*at most 4294967296 bytes \(maxBufferSize\).*checkpointEvery/);
   });
 });
 
