@@ -1,7 +1,7 @@
 // `npm run bench [-- kernels|cells|diagnostics|stats|peers[,…]] [options]`: throughput, per-kernel GPU time and peak memory
 // on the adapter at hand, printed with its name. Set LWIN_BENCH_PAPER=1 to include the paper's size on a software adapter.
 // `peers` (lwin against TF.js on the same adapter, bench/peers.ts) runs only when named: it loads TF.js and takes
-// minutes on a software adapter.
+// minutes on a software adapter. `ab` (bench/ab.ts) too: kernel variants (--variants) timed interleaved.
 // Options (the GPU kit uses them; see bench/gpu/run.sh):
 //   --json FILE               also write every result, with the adapter, to FILE (rewritten after each result,
 //                             so a run stopped by a time limit keeps what it measured)
@@ -12,6 +12,9 @@
 //   --diag-lags MIN:MAX:NUM   its lag grid (default 4:128:32)
 //   --transport-pairs N       exact-transport pairs timed on the host (default 2)
 //   --kernel-scale S          shrink the kernel bench sizes by S (default 1)
+//   --variants 'A;B'          ab: the variants, ';'-separated, each benchmark switches like 'LWIN_PARTIALS=1 LWIN_REPLAY=off'
+//                             ('' or a blank variant: the defaults)
+//   --rounds N                ab: measured rounds per variant (default 5)
 import { parseArgs } from 'node:util';
 import writeFileAtomic from 'write-file-atomic';
 import { acquireDevice, GpuContext } from '../src/gpu/index.ts';
@@ -21,11 +24,12 @@ import { benchCells, PAPER_TRAINING, type CellBenchSize } from './cells.ts';
 import { benchStats } from './stats.ts';
 import { benchPeers, PEER_CELLS } from './peers.ts';
 import { benchDiagnostics, DIAGNOSTICS_BENCH_SIZE, type DiagnosticsBenchSize } from './diagnostics.ts';
+import { benchAb } from './ab.ts';
 import { nodeTileCache } from '../src/io/node-storage.ts';
 
-const USAGE = `usage: npm run bench [-- kernels|cells|diagnostics|stats|peers[,…]] [--json FILE] [--cells a,b]
+const USAGE = `usage: npm run bench [-- kernels|cells|diagnostics|stats|peers|ab[,…]] [--json FILE] [--cells a,b]
   [--cell-size BxTxHxD …] [--layers L] [--diag-size NxTxHxD] [--diag-lags MIN:MAX:NUM] [--transport-pairs N]
-  [--kernel-scale S]   (each option is described at the top of bench/index.ts)`;
+  [--kernel-scale S] [--variants 'A;B'] [--rounds N]   (each option is described at the top of bench/index.ts)`;
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -37,6 +41,8 @@ const OPTIONS = {
   'transport-pairs': { type: 'string' },
   'kernel-scale': { type: 'string' },
   layers: { type: 'string' },
+  variants: { type: 'string' },
+  rounds: { type: 'string' },
 } as const;
 
 /** The flags, or the usage and exit 2 on one it does not know (instead of parseArgs' stack trace). */
@@ -55,10 +61,10 @@ if (flags.help) {
 }
 // One part, or several joined by commas (`kernels,cells`: the matmul calibration and the cells in one run).
 const parts = positionals[0]?.split(',').filter(Boolean);
-const PARTS = ['kernels', 'cells', 'diagnostics', 'stats', 'peers'];
+const PARTS = ['kernels', 'cells', 'diagnostics', 'stats', 'peers', 'ab'];
 const unknownPart = parts?.find((p) => !PARTS.includes(p));
 if (unknownPart) throw new Error(`unknown bench part "${unknownPart}"; expected one or more of ${PARTS.join(', ')}, joined by commas`);
-const wants = (part: string) => (parts ? parts.includes(part) : part !== 'peers');
+const wants = (part: string) => (parts ? parts.includes(part) : part !== 'peers' && part !== 'ab');
 
 function dims(text: string, flag: string, count: number): number[] {
   const parts = text.split(/[x:]/).map(Number);
@@ -123,6 +129,13 @@ try {
     const done: unknown[] = [];
     await benchPeers(plain, cellSizes(), repeats, peerCells, (r) => save('peers', (done.push(r), done)));
     plain.destroy();
+  }
+  if (wants('ab')) {
+    if (flags.variants === undefined) throw new Error(`bench ab: give the variants to compare, e.g. --variants 'LWIN_PARTIALS=1;LWIN_PARTIALS=8'`);
+    const rounds = flags.rounds === undefined ? 5 : Number(flags.rounds);
+    if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds ${flags.rounds}: give a whole number of rounds ≥ 1`);
+    const done: unknown[] = [];
+    await benchAb(ctx, cellSizes(), cells ?? ['gru', 'lstm'], flags.variants.split(';'), rounds, (r) => save('ab', (done.push(r), done)));
   }
   if (wants('diagnostics')) {
     const size: DiagnosticsBenchSize = { ...DIAGNOSTICS_BENCH_SIZE };

@@ -17,6 +17,9 @@
 #              LWIN_KIT_BEFORE_BENCH  environment assignments for a before/after at the bench size too (cells and
 #                                peers; unset: none)
 #              LWIN_KIT_CELLS    the bench-size cells steps' cells, comma-separated (default: all)
+#              LWIN_KIT_AB       variants for an interleaved A/B at the paper size (bench/ab.ts: ';'-separated sets of
+#                                environment assignments, '' the defaults; unset: no A/B), with LWIN_KIT_AB_CELLS
+#                                (default gru,lstm) and LWIN_KIT_AB_ROUNDS (default 5)
 #              LWIN_KIT_PAPER_RUN  cap in seconds of the paper-preset run (default: what is left of the budget)
 #              LWIN_KIT_SKIP     steps to skip, comma-separated (e.g. diagnostics-paper,torch)
 set -uo pipefail
@@ -137,6 +140,12 @@ for i in "${!befores[@]}"; do
   # shellcheck disable=SC2086
   step "$name" 60 env ${befores[$i]} ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --json "$parts/$name.json"
 done
+# The variants of LWIN_KIT_AB timed interleaved, round by round, in one process: comparable where separate benches
+# are not (the card's speed drifts between them).
+if [ -n "${LWIN_KIT_AB+set}" ]; then
+  echo "$LWIN_KIT_AB" > "$parts/ab.txt"
+  step ab 120 ./node bench.mjs ab --cells "${LWIN_KIT_AB_CELLS:-gru,lstm}" --cell-size "${cell_sizes[1]}" --variants "$LWIN_KIT_AB" --rounds "${LWIN_KIT_AB_ROUNDS:-5}" --json "$parts/ab.json"
+fi
 # PyTorch's layers as 2-layer stacks (SPEC §13) at the bench size
 step cells-stack 30 ./node bench.mjs cells --cells torch_gru,torch_lstm --layers 2 --cell-size "${cell_sizes[0]}" --json "$parts/cells-stack.json"
 step diagnostics-paper 90 ./node bench.mjs diagnostics --diag-size "$diag_size" --diag-lags "$diag_lags" --transport-pairs 1 --json "$parts/diagnostics-paper.json"

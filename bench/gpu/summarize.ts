@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import writeFileAtomic from 'write-file-atomic';
 import type { CellBenchResult } from '../cells.ts';
 import { formatDuration } from '../cells.ts';
+import { formatAb, type AbResult } from '../ab.ts';
 import type { DiagnosticsBenchResult } from '../diagnostics.ts';
 import type { KernelBenchResult } from '../kernels.ts';
 import type { PeerBenchResult } from '../peers.ts';
@@ -41,7 +42,9 @@ const beforeNames = ['cells-paper-before', ...[2, 3, 4].map((i) => `cells-paper-
 const benchBefore = ['cells-bench-before', 'peers-before'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
 // run.sh's paper run with LWIN_KIT_PAPER_BEFORE, when it ran
 const paperBefore = ['paper-run-before'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
-const STEPS = ['doctor', 'kernels', 'torch', 'warm-up', 'cells-bench', ...benchBefore.slice(0, 1), 'cells-paper', ...beforeNames, 'cells-stack', 'diagnostics-paper', 'peers', ...benchBefore.slice(1), 'peers-paper', 'paper-run', ...paperBefore];
+// run.sh's interleaved A/B (LWIN_KIT_AB), when it ran
+const abStep = ['ab'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
+const STEPS = ['doctor', 'kernels', 'torch', 'warm-up', 'cells-bench', ...benchBefore.slice(0, 1), 'cells-paper', ...beforeNames, ...abStep, 'cells-stack', 'diagnostics-paper', 'peers', ...benchBefore.slice(1), 'peers-paper', 'paper-run', ...paperBefore];
 function stepStatus(name: string): { status: string; seconds?: number } {
   const raw = text(`${name}.status`)?.trim();
   if (!raw) return { status: 'not run' };
@@ -55,6 +58,7 @@ interface CellsFile { cells?: CellBenchResult[] }
 interface DiagnosticsFile { diagnostics?: DiagnosticsBenchResult[] }
 interface KernelsFile { kernels?: KernelBenchResult[] }
 interface PeersFile { peers?: PeerBenchResult[] }
+interface AbFile { ab?: AbResult[] }
 interface TorchFile { skipped?: string; torch?: string; cudnn?: number; device?: string; results?: { cell: string; size: CellBenchResult['size']; msPerBatch: number; forwardMsPerBatch: number; sequenceStepsPerSecond: number; peakBytes: number }[] }
 interface StudyFile { seconds?: number; cells?: { cell: string; timings: Record<string, number> }[] }
 
@@ -73,6 +77,7 @@ const cellsBenchBefore = read<CellsFile>('cells-bench-before.json')?.cells ?? []
 const peersBefore = read<PeersFile>('peers-before.json')?.peers ?? [];
 // PyTorch's layers as 2-layer stacks at the bench size (SPEC §13)
 const cellsStack = read<CellsFile>('cells-stack.json')?.cells ?? [];
+const ab = read<AbFile>('ab.json')?.ab ?? [];
 const diagnostics = read<DiagnosticsFile>('diagnostics-paper.json')?.diagnostics ?? [];
 const torch = read<TorchFile>('torch.json');
 const peers = [...(read<PeersFile>('peers.json')?.peers ?? []), ...(read<PeersFile>('peers-paper.json')?.peers ?? [])];
@@ -106,6 +111,7 @@ const summary = {
   steps: Object.fromEntries(STEPS.map((s) => [s, stepStatus(s)])),
   kernels,
   cells: { bench: cellsBench, paper: cellsPaper, paperBefore: befores[0], paperBefores: befores, benchBefore: { label: benchBeforeLabel, cells: cellsBenchBefore }, stack: cellsStack },
+  ab,
   diagnostics,
   paperRun: { epochSeconds, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings, before: paperBeforeLabel && { label: paperBeforeLabel, epochSeconds: epochSecondsBefore } },
   torch,
@@ -153,6 +159,10 @@ for (const [label, rows] of [['bench size', cellsBench], [`bench size, before ($
       f(trainingGflops(r), 2), matmulGflops ? `${f((100 * trainingGflops(r)) / matmulGflops, 1)}%` : '–', formatBytes(r.peakBytes), r.tile ?? '–', f(control(r.profile.kernels), 1), top(r.profile.kernels),
     ]),
   );
+}
+if (ab.length) {
+  lines.push(`## Interleaved A/B at the paper size (\`bench ab\`, variants \`${text('ab.txt')?.trim()}\`)`, '');
+  lines.push(...formatAb(ab));
 }
 if (torch?.results?.length) {
   lines.push(`## PyTorch on the same GPU: torch ${torch.torch}, cuDNN ${torch.cudnn}, ${torch.device}`, '');

@@ -21,16 +21,19 @@ describe('gpu kit', () => {
     const out = join(scratch, 'out');
     // A budget of 900 s scales every step's cap up (run.sh): on a loaded 2-core machine with a cold shader cache a
     // tiny cells bench (ten cells, each autotuned) compiles for most of a minute. The run itself takes about one.
-    const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '900', CI: '1' };
+    const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '900', CI: '1', LWIN_KIT_AB: 'LWIN_PARTIALS=1;', LWIN_KIT_AB_ROUNDS: '2' };
     execFileSync('bash', [join(ROOT, 'bench/gpu/run.sh'), out], { cwd: scratch, env: runEnv, encoding: 'utf8', stdio: 'pipe' });
     const summary = JSON.parse(readFileSync(join(out, 'gpu-kit.json'), 'utf8'));
-    for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'cells-stack', 'diagnostics-paper', 'peers', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
+    for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'ab', 'cells-stack', 'diagnostics-paper', 'peers', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
     expect(summary.doctor.ok).toBe(true);
     expect(summary.adapter.name).toBeTruthy();
     expect(summary.kit.commit).toMatch(/^[0-9a-f]{40}|unknown/);
     expect(summary.cells.bench).toHaveLength(6);
     expect(summary.cells.paper).toHaveLength(6);
     expect(summary.diagnostics).toHaveLength(6);
+    // the A/B: gru and lstm, each with both variants timed in every round
+    expect(summary.ab.map((r: { cell: string }) => r.cell)).toEqual(['gru', 'lstm']);
+    for (const r of summary.ab) expect(r.variants.map((v: { env: string; gpuMs: number[] }) => [v.env, v.gpuMs.length])).toEqual([['LWIN_PARTIALS=1', 2], ['', 2]]);
     for (const r of [...summary.cells.bench, ...summary.cells.paper]) expect(r.sequenceStepsPerSecond).toBeGreaterThan(0);
     expect(summary.peers.map((p: { cell: string }) => p.cell)).toEqual(['gru', 'lstm']);
     for (const p of summary.peers) expect([p.lwinMsPerBatch, p.tfjsMsPerBatch, p.ratio].every((v: number) => v > 0)).toBe(true);
@@ -42,6 +45,7 @@ describe('gpu kit', () => {
     expect(md).toContain(`# lwin on ${summary.adapter.name}`);
     expect(md).toMatch(/\*\*Whole study: /);
     expect(md).toContain('## TF.js on the same adapter');
+    expect(md).toContain('## Interleaved A/B at the paper size');
     expect(readFileSync(join(out, 'gpu-kit.log'), 'utf8')).toContain('== ');
   }, 960_000);
 });
