@@ -18,8 +18,9 @@
 //
 // Sums of the dot products (row_h, row_a, row_x, col_d): with `partials` P > 1 each is P partial sums, term j going
 // to partial j mod P, each partial ascending in j, and the partials added in a fixed pairwise tree. A GPU gets P
-// independent chains of fused multiply-adds instead of one (PERF.md: a step's latency); P is the device's
-// (src/cells/tiles.ts: 8 on GPUs, 1 on CPU adapters), not the tile's, so the autotune's choice never changes results.
+// independent chains of fused multiply-adds instead of one (PERF.md: a step's latency); P is the device's and the
+// cell's (src/cells/tiles.ts devicePartials: 8 on GPUs but 1 for gru and lstm, 1 on CPU adapters), not the tile's, so
+// the autotune's choice never changes results.
 // With `split` S > 1 the S threads of a unit (its lanes) share those partials, P/S each, and add their subtrees
 // through workgroup memory (lane_sum): the same tree, so the same bits as S = 1, with 1/S of the weights per thread
 // (what lets a GPU hold gru's forward weights at the paper size: `-pf`) and S times the threads. Every lane computes its unit's whole

@@ -166,7 +166,7 @@ async function timeTile(ctx: GpuContext, request: TuneRequest, tile: Tile): Prom
  * default tile stays (tests and embedders get fixed, untimed behaviour).
  */
 export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: TileCache | undefined = ctx.options.tileCache, adapter = ctx.adapterName): Promise<TileChoice | undefined> {
-  const partials = devicePartials(ctx.device);
+  const partials = devicePartials(ctx.device, request.cell);
   const key = choiceKey(request, partials);
   const forced = forcedTile(request.hidden);
   if (forced) return { key, tile: tileKey(forced), source: 'forced' };

@@ -48,7 +48,7 @@ export function recordTangent(step: Step, call: TangentCall): void {
     throw new Error(`recordTangent: a cell-state tangent buffer was given for a ${cell} model; only lstm and torch_lstm have a cell state`);
   }
   // the training kernels' default tile (one sequence per thread group, K units per thread up to H = 1024)
-  const variant: TangentVariant = { cell, layernorm, tile: defaultTileOn(step.device, H, D), cellTangent: Boolean(call.cellTangent), inputTangent: Boolean(call.inputDirection) };
+  const variant: TangentVariant = { cell, layernorm, tile: defaultTileOn(step.device, cell, H, D), cellTangent: Boolean(call.cellTangent), inputTangent: Boolean(call.inputDirection) };
   const program = tangentProgram(variant);
   const [from, to] = call.range ?? [0, call.steps];
   const buffers = {

@@ -4,6 +4,7 @@
 // (Node) forces one, for benchmarks and tests.
 import { DOT_UNROLL, residentBlocks, tileKey, tileSplit, tileWidth, type HeldDims, type Tile } from '../../shaders/cells/tile.ts';
 import type { CellKind } from '../model/cells.ts';
+import { GATE_BLOCKS } from '../../shaders/recurrence/backward.ts';
 import { envChoice, envSetting } from '../gpu/runtime.ts';
 import { onSoftwareAdapter } from '../gpu/context.ts';
 
@@ -51,14 +52,28 @@ const UNROLLS = [1, 2, 4, 8, 16];
 export const SPLITS = [2, 4];
 
 /**
- * Partial sums per dot product on `device` (shaders/cells/tile.ts): LWIN_PARTIALS, else 1 on a CPU adapter (a
- * thread's four components already give a core four chains, and the partials' longer loops compile slower), else
- * GPU_PARTIALS. A device property, not a tile's: it changes the sums' order, so results change with it (within
- * float rounding), and with it alone.
+ * Partial sums per dot product of `cell`'s kernels on `device` (shaders/cells/tile.ts): LWIN_PARTIALS, else 1 on a
+ * CPU adapter (a thread's four components already give a core four chains, and the partials' longer loops compile
+ * slower), else 1 for cells of three or more gate blocks (gru, lstm and PyTorch's), else GPU_PARTIALS. Not a tile's
+ * choice: it changes the sums' order, so results change with it (within float rounding), and with it alone; the
+ * autotune never picks it. Measured on an H200 at the paper size (bench/RESULTS.md, `bench ab`, interleaved): 8
+ * partials took const's and linear's training step 1.4× faster than 1, and shared's and diag's about the same, but
+ * made lstm's 1.47× slower (forward 23.6 → 42.8 ms) and gru's 1.09× (1, 2 and 4 partials: lstm 62.5, 71.8, 79.2 ms
+ * against 91.6). Without a cell (the doctor's summary line), the many-gate cells' exception does not apply.
  */
-export function devicePartials(device: GPUDevice): number {
-  return envChoice('LWIN_PARTIALS', PARTIALS, `partial sums per dot product; default ${GPU_PARTIALS} on GPUs, 1 on CPU adapters`) ?? (onSoftwareAdapter(device) ? 1 : GPU_PARTIALS);
+export function devicePartials(device: GPUDevice, cell?: CellKind): number {
+  const forced = envChoice('LWIN_PARTIALS', PARTIALS, `partial sums per dot product; default ${GPU_PARTIALS} on GPUs (1 for gru and lstm), 1 on CPU adapters`);
+  if (forced !== undefined) return forced;
+  return onSoftwareAdapter(device) ? 1 : gpuPartials(cell);
 }
+
+/** A GPU's partial sums for `cell`'s dot products (see devicePartials): 1 from ONE_CHAIN_GATES gate blocks, else GPU_PARTIALS. */
+export function gpuPartials(cell?: CellKind): number {
+  return cell !== undefined && GATE_BLOCKS[cell].length >= ONE_CHAIN_GATES ? 1 : GPU_PARTIALS;
+}
+
+/** Gate blocks from which a GPU sums a cell's dot products in one chain (see devicePartials). */
+export const ONE_CHAIN_GATES = 3;
 
 const PARTIALS = [1, 2, 4, 8];
 /** A GPU's partial sums: 8 chains of fused multiply-adds in flight per thread, and split tiles up to 4 lanes. */
@@ -113,11 +128,11 @@ export function heldFloats(tile: Tile, gates: number, dims: HeldDims, forward = 
  * wins; see deviceUnroll), and held with these dims if LWIN_HOLD says so, else if its key says `-p`, else if the
  * device holds by default. Without dims (a caller after the weight layout only) it stays streamed.
  */
-function settled(device: GPUDevice, tile: Tile, dims?: HeldDims): Tile {
+function settled(device: GPUDevice, cell: CellKind, tile: Tile, dims?: HeldDims): Tile {
   const unroll = tile.unroll ?? deviceUnroll(device);
   const hold = dims !== undefined ? forcedHold() ?? tile.held ?? holdsByDefault(device, dims) : false;
   const held = hold === 'forward' ? hold : hold === true;
-  const partials = tile.partials ?? devicePartials(device);
+  const partials = tile.partials ?? devicePartials(device, cell);
   const most = device.limits.maxComputeInvocationsPerWorkgroup;
   if (tile.threads > most) throw new Error(`tile ${tileKey(tile)} has ${tile.threads} threads per workgroup; this device allows ${most}: choose a tile with wg${most} or fewer`);
   if (partials % tileSplit(tile) !== 0) {
@@ -127,8 +142,8 @@ function settled(device: GPUDevice, tile: Tile, dims?: HeldDims): Tile {
 }
 
 /** The default tile (defaultTile) as the kernels on `device` run it for H units and D inputs. */
-export function defaultTileOn(device: GPUDevice, hidden: number, input?: number): Tile {
-  return settled(device, defaultTile(hidden), input === undefined ? undefined : { H: hidden, D: input });
+export function defaultTileOn(device: GPUDevice, cell: CellKind, hidden: number, input?: number): Tile {
+  return settled(device, cell, defaultTile(hidden), input === undefined ? undefined : { H: hidden, D: input });
 }
 
 /** Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads (512 split), 1 (then SPLITS) threads per unit. */
@@ -209,5 +224,5 @@ export function forcedTile(hidden: number): Tile | undefined {
  */
 export function tileFor(device: GPUDevice, cell: CellKind, layernorm: boolean, hidden: number, input?: number): Tile {
   const tile = forcedTile(hidden) ?? chosen.get(device)?.get(choiceKey(cell, layernorm, hidden)) ?? defaultTile(hidden);
-  return settled(device, tile, input === undefined ? undefined : { H: hidden, D: input });
+  return settled(device, cell, tile, input === undefined ? undefined : { H: hidden, D: input });
 }

@@ -108,7 +108,7 @@ function formatDoctor(r: DoctorReport): string {
       ? Object.entries(r.tiles.choices).map(([key, tile]) => `  ${key.padEnd(24)} ${tile}`)
       : [`  none tuned on this adapter yet: training uses the default tile (${tileKey(defaultTile(128))} at H=128) until it tunes one`]),
     `  dot products unrolled ${r.tiles.unroll} step${r.tiles.unroll === 1 ? '' : 's'} per loop pass${r.tiles.unroll === 1 ? ' (a CPU adapter: rolled loops compile faster and run as fast)' : ''}; LWIN_UNROLL forces one`,
-    `  dot products summed in ${r.tiles.partials === 1 ? 'one chain (a CPU adapter)' : `${r.tiles.partials} partial sums, shared by 2 or 4 threads per unit where the autotune picks a split tile (-s2, -s4)`}; LWIN_PARTIALS forces a count (it changes results within rounding)`,
+    `  dot products summed in ${r.tiles.partials === 1 ? 'one chain (a CPU adapter)' : `${r.tiles.partials} partial sums (gru and lstm: one chain), shared by 2 or 4 threads per unit where the autotune picks a split tile (-s2, -s4)`}; LWIN_PARTIALS forces a count (it changes results within rounding)`,
     `  weights ${r.tiles.holds ? 'held per thread for a whole dispatch (a CPU adapter, H + D ≤ 512)' : 'read from storage at every step unless the autotune picks a held tile (-p)'}; LWIN_HOLD=0|1 forces one`,
     'kernel checks',
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.shape}\n       ${c.detail}`),

@@ -133,7 +133,7 @@ export class RhoEngine {
     this.ratios = ctx.upload('rho/rate-ratios', ratios);
     const { cell, layernorm, hiddenSize, inputSize } = layout.config;
     // the training kernels' default tile (one sequence per thread group, K units per thread up to H = 1024)
-    this.variant = { cell, layernorm, tile: tile ?? defaultTileOn(ctx.device, hiddenSize, inputSize) };
+    this.variant = { cell, layernorm, tile: tile ?? defaultTileOn(ctx.device, cell, hiddenSize, inputSize) };
     this.program = rhoProgram(this.variant);
   }
 

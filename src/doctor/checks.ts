@@ -49,11 +49,12 @@ export function tinyLayout(cell: CellKind): ParamLayout {
  * lanes would run in lock-step anyway); a GPU's threads do not, so a race in their lane sums would show here.
  */
 export function splitCheckTiles(ctx: GpuContext): Tile[] {
-  if (devicePartials(ctx.device) < 4) return [];
+  const partials = devicePartials(ctx.device); // the one-gate cells' (gru and lstm sum in one chain by default on GPUs)
+  if (partials < 4) return [];
   const H = TINY.hidden;
   const two = makeTile(H, 1, 256, 2);
   const four = ctx.device.limits.maxComputeInvocationsPerWorkgroup >= 512 ? makeTile(H, 1, 512, 4) : undefined;
-  return [...(two ? [{ ...two, held: 'forward' as const }] : []), ...(four ? [{ ...four, held: true }] : [])];
+  return [...(two ? [{ ...two, held: 'forward' as const, partials }] : []), ...(four ? [{ ...four, held: true, partials }] : [])];
 }
 
 /** `check` of `cells` (gru and lstm) on each split tile of the device (splitCheckTiles); `named` puts the tile in a result. */

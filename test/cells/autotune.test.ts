@@ -3,8 +3,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gpuLikeContext, useGpu } from '../support/gpu.ts';
 import { memoryStorage } from '../../src/io/storage.ts';
+import { CELL_KINDS } from '../../src/model/index.ts';
 import { KERNEL_GENERATION, choiceKey, ensureTile, shortlist } from '../../src/cells/autotune.ts';
-import { chooseTile, defaultTile, defaultTileOn, tileFor } from '../../src/cells/tiles.ts';
+import { GPU_PARTIALS, chooseTile, defaultTile, defaultTileOn, devicePartials, gpuPartials, tileFor } from '../../src/cells/tiles.ts';
 import { tileKey } from '../../shaders/cells/tile.ts';
 
 const gpu = useGpu();
@@ -17,6 +18,19 @@ afterEach(() => {
 
 /** The key of the tile gru uses at H = 20, without the dot products' unroll (the device's, never tuned or cached). */
 const shapeInUse = () => tileKey({ ...tileFor(gpu.ctx.device, 'gru', true, 20), unroll: undefined });
+
+describe('partial sums per cell', () => {
+  afterEach(() => vi.unstubAllEnvs());
+  it('a GPU sums gru\'s and lstm\'s (3+ gate blocks) in one chain and the other cells in 8; a CPU adapter all in one', () => {
+    expect(Object.fromEntries(CELL_KINDS.map((c) => [c, gpuPartials(c)]))).toEqual({
+      const: GPU_PARTIALS, shared: GPU_PARTIALS, diag: GPU_PARTIALS, gru: 1, lstm: 1, linear: GPU_PARTIALS, rnn: GPU_PARTIALS, rnn_relu: GPU_PARTIALS, torch_gru: 1, torch_lstm: 1,
+    });
+    expect(gpuPartials()).toBe(GPU_PARTIALS);
+    expect(devicePartials(gpu.ctx.device, 'const')).toBe(1); // lavapipe
+    vi.stubEnv('LWIN_PARTIALS', '4');
+    expect(devicePartials(gpu.ctx.device, 'gru')).toBe(4);
+  });
+});
 
 describe('tile autotune', () => {
   it('on a GPU the shortlist holds each shape by columns and by rows, and held where it fits registers; a CPU adapter times columns only', () => {
@@ -122,6 +136,6 @@ describe('tile autotune', () => {
     expect(await cache.storage.read(cache.path)).toBeUndefined();
     vi.unstubAllEnvs();
     expect(await ensureTile(gpu.ctx, request, undefined, 'a')).toBeUndefined();
-    expect(tileFor(gpu.ctx.device, 'gru', true, 20)).toEqual(defaultTileOn(gpu.ctx.device, 20));
+    expect(tileFor(gpu.ctx.device, 'gru', true, 20)).toEqual(defaultTileOn(gpu.ctx.device, 'gru', 20));
   });
 });

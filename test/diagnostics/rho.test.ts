@@ -152,7 +152,7 @@ describe('rho: sizes and dispatch chunks', () => {
     const x = gaussianInputs(sizes.batch, sizes.steps, D, 7);
     const { stored } = await runForwardGpu(gpu.ctx, layout, params, x, sizes.batch, sizes.steps);
     const eta = adamLikeRates(layout, 9);
-    const tile = defaultTileOn(gpu.ctx.device, H);
+    const tile = defaultTileOn(gpu.ctx.device, layout.config.cell, H);
     expect(tile.unroll).toBe(1);
     // and with the forward step's weights held (shaders/cells/held-weights.ts, this adapter's default in studies)
     const held = { ...tile, held: true, dims: { H, D } };
@@ -170,7 +170,7 @@ describe('rho: sizes and dispatch chunks', () => {
   // as close to float64 as one chain. H = 12: a whole block and a guarded partial one; D = 3: the partial one alone.
   it.each(['gru', 'shared'] as CellKind[])('%s: 8 partial sums (a GPU\'s) match float64', async (cell) => {
     const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
-    await checkRho(layout, 'plain', { batch: 3, steps: 5 }, { tile: { ...defaultTileOn(gpu.ctx.device, H), partials: 8, unroll: 8 } });
+    await checkRho(layout, 'plain', { batch: 3, steps: 5 }, { tile: { ...defaultTileOn(gpu.ctx.device, cell, H), partials: 8, unroll: 8 } });
   });
 
   it.each(['gru', 'lstm', 'torch_lstm'] as CellKind[])('%s at H=520 (the default tile, four units per thread): SGD gives lr bitwise, AdamW-like ρ within the rates', async (cell) => {
