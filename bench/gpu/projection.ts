@@ -22,6 +22,12 @@ export function parseProgressLines(text: string): number[] {
   return seconds;
 }
 
+/** The phases each epoch line names, "(batches 1.12 s, evaluation 0.31 s)" (src/train/trainer.ts), '' where none. */
+export function progressPhases(text: string): string[] {
+  return text.split('\n').map((line) => line.trim()).filter((line) => /^lwin progress: \S+ \d+\/\d+ .*elapsed [\d.]+ s$/.test(line))
+    .map((line) => /^lwin progress: \S+ \d+\/\d+ \S+, loss \S+ \(([^)]*)\)/.exec(line)?.[1] ?? '');
+}
+
 export interface CellProjection {
   cell: string;
   /** One epoch of training batches, times the calibration factor. */

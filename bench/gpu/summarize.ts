@@ -15,7 +15,7 @@ import type { PeerBenchResult } from '../peers.ts';
 import type { DoctorReport } from '../../src/cli/doctor.ts';
 import type { KernelTiming } from '../../src/gpu/profiler.ts';
 import { formatBytes } from '../../src/gpu/memory.ts';
-import { parseProgressLines, projectPaperStudy, type StudyProjection } from './projection.ts';
+import { parseProgressLines, progressPhases, projectPaperStudy, type StudyProjection } from './projection.ts';
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -83,6 +83,7 @@ const torch = read<TorchFile>('torch.json');
 const peers = [...(read<PeersFile>('peers.json')?.peers ?? []), ...(read<PeersFile>('peers-paper.json')?.peers ?? [])];
 const study = read<StudyFile>('paper-run-study.json');
 const epochSeconds = parseProgressLines(text('paper-run.progress') ?? '');
+const epochPhases = progressPhases(text('paper-run.progress') ?? '');
 const epochSecondsBefore = parseProgressLines(text('paper-run-before.progress') ?? '');
 const paperBeforeLabel = text('paper-run-before.txt')?.trim();
 // The kit's manifest sits beside the bundle; run from the repository (tsx), the parts folder may carry one instead.
@@ -113,7 +114,7 @@ const summary = {
   cells: { bench: cellsBench, paper: cellsPaper, paperBefore: befores[0], paperBefores: befores, benchBefore: { label: benchBeforeLabel, cells: cellsBenchBefore }, stack: cellsStack },
   ab,
   diagnostics,
-  paperRun: { epochSeconds, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings, before: paperBeforeLabel && { label: paperBeforeLabel, epochSeconds: epochSecondsBefore } },
+  paperRun: { epochSeconds, epochPhases, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings, before: paperBeforeLabel && { label: paperBeforeLabel, epochSeconds: epochSecondsBefore } },
   torch,
   peers,
   peersBefore: { label: benchBeforeLabel, peers: peersBefore },
@@ -203,7 +204,7 @@ if (diagnostics.length) {
 }
 lines.push('## `lwin run --preset paper --cells gru --epochs 2`', '');
 lines.push(
-  `- epochs measured: ${epochSeconds.length ? epochSeconds.map((s, i) => `epoch ${i + 1} ${f(s)} s`).join(', ') : 'none (the run did not finish an epoch in its time)'}`,
+  `- epochs measured: ${epochSeconds.length ? epochSeconds.map((s, i) => `epoch ${i + 1} ${f(s)} s${epochPhases[i] ? ` (${epochPhases[i]})` : ''}`).join(', ') : 'none (the run did not finish an epoch in its time)'}`,
   `- ${study ? `finished in ${f(study.seconds)} s (${Object.entries(summary.paperRun.timings ?? {}).map(([k, v]) => `${k} ${f(v)} s`).join(', ')})` : 'stopped before the end (time budget); the projection uses the epochs above'}`,
   ...(paperBeforeLabel ? [`- with \`${paperBeforeLabel}\`: ${epochSecondsBefore.length ? epochSecondsBefore.map((s, i) => `epoch ${i + 1} ${f(s)} s`).join(', ') : 'no epoch finished in its time'}`] : []),
   '',

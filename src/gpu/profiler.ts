@@ -76,56 +76,77 @@ const COPY_DST = 0x8;
 const MAP_READ = 0x1;
 
 /**
- * Timestamp queries for one submitted step: a begin/end pair per profiled compute pass, resolved into a buffer
- * and read back after the submit. Query sets are reused between steps of the same size.
+ * Timestamp queries of one submitted step: a begin/end pair per profiled compute pass, resolved into a buffer and
+ * read back once the step is done. Each step in flight has its own slot (query set, resolve and read buffers): a
+ * trainer queues batch n + 1 while batch n runs (src/train/trainer.ts), and a shared read buffer would still be
+ * mapped, or waiting to be, when the next step's commands copy into it.
  */
-export class TimestampRecorder {
-  private querySet: GPUQuerySet | undefined;
-  private resolveBuffer: GPUBuffer | undefined;
-  private readBuffer: GPUBuffer | undefined;
-  private capacity = 0;
+export class TimestampSlot {
+  readonly querySet: GPUQuerySet;
+  private readonly resolveBuffer: GPUBuffer;
+  private readonly readBuffer: GPUBuffer;
 
-  constructor(private readonly device: GPUDevice) {}
-
-  /** Makes room for `passes` begin/end pairs. */
-  prepare(passes: number): void {
-    if (passes <= this.capacity) return;
-    this.destroy();
-    this.capacity = Math.max(64, 2 ** Math.ceil(Math.log2(passes)));
-    const count = 2 * this.capacity;
-    this.querySet = this.device.createQuerySet({ label: 'profiler/timestamps', type: 'timestamp', count });
-    this.resolveBuffer = this.device.createBuffer({ label: 'profiler/resolve', size: 8 * count, usage: QUERY_RESOLVE | COPY_SRC });
-    this.readBuffer = this.device.createBuffer({ label: 'profiler/read', size: 8 * count, usage: MAP_READ | COPY_DST });
+  constructor(device: GPUDevice, readonly capacity: number) {
+    const count = 2 * capacity;
+    this.querySet = device.createQuerySet({ label: 'profiler/timestamps', type: 'timestamp', count });
+    this.resolveBuffer = device.createBuffer({ label: 'profiler/resolve', size: 8 * count, usage: QUERY_RESOLVE | COPY_SRC });
+    this.readBuffer = device.createBuffer({ label: 'profiler/read', size: 8 * count, usage: MAP_READ | COPY_DST });
   }
 
   passWrites(index: number): GPUComputePassTimestampWrites {
-    return { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * index, endOfPassWriteIndex: 2 * index + 1 };
+    return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * index, endOfPassWriteIndex: 2 * index + 1 };
   }
 
   encodeResolve(encoder: GPUCommandEncoder, passes: number): void {
     if (passes === 0) return;
-    encoder.resolveQuerySet(this.querySet!, 0, 2 * passes, this.resolveBuffer!, 0);
-    encoder.copyBufferToBuffer(this.resolveBuffer!, 0, this.readBuffer!, 0, 16 * passes);
+    encoder.resolveQuerySet(this.querySet, 0, 2 * passes, this.resolveBuffer, 0);
+    encoder.copyBufferToBuffer(this.resolveBuffer, 0, this.readBuffer, 0, 16 * passes);
   }
 
   /** Durations in ns of the first `passes` passes, after the submit that resolved them. */
   async read(passes: number): Promise<number[]> {
     if (passes === 0) return [];
-    await this.readBuffer!.mapAsync(MAP_READ, 0, 16 * passes);
+    await this.readBuffer.mapAsync(MAP_READ, 0, 16 * passes);
     try {
-      const stamps = new BigUint64Array(this.readBuffer!.getMappedRange(0, 16 * passes));
+      const stamps = new BigUint64Array(this.readBuffer.getMappedRange(0, 16 * passes));
       const out: number[] = [];
       for (let i = 0; i < passes; i++) out.push(Number(stamps[2 * i + 1]! - stamps[2 * i]!));
       return out;
     } finally {
-      this.readBuffer!.unmap();
+      this.readBuffer.unmap();
     }
   }
 
   destroy(): void {
-    this.querySet?.destroy();
-    this.resolveBuffer?.destroy();
-    this.readBuffer?.destroy();
-    this.capacity = 0;
+    this.querySet.destroy();
+    this.resolveBuffer.destroy();
+    this.readBuffer.destroy();
+  }
+}
+
+/** The slots of a context's profiled steps: one per step in flight, kept between steps (sized for the largest so far). */
+export class TimestampRecorder {
+  private idle: TimestampSlot[] = [];
+  private capacity = 64;
+
+  constructor(private readonly device: GPUDevice) {}
+
+  /** A slot with room for `passes` begin/end pairs, for one step until release. */
+  acquire(passes: number): TimestampSlot {
+    if (passes > this.capacity) {
+      this.capacity = 2 ** Math.ceil(Math.log2(passes));
+      for (const slot of this.idle.splice(0)) slot.destroy();
+    }
+    return this.idle.pop() ?? new TimestampSlot(this.device, this.capacity);
+  }
+
+  /** Takes back a step's slot once its timestamps are read (one too small for later steps is dropped). */
+  release(slot: TimestampSlot): void {
+    if (slot.capacity < this.capacity) slot.destroy();
+    else this.idle.push(slot);
+  }
+
+  destroy(): void {
+    for (const slot of this.idle.splice(0)) slot.destroy();
   }
 }

@@ -1,7 +1,7 @@
 // One logical step (a mini-batch, a diagnostic batch, a kernel test): many dispatches, one command encoder, one submit.
 import type { AnyWgslStruct, InferInput } from 'typegpu/data';
 import { programLabel, type KernelProgram } from './pipelines.ts';
-import type { Profiler, TimestampRecorder } from './profiler.ts';
+import type { Profiler, TimestampRecorder, TimestampSlot } from './profiler.ts';
 import { orderBindings, type Program, type UniformValues, type Workgroups } from './program.ts';
 import { withErrorScopes } from './errors.ts';
 import { align4, type BoundAs, type StagingPool } from './buffers.ts';
@@ -201,8 +201,10 @@ export class Step {
       // these (its clears included), so a trainer can record the next batch while the device works on this one
       // without a second step's scratch in memory.
       this.ctx.releaseScratch(this.scratchBuffers.splice(0));
-      if (profiler && this.ctx.timestamps) {
-        const durations = await this.ctx.timestamps.read(this.profiledPasses);
+      if (profiler && this.slot) {
+        const durations = await this.slot.read(this.profiledPasses);
+        this.ctx.timestamps!.release(this.slot);
+        this.slot = undefined;
         this.dispatchNames().forEach((name, i) => profiler.record(name, durations[i]!));
       }
       await this.ctx.device.queue.onSubmittedWorkDone();
@@ -214,12 +216,16 @@ export class Step {
       await this.ctx.explain(error, during);
     } finally {
       this.markQueued();
+      this.slot?.destroy(); // a failed step's: not reused
+      this.slot = undefined;
       for (const b of this.transient) b.destroy();
       for (const { buffer } of this.scratchBuffers) buffer.destroy(); // a failed step's: not reused
     }
   }
 
   private profiledPasses = 0;
+  /** This step's timestamp queries, while it is profiled and in flight. */
+  private slot: TimestampSlot | undefined;
 
   private dispatchNames(): string[] {
     return this.ops.filter((op): op is DispatchOp => op.kind === 'dispatch').map((op) => op.program.name);
@@ -241,8 +247,7 @@ export class Step {
     });
   }
 
-  private encodeOps(encoder: GPUCommandEncoder, ops: Op[], pipelines: Map<KernelProgram, GPUComputePipeline>): void {
-    const timestamps = this.ctx.profiler ? this.ctx.timestamps : undefined;
+  private encodeOps(encoder: GPUCommandEncoder, ops: Op[], pipelines: Map<KernelProgram, GPUComputePipeline>, timestamps?: TimestampSlot): void {
     let pass: GPUComputePassEncoder | undefined;
     const endPass = () => {
       pass?.end();
@@ -271,14 +276,12 @@ export class Step {
 
   private encodeAndSubmit(pipelines: Map<KernelProgram, GPUComputePipeline>): void {
     const encoder = this.ctx.device.createCommandEncoder({ label: this.label });
-    const timestamps = this.ctx.profiler ? this.ctx.timestamps : undefined;
-    timestamps?.prepare(this.dispatchCount);
-    this.encodeOps(encoder, this.ops, pipelines);
-    timestamps?.encodeResolve(encoder, this.profiledPasses);
+    // A profiled step's timestamps go to a slot of its own, so the next step may be queued while this one runs.
+    this.slot = this.ctx.profiler && this.ctx.timestamps ? this.ctx.timestamps.acquire(this.dispatchCount) : undefined;
+    this.encodeOps(encoder, this.ops, pipelines, this.slot);
+    this.slot?.encodeResolve(encoder, this.profiledPasses);
     this.ctx.device.queue.submit([encoder.finish()]);
-    // A profiled step counts as queued once its timestamps are read (submit's finally): the profiler's one readback
-    // buffer must be unmapped before the next step's submit uses it.
-    if (!timestamps) this.markQueued();
+    this.markQueued();
   }
 
   /** Without timestamp queries: each dispatch is submitted alone and timed on the host (includes submit overhead). */

@@ -152,6 +152,9 @@ async function trainCell(ctx: GpuContext, config: StudyConfig, cell: CellKind, d
   const trained = await train(ctx, trainConfig, data.training, { sink, resume: options.resume, progress: trainingEvents(cell, emit), onEpochEnd, log });
   try {
     timings.train = (performance.now() - t0) / 1000;
+    // where training's time went (this run's epochs: a resumed cell's earlier ones are not counted)
+    const { batches, evaluation, checkpoints } = trained.phaseSeconds;
+    Object.assign(timings, { train_batches: batches, train_evaluation: evaluation, train_checkpoints: checkpoints });
     const state = await trained.optimizer.saveState();
     const meta = { lwin_version: LWIN_VERSION, epochs: String(trained.epochsRun) };
     await storage.write(joinPath(dir, names.weights), writeSafetensors(trained.layout, trained.params, { metadata: meta }));

@@ -54,7 +54,8 @@ export function terminalProgress(unit = 'epochs'): Progress {
 }
 
 /**
- * One line per update: `lwin progress: <label> <done>/<total> <unit>, loss L, R <unit>/s, ETA E s, elapsed S s`.
+ * One line per update: `lwin progress: <label> <done>/<total> <unit>, loss L (phases), R <unit>/s, ETA E s, elapsed S s`
+ * (phases: where a training epoch's time went, e.g. `batches 1.12 s, evaluation 0.31 s`).
  * The elapsed time counts from `start`, so a reader can take the time of each unit from consecutive lines.
  */
 export function lineProgress(unit: string, write: (line: string) => void): Progress {
@@ -73,7 +74,8 @@ export function lineProgress(unit: string, write: (line: string) => void): Progr
       const perUnit = done > clock.first ? seconds / (done - clock.first) : NaN;
       const eta = Number.isFinite(perUnit) ? `${(perUnit * (total - done)).toFixed(0)} s` : '-';
       const loss = values.loss ? `, loss ${values.loss}` : '';
-      write(`lwin progress: ${label} ${done}/${total} ${unit}${loss}, ${clock.rate(done)}, ETA ${eta}, elapsed ${seconds.toFixed(2)} s`);
+      const phases = values.phases ? ` (${values.phases})` : '';
+      write(`lwin progress: ${label} ${done}/${total} ${unit}${loss}${phases}, ${clock.rate(done)}, ETA ${eta}, elapsed ${seconds.toFixed(2)} s`);
     },
     stop() {},
   };

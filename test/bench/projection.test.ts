@@ -1,7 +1,8 @@
 // The GPU kit's arithmetic: epoch times read back from progress lines, and the paper-study projection.
 import { describe, expect, it } from 'vitest';
 import { lineProgress } from '../../src/train/progress.ts';
-import { parseProgressLines, projectPaperStudy } from '../../bench/gpu/projection.ts';
+import { parseProgressLines, progressPhases, projectPaperStudy } from '../../bench/gpu/projection.ts';
+import { describePhases } from '../../src/train/trainer.ts';
 import type { CellBenchResult } from '../../bench/cells.ts';
 import type { DiagnosticsBenchResult } from '../../bench/diagnostics.ts';
 
@@ -13,10 +14,13 @@ describe('progress lines', () => {
     await new Promise((r) => setTimeout(r, 30));
     progress.update(1, { loss: '0.5' });
     await new Promise((r) => setTimeout(r, 60));
-    progress.update(2, { loss: '0.4' });
+    progress.update(2, { loss: '0.4', phases: describePhases({ batches: 1.234, evaluation: 0.3, epochEnd: 0.001, checkpoints: 0 }) });
     progress.stop();
     expect(lines[0]).toBe('lwin progress: gru 0/3 epochs, started');
     expect(lines[1]).toMatch(/^lwin progress: gru 1\/3 epochs, loss 0\.5, [\d.]+ epochs\/s, ETA \d+ s, elapsed [\d.]+ s$/);
+    // the phases above 5 ms, in the line and read back
+    expect(lines[2]).toMatch(/^lwin progress: gru 2\/3 epochs, loss 0\.4 \(batches 1\.23 s, evaluation 0\.30 s\), [\d.]+ epochs\/s, ETA \d+ s, elapsed [\d.]+ s$/);
+    expect(progressPhases(lines.join('\n'))).toEqual(['', 'batches 1.23 s, evaluation 0.30 s']);
     const seconds = parseProgressLines(lines.join('\n'));
     expect(seconds).toHaveLength(2);
     expect(seconds[0]).toBeGreaterThanOrEqual(0.025);

@@ -207,6 +207,33 @@ describe('profiler', () => {
     }
   });
 
+  it('queues a profiled step as soon as it is submitted, so the next can run behind it, each timed in its own slot', async () => {
+    const own = await acquireDevice();
+    try {
+      const ctx = new GpuContext(own.device, { adapter: own.adapter, profile: true });
+      if (!ctx.timestamps) return; // an adapter without timestamp queries times each dispatch by itself
+      const shape = { batch: 2, m: 16, k: 16, n: 16 };
+      const { a, b } = matmulInputs(shape, 3, false);
+      const bufs = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.storage('c', 2 * 16 * 16 * 4) };
+      // As the trainer does: step 2 is recorded and submitted once step 1 is queued, before step 1 is awaited.
+      const first = ctx.step('first');
+      recordMatmul(first, shape, bufs, { strategy: 'direct', transposeB: false, bias: false });
+      const done1 = first.submit();
+      await first.queued;
+      // queued before its timestamps are read (until 11-27 it waited for them, and so for the whole step)
+      expect(ctx.profiler!.report().kernels).toEqual([]);
+      const second = ctx.step('second');
+      for (let i = 0; i < 2; i++) recordMatmul(second, shape, bufs, { strategy: 'direct', transposeB: false, bias: false });
+      second.run(copyProgram, { src: bufs.a, dst: bufs.c }, undefined, { groups: 8 });
+      await Promise.all([done1, second.submit()]);
+      const byName = Object.fromEntries(ctx.profiler!.report().kernels.map((k) => [k.name, k]));
+      expect(byName['matmul']!.calls).toBe(3);
+      expect(byName['test_copy']!.calls).toBe(1);
+    } finally {
+      own.release();
+    }
+  });
+
   it('falls back to wall-clock timing on a device without timestamp-query', async () => {
     const entry = await openGpu();
     const adapter = (await entry.gpu.requestAdapter())!;

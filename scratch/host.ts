@@ -1,0 +1,14 @@
+import { PAPER_PRESET } from '../src/study/config.ts';
+import { taskStudyData as studyData } from '../src/study/task-data.ts';
+import { gatherBatch } from '../src/data/batches.ts';
+const t0 = performance.now();
+const data = studyData(PAPER_PRESET as never);
+console.log('setup', (performance.now() - t0).toFixed(0), 'ms');
+const set = data.training.train;
+const t1 = performance.now();
+for (let e = 1; e <= 3; e++) data.training.validation(e);
+console.log('validation set x3', ((performance.now() - t1) / 3).toFixed(0), 'ms each');
+const order = Uint32Array.from({ length: set.count }, (_, i) => (i * 7919) % set.count);
+const t2 = performance.now();
+for (let b = 0; b < 16; b++) gatherBatch(set, order.subarray(b * 500, b * 500 + 500));
+console.log('gather x16', ((performance.now() - t2) / 16).toFixed(1), 'ms each');
