@@ -14,9 +14,12 @@ const REPO = resolve(import.meta.dirname, '../..');
 const unavailable = clusterUnavailable();
 if (unavailable) console.warn(`test/study/slurm-cluster.test.ts skipped: ${unavailable}`);
 
-/** Seconds per study on lavapipe; eight epochs with a checkpoint each leave time to cancel a task mid-training. */
+/**
+ * Seconds per study on lavapipe; 32 epochs with a checkpoint each leave time to cancel a task mid-training (with 8,
+ * once training kept a batch in flight, a loaded machine's scancel arrived after the study had finished).
+ */
 const TINY = [
-  '--seeds', '212,1001', '--cells', 'const,gru', '--epochs', '8', '--checkpoint-every', '1', '--gate-log-every', '1',
+  '--seeds', '212,1001', '--cells', 'const,gru', '--epochs', '32', '--checkpoint-every', '1', '--gate-log-every', '1',
   '--steps', '32', '--input-size', '4', '--task-lags', '4,8', '--task-coeffs', '0.6,0.5', '--train-sequences', '64',
   '--diag-sequences', '32', '--hidden', '8', '--batch', '32', '--lag-max', '16', '--num-lags', '4', '--budgets', '25,50,100',
   '--transport-samples', '4',
