@@ -26,11 +26,11 @@
 // (what lets a GPU hold gru's forward weights at the paper size: `-pf`) and S times the threads. Every lane computes its unit's whole
 // step from the same sums; lane 0 alone writes (`lead` in perComponent, the setters, unit_sum).
 //
-// Workgroup vectors: hbuf, abuf (and the tangent's vbuf) hold [unit][group], a group's R sequences of a unit side by
-// side as one vector (GROUPED below), and so does each adjoint block of dbuf: a dot product's step loads the
-// group's R values of h_j (or δ_j) with one vector load. unit_sum's scratch `red` (and what shares its memory) is
-// [slot][unit] floats. unit_sum takes one barrier per level of its tree but the last, which every thread sums
-// itself from `rtop` (unitSumTop): two barriers at H ≤ 64 instead of four, the same additions in the same order.
+// Workgroup vectors: hbuf, abuf, unit_sum's red (and the tangent's vbuf) hold [unit][group], a group's R sequences
+// of a unit side by side as one vector (GROUPED below), and so does each adjoint block of dbuf: a dot product's
+// step loads the group's R values of h_j (or δ_j) with one vector load, and each step of unit_sum's tree adds them
+// as one vector. unit_sum takes one barrier per level of its tree but the last, which every thread sums itself from
+// `rtop` (unitSumTop): two barriers at H ≤ 64 instead of four, the same additions in the same order.
 //
 // The tangent and ρ kernels use the default tile (R = 1, K units per thread as H needs); the training kernels choose
 // R, K and the workgroup size per adapter (src/cells/tiles.ts). Every kernel reads x [B, T, D] from storage.
@@ -212,8 +212,8 @@ export function tileFma(tile: Tile, w: string, x: string, s: string, acc = 'acc'
 
 /**
  * What the helpers of a tile are written with: its components, the distinct sequences r and unit blocks k among
- * them, and the WGSL lets of the thread's units (u<k>, clamped into [0, H)), of its sequences' rows of hbuf-shaped
- * vectors (b<r>) and of their rows of x at step tt (x<r>).
+ * them, and the WGSL lets of the thread's units (u<k>, clamped into [0, H)) and of its sequences' rows of x at step tt
+ * (x<r>).
  */
 export function tileIndices(tile: Tile) {
   const comps = components(tile);
@@ -222,7 +222,6 @@ export function tileIndices(tile: Tile) {
   return {
     comps, rs, ks,
     unitLets: ks.map((k) => `let u${k} = unit_at(${k}u);`).join(' '),
-    slotLets: rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT;`).join(' '),
     xRows: rs.map((r) => `let x${r} = (min(tseq0 + ${r}u, params.batch - 1u) * params.T + tt) * params.D;`).join(' '),
   };
 }
@@ -254,10 +253,10 @@ export function perComponent(tile: Tile, f: (p: { c: number; r: number; k: numbe
 /**
  * The workgroup vectors laid out by groups: [unit][group], each entry a groupVector of the group's TR sequences, so
  * that a dot product's step loads h_j of all its sequences at once (on lavapipe a workgroup-memory load costs what its
- * multiply-adds do: one vector load for four scalar ones made a dot product 1.4–2× faster). The others (red and what
- * shares its memory, spare) are [slot][unit] floats.
+ * multiply-adds do: one vector load for four scalar ones made a dot product 1.4–2× faster; with red grouped too,
+ * const's training step took 16% less time). ρ's `spare` and lane_sum's `tpart` are [slot][unit] floats.
  */
-const GROUPED = new Set(['hbuf', 'abuf', 'vbuf']);
+const GROUPED = new Set(['hbuf', 'abuf', 'vbuf', 'red']);
 
 /**
  * The groupVector of unit `unit` of grouped workgroup vector `array` (or of an adjoint block of dbuf, `unit` counted
@@ -360,7 +359,7 @@ fn lane_sum(v: V) -> V {
  */
 export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: boolean; rows?: RowWeights | 'none' }): string {
   const n = tileWidth(tile);
-  const { comps, rs, ks, unitLets, slotLets, xRows } = tileIndices(tile);
+  const { comps, rs, ks, unitLets, xRows } = tileIndices(tile);
   const V = n === 1 ? 'f32' : `vec${n}<f32>`;
   // With one thread group per workgroup the group's sequence slots are compile-time constants: a CPU adapter then
   // sees h_{t-1}'s loads as uniform across its SIMD lanes (one load and a broadcast instead of a gather).
@@ -403,38 +402,41 @@ ${dotLoop('params.D', unroll, (d, s) => ({
   // gives the same sums bit for bit. With `rtop` (unitSumTop) the tree's last level is summed by every thread from
   // rtop, one of two sets taken by turns, instead of by one thread into red and read back after two more barriers:
   // the same additions in the same order, with one barrier per level before it (THT = 64: 2 barriers, not 4).
+  // red and rtop are grouped (GROUPED): each step of the tree adds a group's TR sequences as one vector.
   const tree = sumLevels(tileUnits(tile));
   const top = unitSumTop(tile);
   const [topFan] = tree.length > 0 ? tree[tree.length - 1]! : [1];
-  const topAt = (r: number, u: string) => `rtop[top + (tslot0 + ${r}u) * ${topFan}u + ${u}]`;
+  const topAt = (u: string) => `rtop[top + (${u}) * TGROUPS + tslot0 / TR]`;
   // Units' values go to rtop directly when no level comes before the last.
-  const writeTo = (c: Component) => (top > 0 && tree.length <= 1 ? topAt(c.r, `tq + ${c.k}u * THP`) : `red[(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP]`);
-  const sumWrites = leadOnly(tile, comps.map((c) => `${writeTo(c)} = ${component(tile, 'v', c.c)};`).join('\n  '));
-  const level = ([fan, rest]: [number, number], into: (r: number) => string) => `${leadOnly(tile, `for (var u = tq; u < ${rest}u; u += THP) {
-    ${rs.map((r) => `let b${r} = (tslot0 + ${r}u) * THT + u;\n    ${into(r)} = ${Array.from({ length: fan }, (_, i) => `red[b${r} + ${i * rest}u]`).join(' + ')};`).join('\n    ')}
+  const writeTo = (unit: string) => (top > 0 && tree.length <= 1 ? topAt(unit) : groupLoad('red', unit));
+  const sumWrites = leadOnly(tile, ks.map((k) => `${writeTo(`tq + ${k}u * THP`)} = ${groupValue(tile, 'v', k)};`).join('\n  '));
+  const level = ([fan, rest]: [number, number], into: string) => `${leadOnly(tile, `for (var u = tq; u < ${rest}u; u += THP) {
+    ${into} = ${Array.from({ length: fan }, (_, i) => groupLoad('red', `u + ${i * rest}u`)).join(' + ')};
   }`)}
   workgroupBarrier();`;
+  const asV = (total: string) => (tile.K === 1 ? total : vec(comps.map((c) => groupComponent(tile, total, c.r))));
   const unitSumBody =
     top > 0
-      ? `let top = rpar * TSLOTS * ${topFan}u;
+      ? `let top = rpar * TGROUPS * ${topFan}u;
   rpar = 1u - rpar;
   ${sumWrites}
   workgroupBarrier();
-  ${tree.slice(0, -1).map((l, i) => level(l, (r) => (i === tree.length - 2 ? topAt(r, 'u') : `red[b${r}]`))).join('\n  ')}
-  return ${vec(comps.map((c) => Array.from({ length: topFan }, (_, i) => topAt(c.r, `${i}u`)).join(' + ')))};`
+  ${tree.slice(0, -1).map((l, i) => level(l, i === tree.length - 2 ? topAt('u') : groupLoad('red', 'u'))).join('\n  ')}
+  let total = ${Array.from({ length: topFan }, (_, i) => topAt(`${i}u`)).join(' + ')};
+  return ${asV('total')};`
       : `${sumWrites}
   workgroupBarrier();
-  ${tree.map((l) => level(l, (r) => `red[b${r}]`)).join('\n  ')}
-  ${rs.map((r) => `let total${r} = red[(tslot0 + ${r}u) * THT];`).join(' ')}
+  ${tree.map((l) => level(l, groupLoad('red', 'u'))).join('\n  ')}
+  let total = ${groupLoad('red', '0u')};
   workgroupBarrier();
-  return ${vec(comps.map((c) => `total${c.r}`))};`;
+  return ${asV('total')};`;
   const blocks = options.dbufBlocks ?? 0;
   const arrays = options.arrays
     ? `
 var<workgroup> hbuf: array<${groupVector(tile)}, TGROUPS * THT>; // h_{t-1} of the workgroup's sequences, [unit][group] (GROUPED)
 var<workgroup> abuf: array<${groupVector(tile)}, TGROUPS * THT>; // a second per-unit vector (gru: r ⊙ h_{t-1}), laid out as hbuf
-var<workgroup> red: array<f32, TSLOTS * THT>;  // unit_sum scratch, [slot][unit]${top > 0 ? `
-var<workgroup> rtop: array<f32, ${top}u>; // unit_sum's last level, two sets by turns, [set][slot][${topFan}]
+var<workgroup> red: array<${groupVector(tile)}, TGROUPS * THT>; // unit_sum's scratch (and the tangent's ubuf, ρ's n̂), laid out as hbuf${top > 0 ? `
+var<workgroup> rtop: array<${groupVector(tile)}, ${top / tile.R}u>; // unit_sum's last level, two sets by turns, [set][${topFan}][group]
 var<private> rpar: u32; // the set unit_sum writes next` : ''}${split > 1 ? `
 var<workgroup> tpart: array<f32, 2u * TS * TSLOTS * THT>; // lane_sum's lanes' values, two sets by turns, [set][lane][slot][unit]
 var<private> tpar: u32; // the set lane_sum writes next` : ''}`

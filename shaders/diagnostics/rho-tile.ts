@@ -12,7 +12,7 @@ import { groupComponent, groupLoad, tileIndices, tileSetter, tileSplit, tileSums
  */
 export function rhoHelpers(tile: Tile, spare: boolean): string {
   if (tileSplit(tile) > 1) throw new Error('the ρ kernels run unsplit tiles (one thread per unit)');
-  const { comps, rs, ks, unitLets, slotLets, xRows } = tileIndices(tile);
+  const { comps, rs, ks, unitLets, xRows } = tileIndices(tile);
   const unroll = tileUnroll(tile);
   const sums = tileSums(tile);
   const add = (a: string, b: string) => `p2_add(${a}, ${b})`;
@@ -85,11 +85,11 @@ fn tanh_rel(a: V) -> V {
 // candidate rows' rate sums (in hbuf, abuf; n̂ in red). One pass over the sequence's units per component.
 fn ln_projected_rates(n_q: V) -> P2 {
   ${unitLets}
-  ${slotLets}
   let inv_h = 1.0 / f32(params.H);
   var acc = P2(V(0.0), V(0.0));
   for (var j = 0u; j < params.H; j++) {
-    let e = ${vec(comps.map((c) => `select(0.0, 1.0, j == u${c.k})`))} - inv_h - n_q * ${vec(comps.map((c) => `red[b${c.r} + j]`))} * inv_h;
+    let rg = ${groupLoad('red', 'j')};
+    let e = ${vec(comps.map((c) => `select(0.0, 1.0, j == u${c.k})`))} - inv_h - n_q * ${vec(comps.map((c) => groupComponent(tile, 'rg', c.r)))} * inv_h;
     let hg = ${groupLoad('hbuf', 'j')};
     let ag = ${groupLoad('abuf', 'j')};
     acc = p2_fma(e * e, P2(${vec(comps.map((c) => groupComponent(tile, 'hg', c.r)))}, ${vec(comps.map((c) => groupComponent(tile, 'ag', c.r)))}), acc);

@@ -175,7 +175,7 @@ function gruRho(c: StepContext): CellRho {
     let base = tslot0 * THT;
     for (var i = 0u; i < params.H; i++) {
       let w = pcol(${uh} + i * params.H);
-      col = p2_fma(V(inv_h), P2(w, w * V(red[base + i])), col);
+      col = p2_fma(V(inv_h), P2(w, w * V(${groupLoad('red', 'i')})), col);
     }
   }`
     : '';
@@ -193,7 +193,7 @@ function gruRho(c: StepContext): CellRho {
   {
     let base = tslot0 * THT;
     for (var j = 0u; j < params.H; j++) {
-      let m = prow(${uh}, j)${layernorm ? ` - V(red[base + j]) - ln.n * V(spare[base + j])` : ''};
+      let m = prow(${uh}, j)${layernorm ? ` - V(${groupLoad('red', 'j')}) - ln.n * V(spare[base + j])` : ''};
       reset_sum = p2_fma(m * m, P2(V(${groupLoad('hbuf', 'j')}), V(${groupLoad('abuf', 'j')})), reset_sum);
     }
   }

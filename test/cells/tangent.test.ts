@@ -189,7 +189,9 @@ describe('tangent: sizes and dispatch chunks', () => {
     } finally {
       vi.unstubAllEnvs();
     }
-  });
+    // Three forms of a big kernel for LLVM to compile: lstm's took 33 s alone with a cold shader cache, up to ~3×
+    // that beside the suite's other worker.
+  }, 300_000);
 
   // GPUs sum the dot products in 8 partials (src/cells/tiles.ts devicePartials; this adapter: 1): another order,
   // as close to float64; held and streamed weights, rolled and unrolled loops, then give the same bits as each other

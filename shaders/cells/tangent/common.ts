@@ -23,7 +23,7 @@ import { groupVector, slotLoads, tileFma, tileGetter, tileIndices, tileSetter, t
  */
 export function tangentPrelude(tile: Tile, inputTangent: boolean): string {
   if (tileSplit(tile) > 1) throw new Error('the tangent kernels run unsplit tiles (one thread per unit)');
-  const { comps, rs, ks, unitLets, slotLets, xRows } = tileIndices(tile);
+  const { comps, rs, ks, unitLets, xRows } = tileIndices(tile);
   const unroll = tileUnroll(tile);
   const sums = tileSums(tile);
   const xDot = (name: string, perUnit: boolean) => `
