@@ -51,7 +51,8 @@ export const GRAD_UNROLL = 4;
 
 /**
  * Rows whose outer products a thread adds with plain fused multiply-adds before one compensated (TwoSum) step takes
- * their sum into its (hi, lo) pair: GRAD_BLOCK on a GPU, 1 on a CPU adapter; LWIN_GRAD_BLOCK forces one. TwoSum
+ * their sum into its (hi, lo) pair: GRAD_BLOCK on a GPU, 1 on a CPU adapter; LWIN_GRAD_BLOCK forces one (1–16, for
+ * A/B benches: blocks larger than the unroll run a rolled loop, so pair 8 with LWIN_GRAD_UNROLL=8). TwoSum
  * costs ~10 operations where a product costs one, which bounds this kernel on a GPU (an H200 ran a gru batch's
  * weight gradients at ~36% of its peak operations); per block of 4 it costs a quarter. A block's own rounding is
  * ≤ 3u of its terms' magnitudes, where each product's rounding already costs u. On lavapipe, bound by its loads,
@@ -61,7 +62,7 @@ export const GRAD_UNROLL = 4;
  * group. Bias and LayerNorm sums (`ones`) add exact terms and stay compensated row by row.
  */
 export function gradBlock(softwareAdapter: boolean): number {
-  return envChoice('LWIN_GRAD_BLOCK', [1, GRAD_BLOCK], `rows of outer products per compensated step of the weight gradients; default ${GRAD_BLOCK} on GPUs, 1 on CPU adapters`) ?? (softwareAdapter ? 1 : GRAD_BLOCK);
+  return envChoice('LWIN_GRAD_BLOCK', [1, 2, 4, 8, 16], `rows of outer products per compensated step of the weight gradients; default ${GRAD_BLOCK} on GPUs, 1 on CPU adapters`) ?? (softwareAdapter ? 1 : GRAD_BLOCK);
 }
 export const GRAD_BLOCK = 4;
 
