@@ -6,13 +6,12 @@
 // to round, and the table gives each variant's median GPU time over the rounds and its ratio to the first variant.
 import type { GpuContext } from '../src/gpu/index.ts';
 import type { ProfileReport } from '../src/gpu/profiler.ts';
-import { buildLayout, cellLayerNorm, initParams, type CellKind } from '../src/model/index.ts';
+import { buildLayout, cellLayerNorm, type CellKind } from '../src/model/index.ts';
 import { recordBatchGradient } from '../src/cells/backward.ts';
 import { ensureTile } from '../src/cells/autotune.ts';
 import { tileFor } from '../src/cells/tiles.ts';
 import { tileKey } from '../shaders/cells/tile.ts';
-import { Rng } from '../src/util/random.ts';
-import type { CellBenchSize } from './cells.ts';
+import { stepBuffers, type CellBenchSize } from './cells.ts';
 
 /** The kernels a training step's GPU time is split into in the table (the rest is reductions, residuals, clears). */
 const PARTS = { forward: 'forward_', backward: 'backward_', weights: 'weight_grad' } as const;
@@ -70,13 +69,7 @@ const partMs = (report: ProfileReport, prefix: string) => report.kernels.filter(
 async function abCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, variants: readonly string[], rounds: number): Promise<AbResult> {
   const { batch: B, steps: T, hidden: H, input: D } = size;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
-  const rng = new Rng(1);
-  const b = {
-    params: ctx.upload('ab/P', Float32Array.from(initParams(layout, { seed: 1 }))),
-    x: ctx.upload('ab/x', Float32Array.from({ length: B * T * D }, () => rng.normal())),
-    y: ctx.upload('ab/y', Float32Array.from({ length: B * T }, () => rng.normal())),
-    yhat: ctx.storage('ab/yhat', B * T * 4), grad: ctx.storage('ab/grad', layout.totalSize * 4), loss: ctx.storage('ab/loss', 4),
-  };
+  const b = stepBuffers(ctx, layout, B, T, 'ab');
   const request = { cell, layernorm: layout.config.layernorm, hidden: H, input: D, batch: B };
   const results: AbVariant[] = variants.map((env) => ({ env, tile: '', gpuMs: [], partsMs: { forward: [], backward: [], weights: [] } }));
   const profiler = ctx.profiler!;

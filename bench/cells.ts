@@ -3,7 +3,7 @@
 // Overhead = wall time of an unprofiled call minus the GPU time the kernels account for, as a share of the wall
 // time: dispatch, submit, readback and (on a software adapter) scheduling that is not arithmetic.
 import { GpuContext, formatBytes, formatProfile } from '../src/gpu/index.ts';
-import { buildLayout, cellLayerNorm, initParams, type CellKind } from '../src/model/index.ts';
+import { buildLayout, cellLayerNorm, initParams, type CellKind, type ParamLayout } from '../src/model/index.ts';
 import { OWN_CELL_KINDS, isTorchCell } from '../src/model/cells.ts';
 import { recordBatchGradient } from '../src/cells/backward.ts';
 import { GpuOptimizer } from '../src/train/optim/index.ts';
@@ -76,15 +76,9 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   // The tile training would use: autotuned (or cached, or LWIN_TILE); the default without a cache.
   const choice = await ensureTile(ctx, { cell, layernorm: layout.config.layernorm, hidden: H, input: D, batch: B });
   const tile = tileKey(tileFor(ctx.device, cell, layout.config.layernorm, H, D));
-  const rng = new Rng(1);
   const before = ctx.memory.live;
   ctx.memory.resetPeak();
-  const b = {
-    params: ctx.upload('bench/P', Float32Array.from(initParams(layout, { seed: 1 }))),
-    x: ctx.upload('bench/x', Float32Array.from({ length: B * T * D }, () => rng.normal())),
-    y: ctx.upload('bench/y', Float32Array.from({ length: B * T }, () => rng.normal())),
-    yhat: ctx.storage('bench/yhat', B * T * 4), grad: ctx.storage('bench/grad', layout.totalSize * 4), loss: ctx.storage('bench/loss', 4),
-  };
+  const b = stepBuffers(ctx, layout, B, T, 'bench');
   const optimizer = new GpuOptimizer(ctx, layout, { name: 'adamw', lr: 1e-3, weightDecay: 1e-4, clip: 1 });
   // The wall time comes from a context without the profiler: per-dispatch timestamp passes and their readback
   // would otherwise count as overhead.
@@ -160,6 +154,21 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   return {
     cell, size, wallMsPerBatch: wallMs, gpuMsPerBatch: gpuMs, hostMsPerBatch: hostMs, sequenceStepsPerSecond: rate, overhead: Math.max(0, 1 - gpuMs / wallMs),
     phasesMs: phases, peakBytes, projectedPaperTrainingSeconds: projected, profile: report, tile, recurrentGflops,
+  };
+}
+
+/**
+ * A training step's buffers for the benches: the initial parameters (seed 1), Gaussian inputs and targets (seed 1),
+ * and ŷ, the gradient and the loss; `prefix` labels them.
+ */
+export function stepBuffers(ctx: GpuContext, layout: ParamLayout, B: number, T: number, prefix: string) {
+  const rng = new Rng(1);
+  const D = layout.config.inputSize;
+  return {
+    params: ctx.upload(`${prefix}/P`, Float32Array.from(initParams(layout, { seed: 1 }))),
+    x: ctx.upload(`${prefix}/x`, Float32Array.from({ length: B * T * D }, () => rng.normal())),
+    y: ctx.upload(`${prefix}/y`, Float32Array.from({ length: B * T }, () => rng.normal())),
+    yhat: ctx.storage(`${prefix}/yhat`, B * T * 4), grad: ctx.storage(`${prefix}/grad`, layout.totalSize * 4), loss: ctx.storage(`${prefix}/loss`, 4),
   };
 }
 

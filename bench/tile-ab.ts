@@ -2,12 +2,12 @@
 //   npx tsx bench/tile-ab.ts CELL BxTxHxD EVERY TILE[,TILE…]
 // (AB_MODE=forward times the training forward alone; AB_LN=0 turns LayerNorm off.)
 import { acquireDevice, GpuContext } from '../src/gpu/index.ts';
-import { buildLayout, cellLayerNorm, initParams, type CellKind } from '../src/model/index.ts';
+import { buildLayout, cellLayerNorm, type CellKind } from '../src/model/index.ts';
 import { recordBatchGradient } from '../src/cells/backward.ts';
 import { recordForward } from '../src/cells/forward.ts';
 import { INTERMEDIATE_COUNT } from '../src/model/cells.ts';
 import { chooseTile, parseTile } from '../src/cells/tiles.ts';
-import { Rng } from '../src/util/random.ts';
+import { stepBuffers } from './cells.ts';
 
 const [cell, size, everyText, tilesText] = process.argv.slice(2) as [CellKind, string, string, string];
 const [B, T, H, D] = size.split('x').map(Number) as [number, number, number, number];
@@ -15,13 +15,7 @@ const every = Number(everyText) || undefined;
 const acquired = await acquireDevice();
 const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter });
 const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, process.env.AB_LN !== '0') });
-const rng = new Rng(1);
-const b = {
-  params: ctx.upload('P', Float32Array.from(initParams(layout, { seed: 1 }))),
-  x: ctx.upload('x', Float32Array.from({ length: B * T * D }, () => rng.normal())),
-  y: ctx.upload('y', Float32Array.from({ length: B * T }, () => rng.normal())),
-  yhat: ctx.storage('yhat', B * T * 4), grad: ctx.storage('grad', layout.totalSize * 4), loss: ctx.storage('loss', 4),
-};
+const b = stepBuffers(ctx, layout, B, T, 'tile-ab');
 const state = ctx.storage('state', B * 2 * H * 4);
 const inter = process.env.AB_MODE === 'forward' ? ctx.storage('inter', INTERMEDIATE_COUNT[cell] * B * T * H * 4) : undefined;
 const tiles = tilesText.split(',').map((k) => parseTile(k, H));
