@@ -187,6 +187,19 @@ export function tileVariantKey(tile: Tile): string {
   return `${tileKey(tile)}${partials}${tile.held && tile.dims ? `H${tile.dims.H}D${tile.dims.D}` : ''}`;
 }
 
+/**
+ * WGSL for element (unit u_k, j) of a unit-row matrix at `off` in a weights buffer laid out by `layout`: `base(k, C)`
+ * declares w_k for C columns (off + u_k·C by rows, off + u_k by columns) and `at(buffer, k, j)` reads the element
+ * (buffer[w_k + j], or buffer[w_k + j·H] by columns, where each block of H rows is stored column-major).
+ */
+export function unitRowAccess(layout: RowWeights['layout']): { base: (k: number, cols: string) => string; at: (buffer: string, k: number, j: string) => string } {
+  const byColumns = layout === 'columns';
+  return {
+    base: (k, cols) => (byColumns ? `let w${k} = off + u${k};` : `let w${k} = off + u${k} * ${cols};`),
+    at: (buffer, k, j) => (byColumns ? `${buffer}[w${k} + ${j} * params.H]` : `${buffer}[w${k} + ${j}]`),
+  };
+}
+
 /** Where the row helpers (row_h, row_a, row_x) read weights: buffer `buffer`, by rows or by columns (see above). */
 export interface RowWeights {
   layout: 'rows' | 'columns';
@@ -373,10 +386,10 @@ export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: 
   // bindings (the weights they read, x) either.
   const withRows = options.rows !== 'none';
   const rows = options.rows === undefined || options.rows === 'none' ? { layout: 'rows' as const, buffer: 'P' } : options.rows;
-  const byColumns = rows.layout === 'columns';
   const rw = rows.buffer;
-  const at = (k: number, cols: string, j: string) => (byColumns ? `${rw}[w${k} + ${j} * params.H]` : `${rw}[w${k} + ${j}]`);
-  const rowBase = (k: number, cols: string) => (byColumns ? `let w${k} = off + u${k};` : `let w${k} = off + u${k} * ${cols};`);
+  const access = unitRowAccess(rows.layout);
+  const at = (k: number, _cols: string, j: string) => access.at(rw, k, j);
+  const rowBase = access.base;
   const unroll = tileUnroll(tile);
   const rowDot = (name: string, buf: string) => `
 fn ${name}(off: u32) -> V {

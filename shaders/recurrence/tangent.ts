@@ -7,7 +7,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import { stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { WORKGROUP_FLOATS, perComponent, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, tileVariantKey, type Tile } from '../cells/tile.ts';
+import { WORKGROUP_FLOATS, perComponent, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { tileShader } from '../cells/held-weights.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
@@ -31,10 +31,15 @@ export interface TangentVariant {
   cellTangent: boolean;
   /** Also perturb the input at one step per sequence (lag recovery, SPEC §12); see tangentPrelude. */
   inputTangent?: boolean;
+  /**
+   * How P and Pd hold the unit-row matrices (shaders/cells/tile.ts): by columns, copies made per call (the training
+   * kernels' layout for the cell), or by rows (absent: the parameters and direction as they are). Same bits.
+   */
+  rows?: RowWeights['layout'];
 }
 
 export function tangentVariantKey(v: TangentVariant): string {
-  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileVariantKey(v.tile)}${v.cellTangent ? ',vc' : ''}${v.inputTangent ? ',xdot' : ''}`;
+  return `${v.cell},${v.layernorm ? 'ln' : 'noln'},${tileVariantKey(v.tile)}${v.cellTangent ? ',vc' : ''}${v.inputTangent ? ',xdot' : ''}${v.rows === 'columns' ? ',cols' : ''}`;
 }
 
 /** Floats of workgroup memory of the tangent kernel on `tile`: hbuf, abuf, red and vbuf. */
@@ -70,7 +75,7 @@ export function tangentProgram(v: TangentVariant): Program<RecurrentSchema, Recu
     uniform: recurrentUniform(v),
     workgroupSize: [v.tile.threads],
     dispatch: tileGrid(v.tile),
-    shader: (head) => tileShader(v.tile, { layout: 'rows', buffer: 'P' }, tangentShader(v, head)),
+    shader: (head) => tileShader(v.tile, { layout: v.rows ?? 'rows', buffer: 'P' }, tangentShader(v, head)),
   });
 }
 
@@ -104,8 +109,8 @@ function tangentShader(v: TangentVariant, head: ShaderHead): string {
   return wgsl`
 ${head.declarations}
 ${foldedRow}
-${tilePrelude(tile, { arrays: true })}
-${tangentPrelude(tile, Boolean(v.inputTangent))}
+${tilePrelude(tile, { arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' } })}
+${tangentPrelude(tile, Boolean(v.inputTangent), v.rows ?? 'rows')}
 const W: u32 = ${2 * stateWidth(v.cell)}u;
 
 ${tileEntry(head)}

@@ -7,6 +7,7 @@ import { tangentProgram, type TangentVariant } from '../../shaders/recurrence/ta
 import type { RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from './forward.ts';
 import { defaultTileOn } from './tiles.ts';
+import { recordRowWeights, rowLayout } from './weights.ts';
 
 export interface TangentCall {
   layout: ParamLayout;
@@ -47,12 +48,17 @@ export function recordTangent(step: Step, call: TangentCall): void {
   if (call.cellTangent && stateWidth(cell) !== 2) {
     throw new Error(`recordTangent: a cell-state tangent buffer was given for a ${cell} model; only lstm and torch_lstm have a cell state`);
   }
-  // the training kernels' default tile (one sequence per thread group, K units per thread up to H = 1024)
-  const variant: TangentVariant = { cell, layernorm, tile: defaultTileOn(step.device, cell, H, D), cellTangent: Boolean(call.cellTangent), inputTangent: Boolean(call.inputDirection) };
+  // The training kernels' default tile (one sequence per thread group, K units per thread up to H = 1024) and their
+  // weight layout: by columns, P and the direction Pd are read from copies made here, so that a GPU's threads read
+  // consecutive words of both at each step of a dot product. By rows, each thread walks its own rows of two matrices
+  // at once; on an H200 the tangent then took ten times the forward's time per step (bench/RESULTS.md, 2026-11-27).
+  const rows = rowLayout(step.device, layout);
+  const variant: TangentVariant = { cell, layernorm, tile: defaultTileOn(step.device, cell, H, D), cellTangent: Boolean(call.cellTangent), inputTangent: Boolean(call.inputDirection), rows };
   const program = tangentProgram(variant);
   const [from, to] = call.range ?? [0, call.steps];
   const buffers = {
-    P: call.params, Pd: call.direction, x: call.x, state: call.state, v_out: call.v, yhat_dot: call.yhatDot,
+    P: recordRowWeights(step, layout, call.params), Pd: recordRowWeights(step, layout, call.direction, 'weights/direction-by-columns'),
+    x: call.x, state: call.state, v_out: call.v, yhat_dot: call.yhatDot,
     vc_out: call.cellTangent, input_dir: call.inputDirection,
   };
   const offsets = tensorOffsets(layout);

@@ -37,9 +37,9 @@ export function columnMatrices(layout: ParamLayout): TensorSpec[] {
  * The weights buffer of the row helpers for `params` at this point of `step`: a scratch copy by columns, or
  * `params` itself with LWIN_WEIGHTS=rows. Record it again after anything that changes the parameters.
  */
-export function recordRowWeights(step: Step, layout: ParamLayout, params: GPUBuffer): GPUBuffer {
+export function recordRowWeights(step: Step, layout: ParamLayout, params: GPUBuffer, label = 'weights/by-columns'): GPUBuffer {
   if (rowLayout(step.device, layout) === 'rows') return params;
-  const weights = step.scratch('weights/by-columns', layout.totalSize * 4);
+  const weights = step.scratch(label, layout.totalSize * 4);
   step.copy(params, 0, weights, 0, layout.totalSize * 4);
   const H = layout.config.hiddenSize;
   for (const t of columnMatrices(layout)) step.run(columnsProgram, { P: params, PT: weights }, { offset: t.offset, R: t.shape[0]!, C: t.shape[1]!, H });

@@ -67,7 +67,10 @@ describe.each(CELL_KINDS)('%s at H=128 D=16 on a GPU', (cell: CellKind) => {
       vi.stubEnv('LWIN_HOLD', held ? '1' : '0');
       const tile = defaultTileOn(gpu.ctx.device, cell, H, D);
       expect(tile).toMatchObject({ partials, unroll: DOT_UNROLL, held });
-      const programs = [tangentProgram({ cell, layernorm, tile, cellTangent: false, inputTangent: true }), rhoProgram({ cell, layernorm, tile })];
+      const programs = [
+        ...(['rows', 'columns'] as const).map((rows) => tangentProgram({ cell, layernorm, tile, cellTangent: false, inputTangent: true, rows })),
+        rhoProgram({ cell, layernorm, tile }),
+      ];
       for (const program of programs) {
         expect(await compileErrors(program as unknown as Program<never, never>), `${program.name} on ${tileKey(tile)}`).toEqual([]);
       }

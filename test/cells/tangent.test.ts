@@ -193,6 +193,34 @@ describe('tangent: sizes and dispatch chunks', () => {
     // that beside the suite's other worker.
   }, 300_000);
 
+  // By columns (this adapter's default, as the training kernels read) P and the direction Pd are read from copies
+  // made per call; by rows (LWIN_WEIGHTS=rows) as they are. The same sums in the same order: the same bits, held or
+  // streamed. One-row matrices (shared's scalar gate) and per-unit entries stay as they are in both.
+  it.each(['const', 'shared', 'gru', 'lstm', 'torch_gru'] as CellKind[])('%s: weights and direction by columns and by rows give the same bits', async (cell) => {
+    const [B, T, H, D] = [3, 7, 12, 5];
+    const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
+    const p32 = Float32Array.from(initParams(layout, { seed: 4 }));
+    const w = withJunkOutsideTrainable(layout, unitDirection(layout, 5));
+    const x = gaussianInputs(B, T, D, 6);
+    const runs: [string, GpuTangentResult][] = [];
+    try {
+      for (const [weights, hold] of [['columns', '1'], ['rows', '0']]) {
+        vi.stubEnv('LWIN_WEIGHTS', weights!);
+        vi.stubEnv('LWIN_HOLD', hold!);
+        runs.push([`${weights}, hold ${hold}`, await runTangentGpu(gpu.ctx, layout, p32, w, x, B, T)]);
+      }
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    const [, base] = runs[0]!;
+    expect(base.v.some((v) => v !== 0)).toBe(true);
+    for (const [name, got] of runs.slice(1)) {
+      expect([...got.v], `${name}: v`).toEqual([...base.v]);
+      expect([...got.vc], `${name}: vc`).toEqual([...base.vc]);
+      expect([...got.yhatDot], `${name}: ŷ̇`).toEqual([...base.yhatDot]);
+    }
+  });
+
   // GPUs sum the dot products in 8 partials (src/cells/tiles.ts devicePartials; this adapter: 1): another order,
   // as close to float64; held and streamed weights, rolled and unrolled loops, then give the same bits as each other
   // (checked for shared alone: the partial loops compile slowly on lavapipe, and the forms are the training tiles',

@@ -12,7 +12,7 @@
 //   get_v / put_v / put_u       this thread's components of vbuf / ubuf
 //   layer_norm_tangent(...)     LayerNorm's exact JVP
 import { dotLoop } from '../dot-loop.ts';
-import { groupVector, slotLoads, tileFma, tileGetter, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../tile.ts';
+import { groupVector, slotLoads, tileFma, tileGetter, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, unitRowAccess, vec, type RowWeights, type Tile } from '../tile.ts';
 
 /**
  * Workgroup memory and helpers the tangent snippets use; include after tilePrelude (with arrays). With
@@ -21,21 +21,24 @@ import { groupVector, slotLoads, tileFma, tileGetter, tileIndices, tileSetter, t
  * is the one place that knows). `ubuf` shares `red`'s memory (16 KiB hold hbuf, abuf, red and vbuf at H = 1024): a
  * snippet writing it must not call unit_sum until its reads of ubuf are done and a barrier has passed.
  */
-export function tangentPrelude(tile: Tile, inputTangent: boolean): string {
+export function tangentPrelude(tile: Tile, inputTangent: boolean, layout: RowWeights['layout'] = 'rows'): string {
   if (tileSplit(tile) > 1) throw new Error('the tangent kernels run unsplit tiles (one thread per unit)');
   const { comps, rs, ks, unitLets, xRows } = tileIndices(tile);
   const unroll = tileUnroll(tile);
   const sums = tileSums(tile);
+  // P and Pd share a layout: by rows, or both copied by columns (src/cells/tangent.ts), as the row helpers read P.
+  const { base, at } = unitRowAccess(layout);
+  // dotd_x0 reads row 0 of a one-row matrix for every unit (shared's scalar gate), stored as it is in either layout.
   const xDot = (name: string, perUnit: boolean) => `
 fn ${name}(off: u32) -> V {
   ${unitLets}
-  ${ks.map((k) => `let w${k} = off + ${perUnit ? `u${k}` : '0u'} * params.D;`).join(' ')}
+  ${ks.map((k) => (perUnit ? base(k, 'params.D') : `let w${k} = off;`)).join(' ')}
   ${xRows}${inputTangent ? `\n  ${rs.map((r) => `let moved${r} = u32(input_dir[params.D + min(tseq0 + ${r}u, params.batch - 1u)]) == tt;`).join(' ')}` : ''}
 ${dotLoop('params.D', unroll, (d, s) => ({
   loads: [
-    ...ks.map((k) => `let p${k}${s} = Pd[w${k} + ${d}];`),
+    ...ks.map((k) => `let p${k}${s} = ${perUnit ? at('Pd', k, d) : `Pd[w${k} + ${d}]`};`),
     ...rs.map((r) => `let v${r}${s} = x[x${r} + ${d}];`),
-    ...(inputTangent ? [...ks.map((k) => `let q${k}${s} = P[w${k} + ${d}];`), ...rs.map((r) => `let e${r}${s} = select(0.0, input_dir[${d}], moved${r});`)] : []),
+    ...(inputTangent ? [...ks.map((k) => `let q${k}${s} = ${perUnit ? at('P', k, d) : `P[w${k} + ${d}]`};`), ...rs.map((r) => `let e${r}${s} = select(0.0, input_dir[${d}], moved${r});`)] : []),
   ],
   fmas: [tileFma(tile, 'p', 'v', s), ...(inputTangent ? [tileFma(tile, 'q', 'e', s)] : [])],
 }), undefined, sums)}
@@ -43,10 +46,10 @@ ${dotLoop('params.D', unroll, (d, s) => ({
   const rowPair = (name: string, first: string, second: string) => `
 fn ${name}(off: u32) -> V {
   ${unitLets}
-  ${ks.map((k) => `let w${k} = off + u${k} * params.H;`).join(' ')}
+  ${ks.map((k) => base(k, 'params.H')).join(' ')}
 ${dotLoop('params.H', unroll, (j, s) => ({
   loads: [
-    ...ks.map((k) => `let p${k}${s} = Pd[w${k} + ${j}]; let q${k}${s} = P[w${k} + ${j}];`),
+    ...ks.map((k) => `let p${k}${s} = ${at('Pd', k, j)}; let q${k}${s} = ${at('P', k, j)};`),
     ...slotLoads(tile, first, j, 'h', s),
     ...slotLoads(tile, second, j, 'v', s),
   ],
