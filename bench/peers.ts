@@ -8,6 +8,7 @@ import { recordBatchGradient } from '../src/cells/backward.ts';
 import { ensureTile } from '../src/cells/autotune.ts';
 import { GpuOptimizer } from '../src/train/optim/index.ts';
 import { Rng } from '../src/util/random.ts';
+import { median } from './ab.ts';
 import { PEER_ADAM, tfjsTrainer, useTfjsOn, type PeerCell, type PeerSize } from './tfjs-peer.ts';
 
 export const PEER_CELLS: readonly PeerCell[] = ['gru', 'lstm'];
@@ -65,12 +66,6 @@ function lwinTrainer(ctx: GpuContext, cell: PeerCell, size: PeerSize, x: Float32
     },
   };
 }
-
-const median = (values: number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function timed(trainer: Trainer, times: number[]): Promise<number> {
   const t0 = performance.now();

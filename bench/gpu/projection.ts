@@ -5,12 +5,15 @@ import { PAPER_TRAINING } from '../cells.ts';
 import type { DiagnosticsBenchResult } from '../diagnostics.ts';
 import { GATED_CELL_KINDS } from '../../src/model/cells.ts';
 
-/** Seconds of each finished epoch, from `lwin progress: <cell> k/n epochs, …, elapsed S s` lines. */
+/** An epoch's progress line, `lwin progress: <cell> k/n epochs, …, elapsed S s` (src/train/progress.ts): S in group 2. */
+const EPOCH_LINE = /^lwin progress: \S+ (\d+)\/\d+ \S+.*elapsed ([\d.]+) s$/;
+
+/** Seconds of each finished epoch, from its progress line. */
 export function parseProgressLines(text: string): number[] {
   const seconds: number[] = [];
   let previous = 0;
   for (const line of text.split('\n')) {
-    const m = /^lwin progress: \S+ (\d+)\/\d+ \S+.*elapsed ([\d.]+) s$/.exec(line.trim());
+    const m = EPOCH_LINE.exec(line.trim());
     if (!m) {
       if (/^lwin progress: .* started$/.test(line.trim())) previous = 0;
       continue;
@@ -24,7 +27,7 @@ export function parseProgressLines(text: string): number[] {
 
 /** The phases each epoch line names, "(batches 1.12 s, evaluation 0.31 s)" (src/train/trainer.ts), '' where none. */
 export function progressPhases(text: string): string[] {
-  return text.split('\n').map((line) => line.trim()).filter((line) => /^lwin progress: \S+ \d+\/\d+ .*elapsed [\d.]+ s$/.test(line))
+  return text.split('\n').map((line) => line.trim()).filter((line) => EPOCH_LINE.test(line))
     .map((line) => /^lwin progress: \S+ \d+\/\d+ \S+, loss \S+ \(([^)]*)\)/.exec(line)?.[1] ?? '');
 }
 

@@ -49,7 +49,7 @@ export function tinyLayout(cell: CellKind): ParamLayout {
  * lanes would run in lock-step anyway); a GPU's threads do not, so a race in their lane sums would show here.
  */
 export function splitCheckTiles(ctx: GpuContext): Tile[] {
-  const partials = devicePartials(ctx.device); // the one-gate cells' (gru and lstm sum in one chain by default on GPUs)
+  const partials = devicePartials(ctx.device); // the cells' default without a cell: gru and lstm take one chain on GPUs, so these tiles name theirs
   if (partials < 4) return [];
   const H = TINY.hidden;
   const two = makeTile(H, 1, 256, 2);

@@ -72,6 +72,7 @@ export function describePhases(phases: EpochPhases): string {
 }
 
 const PHASE_NAMES: Record<keyof EpochPhases, string> = { batches: 'batches', evaluation: 'evaluation', epochEnd: 'epoch callback', checkpoints: 'checkpoint' };
+const noPhases = (): EpochPhases => ({ batches: 0, evaluation: 0, epochEnd: 0, checkpoints: 0 });
 
 /** Training stopped because the loss stopped being a number. */
 export class NonFiniteLossError extends Error {
@@ -167,10 +168,10 @@ class TrainingRun {
     const progress = this.options.progress ?? silentProgress;
     const last = Math.min(this.config.epochs, this.options.stopAfterEpoch ?? Infinity);
     progress.start(this.config.epochs, this.epoch, this.config.cell);
-    const total: EpochPhases = { batches: 0, evaluation: 0, epochEnd: 0, checkpoints: 0 };
+    const total = noPhases();
     try {
       while (this.epoch < last) {
-        const phases: EpochPhases = { batches: 0, evaluation: 0, epochEnd: 0, checkpoints: 0 };
+        const phases = noPhases();
         let mark = performance.now();
         const lap = (phase: keyof EpochPhases) => {
           const now = performance.now();
