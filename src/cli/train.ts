@@ -161,7 +161,8 @@ function loadData(flags: TrainFlags, config: TrainConfig): TrainingData {
     return { train: slice(0, cut), validation: () => validation };
   }
   const task = new MultiLagTask(taskFromFlags(flags));
-  return { train: task.trainingSet(flags.trainSequences), validation: (epoch) => task.validationSet(validationSize(batch), epoch) };
+  const val = validationSize(batch);
+  return { train: task.trainingSet(flags.trainSequences), validation: (epoch) => task.validationSet(val, epoch), validationDraw: (epoch) => task.validationDraw(val, epoch) };
 }
 
 /** The paper's task with --steps, --task-lags and --task-coeffs applied; lags that do not fit are refused naming the flags. */

@@ -54,8 +54,11 @@ export interface BatchBuffers {
 
 /** Storage for batches of up to `batchSize` sequences of `data`'s shape. */
 export function batchBuffers(data: SequenceData, batchSize: number): BatchBuffers {
-  return { x: new Float32Array(batchSize * data.steps * data.inputSize), y: new Float32Array(batchSize * data.steps) };
+  return { x: new Float32Array(batchSize * data.steps * data.inputSize), y: new Float32Array(batchSize * targetStride(data)) };
 }
+
+/** Targets per sequence: T, or T·K for a K-output head's mse targets (SPEC §13). */
+const targetStride = (data: SequenceData) => data.y.length / data.count;
 
 /**
  * Copies sequences indices[0], indices[1], … of `data` into a batch, in that order. With `out`, writes into its
@@ -65,7 +68,7 @@ export function batchBuffers(data: SequenceData, batchSize: number): BatchBuffer
 export function gatherBatch(data: SequenceData, indices: ArrayLike<number>, out?: BatchBuffers): Batch {
   const count = indices.length;
   const xStride = data.steps * data.inputSize;
-  const yStride = data.y.length / data.count; // T, or T·K for a K-output head's mse targets (SPEC §13)
+  const yStride = targetStride(data);
   const storage = out ?? { x: new Float32Array(count * xStride), y: new Float32Array(count * yStride) };
   if (storage.x.length < count * xStride || storage.y.length < count * yStride) {
     const room = Math.min(Math.floor(storage.x.length / xStride), Math.floor(storage.y.length / yStride));

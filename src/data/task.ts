@@ -38,6 +38,14 @@ export const PAPER_TASK: Readonly<TaskConfig> = Object.freeze({
   seed: 0,
 });
 
+/** A set drawn in parts: advance() draws up to that many more sequences (in order) and returns how many remain. */
+export interface SequenceDraw {
+  readonly remaining: number;
+  advance(sequences: number): number;
+  /** Draws what remains and returns the whole set. */
+  finish(): SequenceData;
+}
+
 export class TaskConfigError extends Error {
   override name = 'TaskConfigError';
 }
@@ -96,6 +104,14 @@ export class MultiLagTask {
 
   /** N sequences from `rng` (see the draw order above), filled in place in one x and one y array. */
   generate(count: number, rng: Rng, source = `multi-lag task (seed ${this.config.seed})`): SequenceData {
+    return this.draw(count, rng, source).finish();
+  }
+
+  /**
+   * The same N sequences as generate(), drawn a few at a time on request: the trainer draws an epoch's validation
+   * set between its batches, while the device works, rather than in one piece while it waits.
+   */
+  draw(count: number, rng: Rng, source = `multi-lag task (seed ${this.config.seed})`): SequenceDraw {
     requirePositiveInteger('sequence count', count);
     const { steps, inputSize, lags, coeffs, noiseStd } = this.config;
     const perSequence = steps * inputSize;
@@ -106,21 +122,34 @@ export class MultiLagTask {
     const y = new Float32Array(count * steps);
     const projection = new Float64Array(steps); // u · x_t of the current sequence, from the stored float32 inputs
     const noise = new Float64Array(steps);
-    for (let n = 0; n < count; n++) {
-      fillStandardNormal(rng, x, n * perSequence, (n + 1) * perSequence);
-      for (let t = 0; t < steps; t++) noise[t] = standardNormal(rng);
-      this.project(x, n * perSequence, projection);
-      const yOffset = n * steps;
-      for (let t = 0; t < steps; t++) {
-        let target = 0;
-        for (let k = 0; k < lags.length; k++) {
-          const past = t - lags[k]!;
-          if (past >= 0) target += coeffs[k]! * projection[past]!; // SPEC §1: terms with t-ℓ_k < 0 are omitted
+    let n = 0;
+    const advance = (sequences: number) => {
+      for (const end = Math.min(count, n + Math.max(0, Math.floor(sequences))); n < end; n++) {
+        fillStandardNormal(rng, x, n * perSequence, (n + 1) * perSequence);
+        for (let t = 0; t < steps; t++) noise[t] = standardNormal(rng);
+        this.project(x, n * perSequence, projection);
+        const yOffset = n * steps;
+        for (let t = 0; t < steps; t++) {
+          let target = 0;
+          for (let k = 0; k < lags.length; k++) {
+            const past = t - lags[k]!;
+            if (past >= 0) target += coeffs[k]! * projection[past]!; // SPEC §1: terms with t-ℓ_k < 0 are omitted
+          }
+          y[yOffset + t] = target + noiseStd * noise[t]!;
         }
-        y[yOffset + t] = target + noiseStd * noise[t]!;
       }
-    }
-    return { x, y, count, steps, inputSize, source };
+      return count - n;
+    };
+    return {
+      get remaining() {
+        return count - n;
+      },
+      advance,
+      finish: () => {
+        advance(count);
+        return { x, y, count, steps, inputSize, source };
+      },
+    };
   }
 
   /** The training set: stream (seed, 'train'). */
@@ -130,8 +159,13 @@ export class MultiLagTask {
 
   /** The validation set of epoch `epoch` (0-based): stream (seed, 'val', epoch), regenerable on resume. */
   validationSet(count: number, epoch: number): SequenceData {
+    return this.validationDraw(count, epoch).finish();
+  }
+
+  /** The validation set of epoch `epoch`, drawn a few sequences at a time (see draw()). */
+  validationDraw(count: number, epoch: number): SequenceDraw {
     if (!Number.isInteger(epoch) || epoch < 0) throw new TaskConfigError(`epoch must be a non-negative integer, got ${epoch}`);
-    return this.generate(count, streamRng(this.config.seed, 'val', epoch), `multi-lag task (seed ${this.config.seed}, validation, epoch ${epoch})`);
+    return this.draw(count, streamRng(this.config.seed, 'val', epoch), `multi-lag task (seed ${this.config.seed}, validation, epoch ${epoch})`);
   }
 
   /** The diagnostic set: stream (seed, 'diag'). */

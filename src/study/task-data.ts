@@ -10,7 +10,7 @@ export function taskStudyData(config: StudyConfig): StudyData {
   const task = new MultiLagTask(config.task);
   const val = validationSize(config.batch);
   return {
-    training: { train: task.trainingSet(config.trainSequences), validation: (epoch) => task.validationSet(val, epoch) },
+    training: { train: task.trainingSet(config.trainSequences), validation: (epoch) => task.validationSet(val, epoch), validationDraw: (epoch) => task.validationDraw(val, epoch) },
     diagnostic: task.diagnosticSet(config.diagSequences),
   };
 }

@@ -89,6 +89,12 @@ describe('gatherBatch', () => {
     expect(last.count).toBe(2);
     expectRows(last, Array.from(epochPermutation(N, new Rng(3)).subarray(4)));
   });
+  it('sizes its buffers for a K-output head\'s T·K targets per sequence', () => {
+    const K = 3;
+    const wide: SequenceData = { ...data, y: Float32Array.from({ length: N * T * K }, (_, i) => i) };
+    const batch = gatherBatch(wide, [5, 2], batchBuffers(wide, 2));
+    expect(Array.from(batch.y)).toEqual([...Array.from(wide.y.subarray(5 * T * K, 6 * T * K)), ...Array.from(wide.y.subarray(2 * T * K, 3 * T * K))]);
+  });
   it('refuses buffers that are too small and indices out of range', () => {
     expect(() => gatherBatch(data, [0, 1, 2], batchBuffers(data, 2))).toThrow(/batch buffers hold 2 sequences of this data, the batch has 3/);
     expect(() => gatherBatch(data, [0, 6])).toThrow(/index 1 is 6, outside the 6 sequences of test data/);

@@ -149,6 +149,22 @@ describe('seed streams', () => {
     expect(task.diagnosticSet(4).x).not.toEqual(task.trainingSet(4).x);
     expect(epoch3.source).toBe('multi-lag task (seed 11, validation, epoch 3)');
   });
+  it('a set drawn in parts of any size is the set drawn whole, bit for bit', () => {
+    const whole = task.validationSet(7, 2);
+    for (const parts of [[1, 1, 1, 1, 1, 1, 1], [3, 0, 2.9, 5], [7]]) {
+      const draw = task.validationDraw(7, 2);
+      const left = parts.map((part) => draw.advance(part));
+      expect(left.at(-1)).toBe(0);
+      expect(draw.remaining).toBe(0);
+      const drawn = draw.finish();
+      expect(drawn.x).toEqual(whole.x);
+      expect(drawn.y).toEqual(whole.y);
+      expect(drawn.source).toBe(whole.source);
+    }
+    const partial = task.validationDraw(7, 2);
+    expect(partial.advance(2)).toBe(5);
+    expect(partial.finish().y).toEqual(whole.y); // finish draws the rest
+  });
   it('inputs do not depend on noiseStd', () => {
     expect(new MultiLagTask({ ...SMALL, noiseStd: 1 }).trainingSet(3).x).toEqual(task.trainingSet(3).x);
   });

@@ -63,6 +63,22 @@ describe('learning the reduced multi-lag task (T=64, lags 2, 4, 8, H=32, 256 seq
   });
 });
 
+describe('the validation set drawn between batches', () => {
+  it('gives the curves of the set drawn whole after the batches, bit for bit', async () => {
+    const task = new MultiLagTask({ steps: 16, inputSize: 3, lags: [2, 5], coeffs: [0.6, 0.5], noiseStd: 0.3, seed: 4 });
+    const whole = taskData(task, 96);
+    const drawn = { ...whole, validationDraw: (epoch: number) => task.validationDraw(256, epoch) };
+    const run = async (data: TrainingData) => {
+      const result = await train(gpu.ctx, config({ cell: 'const', hidden: 8, epochs: 2 }), data, { sink: memorySink() });
+      result.optimizer.destroy();
+      return result.curve;
+    };
+    const [a, b] = [await run(whole), await run(drawn)];
+    expect(b).toEqual(a);
+    expect(new Set(a.map((row) => row.val_loss)).size).toBe(2); // each epoch's own set
+  });
+});
+
 // The reference logs, after epoch ep (0-based) with ep % gate_log_every == 0, the means over the first batch_size
 // sequences of that epoch's permutation, under its metric names. With 3 epochs and every 2 the last row set is
 // after epoch 3 with the final parameters, so it can be recomputed here from the same permutation.
