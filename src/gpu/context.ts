@@ -1,13 +1,12 @@
 // The kernel runtime around one GPUDevice: pipelines, buffers, steps, readback, profiling and failure reporting.
 import type { Storage } from '../io/storage.ts';
-import type { AnyWgslStruct, InferInput } from 'typegpu/data';
 import type { AdapterSummary } from './device.ts';
 import { DeviceLostError, GpuValidationError, withErrorScopes } from './errors.ts';
-import { packStruct } from './layout.ts';
 import { PipelineCache, programLabel, type KernelProgram } from './pipelines.ts';
 import { Profiler, TimestampRecorder } from './profiler.ts';
-import { type BoundAs, STORAGE, StagingPool, copyOutOfStaging, createStorage, createUniform, uploadStorage } from './buffers.ts';
+import { type BoundAs, STORAGE, StagingPool, UniformPool, copyOutOfStaging, createStorage, uploadStorage } from './buffers.ts';
 import { Step, type StepHost } from './step.ts';
+import { BindGroupCache } from './bind-groups.ts';
 import { trackMemory, type MemoryLedger } from './memory.ts';
 import { envSetting } from './runtime.ts';
 
@@ -34,6 +33,8 @@ export function onSoftwareAdapter(device: GPUDevice): boolean {
 export class GpuContext implements StepHost {
   readonly pipelines: PipelineCache;
   readonly staging: StagingPool;
+  readonly uniforms: UniformPool;
+  readonly bindGroups: BindGroupCache;
   readonly hasTimestamps: boolean;
   readonly profiler: Profiler | undefined;
   readonly timestamps: TimestampRecorder | undefined;
@@ -49,6 +50,8 @@ export class GpuContext implements StepHost {
     this.memory = trackMemory(device);
     this.pipelines = new PipelineCache(device);
     this.staging = new StagingPool(device);
+    this.uniforms = new UniformPool(device);
+    this.bindGroups = new BindGroupCache(device);
     this.hasTimestamps = device.features.has('timestamp-query');
     if (this.softwareAdapter) softwareDevices.add(device);
     if (options.profile) {
@@ -151,10 +154,6 @@ export class GpuContext implements StepHost {
     return uploadStorage(this.device, label, data, STORAGE);
   }
 
-  uniform<S extends AnyWgslStruct>(label: string, schema: S, value: InferInput<S>): GPUBuffer {
-    return createUniform(this.device, label, packStruct(schema, value));
-  }
-
   pipeline(program: KernelProgram): Promise<GPUComputePipeline> {
     this.check(`compiling ${programLabel(program)}`);
     return withErrorScopes(this.device, `compiling ${programLabel(program)}`, () => this.pipelines.get(program));
@@ -189,6 +188,8 @@ export class GpuContext implements StepHost {
   destroy(): void {
     this.releaseIdle();
     this.staging.destroy();
+    this.uniforms.destroy();
+    this.bindGroups.clear();
     this.timestamps?.destroy();
   }
 }

@@ -4,15 +4,22 @@ import { programLabel, type KernelProgram } from './pipelines.ts';
 import type { Profiler, TimestampRecorder, TimestampSlot } from './profiler.ts';
 import { orderBindings, type Program, type UniformValues, type Workgroups } from './program.ts';
 import { withErrorScopes } from './errors.ts';
-import { align4, type BoundAs, type StagingPool } from './buffers.ts';
+import { align4, type BoundAs, type StagingPool, type UniformPool } from './buffers.ts';
+import { packStruct } from './layout.ts';
+import type { BindGroupCache } from './bind-groups.ts';
 
 export type Binding = GPUBuffer | GPUBufferBinding;
 export type { Workgroups };
 
+/** A dispatch's uniform block: its index in the step's uniform buffer, placed at submit. */
+interface UniformSlot {
+  uniform: number;
+}
+
 interface DispatchOp {
   kind: 'dispatch';
   program: KernelProgram;
-  bindings: Binding[];
+  bindings: (Binding | UniformSlot)[];
   workgroups: Workgroups;
 }
 interface CopyOp {
@@ -49,7 +56,8 @@ export interface StepHost {
   readonly timestamps: TimestampRecorder | undefined;
   /** The adapter is a CPU one (lavapipe, SwiftShader): kernels with a GPU-shaped and a CPU-shaped variant pick by it. */
   readonly softwareAdapter: boolean;
-  uniform<S extends AnyWgslStruct>(label: string, schema: S, value: InferInput<S>): GPUBuffer;
+  readonly uniforms: UniformPool;
+  readonly bindGroups: BindGroupCache;
   storage(label: string, bytes: number): GPUBuffer;
   acquireScratch(label: string, bytes: number, binding?: BoundAs): { buffer: GPUBuffer; reused: boolean };
   releaseScratch(buffers: readonly { bytes: number; buffer: GPUBuffer }[]): void;
@@ -71,12 +79,15 @@ export function quiet<T>(promise: Promise<T>): Promise<T> {
 /**
  * Records work, then encodes it all at `submit()`: consecutive dispatches share one compute pass, except when
  * profiling, where each dispatch gets its own pass with timestamp writes so its GPU time can be attributed.
- * Uniform buffers made for the step are destroyed once the step's work is done.
+ * Every dispatch's uniforms share one pooled buffer, written once at submit and given back once the step's work is done.
  */
 export class Step {
   private readonly ops: Op[] = [];
   private readonly reads: PendingRead[] = [];
-  private readonly transient: GPUBuffer[] = [];
+  private readonly uniformBlocks: ArrayBuffer[] = [];
+  /** The uniform buffer of the submitted step, and each block's place in it. */
+  private uniformBuffer: GPUBuffer | undefined;
+  private uniformBindings: GPUBufferBinding[] = [];
   private readonly scratchBuffers: { bytes: number; buffer: GPUBuffer }[] = [];
   private submitted = false;
 
@@ -96,15 +107,16 @@ export class Step {
     uniforms: UniformValues<U>,
     ...sizes: [UniformValues<U>] extends [S] ? [sizes?: S] : [sizes: S]
   ): this {
-    const bindings = orderBindings(program as unknown as Program, buffers);
+    const bindings: DispatchOp['bindings'] = orderBindings(program as unknown as Program, buffers);
     if (program.uniform) {
-      bindings.push(this.uniform(`${program.name}/${program.uniform.name}`, program.uniform.schema as AnyWgslStruct, uniforms as InferInput<AnyWgslStruct>));
+      this.uniformBlocks.push(packStruct(program.uniform.schema as AnyWgslStruct, uniforms as InferInput<AnyWgslStruct>));
+      bindings.push({ uniform: this.uniformBlocks.length - 1 });
     }
     const workgroups = program.dispatch((sizes.length ? sizes[0] : uniforms) as S, { maxWorkgroupsPerDimension: this.maxWorkgroupsPerDimension });
     return this.dispatch(program, bindings, workgroups);
   }
 
-  private dispatch(program: KernelProgram, bindings: Binding[], workgroups: Workgroups): this {
+  private dispatch(program: KernelProgram, bindings: DispatchOp['bindings'], workgroups: Workgroups): this {
     const [x, y = 1, z = 1] = workgroups;
     const max = this.ctx.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) {
@@ -115,13 +127,6 @@ export class Step {
     }
     if (x * y * z > 0) this.ops.push({ kind: 'dispatch', program, bindings, workgroups });
     return this;
-  }
-
-  /** A uniform buffer for this step only; freed after the submit completes. */
-  uniform<S extends AnyWgslStruct>(label: string, schema: S, value: InferInput<S>): GPUBuffer {
-    const buffer = this.ctx.uniform(label, schema, value);
-    this.transient.push(buffer);
-    return buffer;
   }
 
   /**
@@ -194,6 +199,7 @@ export class Step {
     try {
       this.ctx.check(during);
       const pipelines = await this.resolvePipelines();
+      this.writeUniforms();
       const profiler = this.ctx.profiler;
       if (profiler && !this.ctx.timestamps) await this.submitTimedByWallClock(pipelines, during);
       else await withErrorScopes(this.ctx.device, during, () => this.encodeAndSubmit(pipelines));
@@ -208,6 +214,8 @@ export class Step {
         this.dispatchNames().forEach((name, i) => profiler.record(name, durations[i]!));
       }
       await this.ctx.device.queue.onSubmittedWorkDone();
+      if (this.uniformBuffer) this.ctx.uniforms.release(this.uniformBuffer);
+      this.uniformBuffer = undefined;
       const results = await Promise.all(this.reads.map((r) => this.ctx.drainStaging(r.staging, r.bytes)));
       this.reads.forEach((r, i) => r.resolve(results[i]!));
     } catch (error) {
@@ -218,7 +226,7 @@ export class Step {
       this.markQueued();
       this.slot?.destroy(); // a failed step's: not reused
       this.slot = undefined;
-      for (const b of this.transient) b.destroy();
+      this.uniformBuffer?.destroy(); // a failed step's: not reused
       for (const { buffer } of this.scratchBuffers) buffer.destroy(); // a failed step's: not reused
     }
   }
@@ -239,12 +247,26 @@ export class Step {
     return map;
   }
 
-  private bindGroup(op: DispatchOp, pipeline: GPUComputePipeline): GPUBindGroup {
-    return this.ctx.device.createBindGroup({
-      label: programLabel(op.program),
-      layout: pipeline.getBindGroupLayout(0),
-      entries: op.bindings.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } })),
+  /** Packs the dispatches' uniform blocks at the offsets the adapter allows into a pooled buffer: one queue write. */
+  private writeUniforms(): void {
+    if (!this.uniformBlocks.length) return;
+    const align = this.ctx.device.limits.minUniformBufferOffsetAlignment;
+    let end = 0;
+    const offsets = this.uniformBlocks.map((block) => {
+      const at = end;
+      end = Math.ceil((at + block.byteLength) / align) * align;
+      return at;
     });
+    const packed = new Uint8Array(end);
+    this.uniformBlocks.forEach((block, i) => packed.set(new Uint8Array(block), offsets[i]!));
+    const buffer = (this.uniformBuffer = this.ctx.uniforms.acquire(end));
+    this.ctx.device.queue.writeBuffer(buffer, 0, packed);
+    this.uniformBindings = offsets.map((offset, i) => ({ buffer, offset, size: align4(this.uniformBlocks[i]!.byteLength) }));
+  }
+
+  private bindGroup(op: DispatchOp, pipeline: GPUComputePipeline): GPUBindGroup {
+    const entries = op.bindings.map((b) => ('uniform' in b ? this.uniformBindings[b.uniform]! : 'buffer' in b ? b : { buffer: b }));
+    return this.ctx.bindGroups.get(pipeline, entries, programLabel(op.program));
   }
 
   private encodeOps(encoder: GPUCommandEncoder, ops: Op[], pipelines: Map<KernelProgram, GPUComputePipeline>, timestamps?: TimestampSlot): void {

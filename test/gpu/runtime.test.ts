@@ -8,6 +8,7 @@ import { d } from '../../src/gpu/layout.ts';
 import { recordMatmul } from '../../src/kernels/matmul.ts';
 import { matmulInputs } from '../../src/doctor/selftest.ts';
 import { checkBindable } from '../../src/gpu/buffers.ts';
+import { BindGroupCache } from '../../src/gpu/bind-groups.ts';
 
 const gpu = useGpu();
 
@@ -124,6 +125,48 @@ describe('steps', () => {
       expect([got[1], got[32], got[33]]).toEqual([3, 96, 33]);
     } finally {
       values.destroy();
+    }
+  });
+
+  it('gives each dispatch its own uniforms from one pooled buffer, which the next step reuses', async () => {
+    const ctx = new GpuContext(gpu.ctx.device); // a pool of its own, to count its buffers
+    const values = ctx.upload('values', Float32Array.from({ length: 64 }, (_, i) => i));
+    try {
+      const scaled = async (factors: number[], n: number) => {
+        const step = ctx.step('scale by parts');
+        for (const factor of factors) step.run(scaleProgram, { values }, { n, factor });
+        const read = step.readF32(values);
+        await step.submit();
+        return read;
+      };
+      // 2·3·5 on the first n values: three blocks at three offsets of one buffer
+      expect([...(await scaled([2, 3, 5], 40)).slice(38, 42)]).toEqual([38 * 30, 39 * 30, 40, 41]);
+      expect(ctx.uniforms.buffersCreated).toBe(1);
+      expect([...(await scaled([0.5, 0.5, 4], 64)).slice(0, 2)]).toEqual([0, 30]);
+      expect(ctx.uniforms.buffersCreated).toBe(1);
+    } finally {
+      values.destroy();
+      ctx.destroy();
+    }
+  });
+
+  it('keeps bind groups across steps: the same pipeline on the same ranges of the same buffers gets the same one', async () => {
+    const device = gpu.ctx.device;
+    const cache = new BindGroupCache(device, 3);
+    const pipeline = await gpu.ctx.pipeline(copyProgram);
+    const [a, b] = [gpu.ctx.storage('a', 512), gpu.ctx.storage('b', 512)];
+    try {
+      const ab = cache.get(pipeline, [{ buffer: a }, { buffer: b }], 'ab');
+      expect(cache.get(pipeline, [{ buffer: a }, { buffer: b }], 'ab')).toBe(ab);
+      expect(cache.get(pipeline, [{ buffer: b }, { buffer: a }], 'ba')).not.toBe(ab);
+      expect(cache.get(pipeline, [{ buffer: a, offset: 256, size: 256 }, { buffer: b }], 'a+256')).not.toBe(ab);
+      expect(cache.size).toBe(3);
+      cache.get(pipeline, [{ buffer: a, offset: 0, size: 256 }, { buffer: b }], 'full'); // past the capacity: starts over
+      expect(cache.size).toBe(1);
+      expect(cache.get(pipeline, [{ buffer: a }, { buffer: b }], 'ab')).not.toBe(ab);
+    } finally {
+      a.destroy();
+      b.destroy();
     }
   });
 
