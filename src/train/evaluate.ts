@@ -10,6 +10,7 @@ import { sequencesPerChunk } from '../gpu/chunks.ts';
 import { readoutOutputs } from '../model/cells.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
 import { BufferPlan } from '../gpu/buffer-plan.ts';
+import { quiet } from '../gpu/step.ts';
 
 export interface EvalData {
   x: Float32Array;
@@ -33,11 +34,14 @@ export interface Evaluation {
 }
 
 /**
- * At most this many sequences per forward call during evaluation. Fewer when the adapter's per-buffer limits or
- * the memory budget say so (sequencesPerChunk): the gate terms of one paper-sized sequence (T=1024, H=128) take
- * 2 MiB, so WebGPU's default 128 MiB binding holds 64 of them.
+ * At most this many sequences per forward call of an evaluation with gate terms, and EVAL_BATCH_PLAIN without. Fewer
+ * when the adapter's per-buffer limits or the memory budget say so (sequencesPerChunk): the gate terms of one
+ * paper-sized sequence (T=1024, H=128) take 2 MiB, so WebGPU's default 128 MiB binding holds 64 of them. Without
+ * them a paper-sized sequence takes 68 KiB, and the training R²'s 1024 sequences one call: a GPU runs the
+ * recurrence's 1024 steps for 1024 sequences in about the time it runs them for 256.
  */
 export const EVAL_BATCH = 256;
+export const EVAL_BATCH_PLAIN = 1024;
 
 /** The evaluation's per-chunk buffers (the gate terms only with gates): they size the chunk and are allocated from it. */
 export function evaluationPlan(layout: ParamLayout, steps: number, gates: boolean): BufferPlan {
@@ -70,9 +74,25 @@ export async function evaluate(
   let sumY = 0;
   let sumY2 = 0;
   const plan = evaluationPlan(layout, T, Boolean(options.gates));
-  const chunk = sequencesPerChunk(ctx.device.limits, { pass: 'evaluation', count: n, buffers: plan.perSequence, budget: options.memoryBudget, cap: EVAL_BATCH });
+  const cap = options.gates ? EVAL_BATCH : EVAL_BATCH_PLAIN;
+  const chunk = sequencesPerChunk(ctx.device.limits, { pass: 'evaluation', count: n, buffers: plan.perSequence, budget: options.memoryBudget, cap });
   const held = plan.allocate(ctx, chunk);
   const b = { x: held['eval/x']!, state: held['eval/state']!, yhat: held['eval/yhat']!, inter: held['eval/terms'] };
+  // One chunk stays in flight: chunk k+1 is queued before the host waits for chunk k's ŷ and sums it, so the device
+  // does not idle meanwhile. The queue orders chunk k+1's writes of x and ŷ after chunk k's reads of them.
+  let inFlight: { start: number; count: number; done: Promise<void>; yhat: Promise<Float32Array>; gates: Promise<Float32Array> | undefined } | undefined;
+  const settle = async ({ start, count, done, yhat: yhatP, gates: gatesP }: NonNullable<typeof inFlight>) => {
+    await done;
+    const yhat = await yhatP;
+    if (head.active) head.add(yhat, data.y.subarray(start * T * head.width, (start + count) * T * head.width), count);
+    else for (let i = 0; i < count * T; i++) {
+      const y = data.y[start * T + i]!;
+      sse += (yhat[i]! - y) ** 2;
+      sumY += y;
+      sumY2 += y * y;
+    }
+    if (gatesP) (await gatesP).forEach((s, k) => (gateSums[k] = gateSums[k]! + s));
+  };
   try {
     for (let start = 0; start < n; start += chunk) {
       const count = Math.min(chunk, n - start);
@@ -90,17 +110,12 @@ export async function evaluate(
         recordSegmentedReduce(step, b.inter, names.length, count * T * H, out);
         gatesP = step.readF32(out.sums);
       }
-      await step.submit();
-      const yhat = await yhatP;
-      if (head.active) head.add(yhat, data.y.subarray(start * T * head.width, (start + count) * T * head.width), count);
-      else for (let i = 0; i < count * T; i++) {
-        const y = data.y[start * T + i]!;
-        sse += (yhat[i]! - y) ** 2;
-        sumY += y;
-        sumY2 += y * y;
-      }
-      if (gatesP) (await gatesP).forEach((s, k) => (gateSums[k] = gateSums[k]! + s));
+      const done = quiet(step.submit()); // awaited in settle()
+      await step.queued;
+      if (inFlight) await settle(inFlight);
+      inFlight = { start, count, done, yhat: yhatP, gates: gatesP };
     }
+    if (inFlight) await settle(inFlight);
   } finally {
     for (const buf of Object.values(b)) buf?.destroy();
   }

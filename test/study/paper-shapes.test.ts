@@ -14,7 +14,7 @@ import { runStudy } from '../../src/study/run.ts';
 import { MultiLagTask } from '../../src/data/task.ts';
 import { writeNpy } from '../../src/io/npy.ts';
 import { buildLayout, initParams } from '../../src/model/index.ts';
-import { evaluate, evaluationPlan, EVAL_BATCH } from '../../src/train/evaluate.ts';
+import { evaluate, evaluationPlan, EVAL_BATCH, EVAL_BATCH_PLAIN } from '../../src/train/evaluate.ts';
 import { GATE_METRICS } from '../../src/train/curves.ts';
 import type { CellKind } from '../../src/model/cells.ts';
 import { diagnosticPlan } from '../../src/diagnostics/stage.ts';
@@ -36,6 +36,7 @@ describe('a device with WebGPU default limits', () => {
     const layout = buildLayout({ cell, inputSize: D, hiddenSize: PAPER_PRESET.model.hidden, layernorm: true });
     const passes = {
       evaluation: { buffers: evaluationPlan(layout, T, true).perSequence, cap: EVAL_BATCH },
+      'evaluation without gate terms': { buffers: evaluationPlan(layout, T, false).perSequence, cap: EVAL_BATCH_PLAIN },
       diagnostics: { buffers: diagnosticPlan(layout, T, PAPER_PRESET.lagGrid.num, true, true).perSequence, budget: PAPER_PRESET.diagMemoryBudget },
       'lag recovery': { buffers: recoveryPlan(layout, T).perSequence },
     };
@@ -44,6 +45,8 @@ describe('a device with WebGPU default limits', () => {
       expect(chunk, pass).toBeGreaterThan(1);
       // The issue's case: 256 sequences of gate terms (4·256·1024·128 floats for gru) did not fit; 2 MiB per sequence does, 64 at a time.
       if (pass === 'evaluation') expect(chunk).toBe(cell === 'gru' ? 64 : 85);
+      // The training R²'s 1024 sequences in one forward call: 64 KiB of inputs each, 64 MiB in all.
+      if (pass === 'evaluation without gate terms') expect(chunk).toBe(1024);
       for (const [label, bytes] of Object.entries(request.buffers)) expect(chunk * bytes, `${pass}: ${chunk} × ${label}`).toBeLessThanOrEqual(128 * MiB);
     }
   });
