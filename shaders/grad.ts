@@ -50,8 +50,8 @@ export function gradUnroll(): number {
 export const GRAD_UNROLL = 4;
 
 /**
- * Rows whose outer products a thread adds with plain fused multiply-adds before one compensated (TwoSum) step takes
- * their sum into its (hi, lo) pair: GRAD_BLOCK on a GPU, 1 on a CPU adapter; LWIN_GRAD_BLOCK forces one (1–16, for
+ * Rows whose outer products a thread of this file's (direct) kernel adds with plain fused multiply-adds before one
+ * compensated (TwoSum) step takes their sum into its (hi, lo) pair: GRAD_BLOCK on a GPU, 1 on a CPU adapter; LWIN_GRAD_BLOCK forces one (1–16, for
  * A/B benches: blocks larger than the unroll run a rolled loop, so pair 8 with LWIN_GRAD_UNROLL=8). TwoSum
  * costs ~10 operations where a product costs one, which bounds this kernel on a GPU (an H200 ran a gru batch's
  * weight gradients at ~36% of its peak operations); per block of 4 it costs a quarter. A block's own rounding is
@@ -65,6 +65,31 @@ export function gradBlock(softwareAdapter: boolean): number {
   return envChoice('LWIN_GRAD_BLOCK', [1, 2, 4, 8, 16], `rows of outer products per compensated step of the weight gradients; default ${GRAD_BLOCK} on GPUs, 1 on CPU adapters`) ?? (softwareAdapter ? 1 : GRAD_BLOCK);
 }
 export const GRAD_BLOCK = 4;
+
+/**
+ * The kernel of the outer products: 'staged' (shaders/grad-staged.ts: operands staged through workgroup memory,
+ * compensated per block of 16 rows; GPUs) or 'direct' (this file's: operands read straight from storage; CPU
+ * adapters, which pay for every barrier and gain nothing from workgroup memory). LWIN_GRAD_KERNEL forces one (A/B
+ * benches, tests). Bias and LayerNorm sums keep this file's `ones` form either way.
+ */
+export type GradKernel = 'staged' | 'direct';
+export function gradKernel(softwareAdapter: boolean): GradKernel {
+  const env = envSetting('LWIN_GRAD_KERNEL');
+  if (env === 'staged' || env === 'direct') return env;
+  if (env) throw new Error(`LWIN_GRAD_KERNEL=${env}: use 'staged' (GPUs' default) or 'direct' (CPU adapters')`);
+  return softwareAdapter ? 'direct' : 'staged';
+}
+
+/**
+ * Chunks of rows summed side by side (partial columns) per weight-gradient pass: GRAD_CHUNKS on GPUs, 64 on CPU
+ * adapters; LWIN_GRAD_CHUNKS forces a count. A GPU wants many workgroups of short chains: the paper's B·T = 524288
+ * rows in 256 chunks give a 128×128 tensor 1024 staged workgroups of 2048 rows each (64 chunks gave 256 workgroups,
+ * two per SM of an H100, of 8192 rows). A CPU adapter has a few cores to fill, and keeps the chunks (and bits) it had.
+ */
+export function gradChunks(softwareAdapter: boolean): number {
+  return envChoice('LWIN_GRAD_CHUNKS', [16, 32, 64, 128, 256, 512, 1024], `partial sums per weight-gradient pass; default ${GRAD_CHUNKS} on GPUs, 64 on CPU adapters`) ?? (softwareAdapter ? 64 : GRAD_CHUNKS);
+}
+export const GRAD_CHUNKS = 256;
 
 /**
  * Rows of G per workgroup: 32 (a 32×32 tile), or 256 with `ones`, where G has one column: each thread then sums
@@ -96,6 +121,26 @@ export function gradLanes(softwareAdapter: boolean): GradLanes {
   if (env) throw new Error(`LWIN_GRAD_LANES=${env}: use 'columns' (CPU adapters' default) or 'plane' (GPUs')`);
   return softwareAdapter ? 'columns' : 'plane';
 }
+
+/**
+ * WGSL: TwoSum of the pair (hi_i, lo_i) and x, four outputs at once: hi_i takes the rounded sum, lo_i its error
+ * (`tag` keeps the temporaries' names apart). Needs opaque4 and the run-time zero z (weightGradHelpers).
+ */
+export function twoSum4(i: number, x: string, tag: string): string {
+  return `    let s${i}${tag} = opaque4(hi${i} + ${x}, z);
+    let b${i}${tag} = opaque4(s${i}${tag} - hi${i}, z);
+    lo${i} += (hi${i} - opaque4(s${i}${tag} - b${i}${tag}, z)) + (${x} - b${i}${tag});
+    hi${i} = s${i}${tag};`;
+}
+
+/** WGSL shared by the weight-gradient kernels: opaque4, and the row maps of GradParams. */
+export const weightGradHelpers = `
+// opaque() of shaders/common.ts for four values, with its run-time zero z hoisted.
+fn opaque4(x: vec4f, z: u32) -> vec4f { return bitcast<vec4f>(bitcast<vec4u>(x) ^ vec4u(z)); }
+
+fn row_a(n: u32) -> u32 { return (n / params.aRowsPer) * params.aRowStride + params.aRowBase + n % params.aRowsPer; }
+fn row_v(n: u32) -> u32 { return (n / params.vRowsPer) * params.vRowStride + params.vRowBase + n % params.vRowsPer; }
+`;
 
 /** With `ones`, V ≡ 1 and is not bound. Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded. */
 export function gradProgram(ones: boolean, slices = 1, unroll = 1, block = 1, lanes: GradLanes = 'plane'): Program<typeof GradParams> {
@@ -140,11 +185,7 @@ ${ones ? '' : `    let vb${s} = rv * params.vWidth + params.vOffset;\n`}    pa++
     ones ? `vec4f(${COLS.map((j) => `A[ab${s} + min(${rowOf(i, j)}, params.R - 1u)]`).join(', ')})` : `A[ab${s} + min(${rowOf(i, 0)}, params.R - 1u)]`;
   const rowLoads = (s: string) => `    let v${s} = ${ones ? 'vec4f(1.0)' : `vec4f(${COLS.map((j) => `V[vb${s} + min(${colOf(j)}, params.C - 1u)]`).join(', ')})`};
 ${rowsOf.map((i) => `    let a${i}${s} = ${aLoad(i, s)};`).join('\n')}`;
-  // TwoSum of hi_i and x (a product, or a block's sum of them)
-  const twoSum = (i: number, x: string, s: string) => `    let s${i}${s} = opaque4(hi${i} + ${x}, z);
-    let b${i}${s} = opaque4(s${i}${s} - hi${i}, z);
-    lo${i} += (hi${i} - opaque4(s${i}${s} - b${i}${s}, z)) + (${x} - b${i}${s});
-    hi${i} = s${i}${s};`;
+  const twoSum = (i: number, x: string, s: string) => twoSum4(i, x, s);
   const rowSums = (s: string) => rowsOf.map((i) => `    let x${i}${s} = a${i}${s} * v${s};\n${twoSum(i, `x${i}${s}`, s)}`).join('\n');
   // Blocks of `block` rows (gradBlock): q_i = Σ a_i v by fused multiply-adds from a run-time zero (so no form turns
   // the first into a product of its own), then one TwoSum per block.
@@ -161,12 +202,7 @@ ${foldedRow}
 
 ${SLICES > 1 ? `var<workgroup> red: array<vec2f, ${(SLICES - 1) * WG * WG * 4}>;` : ''}
 
-// opaque() of shaders/common.ts for four values, with its run-time zero z hoisted.
-fn opaque4(x: vec4f, z: u32) -> vec4f { return bitcast<vec4f>(bitcast<vec4u>(x) ^ vec4u(z)); }
-
-fn row_a(n: u32) -> u32 { return (n / params.aRowsPer) * params.aRowStride + params.aRowBase + n % params.aRowsPer; }
-fn row_v(n: u32) -> u32 { return (n / params.vRowsPer) * params.vRowStride + params.vRowBase + n % params.vRowsPer; }
-
+${weightGradHelpers}
 @compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   // x: tile of C; y (folded with z): tile of R × chunk.

@@ -6,7 +6,8 @@ import type { ParamLayout } from '../model/params.ts';
 import type { CellKind } from '../model/cells.ts';
 import { LAYERNORM_PREFIX, TORCH_GATES, isTorchCell, readoutOutputs, type TorchCellKind } from '../model/cells.ts';
 import { getTensorSpec } from '../model/params.ts';
-import { gradBlock, gradLanes, gradProgram, gradSlices, gradUnroll } from '../../shaders/grad.ts';
+import { gradBlock, gradChunks, gradKernel, gradLanes, gradProgram, gradSlices, gradUnroll } from '../../shaders/grad.ts';
+import { gradStagedProgram } from '../../shaders/grad-staged.ts';
 import { GATE_BLOCKS, adjointBlocks, operandNames } from '../../shaders/recurrence/backward.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 
@@ -118,13 +119,13 @@ export class GradientPartials {
   }
 
   /**
-   * Partials for a pass of `segments` segments: up to 64 columns (chunks of rows reduced in parallel), fewer when
-   * the widest tensor's [R·C, columns] pairs would not fit one binding (H = 1024: 16); segments past the columns
-   * add into the same ones.
+   * Partials for a pass of `segments` segments: gradChunks columns (chunks of rows reduced in parallel: 256 on GPUs,
+   * 64 on CPU adapters), fewer when the widest tensor's [R·C, columns] pairs would not fit one binding (H = 1024 at
+   * WebGPU's default 128 MiB: 16); segments past the columns add into the same ones.
    */
   static plan(step: Step, layout: ParamLayout, segments: number, options: { readout?: boolean } = {}): GradientPartials {
     const widest = Math.max(...gradientTerms(layout, options).map((t) => t.R * t.C));
-    const columns = Math.max(1, Math.min(64, Math.floor(step.maxBindingBytes / (widest * 8))));
+    const columns = Math.max(1, Math.min(gradChunks(step.softwareAdapter), Math.floor(step.maxBindingBytes / (widest * 8))));
     return new GradientPartials(step, layout, columns, Math.max(1, Math.floor(columns / segments)), options);
   }
 
@@ -154,7 +155,10 @@ export class GradientPartials {
       };
       const ones = term.v.source === 'ones';
       const V = term.v.source === 'ones' ? undefined : b[term.v.source];
-      step.run(gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(), gradBlock(step.softwareAdapter), gradLanes(step.softwareAdapter)), { A: b[term.a.source], V, partials: this.buffers[i]! }, params);
+      const program = !ones && gradKernel(step.softwareAdapter) === 'staged'
+        ? gradStagedProgram()
+        : gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(), gradBlock(step.softwareAdapter), gradLanes(step.softwareAdapter));
+      step.run(program, { A: b[term.a.source], V, partials: this.buffers[i]! }, params);
     });
   }
 

@@ -29,7 +29,7 @@ interface DenoGlobal {
 }
 
 /**
- * A setting from the environment (`LWIN_TILE`, `LWIN_WEIGHTS`, `LWIN_UNROLL`, `LWIN_GRAD_UNROLL`, `LWIN_HOLD`, `LWIN_SCRATCH_POOL`, `LWIN_PIPELINE`, `LWIN_REPLAY`:
+ * A setting from the environment (`LWIN_TILE`, `LWIN_WEIGHTS`, `LWIN_UNROLL`, `LWIN_GRAD_UNROLL`, `LWIN_GRAD_KERNEL`, `LWIN_GRAD_CHUNKS`, `LWIN_HOLD`, `LWIN_SCRATCH_POOL`, `LWIN_PIPELINE`, `LWIN_REPLAY`:
  * benchmark switches): Node's process.env, else undefined. Deno without --allow-env throws on access, and a browser has no environment; both
  * get the defaults.
  */

@@ -1,7 +1,7 @@
-// Weight gradients (shaders/grad.ts) in both shapes: one slice per chunk, compensated row by row, each thread whole
-// columns of its tile (CPU adapters; the same bits as the GPUs' 8×8 plane of threads with one slice), and
-// four slices summed side by side then combined in order, compensated per block of GRAD_BLOCK rows (GPUs), both
-// GRAD_UNROLL rows per loop pass. Lavapipe runs the CPU shape unless told the adapter is a GPU, as here: both agree
+// Weight gradients in their three shapes: shaders/grad.ts with one slice per chunk, compensated row by row, each
+// thread whole columns of its tile (CPU adapters; the same bits as an 8×8 plane of threads with one slice), and
+// four slices summed side by side then combined in order, compensated per block of GRAD_BLOCK rows, both
+// GRAD_UNROLL rows per loop pass; and shaders/grad-staged.ts (GPUs), the sums of one slice with blocks of 16 rows. Lavapipe runs the CPU shape unless told the adapter is a GPU, as here: both agree
 // with the float64 twin; one slice and four with the same blocks agree to a few units in the last place (the
 // compensated sums group the blocks differently, each exact to ~2^-48 before the final rounding). T = 37 leaves
 // partial blocks at chunk and slice ends.
@@ -12,7 +12,22 @@ import { buildLayout, initParams, cellLayerNorm, type CellKind } from '../../src
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { gradientTolerance } from '../../src/doctor/tolerances.ts';
-import { GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradLanes, gradUnroll } from '../../shaders/grad.ts';
+import { GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradKernel, gradLanes, gradUnroll } from '../../shaders/grad.ts';
+import { STAGED_ROWS } from '../../shaders/grad-staged.ts';
+
+/** `run` with environment settings, restored after. */
+async function withEnv<T>(settings: Record<string, string>, run: () => Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(settings).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, settings);
+  try {
+    return await run();
+  } finally {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
 
 const gpu = useGpu();
 
@@ -30,11 +45,19 @@ describe.each(['gru', 'lstm', 'torch_gru', 'shared'] as CellKind[])('%s: weight 
     const tolerance = gradientTolerance(layout, ref.grad);
     for (const every of [undefined, 5]) {
       const one = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, every);
-      const four = await gpuGradient(asGpu, layout, p, x, y, B, T, every);
-      for (const [name, got] of [['one slice', one], ['four slices', four]] as const) {
+      const staged = await gpuGradient(asGpu, layout, p, x, y, B, T, every); // the GPUs' default: staged, 256 chunks
+      // The direct kernel in the GPUs' form, with the CPU adapters' chunks: the same rows in each chunk as one slice.
+      const four = await withEnv({ LWIN_GRAD_KERNEL: 'direct', LWIN_GRAD_CHUNKS: '64' }, () => gpuGradient(asGpu, layout, p, x, y, B, T, every));
+      for (const [name, got] of [['one slice', one], ['four slices', four], ['staged', staged]] as const) {
         const c = compareToReference(got.grad, ref.grad, tolerance);
         expect(c.ok, describeComparison(`${name}, checkpoint ${every ?? 'none'}: ∂L/∂θ`, c)).toBe(true);
       }
+      // The staged kernel sums what the direct one sums with one slice and blocks of 16 rows, in the same order.
+      expect(gradKernel(true)).toBe('direct');
+      const stagedHere = await withEnv({ LWIN_GRAD_KERNEL: 'staged' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
+      const direct16 = await withEnv({ LWIN_GRAD_BLOCK: String(STAGED_ROWS) }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
+      expect([...stagedHere.grad], `checkpoint ${every ?? 'none'}: staged against direct, blocks of ${STAGED_ROWS}`).toEqual([...direct16.grad]);
+      expect([...stagedHere.grad]).not.toEqual([...one.grad]); // blocks of 16 round otherwise than row by row
       expect(gradBlock(true)).toBe(1);
       process.env.LWIN_GRAD_BLOCK = String(GRAD_BLOCK);
       try {
@@ -57,11 +80,29 @@ describe.each(['gru', 'lstm', 'torch_gru', 'shared'] as CellKind[])('%s: weight 
       expect(gradUnroll()).toBe(GRAD_UNROLL);
       process.env.LWIN_GRAD_UNROLL = '1';
       try {
-        const rolled = await gpuGradient(asGpu, layout, p, x, y, B, T, every);
+        const rolled = await withEnv({ LWIN_GRAD_KERNEL: 'direct', LWIN_GRAD_CHUNKS: '64' }, () => gpuGradient(asGpu, layout, p, x, y, B, T, every));
         expect([...rolled.grad], `checkpoint ${every ?? 'none'}: ${GRAD_UNROLL} rows per pass against 1`).toEqual([...four.grad]);
       } finally {
         delete process.env.LWIN_GRAD_UNROLL;
       }
+    }
+  });
+});
+
+describe('staged weight gradients over several tiles of G', () => {
+  it('gru B=3 T=41 H=70 D=67: tensors of 2×2 tiles of 64 with ragged edges, against float64 and the direct kernel', async () => {
+    const [B, T, H, D] = [3, 41, 70, 67];
+    const layout = buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true });
+    const p = Float32Array.from(initParams(layout, { seed: 5 }));
+    const x = gaussianInputs(B, T, D, 6);
+    const y = gaussianInputs(B, T, 1, 7);
+    const ref = referenceBackward(layout, p, { x, y, batch: B, steps: T });
+    for (const every of [undefined, 9]) {
+      const staged = await withEnv({ LWIN_GRAD_KERNEL: 'staged' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
+      const c = compareToReference(staged.grad, ref.grad, gradientTolerance(layout, ref.grad));
+      expect(c.ok, describeComparison(`staged, checkpoint ${every ?? 'none'}: ∂L/∂θ`, c)).toBe(true);
+      const direct16 = await withEnv({ LWIN_GRAD_BLOCK: String(STAGED_ROWS) }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
+      expect([...staged.grad]).toEqual([...direct16.grad]);
     }
   });
 });
