@@ -59,7 +59,11 @@ export async function evaluate(
   layout: ParamLayout,
   params: GPUBuffer,
   data: EvalData,
-  options: { gates?: boolean; maxSequences?: number; memoryBudget?: number; readoutLoss?: ReadoutLoss } = {},
+  options: {
+    gates?: boolean; maxSequences?: number; memoryBudget?: number; readoutLoss?: ReadoutLoss;
+    /** data.x's first sequences (as many as are evaluated), already on the device: copied there, not uploaded. */
+    deviceX?: GPUBuffer;
+  } = {},
 ): Promise<Evaluation> {
   const K = readoutOutputs(layout.config);
   const readoutLoss = options.readoutLoss ?? { loss: 'mse', lossSteps: 'all' };
@@ -96,8 +100,9 @@ export async function evaluate(
   try {
     for (let start = 0; start < n; start += chunk) {
       const count = Math.min(chunk, n - start);
-      ctx.device.queue.writeBuffer(b.x, 0, data.x as Float32Array<ArrayBuffer>, start * T * D, count * T * D);
       const step = ctx.step('evaluate');
+      if (options.deviceX) step.copy(options.deviceX, start * T * D * 4, b.x, 0, count * T * D * 4);
+      else ctx.device.queue.writeBuffer(b.x, 0, data.x as Float32Array<ArrayBuffer>, start * T * D, count * T * D);
       step.clear(b.state);
       // a stack: the layers below give the top layer its input; ŷ and the gate terms are the top layer's
       const inputs = recordStackInputs(step, { layout, params, x: b.x, batch: count, steps: T });

@@ -18,13 +18,17 @@ export interface TrainSink {
 
 /** Files under `dir`: `<cell>_learning_curve.csv`, `gate_stats_<cell>.csv`, `checkpoints/`. */
 export function fileSink(dir: string, warn?: Warn): TrainSink {
+  // Gate rows come every gateLogEvery epochs; their file is rewritten (atomically, synced) only when they change.
+  const gatesWritten = new Map<string, number>();
   return {
     where: join(dir, 'checkpoints'),
     async curves(cell, curve, gates) {
       await mkdir(dir, { recursive: true });
       const names = cellFileNames(cell);
       await writeCsv(join(dir, names.learningCurve), CURVE_COLUMNS, curve);
+      if (gatesWritten.get(cell) === gates.length) return;
       await writeCsv(join(dir, names.gateStats), GATE_COLUMNS, gates);
+      gatesWritten.set(cell, gates.length);
     },
     async saveCheckpoint(layout, checkpoint) {
       await saveCheckpoint(dir, layout, checkpoint);

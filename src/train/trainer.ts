@@ -19,6 +19,7 @@ import { deriveSeed } from '../data/seeds.ts';
 import { describeDifferences } from '../util/differences.ts';
 import { envSetting } from '../gpu/runtime.ts';
 import { quiet } from '../gpu/step.ts';
+import { bufferLimit } from '../gpu/chunks.ts';
 
 export interface TrainingData {
   train: SequenceData;
@@ -96,6 +97,8 @@ export class NonFiniteLossError extends Error {
 
 /** Up to this many training sequences measure the training R² each epoch (SPEC §3). */
 export const TRAIN_R2_SEQUENCES = 1024;
+/** Their inputs stay on the device up to this size (the paper's take 64 MiB). */
+export const TRAIN_R2_RESIDENT_BYTES = 256 * 2 ** 20;
 
 /** A saved fingerprint as settings (older checkpoints hold the same JSON text). */
 function parseFingerprint(text: string): unknown {
@@ -133,6 +136,8 @@ class TrainingRun {
   private params: GPUBuffer;
   private readonly grad: GPUBuffer;
   private readonly batch: { x: GPUBuffer; y: GPUBuffer; yhat: GPUBuffer; loss: GPUBuffer };
+  /** The inputs of the sequences that measure the training R², uploaded once rather than every epoch. */
+  private trainR2X: GPUBuffer | undefined;
   private readonly optimizer: GpuOptimizer;
   private rng: Rng;
   private curve: CurveRow[] = [];
@@ -268,13 +273,25 @@ class TrainingRun {
 
   private async record(trainLoss: number, order: Uint32Array): Promise<void> {
     const { ctx, layout, params } = this;
-    const trainEval = await evaluate(ctx, layout, params, this.data.train, { maxSequences: TRAIN_R2_SEQUENCES, readoutLoss: this.readoutLoss });
+    const trainEval = await evaluate(ctx, layout, params, this.data.train, { maxSequences: TRAIN_R2_SEQUENCES, readoutLoss: this.readoutLoss, deviceX: this.residentR2Inputs() });
     const drawn = this.validationSet?.epoch === this.epoch ? this.validationSet.data : this.data.validation(this.epoch);
     this.validationSet = undefined;
     const val = await evaluate(ctx, layout, params, drawn, { readoutLoss: this.readoutLoss });
     this.curve.push({ epoch: this.epoch, train_loss: trainLoss, train_acc: trainEval.r2, val_loss: val.loss, val_acc: val.r2 });
     if (logsGateStats(this.epoch, this.config.gateLogEvery)) this.gates.push(...(await this.gateStats(order)));
     await this.options.sink.curves(this.config.cell, this.curve, this.gates);
+  }
+
+  /**
+   * The training R²'s inputs on the device (64 MiB at the paper's size), when they fit one binding and
+   * TRAIN_R2_RESIDENT_BYTES; else undefined, and each evaluation uploads them.
+   */
+  private residentR2Inputs(): GPUBuffer | undefined {
+    if (this.trainR2X) return this.trainR2X;
+    const { x, count, steps, inputSize } = this.data.train;
+    const values = Math.min(count, TRAIN_R2_SEQUENCES) * steps * inputSize;
+    if (4 * values > Math.min(TRAIN_R2_RESIDENT_BYTES, bufferLimit(this.ctx.device.limits))) return undefined;
+    return (this.trainR2X = this.ctx.upload('train/r2-inputs', x.subarray(0, values)));
   }
 
   /** The mean SPEC §4 terms over the epoch's first mini-batch after its updates, as the reference (`perm[:batch_size]`). */
@@ -326,7 +343,7 @@ class TrainingRun {
   }
 
   dispose(includingOptimizer: boolean): void {
-    for (const b of [this.params, this.grad, ...Object.values(this.batch)]) b.destroy();
+    for (const b of [this.params, this.grad, ...Object.values(this.batch), this.trainR2X]) b?.destroy();
     if (includingOptimizer) this.optimizer.destroy();
   }
 }

@@ -25,8 +25,17 @@ describe.each(['gru', 'lstm'] as const)('evaluation in chunks: %s, 5 sequences',
     const buffer = gpu.ctx.upload('test/params', params);
     const chunked = await evaluate(gpu.ctx, layout, buffer, data, { gates: true, memoryBudget: 2 * perSequence });
     const whole = await evaluate(gpu.ctx, layout, buffer, data, { gates: true });
+    // Inputs already on the device (the trainer's training-R² sequences) are read from there, chunk by chunk: here
+    // other inputs than data.x's, so the numbers are those of the data with those inputs.
+    const otherX = task.trainingSet(4).x;
+    const deviceX = gpu.ctx.upload('test/x', otherX);
+    const resident = await evaluate(gpu.ctx, layout, buffer, data, { gates: true, memoryBudget: 2 * perSequence, maxSequences: 4, deviceX });
+    const uploaded = await evaluate(gpu.ctx, layout, buffer, { ...data, x: otherX }, { gates: true, memoryBudget: 2 * perSequence, maxSequences: 4 });
+    deviceX.destroy();
     buffer.destroy();
     expect([chunked.chunk, whole.chunk]).toEqual([2, 5]);
+    expect(resident).toEqual(uploaded);
+    expect(resident.loss).not.toBe(chunked.loss);
 
     let sse = 0;
     let sumY = 0;
