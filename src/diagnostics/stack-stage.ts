@@ -7,7 +7,7 @@ import { INTERMEDIATE_COUNT, modelLayers, readoutOutputs, stateWidth, type Torch
 import type { ParamLayout } from '../model/params.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { SequenceData } from '../data/dataset.ts';
-import type { Step } from '../gpu/step.ts';
+import { quiet, type Step } from '../gpu/step.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
 import type { TorchParams } from '../model/f64/torch/config.ts';
 import { layerValues, stackLayers, torchCellKind, torchParamsOf, type StackLayer } from '../model/stack.ts';
@@ -22,7 +22,8 @@ import { deriveSeed } from '../data/seeds.ts';
 import { WindowEngine, windowPlan } from './windows.ts';
 import { RhoEngine } from './rho.ts';
 import { PsiAccumulator, DEFAULT_PSI_SUBSAMPLE, stackDirections } from './psi.ts';
-import { exactTransport, sampleTransportPairs, transportAgreement, type TransportPair } from './transport.ts';
+import { sampleTransportPairs, transportAgreement, type TransportPair, type TransportResult } from './transport.ts';
+import { exactTransportInParallel } from './transport-pool.ts';
 import { buildDiagnostics, type Diagnostics } from './result.ts';
 import { DEFAULT_MEMORY_BUDGET, sequencesPerChunk } from '../gpu/chunks.ts';
 import { BufferPlan, type PlannedBuffer } from '../gpu/buffer-plan.ts';
@@ -115,6 +116,8 @@ export async function runStackDiagnostics(ctx: GpuContext, torch: TorchParams, d
   const { rates } = options;
   const rho = rates && layers.map((layer) => new RhoEngine(ctx, layer.layout, layerValues(rates, layer.index, layer.layout)));
   const psi = layers.map(() => new PsiAccumulator(options.lags, T, data.count, { subsample: options.psiSubsample ?? DEFAULT_PSI_SUBSAMPLE, seed: options.seed, lastOnly: readoutLoss.lossSteps === 'last' }));
+  // Every layer's exact transport (host, float64) runs on worker threads while the GPU works through the batches.
+  const exact = options.transportSamples > 0 ? quiet(stackTransport(torch, layers, data, options)) : undefined;
   try {
     for (let start = 0; start < data.count; start += batch) {
       const count = Math.min(batch, data.count - start);
@@ -127,7 +130,7 @@ export async function runStackDiagnostics(ctx: GpuContext, torch: TorchParams, d
     }
     const envelopes = await Promise.all(windows.map((w, k) => w.result(rho?.[k]?.etaBar)));
     const peakBytes = ctx.memory.peak - before;
-    const transport = options.transportSamples > 0 ? stackTransport(torch, layers, data, envelopes.map((e) => e.lags.map((l) => l.muL1Mean)), options) : undefined;
+    const transport = exact && (await exact).map((result, k) => ({ ...result, agreement: transportAgreement(envelopes[k]!.lags.map((l) => l.muL1Mean), result.exactEnvelope) }));
     const seconds = (performance.now() - started) / 1000;
     return layers.map((_, k) => buildDiagnostics({
       cell, lags: options.lags, firstOrder: options.firstOrder, sequences: data.count, steps: T, hidden: H,
@@ -200,7 +203,7 @@ function recordStackBatch(step: Step, b: StackBatch, count: number): Promise<Flo
  * SPEC §6's exact transport of every layer on the same sampled (sequence, t) pairs. Layer k's inputs are layer
  * k-1's h, from lwin's float64 twin of the stack run on the sampled sequences only.
  */
-function stackTransport(torch: TorchParams, layers: readonly StackLayer[], data: SequenceData, envelopes: number[][], options: StackDiagnosticsOptions) {
+async function stackTransport(torch: TorchParams, layers: readonly StackLayer[], data: SequenceData, options: StackDiagnosticsOptions): Promise<TransportResult[]> {
   const T = data.steps;
   const D = torch.layout.config.inputSize;
   const maxLag = Math.min(T - 1, Math.max(...options.lags));
@@ -211,10 +214,8 @@ function stackTransport(torch: TorchParams, layers: readonly StackLayer[], data:
   sequences.forEach((s, i) => x.set(data.x.subarray(s * T * D, (s + 1) * T * D), i * T * D));
   const forward = torchForward(torch, { x, batch: sequences.length, steps: T });
   const localPairs: TransportPair[] = pairs.map((p) => ({ ...p, sequence: local.get(p.sequence)! }));
-  return layers.map((layer, k) => {
-    const exact = exactTransport(layer.layout, layer.params, k === 0 ? x : forward.hidden[k - 1]!, T, localPairs, options.lags);
-    return { ...exact, pairs, agreement: transportAgreement(envelopes[k]!, exact.exactEnvelope) };
-  });
+  const results = await Promise.all(layers.map((layer, k) => exactTransportInParallel(layer.layout, Float64Array.from(layer.params), k === 0 ? x : forward.hidden[k - 1]!, T, localPairs, options.lags)));
+  return results.map((exact) => ({ ...exact, pairs }));
 }
 
 /**

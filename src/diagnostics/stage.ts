@@ -13,13 +13,14 @@ import { recordTangent } from '../cells/tangent.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
 import { headDeltaProgram, readoutDeltaProgram } from '../../shaders/loss.ts';
 import { recordReadoutLoss, type ReadoutLoss } from '../cells/backward.ts';
-import type { Step } from '../gpu/step.ts';
+import { quiet, type Step } from '../gpu/step.ts';
 import { Rng } from '../util/random.ts';
 import { deriveSeed } from '../data/seeds.ts';
 import { WindowEngine, windowPlan } from './windows.ts';
 import { RhoEngine } from './rho.ts';
 import { PsiAccumulator, studyDirection, DEFAULT_PSI_SUBSAMPLE } from './psi.ts';
-import { exactTransport, sampleTransportPairs, transportAgreement } from './transport.ts';
+import { sampleTransportPairs, transportAgreement, type TransportResult } from './transport.ts';
+import { exactTransportInParallel } from './transport-pool.ts';
 import { buildDiagnostics, type Diagnostics } from './result.ts';
 import { DEFAULT_MEMORY_BUDGET, sequencesPerChunk } from '../gpu/chunks.ts';
 import { BufferPlan } from '../gpu/buffer-plan.ts';
@@ -167,6 +168,13 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
   const rho = options.preconditioner ? new RhoEngine(ctx, layout, options.preconditioner) : undefined;
   const targetWidth = checkTargets(data, K, readoutLoss);
   const psi = new PsiAccumulator(options.lags, T, data.count, { subsample: options.psiSubsample ?? DEFAULT_PSI_SUBSAMPLE, seed: options.seed, lastOnly: readoutLoss.lossSteps === 'last' });
+  // The exact transport (host, float64) runs on worker threads while the GPU works through the batches.
+  let exact: Promise<TransportResult> | undefined;
+  if (options.transportSamples > 0) {
+    const maxLag = Math.min(T - 1, Math.max(...options.lags));
+    const pairs = sampleTransportPairs(options.transportSamples, data.count, T, maxLag, new Rng(deriveSeed(options.seed, 'transport')));
+    exact = quiet(exactTransportInParallel(layout, params, data.x, T, pairs, options.lags));
+  }
   try {
     for (let start = 0; start < data.count; start += batch) {
       const count = Math.min(batch, data.count - start);
@@ -195,11 +203,9 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
     const envelopes = await windows.result(rho?.etaBar);
     const peakBytes = ctx.memory.peak - before;
     let transport;
-    if (options.transportSamples > 0) {
-      const maxLag = Math.min(T - 1, Math.max(...options.lags));
-      const pairs = sampleTransportPairs(options.transportSamples, data.count, T, maxLag, new Rng(deriveSeed(options.seed, 'transport')));
-      const exact = exactTransport(layout, params, data.x, T, pairs, options.lags);
-      transport = { ...exact, agreement: transportAgreement(envelopes.lags.map((l) => l.muL1Mean), exact.exactEnvelope) };
+    if (exact) {
+      const result = await exact;
+      transport = { ...result, agreement: transportAgreement(envelopes.lags.map((l) => l.muL1Mean), result.exactEnvelope) };
     }
     return buildDiagnostics({
       cell, lags: options.lags, firstOrder: options.firstOrder, sequences: data.count, steps: T, hidden: H,

@@ -70,6 +70,28 @@ export function exactTransport(
   lags: readonly number[],
   options: TransportOptions = {},
 ): TransportResult {
+  return sumTransport(layout.config.hiddenSize, pairs, lags, transportPairTerms(layout, params, x, steps, pairs, lags, options));
+}
+
+/**
+ * What exactTransport sums, pair by pair: meanAbs [pairs, lags] = mean_q |diag P(ℓ)|_q (NaN where t < ℓ), and with
+ * `keepDiagonals` the signed diagonals [pairs, lags, H]. Each pair's values depend on that pair alone, so any subset
+ * of the pairs may be computed apart (transport-pool.ts gives subsets to worker threads).
+ */
+export interface PairTerms {
+  meanAbs: Float64Array;
+  diagonals?: Float64Array;
+}
+
+export function transportPairTerms(
+  layout: ParamLayout,
+  params: ArrayLike<number>,
+  x: ArrayLike<number>,
+  steps: number,
+  pairs: TransportPair[],
+  lags: readonly number[],
+  options: TransportOptions = {},
+): PairTerms {
   const model = prepareModel(layout, asFloatArray(params));
   const sequences = countSequences(model, x, steps);
   checkLags(lags);
@@ -77,31 +99,47 @@ export function exactTransport(
   const n = model.hiddenSize;
   const lagSlots = slotsByLag(lags);
   const maxGridLag = Math.max(0, ...lags);
-  const sums = new Float64Array(lags.length);
-  const pairsUsed = new Int32Array(lags.length);
+  const meanAbs = new Float64Array(pairs.length * lags.length).fill(NaN);
   const diagonals = options.keepDiagonals ? new Float64Array(pairs.length * lags.length * n).fill(NaN) : undefined;
   const ws = createWorkspace(model);
-
   for (const [sequence, pairIndices] of groupBySequence(pairs)) {
     const lastT = Math.max(...pairIndices.map((i) => pairs[i]!.t));
     const records = rolloutSequence(model, x, steps, sequence, lastT);
     for (const pairIndex of pairIndices) {
       const t = pairs[pairIndex]!.t;
       walkWindow(model, ws, records, t, Math.min(maxGridLag, t), (lag, diagonal) => {
-        let meanAbs = 0;
-        for (let q = 0; q < n; q++) meanAbs += Math.abs(diagonal[q]!);
-        meanAbs /= n;
+        let sum = 0;
+        for (let q = 0; q < n; q++) sum += Math.abs(diagonal[q]!);
         for (const slot of lagSlots.get(lag) ?? []) {
-          sums[slot] = sums[slot]! + meanAbs;
-          pairsUsed[slot] = pairsUsed[slot]! + 1;
+          meanAbs[pairIndex * lags.length + slot] = sum / n;
           diagonals?.set(diagonal, (pairIndex * lags.length + slot) * n);
         }
       });
     }
   }
+  return diagonals ? { meanAbs, diagonals } : { meanAbs };
+}
+
+/**
+ * f_exact from the pairs' terms: per lag, the mean over the pairs with t ≥ ℓ, summed in one fixed order (the pairs
+ * grouped by sequence, sequences in order of first appearance), so the result does not depend on how the terms
+ * were computed.
+ */
+export function sumTransport(hiddenSize: number, pairs: TransportPair[], lags: readonly number[], terms: PairTerms): TransportResult {
+  const sums = new Float64Array(lags.length);
+  const pairsUsed = new Int32Array(lags.length);
+  for (const pairIndices of groupBySequence(pairs).values()) {
+    for (const pairIndex of pairIndices) {
+      lags.forEach((lag, slot) => {
+        if (lag > pairs[pairIndex]!.t) return;
+        sums[slot] = sums[slot]! + terms.meanAbs[pairIndex * lags.length + slot]!;
+        pairsUsed[slot] = pairsUsed[slot]! + 1;
+      });
+    }
+  }
   const exactEnvelope = sums.map((s, i) => (pairsUsed[i]! > 0 ? s / pairsUsed[i]! : NaN));
-  const result: TransportResult = { lags: [...lags], exactEnvelope, pairsUsed, pairs: pairs.map((p) => ({ ...p })), hiddenSize: n };
-  if (diagonals) result.diagonals = diagonals;
+  const result: TransportResult = { lags: [...lags], exactEnvelope, pairsUsed, pairs: pairs.map((p) => ({ ...p })), hiddenSize };
+  if (terms.diagonals) result.diagonals = terms.diagonals;
   return result;
 }
 
