@@ -7,7 +7,7 @@ import { INTERMEDIATE_COUNT, modelLayers, readoutOutputs, stateWidth, type Torch
 import type { ParamLayout } from '../model/params.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { SequenceData } from '../data/dataset.ts';
-import { quiet, type Step } from '../gpu/step.ts';
+import { OneInFlight, quiet, type Step } from '../gpu/step.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
 import type { TorchParams } from '../model/f64/torch/config.ts';
 import { layerValues, stackLayers, torchCellKind, torchParamsOf, type StackLayer } from '../model/stack.ts';
@@ -118,6 +118,9 @@ export async function runStackDiagnostics(ctx: GpuContext, torch: TorchParams, d
   const psi = layers.map(() => new PsiAccumulator(options.lags, T, data.count, { subsample: options.psiSubsample ?? DEFAULT_PSI_SUBSAMPLE, seed: options.seed, lastOnly: readoutLoss.lossSteps === 'last' }));
   // Every layer's exact transport (host, float64) runs on worker threads while the GPU works through the batches.
   const exact = options.transportSamples > 0 ? quiet(stackTransport(torch, layers, data, options)) : undefined;
+  const batches = new OneInFlight<{ values: Promise<Float32Array>[]; count: number }>(async ({ values, count }) => {
+    for (let k = 0; k < L; k++) psi[k]!.add(await values[k]!, count);
+  });
   try {
     for (let start = 0; start < data.count; start += batch) {
       const count = Math.min(batch, data.count - start);
@@ -125,9 +128,9 @@ export async function runStackDiagnostics(ctx: GpuContext, torch: TorchParams, d
       ctx.device.queue.writeBuffer(buffer('diag/y'), 0, data.y as Float32Array<ArrayBuffer>, start * T * targetWidth, count * T * targetWidth);
       const step = ctx.step(`diagnostics ${cell} ×${L} sequences ${start}..${start + count}`);
       const values = recordStackBatch(step, { layers, buffer, windows, rho, readoutLoss, psiWithRho: Boolean(options.psiWithRho), lags: options.lags.length, steps: T }, count);
-      await step.submit();
-      for (let k = 0; k < L; k++) psi[k]!.add(await values[k]!, count);
+      await batches.submit(step, { values, count }); // one batch in flight, as runDiagnostics
     }
+    await batches.flush();
     const envelopes = await Promise.all(windows.map((w, k) => w.result(rho?.[k]?.etaBar)));
     const peakBytes = ctx.memory.peak - before;
     const transport = exact && (await exact).map((result, k) => ({ ...result, agreement: transportAgreement(envelopes[k]!.lags.map((l) => l.muL1Mean), result.exactEnvelope) }));

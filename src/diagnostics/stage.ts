@@ -13,7 +13,7 @@ import { recordTangent } from '../cells/tangent.ts';
 import { tangentStateWidth } from '../../shaders/recurrence/tangent.ts';
 import { headDeltaProgram, readoutDeltaProgram } from '../../shaders/loss.ts';
 import { recordReadoutLoss, type ReadoutLoss } from '../cells/backward.ts';
-import { quiet, type Step } from '../gpu/step.ts';
+import { OneInFlight, quiet, type Step } from '../gpu/step.ts';
 import { Rng } from '../util/random.ts';
 import { deriveSeed } from '../data/seeds.ts';
 import { WindowEngine, windowPlan } from './windows.ts';
@@ -175,6 +175,8 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
     const pairs = sampleTransportPairs(options.transportSamples, data.count, T, maxLag, new Rng(deriveSeed(options.seed, 'transport')));
     exact = quiet(exactTransportInParallel(layout, params, data.x, T, pairs, options.lags));
   }
+  // One batch stays in flight: the host takes in batch k's ψ while the device runs batch k+1.
+  const batches = new OneInFlight<{ values: Promise<Float32Array>; count: number }>(async ({ values, count }) => psi.add(await values, count));
   try {
     for (let start = 0; start < data.count; start += batch) {
       const count = Math.min(batch, data.count - start);
@@ -197,9 +199,9 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
         windows.recordBatch(step, b.terms, count, rho ? b.rho : undefined, { psi: { delta: b.delta, v: b.v, psi: b.psi, useRho } });
       }
       const values = step.readF32(b.psi, 0, options.lags.length * count * T);
-      await step.submit();
-      psi.add(await values, count);
+      await batches.submit(step, { values, count });
     }
+    await batches.flush();
     const envelopes = await windows.result(rho?.etaBar);
     const peakBytes = ctx.memory.peak - before;
     let transport;

@@ -10,7 +10,7 @@ import { sequencesPerChunk } from '../gpu/chunks.ts';
 import { readoutOutputs } from '../model/cells.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
 import { BufferPlan } from '../gpu/buffer-plan.ts';
-import { quiet } from '../gpu/step.ts';
+import { OneInFlight } from '../gpu/step.ts';
 
 export interface EvalData {
   x: Float32Array;
@@ -82,11 +82,8 @@ export async function evaluate(
   const chunk = sequencesPerChunk(ctx.device.limits, { pass: 'evaluation', count: n, buffers: plan.perSequence, budget: options.memoryBudget, cap });
   const held = plan.allocate(ctx, chunk);
   const b = { x: held['eval/x']!, state: held['eval/state']!, yhat: held['eval/yhat']!, inter: held['eval/terms'] };
-  // One chunk stays in flight: chunk k+1 is queued before the host waits for chunk k's ŷ and sums it, so the device
-  // does not idle meanwhile. The queue orders chunk k+1's writes of x and ŷ after chunk k's reads of them.
-  let inFlight: { start: number; count: number; done: Promise<void>; yhat: Promise<Float32Array>; gates: Promise<Float32Array> | undefined } | undefined;
-  const settle = async ({ start, count, done, yhat: yhatP, gates: gatesP }: NonNullable<typeof inFlight>) => {
-    await done;
+  // One chunk stays in flight: the host sums chunk k's ŷ while the device runs chunk k+1.
+  const chunks = new OneInFlight<{ start: number; count: number; yhat: Promise<Float32Array>; gates: Promise<Float32Array> | undefined }>(async ({ start, count, yhat: yhatP, gates: gatesP }) => {
     const yhat = await yhatP;
     if (head.active) head.add(yhat, data.y.subarray(start * T * head.width, (start + count) * T * head.width), count);
     else for (let i = 0; i < count * T; i++) {
@@ -96,7 +93,7 @@ export async function evaluate(
       sumY2 += y * y;
     }
     if (gatesP) (await gatesP).forEach((s, k) => (gateSums[k] = gateSums[k]! + s));
-  };
+  });
   try {
     for (let start = 0; start < n; start += chunk) {
       const count = Math.min(chunk, n - start);
@@ -115,12 +112,9 @@ export async function evaluate(
         recordSegmentedReduce(step, b.inter, names.length, count * T * H, out);
         gatesP = step.readF32(out.sums);
       }
-      const done = quiet(step.submit()); // awaited in settle()
-      await step.queued;
-      if (inFlight) await settle(inFlight);
-      inFlight = { start, count, done, yhat: yhatP, gates: gatesP };
+      await chunks.submit(step, { start, count, yhat: yhatP, gates: gatesP });
     }
-    if (inFlight) await settle(inFlight);
+    await chunks.flush();
   } finally {
     for (const buf of Object.values(b)) buf?.destroy();
   }

@@ -18,7 +18,7 @@ import { silentProgress, type Progress } from './progress.ts';
 import { deriveSeed } from '../data/seeds.ts';
 import { describeDifferences } from '../util/differences.ts';
 import { envSetting } from '../gpu/runtime.ts';
-import { quiet } from '../gpu/step.ts';
+import { OneInFlight } from '../gpu/step.ts';
 import { bufferLimit } from '../gpu/chunks.ts';
 
 export interface TrainingData {
@@ -224,13 +224,11 @@ class TrainingRun {
     // One batch stays in flight: batch n is queued behind batch n-1 before the host waits for n-1's loss, so the
     // device never idles while the host reads a loss and records the next batch (queue order keeps every batch's
     // reads after the previous one's writes). The next batch is gathered on the host meanwhile.
-    let inFlight: { done: Promise<void>; loss: Promise<Float32Array>; count: number; index: number } | undefined;
-    const settle = async (batch: NonNullable<typeof inFlight>) => {
-      await batch.done;
+    const batches = new OneInFlight<{ loss: Promise<Float32Array>; count: number; index: number }>(async (batch) => {
       const loss = (await batch.loss)[0]!;
       if (!Number.isFinite(loss)) throw new NonFiniteLossError(epoch, batch.index, loss);
       weighted += loss * batch.count;
-    };
+    });
     const pipelined = envSetting('LWIN_PIPELINE') !== 'off'; // a benchmark switch: each batch awaited before the next
     // The epoch's validation set depends on the epoch alone, so it is drawn a part after each batch is queued, while
     // the device works (drawing it whole at the end left the device idle ~0.2 s an epoch at the paper's size).
@@ -255,19 +253,12 @@ class TrainingRun {
       });
       this.optimizer.record(step, this.params, this.grad);
       const loss = step.readF32(this.batch.loss, 0, 1);
-      const done = quiet(step.submit()); // awaited in settle()
-      await step.queued;
-      validation?.advance(Math.ceil(validation.remaining / (ranges.length - batchIndex + 1)));
-      if (inFlight) await settle(inFlight);
-      inFlight = { done, loss, count, index: batchIndex };
-      if (!pipelined) {
-        await settle(inFlight);
-        inFlight = undefined;
-      }
+      await batches.submit(step, { loss, count, index: batchIndex }, () => validation?.advance(Math.ceil(validation.remaining / (ranges.length - batchIndex + 1))));
+      if (!pipelined) await batches.flush();
       next = gather(batchIndex);
     }
     this.validationSet = { epoch, data: validation ? validation.finish() : this.data.validation(epoch) };
-    if (inFlight) await settle(inFlight);
+    await batches.flush();
     return { loss: weighted / set.count, order };
   }
 

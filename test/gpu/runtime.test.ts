@@ -8,6 +8,7 @@ import { d } from '../../src/gpu/layout.ts';
 import { recordMatmul } from '../../src/kernels/matmul.ts';
 import { matmulInputs } from '../../src/doctor/selftest.ts';
 import { checkBindable } from '../../src/gpu/buffers.ts';
+import { OneInFlight } from '../../src/gpu/step.ts';
 import { BindGroupCache } from '../../src/gpu/bind-groups.ts';
 
 const gpu = useGpu();
@@ -167,6 +168,29 @@ describe('steps', () => {
     } finally {
       a.destroy();
       b.destroy();
+    }
+  });
+
+  it('keeps one step in flight: each finished in order once the next is queued, the last by flush', async () => {
+    const ctx = gpu.ctx;
+    const values = ctx.upload('values', Float32Array.from({ length: 32 }, (_, i) => i));
+    const events: string[] = [];
+    const steps = new OneInFlight<{ name: string; read: Promise<Float32Array> }>(async ({ name, read }) => {
+      events.push(`${name} finished: ${(await read)[1]}`);
+    });
+    try {
+      for (const [name, factor] of [['a', 2], ['b', 3], ['c', 5]] as const) {
+        const step = ctx.step(name).run(scaleProgram, { values }, { n: 32, factor });
+        await steps.submit(step, { name, read: step.readF32(values) }, () => events.push(`${name} queued`));
+      }
+      events.push('loop done');
+      await steps.flush();
+      expect(events).toEqual(['a queued', 'b queued', 'a finished: 2', 'c queued', 'b finished: 6', 'loop done', 'c finished: 30']);
+      const broken = ctx.step('broken').run(copyProgram, { src: values, dst: values }, undefined, { groups: 1 }); // one buffer bound twice
+      await steps.submit(broken, { name: 'broken', read: broken.readF32(values) });
+      await expect(steps.flush()).rejects.toThrow(GpuValidationError);
+    } finally {
+      values.destroy();
     }
   });
 
