@@ -1,4 +1,4 @@
-// `npm run bench [-- kernels|cells|diagnostics|stats|peers[,…]] [options]`: throughput, per-kernel GPU time and peak memory
+// `npm run bench [-- kernels|cells|host|diagnostics|stats|peers[,…]] [options]`: throughput, per-kernel GPU time and peak memory
 // on the adapter at hand, printed with its name. Set LWIN_BENCH_PAPER=1 to include the paper's size on a software adapter.
 // `peers` (lwin against TF.js on the same adapter, bench/peers.ts) runs only when named: it loads TF.js and takes
 // minutes on a software adapter. `ab` (bench/ab.ts) too: kernel variants (--variants) timed interleaved.
@@ -25,9 +25,10 @@ import { benchStats } from './stats.ts';
 import { benchPeers, PEER_CELLS } from './peers.ts';
 import { benchDiagnostics, DIAGNOSTICS_BENCH_SIZE, type DiagnosticsBenchSize } from './diagnostics.ts';
 import { benchAb } from './ab.ts';
+import { benchHost, formatHost } from './host.ts';
 import { nodeTileCache } from '../src/io/node-storage.ts';
 
-const USAGE = `usage: npm run bench [-- kernels|cells|diagnostics|stats|peers|ab[,…]] [--json FILE] [--cells a,b]
+const USAGE = `usage: npm run bench [-- kernels|cells|host|diagnostics|stats|peers|ab[,…]] [--json FILE] [--cells a,b]
   [--cell-size BxTxHxD …] [--layers L] [--diag-size NxTxHxD] [--diag-lags MIN:MAX:NUM] [--transport-pairs N]
   [--kernel-scale S] [--variants 'A;B'] [--rounds N]   (each option is described at the top of bench/index.ts)`;
 
@@ -61,7 +62,7 @@ if (flags.help) {
 }
 // One part, or several joined by commas (`kernels,cells`: the matmul calibration and the cells in one run).
 const parts = positionals[0]?.split(',').filter(Boolean);
-const PARTS = ['kernels', 'cells', 'diagnostics', 'stats', 'peers', 'ab'];
+const PARTS = ['kernels', 'cells', 'host', 'diagnostics', 'stats', 'peers', 'ab'];
 const unknownPart = parts?.find((p) => !PARTS.includes(p));
 if (unknownPart) throw new Error(`unknown bench part "${unknownPart}"; expected one or more of ${PARTS.join(', ')}, joined by commas`);
 const wants = (part: string) => (parts ? parts.includes(part) : part !== 'peers' && part !== 'ab');
@@ -118,6 +119,11 @@ try {
   if (wants('cells')) {
     const done: unknown[] = [];
     await benchCells(ctx, cellSizes(), Math.max(1, Math.min(REPEATS, 2)), cells, (r) => save('cells', (done.push(r), done)), matmulGflops);
+  }
+  if (wants('host')) {
+    const host = await benchHost(ctx, cells ?? ['const', 'gru', 'lstm'], Math.max(3, REPEATS));
+    console.log(`${formatHost(host, acquired.adapter.name)}\n`);
+    await save('host', host);
   }
   if (wants('peers')) {
     const peerCells = PEER_CELLS.filter((c) => !cells || cells.includes(c));

@@ -10,7 +10,7 @@ const WORKGROUP = 256;
  * The declarations and opening of an elementwise kernel over `count` items on elementwiseGrid's grid: `i` is the
  * item, and invocations past the end return. The body follows and closes the function.
  */
-function elementwiseMain(head: ShaderHead, count: string): string {
+export function elementwiseMain(head: ShaderHead, count: string): string {
   return /* wgsl */ `${head.declarations}
 
 @compute @workgroup_size(${head.workgroupSize})

@@ -10,6 +10,8 @@ import { nodeTileCache } from '../io/node-storage.ts';
 import { cachedChoices } from '../cells/autotune.ts';
 import { defaultTile, deviceHolds, devicePartials, deviceUnroll } from '../cells/tiles.ts';
 import { tileKey } from '../../shaders/cells/tile.ts';
+import { gradChunks, gradKernel, type GradKernel } from '../../shaders/grad.ts';
+import { RESIDENT_BYTES, keepsResident } from '../train/resident.ts';
 
 interface DoctorFlags extends DeviceFlags {
   json?: boolean;
@@ -37,7 +39,11 @@ export function registerDoctor(program: Command): void {
       });
       const cache = nodeTileCache();
       const tiles = { cache: cache.path, choices: await cachedChoices(cache, acquired.adapter.name), unroll: deviceUnroll(ctx.device), holds: deviceHolds(ctx.device, { H: 128, D: 16 }), partials: devicePartials(ctx.device) };
-      const report = doctorReport(acquired, families, ctx.profiler!.report(), tiles);
+      const training = {
+        weightGradients: gradKernel(ctx.softwareAdapter), gradChunks: gradChunks(ctx.softwareAdapter),
+        residentBytes: keepsResident(ctx, RESIDENT_BYTES) ? RESIDENT_BYTES : 0,
+      };
+      const report = doctorReport(acquired, families, ctx.profiler!.report(), tiles, training);
       console.log(flags.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
       if (!report.ok) process.exitCode = 1;
     } finally {
@@ -62,6 +68,9 @@ export interface DoctorReport {
     holds: boolean;
     /** Partial sums per dot product on this device (1 on CPU adapters). */
     partials: number };
+  /** The training step's other choices on this device: the weight gradients' kernel and chunks, and up to what size
+   * the training set is kept on the device (0: batches gathered on the host). */
+  training: { weightGradients: GradKernel; gradChunks: number; residentBytes: number };
 }
 
 /** Each check once, with the first family that ran it. */
@@ -71,7 +80,7 @@ function firstFamilies(families: FamilyCheck[]): [FamilyCheck['checks'][number],
   return [...seen.entries()];
 }
 
-function doctorReport(acquired: AcquiredDevice, families: FamilyCheck[], profile: ProfileReport, tiles: DoctorReport['tiles']): DoctorReport {
+function doctorReport(acquired: AcquiredDevice, families: FamilyCheck[], profile: ProfileReport, tiles: DoctorReport['tiles'], training: DoctorReport['training']): DoctorReport {
   const { device } = acquired;
   const limits: Record<string, number> = {};
   for (const name of RELIED_LIMITS) limits[name] = device.limits[name];
@@ -87,6 +96,7 @@ function doctorReport(acquired: AcquiredDevice, families: FamilyCheck[], profile
     })),
     profile,
     tiles,
+    training,
   };
 }
 
@@ -110,6 +120,8 @@ function formatDoctor(r: DoctorReport): string {
     `  dot products unrolled ${r.tiles.unroll} step${r.tiles.unroll === 1 ? '' : 's'} per loop pass${r.tiles.unroll === 1 ? ' (a CPU adapter: rolled loops compile faster and run as fast)' : ''}; LWIN_UNROLL forces one`,
     `  dot products summed in ${r.tiles.partials === 1 ? 'one chain (a CPU adapter)' : `${r.tiles.partials} partial sums (gru and lstm: one chain), shared by 2 or 4 threads per unit where the autotune picks a split tile (-s2, -s4)`}; LWIN_PARTIALS forces a count (it changes results within rounding)`,
     `  weights ${r.tiles.holds ? 'held per thread for a whole dispatch (a CPU adapter, H + D ≤ 512)' : 'read from storage at every step unless the autotune picks a held tile (-p)'}; LWIN_HOLD=0|1 forces one`,
+    `weight gradients ${r.training.weightGradients === 'staged' ? 'a GEMM staged through workgroup memory' : 'read straight from storage (a CPU adapter: barriers cost more than loads)'}, ${r.training.gradChunks} chunks of rows side by side; LWIN_GRAD_KERNEL, LWIN_GRAD_CHUNKS force them`,
+    `training set ${r.training.residentBytes ? `kept on the device up to ${mib(r.training.residentBytes)} (batches gathered there)` : 'gathered on the host batch by batch (a CPU adapter)'}; LWIN_RESIDENT=on|off forces one`,
     'kernel checks',
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.shape}\n       ${c.detail}`),
     '',

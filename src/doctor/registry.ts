@@ -8,7 +8,7 @@
 // entry here whose check compares the two at a tiny size.
 import type { GpuContext } from '../gpu/context.ts';
 import { CELL_KINDS, type CellKind } from '../model/cells.ts';
-import { cancellingData, checkMatmul, checkSegmentedReduce } from './selftest.ts';
+import { cancellingData, checkGatherRows, checkMatmul, checkSegmentedReduce } from './selftest.ts';
 import { checkHeadDelta, checkReadoutLoss, checkStackGradient } from './head.ts';
 import {
   checkDiagnosticStage, checkForward, checkGradient, checkOptimizers, checkRho, checkTangent, checkWindowMu, onSplitTiles, onTile, type KernelCheck,
@@ -96,6 +96,7 @@ export const KERNEL_FAMILIES: readonly KernelFamily[] = [
   { family: 'window_accumulate', perCell: false, twin: 'reference/diagnostics/windows.ts referenceEnvelope', check: async (ctx, cache) => [(await stage(ctx, cache)).envelope] },
   { family: 'readout_delta', perCell: false, twin: 'reference/diagnostics/windows.ts referencePsi (δ from referenceForward)', check: async (ctx, cache) => [(await stage(ctx, cache)).psi] },
   { family: 'window_psi', perCell: false, twin: 'reference/diagnostics/windows.ts referencePsi', check: async (ctx, cache) => [(await stageUnfused(ctx, cache)).psi] },
+  { family: 'gather_rows', perCell: false, twin: 'data/batches.ts gatherBatch (exact)', check: async (ctx) => [await checkGatherRows(ctx)] },
   { family: 'optim_grad_squares', perCell: false, twin: 'reference/optim.ts referenceOptimizerStep (‖g‖)', check: async (ctx, cache) => [(await optimizers(ctx, cache)).norm] },
   { family: 'optim_update', perCell: false, twin: 'reference/optim.ts referenceOptimizerStep', check: async (ctx, cache) => [(await optimizers(ctx, cache)).update] },
 ];

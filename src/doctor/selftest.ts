@@ -8,6 +8,9 @@ import { segmentedReduceReference } from '../reference/reduce.ts';
 import { F32_UNIT_ROUNDOFF as U, compareToReference } from '../reference/compare.ts';
 import type { KernelCheck } from './checks.ts';
 import { Rng } from '../util/random.ts';
+import type { SequenceData } from '../data/dataset.ts';
+import { gatherBatch } from '../data/batches.ts';
+import { ResidentSet } from '../train/resident.ts';
 
 /**
  * f32 dot products of length k err by at most γ_k·Σ|a||b| with γ_k = k·u/(1 - k·u), whatever the summation
@@ -106,4 +109,37 @@ export function cancellingData(segments: number, length: number, seed: number): 
     for (let i = 2; i < length; i += 4) x[s * length + i] = -x[s * length + i - 2]!;
   }
   return x;
+}
+
+/**
+ * The device-side gather of a resident training set (src/train/resident.ts) against gatherBatch on the host, exact:
+ * 7 sequences (T=3, D=2, two targets a step) held in parts of 3, a batch that takes one sequence twice.
+ */
+export async function checkGatherRows(ctx: GpuContext): Promise<KernelCheck> {
+  const [N, T, D, K] = [7, 3, 2, 2];
+  const rng = new Rng(71);
+  const data: SequenceData = {
+    x: Float32Array.from({ length: N * T * D }, () => rng.normal()), y: Float32Array.from({ length: N * T * K }, () => rng.normal()),
+    count: N, steps: T, inputSize: D, source: 'doctor data',
+  };
+  const indices = Uint32Array.from([6, 0, 3, 3, 5]);
+  const set = new ResidentSet(ctx, data, indices.length, 3 * T * D * 4);
+  const b = { x: ctx.storage('check/x', indices.length * T * D * 4), y: ctx.storage('check/y', indices.length * T * K * 4) };
+  let got: Float32Array;
+  try {
+    const step = ctx.step('check gather');
+    set.record(step, indices, b.x, b.y);
+    const reads = [step.readF32(b.x), step.readF32(b.y)];
+    await step.submit();
+    const [x, y] = await Promise.all(reads);
+    got = Float32Array.from([...x!, ...y!]);
+  } finally {
+    set.destroy();
+    for (const buf of Object.values(b)) buf.destroy();
+  }
+  const want = gatherBatch(data, indices);
+  return {
+    kernel: 'gather_rows', shape: `${indices.length} of ${N} sequences, T=${T} D=${D}, K=${K}, parts of 3`, values: got,
+    comparison: compareToReference(got, Float64Array.from([...want.x, ...want.y]), () => 0),
+  };
 }

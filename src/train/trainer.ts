@@ -20,6 +20,7 @@ import { describeDifferences } from '../util/differences.ts';
 import { envSetting } from '../gpu/runtime.ts';
 import { OneInFlight } from '../gpu/step.ts';
 import { bufferLimit } from '../gpu/chunks.ts';
+import { ResidentSet, keepsResident } from './resident.ts';
 
 export interface TrainingData {
   train: SequenceData;
@@ -138,6 +139,8 @@ class TrainingRun {
   private readonly batch: { x: GPUBuffer; y: GPUBuffer; yhat: GPUBuffer; loss: GPUBuffer };
   /** The inputs of the sequences that measure the training R², uploaded once rather than every epoch. */
   private trainR2X: GPUBuffer | undefined;
+  /** The training set on the device, when it is kept there (keepsResident): batches are gathered there. */
+  private readonly resident: ResidentSet | undefined;
   private readonly optimizer: GpuOptimizer;
   private rng: Rng;
   private curve: CurveRow[] = [];
@@ -169,6 +172,7 @@ class TrainingRun {
       loss: ctx.storage('train/batch-loss', 4),
     };
     this.optimizer = new GpuOptimizer(ctx, layout, config.optimizer);
+    this.resident = keepsResident(ctx, 4 * (data.train.x.length + data.train.y.length)) ? new ResidentSet(ctx, data.train, B) : undefined;
     this.rng = new Rng(deriveSeed(config.seed, 'shuffle'));
     this.fingerprint = fingerprint(config, data.train);
     this.readoutLoss = { loss: config.loss ?? 'mse', lossSteps: config.lossSteps ?? 'all' };
@@ -233,20 +237,24 @@ class TrainingRun {
     // The epoch's validation set depends on the epoch alone, so it is drawn a part after each batch is queued, while
     // the device works (drawing it whole at the end left the device idle ~0.2 s an epoch at the paper's size).
     const validation = this.data.validationDraw?.(epoch);
-    // One batch's host arrays serve every batch: writeBuffer copies them when called.
-    const host = batchBuffers(set, Math.min(this.config.batch, set.count));
+    // Batches are gathered on the device from a resident set, else on the host, the next while the device works
+    // (one batch's host arrays serve every batch: writeBuffer copies them when called).
+    const { resident } = this;
+    const host = resident ? undefined : batchBuffers(set, Math.min(this.config.batch, set.count));
     const gather = (index: number) => {
       const range = ranges[index];
-      return range ? gatherBatch(set, order.subarray(range[0], range[1]), host) : undefined;
+      return range && host ? gatherBatch(set, order.subarray(range[0], range[1]), host) : undefined;
     };
     let next = gather(0);
     for (const [start, end] of ranges) {
       batchIndex++;
       const count = end - start;
-      const { x, y } = next!;
-      this.ctx.device.queue.writeBuffer(this.batch.x, 0, x as Float32Array<ArrayBuffer>);
-      this.ctx.device.queue.writeBuffer(this.batch.y, 0, y as Float32Array<ArrayBuffer>);
       const step = this.ctx.step(`train ${this.config.cell} epoch ${epoch} batch ${batchIndex}`);
+      if (resident) resident.record(step, order.subarray(start, end), this.batch.x, this.batch.y);
+      else {
+        this.ctx.device.queue.writeBuffer(this.batch.x, 0, next!.x as Float32Array<ArrayBuffer>);
+        this.ctx.device.queue.writeBuffer(this.batch.y, 0, next!.y as Float32Array<ArrayBuffer>);
+      }
       recordBatchGradient(step, {
         layout: this.layout, params: this.params, x: this.batch.x, y: this.batch.y, batch: count, steps: T,
         yhat: this.batch.yhat, grad: this.grad, loss: this.batch.loss, checkpointEvery: this.config.bpttCheckpoint, readoutLoss: this.readoutLoss,
@@ -280,6 +288,8 @@ class TrainingRun {
   private residentR2Inputs(): GPUBuffer | undefined {
     if (this.trainR2X) return this.trainR2X;
     const { x, count, steps, inputSize } = this.data.train;
+    const leading = this.resident?.leadingInputs(Math.min(count, TRAIN_R2_SEQUENCES));
+    if (leading) return leading;
     const values = Math.min(count, TRAIN_R2_SEQUENCES) * steps * inputSize;
     if (4 * values > Math.min(TRAIN_R2_RESIDENT_BYTES, bufferLimit(this.ctx.device.limits))) return undefined;
     return (this.trainR2X = this.ctx.upload('train/r2-inputs', x.subarray(0, values)));
@@ -335,6 +345,7 @@ class TrainingRun {
 
   dispose(includingOptimizer: boolean): void {
     for (const b of [this.params, this.grad, ...Object.values(this.batch), this.trainR2X]) b?.destroy();
+    this.resident?.destroy();
     if (includingOptimizer) this.optimizer.destroy();
   }
 }
