@@ -38,7 +38,9 @@ function checkNode(): void {
 }
 
 async function bundle(): Promise<void> {
-  const entries = { lwin: 'src/cli/index.ts', bench: 'bench/index.ts', summarize: 'bench/gpu/summarize.ts' };
+  // The exact transport's worker threads load their own module next to the bundle that starts them
+  // (src/diagnostics/transport-pool.ts).
+  const entries = { lwin: 'src/cli/index.ts', bench: 'bench/index.ts', summarize: 'bench/gpu/summarize.ts', 'transport-worker': 'src/diagnostics/transport-worker.ts' };
   const result = await esbuild.build({
     entryPoints: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, join(ROOT, file)])),
     outdir: STAGE,

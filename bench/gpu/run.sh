@@ -114,6 +114,8 @@ step() {
 step doctor 60 ./node lwin.mjs doctor
 ./node lwin.mjs doctor --json > "$parts/doctor.json" 2>/dev/null
 step kernels 40 ./node bench.mjs kernels --kernel-scale "$kernel_scale" --json "$parts/kernels.json"
+# The host's ms per paper-size batch (nothing submitted: seconds on any card), against the cells' GPU ms below.
+step host 20 ./node bench.mjs host --cells const,gru,lstm --json "$parts/host.json"
 if command -v python3 >/dev/null 2>&1; then
   step torch 60 env PYTHONUNBUFFERED=1 python3 torch_anchor.py "$parts/torch.json" "${cell_sizes[@]}"
 fi

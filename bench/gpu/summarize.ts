@@ -11,6 +11,7 @@ import { formatDuration } from '../cells.ts';
 import { formatAb, type AbResult } from '../ab.ts';
 import type { DiagnosticsBenchResult } from '../diagnostics.ts';
 import type { KernelBenchResult } from '../kernels.ts';
+import { formatHost, type HostBenchResult } from '../host.ts';
 import type { PeerBenchResult } from '../peers.ts';
 import type { DoctorReport } from '../../src/cli/doctor.ts';
 import type { KernelTiming } from '../../src/gpu/profiler.ts';
@@ -44,7 +45,7 @@ const benchBefore = ['cells-bench-before', 'peers-before'].filter((n) => existsS
 const paperBefore = ['paper-run-before'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
 // run.sh's interleaved A/B (LWIN_KIT_AB), when it ran
 const abStep = ['ab'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
-const STEPS = ['doctor', 'kernels', 'torch', 'warm-up', 'cells-bench', ...benchBefore.slice(0, 1), 'cells-paper', ...beforeNames, ...abStep, 'cells-stack', 'diagnostics-paper', 'peers', ...benchBefore.slice(1), 'peers-paper', 'paper-run', ...paperBefore];
+const STEPS = ['doctor', 'kernels', 'host', 'torch', 'warm-up', 'cells-bench', ...benchBefore.slice(0, 1), 'cells-paper', ...beforeNames, ...abStep, 'cells-stack', 'diagnostics-paper', 'peers', ...benchBefore.slice(1), 'peers-paper', 'paper-run', ...paperBefore];
 function stepStatus(name: string): { status: string; seconds?: number } {
   const raw = text(`${name}.status`)?.trim();
   if (!raw) return { status: 'not run' };
@@ -64,6 +65,7 @@ interface StudyFile { seconds?: number; cells?: { cell: string; timings: Record<
 
 const doctor = read<DoctorReport>('doctor.json');
 const kernels = read<KernelsFile>('kernels.json')?.kernels ?? [];
+const host = read<{ host?: HostBenchResult[] }>('host.json')?.host ?? [];
 const cellsBench = read<CellsFile>('cells-bench.json')?.cells ?? [];
 const cellsPaper = read<CellsFile>('cells-paper.json')?.cells ?? [];
 // The paper size again with the kernels' earlier choices forced back (run.sh's LWIN_KIT_BEFORE, each variant named in
@@ -148,6 +150,7 @@ lines.push(
 table(['step', 'status', 'seconds'], STEPS.map((s) => [s, summary.steps[s]!.status, f(summary.steps[s]!.seconds)]));
 lines.push('## Kernels', '');
 table(['kernel', 'shape', 'GPU ms per call', 'rate'], kernels.map((k) => [k.kernel, k.shape, f(k.gpuMsPerCall, 3), `${f(k.rate, 2)} ${k.unit}`]));
+if (host.length) lines.push(`## ${formatHost(host, adapter?.name ?? 'this adapter')}`, '');
 for (const [label, rows] of [['bench size', cellsBench], [`bench size, before (${benchBeforeLabel})`, cellsBenchBefore], ['paper size', cellsPaper], ...befores.map((b) => [`paper size, before (${b.label})`, b.cells] as const), ["bench size, PyTorch's layers stacked (L=2)", cellsStack]] as const) {
   if (!rows.length) continue;
   const s = rows[0]!.size;

@@ -76,11 +76,13 @@ async function runJob(
   const { Worker } = await import('node:worker_threads');
   const workerData = { layout, params, x: xs, steps, pairs: job.map((i) => ({ ...pairs[i]!, sequence: local.get(pairs[i]!.sequence)! })), lags: [...lags] };
   return new Promise<Float64Array>((resolve, reject) => {
-    // The built package runs the compiled worker. From the TypeScript sources (a checkout, tsx) the worker registers
-    // tsx itself first: on Node 20 a worker thread does not inherit the loader the main thread was started with.
-    const worker = import.meta.url.endsWith('.ts')
+    // The built package (.js) and the GPU kit's bundles (.mjs) run the compiled worker beside them. From the
+    // TypeScript sources (a checkout, tsx) the worker registers tsx itself first: on Node 20 a worker thread does not
+    // inherit the loader the main thread was started with.
+    const extension = /\.(ts|mjs|js)$/.exec(import.meta.url)?.[1] ?? 'js';
+    const worker = extension === 'ts'
       ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(new URL('./transport-worker.ts', import.meta.url).href)}); })`, { eval: true, workerData })
-      : new Worker(new URL('./transport-worker.js', import.meta.url), { workerData });
+      : new Worker(new URL(`./transport-worker.${extension}`, import.meta.url), { workerData });
     worker.once('message', (meanAbs: Float64Array) => {
       resolve(meanAbs);
       void worker.terminate();
