@@ -41,8 +41,18 @@ const density = new Float64Array(LAYERS);
   }
 })();
 
+/** A stream of 32-bit draws: the generator's own, or fillStandardNormal's buffered view of it. */
+type Draws = () => number;
+
+/** [0, 1) from two draws, as Rng.uniform. */
+function uniformOf(next: Draws): number {
+  const hi = next() >>> 5;
+  const lo = next() >>> 6;
+  return (hi * 67108864 + lo) / 9007199254740992;
+}
+
 /** The slow path: a draw outside its layer's rectangle core (wedge test), or in the base layer's tail. */
-function wedgeOrTail(rng: Rng, draw: number, layer: number): number {
+function wedgeOrTail(next: Draws, draw: number, layer: number): number {
   for (;;) {
     const x = draw * scale[layer]!;
     if (layer === 0) {
@@ -50,13 +60,13 @@ function wedgeOrTail(rng: Rng, draw: number, layer: number): number {
       let a: number;
       let b: number;
       do {
-        a = -Math.log(1 - rng.uniform()) / TAIL_START;
-        b = -Math.log(1 - rng.uniform());
+        a = -Math.log(1 - uniformOf(next)) / TAIL_START;
+        b = -Math.log(1 - uniformOf(next));
       } while (b + b < a * a);
       return draw > 0 ? TAIL_START + a : -TAIL_START - a;
     }
-    if (density[layer]! + rng.uniform() * (density[layer - 1]! - density[layer]!) < Math.exp(-0.5 * x * x)) return x;
-    draw = rng.nextU32() | 0;
+    if (density[layer]! + uniformOf(next) * (density[layer - 1]! - density[layer]!) < Math.exp(-0.5 * x * x)) return x;
+    draw = next() | 0;
     layer = draw & (LAYERS - 1);
     if (Math.abs(draw) < bound[layer]!) return draw * scale[layer]!;
   }
@@ -67,14 +77,37 @@ export function standardNormal(rng: Rng): number {
   const draw = rng.nextU32() | 0;
   const layer = draw & (LAYERS - 1);
   if (Math.abs(draw) < bound[layer]!) return draw * scale[layer]!;
-  return wedgeOrTail(rng, draw, layer);
+  return wedgeOrTail(() => rng.nextU32(), draw, layer);
 }
 
-/** Fills out[start, end) with standard normal draws, in index order. */
+const BLOCK = 4096;
+const block = new Uint32Array(BLOCK);
+
+/**
+ * Fills out[start, end) with standard normal draws, in index order: the values, and the generator's state after,
+ * of end - start calls of standardNormal. Draws come from the generator in blocks; every normal takes at least one
+ * draw, so a block of at most as many draws as normals remain (the current one included) is never overdrawn.
+ */
 export function fillStandardNormal(rng: Rng, out: Float32Array | Float64Array, start = 0, end = out.length): void {
-  for (let i = start; i < end; i++) {
-    const draw = rng.nextU32() | 0;
+  let filled = 0;
+  let cursor = 0;
+  let i = start;
+  const next: Draws = () => {
+    if (cursor === filled) {
+      filled = Math.min(BLOCK, end - i);
+      rng.fillU32(block, filled);
+      cursor = 0;
+    }
+    return block[cursor++]!;
+  };
+  for (; i < end; i++) {
+    if (cursor === filled) {
+      filled = Math.min(BLOCK, end - i);
+      rng.fillU32(block, filled);
+      cursor = 0;
+    }
+    const draw = block[cursor++]! | 0; // next(), written out: the fast path makes no call
     const layer = draw & (LAYERS - 1);
-    out[i] = Math.abs(draw) < bound[layer]! ? draw * scale[layer]! : wedgeOrTail(rng, draw, layer);
+    out[i] = Math.abs(draw) < bound[layer]! ? draw * scale[layer]! : wedgeOrTail(next, draw, layer);
   }
 }

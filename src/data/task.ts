@@ -126,7 +126,7 @@ export class MultiLagTask {
     const advance = (sequences: number) => {
       for (const end = Math.min(count, n + Math.max(0, Math.floor(sequences))); n < end; n++) {
         fillStandardNormal(rng, x, n * perSequence, (n + 1) * perSequence);
-        for (let t = 0; t < steps; t++) noise[t] = standardNormal(rng);
+        fillStandardNormal(rng, noise);
         this.project(x, n * perSequence, projection);
         const yOffset = n * steps;
         for (let t = 0; t < steps; t++) {

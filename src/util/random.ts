@@ -49,6 +49,32 @@ export class Rng {
     return result;
   }
 
+  /**
+   * Fills out[0, count) with the next `count` 32-bit draws, exactly as `count` calls of nextU32 would, the state in
+   * locals (the loop that generates the task data: several times faster than one call per draw).
+   */
+  fillU32(out: Uint32Array, count = out.length): void {
+    const s = this.s;
+    let s0 = s[0]!;
+    let s1 = s[1]!;
+    let s2 = s[2]!;
+    let s3 = s[3]!;
+    for (let i = 0; i < count; i++) {
+      out[i] = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+  }
+
   /** Uniform in [0, 1) with 53 random bits. */
   uniform(): number {
     const hi = this.nextU32() >>> 5; // 27 bits

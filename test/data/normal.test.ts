@@ -52,6 +52,21 @@ describe('standard normal draws (ziggurat)', () => {
     expectClose(`count of |z| > ${threshold}`, beyond, expected, { abs: 5 * Math.sqrt(n * p * (1 - p)) });
   });
 
+  it('fills in blocks of draws: the values and the generator state of single draws, slow paths and tails included', () => {
+    // 20 000 draws cross several blocks of 4096 and take ~240 wedge tests and a few tails.
+    const single = new Rng(21);
+    const one = Float64Array.from({ length: 20_000 }, () => standardNormal(single));
+    expect(one.some((z) => Math.abs(z) > 3.442619855899)).toBe(true); // a tail draw
+    const rng = new Rng(21);
+    const filled = new Float64Array(20_000);
+    for (const [from, to] of [[0, 3], [3, 4099], [4099, 4100], [4100, 20_000]] as const) fillStandardNormal(rng, filled, from, to);
+    expect(filled).toEqual(one);
+    expect(rng.state()).toEqual(single.state());
+    const words = new Uint32Array(7);
+    rng.fillU32(words);
+    expect(Array.from(words)).toEqual(Array.from({ length: 7 }, () => single.nextU32()));
+  });
+
   it('fills in the same order as single draws, and repeats with the seed', () => {
     const single = new Rng(9);
     const one = Array.from({ length: 1000 }, () => standardNormal(single));
