@@ -6,7 +6,7 @@ import type { ParamLayout } from '../model/params.ts';
 import { tangentProgram, type TangentVariant } from '../../shaders/recurrence/tangent.ts';
 import type { RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from './forward.ts';
-import { defaultTileOn } from './tiles.ts';
+import { diagnosticTile } from './tiles.ts';
 import { recordRowWeights, rowLayout } from './weights.ts';
 
 export interface TangentCall {
@@ -53,7 +53,7 @@ export function recordTangent(step: Step, call: TangentCall): void {
   // consecutive words of both at each step of a dot product. By rows, each thread walks its own rows of two matrices
   // at once; on an H200 the tangent then took ten times the forward's time per step (bench/RESULTS.md, 2026-11-27).
   const rows = rowLayout(step.device, layout);
-  const variant: TangentVariant = { cell, layernorm, tile: defaultTileOn(step.device, cell, H, D), cellTangent: Boolean(call.cellTangent), inputTangent: Boolean(call.inputDirection), rows };
+  const variant: TangentVariant = { cell, layernorm, tile: diagnosticTile(step.device, cell, H, D), cellTangent: Boolean(call.cellTangent), inputTangent: Boolean(call.inputDirection), rows };
   const program = tangentProgram(variant);
   const [from, to] = call.range ?? [0, call.steps];
   const buffers = {

@@ -146,6 +146,16 @@ export function defaultTileOn(device: GPUDevice, cell: CellKind, hidden: number,
   return settled(device, cell, defaultTile(hidden), input === undefined ? undefined : { H: hidden, D: input });
 }
 
+/**
+ * The tile of the diagnostic stage's tangent and ρ kernels: LWIN_DIAG_TILE (a key as LWIN_TILE's, unsplit: those
+ * kernels run one thread per unit; for A/B benches of held weights, unroll and units per thread), else the default
+ * tile, settled for the device.
+ */
+export function diagnosticTile(device: GPUDevice, cell: CellKind, hidden: number, input?: number): Tile {
+  const forced = envSetting('LWIN_DIAG_TILE');
+  return forced ? settled(device, cell, parseTile(forced, hidden), input === undefined ? undefined : { H: hidden, D: input }) : defaultTileOn(device, cell, hidden, input);
+}
+
 /** Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads (512 split), 1 (then SPLITS) threads per unit. */
 export function candidateTiles(hidden: number): Tile[] {
   const tiles: Tile[] = [];

@@ -46,7 +46,7 @@ import { describeConfig, type ParamLayout } from '../model/params.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { rhoProgram, type RhoVariant } from '../../shaders/diagnostics/rho.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, tensorOffsets } from '../cells/forward.ts';
-import { defaultTileOn } from '../cells/tiles.ts';
+import { diagnosticTile } from '../cells/tiles.ts';
 import type { Tile } from '../../shaders/cells/tile.ts';
 
 /** [start, end) of every trainable tensor (the padding between them excluded). */
@@ -133,7 +133,7 @@ export class RhoEngine {
     this.ratios = ctx.upload('rho/rate-ratios', ratios);
     const { cell, layernorm, hiddenSize, inputSize } = layout.config;
     // the training kernels' default tile (one sequence per thread group, K units per thread up to H = 1024)
-    this.variant = { cell, layernorm, tile: tile ?? defaultTileOn(ctx.device, cell, hiddenSize, inputSize) };
+    this.variant = { cell, layernorm, tile: tile ?? diagnosticTile(ctx.device, cell, hiddenSize, inputSize) };
     this.program = rhoProgram(this.variant);
   }
 
