@@ -7,7 +7,7 @@
 // or a worker that cannot start compute the transport on the calling thread.
 import type { ParamLayout } from '../model/params.ts';
 import { detectRuntime, envChoice } from '../gpu/runtime.ts';
-import { sumTransport, transportPairTerms, type TransportPair, type TransportResult } from './transport.ts';
+import { exactTransport, sumTransport, type TransportPair, type TransportResult } from './transport.ts';
 
 /**
  * Worker threads for the transport: LWIN_TRANSPORT_THREADS (0: the calling thread), else one fewer than the host's
@@ -31,14 +31,14 @@ export async function exactTransportInParallel(
 ): Promise<TransportResult> {
   const H = layout.config.hiddenSize;
   const jobs = shareOut(pairs, await transportThreads(new Set(pairs.map((p) => p.sequence)).size));
-  if (jobs.length < 1 || detectRuntime() !== 'node') return sumTransport(H, pairs, lags, transportPairTerms(layout, params, x, steps, pairs, lags));
+  if (jobs.length < 1 || detectRuntime() !== 'node') return exactTransport(layout, params, x, steps, pairs, lags);
   const perSequence = steps * layout.config.inputSize;
   let shares: Float64Array[];
   try {
     shares = await Promise.all(jobs.map((job) => runJob(layout, params, x, steps, perSequence, pairs, job, lags)));
   } catch {
     // A worker that cannot start (a loader that does not reach worker threads): the same terms, here.
-    return sumTransport(H, pairs, lags, transportPairTerms(layout, params, x, steps, pairs, lags));
+    return exactTransport(layout, params, x, steps, pairs, lags);
   }
   const meanAbs = new Float64Array(pairs.length * lags.length);
   jobs.forEach((job, j) => job.forEach((pairIndex, k) => meanAbs.set(shares[j]!.subarray(k * lags.length, (k + 1) * lags.length), pairIndex * lags.length)));
