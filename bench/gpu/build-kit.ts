@@ -38,9 +38,9 @@ function checkNode(): void {
 }
 
 async function bundle(): Promise<void> {
-  // The exact transport's worker threads load their own module next to the bundle that starts them
-  // (src/diagnostics/transport-pool.ts).
-  const entries = { lwin: 'src/cli/index.ts', bench: 'bench/index.ts', summarize: 'bench/gpu/summarize.ts', 'transport-worker': 'src/diagnostics/transport-worker.ts' };
+  // Worker threads (src/workers/pool.ts: the exact transport, validation sets) load their module beside the bundles
+  // that start them.
+  const entries = { lwin: 'src/cli/index.ts', bench: 'bench/index.ts', summarize: 'bench/gpu/summarize.ts', worker: 'src/workers/worker.ts' };
   const result = await esbuild.build({
     entryPoints: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, join(ROOT, file)])),
     outdir: STAGE,

@@ -8,6 +8,7 @@ import { loadHeadDataset } from '../data/head-targets.ts';
 import { CELL_KINDS } from '../model/cells.ts';
 import { PAPER_TRAINING, parseTrainConfig, type TrainConfig } from '../train/config.ts';
 import { train, type TrainingData } from '../train/trainer.ts';
+import { taskTrainingData } from '../study/task-data.ts';
 import { fileSink } from '../train/sink.ts';
 import { terminalProgress } from '../train/progress.ts';
 import { readJsonObject } from './json-config.ts';
@@ -161,8 +162,7 @@ function loadData(flags: TrainFlags, config: TrainConfig): TrainingData {
     return { train: slice(0, cut), validation: () => validation };
   }
   const task = new MultiLagTask(taskFromFlags(flags));
-  const val = validationSize(batch);
-  return { train: task.trainingSet(flags.trainSequences), validation: (epoch) => task.validationSet(val, epoch), validationDraw: (epoch) => task.validationDraw(val, epoch) };
+  return taskTrainingData(task, flags.trainSequences, validationSize(batch));
 }
 
 /** The paper's task with --steps, --task-lags and --task-coeffs applied; lags that do not fit are refused naming the flags. */

@@ -5,12 +5,27 @@ import { MultiLagTask } from '../data/task.ts';
 import { validationSize } from '../data/dataset.ts';
 import type { StudyConfig } from './config.ts';
 import type { StudyData } from './pipeline.ts';
+import type { TrainingData } from '../train/trainer.ts';
+import type { SequenceData } from '../data/dataset.ts';
+import { hostWorkers, runOnWorker } from '../workers/pool.ts';
 
 export function taskStudyData(config: StudyConfig): StudyData {
   const task = new MultiLagTask(config.task);
-  const val = validationSize(config.batch);
+  return { training: taskTrainingData(task, config.trainSequences, validationSize(config.batch)), diagnostic: task.diagnosticSet(config.diagSequences) };
+}
+
+/**
+ * The task's training set and its validation set of each epoch (SPEC §1), drawn where it holds up the GPU least: on
+ * a worker thread where there are some (src/workers/pool.ts), else a part after each queued batch.
+ */
+export function taskTrainingData(task: MultiLagTask, trainSequences: number, validationCount: number): TrainingData {
+  const validation = (epoch: number) => task.validationSet(validationCount, epoch);
   return {
-    training: { train: task.trainingSet(config.trainSequences), validation: (epoch) => task.validationSet(val, epoch), validationDraw: (epoch) => task.validationDraw(val, epoch) },
-    diagnostic: task.diagnosticSet(config.diagSequences),
+    train: task.trainingSet(trainSequences),
+    validation,
+    validationDraw: (epoch) => task.validationDraw(validationCount, epoch),
+    ...(hostWorkers() && {
+      validationLater: (epoch: number) => runOnWorker<SequenceData>({ kind: 'validation', task: task.config, count: validationCount, epoch }).catch(() => validation(epoch)),
+    }),
   };
 }

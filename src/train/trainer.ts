@@ -18,7 +18,7 @@ import { silentProgress, type Progress } from './progress.ts';
 import { deriveSeed } from '../data/seeds.ts';
 import { describeDifferences } from '../util/differences.ts';
 import { envSetting } from '../gpu/runtime.ts';
-import { OneInFlight } from '../gpu/step.ts';
+import { OneInFlight, quiet } from '../gpu/step.ts';
 import { bufferLimit } from '../gpu/chunks.ts';
 import { ResidentSet, keepsResident } from './resident.ts';
 
@@ -31,6 +31,8 @@ export interface TrainingData {
    * the trainer draws a part after queueing each batch, while the device works.
    */
   validationDraw?(epoch: number): SequenceDraw;
+  /** The same set drawn off the calling thread (a worker thread): the trainer asks for it as an epoch starts. */
+  validationLater?(epoch: number): Promise<SequenceData>;
 }
 
 export interface TrainOptions {
@@ -234,9 +236,11 @@ class TrainingRun {
       weighted += loss * batch.count;
     });
     const pipelined = envSetting('LWIN_PIPELINE') !== 'off'; // a benchmark switch: each batch awaited before the next
-    // The epoch's validation set depends on the epoch alone, so it is drawn a part after each batch is queued, while
-    // the device works (drawing it whole at the end left the device idle ~0.2 s an epoch at the paper's size).
-    const validation = this.data.validationDraw?.(epoch);
+    // The epoch's validation set depends on the epoch alone, so it is drawn on a worker thread while the epoch
+    // trains, or else a part after each batch is queued, while the device works (drawing it whole at the end left the
+    // device idle ~0.2 s an epoch at the paper's size).
+    const later = this.data.validationLater ? quiet(this.data.validationLater(epoch)) : undefined;
+    const validation = later ? undefined : this.data.validationDraw?.(epoch);
     // Batches are gathered on the device from a resident set, else on the host, the next while the device works
     // (one batch's host arrays serve every batch: writeBuffer copies them when called).
     const { resident } = this;
@@ -265,7 +269,7 @@ class TrainingRun {
       if (!pipelined) await batches.flush();
       next = gather(batchIndex);
     }
-    this.validationSet = { epoch, data: validation ? validation.finish() : this.data.validation(epoch) };
+    this.validationSet = { epoch, data: later ? await later : validation ? validation.finish() : this.data.validation(epoch) };
     await batches.flush();
     return { loss: weighted / set.count, order };
   }

@@ -11,6 +11,7 @@ import { buildLayout, initParams } from '../../src/model/index.ts';
 import { Rng } from '../../src/util/random.ts';
 import { exactTransport, sampleTransportPairs } from '../../src/diagnostics/transport.ts';
 import { exactTransportInParallel, transportThreads } from '../../src/diagnostics/transport-pool.ts';
+import { hostWorkers } from '../../src/workers/pool.ts';
 
 const [N, T, D, H] = [6, 40, 3, 7];
 const layout = buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true });
@@ -23,6 +24,15 @@ const pairs = sampleTransportPairs(9, N, T, 30, new Rng(4));
 afterEach(() => vi.unstubAllEnvs());
 
 describe('exact transport on worker threads', () => {
+  it('LWIN_WORKERS=off keeps host work on the calling thread', async () => {
+    expect(hostWorkers()).toBe(true); // Node
+    vi.stubEnv('LWIN_WORKERS', 'off');
+    expect(hostWorkers()).toBe(false);
+    expect(await transportThreads(8)).toBe(0);
+    vi.stubEnv('LWIN_WORKERS', 'sometimes');
+    expect(() => hostWorkers()).toThrow(/LWIN_WORKERS=sometimes: use 'off'/);
+  });
+
   it('the threads are one fewer than the cores (at least one), no more than the sequences; LWIN_TRANSPORT_THREADS sets them', async () => {
     expect(await transportThreads(1)).toBe(1);
     vi.stubEnv('LWIN_TRANSPORT_THREADS', '3');

@@ -14,6 +14,7 @@ import { GATE_METRICS, gateRows } from '../../src/train/curves.ts';
 import { epochPermutation, gatherBatch } from '../../src/data/batches.ts';
 import { deriveSeed } from '../../src/data/seeds.ts';
 import { Rng } from '../../src/util/random.ts';
+import { taskTrainingData } from '../../src/study/task-data.ts';
 
 const gpu = useGpu();
 
@@ -76,6 +77,16 @@ describe('the validation set drawn between batches', () => {
     const [a, b] = [await run(whole), await run(drawn)];
     expect(b).toEqual(a);
     expect(new Set(a.map((row) => row.val_loss)).size).toBe(2); // each epoch's own set
+    // The study's data: the validation set drawn on a worker thread (Node), counted as it answers.
+    const study = taskTrainingData(task, 96, 256);
+    expect(study.validationLater).toBeDefined();
+    let drawnLater = 0;
+    const later = { ...study, validationLater: async (epoch: number) => (drawnLater++, await study.validationLater!(epoch)) };
+    expect(await run(later)).toEqual(a);
+    expect(drawnLater).toBe(2);
+    const onWorker = await study.validationLater!(7);
+    expect(onWorker.x).toEqual(task.validationSet(256, 7).x);
+    expect(onWorker.y).toEqual(task.validationSet(256, 7).y);
   });
 });
 
