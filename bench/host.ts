@@ -5,7 +5,8 @@
 //   gather      the batch's sequences copied from the training set into the host batch arrays (gatherBatch); 0 where
 //               the trainer keeps the set on the device (src/train/resident.ts: GPUs), whose gather is recorded
 //               with the step
-//   validation  the share of the epoch's validation set drawn after each batch (512 sequences over 16 batches)
+//   validation  the share of the epoch's validation set drawn after each batch (512 sequences over 16 batches); 0
+//               where worker threads draw it (src/workers/pool.ts: Node), as the trainer then does
 //   record      the step recorded: forward, BPTT, weight gradients, AdamW (recordBatchGradient, optimizer)
 //   encode      the step encoded: pipelines looked up, uniforms packed and written, bind groups, the command buffer
 import { GpuContext } from '../src/gpu/index.ts';
@@ -17,6 +18,7 @@ import { batchBuffers, epochPermutation, gatherBatch } from '../src/data/batches
 import { validationSize } from '../src/data/dataset.ts';
 import { Rng } from '../src/util/random.ts';
 import { ResidentSet, keepsResident } from '../src/train/resident.ts';
+import { hostWorkers } from '../src/workers/pool.ts';
 import { median } from './ab.ts';
 import { PAPER_TRAINING } from './cells.ts';
 
@@ -26,6 +28,8 @@ export interface HostBenchResult {
   dispatches: number;
   /** The trainer keeps the set on the device on this adapter (keepsResident): gathering is part of the step. */
   resident: boolean;
+  /** Worker threads draw the validation sets (hostWorkers): none of it is on the thread that drives the GPU. */
+  validationOnWorker: boolean;
   /** Median host milliseconds per batch of each part, and their sum. */
   gatherMs: number;
   validationMs: number;
@@ -62,6 +66,7 @@ export async function benchHost(ctx: GpuContext, cells: readonly CellKind[], rep
     const valCount = validationSize(B);
     const part = Math.ceil(valCount / batchesPerEpoch);
     let validation = task.validationDraw(valCount, 0);
+    const onWorker = hostWorkers();
     queue.submit = () => {}; // nothing reaches the device
     try {
       for (let i = 0; i <= repeats; i++) {
@@ -69,8 +74,10 @@ export async function benchHost(ctx: GpuContext, cells: readonly CellKind[], rep
         const t0 = performance.now();
         if (!resident) gatherBatch(train, indices, host);
         const t1 = performance.now();
-        if (validation.remaining === 0) validation = task.validationDraw(valCount, i);
-        validation.advance(part);
+        if (!onWorker) {
+          if (validation.remaining === 0) validation = task.validationDraw(valCount, i);
+          validation.advance(part);
+        }
         const t2 = performance.now();
         const step = plain.step(`host ${cell}`);
         resident?.record(step, indices, b.x, b.y);
@@ -95,7 +102,7 @@ export async function benchHost(ctx: GpuContext, cells: readonly CellKind[], rep
       for (const buffer of Object.values(b)) buffer.destroy();
     }
     const result = {
-      cell, dispatches, resident: Boolean(resident), gatherMs: median(times.gather), validationMs: median(times.validation), recordMs: median(times.record), encodeMs: median(times.encode),
+      cell, dispatches, resident: Boolean(resident), validationOnWorker: onWorker, gatherMs: median(times.gather), validationMs: median(times.validation), recordMs: median(times.record), encodeMs: median(times.encode),
     };
     results.push({ ...result, totalMs: result.gatherMs + result.validationMs + result.recordMs + result.encodeMs });
   }
@@ -107,7 +114,7 @@ export async function benchHost(ctx: GpuContext, cells: readonly CellKind[], rep
 export function formatHost(results: readonly HostBenchResult[], adapter: string): string {
   const f = (ms: number) => ms.toFixed(2);
   return [
-    `Host ms per training batch at the paper size (B=512 T=1024 H=128 D=16; medians; nothing submitted), ${adapter}${results[0]?.resident ? ' (training set on the device: batches gathered there)' : ''}:`,
+    `Host ms per training batch at the paper size (B=512 T=1024 H=128 D=16; medians; nothing submitted), ${adapter}${results[0]?.resident ? '; training set on the device, batches gathered there' : ''}${results[0]?.validationOnWorker ? '; validation sets drawn on a worker thread' : ''}:`,
     '',
     '| cell | dispatches | gather | validation share | record | encode | total |',
     '|---|---|---|---|---|---|---|',
