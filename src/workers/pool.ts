@@ -19,24 +19,74 @@ export async function hostCores(): Promise<number> {
   return availableParallelism();
 }
 
+type NodeWorker = import('node:worker_threads').Worker;
+interface Reply {
+  id: number;
+  value?: unknown;
+  error?: string;
+}
+
+/** Worker threads between jobs: kept, unreferenced (they do not keep the process alive), for the next job. */
+const idle: NodeWorker[] = [];
+let nextId = 0;
+
 /**
- * Runs `job` on a new worker thread and resolves to its result; rejects if the worker cannot start or stops early
- * (callers then do the work themselves). The built package (.js) and the GPU kit's bundles (.mjs) start the compiled
- * worker beside them. From the TypeScript sources (a checkout, tsx) the worker registers tsx itself first: on Node 20
- * a worker thread does not inherit the loader the main thread was started with.
+ * Runs `job` on a worker thread (an idle one, or a new one) and resolves to its result; rejects if the worker
+ * cannot start, fails or stops (callers then do the work themselves). The built package (.js) and the GPU kit's
+ * bundles (.mjs) start the compiled worker beside them. From the TypeScript sources (a checkout, tsx) the worker
+ * registers tsx itself first: on Node 20 a worker thread does not inherit the loader the main thread was started with.
  */
 export async function runOnWorker<T>(job: HostJob): Promise<T> {
+  const worker = idle.pop() ?? (await startWorker());
+  worker.ref(); // a job in flight keeps the process alive
+  let value: T;
+  try {
+    value = await ask<T>(worker, nextId++, job);
+  } catch (error) {
+    void worker.terminate(); // not reused after a failure
+    throw error;
+  } finally {
+    worker.unref();
+  }
+  idle.push(worker);
+  return value;
+}
+
+/** Posts `job` to `worker` and waits for the reply with its id. */
+function ask<T>(worker: NodeWorker, id: number, job: HostJob): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onMessage = (reply: Reply) => {
+      if (reply.id !== id) return;
+      cleanup();
+      if (reply.error !== undefined) reject(new Error(`a worker thread's ${job.kind} job failed: ${reply.error}`));
+      else resolve(reply.value as T);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onExit = (code: number) => {
+      cleanup();
+      reject(new Error(`a worker thread (${job.kind}) stopped (exit code ${code}) before it answered`));
+    };
+    const cleanup = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage({ id, job });
+  });
+}
+
+async function startWorker(): Promise<NodeWorker> {
   const { Worker } = await import('node:worker_threads');
   const extension = /\.(ts|mjs|js)$/.exec(import.meta.url)?.[1] ?? 'js';
-  return new Promise<T>((resolve, reject) => {
-    const worker = extension === 'ts'
-      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`, { eval: true, workerData: job })
-      : new Worker(new URL(`./worker.${extension}`, import.meta.url), { workerData: job });
-    worker.once('message', (value: T) => {
-      resolve(value);
-      void worker.terminate();
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`a worker thread (${job.kind}) stopped (exit code ${code}) before it answered`)));
-  });
+  const worker = extension === 'ts'
+    ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`, { eval: true })
+    : new Worker(new URL(`./worker.${extension}`, import.meta.url));
+  worker.unref();
+  return worker;
 }

@@ -1,6 +1,12 @@
-// A worker thread's entry (pool.ts): runs the one job it was started with and posts the result back.
-import { parentPort, workerData } from 'node:worker_threads';
+// A worker thread's loop (pool.ts): runs each job it is sent and posts its result back, until the pool lets it go.
+import { parentPort } from 'node:worker_threads';
 import { runJob, type HostJob } from './jobs.ts';
 
-const { value, transfer } = runJob(workerData as HostJob);
-parentPort!.postMessage(value, transfer);
+parentPort!.on('message', ({ id, job }: { id: number; job: HostJob }) => {
+  try {
+    const { value, transfer } = runJob(job);
+    parentPort!.postMessage({ id, value }, transfer);
+  } catch (error) {
+    parentPort!.postMessage({ id, error: error instanceof Error ? error.message : String(error) });
+  }
+});
