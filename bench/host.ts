@@ -6,7 +6,7 @@
 //               the trainer keeps the set on the device (src/train/resident.ts: GPUs), whose gather is recorded
 //               with the step
 //   validation  the share of the epoch's validation set drawn after each batch (512 sequences over 16 batches); 0
-//               where worker threads draw it (src/workers/pool.ts: Node), as the trainer then does
+//               where worker threads draw it (src/diagnostics/worker-pool.ts: Node), as the trainer then does
 //   record      the step recorded: forward, BPTT, weight gradients, AdamW (recordBatchGradient, optimizer)
 //   encode      the step encoded: pipelines looked up, uniforms packed and written, bind groups, the command buffer
 import { GpuContext } from '../src/gpu/index.ts';
@@ -18,7 +18,7 @@ import { batchBuffers, epochPermutation, gatherBatch } from '../src/data/batches
 import { validationSize } from '../src/data/dataset.ts';
 import { Rng } from '../src/util/random.ts';
 import { ResidentSet, keepsResident } from '../src/train/resident.ts';
-import { hostWorkers } from '../src/workers/pool.ts';
+import { hostWorkers } from '../src/diagnostics/worker-pool.ts';
 import { median } from './ab.ts';
 import { PAPER_TRAINING } from './cells.ts';
 

@@ -38,9 +38,9 @@ function checkNode(): void {
 }
 
 async function bundle(): Promise<void> {
-  // Worker threads (src/workers/pool.ts: the exact transport, validation sets) load their module beside the bundles
+  // Worker threads (src/diagnostics/worker-pool.ts: the exact transport, validation sets) load their module beside the bundles
   // that start them.
-  const entries = { lwin: 'src/cli/index.ts', bench: 'bench/index.ts', summarize: 'bench/gpu/summarize.ts', worker: 'src/workers/worker.ts' };
+  const entries = { lwin: 'src/cli/index.ts', bench: 'bench/index.ts', summarize: 'bench/gpu/summarize.ts', 'host-worker': 'src/diagnostics/host-worker.ts' };
   const result = await esbuild.build({
     entryPoints: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, join(ROOT, file)])),
     outdir: STAGE,

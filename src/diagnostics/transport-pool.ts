@@ -3,17 +3,17 @@
 // the GPU's part of the diagnostic stage, one after the other. Here the pairs, grouped by sequence, are shared among
 // worker threads (Node), which the diagnostic stage starts before its GPU batches, so both proceed at once. The
 // terms of each pair do not depend on which thread computes them and are summed in one fixed order (sumTransport):
-// the result is exactTransport's, bit for bit. Runtimes without worker threads here (browsers, Deno; src/workers/pool.ts),
+// the result is exactTransport's, bit for bit. Runtimes without worker threads here (browsers, Deno; worker-pool.ts),
 // zero threads, or a worker that cannot start compute the transport on the calling thread.
 import type { ParamLayout } from '../model/params.ts';
 import { envChoice } from '../gpu/runtime.ts';
-import { hostCores, hostWorkers, runOnWorker } from '../workers/pool.ts';
+import { hostCores, hostWorkers, runOnWorker } from './worker-pool.ts';
 import { exactTransport, sumTransport, type TransportPair, type TransportResult } from './transport.ts';
 
 /**
  * Worker threads for the transport: LWIN_TRANSPORT_THREADS (0: the calling thread), else one fewer than the host's
  * cores (at least one, so the transport still runs beside the GPU work), no more than there are sequences; 0 where
- * there are no worker threads (pool.ts hostWorkers).
+ * there are no worker threads (worker-pool.ts hostWorkers).
  */
 export async function transportThreads(sequences: number): Promise<number> {
   const forced = envChoice('LWIN_TRANSPORT_THREADS', Array.from({ length: 65 }, (_, i) => i), 'worker threads for the exact transport; 0 computes it on the calling thread');

@@ -61,16 +61,10 @@ export function sampleTransportPairs(count: number, sequences: number, steps: nu
   });
 }
 
-export function exactTransport(
-  layout: ParamLayout,
-  params: ArrayLike<number>,
-  x: ArrayLike<number>,
-  steps: number,
-  pairs: TransportPair[],
-  lags: readonly number[],
-  options: TransportOptions = {},
-): TransportResult {
-  return sumTransport(layout.config.hiddenSize, pairs, lags, transportPairTerms(layout, params, x, steps, pairs, lags, options));
+/** SPEC §6 for `pairs` (see the header): the pairs' terms, summed. */
+export function exactTransport(...call: Parameters<typeof transportPairTerms>): TransportResult {
+  const [layout, , , , pairs, lags] = call;
+  return sumTransport(layout.config.hiddenSize, pairs, lags, transportPairTerms(...call));
 }
 
 /**

@@ -7,7 +7,7 @@ import type { StudyConfig } from './config.ts';
 import type { StudyData } from './pipeline.ts';
 import type { TrainingData } from '../train/trainer.ts';
 import type { SequenceData } from '../data/dataset.ts';
-import { hostWorkers, runOnWorker } from '../workers/pool.ts';
+import { hostWorkers, runOnWorker } from '../diagnostics/worker-pool.ts';
 
 export function taskStudyData(config: StudyConfig): StudyData {
   const task = new MultiLagTask(config.task);
@@ -16,7 +16,7 @@ export function taskStudyData(config: StudyConfig): StudyData {
 
 /**
  * The task's training set and its validation set of each epoch (SPEC §1), drawn where it holds up the GPU least: on
- * a worker thread where there are some (src/workers/pool.ts), else a part after each queued batch.
+ * a worker thread where there are some (src/diagnostics/worker-pool.ts), else a part after each queued batch.
  */
 export function taskTrainingData(task: MultiLagTask, trainSequences: number, validationCount: number): TrainingData {
   const validation = (epoch: number) => task.validationSet(validationCount, epoch);

@@ -11,7 +11,7 @@ import { buildLayout, initParams } from '../../src/model/index.ts';
 import { Rng } from '../../src/util/random.ts';
 import { exactTransport, sampleTransportPairs } from '../../src/diagnostics/transport.ts';
 import { exactTransportInParallel, transportThreads } from '../../src/diagnostics/transport-pool.ts';
-import { hostWorkers } from '../../src/workers/pool.ts';
+import { hostWorkers } from '../../src/diagnostics/worker-pool.ts';
 
 const [N, T, D, H] = [6, 40, 3, 7];
 const layout = buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true });

@@ -1,9 +1,10 @@
 // Worker threads for host work that would otherwise hold up the thread that drives the GPU: the exact transport
-// (diagnostics/transport-pool.ts) and each epoch's validation set (study/task-data.ts). Node only: elsewhere (browsers,
+// (transport-pool.ts) and each epoch's validation set (study/task-data.ts). They live here, with their main job's
+// code, so the layers' imports run one way. Node only: elsewhere (browsers,
 // Deno) `hostWorkers()` is false and callers do the work on the calling thread. LWIN_WORKERS=off does the same on
 // Node (benchmarks, debugging).
 import { detectRuntime, envSetting } from '../gpu/runtime.ts';
-import type { HostJob } from './jobs.ts';
+import type { HostJob } from './host-jobs.ts';
 
 /** Whether jobs can go to worker threads here. */
 export function hostWorkers(): boolean {
@@ -85,8 +86,8 @@ async function startWorker(): Promise<NodeWorker> {
   const { Worker } = await import('node:worker_threads');
   const extension = /\.(ts|mjs|js)$/.exec(import.meta.url)?.[1] ?? 'js';
   const worker = extension === 'ts'
-    ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`, { eval: true })
-    : new Worker(new URL(`./worker.${extension}`, import.meta.url));
+    ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(new URL('./host-worker.ts', import.meta.url).href)}); })`, { eval: true })
+    : new Worker(new URL(`./host-worker.${extension}`, import.meta.url));
   worker.unref();
   return worker;
 }

@@ -2,7 +2,7 @@
 // fails rejects with its message without spoiling the next.
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runOnWorker } from '../../src/workers/pool.ts';
+import { runOnWorker } from '../../src/diagnostics/worker-pool.ts';
 import { MultiLagTask, type TaskConfig } from '../../src/data/task.ts';
 import type { SequenceData } from '../../src/data/dataset.ts';
 

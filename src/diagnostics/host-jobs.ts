@@ -1,7 +1,7 @@
-// Host work lwin hands to worker threads (pool.ts): plain data in, plain data out, the same code as on the calling
+// Host work lwin hands to worker threads (worker-pool.ts): plain data in, plain data out, the same code as on the calling
 // thread, so a job's result is the same bits wherever it runs.
 import type { ParamLayout } from '../model/params.ts';
-import { transportPairTerms, type TransportPair } from '../diagnostics/transport.ts';
+import { transportPairTerms, type TransportPair } from './transport.ts';
 import { MultiLagTask, type TaskConfig } from '../data/task.ts';
 
 export type HostJob =
