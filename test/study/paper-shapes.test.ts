@@ -8,7 +8,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useGpu } from '../support/gpu.ts';
+import { gpuLikeContext, useGpu } from '../support/gpu.ts';
+import { gaussianInputs, gpuGradient } from '../support/cells.ts';
+import { referenceBackward } from '../../src/reference/cells/index.ts';
+import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
+import { gradientTolerance } from '../../src/doctor/tolerances.ts';
+import { gradKernel } from '../../shaders/grad.ts';
+import { ResidentSet } from '../../src/train/resident.ts';
+import { gatherBatch } from '../../src/data/batches.ts';
 import { PAPER_PRESET, resolveStudy } from '../../src/study/config.ts';
 import { runStudy } from '../../src/study/run.ts';
 import { MultiLagTask } from '../../src/data/task.ts';
@@ -119,6 +126,39 @@ describe('lwin run --preset paper at tiny sequence counts, at the default limits
       expect((await readFile(join(out, 'H_N_summary.csv'), 'utf8')).split('\n')[0]).toContain('H_N_lstm');
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the GPUs\' training forms within the default limits', () => {
+  // The staged weight gradients (8 KiB of workgroup memory, 256 threads) and the resident set's gather, as a GPU
+  // runs them, on this device requested with WebGPU's default limits.
+  it('gru B=3 T=21 H=70 D=5: staged weight gradients and a resident batch, against float64', async () => {
+    const asGpu = gpuLikeContext(gpu);
+    const [B, T, H, D] = [3, 21, 70, 5];
+    const layout = buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true });
+    const p = Float32Array.from(initParams(layout, { seed: 8 }));
+    const x = gaussianInputs(B, T, D, 9);
+    const y = gaussianInputs(B, T, 1, 10);
+    expect(gradKernel(asGpu.softwareAdapter)).toBe('staged');
+    const got = await gpuGradient(asGpu, layout, p, x, y, B, T);
+    const ref = referenceBackward(layout, p, { x, y, batch: B, steps: T });
+    const c = compareToReference(got.grad, ref.grad, gradientTolerance(layout, ref.grad));
+    expect(c.ok, describeComparison('staged ∂L/∂θ at default limits', c)).toBe(true);
+
+    const data = { x, y, count: B, steps: T, inputSize: D, source: 'test' };
+    const set = new ResidentSet(asGpu, data, 2);
+    const [bx, by] = [asGpu.storage('bx', 2 * T * D * 4), asGpu.storage('by', 2 * T * 4)];
+    try {
+      const step = asGpu.step('gather');
+      set.record(step, Uint32Array.from([2, 0]), bx, by);
+      const read = step.readF32(bx);
+      await step.submit();
+      expect([...(await read)]).toEqual([...gatherBatch(data, [2, 0]).x]);
+    } finally {
+      set.destroy();
+      bx.destroy();
+      by.destroy();
     }
   });
 });
