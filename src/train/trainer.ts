@@ -8,7 +8,7 @@ import { describeTimings, ensureTile } from '../cells/autotune.ts';
 import { Rng } from '../util/random.ts';
 import type { SequenceData } from '../data/dataset.ts';
 import type { SequenceDraw } from '../data/task.ts';
-import { batchBuffers, batchRanges, epochPermutation, gatherBatch } from '../data/batches.ts';
+import { batchBuffers, batchRanges, epochPermutation, gatherBatch, type BatchBuffers } from '../data/batches.ts';
 import { GpuOptimizer } from './optim/index.ts';
 import { checkInputSize, type TrainConfig } from './config.ts';
 import { evaluate } from './evaluate.ts';
@@ -143,6 +143,8 @@ class TrainingRun {
   private trainR2X: GPUBuffer | undefined;
   /** The training set on the device, when it is kept there (keepsResident): batches are gathered there. */
   private readonly resident: ResidentSet | undefined;
+  /** Else one batch's host arrays, for every batch of the run: writeBuffer copies them when called. */
+  private hostBatch: BatchBuffers | undefined;
   private readonly optimizer: GpuOptimizer;
   private rng: Rng;
   private curve: CurveRow[] = [];
@@ -241,10 +243,9 @@ class TrainingRun {
     // device idle ~0.2 s an epoch at the paper's size).
     const later = this.data.validationLater ? quiet(this.data.validationLater(epoch)) : undefined;
     const validation = later ? undefined : this.data.validationDraw?.(epoch);
-    // Batches are gathered on the device from a resident set, else on the host, the next while the device works
-    // (one batch's host arrays serve every batch: writeBuffer copies them when called).
+    // Batches are gathered on the device from a resident set, else on the host, the next while the device works.
     const { resident } = this;
-    const host = resident ? undefined : batchBuffers(set, Math.min(this.config.batch, set.count));
+    const host = resident ? undefined : (this.hostBatch ??= batchBuffers(set, Math.min(this.config.batch, set.count)));
     const gather = (index: number) => {
       const range = ranges[index];
       return range && host ? gatherBatch(set, order.subarray(range[0], range[1]), host) : undefined;

@@ -5,7 +5,7 @@
 // with the float64 twin; one slice and four with the same blocks agree to a few units in the last place (the
 // compensated sums group the blocks differently, each exact to ~2^-48 before the final rounding). T = 37 leaves
 // partial blocks at chunk and slice ends.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { gpuLikeContext, useGpu } from '../support/gpu.ts';
 import { gaussianInputs, gpuGradient } from '../support/cells.ts';
 import { buildLayout, initParams, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
@@ -15,17 +15,13 @@ import { gradientTolerance } from '../../src/doctor/tolerances.ts';
 import { GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradKernel, gradLanes, gradUnroll } from '../../shaders/grad.ts';
 import { STAGED_ROWS } from '../../shaders/grad-staged.ts';
 
-/** `run` with environment settings, restored after. */
+/** `run` with environment settings (vitest's stubs), restored after. */
 async function withEnv<T>(settings: Record<string, string>, run: () => Promise<T>): Promise<T> {
-  const before = Object.fromEntries(Object.keys(settings).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, settings);
+  for (const [name, value] of Object.entries(settings)) vi.stubEnv(name, value);
   try {
     return await run();
   } finally {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    vi.unstubAllEnvs();
   }
 }
 
