@@ -32,6 +32,25 @@ export function keepsResident(ctx: GpuContext, bytes: number): boolean {
   return !ctx.softwareAdapter && bytes <= RESIDENT_BYTES;
 }
 
+/**
+ * A resident set of `data`, or undefined where the device has no room for it (an out-of-memory error while its
+ * parts are created: the run then gathers its batches on the host, as on CPU adapters).
+ */
+export async function residentOrNone(ctx: GpuContext, data: SequenceData, batch: number): Promise<ResidentSet | undefined> {
+  ctx.device.pushErrorScope('out-of-memory');
+  let set: ResidentSet | undefined;
+  try {
+    set = new ResidentSet(ctx, data, batch);
+  } finally {
+    const error = await ctx.device.popErrorScope();
+    if (error) {
+      set?.destroy();
+      set = undefined;
+    }
+  }
+  return set;
+}
+
 export class ResidentSet {
   readonly parts: Part[] = [];
   private readonly index: GPUBuffer;

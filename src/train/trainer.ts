@@ -20,7 +20,8 @@ import { describeDifferences } from '../util/differences.ts';
 import { envSetting } from '../gpu/runtime.ts';
 import { OneInFlight, quiet } from '../gpu/step.ts';
 import { bufferLimit } from '../gpu/chunks.ts';
-import { ResidentSet, keepsResident } from './resident.ts';
+import { ResidentSet, keepsResident, residentOrNone } from './resident.ts';
+import { formatBytes } from '../gpu/memory.ts';
 
 export interface TrainingData {
   train: SequenceData;
@@ -142,7 +143,7 @@ class TrainingRun {
   /** The inputs of the sequences that measure the training R², uploaded once rather than every epoch. */
   private trainR2X: GPUBuffer | undefined;
   /** The training set on the device, when it is kept there (keepsResident): batches are gathered there. */
-  private readonly resident: ResidentSet | undefined;
+  private resident: ResidentSet | undefined;
   /** Else one batch's host arrays, for every batch of the run: writeBuffer copies them when called. */
   private hostBatch: BatchBuffers | undefined;
   private readonly optimizer: GpuOptimizer;
@@ -176,7 +177,6 @@ class TrainingRun {
       loss: ctx.storage('train/batch-loss', 4),
     };
     this.optimizer = new GpuOptimizer(ctx, layout, config.optimizer);
-    this.resident = keepsResident(ctx, 4 * (data.train.x.length + data.train.y.length)) ? new ResidentSet(ctx, data.train, B) : undefined;
     this.rng = new Rng(deriveSeed(config.seed, 'shuffle'));
     this.fingerprint = fingerprint(config, data.train);
     this.readoutLoss = { loss: config.loss ?? 'mse', lossSteps: config.lossSteps ?? 'all' };
@@ -184,6 +184,11 @@ class TrainingRun {
 
   async execute(): Promise<TrainResult> {
     if (this.options.resume) await this.restore();
+    const { train: set } = this.data;
+    if (keepsResident(this.ctx, 4 * (set.x.length + set.y.length))) {
+      this.resident = await residentOrNone(this.ctx, set, Math.min(this.config.batch, set.count));
+      if (!this.resident) this.options.log?.(`the training set (${formatBytes(4 * (set.x.length + set.y.length))}) did not fit beside the model on ${this.ctx.adapterName}: batches are gathered on the host`);
+    }
     const progress = this.options.progress ?? silentProgress;
     const last = Math.min(this.config.epochs, this.options.stopAfterEpoch ?? Infinity);
     progress.start(this.config.epochs, this.epoch, this.config.cell);

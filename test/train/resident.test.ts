@@ -2,7 +2,8 @@
 // run that keeps its set there trains to the same bits as one that gathers on the host.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gpuLikeContext, useGpu } from '../support/gpu.ts';
-import { ResidentSet, keepsResident, RESIDENT_BYTES } from '../../src/train/resident.ts';
+import { ResidentSet, keepsResident, residentOrNone, RESIDENT_BYTES } from '../../src/train/resident.ts';
+import { GpuContext } from '../../src/gpu/index.ts';
 import { batchBuffers, epochPermutation, gatherBatch } from '../../src/data/batches.ts';
 import type { SequenceData } from '../../src/data/dataset.ts';
 import { MultiLagTask } from '../../src/data/task.ts';
@@ -46,6 +47,21 @@ describe('ResidentSet', () => {
     }
   });
 
+  it('is given up, its buffers freed, where the device reports running out of memory while it is made', async () => {
+    const ctx = new GpuContext(gpu.ctx.device);
+    const live = ctx.memory.live;
+    const kept = await residentOrNone(ctx, data, 4);
+    expect(kept).toBeInstanceOf(ResidentSet);
+    kept!.destroy();
+    const pop = vi.spyOn(ctx.device, 'popErrorScope').mockImplementationOnce(async () => ({ message: 'out of memory' }) as GPUError);
+    try {
+      expect(await residentOrNone(ctx, data, 4)).toBeUndefined();
+      expect(ctx.memory.live).toBe(live);
+    } finally {
+      pop.mockRestore();
+    }
+  });
+
   it('is kept on GPUs up to RESIDENT_BYTES, not on CPU adapters; LWIN_RESIDENT decides instead', () => {
     expect(gpu.ctx.softwareAdapter).toBe(true);
     expect(keepsResident(gpu.ctx, 4 * (data.x.length + data.y.length))).toBe(false);
@@ -77,5 +93,17 @@ describe('training on a resident set', () => {
     expect([...device.params]).toEqual([...host.params]);
     expect(device.curve).toEqual(host.curve);
     expect(device.gates).toEqual(host.gates);
+    // A device without room for the set: the run says so and gathers on the host, to the same bits.
+    vi.stubEnv('LWIN_RESIDENT', 'on');
+    const pop = vi.spyOn(gpu.ctx.device, 'popErrorScope').mockImplementationOnce(async () => ({ message: 'out of memory' }) as GPUError);
+    const lines: string[] = [];
+    try {
+      const result = await train(gpu.ctx, config, data, { sink: memorySink(), log: (line) => lines.push(line) });
+      result.optimizer.destroy();
+      expect([...result.params]).toEqual([...host.params]);
+    } finally {
+      pop.mockRestore();
+    }
+    expect(lines).toEqual([expect.stringMatching(/^the training set \(.+\) did not fit beside the model on .+: batches are gathered on the host$/)]);
   });
 });
