@@ -20,7 +20,7 @@ import { Rng } from '../src/util/random.ts';
 import { ResidentSet, keepsResident } from '../src/train/resident.ts';
 import { hostWorkers } from '../src/diagnostics/worker-pool.ts';
 import { median } from './ab.ts';
-import { PAPER_TRAINING } from './cells.ts';
+import { PAPER_TRAINING, stepBuffers } from './cells.ts';
 
 export interface HostBenchResult {
   cell: CellKind;
@@ -56,10 +56,7 @@ export async function benchHost(ctx: GpuContext, cells: readonly CellKind[], rep
   const submit = queue.submit.bind(queue);
   for (const cell of cells) {
     const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true) });
-    const b = {
-      params: plain.storage('host/params', layout.totalSize * 4), x: plain.storage('host/x', B * T * D * 4), y: plain.storage('host/y', B * T * 4),
-      yhat: plain.storage('host/yhat', B * T * 4), grad: plain.storage('host/grad', layout.totalSize * 4), loss: plain.storage('host/loss', 4),
-    };
+    const b = stepBuffers(plain, layout, B, T, 'host');
     const optimizer = new GpuOptimizer(plain, layout, { name: 'adamw', lr: 1e-3, weightDecay: 1e-4, clip: 1 });
     const times = { gather: [] as number[], validation: [] as number[], record: [] as number[], encode: [] as number[] };
     let dispatches = 0;

@@ -22,7 +22,7 @@ import { deriveSeed } from '../data/seeds.ts';
 import { WindowEngine, windowPlan } from './windows.ts';
 import { RhoEngine } from './rho.ts';
 import { PsiAccumulator, DEFAULT_PSI_SUBSAMPLE, stackDirections } from './psi.ts';
-import { sampleTransportPairs, transportAgreement, type TransportPair, type TransportResult } from './transport.ts';
+import { sampleTransportPairs, sampledSequences, transportAgreement, type TransportResult } from './transport.ts';
 import { exactTransportInParallel } from './transport-pool.ts';
 import { buildDiagnostics, type Diagnostics } from './result.ts';
 import { DEFAULT_MEMORY_BUDGET, sequencesPerChunk } from '../gpu/chunks.ts';
@@ -211,12 +211,8 @@ async function stackTransport(torch: TorchParams, layers: readonly StackLayer[],
   const D = torch.layout.config.inputSize;
   const maxLag = Math.min(T - 1, Math.max(...options.lags));
   const pairs = sampleTransportPairs(options.transportSamples, data.count, T, maxLag, new Rng(deriveSeed(options.seed, 'transport')));
-  const sequences = [...new Set(pairs.map((p) => p.sequence))];
-  const local = new Map(sequences.map((s, i) => [s, i]));
-  const x = new Float64Array(sequences.length * T * D);
-  sequences.forEach((s, i) => x.set(data.x.subarray(s * T * D, (s + 1) * T * D), i * T * D));
-  const forward = torchForward(torch, { x, batch: sequences.length, steps: T });
-  const localPairs: TransportPair[] = pairs.map((p) => ({ ...p, sequence: local.get(p.sequence)! }));
+  const { x, pairs: localPairs } = sampledSequences(pairs, data.x, T * D, (n) => new Float64Array(n));
+  const forward = torchForward(torch, { x, batch: x.length / (T * D), steps: T });
   const results = await Promise.all(layers.map((layer, k) => exactTransportInParallel(layer.layout, Float64Array.from(layer.params), k === 0 ? x : forward.hidden[k - 1]!, T, localPairs, options.lags)));
   return results.map((exact) => ({ ...exact, pairs }));
 }

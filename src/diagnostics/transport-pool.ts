@@ -8,7 +8,7 @@
 import type { ParamLayout } from '../model/params.ts';
 import { envChoice } from '../gpu/runtime.ts';
 import { hostCores, hostWorkers, runOnWorker } from './worker-pool.ts';
-import { exactTransport, sumTransport, type TransportPair, type TransportResult } from './transport.ts';
+import { exactTransport, sampledSequences, sumTransport, type TransportPair, type TransportResult } from './transport.ts';
 
 /**
  * Worker threads for the transport: LWIN_TRANSPORT_THREADS (0: the calling thread), else one fewer than the host's
@@ -36,13 +36,8 @@ export async function exactTransportInParallel(
   let shares: Float64Array[];
   try {
     shares = await Promise.all(jobs.map((job) => {
-      // the job's sequences' inputs, re-indexed from 0
-      const sequences = [...new Set(job.map((i) => pairs[i]!.sequence))];
-      const local = new Map(sequences.map((seq, i) => [seq, i]));
-      const xs = new (x.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(sequences.length * perSequence);
-      sequences.forEach((seq, i) => xs.set(x.subarray(seq * perSequence, (seq + 1) * perSequence), i * perSequence));
-      const jobPairs = job.map((i) => ({ ...pairs[i]!, sequence: local.get(pairs[i]!.sequence)! }));
-      return runOnWorker<Float64Array>({ kind: 'transport', layout, params, x: xs, steps, pairs: jobPairs, lags: [...lags] });
+      const own = sampledSequences(job.map((i) => pairs[i]!), x, perSequence, (n) => new (x.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(n));
+      return runOnWorker<Float64Array>({ kind: 'transport', layout, params, x: own.x, steps, pairs: own.pairs, lags: [...lags] });
     }));
   } catch {
     // A worker that cannot start (a loader that does not reach worker threads): the same terms, here.

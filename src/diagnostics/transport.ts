@@ -62,6 +62,21 @@ export function sampleTransportPairs(count: number, sequences: number, steps: nu
 }
 
 /** SPEC §6 for `pairs` (see the header): the pairs' terms, summed. */
+/**
+ * The inputs of the sequences `pairs` sample (x holds `perSequence` values a sequence), numbered from 0 in order of
+ * first appearance, into an array from `allocate`, and the pairs on that numbering: all a transport of those pairs
+ * reads, without the rest of the set.
+ */
+export function sampledSequences<A extends Float32Array | Float64Array>(
+  pairs: readonly TransportPair[], x: Float32Array | Float64Array, perSequence: number, allocate: (length: number) => A,
+): { x: A; pairs: TransportPair[] } {
+  const sequences = [...new Set(pairs.map((p) => p.sequence))];
+  const local = new Map(sequences.map((s, i) => [s, i]));
+  const out = allocate(sequences.length * perSequence);
+  sequences.forEach((s, i) => out.set(x.subarray(s * perSequence, (s + 1) * perSequence), i * perSequence));
+  return { x: out, pairs: pairs.map((p) => ({ ...p, sequence: local.get(p.sequence)! })) };
+}
+
 export function exactTransport(...call: Parameters<typeof transportPairTerms>): TransportResult {
   const [layout, , , , pairs, lags] = call;
   return sumTransport(layout.config.hiddenSize, pairs, lags, transportPairTerms(...call));
