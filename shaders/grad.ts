@@ -51,20 +51,25 @@ export const GRAD_UNROLL = 4;
 
 /**
  * Rows whose outer products a thread of this file's (direct) kernel adds with plain fused multiply-adds before one
- * compensated (TwoSum) step takes their sum into its (hi, lo) pair: GRAD_BLOCK on a GPU, 1 on a CPU adapter; LWIN_GRAD_BLOCK forces one (1–16, for
- * A/B benches: blocks larger than the unroll run a rolled loop, so pair 8 with LWIN_GRAD_UNROLL=8). TwoSum
- * costs ~10 operations where a product costs one, which bounds this kernel on a GPU (an H200 ran a gru batch's
- * weight gradients at ~36% of its peak operations); per block of 4 it costs a quarter. A block's own rounding is
- * ≤ 3u of its terms' magnitudes, where each product's rounding already costs u. On lavapipe, bound by its loads,
- * blocks took 5% off (gru, B=64 T=256 H=64), so CPU adapters keep row-by-row compensation and its bits.
+ * compensated (TwoSum) step takes their sum into its (hi, lo) pair: GRAD_BLOCK on a GPU, CPU_GRAD_BLOCK on a CPU
+ * adapter; LWIN_GRAD_BLOCK forces one (1–16, for A/B benches: blocks larger than the unroll run a rolled loop, so
+ * pair 8 with LWIN_GRAD_UNROLL=8). TwoSum costs ~10 operations where a product costs one; per block of b rows it
+ * costs 1/b of that. A block's own rounding is ≤ (b − 1)u of its terms' magnitudes, where each product's rounding
+ * already costs u, and the blocks' sums stay compensated, so the error does not grow with the rows of a chunk.
  * Blocks start at the chunk's first row and slices on a multiple of the block, and every unroll walks the same
  * blocks: any unroll gives the same bits, and slices differ from one slice only in how the blocks' compensated sums
  * group. Bias and LayerNorm sums (`ones`) add exact terms and stay compensated row by row.
  */
 export function gradBlock(softwareAdapter: boolean): number {
-  return envChoice('LWIN_GRAD_BLOCK', [1, 2, 4, 8, 16], `rows of outer products per compensated step of the weight gradients; default ${GRAD_BLOCK} on GPUs, 1 on CPU adapters`) ?? (softwareAdapter ? 1 : GRAD_BLOCK);
+  return envChoice('LWIN_GRAD_BLOCK', [1, 2, 4, 8, 16], `rows of outer products per compensated step of the weight gradients; default ${GRAD_BLOCK} on GPUs, ${CPU_GRAD_BLOCK} on CPU adapters`) ?? (softwareAdapter ? CPU_GRAD_BLOCK : GRAD_BLOCK);
 }
 export const GRAD_BLOCK = 4;
+/**
+ * A CPU adapter's block: 16 rows, the staged kernel's (grad-staged.ts STAGED_ROWS), so that its sums are the GPUs'
+ * for the same chunks. On lavapipe (8 rows × 32 columns per workgroup, gru at B=64 T=256 H=64) U's gradient took
+ * 27 ms a call where row-by-row compensation took 51: the TwoSum arithmetic, not the loads, had bounded it.
+ */
+export const CPU_GRAD_BLOCK = 16;
 
 /**
  * The kernel of the outer products: 'staged' (shaders/grad-staged.ts: operands staged through workgroup memory,
@@ -228,8 +233,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
 ${rowsOf.map((i) => `  var hi${i} = vec4f(0.0);
   var lo${i} = vec4f(0.0);`).join('\n')}${blocked ? `
   let fz = bitcast<f32>(z);
-${rowsOf.map((i) => `  var q${i} = vec4f(fz);`).join('\n')}
-  var in_block = 0u;` : ''}
+${rowsOf.map((i) => `  var q${i} = vec4f(fz);`).join('\n')}` : ''}
   var pa = n0 % params.aRowsPer;
   var ra = row_a(n0);
   var pv = n0 % params.vRowsPer;
@@ -242,19 +246,20 @@ ${PASS.map((u) => rowAddress(`_${u}`)).join('\n')}
 ${PASS.map((u) => rowLoads(`_${u}`)).join('\n')}
 ${blocked ? PASS.map((u) => `${blockFmas(`_${u}`)}${(u + 1) % block === 0 ? `\n${blockFlush(`_${u}`)}` : ''}`).join('\n') : PASS.map((u) => rowSums(`_${u}`)).join('\n')}
   }
-` : ''}  for (; n < n1; n++) {
+` : ''}${blocked ? `  // Rolled: a block's rows (the last one's may be fewer), then its TwoSum.
+  for (; n < n1;) {
+    let nb = min(n + ${block}u, n1);
+    for (; n < nb; n++) {
 ${rowAddress('')}
 ${rowLoads('')}
-${blocked ? `${blockFmas('')}
-    in_block++;
-    if (in_block == ${block}u) {
+${blockFmas('')}
+    }
 ${blockFlush('')}
-      in_block = 0u;
-    }` : rowSums('')}
-  }${blocked ? `
-  if (in_block > 0u) {
-${blockFlush('_end')}
-  }` : ''}
+  }` : `  for (; n < n1; n++) {
+${rowAddress('')}
+${rowLoads('')}
+${rowSums('')}
+  }`}
   // Slices 1.. leave their pairs in red; slice 0 adds them in slice order and writes the partials, a tile row i
   // at a time (red holds one row's pairs of every slice: 3 · 64 · 4 vec2f = 6 KiB).
 ${rowsOf.map((i) => `${SLICES > 1 ? `  if (lid.z > 0u) {

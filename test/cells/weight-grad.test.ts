@@ -1,5 +1,6 @@
-// Weight gradients in their three shapes: shaders/grad.ts with one slice per chunk, compensated row by row, each
-// thread whole columns of its tile (CPU adapters; the same bits as an 8×8 plane of threads with one slice), and
+// Weight gradients in their three shapes: shaders/grad.ts with one slice per chunk, compensated per block of 16 rows
+// (and, forced, row by row), each thread whole columns of its tile (CPU adapters; the same bits as an 8×8 plane of
+// threads with one slice), and
 // four slices summed side by side then combined in order, compensated per block of GRAD_BLOCK rows, both
 // GRAD_UNROLL rows per loop pass; and shaders/grad-staged.ts (GPUs), the sums of one slice with blocks of 16 rows. Lavapipe runs the CPU shape unless told the adapter is a GPU, as here: both agree
 // with the float64 twin; one slice and four with the same blocks agree to a few units in the last place (the
@@ -12,7 +13,7 @@ import { buildLayout, initParams, cellLayerNorm, type CellKind } from '../../src
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { gradientTolerance } from '../../src/doctor/tolerances.ts';
-import { GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradKernel, gradLanes, gradUnroll } from '../../shaders/grad.ts';
+import { CPU_GRAD_BLOCK, GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradKernel, gradLanes, gradUnroll } from '../../shaders/grad.ts';
 import { STAGED_ROWS } from '../../shaders/grad-staged.ts';
 
 /** `run` with environment settings (vitest's stubs), restored after. */
@@ -53,8 +54,15 @@ describe.each(['gru', 'lstm', 'torch_gru', 'shared'] as CellKind[])('%s: weight 
       const stagedHere = await withEnv({ LWIN_GRAD_KERNEL: 'staged' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
       const direct16 = await withEnv({ LWIN_GRAD_BLOCK: String(STAGED_ROWS) }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
       expect([...stagedHere.grad], `checkpoint ${every ?? 'none'}: staged against direct, blocks of ${STAGED_ROWS}`).toEqual([...direct16.grad]);
-      expect([...stagedHere.grad]).not.toEqual([...one.grad]); // blocks of 16 round otherwise than row by row
-      expect(gradBlock(true)).toBe(1);
+      // A CPU adapter's blocks are the staged kernel's, so with the same chunks its sums are the GPUs'.
+      expect(gradBlock(true)).toBe(CPU_GRAD_BLOCK);
+      expect(CPU_GRAD_BLOCK).toBe(STAGED_ROWS);
+      expect([...one.grad]).toEqual([...stagedHere.grad]);
+      // Row by row (LWIN_GRAD_BLOCK=1) rounds otherwise, and agrees with float64 too.
+      const rowByRow = await withEnv({ LWIN_GRAD_BLOCK: '1' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
+      const c1 = compareToReference(rowByRow.grad, ref.grad, tolerance);
+      expect(c1.ok, describeComparison(`row by row, checkpoint ${every ?? 'none'}: ∂L/∂θ`, c1)).toBe(true);
+      expect([...rowByRow.grad]).not.toEqual([...one.grad]);
       process.env.LWIN_GRAD_BLOCK = String(GRAD_BLOCK);
       try {
         const oneBlocked = await gpuGradient(gpu.ctx, layout, p, x, y, B, T, every);
