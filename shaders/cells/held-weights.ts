@@ -89,7 +89,10 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
   });
   const sums = tileSums(tile);
   // The CPU form fuses the dot products of a step that read the same vector (fuseCalls).
-  const groups = !unrolled && sums.partials === 1 && sums.split === 1 ? fuseCalls(shader, calls) : [];
+  const cpuForm = !unrolled && sums.partials === 1 && sums.split === 1;
+  const groups = cpuForm ? fuseCalls(shader, calls) : [];
+  // ... and, with `subgroup` S, loads each vector's values S at a time, one per lane, then broadcasts them (subgroupLoop).
+  const S = cpuForm ? tile.subgroup ?? 0 : 0;
   const edits: { at: number; end: number; text: string }[] = [];
   const fused: string[] = [];
   const member = new Map<number, string>();
@@ -100,7 +103,7 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
     const indent = /^[ \t]*/.exec(shader.slice(at))![0];
     edits.push({ at, end: at, text: `${indent}let fused${g} = ${name}(${group.flatMap((c) => ks.map((k) => `&held${ids[c]}_${k}`)).join(', ')});\n` });
     group.forEach((c, i) => member.set(c, `fused${g}[${i}]`));
-    fused.push(fusedHelper(tile, dims, name, HELPERS[first.name] as 'row' | 'x', first.name === 'row_a' ? 'abuf' : 'hbuf', group.length));
+    fused.push(fusedHelper(tile, dims, name, HELPERS[first.name] as 'row' | 'x', first.name === 'row_a' ? 'abuf' : 'hbuf', group.length, S));
   }
   // The held helpers some call still makes (a fused group's members read their loop's results instead).
   const direct = new Set<string>();
@@ -139,6 +142,14 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
   const arrays: string[] = [];
   const loads: string[] = [];
   const helpers: string[] = [];
+  // Subgroup loads: this lane's value at j (a vector of the group's sequences, or one per sequence), and a step's
+  // values from lane `lane`.
+  const sourceLanes = (value: Source, j: string) =>
+    typeof value === 'function' ? rs.map((r) => `let mine${r} = ${value(r, j)};`).join(' ') : `let mine = ${value.vector(j)};`;
+  const broadcastValues = (value: Source, lane: number) =>
+    typeof value === 'function'
+      ? rs.map((r) => ` let v${r} = subgroupBroadcast(mine${r}, ${lane}u);`).join('')
+      : ` let dv = subgroupBroadcast(mine, ${lane}u);${rs.map((r) => ` let v${r} = ${groupComponent(tile, 'dv', r)};`).join('')}`;
   for (const { id, kind, off } of matrices.values()) {
     const type = `array<f32, ${held(kind)}>`;
     for (const k of ks) arrays.push(`var held${id}_${k}: ${type};`);
@@ -152,8 +163,12 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
     let dot: (value: Source) => string;
     if (P === 1) {
       loads.push(`{ let off = ${off}; for (var j = 0u; j < ${bound(kind)}; j++) {${ks.map((k) => ` held${id}_${k}[j] = ${source[kind](k, 'j')};`).join('')} } }`);
+      const rolled = (value: Source) =>
+        S > 0
+          ? subgroupLoop(S, length(kind), bound(kind), (j) => sourceLanes(value, j), (j, lane) => `{${ks.map((k) => ` let p${k} = (*w${k})[${j}];`).join('')}${broadcastValues(value, lane)} acc = ${tileFma(tile, 'p', 'v', '')}; }`)
+          : `  for (var j = 0u; j < ${bound(kind)}; j++) ${term('j', 'j', value)}`;
       dot = (value) => `  var acc = V(0.0);
-${unrolled ? Array.from({ length: length(kind) }, (_, j) => `  ${term(`${j}u`, `${j}u`, value)}`).join('\n') : `  for (var j = 0u; j < ${bound(kind)}; j++) ${term('j', 'j', value)}`}
+${unrolled ? Array.from({ length: length(kind) }, (_, j) => `  ${term(`${j}u`, `${j}u`, value)}`).join('\n') : rolled(value)}
   return acc;`;
     } else if (unrolled) {
       const entries = Array.from({ length: held(kind) }, (_, i) => i).filter((i) => sums.split > 1 || i < length(kind));
@@ -189,6 +204,40 @@ ${partialsReturn(per, sums)}`;
     ${loads.join('\n    ')}
   }`;
   return `${out.replace(HELD_WEIGHTS, entry)}\n${[...helpers, ...fused].join('\n\n')}\n`;
+}
+
+/** The entry point's parameter and first statement (tileEntry), beside which a subgroup tile takes its lane. */
+const ENTRY_INDEX = '@builtin(local_invocation_index) lid: u32';
+const ENTRY_INIT = 'tile_init(lid, ';
+
+/** `shader` (made by tileEntry) with `tsl`, each invocation's lane in its subgroup, for subgroupLoop and unit_sum. */
+function withSubgroupLane(shader: string): string {
+  if (!shader.includes(ENTRY_INDEX) || !shader.includes(ENTRY_INIT)) throw new Error('a subgroup tile needs an entry point made by tileEntry');
+  const entry = shader.replace(ENTRY_INDEX, `${ENTRY_INDEX}, @builtin(subgroup_invocation_id) tsl_in: u32`).replace(ENTRY_INIT, `tsl = tsl_in;\n  ${ENTRY_INIT}`);
+  return `enable subgroups;\nvar<private> tsl: u32; // this invocation's lane in its subgroup\n${entry}`;
+}
+
+/**
+ * WGSL of a dot product's loop over j < length (`bound` its uniform, equal to it) that loads the values of S
+ * indices at once, one per lane of the subgroup (`mine(j)`: lets of this lane's values at index j), and then takes
+ * index j0 + i's from lane i (`step(j, i)`: one index's statement). On lavapipe a workgroup-memory load costs tens
+ * of instructions per lane and component (each lane's address is loaded apart, under its execution mask), while a
+ * broadcast from a lane is a register shuffle: a dot product's loads, not its multiply-adds, were its cost. The
+ * lanes of a subgroup are consecutive invocations of one thread group there (subgroupSize), so each lane's values
+ * are the group's. Each index keeps its one fused multiply-add, in ascending order: the same sums as the plain loop.
+ */
+export function subgroupLoop(S: number, length: number, bound: string, mine: (j: string) => string, step: (j: string, lane: number) => string): string {
+  const rest = length % S;
+  const lanes = (n: number) => Array.from({ length: n }, (_, i) => `    ${step(`(j0 + ${i}u)`, i)}`).join('\n');
+  return `  var j0 = 0u;
+  for (; j0 + ${S}u <= ${bound}; j0 += ${S}u) {
+    ${mine('j0 + tsl')}
+${lanes(S)}
+  }${rest > 0 ? `
+  {
+    ${mine(`min(j0 + tsl, ${length - 1}u)`)}
+${lanes(rest)}
+  }` : ''}`;
 }
 
 /**
@@ -262,19 +311,32 @@ function joins(between: string, writer: RegExp): boolean {
  * WGSL of `name`: the dot products of n held matrices (pointers w<i>_<k>) against one vector in one loop, each
  * member's sum exactly the held helper's (one fused multiply-add per j, ascending), returned in order.
  */
-function fusedHelper(tile: Tile, dims: HeldDims, name: string, kind: 'row' | 'x', buf: string, n: number): string {
+function fusedHelper(tile: Tile, dims: HeldDims, name: string, kind: 'row' | 'x', buf: string, n: number, S = 0): string {
   const { rs, ks, xRows } = tileIndices(tile);
-  const type = `array<f32, ${kind === 'x' ? dims.D : dims.H}>`;
+  const length = kind === 'x' ? dims.D : dims.H;
+  const bound = kind === 'x' ? 'params.D' : 'params.H';
+  const type = `array<f32, ${length}>`;
   const members = Array.from({ length: n }, (_, i) => i);
   const pointers = members.flatMap((i) => ks.map((k) => `w${i}_${k}: ptr<function, ${type}>`));
-  const values = kind === 'x' ? rs.map((r) => `let v${r} = x[x${r} + j];`) : slotLoads(tile, buf, 'j', 'v');
+  const sums = (j: string) => members.map((i) => `{${ks.map((k) => ` let p${k} = (*w${i}_${k})[${j}];`).join('')} acc${i} = ${tileFma(tile, 'p', 'v', '', `acc${i}`)}; }`).join(' ');
+  let loop: string;
+  if (S > 0) {
+    // Subgroup loads (subgroupLoop): hbuf and abuf are grouped (one vector of the group's sequences per unit).
+    const mine = (j: string) => (kind === 'x' ? rs.map((r) => `let mine${r} = x[x${r} + ${j}];`).join(' ') : `let mine = ${groupLoad(buf, j)};`);
+    const values = (lane: number) =>
+      kind === 'x' ? rs.map((r) => `let v${r} = subgroupBroadcast(mine${r}, ${lane}u);`).join(' ') : `let vg = subgroupBroadcast(mine, ${lane}u); ${rs.map((r) => `let v${r} = ${groupComponent(tile, 'vg', r)};`).join(' ')}`;
+    loop = subgroupLoop(S, length, bound, mine, (j, lane) => `{ ${values(lane)} ${sums(j)} }`);
+  } else {
+    const values = kind === 'x' ? rs.map((r) => `let v${r} = x[x${r} + j];`) : slotLoads(tile, buf, 'j', 'v');
+    loop = `  for (var j = 0u; j < ${bound}; j++) {
+    ${values.join(' ')}
+    ${sums('j')}
+  }`;
+  }
   return `fn ${name}(${pointers.join(', ')}) -> array<V, ${n}> {
   ${kind === 'x' ? xRows : ''}
   ${members.map((i) => `var acc${i} = V(0.0);`).join(' ')}
-  for (var j = 0u; j < ${kind === 'x' ? 'params.D' : 'params.H'}; j++) {
-    ${values.join(' ')}
-${members.map((i) => `    {${ks.map((k) => ` let p${k} = (*w${i}_${k})[j];`).join('')} acc${i} = ${tileFma(tile, 'p', 'v', '', `acc${i}`)}; }`).join('\n')}
-  }
+${loop}
   return array<V, ${n}>(${members.map((i) => `acc${i}`).join(', ')});
 }`;
 }
@@ -286,7 +348,7 @@ export function backwardTile(tile: Tile): Tile {
 
 /** `shader` as `tile` runs it: with its weights held when the tile says so (it must then carry its dims). */
 export function tileShader(tile: Tile, rows: RowWeights, shader: string): string {
-  if (!tile.held) return shader;
-  if (!tile.dims) throw new Error('a held tile (-p) needs the H and D it compiles in: settle it for the layer first (src/cells/tiles.ts)');
-  return holdWeights(tile, tile.dims, rows, shader);
+  if (tile.held && !tile.dims) throw new Error('a held tile (-p) needs the H and D it compiles in: settle it for the layer first (src/cells/tiles.ts)');
+  const held = tile.held && tile.dims ? holdWeights(tile, tile.dims, rows, shader) : shader;
+  return tile.subgroup ? withSubgroupLane(held) : held;
 }

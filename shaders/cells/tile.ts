@@ -80,6 +80,12 @@ export interface Tile {
   partials?: number;
   /** Threads per unit (absent: 1), a power of two dividing `partials`: `-s<n>` in the key. Same bits as 1. */
   split?: number;
+  /**
+   * Subgroup size S of a held tile's CPU form (held-weights.ts subgroupLoop): its dot products load workgroup vectors
+   * and x S indices at a time, one per lane, and broadcast them. Set by the device when the tile is settled
+   * (src/cells/tiles.ts deviceSubgroup); absent, plain loads. Same bits either way.
+   */
+  subgroup?: number;
 }
 
 /** The sizes a held tile compiles in (held-weights.ts). */
@@ -181,10 +187,10 @@ export function tileKey(tile: Tile): string {
   return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${split}${tile.weights === 'rows' ? '-rows' : ''}${unroll}${tile.held === 'forward' ? '-pf' : tile.held ? '-p' : ''}`;
 }
 
-/** What of a tile changes a kernel's WGSL: its key, its partial sums, and the sizes a held tile compiles in. */
+/** What of a tile changes a kernel's WGSL: its key, its partial sums, the sizes a held tile compiles in, its subgroup loads. */
 export function tileVariantKey(tile: Tile): string {
   const partials = tilePartials(tile) > 1 ? `-c${tilePartials(tile)}` : '';
-  return `${tileKey(tile)}${partials}${tile.held && tile.dims ? `H${tile.dims.H}D${tile.dims.D}` : ''}`;
+  return `${tileKey(tile)}${partials}${tile.held && tile.dims ? `H${tile.dims.H}D${tile.dims.D}` : ''}${tile.subgroup ? `-g${tile.subgroup}` : ''}`;
 }
 
 /**
@@ -427,6 +433,13 @@ ${dotLoop('params.D', unroll, (d, s) => ({
     ${into} = ${Array.from({ length: fan }, (_, i) => groupLoad('red', `u + ${i * rest}u`)).join(' + ')};
   }`)}
   workgroupBarrier();`;
+  // The last level's values: each thread loads them all, or (Tile.subgroup) lane i loads value i and the others
+  // take it by broadcast (on lavapipe a load costs each lane its own, a broadcast a register shuffle). Same order.
+  const S = tile.subgroup ?? 0;
+  const topSum = S >= topFan && topFan > 1
+    ? `let top_mine = ${topAt(`min(tsl, ${topFan - 1}u)`)};
+  let total = ${Array.from({ length: topFan }, (_, i) => `subgroupBroadcast(top_mine, ${i}u)`).join(' + ')};`
+    : `let total = ${Array.from({ length: topFan }, (_, i) => topAt(`${i}u`)).join(' + ')};`;
   const asV = (total: string) => (tile.K === 1 ? total : vec(comps.map((c) => groupComponent(tile, total, c.r))));
   const unitSumBody =
     top > 0
@@ -435,7 +448,7 @@ ${dotLoop('params.D', unroll, (d, s) => ({
   ${sumWrites}
   workgroupBarrier();
   ${tree.slice(0, -1).map((l, i) => level(l, i === tree.length - 2 ? topAt('u') : groupLoad('red', 'u'))).join('\n  ')}
-  let total = ${Array.from({ length: topFan }, (_, i) => topAt(`${i}u`)).join(' + ')};
+  ${topSum}
   return ${asV('total')};`
       : `${sumWrites}
   workgroupBarrier();

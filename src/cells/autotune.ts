@@ -43,9 +43,10 @@ const REPEATS = 2;
  * which tile is fastest, so that choices timed on older kernels are timed again: 2 since BPTT replays the forward's
  * values (shaders/cells/replay.ts), which halved the backward kernels' time on lavapipe and changed lstm's choice;
  * 3 since a CPU adapter's held tiles fuse a step's dot products and workgroup vectors hold a group's sequences side
- * by side (shaders/cells/held-weights.ts, tile.ts), which cut lstm's forward kernel by more than half on lavapipe.
+ * by side (shaders/cells/held-weights.ts, tile.ts), which cut lstm's forward kernel by more than half on lavapipe;
+ * 4 since a CPU adapter's held tiles load their dot products' values by subgroups (held-weights.ts subgroupLoop).
  */
-export const KERNEL_GENERATION = 3;
+export const KERNEL_GENERATION = 4;
 
 /**
  * The cache key of a request: the kernels' generation (`,g<N>`), and `partials` (the device's,

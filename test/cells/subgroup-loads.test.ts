@@ -1,0 +1,77 @@
+// Subgroup loads (shaders/cells/held-weights.ts subgroupLoop): on a CPU adapter with subgroups, a held tile's dot
+// products load their workgroup vector's (and x's) values one index per lane and broadcast them. Which tiles take
+// them (src/cells/tiles.ts deviceSubgroup), and that they give the plain loops' numbers bit for bit, with whole
+// chunks of 8 (H = 64, D = 16) and with a rest (H = 20, D = 3: two chunks and 4, none and 3), in the forward,
+// BPTT and the tangent. (The tile tests compare the same held tiles against streamed ones, test/cells/tiles.test.ts.)
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { useGpu } from '../support/gpu.ts';
+import { expectSameBits, tileProblem } from '../support/cells.ts';
+import { chooseTile, defaultTile, deviceSubgroup, parseTile, tileFor } from '../../src/cells/tiles.ts';
+import { forwardProgram } from '../../shaders/recurrence/forward.ts';
+import { subgroupLoop } from '../../shaders/cells/held-weights.ts';
+import { CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
+
+const gpu = useGpu();
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  for (const cell of CELL_KINDS) for (const H of [20, 64]) chooseTile(gpu.ctx.device, cell, cellLayerNorm(cell, true), H, defaultTile(H));
+});
+
+describe('which tiles load by subgroups', () => {
+  it('held tiles of the CPU form on lavapipe (subgroups of 8), unless LWIN_SUBGROUPS=off', () => {
+    const device = gpu.ctx.device;
+    expect(device.features.has('subgroups')).toBe(true);
+    expect(tileFor(device, 'gru', true, 64, 16)).toMatchObject({ held: true, subgroup: 8 });
+    expect(tileFor(device, 'gru', true, 20, 3)).toMatchObject({ held: true, subgroup: 8 }); // hp 32: whole subgroups per group
+    expect(tileFor(device, 'gru', true, 64).subgroup).toBeUndefined(); // not held: plain loads
+    vi.stubEnv('LWIN_HOLD', '0');
+    expect(tileFor(device, 'gru', true, 64, 16).subgroup).toBeUndefined();
+    vi.stubEnv('LWIN_HOLD', '1');
+    vi.stubEnv('LWIN_SUBGROUPS', 'off');
+    expect(tileFor(device, 'gru', true, 64, 16).subgroup).toBeUndefined();
+    vi.stubEnv('LWIN_SUBGROUPS', 'maybe');
+    expect(() => tileFor(device, 'gru', true, 64, 16)).toThrow("LWIN_SUBGROUPS=maybe: use 'on' (CPU adapters with subgroups, the default) or 'off'");
+  });
+
+  it('none without the feature, or where a group does not hold whole subgroups', () => {
+    const tile = parseTile('r4wg64', 64);
+    const without = { features: new Set<string>(), adapterInfo: { subgroupMinSize: 8, subgroupMaxSize: 8 } } as unknown as GPUDevice;
+    expect(deviceSubgroup(without, tile)).toBeUndefined();
+    expect(deviceSubgroup(gpu.ctx.device, { ...tile, hp: 4 })).toBeUndefined();
+    expect(deviceSubgroup(gpu.ctx.device, tile)).toBe(8);
+  });
+
+  it('writes S indices per pass from S lanes, then the rest from a clamped load', () => {
+    const loop = subgroupLoop(8, 20, 'params.H', (j) => `let mine = hbuf[${j}];`, (j, lane) => `acc += ${j} * lane${lane};`);
+    expect(loop).toContain('for (; j0 + 8u <= params.H; j0 += 8u) {');
+    expect(loop).toContain('let mine = hbuf[j0 + tsl];');
+    expect(loop).toContain('acc += (j0 + 7u) * lane7;');
+    expect(loop).toContain('let mine = hbuf[min(j0 + tsl, 19u)];');
+    expect(loop.match(/lane\d+;/g)).toHaveLength(8 + 4);
+    expect(subgroupLoop(8, 16, 'params.H', () => '', () => '')).not.toContain('min(');
+    const tile = { ...tileFor(gpu.ctx.device, 'gru', true, 64, 16) };
+    const wgsl = forwardProgram({ cell: 'gru', layernorm: true, tile, intermediates: false, rows: 'columns' }).source();
+    expect(wgsl.startsWith('enable subgroups;')).toBe(true);
+    expect(wgsl).toContain('@builtin(subgroup_invocation_id) tsl_in: u32');
+    expect(wgsl).toMatch(/subgroupBroadcast\(mine, 7u\)/);
+    expect(forwardProgram({ cell: 'gru', layernorm: true, tile: { ...tile, subgroup: undefined }, intermediates: false, rows: 'columns' }).source()).not.toContain('subgroup');
+  });
+});
+
+describe.each<[CellKind, [number, number, number, number]]>([
+  ['gru', [6, 9, 64, 16]],
+  ['lstm', [5, 7, 20, 3]],
+  ['shared', [5, 7, 20, 3]],
+  ['diag', [6, 9, 64, 16]],
+])('%s at B, T, H, D = %j: subgroup loads give the plain loads\' numbers', (cell, size) => {
+  it('forward (ŷ, states, SPEC §4 terms) and BPTT (loss, gradients)', async () => {
+    const H = size[2];
+    const { run } = tileProblem(gpu.ctx, cell, size, 7, [8, 9], 3);
+    const tile = { ...parseTile('r4wg64-u1-p', H) };
+    const withSubgroups = await run(tile);
+    expect(tileFor(gpu.ctx.device, cell, cellLayerNorm(cell, true), H, size[3]).subgroup).toBe(8);
+    vi.stubEnv('LWIN_SUBGROUPS', 'off');
+    expectSameBits(await run(tile), withSubgroups, 'plain loads');
+  });
+});
