@@ -91,7 +91,10 @@ async function abCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, vari
       result.gpuMs.push(report.totalMs);
       for (const part of Object.keys(PARTS) as Part[]) result.partsMs[part].push(partMs(report, PARTS[part]));
     }
-    ctx.releaseIdle(); // variants' scratch differs (kept values or not): one step's at a time
+    // Variants' scratch differs (kept values or not): on a GPU, one step's at a time. A CPU adapter keeps it: there
+    // fresh buffers are fresh host pages, touched first inside the next step's kernels, which made every round's
+    // first variant ~1.5× slower on lavapipe (at the bench size the scratch is small).
+    if (!ctx.softwareAdapter) ctx.releaseIdle();
   }
   for (const buf of Object.values(b)) buf.destroy();
   return { cell, size, rounds, variants: results };
