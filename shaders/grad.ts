@@ -147,14 +147,20 @@ fn row_a(n: u32) -> u32 { return (n / params.aRowsPer) * params.aRowStride + par
 fn row_v(n: u32) -> u32 { return (n / params.vRowsPer) * params.vRowStride + params.vRowBase + n % params.vRowsPer; }
 `;
 
-/** With `ones`, V ≡ 1 and is not bound. Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded. */
-export function gradProgram(ones: boolean, slices = 1, unroll = 1, block = 1, lanes: GradLanes = 'plane'): Program<typeof GradParams> {
+/**
+ * With `ones`, V ≡ 1 and is not bound. Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded.
+ * `subgroup` (the device's subgroup size, src/cells/tiles.ts deviceSubgroupSize): where it equals the columns
+ * lanes' 8 threads, lane i loads a row's A element of tile row i and the others take it by broadcast: on lavapipe
+ * each lane loads what it reads apart, so the eight A elements every lane reads cost 64 loads a row, not 8.
+ */
+export function gradProgram(ones: boolean, slices = 1, unroll = 1, block = 1, lanes: GradLanes = 'plane', subgroup?: number): Program<typeof GradParams> {
   const rows = ones ? 1 : block; // ones stay compensated row by row
   const by = ones ? 'plane' : lanes; // a bias sum has one column: its threads already share rows
   if (by === 'columns' && slices > 1) throw new Error('weight_grad: slices need the 8×8 plane of threads; columns lanes take one');
+  const broadcast = by === 'columns' && subgroup === WG;
   return defineProgram({
     name: 'weight_grad',
-    variantKey: `${ones ? 'ones' : 'outer'}${rows > 1 ? `,b${rows}` : ''}${slices > 1 ? `,s${slices}` : ''}${unroll > 1 ? `,u${unroll}` : ''}${by === 'columns' ? ',cols' : ''}`,
+    variantKey: `${ones ? 'ones' : 'outer'}${rows > 1 ? `,b${rows}` : ''}${slices > 1 ? `,s${slices}` : ''}${unroll > 1 ? `,u${unroll}` : ''}${by === 'columns' ? ',cols' : ''}${broadcast ? ',g8' : ''}`,
     bindings: [
       { name: 'A', access: 'read', type: 'f32' },
       ...(ones ? [] : [{ name: 'V', access: 'read', type: 'f32' } as const]),
@@ -163,11 +169,11 @@ export function gradProgram(ones: boolean, slices = 1, unroll = 1, block = 1, la
     uniform: { name: 'params', struct: 'GradParams', schema: GradParams },
     workgroupSize: by === 'columns' ? [WG, 1, 1] : [WG, WG, slices],
     dispatch: (p, limits) => [Math.ceil(p.C / GRAD_TILE), ...foldRows(Math.ceil(p.R / tileRows(ones, by)) * p.chunks, limits.maxWorkgroupsPerDimension)],
-    shader: (head) => gradShader(ones, slices, unroll, rows, by, head),
+    shader: (head) => gradShader(ones, slices, unroll, rows, by, head, broadcast),
   });
 }
 
-function gradShader(ones: boolean, slices: number, unroll: number, block: number, lanes: GradLanes, head: ShaderHead): string {
+function gradShader(ones: boolean, slices: number, unroll: number, block: number, lanes: GradLanes, head: ShaderHead, broadcast = false): string {
   const columns = lanes === 'columns';
   const SLICES = slices;
   const UNROLL = unroll;
@@ -188,8 +194,13 @@ ${ones ? '' : `    let vb${s} = rv * params.vWidth + params.vOffset;\n`}    pa++
   const colOf = (j: number) => (ones ? '0u' : `c0 + lid.x + ${j * WG}u`);
   const aLoad = (i: number, s: string) =>
     ones ? `vec4f(${COLS.map((j) => `A[ab${s} + min(${rowOf(i, j)}, params.R - 1u)]`).join(', ')})` : `A[ab${s} + min(${rowOf(i, 0)}, params.R - 1u)]`;
+  // Broadcast (columns lanes, one subgroup of 8): lane i loads tile row i's element, which every lane then takes.
+  const aLoads = (s: string) =>
+    broadcast
+      ? `    let am${s} = A[ab${s} + min(r0 + tsl, params.R - 1u)];\n${rowsOf.map((i) => `    let a${i}${s} = subgroupBroadcast(am${s}, ${i}u);`).join('\n')}`
+      : rowsOf.map((i) => `    let a${i}${s} = ${aLoad(i, s)};`).join('\n');
   const rowLoads = (s: string) => `    let v${s} = ${ones ? 'vec4f(1.0)' : `vec4f(${COLS.map((j) => `V[vb${s} + min(${colOf(j)}, params.C - 1u)]`).join(', ')})`};
-${rowsOf.map((i) => `    let a${i}${s} = ${aLoad(i, s)};`).join('\n')}`;
+${aLoads(s)}`;
   const twoSum = (i: number, x: string, s: string) => twoSum4(i, x, s);
   const rowSums = (s: string) => rowsOf.map((i) => `    let x${i}${s} = a${i}${s} * v${s};\n${twoSum(i, `x${i}${s}`, s)}`).join('\n');
   // Blocks of `block` rows (gradBlock): q_i = Σ a_i v by fused multiply-adds from a run-time zero (so no form turns
@@ -200,7 +211,7 @@ ${rowsOf.map((i) => `    let a${i}${s} = ${aLoad(i, s)};`).join('\n')}`;
 ${rowsOf.map((i) => `    q${i} = vec4f(fz);`).join('\n')}`;
   const staticBlocks = blocked && UNROLL % block === 0;
   const TILE_R = tileRows(ones, lanes);
-  return wgsl`
+  return wgsl`${broadcast ? 'enable subgroups;' : ''}
 ${head.declarations}
 ${compensatedSum('params.one')}
 ${foldedRow}
@@ -209,7 +220,7 @@ ${SLICES > 1 ? `var<workgroup> red: array<vec2f, ${(SLICES - 1) * WG * WG * 4}>;
 
 ${weightGradHelpers}
 @compute @workgroup_size(${head.workgroupSize})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u${broadcast ? ', @builtin(subgroup_invocation_id) tsl: u32' : ''}) {
   // x: tile of C; y (folded with z): tile of R × chunk.
   let tilesR = (params.R + ${TILE_R - 1}u) / ${TILE_R}u;
   let yz = folded_row(wg, nwg);
@@ -222,7 +233,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let c_hi = min(c_lo + params.chunk, params.rows);
   // This slice's rows of the chunk: [n0, n1).
   let slice_len = ${blocked && SLICES > 1 ? `(((max(c_hi, c_lo) - c_lo + ${SLICES - 1}u) / ${SLICES}u + ${block - 1}u) / ${block}u) * ${block}u; // whole blocks` : `(max(c_hi, c_lo) - c_lo + ${SLICES - 1}u) / ${SLICES}u;`}
-  let n0 = min(c_lo + lid.z * slice_len, c_hi);
+  let n0 = min(c_lo${SLICES > 1 ? ' + lid.z * slice_len' : ''}, c_hi); // one slice: uniform over the workgroup
   let n1 = min(n0 + slice_len, c_hi);
   // Compensated accumulation: chunks may hold thousands of rows. Rows are walked with running (row, position)
   // counters: an integer division per row and map is what a CPU adapter would spend most of its time on. The 4×4

@@ -10,6 +10,7 @@ import { gradBlock, gradChunks, gradKernel, gradLanes, gradProgram, gradSlices, 
 import { gradStagedProgram } from '../../shaders/grad-staged.ts';
 import { GATE_BLOCKS, adjointBlocks, operandNames } from '../../shaders/recurrence/backward.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
+import { deviceSubgroupSize } from './tiles.ts';
 
 /** Input (W, with bias) and recurrent (U) layer of each gate block. */
 const LAYERS: Record<CellKind, Record<string, [string, string]>> = {
@@ -157,7 +158,7 @@ export class GradientPartials {
       const V = term.v.source === 'ones' ? undefined : b[term.v.source];
       const program = !ones && gradKernel(step.softwareAdapter) === 'staged'
         ? gradStagedProgram()
-        : gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(), gradBlock(step.softwareAdapter), gradLanes(step.softwareAdapter));
+        : gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(), gradBlock(step.softwareAdapter), gradLanes(step.softwareAdapter), deviceSubgroupSize(step.device));
       step.run(program, { A: b[term.a.source], V, partials: this.buffers[i]! }, params);
     });
   }

@@ -149,13 +149,22 @@ function settled(device: GPUDevice, cell: CellKind, tile: Tile, dims?: HeldDims)
  * LWIN_SUBGROUPS=off. Measured on lavapipe: a 64-long dot product against a workgroup vector, 3.5× faster.
  */
 export function deviceSubgroup(device: GPUDevice, tile: Tile): number | undefined {
+  const size = deviceSubgroupSize(device);
+  return size !== undefined && tile.hp % size === 0 ? size : undefined;
+}
+
+/**
+ * The subgroup size S kernels on `device` may load by lanes and broadcast with (held tiles, and the weight
+ * gradients' columns lanes: shaders/grad.ts), or undefined: a CPU adapter whose device has the 'subgroups' feature
+ * and one subgroup size, unless LWIN_SUBGROUPS=off.
+ */
+export function deviceSubgroupSize(device: GPUDevice): number | undefined {
   const setting = envSetting('LWIN_SUBGROUPS');
   if (setting !== undefined && setting !== 'on' && setting !== 'off') throw new Error(`LWIN_SUBGROUPS=${setting}: use 'on' (CPU adapters with subgroups, the default) or 'off'`);
-  if (setting === 'off' || !onSoftwareAdapter(device) || !device.features.has('subgroups')) return undefined;
+  if (setting === 'off' || !device.features.has('subgroups') || !onSoftwareAdapter(device)) return undefined;
   const info = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
   const size = info?.subgroupMinSize;
-  if (!size || size !== info.subgroupMaxSize || tile.hp % size !== 0) return undefined;
-  return size;
+  return size && size === info.subgroupMaxSize ? size : undefined;
 }
 
 /** The default tile (defaultTile) as the kernels on `device` run it for H units and D inputs. */

@@ -13,7 +13,8 @@ import { buildLayout, initParams, cellLayerNorm, type CellKind } from '../../src
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { gradientTolerance } from '../../src/doctor/tolerances.ts';
-import { CPU_GRAD_BLOCK, GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradKernel, gradLanes, gradUnroll } from '../../shaders/grad.ts';
+import { CPU_GRAD_BLOCK, GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradKernel, gradLanes, gradProgram, gradUnroll } from '../../shaders/grad.ts';
+import { deviceSubgroupSize } from '../../src/cells/tiles.ts';
 import { STAGED_ROWS } from '../../shaders/grad-staged.ts';
 
 /** `run` with environment settings (vitest's stubs), restored after. */
@@ -58,6 +59,12 @@ describe.each(['gru', 'lstm', 'torch_gru', 'shared'] as CellKind[])('%s: weight 
       expect(gradBlock(true)).toBe(CPU_GRAD_BLOCK);
       expect(CPU_GRAD_BLOCK).toBe(STAGED_ROWS);
       expect([...one.grad]).toEqual([...stagedHere.grad]);
+      // The columns lanes load A by subgroup lanes and broadcast it (lavapipe: subgroups of 8); plain loads give the same bits.
+      expect(deviceSubgroupSize(gpu.ctx.device)).toBe(8);
+      expect(gradProgram(false, 1, 1, CPU_GRAD_BLOCK, 'columns', 8).source()).toContain('subgroupBroadcast(am, 7u)');
+      expect(gradProgram(false, 1, 1, CPU_GRAD_BLOCK, 'columns', 4).source()).not.toContain('subgroup');
+      const plainLoads = await withEnv({ LWIN_SUBGROUPS: 'off' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
+      expect([...plainLoads.grad], `checkpoint ${every ?? 'none'}: subgroup loads against plain ones`).toEqual([...one.grad]);
       // Row by row (LWIN_GRAD_BLOCK=1) rounds otherwise, and agrees with float64 too.
       const rowByRow = await withEnv({ LWIN_GRAD_BLOCK: '1' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
       const c1 = compareToReference(rowByRow.grad, ref.grad, tolerance);
