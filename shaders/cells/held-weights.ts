@@ -142,14 +142,6 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
   const arrays: string[] = [];
   const loads: string[] = [];
   const helpers: string[] = [];
-  // Subgroup loads: this lane's value at j (a vector of the group's sequences, or one per sequence), and a step's
-  // values from lane `lane`.
-  const sourceLanes = (value: Source, j: string) =>
-    typeof value === 'function' ? rs.map((r) => `let mine${r} = ${value(r, j)};`).join(' ') : `let mine = ${value.vector(j)};`;
-  const broadcastValues = (value: Source, lane: number) =>
-    typeof value === 'function'
-      ? rs.map((r) => ` let v${r} = subgroupBroadcast(mine${r}, ${lane}u);`).join('')
-      : ` let dv = subgroupBroadcast(mine, ${lane}u);${rs.map((r) => ` let v${r} = ${groupComponent(tile, 'dv', r)};`).join('')}`;
   for (const { id, kind, off } of matrices.values()) {
     const type = `array<f32, ${held(kind)}>`;
     for (const k of ks) arrays.push(`var held${id}_${k}: ${type};`);
@@ -165,7 +157,7 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
       loads.push(`{ let off = ${off}; for (var j = 0u; j < ${bound(kind)}; j++) {${ks.map((k) => ` held${id}_${k}[j] = ${source[kind](k, 'j')};`).join('')} } }`);
       const rolled = (value: Source) =>
         S > 0
-          ? subgroupLoop(S, length(kind), bound(kind), (j) => sourceLanes(value, j), (j, lane) => `{${ks.map((k) => ` let p${k} = (*w${k})[${j}];`).join('')}${broadcastValues(value, lane)} acc = ${tileFma(tile, 'p', 'v', '')}; }`)
+          ? subgroupLoop(S, length(kind), bound(kind), (j) => laneLoads(tile, value, j), (j, lane) => `{${ks.map((k) => ` let p${k} = (*w${k})[${j}];`).join('')} ${laneValues(tile, value, lane)} acc = ${tileFma(tile, 'p', 'v', '')}; }`)
           : `  for (var j = 0u; j < ${bound(kind)}; j++) ${term('j', 'j', value)}`;
       dot = (value) => `  var acc = V(0.0);
 ${unrolled ? Array.from({ length: length(kind) }, (_, j) => `  ${term(`${j}u`, `${j}u`, value)}`).join('\n') : rolled(value)}
@@ -226,6 +218,19 @@ function withSubgroupLane(shader: string): string {
  * lanes of a subgroup are consecutive invocations of one thread group there (subgroupSize), so each lane's values
  * are the group's. Each index keeps its one fused multiply-add, in ascending order: the same sums as the plain loop.
  */
+/** Lets of this lane's values at index j of a dot product's source (subgroupLoop): `mine` (a group's vector) or `mine<r>`. */
+function laneLoads(tile: Tile, value: Source, j: string): string {
+  return typeof value === 'function' ? tileIndices(tile).rs.map((r) => `let mine${r} = ${value(r, j)};`).join(' ') : `let mine = ${value.vector(j)};`;
+}
+
+/** Lets of v<r>, sequence r's value at the index lane `lane` loaded (laneLoads), taken from that lane. */
+function laneValues(tile: Tile, value: Source, lane: number): string {
+  const { rs } = tileIndices(tile);
+  return typeof value === 'function'
+    ? rs.map((r) => `let v${r} = subgroupBroadcast(mine${r}, ${lane}u);`).join(' ')
+    : `let dv = subgroupBroadcast(mine, ${lane}u); ${rs.map((r) => `let v${r} = ${groupComponent(tile, 'dv', r)};`).join(' ')}`;
+}
+
 export function subgroupLoop(S: number, length: number, bound: string, mine: (j: string) => string, step: (j: string, lane: number) => string): string {
   const rest = length % S;
   const lanes = (n: number) => Array.from({ length: n }, (_, i) => `    ${step(`(j0 + ${i}u)`, i)}`).join('\n');
@@ -322,10 +327,8 @@ function fusedHelper(tile: Tile, dims: HeldDims, name: string, kind: 'row' | 'x'
   let loop: string;
   if (S > 0) {
     // Subgroup loads (subgroupLoop): hbuf and abuf are grouped (one vector of the group's sequences per unit).
-    const mine = (j: string) => (kind === 'x' ? rs.map((r) => `let mine${r} = x[x${r} + ${j}];`).join(' ') : `let mine = ${groupLoad(buf, j)};`);
-    const values = (lane: number) =>
-      kind === 'x' ? rs.map((r) => `let v${r} = subgroupBroadcast(mine${r}, ${lane}u);`).join(' ') : `let vg = subgroupBroadcast(mine, ${lane}u); ${rs.map((r) => `let v${r} = ${groupComponent(tile, 'vg', r)};`).join(' ')}`;
-    loop = subgroupLoop(S, length, bound, mine, (j, lane) => `{ ${values(lane)} ${sums(j)} }`);
+    const source: Source = kind === 'x' ? (r, j) => `x[x${r} + ${j}]` : { vector: (j) => groupLoad(buf, j) };
+    loop = subgroupLoop(S, length, bound, (j) => laneLoads(tile, source, j), (j, lane) => `{ ${laneValues(tile, source, lane)} ${sums(j)} }`);
   } else {
     const values = kind === 'x' ? rs.map((r) => `let v${r} = x[x${r} + j];`) : slotLoads(tile, buf, 'j', 'v');
     loop = `  for (var j = 0u; j < ${bound}; j++) {
