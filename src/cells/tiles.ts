@@ -7,6 +7,7 @@ import type { CellKind } from '../model/cells.ts';
 import { GATE_BLOCKS } from '../../shaders/recurrence/backward.ts';
 import { envChoice, envSetting } from '../gpu/runtime.ts';
 import { onSoftwareAdapter } from '../gpu/context.ts';
+import { checkedSubgroupSize } from '../gpu/device.ts';
 
 /** Largest hidden width H of the training kernels: 256 threads × 4 units each. */
 export const MAX_TRAIN_HIDDEN = 1024;
@@ -155,16 +156,14 @@ export function deviceSubgroup(device: GPUDevice, tile: Tile): number | undefine
 
 /**
  * The subgroup size S kernels on `device` may load by lanes and broadcast with (held tiles, and the weight
- * gradients' columns lanes: shaders/grad.ts), or undefined: a CPU adapter whose device has the 'subgroups' feature
- * and one subgroup size, unless LWIN_SUBGROUPS=off.
+ * gradients' columns lanes: shaders/grad.ts), or undefined: a CPU adapter whose subgroups acquireDevice checked to
+ * be runs of S consecutive invocations (src/gpu/device.ts checkedSubgroupSize), unless LWIN_SUBGROUPS=off.
  */
 export function deviceSubgroupSize(device: GPUDevice): number | undefined {
   const setting = envSetting('LWIN_SUBGROUPS');
   if (setting !== undefined && setting !== 'on' && setting !== 'off') throw new Error(`LWIN_SUBGROUPS=${setting}: use 'on' (CPU adapters with subgroups, the default) or 'off'`);
-  if (setting === 'off' || !device.features.has('subgroups') || !onSoftwareAdapter(device)) return undefined;
-  const info = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-  const size = info?.subgroupMinSize;
-  return size && size === info.subgroupMaxSize ? size : undefined;
+  if (setting === 'off' || !onSoftwareAdapter(device)) return undefined;
+  return checkedSubgroupSize(device);
 }
 
 /** The default tile (defaultTile) as the kernels on `device` run it for H units and D inputs. */

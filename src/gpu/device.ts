@@ -138,6 +138,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
   const requiredLimits: Record<string, number> = {};
   if (!options.defaultLimits) for (const name of RELIED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ label: 'lwin', requiredFeatures, requiredLimits });
+  await probeSubgroups(device, (device as DeviceWithInfo).adapterInfo ?? adapter.info);
   let released = false;
   const release = () => {
     if (released) return;
@@ -146,4 +147,66 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
   };
   onRuntimeExit(release);
   return { device, adapter: summarizeAdapter(adapter, entry.runtime), release };
+}
+
+type SubgroupInfo = { subgroupMinSize?: number; subgroupMaxSize?: number };
+type DeviceWithInfo = GPUDevice & { adapterInfo?: SubgroupInfo };
+
+/** Devices whose subgroups were checked to be runs of S consecutive invocations (probeSubgroups), with their S. */
+const subgroupRuns = new WeakMap<GPUDevice, number>();
+
+/**
+ * The subgroup size S of `device` if acquireDevice checked that its subgroups are S consecutive invocations of a
+ * workgroup, lane i being invocation i of its run: what lwin's subgroup loads rely on (src/cells/tiles.ts
+ * deviceSubgroupSize), which WebGPU does not promise. Undefined for a device lwin did not open (an embedder's).
+ */
+export function checkedSubgroupSize(device: GPUDevice): number | undefined {
+  return subgroupRuns.get(device);
+}
+
+/**
+ * Where the device has 'subgroups' and one subgroup size S, one workgroup of 256 invocations reports whether each
+ * one's lane is its index mod S, and lane 0 of its subgroup its index's run start; all of them: S is recorded.
+ * Anything else, or any error, records nothing (the kernels then load each value themselves).
+ */
+async function probeSubgroups(device: GPUDevice, info: SubgroupInfo | undefined): Promise<void> {
+  const S = info?.subgroupMinSize;
+  if (!device.features.has('subgroups') || !S || S !== info.subgroupMaxSize) return;
+  const N = 256;
+  const code = `enable subgroups;
+@group(0) @binding(0) var<storage, read_write> ok: array<u32>;
+@compute @workgroup_size(${N}) fn main(@builtin(local_invocation_index) i: u32, @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_size) size: u32) {
+  let first = subgroupBroadcast(i, 0u);
+  ok[i] = select(0u, 1u, size == ${S}u && lane == i % ${S}u && first == i - i % ${S}u);
+}`;
+  const out = device.createBuffer({ label: 'subgroup probe', size: N * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ label: 'subgroup probe readback', size: N * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  device.pushErrorScope('validation');
+  let threw = false;
+  try {
+    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }] }));
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    encoder.copyBufferToBuffer(out, 0, read, 0, N * 4);
+    device.queue.submit([encoder.finish()]);
+  } catch {
+    threw = true;
+  }
+  try {
+    const error = await device.popErrorScope();
+    if (threw || error) return; // no subgroup loads on this device
+    await read.mapAsync(GPUMapMode.READ);
+    const flags = new Uint32Array(read.getMappedRange().slice(0));
+    read.unmap();
+    if (flags.every((f) => f === 1)) subgroupRuns.set(device, S);
+  } catch {
+    // no subgroup loads on this device
+  } finally {
+    out.destroy();
+    read.destroy();
+  }
 }

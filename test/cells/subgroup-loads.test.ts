@@ -1,6 +1,6 @@
 // Subgroup loads (shaders/cells/held-weights.ts subgroupLoop): on a CPU adapter with subgroups, a held tile's dot
-// products load their workgroup vector's (and x's) values one index per lane and broadcast them. Which tiles take
-// them (src/cells/tiles.ts deviceSubgroup), and that they give the plain loops' numbers bit for bit, with whole
+// products load their workgroup vector's (and x's) values one index per lane and broadcast them. Which devices and
+// tiles take them (src/gpu/device.ts checkedSubgroupSize, src/cells/tiles.ts deviceSubgroup), and that they give the plain loops' numbers bit for bit, with whole
 // chunks of 8 (H = 64, D = 16) and with a rest (H = 20, D = 3: two chunks and 4, none and 3), in the forward,
 // BPTT and the tangent. (The tile tests compare the same held tiles against streamed ones, test/cells/tiles.test.ts.)
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -9,6 +9,7 @@ import { expectSameBits, tileProblem } from '../support/cells.ts';
 import { chooseTile, defaultTile, deviceSubgroup, parseTile, tileFor } from '../../src/cells/tiles.ts';
 import { forwardProgram } from '../../shaders/recurrence/forward.ts';
 import { subgroupLoop } from '../../shaders/cells/held-weights.ts';
+import { checkedSubgroupSize } from '../../src/gpu/device.ts';
 import { CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
 
 const gpu = useGpu();
@@ -34,10 +35,13 @@ describe('which tiles load by subgroups', () => {
     expect(() => tileFor(device, 'gru', true, 64, 16)).toThrow("LWIN_SUBGROUPS=maybe: use 'on' (CPU adapters with subgroups, the default) or 'off'");
   });
 
-  it('none without the feature, or where a group does not hold whole subgroups', () => {
+  it('none on a device whose subgroups acquireDevice did not check, or where a group does not hold whole subgroups', () => {
     const tile = parseTile('r4wg64', 64);
-    const without = { features: new Set<string>(), adapterInfo: { subgroupMinSize: 8, subgroupMaxSize: 8 } } as unknown as GPUDevice;
-    expect(deviceSubgroup(without, tile)).toBeUndefined();
+    // acquireDevice ran its probe on lavapipe: subgroups are runs of 8 consecutive invocations there.
+    expect(checkedSubgroupSize(gpu.ctx.device)).toBe(8);
+    const unchecked = { features: new Set<string>(['subgroups']), adapterInfo: { subgroupMinSize: 8, subgroupMaxSize: 8 } } as unknown as GPUDevice;
+    expect(checkedSubgroupSize(unchecked)).toBeUndefined();
+    expect(deviceSubgroup(unchecked, tile)).toBeUndefined();
     expect(deviceSubgroup(gpu.ctx.device, { ...tile, hp: 4 })).toBeUndefined();
     expect(deviceSubgroup(gpu.ctx.device, tile)).toBe(8);
   });
