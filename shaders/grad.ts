@@ -67,7 +67,8 @@ export const GRAD_BLOCK = 4;
 /**
  * A CPU adapter's block: 16 rows, the staged kernel's (grad-staged.ts STAGED_ROWS), so that its sums are the GPUs'
  * for the same chunks. On lavapipe (8 rows × 32 columns per workgroup, gru at B=64 T=256 H=64) U's gradient took
- * 27 ms a call where row-by-row compensation took 51: the TwoSum arithmetic, not the loads, had bounded it.
+ * 20–24 ms a call (blocks as nested loops) where row-by-row compensation took 51: the TwoSum arithmetic, not the
+ * loads, had bounded it.
  */
 export const CPU_GRAD_BLOCK = 16;
 
@@ -160,7 +161,7 @@ export function gradProgram(ones: boolean, slices = 1, unroll = 1, block = 1, la
   const broadcast = by === 'columns' && subgroup === WG;
   return defineProgram({
     name: 'weight_grad',
-    variantKey: `${ones ? 'ones' : 'outer'}${rows > 1 ? `,b${rows}` : ''}${slices > 1 ? `,s${slices}` : ''}${unroll > 1 ? `,u${unroll}` : ''}${by === 'columns' ? ',cols' : ''}${broadcast ? ',g8' : ''}`,
+    variantKey: `${ones ? 'ones' : 'outer'}${rows > 1 ? `,b${rows}` : ''}${slices > 1 ? `,s${slices}` : ''}${unroll > 1 ? `,u${unroll}` : ''}${by === 'columns' ? ',cols' : ''}${broadcast ? `,g${WG}` : ''}`,
     bindings: [
       { name: 'A', access: 'read', type: 'f32' },
       ...(ones ? [] : [{ name: 'V', access: 'read', type: 'f32' } as const]),

@@ -215,22 +215,9 @@ function withSubgroupLane(shader: string): string {
  * index j0 + i's from lane i (`step(j, i)`: one index's statement). On lavapipe a workgroup-memory load costs tens
  * of instructions per lane and component (each lane's address is loaded apart, under its execution mask), while a
  * broadcast from a lane is a register shuffle: a dot product's loads, not its multiply-adds, were its cost. The
- * lanes of a subgroup are consecutive invocations of one thread group there (subgroupSize), so each lane's values
- * are the group's. Each index keeps its one fused multiply-add, in ascending order: the same sums as the plain loop.
+ * lanes of a subgroup are consecutive invocations of one thread group (checked when lwin opens the device:
+ * src/gpu/device.ts checkedSubgroupSize), so each lane's values are the group's. Each index keeps its one fused multiply-add, in ascending order: the same sums as the plain loop.
  */
-/** Lets of this lane's values at index j of a dot product's source (subgroupLoop): `mine` (a group's vector) or `mine<r>`. */
-function laneLoads(tile: Tile, value: Source, j: string): string {
-  return typeof value === 'function' ? tileIndices(tile).rs.map((r) => `let mine${r} = ${value(r, j)};`).join(' ') : `let mine = ${value.vector(j)};`;
-}
-
-/** Lets of v<r>, sequence r's value at the index lane `lane` loaded (laneLoads), taken from that lane. */
-function laneValues(tile: Tile, value: Source, lane: number): string {
-  const { rs } = tileIndices(tile);
-  return typeof value === 'function'
-    ? rs.map((r) => `let v${r} = subgroupBroadcast(mine${r}, ${lane}u);`).join(' ')
-    : `let dv = subgroupBroadcast(mine, ${lane}u); ${rs.map((r) => `let v${r} = ${groupComponent(tile, 'dv', r)};`).join(' ')}`;
-}
-
 export function subgroupLoop(S: number, length: number, bound: string, mine: (j: string) => string, step: (j: string, lane: number) => string): string {
   const rest = length % S;
   const lanes = (n: number) => Array.from({ length: n }, (_, i) => `    ${step(`(j0 + ${i}u)`, i)}`).join('\n');
@@ -243,6 +230,19 @@ ${lanes(S)}
     ${mine(`min(j0 + tsl, ${length - 1}u)`)}
 ${lanes(rest)}
   }` : ''}`;
+}
+
+/** Lets of this lane's values at index j of a dot product's source (subgroupLoop): `mine` (a group's vector) or `mine<r>`. */
+function laneLoads(tile: Tile, value: Source, j: string): string {
+  return typeof value === 'function' ? tileIndices(tile).rs.map((r) => `let mine${r} = ${value(r, j)};`).join(' ') : `let mine = ${value.vector(j)};`;
+}
+
+/** Lets of v<r>, sequence r's value at the index lane `lane` loaded (laneLoads), taken from that lane. */
+function laneValues(tile: Tile, value: Source, lane: number): string {
+  const { rs } = tileIndices(tile);
+  return typeof value === 'function'
+    ? rs.map((r) => `let v${r} = subgroupBroadcast(mine${r}, ${lane}u);`).join(' ')
+    : `let dv = subgroupBroadcast(mine, ${lane}u); ${rs.map((r) => `let v${r} = ${groupComponent(tile, 'dv', r)};`).join(' ')}`;
 }
 
 /**

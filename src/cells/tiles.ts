@@ -145,9 +145,9 @@ function settled(device: GPUDevice, cell: CellKind, tile: Tile, dims?: HeldDims)
 
 /**
  * The subgroup size a held CPU-form tile on `device` loads its dot products' values with (Tile.subgroup), or
- * undefined: on a CPU adapter whose device has the 'subgroups' feature and one subgroup size S (lavapipe: 8, its
- * vector width), when S divides the tile's threads per group (so a subgroup's lanes are in one group), unless
- * LWIN_SUBGROUPS=off. Measured on lavapipe: a 64-long dot product against a workgroup vector, 3.5× faster.
+ * undefined: the device's (deviceSubgroupSize; lavapipe: 8, its vector width) when it divides the tile's threads
+ * per group, so that a subgroup's lanes are in one group. Measured on lavapipe: a 64-long dot product against a
+ * workgroup vector, 3.5× faster.
  */
 export function deviceSubgroup(device: GPUDevice, tile: Tile): number | undefined {
   const size = deviceSubgroupSize(device);
