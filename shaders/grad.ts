@@ -100,22 +100,33 @@ export const GRAD_CHUNKS = 256;
 /**
  * Rows of G per workgroup: 32 (a 32×32 tile), or 256 with `ones`, where G has one column: each thread then sums
  * four rows (r0 + tid + 64k) instead of four rows × four copies of the one column (bias and LayerNorm sums were a
- * third of a gru batch's weight-gradient work, 31 of every 32 sums thrown away). Each output is the same sum, in the
- * same order, either way.
+ * third of a gru batch's weight-gradient work, 31 of every 32 sums thrown away); with columns lanes, `columnsRows`.
+ * Each output is the same sum, in the same order, either way.
  */
-function tileRows(ones: boolean, lanes: GradLanes): number {
-  return ones ? 4 * WG * WG : lanes === 'columns' ? CPU_ROWS.length : GRAD_TILE;
+function tileRows(ones: boolean, lanes: GradLanes, columnsRows: ColumnsRows): number {
+  return ones ? 4 * WG * WG : lanes === 'columns' ? columnsRows : GRAD_TILE;
 }
 
 /**
  * How a workgroup's threads share its tile of G. 'plane' (GPUs): 8×8 threads, rows lid.y + 8i and columns lid.x + 8j,
- * i, j < 4. 'columns' (CPU adapters, outer products only): 8 threads, each every row of an 8×32 tile (rows r0 + i,
- * i < 8) and columns lid.x + 8j. A CPU adapter runs a workgroup's threads as the lanes of a vector, and loads what
+ * i, j < 4. 'columns' (CPU adapters, outer products only): 8 threads, each every row of a 16×32 or 8×32 tile (rows
+ * r0 + i, i < columnsRows(R)) and columns lid.x + 8j. A CPU adapter runs a workgroup's threads as the lanes of a vector, and loads what
  * its lanes read from one address once; with 'plane' each lane's A element sits at an address of its own (lid.y),
  * so every A load was a gather. Each output is the same sum, in the same order, either way.
  */
 export type GradLanes = 'plane' | 'columns';
-const CPU_ROWS = [0, 1, 2, 3, 4, 5, 6, 7];
+
+/**
+ * Rows of G in a columns lanes' tile: 16 where G has more than 8, else 8 (a readout's one row, shared's scalar gate).
+ * On lavapipe a lane's load of storage costs a dozen instructions (a bounds check and a branch per lane), a product
+ * about one: each row n of a tile loads its rows' A elements and its 32 columns' V elements, so 16 rows make a load
+ * serve more products. U's gradient of lstm at B=64 T=256 H=64 took 10–11 ms a call where 8 rows took 13–14 (32 rows:
+ * no faster than 16, its accumulators spilled).
+ */
+export type ColumnsRows = 8 | 16;
+export function columnsRows(R: number): ColumnsRows {
+  return R > 8 ? 16 : 8;
+}
 
 /**
  * The lanes of the weight gradients on an adapter: 'columns' on CPU adapters (on lavapipe a gru batch's weight
@@ -154,14 +165,17 @@ fn row_v(n: u32) -> u32 { return (n / params.vRowsPer) * params.vRowStride + par
  * lanes' 8 threads, lane i loads a row's A element of tile row i and the others take it by broadcast: on lavapipe
  * each lane loads what it reads apart, so the eight A elements every lane reads cost 64 loads a row, not 8.
  */
-export function gradProgram(ones: boolean, slices = 1, unroll = 1, block = 1, lanes: GradLanes = 'plane', subgroup?: number): Program<typeof GradParams> {
+export function gradProgram(
+  ones: boolean, slices = 1, unroll = 1, block = 1, lanes: GradLanes = 'plane', subgroup?: number, tallRows: ColumnsRows = 8,
+): Program<typeof GradParams> {
   const rows = ones ? 1 : block; // ones stay compensated row by row
   const by = ones ? 'plane' : lanes; // a bias sum has one column: its threads already share rows
   if (by === 'columns' && slices > 1) throw new Error('weight_grad: slices need the 8×8 plane of threads; columns lanes take one');
   const broadcast = by === 'columns' && subgroup === WG;
+  const tall: ColumnsRows = by === 'columns' ? tallRows : 8;
   return defineProgram({
     name: 'weight_grad',
-    variantKey: `${ones ? 'ones' : 'outer'}${rows > 1 ? `,b${rows}` : ''}${slices > 1 ? `,s${slices}` : ''}${unroll > 1 ? `,u${unroll}` : ''}${by === 'columns' ? ',cols' : ''}${broadcast ? `,g${WG}` : ''}`,
+    variantKey: `${ones ? 'ones' : 'outer'}${rows > 1 ? `,b${rows}` : ''}${slices > 1 ? `,s${slices}` : ''}${unroll > 1 ? `,u${unroll}` : ''}${by === 'columns' ? `,cols${tall}` : ''}${broadcast ? `,g${WG}` : ''}`,
     bindings: [
       { name: 'A', access: 'read', type: 'f32' },
       ...(ones ? [] : [{ name: 'V', access: 'read', type: 'f32' } as const]),
@@ -169,12 +183,12 @@ export function gradProgram(ones: boolean, slices = 1, unroll = 1, block = 1, la
     ],
     uniform: { name: 'params', struct: 'GradParams', schema: GradParams },
     workgroupSize: by === 'columns' ? [WG, 1, 1] : [WG, WG, slices],
-    dispatch: (p, limits) => [Math.ceil(p.C / GRAD_TILE), ...foldRows(Math.ceil(p.R / tileRows(ones, by)) * p.chunks, limits.maxWorkgroupsPerDimension)],
-    shader: (head) => gradShader(ones, slices, unroll, rows, by, head, broadcast),
+    dispatch: (p, limits) => [Math.ceil(p.C / GRAD_TILE), ...foldRows(Math.ceil(p.R / tileRows(ones, by, tall)) * p.chunks, limits.maxWorkgroupsPerDimension)],
+    shader: (head) => gradShader(ones, slices, unroll, rows, by, head, broadcast, tall),
   });
 }
 
-function gradShader(ones: boolean, slices: number, unroll: number, block: number, lanes: GradLanes, head: ShaderHead, broadcast = false): string {
+function gradShader(ones: boolean, slices: number, unroll: number, block: number, lanes: GradLanes, head: ShaderHead, broadcast: boolean, tall: ColumnsRows): string {
   const columns = lanes === 'columns';
   const SLICES = slices;
   const UNROLL = unroll;
@@ -190,16 +204,21 @@ ${ones ? '' : `    let vb${s} = rv * params.vWidth + params.vOffset;\n`}    pa++
     if (pv == params.vRowsPer) { pv = 0u; rv += params.vRowStride - params.vRowsPer; }`;
   // The thread's outputs: pairs (hi_i, lo_i) of vec4s for i in rowsOf, component j the output at row rowOf(i, j) and
   // column colOf(j); a_i (one row's A, or with ones four rows' as a vec4) times v (four columns' V, or 1).
-  const rowsOf = ones ? [0] : columns ? CPU_ROWS : ROWS;
+  const rowsOf = ones ? [0] : columns ? Array.from({ length: tall }, (_, i) => i) : ROWS;
   const rowOf = (i: number, j: number) => (ones ? `r0 + tid + ${j * WG * WG}u` : columns ? `r0 + ${i}u` : `r0 + lid.y + ${i * WG}u`);
   const colOf = (j: number) => (ones ? '0u' : `c0 + lid.x + ${j * WG}u`);
-  const aLoad = (i: number, s: string) =>
-    ones ? `vec4f(${COLS.map((j) => `A[ab${s} + min(${rowOf(i, j)}, params.R - 1u)]`).join(', ')})` : `A[ab${s} + min(${rowOf(i, 0)}, params.R - 1u)]`;
-  // Broadcast (columns lanes, one subgroup of 8): lane i loads tile row i's element, which every lane then takes.
+  const aLoad = (i: number, s: string) => `A[ab${s} + min(${rowOf(i, 0)}, params.R - 1u)]`;
+  // With ones, a thread's four rows r0 + tid + 64k: the first is in G (threads past R skip the loop), the others are
+  // loaded only where they are (G of a bias has H rows, often fewer than 256; lavapipe skips a branch no lane takes).
+  const onesLoads = (s: string) => `    var a0${s} = vec4f(A[ab${s} + ${rowOf(0, 0)}], 0.0, 0.0, 0.0);
+${COLS.slice(1).map((j) => `    if (${rowOf(0, j)} < params.R) { a0${s}[${j}] = A[ab${s} + ${rowOf(0, j)}]; }`).join('\n')}`;
+  // Broadcast (columns lanes, one subgroup of 8): lane l loads tile rows l and 8 + l's elements, which every lane
+  // then takes.
   const aLoads = (s: string) =>
     broadcast
-      ? `    let am${s} = A[ab${s} + min(r0 + tsl, params.R - 1u)];\n${rowsOf.map((i) => `    let a${i}${s} = subgroupBroadcast(am${s}, ${i}u);`).join('\n')}`
-      : rowsOf.map((i) => `    let a${i}${s} = ${aLoad(i, s)};`).join('\n');
+      ? `${rowsOf.filter((i) => i % WG === 0).map((i) => `    let am${i / WG}${s} = A[ab${s} + min(r0 + ${i}u + tsl, params.R - 1u)];`).join('\n')}
+${rowsOf.map((i) => `    let a${i}${s} = subgroupBroadcast(am${Math.floor(i / WG)}${s}, ${i % WG}u);`).join('\n')}`
+      : ones ? onesLoads(s) : rowsOf.map((i) => `    let a${i}${s} = ${aLoad(i, s)};`).join('\n');
   const rowLoads = (s: string) => `    let v${s} = ${ones ? 'vec4f(1.0)' : `vec4f(${COLS.map((j) => `V[vb${s} + min(${colOf(j)}, params.C - 1u)]`).join(', ')})`};
 ${aLoads(s)}`;
   const twoSum = (i: number, x: string, s: string) => twoSum4(i, x, s);
@@ -211,7 +230,7 @@ ${aLoads(s)}`;
   const blockFlush = (s: string) => `${rowsOf.map((i) => twoSum(i, `q${i}`, s)).join('\n')}
 ${rowsOf.map((i) => `    q${i} = vec4f(fz);`).join('\n')}`;
   const staticBlocks = blocked && UNROLL % block === 0;
-  const TILE_R = tileRows(ones, lanes);
+  const TILE_R = tileRows(ones, lanes, tall);
   return wgsl`${broadcast ? 'enable subgroups;' : ''}
 ${head.declarations}
 ${compensatedSum('params.one')}
@@ -235,7 +254,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   // This slice's rows of the chunk: [n0, n1).
   let slice_len = ${blocked && SLICES > 1 ? `(((max(c_hi, c_lo) - c_lo + ${SLICES - 1}u) / ${SLICES}u + ${block - 1}u) / ${block}u) * ${block}u; // whole blocks` : `(max(c_hi, c_lo) - c_lo + ${SLICES - 1}u) / ${SLICES}u;`}
   let n0 = min(c_lo${SLICES > 1 ? ' + lid.z * slice_len' : ''}, c_hi); // one slice: uniform over the workgroup
-  let n1 = min(n0 + slice_len, c_hi);
+  let n1 = ${ones ? `select(n0, min(n0 + slice_len, c_hi), r0 + tid < params.R); // no rows of G: no loads` : 'min(n0 + slice_len, c_hi);'}
   // Compensated accumulation: chunks may hold thousands of rows. Rows are walked with running (row, position)
   // counters: an integer division per row and map is what a CPU adapter would spend most of its time on. The 4×4
   // outputs of a thread are four vec4 pairs (hi_i, lo_i), row i of the tile against columns j = 0..3 (with ones, one

@@ -6,7 +6,7 @@ import type { ParamLayout } from '../model/params.ts';
 import type { CellKind } from '../model/cells.ts';
 import { LAYERNORM_PREFIX, TORCH_GATES, isTorchCell, readoutOutputs, type TorchCellKind } from '../model/cells.ts';
 import { getTensorSpec } from '../model/params.ts';
-import { gradBlock, gradChunks, gradKernel, gradLanes, gradProgram, gradSlices, gradUnroll } from '../../shaders/grad.ts';
+import { columnsRows, gradBlock, gradChunks, gradKernel, gradLanes, gradProgram, gradSlices, gradUnroll } from '../../shaders/grad.ts';
 import { gradStagedProgram } from '../../shaders/grad-staged.ts';
 import { GATE_BLOCKS, adjointBlocks, operandNames } from '../../shaders/recurrence/backward.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
@@ -158,7 +158,7 @@ export class GradientPartials {
       const V = term.v.source === 'ones' ? undefined : b[term.v.source];
       const program = !ones && gradKernel(step.softwareAdapter) === 'staged'
         ? gradStagedProgram()
-        : gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(), gradBlock(step.softwareAdapter), gradLanes(step.softwareAdapter), deviceSubgroupSize(step.device));
+        : gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(), gradBlock(step.softwareAdapter), gradLanes(step.softwareAdapter), deviceSubgroupSize(step.device), columnsRows(term.R));
       step.run(program, { A: b[term.a.source], V, partials: this.buffers[i]! }, params);
     });
   }

@@ -61,7 +61,8 @@ describe.each(['gru', 'lstm', 'torch_gru', 'shared'] as CellKind[])('%s: weight 
       expect([...one.grad]).toEqual([...stagedHere.grad]);
       // The columns lanes load A by subgroup lanes and broadcast it (lavapipe: subgroups of 8); plain loads give the same bits.
       expect(deviceSubgroupSize(gpu.ctx.device)).toBe(8);
-      expect(gradProgram(false, 1, 1, CPU_GRAD_BLOCK, 'columns', 8).source()).toContain('subgroupBroadcast(am, 7u)');
+      expect(gradProgram(false, 1, 1, CPU_GRAD_BLOCK, 'columns', 8).source()).toContain('subgroupBroadcast(am0, 7u)');
+      expect(gradProgram(false, 1, 1, CPU_GRAD_BLOCK, 'columns', 8, 16).source()).toContain('subgroupBroadcast(am1, 7u)');
       expect(gradProgram(false, 1, 1, CPU_GRAD_BLOCK, 'columns', 4).source()).not.toContain('subgroup');
       const plainLoads = await withEnv({ LWIN_SUBGROUPS: 'off' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
       expect([...plainLoads.grad], `checkpoint ${every ?? 'none'}: subgroup loads against plain ones`).toEqual([...one.grad]);
