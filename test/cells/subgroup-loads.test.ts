@@ -8,7 +8,7 @@ import { useGpu } from '../support/gpu.ts';
 import { expectSameBits, tileProblem } from '../support/cells.ts';
 import { chooseTile, defaultTile, deviceSubgroup, parseTile, tileFor } from '../../src/cells/tiles.ts';
 import { forwardProgram } from '../../shaders/recurrence/forward.ts';
-import { subgroupLoop } from '../../shaders/cells/held-weights.ts';
+import { SUBGROUP_PASSES, subgroupLoop } from '../../shaders/cells/held-weights.ts';
 import { checkedSubgroupSize } from '../../src/gpu/device.ts';
 import { CELL_KINDS, cellLayerNorm, type CellKind } from '../../src/model/index.ts';
 
@@ -47,12 +47,22 @@ describe('which tiles load by subgroups', () => {
   });
 
   it('writes S indices per pass from S lanes, then the rest from a clamped load', () => {
-    const loop = subgroupLoop(8, 20, 'params.H', (j) => `let mine = hbuf[${j}];`, (j, lane) => `acc += ${j} * lane${lane};`);
-    expect(loop).toContain('for (; j0 + 8u <= params.H; j0 += 8u) {');
+    const write = (length: number) => subgroupLoop(8, length, 'params.H', (j) => `let mine = hbuf[${j}];`, (j, lane) => `acc += ${j} * lane${lane};`);
+    // Up to SUBGROUP_PASSES passes: written out, each with its constant j0.
+    const loop = write(20);
+    expect(loop).not.toContain('for (');
+    expect(loop).toContain('let j0 = 8u;');
     expect(loop).toContain('let mine = hbuf[j0 + tsl];');
     expect(loop).toContain('acc += (j0 + 7u) * lane7;');
+    expect(loop).toContain('let j0 = 16u;');
     expect(loop).toContain('let mine = hbuf[min(j0 + tsl, 19u)];');
-    expect(loop.match(/lane\d+;/g)).toHaveLength(8 + 4);
+    expect(loop.match(/lane\d+;/g)).toHaveLength(8 + 8 + 4);
+    expect(write(8 * SUBGROUP_PASSES).match(/let j0 = /g)).toHaveLength(SUBGROUP_PASSES + 1);
+    // More: a loop whose bound is the uniform.
+    const long = write(8 * SUBGROUP_PASSES + 12);
+    expect(long).toContain('for (; j0 + 8u <= params.H; j0 += 8u) {');
+    expect(long.match(/lane\d+;/g)).toHaveLength(8 + 4);
+    expect(long).toContain(`let mine = hbuf[min(j0 + tsl, ${8 * SUBGROUP_PASSES + 11}u)];`);
     expect(subgroupLoop(8, 16, 'params.H', () => '', () => '')).not.toContain('min(');
     const tile = { ...tileFor(gpu.ctx.device, 'gru', true, 64, 16) };
     const wgsl = forwardProgram({ cell: 'gru', layernorm: true, tile, intermediates: false, rows: 'columns' }).source();
@@ -63,16 +73,17 @@ describe('which tiles load by subgroups', () => {
   });
 });
 
-describe.each<[CellKind, [number, number, number, number]]>([
+describe.each<[CellKind, [number, number, number, number], string?]>([
   ['gru', [6, 9, 64, 16]],
   ['lstm', [5, 7, 20, 3]],
   ['shared', [5, 7, 20, 3]],
   ['diag', [6, 9, 64, 16]],
-])('%s at B, T, H, D = %j: subgroup loads give the plain loads\' numbers', (cell, size) => {
+  ['gru', [3, 5, 84, 5], 'r4k1hp128wg128-u1-p'], // more passes than SUBGROUP_PASSES: looped
+])('%s at B, T, H, D = %j: subgroup loads give the plain loads\' numbers', (cell, size, key = 'r4wg64-u1-p') => {
   it('forward (ŷ, states, SPEC §4 terms) and BPTT (loss, gradients)', async () => {
     const H = size[2];
     const { run } = tileProblem(gpu.ctx, cell, size, 7, [8, 9], 3);
-    const tile = { ...parseTile('r4wg64-u1-p', H) };
+    const tile = { ...parseTile(key, H) };
     const withSubgroups = await run(tile);
     expect(tileFor(gpu.ctx.device, cell, cellLayerNorm(cell, true), H, size[3]).subgroup).toBe(8);
     vi.stubEnv('LWIN_SUBGROUPS', 'off');
