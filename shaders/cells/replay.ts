@@ -6,22 +6,27 @@
 // recomputing: only the forward step's elementwise work runs again in the backward, from the same values, so it
 // gives what the forward computed, bit for bit.
 //
-// A value is named by its place among the step's helper calls (row_h, row_a, row_x, row_x0, unit_sum, and
+// A value is named by its place among the step's helper calls (pre_sum, row_h, row_a, row_x, row_x0, unit_sum, and
 // layer_norm, which keeps two: n̂ and 1/σ), in the order of the cell's forward-step WGSL: the forward and the
 // backward generate that WGSL from the same snippet, so the i-th call of one is the i-th of the other.
 //
 // The values live in a buffer of their own, `kept`: step-major, [steps][B][ND][H] floats, each step's block padded
 // to `params.keptStride` floats (a multiple of the adapter's storage-offset alignment), so that every dispatch binds
 // only the window of its own steps, from step params.t0 on. No binding needs the whole buffer, so the values do not
-// count against maxStorageBufferBindingSize (the paper's batch keeps 2–3 GiB of them). The replaying backward reads
+// count against maxStorageBufferBindingSize (the paper's batch keeps 1–1.5 GiB of them). The replaying backward reads
 // neither the row helpers' weights nor x, so `kept` takes one of their two bindings: it stays within WebGPU's 8
 // storage buffers per stage.
 import { helperCalls } from './held-weights.ts';
 import { d } from '../../src/gpu/layout.ts';
 import { components, perComponent, tileIndices, vec, type Tile } from './tile.ts';
 
-/** The helpers whose values are kept and replayed: every dot product and every sum over units of a forward step. */
-const KEPT = ['row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm'] as const;
+/**
+ * The helpers whose values are kept and replayed: every dot product and every sum over units of a forward step, and
+ * pre_sum, a layer pair's pre-activation b + W x + U u, kept whole instead of its two dot products (helperCalls finds
+ * the outermost calls only). On lavapipe each value a thread keeps or reads back costs a store or load per lane; lstm
+ * keeps four values per unit and step instead of eight.
+ */
+const KEPT = ['pre_sum', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm'] as const;
 
 /** Words a call keeps per unit: LnOut's two, one for the others. */
 const words = (name: string) => (name === 'layer_norm' ? 2 : 1);

@@ -14,9 +14,13 @@ export interface StepContext {
   resident?: number;
 }
 
-/** The pre-activation of one layer pair a = W x + b + U u: `pu(b) + row_x(W) + row_h(U)` (u = h_{t-1} or abuf). */
+/**
+ * The pre-activation of one layer pair a = W x + b + U u: `pre_sum(pu(b) + row_x(W) + row_h(U))` (u = h_{t-1} or
+ * abuf). pre_sum is the identity (tilePrelude); it marks the sum as one value for the training forward to keep and
+ * the backward to replay (shaders/cells/replay.ts), instead of its two dot products.
+ */
 export function pairPre(c: StepContext, w: string, u: string, row: 'row_h' | 'row_a' = 'row_h'): string {
-  return `pu(${c.o(`${w}.bias`)}) + row_x(${c.o(`${w}.weight`)}) + ${row}(${c.o(`${u}.weight`)})`;
+  return `pre_sum(pu(${c.o(`${w}.bias`)}) + row_x(${c.o(`${w}.weight`)}) + ${row}(${c.o(`${u}.weight`)}))`;
 }
 
 /** With LayerNorm, `a_g` replaced by LN(a_g) (affine) and its `ln` kept; nothing without. */

@@ -499,6 +499,11 @@ fn unit_live() -> M {
   return ${vec(comps.map((c) => `tq + ${c.k}u * THP < params.H`), 'M')};
 }
 
+// A layer pair's pre-activation (shaders/cells/step-context.ts pairPre): the identity, a mark for keep and replay.
+fn pre_sum(a: V) -> V {
+  return a;
+}
+
 fn pu(off: u32) -> V {
   ${unitLets}
   return ${vec(comps.map((c) => `P[off + u${c.k}]`))};

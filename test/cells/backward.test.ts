@@ -123,30 +123,30 @@ describe('BPTT: where the forward keeps values for the backward', () => {
     maxBindingBytes,
     scratch: (_label: string, bytes: number, boundAs?: string) => ({ size: bytes, boundAs }) as unknown as GPUBuffer,
   });
-  // gru with LayerNorm keeps 8 values per unit and step (6 dot products, n̂ and 1/σ): B=3, H=20 gives 480 floats,
-  // padded to 512 (256-byte offsets) so that a window may start at any step.
+  // gru with LayerNorm keeps 5 values per unit and step (3 pre-activations, n̂ and 1/σ): B=3, H=20 gives 300 floats,
+  // padded to 320 (256-byte offsets) so that a window may start at any step.
   const layout = buildLayout({ cell: 'gru', inputSize: 5, hiddenSize: 20, layernorm: true });
   it('pads each step to the offset alignment and sizes the buffer by steps', async () => {
     const { keptValues, keptWindow } = await import('../../src/cells/forward.ts');
     const kept = keptValues(host(2 ** 40, 2 ** 30), layout, 3, 37, 5, 'test')!;
-    expect(kept.stride).toBe(512);
-    expect(kept.buffer.size).toBe(37 * 512 * 4);
-    expect(keptWindow(kept, 69, 3)).toEqual({ buffer: kept.buffer, offset: 64 * 512 * 4, size: 3 * 512 * 4 });
+    expect(kept.stride).toBe(320);
+    expect(kept.buffer.size).toBe(37 * 320 * 4);
+    expect(keptWindow(kept, 69, 3)).toEqual({ buffer: kept.buffer, offset: 64 * 320 * 4, size: 3 * 320 * 4 });
   });
   it('keeps nothing where the buffer or a dispatch\'s window would not fit, or with LWIN_REPLAY=off', async () => {
     const { keptValues, STEPS_PER_DISPATCH } = await import('../../src/cells/forward.ts');
-    expect(keptValues(host(37 * 512 * 4 - 4, 2 ** 30), layout, 3, 37, 0, 'test')).toBeUndefined();
-    expect(keptValues(host(2 ** 40, STEPS_PER_DISPATCH * 512 * 4 - 4), layout, 3, 100, 0, 'test')).toBeUndefined();
-    expect(keptValues(host(2 ** 40, STEPS_PER_DISPATCH * 512 * 4), layout, 3, 100, 0, 'test')).toBeDefined();
+    expect(keptValues(host(37 * 320 * 4 - 4, 2 ** 30), layout, 3, 37, 0, 'test')).toBeUndefined();
+    expect(keptValues(host(2 ** 40, STEPS_PER_DISPATCH * 320 * 4 - 4), layout, 3, 100, 0, 'test')).toBeUndefined();
+    expect(keptValues(host(2 ** 40, STEPS_PER_DISPATCH * 320 * 4), layout, 3, 100, 0, 'test')).toBeDefined();
     vi.stubEnv('LWIN_REPLAY', 'off');
     expect(keptValues(host(2 ** 40, 2 ** 30), layout, 3, 37, 0, 'test')).toBeUndefined();
   });
-  it('keeps a buffer larger than one binding, since dispatches bind it in windows (the paper size on an H200)', async () => {
+  it('keeps a buffer larger than one binding, since dispatches bind it in windows (the paper size, 1 GiB bindings)', async () => {
     const { keptValues } = await import('../../src/cells/forward.ts');
-    // B=512 T=1024 H=128: 8 × 128 × 512 floats a step, 2^31 bytes in all; the H200 binds at most 2^31 − 4.
+    // B=512 T=1024 H=128: 5 × 128 × 512 floats a step, 1.25 GiB in all, where a binding holds at most 1 GiB.
     const paper = buildLayout({ cell: 'gru', inputSize: 16, hiddenSize: 128, layernorm: true });
-    const kept = keptValues(host(2 ** 32, 2 ** 31 - 4), paper, 512, 1024, 0, 'test')!;
-    expect(kept.buffer.size).toBe(2 ** 31);
+    const kept = keptValues(host(2 ** 32, 2 ** 30), paper, 512, 1024, 0, 'test')!;
+    expect(kept.buffer.size).toBe(5 * 2 ** 28);
     expect((kept.buffer as unknown as { boundAs: string }).boundAs).toBe('windows');
   });
 });
