@@ -128,7 +128,7 @@ try {
   if (wants('peers')) {
     const peerCells = PEER_CELLS.filter((c) => !cells || cells.includes(c));
     if (peerCells.length === 0) throw new Error(`--cells ${flags.cells}: the peers bench has TF.js counterparts only for ${PEER_CELLS.join(' and ')}; name one of them`);
-    const repeats = Math.max(1, Math.min(REPEATS, 3));
+    const repeats = Math.max(1, Math.min(REPEATS, 5)); // a shared machine's load moves single steps by up to 2×
     console.log(`lwin against TF.js 4.22 (tfjs-layers on tfjs-backend-webgpu) on this device, interleaved, median of ${repeats} after a warm-up:`);
     // Unprofiled: per-dispatch timestamp passes would slow lwin's step and not TF.js's.
     const plain = new GpuContext(acquired.device, { adapter: acquired.adapter, tileCache: nodeTileCache() });

@@ -19,9 +19,9 @@ function at(c: StepContext, kind: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_
   return g === 0 ? c.o(`${kind}_l0`) : `(${c.o(`${kind}_l0`)} + ${g}u * params.H${rowWidth})`;
 }
 
-/** a_g = W_ig x + b_ig + W_hg h + b_hg for gate g. */
+/** a_g = W_ig x + b_ig + W_hg h + b_hg for gate g, kept and replayed as one value (pre_sum: step-context.ts pairPre). */
 function gatePre(c: StepContext, gate: string): string {
-  return `pu(${at(c, 'bias_ih', gate)}) + pu(${at(c, 'bias_hh', gate)}) + row_x(${at(c, 'weight_ih', gate)}) + row_h(${at(c, 'weight_hh', gate)})`;
+  return `pre_sum(pu(${at(c, 'bias_ih', gate)}) + pu(${at(c, 'bias_hh', gate)}) + row_x(${at(c, 'weight_ih', gate)}) + row_h(${at(c, 'weight_hh', gate)}))`;
 }
 
 function rnnActivation(c: StepContext): { value: string; slope: string } {
