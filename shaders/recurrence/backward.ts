@@ -112,7 +112,7 @@ export function backwardProgram(variant: BackwardVariant): Program<RecurrentSche
     uniform: recurrentUniform(v, v.replay ? KEPT_FIELD : {}),
     workgroupSize: [v.tile.threads],
     dispatch: tileGrid(v.tile),
-    shader: (head) => { const src = tileShader(v.tile, { layout: v.rows ?? 'rows', buffer: 'PT' }, backwardShader(v, head)); const f = (globalThis as any).__probe; return f ? f('backward', src) : src; }, // PROBE
+    shader: (head) => tileShader(v.tile, { layout: v.rows ?? 'rows', buffer: 'PT' }, backwardShader(v, head)),
   });
 }
 
