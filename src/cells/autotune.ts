@@ -44,9 +44,10 @@ const REPEATS = 2;
  * values (shaders/cells/replay.ts), which halved the backward kernels' time on lavapipe and changed lstm's choice;
  * 3 since a CPU adapter's held tiles fuse a step's dot products and workgroup vectors hold a group's sequences side
  * by side (shaders/cells/held-weights.ts, tile.ts), which cut lstm's forward kernel by more than half on lavapipe;
- * 4 since a CPU adapter's held tiles load their dot products' values by subgroups (held-weights.ts subgroupLoop).
+ * 4 since a CPU adapter's held tiles load their dot products' values by subgroups (held-weights.ts subgroupLoop);
+ * 5 since those loops' passes are written out at H ≤ 64 and a step keeps one value per pre-activation (replay.ts).
  */
-export const KERNEL_GENERATION = 4;
+export const KERNEL_GENERATION = 5;
 
 /**
  * The cache key of a request: the kernels' generation (`,g<N>`), and `partials` (the device's,
