@@ -19,9 +19,10 @@ describe('gpu kit', () => {
     expect(statSync(join(kitDir, 'kit.tar.xz')).size).toBeLessThan(64 * 2 ** 20);
 
     const out = join(scratch, 'out');
-    // A budget of 900 s scales every step's cap up (run.sh): on a loaded 2-core machine with a cold shader cache a
-    // tiny cells bench (ten cells, each autotuned) compiles for most of a minute. The run itself takes about one.
-    const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '900', CI: '1', LWIN_KIT_AB: 'LWIN_PARTIALS=1;', LWIN_KIT_AB_ROUNDS: '2' };
+    // A budget of 1500 s scales every step's cap up (run.sh): on a loaded 2-core machine with a cold shader cache a
+    // tiny cells bench (ten cells, each autotuned) compiles for minutes (past 93 s, the cap a budget of 900 s gave,
+    // when every kernel's text had changed). With a warm cache the run takes about one minute.
+    const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '1500', CI: '1', LWIN_KIT_AB: 'LWIN_PARTIALS=1;', LWIN_KIT_AB_ROUNDS: '2' };
     execFileSync('bash', [join(ROOT, 'bench/gpu/run.sh'), out], { cwd: scratch, env: runEnv, encoding: 'utf8', stdio: 'pipe' });
     const summary = JSON.parse(readFileSync(join(out, 'gpu-kit.json'), 'utf8'));
     for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'ab', 'cells-stack', 'diagnostics-paper', 'peers', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
@@ -47,5 +48,5 @@ describe('gpu kit', () => {
     expect(md).toContain('## TF.js on the same adapter');
     expect(md).toContain('## Interleaved A/B at the paper size');
     expect(readFileSync(join(out, 'gpu-kit.log'), 'utf8')).toContain('== ');
-  }, 960_000);
+  }, 1_560_000);
 });
