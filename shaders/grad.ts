@@ -110,9 +110,9 @@ function tileRows(ones: boolean, lanes: GradLanes, columnsRows: ColumnsRows): nu
 /**
  * How a workgroup's threads share its tile of G. 'plane' (GPUs): 8×8 threads, rows lid.y + 8i and columns lid.x + 8j,
  * i, j < 4. 'columns' (CPU adapters, outer products only): 8 threads, each every row of a 16×32 or 8×32 tile (rows
- * r0 + i, i < columnsRows(R)) and columns lid.x + 8j. A CPU adapter runs a workgroup's threads as the lanes of a vector, and loads what
- * its lanes read from one address once; with 'plane' each lane's A element sits at an address of its own (lid.y),
- * so every A load was a gather. Each output is the same sum, in the same order, either way.
+ * r0 + i, i < columnsRows(R)) and columns lid.x + 8j. A CPU adapter runs a workgroup's threads as the lanes of a
+ * vector, and loads what its lanes read from one address once; with 'plane' each lane's A element sits at an address
+ * of its own (lid.y), so every A load was a gather. Each output is the same sum, in the same order, either way.
  */
 export type GradLanes = 'plane' | 'columns';
 

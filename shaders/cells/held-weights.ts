@@ -7,7 +7,8 @@
 //   - unroll 1 (CPU adapters): a loop loads them and loops read them (a thread's own memory instead of a storage
 //     buffer's bounds-checked gathers): training steps 13–19% faster on lavapipe. Written out in full the dot
 //     products run 2–4× faster there, but LLVM then takes minutes to compile a backward kernel (gru at H = 64: 335 s
-//     against 18 s), so the CPU form keeps loops, whose bounds are uniforms so that they are not unrolled either.
+//     against 18 s), so the CPU form keeps loops, whose bounds are uniforms so that they are not unrolled either;
+//     with subgroup loads, loops of up to SUBGROUP_PASSES passes are written out pass by pass (S statements each).
 // The CPU form also fuses: the dot products of a step that read the same vector (gru's two row_h and three row_x,
 // lstm's four of each) run in one loop, which loads each h_j (x_j) once for all of them (fuseCalls). On lavapipe
 // the loads, not the multiply-adds, are a dot product's cost: gru's forward kernel took 25% less time, lstm's ~55%
