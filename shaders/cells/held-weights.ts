@@ -225,7 +225,8 @@ export const SUBGROUP_PASSES = 8;
  * of instructions per lane and component (each lane's address is loaded apart, under its execution mask), while a
  * broadcast from a lane is a register shuffle: a dot product's loads, not its multiply-adds, were its cost. The
  * lanes of a subgroup are consecutive invocations of one thread group (checked when lwin opens the device:
- * src/gpu/device.ts checkedSubgroupSize), so each lane's values are the group's. Each index keeps its one fused multiply-add, in ascending order: the same sums as the plain loop.
+ * src/gpu/device.ts checkedSubgroupSize), so each lane's values are the group's. Each index keeps its one fused
+ * multiply-add, in ascending order: the same sums as the plain loop.
  */
 export function subgroupLoop(S: number, length: number, bound: string, mine: (j: string) => string, step: (j: string, lane: number) => string): string {
   const rest = length % S;
