@@ -10,15 +10,16 @@
 //     against 18 s), so the CPU form keeps loops, whose bounds are uniforms so that they are not unrolled either;
 //     with subgroup loads, loops of up to SUBGROUP_PASSES passes are written out pass by pass (S statements each).
 // The CPU form also fuses: the dot products of a step that read the same vector (gru's two row_h and three row_x,
-// lstm's four of each) run in one loop, which loads each h_j (x_j) once for all of them (fuseCalls). On lavapipe
-// the loads, not the multiply-adds, are a dot product's cost: gru's forward kernel took 25% less time, lstm's ~55%
-// (bench/RESULTS.md).
+// lstm's four of each, shared's row_x and row_x0) run in one loop, which loads each h_j (x_j) once for all of them
+// (fuseCalls). On lavapipe the loads, not the multiply-adds, are a dot product's cost: gru's forward kernel took 25%
+// less time, lstm's ~55%, shared's ~40% (bench/RESULTS.md).
 // Each sum keeps its own accumulator and order, so fused or not gives the same bits.
 // The arrays are the entry point's own (function scope) and the helpers take pointers to them: LLVM compiles
 // module-scope arrays several times slower.
 //
 // The transform works on a finished tile shader: every call of a row helper (row_h, row_a: U's row; row_x: W's
-// row; col_d: U's column) is replaced by a helper of its own for that weight matrix, which reads the held copy.
+// row; row_x0: the one row of a one-row W, which every thread holds whole; col_d: U's column) is replaced by a
+// helper of its own for that weight matrix, which reads the held copy.
 // The sums are the same, in the same order (j ascending, one fused multiply-add each, into partial j mod P), so a
 // held tile gives the same results as the streamed one bit for bit (test/cells/tiles.test.ts). A thread of a split
 // tile (several threads per unit) holds only the j of its own partials: entry i of its arrays is index
@@ -29,10 +30,10 @@ import { DBUF_LETS, dbufLoad, groupComponent, groupLoad, slotLoads, tileFma, til
 /** Where tileEntry (shaders/recurrence/forward.ts) leaves room for the held weights' arrays and their loads. */
 export const HELD_WEIGHTS = '// [held weights]';
 
-type Kind = 'row' | 'x' | 'col';
+type Kind = 'row' | 'x' | 'x0' | 'col';
 /** Where a dot product's values come from: sequence r's element j, or one vector of the group's sequences at j. */
 type Source = ((r: number, j: string) => string) | { vector: (j: string) => string };
-const HELPERS: Record<string, Kind> = { row_h: 'row', row_a: 'row', row_x: 'x', col_d: 'col' };
+const HELPERS: Record<string, Kind> = { row_h: 'row', row_a: 'row', row_x: 'x', row_x0: 'x0', col_d: 'col' };
 
 export interface Call {
   start: number;
@@ -104,7 +105,7 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
     const indent = /^[ \t]*/.exec(shader.slice(at))![0];
     edits.push({ at, end: at, text: `${indent}let fused${g} = ${name}(${group.flatMap((c) => ks.map((k) => `&held${ids[c]}_${k}`)).join(', ')});\n` });
     group.forEach((c, i) => member.set(c, `fused${g}[${i}]`));
-    fused.push(fusedHelper(tile, dims, name, HELPERS[first.name] as 'row' | 'x', first.name === 'row_a' ? 'abuf' : 'hbuf', group.length, S));
+    fused.push(fusedHelper(tile, dims, name, HELPERS[first.name] === 'row' ? 'row' : 'x', first.name === 'row_a' ? 'abuf' : 'hbuf', group.length, S));
   }
   // The held helpers some call still makes (a fused group's members read their loop's results instead).
   const direct = new Set<string>();
@@ -127,11 +128,12 @@ export function holdWeights(tile: Tile, dims: HeldDims, rows: RowWeights, shader
   const source: Record<Kind, (k: number, j: string) => string> = {
     row: (k, j) => (byColumns ? `${rw}[off + ${j} * params.H + u${k}]` : `${rw}[off + u${k} * params.H + ${j}]`),
     x: (k, j) => (byColumns ? `${rw}[off + ${j} * params.H + u${k}]` : `${rw}[off + u${k} * params.D + ${j}]`),
+    x0: (_k, j) => `${rw}[off + ${j}]`, // row 0 for every unit, never by columns (tile.ts row_x0)
     col: (k, j) => `P[off + ${j} * params.H + u${k}]`,
   };
-  const length = (kind: Kind) => (kind === 'x' ? dims.D : dims.H);
+  const length = (kind: Kind) => (kind === 'x' || kind === 'x0' ? dims.D : dims.H);
   // The CPU form's loop bounds are the uniforms (equal to the compiled sizes), so that no compiler unrolls them.
-  const bound = (kind: Kind) => (unrolled ? `${length(kind)}u` : kind === 'x' ? 'params.D' : 'params.H');
+  const bound = (kind: Kind) => (unrolled ? `${length(kind)}u` : length(kind) === dims.D ? 'params.D' : 'params.H');
   const P = sums.partials;
   const per = P / sums.split;
   // Entries a thread holds of a matrix's rows (whole blocks of P when split), and the index j of entry i.
@@ -184,8 +186,9 @@ ${partialsReturn(per, sums)}`;
       for (const [helper, buf] of [['row_h', 'hbuf'], ['row_a', 'abuf']] as const) {
         if (direct.has(`${helper}|${id}`)) helpers.push(`fn ${helper}_held${id}(${pointers.join(', ')}) -> V {\n${dot({ vector: (j) => groupLoad(buf, j) })}\n}`);
       }
-    } else if (kind === 'x') {
-      if (direct.has(`row_x|${id}`)) helpers.push(`fn row_x_held${id}(${pointers.join(', ')}) -> V {\n  ${xRows}\n${dot((r, j) => `x[x${r} + ${j}]`)}\n}`);
+    } else if (kind === 'x' || kind === 'x0') {
+      const helper = kind === 'x' ? 'row_x' : 'row_x0';
+      if (direct.has(`${helper}|${id}`)) helpers.push(`fn ${helper}_held${id}(${pointers.join(', ')}) -> V {\n  ${xRows}\n${dot((r, j) => `x[x${r} + ${j}]`)}\n}`);
     } else {
       helpers.push(`fn col_d_held${id}(${[...pointers, 'b: u32'].join(', ')}) -> V {\n  ${DBUF_LETS}\n${dot({ vector: dbufLoad })}\n}`);
     }
@@ -274,6 +277,9 @@ const FUSIBLE: Record<string, RegExp> = {
   row_x: /\btt\s*=[^=]/,
 };
 
+/** The vector each fusible helper reads, by which fuseCalls groups them: row_x0 (shared's gate) reads x as row_x does. */
+const READS: Record<string, keyof typeof FUSIBLE> = { row_h: 'row_h', row_a: 'row_a', row_x: 'row_x', row_x0: 'row_x' };
+
 /** `text` without its line comments. */
 const uncommented = (text: string) => text.replace(/\/\/[^\n]*/g, '');
 
@@ -289,8 +295,8 @@ export function statementStart(shader: string, pos: number): number | undefined 
 }
 
 /**
- * Groups (of two or more, indices into `calls`) of the calls of one row helper whose dot products one loop can
- * compute together, at the first one's statement: the same helper reading the same vector, nothing writing that
+ * Groups (of two or more, indices into `calls`) of the calls of row helpers whose dot products one loop can
+ * compute together, at the first one's statement: helpers reading the same vector (READS), nothing writing that
  * vector between them, each later call within the first one's block, and offsets made of uniforms alone (so they
  * can be evaluated there). On a CPU adapter a loop that loads h_j once for all its weight matrices runs 2–3×
  * faster than one loop each: workgroup-memory loads, not the multiply-adds, are what a dot product costs there.
@@ -300,21 +306,22 @@ export function fuseCalls(shader: string, calls: readonly Call[]): number[][] {
   const open = new Map<string, { group: number[]; from: number }>();
   const uniformArg = (arg: string) => /^[\s+*()-]*$/.test(arg.replace(/\bparams\.\w+/g, '').replace(/\b\d+u?\b/g, ''));
   calls.forEach((call, c) => {
-    const writer = FUSIBLE[call.name];
-    if (!writer || call.args.length !== 1 || !uniformArg(call.args[0]!)) return;
-    const current = open.get(call.name);
+    const reads = READS[call.name];
+    if (!reads || call.args.length !== 1 || !uniformArg(call.args[0]!)) return;
+    const writer = FUSIBLE[reads]!;
+    const current = open.get(reads);
     if (current && joins(shader.slice(current.from, call.start), writer)) {
       current.group.push(c);
       return;
     }
     const from = statementStart(shader, call.start);
     if (from === undefined) {
-      open.delete(call.name);
+      open.delete(reads);
       return;
     }
     const group = [c];
     groups.push(group);
-    open.set(call.name, { group, from });
+    open.set(reads, { group, from });
   });
   return groups.filter((g) => g.length > 1);
 }

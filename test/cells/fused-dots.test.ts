@@ -39,6 +39,18 @@ fn main() {
     expect(groups(shader)).toEqual([['params.o_wa', 'params.o_wb'], ['params.o_a', 'params.o_b + 64u'], ['params.o_c', 'params.o_d', 'params.o_f']]);
   });
 
+  it('groups row_x0 with row_x (both read x_t) until the step changes', () => {
+    const shader = `
+fn main() {
+  let a = row_x(params.o_wa) + row_h(params.o_a);
+  let s = row_x0(params.o_ws);
+  tt = tt + 1u;
+  let b = row_x0(params.o_wb);
+  let c = row_x(params.o_wc);
+}`;
+    expect(groups(shader)).toEqual([['params.o_wa', 'params.o_ws'], ['params.o_wb', 'params.o_wc']]);
+  });
+
   it('puts the loop before a whole statement only', () => {
     const shader = 'fn f() {\n  let a = 1.0 +\n    row_h(params.o_a);\n  let b = row_h(params.o_b);\n  let c = row_h(params.o_c);\n}';
     const calls = helperCalls(shader);
@@ -52,6 +64,8 @@ fn main() {
     ['gru', ['row_x_fused0(3)', 'row_h_fused1(2)']],
     ['lstm', ['row_x_fused0(4)', 'row_h_fused1(4)']],
     ['diag', ['row_x_fused0(2)', 'row_h_fused1(2)']],
+    // shared's gate reads x through row_x0 (one row for every unit): its loop is the candidate's row_x.
+    ['shared', ['row_x_fused0(2)']],
   ])('%s: the CPU form of a held tile computes its forward step\'s gates in one loop per vector', (cell, expected) => {
     const tile: Tile = { ...parseTile('r4k1hp64wg64-u1', 64), held: true, dims: { H: 64, D: 16 }, unroll: 1, partials: 1 };
     const wgsl = forwardProgram({ cell, layernorm: true, tile, intermediates: true, keepDots: true, rows: 'columns' }).source();
