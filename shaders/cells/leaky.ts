@@ -7,11 +7,14 @@ import { columnProducts, candidateBackward, candidateNorm, pairPre, type StepCon
 
 export function leakyForwardStep(c: StepContext): string {
   const { cell, o } = c;
+  // shared's gate sums Us ⊙ h_{t-1} over units; with LayerNorm beside its mean (candidateNorm).
+  const gateTerms = `select(V(0.0), pu(${o('Us.weight')}) * hq, live)`;
+  const gateSum = cell === 'shared' && c.layernorm ? { name: 'gate_sum', value: gateTerms } : undefined;
   const gate =
     cell === 'const'
       ? `let a_s = V(0.0);\n  let sg = V(P[${o('s_const')}]);\n  let sgc = 1.0 - sg; // a fixed parameter, not a saturating σ`
       : cell === 'shared'
-        ? `let a_s = pre_sum(V(P[${o('Ws.bias')}]) + row_x0(${o('Ws.weight')}) + unit_sum(select(V(0.0), pu(${o('Us.weight')}) * hq, live)));
+        ? `let a_s = pre_sum(V(P[${o('Ws.bias')}]) + row_x0(${o('Ws.weight')}) + ${gateSum ? gateSum.name : `unit_sum(${gateTerms})`});
   let sg = sigmoid(a_s);
   let sgc = sigmoid(-a_s);`
         : `let a_s = ${pairPre(c, 'Ws', 'Us')};
@@ -21,7 +24,7 @@ export function leakyForwardStep(c: StepContext): string {
   const gateTerm = cell === 'const' ? 'V(0.0)' : `(g - hq) * sg * sgc * ${usDiag}`;
   return /* wgsl */ `
   var a_g = ${pairPre(c, 'Wx', 'Wh')};
-${candidateNorm(c)}
+${candidateNorm(c, gateSum)}
   let g = tanh_c(a_g);
   let g_slope = tanh_slope(a_g);
   ${gate}
@@ -41,16 +44,17 @@ ${candidateNorm(c)}
 export function leakyBackwardStep(c: StepContext): string {
   const { cell, o } = c;
   const resident = c.resident ?? 4;
+  // shared's gate sums over units (candidateBackward takes the sum, beside LayerNorm's).
   const gate =
     cell === 'const'
       ? 'let da_s = V(0.0);'
       : cell === 'shared'
-        ? 'let da_s = unit_sum(select(V(0.0), dh * (g - hq), live)) * sg * sgc;'
+        ? 'let da_s = dgate_sum * sg * sgc;'
         : 'let da_s = select(V(0.0), dh * (g - hq) * sg * sgc, live);';
   const columns = [{ value: 'da_g', u: o('Wh.weight') }, ...(cell === 'diag' ? [{ value: 'da_s', u: o('Us.weight') }] : [])];
   const gatePath = cell === 'shared' ? ` + da_s * pu(${o('Us.weight')})` : '';
   return /* wgsl */ `
-${candidateBackward(c, 'dh * sg')}
+${candidateBackward(c, 'dh * sg', cell === 'shared' ? { name: 'dgate_sum', value: 'select(V(0.0), dh * (g - hq), live)' } : undefined)}
   ${gate}
 ${columnProducts(columns, resident, 'dh_u')}
   let dh_prev = select(V(0.0), dh * sgc + dh_u${gatePath}, live);

@@ -7,7 +7,7 @@
 // gives what the forward computed, bit for bit.
 //
 // A value is named by its place among the step's helper calls (pre_sum, row_h, row_a, row_x, row_x0, unit_sum, and
-// layer_norm, which keeps two: n̂ and 1/σ), in the order of the cell's forward-step WGSL: the forward and the
+// layer_norm and layer_norm_and, which keep two: n̂ and 1/σ), in the order of the cell's forward-step WGSL: the forward and the
 // backward generate that WGSL from the same snippet, so the i-th call of one is the i-th of the other.
 //
 // The values live in a buffer of their own, `kept`: step-major, [steps][B][ND][H] floats, each step's block padded
@@ -26,10 +26,14 @@ import { components, perComponent, tileIndices, vec, type Tile } from './tile.ts
  * the outermost calls only). On lavapipe each value a thread keeps or reads back costs a store or load per lane; lstm
  * keeps four values per unit and step instead of eight.
  */
-const KEPT = ['pre_sum', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm'] as const;
+const KEPT = ['pre_sum', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm', 'layer_norm_and'] as const;
 
-/** Words a call keeps per unit: LnOut's two, one for the others. */
-const words = (name: string) => (name === 'layer_norm' ? 2 : 1);
+/**
+ * Words a call keeps per unit: LnOut's two, one for the others. layer_norm_and keeps its LnOut alone: its other sum
+ * (shared's gate) is read only inside a pre_sum, which is kept whole, so a replayed step never reads it.
+ */
+const words = (name: string) => (name.startsWith('layer_norm') ? 2 : 1);
+const KEEP: Record<string, string> = { layer_norm: 'keep_ln', layer_norm_and: 'keep_ln_and' };
 
 /** Values kept per unit of a forward step's WGSL (ND). */
 export function dotCount(step: string): number {
@@ -51,7 +55,7 @@ function rewrite(step: string, wrap: (i: number, call: string, name: string) => 
 
 /** The forward step keeping every value (keepDotsWgsl defines keep_dot and keep_ln). */
 export function keepDots(step: string): string {
-  return rewrite(step, (i, call, name) => `${name === 'layer_norm' ? 'keep_ln' : 'keep_dot'}(${i}u, ${call})`);
+  return rewrite(step, (i, call, name) => `${KEEP[name] ?? 'keep_dot'}(${i}u, ${call})`);
 }
 
 /**
@@ -60,7 +64,8 @@ export function keepDots(step: string): string {
  * the barrier after it go too.
  */
 export function replayDots(step: string): string {
-  const replayed = rewrite(step, (i, _call, name) => (name === 'layer_norm' ? `LnOut(replay_dot(${i}u), replay_dot(${i + 1}u))` : `replay_dot(${i}u)`));
+  const ln = (i: number) => `LnOut(replay_dot(${i}u), replay_dot(${i + 1}u))`;
+  const replayed = rewrite(step, (i, _call, name) => (name === 'layer_norm' ? ln(i) : name === 'layer_norm_and' ? `LnAnd(${ln(i)}, V(0.0))` : `replay_dot(${i}u)`));
   return replayed.replace(/^[ \t]*put_a\([^;]*\);\n[ \t]*workgroupBarrier\(\);\n/gm, '');
 }
 
@@ -80,6 +85,10 @@ fn keep_ln(i: u32, ln: LnOut) -> LnOut {
   _ = keep_dot(i, ln.n);
   _ = keep_dot(i + 1u, ln.inv_std);
   return ln;
+}
+fn keep_ln_and(i: u32, lna: LnAnd) -> LnAnd {
+  _ = keep_ln(i, lna.ln);
+  return lna;
 }`;
 }
 

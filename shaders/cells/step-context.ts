@@ -23,26 +23,36 @@ export function pairPre(c: StepContext, w: string, u: string, row: 'row_h' | 'ro
   return `pre_sum(pu(${c.o(`${w}.bias`)}) + row_x(${c.o(`${w}.weight`)}) + ${row}(${c.o(`${u}.weight`)}))`;
 }
 
-/** With LayerNorm, `a_g` replaced by LN(a_g) (affine) and its `ln` kept; nothing without. */
-export function candidateNorm(c: StepContext): string {
+/**
+ * With LayerNorm, `a_g` replaced by LN(a_g) (affine) and its `ln` kept; nothing without. With `sum` (LayerNorm on),
+ * also `sum.name` = unit_sum(sum.value), an independent sum over units (shared's gate) summed beside the mean.
+ */
+export function candidateNorm(c: StepContext, sum?: { name: string; value: string }): string {
   if (!c.layernorm) return '';
-  return `  let ln = layer_norm(a_g, live);
+  return `${sum ? `  let lna = layer_norm_and(a_g, live, ${sum.value});
+  let ln = lna.ln;
+  let ${sum.name} = lna.sum;` : '  let ln = layer_norm(a_g, live);'}
   a_g = select(V(0.0), ln.n * pu(${c.o(`${c.lnPrefix}.weight`)}) + pu(${c.o(`${c.lnPrefix}.bias`)}), live);`;
 }
 
 /**
  * The candidate's adjoint through tanh and (optionally) LayerNorm: from dg = ∂L/∂g to `da_g` = ∂L/∂a_g, plus the
- * per-unit terms whose sums over (b, t) are the LayerNorm weight and bias gradients (`dln_w`, `dln_b`).
+ * per-unit terms whose sums over (b, t) are the LayerNorm weight and bias gradients (`dln_w`, `dln_b`). With
+ * `sum`, also `sum.name` = unit_sum(sum.value), an independent sum over units the step needs (shared's gate):
+ * with LayerNorm it is summed beside LayerNorm's two means, in one unit_sums3, the same sum with fewer barriers.
  */
-export function candidateBackward(c: StepContext, dg: string): string {
+export function candidateBackward(c: StepContext, dg: string, sum?: { name: string; value: string }): string {
   if (!c.layernorm) return `  let dg_hat = ${dg} * g_slope;
   let da_g = select(V(0.0), dg_hat, live);
   let dln_w = V(0.0);
-  let dln_b = V(0.0);`;
+  let dln_b = V(0.0);${sum ? `\n  let ${sum.name} = unit_sum(${sum.value});` : ''}`;
+  const dn = `dg_hat * pu(${c.o(`${c.lnPrefix}.weight`)})`;
   return `  let dg_hat = ${dg} * g_slope;
   let dln_w = dg_hat * ln.n;
   let dln_b = dg_hat;
-  let da_g = select(V(0.0), layer_norm_backward(dg_hat * pu(${c.o(`${c.lnPrefix}.weight`)}), ln.n, ln.inv_std, live), live);`;
+${sum ? `  let lnb = layer_norm_backward_and(${dn}, ln.n, ln.inv_std, live, ${sum.value});
+  let da_g = select(V(0.0), lnb.da, live);
+  let ${sum.name} = lnb.sum;` : `  let da_g = select(V(0.0), layer_norm_backward(${dn}, ln.n, ln.inv_std, live), live);`}`;
 }
 
 /**

@@ -181,6 +181,18 @@ export function residentBlocks(tile: Tile): number {
   return Math.min(4, Math.floor((WORKGROUP_FLOATS - tileArrayFloats(tile)) / (tileSequences(tile) * tileUnits(tile))));
 }
 
+/**
+ * Copies of unit_sum's scratch (red and rtop) a kernel can take to sum `wanted` values side by side (unitSumsWgsl),
+ * beside its other workgroup arrays of `otherFloats` floats (adjoint blocks, the tangent's vbuf): `wanted` if they
+ * fit in WebGPU's default 16 KiB with unit_sum's rtop (unitSumTop), else 1 (the values are then summed one after
+ * another, with the same bits).
+ */
+export function sumCopies(tile: Tile, wanted: number, otherFloats: number): number {
+  const top = unitSumTop(tile);
+  const copy = tileSequences(tile) * tileUnits(tile) + top;
+  return top > 0 && tileArrayFloats(tile) + otherFloats + (wanted - 1) * copy <= WORKGROUP_FLOATS ? wanted : 1;
+}
+
 export function tileKey(tile: Tile): string {
   const unroll = tileUnroll(tile) === DOT_UNROLL ? '' : `-u${tileUnroll(tile)}`;
   const split = tileSplit(tile) > 1 ? `-s${tileSplit(tile)}` : '';
@@ -372,11 +384,85 @@ fn lane_sum(v: V) -> V {
 }
 
 /**
+ * WGSL of unit_sum(v) and of unit_sums2(v0, v1) and unit_sums3(v0, v1, v2): sums over the H units of each component's
+ * sequence, of one value or of two or three independent ones (LayerNorm's backward and tangent: mean(dn) and
+ * mean(dn ⊙ n̂)). Every value is summed by the same radix-8 tree over the THT padded units, which depends on H alone,
+ * not on the tile, so every tile and every form gives the same sums bit for bit. With `rtop` (unitSumTop) the tree's
+ * last level is summed by every thread from rtop, one of two sets taken by turns, instead of by one thread into red
+ * and read back after two more barriers: the same additions in the same order, with one barrier per level before it
+ * (THT = 64: 2 barriers, not 4). red and rtop are grouped (GROUPED): each step of the tree adds a group's TR
+ * sequences as one vector. With `copies` n > 1 (red and rtop hold n copies), unit_sums<n> runs the n trees side by
+ * side, one barrier per level for all of them; with fewer copies than values, or no rtop, it sums them one after
+ * another.
+ * Uniform control flow only (barriers).
+ */
+function unitSumsWgsl(tile: Tile, copies: number): string {
+  const { comps, ks } = tileIndices(tile);
+  const tree = sumLevels(tileUnits(tile));
+  const top = unitSumTop(tile);
+  const [topFan] = tree.length > 0 ? tree[tree.length - 1]! : [1];
+  // Copy c of red starts c·THT units in; copy c of a set of rtop c·topFan entries in.
+  const redAt = (c: number, unit: string) => groupLoad('red', c === 0 ? unit : `${c}u * THT + ${unit}`);
+  const topAt = (c: number, u: string) => `rtop[top + (${c === 0 ? '' : `${c * topFan}u + `}${u}) * TGROUPS + tslot0 / TR]`;
+  const S = tile.subgroup ?? 0;
+  const asV = (total: string) => (tile.K === 1 ? total : vec(comps.map((c) => groupComponent(tile, total, c.r))));
+  const body = (values: string[]) => {
+    const n = values.length;
+    const each = (f: (c: number) => string, sep = '\n  ') => values.map((_v, c) => f(c)).join(sep);
+    // Units' values go to rtop directly when no level comes before the last.
+    const writeTo = (c: number, unit: string) => (top > 0 && tree.length <= 1 ? topAt(c, unit) : redAt(c, unit));
+    const writes = leadOnly(tile, each((c) => ks.map((k) => `${writeTo(c, `tq + ${k}u * THP`)} = ${groupValue(tile, values[c]!, k)};`).join('\n  ')));
+    const level = ([fan, rest]: [number, number], into: (c: number) => string) => `${leadOnly(tile, `for (var u = tq; u < ${rest}u; u += THP) {
+    ${each((c) => `${into(c)} = ${Array.from({ length: fan }, (_, i) => redAt(c, `u + ${i * rest}u`)).join(' + ')};`, '\n    ')}
+  }`)}
+  workgroupBarrier();`;
+    // The last level's values: each thread loads them all, or (Tile.subgroup) lane i loads value i and the others
+    // take it by broadcast (on lavapipe a load costs each lane its own, a broadcast a register shuffle). Same order.
+    const name = (c: number, base: string) => (n === 1 ? base : `${base}${c}`);
+    const topSum = (c: number) =>
+      S >= topFan && topFan > 1
+        ? `let ${name(c, 'top_mine')} = ${topAt(c, `min(tsl, ${topFan - 1}u)`)};
+  let ${name(c, 'total')} = ${Array.from({ length: topFan }, (_, i) => `subgroupBroadcast(${name(c, 'top_mine')}, ${i}u)`).join(' + ')};`
+        : `let ${name(c, 'total')} = ${Array.from({ length: topFan }, (_, i) => topAt(c, `${i}u`)).join(' + ')};`;
+    const result = n === 1 ? asV('total') : `array<V, ${n}>(${each((c) => asV(`total${c}`), ', ')})`;
+    return top > 0
+      ? `let top = rpar * TGROUPS * ${copies * topFan}u;
+  rpar = 1u - rpar;
+  ${writes}
+  workgroupBarrier();
+  ${tree.slice(0, -1).map((l, i) => level(l, (c) => (i === tree.length - 2 ? topAt(c, 'u') : redAt(c, 'u')))).join('\n  ')}
+  ${each(topSum)}
+  return ${result};`
+      : `${writes}
+  workgroupBarrier();
+  ${tree.map((l) => level(l, (c) => redAt(c, 'u'))).join('\n  ')}
+  let total = ${redAt(0, '0u')};
+  workgroupBarrier();
+  return ${result};`;
+  };
+  // Without rtop (no room) several values are summed one after another: sumCopies gives such tiles one copy.
+  const several = (n: number) => {
+    const args = Array.from({ length: n }, (_, c) => `v${c}`);
+    return `fn unit_sums${n}(${args.map((a) => `${a}: V`).join(', ')}) -> array<V, ${n}> {
+  ${copies >= n && top > 0 ? body(args) : `return array<V, ${n}>(${args.map((a) => `unit_sum(${a})`).join(', ')});`}
+}`;
+  };
+  return `fn unit_sum(v: V) -> V {
+  ${body(['v'])}
+}
+
+${several(2)}
+
+${several(3)}`;
+}
+
+/**
  * Module-scope WGSL of the tile: aliases V (N floats) and M (N bools), the thread's private coordinates (set by
  * `tileInit`), and the helpers above; x [B, T, D] is read from storage at step `tt`. `dbuf` adds the backward's
- * adjoint blocks (`blocks` resident).
+ * adjoint blocks (`blocks` resident). `sumValues` (sumCopies): the copies of red and rtop, so that unit_sums2 and
+ * unit_sums3 sum that many values side by side (absent: 1).
  */
-export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: boolean; rows?: RowWeights | 'none' }): string {
+export function tilePrelude(tile: Tile, options: { dbufBlocks?: number; arrays: boolean; rows?: RowWeights | 'none'; sumValues?: number }): string {
   const n = tileWidth(tile);
   const { comps, rs, ks, unitLets, xRows } = tileIndices(tile);
   const V = n === 1 ? 'f32' : `vec${n}<f32>`;
@@ -417,52 +503,18 @@ ${dotLoop('params.D', unroll, (d, s) => ({
   fmas: [tileFma(tile, 'p', 'v', s)],
 }), undefined, sums)}
 }`;
-  // unit_sum's order depends on H alone (a radix-8 tree over the THT padded units), not on the tile, so every tile
-  // gives the same sums bit for bit. With `rtop` (unitSumTop) the tree's last level is summed by every thread from
-  // rtop, one of two sets taken by turns, instead of by one thread into red and read back after two more barriers:
-  // the same additions in the same order, with one barrier per level before it (THT = 64: 2 barriers, not 4).
-  // red and rtop are grouped (GROUPED): each step of the tree adds a group's TR sequences as one vector.
+  // unit_sum's scratch (unitSumsWgsl).
   const tree = sumLevels(tileUnits(tile));
   const top = unitSumTop(tile);
   const [topFan] = tree.length > 0 ? tree[tree.length - 1]! : [1];
-  const topAt = (u: string) => `rtop[top + (${u}) * TGROUPS + tslot0 / TR]`;
-  // Units' values go to rtop directly when no level comes before the last.
-  const writeTo = (unit: string) => (top > 0 && tree.length <= 1 ? topAt(unit) : groupLoad('red', unit));
-  const sumWrites = leadOnly(tile, ks.map((k) => `${writeTo(`tq + ${k}u * THP`)} = ${groupValue(tile, 'v', k)};`).join('\n  '));
-  const level = ([fan, rest]: [number, number], into: string) => `${leadOnly(tile, `for (var u = tq; u < ${rest}u; u += THP) {
-    ${into} = ${Array.from({ length: fan }, (_, i) => groupLoad('red', `u + ${i * rest}u`)).join(' + ')};
-  }`)}
-  workgroupBarrier();`;
-  // The last level's values: each thread loads them all, or (Tile.subgroup) lane i loads value i and the others
-  // take it by broadcast (on lavapipe a load costs each lane its own, a broadcast a register shuffle). Same order.
-  const S = tile.subgroup ?? 0;
-  const topSum = S >= topFan && topFan > 1
-    ? `let top_mine = ${topAt(`min(tsl, ${topFan - 1}u)`)};
-  let total = ${Array.from({ length: topFan }, (_, i) => `subgroupBroadcast(top_mine, ${i}u)`).join(' + ')};`
-    : `let total = ${Array.from({ length: topFan }, (_, i) => topAt(`${i}u`)).join(' + ')};`;
-  const asV = (total: string) => (tile.K === 1 ? total : vec(comps.map((c) => groupComponent(tile, total, c.r))));
-  const unitSumBody =
-    top > 0
-      ? `let top = rpar * TGROUPS * ${topFan}u;
-  rpar = 1u - rpar;
-  ${sumWrites}
-  workgroupBarrier();
-  ${tree.slice(0, -1).map((l, i) => level(l, i === tree.length - 2 ? topAt('u') : groupLoad('red', 'u'))).join('\n  ')}
-  ${topSum}
-  return ${asV('total')};`
-      : `${sumWrites}
-  workgroupBarrier();
-  ${tree.map((l) => level(l, groupLoad('red', 'u'))).join('\n  ')}
-  let total = ${groupLoad('red', '0u')};
-  workgroupBarrier();
-  return ${asV('total')};`;
+  const copies = options.sumValues ?? 1;
   const blocks = options.dbufBlocks ?? 0;
   const arrays = options.arrays
     ? `
 var<workgroup> hbuf: array<${groupVector(tile)}, TGROUPS * THT>; // h_{t-1} of the workgroup's sequences, [unit][group] (GROUPED)
 var<workgroup> abuf: array<${groupVector(tile)}, TGROUPS * THT>; // a second per-unit vector (gru: r ⊙ h_{t-1}), laid out as hbuf
-var<workgroup> red: array<${groupVector(tile)}, TGROUPS * THT>; // unit_sum's scratch (and the tangent's ubuf, ρ's n̂), laid out as hbuf${top > 0 ? `
-var<workgroup> rtop: array<${groupVector(tile)}, ${top / tile.R}u>; // unit_sum's last level, two sets by turns, [set][${topFan}][group]
+var<workgroup> red: array<${groupVector(tile)}, ${copies > 1 ? `${copies}u * ` : ''}TGROUPS * THT>; // unit_sum's scratch (and the tangent's ubuf, ρ's n̂), laid out as hbuf${copies > 1 ? `, ${copies} copies (unit_sums)` : ''}${top > 0 ? `
+var<workgroup> rtop: array<${groupVector(tile)}, ${(copies * top) / tile.R}u>; // unit_sum's last level, two sets by turns, [set][${copies > 1 ? `${copies}][` : ''}${topFan}][group]
 var<private> rpar: u32; // the set unit_sum writes next` : ''}${split > 1 ? `
 var<workgroup> tpart: array<f32, 2u * TS * TSLOTS * THT>; // lane_sum's lanes' values, two sets by turns, [set][lane][slot][unit]
 var<private> tpar: u32; // the set lane_sum writes next` : ''}`
@@ -518,9 +570,7 @@ ${rowDot('row_a', 'abuf')}
 ${xDot('row_x', (k) => `u${k}`, true)}
 ${xDot('row_x0', () => '0u', false)}` : ''}
 
-fn unit_sum(v: V) -> V {
-  ${unitSumBody}
-}
+${unitSumsWgsl(tile, copies)}
 
 ${split > 1 ? laneSum(tile) : ''}
 ${tileGetter(tile, 'get_h', 'hbuf')}
@@ -557,6 +607,20 @@ fn layer_norm(a: V, live: M) -> LnOut {
   let variance = unit_sum(select(V(0.0), dev * dev, live)) * inv_h;
   let inv_std = inverseSqrt(variance + 1e-5);
   return LnOut(dev * inv_std, inv_std);
+}
+
+struct LnAnd { ln: LnOut, sum: V }
+
+// layer_norm, and the sum over units of \`extra\` (shared's gate), summed beside the mean in one unit_sums2: the
+// same sums as layer_norm's and unit_sum's, with one sum's barriers fewer.
+fn layer_norm_and(a: V, live: M, extra: V) -> LnAnd {
+  let inv_h = 1.0 / f32(params.H);
+  let sums = unit_sums2(select(V(0.0), a, live), extra);
+  let mean = sums[0] * inv_h;
+  let dev = a - mean;
+  let variance = unit_sum(select(V(0.0), dev * dev, live)) * inv_h;
+  let inv_std = inverseSqrt(variance + 1e-5);
+  return LnAnd(LnOut(dev * inv_std, inv_std), sums[1]);
 }
 
 fn sigmoid(a: V) -> V {

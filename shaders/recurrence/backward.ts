@@ -15,7 +15,7 @@ import { linearBackwardStep } from '../cells/linear.ts';
 import { TORCH_BACKWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { backwardTile, tileShader } from '../cells/held-weights.ts';
-import { perComponent, residentBlocks, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
+import { perComponent, residentBlocks, sumCopies, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 import { KEPT_FIELD, dotCount, replayDots, replayDotsWgsl } from '../cells/replay.ts';
 import { FORWARD_STEPS, loadState, readoutKey, rowsKey, stepContext, storeState, tileEntry } from './forward.ts';
@@ -134,6 +134,11 @@ function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const outputs = v.outputs ?? 1;
   const forwardStep = FORWARD_STEPS[v.cell](ctx);
   const backwardStep = BACKWARD_STEPS[v.cell](ctx);
+  // dbuf holds the adjoint blocks the step puts there (columnProducts: at most `resident`), and the room left takes
+  // copies of unit_sum's scratch for LayerNorm's sums side by side (layer_norm_backward: two; shared's: three).
+  const dbufBlocks = Math.max(1, ...[...backwardStep.matchAll(/\bput_d\((\d+)u/g)].map((m) => Number(m[1]) + 1));
+  const sums = backwardStep.includes('layer_norm_backward_and(') ? 3 : backwardStep.includes('layer_norm_backward(') ? 2 : 1;
+  const copies = sumCopies(tile, sums, dbufBlocks * tileSequences(tile) * tileUnits(tile));
   // Replayed, the forward step reads no h_{t-1} from hbuf (its dot products were the only readers).
   const putH = !v.replay;
   // The state before step t: stored after step t-1, or the segment's starting state (the zero state without one).
@@ -147,16 +152,25 @@ ${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${uni
   return wgsl`
 ${head.declarations}
 ${foldedRow}
-${tilePrelude(tile, { arrays: true, dbufBlocks: resident, rows: v.replay ? 'none' : { layout: v.rows ?? 'rows', buffer: 'PT' } })}
+${tilePrelude(tile, { arrays: true, dbufBlocks, sumValues: copies, rows: v.replay ? 'none' : { layout: v.rows ?? 'rows', buffer: 'PT' } })}
 const W: u32 = ${stateWidth(v.cell)}u;
 ${v.replay ? replayDotsWgsl(tile, dotCount(forwardStep)) : ''}
 
 // Adjoint of LayerNorm's normalisation: given dn = ∂L/∂n̂ per unit, ∂L/∂a = (dn - mean(dn) - n̂·mean(dn·n̂)) / σ.
+// The two means are independent: one unit_sums2 sums both.
 fn layer_norm_backward(dn: V, n: V, inv_std: V, live: M) -> V {
   let inv_h = 1.0 / f32(params.H);
-  let m1 = unit_sum(select(V(0.0), dn, live)) * inv_h;
-  let m2 = unit_sum(select(V(0.0), dn * n, live)) * inv_h;
-  return inv_std * (dn - m1 - n * m2);
+  let m = unit_sums2(select(V(0.0), dn, live), select(V(0.0), dn * n, live));
+  return inv_std * (dn - m[0] * inv_h - n * (m[1] * inv_h));
+}
+
+struct LnBackward { da: V, sum: V }
+
+// layer_norm_backward's ∂L/∂a, and the sum over units of \`extra\` (shared's gate), summed with its means.
+fn layer_norm_backward_and(dn: V, n: V, inv_std: V, live: M, extra: V) -> LnBackward {
+  let inv_h = 1.0 / f32(params.H);
+  let m = unit_sums3(select(V(0.0), dn, live), select(V(0.0), dn * n, live), extra);
+  return LnBackward(inv_std * (dn - m[0] * inv_h - n * (m[1] * inv_h)), m[2]);
 }
 
 ${tileEntry(head)}

@@ -14,7 +14,7 @@ import { TORCH_FORWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { KEPT_FIELD, dotCount, keepDots, keepDotsWgsl } from '../cells/replay.ts';
 import { HELD_WEIGHTS, tileShader } from '../cells/held-weights.ts';
-import { perComponent, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
+import { perComponent, sumCopies, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
 export interface ForwardVariant {
@@ -136,7 +136,7 @@ function forwardShader(v: ForwardVariant, head: ShaderHead): string {
   return wgsl`
 ${head.declarations}
 ${foldedRow}
-${tilePrelude(tile, { arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' } })}
+${tilePrelude(tile, { arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' }, sumValues: forwardStep.includes('layer_norm_and(') ? sumCopies(tile, 2, 0) : 1 })}
 const W: u32 = ${W}u;
 ${v.keepDots ? keepDotsWgsl(tile, dotCount(forwardStep)) : ''}
 

@@ -7,7 +7,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { defineProgram, type BindingDecl, type Program, type ShaderHead } from '../../src/gpu/program.ts';
 import { stateWidth, type CellKind } from '../../src/model/cells.ts';
 import { foldedRow } from '../common.ts';
-import { WORKGROUP_FLOATS, perComponent, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
+import { WORKGROUP_FLOATS, perComponent, sumCopies, tileArrayFloats, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { tileShader } from '../cells/held-weights.ts';
 import { leakyForwardStep } from '../cells/leaky.ts';
 import { gruForwardStep } from '../cells/gru.ts';
@@ -109,7 +109,7 @@ function tangentShader(v: TangentVariant, head: ShaderHead): string {
   return wgsl`
 ${head.declarations}
 ${foldedRow}
-${tilePrelude(tile, { arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' } })}
+${tilePrelude(tile, { arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' }, sumValues: v.layernorm ? sumCopies(tile, 2, tileSequences(tile) * tileUnits(tile)) : 1 })}
 ${tangentPrelude(tile, Boolean(v.inputTangent), v.rows ?? 'rows')}
 const W: u32 = ${2 * stateWidth(v.cell)}u;
 

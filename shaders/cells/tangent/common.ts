@@ -84,14 +84,16 @@ ${layerNormTangent}`;
 
 /**
  * The exact JVP of LayerNorm (src/model/f64/layernorm.ts): with n̂ and 1/σ from layer_norm,
- * ẏ = γ ⊙ n̂̇ + γ̇ ⊙ n̂ + β̇, n̂̇ = (1/σ)(ȧ - mean ȧ - n̂ · mean(ȧ ⊙ n̂)). Calls unit_sum: uniform control flow only.
+ * ẏ = γ ⊙ n̂̇ + γ̇ ⊙ n̂ + β̇, n̂̇ = (1/σ)(ȧ - mean ȧ - n̂ · mean(ȧ ⊙ n̂)), both means in one unit_sums2 (uniform control
+ * flow only).
  * `gamma`, `beta` are the offsets of the LayerNorm's weight and bias; idle components get 0.
  */
 const layerNormTangent = /* wgsl */ `
 fn layer_norm_tangent(a_dot: V, ln: LnOut, gamma: u32, beta: u32, live: M) -> V {
   let inv_h = 1.0 / f32(params.H);
-  let mean_dot = unit_sum(select(V(0.0), a_dot, live)) * inv_h;
-  let mean_dot_n = unit_sum(select(V(0.0), a_dot * ln.n, live)) * inv_h;
+  let means = unit_sums2(select(V(0.0), a_dot, live), select(V(0.0), a_dot * ln.n, live));
+  let mean_dot = means[0] * inv_h;
+  let mean_dot_n = means[1] * inv_h;
   let n_dot = ln.inv_std * (a_dot - mean_dot - ln.n * mean_dot_n);
   return select(V(0.0), pu(gamma) * n_dot + pdu(gamma) * ln.n + pdu(beta), live);
 }
