@@ -45,9 +45,11 @@ const REPEATS = 2;
  * 3 since a CPU adapter's held tiles fuse a step's dot products and workgroup vectors hold a group's sequences side
  * by side (shaders/cells/held-weights.ts, tile.ts), which cut lstm's forward kernel by more than half on lavapipe;
  * 4 since a CPU adapter's held tiles load their dot products' values by subgroups (held-weights.ts subgroupLoop);
- * 5 since those loops' passes are written out at H ≤ 64 and a step keeps one value per pre-activation (replay.ts).
+ * 5 since those loops' passes are written out at H ≤ 64 and a step keeps one value per pre-activation (replay.ts);
+ * 6 since LayerNorm's independent sums over units share one tree pass (tile.ts unitSumsWgsl), which takes
+ * workgroup memory and so depends on the tile, and shared's gate holds its row of W_s.
  */
-export const KERNEL_GENERATION = 5;
+export const KERNEL_GENERATION = 6;
 
 /**
  * The cache key of a request: the kernels' generation (`,g<N>`), and `partials` (the device's,
