@@ -38,7 +38,7 @@ ${candidateNorm(c, gateSum)}
 
 /**
  * Adjoint of one leaky step, after the forward step has been recomputed. Given `dh` = ∂L/∂h_t, sets the gate
- * blocks' pre-activation adjoints (block 0: candidate a_g; block 1: gate a_s, shared's scalar kept at unit 0)
+ * blocks' pre-activation adjoints (block 0: candidate a_g; block 1: gate a_s, shared's scalar the same on every unit)
  * and `dh_prev` = ∂L/∂h_{t-1}.
  */
 export function leakyBackwardStep(c: StepContext): string {
@@ -60,6 +60,6 @@ ${columnProducts(columns, resident, 'dh_u')}
   let dh_prev = select(V(0.0), dh * sgc + dh_u${gatePath}, live);
   var blocks: array<V, 4>;
   blocks[0] = da_g;
-  blocks[1] = ${cell === 'shared' ? 'first_unit(da_s)' : 'da_s'};
+  blocks[1] = da_s; // shared's: the same on every unit, written on unit 0 alone (backward.ts FIRST_UNIT_BLOCKS)
 `;
 }

@@ -12,9 +12,9 @@
 //   row_h(off)     Σ_j U[unit, j] h_{t-1}[seq, j]  (U at off, [H, H])    row_a(off)   the same against abuf
 //   row_x(off)     Σ_d W[unit, d] x_t[seq, d]      (W at off, [H, D])    row_x0(off)  row 0 of W for every unit
 //   col_d(off, b)  Σ_i U[i, unit] dbuf[b][i, seq]  (Uᵀ times a block of adjoints; backward only)
-//   unit_sum(v)    Σ over the H units of each component's sequence (uniform control flow only: it has barriers)
+//   unit_sum(v)    Σ over the H units of each component's sequence (uniform control flow only: it has barriers);
+//                  unit_sums2(a, b), unit_sums3(a, b, c) several independent sums at once (unitSumsWgsl)
 //   put_h / put_a / put_d, get_h    this thread's components to and from the workgroup vectors
-//   first_unit(v)  v on unit 0, 0 elsewhere
 //
 // Sums of the dot products (row_h, row_a, row_x, col_d): with `partials` P > 1 each is P partial sums, term j going
 // to partial j mod P, each partial ascending in j, and the partials added in a fixed pairwise tree. A GPU gets P
@@ -579,9 +579,6 @@ ${tileSetter(tile, 'put_h', 'hbuf')}
 
 ${tileSetter(tile, 'put_a', 'abuf')}
 
-fn first_unit(v: V) -> V {
-  return ${vec(comps.map((c) => `select(0.0, ${component(tile, 'v', c.c)}, tq + ${c.k}u * THP == 0u)`))};
-}
 ${blocks > 0 ? `
 fn put_d(b: u32, v: V) {
   ${leadOnly(tile, ks.map((k) => `${groupLoad('dbuf', `b * THT + tq + ${k}u * THP`)} = ${groupValue(tile, 'v', k)};`).join('\n  '))}

@@ -65,6 +65,12 @@ export const GATE_BLOCKS: Record<CellKind, readonly string[]> = {
   torch_lstm: ['i', 'f', 'g', 'o'],
 };
 
+/**
+ * Gate blocks whose adjoint is one value per sequence and step (a sum over units), the same on every unit: the
+ * backward writes it on unit 0 alone, the row its gate's one-row weights' gradients read.
+ */
+export const FIRST_UNIT_BLOCKS: Partial<Record<CellKind, readonly string[]>> = { shared: ['s'] };
+
 /** Blocks of the adjoint buffer: the gate blocks, then LayerNorm's weight and bias terms when on. */
 export function adjointBlocks(cell: CellKind, layernorm: boolean): string[] {
   return [...GATE_BLOCKS[cell], ...(layernorm ? ['ln_w', 'ln_b'] : [])];
@@ -147,8 +153,11 @@ ${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${uni
     if (t > params.storeFrom) { ${set(name, c)} = states[(((t - 1u - params.storeFrom) * params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }
     else if (params.startSlot != 0xffffffffu) { ${set(name, c)} = adj[((params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }
   }`)}`;
-  const write = (buffer: string, width: number, index: number, value: string) =>
-    perComponent(tile, ({ unit, seq, lead, comp }) => `    if (${lead}${seq} < params.batch && ${unit} < params.H) { ${buffer}[((${seq} * params.slots + t - params.storeFrom) * ${width}u + ${index}u) * params.H + ${unit}] = ${comp(value)}; }`);
+  // A block the same on every unit (shared's s, a sum over units) is written on unit 0 alone: its gradients' one-row
+  // W and U read that row only (src/cells/gradients.ts), so the others would be stores nothing reads.
+  const write = (buffer: string, width: number, index: number, value: string, firstUnit = false) =>
+    perComponent(tile, ({ unit, seq, lead, comp }) => `    if (${lead}${seq} < params.batch && ${unit} ${firstUnit ? '== 0u' : '< params.H'}) { ${buffer}[((${seq} * params.slots + t - params.storeFrom) * ${width}u + ${index}u) * params.H + ${unit}] = ${comp(value)}; }`);
+  const firstUnit = FIRST_UNIT_BLOCKS[v.cell] ?? [];
   return wgsl`
 ${head.declarations}
 ${foldedRow}
@@ -208,7 +217,7 @@ ${perComponent(tile, ({ c, seq }) => `      if (${seq} < params.batch) { ${set('
     }
     let dh = select(V(0.0), dh_carry + dy_out, live);`}
 ${backwardStep}
-${blocks.slice(0, gates).map((_b, i) => write('deltas', blocks.length, i, `blocks[${i}]`)).join('\n')}
+${blocks.slice(0, gates).map((b, i) => write('deltas', blocks.length, i, `blocks[${i}]`, firstUnit.includes(b))).join('\n')}
 #if ${v.layernorm}
 ${write('deltas', blocks.length, gates, 'dln_w')}
 ${write('deltas', blocks.length, gates + 1, 'dln_b')}
