@@ -1,7 +1,8 @@
 // Backward recurrence (BPTT): steps run in reverse; each recomputes its forward step from the stored state before
 // it (the same WGSL as the forward kernel), then runs the cell's adjoint. It writes, per (sequence, step), the
 // pre-activation adjoints of every gate block and the vectors the recurrent weights multiplied (h_{t-1}, h_t, and
-// gru's r ⊙ h_{t-1}); weight gradients are then batched reductions over them (src/cells/gradients.ts).
+// gru's r ⊙ h_{t-1}); weight gradients are then batched reductions over them (src/cells/gradients.ts). LayerNorm's
+// per-unit terms it sums over the steps itself, per sequence (LN_PLANES).
 // The adjoint of the state at the dispatch's start goes back to `adj` for the next (earlier) dispatch.
 // Each thread computes the tile's R sequences × K units (shaders/cells/tile.ts).
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
@@ -71,9 +72,26 @@ export const GATE_BLOCKS: Record<CellKind, readonly string[]> = {
  */
 export const FIRST_UNIT_BLOCKS: Partial<Record<CellKind, readonly string[]>> = { shared: ['s'] };
 
-/** Blocks of the adjoint buffer: the gate blocks, then LayerNorm's weight and bias terms when on. */
-export function adjointBlocks(cell: CellKind, layernorm: boolean): string[] {
-  return [...GATE_BLOCKS[cell], ...(layernorm ? ['ln_w', 'ln_b'] : [])];
+/** Blocks of the adjoint buffer per (sequence, step): the gate blocks. */
+export function adjointBlocks(cell: CellKind): string[] {
+  return [...GATE_BLOCKS[cell]];
+}
+
+/**
+ * LayerNorm's weight and bias gradients are sums over (sequence, step) of per-unit terms (dln_w = ∂L/∂g̃ ⊙ n̂,
+ * dln_b = ∂L/∂g̃). Instead of writing them at every step for a reduction after BPTT, each thread sums its own
+ * sequences' terms over the steps in registers (Kahan-compensated, steps in the walk's order) and carries the sums
+ * from dispatch to dispatch in planes after the adjoint blocks in `deltas`: [4][B][H], the weight term's sum and
+ * compensation, then the bias term's. The walk's first dispatch (the one that ends at step T) starts from zero, and
+ * its last (from step 0) leaves each total, sum minus compensation, in planes 0 and 2: the weight gradients then
+ * sum those over the B sequences (src/cells/gradients.ts). A checkpointed pass walks the same steps in the same
+ * order, so both give the same bits.
+ */
+export const LN_PLANES = 4;
+
+/** Floats of `deltas` for B sequences, `slots` steps and H units: the adjoint blocks, then LayerNorm's planes. */
+export function deltasFloats(cell: CellKind, layernorm: boolean, batch: number, slots: number, hidden: number): number {
+  return batch * (slots * adjointBlocks(cell).length + (layernorm ? LN_PLANES : 0)) * hidden;
 }
 
 /** Vectors kept per (sequence, step) for the weight gradients. */
@@ -132,7 +150,7 @@ function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const lstm = stateWidth(v.cell) === 2;
   const resident = residentBlocks(tile);
   const ctx = stepContext(v.cell, v.layernorm, resident);
-  const blocks = adjointBlocks(v.cell, v.layernorm);
+  const blocks = adjointBlocks(v.cell);
   const gates = GATE_BLOCKS[v.cell].length;
   const operands = operandNames(v.cell);
   const n = tileWidth(tile);
@@ -158,6 +176,12 @@ ${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${uni
   const write = (buffer: string, width: number, index: number, value: string, firstUnit = false) =>
     perComponent(tile, ({ unit, seq, lead, comp }) => `    if (${lead}${seq} < params.batch && ${unit} ${firstUnit ? '== 0u' : '< params.H'}) { ${buffer}[((${seq} * params.slots + t - params.storeFrom) * ${width}u + ${index}u) * params.H + ${unit}] = ${comp(value)}; }`);
   const firstUnit = FIRST_UNIT_BLOCKS[v.cell] ?? [];
+  // LayerNorm's sums (LN_PLANES): plane j [B][H] after the adjoint blocks, loaded (when `guard`) and stored.
+  const lnSums = ['lnw_s', 'lnw_c', 'lnb_s', 'lnb_c'];
+  const lnAt = (j: number, seq: string, unit: string) => `deltas[(params.batch * params.slots * ${blocks.length}u + ${j}u * params.batch + ${seq}) * params.H + ${unit}]`;
+  const lnLoads = (guard: string) => lnSums.map((name, j) => `  var ${name} = V(0.0);
+${perComponent(tile, ({ c, unit, seq }) => `  if (${guard} && ${seq} < params.batch && ${unit} < params.H) { ${set(name, c)} = ${lnAt(j, seq, unit)}; }`)}`).join('\n');
+  const lnStores = lnSums.map((name, j) => perComponent(tile, ({ unit, seq, lead, comp }) => `  if (${lead}${seq} < params.batch && ${unit} < params.H) { ${lnAt(j, seq, unit)} = ${comp(name)}; }`)).join('\n');
   return wgsl`
 ${head.declarations}
 ${foldedRow}
@@ -182,8 +206,21 @@ fn layer_norm_backward_and(dn: V, n: V, inv_std: V, live: M, extra: V) -> LnBack
   return LnBackward(inv_std * (dn - m[0] * inv_h - n * (m[1] * inv_h)), m[2]);
 }
 
+// Kahan-compensated s += x, c the compensation (the total is s - c).
+fn kahan_add(s: ptr<function, V>, c: ptr<function, V>, x: V) {
+  let y = x - *c;
+  let t = *s + y;
+  *c = (t - *s) - y;
+  *s = t;
+}
+
 ${tileEntry(head)}
 ${loadState(tile, 'dh_carry', 'adj', (seq) => seq, 0)}
+#if ${v.layernorm}
+  // LayerNorm's gradient terms summed over the steps (LN_PLANES), carried on from the dispatch before in the walk.
+  let ln_carry = params.t0 + params.steps < params.T;
+${lnLoads('ln_carry')}
+#endif
 #if ${lstm}
 ${loadState(tile, 'dc_carry', 'adj', (seq) => seq, 1)}
 #else
@@ -219,8 +256,8 @@ ${perComponent(tile, ({ c, seq }) => `      if (${seq} < params.batch) { ${set('
 ${backwardStep}
 ${blocks.slice(0, gates).map((b, i) => write('deltas', blocks.length, i, `blocks[${i}]`, firstUnit.includes(b))).join('\n')}
 #if ${v.layernorm}
-${write('deltas', blocks.length, gates, 'dln_w')}
-${write('deltas', blocks.length, gates + 1, 'dln_b')}
+    kahan_add(&lnw_s, &lnw_c, dln_w);
+    kahan_add(&lnb_s, &lnb_c, dln_b);
 #endif
 ${write('ops', operands.length, 0, 'hq')}
 ${write('ops', operands.length, 1, 'h_new')}
@@ -239,6 +276,14 @@ ${write('ops', operands.length, 2, 'r * hq')}
 ${storeState(tile, 'dh_carry', 'adj', (seq) => seq, 0)}
 #if ${lstm}
 ${storeState(tile, 'dc_carry', 'adj', (seq) => seq, 1)}
+#endif
+#if ${v.layernorm}
+  // The walk's last dispatch leaves the totals; the others, sums and compensations for the next.
+  if (params.t0 == 0u) {
+    lnw_s -= lnw_c;
+    lnb_s -= lnb_c;
+  }
+${lnStores}
 #endif
 }
 `;

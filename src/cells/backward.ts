@@ -9,7 +9,7 @@ import { layerView } from '../model/stack.ts';
 import { recordInputAdjoint, recordStackInputs, type KeptStates } from './stack.ts';
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
-import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
+import { adjointBlocks, backwardProgram, deltasFloats, operandNames } from '../../shaders/recurrence/backward.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { readoutLossProgram, residualProgram } from '../../shaders/loss.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
@@ -147,7 +147,7 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
     else recordReadoutLoss(step, { yhat, y: errors.y, batch: B, steps: T, outputs: K, total: errors.loss, dy, ...readoutLoss });
   } else dy = errors.dy;
 
-  const deltas = step.scratch('bptt/deltas', B * k * adjointBlocks(cell, layernorm).length * H * 4);
+  const deltas = step.scratch('bptt/deltas', deltasFloats(cell, layernorm, B, k, H) * 4);
   const ops = step.scratch('bptt/operands', B * k * operandNames(cell).length * H * 4);
   // The carried adjoint, then the segment's starting state (the backward kernel's `adj`).
   const adj = step.scratch('bptt/adjoint', 2 * stateBytes);
@@ -177,14 +177,15 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
 }
 
 /**
- * The longest BPTT segment whose per-segment buffers (states, adjoints, operands: [B, k, ·, H]) fit one storage
- * binding. Stored mode becomes checkpointed on its own when a batch is too large for the adapter (the paper's
+ * The longest BPTT segment whose per-segment buffers (states, adjoints, operands: [B, k, ·, H]; the adjoints with
+ * LayerNorm's planes) fit one storage binding. Stored mode becomes checkpointed on its own when a batch is too large for the adapter (the paper's
  * B=512, T=1024, H=128 needs 256 MiB of states alone, twice lavapipe's binding limit); results are the same.
  */
 export function largestSegment(step: Step, layout: ParamLayout, batch: number): number {
   const { cell, layernorm, hiddenSize: H } = layout.config;
-  const widest = Math.max(adjointBlocks(cell, layernorm).length, operandNames(cell).length, stateWidth(cell));
-  return Math.max(1, Math.floor(step.maxBindingBytes / (batch * widest * H * 4)));
+  const widest = Math.max(adjointBlocks(cell).length, operandNames(cell).length, stateWidth(cell));
+  const fixed = deltasFloats(cell, layernorm, batch, 0, H) * 4; // LayerNorm's planes in deltas (LN_PLANES)
+  return Math.max(1, Math.floor((step.maxBindingBytes - fixed) / (batch * widest * H * 4)));
 }
 
 interface SegmentCall {

@@ -24,11 +24,15 @@ const LAYERS: Record<CellKind, Record<string, [string, string]>> = {
   rnn: {}, rnn_relu: {}, torch_gru: {}, torch_lstm: {},
 };
 
-type Source = 'deltas' | 'dy' | 'x' | 'ops' | 'ones';
+type Source = 'deltas' | 'lnsums' | 'dy' | 'x' | 'ops' | 'ones';
 export interface GradientTerm {
   tensor: string;
-  a: { source: 'deltas' | 'dy'; offset: number };
-  v: { source: Exclude<Source, 'deltas' | 'dy'>; offset: number };
+  /**
+   * The adjoint side: rows of `deltas` (offset: a block's first unit), `dy`, or (`lnsums`, offset: a plane) the
+   * LayerNorm sums the backward leaves after the blocks in `deltas`, one row per sequence (LN_PLANES).
+   */
+  a: { source: 'deltas' | 'lnsums' | 'dy'; offset: number };
+  v: { source: Exclude<Source, 'deltas' | 'lnsums' | 'dy'>; offset: number };
   R: number;
   C: number;
   /** First row of the tensor this term fills (PyTorch's stacked tensors may take several terms); 0 if absent. */
@@ -41,7 +45,7 @@ export interface GradientTerm {
  */
 export function gradientTerms(layout: ParamLayout, options: { readout?: boolean } = {}): GradientTerm[] {
   const { cell, layernorm, hiddenSize: H, inputSize: D } = layout.config;
-  const blocks = adjointBlocks(cell, layernorm);
+  const blocks = adjointBlocks(cell);
   const ops = operandNames(cell);
   const terms: GradientTerm[] = isTorchCell(cell) ? torchGradientTerms(cell, blocks, H, D) : [];
   for (const block of isTorchCell(cell) ? [] : GATE_BLOCKS[cell]) {
@@ -55,8 +59,9 @@ export function gradientTerms(layout: ParamLayout, options: { readout?: boolean 
   }
   if (layernorm) {
     const prefix = LAYERNORM_PREFIX[cell];
-    for (const [part, block] of [['weight', 'ln_w'], ['bias', 'ln_b']] as const) {
-      terms.push({ tensor: `${prefix}.${part}`, a: { source: 'deltas', offset: blocks.indexOf(block) * H }, v: { source: 'ones', offset: 0 }, R: H, C: 1 });
+    // Each sequence's totals over its steps, in planes 0 (weight) and 2 (bias): the sum over the B sequences is left.
+    for (const [part, plane] of [['weight', 0], ['bias', 2]] as const) {
+      terms.push({ tensor: `${prefix}.${part}`, a: { source: 'lnsums', offset: plane }, v: { source: 'ones', offset: 0 }, R: H, C: 1 });
     }
   }
   if (options.readout === false) return terms;
@@ -132,25 +137,32 @@ export class GradientPartials {
 
   /**
    * Adds the partials of one segment: steps [segStart, segStart + segLen) of `batch` sequences of length T, whose
-   * adjoints and operands are stored [B, slots, ·] (slots ≥ segLen).
+   * adjoints and operands are stored [B, slots, ·] (slots ≥ segLen). The LayerNorm terms, whose sums over the steps
+   * the backward left in `deltas` (LN_PLANES), are added once, with the segment from step 0 (the walk's last).
    */
   record(step: Step, b: SegmentBuffers, segment: number, batch: number, T: number, segStart: number, segLen: number, slots: number): void {
-    const { cell, layernorm, hiddenSize: H, inputSize: D } = this.layout.config;
-    const rows = batch * segLen;
-    const chunk = Math.ceil(rows / this.chunksPerSegment);
+    const { cell, hiddenSize: H, inputSize: D } = this.layout.config;
+    const blocks = adjointBlocks(cell).length;
     const perSeq = (width: number, offset: number) => ({ rowsPer: segLen, rowStride: T, rowBase: segStart, width, offset });
     const maps = {
-      deltas: (o: number) => ({ rowsPer: segLen, rowStride: slots, rowBase: 0, width: adjointBlocks(cell, layernorm).length * H, offset: o }),
+      deltas: (o: number) => ({ rowsPer: segLen, rowStride: slots, rowBase: 0, width: blocks * H, offset: o }),
+      lnsums: (plane: number) => ({ rowsPer: batch, rowStride: batch, rowBase: 0, width: H, offset: (batch * slots * blocks + plane * batch) * H }),
       ops: (o: number) => ({ rowsPer: segLen, rowStride: slots, rowBase: 0, width: operandNames(cell).length * H, offset: o }),
       x: (o: number) => perSeq(D, o),
       dy: (o: number) => perSeq(readoutOutputs(this.layout.config), o),
       ones: (o: number) => perSeq(1, o),
     };
     this.terms.forEach((term, i) => {
+      const sums = term.a.source === 'lnsums';
+      if (sums && segStart > 0) return;
+      // The LayerNorm terms take every column, whatever the segments: stored and checkpointed give the same bits.
+      const rows = sums ? batch : batch * segLen;
+      const chunks = sums ? this.columns : this.chunksPerSegment;
+      const chunk = Math.ceil(rows / chunks);
       const am = maps[term.a.source](term.a.offset);
       const vm = maps[term.v.source](term.v.offset);
       const params = {
-        rows, R: term.R, C: term.C, chunk, chunks: this.chunksPerSegment, chunk0: segment * this.chunksPerSegment, columns: this.columns, one: 1,
+        rows, R: term.R, C: term.C, chunk, chunks, chunk0: sums ? 0 : segment * this.chunksPerSegment, columns: this.columns, one: 1,
         aRowsPer: am.rowsPer, aRowStride: am.rowStride, aRowBase: am.rowBase, aWidth: am.width, aOffset: am.offset,
         vRowsPer: vm.rowsPer, vRowStride: vm.rowStride, vRowBase: vm.rowBase, vWidth: vm.width, vOffset: vm.offset,
       };
@@ -159,7 +171,7 @@ export class GradientPartials {
       const program = !ones && gradKernel(step.softwareAdapter) === 'staged'
         ? gradStagedProgram()
         : gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(), gradBlock(step.softwareAdapter), gradLanes(step.softwareAdapter), deviceSubgroupSize(step.device), columnsRows(term.R));
-      step.run(program, { A: b[term.a.source], V, partials: this.buffers[i]! }, params);
+      step.run(program, { A: term.a.source === 'lnsums' ? b.deltas : b[term.a.source], V, partials: this.buffers[i]! }, params);
     });
   }
 

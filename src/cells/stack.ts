@@ -47,7 +47,7 @@ export function recordInputAdjoint(step: Step, call: InputAdjointCall): void {
   const [from, to] = call.range;
   step.run(inputAdjointProgram, { P: call.params, deltas: call.deltas, dx: call.dx }, {
     batch: call.batch, T: call.steps, t0: from, steps: to - from, storeFrom: call.storeFrom, slots: call.slots, D, width, H,
-    blocks: adjointBlocks(cell, false).length, gates: TORCH_GATES[cell].length, weightIh: getTensorSpec(layout, 'weight_ih_l0').offset,
+    blocks: adjointBlocks(cell).length, gates: TORCH_GATES[cell].length, weightIh: getTensorSpec(layout, 'weight_ih_l0').offset,
   });
 }
 
@@ -72,7 +72,7 @@ export interface LayerErrorsCall {
 
 /** Floats of LayerErrorsCall's workspace per sequence (deltas, ops) and per batch row (adj). */
 export function layerErrorsWorkspace(cell: TorchCellKind, steps: number, hidden: number): { deltas: number; ops: number; adj: number } {
-  return { deltas: steps * adjointBlocks(cell, false).length * hidden, ops: steps * operandNames(cell).length * hidden, adj: 2 * stateWidth(cell) * hidden };
+  return { deltas: steps * adjointBlocks(cell).length * hidden, ops: steps * operandNames(cell).length * hidden, adj: 2 * stateWidth(cell) * hidden };
 }
 
 /**
