@@ -7,7 +7,7 @@
 // gives what the forward computed, bit for bit.
 //
 // A value is named by its place among the step's helper calls (pre_sum, row_h, row_a, row_x, row_x0, unit_sum, and
-// layer_norm and layer_norm_and, which keep two: n̂ and 1/σ), in the order of the cell's forward-step WGSL: the forward and the
+// layer_norm and layer_norm_and(2), which keep two: n̂ and 1/σ), in the order of the cell's forward-step WGSL: the forward and the
 // backward generate that WGSL from the same snippet, so the i-th call of one is the i-th of the other.
 //
 // The values live in a buffer of their own, `kept`: step-major, [steps][B][ND][H] floats, each step's block padded
@@ -26,14 +26,15 @@ import { components, perComponent, tileIndices, vec, type Tile } from './tile.ts
  * the outermost calls only). On lavapipe each value a thread keeps or reads back costs a store or load per lane; lstm
  * keeps four values per unit and step instead of eight.
  */
-const KEPT = ['pre_sum', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm', 'layer_norm_and'] as const;
+const KEPT = ['pre_sum', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm', 'layer_norm_and', 'layer_norm_and2'] as const;
 
 /**
- * Words a call keeps per unit: LnOut's two, one for the others. layer_norm_and keeps its LnOut alone: its other sum
- * (shared's gate) is read only inside a pre_sum, which is kept whole, so a replayed step never reads it.
+ * Words a call keeps per unit: LnOut's two, one for the others. layer_norm_and(2) keeps its LnOut alone: its other
+ * sums (shared's gate, read only inside a pre_sum, which is kept whole; the forward kernel's readout) are never read
+ * by a replayed step.
  */
 const words = (name: string) => (name.startsWith('layer_norm') ? 2 : 1);
-const KEEP: Record<string, string> = { layer_norm: 'keep_ln', layer_norm_and: 'keep_ln_and' };
+const KEEP: Record<string, string> = { layer_norm: 'keep_ln', layer_norm_and: 'keep_ln_and', layer_norm_and2: 'keep_ln_and' };
 
 /** Values kept per unit of a forward step's WGSL (ND). */
 export function dotCount(step: string): number {
@@ -65,7 +66,7 @@ export function keepDots(step: string): string {
  */
 export function replayDots(step: string): string {
   const ln = (i: number) => `LnOut(replay_dot(${i}u), replay_dot(${i + 1}u))`;
-  const replayed = rewrite(step, (i, _call, name) => (name === 'layer_norm' ? ln(i) : name === 'layer_norm_and' ? `LnAnd(${ln(i)}, V(0.0))` : `replay_dot(${i}u)`));
+  const replayed = rewrite(step, (i, _call, name) => (name === 'layer_norm' ? ln(i) : name.startsWith('layer_norm_and') ? `LnAnd(${ln(i)}, V(0.0), V(0.0))` : `replay_dot(${i}u)`));
   return replayed.replace(/^[ \t]*put_a\([^;]*\);\n[ \t]*workgroupBarrier\(\);\n/gm, '');
 }
 

@@ -12,6 +12,17 @@ export interface StepContext {
   o: (tensor: string) => string;
   /** Adjoint blocks the backward step may keep in workgroup memory at once (shaders/cells/tile.ts). */
   resident?: number;
+  /**
+   * A sum over units the kernel adds to the step's LayerNorm mean (candidateNorm), as an independent value summed
+   * beside it: the forward kernel's readout of the step before (shaders/recurrence/forward.ts). Absent elsewhere.
+   */
+  readout?: ExtraSum;
+}
+
+/** An extra sum over units: `let name = unit_sum(value)`, summed beside another sum of the step. */
+export interface ExtraSum {
+  name: string;
+  value: string;
 }
 
 /**
@@ -25,13 +36,16 @@ export function pairPre(c: StepContext, w: string, u: string, row: 'row_h' | 'ro
 
 /**
  * With LayerNorm, `a_g` replaced by LN(a_g) (affine) and its `ln` kept; nothing without. With `sum` (LayerNorm on),
- * also `sum.name` = unit_sum(sum.value), an independent sum over units (shared's gate) summed beside the mean.
+ * also `sum.name` = unit_sum(sum.value), an independent sum over units (shared's gate) summed beside the mean, and
+ * so is the context's readout.
  */
-export function candidateNorm(c: StepContext, sum?: { name: string; value: string }): string {
+export function candidateNorm(c: StepContext, sum?: ExtraSum): string {
   if (!c.layernorm) return '';
-  return `${sum ? `  let lna = layer_norm_and(a_g, live, ${sum.value});
+  const extra = [sum, c.readout].filter((e): e is ExtraSum => e !== undefined);
+  const fields = ['sum', 'sum2'];
+  return `${extra.length > 0 ? `  let lna = layer_norm_and${extra.length > 1 ? '2' : ''}(a_g, live, ${extra.map((e) => e.value).join(', ')});
   let ln = lna.ln;
-  let ${sum.name} = lna.sum;` : '  let ln = layer_norm(a_g, live);'}
+${extra.map((e, i) => `  let ${e.name} = lna.${fields[i]};`).join('\n')}` : '  let ln = layer_norm(a_g, live);'}
   a_g = select(V(0.0), ln.n * pu(${c.o(`${c.lnPrefix}.weight`)}) + pu(${c.o(`${c.lnPrefix}.bias`)}), live);`;
 }
 
@@ -41,7 +55,7 @@ export function candidateNorm(c: StepContext, sum?: { name: string; value: strin
  * `sum`, also `sum.name` = unit_sum(sum.value), an independent sum over units the step needs (shared's gate):
  * with LayerNorm it is summed beside LayerNorm's two means, in one unit_sums3, the same sum with fewer barriers.
  */
-export function candidateBackward(c: StepContext, dg: string, sum?: { name: string; value: string }): string {
+export function candidateBackward(c: StepContext, dg: string, sum?: ExtraSum): string {
   if (!c.layernorm) return `  let dg_hat = ${dg} * g_slope;
   let da_g = select(V(0.0), dg_hat, live);
   let dln_w = V(0.0);

@@ -598,26 +598,32 @@ struct LnOut { n: V, inv_std: V }
 // LayerNorm over the H units of each sequence (eps 1e-5, affine applied by the caller; SPEC §2): the normalised
 // value n̂ and 1/σ, which backward and tangent reuse. Idle components must pass live = false.
 fn layer_norm(a: V, live: M) -> LnOut {
+  return layer_norm_from(a, live, unit_sum(select(V(0.0), a, live)));
+}
+
+struct LnAnd { ln: LnOut, sum: V, sum2: V }
+
+// layer_norm, and the sums over units of \`extra\` (and \`extra2\`: shared's gate, the forward kernel's readout),
+// summed beside the mean in one unit_sums2 (unit_sums3): the same sums as layer_norm's and unit_sum's, with one sum's
+// barriers fewer (two).
+fn layer_norm_and(a: V, live: M, extra: V) -> LnAnd {
+  let sums = unit_sums2(select(V(0.0), a, live), extra);
+  return LnAnd(layer_norm_from(a, live, sums[0]), sums[1], V(0.0));
+}
+
+fn layer_norm_and2(a: V, live: M, extra: V, extra2: V) -> LnAnd {
+  let sums = unit_sums3(select(V(0.0), a, live), extra, extra2);
+  return LnAnd(layer_norm_from(a, live, sums[0]), sums[1], sums[2]);
+}
+
+// layer_norm given the sum of a over units.
+fn layer_norm_from(a: V, live: M, total: V) -> LnOut {
   let inv_h = 1.0 / f32(params.H);
-  let mean = unit_sum(select(V(0.0), a, live)) * inv_h;
+  let mean = total * inv_h;
   let dev = a - mean;
   let variance = unit_sum(select(V(0.0), dev * dev, live)) * inv_h;
   let inv_std = inverseSqrt(variance + 1e-5);
   return LnOut(dev * inv_std, inv_std);
-}
-
-struct LnAnd { ln: LnOut, sum: V }
-
-// layer_norm, and the sum over units of \`extra\` (shared's gate), summed beside the mean in one unit_sums2: the
-// same sums as layer_norm's and unit_sum's, with one sum's barriers fewer.
-fn layer_norm_and(a: V, live: M, extra: V) -> LnAnd {
-  let inv_h = 1.0 / f32(params.H);
-  let sums = unit_sums2(select(V(0.0), a, live), extra);
-  let mean = sums[0] * inv_h;
-  let dev = a - mean;
-  let variance = unit_sum(select(V(0.0), dev * dev, live)) * inv_h;
-  let inv_std = inverseSqrt(variance + 1e-5);
-  return LnAnd(LnOut(dev * inv_std, inv_std), sums[1]);
 }
 
 fn sigmoid(a: V) -> V {

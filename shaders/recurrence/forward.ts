@@ -132,11 +132,19 @@ function forwardShader(v: ForwardVariant, head: ShaderHead): string {
   const storedSlot = (seq: string) => `slot * params.batch + ${seq}`;
   const outputs = v.outputs ?? 1;
   const scalar = outputs === 1;
-  const forwardStep = FORWARD_STEPS[v.cell](stepContext(v.cell, v.layernorm));
+  // With LayerNorm, the scalar readout of a step is summed beside the next step's LayerNorm mean (candidateNorm), the
+  // same sum with none of its own barriers (LayerNorm's end the step's reads of hbuf); the dispatch's last is summed
+  // after its loop.
+  const deferred = scalar ? FORWARD_STEPS[v.cell]({ ...stepContext(v.cell, v.layernorm), readout: { name: 'y_prev', value: 'y_terms' } }) : '';
+  const defer = deferred.includes('y_prev');
+  const forwardStep = defer ? deferred : FORWARD_STEPS[v.cell](stepContext(v.cell, v.layernorm));
+  const sums = forwardStep.includes('layer_norm_and2(') ? 3 : forwardStep.includes('layer_norm_and(') ? 2 : 1;
+  const yhatAt = (step: string, value: string, indent: string) =>
+    perComponent(tile, ({ k, seq, lead, comp }) => (k === 0 ? `${indent}if (${lead}tq == 0u && ${seq} < params.batch) { yhat[${seq} * params.T + ${step}] = ${comp(value)} + P[params.${offsetField('out.bias')}]; }` : ''));
   return wgsl`
 ${head.declarations}
 ${foldedRow}
-${tilePrelude(tile, { arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' }, sumValues: forwardStep.includes('layer_norm_and(') ? sumCopies(tile, 2, 0) : 1 })}
+${tilePrelude(tile, { arrays: true, rows: { layout: v.rows ?? 'rows', buffer: 'P' }, sumValues: sums > 1 ? sumCopies(tile, sums, 0) : 1 })}
 const W: u32 = ${W}u;
 ${v.keepDots ? keepDotsWgsl(tile, dotCount(forwardStep)) : ''}
 
@@ -147,13 +155,22 @@ ${loadState(tile, 'h0', 'state', stateSlot, 0)}
 ${loadState(tile, 'c_state', 'state', stateSlot, 1)}
 #endif
   workgroupBarrier();
+#if ${defer}
+  var y_terms = V(0.0); // the readout's terms of the step before (none before the first)
+#endif
 
   for (var k = 0u; k < params.steps; k++) {
     let t = params.t0 + k;
     tt = t;
     let hq = get_h();
 ${v.keepDots ? keepDots(forwardStep) : forwardStep}
-#if ${scalar}
+#if ${defer}
+    // ŷ_{t-1}, summed with this step's LayerNorm mean; then the terms of ŷ_t.
+    if (k > 0u) {
+${yhatAt('t - 1u', 'y_prev', '      ')}
+    }
+    y_terms = select(V(0.0), pu(params.${offsetField('out.weight')}) * h_new, live);
+#elif ${scalar}
     // ŷ_t = out.weight · h_t + out.bias; the sum's barriers also end every read of hbuf for this step.
     let y = unit_sum(select(V(0.0), pu(params.${offsetField('out.weight')}) * h_new, live));
 #else
@@ -174,11 +191,15 @@ ${perComponent(tile, ({ unit, seq, lead, comp }) => `    if (${lead}${seq} < par
       for (var n = 0u; n < ${INTERMEDIATE_COUNT[v.cell]}u; n++) { inter[n * plane + (${seq} * params.T + t) * params.H + ${unit}] = ${comp('terms[n]')}; }
     }`)}
 #endif
-#if ${scalar}
-${perComponent(tile, ({ k, seq, lead, comp }) => (k === 0 ? `    if (${lead}tq == 0u && ${seq} < params.batch) { yhat[${seq} * params.T + t] = ${comp('y')} + P[params.${offsetField('out.bias')}]; }` : ''))}
+#if ${scalar && !defer}
+${yhatAt('t', 'y', '    ')}
 #endif
     workgroupBarrier();
   }
+#if ${defer}
+  let y_last = unit_sum(y_terms); // ŷ of the dispatch's last step
+${yhatAt('params.t0 + params.steps - 1u', 'y_last', '  ')}
+#endif
 
   let hq_end = get_h();
 ${storeState(tile, 'hq_end', 'state', stateSlot, 0)}
