@@ -2,6 +2,8 @@
 // unitSumTop): which calls one loop may compute together, and what of workgroup memory the sum takes. That the
 // fused and two-barrier forms give the same bits as the plain ones is checked on the GPU by the tile tests (every
 // held tile against the streamed default tile, test/cells/tiles.test.ts) and the float64 tests of every kernel.
+// Also where the forward sums its readout (beside the next step's LayerNorm mean; its numbers: the forward tests, and
+// checkpointed against stored, whose dispatches end at other steps, test/cells/backward.test.ts).
 import { describe, expect, it } from 'vitest';
 import { fuseCalls, helperCalls, statementStart } from '../../shaders/cells/held-weights.ts';
 import { forwardProgram } from '../../shaders/recurrence/forward.ts';
@@ -94,6 +96,25 @@ describe("unit_sum's last level", () => {
     }
     // H = 1024 fills 16 KiB with hbuf, abuf, red and one adjoint block: unit_sum keeps its last level in red.
     expect(unitSumTop(makeTile(1024, 1)!)).toBe(0);
+  });
+});
+
+describe("the forward's readout", () => {
+  it.each<[CellKind, string]>([
+    ['const', 'layer_norm_and(a_g, live, y_terms)'],
+    ['gru', 'layer_norm_and(a_g, live, y_terms)'],
+    ['shared', 'layer_norm_and2(a_g, live, select(V(0.0), pu(params.o_Us_weight) * hq, live), y_terms)'],
+  ])("%s with LayerNorm: ŷ of a step is summed beside the next step's mean, the last after the loop", (cell, call) => {
+    const tile: Tile = { ...parseTile('r4k1hp64wg64-u1', 64), held: true, dims: { H: 64, D: 16 }, unroll: 1, partials: 1 };
+    const main = (layernorm: boolean) => {
+      const wgsl = forwardProgram({ cell, layernorm, tile, intermediates: false, keepDots: true, rows: 'columns' }).source();
+      return wgsl.slice(wgsl.indexOf('fn main('));
+    };
+    expect(main(true)).toContain(call);
+    // One unit_sum in the kernel's own code: the dispatch's last ŷ, after the loop; without LayerNorm, ŷ's in the loop.
+    expect(main(true).match(/\bunit_sum\(/g)).toHaveLength(1);
+    expect(main(true)).toMatch(/}\n\s*let y_last = unit_sum\(y_terms\);/);
+    expect(main(false)).toMatch(/let y = unit_sum\(/);
   });
 });
 
