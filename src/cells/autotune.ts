@@ -36,7 +36,7 @@ export interface TileChoice {
 
 const TUNE_STEPS = 8;
 const TUNE_STEPS_TIMED = 64;
-const REPEATS = 2;
+const REPEATS = 3;
 
 /**
  * The generation of the training kernels whose timings the cache holds, bumped when a change to them can change
@@ -128,14 +128,15 @@ export async function cachedChoices(cache: TileCache, adapter: string): Promise<
 }
 
 /**
- * Milliseconds of one training step of `tile` (after a warm-up that compiles its pipelines): the kernels' own time
- * from timestamp queries where the device has them (a GPU's few-ms step is otherwise lost in the host's noise), else
- * wall-clock time.
+ * Milliseconds of one training step of each of `tiles` (after a warm-up round that compiles their pipelines): the
+ * kernels' own time from timestamp queries where the device has them (a GPU's few-ms step is otherwise lost in the
+ * host's noise), else wall-clock time; the least of REPEATS rounds. Each round times every tile once, in an order
+ * that rotates from round to round, so that a stretch of load on a shared machine falls on all of them rather than
+ * on one tile's steps (timed one tile after another, lavapipe once chose a tile 17% slower for linear).
  */
-async function timeTile(ctx: GpuContext, request: TuneRequest, tile: Tile): Promise<number> {
+async function timeTiles(ctx: GpuContext, request: TuneRequest, tiles: Tile[]): Promise<number[]> {
   const { cell, layernorm, hidden: H, input: D, batch: B } = request;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
-  chooseTile(ctx.device, cell, layernorm, H, tile);
   // On a GPU the kernel time of 8 steps is mostly the fixed per-step work; with timestamps (no host noise) 64 steps
   // weigh the recurrence as training does. A CPU adapter's 8 steps already do (and 64 would cost seconds per tile).
   const T = ctx.profiler?.source === 'timestamp-query' && !ctx.softwareAdapter ? TUNE_STEPS_TIMED : TUNE_STEPS;
@@ -148,15 +149,19 @@ async function timeTile(ctx: GpuContext, request: TuneRequest, tile: Tile): Prom
     loss: ctx.storage('autotune/loss', 4),
   };
   try {
-    let best = Infinity;
-    for (let i = 0; i <= REPEATS; i++) {
-      const step = ctx.step('autotune');
-      recordBatchGradient(step, { layout, ...buffers, batch: B, steps: T });
-      ctx.profiler?.reset();
-      const start = performance.now();
-      await step.submit();
-      const ms = ctx.profiler ? ctx.profiler.report().totalMs : performance.now() - start;
-      if (i > 0) best = Math.min(best, ms); // run 0 compiles the pipelines
+    const best = tiles.map(() => Infinity);
+    for (let round = 0; round <= REPEATS; round++) {
+      for (let j = 0; j < tiles.length; j++) {
+        const i = (j + round) % tiles.length;
+        chooseTile(ctx.device, cell, layernorm, H, tiles[i]!);
+        const step = ctx.step('autotune');
+        recordBatchGradient(step, { layout, ...buffers, batch: B, steps: T });
+        ctx.profiler?.reset();
+        const start = performance.now();
+        await step.submit();
+        const ms = ctx.profiler ? ctx.profiler.report().totalMs : performance.now() - start;
+        if (round > 0) best[i] = Math.min(best[i]!, ms); // round 0 compiles the pipelines
+      }
     }
     return best;
   } finally {
@@ -190,10 +195,12 @@ export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: T
   const timings: Record<string, number> = {};
   let best: Tile | undefined;
   const device = { partials, maxThreads: ctx.device.limits.maxComputeInvocationsPerWorkgroup };
-  for (const tile of shortlist(request.hidden, tuning.softwareAdapter, request, device)) {
-    timings[tileKey(tile)] = await timeTile(tuning, request, tile);
-    if (!best || timings[tileKey(tile)]! < timings[tileKey(best)]!) best = tile;
-  }
+  const tiles = shortlist(request.hidden, tuning.softwareAdapter, request, device);
+  const ms = await timeTiles(tuning, request, tiles);
+  tiles.forEach((tile, i) => {
+    timings[tileKey(tile)] = ms[i]!;
+    if (!best || ms[i]! < timings[tileKey(best)]!) best = tile;
+  });
   tuning.destroy();
   chooseTile(ctx.device, request.cell, request.layernorm, request.hidden, best!);
   const fresh = await readCache(cache); // another process may have added choices meanwhile
