@@ -28,9 +28,16 @@ const FINAL = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', '
 
 let cluster: Cluster;
 
+/**
+ * Milliseconds a command may take. The local sweep runs first and compiles every kernel: with lavapipe's shader cache
+ * empty that alone took 119 s on an idle 2-core machine (82 s before the kernels of 11-27's fifth session), more
+ * beside another test file; the jobs after it find the kernels cached.
+ */
+const COMMAND_MS = 300_000;
+
 function lwin(args: readonly string[]): Promise<string> {
   return new Promise((done, fail) => {
-    execFile(process.execPath, [join(REPO, 'bin', 'lwin.js'), ...args], { cwd: REPO, env: cluster.env, timeout: 120_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, [join(REPO, 'bin', 'lwin.js'), ...args], { cwd: REPO, env: cluster.env, timeout: COMMAND_MS }, (error, stdout, stderr) =>
       error ? fail(new Error(`lwin ${args.join(' ')} failed: ${stderr}`)) : done(stdout));
   });
 }
@@ -71,7 +78,7 @@ describe.skipIf(unavailable !== undefined)('lwin sweep --slurm --submit on a sin
     cluster = await startCluster();
     local = join(cluster.root, 'local');
     await lwin(['sweep', ...TINY, '--out', local]);
-  }, 180_000);
+  }, COMMAND_MS + 60_000);
   afterAll(async () => {
     await cluster?.stop();
   }, 60_000);
