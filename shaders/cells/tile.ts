@@ -13,7 +13,7 @@
 //   row_x(off)     Σ_d W[unit, d] x_t[seq, d]      (W at off, [H, D])    row_x0(off)  row 0 of W for every unit
 //   col_d(off, b)  Σ_i U[i, unit] dbuf[b][i, seq]  (Uᵀ times a block of adjoints; backward only)
 //   unit_sum(v)    Σ over the H units of each component's sequence (uniform control flow only: it has barriers);
-//                  unit_sums2(a, b), unit_sums3(a, b, c) several independent sums at once (shaders/cells/unit-sum.ts)
+//                  unit_sums2(a, b), unit_sums3(a, b, c) several independent sums at once (unitSumsWgsl)
 //   put_h / put_a / put_d, get_h    this thread's components to and from the workgroup vectors
 //
 // Sums of the dot products (row_h, row_a, row_x, col_d): with `partials` P > 1 each is P partial sums, term j going
@@ -43,7 +43,6 @@
 import type { DispatchLimits, Workgroups } from '../../src/gpu/program.ts';
 import { foldRows } from '../../src/gpu/grid.ts';
 import { dotLoop, sumTree, type DotSums } from './dot-loop.ts';
-import { unitSumsWgsl } from './unit-sum.ts';
 
 export interface Tile {
   /** Sequences per thread group (register blocking over sequences). */
@@ -180,6 +179,18 @@ export function tileArrayFloats(tile: Tile): number {
 /** Adjoint blocks the backward kernel keeps in dbuf at once (at most 4, the most any cell has); 0 if none fit. */
 export function residentBlocks(tile: Tile): number {
   return Math.min(4, Math.floor((WORKGROUP_FLOATS - tileArrayFloats(tile)) / (tileSequences(tile) * tileUnits(tile))));
+}
+
+/**
+ * Copies of unit_sum's scratch (red and rtop) a kernel can take to sum `wanted` values side by side (unitSumsWgsl),
+ * beside its other workgroup arrays of `otherFloats` floats (adjoint blocks, the tangent's vbuf): `wanted` if they
+ * fit in WebGPU's default 16 KiB with unit_sum's rtop (unitSumTop), else 1 (the values are then summed one after
+ * another, with the same bits).
+ */
+export function sumCopies(tile: Tile, wanted: number, otherFloats: number): number {
+  const top = unitSumTop(tile);
+  const copy = tileSequences(tile) * tileUnits(tile) + top;
+  return top > 0 && tileArrayFloats(tile) + otherFloats + (wanted - 1) * copy <= WORKGROUP_FLOATS ? wanted : 1;
 }
 
 export function tileKey(tile: Tile): string {
@@ -330,7 +341,7 @@ export function groupComponent(tile: Tile, vector: string, r: number): string {
 }
 
 /** The groupVector of V `v`'s components on unit block k (v itself when the tile has one unit block). */
-export function groupValue(tile: Tile, v: string, k: number): string {
+function groupValue(tile: Tile, v: string, k: number): string {
   if (tile.K === 1) return v;
   const parts = components(tile).filter((c) => c.k === k).map((c) => component(tile, v, c.c));
   return tile.R === 1 ? parts[0]! : `${groupVector(tile)}(${parts.join(', ')})`;
@@ -348,7 +359,7 @@ export function dbufLoad(j: string): string {
 }
 
 /** `statements` run by lane 0 of a split tile's units only (all of them otherwise). */
-export function leadOnly(tile: Tile, statements: string): string {
+function leadOnly(tile: Tile, statements: string): string {
   return tileSplit(tile) > 1 ? `if (tlane == 0u) {\n  ${statements}\n  }` : statements;
 }
 
@@ -370,6 +381,79 @@ fn lane_sum(v: V) -> V {
   ${comps.map((c) => `let i${c.c} = base + ${place(c)};`).join(' ')}
   return ${vec(comps.map((c) => sumTree(Array.from({ length: lanes }, (_, l) => `tpart[i${c.c} + ${l}u * TSLOTS * THT]`))))};
 }`;
+}
+
+/**
+ * WGSL of unit_sum(v) and of unit_sums2(v0, v1) and unit_sums3(v0, v1, v2): sums over the H units of each component's
+ * sequence, of one value or of two or three independent ones (LayerNorm's backward and tangent: mean(dn) and
+ * mean(dn ⊙ n̂)). Every value is summed by the same radix-8 tree over the THT padded units, which depends on H alone,
+ * not on the tile, so every tile and every form gives the same sums bit for bit. With `rtop` (unitSumTop) the tree's
+ * last level is summed by every thread from rtop, one of two sets taken by turns, instead of by one thread into red
+ * and read back after two more barriers: the same additions in the same order, with one barrier per level before it
+ * (THT = 64: 2 barriers, not 4). red and rtop are grouped (GROUPED): each step of the tree adds a group's TR
+ * sequences as one vector. With `copies` n > 1 (red and rtop hold n copies), unit_sums<n> runs the n trees side by
+ * side, one barrier per level for all of them; with fewer copies than values, or no rtop, it sums them one after
+ * another.
+ * Uniform control flow only (barriers).
+ */
+function unitSumsWgsl(tile: Tile, copies: number): string {
+  const { comps, ks } = tileIndices(tile);
+  const tree = sumLevels(tileUnits(tile));
+  const top = unitSumTop(tile);
+  const [topFan] = tree.length > 0 ? tree[tree.length - 1]! : [1];
+  // Copy c of red starts c·THT units in; copy c of a set of rtop c·topFan entries in.
+  const redAt = (c: number, unit: string) => groupLoad('red', c === 0 ? unit : `${c}u * THT + ${unit}`);
+  const topAt = (c: number, u: string) => `rtop[top + (${c === 0 ? '' : `${c * topFan}u + `}${u}) * TGROUPS + tslot0 / TR]`;
+  const S = tile.subgroup ?? 0;
+  const asV = (total: string) => (tile.K === 1 ? total : vec(comps.map((c) => groupComponent(tile, total, c.r))));
+  const body = (values: string[]) => {
+    const n = values.length;
+    const each = (f: (c: number) => string, sep = '\n  ') => values.map((_v, c) => f(c)).join(sep);
+    // Units' values go to rtop directly when no level comes before the last.
+    const writeTo = (c: number, unit: string) => (top > 0 && tree.length <= 1 ? topAt(c, unit) : redAt(c, unit));
+    const writes = leadOnly(tile, each((c) => ks.map((k) => `${writeTo(c, `tq + ${k}u * THP`)} = ${groupValue(tile, values[c]!, k)};`).join('\n  ')));
+    const level = ([fan, rest]: [number, number], into: (c: number) => string) => `${leadOnly(tile, `for (var u = tq; u < ${rest}u; u += THP) {
+    ${each((c) => `${into(c)} = ${Array.from({ length: fan }, (_, i) => redAt(c, `u + ${i * rest}u`)).join(' + ')};`, '\n    ')}
+  }`)}
+  workgroupBarrier();`;
+    // The last level's values: each thread loads them all, or (Tile.subgroup) lane i loads value i and the others
+    // take it by broadcast (on lavapipe a load costs each lane its own, a broadcast a register shuffle). Same order.
+    const name = (c: number, base: string) => (n === 1 ? base : `${base}${c}`);
+    const topSum = (c: number) =>
+      S >= topFan && topFan > 1
+        ? `let ${name(c, 'top_mine')} = ${topAt(c, `min(tsl, ${topFan - 1}u)`)};
+  let ${name(c, 'total')} = ${Array.from({ length: topFan }, (_, i) => `subgroupBroadcast(${name(c, 'top_mine')}, ${i}u)`).join(' + ')};`
+        : `let ${name(c, 'total')} = ${Array.from({ length: topFan }, (_, i) => topAt(c, `${i}u`)).join(' + ')};`;
+    const result = n === 1 ? asV('total') : `array<V, ${n}>(${each((c) => asV(`total${c}`), ', ')})`;
+    return top > 0
+      ? `let top = rpar * TGROUPS * ${copies * topFan}u;
+  rpar = 1u - rpar;
+  ${writes}
+  workgroupBarrier();
+  ${tree.slice(0, -1).map((l, i) => level(l, (c) => (i === tree.length - 2 ? topAt(c, 'u') : redAt(c, 'u')))).join('\n  ')}
+  ${each(topSum)}
+  return ${result};`
+      : `${writes}
+  workgroupBarrier();
+  ${tree.map((l) => level(l, (c) => redAt(c, 'u'))).join('\n  ')}
+  let total = ${redAt(0, '0u')};
+  workgroupBarrier();
+  return ${result};`;
+  };
+  // Without rtop (no room) several values are summed one after another: sumCopies gives such tiles one copy.
+  const several = (n: number) => {
+    const args = Array.from({ length: n }, (_, c) => `v${c}`);
+    return `fn unit_sums${n}(${args.map((a) => `${a}: V`).join(', ')}) -> array<V, ${n}> {
+  ${copies >= n && top > 0 ? body(args) : `return array<V, ${n}>(${args.map((a) => `unit_sum(${a})`).join(', ')});`}
+}`;
+  };
+  return `fn unit_sum(v: V) -> V {
+  ${body(['v'])}
+}
+
+${several(2)}
+
+${several(3)}`;
 }
 
 /**

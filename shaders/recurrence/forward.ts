@@ -14,8 +14,7 @@ import { TORCH_FORWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { KEPT_FIELD, dotCount, keepDots, keepDotsWgsl } from '../cells/replay.ts';
 import { HELD_WEIGHTS, tileShader } from '../cells/held-weights.ts';
-import { sumCopies } from '../cells/unit-sum.ts';
-import { perComponent, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
+import { perComponent, sumCopies, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
 export interface ForwardVariant {
