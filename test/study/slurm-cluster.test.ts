@@ -29,9 +29,10 @@ const FINAL = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', '
 let cluster: Cluster;
 
 /**
- * Milliseconds a command may take. The local sweep runs first and compiles every kernel: with lavapipe's shader cache
- * empty that alone took 119 s on an idle 2-core machine (82 s before the kernels of 11-27's fifth session), more
- * beside another test file; the jobs after it find the kernels cached.
+ * Milliseconds a command may take. The local sweep runs first, times the tiles and compiles every kernel: with
+ * lavapipe's shader cache and the tile cache empty that took 113–127 s on a 2-core machine (82–98 s at 16991c8; with
+ * the tile forced, 68 s against 75, so the autotune, not the kernels' compilation, took the extra time), more beside
+ * another test file; the jobs after it find the kernels cached.
  */
 const COMMAND_MS = 300_000;
 
