@@ -1,5 +1,5 @@
 // Weight-gradient partials staged through workgroup memory, the GPUs' form of shaders/grad.ts: the same sums
-// G[r, c] = Σ_n A[row_a(n), r] · V[row_v(n), c] over a chunk's rows, with the same uniforms and partials.
+// G[r, c] = Σ_n A[rowA(n), r] · V[rowV(n), c] over a chunk's rows, with the same uniforms and partials.
 //
 // shaders/grad.ts reads every operand straight from storage: per row a thread loads its four A values and four V
 // values and works out the row's addresses (two row maps, a dozen integer operations) for 16 multiply-adds. On an
@@ -45,11 +45,10 @@ export function gradStagedProgram(): Program<typeof GradParams> {
 }
 
 function stagedShader(head: ShaderHead): string {
-  // Each thread loads column e of both tiles at rows kq + 4m (m < 4) and keeps, per loaded row, the row's place in
-  // the sequence (p) and its buffer row (r) for A and for V, advanced 16 rows per tile.
+  // Each thread loads column e of both tiles at rows kq + 4m (m < 4) and keeps, per loaded row, the row's step in
+  // its sequence (p) and the sequence's first buffer row (b) for A and for V, advanced 16 rows per tile.
   const advance = (m: number, which: 'a' | 'v') => `    p${which}${m} += ${STAGED_ROWS}u;
-    r${which}${m} += ${STAGED_ROWS}u;
-    while (p${which}${m} >= params.${which}RowsPer) { p${which}${m} -= params.${which}RowsPer; r${which}${m} += params.${which}RowStride - params.${which}RowsPer; }`;
+    while (p${which}${m} >= params.${which}RowsPer) { p${which}${m} -= params.${which}RowsPer; b${which}${m} += params.${which}RowStride; }`;
   return wgsl`
 ${head.declarations}
 ${compensatedSum('params.one')}
@@ -77,9 +76,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let a_col = params.aOffset + min(r0 + e, params.R - 1u);
   let v_col = params.vOffset + min(c0 + e, params.C - 1u);
 ${FOUR.map((m) => `  var pa${m} = (c_lo + kq + ${4 * m}u) % params.aRowsPer;
-  var ra${m} = row_a(c_lo + kq + ${4 * m}u);
+  var ba${m} = ((c_lo + kq + ${4 * m}u) / params.aRowsPer) * params.aRowStride;
   var pv${m} = (c_lo + kq + ${4 * m}u) % params.vRowsPer;
-  var rv${m} = row_v(c_lo + kq + ${4 * m}u);`).join('\n')}
+  var bv${m} = ((c_lo + kq + ${4 * m}u) / params.vRowsPer) * params.vRowStride;`).join('\n')}
   let z = bitcast<u32>(params.one) ^ 0x3f800000u;
   let fz = bitcast<f32>(z);
 ${FOUR.map((i) => `  var hi${i} = vec4f(0.0);
@@ -88,8 +87,8 @@ ${FOUR.map((i) => `  var hi${i} = vec4f(0.0);
 ${FOUR.map((m) => `    {
       let kk = kq + ${4 * m}u;
       let inside = k0 + kk < c_hi;
-      a_tile[kk][e / 4u][e % 4u] = select(0.0, A[select(0u, ra${m} * params.aWidth + a_col, inside)], inside);
-      v_tile[kk][e / 4u][e % 4u] = select(0.0, V[select(0u, rv${m} * params.vWidth + v_col, inside)], inside);
+      a_tile[kk][e / 4u][e % 4u] = select(0.0, A[select(0u, a_row(ba${m}, pa${m}) * params.aWidth + a_col, inside)], inside);
+      v_tile[kk][e / 4u][e % 4u] = select(0.0, V[select(0u, v_row(bv${m}, pv${m}) * params.vWidth + v_col, inside)], inside);
     }
 ${advance(m, 'a')}
 ${advance(m, 'v')}`).join('\n')}

@@ -1,6 +1,7 @@
-// Weight-gradient partials: G[r, c] = Σ_n A[row_a(n), r] · V[row_v(n), c] over the rows n of one chunk, for a
-// tile of G per workgroup. Rows are (sequence, step) pairs; `row_*` maps them into buffers laid out per sequence
-// (x is [B, T, D] while a segment's adjoints are [B, k, ·]). Partials go to [R·C, chunks] so one compensated
+// Weight-gradient partials: G[r, c] = Σ_n A[rowA(n), r] · V[rowV(n), c] over the rows n of one chunk, for a
+// tile of G per workgroup. Rows are (sequence, step) pairs; the row maps (GradParams) place them in buffers laid out
+// per sequence (x is [B, T, D], a segment's adjoints [B, k, ·]) or per step (the states, [slots, B, W, H], with the
+// state before the segment in a slot of its own). Partials go to [R·C, chunks] so one compensated
 // segmented reduction (shaders/reduce.ts) finishes the sum; partials stay (hi, lo) pairs so nothing is rounded
 // away before it. With `ones`, V ≡ 1 (bias and LayerNorm sums).
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
@@ -10,7 +11,7 @@ import { foldRows } from '../src/gpu/grid.ts';
 import { compensatedSum, foldedRow } from './common.ts';
 import { envChoice, envSetting } from '../src/gpu/runtime.ts';
 
-const RowMap = { rowsPer: d.u32, rowStride: d.u32, rowBase: d.u32, width: d.u32, offset: d.u32 };
+const RowMap = { rowsPer: d.u32, rowStride: d.u32, first: d.u32, next: d.u32, stepStride: d.u32, width: d.u32, offset: d.u32 };
 
 export const GradParams = d.struct({
   rows: d.u32, // n ranges over [0, rows)
@@ -21,9 +22,11 @@ export const GradParams = d.struct({
   chunk0: d.u32, // column of the first chunk in the partials (segments of a checkpointed pass append)
   columns: d.u32, // total partial columns
   one: d.f32,
-  // A element (n, r) = A[(rowA(n)) · aWidth + aOffset + r], rowA(n) = (n / aRowsPer) · aRowStride + aRowBase + n % aRowsPer
-  aRowsPer: RowMap.rowsPer, aRowStride: RowMap.rowStride, aRowBase: RowMap.rowBase, aWidth: RowMap.width, aOffset: RowMap.offset,
-  vRowsPer: RowMap.rowsPer, vRowStride: RowMap.rowStride, vRowBase: RowMap.rowBase, vWidth: RowMap.width, vOffset: RowMap.offset,
+  // A element (n, r) = A[rowA(n) · aWidth + aOffset + r]. Row n is step j = n % aRowsPer of sequence b = n / aRowsPer,
+  // and rowA(n) = b · aRowStride + (j = 0 ? aFirst : aNext + (j - 1) · aStepStride): a sequence's first step may lie
+  // apart from the others (the states' slot of a segment's starting state). V's the same with v.
+  aRowsPer: RowMap.rowsPer, aRowStride: RowMap.rowStride, aFirst: RowMap.first, aNext: RowMap.next, aStepStride: RowMap.stepStride, aWidth: RowMap.width, aOffset: RowMap.offset,
+  vRowsPer: RowMap.rowsPer, vRowStride: RowMap.rowStride, vFirst: RowMap.first, vNext: RowMap.next, vStepStride: RowMap.stepStride, vWidth: RowMap.width, vOffset: RowMap.offset,
 });
 
 export const GRAD_TILE = 32; // each workgroup: a 32×32 tile of G, 8×8 threads with 4×4 outputs each
@@ -155,8 +158,9 @@ export const weightGradHelpers = `
 // opaque() of shaders/common.ts for four values, with its run-time zero z hoisted.
 fn opaque4(x: vec4f, z: u32) -> vec4f { return bitcast<vec4f>(bitcast<vec4u>(x) ^ vec4u(z)); }
 
-fn row_a(n: u32) -> u32 { return (n / params.aRowsPer) * params.aRowStride + params.aRowBase + n % params.aRowsPer; }
-fn row_v(n: u32) -> u32 { return (n / params.vRowsPer) * params.vRowStride + params.vRowBase + n % params.vRowsPer; }
+// The row of step j of the sequence whose rows start at row base (GradParams' maps).
+fn a_row(base: u32, j: u32) -> u32 { return base + select(params.aNext + (j - 1u) * params.aStepStride, params.aFirst, j == 0u); }
+fn v_row(base: u32, j: u32) -> u32 { return base + select(params.vNext + (j - 1u) * params.vStepStride, params.vFirst, j == 0u); }
 `;
 
 /**
@@ -195,13 +199,11 @@ function gradShader(ones: boolean, slices: number, unroll: number, block: number
   const PASS = Array.from({ length: unroll }, (_, u) => u);
   // One row's element offsets (ab, vb), then the counters' step to the next row: along the sequence, or on to the
   // next sequence's first row.
-  const rowAddress = (s: string) => `    let ab${s} = ra * params.aWidth + params.aOffset;
-${ones ? '' : `    let vb${s} = rv * params.vWidth + params.vOffset;\n`}    pa++;
-    ra++;
-    if (pa == params.aRowsPer) { pa = 0u; ra += params.aRowStride - params.aRowsPer; }
+  const rowAddress = (s: string) => `    let ab${s} = a_row(ba, pa) * params.aWidth + params.aOffset;
+${ones ? '' : `    let vb${s} = v_row(bv, pv) * params.vWidth + params.vOffset;\n`}    pa++;
+    if (pa == params.aRowsPer) { pa = 0u; ba += params.aRowStride; }
     pv++;
-    rv++;
-    if (pv == params.vRowsPer) { pv = 0u; rv += params.vRowStride - params.vRowsPer; }`;
+    if (pv == params.vRowsPer) { pv = 0u; bv += params.vRowStride; }`;
   // The thread's outputs: pairs (hi_i, lo_i) of vec4s for i in rowsOf, component j the output at row rowOf(i, j) and
   // column colOf(j); a_i (one row's A, or with ones four rows' as a vec4) times v (four columns' V, or 1).
   const rowsOf = ones ? [0] : columns ? Array.from({ length: tall }, (_, i) => i) : ROWS;
@@ -255,8 +257,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let slice_len = ${blocked && SLICES > 1 ? `(((max(c_hi, c_lo) - c_lo + ${SLICES - 1}u) / ${SLICES}u + ${block - 1}u) / ${block}u) * ${block}u; // whole blocks` : `(max(c_hi, c_lo) - c_lo + ${SLICES - 1}u) / ${SLICES}u;`}
   let n0 = min(c_lo${SLICES > 1 ? ' + lid.z * slice_len' : ''}, c_hi); // one slice: uniform over the workgroup
   let n1 = ${ones ? `select(n0, min(n0 + slice_len, c_hi), r0 + tid < params.R); // no rows of G: no loads` : 'min(n0 + slice_len, c_hi);'}
-  // Compensated accumulation: chunks may hold thousands of rows. Rows are walked with running (row, position)
-  // counters: an integer division per row and map is what a CPU adapter would spend most of its time on. The 4×4
+  // Compensated accumulation: chunks may hold thousands of rows. Rows are walked with running (sequence's first row,
+  // step) counters: an integer division per row and map is what a CPU adapter would spend most of its time on. The 4×4
   // outputs of a thread are four vec4 pairs (hi_i, lo_i), row i of the tile against columns j = 0..3 (with ones, one
   // pair: four rows of the one column), written out in full so no compiler keeps them in an indexed array (local
   // memory on a GPU).
@@ -266,9 +268,9 @@ ${rowsOf.map((i) => `  var hi${i} = vec4f(0.0);
   let fz = bitcast<f32>(z);
 ${rowsOf.map((i) => `  var q${i} = vec4f(fz);`).join('\n')}` : ''}
   var pa = n0 % params.aRowsPer;
-  var ra = row_a(n0);
+  var ba = (n0 / params.aRowsPer) * params.aRowStride;
   var pv = n0 % params.vRowsPer;
-  var rv = row_v(n0);
+  var bv = (n0 / params.vRowsPer) * params.vRowStride;
   var n = n0;
 ${UNROLL > 1 && (!blocked || staticBlocks) ? `  // ${UNROLL} rows per pass: their addresses, then all their loads, then their sums in row order (the same sums
   // as one row at a time, bit for bit, with ${UNROLL} rows' loads in flight on a GPU instead of one).

@@ -1,7 +1,7 @@
 // Backward recurrence (BPTT): steps run in reverse; each recomputes its forward step from the stored state before
 // it (the same WGSL as the forward kernel), then runs the cell's adjoint. It writes, per (sequence, step), the
-// pre-activation adjoints of every gate block and the vectors the recurrent weights multiplied (h_{t-1}, h_t, and
-// gru's r ⊙ h_{t-1}); weight gradients are then batched reductions over them (src/cells/gradients.ts). LayerNorm's
+// pre-activation adjoints of every gate block, and gru's r ⊙ h_{t-1} (operandNames); weight gradients are then
+// batched reductions over them and the stored states, h_{t-1} and h_t (src/cells/gradients.ts). LayerNorm's
 // per-unit terms it sums over the steps itself, per sequence (LN_PLANES).
 // The adjoint of the state at the dispatch's start goes back to `adj` for the next (earlier) dispatch.
 // Each thread computes the tile's R sequences × K units (shaders/cells/tile.ts).
@@ -17,7 +17,7 @@ import { TORCH_BACKWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { backwardTile, tileShader } from '../cells/held-weights.ts';
 import { perComponent, residentBlocks, sumCopies, tileGrid, tileKey, tilePrelude, tileSequences, tileUnits, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
-import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
+import { NO_SLOT, offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 import { KEPT_FIELD, dotCount, replayDots, replayDotsWgsl } from '../cells/replay.ts';
 import { FORWARD_STEPS, loadState, readoutKey, rowsKey, stepContext, storeState, tileEntry } from './forward.ts';
 
@@ -94,9 +94,20 @@ export function deltasFloats(cell: CellKind, layernorm: boolean, batch: number, 
   return batch * (slots * adjointBlocks(cell).length + (layernorm ? LN_PLANES : 0)) * hidden;
 }
 
-/** Vectors kept per (sequence, step) for the weight gradients. */
+/**
+ * Vectors the backward keeps per (sequence, step) for the weight gradients, besides the states they read as stored
+ * (h_{t-1} and h_t): gru's r ⊙ h_{t-1}, which its candidate's U multiplied.
+ */
 export function operandNames(cell: CellKind): string[] {
-  return cell === 'gru' ? ['h_prev', 'h', 'rh'] : ['h_prev', 'h'];
+  return cell === 'gru' ? ['rh'] : [];
+}
+
+/**
+ * Slots of a BPTT segment's states buffer [slots, B, W, H] for k steps: the state after each, then the state before
+ * the first (startSlot k): zero for the segment from step 0, else the checkpoint before it.
+ */
+export function startStateSlots(k: number): number {
+  return k + 1;
 }
 
 const BACKWARD_BINDINGS: readonly BindingDecl[] = [
@@ -104,22 +115,23 @@ const BACKWARD_BINDINGS: readonly BindingDecl[] = [
   { name: 'PT', access: 'read', type: 'f32' }, // the row helpers' weights (src/cells/weights.ts; P itself by rows)
   { name: 'x', access: 'read', type: 'f32' }, // [B, T, D]
   { name: 'dy', access: 'read', type: 'f32' }, // [B, T] ([B, T, K] with K outputs): ∂L/∂ŷ
-  { name: 'states', access: 'read', type: 'f32' }, // [slots, B, W, H]: state after step storeFrom + slot
-  // [2, B, W, H]: the adjoint of the state, carried between dispatches; then the state before storeFrom (read
-  // when startSlot is not NO_SLOT: the host copies it there from its checkpoint).
-  { name: 'adj', access: 'read_write', type: 'f32' },
+  // [slots, B, W, H]: the state after step storeFrom + slot; slot startSlot, unless NO_SLOT (the zero state), holds
+  // the state before step storeFrom (BPTT: a slot after the others, where the host puts the segment's checkpoint)
+  { name: 'states', access: 'read', type: 'f32' },
+  { name: 'adj', access: 'read_write', type: 'f32' }, // [B, W, H]: the adjoint of the state, carried between dispatches
   { name: 'deltas', access: 'read_write', type: 'f32' }, // [B, segment steps, blocks, H]
-  { name: 'ops', access: 'read_write', type: 'f32' }, // [B, segment steps, operands, H]
+  { name: 'ops', access: 'read_write', type: 'f32' }, // [B, segment steps, operands, H]: gru's alone (operandNames)
 ];
 
 /**
  * The backward's storage bindings. Replayed, it reads neither the row helpers' weights nor x (no cell's adjoint
- * calls a row helper), so `kept` takes their place.
+ * calls a row helper), so `kept` takes their place. A cell without operands (operandNames) binds no `ops`.
  */
 export function backwardBindings(v: BackwardVariant): BindingDecl[] {
-  if (!v.replay) return [...BACKWARD_BINDINGS];
+  const bindings = operandNames(v.cell).length > 0 ? BACKWARD_BINDINGS : BACKWARD_BINDINGS.filter((b) => b.name !== 'ops');
+  if (!v.replay) return [...bindings];
   if (ROW_HELPER.test(BACKWARD_STEPS[v.cell](stepContext(v.cell, v.layernorm)))) throw new Error(`backward_${v.cell}: its adjoint calls a row helper, so it cannot replay (no binding is left for kept values)`);
-  return [...BACKWARD_BINDINGS.filter((b) => b.name !== 'PT' && b.name !== 'x'), { name: 'kept', access: 'read', type: 'f32' }];
+  return [...bindings.filter((b) => b.name !== 'PT' && b.name !== 'x'), { name: 'kept', access: 'read', type: 'f32' }];
 }
 
 /** A call of a row helper (shaders/cells/tile.ts): what reads h_{t-1} from hbuf, the weights from PT, or x. */
@@ -165,12 +177,9 @@ function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const copies = sumCopies(tile, sums, dbufBlocks * tileSequences(tile) * tileUnits(tile));
   // Replayed, the forward step reads no h_{t-1} from hbuf (its dot products were the only readers).
   const putH = !v.replay;
-  // The state before step t: stored after step t-1, or the segment's starting state (the zero state without one).
+  // The state before step t (slot before_slot: see the binding `states`).
   const before = (word: number, name: string) => `  var ${name} = V(0.0);
-${perComponent(tile, ({ c, unit, seq }) => `  if (${seq} < params.batch && ${unit} < params.H) {
-    if (t > params.storeFrom) { ${set(name, c)} = states[(((t - 1u - params.storeFrom) * params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }
-    else if (params.startSlot != 0xffffffffu) { ${set(name, c)} = adj[((params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }
-  }`)}`;
+${perComponent(tile, ({ c, unit, seq }) => `  if (before_slot != ${NO_SLOT}u && ${seq} < params.batch && ${unit} < params.H) { ${set(name, c)} = states[((before_slot * params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }`)}`;
   // A block the same on every unit (shared's s, a sum over units) is written on unit 0 alone: its gradients' one-row
   // W and U read that row only (src/cells/gradients.ts), so the others would be stores nothing reads.
   const write = (buffer: string, width: number, index: number, value: string, firstUnit = false) =>
@@ -230,6 +239,7 @@ ${loadState(tile, 'dc_carry', 'adj', (seq) => seq, 1)}
   for (var k = 0u; k < params.steps; k++) {
     let t = params.t0 + params.steps - 1u - k;
     tt = t;
+    let before_slot = select(params.startSlot, t - 1u - params.storeFrom, t > params.storeFrom);
 ${before(0, 'h_before')}
 #if ${lstm}
 ${before(1, 'c_state')}
@@ -259,11 +269,7 @@ ${blocks.slice(0, gates).map((b, i) => write('deltas', blocks.length, i, `blocks
     kahan_add(&lnw_s, &lnw_c, dln_w);
     kahan_add(&lnb_s, &lnb_c, dln_b);
 #endif
-${write('ops', operands.length, 0, 'hq')}
-${write('ops', operands.length, 1, 'h_new')}
-#if ${v.cell === 'gru'}
-${write('ops', operands.length, 2, 'r * hq')}
-#endif
+${operands.includes('rh') ? write('ops', operands.length, operands.indexOf('rh'), 'r * hq') : ''}
 #if ${Boolean(v.local)}
     dh_carry = V(0.0);
     dc_carry = V(0.0);

@@ -14,7 +14,7 @@ const SIZE_FIELDS = {
   slots: d.u32, // state slots per sequence in the stored-state buffer
   storeEvery: d.u32, // store the state after step t when (t + 1 - storeFrom) % storeEvery == 0 ...
   storeFrom: d.u32, // ... in slot (t + 1 - storeFrom) / storeEvery - 1
-  startSlot: d.u32, // backward: NO_SLOT when the state before step storeFrom is zero, else that state is in adj's second half
+  startSlot: d.u32, // backward: the slot of `states` holding the state before step storeFrom, or NO_SLOT (the zero state)
 };
 
 /** `startSlot` value meaning "start from the zero state". */

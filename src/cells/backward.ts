@@ -1,6 +1,7 @@
 // Loss and exact gradients (BPTT) on the GPU for one batch, in one step.
 //
-//   stored mode (default): the forward keeps every state ([T, B, W, H]); one backward pass over all steps.
+//   stored mode (default): the forward keeps every state ([T, B, W, H], and a zero slot after them: the state
+//   before step 0); one backward pass over all steps.
 //   checkpointed (every k): the forward keeps the state after every k-th step; the backward walks segments of k
 //   steps from the last, recomputing each segment's states from its checkpoint first. Memory O(B·H·(T/k + k)).
 // Both run the same kernels on the same inputs, so they give the same gradients.
@@ -9,8 +10,8 @@ import { layerView } from '../model/stack.ts';
 import { recordInputAdjoint, recordStackInputs, type KeptStates } from './stack.ts';
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
-import { adjointBlocks, backwardProgram, deltasFloats, operandNames } from '../../shaders/recurrence/backward.ts';
-import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
+import { adjointBlocks, backwardProgram, deltasFloats, operandNames, startStateSlots } from '../../shaders/recurrence/backward.ts';
+import type { RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { readoutLossProgram, residualProgram } from '../../shaders/loss.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, keptArgs, keptValues, recordForward, tensorOffsets, type KeptValues } from './forward.ts';
@@ -103,7 +104,10 @@ interface LayerGradientCall {
   errors: LayerErrors;
   /** ∂L/∂x [B, T, D] out: the error of the layer below in a stack. */
   dx?: GPUBuffer;
-  /** The layer's states after every step [T, B, W, H], already recorded (a stack's lower layer): stored mode skips its forward. */
+  /**
+   * The layer's states after every step [T, B, W, H] and a zero slot after them (startStateSlots), already recorded
+   * (a stack's lower layer): stored mode skips its forward.
+   */
   storedStates?: KeptStates;
 }
 
@@ -120,10 +124,12 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
   const segments = Math.ceil(T / k);
   const stateBytes = B * W * H * 4;
   const state = step.scratch('bptt/state', stateBytes);
-  // Stored mode keeps all T states; checkpointed mode keeps ⌊T/k⌋ checkpoints plus one segment's states.
+  // Stored mode keeps all T states; checkpointed mode keeps ⌊T/k⌋ checkpoints plus one segment's states. Either way
+  // the segment's states have a slot after its k (startStateSlots): the state before the segment, which the backward
+  // and the weight gradients read as h_{t-1} of its first step.
   const checkpoints = k < T ? step.scratch('bptt/checkpoints', Math.max(1, Math.floor(T / k)) * stateBytes) : undefined;
-  const reuse = checkpoints ? undefined : call.storedStates;
-  const segmentStates = reuse?.buffer ?? step.scratch('bptt/segment-states', k * stateBytes);
+  const reuse = checkpoints || (call.storedStates?.slots ?? 0) < startStateSlots(T) ? undefined : call.storedStates;
+  const segmentStates = reuse?.buffer ?? step.scratch('bptt/segment-states', startStateSlots(k) * stateBytes);
   // The forward that stores a segment's states also keeps its dot products and sums over units, for the backward
   // to replay instead of recomputing (shaders/cells/replay.ts). A stack's lower layer reuses its first forward's
   // states, with the values that forward kept, if it kept them.
@@ -148,17 +154,19 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
   } else dy = errors.dy;
 
   const deltas = step.scratch('bptt/deltas', deltasFloats(cell, layernorm, B, k, H) * 4);
-  const ops = step.scratch('bptt/operands', B * k * operandNames(cell).length * H * 4);
-  // The carried adjoint, then the segment's starting state (the backward kernel's `adj`).
-  const adj = step.scratch('bptt/adjoint', 2 * stateBytes);
+  const operands = operandNames(cell).length;
+  const ops = operands > 0 ? step.scratch('bptt/operands', B * k * operands * H * 4) : undefined;
+  const adj = step.scratch('bptt/adjoint', stateBytes); // the carried adjoint
   step.clear(adj);
   const recomputedYhat = checkpoints ? step.scratch('bptt/yhat-recomputed', B * T * K * 4) : undefined;
   const partials = GradientPartials.plan(step, layout, segments, { readout: errors.kind === 'readout' });
   for (let seg = segments - 1; seg >= 0; seg--) {
     const from = seg * k;
     const to = Math.min(T, from + k);
-    const startSlot = seg === 0 ? NO_SLOT : seg - 1;
     const segmentKept = kept && { ...kept, from }; // the buffer holds this segment's steps from `from` on
+    // The state before the segment in its slot k: zero before step 0, else the checkpoint.
+    if (seg === 0) step.clear(segmentStates, k * stateBytes, stateBytes);
+    else step.copy(checkpoints!, (seg - 1) * stateBytes, segmentStates, k * stateBytes, stateBytes);
     if (checkpoints) {
       // Recompute this segment's states from the checkpoint before it.
       if (seg === 0) step.clear(state);
@@ -167,25 +175,26 @@ function recordLayerGradient(step: Step, call: LayerGradientCall): void {
         layout, params: call.params, weights, x: call.x, batch: B, steps: T, state, yhat: recomputedYhat!,
         stored: { buffer: segmentStates, slots: k, every: 1, from }, kept: segmentKept, range: [from, to],
       });
-      if (seg > 0) step.copy(checkpoints, (seg - 1) * stateBytes, adj, stateBytes, stateBytes);
     }
-    recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, kept: segmentKept, weights, startSlot, dy, adj, deltas, ops });
-    partials.record(step, { x: call.x, dy, deltas, ops }, segments - 1 - seg, B, T, from, to - from, k);
+    recordBackwardSegment(step, call, { from, to, slots: k, states: segmentStates, kept: segmentKept, weights, dy, adj, deltas, ops });
+    partials.record(step, { x: call.x, dy, deltas, ops, states: segmentStates }, segments - 1 - seg, B, T, from, to - from, k);
     if (call.dx) recordInputAdjoint(step, { layout, params: call.params, deltas, slots: k, storeFrom: from, batch: B, steps: T, dx: call.dx, range: [from, to] });
   }
   partials.finish(step, call.grad);
 }
 
 /**
- * The longest BPTT segment whose per-segment buffers (states, adjoints, operands: [B, k, ·, H]; the adjoints with
- * LayerNorm's planes) fit one storage binding. Stored mode becomes checkpointed on its own when a batch is too large for the adapter (the paper's
+ * The longest BPTT segment whose per-segment buffers (states: k + 1 slots; adjoints, operands: [B, k, ·, H]; the
+ * adjoints with LayerNorm's planes) fit one storage binding. Stored mode becomes checkpointed on its own when a batch is too large for the adapter (the paper's
  * B=512, T=1024, H=128 needs 256 MiB of states alone, twice lavapipe's binding limit); results are the same.
  */
 export function largestSegment(step: Step, layout: ParamLayout, batch: number): number {
   const { cell, layernorm, hiddenSize: H } = layout.config;
-  const widest = Math.max(adjointBlocks(cell).length, operandNames(cell).length, stateWidth(cell));
   const fixed = deltasFloats(cell, layernorm, batch, 0, H) * 4; // LayerNorm's planes in deltas (LN_PLANES)
-  return Math.max(1, Math.floor((step.maxBindingBytes - fixed) / (batch * widest * H * 4)));
+  const perStep = (width: number) => batch * width * H * 4;
+  const byDeltas = Math.floor((step.maxBindingBytes - fixed) / perStep(Math.max(adjointBlocks(cell).length, operandNames(cell).length)));
+  const byStates = Math.floor(step.maxBindingBytes / perStep(stateWidth(cell))) - 1; // startStateSlots(k) = k + 1
+  return Math.max(1, Math.min(byDeltas, byStates));
 }
 
 interface SegmentCall {
@@ -197,12 +206,11 @@ interface SegmentCall {
   kept?: KeptValues;
   /** The row helpers' weights (recordRowWeights). */
   weights: GPUBuffer;
-  /** NO_SLOT: the segment starts from the zero state; else its starting state is in adj's second half. */
-  startSlot: number;
   dy: GPUBuffer;
   adj: GPUBuffer;
   deltas: GPUBuffer;
-  ops: GPUBuffer;
+  /** gru's operands (operandNames); absent for the other cells. */
+  ops?: GPUBuffer;
 }
 
 function recordBackwardSegment(step: Step, call: LayerGradientCall, seg: SegmentCall): void {
@@ -221,7 +229,7 @@ function recordBackwardSegment(step: Step, call: LayerGradientCall, seg: Segment
   for (let end = seg.to; end > seg.from; end -= STEPS_PER_DISPATCH) {
     const t0 = Math.max(seg.from, end - STEPS_PER_DISPATCH);
     const sizes: RecurrentSizes = {
-      batch: B, T, D, H, t0, steps: end - t0, slots: seg.slots, storeEvery: 1, storeFrom: seg.from, startSlot: seg.startSlot,
+      batch: B, T, D, H, t0, steps: end - t0, slots: seg.slots, storeEvery: 1, storeFrom: seg.from, startSlot: seg.slots,
     };
     const kept = keptArgs(seg.kept, t0, sizes.steps);
     step.run(program, { ...buffers, ...kept.buffers }, { ...sizes, ...offsets, ...kept.uniforms });

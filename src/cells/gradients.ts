@@ -4,7 +4,7 @@
 import type { Step } from '../gpu/step.ts';
 import type { ParamLayout } from '../model/params.ts';
 import type { CellKind } from '../model/cells.ts';
-import { LAYERNORM_PREFIX, TORCH_GATES, isTorchCell, readoutOutputs, type TorchCellKind } from '../model/cells.ts';
+import { LAYERNORM_PREFIX, TORCH_GATES, isTorchCell, readoutOutputs, stateWidth, type TorchCellKind } from '../model/cells.ts';
 import { getTensorSpec } from '../model/params.ts';
 import { columnsRows, gradBlock, gradChunks, gradKernel, gradLanes, gradProgram, gradSlices, gradUnroll } from '../../shaders/grad.ts';
 import { gradStagedProgram } from '../../shaders/grad-staged.ts';
@@ -24,7 +24,8 @@ const LAYERS: Record<CellKind, Record<string, [string, string]>> = {
   rnn: {}, rnn_relu: {}, torch_gru: {}, torch_lstm: {},
 };
 
-type Source = 'deltas' | 'lnsums' | 'dy' | 'x' | 'ops' | 'ones';
+/** `h` and `h_prev`: the stored states, h_t and h_{t-1}; `ops`: the backward's operands (gru's r ⊙ h_{t-1}). */
+type Source = 'deltas' | 'lnsums' | 'dy' | 'x' | 'ops' | 'h' | 'h_prev' | 'ones';
 export interface GradientTerm {
   tensor: string;
   /**
@@ -52,10 +53,11 @@ export function gradientTerms(layout: ParamLayout, options: { readout?: boolean 
     const [w, u] = LAYERS[cell][block]!;
     const a = { source: 'deltas' as const, offset: blocks.indexOf(block) * H };
     const R = getTensorSpec(layout, `${w}.weight`).shape[0]!; // 1 for shared's scalar gate
-    const operand = cell === 'gru' && block === 'g' ? 'rh' : 'h_prev';
+    // U multiplied h_{t-1}, or gru's candidate r ⊙ h_{t-1}
+    const v = cell === 'gru' && block === 'g' ? { source: 'ops' as const, offset: ops.indexOf('rh') * H } : { source: 'h_prev' as const, offset: 0 };
     terms.push({ tensor: `${w}.weight`, a, v: { source: 'x', offset: 0 }, R, C: D });
     terms.push({ tensor: `${w}.bias`, a, v: { source: 'ones', offset: 0 }, R, C: 1 });
-    terms.push({ tensor: `${u}.weight`, a, v: { source: 'ops', offset: ops.indexOf(operand) * H }, R, C: H });
+    terms.push({ tensor: `${u}.weight`, a, v, R, C: H });
   }
   if (layernorm) {
     const prefix = LAYERNORM_PREFIX[cell];
@@ -66,7 +68,7 @@ export function gradientTerms(layout: ParamLayout, options: { readout?: boolean 
   }
   if (options.readout === false) return terms;
   const K = readoutOutputs(layout.config); // dy is [B, T, K]
-  terms.push({ tensor: 'out.weight', a: { source: 'dy', offset: 0 }, v: { source: 'ops', offset: ops.indexOf('h') * H }, R: K, C: H });
+  terms.push({ tensor: 'out.weight', a: { source: 'dy', offset: 0 }, v: { source: 'h', offset: 0 }, R: K, C: H });
   terms.push({ tensor: 'out.bias', a: { source: 'dy', offset: 0 }, v: { source: 'ones', offset: 0 }, R: K, C: 1 });
   return terms;
 }
@@ -79,7 +81,7 @@ export function gradientTerms(layout: ParamLayout, options: { readout?: boolean 
 function torchGradientTerms(cell: TorchCellKind, blocks: string[], H: number, D: number): GradientTerm[] {
   const G = TORCH_GATES[cell].length;
   const all = { source: 'deltas' as const, offset: 0 };
-  const hPrev = { source: 'ops' as const, offset: 0 }; // operandNames: h_prev first
+  const hPrev = { source: 'h_prev' as const, offset: 0 };
   const ones = { source: 'ones' as const, offset: 0 };
   const x = { source: 'x' as const, offset: 0 };
   const terms: GradientTerm[] = [
@@ -104,7 +106,29 @@ export interface SegmentBuffers {
   x: GPUBuffer;
   dy: GPUBuffer;
   deltas: GPUBuffer;
-  ops: GPUBuffer;
+  /** gru's operands; absent for the other cells (operandNames). */
+  ops?: GPUBuffer;
+  /** The segment's states [slots + 1, B, W, H]: after each of its steps, then the state before it (startStateSlots). */
+  states: GPUBuffer;
+}
+
+/**
+ * Where row n of a term's sum lies in a buffer (GradParams' maps): step j = n % rowsPer of sequence n / rowsPer, at
+ * row (n / rowsPer)·rowStride + (j = 0 ? first : next + (j - 1)·stepStride) of `width` floats, from float `offset`.
+ */
+interface RowMap {
+  rowsPer: number;
+  rowStride: number;
+  first: number;
+  next: number;
+  stepStride: number;
+  width: number;
+  offset: number;
+}
+
+/** Consecutive steps from row `base` of each sequence's rows. */
+function consecutive(rowsPer: number, rowStride: number, base: number, width: number, offset: number): RowMap {
+  return { rowsPer, rowStride, first: base, next: base + 1, stepStride: 1, width, offset };
 }
 
 /** Partial sums of every trainable tensor's gradient, one [R·C, columns] buffer per tensor. */
@@ -137,21 +161,28 @@ export class GradientPartials {
 
   /**
    * Adds the partials of one segment: steps [segStart, segStart + segLen) of `batch` sequences of length T, whose
-   * adjoints and operands are stored [B, slots, ·] (slots ≥ segLen). The LayerNorm terms, whose sums over the steps
-   * the backward left in `deltas` (LN_PLANES), are added once, with the segment from step 0 (the walk's last).
+   * adjoints and operands are stored [B, slots, ·] (slots ≥ segLen) and states [slots + 1, B, W, H], the state
+   * before the segment in slot `slots`. The LayerNorm terms, whose sums over the steps the backward left in `deltas`
+   * (LN_PLANES), are added once, with the segment from step 0 (the walk's last).
    */
   record(step: Step, b: SegmentBuffers, segment: number, batch: number, T: number, segStart: number, segLen: number, slots: number): void {
     const { cell, hiddenSize: H, inputSize: D } = this.layout.config;
     const blocks = adjointBlocks(cell).length;
-    const perSeq = (width: number, offset: number) => ({ rowsPer: segLen, rowStride: T, rowBase: segStart, width, offset });
-    const maps = {
-      deltas: (o: number) => ({ rowsPer: segLen, rowStride: slots, rowBase: 0, width: blocks * H, offset: o }),
-      lnsums: (plane: number) => ({ rowsPer: batch, rowStride: batch, rowBase: 0, width: H, offset: (batch * slots * blocks + plane * batch) * H }),
-      ops: (o: number) => ({ rowsPer: segLen, rowStride: slots, rowBase: 0, width: operandNames(cell).length * H, offset: o }),
-      x: (o: number) => perSeq(D, o),
-      dy: (o: number) => perSeq(readoutOutputs(this.layout.config), o),
-      ones: (o: number) => perSeq(1, o),
+    const perSeq = (width: number, offset: number) => consecutive(segLen, T, segStart, width, offset);
+    // The states' rows are H floats, (slot·B + b)·W: step j's h in slot j, its h_{t-1} in slot j - 1 or (j = 0) `slots`.
+    const W = stateWidth(cell);
+    const states = (first: number, next: number, offset: number): RowMap => ({ rowsPer: segLen, rowStride: W, first, next, stepStride: batch * W, width: H, offset });
+    const maps: Record<Source, (offset: number) => RowMap> = {
+      deltas: (o) => consecutive(segLen, slots, 0, blocks * H, o),
+      lnsums: (plane) => consecutive(batch, batch, 0, H, (batch * slots * blocks + plane * batch) * H),
+      ops: (o) => consecutive(segLen, slots, 0, operandNames(cell).length * H, o),
+      h: (o) => states(0, batch * W, o),
+      h_prev: (o) => states(slots * batch * W, 0, o),
+      x: (o) => perSeq(D, o),
+      dy: (o) => perSeq(readoutOutputs(this.layout.config), o),
+      ones: (o) => perSeq(1, o),
     };
+    const buffers: Record<Source, GPUBuffer | undefined> = { deltas: b.deltas, lnsums: b.deltas, ops: b.ops, h: b.states, h_prev: b.states, x: b.x, dy: b.dy, ones: undefined };
     this.terms.forEach((term, i) => {
       const sums = term.a.source === 'lnsums';
       if (sums && segStart > 0) return;
@@ -163,15 +194,15 @@ export class GradientPartials {
       const vm = maps[term.v.source](term.v.offset);
       const params = {
         rows, R: term.R, C: term.C, chunk, chunks, chunk0: sums ? 0 : segment * this.chunksPerSegment, columns: this.columns, one: 1,
-        aRowsPer: am.rowsPer, aRowStride: am.rowStride, aRowBase: am.rowBase, aWidth: am.width, aOffset: am.offset,
-        vRowsPer: vm.rowsPer, vRowStride: vm.rowStride, vRowBase: vm.rowBase, vWidth: vm.width, vOffset: vm.offset,
+        aRowsPer: am.rowsPer, aRowStride: am.rowStride, aFirst: am.first, aNext: am.next, aStepStride: am.stepStride, aWidth: am.width, aOffset: am.offset,
+        vRowsPer: vm.rowsPer, vRowStride: vm.rowStride, vFirst: vm.first, vNext: vm.next, vStepStride: vm.stepStride, vWidth: vm.width, vOffset: vm.offset,
       };
       const ones = term.v.source === 'ones';
-      const V = term.v.source === 'ones' ? undefined : b[term.v.source];
+      const V = buffers[term.v.source];
       const program = !ones && gradKernel(step.softwareAdapter) === 'staged'
         ? gradStagedProgram()
         : gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(), gradBlock(step.softwareAdapter), gradLanes(step.softwareAdapter), deviceSubgroupSize(step.device), columnsRows(term.R));
-      step.run(program, { A: term.a.source === 'lnsums' ? b.deltas : b[term.a.source], V, partials: this.buffers[i]! }, params);
+      step.run(program, { A: buffers[term.a.source], V, partials: this.buffers[i]! }, params);
     });
   }
 

@@ -7,7 +7,7 @@ import { layerView } from '../model/stack.ts';
 import { layerInputProgram } from '../../shaders/recurrence/layer-input.ts';
 import type { Step } from '../gpu/step.ts';
 import { getTensorSpec, type ParamLayout } from '../model/params.ts';
-import { adjointBlocks, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
+import { adjointBlocks, backwardProgram, startStateSlots } from '../../shaders/recurrence/backward.ts';
 import { inputAdjointProgram } from '../../shaders/recurrence/input-adjoint.ts';
 import { NO_SLOT, type RecurrentSizes } from '../../shaders/recurrence/params.ts';
 import { STEPS_PER_DISPATCH, checkRecurrentSizes, keptValues, recordForward, tensorOffsets, type KeptValues } from './forward.ts';
@@ -64,15 +64,17 @@ export interface LayerErrorsCall {
   above: GPUBuffer;
   below: GPUBuffer;
   width: number;
-  /** Workspace: [B, T, blocks, H], [B, T, operands, H] and [2, B, W, H] floats (layerErrorsWorkspace). */
+  /** Workspace: [B, T, blocks, H] and [B, W, H] floats (layerErrorsWorkspace). */
   deltas: GPUBuffer;
-  ops: GPUBuffer;
   adj: GPUBuffer;
 }
 
-/** Floats of LayerErrorsCall's workspace per sequence (deltas, ops) and per batch row (adj). */
-export function layerErrorsWorkspace(cell: TorchCellKind, steps: number, hidden: number): { deltas: number; ops: number; adj: number } {
-  return { deltas: steps * adjointBlocks(cell).length * hidden, ops: steps * operandNames(cell).length * hidden, adj: 2 * stateWidth(cell) * hidden };
+/**
+ * Floats of LayerErrorsCall's workspace per sequence: deltas, and adj (the adjoint the backward carries; nothing,
+ * here, but it binds it). PyTorch's layers keep no operands (operandNames): there is no `ops`.
+ */
+export function layerErrorsWorkspace(cell: TorchCellKind, steps: number, hidden: number): { deltas: number; adj: number } {
+  return { deltas: steps * adjointBlocks(cell).length * hidden, adj: stateWidth(cell) * hidden };
 }
 
 /**
@@ -89,7 +91,7 @@ export function recordLayerErrors(step: Step, call: LayerErrorsCall): void {
   });
   const weights = recordRowWeights(step, layout, call.params);
   step.clear(call.adj);
-  const buffers = { P: call.params, PT: weights, x: call.x, dy: call.above, states: call.states, adj: call.adj, deltas: call.deltas, ops: call.ops };
+  const buffers = { P: call.params, PT: weights, x: call.x, dy: call.above, states: call.states, adj: call.adj, deltas: call.deltas };
   const offsets = tensorOffsets(layout);
   for (let end = T; end > 0; end -= STEPS_PER_DISPATCH) {
     const t0 = Math.max(0, end - STEPS_PER_DISPATCH);
@@ -99,18 +101,22 @@ export function recordLayerErrors(step: Step, call: LayerErrorsCall): void {
   recordInputAdjoint(step, { layout, params: call.params, deltas: call.deltas, slots: T, storeFrom: 0, batch: B, steps: T, dx: call.below, width: call.width, range: [0, T] });
 }
 
-/** A lower layer's states [T, B, W, H], and the values its forward kept for BPTT to replay, if it kept them. */
+/**
+ * A lower layer's states [slots, B, W, H] (after each of the T steps; where it fits a binding, BPTT's slot for the
+ * state before step 0 after them: startStateSlots), and the values its forward kept for BPTT to replay, if it kept them.
+ */
 export interface KeptStates {
   buffer: GPUBuffer;
+  slots: number;
   kept?: KeptValues;
 }
 
 /**
  * The input of every layer of `layout` for one batch: index 0 is `x`; index k > 0 is layer k-1's h [B, T, H] in a
  * scratch buffer, from that layer's forward (its states at every step, then layer_input's sequence-major copy).
- * One layer: [x]. `states`, when given, receives each lower layer's states [T, B, W, H] (BPTT's stored mode reuses
- * them instead of running that forward again), with the values its backward replays where the adapter has room
- * for them (keptValues).
+ * One layer: [x]. `states`, when given, receives each lower layer's states (BPTT's stored mode reuses them instead
+ * of running that forward again), with the values its backward replays where the adapter has room for them
+ * (keptValues).
  */
 export function recordStackInputs(step: Step, call: { layout: ParamLayout; params: GPUBuffer; x: GPUBuffer; batch: number; steps: number }, states?: KeptStates[]): GPUBuffer[] {
   const { batch: B, steps: T } = call;
@@ -125,14 +131,15 @@ export function recordStackInputs(step: Step, call: { layout: ParamLayout; param
     }
     const kept = states && keptValues(step, layout, B, T, 0, 'stack/kept');
     const state = step.scratch('stack/state', B * W * H * 4);
-    const stored = step.scratch('stack/states', bytes);
+    const slots = states && startStateSlots(T) * B * W * H * 4 <= step.maxBindingBytes ? startStateSlots(T) : T;
+    const stored = step.scratch('stack/states', slots * B * W * H * 4);
     step.clear(state);
     const yhat = step.scratch('stack/yhat-unread', B * T * readoutOutputs(layout.config) * 4);
     recordForward(step, { layout, params: call.params, x: inputs[k - 1]!, batch: B, steps: T, state, yhat, stored: { buffer: stored, slots: T, every: 1, from: 0 }, kept });
     const h = step.scratch('stack/h', B * T * H * 4);
     step.run(layerInputProgram, { states: stored, v: stored, x: h }, { batch: B, T, H, W, tangent: 0 });
     inputs.push(h);
-    states?.push({ buffer: stored, kept });
+    states?.push({ buffer: stored, slots, kept });
   }
   return inputs;
 }

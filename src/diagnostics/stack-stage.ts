@@ -49,7 +49,6 @@ export function stackStagePlan(torch: TorchParams, layers: readonly StackLayer[]
     { label: 'diag/dy', perSequence: paperLoss ? 0 : 4 * T * K },
     { label: 'diag/yhat-dot', perSequence: 4 * T },
     { label: 'diag/layer-deltas', perSequence: layers.length > 1 ? 4 * work.deltas : 0 },
-    { label: 'diag/layer-ops', perSequence: layers.length > 1 ? 4 * work.ops : 0 },
     { label: 'diag/layer-adj', perSequence: layers.length > 1 ? 4 * work.adj : 0 },
   ];
   for (const layer of layers) {
@@ -190,7 +189,7 @@ function recordStackBatch(step: Step, b: StackBatch, count: number): Promise<Flo
   for (let k = L - 2; k >= 0; k--) {
     recordLayerErrors(step, {
       layout: layers[k + 1]!.runLayout, params: layer(k + 1, 'params'), x: input(k + 1), states: layer(k + 1, 'states'), batch: count, steps: T,
-      above: layer(k + 1, 'delta'), below: layer(k, 'delta'), width: H, deltas: buffer('diag/layer-deltas'), ops: buffer('diag/layer-ops'), adj: buffer('diag/layer-adj'),
+      above: layer(k + 1, 'delta'), below: layer(k, 'delta'), width: H, deltas: buffer('diag/layer-deltas'), adj: buffer('diag/layer-adj'),
     });
   }
   return layers.map((_, k) => {

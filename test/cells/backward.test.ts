@@ -16,6 +16,9 @@ import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout, c
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { LOSS_RELATIVE, gradientTolerance } from '../../src/doctor/tolerances.ts';
+import { backwardBindings, operandNames } from '../../shaders/recurrence/backward.ts';
+import { gradientTerms } from '../../src/cells/gradients.ts';
+import { defaultTile } from '../../src/cells/tiles.ts';
 
 const gpu = useGpu();
 
@@ -100,6 +103,31 @@ describe('BPTT: batches larger than one binding', () => {
     expect(k).toBe(Math.floor((gpu.ctx.device.limits.maxStorageBufferBindingSize - 4 * 512 * 128 * 4) / (512 * 4 * 128 * 4)));
     expect(k).toBeLessThan(1024); // the paper's T=1024 does not fit stored on this adapter
     await step.submit();
+  });
+});
+
+// The weight gradients read h_{t-1} and h_t where the forward stored them (a segment's states, the state before it
+// in slot k: startStateSlots), so the backward writes no copies of them: gru's r ⊙ h_{t-1} is its only operand. The
+// float64 tests above check the sums (checkpointed: h_{t-1} of a segment's first step is its checkpoint).
+describe('BPTT: the weight gradients read the stored states', () => {
+  it.each(CELL_KINDS)('%s: operands and the sources of U\'s and the readout\'s gradients', (cell) => {
+    const layout = buildLayout({ cell, inputSize: 3, hiddenSize: 8, layernorm: false });
+    const bindings = backwardBindings({ cell, layernorm: false, tile: defaultTile(8) }).map((b) => b.name);
+    expect(operandNames(cell)).toEqual(cell === 'gru' ? ['rh'] : []);
+    expect(bindings.includes('ops')).toBe(cell === 'gru');
+    const recurrent: Record<CellKind, string[]> = {
+      const: ['Wh.weight'], shared: ['Wh.weight', 'Us.weight'], diag: ['Wh.weight', 'Us.weight'], gru: ['Uz.weight', 'Ur.weight'],
+      lstm: ['Ui.weight', 'Uf.weight', 'Uo.weight', 'Ug.weight'], linear: ['Wh.weight'],
+      rnn: ['weight_hh_l0'], rnn_relu: ['weight_hh_l0'], torch_gru: ['weight_hh_l0'], torch_lstm: ['weight_hh_l0'],
+    };
+    const terms = gradientTerms(layout);
+    for (const term of terms) {
+      if (term.tensor === 'out.weight') expect(term.v.source).toBe('h');
+      else if (cell === 'gru' && term.tensor === 'Uh.weight') expect(term.v).toEqual({ source: 'ops', offset: 0 }); // r ⊙ h_{t-1}
+      else if (recurrent[cell].includes(term.tensor)) expect(term.v.source, term.tensor).toBe('h_prev');
+      else expect(['x', 'ones'], term.tensor).toContain(term.v.source);
+    }
+    expect(terms.filter((t) => t.v.source === 'h_prev').length).toBe(recurrent[cell].length + (cell === 'torch_gru' ? 1 : 0)); // torch_gru: rows n apart
   });
 });
 
