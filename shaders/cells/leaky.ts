@@ -14,7 +14,7 @@ export function leakyForwardStep(c: StepContext): string {
     cell === 'const'
       ? `let a_s = V(0.0);\n  let sg = V(P[${o('s_const')}]);\n  let sgc = 1.0 - sg; // a fixed parameter, not a saturating σ`
       : cell === 'shared'
-        ? `let a_s = pre_sum(V(P[${o('Ws.bias')}]) + row_x0(${o('Ws.weight')}) + ${gateSum ? gateSum.name : `unit_sum(${gateTerms})`});
+        ? `let a_s = pre_seq(V(P[${o('Ws.bias')}]) + row_x0(${o('Ws.weight')}) + ${gateSum ? gateSum.name : `unit_sum(${gateTerms})`});
   let sg = sigmoid(a_s);
   let sgc = sigmoid(-a_s);`
         : `let a_s = ${pairPre(c, 'Ws', 'Us')};

@@ -6,9 +6,15 @@
 // recomputing: only the forward step's elementwise work runs again in the backward, from the same values, so it
 // gives what the forward computed, bit for bit.
 //
-// A value is named by its place among the step's helper calls (pre_sum, row_h, row_a, row_x, row_x0, unit_sum, and
-// layer_norm and layer_norm_and(2), which keep two: n̂ and 1/σ), in the order of the cell's forward-step WGSL: the forward and the
-// backward generate that WGSL from the same snippet, so the i-th call of one is the i-th of the other.
+// A value is named by its place among the step's helper calls (pre_sum, pre_seq, row_h, row_a, row_x, row_x0,
+// unit_sum, and layer_norm and layer_norm_and(2), which keep two: n̂ and 1/σ), in the order of the cell's forward-step
+// WGSL: the forward and the backward generate that WGSL from the same snippet, so the i-th call of one is the i-th of
+// the other.
+//
+// Some values are one per sequence, the same on every unit: a sum over units, LayerNorm's 1/σ, shared's gate
+// (pre_seq). Unit 0 alone keeps those (`keep_seq`), and every unit reads them back from unit 0's place
+// (`replay_seq`): the same address on every thread, one load a group on a GPU and a uniform load on lavapipe, where a
+// per-unit value costs a gather per component.
 //
 // The values live in a buffer of their own, `kept`: step-major, [steps][B][ND][H] floats, each step's block padded
 // to `params.keptStride` floats (a multiple of the adapter's storage-offset alignment), so that every dispatch binds
@@ -26,7 +32,7 @@ import { components, perComponent, tileIndices, vec, type Tile } from './tile.ts
  * the outermost calls only). On lavapipe each value a thread keeps or reads back costs a store or load per lane; lstm
  * keeps four values per unit and step instead of eight.
  */
-const KEPT = ['pre_sum', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm', 'layer_norm_and', 'layer_norm_and2'] as const;
+const KEPT = ['pre_sum', 'pre_seq', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm', 'layer_norm_and', 'layer_norm_and2'] as const;
 
 /**
  * Words a call keeps per unit: LnOut's two, one for the others. layer_norm_and(2) keeps its LnOut alone: its other
@@ -34,7 +40,9 @@ const KEPT = ['pre_sum', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer
  * by a replayed step.
  */
 const words = (name: string) => (name.startsWith('layer_norm') ? 2 : 1);
-const KEEP: Record<string, string> = { layer_norm: 'keep_ln', layer_norm_and: 'keep_ln_and', layer_norm_and2: 'keep_ln_and' };
+const KEEP: Record<string, string> = { layer_norm: 'keep_ln', layer_norm_and: 'keep_ln_and', layer_norm_and2: 'keep_ln_and', pre_seq: 'keep_seq', unit_sum: 'keep_seq' };
+/** The calls whose one value is the same on every unit of a sequence (LnOut's 1/σ too). */
+const PER_SEQUENCE = new Set(['pre_seq', 'unit_sum']);
 
 /** Values kept per unit of a forward step's WGSL (ND). */
 export function dotCount(step: string): number {
@@ -65,26 +73,34 @@ export function keepDots(step: string): string {
  * the barrier after it go too.
  */
 export function replayDots(step: string): string {
-  const ln = (i: number) => `LnOut(replay_dot(${i}u), replay_dot(${i + 1}u))`;
-  const replayed = rewrite(step, (i, _call, name) => (name === 'layer_norm' ? ln(i) : name.startsWith('layer_norm_and') ? `LnAnd(${ln(i)}, V(0.0), V(0.0))` : `replay_dot(${i}u)`));
+  const ln = (i: number) => `LnOut(replay_dot(${i}u), replay_seq(${i + 1}u))`;
+  const replayed = rewrite(step, (i, _call, name) =>
+    name === 'layer_norm' ? ln(i) : name.startsWith('layer_norm_and') ? `LnAnd(${ln(i)}, V(0.0), V(0.0))` : PER_SEQUENCE.has(name) ? `replay_seq(${i}u)` : `replay_dot(${i}u)`);
   return replayed.replace(/^[ \t]*put_a\([^;]*\);\n[ \t]*workgroupBarrier\(\);\n/gm, '');
 }
 
 /** Where value i of step tt of sequence `seq`, unit `unit` lies in the dispatch's window of `kept`. */
 const place = (seq: string, unit: string) => `kept[(tt - params.t0) * params.keptStride + (${seq} * ND + i) * params.H + ${unit}]`;
 
-/** keep_dot(i, v): v, written into `kept` for the backward (lane 0 of a split unit alone). */
+/**
+ * keep_dot(i, v): v, written into `kept` for the backward (lane 0 of a split unit alone); keep_seq(i, v), v the
+ * same on every unit, by unit 0 alone.
+ */
 export function keepDotsWgsl(tile: Tile, count: number): string {
-  const writes = perComponent(tile, ({ unit, seq, lead, comp }) => `  if (${lead}${seq} < params.batch && ${unit} < params.H) { ${place(seq, unit)} = ${comp('v')}; }`);
+  const writes = (units: (unit: string) => string) => perComponent(tile, ({ unit, seq, lead, comp }) => `  if (${lead}${seq} < params.batch && ${units(unit)}) { ${place(seq, unit)} = ${comp('v')}; }`);
   return `
 const ND: u32 = ${count}u; // values kept per unit and step (shaders/cells/replay.ts)
 fn keep_dot(i: u32, v: V) -> V {
-${writes}
+${writes((unit) => `${unit} < params.H`)}
+  return v;
+}
+fn keep_seq(i: u32, v: V) -> V {
+${writes((unit) => `${unit} == 0u`)}
   return v;
 }
 fn keep_ln(i: u32, ln: LnOut) -> LnOut {
   _ = keep_dot(i, ln.n);
-  _ = keep_dot(i + 1u, ln.inv_std);
+  _ = keep_seq(i + 1u, ln.inv_std);
   return ln;
 }
 fn keep_ln_and(i: u32, lna: LnAnd) -> LnAnd {
@@ -93,7 +109,10 @@ fn keep_ln_and(i: u32, lna: LnAnd) -> LnAnd {
 }`;
 }
 
-/** replay_dot(i): the value keep_dot(i, ·) kept at step tt, for every component (idle ones read a clamped place). */
+/**
+ * replay_dot(i): the value keep_dot(i, ·) kept at step tt, for every component (idle ones read a clamped place);
+ * replay_seq(i): keep_seq's, unit 0's for every unit.
+ */
 export function replayDotsWgsl(tile: Tile, count: number): string {
   const { rs, unitLets } = tileIndices(tile);
   const seqLets = rs.map((r) => `let s${r} = min(tseq0 + ${r}u, params.batch - 1u);`).join(' ');
@@ -103,6 +122,10 @@ fn replay_dot(i: u32) -> V {
   ${unitLets}
   ${seqLets}
   return ${vec(components(tile).map((c) => place(`s${c.r}`, `u${c.k}`)))};
+}
+fn replay_seq(i: u32) -> V {
+  ${seqLets}
+  return ${vec(components(tile).map((c) => place(`s${c.r}`, '0u')))};
 }`;
 }
 

@@ -556,6 +556,11 @@ fn pre_sum(a: V) -> V {
   return a;
 }
 
+// pre_sum of a pre-activation the same on every unit of a sequence (shared's gate): kept once per sequence (replay.ts).
+fn pre_seq(a: V) -> V {
+  return a;
+}
+
 fn pu(off: u32) -> V {
   ${unitLets}
   return ${vec(comps.map((c) => `P[off + u${c.k}]`))};

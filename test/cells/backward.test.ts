@@ -178,6 +178,17 @@ describe('BPTT: where the forward keeps values for the backward', () => {
     vi.stubEnv('LWIN_REPLAY', 'off');
     expect(keptValues(host(2 ** 40, 2 ** 30), layout, 3, 37, 0, 'test')).toBeUndefined();
   });
+  it('keeps a value the same on every unit once per sequence (LayerNorm\'s 1/σ, shared\'s gate), read back from unit 0', async () => {
+    const { keepDots, replayDots } = await import('../../shaders/cells/replay.ts');
+    const { FORWARD_STEPS, stepContext } = await import('../../shaders/recurrence/forward.ts');
+    const step = FORWARD_STEPS.shared(stepContext('shared', true));
+    // a_g (pre_sum), then n̂ and 1/σ (layer_norm_and), then the gate's a_s (pre_seq)
+    expect(keepDots(step)).toMatch(/keep_dot\(0u, pre_sum\([\s\S]*keep_ln_and\(1u, [\s\S]*keep_seq\(3u, pre_seq\(/);
+    const replayed = replayDots(step);
+    expect(replayed).toContain('LnOut(replay_dot(1u), replay_seq(2u))');
+    expect(replayed).toContain('let a_s = replay_seq(3u);');
+    expect(replayed).toContain('replay_dot(0u)');
+  });
   it('keeps a buffer larger than one binding, since dispatches bind it in windows (the paper size, 1 GiB bindings)', async () => {
     const { keptValues } = await import('../../src/cells/forward.ts');
     // B=512 T=1024 H=128: 5 × 128 × 512 floats a step, 1.25 GiB in all, where a binding holds at most 1 GiB.
