@@ -157,6 +157,18 @@ export const BACKWARD_STEPS: Record<CellKind, (c: StepContext) => string> = {
   ...TORCH_BACKWARD_STEPS,
 };
 
+/**
+ * Whether a backward step needs a barrier at its end. After its last barrier a step reads only what col_d reads (dbuf,
+ * and a split unit's partials) and unit_sum's last level (rtop, a set of its own per call); before its first
+ * barrier the next step writes hbuf (put_h, recomputing) and then whatever its adjoint writes first. Where that is
+ * a sum over units (LayerNorm's, shared's gate: red), nothing written before a barrier is read after one, so the loop
+ * needs no barrier of its own: one fewer a step. Where it is put_d, the barrier keeps dbuf from being overwritten under the col_d before it.
+ */
+export function needsEndBarrier(backwardStep: string): boolean {
+  const at = (pattern: RegExp) => pattern.exec(backwardStep)?.index ?? Infinity;
+  return !(at(/\b(layer_norm_backward(_and)?|unit_sums?[23]?)\(/) < at(/\bput_d\(/));
+}
+
 function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const { tile } = v;
   const lstm = stateWidth(v.cell) === 2;
@@ -177,6 +189,7 @@ function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   const copies = sumCopies(tile, sums, dbufBlocks * tileSequences(tile) * tileUnits(tile));
   // Replayed, the forward step reads no h_{t-1} from hbuf (its dot products were the only readers).
   const putH = !v.replay;
+  const endBarrier = needsEndBarrier(backwardStep);
   // The state before step t (slot before_slot: see the binding `states`).
   const before = (word: number, name: string) => `  var ${name} = V(0.0);
 ${perComponent(tile, ({ c, unit, seq }) => `  if (before_slot != ${NO_SLOT}u && ${seq} < params.batch && ${unit} < params.H) { ${set(name, c)} = states[((before_slot * params.batch + ${seq}) * W + ${word}u) * params.H + ${unit}]; }`)}`;
@@ -276,7 +289,9 @@ ${operands.includes('rh') ? write('ops', operands.length, operands.indexOf('rh')
 #else
     dh_carry = dh_prev;
 #endif
-    workgroupBarrier();
+#if ${endBarrier}
+    workgroupBarrier(); // the next step's put_d writes dbuf, which this step's col_d may still read
+#endif
   }
 
 ${storeState(tile, 'dh_carry', 'adj', (seq) => seq, 0)}

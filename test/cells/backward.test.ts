@@ -16,7 +16,7 @@ import { buildLayout, initParams, CELL_KINDS, type CellKind, type ParamLayout, c
 import { referenceBackward } from '../../src/reference/cells/index.ts';
 import { compareToReference, describeComparison } from '../../src/reference/compare.ts';
 import { LOSS_RELATIVE, gradientTolerance } from '../../src/doctor/tolerances.ts';
-import { backwardBindings, operandNames } from '../../shaders/recurrence/backward.ts';
+import { backwardBindings, backwardProgram, operandNames } from '../../shaders/recurrence/backward.ts';
 import { gradientTerms } from '../../src/cells/gradients.ts';
 import { defaultTile } from '../../src/cells/tiles.ts';
 
@@ -128,6 +128,26 @@ describe('BPTT: the weight gradients read the stored states', () => {
       else expect(['x', 'ones'], term.tensor).toContain(term.v.source);
     }
     expect(terms.filter((t) => t.v.source === 'h_prev').length).toBe(recurrent[cell].length + (cell === 'torch_gru' ? 1 : 0)); // torch_gru: rows n apart
+  });
+});
+
+// A backward step that starts its adjoint with a sum over units (LayerNorm's, shared's gate) writes only unit_sum's
+// scratch before its first barrier, so the step before it needs no barrier at its end (needsEndBarrier); one whose
+// first write is put_d does. The float64 tests above run both forms.
+const backwardProgramSource = (cell: CellKind, layernorm: boolean) => backwardProgram({ cell, layernorm, tile: defaultTile(8), replay: true }).source();
+
+describe('BPTT: the barrier at the end of a backward step', () => {
+  const cases: [CellKind, boolean, boolean][] = [
+    ['const', true, false], ['const', false, true], ['shared', true, false], ['shared', false, false], ['diag', true, false], ['diag', false, true],
+    ['gru', true, false], ['gru', false, true], ['lstm', true, false], ['lstm', false, true], ['linear', false, true], ['torch_gru', false, true],
+  ];
+  it.each(cases)('%s, LayerNorm %s: end barrier %s', async (cell, layernorm, expected) => {
+    const { BACKWARD_STEPS, needsEndBarrier } = await import('../../shaders/recurrence/backward.ts');
+    const { stepContext } = await import('../../shaders/recurrence/forward.ts');
+    const step = BACKWARD_STEPS[cell](stepContext(cell, layernorm));
+    expect(needsEndBarrier(step)).toBe(expected);
+    const wgsl = backwardProgramSource(cell, layernorm);
+    expect(/workgroupBarrier\(\); \/\/ the next step's put_d/.test(wgsl)).toBe(expected);
   });
 });
 
