@@ -25,7 +25,8 @@
 // tile (several threads per unit) holds only the j of its own partials: entry i of its arrays is index
 // j = (i / per)·P + tlane·per + i % per, with per = P / S of the P partials its own.
 import { PARTIAL_ZERO, intoPartial, partialsReturn } from './dot-loop.ts';
-import { DBUF_LETS, dbufLoad, groupComponent, groupLoad, slotLoads, tileFma, tileIndices, tileSums, tileUnroll, type HeldDims, type RowWeights, type Tile } from './tile.ts';
+import { tileSums, tileUnroll, type HeldDims, type RowWeights, type Tile } from './tile.ts';
+import { DBUF_LETS, dbufLoad, groupComponent, groupLoad, slotLoads, tileFma, tileIndices } from './tile-components.ts';
 
 /** Where tileEntry (shaders/recurrence/forward.ts) leaves room for the held weights' arrays and their loads. */
 export const HELD_WEIGHTS = '// [held weights]';

@@ -24,7 +24,8 @@
 // storage buffers per stage.
 import { helperCalls } from './held-weights.ts';
 import { d } from '../../src/gpu/layout.ts';
-import { components, perComponent, tileIndices, vec, type Tile } from './tile.ts';
+import { type Tile } from './tile.ts';
+import { components, perComponent, tileIndices, vec } from './tile-components.ts';
 
 /**
  * The helpers whose values are kept and replayed: every dot product and every sum over units of a forward step, and

@@ -2,7 +2,8 @@
 // V, the row sums of a = W x + b + U u per unit, LayerNorm's projection and gru's Uh entries for the passes across
 // units, and a tanh accurate relative to its value near 0.
 import { dotLoop } from '../cells/dot-loop.ts';
-import { groupComponent, groupLoad, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, vec, type Tile } from '../cells/tile.ts';
+import { tileSplit, tileSums, tileUnroll, type Tile } from '../cells/tile.ts';
+import { groupComponent, groupLoad, tileIndices, tileSetter, vec } from '../cells/tile-components.ts';
 
 /**
  * The tile's ρ helpers. A pair P2 carries the two lanes (Σ J² η/η̄, Σ J²) of every component through identical

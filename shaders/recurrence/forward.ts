@@ -14,7 +14,9 @@ import { TORCH_FORWARD_STEPS } from '../cells/torch.ts';
 import type { StepContext } from '../cells/step-context.ts';
 import { KEPT_FIELD, dotCount, keepDots, keepDotsWgsl } from '../cells/replay.ts';
 import { HELD_WEIGHTS, tileShader } from '../cells/held-weights.ts';
-import { perComponent, sumCopies, tileGrid, tileKey, tilePrelude, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
+import { sumCopies, tileGrid, tileKey, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
+import { perComponent } from '../cells/tile-components.ts';
+import { tilePrelude } from '../cells/prelude.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
 export interface ForwardVariant {

@@ -9,7 +9,9 @@ import { foldedRow } from '../../shaders/common.ts';
 import { tileEntry } from '../../shaders/recurrence/forward.ts';
 import { recurrentUniform, type RecurrentUniforms } from '../../shaders/recurrence/params.ts';
 import { tileShader } from '../../shaders/cells/held-weights.ts';
-import { perComponent, sumCopies, tileGrid, tileKey, tilePrelude, tileSequences, tileVariantKey, tileWidth, unitSumTop, type Tile } from '../../shaders/cells/tile.ts';
+import { sumCopies, tileGrid, tileKey, tileSequences, tileVariantKey, tileWidth, unitSumTop, type Tile } from '../../shaders/cells/tile.ts';
+import { perComponent } from '../../shaders/cells/tile-components.ts';
+import { tilePrelude } from '../../shaders/cells/prelude.ts';
 import { candidateTiles, defaultTile, deviceSubgroup, parseTile } from '../../src/cells/tiles.ts';
 import { Rng } from '../../src/util/random.ts';
 

@@ -12,7 +12,8 @@
 //   get_v / put_v / put_u       this thread's components of vbuf / ubuf
 //   layer_norm_tangent(...)     LayerNorm's exact JVP
 import { dotLoop } from '../dot-loop.ts';
-import { groupVector, slotLoads, tileFma, tileGetter, tileIndices, tileSetter, tileSplit, tileSums, tileUnroll, unitRowAccess, vec, type RowWeights, type Tile } from '../tile.ts';
+import { tileSplit, tileSums, tileUnroll, unitRowAccess, type RowWeights, type Tile } from '../tile.ts';
+import { groupVector, slotLoads, tileFma, tileGetter, tileIndices, tileSetter, vec } from '../tile-components.ts';
 
 /**
  * Workgroup memory and helpers the tangent snippets use; include after tilePrelude (with arrays). With
