@@ -6,6 +6,18 @@ import { component, components, groupComponent, groupLoad, groupValue, leadOnly,
 import { sumTree } from './dot-loop.ts';
 
 /**
+ * Values the sum helpers sum side by side (unit_sums2, unit_sums3): the forward's LayerNorm mean with one or two
+ * other sums (prelude.ts layer_norm_and, layer_norm_and2), the backward's two means with none or one (backward.ts
+ * layer_norm_backward, layer_norm_backward_and).
+ */
+const SIDE_BY_SIDE: Record<string, number> = { layer_norm_and: 2, layer_norm_and2: 3, layer_norm_backward: 2, layer_norm_backward_and: 3 };
+
+/** The most values a step's WGSL sums side by side in one call (1: none), for sumCopies. */
+export function valuesSummedTogether(step: string): number {
+  return Math.max(1, ...Object.entries(SIDE_BY_SIDE).filter(([name]) => new RegExp(`\\b${name}\\(`).test(step)).map(([, n]) => n));
+}
+
+/**
  * WGSL of lane_sum(v): the sum over a split unit's TS lanes of their values, as a pairwise tree (sumTree), the same
  * in every lane. Each call writes one of tpart's two sets and takes one barrier: a call's writes cannot overtake
  * the reads two calls back, since every thread has passed the barrier between. Uniform control flow only.

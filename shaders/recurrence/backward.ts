@@ -19,6 +19,7 @@ import { backwardTile, tileShader } from '../cells/held-weights.ts';
 import { residentBlocks, sumCopies, tileGrid, tileKey, tileSequences, tileUnits, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { perComponent } from '../cells/tile-components.ts';
 import { tilePrelude } from '../cells/prelude.ts';
+import { valuesSummedTogether } from '../cells/unit-sum.ts';
 import { NO_SLOT, offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 import { KEPT_FIELD, dotCount, replayDots, replayDotsWgsl } from '../cells/replay.ts';
 import { FORWARD_STEPS, loadState, readoutKey, rowsKey, stepContext, storeState, tileEntry } from './forward.ts';
@@ -187,7 +188,7 @@ function backwardShader(v: BackwardVariant, head: ShaderHead): string {
   // dbuf holds the adjoint blocks the step puts there (columnProducts: at most `resident`), and the room left takes
   // copies of unit_sum's scratch for LayerNorm's sums side by side (layer_norm_backward: two; shared's: three).
   const dbufBlocks = Math.max(1, ...[...backwardStep.matchAll(/\bput_d\((\d+)u/g)].map((m) => Number(m[1]) + 1));
-  const sums = backwardStep.includes('layer_norm_backward_and(') ? 3 : backwardStep.includes('layer_norm_backward(') ? 2 : 1;
+  const sums = valuesSummedTogether(backwardStep);
   const copies = sumCopies(tile, sums, dbufBlocks * tileSequences(tile) * tileUnits(tile));
   // Replayed, the forward step reads no h_{t-1} from hbuf (its dot products were the only readers).
   const putH = !v.replay;

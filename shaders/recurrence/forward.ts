@@ -17,6 +17,7 @@ import { HELD_WEIGHTS, tileShader } from '../cells/held-weights.ts';
 import { sumCopies, tileGrid, tileKey, tileWidth, tileVariantKey, type RowWeights, type Tile } from '../cells/tile.ts';
 import { perComponent } from '../cells/tile-components.ts';
 import { tilePrelude } from '../cells/prelude.ts';
+import { valuesSummedTogether } from '../cells/unit-sum.ts';
 import { offsetField, recurrentUniform, type RecurrentSchema, type RecurrentUniforms } from './params.ts';
 
 export interface ForwardVariant {
@@ -140,7 +141,7 @@ function forwardShader(v: ForwardVariant, head: ShaderHead): string {
   const deferred = scalar ? FORWARD_STEPS[v.cell]({ ...stepContext(v.cell, v.layernorm), readout: { name: 'y_prev', value: 'y_terms' } }) : '';
   const defer = deferred.includes('y_prev');
   const forwardStep = defer ? deferred : FORWARD_STEPS[v.cell](stepContext(v.cell, v.layernorm));
-  const sums = forwardStep.includes('layer_norm_and2(') ? 3 : forwardStep.includes('layer_norm_and(') ? 2 : 1;
+  const sums = valuesSummedTogether(forwardStep);
   const yhatAt = (step: string, value: string, indent: string) =>
     perComponent(tile, ({ k, seq, lead, comp }) => (k === 0 ? `${indent}if (${lead}tq == 0u && ${seq} < params.batch) { yhat[${seq} * params.T + ${step}] = ${comp(value)} + P[params.${offsetField('out.bias')}]; }` : ''));
   return wgsl`

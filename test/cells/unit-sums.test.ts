@@ -132,3 +132,22 @@ describe('unit_sums2 and unit_sums3', () => {
     expect(sumCopies(candidateTiles(1024)[0]!, 2, 0)).toBe(1); // H = 1024: no room for rtop
   });
 });
+
+// How many values a kernel's step sums side by side decides the copies of unit_sum's scratch (sumCopies): the
+// forward's LayerNorm mean with shared's gate and the readout of the step before, the backward's two means with
+// shared's gate adjoint.
+describe('values summed side by side, per cell step', () => {
+  const cases: [string, boolean, number, number][] = [
+    ['const', true, 2, 2], ['const', false, 1, 1], ['shared', true, 3, 3], ['shared', false, 1, 1], ['gru', true, 2, 2], ['lstm', false, 1, 1],
+  ];
+  it.each(cases)('%s, LayerNorm %s: forward %i, backward %i', async (cell, layernorm, forward, backward) => {
+    const { valuesSummedTogether } = await import('../../shaders/cells/unit-sum.ts');
+    const { FORWARD_STEPS, stepContext } = await import('../../shaders/recurrence/forward.ts');
+    const { BACKWARD_STEPS } = await import('../../shaders/recurrence/backward.ts');
+    const kind = cell as keyof typeof FORWARD_STEPS;
+    // the forward kernel's context: its readout rides on the LayerNorm mean (forward.ts)
+    const context = { ...stepContext(kind, layernorm), ...(layernorm && { readout: { name: 'y_prev', value: 'y_terms' } }) };
+    expect(valuesSummedTogether(FORWARD_STEPS[kind](context))).toBe(forward);
+    expect(valuesSummedTogether(BACKWARD_STEPS[kind](stepContext(kind, layernorm)))).toBe(backward);
+  });
+});
