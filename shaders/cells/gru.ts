@@ -1,6 +1,6 @@
 // GRU (SPEC §2): z = σ(Wz x + Uz h), r = σ(Wr x + Ur h), g = tanh(LN(Wh x + Uh (r ⊙ h))), h' = (1-z) h + z g.
 // SPEC §4 terms: leak = 1-z, r, rdiag = (g - h_prev) z(1-z) Uz_qq + z (1-g²) Uh_qq (r + h_prev r(1-r) Ur_qq).
-import { columnProducts, candidateBackward, candidateNorm, pairPre, type StepContext } from './step-context.ts';
+import { columnProducts, candidateBackward, candidateNorm, candidatePre, pairPre, type StepContext } from './step-context.ts';
 
 export function gruForwardStep(c: StepContext): string {
   const { o } = c;
@@ -13,7 +13,7 @@ export function gruForwardStep(c: StepContext): string {
   let rc = sigmoid(-a_r);
   put_a(select(V(0.0), r * hq, live));
   workgroupBarrier();
-  var a_g = ${pairPre(c, 'Wh', 'Uh', 'row_a')};
+  var a_g = ${candidatePre(c, 'Wh', 'Uh', 'row_a')};
 ${candidateNorm(c)}
   let g = tanh_c(a_g);
   let g_slope = tanh_slope(a_g);

@@ -3,7 +3,7 @@
 //   shared: s = σ(Ws x + Us h), one scalar per sequence;
 //   diag:   s = σ(Ws x + Us h) ∈ R^H.
 // SPEC §4 terms: leak = 1-s, rdiag = (g - h_prev) σ'(a_s) Us_qq + s (1-g²) Wh_qq (first term absent for const).
-import { columnProducts, candidateBackward, candidateNorm, pairPre, type StepContext } from './step-context.ts';
+import { columnProducts, candidateBackward, candidateNorm, candidatePre, pairPre, type StepContext } from './step-context.ts';
 
 export function leakyForwardStep(c: StepContext): string {
   const { cell, o } = c;
@@ -23,7 +23,7 @@ export function leakyForwardStep(c: StepContext): string {
   const usDiag = cell === 'shared' ? `pu(${o('Us.weight')})` : `pdiag(${o('Us.weight')})`;
   const gateTerm = cell === 'const' ? 'V(0.0)' : `(g - hq) * sg * sgc * ${usDiag}`;
   return /* wgsl */ `
-  var a_g = ${pairPre(c, 'Wx', 'Wh')};
+  var a_g = ${candidatePre(c, 'Wx', 'Wh')};
 ${candidateNorm(c, gateSum)}
   let g = tanh_c(a_g);
   let g_slope = tanh_slope(a_g);

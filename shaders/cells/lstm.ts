@@ -1,7 +1,7 @@
 // LSTM (SPEC §2): i, f, o = σ(W· x + U· h), g = tanh(LN(Wg x + Ug h)), c' = f c + i g, h' = o tanh(c').
 // SPEC §4 terms: f, e = o (1 - tanh² c'), cdiag = c_prev f(1-f) Uf_qq + i (1-g²) Ug_qq + g i(1-i) Ui_qq.
 // c is private to its thread (no other unit reads it), so it stays in a register across steps.
-import { columnProducts, candidateBackward, candidateNorm, pairPre, type StepContext } from './step-context.ts';
+import { columnProducts, candidateBackward, candidateNorm, candidatePre, pairPre, type StepContext } from './step-context.ts';
 
 /**
  * The LSTM's gates, cell update and SPEC §4 terms from the pre-activations a_i, a_f, a_o, a_g (lwin's lstm and
@@ -36,7 +36,7 @@ export function lstmForwardStep(c: StepContext): string {
   let a_i = ${pairPre(c, 'Wi', 'Ui')};
   let a_f = ${pairPre(c, 'Wf', 'Uf')};
   let a_o = ${pairPre(c, 'Wo', 'Uo')};
-  var a_g = ${pairPre(c, 'Wg', 'Ug')};
+  var a_g = ${candidatePre(c, 'Wg', 'Ug')};
 ${candidateNorm(c)}
 ${lstmUpdate((gate) => o(`U${gate}.weight`))}
 `;

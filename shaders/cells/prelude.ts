@@ -105,6 +105,11 @@ fn pre_sum(a: V) -> V {
   return a;
 }
 
+// pre_sum of the candidate's pre-activation under LayerNorm, which no replayed step reads: not kept (replay.ts).
+fn pre_norm(a: V) -> V {
+  return a;
+}
+
 // pre_sum of a pre-activation the same on every unit of a sequence (shared's gate): kept once per sequence (replay.ts).
 fn pre_seq(a: V) -> V {
   return a;

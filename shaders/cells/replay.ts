@@ -11,6 +11,9 @@
 // WGSL: the forward and the backward generate that WGSL from the same snippet, so the i-th call of one is the i-th of
 // the other.
 //
+// The candidate's pre-activation under LayerNorm (pre_norm) is neither kept nor read back: LayerNorm takes it whole,
+// and the replayed step starts from LayerNorm's n̂ and 1/σ (it reads V(0.0) in its place, overwritten at once).
+//
 // Some values are one per sequence, the same on every unit: a sum over units, LayerNorm's 1/σ, shared's gate
 // (pre_seq). Unit 0 alone keeps those (`keep_seq`), and every unit reads them back from unit 0's place
 // (`replay_seq`): the same address on every thread, one load a group on a GPU and a uniform load on lavapipe, where a
@@ -19,7 +22,7 @@
 // The values live in a buffer of their own, `kept`: step-major, [steps][B][ND][H] floats, each step's block padded
 // to `params.keptStride` floats (a multiple of the adapter's storage-offset alignment), so that every dispatch binds
 // only the window of its own steps, from step params.t0 on. No binding needs the whole buffer, so the values do not
-// count against maxStorageBufferBindingSize (the paper's batch keeps 1–1.5 GiB of them). The replaying backward reads
+// count against maxStorageBufferBindingSize (the paper's batch keeps 0.5–1.25 GiB of them). The replaying backward reads
 // neither the row helpers' weights nor x, so `kept` takes one of their two bindings: it stays within WebGPU's 8
 // storage buffers per stage.
 import { helperCalls } from './held-weights.ts';
@@ -30,17 +33,18 @@ import { components, perComponent, tileIndices, vec } from './tile-components.ts
 /**
  * The helpers whose values are kept and replayed: every dot product and every sum over units of a forward step, and
  * pre_sum, a layer pair's pre-activation b + W x + U u, kept whole instead of its two dot products (helperCalls finds
- * the outermost calls only). On lavapipe each value a thread keeps or reads back costs a store or load per lane; lstm
- * keeps four values per unit and step instead of eight.
+ * the outermost calls only); pre_norm is listed so that its dot products are not kept either. On lavapipe each value
+ * a thread keeps or reads back costs a store or load per lane; lstm keeps four values per unit and step instead of
+ * eight (five with LayerNorm: three gates, n̂ and 1/σ).
  */
-const KEPT = ['pre_sum', 'pre_seq', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm', 'layer_norm_and', 'layer_norm_and2'] as const;
+const KEPT = ['pre_sum', 'pre_seq', 'pre_norm', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm', 'layer_norm_and', 'layer_norm_and2'] as const;
 
 /**
- * Words a call keeps per unit: LnOut's two, one for the others. layer_norm_and(2) keeps its LnOut alone: its other
+ * Words a call keeps per unit: LnOut's two, none for pre_norm, one for the others. layer_norm_and(2) keeps its LnOut alone: its other
  * sums (shared's gate, read only inside a pre_sum, which is kept whole; the forward kernel's readout) are never read
  * by a replayed step.
  */
-const words = (name: string) => (name.startsWith('layer_norm') ? 2 : 1);
+const words = (name: string) => (name === 'pre_norm' ? 0 : name.startsWith('layer_norm') ? 2 : 1);
 const KEEP: Record<string, string> = { layer_norm: 'keep_ln', layer_norm_and: 'keep_ln_and', layer_norm_and2: 'keep_ln_and', pre_seq: 'keep_seq', unit_sum: 'keep_seq' };
 /** The calls whose one value is the same on every unit of a sequence (LnOut's 1/σ too). */
 const PER_SEQUENCE = new Set(['pre_seq', 'unit_sum']);
@@ -65,7 +69,7 @@ function rewrite(step: string, wrap: (i: number, call: string, name: string) => 
 
 /** The forward step keeping every value (keepDotsWgsl defines keep_dot and keep_ln). */
 export function keepDots(step: string): string {
-  return rewrite(step, (i, call, name) => `${KEEP[name] ?? 'keep_dot'}(${i}u, ${call})`);
+  return rewrite(step, (i, call, name) => (name === 'pre_norm' ? call : `${KEEP[name] ?? 'keep_dot'}(${i}u, ${call})`));
 }
 
 /**
@@ -76,7 +80,7 @@ export function keepDots(step: string): string {
 export function replayDots(step: string): string {
   const ln = (i: number) => `LnOut(replay_dot(${i}u), replay_seq(${i + 1}u))`;
   const replayed = rewrite(step, (i, _call, name) =>
-    name === 'layer_norm' ? ln(i) : name.startsWith('layer_norm_and') ? `LnAnd(${ln(i)}, V(0.0), V(0.0))` : PER_SEQUENCE.has(name) ? `replay_seq(${i}u)` : `replay_dot(${i}u)`);
+    name === 'pre_norm' ? 'V(0.0)' : name === 'layer_norm' ? ln(i) : name.startsWith('layer_norm_and') ? `LnAnd(${ln(i)}, V(0.0), V(0.0))` : PER_SEQUENCE.has(name) ? `replay_seq(${i}u)` : `replay_dot(${i}u)`);
   return replayed.replace(/^[ \t]*put_a\([^;]*\);\n[ \t]*workgroupBarrier\(\);\n/gm, '');
 }
 

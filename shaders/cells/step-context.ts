@@ -30,8 +30,17 @@ export interface ExtraSum {
  * abuf). pre_sum is the identity (tilePrelude); it marks the sum as one value for the training forward to keep and
  * the backward to replay (shaders/cells/replay.ts), instead of its two dot products.
  */
-export function pairPre(c: StepContext, w: string, u: string, row: 'row_h' | 'row_a' = 'row_h'): string {
-  return `pre_sum(pu(${c.o(`${w}.bias`)}) + row_x(${c.o(`${w}.weight`)}) + ${row}(${c.o(`${u}.weight`)}))`;
+export function pairPre(c: StepContext, w: string, u: string, row: 'row_h' | 'row_a' = 'row_h', mark = 'pre_sum'): string {
+  return `${mark}(pu(${c.o(`${w}.bias`)}) + row_x(${c.o(`${w}.weight`)}) + ${row}(${c.o(`${u}.weight`)}))`;
+}
+
+/**
+ * The candidate's pre-activation a_g (pairPre). With LayerNorm it is marked pre_norm instead of pre_sum: LayerNorm
+ * (candidateNorm) takes it whole, and the backward replays LayerNorm's n̂ and 1/σ, never a_g itself, so the
+ * training forward does not keep it (shaders/cells/replay.ts).
+ */
+export function candidatePre(c: StepContext, w: string, u: string, row: 'row_h' | 'row_a' = 'row_h'): string {
+  return pairPre(c, w, u, row, c.layernorm ? 'pre_norm' : 'pre_sum');
 }
 
 /**

@@ -180,39 +180,42 @@ describe('BPTT: where the forward keeps values for the backward', () => {
     maxBindingBytes,
     scratch: (_label: string, bytes: number, boundAs?: string) => ({ size: bytes, boundAs }) as unknown as GPUBuffer,
   });
-  // gru with LayerNorm keeps 5 values per unit and step (3 pre-activations, n̂ and 1/σ): B=3, H=20 gives 300 floats,
-  // padded to 320 (256-byte offsets) so that a window may start at any step.
+  // gru with LayerNorm keeps 4 values per unit and step (the gates' 2 pre-activations, n̂ and 1/σ; not the
+  // candidate's, which LayerNorm takes whole): B=3, H=20 gives 240 floats, padded to 256 (256-byte offsets) so that a
+  // window may start at any step.
   const layout = buildLayout({ cell: 'gru', inputSize: 5, hiddenSize: 20, layernorm: true });
   it('pads each step to the offset alignment and sizes the buffer by steps', async () => {
     const { keptValues, keptWindow } = await import('../../src/cells/forward.ts');
     const kept = keptValues(host(2 ** 40, 2 ** 30), layout, 3, 37, 5, 'test')!;
-    expect(kept.stride).toBe(320);
-    expect(kept.buffer.size).toBe(37 * 320 * 4);
-    expect(keptWindow(kept, 69, 3)).toEqual({ buffer: kept.buffer, offset: 64 * 320 * 4, size: 3 * 320 * 4 });
+    expect(kept.stride).toBe(256);
+    expect(kept.buffer.size).toBe(37 * 256 * 4);
+    expect(keptWindow(kept, 69, 3)).toEqual({ buffer: kept.buffer, offset: 64 * 256 * 4, size: 3 * 256 * 4 });
   });
   it('keeps nothing where the buffer or a dispatch\'s window would not fit, or with LWIN_REPLAY=off', async () => {
     const { keptValues, STEPS_PER_DISPATCH } = await import('../../src/cells/forward.ts');
-    expect(keptValues(host(37 * 320 * 4 - 4, 2 ** 30), layout, 3, 37, 0, 'test')).toBeUndefined();
-    expect(keptValues(host(2 ** 40, STEPS_PER_DISPATCH * 320 * 4 - 4), layout, 3, 100, 0, 'test')).toBeUndefined();
-    expect(keptValues(host(2 ** 40, STEPS_PER_DISPATCH * 320 * 4), layout, 3, 100, 0, 'test')).toBeDefined();
+    expect(keptValues(host(37 * 256 * 4 - 4, 2 ** 30), layout, 3, 37, 0, 'test')).toBeUndefined();
+    expect(keptValues(host(2 ** 40, STEPS_PER_DISPATCH * 256 * 4 - 4), layout, 3, 100, 0, 'test')).toBeUndefined();
+    expect(keptValues(host(2 ** 40, STEPS_PER_DISPATCH * 256 * 4), layout, 3, 100, 0, 'test')).toBeDefined();
     vi.stubEnv('LWIN_REPLAY', 'off');
     expect(keptValues(host(2 ** 40, 2 ** 30), layout, 3, 37, 0, 'test')).toBeUndefined();
   });
-  it('keeps a value the same on every unit once per sequence (LayerNorm\'s 1/σ, shared\'s gate), read back from unit 0', async () => {
+  it('keeps a value the same on every unit once per sequence (LayerNorm\'s 1/σ, shared\'s gate), read back from unit 0, and not the candidate\'s a_g under LayerNorm', async () => {
     const { keepDots, replayDots } = await import('../../shaders/cells/replay.ts');
     const { FORWARD_STEPS, stepContext } = await import('../../shaders/recurrence/forward.ts');
     const step = FORWARD_STEPS.shared(stepContext('shared', true));
-    // a_g (pre_sum), then n̂ and 1/σ (layer_norm_and), then the gate's a_s (pre_seq)
-    expect(keepDots(step)).toMatch(/keep_dot\(0u, pre_sum\([\s\S]*keep_ln_and\(1u, [\s\S]*keep_seq\(3u, pre_seq\(/);
+    // n̂ and 1/σ (layer_norm_and), then the gate's a_s (pre_seq); a_g, which LayerNorm takes whole, is not kept
+    expect(keepDots(step)).toMatch(/var a_g = pre_norm\([\s\S]*keep_ln_and\(0u, [\s\S]*keep_seq\(2u, pre_seq\(/);
+    expect(keepDots(step)).not.toContain('keep_dot');
     const replayed = replayDots(step);
-    expect(replayed).toContain('LnOut(replay_dot(1u), replay_seq(2u))');
-    expect(replayed).toContain('let a_s = replay_seq(3u);');
-    expect(replayed).toContain('replay_dot(0u)');
+    expect(replayed).toContain('var a_g = V(0.0);');
+    expect(replayed).toContain('LnOut(replay_dot(0u), replay_seq(1u))');
+    expect(replayed).toContain('let a_s = replay_seq(2u);');
   });
   it('keeps a buffer larger than one binding, since dispatches bind it in windows (the paper size, 1 GiB bindings)', async () => {
     const { keptValues } = await import('../../src/cells/forward.ts');
-    // B=512 T=1024 H=128: 5 × 128 × 512 floats a step, 1.25 GiB in all, where a binding holds at most 1 GiB.
-    const paper = buildLayout({ cell: 'gru', inputSize: 16, hiddenSize: 128, layernorm: true });
+    // lstm at B=512 T=1024 H=128: 5 × 128 × 512 floats a step (3 gates, n̂, 1/σ), 1.25 GiB in all, where a binding
+    // holds at most 1 GiB.
+    const paper = buildLayout({ cell: 'lstm', inputSize: 16, hiddenSize: 128, layernorm: true });
     const kept = keptValues(host(2 ** 32, 2 ** 30), paper, 512, 1024, 0, 'test')!;
     expect(kept.buffer.size).toBe(5 * 2 ** 28);
     expect((kept.buffer as unknown as { boundAs: string }).boundAs).toBe('windows');
