@@ -21,12 +21,15 @@ export function leakyForwardStep(c: StepContext): string {
   let sg = sigmoid(a_s);
   let sgc = sigmoid(-a_s);`;
   const usDiag = cell === 'shared' ? `pu(${o('Us.weight')})` : `pdiag(${o('Us.weight')})`;
-  const gateTerm = cell === 'const' ? 'V(0.0)' : `(g - hq) * sg * sgc * ${usDiag}`;
+  const gateTerm = cell === 'const' ? 'V(0.0)' : `g_gap * sg * sgc * ${usDiag}`;
+  // g - h_{t-1}, what the gate's adjoint needs of g and h_{t-1}: kept by the training forward, so that the replayed
+  // backward step computes neither tanh nor loads h_{t-1} (shaders/cells/replay.ts). const has no gate.
+  const gap = cell === 'const' ? '' : '\n  let g_gap = replayed(g - hq);';
   return /* wgsl */ `
   var a_g = ${candidatePre(c, 'Wx', 'Wh')};
 ${candidateNorm(c, gateSum)}
   let g = tanh_c(a_g);
-  let g_slope = tanh_slope(a_g);
+  let g_slope = tanh_slope(a_g);${gap}
   ${gate}
   let h_new = sgc * hq + sg * g;
   var terms: array<V, 4>;
@@ -50,11 +53,11 @@ export function leakyBackwardStep(c: StepContext): string {
       ? 'let da_s = V(0.0);'
       : cell === 'shared'
         ? 'let da_s = dgate_sum * sg * sgc;'
-        : 'let da_s = select(V(0.0), dh * (g - hq) * sg * sgc, live);';
+        : 'let da_s = select(V(0.0), dh * g_gap * sg * sgc, live);';
   const columns = [{ value: 'da_g', u: o('Wh.weight') }, ...(cell === 'diag' ? [{ value: 'da_s', u: o('Us.weight') }] : [])];
   const gatePath = cell === 'shared' ? ` + da_s * pu(${o('Us.weight')})` : '';
   return /* wgsl */ `
-${candidateBackward(c, 'dh * sg', cell === 'shared' ? { name: 'dgate_sum', value: 'select(V(0.0), dh * (g - hq), live)' } : undefined)}
+${candidateBackward(c, 'dh * sg', cell === 'shared' ? { name: 'dgate_sum', value: 'select(V(0.0), dh * g_gap, live)' } : undefined)}
   ${gate}
 ${columnProducts(columns, resident, 'dh_u')}
   let dh_prev = select(V(0.0), dh * sgc + dh_u${gatePath}, live);

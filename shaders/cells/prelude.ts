@@ -105,6 +105,11 @@ fn pre_sum(a: V) -> V {
   return a;
 }
 
+// A value of the forward step that the backward reads back instead of computing it again (replay.ts): the identity.
+fn replayed(v: V) -> V {
+  return v;
+}
+
 // pre_sum of the candidate's pre-activation under LayerNorm, which no replayed step reads: not kept (replay.ts).
 fn pre_norm(a: V) -> V {
   return a;

@@ -33,11 +33,12 @@ import { components, perComponent, tileIndices, vec } from './tile-components.ts
 /**
  * The helpers whose values are kept and replayed: every dot product and every sum over units of a forward step, and
  * pre_sum, a layer pair's pre-activation b + W x + U u, kept whole instead of its two dot products (helperCalls finds
- * the outermost calls only); pre_norm is listed so that its dot products are not kept either. On lavapipe each value
+ * the outermost calls only); `replayed`, any other value a step marks for its backward (leaky cells' g - h_{t-1});
+ * pre_norm is listed so that its dot products are not kept either. On lavapipe each value
  * a thread keeps or reads back costs a store or load per lane; lstm keeps four values per unit and step instead of
  * eight (five with LayerNorm: three gates, n̂ and 1/σ).
  */
-const KEPT = ['pre_sum', 'pre_seq', 'pre_norm', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm', 'layer_norm_and', 'layer_norm_and2'] as const;
+const KEPT = ['pre_sum', 'pre_seq', 'pre_norm', 'replayed', 'row_h', 'row_a', 'row_x', 'row_x0', 'unit_sum', 'layer_norm', 'layer_norm_and', 'layer_norm_and2'] as const;
 
 /**
  * Words a call keeps per unit: LnOut's two, none for pre_norm, one for the others. layer_norm_and(2) keeps its LnOut alone: its other

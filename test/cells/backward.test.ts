@@ -203,13 +203,14 @@ describe('BPTT: where the forward keeps values for the backward', () => {
     const { keepDots, replayDots } = await import('../../shaders/cells/replay.ts');
     const { FORWARD_STEPS, stepContext } = await import('../../shaders/recurrence/forward.ts');
     const step = FORWARD_STEPS.shared(stepContext('shared', true));
-    // n̂ and 1/σ (layer_norm_and), then the gate's a_s (pre_seq); a_g, which LayerNorm takes whole, is not kept
-    expect(keepDots(step)).toMatch(/var a_g = pre_norm\([\s\S]*keep_ln_and\(0u, [\s\S]*keep_seq\(2u, pre_seq\(/);
-    expect(keepDots(step)).not.toContain('keep_dot');
+    // n̂ and 1/σ (layer_norm_and), g - h_{t-1} (replayed), then the gate's a_s (pre_seq); a_g, which LayerNorm takes
+    // whole, is not kept
+    expect(keepDots(step)).toMatch(/var a_g = pre_norm\([\s\S]*keep_ln_and\(0u, [\s\S]*keep_dot\(2u, replayed\(g - hq\)\)[\s\S]*keep_seq\(3u, pre_seq\(/);
     const replayed = replayDots(step);
     expect(replayed).toContain('var a_g = V(0.0);');
     expect(replayed).toContain('LnOut(replay_dot(0u), replay_seq(1u))');
-    expect(replayed).toContain('let a_s = replay_seq(2u);');
+    expect(replayed).toContain('let g_gap = replay_dot(2u);');
+    expect(replayed).toContain('let a_s = replay_seq(3u);');
   });
   it('keeps a buffer larger than one binding, since dispatches bind it in windows (the paper size, 1 GiB bindings)', async () => {
     const { keptValues } = await import('../../src/cells/forward.ts');
