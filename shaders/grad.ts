@@ -12,6 +12,8 @@ import { compensatedSum, foldedRow } from './common.ts';
 import { envChoice, envSetting } from '../src/gpu/runtime.ts';
 
 const RowMap = { rowsPer: d.u32, rowStride: d.u32, first: d.u32, next: d.u32, stepStride: d.u32, width: d.u32, offset: d.u32 };
+/** One row map's values (the a… or v… fields of GradParams, below, without their prefix). */
+export type GradRowMap = { [K in keyof typeof RowMap]: number };
 
 export const GradParams = d.struct({
   rows: d.u32, // n ranges over [0, rows)

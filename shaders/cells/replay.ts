@@ -47,8 +47,8 @@ const KEPT = ['pre_sum', 'pre_seq', 'pre_norm', 'replayed', 'row_h', 'row_a', 'r
  */
 const words = (name: string) => (name === 'pre_norm' ? 0 : name.startsWith('layer_norm') ? 2 : 1);
 const KEEP: Record<string, string> = { layer_norm: 'keep_ln', layer_norm_and: 'keep_ln_and', layer_norm_and2: 'keep_ln_and', pre_seq: 'keep_seq', unit_sum: 'keep_seq' };
-/** The calls whose one value is the same on every unit of a sequence (LnOut's 1/σ too). */
-const PER_SEQUENCE = new Set(['pre_seq', 'unit_sum']);
+/** The calls whose one value is the same on every unit of a sequence (LnOut's 1/σ too): those keep_seq keeps. */
+const PER_SEQUENCE = new Set(Object.keys(KEEP).filter((name) => KEEP[name] === 'keep_seq'));
 
 /** Values kept per unit of a forward step's WGSL (ND). */
 export function dotCount(step: string): number {

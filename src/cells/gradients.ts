@@ -6,7 +6,7 @@ import type { ParamLayout } from '../model/params.ts';
 import type { CellKind } from '../model/cells.ts';
 import { LAYERNORM_PREFIX, TORCH_GATES, isTorchCell, readoutOutputs, stateWidth, type TorchCellKind } from '../model/cells.ts';
 import { getTensorSpec } from '../model/params.ts';
-import { columnsRows, gradBlock, gradChunks, gradKernel, gradLanes, gradProgram, gradSlices, gradUnroll } from '../../shaders/grad.ts';
+import { columnsRows, gradBlock, gradChunks, gradKernel, gradLanes, gradProgram, gradSlices, gradUnroll, type GradRowMap } from '../../shaders/grad.ts';
 import { gradStagedProgram } from '../../shaders/grad-staged.ts';
 import { GATE_BLOCKS, adjointBlocks, operandNames } from '../../shaders/recurrence/backward.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
@@ -113,21 +113,11 @@ export interface SegmentBuffers {
 }
 
 /**
- * Where row n of a term's sum lies in a buffer (GradParams' maps): step j = n % rowsPer of sequence n / rowsPer, at
+ * A row map (shaders/grad.ts GradParams): row n of a term's sum is step j = n % rowsPer of sequence n / rowsPer, at
  * row (n / rowsPer)·rowStride + (j = 0 ? first : next + (j - 1)·stepStride) of `width` floats, from float `offset`.
+ * This one: consecutive steps from row `base` of each sequence's rows.
  */
-interface RowMap {
-  rowsPer: number;
-  rowStride: number;
-  first: number;
-  next: number;
-  stepStride: number;
-  width: number;
-  offset: number;
-}
-
-/** Consecutive steps from row `base` of each sequence's rows. */
-function consecutive(rowsPer: number, rowStride: number, base: number, width: number, offset: number): RowMap {
+function consecutive(rowsPer: number, rowStride: number, base: number, width: number, offset: number): GradRowMap {
   return { rowsPer, rowStride, first: base, next: base + 1, stepStride: 1, width, offset };
 }
 
@@ -171,8 +161,8 @@ export class GradientPartials {
     const perSeq = (width: number, offset: number) => consecutive(segLen, T, segStart, width, offset);
     // The states' rows are H floats, (slot·B + b)·W: step j's h in slot j, its h_{t-1} in slot j - 1 or (j = 0) `slots`.
     const W = stateWidth(cell);
-    const states = (first: number, next: number, offset: number): RowMap => ({ rowsPer: segLen, rowStride: W, first, next, stepStride: batch * W, width: H, offset });
-    const maps: Record<Source, (offset: number) => RowMap> = {
+    const states = (first: number, next: number, offset: number): GradRowMap => ({ rowsPer: segLen, rowStride: W, first, next, stepStride: batch * W, width: H, offset });
+    const maps: Record<Source, (offset: number) => GradRowMap> = {
       deltas: (o) => consecutive(segLen, slots, 0, blocks * H, o),
       lnsums: (plane) => consecutive(batch, batch, 0, H, (batch * slots * blocks + plane * batch) * H),
       ops: (o) => consecutive(segLen, slots, 0, operandNames(cell).length * H, o),
