@@ -4,6 +4,7 @@ import type { CellBenchResult } from '../cells.ts';
 import { PAPER_TRAINING } from '../cells.ts';
 import type { DiagnosticsBenchResult } from '../diagnostics.ts';
 import { GATED_CELL_KINDS } from '../../src/model/cells.ts';
+import { median, type AbResult } from '../ab.ts';
 
 /** An epoch's progress line, `lwin progress: <cell> k/n epochs, …, elapsed S s` (src/train/progress.ts): S in group 2. */
 const EPOCH_LINE = /^lwin progress: \S+ (\d+)\/\d+ \S+.*elapsed ([\d.]+) s$/;
@@ -60,17 +61,35 @@ export interface ProjectionInputs {
   calibrate: boolean;
   /** The cell of the paper run. */
   runCell?: string;
+  /**
+   * The interleaved A/B (bench/ab.ts) at the paper size: where it ran a cell's defaults (variant ''), their median GPU
+   * ms per step is that cell's batch time. Separate benches of one card drifted 2–4× (bench/RESULTS.md); interleaved
+   * medians repeated within 0.3%.
+   */
+  ab?: AbResult[];
+}
+
+/** The median GPU ms per step of `cell`'s defaults in an interleaved A/B at the paper size, if one ran them. */
+export function abPaperMs(ab: readonly AbResult[], cell: string): number | undefined {
+  const { batch, steps, hidden } = PAPER_TRAINING;
+  const result = ab.find((r) => r.cell === cell && r.size.batch === batch && r.size.steps === steps && r.size.hidden === hidden);
+  const defaults = result?.variants.find((v) => v.env.trim() === '');
+  return defaults?.gpuMs.length ? median(defaults.gpuMs) : undefined;
 }
 
 /**
- * Per paper cell: 750 × (one epoch of training batches, from the paper-size bench or scaled from the bench size,
+ * Per paper cell: 750 × (one epoch of training batches, from the interleaved A/B's GPU ms where it ran the cell, else
+ * the paper-size bench or scaled from the bench size,
  * × the calibration) + the diagnostic stage's projection. The calibration is the last measured epoch of the paper
  * run (the first also compiles pipelines) over the bench's prediction for the same cell; 1 when there is none.
  */
 export function projectPaperStudy(inputs: ProjectionInputs): StudyProjection {
   const { epochs } = PAPER_TRAINING;
   const benchFor = (cell: string) => inputs.cellsPaper.find((r) => r.cell === cell) ?? inputs.cellsBench.find((r) => r.cell === cell);
+  const fromAb = (cell: string) => abPaperMs(inputs.ab ?? [], cell);
   const predictedEpoch = (cell: string) => {
+    const ms = fromAb(cell);
+    if (ms !== undefined) return ((ms / 1000) * PAPER_TRAINING.sequences) / PAPER_TRAINING.batch;
     const r = benchFor(cell);
     return r ? r.projectedPaperTrainingSeconds / epochs : NaN;
   };
@@ -79,11 +98,13 @@ export function projectPaperStudy(inputs: ProjectionInputs): StudyProjection {
   const usable = inputs.calibrate && measured !== undefined && Number.isFinite(predictedEpoch(runCell));
   const calibration = usable ? measured / predictedEpoch(runCell) : 1;
   const notes: string[] = [];
-  if (usable) notes.push(`Epoch times are the bench's training batches × ${calibration.toFixed(2)}, the ratio of the paper run's measured ${runCell} epoch (${measured.toFixed(1)} s) to the bench's prediction.`);
+  const interleaved = GATED_CELL_KINDS.filter((c) => fromAb(c) !== undefined);
+  if (interleaved.length) notes.push(`Batch times of ${interleaved.join(', ')}: the interleaved A/B's median GPU ms (defaults); of the others, the cells bench's wall.`);
+  if (usable) notes.push(`Epoch times are the training batches × ${calibration.toFixed(2)}, the ratio of the paper run's measured ${runCell} epoch (${measured.toFixed(1)} s) to its predicted batches.`);
   else notes.push('No measured paper-size epoch to calibrate with: epochs are the bench\'s training batches alone (validation not counted).');
-  const scaled = GATED_CELL_KINDS.filter((c) => !inputs.cellsPaper.some((r) => r.cell === c) && inputs.cellsBench.some((r) => r.cell === c));
+  const scaled = GATED_CELL_KINDS.filter((c) => fromAb(c) === undefined && !inputs.cellsPaper.some((r) => r.cell === c) && inputs.cellsBench.some((r) => r.cell === c));
   if (scaled.length) notes.push(`Scaled from the bench size (no paper-size figure): ${scaled.join(', ')}.`);
-  const missing = GATED_CELL_KINDS.filter((c) => !benchFor(c) || !inputs.diagnostics.some((d) => d.cell === c));
+  const missing = GATED_CELL_KINDS.filter((c) => (!benchFor(c) && fromAb(c) === undefined) || !inputs.diagnostics.some((d) => d.cell === c));
   if (missing.length) notes.push(`Incomplete (a bench did not reach them): ${missing.join(', ')}; the total counts what exists.`);
   const cells = GATED_CELL_KINDS.map((cell) => {
     const epochSeconds = predictedEpoch(cell) * calibration;

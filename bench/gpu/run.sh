@@ -21,6 +21,11 @@
 #                                environment assignments, '' the defaults; unset: no A/B), with LWIN_KIT_AB_CELLS
 #                                (default gru,lstm) and LWIN_KIT_AB_ROUNDS (default 5)
 #              LWIN_KIT_PAPER_RUN  cap in seconds of the paper-preset run (default: what is left of the budget)
+#              LWIN_KIT_PAPER_EPOCHS  its epochs (default 2)
+#              LWIN_KIT_PAPER_ARGS  more flags for it (e.g. '--diag-sequences 256 --transport-samples 1': a short
+#                                diagnostic stage, when only the epochs are wanted)
+#              LWIN_KIT_PAPER_BEFORE  environment assignments for the same run again, several variants ';'-separated
+#                                (steps paper-run-before, paper-run-before-2, …; e.g. 'LWIN_PROFILE=all;LWIN_PIPELINE=off')
 #              LWIN_KIT_SKIP     steps to skip, comma-separated (e.g. diagnostics-paper,torch)
 set -uo pipefail
 
@@ -93,6 +98,8 @@ else
   cell_sizes=(64x256x64x16 512x1024x128x16); diag_size=64x1024x128x16; diag_lags=4:256:128; kernel_scale=1
   run_args=()
 fi
+# shellcheck disable=SC2206
+run_args+=(${LWIN_KIT_PAPER_ARGS:-})
 
 # Each step gets at most its cap (written for the default 480 s budget, scaled with LWIN_KIT_BUDGET) and never runs
 # past the deadline (less a reserve for the summary).
@@ -158,17 +165,19 @@ step peers 100 ./node bench.mjs peers --cell-size "${cell_sizes[0]}" --json "$pa
 [ -n "$before_bench" ] && step peers-before 100 env $before_bench ./node bench.mjs peers --cell-size "${cell_sizes[0]}" --json "$parts/peers-before.json"
 [ "$size" = tiny ] || step peers-paper 120 ./node bench.mjs peers --cells gru --cell-size "${cell_sizes[1]}" --json "$parts/peers-paper.json"
 # The paper preset for one cell, 2 epochs; its progress lines give the epoch times if the budget stops it early.
-step paper-run "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines ./node lwin.mjs run --preset paper --cells gru --epochs 2 "${run_args[@]}" --out "$work/study" 2> "$parts/paper-run.progress"
+step paper-run "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines ./node lwin.mjs run --preset paper --cells gru --epochs "${LWIN_KIT_PAPER_EPOCHS:-2}" "${run_args[@]}" --out "$work/study" 2> "$parts/paper-run.progress"
 cat "$parts/paper-run.progress"
 # The same with LWIN_KIT_PAPER_BEFORE (environment assignments, e.g. LWIN_PIPELINE=off), when set: its epoch times
 # against the run above on one card.
-paper_before=${LWIN_KIT_PAPER_BEFORE:-}
-if [ -n "$paper_before" ]; then
-  echo "$paper_before" > "$parts/paper-run-before.txt"
+# Several variants, ';'-separated, run one after another: steps paper-run-before, paper-run-before-2, …
+IFS=";" read -r -a paper_befores <<< "${LWIN_KIT_PAPER_BEFORE:-}"
+for i in "${!paper_befores[@]}"; do
+  name=paper-run-before; [ "$i" -gt 0 ] && name=paper-run-before-$((i + 1))
+  echo "${paper_befores[$i]}" > "$parts/$name.txt"
   # shellcheck disable=SC2086
-  step paper-run-before "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines $paper_before ./node lwin.mjs run --preset paper --cells gru --epochs 2 "${run_args[@]}" --out "$work/study-before" 2> "$parts/paper-run-before.progress"
-  cat "$parts/paper-run-before.progress"
-fi
+  step "$name" "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines ${paper_befores[$i]} ./node lwin.mjs run --preset paper --cells gru --epochs "${LWIN_KIT_PAPER_EPOCHS:-2}" "${run_args[@]}" --out "$work/study-$name" 2> "$parts/$name.progress"
+  cat "$parts/$name.progress"
+done
 [ -f "$work/study/study.json" ] && cp "$work/study/study.json" "$parts/paper-run-study.json"
 
 say "summary"

@@ -42,7 +42,8 @@ const beforeNames = ['cells-paper-before', ...[2, 3, 4].map((i) => `cells-paper-
 // run.sh's bench-size before/after (LWIN_KIT_BEFORE_BENCH), when it ran
 const benchBefore = ['cells-bench-before', 'peers-before'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
 // run.sh's paper run with LWIN_KIT_PAPER_BEFORE, when it ran
-const paperBefore = ['paper-run-before'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
+// (';'-separated variants: paper-run-before, paper-run-before-2, …)
+const paperBefore = ['paper-run-before', ...[2, 3, 4].map((i) => `paper-run-before-${i}`)].filter((n) => existsSync(join(partsDir, `${n}.status`)));
 // run.sh's interleaved A/B (LWIN_KIT_AB), when it ran
 const abStep = ['ab'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
 const STEPS = ['doctor', 'kernels', 'host', 'torch', 'warm-up', 'cells-bench', ...benchBefore.slice(0, 1), 'cells-paper', ...beforeNames, ...abStep, 'cells-stack', 'diagnostics-paper', 'peers', ...benchBefore.slice(1), 'peers-paper', 'paper-run', ...paperBefore];
@@ -86,12 +87,15 @@ const peers = [...(read<PeersFile>('peers.json')?.peers ?? []), ...(read<PeersFi
 const study = read<StudyFile>('paper-run-study.json');
 const epochSeconds = parseProgressLines(text('paper-run.progress') ?? '');
 const epochPhases = progressPhases(text('paper-run.progress') ?? '');
-const epochSecondsBefore = parseProgressLines(text('paper-run-before.progress') ?? '');
-const paperBeforeLabel = text('paper-run-before.txt')?.trim();
+// Each paper run with LWIN_KIT_PAPER_BEFORE's variants: its environment, epochs and their phases.
+const paperRunsBefore = paperBefore.map((name) => {
+  const progress = text(`${name}.progress`) ?? '';
+  return { label: text(`${name}.txt`)?.trim() ?? name, epochSeconds: parseProgressLines(progress), epochPhases: progressPhases(progress) };
+});
 // The kit's manifest sits beside the bundle; run from the repository (tsx), the parts folder may carry one instead.
 const manifestFile = [join(import.meta.dirname, 'manifest.json'), join(partsDir, 'manifest.json')].find(existsSync);
 const manifest = (manifestFile ? JSON.parse(readFileSync(manifestFile, 'utf8')) : { lwin: '?', commit: 'unknown (no manifest.json)' }) as Record<string, unknown>;
-const projection: StudyProjection = projectPaperStudy({ cellsPaper, cellsBench, diagnostics, epochSeconds, calibrate: flags.size === 'full' });
+const projection: StudyProjection = projectPaperStudy({ cellsPaper, cellsBench, diagnostics, epochSeconds, calibrate: flags.size === 'full', ab });
 
 /**
  * Training FLOPs per sequence-step, ≈ 3× the forward's 2·G·H·(H+D) (PERF.md); G gate blocks per cell. A stack's
@@ -116,7 +120,7 @@ const summary = {
   cells: { bench: cellsBench, paper: cellsPaper, paperBefore: befores[0], paperBefores: befores, benchBefore: { label: benchBeforeLabel, cells: cellsBenchBefore }, stack: cellsStack },
   ab,
   diagnostics,
-  paperRun: { epochSeconds, epochPhases, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings, before: paperBeforeLabel && { label: paperBeforeLabel, epochSeconds: epochSecondsBefore } },
+  paperRun: { epochSeconds, epochPhases, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings, before: paperRunsBefore[0], befores: paperRunsBefore },
   torch,
   peers,
   peersBefore: { label: benchBeforeLabel, peers: peersBefore },
@@ -209,7 +213,7 @@ lines.push('## `lwin run --preset paper --cells gru --epochs 2`', '');
 lines.push(
   `- epochs measured: ${epochSeconds.length ? epochSeconds.map((s, i) => `epoch ${i + 1} ${f(s)} s${epochPhases[i] ? ` (${epochPhases[i]})` : ''}`).join(', ') : 'none (the run did not finish an epoch in its time)'}`,
   `- ${study ? `finished in ${f(study.seconds)} s (${Object.entries(summary.paperRun.timings ?? {}).map(([k, v]) => `${k} ${f(v)} s`).join(', ')})` : 'stopped before the end (time budget); the projection uses the epochs above'}`,
-  ...(paperBeforeLabel ? [`- with \`${paperBeforeLabel}\`: ${epochSecondsBefore.length ? epochSecondsBefore.map((s, i) => `epoch ${i + 1} ${f(s)} s`).join(', ') : 'no epoch finished in its time'}`] : []),
+  ...paperRunsBefore.map((r) => `- with \`${r.label}\`: ${r.epochSeconds.length ? r.epochSeconds.map((s, i) => `epoch ${i + 1} ${f(s)} s${r.epochPhases[i] ? ` (${r.epochPhases[i]})` : ''}`).join(', ') : 'no epoch finished in its time'}`),
   '',
 );
 lines.push('## Projection: the paper study (five cells × 750 epochs, diagnostics on 8000 sequences, 64 transport pairs)', '');

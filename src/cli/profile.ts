@@ -23,7 +23,7 @@ export function registerProfile(program: Command): void {
     const data = studyData(config);
     const acquired = await acquireDevice(deviceOptionsFrom(flags));
     try {
-      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: true, tileCache: nodeTileCache() });
+      const ctx = new GpuContext(acquired.device, { adapter: acquired.adapter, profile: 'every-step', tileCache: nodeTileCache() });
       const trained = await train(ctx, trainConfigFor(config, cell), data.training, { sink: memorySink() });
       const preconditioner = config.rho ? await trained.optimizer.preconditioner() : undefined;
       trained.optimizer.destroy();

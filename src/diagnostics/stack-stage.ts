@@ -125,7 +125,7 @@ export async function runStackDiagnostics(ctx: GpuContext, torch: TorchParams, d
       const count = Math.min(batch, data.count - start);
       ctx.device.queue.writeBuffer(buffer('diag/x'), 0, data.x as Float32Array<ArrayBuffer>, start * T * D, count * T * D);
       ctx.device.queue.writeBuffer(buffer('diag/y'), 0, data.y as Float32Array<ArrayBuffer>, start * T * targetWidth, count * T * targetWidth);
-      const step = ctx.step(`diagnostics ${cell} ×${L} sequences ${start}..${start + count}`);
+      const step = ctx.step(`diagnostics ${cell} ×${L} sequences ${start}..${start + count}`, `diagnostics ${cell} ×${L}`);
       const values = recordStackBatch(step, { layers, buffer, windows, rho, readoutLoss, psiWithRho: Boolean(options.psiWithRho), lags: options.lags.length, steps: T }, count);
       await batches.submit(step, { values, count }); // one batch in flight, as runDiagnostics
     }

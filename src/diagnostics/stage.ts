@@ -182,7 +182,7 @@ export async function runDiagnostics(ctx: GpuContext, layout: ParamLayout, param
       const count = Math.min(batch, data.count - start);
       ctx.device.queue.writeBuffer(b.x, 0, data.x as Float32Array<ArrayBuffer>, start * T * D, count * T * D);
       ctx.device.queue.writeBuffer(b.y, 0, data.y as Float32Array<ArrayBuffer>, start * T * targetWidth, count * T * targetWidth);
-      const step = ctx.step(`diagnostics ${cell} sequences ${start}..${start + count}`);
+      const step = ctx.step(`diagnostics ${cell} sequences ${start}..${start + count}`, `diagnostics ${cell}`);
       step.clear(b.state).clear(b.tangentState);
       recordForward(step, {
         layout, params: b.params, x: b.x, batch: count, steps: T, state: b.state, yhat: b.yhat, intermediates: b.terms,

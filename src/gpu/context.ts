@@ -3,7 +3,7 @@ import type { Storage } from '../io/storage.ts';
 import type { AdapterSummary } from './device.ts';
 import { DeviceLostError, GpuValidationError, withErrorScopes } from './errors.ts';
 import { PipelineCache, programLabel, type KernelProgram } from './pipelines.ts';
-import { Profiler, TimestampRecorder } from './profiler.ts';
+import { Profiler, TimestampRecorder, profileEvery } from './profiler.ts';
 import { type BoundAs, STORAGE, StagingPool, UniformPool, copyOutOfStaging, createStorage, uploadStorage } from './buffers.ts';
 import { Step, type StepHost } from './step.ts';
 import { BindGroupCache } from './bind-groups.ts';
@@ -13,8 +13,12 @@ import { envSetting } from './runtime.ts';
 export interface ContextOptions {
   /** Shown in profiles and benchmark output. */
   adapter?: AdapterSummary;
-  /** Record per-kernel GPU time (timestamp-query when available, wall clock otherwise). */
-  profile?: boolean;
+  /**
+   * Record per-kernel GPU time (timestamp-query when available, wall clock otherwise): every step, but of the
+   * repeated ones (a step opened with a kind) a sample, LWIN_PROFILE's (src/gpu/profiler.ts profileEvery);
+   * 'every-step' times them all (`lwin profile`).
+   */
+  profile?: boolean | 'every-step';
   /**
    * Where the recurrent kernels' autotuned tiles are kept (src/cells/autotune.ts): with one, training times a few
    * tiles on first use of a size and caches the fastest per adapter; without, the default tile is used.
@@ -55,7 +59,7 @@ export class GpuContext implements StepHost {
     this.hasTimestamps = device.features.has('timestamp-query');
     if (this.softwareAdapter) softwareDevices.add(device);
     if (options.profile) {
-      this.profiler = new Profiler(this.hasTimestamps ? 'timestamp-query' : 'wall-clock', options.adapter?.name ?? '');
+      this.profiler = new Profiler(this.hasTimestamps ? 'timestamp-query' : 'wall-clock', options.adapter?.name ?? '', options.profile === 'every-step' ? 1 : profileEvery());
       if (this.hasTimestamps) this.timestamps = new TimestampRecorder(device);
     }
     void device.lost.then((info) => {
@@ -159,9 +163,12 @@ export class GpuContext implements StepHost {
     return withErrorScopes(this.device, `compiling ${programLabel(program)}`, () => this.pipelines.get(program));
   }
 
-  /** A new logical step: record dispatches and copies, then `submit()` once. */
-  step(label: string): Step {
-    return new Step(this, label);
+  /**
+   * A new logical step: record dispatches and copies, then `submit()` once. `kind` names a step that repeats with the
+   * same shapes (a trainer's batch of one size): a profiling context times only a sample of those (Profiler.admit).
+   */
+  step(label: string, kind?: string): Step {
+    return new Step(this, label, kind);
   }
 
   /** Reads `bytes` bytes of `buffer` from `offset` (one submit; prefer `Step.read` inside a step). */

@@ -1,7 +1,7 @@
 // One logical step (a mini-batch, a diagnostic batch, a kernel test): many dispatches, one command encoder, one submit.
 import type { AnyWgslStruct, InferInput } from 'typegpu/data';
 import { programLabel, type KernelProgram } from './pipelines.ts';
-import type { Profiler, TimestampRecorder, TimestampSlot } from './profiler.ts';
+import { SAMPLE_KEY_SEPARATOR, type Profiler, type TimestampRecorder, type TimestampSlot } from './profiler.ts';
 import { orderBindings, type Program, type UniformValues, type Workgroups } from './program.ts';
 import { withErrorScopes } from './errors.ts';
 import { align4, type BoundAs, type StagingPool, type UniformPool } from './buffers.ts';
@@ -120,10 +120,27 @@ export class Step {
   private readonly scratchBuffers: { bytes: number; buffer: GPUBuffer }[] = [];
   private submitted = false;
 
+  /** Whether this step is timed: the context profiles, and its profiler admits the step (Profiler.admit), at submit. */
+  private profiled = false;
+  /** The profiler's key of a repeated step: its kind and what it records (sampleKey). */
+  private sampleKey: string | undefined;
+
   constructor(
     private readonly ctx: StepHost,
     readonly label: string,
+    /**
+     * A repeated step's kind (e.g. `train gru`): the profiler times a sample of the steps of this kind that record
+     * the same work (the same kernels, copies and clears, of the same sizes, in the same order).
+     */
+    private readonly kind?: string,
   ) {}
+
+  /** The kind and, after it, every op's kernel and workgroups or bytes: steps with equal keys do the same work. */
+  private key(): string | undefined {
+    if (this.kind === undefined) return undefined;
+    const ops = this.ops.map((op) => (op.kind === 'dispatch' ? `${programLabel(op.program)}(${op.workgroups.join('x')})` : `${op.kind}(${op.bytes})`));
+    return `${this.kind}${SAMPLE_KEY_SEPARATOR}${ops.join(',')}`;
+  }
 
   /**
    * Records one call of `program`: `buffers` names a buffer for each of its storage bindings (a missing, extra or
@@ -227,9 +244,11 @@ export class Step {
     const during = `step '${this.label}'`;
     try {
       this.ctx.check(during);
+      this.sampleKey = this.key();
+      this.profiled = this.ctx.profiler?.admit(this.sampleKey) ?? false;
       const pipelines = await this.resolvePipelines();
       this.writeUniforms();
-      const profiler = this.ctx.profiler;
+      const profiler = this.profiled ? this.ctx.profiler : undefined;
       if (profiler && !this.ctx.timestamps) await this.submitTimedByWallClock(pipelines, during);
       else await withErrorScopes(this.ctx.device, during, () => this.encodeAndSubmit(pipelines));
       // Its commands are on the queue: the scratch may serve the next step now, whose commands the queue runs after
@@ -240,7 +259,7 @@ export class Step {
         const durations = await this.slot.read(this.profiledPasses);
         this.ctx.timestamps!.release(this.slot);
         this.slot = undefined;
-        this.dispatchNames().forEach((name, i) => profiler.record(name, durations[i]!));
+        this.dispatchNames().forEach((name, i) => profiler.record(name, durations[i]!, this.sampleKey));
       }
       await this.ctx.device.queue.onSubmittedWorkDone();
       if (this.uniformBuffer) this.ctx.uniforms.release(this.uniformBuffer);
@@ -328,7 +347,7 @@ export class Step {
   private encodeAndSubmit(pipelines: Map<KernelProgram, GPUComputePipeline>): void {
     const encoder = this.ctx.device.createCommandEncoder({ label: this.label });
     // A profiled step's timestamps go to a slot of its own, so the next step may be queued while this one runs.
-    this.slot = this.ctx.profiler && this.ctx.timestamps ? this.ctx.timestamps.acquire(this.dispatchCount) : undefined;
+    this.slot = this.profiled && this.ctx.timestamps ? this.ctx.timestamps.acquire(this.dispatchCount) : undefined;
     this.encodeOps(encoder, this.ops, pipelines, this.slot);
     this.slot?.encodeResolve(encoder, this.profiledPasses);
     this.ctx.device.queue.submit([encoder.finish()]);
@@ -346,7 +365,7 @@ export class Step {
         this.ctx.device.queue.submit([encoder.finish()]);
       });
       await this.ctx.device.queue.onSubmittedWorkDone();
-      if (op.kind === 'dispatch') profiler.record(op.program.name, (performance.now() - start) * 1e6);
+      if (op.kind === 'dispatch') profiler.record(op.program.name, (performance.now() - start) * 1e6, this.sampleKey);
     }
   }
 }

@@ -2,6 +2,7 @@
 // for the figures. File names and the CSV reader are src/io/study-files.ts's (columns: src/study/outputs.ts and aggregate.ts); optional
 // inputs (trajectory, transport, generalized envelope, learning curves) are `undefined` when absent.
 import { readFile, readdir, stat } from 'node:fs/promises';
+import type { ProfileReport } from '../gpu/profiler.ts';
 import { cellFileNames, cellFolder, numericColumn, parseCsv, STUDY_FILES, type CsvTable } from '../io/study-files.ts';
 
 export type Row = Record<string, number>;
@@ -50,7 +51,7 @@ export interface StudyReport {
   config: [string, string][];
   adapter?: Record<string, unknown>;
   seconds?: number;
-  profile?: { source?: string; totalMs?: number; kernels: { name: string; calls: number; totalMs: number; meanUs: number; share: number }[] };
+  profile?: { source?: string; totalMs?: number; kernels: { name: string; calls: number; totalMs: number; meanUs: number; share: number }[]; sampled?: ProfileReport['sampled'] };
   eps?: number;
   budgets?: number[];
 }

@@ -1,5 +1,6 @@
 // The run's configuration, adapter, stage timings and kernel profile as HTML tables.
 import type { StudyReport } from './load.ts';
+import { describeSampling, type ProfileReport } from '../gpu/profiler.ts';
 import { tableHtml } from './render.ts';
 import { fmt } from './figures/common.ts';
 
@@ -26,7 +27,8 @@ export function profileTable(study: StudyReport): string {
   const profile = study.profile;
   if (!profile?.kernels?.length) return '<p class="note">No kernel profile recorded.</p>';
   const rows = profile.kernels.map((k) => [k.name, String(k.calls), fmt(k.totalMs, 4), fmt(k.meanUs, 4), `${fmt(100 * k.share, 3)} %`]);
-  const source = profile.source ? ` (${profile.source}, total ${fmt(profile.totalMs, 4)} ms)` : '';
+  const sampling = profile.sampled ? describeSampling(profile as ProfileReport) : '';
+  const source = profile.source ? ` (${profile.source}, total ${fmt(profile.totalMs, 4)} ms${sampling ? `; ${sampling}` : ''})` : '';
   return tableHtml(`GPU kernel profile${source}`, ['kernel', 'calls', 'total (ms)', 'mean (µs)', 'share'], rows, 'numeric');
 }
 

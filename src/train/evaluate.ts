@@ -97,7 +97,7 @@ export async function evaluate(
   try {
     for (let start = 0; start < n; start += chunk) {
       const count = Math.min(chunk, n - start);
-      const step = ctx.step('evaluate');
+      const step = ctx.step('evaluate', `evaluate ${cell}`);
       if (options.deviceX) step.copy(options.deviceX, start * T * D * 4, b.x, 0, count * T * D * 4);
       else ctx.device.queue.writeBuffer(b.x, 0, data.x as Float32Array<ArrayBuffer>, start * T * D, count * T * D);
       step.clear(b.state);

@@ -259,7 +259,7 @@ class TrainingRun {
     for (const [start, end] of ranges) {
       batchIndex++;
       const count = end - start;
-      const step = this.ctx.step(`train ${this.config.cell} epoch ${epoch} batch ${batchIndex}`);
+      const step = this.ctx.step(`train ${this.config.cell} epoch ${epoch} batch ${batchIndex}`, `train ${this.config.cell}`);
       if (resident) resident.record(step, order.subarray(start, end), this.batch.x, this.batch.y);
       else {
         this.ctx.device.queue.writeBuffer(this.batch.x, 0, next!.x as Float32Array<ArrayBuffer>);

@@ -1,7 +1,8 @@
 // The GPU kit's arithmetic: epoch times read back from progress lines, and the paper-study projection.
 import { describe, expect, it } from 'vitest';
 import { lineProgress } from '../../src/train/progress.ts';
-import { parseProgressLines, progressPhases, projectPaperStudy } from '../../bench/gpu/projection.ts';
+import { abPaperMs, parseProgressLines, progressPhases, projectPaperStudy } from '../../bench/gpu/projection.ts';
+import type { AbResult } from '../../bench/ab.ts';
 import { describePhases } from '../../src/train/trainer.ts';
 import type { CellBenchResult } from '../../bench/cells.ts';
 import type { DiagnosticsBenchResult } from '../../bench/diagnostics.ts';
@@ -79,6 +80,24 @@ describe('paper-study projection', () => {
     expect(p.note).toMatch(/Scaled from the bench size.*const, shared, diag, gru, lstm/);
     expect(p.note).toMatch(/Incomplete/);
     expect(p.cells.every((c) => !c.complete && c.totalSeconds === c.trainingSeconds)).toBe(true);
+  });
+
+  it('takes a cell\'s batch from the interleaved A/B\'s defaults at the paper size where it ran, over the cells bench', () => {
+    // gru: the bench says 100 ms, the A/B's defaults 40, 42 and 41 ms (median 41); a variant's rounds do not count
+    const ab: AbResult[] = [
+      { cell: 'gru', size: PAPER, rounds: 3, variants: [{ env: '', tile: 't', gpuMs: [40, 42, 41], partsMs: { forward: [], backward: [], weights: [] } }, { env: 'A=1', tile: 't', gpuMs: [1, 1, 1], partsMs: { forward: [], backward: [], weights: [] } }] },
+      // another size: not the paper's, so const keeps the bench's figure
+      { cell: 'const', size: { ...PAPER, batch: 64 }, rounds: 1, variants: [{ env: '', tile: 't', gpuMs: [5], partsMs: { forward: [], backward: [], weights: [] } }] },
+    ];
+    expect(abPaperMs(ab, 'gru')).toBe(41);
+    expect(abPaperMs(ab, 'const')).toBeUndefined();
+    const cellsPaper = CELLS.map((c) => cell(c, PAPER, 100));
+    // the gru epoch measured 1.28125 s: twice its 8000/512 × 41 ms
+    const p = projectPaperStudy({ cellsPaper, cellsBench: [], diagnostics: [], epochSeconds: [1.28125], calibrate: true, ab });
+    expect(p.calibration).toBeCloseTo(2, 12);
+    expect(p.cells.find((c) => c.cell === 'gru')!.epochSeconds).toBeCloseTo(1.28125, 10);
+    expect(p.cells.find((c) => c.cell === 'const')!.epochSeconds).toBeCloseTo(2 * 1.5625, 10);
+    expect(p.note).toMatch(/Batch times of gru: the interleaved A\/B's median GPU ms/);
   });
 
   it('does not calibrate a tiny run', () => {

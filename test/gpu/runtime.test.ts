@@ -10,6 +10,7 @@ import { matmulInputs } from '../../src/doctor/selftest.ts';
 import { checkBindable } from '../../src/gpu/buffers.ts';
 import { OneInFlight } from '../../src/gpu/step.ts';
 import { BindGroupCache } from '../../src/gpu/bind-groups.ts';
+import { PROFILE_EVERY, Profiler, describeSampling, profileEvery } from '../../src/gpu/profiler.ts';
 
 const gpu = useGpu();
 
@@ -318,6 +319,95 @@ describe('profiler', () => {
       expect(report.kernels[0]!.totalMs).toBeGreaterThan(0);
     } finally {
       device.destroy();
+    }
+  });
+});
+
+describe('sampled profiling of repeated steps', () => {
+  it('times the first step of each kind and every n-th after it, and scales each kind by its steps over its timed ones', () => {
+    const profiler = new Profiler('timestamp-query', 'test', 4);
+    const admitted = Array.from({ length: 10 }, () => profiler.admit('train a 8'));
+    expect(admitted).toEqual([true, false, false, false, true, false, false, false, true, false]);
+    expect(profiler.admit('train a 3')).toBe(true); // another shape: its own count, timed the first time
+    expect(profiler.admit()).toBe(true); // a step without a kind is always timed
+    // timed steps of kind 'train a 8' took 2 µs of kernel k each; the other kind 5 µs; the unsampled step 7 µs
+    for (let i = 0; i < 3; i++) profiler.record('k', 2000, 'train a 8');
+    profiler.record('k', 5000, 'train a 3');
+    profiler.record('u', 7000);
+    const report = profiler.report();
+    const byName = Object.fromEntries(report.kernels.map((k) => [k.name, k]));
+    // 10 steps of which 3 timed: 3 × 2 µs × 10/3 = 20 µs; plus 5 µs of the one-step kind
+    expect(byName['k']!.calls).toBe(11);
+    expect(byName['k']!.totalMs).toBeCloseTo(0.025, 12);
+    expect(byName['k']!.meanUs).toBeCloseTo(25 / 11, 12);
+    expect(byName['u']!.totalMs).toBeCloseTo(0.007, 12);
+    expect(report.totalMs).toBeCloseTo(0.032, 12);
+    expect(report.sampled).toEqual({ every: 4, kinds: [{ kind: 'train a 8', steps: 10, profiled: 3 }] });
+    expect(describeSampling(report)).toBe('sampled: 3 of 10 repeated steps timed (one in 4 of each kind), their totals scaled to all');
+    expect(formatProfile(report)).toContain('sampled: 3 of 10 repeated steps timed');
+    profiler.reset();
+    expect(profiler.report()).toEqual({ source: 'timestamp-query', adapter: 'test', totalMs: 0, kernels: [] });
+    expect(profiler.admit('train a 8')).toBe(true); // counts start again
+  });
+
+  it('times every step with every = 1 and no repeated one with every = Infinity (LWIN_PROFILE all and off)', () => {
+    const all = new Profiler('timestamp-query', '', 1);
+    expect(Array.from({ length: 5 }, () => all.admit('x'))).toEqual([true, true, true, true, true]);
+    expect(all.report().sampled).toBeUndefined();
+    const off = new Profiler('timestamp-query', '', Infinity);
+    expect(Array.from({ length: 3 }, () => off.admit('x'))).toEqual([false, false, false]);
+    expect(off.admit()).toBe(true);
+    expect(off.report().sampled).toEqual({ every: 0, kinds: [{ kind: 'x', steps: 3, profiled: 0 }] });
+    expect(describeSampling(off.report())).toBe('repeated steps not timed (LWIN_PROFILE=off): 3 steps left out');
+  });
+
+  it('reads LWIN_PROFILE, refusing a value it does not know with the ones it takes', async () => {
+    expect(profileEvery()).toBe(PROFILE_EVERY);
+    const cases: [string, number][] = [['all', 1], ['off', Infinity], ['sampled', PROFILE_EVERY], ['3', 3]];
+    for (const [value, every] of cases) {
+      vi.stubEnv('LWIN_PROFILE', value);
+      expect(profileEvery()).toBe(every);
+    }
+    vi.stubEnv('LWIN_PROFILE', 'often');
+    expect(() => profileEvery()).toThrow(/LWIN_PROFILE=often: use 'sampled'.*'all', 'off', or a whole number/);
+    vi.unstubAllEnvs();
+  });
+
+  it('times a sample of a profiling context\'s repeated steps, whose results are the same timed or not', async () => {
+    const own = await acquireDevice();
+    try {
+      const ctx = new GpuContext(own.device, { adapter: own.adapter, profile: true });
+      const every = ctx.profiler!.every;
+      expect(every).toBe(PROFILE_EVERY);
+      const shape = { batch: 2, m: 16, k: 16, n: 16 };
+      const { a, b } = matmulInputs(shape, 3, false);
+      const bufs = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.storage('c', 2 * 16 * 16 * 4) };
+      const steps = every + 2; // timed: the first and the (every+1)-th
+      const results: Float32Array[] = [];
+      for (let i = 0; i < steps; i++) {
+        const step = ctx.step(`batch ${i}`, 'batch');
+        step.clear(bufs.c);
+        recordMatmul(step, shape, bufs, { strategy: 'direct', transposeB: false, bias: false });
+        const read = step.readF32(bufs.c);
+        await step.submit();
+        results.push(await read);
+      }
+      for (const r of results) expect(r).toEqual(results[0]); // timed or not, the same result
+      expect(results[0]!.some((v) => v !== 0)).toBe(true);
+      const report = ctx.profiler!.report();
+      expect(report.sampled).toEqual({ every, kinds: [{ kind: 'batch', steps, profiled: 2 }] });
+      expect(report.kernels.find((k) => k.name === 'matmul')!.calls).toBe(steps);
+      // 'every-step' (lwin profile) times them all
+      const all = new GpuContext(own.device, { adapter: own.adapter, profile: 'every-step' });
+      for (let i = 0; i < 3; i++) {
+        const step = all.step(`batch ${i}`, 'batch');
+        recordMatmul(step, shape, bufs, { strategy: 'direct', transposeB: false, bias: false });
+        await step.submit();
+      }
+      expect(all.profiler!.report().sampled).toBeUndefined();
+      expect(all.profiler!.report().kernels.find((k) => k.name === 'matmul')!.calls).toBe(3);
+    } finally {
+      own.release();
     }
   });
 });
