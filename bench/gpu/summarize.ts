@@ -209,7 +209,7 @@ if (diagnostics.length) {
     diagnostics.map((d) => [d.cell, f(d.sequenceLagsPerSecond, 0), f(d.seconds, 2), d.batch, formatBytes(d.peakBytes), f(d.windowMs), f(d.recurrentMs), f(d.transportSecondsPerPair, 2), duration(d.projectedPaperDiagnosticsSeconds), top(d.profile.kernels)]),
   );
 }
-lines.push('## `lwin run --preset paper --cells gru --epochs 2`', '');
+lines.push('## `lwin run --preset paper --cells gru` (run.sh: LWIN_KIT_PAPER_EPOCHS epochs, default 2; LWIN_KIT_PAPER_ARGS)', '');
 lines.push(
   `- epochs measured: ${epochSeconds.length ? epochSeconds.map((s, i) => `epoch ${i + 1} ${f(s)} s${epochPhases[i] ? ` (${epochPhases[i]})` : ''}`).join(', ') : 'none (the run did not finish an epoch in its time)'}`,
   `- ${study ? `finished in ${f(study.seconds)} s (${Object.entries(summary.paperRun.timings ?? {}).map(([k, v]) => `${k} ${f(v)} s`).join(', ')})` : 'stopped before the end (time budget); the projection uses the epochs above'}`,
