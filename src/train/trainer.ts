@@ -256,6 +256,8 @@ class TrainingRun {
       return range && host ? gatherBatch(set, order.subarray(range[0], range[1]), host) : undefined;
     };
     let next = gather(0);
+    // LWIN_TRACE=on (a benchmark switch): each batch's times from the epoch's start, recorded / queued / done, on stderr
+    const trace = envSetting('LWIN_TRACE') === 'on' ? { t0: performance.now(), rows: [] as number[][] } : undefined;
     for (const [start, end] of ranges) {
       batchIndex++;
       const count = end - start;
@@ -271,24 +273,36 @@ class TrainingRun {
       });
       this.optimizer.record(step, this.params, this.grad);
       const loss = step.readF32(this.batch.loss, 0, 1);
+      if (trace) {
+        const row = [performance.now() - trace.t0, NaN, NaN];
+        trace.rows.push(row);
+        void step.queued.then(() => (row[1] = performance.now() - trace.t0));
+        void loss.then(() => (row[2] = performance.now() - trace.t0), () => undefined);
+      }
       await batches.submit(step, { loss, count, index: batchIndex }, () => validation?.advance(Math.ceil(validation.remaining / (ranges.length - batchIndex + 1))));
       if (!pipelined) await batches.flush();
       next = gather(batchIndex);
     }
     this.validationSet = { epoch, data: later ? await later : validation ? validation.finish() : this.data.validation(epoch) };
     await batches.flush();
+    if (trace) console.error(`lwin trace: ${this.config.cell} epoch ${epoch} batches (ms from the epoch's start, recorded/queued/done): ${trace.rows.map((r) => r.map((v) => v.toFixed(1)).join('/')).join(' ')}; end ${(performance.now() - trace.t0).toFixed(1)}`);
     return { loss: weighted / set.count, order };
   }
 
   private async record(trainLoss: number, order: Uint32Array): Promise<void> {
     const { ctx, layout, params } = this;
+    const t0 = performance.now();
     const trainEval = await evaluate(ctx, layout, params, this.data.train, { maxSequences: TRAIN_R2_SEQUENCES, readoutLoss: this.readoutLoss, deviceX: this.residentR2Inputs() });
     const drawn = this.validationSet?.epoch === this.epoch ? this.validationSet.data : this.data.validation(this.epoch);
     this.validationSet = undefined;
+    const t1 = performance.now();
     const val = await evaluate(ctx, layout, params, drawn, { readoutLoss: this.readoutLoss });
+    const t2 = performance.now();
     this.curve.push({ epoch: this.epoch, train_loss: trainLoss, train_acc: trainEval.r2, val_loss: val.loss, val_acc: val.r2 });
     if (logsGateStats(this.epoch, this.config.gateLogEvery)) this.gates.push(...(await this.gateStats(order)));
+    const t3 = performance.now();
     await this.options.sink.curves(this.config.cell, this.curve, this.gates);
+    if (envSetting('LWIN_TRACE') === 'on') console.error(`lwin trace: ${this.config.cell} epoch ${this.epoch} evaluation ms: training R² ${(t1 - t0).toFixed(1)}, validation ${(t2 - t1).toFixed(1)}, gate statistics ${(t3 - t2).toFixed(1)}, curves ${(performance.now() - t3).toFixed(1)}`);
   }
 
   /**
