@@ -158,6 +158,10 @@ export class GpuContext implements StepHost {
     return uploadStorage(this.device, label, data, STORAGE);
   }
 
+  readyPipeline(program: KernelProgram): GPUComputePipeline | undefined {
+    return this.pipelines.ready(program);
+  }
+
   pipeline(program: KernelProgram): Promise<GPUComputePipeline> {
     this.check(`compiling ${programLabel(program)}`);
     return withErrorScopes(this.device, `compiling ${programLabel(program)}`, () => this.pipelines.get(program));

@@ -19,6 +19,8 @@ export function programLabel(program: KernelProgram): string {
 
 export class PipelineCache {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  /** The compiled ones, for a lookup that needs no await (ready). */
+  private readonly compiled = new Map<string, GPUComputePipeline>();
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -36,10 +38,15 @@ export class PipelineCache {
     if (!pipeline) {
       pipeline = this.compile(program, key);
       // A failed compile is not cached, so a fixed source (or a new device) can try again.
-      pipeline.catch(() => this.pipelines.delete(key));
+      pipeline.then((p) => this.compiled.set(key, p), () => this.pipelines.delete(key));
       this.pipelines.set(key, pipeline);
     }
     return pipeline;
+  }
+
+  /** `program`'s pipeline if it is compiled already, else undefined (then get() compiles it, or waits for it). */
+  ready(program: KernelProgram): GPUComputePipeline | undefined {
+    return this.compiled.get(programLabel(program));
   }
 
   private async compile(program: KernelProgram, label: string): Promise<GPUComputePipeline> {

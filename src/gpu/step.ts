@@ -62,6 +62,8 @@ export interface StepHost {
   acquireScratch(label: string, bytes: number, binding?: BoundAs): { buffer: GPUBuffer; reused: boolean };
   releaseScratch(buffers: readonly { bytes: number; buffer: GPUBuffer }[]): void;
   pipeline(program: KernelProgram): Promise<GPUComputePipeline>;
+  /** `program`'s pipeline when compiled already (no await, no error scopes: a lookup raises no GPU error). */
+  readyPipeline(program: KernelProgram): GPUComputePipeline | undefined;
   check(during: string): void;
   explain(error: unknown, during: string): Promise<never>;
   drainStaging(staging: GPUBuffer, bytes: number): Promise<ArrayBuffer>;
@@ -246,7 +248,7 @@ export class Step {
       this.ctx.check(during);
       this.sampleKey = this.key();
       this.profiled = this.ctx.profiler?.admit(this.sampleKey) ?? false;
-      const pipelines = await this.resolvePipelines();
+      const pipelines = this.readyPipelines() ?? (await this.resolvePipelines());
       this.writeUniforms();
       const profiler = this.profiled ? this.ctx.profiler : undefined;
       if (profiler && !this.ctx.timestamps) await this.submitTimedByWallClock(pipelines, during);
@@ -255,16 +257,17 @@ export class Step {
       // these (its clears included), so a trainer can record the next batch while the device works on this one
       // without a second step's scratch in memory.
       this.ctx.releaseScratch(this.scratchBuffers.splice(0));
+      const after = this.afterSubmit ?? this.awaitCompletion();
       if (profiler && this.slot) {
-        const durations = await this.slot.read(this.profiledPasses);
+        const durations = await after.timestamps!;
         this.ctx.timestamps!.release(this.slot);
         this.slot = undefined;
         this.dispatchNames().forEach((name, i) => profiler.record(name, durations[i]!, this.sampleKey));
       }
-      await this.ctx.device.queue.onSubmittedWorkDone();
+      await after.done;
       if (this.uniformBuffer) this.ctx.uniforms.release(this.uniformBuffer);
       this.uniformBuffer = undefined;
-      const results = await Promise.all(this.reads.map((r) => this.ctx.drainStaging(r.staging, r.bytes)));
+      const results = await Promise.all(after.reads);
       this.reads.forEach((r, i) => r.resolve(results[i]!));
     } catch (error) {
       // Nobody may wait forever on a read of a step that failed.
@@ -279,12 +282,39 @@ export class Step {
     }
   }
 
+  /**
+   * The step's completion, its reads and its timestamps, asked for right after its queue.submit (encodeAndSubmit):
+   * asked for later, after an await, onSubmittedWorkDone would also wait for whatever was submitted meanwhile (a
+   * trainer's next batch), and the host would see this step done only when that one is.
+   */
+  private afterSubmit: { done: Promise<void>; reads: Promise<ArrayBuffer>[]; timestamps?: Promise<number[]> } | undefined;
+
+  private awaitCompletion(): NonNullable<Step['afterSubmit']> {
+    return (this.afterSubmit = {
+      done: quiet(this.ctx.device.queue.onSubmittedWorkDone()),
+      reads: this.reads.map((r) => quiet(this.ctx.drainStaging(r.staging, r.bytes))),
+      ...(this.slot && { timestamps: quiet(this.slot.read(this.profiledPasses)) }),
+    });
+  }
+
   private profiledPasses = 0;
   /** This step's timestamp queries, while it is profiled and in flight. */
   private slot: TimestampSlot | undefined;
 
   private dispatchNames(): string[] {
     return this.ops.filter((op): op is DispatchOp => op.kind === 'dispatch').map((op) => op.program.name);
+  }
+
+  /** Every dispatch's pipeline, if each is compiled already (the common case after a first step): no await. */
+  private readyPipelines(): Map<KernelProgram, GPUComputePipeline> | undefined {
+    const map = new Map<KernelProgram, GPUComputePipeline>();
+    for (const op of this.ops) {
+      if (op.kind !== 'dispatch' || map.has(op.program)) continue;
+      const pipeline = this.ctx.readyPipeline(op.program);
+      if (!pipeline) return undefined;
+      map.set(op.program, pipeline);
+    }
+    return map;
   }
 
   private async resolvePipelines(): Promise<Map<KernelProgram, GPUComputePipeline>> {
@@ -351,6 +381,7 @@ export class Step {
     this.encodeOps(encoder, this.ops, pipelines, this.slot);
     this.slot?.encodeResolve(encoder, this.profiledPasses);
     this.ctx.device.queue.submit([encoder.finish()]);
+    this.awaitCompletion();
     this.markQueued();
   }
 
