@@ -115,19 +115,35 @@ export class GpuContext implements StepHost {
   private idle = new Map<number, GPUBuffer[]>();
 
   /**
-   * A scratch buffer of `bytes` for a step: an idle one of that size from the previous step when there is one
-   * (`reused`: its contents are stale, so the step clears it, as WebGPU clears a new buffer), else a new one.
+   * A scratch buffer of `bytes` for a step: an idle one of that size from the previous step when there is one, or
+   * one of its label up to twice as large (`reused`: its contents are stale, so the step clears it, as WebGPU clears a
+   * new buffer), else a new one; `key`: the size it is pooled under (releaseScratch).
    * Creating and destroying every scratch buffer at every step cost more than the kernels on a GPU's driver (the
    * H100's training steps spent 34–91% of their wall time outside kernels; bench/RESULTS.md).
    */
-  acquireScratch(label: string, bytes: number, binding: BoundAs = 'whole'): { buffer: GPUBuffer; reused: boolean } {
-    if (scratchPoolOff()) return { buffer: this.storage(label, bytes, binding), reused: false };
+  acquireScratch(label: string, bytes: number, binding: BoundAs = 'whole'): { buffer: GPUBuffer; reused: boolean; key: number } {
+    if (scratchPoolOff()) return { buffer: this.storage(label, bytes, binding), reused: false, key: bytes };
     const buffer = this.idle.get(bytes)?.pop();
-    if (buffer) return { buffer, reused: true };
-    // A size the previous step did not have: a step of another shape (a chunk's last batch, another phase). The
-    // idle buffers go first, so memory never holds two steps' scratch (diagnostic budgets stay true).
+    if (buffer) return { buffer, reused: true, key: bytes };
+    // A smaller step of the same kind (an epoch's last, partial batch; a last chunk) takes the idle buffer of its
+    // role (its label) if that holds it with at most twice the bytes: otherwise every epoch would destroy and create
+    // the full batches' scratch twice (50–80 ms at the paper size on an H200, bench/RESULTS.md).
+    const larger = this.largerIdle(label, bytes);
+    if (larger) return { buffer: larger.buffer, reused: true, key: larger.key };
+    // A size the previous step did not have: a step of another shape (another phase). The idle buffers go first, so
+    // memory never holds two steps' scratch (diagnostic budgets stay true).
     this.releaseIdle();
-    return { buffer: this.storage(label, bytes, binding), reused: false };
+    return { buffer: this.storage(label, bytes, binding), reused: false, key: bytes };
+  }
+
+  /** An idle buffer labelled `label` of bytes..2·bytes, taken out of the pool, with its pool key. */
+  private largerIdle(label: string, bytes: number): { buffer: GPUBuffer; key: number } | undefined {
+    for (const [key, list] of this.idle) {
+      if (key < bytes || key > 2 * bytes) continue;
+      const i = list.findIndex((b) => b.label === label);
+      if (i >= 0) return { buffer: list.splice(i, 1)[0]!, key };
+    }
+    return undefined;
   }
 
   /**

@@ -59,7 +59,7 @@ export interface StepHost {
   readonly uniforms: UniformPool;
   readonly bindGroups: BindGroupCache;
   storage(label: string, bytes: number): GPUBuffer;
-  acquireScratch(label: string, bytes: number, binding?: BoundAs): { buffer: GPUBuffer; reused: boolean };
+  acquireScratch(label: string, bytes: number, binding?: BoundAs): { buffer: GPUBuffer; reused: boolean; key: number };
   releaseScratch(buffers: readonly { bytes: number; buffer: GPUBuffer }[]): void;
   pipeline(program: KernelProgram): Promise<GPUComputePipeline>;
   /** `program`'s pipeline when compiled already (no await, no error scopes: a lookup raises no GPU error). */
@@ -120,6 +120,8 @@ export class Step {
   private uniformBuffer: GPUBuffer | undefined;
   private uniformBindings: GPUBufferBinding[] = [];
   private readonly scratchBuffers: { bytes: number; buffer: GPUBuffer }[] = [];
+  /** Each scratch buffer's requested bytes (reads default to them). */
+  private readonly requested = new Map<GPUBuffer, number>();
   private submitted = false;
 
   /** Whether this step is timed: the context profiles, and its profiler admits the step (Profiler.admit), at submit. */
@@ -183,9 +185,10 @@ export class Step {
    * only (each within maxBindingBytes, which the caller checks), so it may exceed that limit up to maxBufferSize.
    */
   scratch(label: string, bytes: number, binding: BoundAs = 'whole'): GPUBuffer {
-    const { buffer, reused } = this.ctx.acquireScratch(label, bytes, binding);
+    const { buffer, reused, key } = this.ctx.acquireScratch(label, bytes, binding);
     if (reused) this.clear(buffer);
-    this.scratchBuffers.push({ bytes, buffer });
+    this.scratchBuffers.push({ bytes: key, buffer });
+    this.requested.set(buffer, bytes);
     return buffer;
   }
 
@@ -213,19 +216,24 @@ export class Step {
     return this;
   }
 
+  /** The bytes a step asked for of `buffer`: a scratch buffer may be larger (Step.scratch). */
+  private bytesOf(buffer: GPUBuffer): number {
+    return this.requested.get(buffer) ?? buffer.size;
+  }
+
   clear(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): this {
     this.ops.push({ kind: 'clear', buffer, offset, bytes: align4(bytes) });
     return this;
   }
 
   /** Schedules a readback of `buffer` at the end of this step; resolves after `submit()`. */
-  read(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): Promise<ArrayBuffer> {
+  read(buffer: GPUBuffer, offset = 0, bytes = this.bytesOf(buffer) - offset): Promise<ArrayBuffer> {
     const staging = this.ctx.staging.acquire(bytes);
     this.copy(buffer, offset, staging, 0, bytes);
     return quiet(new Promise<ArrayBuffer>((resolve, reject) => this.reads.push({ staging, bytes, resolve, reject })));
   }
 
-  readF32(buffer: GPUBuffer, offset = 0, count = (buffer.size - offset) / 4): Promise<Float32Array> {
+  readF32(buffer: GPUBuffer, offset = 0, count = (this.bytesOf(buffer) - offset) / 4): Promise<Float32Array> {
     return quiet(this.read(buffer, offset, count * 4).then((b) => new Float32Array(b)));
   }
 

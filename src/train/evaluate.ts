@@ -54,6 +54,31 @@ export function evaluationPlan(layout: ParamLayout, steps: number, gates: boolea
   ]);
 }
 
+/**
+ * An evaluation's buffers kept between calls (a trainer evaluates its training R² and its validation set every
+ * epoch): one set, created at the first call and taken by every later one its buffers are large enough for, instead
+ * of created and destroyed at every call. A call reads and writes only its chunk's part (it clears the state).
+ */
+export class EvaluationBuffers {
+  private kept: Record<string, GPUBuffer> | undefined;
+
+  constructor(private readonly ctx: GpuContext) {}
+
+  /** Buffers for `plan` at `chunk` sequences: the kept set if it has the plan's labels and room, else a new set kept. */
+  get(plan: BufferPlan, chunk: number): Record<string, GPUBuffer> {
+    const kept = this.kept;
+    const fits = kept && Object.keys(kept).length === plan.buffers.length && plan.buffers.every((b) => (kept[b.label]?.size ?? -1) >= plan.bytes(b.label, chunk));
+    if (fits) return kept;
+    this.destroy();
+    return (this.kept = plan.allocate(this.ctx, chunk));
+  }
+
+  destroy(): void {
+    for (const b of Object.values(this.kept ?? {})) b.destroy();
+    this.kept = undefined;
+  }
+}
+
 export async function evaluate(
   ctx: GpuContext,
   layout: ParamLayout,
@@ -63,6 +88,8 @@ export async function evaluate(
     gates?: boolean; maxSequences?: number; memoryBudget?: number; readoutLoss?: ReadoutLoss;
     /** data.x's first sequences (as many as are evaluated), already on the device: copied there, not uploaded. */
     deviceX?: GPUBuffer;
+    /** Where the buffers are kept between calls (a trainer's); without, they are created and destroyed per call. */
+    buffers?: EvaluationBuffers;
   } = {},
 ): Promise<Evaluation> {
   const K = readoutOutputs(layout.config);
@@ -80,7 +107,7 @@ export async function evaluate(
   const plan = evaluationPlan(layout, T, Boolean(options.gates));
   const cap = options.gates ? EVAL_BATCH : EVAL_BATCH_PLAIN;
   const chunk = sequencesPerChunk(ctx.device.limits, { pass: 'evaluation', count: n, buffers: plan.perSequence, budget: options.memoryBudget, cap });
-  const held = plan.allocate(ctx, chunk);
+  const held = options.buffers ? options.buffers.get(plan, chunk) : plan.allocate(ctx, chunk);
   const b = { x: held['eval/x']!, state: held['eval/state']!, yhat: held['eval/yhat']!, inter: held['eval/terms'] };
   // One chunk stays in flight: the host sums chunk k's ŷ while the device runs chunk k+1.
   const chunks = new OneInFlight<{ start: number; count: number; yhat: Promise<Float32Array>; gates: Promise<Float32Array> | undefined }>(async ({ start, count, yhat: yhatP, gates: gatesP }) => {
@@ -116,7 +143,7 @@ export async function evaluate(
     }
     await chunks.flush();
   } finally {
-    for (const buf of Object.values(b)) buf?.destroy();
+    if (!options.buffers) for (const buf of Object.values(b)) buf?.destroy();
   }
   const m = n * T;
   const sst = sumY2 - (sumY * sumY) / m;

@@ -11,7 +11,7 @@ import type { SequenceDraw } from '../data/task.ts';
 import { batchBuffers, batchRanges, epochPermutation, gatherBatch, type BatchBuffers } from '../data/batches.ts';
 import { GpuOptimizer } from './optim/index.ts';
 import { checkInputSize, type TrainConfig } from './config.ts';
-import { evaluate } from './evaluate.ts';
+import { EvaluationBuffers, evaluate } from './evaluate.ts';
 import { gateRows, logsGateStats, type CurveRow, type GateRow } from './curves.ts';
 import type { TrainSink } from './sink.ts';
 import { silentProgress, type Progress } from './progress.ts';
@@ -153,6 +153,8 @@ class TrainingRun {
   private epoch = 0;
   /** The validation set trainEpoch drew for its epoch while the device ran the last batch (record() takes it). */
   private validationSet: { epoch: number; data: SequenceData } | undefined;
+  /** The per-epoch evaluations' buffers (training R², validation), kept from epoch to epoch; not the gate terms'. */
+  private readonly evaluationBuffers: EvaluationBuffers;
   private readonly fingerprint: string;
   /** SPEC §13's loss (the paper's mse at every step unless the config says otherwise). */
   private readonly readoutLoss: ReadoutLoss;
@@ -177,6 +179,7 @@ class TrainingRun {
       loss: ctx.storage('train/batch-loss', 4),
     };
     this.optimizer = new GpuOptimizer(ctx, layout, config.optimizer);
+    this.evaluationBuffers = new EvaluationBuffers(ctx);
     this.rng = new Rng(deriveSeed(config.seed, 'shuffle'));
     this.fingerprint = fingerprint(config, data.train);
     this.readoutLoss = { loss: config.loss ?? 'mse', lossSteps: config.lossSteps ?? 'all' };
@@ -292,11 +295,12 @@ class TrainingRun {
   private async record(trainLoss: number, order: Uint32Array): Promise<void> {
     const { ctx, layout, params } = this;
     const t0 = performance.now();
-    const trainEval = await evaluate(ctx, layout, params, this.data.train, { maxSequences: TRAIN_R2_SEQUENCES, readoutLoss: this.readoutLoss, deviceX: this.residentR2Inputs() });
+    const buffers = this.evaluationBuffers;
+    const trainEval = await evaluate(ctx, layout, params, this.data.train, { maxSequences: TRAIN_R2_SEQUENCES, readoutLoss: this.readoutLoss, deviceX: this.residentR2Inputs(), buffers });
     const drawn = this.validationSet?.epoch === this.epoch ? this.validationSet.data : this.data.validation(this.epoch);
     this.validationSet = undefined;
     const t1 = performance.now();
-    const val = await evaluate(ctx, layout, params, drawn, { readoutLoss: this.readoutLoss });
+    const val = await evaluate(ctx, layout, params, drawn, { readoutLoss: this.readoutLoss, buffers });
     const t2 = performance.now();
     this.curve.push({ epoch: this.epoch, train_loss: trainLoss, train_acc: trainEval.r2, val_loss: val.loss, val_acc: val.r2 });
     if (logsGateStats(this.epoch, this.config.gateLogEvery)) this.gates.push(...(await this.gateStats(order)));
@@ -369,6 +373,7 @@ class TrainingRun {
 
   dispose(includingOptimizer: boolean): void {
     for (const b of [this.params, this.grad, ...Object.values(this.batch), this.trainR2X]) b?.destroy();
+    this.evaluationBuffers.destroy();
     this.resident?.destroy();
     if (includingOptimizer) this.optimizer.destroy();
   }

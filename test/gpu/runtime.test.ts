@@ -446,6 +446,31 @@ describe('memory ledger', () => {
     b.destroy();
   });
 
+  it('gives a smaller step of the same kind the idle buffer of its label up to twice as large, read and cleared to its own size', async () => {
+    const ctx = gpu.ctx;
+    ctx.releaseIdle();
+    const full = ctx.step('full batch');
+    const big = full.scratch('m/role', 64);
+    const other = full.scratch('m/other', 64);
+    ctx.device.queue.writeBuffer(big, 0, new Float32Array(16).fill(7));
+    await full.submit();
+    // the last, partial batch: 40 bytes of the role's 64 (≤ 2×): the same buffer, cleared, read as 40 bytes
+    const partial = ctx.step('partial batch');
+    const small = partial.scratch('m/role', 40);
+    expect(small).toBe(big);
+    const read = partial.readF32(small);
+    expect(partial.scratch('m/another-role', 40)).not.toBe(other); // another label: no fallback
+    await partial.submit();
+    expect([...(await read)]).toEqual(new Array(10).fill(0));
+    // the next full batch finds the role's buffer under its own size again
+    const next = ctx.step('full batch again');
+    expect(next.scratch('m/role', 64)).toBe(big);
+    // a request under half the buffer's size does not take it
+    expect(next.scratch('m/role', 28)).not.toBe(big);
+    await next.submit();
+    ctx.releaseIdle();
+  });
+
   it('LWIN_SCRATCH_POOL=off: every step creates and destroys its own scratch', async () => {
     const ctx = gpu.ctx;
     process.env.LWIN_SCRATCH_POOL = 'off';
