@@ -129,7 +129,9 @@ fi
 cell_only=(); [ -n "${LWIN_KIT_CELLS:-}" ] && cell_only=(--cells "$LWIN_KIT_CELLS")
 # A freshly lent H200 ran its first ~40 s of load ~2.8x slower, every kernel alike (bench/RESULTS.md): load the card
 # for a while first, results thrown away, so the first table's rows are comparable with the later ones.
-[ "$size" = tiny ] || step warm-up "${LWIN_KIT_WARMUP:-30}" ./node bench.mjs cells --cells gru,lstm --cell-size "${cell_sizes[0]}" --json "$work/warm-up.json"
+# The bench repeats until the step's cap (LWIN_KIT_WARMUP seconds), so the card is loaded that long: one pass took
+# 16 s, and an A/B right after it still ran its first cell ~3× slower (bench/RESULTS.md, 2026-11-27 run e).
+[ "$size" = tiny ] || step warm-up "${LWIN_KIT_WARMUP:-30}" bash -c 'while ./node bench.mjs cells --cells gru,lstm --cell-size "$1" --json "$2" > /dev/null; do :; done' warm-up "${cell_sizes[0]}" "$work/warm-up.json"
 step cells-bench 50 ./node bench.mjs cells "${cell_only[@]}" --cell-size "${cell_sizes[0]}" --json "$parts/cells-bench.json"
 # The bench size again with LWIN_KIT_BEFORE_BENCH (environment assignments), when set: the cells here and the peers
 # below, before and after on one card for the sizes the lavapipe tables use.
