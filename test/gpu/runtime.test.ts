@@ -302,6 +302,40 @@ describe('profiler', () => {
     }
   });
 
+  it('sees a step done when it is done, not when the step queued behind it is', async () => {
+    const ctx = gpu.ctx;
+    const small = { src: ctx.upload('order/src', new Float32Array(64).fill(1)), dst: ctx.storage('order/dst', 256) };
+    const shape = { batch: 4, m: 128, k: 256, n: 128 };
+    const { a, b } = matmulInputs(shape, 5, false);
+    const heavy = { a: ctx.upload('order/a', a), b: ctx.upload('order/b', b), c: ctx.storage('order/c', 4 * 128 * 128 * 4) };
+    const recordHeavy = (step: ReturnType<typeof ctx.step>) => {
+      for (let i = 0; i < 6; i++) recordMatmul(step, shape, heavy, { strategy: 'direct', transposeB: false, bias: false });
+    };
+    const warm = ctx.step('order warm-up'); // compiles both pipelines, so the steps below are queued without a wait
+    warm.run(copyProgram, small, undefined, { groups: 1 });
+    recordHeavy(warm);
+    await warm.submit();
+    // As a trainer: the first step's result is asked for, the second is queued behind it before the first is awaited.
+    const first = ctx.step('order first');
+    recordHeavy(first);
+    first.run(copyProgram, small, undefined, { groups: 1 });
+    const read = first.readF32(small.dst);
+    const firstDone = first.submit();
+    await first.queued;
+    const second = ctx.step('order second');
+    recordHeavy(second);
+    let secondDone = false;
+    const secondFinished = second.submit().then(() => (secondDone = true));
+    await firstDone;
+    // Dawn resolves a popped error scope only once the work submitted before it is done: until 11-28 a step asked
+    // for its completion after awaiting its scopes, when the second step was queued already, so it saw itself done
+    // only once the second was (this test then fails; on an H200 the trainer saw batches done in pairs).
+    expect(secondDone).toBe(false);
+    expect([...(await read)]).toEqual(new Array(64).fill(2));
+    await secondFinished;
+    for (const buffer of [...Object.values(small), ...Object.values(heavy)]) buffer.destroy();
+  });
+
   it('falls back to wall-clock timing on a device without timestamp-query', async () => {
     const entry = await openGpu();
     const adapter = (await entry.gpu.requestAdapter())!;
