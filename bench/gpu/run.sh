@@ -9,17 +9,15 @@
 # Environment: LWIN_KIT          the kit folder or its kit.tar.xz (default: .gpu-kit beside this repository's bench/)
 #              LWIN_KIT_SIZE     'tiny' shrinks every size (the kit's own test on a software adapter)
 #              LWIN_KIT_BUDGET   wall-time budget in seconds (default 480)
-#              LWIN_KIT_BEFORE   environment assignments giving the earlier kernels for the paper-size before/after,
-#                                several variants separated by ';' (default 'LWIN_PARTIALS=1 LWIN_GRAD_BLOCK=1
-#                                LWIN_REPLAY=off;LWIN_REPLAY=off': dot products in one chain, no split tiles,
-#                                weight gradients compensated row by row and BPTT recomputing the forward's dot
-#                                products, as at 2026-11-26; then the last alone)
+#              LWIN_KIT_BEFORE   environment assignments giving earlier kernels for a paper-size cells bench each,
+#                                several variants separated by ';' (e.g. 'LWIN_REPLAY=off;LWIN_HOLD=0'; unset: none)
 #              LWIN_KIT_BEFORE_BENCH  environment assignments for a before/after at the bench size too (cells and
 #                                peers; unset: none)
 #              LWIN_KIT_CELLS    the bench-size cells steps' cells, comma-separated (default: all)
 #              LWIN_KIT_AB       variants for an interleaved A/B at the paper size (bench/ab.ts: ';'-separated sets of
-#                                environment assignments, '' the defaults; unset: no A/B), with LWIN_KIT_AB_CELLS
-#                                (default gru,lstm) and LWIN_KIT_AB_ROUNDS (default 5)
+#                                environment assignments, '' the defaults; unset: the defaults alone, whose medians
+#                                the projection takes), with LWIN_KIT_AB_CELLS (default const,shared,diag,gru,lstm,linear)
+#                                and LWIN_KIT_AB_ROUNDS (default 5)
 #              LWIN_KIT_PAPER_RUN  cap in seconds of the paper-preset run (default: what is left of the budget)
 #              LWIN_KIT_PAPER_EPOCHS  its epochs (default 2)
 #              LWIN_KIT_PAPER_ARGS  more flags for it (e.g. '--diag-sequences 256 --transport-samples 1': a short
@@ -144,7 +142,7 @@ step cells-paper 160 ./node bench.mjs cells --cell-size "${cell_sizes[1]}" --jso
 # The same with earlier kernel choices forced back (LWIN_KIT_BEFORE, environment assignments): before and after in
 # one run on one card.
 # Several variants, ';'-separated, run one after another: steps cells-paper-before, cells-paper-before-2, …
-IFS=";" read -r -a befores <<< "${LWIN_KIT_BEFORE:-LWIN_PARTIALS=1 LWIN_GRAD_BLOCK=1 LWIN_REPLAY=off;LWIN_REPLAY=off}"
+IFS=";" read -r -a befores <<< "${LWIN_KIT_BEFORE:-}"
 for i in "${!befores[@]}"; do
   name=cells-paper-before; [ "$i" -gt 0 ] && name=cells-paper-before-$((i + 1))
   echo "${befores[$i]}" > "$parts/$name.txt"
@@ -153,10 +151,10 @@ for i in "${!befores[@]}"; do
 done
 # The variants of LWIN_KIT_AB timed interleaved, round by round, in one process: comparable where separate benches
 # are not (the card's speed drifts between them).
-if [ -n "${LWIN_KIT_AB+set}" ]; then
-  echo "$LWIN_KIT_AB" > "$parts/ab.txt"
-  step ab 120 ./node bench.mjs ab --cells "${LWIN_KIT_AB_CELLS:-gru,lstm}" --cell-size "${cell_sizes[1]}" --variants "$LWIN_KIT_AB" --rounds "${LWIN_KIT_AB_ROUNDS:-5}" --json "$parts/ab.json"
-fi
+# Unset, the defaults alone: each cell's median GPU ms per step, the projection's batch times.
+ab_variants=${LWIN_KIT_AB-}
+echo "$ab_variants" > "$parts/ab.txt"
+step ab 120 ./node bench.mjs ab --cells "${LWIN_KIT_AB_CELLS:-const,shared,diag,gru,lstm,linear}" --cell-size "${cell_sizes[1]}" --variants "$ab_variants" --rounds "${LWIN_KIT_AB_ROUNDS:-5}" --json "$parts/ab.json"
 # PyTorch's layers as 2-layer stacks (SPEC §13) at the bench size
 step cells-stack 30 ./node bench.mjs cells --cells torch_gru,torch_lstm --layers 2 --cell-size "${cell_sizes[0]}" --json "$parts/cells-stack.json"
 step diagnostics-paper 90 ./node bench.mjs diagnostics --diag-size "$diag_size" --diag-lags "$diag_lags" --transport-pairs 1 --json "$parts/diagnostics-paper.json"
@@ -167,7 +165,8 @@ step peers 100 ./node bench.mjs peers --cell-size "${cell_sizes[0]}" --json "$pa
 [ -n "$before_bench" ] && step peers-before 100 env $before_bench ./node bench.mjs peers --cell-size "${cell_sizes[0]}" --json "$parts/peers-before.json"
 [ "$size" = tiny ] || step peers-paper 120 ./node bench.mjs peers --cells gru --cell-size "${cell_sizes[1]}" --json "$parts/peers-paper.json"
 # The paper preset for one cell, 2 epochs; its progress lines give the epoch times if the budget stops it early.
-step paper-run "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines ./node lwin.mjs run --preset paper --cells gru --epochs "${LWIN_KIT_PAPER_EPOCHS:-2}" "${run_args[@]}" --out "$work/study" 2> "$parts/paper-run.progress"
+# LWIN_TRACE=on: each epoch's batches (recorded, queued, done) and evaluations on stderr, kept in the log.
+step paper-run "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines LWIN_TRACE=on ./node lwin.mjs run --preset paper --cells gru --epochs "${LWIN_KIT_PAPER_EPOCHS:-2}" "${run_args[@]}" --out "$work/study" 2> "$parts/paper-run.progress"
 cat "$parts/paper-run.progress"
 # The same with LWIN_KIT_PAPER_BEFORE (environment assignments, e.g. LWIN_PIPELINE=off), when set: its epoch times
 # against the run above on one card.
@@ -177,7 +176,7 @@ for i in "${!paper_befores[@]}"; do
   name=paper-run-before; [ "$i" -gt 0 ] && name=paper-run-before-$((i + 1))
   echo "${paper_befores[$i]}" > "$parts/$name.txt"
   # shellcheck disable=SC2086
-  step "$name" "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines ${paper_befores[$i]} ./node lwin.mjs run --preset paper --cells gru --epochs "${LWIN_KIT_PAPER_EPOCHS:-2}" "${run_args[@]}" --out "$work/study-$name" 2> "$parts/$name.progress"
+  step "$name" "${LWIN_KIT_PAPER_RUN:-100000}" env LWIN_PROGRESS=lines LWIN_TRACE=on ${paper_befores[$i]} ./node lwin.mjs run --preset paper --cells gru --epochs "${LWIN_KIT_PAPER_EPOCHS:-2}" "${run_args[@]}" --out "$work/study-$name" 2> "$parts/$name.progress"
   cat "$parts/$name.progress"
 done
 [ -f "$work/study/study.json" ] && cp "$work/study/study.json" "$parts/paper-run-study.json"

@@ -38,7 +38,7 @@ function read<T>(name: string): T | undefined {
 const text = (name: string) => (existsSync(join(partsDir, name)) ? readFileSync(join(partsDir, name), 'utf8') : undefined);
 
 // run.sh's before-variants (LWIN_KIT_BEFORE, ';'-separated): cells-paper-before, cells-paper-before-2, …
-const beforeNames = ['cells-paper-before', ...[2, 3, 4].map((i) => `cells-paper-before-${i}`).filter((n) => existsSync(join(partsDir, `${n}.status`)))];
+const beforeNames = ['cells-paper-before', ...[2, 3, 4].map((i) => `cells-paper-before-${i}`)].filter((n) => existsSync(join(partsDir, `${n}.status`)));
 // run.sh's bench-size before/after (LWIN_KIT_BEFORE_BENCH), when it ran
 const benchBefore = ['cells-bench-before', 'peers-before'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
 // run.sh's paper run with LWIN_KIT_PAPER_BEFORE, when it ran

@@ -22,7 +22,7 @@ describe('gpu kit', () => {
     // A budget of 1500 s scales every step's cap up (run.sh): on a loaded 2-core machine with a cold shader cache a
     // tiny cells bench (ten cells, each autotuned) compiles for minutes (past 93 s, the cap a budget of 900 s gave,
     // when every kernel's text had changed). With a warm cache the run takes about one minute.
-    const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '1500', CI: '1', LWIN_KIT_AB: 'LWIN_PARTIALS=1;', LWIN_KIT_AB_ROUNDS: '2' };
+    const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '1500', CI: '1', LWIN_KIT_AB: 'LWIN_PARTIALS=1;', LWIN_KIT_AB_CELLS: 'gru,lstm', LWIN_KIT_AB_ROUNDS: '2' };
     execFileSync('bash', [join(ROOT, 'bench/gpu/run.sh'), out], { cwd: scratch, env: runEnv, encoding: 'utf8', stdio: 'pipe' });
     const summary = JSON.parse(readFileSync(join(out, 'gpu-kit.json'), 'utf8'));
     for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'ab', 'cells-stack', 'diagnostics-paper', 'peers', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
