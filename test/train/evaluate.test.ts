@@ -10,7 +10,7 @@ import { useGpu } from '../support/gpu.ts';
 import { buildLayout, initParams } from '../../src/model/index.ts';
 import { MultiLagTask } from '../../src/data/task.ts';
 import { referenceForward } from '../../src/reference/cells/index.ts';
-import { evaluate, evaluationPlan } from '../../src/train/evaluate.ts';
+import { EvaluationBuffers, evaluate, evaluationPlan } from '../../src/train/evaluate.ts';
 
 const gpu = useGpu();
 
@@ -60,5 +60,35 @@ describe.each(['gru', 'lstm'] as const)('evaluation in chunks: %s, 5 sequences',
     for (const [name, mean] of Object.entries(whole.gates!)) {
       expect(Math.abs(chunked.gates![name]! - mean), `mean ${name}`).toBeLessThanOrEqual(1e-6 * Math.abs(mean) + 1e-9);
     }
+  });
+});
+
+describe('evaluation buffers kept between calls (a trainer\'s)', () => {
+  const task = new MultiLagTask({ steps: 20, inputSize: 3, lags: [2, 5], coeffs: [0.8, -0.5], noiseStd: 0.3, seed: 7 });
+  const layout = buildLayout({ cell: 'gru', inputSize: 3, hiddenSize: 8, layernorm: true });
+  const params = Float32Array.from(initParams(layout, { seed: 5 }));
+
+  it('give the numbers fresh buffers give, reused by a smaller set and replaced for a larger one', async () => {
+    const buffer = gpu.ctx.upload('test/params', params);
+    const kept = new EvaluationBuffers(gpu.ctx);
+    const six = task.diagnosticSet(6);
+    const three = task.validationSet(3, 1);
+    const before = gpu.ctx.memory.live;
+    const first = await evaluate(gpu.ctx, layout, buffer, six, { buffers: kept });
+    const afterFirst = gpu.ctx.memory.live;
+    // a smaller set reuses the six sequences' buffers (whose stale contents it must not read): nothing new
+    const second = await evaluate(gpu.ctx, layout, buffer, three, { buffers: kept });
+    expect(gpu.ctx.memory.live).toBe(afterFirst);
+    expect(afterFirst).toBeGreaterThan(before);
+    expect(second).toEqual(await evaluate(gpu.ctx, layout, buffer, three));
+    expect(first).toEqual(await evaluate(gpu.ctx, layout, buffer, six));
+    // a larger one replaces them
+    const nine = task.diagnosticSet(9);
+    expect(await evaluate(gpu.ctx, layout, buffer, nine, { buffers: kept })).toEqual(await evaluate(gpu.ctx, layout, buffer, nine));
+    expect(gpu.ctx.memory.live).toBeGreaterThan(afterFirst);
+    const live = gpu.ctx.memory.live;
+    kept.destroy(); // gives back the nine sequences' set
+    expect(live - gpu.ctx.memory.live).toBe(evaluationPlan(layout, 20, false).total(9));
+    buffer.destroy();
   });
 });
