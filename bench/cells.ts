@@ -52,6 +52,8 @@ export interface CellBenchResult {
   tile: string;
   /** GFLOP/s of the forward and backward kernels' dot products (dotFlops), from their GPU time. */
   recurrentGflops?: { forward: number; backward: number };
+  /** lwin's matmul GFLOP/s measured just before and just after the cell's profiled steps, their mean (a calibration beside the cell). */
+  matmulGflopsAround?: number;
 }
 
 /**
@@ -69,7 +71,7 @@ export function dotFlops(cell: CellKind, layernorm: boolean, H: number, D: numbe
   return { forward, backward: envSetting('LWIN_REPLAY') === 'off' ? own + forward : own };
 }
 
-async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, repeats: number, matmulGflops?: number): Promise<CellBenchResult> {
+async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, repeats: number, matmulGflops?: number, calibrate?: () => Promise<number>): Promise<CellBenchResult> {
   const { batch: B, steps: T, hidden: H, input: D } = size;
   const layers = isTorchCell(cell) ? (size.layers ?? 1) : 1;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: cellLayerNorm(cell, true), ...(layers > 1 && { layers }) });
@@ -102,9 +104,12 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   };
   const profiler = ctx.profiler!;
   await run(); // warm-up: pipelines compile
+  const calibrationBefore = await calibrate?.();
   profiler.reset();
   for (let i = 0; i < repeats; i++) await run();
   const report = profiler.report();
+  const calibrationAfter = await calibrate?.();
+  const matmulGflopsAround = calibrationBefore !== undefined && calibrationAfter !== undefined ? (calibrationBefore + calibrationAfter) / 2 : undefined;
   const gpuMs = report.totalMs / repeats;
   ctx.releaseIdle(); // the profiled runs' scratch: the peak is one step's, not one per context
   await run(plain); // warm-up of the unprofiled pipelines' first submit
@@ -140,10 +145,15 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
     forward: gflops(flops.reduce((s, f) => s + f.forward, 0), kernelMs('forward_')),
     backward: gflops(flops.reduce((s, f) => s + f.backward, 0), kernelMs('backward_')),
   };
-  const share = (g: number) => (matmulGflops ? ` (${((100 * g) / matmulGflops).toFixed(0)}%)` : '');
+  const reference = matmulGflopsAround ?? matmulGflops;
+  const share = (g: number) => (reference ? ` (${((100 * g) / reference).toFixed(0)}%)` : '');
+  const against = matmulGflopsAround
+    ? ` (% of lwin's matmul measured around this cell, ${matmulGflopsAround.toFixed(2)} GFLOP/s: ${calibrationBefore!.toFixed(2)} before, ${calibrationAfter!.toFixed(2)} after)`
+    : matmulGflops
+      ? ` (% of lwin's best matmul in this run, ${matmulGflops.toFixed(2)} GFLOP/s)`
+      : '';
   console.log(
-    `       recurrent kernels' dot products: forward ${recurrentGflops.forward.toFixed(2)}${share(recurrentGflops.forward)}, backward ${recurrentGflops.backward.toFixed(2)}${share(recurrentGflops.backward)} GFLOP/s` +
-      (matmulGflops ? ` (% of lwin's best matmul in this run, ${matmulGflops.toFixed(2)} GFLOP/s)` : ''),
+    `       recurrent kernels' dot products: forward ${recurrentGflops.forward.toFixed(2)}${share(recurrentGflops.forward)}, backward ${recurrentGflops.backward.toFixed(2)}${share(recurrentGflops.backward)} GFLOP/s${against}`,
   );
   console.log(formatProfile(report));
   console.log();
@@ -154,6 +164,7 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   return {
     cell, size, wallMsPerBatch: wallMs, gpuMsPerBatch: gpuMs, hostMsPerBatch: hostMs, sequenceStepsPerSecond: rate, overhead: Math.max(0, 1 - gpuMs / wallMs),
     phasesMs: phases, peakBytes, projectedPaperTrainingSeconds: projected, profile: report, tile, recurrentGflops,
+    ...(matmulGflopsAround !== undefined && { matmulGflopsAround }),
   };
 }
 
@@ -175,16 +186,17 @@ export function stepBuffers(ctx: GpuContext, layout: ParamLayout, B: number, T: 
 /**
  * Every cell at every size; `onResult` sees each result as it comes (the kit saves partial results). With
  * `matmulGflops` (lwin's best matmul, measured in the same run), the recurrent kernels' rates are also given as its
- * share.
+ * share; with `calibrate` (bench/kernels.ts matmulCalibration), as the share of the matmul rate measured just before
+ * and after each cell's profiled steps.
  */
 export async function benchCells(
   ctx: GpuContext, sizes: CellBenchSize[], repeats: number, cells: readonly CellKind[] = OWN_CELL_KINDS,
-  onResult: (result: CellBenchResult) => void | Promise<void> = () => {}, matmulGflops?: number,
+  onResult: (result: CellBenchResult) => void | Promise<void> = () => {}, matmulGflops?: number, calibrate?: () => Promise<number>,
 ): Promise<CellBenchResult[]> {
   const results: CellBenchResult[] = [];
   for (const size of sizes) {
     for (const cell of cells) {
-      const result = await benchCell(ctx, cell, size, repeats, matmulGflops);
+      const result = await benchCell(ctx, cell, size, repeats, matmulGflops, calibrate);
       results.push(result);
       await onResult(result);
     }

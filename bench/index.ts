@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import writeFileAtomic from 'write-file-atomic';
 import { acquireDevice, GpuContext } from '../src/gpu/index.ts';
 import { CELL_KINDS, isCellKind, type CellKind } from '../src/model/index.ts';
-import { benchKernels, REPEATS } from './kernels.ts';
+import { benchKernels, matmulCalibration, REPEATS } from './kernels.ts';
 import { benchCells, PAPER_TRAINING, type CellBenchSize } from './cells.ts';
 import { benchStats } from './stats.ts';
 import { benchPeers, PEER_CELLS } from './peers.ts';
@@ -98,10 +98,15 @@ try {
   console.log(`lwin bench on ${acquired.adapter.name} (${acquired.adapter.runtimeVersion}), ${REPEATS} repeats, profile: ${ctx.profiler!.source}\n`);
   // lwin's best matmul rate in this run: what the cells bench gives the recurrent kernels' rates as a share of.
   let matmulGflops: number | undefined;
+  let calibrate: (() => Promise<number>) | undefined;
   if (wants('kernels')) {
-    const kernels = await benchKernels(ctx, Number(flags['kernel-scale'] ?? 1));
+    const scale = Number(flags['kernel-scale'] ?? 1);
+    const kernels = await benchKernels(ctx, scale);
     const rates = kernels.filter((k) => k.unit === 'GFLOP/s').map((k) => k.rate);
     if (rates.length > 0) matmulGflops = Math.max(...rates);
+    // The matmul timed again beside each cell: an adapter's speed drifts within a run (a shared machine's load, a
+    // GPU's clocks), and a share of a rate measured minutes earlier moves with it.
+    calibrate = matmulCalibration(ctx, kernels, scale);
     await save('kernels', kernels);
   }
   const cellSizes = () => {
@@ -118,7 +123,7 @@ try {
   };
   if (wants('cells')) {
     const done: unknown[] = [];
-    await benchCells(ctx, cellSizes(), Math.max(1, Math.min(REPEATS, 2)), cells, (r) => save('cells', (done.push(r), done)), matmulGflops);
+    await benchCells(ctx, cellSizes(), Math.max(1, Math.min(REPEATS, 2)), cells, (r) => save('cells', (done.push(r), done)), matmulGflops, calibrate);
   }
   if (wants('host')) {
     const host = await benchHost(ctx, cells ?? ['const', 'gru', 'lstm'], Math.max(3, REPEATS));

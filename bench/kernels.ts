@@ -19,7 +19,7 @@ export interface KernelBenchResult {
   unit: 'GFLOP/s' | 'GB/s' | 'dispatches/s';
 }
 
-async function benchMatmul(ctx: GpuContext, shape: MatmulShape, variant: MatmulVariant): Promise<KernelBenchResult> {
+async function benchMatmul(ctx: GpuContext, shape: MatmulShape, variant: MatmulVariant, repeats = REPEATS, quiet = false): Promise<KernelBenchResult> {
   const { a, b, bias } = matmulInputs(shape, 1, variant.bias);
   const bufs = {
     a: ctx.upload('bench/a', a),
@@ -34,18 +34,20 @@ async function benchMatmul(ctx: GpuContext, shape: MatmulShape, variant: MatmulV
   ctx.profiler!.reset();
   const t0 = performance.now();
   const step = ctx.step('bench matmul');
-  for (let i = 0; i < REPEATS; i++) recordMatmul(step, shape, bufs, variant);
+  for (let i = 0; i < repeats; i++) recordMatmul(step, shape, bufs, variant);
   await step.submit();
   const wallMs = performance.now() - t0;
   const report = ctx.profiler!.report();
-  const gpuMs = report.totalMs / REPEATS;
+  const gpuMs = report.totalMs / repeats;
   const flops = 2 * shape.batch * shape.m * shape.k * shape.n;
-  console.log(
-    `matmul ${variant.strategy.padEnd(6)} B=${shape.batch} M=${shape.m} K=${shape.k} N=${shape.n}: ` +
-      `${gpuMs.toFixed(3)} ms GPU per call, ${(flops / gpuMs / 1e6).toFixed(2)} GFLOP/s; wall ${(wallMs / REPEATS).toFixed(3)} ms per call`,
-  );
-  console.log(formatProfile(report));
-  console.log();
+  if (!quiet) {
+    console.log(
+      `matmul ${variant.strategy.padEnd(6)} B=${shape.batch} M=${shape.m} K=${shape.k} N=${shape.n}: ` +
+        `${gpuMs.toFixed(3)} ms GPU per call, ${(flops / gpuMs / 1e6).toFixed(2)} GFLOP/s; wall ${(wallMs / repeats).toFixed(3)} ms per call`,
+    );
+    console.log(formatProfile(report));
+    console.log();
+  }
   for (const buf of Object.values(bufs)) buf?.destroy();
   const shapeText = `B=${shape.batch} M=${shape.m} K=${shape.k} N=${shape.n}`;
   return { kernel: `matmul ${variant.strategy}`, shape: shapeText, gpuMsPerCall: gpuMs, rate: flops / gpuMs / 1e6, unit: 'GFLOP/s' };
@@ -95,9 +97,30 @@ async function benchFamily(ctx: GpuContext, family: KernelFamily): Promise<Kerne
  * The matmul (both strategies) and the segmented reduction at bench sizes (`scale` < 1 shrinks them: the kit's
  * tiny run), then one record per registry family at its check's size.
  */
-export async function benchKernels(ctx: GpuContext, scale = 1): Promise<KernelBenchResult[]> {
+/** The kernel bench's matmul shape at `scale`. */
+function matmulShape(scale: number): MatmulShape {
   const side = Math.max(8, Math.round(128 * scale));
-  const shape = { batch: Math.max(1, Math.round(256 * scale)), m: side, k: side, n: side };
+  return { batch: Math.max(1, Math.round(256 * scale)), m: side, k: side, n: side };
+}
+
+/**
+ * A calibration to take beside each cell (bench/cells.ts): the GFLOP/s of the kernel bench's faster matmul
+ * (`kernels`' results) over CALIBRATION_REPEATS calls, printed nowhere. On a shared machine the adapter's speed
+ * drifts within a run (lavapipe's matmul read 4.2–8.0 GFLOP/s across runs), so a kernel's share of the matmul rate
+ * measured minutes apart moves with the load; measured around the kernel, with it less.
+ */
+export function matmulCalibration(ctx: GpuContext, kernels: readonly KernelBenchResult[], scale = 1): (() => Promise<number>) | undefined {
+  const matmuls = kernels.filter((k) => k.unit === 'GFLOP/s');
+  if (!matmuls.length) return undefined;
+  const best = matmuls.reduce((a, b) => (b.rate > a.rate ? b : a));
+  const strategy = best.kernel.endsWith('tiled') ? 'tiled' : 'direct';
+  return async () => (await benchMatmul(ctx, matmulShape(scale), { strategy, transposeB: true, bias: true }, CALIBRATION_REPEATS, true)).rate;
+}
+
+const CALIBRATION_REPEATS = 3;
+
+export async function benchKernels(ctx: GpuContext, scale = 1): Promise<KernelBenchResult[]> {
+  const shape = matmulShape(scale);
   const results: KernelBenchResult[] = [];
   for (const strategy of ['tiled', 'direct'] as const) results.push(await benchMatmul(ctx, shape, { strategy, transposeB: true, bias: true }));
   results.push(await benchReduce(ctx, 64, Math.max(64, Math.round((1 << 18) * scale))));

@@ -164,7 +164,7 @@ for (const [label, rows] of [['bench size', cellsBench], [`bench size, before ($
     rows.map((r) => [
       r.cell, `${f(r.sequenceStepsPerSecond / 1e3)} k`, f(r.wallMsPerBatch), f(r.gpuMsPerBatch), `${f(100 * r.overhead, 0)}%`,
       r.hostMsPerBatch ? `${f(r.hostMsPerBatch.record)} + ${f(r.hostMsPerBatch.queue)}` : '–',
-      f(trainingGflops(r), 2), matmulGflops ? `${f((100 * trainingGflops(r)) / matmulGflops, 1)}%` : '–', formatBytes(r.peakBytes), r.tile ?? '–', f(control(r.profile.kernels), 1), top(r.profile.kernels),
+      f(trainingGflops(r), 2), (r.matmulGflopsAround ?? matmulGflops) ? `${f((100 * trainingGflops(r)) / (r.matmulGflopsAround ?? matmulGflops), 1)}%` : '–', formatBytes(r.peakBytes), r.tile ?? '–', f(control(r.profile.kernels), 1), top(r.profile.kernels),
     ]),
   );
 }
