@@ -7,7 +7,8 @@ import { INTERMEDIATE_COUNT, modelLayers, readoutOutputs, stateWidth, type Torch
 import type { ParamLayout } from '../model/params.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { SequenceData } from '../data/dataset.ts';
-import { OneInFlight, quiet, type Step } from '../gpu/step.ts';
+import { quiet, type Step } from '../gpu/step.ts';
+import { OneInFlight } from '../gpu/in-flight.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
 import type { TorchParams } from '../model/f64/torch/config.ts';
 import { layerValues, stackLayers, torchCellKind, torchParamsOf, type StackLayer } from '../model/stack.ts';

@@ -79,35 +79,6 @@ export function quiet<T>(promise: Promise<T>): Promise<T> {
 }
 
 /**
- * Keeps one submitted step in flight: submit() waits until the new step is on the queue, then finishes the one
- * before it (awaits its completion, hands its item to `finish`), so the host's work on step k overlaps the device's
- * on step k+1. The queue runs every step's writes after the previous step's reads, so the steps may share buffers.
- */
-export class OneInFlight<T> {
-  private pending: { done: Promise<void>; item: T } | undefined;
-
-  constructor(private readonly finish: (item: T) => Promise<void> | void) {}
-
-  /** Submits `step` with its `item`; `beside` runs once it is queued, before the previous step is finished. */
-  async submit(step: Step, item: T, beside?: () => void): Promise<void> {
-    const done = quiet(step.submit()); // a failure surfaces when the step is finished
-    await step.queued;
-    beside?.();
-    await this.flush();
-    this.pending = { done, item };
-  }
-
-  /** Finishes the step in flight, if any. */
-  async flush(): Promise<void> {
-    const pending = this.pending;
-    this.pending = undefined;
-    if (!pending) return;
-    await pending.done;
-    await this.finish(pending.item);
-  }
-}
-
-/**
  * Records work, then encodes it all at `submit()`: consecutive dispatches share one compute pass, except when
  * profiling, where each dispatch gets its own pass with timestamp writes so its GPU time can be attributed.
  * Every dispatch's uniforms share one pooled buffer, written once at submit and given back once the step's work is done.
@@ -265,7 +236,7 @@ export class Step {
       // these (its clears included), so a trainer can record the next batch while the device works on this one
       // without a second step's scratch in memory.
       this.ctx.releaseScratch(this.scratchBuffers.splice(0));
-      const after = this.afterSubmit ?? this.awaitCompletion();
+      const after = this.afterSubmit ?? this.requestCompletion();
       if (profiler && this.slot) {
         const durations = await after.timestamps!;
         this.ctx.timestamps!.release(this.slot);
@@ -297,7 +268,7 @@ export class Step {
    */
   private afterSubmit: { done: Promise<void>; reads: Promise<ArrayBuffer>[]; timestamps?: Promise<number[]> } | undefined;
 
-  private awaitCompletion(): NonNullable<Step['afterSubmit']> {
+  private requestCompletion(): NonNullable<Step['afterSubmit']> {
     return (this.afterSubmit = {
       done: quiet(this.ctx.device.queue.onSubmittedWorkDone()),
       reads: this.reads.map((r) => quiet(this.ctx.drainStaging(r.staging, r.bytes))),
@@ -389,7 +360,7 @@ export class Step {
     this.encodeOps(encoder, this.ops, pipelines, this.slot);
     this.slot?.encodeResolve(encoder, this.profiledPasses);
     this.ctx.device.queue.submit([encoder.finish()]);
-    this.awaitCompletion();
+    this.requestCompletion();
     this.markQueued();
   }
 

@@ -10,7 +10,7 @@ import { sequencesPerChunk } from '../gpu/chunks.ts';
 import { readoutOutputs } from '../model/cells.ts';
 import type { ReadoutLoss } from '../cells/backward.ts';
 import { BufferPlan } from '../gpu/buffer-plan.ts';
-import { OneInFlight } from '../gpu/step.ts';
+import { OneInFlight } from '../gpu/in-flight.ts';
 
 export interface EvalData {
   x: Float32Array;

@@ -8,7 +8,7 @@ import { d } from '../../src/gpu/layout.ts';
 import { recordMatmul } from '../../src/kernels/matmul.ts';
 import { matmulInputs } from '../../src/doctor/selftest.ts';
 import { checkBindable } from '../../src/gpu/buffers.ts';
-import { OneInFlight } from '../../src/gpu/step.ts';
+import { OneInFlight } from '../../src/gpu/in-flight.ts';
 import { BindGroupCache } from '../../src/gpu/bind-groups.ts';
 import { PROFILE_EVERY, Profiler, describeSampling, profileEvery } from '../../src/gpu/profiler.ts';
 
