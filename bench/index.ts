@@ -1,7 +1,8 @@
 // `npm run bench [-- kernels|cells|host|diagnostics|stats|peers[,…]] [options]`: throughput, per-kernel GPU time and peak memory
 // on the adapter at hand, printed with its name. Set LWIN_BENCH_PAPER=1 to include the paper's size on a software adapter.
 // `peers` (lwin against TF.js on the same adapter, bench/peers.ts) runs only when named: it loads TF.js and takes
-// minutes on a software adapter. `ab` (bench/ab.ts) too: kernel variants (--variants) timed interleaved.
+// minutes on a software adapter. `ab` (bench/ab.ts) too: kernel variants (--variants) timed interleaved; and `overlap`
+// (bench/overlap.ts): two cells' batches (--cells, default gru,lstm) alone and submitted together.
 // Options (the GPU kit uses them; see bench/gpu/run.sh):
 //   --json FILE               also write every result, with the adapter, to FILE (rewritten after each result,
 //                             so a run stopped by a time limit keeps what it measured)
@@ -14,7 +15,7 @@
 //   --kernel-scale S          shrink the kernel bench sizes by S (default 1)
 //   --variants 'A;B'          ab: the variants, ';'-separated, each benchmark switches like 'LWIN_PARTIALS=1 LWIN_REPLAY=off'
 //                             ('' or a blank variant: the defaults)
-//   --rounds N                ab: measured rounds per variant (default 5)
+//   --rounds N                ab and overlap: measured rounds (default 5)
 import { parseArgs } from 'node:util';
 import writeFileAtomic from 'write-file-atomic';
 import { acquireDevice, GpuContext } from '../src/gpu/index.ts';
@@ -25,10 +26,11 @@ import { benchStats } from './stats.ts';
 import { benchPeers, PEER_CELLS } from './peers.ts';
 import { benchDiagnostics, DIAGNOSTICS_BENCH_SIZE, type DiagnosticsBenchSize } from './diagnostics.ts';
 import { benchAb } from './ab.ts';
+import { benchOverlap, formatOverlap, type OverlapResult } from './overlap.ts';
 import { benchHost, formatHost } from './host.ts';
 import { nodeTileCache } from '../src/io/node-storage.ts';
 
-const USAGE = `usage: npm run bench [-- kernels|cells|host|diagnostics|stats|peers|ab[,…]] [--json FILE] [--cells a,b]
+const USAGE = `usage: npm run bench [-- kernels|cells|host|diagnostics|stats|peers|ab|overlap[,…]] [--json FILE] [--cells a,b]
   [--cell-size BxTxHxD …] [--layers L] [--diag-size NxTxHxD] [--diag-lags MIN:MAX:NUM] [--transport-pairs N]
   [--kernel-scale S] [--variants 'A;B'] [--rounds N]   (each option is described at the top of bench/index.ts)`;
 
@@ -62,10 +64,10 @@ if (flags.help) {
 }
 // One part, or several joined by commas (`kernels,cells`: the matmul calibration and the cells in one run).
 const parts = positionals[0]?.split(',').filter(Boolean);
-const PARTS = ['kernels', 'cells', 'host', 'diagnostics', 'stats', 'peers', 'ab'];
+const PARTS = ['kernels', 'cells', 'host', 'diagnostics', 'stats', 'peers', 'ab', 'overlap'];
 const unknownPart = parts?.find((p) => !PARTS.includes(p));
 if (unknownPart) throw new Error(`unknown bench part "${unknownPart}"; expected one or more of ${PARTS.join(', ')}, joined by commas`);
-const wants = (part: string) => (parts ? parts.includes(part) : part !== 'peers' && part !== 'ab');
+const wants = (part: string) => (parts ? parts.includes(part) : part !== 'peers' && part !== 'ab' && part !== 'overlap');
 
 function dims(text: string, flag: string, count: number): number[] {
   const parts = text.split(/[x:]/).map(Number);
@@ -147,6 +149,21 @@ try {
     if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds ${flags.rounds}: give a whole number of rounds ≥ 1`);
     const done: unknown[] = [];
     await benchAb(ctx, cellSizes(), cells ?? ['gru', 'lstm'], flags.variants.split(';'), rounds, (r) => save('ab', (done.push(r), done)));
+  }
+  if (wants('overlap')) {
+    const pair = cells ?? ['gru', 'lstm'];
+    if (pair.length !== 2) throw new Error(`bench overlap: --cells names two cells (got ${pair.length}), e.g. --cells gru,lstm`);
+    const rounds = flags.rounds === undefined ? 5 : Number(flags.rounds);
+    if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds ${flags.rounds}: give a whole number of rounds ≥ 1`);
+    // Unprofiled: a profiled step runs each dispatch in a pass of its own, which would keep the two apart.
+    const plain = new GpuContext(acquired.device, { adapter: acquired.adapter, tileCache: nodeTileCache() });
+    const done: OverlapResult[] = [];
+    for (const size of cellSizes()) {
+      const result = await benchOverlap(plain, pair as [CellKind, CellKind], size, rounds);
+      console.log(`${formatOverlap(result).join('\n')}\n`);
+      await save('overlap', (done.push(result), done));
+    }
+    plain.destroy();
   }
   if (wants('diagnostics')) {
     const size: DiagnosticsBenchSize = { ...DIAGNOSTICS_BENCH_SIZE };

@@ -18,6 +18,7 @@
 #                                environment assignments, '' the defaults; unset: the defaults alone, whose medians
 #                                the projection takes), with LWIN_KIT_AB_CELLS (default const,shared,diag,gru,lstm,linear)
 #                                and LWIN_KIT_AB_ROUNDS (default 5)
+#              LWIN_KIT_OVERLAP_CELLS  the two cells of the overlap step (default gru,lstm)
 #              LWIN_KIT_PAPER_RUN  cap in seconds of the paper-preset run (default: what is left of the budget)
 #              LWIN_KIT_PAPER_EPOCHS  its epochs (default 2)
 #              LWIN_KIT_PAPER_ARGS  more flags for it (e.g. '--diag-sequences 256 --transport-samples 1': a short
@@ -155,6 +156,9 @@ done
 ab_variants=${LWIN_KIT_AB-}
 echo "$ab_variants" > "$parts/ab.txt"
 step ab 120 ./node bench.mjs ab --cells "${LWIN_KIT_AB_CELLS:-const,shared,diag,gru,lstm,linear}" --cell-size "${cell_sizes[1]}" --variants "$ab_variants" --rounds "${LWIN_KIT_AB_ROUNDS:-5}" --json "$parts/ab.json"
+# Two cells' batches apart and submitted together at the paper size (bench/overlap.ts): whether the card runs
+# independent batches side by side (a recurrent kernel there fills a small part of a large GPU).
+step overlap 60 ./node bench.mjs overlap --cells "${LWIN_KIT_OVERLAP_CELLS:-gru,lstm}" --cell-size "${cell_sizes[1]}" --rounds "${LWIN_KIT_AB_ROUNDS:-5}" --json "$parts/overlap.json"
 # PyTorch's layers as 2-layer stacks (SPEC §13) at the bench size
 step cells-stack 30 ./node bench.mjs cells --cells torch_gru,torch_lstm --layers 2 --cell-size "${cell_sizes[0]}" --json "$parts/cells-stack.json"
 step diagnostics-paper 90 ./node bench.mjs diagnostics --diag-size "$diag_size" --diag-lags "$diag_lags" --transport-pairs 1 --json "$parts/diagnostics-paper.json"

@@ -9,6 +9,7 @@ import writeFileAtomic from 'write-file-atomic';
 import type { CellBenchResult } from '../cells.ts';
 import { formatDuration } from '../cells.ts';
 import { formatAb, type AbResult } from '../ab.ts';
+import { formatOverlap, type OverlapResult } from '../overlap.ts';
 import type { DiagnosticsBenchResult } from '../diagnostics.ts';
 import type { KernelBenchResult } from '../kernels.ts';
 import { formatHost, type HostBenchResult } from '../host.ts';
@@ -46,7 +47,7 @@ const benchBefore = ['cells-bench-before', 'peers-before'].filter((n) => existsS
 const paperBefore = ['paper-run-before', ...[2, 3, 4].map((i) => `paper-run-before-${i}`)].filter((n) => existsSync(join(partsDir, `${n}.status`)));
 // run.sh's interleaved A/B (LWIN_KIT_AB), when it ran
 const abStep = ['ab'].filter((n) => existsSync(join(partsDir, `${n}.status`)));
-const STEPS = ['doctor', 'kernels', 'host', 'torch', 'warm-up', 'cells-bench', ...benchBefore.slice(0, 1), 'cells-paper', ...beforeNames, ...abStep, 'cells-stack', 'diagnostics-paper', 'peers', ...benchBefore.slice(1), 'peers-paper', 'paper-run', ...paperBefore];
+const STEPS = ['doctor', 'kernels', 'host', 'torch', 'warm-up', 'cells-bench', ...benchBefore.slice(0, 1), 'cells-paper', ...beforeNames, ...abStep, 'overlap', 'cells-stack', 'diagnostics-paper', 'peers', ...benchBefore.slice(1), 'peers-paper', 'paper-run', ...paperBefore];
 function stepStatus(name: string): { status: string; seconds?: number } {
   const raw = text(`${name}.status`)?.trim();
   if (!raw) return { status: 'not run' };
@@ -81,6 +82,7 @@ const peersBefore = read<PeersFile>('peers-before.json')?.peers ?? [];
 // PyTorch's layers as 2-layer stacks at the bench size (SPEC §13)
 const cellsStack = read<CellsFile>('cells-stack.json')?.cells ?? [];
 const ab = read<AbFile>('ab.json')?.ab ?? [];
+const overlap = read<{ overlap?: OverlapResult[] }>('overlap.json')?.overlap ?? [];
 const diagnostics = read<DiagnosticsFile>('diagnostics-paper.json')?.diagnostics ?? [];
 const torch = read<TorchFile>('torch.json');
 const peers = [...(read<PeersFile>('peers.json')?.peers ?? []), ...(read<PeersFile>('peers-paper.json')?.peers ?? [])];
@@ -119,6 +121,7 @@ const summary = {
   kernels,
   cells: { bench: cellsBench, paper: cellsPaper, paperBefore: befores[0], paperBefores: befores, benchBefore: { label: benchBeforeLabel, cells: cellsBenchBefore }, stack: cellsStack },
   ab,
+  overlap,
   diagnostics,
   paperRun: { epochSeconds, epochPhases, finished: Boolean(study), seconds: study?.seconds, timings: study?.cells?.[0]?.timings, before: paperRunsBefore[0], befores: paperRunsBefore },
   torch,
@@ -171,6 +174,10 @@ for (const [label, rows] of [['bench size', cellsBench], [`bench size, before ($
 if (ab.length) {
   lines.push(`## Interleaved A/B at the paper size (\`bench ab\`, variants \`${text('ab.txt')?.trim()}\`)`, '');
   lines.push(...formatAb(ab));
+}
+if (overlap.length) {
+  lines.push('## Two cells side by side (`bench overlap`: their batches apart, one after the other in one submit, interleaved op by op)', '');
+  for (const r of overlap) lines.push(...formatOverlap(r), '');
 }
 if (torch?.results?.length) {
   lines.push(`## PyTorch on the same GPU: torch ${torch.torch}, cuDNN ${torch.cudnn}, ${torch.device}`, '');

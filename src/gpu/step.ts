@@ -118,6 +118,30 @@ export class Step {
   }
 
   /**
+   * Takes over `others`' recorded work (ops, uniforms, reads, scratch), which must not be submitted themselves:
+   * 'after', each one's ops after this step's; 'interleaved', one op of each in turn (for independent work, e.g. two
+   * models' batches: whether the device runs them side by side is the adapter's and its driver's choice, which
+   * `npm run bench -- overlap` measures). Reads and results are each step's own, as if submitted alone.
+   */
+  merge(others: readonly Step[], order: 'after' | 'interleaved' = 'after'): this {
+    const lists: Op[][] = [this.ops.splice(0)];
+    for (const other of others) {
+      if (other.submitted || other === this) throw new Error(`step '${other.label}' cannot be merged into '${this.label}': it is submitted, or the same step`);
+      other.submitted = true; // its work is this step's now
+      const base = this.uniformBlocks.length;
+      this.uniformBlocks.push(...other.uniformBlocks.splice(0));
+      lists.push(other.ops.splice(0).map((op) => (op.kind === 'dispatch' ? { ...op, bindings: op.bindings.map((b) => ('uniform' in b ? { uniform: b.uniform + base } : b)) } : op)));
+      this.reads.push(...other.reads.splice(0));
+      this.scratchBuffers.push(...other.scratchBuffers.splice(0));
+      for (const [buffer, bytes] of other.requested) this.requested.set(buffer, bytes);
+      other.markQueued();
+    }
+    if (order === 'after') this.ops.push(...lists.flat());
+    else for (let i = 0; lists.some((l) => i < l.length); i++) for (const l of lists) if (i < l.length) this.ops.push(l[i]!);
+    return this;
+  }
+
+  /**
    * Records one call of `program`: `buffers` names a buffer for each of its storage bindings (a missing, extra or
    * misnamed one is an error naming it and the kernel), `uniforms` are packed into a uniform buffer for this step,
    * and the workgroups come from the program's dispatch function of `sizes` (by default the uniform values).

@@ -25,7 +25,7 @@ describe('gpu kit', () => {
     const runEnv = { ...env, LWIN_KIT: kitDir, LWIN_KIT_SIZE: 'tiny', LWIN_KIT_BUDGET: '1500', CI: '1', LWIN_KIT_AB: 'LWIN_PARTIALS=1;', LWIN_KIT_AB_CELLS: 'gru,lstm', LWIN_KIT_AB_ROUNDS: '2' };
     execFileSync('bash', [join(ROOT, 'bench/gpu/run.sh'), out], { cwd: scratch, env: runEnv, encoding: 'utf8', stdio: 'pipe' });
     const summary = JSON.parse(readFileSync(join(out, 'gpu-kit.json'), 'utf8'));
-    for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'ab', 'cells-stack', 'diagnostics-paper', 'peers', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
+    for (const step of ['doctor', 'kernels', 'cells-bench', 'cells-paper', 'ab', 'overlap', 'cells-stack', 'diagnostics-paper', 'peers', 'paper-run']) expect(summary.steps[step].status, step).toBe('ok');
     expect(summary.doctor.ok).toBe(true);
     expect(summary.adapter.name).toBeTruthy();
     expect(summary.kit.commit).toMatch(/^[0-9a-f]{40}|unknown/);
@@ -36,6 +36,9 @@ describe('gpu kit', () => {
     expect(summary.ab.map((r: { cell: string }) => r.cell)).toEqual(['gru', 'lstm']);
     for (const r of summary.ab) expect(r.variants.map((v: { env: string; gpuMs: number[] }) => [v.env, v.gpuMs.length])).toEqual([['LWIN_PARTIALS=1', 2], ['', 2]]);
     for (const r of [...summary.cells.bench, ...summary.cells.paper]) expect(r.sequenceStepsPerSecond).toBeGreaterThan(0);
+    // two cells apart and together: every form timed
+    expect(summary.overlap.map((r: { cells: string[] }) => r.cells)).toEqual([['gru', 'lstm']]);
+    expect(Object.values(summary.overlap[0].ms).every((v) => (v as number) > 0)).toBe(true);
     expect(summary.peers.map((p: { cell: string }) => p.cell)).toEqual(['gru', 'lstm']);
     for (const p of summary.peers) expect([p.lwinMsPerBatch, p.tfjsMsPerBatch, p.ratio].every((v: number) => v > 0)).toBe(true);
     expect(summary.paperRun.finished).toBe(true);
@@ -47,6 +50,7 @@ describe('gpu kit', () => {
     expect(md).toMatch(/\*\*Whole study: /);
     expect(md).toContain('## TF.js on the same adapter');
     expect(md).toContain('## Interleaved A/B at the paper size');
+    expect(md).toContain('## Two cells side by side');
     expect(readFileSync(join(out, 'gpu-kit.log'), 'utf8')).toContain('== ');
   }, 1_560_000);
 });
