@@ -249,9 +249,11 @@ export class Step {
     const during = `step '${this.label}'`;
     try {
       this.ctx.check(during);
-      this.sampleKey = this.key();
-      this.profiled = this.ctx.profiler?.admit(this.sampleKey) ?? false;
-      const pipelines = this.readyPipelines() ?? (await this.resolvePipelines());
+      if (this.ctx.profiler) {
+        this.sampleKey = this.key();
+        this.profiled = this.ctx.profiler.admit(this.sampleKey);
+      }
+      const pipelines = this.readyPipelines() ?? (await this.compilePipelines(), this.readyPipelines()!);
       this.writeUniforms();
       const profiler = this.profiled ? this.ctx.profiler : undefined;
       if (profiler && !this.ctx.timestamps) await this.submitTimedByWallClock(pipelines, during);
@@ -320,12 +322,9 @@ export class Step {
     return map;
   }
 
-  private async resolvePipelines(): Promise<Map<KernelProgram, GPUComputePipeline>> {
-    const map = new Map<KernelProgram, GPUComputePipeline>();
-    for (const op of this.ops) {
-      if (op.kind === 'dispatch' && !map.has(op.program)) map.set(op.program, await this.ctx.pipeline(op.program));
-    }
-    return map;
+  /** Compiles, one after another, the dispatches' pipelines not compiled yet: then readyPipelines has them all. */
+  private async compilePipelines(): Promise<void> {
+    for (const op of this.ops) if (op.kind === 'dispatch' && !this.ctx.readyPipeline(op.program)) await this.ctx.pipeline(op.program);
   }
 
   /** Packs the dispatches' uniform blocks at the offsets the adapter allows into a pooled buffer: one queue write. */
