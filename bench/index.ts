@@ -88,6 +88,13 @@ function cellList(text: string): CellKind[] {
   return names as CellKind[];
 }
 
+/** --rounds of ab and overlap (default 5). */
+function roundsFlag(): number {
+  const rounds = flags.rounds === undefined ? 5 : Number(flags.rounds);
+  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds ${flags.rounds}: give a whole number of rounds ≥ 1`);
+  return rounds;
+}
+
 const cells = flags.cells ? cellList(flags.cells) : undefined;
 const acquired = await acquireDevice();
 const results: Record<string, unknown> = { adapter: acquired.adapter, repeats: REPEATS, startedAt: new Date().toISOString() };
@@ -145,16 +152,14 @@ try {
   }
   if (wants('ab')) {
     if (flags.variants === undefined) throw new Error(`bench ab: give the variants to compare, e.g. --variants 'LWIN_PARTIALS=1;LWIN_PARTIALS=8'`);
-    const rounds = flags.rounds === undefined ? 5 : Number(flags.rounds);
-    if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds ${flags.rounds}: give a whole number of rounds ≥ 1`);
+    const rounds = roundsFlag();
     const done: unknown[] = [];
     await benchAb(ctx, cellSizes(), cells ?? ['gru', 'lstm'], flags.variants.split(';'), rounds, (r) => save('ab', (done.push(r), done)));
   }
   if (wants('overlap')) {
     const pair = cells ?? ['gru', 'lstm'];
     if (pair.length !== 2) throw new Error(`bench overlap: --cells names two cells (got ${pair.length}), e.g. --cells gru,lstm`);
-    const rounds = flags.rounds === undefined ? 5 : Number(flags.rounds);
-    if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds ${flags.rounds}: give a whole number of rounds ≥ 1`);
+    const rounds = roundsFlag();
     // Unprofiled: a profiled step runs each dispatch in a pass of its own, which would keep the two apart.
     const plain = new GpuContext(acquired.device, { adapter: acquired.adapter, tileCache: nodeTileCache() });
     const done: OverlapResult[] = [];

@@ -102,6 +102,9 @@ export class NonFiniteLossError extends Error {
 
 /** Up to this many training sequences measure the training R² each epoch (SPEC §3). */
 export const TRAIN_R2_SEQUENCES = 1024;
+
+/** LWIN_TRACE=on (a benchmark switch): the epochs' batches and evaluations timed on stderr. */
+const tracing = () => envSetting('LWIN_TRACE') === 'on';
 /** Their inputs stay on the device up to this size (the paper's take 64 MiB). */
 export const TRAIN_R2_RESIDENT_BYTES = 256 * 2 ** 20;
 
@@ -260,8 +263,8 @@ class TrainingRun {
       return range && host ? gatherBatch(set, order.subarray(range[0], range[1]), host) : undefined;
     };
     let next = gather(0);
-    // LWIN_TRACE=on (a benchmark switch): each batch's times from the epoch's start, recorded / queued / done, on stderr
-    const trace = envSetting('LWIN_TRACE') === 'on' ? { t0: performance.now(), rows: [] as number[][] } : undefined;
+    // each batch's times from the epoch's start, recorded / queued / done (LWIN_TRACE)
+    const trace = tracing() ? { t0: performance.now(), rows: [] as number[][] } : undefined;
     for (const [start, end] of ranges) {
       batchIndex++;
       const count = end - start;
@@ -307,7 +310,7 @@ class TrainingRun {
     if (logsGateStats(this.epoch, this.config.gateLogEvery)) this.gates.push(...(await this.gateStats(order)));
     const t3 = performance.now();
     await this.options.sink.curves(this.config.cell, this.curve, this.gates);
-    if (envSetting('LWIN_TRACE') === 'on') console.error(`lwin trace: ${this.config.cell} epoch ${this.epoch} evaluation ms: training R² ${(t1 - t0).toFixed(1)}, validation ${(t2 - t1).toFixed(1)}, gate statistics ${(t3 - t2).toFixed(1)}, curves ${(performance.now() - t3).toFixed(1)}`);
+    if (tracing()) console.error(`lwin trace: ${this.config.cell} epoch ${this.epoch} evaluation ms: training R² ${(t1 - t0).toFixed(1)}, validation ${(t2 - t1).toFixed(1)}, gate statistics ${(t3 - t2).toFixed(1)}, curves ${(performance.now() - t3).toFixed(1)}`);
   }
 
   /**
