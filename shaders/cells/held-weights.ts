@@ -380,5 +380,7 @@ export function backwardTile(tile: Tile): Tile {
 export function tileShader(tile: Tile, rows: RowWeights, shader: string): string {
   if (tile.held && !tile.dims) throw new Error('a held tile (-p) needs the H and D it compiles in: settle it for the layer first (src/cells/tiles.ts)');
   const held = tile.held && tile.dims ? holdWeights(tile, tile.dims, rows, shader) : shader;
-  return tile.subgroup ? withSubgroupLane(held) : held;
+  const withLane = tile.subgroup ? withSubgroupLane(held) : held;
+  // A tile whose split lanes add by subgroup shuffles (unit-sum.ts laneSum) needs the extension too.
+  return tile.lanes === 'subgroup' && !withLane.startsWith('enable subgroups;') ? `enable subgroups;\n${withLane}` : withLane;
 }

@@ -1,6 +1,6 @@
 // The module-scope WGSL every recurrent kernel starts with (tilePrelude): the tile's aliases and constants, the
 // thread's coordinates, the workgroup vectors and the helpers the cell snippets call (shaders/cells/tile.ts lists them).
-import { groupThreads, tileSequences, tileSplit, tileSums, tileUnits, tileUnroll, tileWidth, unitRowAccess, sumLevels, unitSumTop, type RowWeights, type Tile } from './tile.ts';
+import { groupThreads, lanesInWorkgroup, tileSequences, tileSplit, tileSums, tileUnits, tileUnroll, tileWidth, unitRowAccess, sumLevels, unitSumTop, type RowWeights, type Tile } from './tile.ts';
 import { DBUF_LETS, component, components, dbufLoad, groupComponent, groupLoad, groupValue, groupVector, leadOnly, slotLoads, tileFma, tileGetter, tileIndices, tileSetter, vec } from './tile-components.ts';
 import { laneSum, unitSumsWgsl } from './unit-sum.ts';
 import { dotLoop } from './dot-loop.ts';
@@ -64,7 +64,7 @@ var<workgroup> hbuf: array<${groupVector(tile)}, TGROUPS * THT>; // h_{t-1} of t
 var<workgroup> abuf: array<${groupVector(tile)}, TGROUPS * THT>; // a second per-unit vector (gru: r ⊙ h_{t-1}), laid out as hbuf
 var<workgroup> red: array<${groupVector(tile)}, ${copies > 1 ? `${copies}u * ` : ''}TGROUPS * THT>; // unit_sum's scratch (and the tangent's ubuf, ρ's n̂), laid out as hbuf${copies > 1 ? `, ${copies} copies (unit_sums)` : ''}${top > 0 ? `
 var<workgroup> rtop: array<${groupVector(tile)}, ${(copies * top) / tile.R}u>; // unit_sum's last level, two sets by turns, [set][${copies > 1 ? `${copies}][` : ''}${topFan}][group]
-var<private> rpar: u32; // the set unit_sum writes next` : ''}${split > 1 ? `
+var<private> rpar: u32; // the set unit_sum writes next` : ''}${lanesInWorkgroup(tile) ? `
 var<workgroup> tpart: array<f32, 2u * TS * TSLOTS * THT>; // lane_sum's lanes' values, two sets by turns, [set][lane][slot][unit]
 var<private> tpar: u32; // the set lane_sum writes next` : ''}`
     : '';
@@ -86,7 +86,7 @@ var<private> tseq0: u32;  // that slot's sequence in the batch
 var<private> tt: u32;     // the step being computed
 
 fn tile_init(lid: u32, group: u32) {
-  ${split > 1 ? 'tq = lid % THP;\n  tlane = (lid / THP) % TS;' : single ? 'tq = lid;' : 'tq = lid % THP;'}
+  ${split > 1 ? (tile.lanes === 'subgroup' ? 'tlane = lid % TS; // a unit\'s lanes are consecutive invocations, so one subgroup\'s\n  tq = (lid / TS) % THP;' : 'tq = lid % THP;\n  tlane = (lid / THP) % TS;') : single ? 'tq = lid;' : 'tq = lid % THP;'}
   ${single ? '' : `tslot0 = (lid / ${split > 1 ? '(THP * TS)' : 'THP'}) * TR;`}
   tseq0 = group * TSLOTS + tslot0;
 }

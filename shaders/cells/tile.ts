@@ -86,6 +86,13 @@ export interface Tile {
   /** Threads per unit (absent: 1), a power of two dividing `partials`: `-s<n>` in the key. Same bits as 1. */
   split?: number;
   /**
+   * How a split unit's lanes add their partial sums (lane_sum): through workgroup memory with a barrier (absent), or
+   * (`'subgroup'`, `-sg` in the key) by subgroup shuffles, no barrier and no workgroup memory, its lanes then being
+   * S consecutive invocations (unit-sum.ts). Same bits either way; a subgroup tile runs only where the device's
+   * subgroups were checked to be runs of consecutive invocations a multiple of S long (src/cells/tiles.ts).
+   */
+  lanes?: 'subgroup';
+  /**
    * Subgroup size S of a held tile's CPU form (held-weights.ts subgroupLoop): its dot products load workgroup vectors
    * and x S indices at a time, one per lane, and broadcast them. Set by the device when the tile is settled
    * (src/cells/tiles.ts deviceSubgroup); absent, plain loads. Same bits either way.
@@ -150,10 +157,14 @@ export function tileGrid(tile: Tile, x: (p: { steps: number }) => number = () =>
 /** Floats of workgroup memory a kernel may use: WebGPU's default 16 KiB. */
 export const WORKGROUP_FLOATS = 4096;
 
-/** Floats of hbuf, abuf and red, and of lane_sum's two sets of S partials with a split tile. */
+/** Whether a split tile's lanes add their sums through workgroup memory (lane_sum's tpart), not by subgroup shuffles. */
+export function lanesInWorkgroup(tile: Tile): boolean {
+  return tileSplit(tile) > 1 && tile.lanes !== 'subgroup';
+}
+
+/** Floats of hbuf, abuf and red, and of lane_sum's two sets of S partials with a split tile adding through workgroup memory. */
 function vectorFloats(tile: Tile): number {
-  const split = tileSplit(tile);
-  return (3 + (split > 1 ? 2 * split : 0)) * tileSequences(tile) * tileUnits(tile);
+  return (3 + (lanesInWorkgroup(tile) ? 2 * tileSplit(tile) : 0)) * tileSequences(tile) * tileUnits(tile);
 }
 
 /** The levels [fan, rest] of unit_sum's radix-8 tree over `units` values: each sums `fan` values into each of `rest`. */
@@ -200,7 +211,7 @@ export function sumCopies(tile: Tile, wanted: number, otherFloats: number): numb
 
 export function tileKey(tile: Tile): string {
   const unroll = tileUnroll(tile) === DOT_UNROLL ? '' : `-u${tileUnroll(tile)}`;
-  const split = tileSplit(tile) > 1 ? `-s${tileSplit(tile)}` : '';
+  const split = tileSplit(tile) > 1 ? `-s${tileSplit(tile)}${tile.lanes === 'subgroup' ? '-sg' : ''}` : '';
   return `r${tile.R}k${tile.K}hp${tile.hp}wg${tile.threads}${split}${tile.weights === 'rows' ? '-rows' : ''}${unroll}${tile.held === 'forward' ? '-pf' : tile.held ? '-p' : ''}`;
 }
 

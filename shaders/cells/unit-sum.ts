@@ -19,13 +19,27 @@ export function valuesSummedTogether(step: string): number {
 
 /**
  * WGSL of lane_sum(v): the sum over a split unit's TS lanes of their values, as a pairwise tree (sumTree), the same
- * in every lane. Each call writes one of tpart's two sets and takes one barrier: a call's writes cannot overtake
+ * in every lane: by subgroup shuffles where the tile's lanes are a subgroup's (Tile.lanes), else through workgroup
+ * memory, where each call writes one of tpart's two sets and takes one barrier: a call's writes cannot overtake
  * the reads two calls back, since every thread has passed the barrier between. Uniform control flow only.
  */
 export function laneSum(tile: Tile): string {
+  const lanes = tileSplit(tile);
+  if (tile.lanes === 'subgroup') {
+    // Butterfly by shuffles: after the exchange with lane ^ m (m = 1, 2, …) each lane holds the sum of its block of 2m
+    // lanes, the two halves added as sumTree adds them (one half's sum plus the other's: IEEE addition commutes, so
+    // the lanes of the upper half, which add them the other way round, get the same bits).
+    const steps: string[] = [];
+    for (let m = 1; m < lanes; m *= 2) steps.push(`s = s + subgroupShuffleXor(s, ${m}u);`);
+    return `
+fn lane_sum(v: V) -> V {
+  var s = v;
+  ${steps.join('\n  ')}
+  return s;
+}`;
+  }
   const comps = components(tile);
   const place = (c: Component) => `(tslot0 + ${c.r}u) * THT + tq + ${c.k}u * THP`;
-  const lanes = tileSplit(tile);
   return `
 fn lane_sum(v: V) -> V {
   let base = tpar * TS * TSLOTS * THT;

@@ -4,9 +4,10 @@
 // timing again. Tiles never change results (test/cells/tiles.test.ts), so a choice made on a busy machine costs
 // speed only. LWIN_TILE (src/cells/tiles.ts) overrides it.
 import { GpuContext } from '../gpu/context.ts';
+import { checkedSubgroupSize } from '../gpu/device.ts';
 import type { Storage } from '../io/storage.ts';
 import { buildLayout, initParams, type CellKind } from '../model/index.ts';
-import { tileKey, tileSplit, type Tile } from '../../shaders/cells/tile.ts';
+import { tileKey, type Tile } from '../../shaders/cells/tile.ts';
 import { recordBatchGradient } from './backward.ts';
 import { byRows, chooseTile, defaultTile, devicePartials, forcedTile, heldFloats, makeTile, parseTile } from './tiles.ts';
 import { GATE_BLOCKS } from '../../shaders/recurrence/backward.ts';
@@ -47,9 +48,11 @@ const REPEATS = 3;
  * 4 since a CPU adapter's held tiles load their dot products' values by subgroups (held-weights.ts subgroupLoop);
  * 5 since those loops' passes are written out at H ≤ 64 and a step keeps one value per pre-activation (replay.ts);
  * 6 since LayerNorm's independent sums over units share one tree pass (tile.ts unitSumsWgsl), which takes
- * workgroup memory and so depends on the tile, and shared's gate holds its row of W_s.
+ * workgroup memory and so depends on the tile, and shared's gate holds its row of W_s;
+ * 7 since a GPU's split tiles add their lanes by subgroup shuffles and hold 4 sequences a workgroup (-sg), and a
+ * held tile's backward counts the columns it holds alone.
  */
-export const KERNEL_GENERATION = 6;
+export const KERNEL_GENERATION = 7;
 
 /**
  * The cache key of a request: the kernels' generation (`,g<N>`), and `partials` (the device's,
@@ -69,29 +72,40 @@ export function choiceKey(r: Pick<TuneRequest, 'cell' | 'layernorm' | 'hidden' |
  */
 export function shortlist(hidden: number, softwareAdapter = true, held?: { cell: CellKind; input: number }, device: ShortlistDevice = {}): Tile[] {
   const shapes = [defaultTile(hidden), makeTile(hidden, 2, 128), makeTile(hidden, 4, 64), makeTile(hidden, 4, 128)].filter((t): t is Tile => t !== undefined);
-  // Held in every kernel where the backward's rows and columns fit, else in the forward-like kernels (-pf) where the rows do.
+  // Held in every kernel where the forward's rows and the replaying backward's columns fit, else in the forward-like
+  // kernels (-pf) where the rows do (a thread of the backward holds no more than one of the forward: heldFloats).
   const holding = (t: Tile): Tile[] => {
     if (held === undefined) return [];
-    const floats = (forward: boolean) => heldFloats(t, GATE_BLOCKS[held.cell].length, { H: hidden, D: held.input }, forward);
+    const floats = (kernel: 'forward' | 'backward') => heldFloats(t, GATE_BLOCKS[held.cell].length, { H: hidden, D: held.input }, kernel);
     const budget = heldBudget(t.threads);
-    return floats(false) <= budget ? [{ ...t, held: true }] : floats(true) <= budget ? [{ ...t, held: 'forward' }] : [];
+    return floats('backward') <= budget && floats('forward') <= budget ? [{ ...t, held: true }] : floats('forward') <= budget ? [{ ...t, held: 'forward' }] : [];
   };
-  // Split units (several threads per unit) where the device's partial sums allow them: 2 lanes in 256 threads,
-  // 4 in 512 where the adapter has them (at H = 128 that is what brings gru's and lstm's forward weights within a
-  // thread's registers: -pf), by columns (the lanes of a unit read one coalesced row of a column block).
-  const { partials = 1, maxThreads = 256 } = device;
-  const splits = softwareAdapter ? [] : [makeTile(hidden, 1, 256, 2), makeTile(hidden, 2, 256, 2), ...(maxThreads >= 512 ? [makeTile(hidden, 1, 512, 4)] : [])]
-    .filter((t): t is Tile => t !== undefined && partials % tileSplit(t) === 0);
+  // Split units (several threads per unit) where the device's partial sums allow them: 2 lanes in 256 threads, 4 in
+  // 512 where the adapter has them (at H = 128 that is what brings gru's and lstm's weights within a thread's
+  // registers), by columns (the lanes of a unit read one coalesced row of a column block). Where the device's
+  // subgroups are runs of consecutive invocations (`subgroup`), a unit's lanes add their sums by shuffles (-sg), no
+  // barrier and no workgroup memory for them, which also lets a workgroup hold 4 sequences: at the paper's B = 512,
+  // 128 workgroups, about one per multiprocessor of an H100 or H200, each holding its weights once for 4 sequences
+  // (the persistent kernels' shape, PERF.md).
+  const { partials = 1, maxThreads = 256, subgroup } = device;
+  const splitShapes: [number, number, number][] = [[1, 256, 2], [2, 256, 2], [4, 256, 2], [1, 512, 4], [2, 512, 4], [4, 512, 4]];
+  const splits = softwareAdapter
+    ? []
+    : splitShapes
+        .filter(([, threads, split]) => threads <= maxThreads && partials % split === 0)
+        .map(([R, threads, split]) => makeTile(hidden, R, threads, split, subgroup !== undefined && subgroup % split === 0 ? 'subgroup' : undefined))
+        .filter((t): t is Tile => t !== undefined);
   const tiles = softwareAdapter
     ? shapes
     : [...shapes.flatMap((t) => [t, byRows(t), ...holding(t)]), ...splits.flatMap((t) => [t, ...holding(t)])];
   return tiles.filter((t, i) => tiles.findIndex((u) => tileKey(u) === tileKey(t)) === i);
 }
 
-/** What of a device the shortlist depends on: its partial sums (src/cells/tiles.ts devicePartials) and its most threads per workgroup. */
+/** What of a device the shortlist depends on: its partial sums (src/cells/tiles.ts devicePartials), its most threads per workgroup, its checked subgroup size (src/gpu/device.ts checkedSubgroupSize). */
 export interface ShortlistDevice {
   partials?: number;
   maxThreads?: number;
+  subgroup?: number;
 }
 
 /**
@@ -194,7 +208,7 @@ export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: T
   const tuning = new GpuContext(ctx.device, { adapter: ctx.options.adapter, profile: ctx.device.features.has('timestamp-query') });
   const timings: Record<string, number> = {};
   let best: Tile | undefined;
-  const device = { partials, maxThreads: ctx.device.limits.maxComputeInvocationsPerWorkgroup };
+  const device = { partials, maxThreads: ctx.device.limits.maxComputeInvocationsPerWorkgroup, subgroup: checkedSubgroupSize(ctx.device) };
   const tiles = shortlist(request.hidden, tuning.softwareAdapter, request, device);
   const ms = await timeTiles(tuning, request, tiles);
   tiles.forEach((tile, i) => {

@@ -20,13 +20,13 @@ function pow2ceil(n: number): number {
 }
 
 /**
- * The tile with R sequences per thread group and `threads` invocations for H units, `split` threads per unit, or
- * undefined if none fits.
+ * The tile with R sequences per thread group and `threads` invocations for H units, `split` threads per unit (adding
+ * their sums by subgroup shuffles with `lanes` 'subgroup'), or undefined if none fits.
  */
-export function makeTile(hidden: number, R: number, threads = THREADS, split = 1): Tile | undefined {
+export function makeTile(hidden: number, R: number, threads = THREADS, split = 1, lanes?: Tile['lanes']): Tile | undefined {
   const hp = Math.min(threads / split, Math.max(32, pow2ceil(hidden)));
   const K = pow2ceil(Math.ceil(hidden / hp)); // a power of two, so K·hp (unit_sum's tree) depends on H alone
-  const tile: Tile = { R, K, hp, threads, ...(split > 1 && { split }) };
+  const tile: Tile = { R, K, hp, threads, ...(split > 1 && { split, ...(lanes && { lanes }) }) };
   // The padded units K·hp must be every tile's (unit_sum's tree spans them, so a narrower split tile would change the sums).
   if (!Number.isInteger(hp) || K * hp !== paddedUnits(hidden)) return undefined;
   if (tileWidth(tile) > 4 || threads % (hp * split) !== 0 || residentBlocks(tile) < 1) return undefined;
@@ -115,13 +115,16 @@ function forcedHold(): boolean | undefined {
 export const HELD_UNITS_CPU = 512;
 
 /**
- * Floats a thread of `tile` holds at most: in the backward each gate block's row of U, row of W and column of U,
- * in the forward (`forward`) the rows alone; a split tile's thread 1/S of each, in whole blocks of the GPU's partials.
+ * Floats a thread of `tile` holds at most in `kernel`: in the forward each gate block's row of U and row of W; in
+ * the backward that replays the forward's dot products (the training default: shaders/cells/replay.ts) each gate
+ * block's column of U alone; in one that recomputes them (`LWIN_REPLAY=off`, or where the kept values would not fit
+ * the adapter) rows, columns and W. A split tile's thread holds 1/S of each, in whole blocks of the GPU's partials.
  */
-export function heldFloats(tile: Tile, gates: number, dims: HeldDims, forward = false): number {
+export function heldFloats(tile: Tile, gates: number, dims: HeldDims, kernel: 'forward' | 'backward' | 'recomputing backward'): number {
   const split = tileSplit(tile);
   const share = (n: number) => (split > 1 ? Math.ceil(n / GPU_PARTIALS) * (GPU_PARTIALS / split) : n);
-  return tile.K * gates * ((forward ? 1 : 2) * share(dims.H) + share(dims.D));
+  const perGate = { forward: share(dims.H) + share(dims.D), backward: share(dims.H), 'recomputing backward': 2 * share(dims.H) + share(dims.D) }[kernel];
+  return tile.K * gates * perGate;
 }
 
 /**
@@ -138,6 +141,12 @@ function settled(device: GPUDevice, cell: CellKind, tile: Tile, dims?: HeldDims)
   if (tile.threads > most) throw new Error(`tile ${tileKey(tile)} has ${tile.threads} threads per workgroup; this device allows ${most}: choose a tile with wg${most} or fewer`);
   if (partials % tileSplit(tile) !== 0) {
     throw new Error(`tile ${tileKey(tile)} splits a unit over ${tileSplit(tile)} threads, but this device sums dot products in ${partials} partial${partials > 1 ? 's' : ''}; choose a tile without -s${tileSplit(tile)} (or set LWIN_PARTIALS=${GPU_PARTIALS})`);
+  }
+  if (tile.lanes === 'subgroup') {
+    const size = checkedSubgroupSize(device);
+    if (size === undefined || size % tileSplit(tile) !== 0) {
+      throw new Error(`tile ${tileKey(tile)} adds a unit's ${tileSplit(tile)} lanes by subgroup shuffles, but this device's subgroups ${size === undefined ? 'were not found to be runs of consecutive invocations' : `are ${size} invocations`}; choose the tile without -sg`);
+    }
   }
   const subgroup = held === true && unroll === 1 && partials === 1 && tileSplit(tile) === 1 ? deviceSubgroup(device, tile) : undefined;
   return { ...tile, unroll, held, dims: held ? dims : undefined, partials, ...(subgroup !== undefined && { subgroup }) };
@@ -181,16 +190,21 @@ export function diagnosticTile(device: GPUDevice, cell: CellKind, hidden: number
   return forced ? settled(device, cell, parseTile(forced, hidden), input === undefined ? undefined : { H: hidden, D: input }) : defaultTileOn(device, cell, hidden, input);
 }
 
-/** Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads (512 split), 1 (then SPLITS) threads per unit. */
+/**
+ * Every tile worth trying for H units: R ∈ {1, 2, 4} sequences per group, 64–256 threads (512 split), 1 (then SPLITS)
+ * threads per unit, a split unit's lanes adding through workgroup memory or by subgroup shuffles (`-sg`).
+ */
 export function candidateTiles(hidden: number): Tile[] {
   const tiles: Tile[] = [];
   // One group per workgroup (threads = hp) as well: see tilePrelude's `single`.
   for (const split of [1, ...SPLITS]) {
-    // A split tile may take 512 threads where the adapter allows them (settled() checks).
-    for (const threads of [...new Set([Math.min(THREADS, Math.max(32, pow2ceil(hidden)) * split), 64, 128, 256, ...(split > 1 ? [512] : [])])]) {
-      for (const R of [1, 2, 4]) {
-        const tile = makeTile(hidden, R, threads, split);
-        if (tile && !tiles.some((t) => tileKey(t) === tileKey(tile))) tiles.push(tile);
+    // A split tile may take 512 threads where the adapter allows them (settled() checks), and add its lanes either way.
+    for (const lanes of split > 1 ? [undefined, 'subgroup' as const] : [undefined]) {
+      for (const threads of [...new Set([Math.min(THREADS, Math.max(32, pow2ceil(hidden)) * split), 64, 128, 256, ...(split > 1 ? [512] : [])])]) {
+        for (const R of [1, 2, 4]) {
+          const tile = makeTile(hidden, R, threads, split, lanes);
+          if (tile && !tiles.some((t) => tileKey(t) === tileKey(tile))) tiles.push(tile);
+        }
       }
     }
   }
@@ -212,14 +226,15 @@ export function parseTile(key: string, hidden: number): Tile {
   const base = rest.replace(/-u\d+$/, '');
   const rows = base.endsWith('-rows');
   const named = base.replace(/-rows$/, '');
-  const splitBy = /-s(\d+)$/.exec(named);
+  const splitBy = /-s(\d+)(-sg)?$/.exec(named);
   const split = splitBy ? Number(splitBy[1]) : 1;
+  const lanes = splitBy?.[2] ? '-sg' : '';
   if (split !== 1 && !SPLITS.includes(split)) throw new Error(`tile "${key}": -s${split} is no split lwin has; use one of ${SPLITS.map((n) => `-s${n}`).join(', ')}`);
-  const name = named.replace(/-s\d+$/, '');
+  const name = named.replace(/-s\d+(-sg)?$/, '');
   const short = /^r(\d)(?:wg(\d+))?$/.exec(name);
   const found = short
-    ? makeTile(hidden, Number(short[1]), short[2] ? Number(short[2]) : THREADS, split)
-    : candidateTiles(hidden).find((t) => tileKey(t) === (split > 1 ? `${name}-s${split}` : name));
+    ? makeTile(hidden, Number(short[1]), short[2] ? Number(short[2]) : THREADS, split, lanes ? 'subgroup' : undefined)
+    : candidateTiles(hidden).find((t) => tileKey(t) === (split > 1 ? `${name}-s${split}${lanes}` : name));
   const layout = found && rows ? byRows(found) : found;
   const tile = layout && { ...layout, ...(unroll !== undefined && { unroll }), ...(held && { held }) };
   if (!tile) {

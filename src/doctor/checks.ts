@@ -22,6 +22,7 @@ import { GpuOptimizer, OPTIMIZER_NAMES } from '../train/optim/index.ts';
 import { MultiLagTask } from '../data/task.ts';
 import { Rng } from '../util/random.ts';
 import { chooseTile, defaultTile, devicePartials, makeTile } from '../cells/tiles.ts';
+import { checkedSubgroupSize } from '../gpu/device.ts';
 import { tileKey, type Tile } from '../../shaders/cells/tile.ts';
 import {
   GRAD_NORM_ROUNDINGS, LOSS_RELATIVE, STAGE_RELATIVE, forwardTolerance, gradientTolerance, muTolerance, optimTolerance, rhoTolerance,
@@ -45,16 +46,25 @@ export function tinyLayout(cell: CellKind): ParamLayout {
 
 /**
  * On a device with partial sums (a GPU), the split tiles the autotune may pick for the training kernels: 2 lanes
- * held in the forward, and 4 held in every kernel where the device allows 512 threads. A CPU adapter has none (its
- * lanes would run in lock-step anyway); a GPU's threads do not, so a race in their lane sums would show here.
+ * held in the forward, and 4 held in every kernel where the device allows 512 threads; where its subgroups allow
+ * (src/gpu/device.ts checkedSubgroupSize), lanes that add by subgroup shuffles too. A CPU adapter has none (its
+ * lanes would run in lock-step anyway); a GPU's threads do not, so a race in their lane sums, or lanes that are not
+ * one subgroup's, would show here.
  */
 export function splitCheckTiles(ctx: GpuContext): Tile[] {
   const partials = devicePartials(ctx.device); // the cells' default without a cell: gru and lstm take one chain on GPUs, so these tiles name theirs
   if (partials < 4) return [];
   const H = TINY.hidden;
-  const two = makeTile(H, 1, 256, 2);
-  const four = ctx.device.limits.maxComputeInvocationsPerWorkgroup >= 512 ? makeTile(H, 1, 512, 4) : undefined;
-  return [...(two ? [{ ...two, held: 'forward' as const, partials }] : []), ...(four ? [{ ...four, held: true, partials }] : [])];
+  const wide = ctx.device.limits.maxComputeInvocationsPerWorkgroup >= 512;
+  const subgroup = checkedSubgroupSize(ctx.device);
+  const shuffles = subgroup !== undefined && subgroup % 4 === 0;
+  const tiles: (readonly [Tile | undefined, Tile['held']])[] = [
+    [makeTile(H, 1, 256, 2), 'forward'],
+    [wide ? makeTile(H, 1, 512, 4) : undefined, true],
+    // and where the lanes may add by subgroup shuffles, those tiles so, and 4 sequences of 4-lane units held
+    ...(shuffles ? [[makeTile(H, 1, 256, 2, 'subgroup'), 'forward'] as const, [wide ? makeTile(H, 4, 512, 4, 'subgroup') : undefined, true] as const] : []),
+  ];
+  return tiles.flatMap(([tile, held]) => (tile ? [{ ...tile, held, partials }] : []));
 }
 
 /** `check` of `cells` (gru and lstm) on each split tile of the device (splitCheckTiles); `named` puts the tile in a result. */

@@ -38,19 +38,26 @@ describe('tile autotune', () => {
     const gpuList = shortlist(20, false).map(tileKey);
     expect(cpu.every((k) => !k.endsWith('-rows') && !k.endsWith('-p'))).toBe(true);
     expect(gpuList.sort()).toEqual([...cpu, ...cpu.map((k) => `${k}-rows`)].sort());
-    // gru at H = 20: three gate blocks × (2H + D) floats a thread; D = 3 fits HELD_REGISTERS (129); D = 60 does
-    // not (300), but the forward's rows do (3 × (H + D) = 240: held there alone, -pf); D = 100 fits neither (360).
+    // gru at H = 20: the forward holds three gate blocks × (H + D) floats a thread, the replaying backward 3 × H; D = 3
+    // and D = 60 fit HELD_REGISTERS (69; 240), D = 100 does not (360).
     expect(shortlist(20, false, { cell: 'gru', input: 3 }).map(tileKey).sort()).toEqual([...gpuList, ...cpu.map((k) => `${k}-p`)].sort());
-    expect(shortlist(20, false, { cell: 'gru', input: 60 }).map(tileKey).sort()).toEqual([...gpuList, ...cpu.map((k) => `${k}-pf`)].sort());
+    expect(shortlist(20, false, { cell: 'gru', input: 60 }).map(tileKey).sort()).toEqual([...gpuList, ...cpu.map((k) => `${k}-p`)].sort());
     expect(shortlist(20, false, { cell: 'gru', input: 100 }).map(tileKey).sort()).toEqual(gpuList);
-    // the paper's size (H = 128, D = 16): the one-gate cells are timed held (272 floats), gru is not (816)
+    // the paper's size (H = 128, D = 16): the one-gate cells are timed held (144 floats), gru is not (432)
     expect(shortlist(128, false, { cell: 'const', input: 16 }).some((t) => t.held)).toBe(true);
     expect(shortlist(128, false, { cell: 'gru', input: 16 }).some((t) => t.held)).toBe(false);
     // A GPU's 8 partial sums add split tiles: 2 lanes in 256 threads, 4 in 512 where the adapter has them. gru's
-    // forward weights then fit a thread's registers (2 lanes: 3 gates × (64 + 8) = 216 of 288 floats; 4 lanes:
-    // 3 × (32 + 4) = 108 of the 144 a thread has in 512), its backward's do not (408; 204): held in the forward (-pf).
+    // weights then fit a thread's registers (2 lanes: forward 3 gates × (64 + 8) = 216 of 288 floats; 4 lanes:
+    // 3 × (32 + 4) = 108 of the 144 a thread has in 512). Lanes meeting in workgroup memory leave no room for
+    // 4 sequences of 4-lane units (r4 … wg512-s4).
     const gpu8 = shortlist(128, false, { cell: 'gru', input: 16 }, { partials: 8, maxThreads: 1024 }).map(tileKey);
-    expect(gpu8.filter((k) => k.includes('-s'))).toEqual(['r1k1hp128wg256-s2', 'r1k1hp128wg256-s2-pf', 'r2k1hp128wg256-s2', 'r2k1hp128wg256-s2-pf', 'r1k1hp128wg512-s4', 'r1k1hp128wg512-s4-pf']);
+    const splits = ['r1k1hp128wg256-s2', 'r2k1hp128wg256-s2', 'r4k1hp128wg256-s2', 'r1k1hp128wg512-s4', 'r2k1hp128wg512-s4'];
+    expect(gpu8.filter((k) => k.includes('-s'))).toEqual(splits.flatMap((k) => [k, `${k}-p`]));
+    // Where the device's subgroups are runs of 32 invocations, the lanes add by shuffles (-sg), and 4 sequences fit.
+    const sg = shortlist(128, false, { cell: 'gru', input: 16 }, { partials: 8, maxThreads: 1024, subgroup: 32 }).map(tileKey);
+    expect(sg.filter((k) => k.includes('-s'))).toEqual([...splits, 'r4k1hp128wg512-s4'].flatMap((k) => [`${k}-sg`, `${k}-sg-p`]));
+    // lstm's four gate blocks with 4 lanes: 4 × (32 + 4) = 144 floats, just what a thread of 512 may hold.
+    expect(shortlist(128, false, { cell: 'lstm', input: 16 }, { partials: 8, maxThreads: 1024, subgroup: 32 }).map(tileKey)).toContain('r4k1hp128wg512-s4-sg-p');
     expect(shortlist(128, false, { cell: 'const', input: 16 }, { partials: 8, maxThreads: 1024 }).map(tileKey)).toContain('r1k1hp128wg512-s4-p');
     expect(shortlist(128, false, { cell: 'gru', input: 16 }, { partials: 8 }).map(tileKey).filter((k) => k.includes('-s4'))).toEqual([]);
     expect(shortlist(128, true, { cell: 'gru', input: 16 }, { partials: 8, maxThreads: 1024 }).some((t) => t.split)).toBe(false);

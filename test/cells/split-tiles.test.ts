@@ -1,5 +1,6 @@
 // Partial sums and split units (shaders/cells/tile.ts): with P partial sums per dot product, every tile, split
-// over 1, 2 or 4 threads per unit, streamed or holding its weights, gives the same bits (the partials' tree does
+// over 1, 2 or 4 threads per unit whose sums meet in workgroup memory or by subgroup shuffles, streamed or holding its
+// weights, gives the same bits (the partials' tree does
 // not depend on the split); and the P = 8 sums agree with float64 as closely as the one-chain sums do.
 import { afterEach, describe, expect, it } from 'vitest';
 import { useGpu } from '../support/gpu.ts';
@@ -37,9 +38,20 @@ describe('split tiles', () => {
     expect(parseTile('r2wg256-s2', 64)).toEqual({ R: 2, K: 1, hp: 64, threads: 256, split: 2 });
     expect(tileKey(parseTile('r1k1hp128wg256-s2-rows-u4-p', 128))).toBe('r1k1hp128wg256-s2-rows-u4-p');
     expect(() => parseTile('r1wg256-s3', 64)).toThrow(/-s3 is no split lwin has; use one of -s2, -s4/);
+    // Lanes added by subgroup shuffles (-sg) take no workgroup memory for their partials, so 4 sequences of 4-lane units fit.
+    const sg = makeTile(128, 4, 512, 4, 'subgroup')!;
+    expect(sg).toEqual({ R: 4, K: 1, hp: 128, threads: 512, split: 4, lanes: 'subgroup' });
+    expect(tileKey(sg)).toBe('r4k1hp128wg512-s4-sg');
+    expect(tileArrayFloats(sg)).toBe(3 * 4 * 128 + 2 * 4 * 2);
+    expect(makeTile(128, 4, 512, 4)).toBeUndefined();
+    expect(parseTile('r4k1hp128wg512-s4-sg-p', 128)).toEqual({ ...sg, held: true });
+    expect(tileKey(parseTile('r2wg256-s2-sg-rows-u4-pf', 64))).toBe('r2k1hp64wg256-s2-sg-rows-u4-pf');
     // A thread of gru's split tile at the paper size holds a quarter of its weights: what lets a GPU keep them in registers.
-    expect(heldFloats(makeTile(128, 1, 256)!, 3, { H: 128, D: 16 })).toBe(816);
-    expect(heldFloats(makeTile(128, 1, 256, 4)!, 3, { H: 128, D: 16 })).toBe(2 * 3 * (64 + 4));
+    expect(heldFloats(makeTile(128, 1, 256)!, 3, { H: 128, D: 16 }, 'recomputing backward')).toBe(816);
+    expect(heldFloats(makeTile(128, 1, 256, 4)!, 3, { H: 128, D: 16 }, 'recomputing backward')).toBe(2 * 3 * (64 + 4));
+    // The forward holds the rows of U and W, the replaying backward the columns of U alone.
+    expect(heldFloats(makeTile(128, 4, 512, 4, 'subgroup')!, 3, { H: 128, D: 16 }, 'forward')).toBe(3 * (32 + 4));
+    expect(heldFloats(makeTile(128, 4, 512, 4, 'subgroup')!, 3, { H: 128, D: 16 }, 'backward')).toBe(3 * 32);
     // A CPU adapter sums in one chain, so it cannot split a unit.
     expect(() => tileFor(gpu.ctx.device, 'gru', true, 64, 16)).not.toThrow();
     chooseTile(gpu.ctx.device, 'gru', true, 64, parseTile('r1wg128-s2', 64));
@@ -78,9 +90,11 @@ describe.each(cases)('%s (LayerNorm %s): %i partial sums', (cell, layernorm, par
     expect(g.ok, describeComparison('∂L/∂θ', g)).toBe(true);
     // Two sequences per group and two groups per workgroup, held in the CPU's loop form (unroll 1); gru also one group
     // of 4 lanes × 32 units streamed with a GPU's unroll of 8 (4 blocks per pass), and held in the forward alone (-pf).
+    // Each also with its lanes added by subgroup shuffles (-sg; lavapipe's subgroups are 8 invocations).
     const tiles = [
       partial('r2wg128-s2-u1', H, true, partials),
-      ...(cell === 'gru' ? [partial('r1wg128-s4', H, false, partials), partial('r2wg128-s2-u1', H, 'forward', partials)] : []),
+      partial('r2wg128-s2-sg-u1', H, true, partials),
+      ...(cell === 'gru' ? [partial('r1wg128-s4', H, false, partials), partial('r2wg128-s2-u1', H, 'forward', partials), partial('r4wg128-s4-sg', H, false, partials), partial('r2wg128-s4-sg-u1', H, 'forward', partials)] : []),
     ];
     for (const tile of tiles) expectSameBits(await run(tile), base, `tile ${tileKey(tile)}`);
   }, 240_000);
@@ -92,6 +106,6 @@ describe('held weights written out in full (the GPU form), split, give the strea
     const { run } = tileProblem(gpu.ctx, cell, [5, 7, h, 3], 4, [5, 6], 2);
     const base = await run(partial('r1wg64-u2', h));
     // One thread per unit and four (H = 6: lanes 1–3 hold entries past the end, guarded; D = 3: lane 0 alone has any).
-    for (const tile of [partial('r1wg64-u2', h, true), partial('r1wg128-s4-u2', h, true)]) expectSameBits(await run(tile), base, `tile ${tileKey(tile)} (held)`);
+    for (const tile of [partial('r1wg64-u2', h, true), partial('r1wg128-s4-u2', h, true), partial('r1wg128-s4-sg-u2', h, true)]) expectSameBits(await run(tile), base, `tile ${tileKey(tile)} (held)`);
   }, 240_000);
 });

@@ -74,17 +74,18 @@ describe('kernel registry', () => {
   // A GPU's doctor also checks gru and lstm on the split tiles the autotune may pick (their threads, unlike a CPU
   // adapter's lanes, do not run in lock-step, so a race in the lane sums would show there). Here with a GPU's 8
   // partials forced, for gru: the same checks, against float64.
-  it('on a GPU\'s partial sums, checks gru on split tiles (held in the forward; held, 4 lanes in 512 threads)', async () => {
+  it('on a GPU\'s partial sums, checks gru on split tiles (held in the forward; held, 4 lanes in 512 threads; lanes by subgroup shuffles)', async () => {
     expect(splitCheckTiles(gpu.ctx)).toEqual([]);
     vi.stubEnv('LWIN_PARTIALS', '8');
     try {
-      expect(splitCheckTiles(gpu.ctx).map(tileKey)).toEqual(['r1k1hp32wg256-s2-pf', 'r1k1hp32wg512-s4-p']);
+      // lavapipe's subgroups are runs of 8 invocations, so the lanes also add by shuffles (-sg), 4 sequences a group.
+      expect(splitCheckTiles(gpu.ctx).map(tileKey)).toEqual(['r1k1hp32wg256-s2-pf', 'r1k1hp32wg512-s4-p', 'r1k1hp32wg256-s2-sg-pf', 'r4k1hp32wg512-s4-sg-p']);
       const forward = await onSplitTiles(gpu.ctx, (cell) => checkForward(gpu.ctx, cell), onTile, ['gru']);
       const gradients = await onSplitTiles(gpu.ctx, (cell) => checkGradient(gpu.ctx, cell), (g, tile) => ({ loss: onTile(g.loss, tile), grad: onTile(g.grad, tile) }), ['gru']);
       for (const check of [...forward, ...gradients.flatMap((g) => [g.loss, g.grad])]) {
         expect(check.comparison.ok, `${check.kernel} (${check.shape}): ${describeComparison(check.kernel, check.comparison)}`).toBe(true);
       }
-      expect(forward.map((c) => c.shape)).toEqual(expect.arrayContaining([expect.stringContaining('tile r1k1hp32wg512-s4-p')]));
+      expect(forward.map((c) => c.shape)).toEqual(expect.arrayContaining([expect.stringContaining('tile r1k1hp32wg512-s4-p'), expect.stringContaining('tile r4k1hp32wg512-s4-sg-p')]));
     } finally {
       vi.unstubAllEnvs();
     }
