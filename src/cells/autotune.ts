@@ -1,5 +1,6 @@
 // The autotune of the recurrent kernels' thread tile: on first use of a (cell, LayerNorm, H, batch) on an adapter,
-// time one short training step (forward + BPTT, 8 steps; 64 on a GPU, where timestamp queries time the kernels) with each of a few tiles and keep the fastest, in the
+// time one short training step (forward + BPTT, 8 steps; 64 on a GPU, where timestamp queries time the kernels, and
+// then the three fastest again at 256 steps) with each of a few tiles and keep the fastest, in the
 // user's cache file keyed by the adapter's name, so later runs (and `lwin doctor`) read the choice instead of
 // timing again. Tiles never change results (test/cells/tiles.test.ts), so a choice made on a busy machine costs
 // speed only. LWIN_TILE (src/cells/tiles.ts) overrides it.
@@ -33,6 +34,8 @@ export interface TileChoice {
   source: 'tuned' | 'cache' | 'forced';
   /** Milliseconds per timed step of each candidate, when tuned now. */
   timings?: Record<string, number>;
+  /** On a GPU, the finalists' milliseconds per longer step (FINAL_STEPS steps), by which the tile was chosen. */
+  finals?: Record<string, number>;
 }
 
 const TUNE_STEPS = 8;
@@ -148,12 +151,9 @@ export async function cachedChoices(cache: TileCache, adapter: string): Promise<
  * that rotates from round to round, so that a stretch of load on a shared machine falls on all of them rather than
  * on one tile's steps (timed one tile after another, lavapipe once chose a tile 17% slower for linear).
  */
-async function timeTiles(ctx: GpuContext, request: TuneRequest, tiles: Tile[]): Promise<number[]> {
+async function timeTiles(ctx: GpuContext, request: TuneRequest, tiles: Tile[], T = tuneSteps(ctx)): Promise<number[]> {
   const { cell, layernorm, hidden: H, input: D, batch: B } = request;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
-  // On a GPU the kernel time of 8 steps is mostly the fixed per-step work; with timestamps (no host noise) 64 steps
-  // weigh the recurrence as training does. A CPU adapter's 8 steps already do (and 64 would cost seconds per tile).
-  const T = ctx.profiler?.source === 'timestamp-query' && !ctx.softwareAdapter ? TUNE_STEPS_TIMED : TUNE_STEPS;
   const buffers = {
     params: ctx.upload('autotune/P', Float32Array.from(initParams(layout, { seed: 1 }))),
     x: ctx.upload('autotune/x', new Float32Array(B * T * D).fill(0.5)),
@@ -181,6 +181,37 @@ async function timeTiles(ctx: GpuContext, request: TuneRequest, tiles: Tile[]): 
   } finally {
     for (const buffer of Object.values(buffers)) buffer.destroy();
   }
+}
+
+/**
+ * Steps of a timed training step: on a GPU the kernel time of 8 steps is mostly the fixed per-step work; with
+ * timestamps (no host noise) 64 steps weigh the recurrence as training does. A CPU adapter's 8 steps already do (and
+ * 64 would cost seconds per tile).
+ */
+function tuneSteps(ctx: GpuContext): number {
+  return timedOnGpu(ctx) ? TUNE_STEPS_TIMED : TUNE_STEPS;
+}
+
+function timedOnGpu(ctx: GpuContext): boolean {
+  return ctx.profiler?.source === 'timestamp-query' && !ctx.softwareAdapter;
+}
+
+/** Tiles a GPU's autotune times again, longer, before it chooses (finalists). */
+export const FINALISTS = 3;
+/** Steps of the finalists' timed training step: four dispatches of the recurrence per pass, as a long sequence runs. */
+const FINAL_STEPS = 256;
+
+/**
+ * The shortlist's fastest FINALISTS tiles by `ms`, in order: on a GPU the autotune times them again at FINAL_STEPS
+ * steps, and chooses among them by those. A lent H200 once chose lstm's r2 tile (76 ms a training step at the paper
+ * size) over r4 (57 ms) from 64-step timings within 20% of each other, taken while the card was still slow from idle.
+ */
+export function finalists(tiles: Tile[], ms: number[], count = FINALISTS): Tile[] {
+  return tiles
+    .map((tile, i) => ({ tile, ms: ms[i]! }))
+    .sort((a, b) => a.ms - b.ms)
+    .slice(0, count)
+    .map((t) => t.tile);
 }
 
 /**
@@ -215,15 +246,23 @@ export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: T
     timings[tileKey(tile)] = ms[i]!;
     if (!best || ms[i]! < timings[tileKey(best)]!) best = tile;
   });
+  let finals: Record<string, number> | undefined;
+  if (timedOnGpu(tuning) && tiles.length > 1) {
+    const last = finalists(tiles, ms);
+    const longMs = await timeTiles(tuning, request, last, FINAL_STEPS);
+    finals = Object.fromEntries(last.map((tile, i) => [tileKey(tile), longMs[i]!]));
+    best = last[longMs.indexOf(Math.min(...longMs))];
+  }
   tuning.destroy();
   chooseTile(ctx.device, request.cell, request.layernorm, request.hidden, best!);
   const fresh = await readCache(cache); // another process may have added choices meanwhile
   fresh[adapter] = { ...fresh[adapter], [key]: tileKey(best!) };
   await cache.storage.write(cache.path, `${JSON.stringify(fresh, null, 1)}\n`);
-  return { key, tile: tileKey(best!), source: 'tuned', timings };
+  return { key, tile: tileKey(best!), source: 'tuned', timings, ...(finals && { finals }) };
 }
 
-/** "r1k1hp64wg256 2.1 ms, r4k1hp64wg64 0.9 ms" for a log line. */
-export function describeTimings(timings: Record<string, number>): string {
-  return Object.entries(timings).map(([tile, ms]) => `${tile} ${ms.toFixed(1)} ms`).join(', ');
+/** "r1k1hp64wg256 2.1 ms, r4k1hp64wg64 0.9 ms" (and "; finalists at 256 steps: …") for a log line. */
+export function describeTimings(timings: Record<string, number>, finals?: Record<string, number>): string {
+  const list = (t: Record<string, number>) => Object.entries(t).map(([tile, ms]) => `${tile} ${ms.toFixed(1)} ms`).join(', ');
+  return finals ? `${list(timings)}; finalists at ${FINAL_STEPS} steps: ${list(finals)}` : list(timings);
 }

@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gpuLikeContext, useGpu } from '../support/gpu.ts';
 import { memoryStorage } from '../../src/io/storage.ts';
 import { CELL_KINDS } from '../../src/model/index.ts';
-import { KERNEL_GENERATION, choiceKey, ensureTile, shortlist } from '../../src/cells/autotune.ts';
-import { GPU_PARTIALS, chooseTile, defaultTile, defaultTileOn, devicePartials, gpuPartials, tileFor } from '../../src/cells/tiles.ts';
+import { FINALISTS, KERNEL_GENERATION, choiceKey, describeTimings, ensureTile, finalists, shortlist } from '../../src/cells/autotune.ts';
+import { GPU_PARTIALS, chooseTile, defaultTile, defaultTileOn, devicePartials, gpuPartials, parseTile, tileFor } from '../../src/cells/tiles.ts';
 import { tileKey } from '../../shaders/cells/tile.ts';
 
 const gpu = useGpu();
@@ -69,12 +69,30 @@ describe('tile autotune', () => {
     // D = 100 leaves held tiles out of the shortlist: on lavapipe their GPU form compiles for minutes.
     const tuned = await ensureTile(asGpu, { ...request, input: 100, batch: 5 }, cache, 'adapter G');
     expect(Object.keys(tuned!.timings!).sort()).toEqual(shortlist(20, false, { cell: 'gru', input: 100 }).map(tileKey).sort());
+    // With timestamps, the three fastest are timed again at 256 steps, and the choice is the fastest of those.
+    if (asGpu.device.features.has('timestamp-query')) {
+      const finals = Object.entries(tuned!.finals!).sort((a, b) => a[1] - b[1]);
+      expect(finals.map(([k]) => k).sort()).toEqual(finalists(Object.keys(tuned!.timings!).map((k) => parseTile(k, 20)), Object.values(tuned!.timings!)).map(tileKey).sort());
+      expect(tuned!.tile).toBe(finals[0]![0]);
+      expect(describeTimings(tuned!.timings!, tuned!.finals)).toContain('; finalists at 256 steps: ');
+    } else {
+      expect(tuned!.finals).toBeUndefined();
+    }
     const rowsKey = `${tileKey(defaultTile(20))}-rows`;
     await cache.storage.write(cache.path, new TextEncoder().encode(JSON.stringify({ 'adapter G': { [choiceKey({ ...request, batch: 5 })]: rowsKey } })));
     chooseTile(gpu.ctx.device, 'gru', true, 20, defaultTile(20));
     expect(await ensureTile(asGpu, { ...request, batch: 5 }, cache, 'adapter G')).toEqual({ key: choiceKey({ ...request, batch: 5 }), tile: rowsKey, source: 'cache' });
     expect(tileFor(gpu.ctx.device, 'gru', true, 20).weights).toBe('rows');
   }, 180_000);
+
+  it('finalists: the fastest few by their first timings, fastest first', () => {
+    const tiles = shortlist(20, false);
+    const ms = tiles.map((_t, i) => [5, 3, 9, 1, 4, 7][i % 6]! + i / 100);
+    const picked = finalists(tiles, ms);
+    expect(picked).toHaveLength(FINALISTS);
+    expect(picked.map((t) => ms[tiles.indexOf(t)])).toEqual([...ms].sort((a, b) => a - b).slice(0, FINALISTS));
+    expect(finalists(tiles.slice(0, 2), ms.slice(0, 2))).toEqual([tiles[1], tiles[0]]);
+  });
 
   it('times every shortlisted tile once, keeps the fastest, and caches it under the adapter', async () => {
     const cache = { storage: memoryStorage(), path: 'cache/tiles.json' };
