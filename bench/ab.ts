@@ -8,7 +8,7 @@ import type { GpuContext } from '../src/gpu/index.ts';
 import type { ProfileReport } from '../src/gpu/profiler.ts';
 import { buildLayout, cellLayerNorm, type CellKind } from '../src/model/index.ts';
 import { recordBatchGradient } from '../src/cells/backward.ts';
-import { ensureTile } from '../src/cells/autotune.ts';
+import { describeTimings, ensureTile } from '../src/cells/autotune.ts';
 import { tileFor } from '../src/cells/tiles.ts';
 import { tileKey } from '../shaders/cells/tile.ts';
 import { stepBuffers, type CellBenchSize } from './cells.ts';
@@ -79,7 +79,8 @@ async function abCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, vari
       const v = (k + round) % variants.length;
       const result = results[v]!;
       await withEnv(parseVariant(variants[v]!), async () => {
-        await ensureTile(ctx, request); // the variant's own tile: its switches may key another choice
+        const choice = await ensureTile(ctx, request); // the variant's own tile: its switches may key another choice
+        if (choice?.source === 'tuned') console.error(`ab ${cell} ${variants[v] || '(defaults)'}: autotuned ${choice.tile} (${describeTimings(choice.timings!, choice.finals)})`);
         result.tile = tileKey(tileFor(ctx.device, cell, layout.config.layernorm, H, D));
         const step = ctx.step(`ab ${cell}`);
         recordBatchGradient(step, { layout, ...b, batch: B, steps: T });

@@ -17,7 +17,8 @@
 #              LWIN_KIT_AB       variants for an interleaved A/B at the paper size (bench/ab.ts: ';'-separated sets of
 #                                environment assignments, '' the defaults; unset: the defaults alone, whose medians
 #                                the projection takes), with LWIN_KIT_AB_CELLS (default const,shared,diag,gru,lstm,linear)
-#                                and LWIN_KIT_AB_ROUNDS (default 5)
+#                                and LWIN_KIT_AB_ROUNDS (default 5); LWIN_KIT_AB_CAP its cap in seconds, not scaled
+#                                with the budget (default 120 scaled: each variant autotunes its cells on a fresh card)
 #              LWIN_KIT_OVERLAP_CELLS  the two cells of the overlap step (default gru,lstm)
 #              LWIN_KIT_PAPER_RUN  cap in seconds of the paper-preset run (default: what is left of the budget)
 #              LWIN_KIT_PAPER_EPOCHS  its epochs (default 2)
@@ -100,10 +101,11 @@ fi
 # shellcheck disable=SC2206
 run_args+=(${LWIN_KIT_PAPER_ARGS:-})
 
-# Each step gets at most its cap (written for the default 480 s budget, scaled with LWIN_KIT_BUDGET) and never runs
-# past the deadline (less a reserve for the summary).
+# Each step gets at most its cap (written for the default 480 s budget, scaled with LWIN_KIT_BUDGET, unless the
+# command starts with `--unscaled SECONDS`) and never runs past the deadline (less a reserve for the summary).
 step() {
   local name=$1 cap=$(( $2 * budget / 480 )); shift 2
+  if [ "${1:-}" = --unscaled ]; then cap=$2; shift 2; fi
   if [[ ",${LWIN_KIT_SKIP:-}," == *",$name,"* ]]; then say "$name: skipped (LWIN_KIT_SKIP)"; echo skipped > "$parts/$name.status"; return; fi
   local left=$((deadline - $(date +%s) - 20))
   local limit=$(( cap < left ? cap : left ))
@@ -155,7 +157,7 @@ done
 # Unset, the defaults alone: each cell's median GPU ms per step, the projection's batch times.
 ab_variants=${LWIN_KIT_AB-}
 echo "$ab_variants" > "$parts/ab.txt"
-step ab 120 ./node bench.mjs ab --cells "${LWIN_KIT_AB_CELLS:-const,shared,diag,gru,lstm,linear}" --cell-size "${cell_sizes[1]}" --variants "$ab_variants" --rounds "${LWIN_KIT_AB_ROUNDS:-5}" --json "$parts/ab.json"
+step ab 120 ${LWIN_KIT_AB_CAP:+--unscaled "$LWIN_KIT_AB_CAP"} ./node bench.mjs ab --cells "${LWIN_KIT_AB_CELLS:-const,shared,diag,gru,lstm,linear}" --cell-size "${cell_sizes[1]}" --variants "$ab_variants" --rounds "${LWIN_KIT_AB_ROUNDS:-5}" --json "$parts/ab.json"
 # Two cells' batches apart and submitted together at the paper size (bench/overlap.ts): whether the card runs
 # independent batches side by side (a recurrent kernel there fills a small part of a large GPU).
 step overlap 60 ./node bench.mjs overlap --cells "${LWIN_KIT_OVERLAP_CELLS:-gru,lstm}" --cell-size "${cell_sizes[1]}" --rounds "${LWIN_KIT_AB_ROUNDS:-5}" --json "$parts/overlap.json"
