@@ -15,7 +15,7 @@ import { compareToReference, describeComparison } from '../../src/reference/comp
 import { gradientTolerance } from '../../src/doctor/tolerances.ts';
 import { CPU_GRAD_BLOCK, GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradKernel, gradLanes, gradProgram, gradUnroll } from '../../shaders/grad.ts';
 import { deviceSubgroupSize } from '../../src/cells/tiles.ts';
-import { STAGED_ROWS } from '../../shaders/grad-staged.ts';
+import { STAGED_ROWS, gradPrefetch, gradStagedProgram } from '../../shaders/grad-staged.ts';
 
 /** `run` with environment settings (vitest's stubs), restored after. */
 async function withEnv<T>(settings: Record<string, string>, run: () => Promise<T>): Promise<T> {
@@ -115,6 +115,28 @@ describe('staged weight gradients over several tiles of G', () => {
       expect(c.ok, describeComparison(`staged, checkpoint ${every ?? 'none'}: ∂L/∂θ`, c)).toBe(true);
       const direct16 = await withEnv({ LWIN_GRAD_BLOCK: String(STAGED_ROWS) }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
       expect([...staged.grad]).toEqual([...direct16.grad]);
+      // Each tile loaded only once the one before is summed (no prefetch): the same sums.
+      const unprefetched = await withEnv({ LWIN_GRAD_KERNEL: 'staged', LWIN_GRAD_PREFETCH: 'off' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
+      expect([...unprefetched.grad]).toEqual([...staged.grad]);
     }
+    expect(gradStagedProgram(true).variantKey).not.toBe(gradStagedProgram(false).variantKey);
+  });
+
+  it('chunks of several tiles (the prefetch of each next tile, the last one ragged): B=4 T=200 H=20 D=3 in 16 chunks of 50 rows', async () => {
+    const [B, T, H, D] = [4, 200, 20, 3];
+    const layout = buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true });
+    const p = Float32Array.from(initParams(layout, { seed: 8 }));
+    const x = gaussianInputs(B, T, D, 9);
+    const y = gaussianInputs(B, T, 1, 10);
+    const ref = referenceBackward(layout, p, { x, y, batch: B, steps: T });
+    const chunks = { LWIN_GRAD_CHUNKS: '16' };
+    const staged = await withEnv({ ...chunks, LWIN_GRAD_KERNEL: 'staged' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T));
+    const c = compareToReference(staged.grad, ref.grad, gradientTolerance(layout, ref.grad));
+    expect(c.ok, describeComparison('staged, 16 chunks: ∂L/∂θ', c)).toBe(true);
+    const unprefetched = await withEnv({ ...chunks, LWIN_GRAD_KERNEL: 'staged', LWIN_GRAD_PREFETCH: 'off' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T));
+    expect([...unprefetched.grad]).toEqual([...staged.grad]);
+    const direct16 = await withEnv({ ...chunks, LWIN_GRAD_BLOCK: String(STAGED_ROWS) }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T));
+    expect([...staged.grad]).toEqual([...direct16.grad]);
+    await withEnv({ LWIN_GRAD_PREFETCH: 'later' }, async () => expect(() => gradPrefetch()).toThrow(/LWIN_GRAD_PREFETCH=later: use 'on' \(the default\) or 'off'/));
   });
 });
