@@ -10,6 +10,11 @@
 // issued into registers before the thread sums the current one (prefetch), so their latency is hidden behind the
 // tile's 256 multiply-adds instead of stalling every thread at the top of each tile (gradPrefetch).
 //
+// Two shapes of G's tile per workgroup (StagedShape): 64 × 64 for the square terms (U against h_{t-1}), and 128 rows
+// × 16 columns (128 threads) for the thin ones: W against x at the paper's D = 16 (a 64 × 64 tile would compute 48 of
+// its 64 columns for nothing), and, with A and V swapped (`transposed`, Gᵀ = Vᵀ·A written back in G's order), the
+// readout's one row against h. A product a·v is v·a bit for bit, so every shape sums the same bits.
+//
 // The sums are those of shaders/grad.ts with one slice and blocks of 16 rows (LWIN_GRAD_BLOCK=16): each output adds
 // a tile's 16 products with fused multiply-adds in row order, then takes that sum into its compensated (hi, lo)
 // pair; tiles start at the chunk's first row. Rows past the chunk's end load as zeros, whose products add nothing,
@@ -21,14 +26,33 @@ import { foldRows } from '../src/gpu/grid.ts';
 import { compensatedSum, foldedRow } from './common.ts';
 import { GradParams, twoSum4, weightGradHelpers } from './grad.ts';
 
-/** Rows and columns of G per workgroup. */
-export const STAGED_TILE = 64;
 /** Rows of a chunk per staged tile, and so per compensated block. */
 export const STAGED_ROWS = 16;
-const WG = 16; // 16×16 threads, each a 4×4 block of outputs
-const LOADS = (STAGED_ROWS * STAGED_TILE) / (WG * WG); // rows of one column each thread loads per tile: 4
 const FOUR = [0, 1, 2, 3];
 const TILE_ROWS = Array.from({ length: STAGED_ROWS }, (_, k) => k);
+
+/** G's tile per workgroup: `rows` of G's rows × `cols` of its columns, a 4×4 block of outputs per thread. */
+export interface StagedShape {
+  rows: number;
+  cols: number;
+  /** A and V swapped: the kernel sums Gᵀ (its R is G's C) and writes each output at G's place. */
+  transposed?: boolean;
+}
+
+/** The square terms' tile: 256 threads. */
+export const WIDE: StagedShape = { rows: 64, cols: 64 };
+/** The thin terms' tile (16 columns or fewer): 128 threads. */
+export const NARROW: StagedShape = { rows: 128, cols: 16 };
+
+/**
+ * The tile for a term of G with R rows and C columns: NARROW for C ≤ 16, NARROW transposed for R ≤ 16 (the kernel's
+ * rows are then G's columns), else WIDE.
+ */
+export function stagedShape(R: number, C: number): StagedShape {
+  if (C <= NARROW.cols) return NARROW;
+  if (R <= NARROW.cols) return { ...NARROW, transposed: true };
+  return WIDE;
+}
 
 /**
  * Whether the staged kernel loads a tile's operands from storage while it computes the tile before (registers,
@@ -41,68 +65,96 @@ export function gradPrefetch(): boolean {
   return env !== 'off';
 }
 
-/** Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded (as gradProgram's). */
-export function gradStagedProgram(prefetch = gradPrefetch()): Program<typeof GradParams> {
+/**
+ * Workgroups: x over tiles of C; (y, z) over tiles of R × chunks, folded (as gradProgram's). With a transposed shape
+ * the caller passes G's R and C, and A's and V's maps, swapped (src/cells/gradients.ts).
+ */
+export function gradStagedProgram(prefetch = gradPrefetch(), shape: StagedShape = WIDE): Program<typeof GradParams> {
   return defineProgram({
     name: 'weight_grad',
-    variantKey: prefetch ? 'staged,prefetch' : 'staged',
+    variantKey: `staged,${shape.rows}x${shape.cols}${shape.transposed ? ',t' : ''}${prefetch ? ',prefetch' : ''}`,
     bindings: [
       { name: 'A', access: 'read', type: 'f32' },
       { name: 'V', access: 'read', type: 'f32' },
       { name: 'partials', access: 'read_write', type: 'vec2f' },
     ],
     uniform: { name: 'params', struct: 'GradParams', schema: GradParams },
-    workgroupSize: [WG, WG],
-    dispatch: (p, limits) => [Math.ceil(p.C / STAGED_TILE), ...foldRows(Math.ceil(p.R / STAGED_TILE) * p.chunks, limits.maxWorkgroupsPerDimension)],
-    shader: (head) => stagedShader(head, prefetch),
+    workgroupSize: [shape.cols / 4, shape.rows / 4],
+    dispatch: (p, limits) => [Math.ceil(p.C / shape.cols), ...foldRows(Math.ceil(p.R / shape.rows) * p.chunks, limits.maxWorkgroupsPerDimension)],
+    shader: (head) => stagedShader(head, prefetch, shape),
   });
 }
 
-function stagedShader(head: ShaderHead, prefetch: boolean): string {
-  // Each thread loads column e of both tiles at rows kq + 4m (m < 4) and keeps, per loaded row, the row's step in
-  // its sequence (p) and the sequence's first buffer row (b) for A and for V, advanced 16 rows per tile.
-  const advance = (m: number, which: 'a' | 'v', indent: string) => `${indent}p${which}${m} += ${STAGED_ROWS}u;
+/**
+ * How a workgroup's threads load one operand's tile of 16 rows × `width` columns: thread li loads column li % width
+ * at rows kq + step·m (m < loads), kq = li / width. With step 1 (a thread loads all 16 rows of its column) one row
+ * counter walks them in order; otherwise each loaded row keeps its own, advanced 16 rows a tile.
+ */
+function loader(width: number, threads: number): { step: number; loads: number } {
+  const step = threads / width;
+  return { step, loads: STAGED_ROWS / step };
+}
+
+function stagedShader(head: ShaderHead, prefetch: boolean, shape: StagedShape): string {
+  const threads = (shape.rows / 4) * (shape.cols / 4);
+  const ops = { a: loader(shape.rows, threads), v: loader(shape.cols, threads) };
+  const ms = (which: 'a' | 'v') => Array.from({ length: ops[which].loads }, (_, m) => m);
+  // Row counters: per loaded row, the row's step in its sequence (p) and the sequence's first buffer row (b); one
+  // pair (index 0) for a loader of step 1.
+  const counters = (which: 'a' | 'v') => (ops[which].step === 1 ? [0] : ms(which));
+  const counterInit = (which: 'a' | 'v') => counters(which).map((m) => `  var p${which}${m} = (c_lo + k${which} + ${ops[which].step * m}u) % params.${which}RowsPer;
+  var b${which}${m} = ((c_lo + k${which} + ${ops[which].step * m}u) / params.${which}RowsPer) * params.${which}RowStride;`).join('\n');
+  const buffer = { a: 'A', v: 'V' };
+  // The tile from row k (zeros past the chunk's end) into registers r<which><m>; then the counters move on.
+  const load = (which: 'a' | 'v', k: string, indent: string) => ms(which).map((m) => {
+    const c = ops[which].step === 1 ? 0 : m;
+    const value = `${indent}{
+${indent}  let inside = ${k} + k${which} + ${ops[which].step * m}u < c_hi;
+${indent}  r${which}${m} = select(0.0, ${buffer[which]}[select(0u, ${which}_row(b${which}${c}, p${which}${c}) * params.${which}Width + ${which}_col, inside)], inside);
+${indent}}`;
+    const advance = ops[which].step === 1
+      ? `${indent}p${which}0 += 1u;
+${indent}if (p${which}0 >= params.${which}RowsPer) { p${which}0 -= params.${which}RowsPer; b${which}0 += params.${which}RowStride; }`
+      : `${indent}p${which}${m} += ${STAGED_ROWS}u;
 ${indent}while (p${which}${m} >= params.${which}RowsPer) { p${which}${m} -= params.${which}RowsPer; b${which}${m} += params.${which}RowStride; }`;
-  // The tile from row k (zeros past the chunk's end) into registers ra<m>, rv<m>; then the counters move on.
-  const loads = (k: string, indent: string) => FOUR.map((m) => `${indent}{
-${indent}  let inside = ${k} + kq + ${4 * m}u < c_hi;
-${indent}  ra${m} = select(0.0, A[select(0u, a_row(ba${m}, pa${m}) * params.aWidth + a_col, inside)], inside);
-${indent}  rv${m} = select(0.0, V[select(0u, v_row(bv${m}, pv${m}) * params.vWidth + v_col, inside)], inside);
-${indent}}
-${advance(m, 'a', indent)}
-${advance(m, 'v', indent)}`).join('\n');
+    return `${value}\n${advance}`;
+  }).join('\n');
+  const loads = (k: string, indent: string) => `${load('a', k, indent)}\n${load('v', k, indent)}`;
+  const stores = (which: 'a' | 'v') => ms(which).map((m) => `    ${which}_tile[k${which} + ${ops[which].step * m}u][e${which} / 4u][e${which} % 4u] = r${which}${m};`).join('\n');
+  // G's place of the kernel's output (row, col): itself, or (col, row) of G's R × C = the kernel's C × R when transposed.
+  const place = shape.transposed ? '(col * params.R + row)' : '(row * params.C + col)';
   return wgsl`
 ${head.declarations}
 ${compensatedSum('params.one')}
 ${foldedRow}
 ${weightGradHelpers}
 
-// Tile rows kk of A (columns r0…r0+63 of G's rows) and of V (columns c0…c0+63), four columns per vec4.
-var<workgroup> a_tile: array<array<vec4f, ${STAGED_TILE / 4}>, ${STAGED_ROWS}>;
-var<workgroup> v_tile: array<array<vec4f, ${STAGED_TILE / 4}>, ${STAGED_ROWS}>;
+// Tile rows of A (columns r0… of the kernel's rows) and of V (columns c0… of its columns), four columns per vec4.
+var<workgroup> a_tile: array<array<vec4f, ${shape.rows / 4}>, ${STAGED_ROWS}>;
+var<workgroup> v_tile: array<array<vec4f, ${shape.cols / 4}>, ${STAGED_ROWS}>;
 
 @compute @workgroup_size(${head.workgroupSize})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let tilesR = (params.R + ${STAGED_TILE - 1}u) / ${STAGED_TILE}u;
+  let tilesR = (params.R + ${shape.rows - 1}u) / ${shape.rows}u;
   let yz = folded_row(wg, nwg);
   let chunk = yz / tilesR;
   if (chunk >= params.chunks) { return; } // uniform per workgroup
-  let r0 = (yz % tilesR) * ${STAGED_TILE}u;
-  let c0 = wg.x * ${STAGED_TILE}u;
+  let r0 = (yz % tilesR) * ${shape.rows}u;
+  let c0 = wg.x * ${shape.cols}u;
   let c_lo = chunk * params.chunk;
   let c_hi = min(c_lo + params.chunk, params.rows);
-  // The loads: column e of the tiles (clamped at G's edge: computed, then not written), rows kq + 4m.
-  let e = li % ${STAGED_TILE}u;
-  let kq = li / ${STAGED_TILE}u;
-  let a_col = params.aOffset + min(r0 + e, params.R - 1u);
-  let v_col = params.vOffset + min(c0 + e, params.C - 1u);
-${FOUR.map((m) => `  var pa${m} = (c_lo + kq + ${4 * m}u) % params.aRowsPer;
-  var ba${m} = ((c_lo + kq + ${4 * m}u) / params.aRowsPer) * params.aRowStride;
-  var pv${m} = (c_lo + kq + ${4 * m}u) % params.vRowsPer;
-  var bv${m} = ((c_lo + kq + ${4 * m}u) / params.vRowsPer) * params.vRowStride;
-  var ra${m} = 0.0;
-  var rv${m} = 0.0;`).join('\n')}
+  // The loads: column e of each operand's tile (clamped at G's edge: computed, then not written), rows k + step·m.
+  let ea = li % ${shape.rows}u;
+  let ka = li / ${shape.rows}u;
+  let ev = li % ${shape.cols}u;
+  let kv = li / ${shape.cols}u;
+  let a_col = params.aOffset + min(r0 + ea, params.R - 1u);
+  let v_col = params.vOffset + min(c0 + ev, params.C - 1u);
+${counterInit('a')}
+${counterInit('v')}
+${ms('a').map((m) => `  var ra${m} = 0.0;`).join('\n')}
+${ms('v').map((m) => `  var rv${m} = 0.0;`).join('\n')}
   let z = bitcast<u32>(params.one) ^ 0x3f800000u;
   let fz = bitcast<f32>(z);
 ${FOUR.map((i) => `  var hi${i} = vec4f(0.0);
@@ -115,8 +167,8 @@ ${loads('c_lo', '  ')}
 #if ${!prefetch}
 ${loads('k0', '    ')}
 #endif
-${FOUR.map((m) => `    a_tile[kq + ${4 * m}u][e / 4u][e % 4u] = ra${m};
-    v_tile[kq + ${4 * m}u][e / 4u][e % 4u] = rv${m};`).join('\n')}
+${stores('a')}
+${stores('v')}
     workgroupBarrier();
 #if ${prefetch}
     if (k0 + ${STAGED_ROWS}u < c_hi) { // uniform: c_hi is the workgroup's
@@ -133,13 +185,13 @@ ${FOUR.map((i) => `      q${i} = fma(vec4f(a[${i}]), v, q${i});`).join('\n')}
     workgroupBarrier();
 ${FOUR.map((i) => twoSum4(i, `q${i}`, '')).join('\n')}
   }
-  // Thread (lid.x, lid.y) holds rows r0 + 4·lid.y + i and columns c0 + 4·lid.x + j.
+  // Thread (lid.x, lid.y) holds the kernel's rows r0 + 4·lid.y + i and columns c0 + 4·lid.x + j.
 ${FOUR.map((i) => FOUR.map((j) => `  {
     let row = r0 + 4u * lid.y + ${i}u;
     let col = c0 + 4u * lid.x + ${j}u;
     if (row < params.R && col < params.C) {
       // Columns are cleared before the first segment; later segments may add into the same ones (wide tensors).
-      let at = (row * params.C + col) * params.columns + (params.chunk0 + chunk) % params.columns;
+      let at = ${place} * params.columns + (params.chunk0 + chunk) % params.columns;
       partials[at] = pair_add(vec2f(hi${i}[${j}], lo${i}[${j}]), partials[at]);
     }
   }`).join('\n')).join('\n')}

@@ -7,7 +7,7 @@ import type { CellKind } from '../model/cells.ts';
 import { LAYERNORM_PREFIX, TORCH_GATES, isTorchCell, readoutOutputs, stateWidth, type TorchCellKind } from '../model/cells.ts';
 import { getTensorSpec } from '../model/params.ts';
 import { columnsRows, gradBlock, gradChunks, gradKernel, gradLanes, gradProgram, gradSlices, gradUnroll, type GradRowMap } from '../../shaders/grad.ts';
-import { gradStagedProgram } from '../../shaders/grad-staged.ts';
+import { gradPrefetch, gradStagedProgram, stagedShape } from '../../shaders/grad-staged.ts';
 import { GATE_BLOCKS, adjointBlocks, operandNames } from '../../shaders/recurrence/backward.ts';
 import { recordSegmentedReduce } from '../kernels/reduce.ts';
 import { deviceSubgroupSize } from './tiles.ts';
@@ -180,19 +180,23 @@ export class GradientPartials {
       const rows = sums ? batch : batch * segLen;
       const chunks = sums ? this.columns : this.chunksPerSegment;
       const chunk = Math.ceil(rows / chunks);
-      const am = maps[term.a.source](term.a.offset);
-      const vm = maps[term.v.source](term.v.offset);
+      const ones = term.v.source === 'ones';
+      const staged = !ones && gradKernel(step.softwareAdapter) === 'staged';
+      // A thin term with one row or a few (the readout) runs transposed on the staged kernel: A and V swap sides.
+      const shape = staged ? stagedShape(term.R, term.C) : undefined;
+      const swap = shape?.transposed === true;
+      const [a, v] = swap ? [term.v, term.a] : [term.a, term.v];
+      const am = maps[a.source](a.offset);
+      const vm = maps[v.source](v.offset);
       const params = {
-        rows, R: term.R, C: term.C, chunk, chunks, chunk0: sums ? 0 : segment * this.chunksPerSegment, columns: this.columns, one: 1,
+        rows, R: swap ? term.C : term.R, C: swap ? term.R : term.C, chunk, chunks, chunk0: sums ? 0 : segment * this.chunksPerSegment, columns: this.columns, one: 1,
         aRowsPer: am.rowsPer, aRowStride: am.rowStride, aFirst: am.first, aNext: am.next, aStepStride: am.stepStride, aWidth: am.width, aOffset: am.offset,
         vRowsPer: vm.rowsPer, vRowStride: vm.rowStride, vFirst: vm.first, vNext: vm.next, vStepStride: vm.stepStride, vWidth: vm.width, vOffset: vm.offset,
       };
-      const ones = term.v.source === 'ones';
-      const V = buffers[term.v.source];
-      const program = !ones && gradKernel(step.softwareAdapter) === 'staged'
-        ? gradStagedProgram()
+      const program = shape
+        ? gradStagedProgram(gradPrefetch(), shape)
         : gradProgram(ones, gradSlices(step.softwareAdapter), gradUnroll(), gradBlock(step.softwareAdapter), gradLanes(step.softwareAdapter), deviceSubgroupSize(step.device), columnsRows(term.R));
-      step.run(program, { A: buffers[term.a.source], V, partials: this.buffers[i]! }, params);
+      step.run(program, { A: buffers[a.source], V: buffers[v.source], partials: this.buffers[i]! }, params);
     });
   }
 

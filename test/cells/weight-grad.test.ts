@@ -15,7 +15,7 @@ import { compareToReference, describeComparison } from '../../src/reference/comp
 import { gradientTolerance } from '../../src/doctor/tolerances.ts';
 import { CPU_GRAD_BLOCK, GRAD_BLOCK, GRAD_UNROLL, gradBlock, gradKernel, gradLanes, gradProgram, gradUnroll } from '../../shaders/grad.ts';
 import { deviceSubgroupSize } from '../../src/cells/tiles.ts';
-import { STAGED_ROWS, gradPrefetch, gradStagedProgram } from '../../shaders/grad-staged.ts';
+import { NARROW, STAGED_ROWS, WIDE, gradPrefetch, gradStagedProgram, stagedShape } from '../../shaders/grad-staged.ts';
 
 /** `run` with environment settings (vitest's stubs), restored after. */
 async function withEnv<T>(settings: Record<string, string>, run: () => Promise<T>): Promise<T> {
@@ -120,6 +120,23 @@ describe('staged weight gradients over several tiles of G', () => {
       expect([...unprefetched.grad]).toEqual([...staged.grad]);
     }
     expect(gradStagedProgram(true).variantKey).not.toBe(gradStagedProgram(false).variantKey);
+  });
+
+  it('thin terms take the narrow tile (W against D = 3) or run transposed (a readout of K = 3 outputs): the direct kernel\'s bits', async () => {
+    expect(stagedShape(128, 128)).toEqual(WIDE);
+    expect(stagedShape(128, 16)).toEqual(NARROW);
+    expect(stagedShape(3, 128)).toEqual({ ...NARROW, transposed: true });
+    const [B, T, H, D, K] = [3, 40, 20, 3, 3];
+    for (const cell of ['rnn', 'torch_gru'] as CellKind[]) {
+      const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm: false, outputs: K });
+      const p = Float32Array.from(initParams(layout, { seed: 14 }));
+      const x = gaussianInputs(B, T, D, 15);
+      const y = gaussianInputs(B, T, K, 16);
+      const loss = { loss: 'mse', lossSteps: 'all' } as const;
+      const staged = await withEnv({ LWIN_GRAD_KERNEL: 'staged' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, undefined, loss));
+      const direct16 = await withEnv({ LWIN_GRAD_BLOCK: String(STAGED_ROWS) }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, undefined, loss));
+      expect([...staged.grad], cell).toEqual([...direct16.grad]);
+    }
   });
 
   it('chunks of several tiles (the prefetch of each next tile, the last one ragged): B=4 T=200 H=20 D=3 in 16 chunks of 50 rows', async () => {
