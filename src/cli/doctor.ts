@@ -1,6 +1,7 @@
 // `lwin doctor`: what runtime and adapter lwin sees, what they offer, and whether the kernels compute correctly.
 import type { Command } from 'commander';
 import { acquireDevice, GpuContext, OPTIONAL_FEATURES, RELIED_LIMITS, type AcquiredDevice } from '../gpu/index.ts';
+import { checkedSubgroupSize } from '../gpu/device.ts';
 import { openGpu } from '../gpu/runtime.ts';
 import { checkAllKernels, type FamilyCheck } from '../doctor/registry.ts';
 import { describeComparison } from '../reference/compare.ts';
@@ -38,7 +39,7 @@ export function registerDoctor(program: Command): void {
         if (!flags.json && process.stderr.isTTY) process.stderr.write(`checking ${family}…\r\x1b[K`);
       });
       const cache = nodeTileCache();
-      const tiles = { cache: cache.path, choices: await cachedChoices(cache, acquired.adapter.name), unroll: deviceUnroll(ctx.device), holds: deviceHolds(ctx.device, { H: 128, D: 16 }), partials: devicePartials(ctx.device), subgroup: defaultTileOn(ctx.device, 'gru', 128, 16).subgroup ?? 0 };
+      const tiles = { cache: cache.path, choices: await cachedChoices(cache, acquired.adapter.name), unroll: deviceUnroll(ctx.device), holds: deviceHolds(ctx.device, { H: 128, D: 16 }), partials: devicePartials(ctx.device), subgroup: defaultTileOn(ctx.device, 'gru', 128, 16).subgroup ?? 0, laneShuffles: checkedSubgroupSize(ctx.device) ?? 0 };
       const training = {
         weightGradients: gradKernel(ctx.softwareAdapter), gradChunks: gradChunks(ctx.softwareAdapter),
         residentBytes: keepsResident(ctx, RESIDENT_BYTES) ? RESIDENT_BYTES : 0,
@@ -69,7 +70,9 @@ export interface DoctorReport {
     /** Partial sums per dot product on this device (1 on CPU adapters). */
     partials: number;
     /** Values a held tile's dot products load per subgroup pass, one per lane (0: plain loads; src/cells/tiles.ts deviceSubgroup). */
-    subgroup: number };
+    subgroup: number;
+    /** The subgroup size whose runs of consecutive invocations let a split tile's lanes add by shuffles (-sg; 0: none). */
+    laneShuffles: number };
   /** The training step's other choices on this device: the weight gradients' kernel and chunks, and up to what size
    * the training set is kept on the device (0: batches gathered on the host). */
   training: { weightGradients: GradKernel; gradChunks: number; residentBytes: number };
@@ -120,10 +123,10 @@ function formatDoctor(r: DoctorReport): string {
       ? Object.entries(r.tiles.choices).map(([key, tile]) => `  ${key.padEnd(24)} ${tile}`)
       : [`  none tuned on this adapter yet: training uses the default tile (${tileKey(defaultTile(128))} at H=128) until it tunes one`]),
     `  dot products unrolled ${r.tiles.unroll} step${r.tiles.unroll === 1 ? '' : 's'} per loop pass${r.tiles.unroll === 1 ? ' (a CPU adapter: rolled loops compile faster and run as fast)' : ''}; LWIN_UNROLL forces one`,
-    `  dot products summed in ${r.tiles.partials === 1 ? 'one chain (a CPU adapter)' : `${r.tiles.partials} partial sums (gru and lstm: one chain), shared by 2 or 4 threads per unit where the autotune picks a split tile (-s2, -s4)`}; LWIN_PARTIALS forces a count (it changes results within rounding)`,
+    `  dot products summed in ${r.tiles.partials === 1 ? 'one chain (a CPU adapter)' : `${r.tiles.partials} partial sums (gru and lstm: one chain), shared by 2 or 4 threads per unit where the autotune picks a split tile (-s2, -s4${r.tiles.laneShuffles ? `; their lanes add by subgroup shuffles, -sg, in subgroups of ${r.tiles.laneShuffles}` : ''})`}; LWIN_PARTIALS forces a count (it changes results within rounding)`,
     `  weights ${r.tiles.holds ? 'held per thread for a whole dispatch (a CPU adapter, H + D ≤ 512)' : 'read from storage at every step unless the autotune picks a held tile (-p)'}; LWIN_HOLD=0|1 forces one`,
     `  held tiles' dot products ${r.tiles.subgroup ? `load ${r.tiles.subgroup} values per pass, one per subgroup lane, and broadcast them (a CPU adapter with subgroups); LWIN_SUBGROUPS=off loads each one` : 'load each value (subgroup loads are for CPU adapters with subgroups)'}`,
-    `weight gradients ${r.training.weightGradients === 'staged' ? 'a GEMM staged through workgroup memory' : 'read straight from storage (a CPU adapter: barriers cost more than loads)'}, ${r.training.gradChunks} chunks of rows side by side; LWIN_GRAD_KERNEL, LWIN_GRAD_CHUNKS force them`,
+    `weight gradients ${r.training.weightGradients === 'staged' ? 'a GEMM staged through workgroup memory (64×64 tiles, 128×16 for thin terms; each next tile prefetched, LWIN_GRAD_PREFETCH=off waits)' : 'read straight from storage (a CPU adapter: barriers cost more than loads)'}, ${r.training.gradChunks} chunks of rows side by side; LWIN_GRAD_KERNEL, LWIN_GRAD_CHUNKS force them`,
     `training set ${r.training.residentBytes ? `kept on the device up to ${mib(r.training.residentBytes)} (batches gathered there)` : 'gathered on the host batch by batch (a CPU adapter)'}; LWIN_RESIDENT=on|off forces one`,
     'kernel checks',
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.shape}\n       ${c.detail}`),
