@@ -101,24 +101,34 @@ describe.each(['gru', 'lstm', 'torch_gru', 'shared'] as CellKind[])('%s: weight 
   });
 });
 
+/** gru with LayerNorm at B×T×H×D from `seed`: weights, inputs, targets and the float64 gradient. */
+function gruProblem(B: number, T: number, H: number, D: number, seed: number) {
+  const layout = buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true });
+  const p = Float32Array.from(initParams(layout, { seed }));
+  const x = gaussianInputs(B, T, D, seed + 1);
+  const y = gaussianInputs(B, T, 1, seed + 2);
+  return { B, T, layout, p, x, y, ref: referenceBackward(layout, p, { x, y, batch: B, steps: T }) };
+}
+
+/**
+ * The staged kernel's gradient of `problem` (with `env`, checkpointed every `every` steps) within tolerance of float64,
+ * and bit for bit the staged kernel's without prefetch and the direct kernel's with blocks of 16 rows.
+ */
+async function expectStaged(problem: ReturnType<typeof gruProblem>, env: Record<string, string>, every: number | undefined, label: string): Promise<void> {
+  const { B, T, layout, p, x, y, ref } = problem;
+  const run = (settings: Record<string, string>) => withEnv({ ...env, ...settings }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
+  const staged = await run({ LWIN_GRAD_KERNEL: 'staged' });
+  const c = compareToReference(staged.grad, ref.grad, gradientTolerance(layout, ref.grad));
+  expect(c.ok, describeComparison(`staged, ${label}: ∂L/∂θ`, c)).toBe(true);
+  // Each tile loaded only once the one before is summed (no prefetch): the same sums.
+  expect([...(await run({ LWIN_GRAD_KERNEL: 'staged', LWIN_GRAD_PREFETCH: 'off' })).grad], `${label}: without prefetch`).toEqual([...staged.grad]);
+  expect([...(await run({ LWIN_GRAD_BLOCK: String(STAGED_ROWS) })).grad], `${label}: direct, blocks of ${STAGED_ROWS}`).toEqual([...staged.grad]);
+}
+
 describe('staged weight gradients over several tiles of G', () => {
   it('gru B=3 T=41 H=70 D=67: tensors of 2×2 tiles of 64 with ragged edges, against float64 and the direct kernel', async () => {
-    const [B, T, H, D] = [3, 41, 70, 67];
-    const layout = buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true });
-    const p = Float32Array.from(initParams(layout, { seed: 5 }));
-    const x = gaussianInputs(B, T, D, 6);
-    const y = gaussianInputs(B, T, 1, 7);
-    const ref = referenceBackward(layout, p, { x, y, batch: B, steps: T });
-    for (const every of [undefined, 9]) {
-      const staged = await withEnv({ LWIN_GRAD_KERNEL: 'staged' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
-      const c = compareToReference(staged.grad, ref.grad, gradientTolerance(layout, ref.grad));
-      expect(c.ok, describeComparison(`staged, checkpoint ${every ?? 'none'}: ∂L/∂θ`, c)).toBe(true);
-      const direct16 = await withEnv({ LWIN_GRAD_BLOCK: String(STAGED_ROWS) }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
-      expect([...staged.grad]).toEqual([...direct16.grad]);
-      // Each tile loaded only once the one before is summed (no prefetch): the same sums.
-      const unprefetched = await withEnv({ LWIN_GRAD_KERNEL: 'staged', LWIN_GRAD_PREFETCH: 'off' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T, every));
-      expect([...unprefetched.grad]).toEqual([...staged.grad]);
-    }
+    const problem = gruProblem(3, 41, 70, 67, 5);
+    for (const every of [undefined, 9]) await expectStaged(problem, {}, every, `checkpoint ${every ?? 'none'}`);
     expect(gradStagedProgram(true).variantKey).not.toBe(gradStagedProgram(false).variantKey);
   });
 
@@ -140,20 +150,7 @@ describe('staged weight gradients over several tiles of G', () => {
   });
 
   it('chunks of several tiles (the prefetch of each next tile, the last one ragged): B=4 T=200 H=20 D=3 in 16 chunks of 50 rows', async () => {
-    const [B, T, H, D] = [4, 200, 20, 3];
-    const layout = buildLayout({ cell: 'gru', inputSize: D, hiddenSize: H, layernorm: true });
-    const p = Float32Array.from(initParams(layout, { seed: 8 }));
-    const x = gaussianInputs(B, T, D, 9);
-    const y = gaussianInputs(B, T, 1, 10);
-    const ref = referenceBackward(layout, p, { x, y, batch: B, steps: T });
-    const chunks = { LWIN_GRAD_CHUNKS: '16' };
-    const staged = await withEnv({ ...chunks, LWIN_GRAD_KERNEL: 'staged' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T));
-    const c = compareToReference(staged.grad, ref.grad, gradientTolerance(layout, ref.grad));
-    expect(c.ok, describeComparison('staged, 16 chunks: ∂L/∂θ', c)).toBe(true);
-    const unprefetched = await withEnv({ ...chunks, LWIN_GRAD_KERNEL: 'staged', LWIN_GRAD_PREFETCH: 'off' }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T));
-    expect([...unprefetched.grad]).toEqual([...staged.grad]);
-    const direct16 = await withEnv({ ...chunks, LWIN_GRAD_BLOCK: String(STAGED_ROWS) }, () => gpuGradient(gpu.ctx, layout, p, x, y, B, T));
-    expect([...staged.grad]).toEqual([...direct16.grad]);
+    await expectStaged(gruProblem(4, 200, 20, 3, 8), { LWIN_GRAD_CHUNKS: '16' }, undefined, '16 chunks');
     await withEnv({ LWIN_GRAD_PREFETCH: 'later' }, async () => expect(() => gradPrefetch()).toThrow(/LWIN_GRAD_PREFETCH=later: use 'on' \(the default\) or 'off'/));
   });
 });
