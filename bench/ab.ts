@@ -80,7 +80,7 @@ async function abCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, vari
       const result = results[v]!;
       await withEnv(parseVariant(variants[v]!), async () => {
         const choice = await ensureTile(ctx, request); // the variant's own tile: its switches may key another choice
-        if (choice?.source === 'tuned') console.error(`ab ${cell} ${variants[v] || '(defaults)'}: autotuned ${choice.tile} (${describeTimings(choice.timings!, choice.finals)})`);
+        if (choice?.source === 'tuned') console.error(`ab ${cell} ${variants[v] || '(defaults)'}: autotuned ${choice.tile} (${describeTimings(choice)})`);
         result.tile = tileKey(tileFor(ctx.device, cell, layout.config.layernorm, H, D));
         const step = ctx.step(`ab ${cell}`);
         recordBatchGradient(step, { layout, ...b, batch: B, steps: T });

@@ -124,7 +124,7 @@ async function benchCell(ctx: GpuContext, cell: CellKind, size: CellBenchSize, r
   console.log(
     `${cell.padEnd(6)} B=${B} T=${T} H=${H} D=${D}${layers > 1 ? ` L=${layers}` : ''}: ${(rate / 1e3).toFixed(1)}k sequence-steps/s per training step, ` +
       `${wallMs.toFixed(1)} ms per batch (GPU ${gpuMs.toFixed(1)} ms, overhead ${(100 * Math.max(0, 1 - gpuMs / wallMs)).toFixed(1)}%), ` +
-      `peak GPU memory ${formatBytes(peakBytes)}, tile ${tile} (${choice?.source ?? 'default'}${choice?.timings ? `: ${describeTimings(choice.timings, choice.finals)}` : ''})`,
+      `peak GPU memory ${formatBytes(peakBytes)}, tile ${tile} (${choice?.source ?? 'default'}${choice?.timings ? `: ${describeTimings(choice)}` : ''})`,
   );
   console.log(`       host per batch: recording ${hostMs.record.toFixed(2)} ms, encoding and queueing ${hostMs.queue.toFixed(2)} ms; the rest of the wall is the device's`);
   console.log(

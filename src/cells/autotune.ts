@@ -36,6 +36,8 @@ export interface TileChoice {
   timings?: Record<string, number>;
   /** On a GPU, the finalists' milliseconds per longer step (FINAL_STEPS steps), by which the tile was chosen. */
   finals?: Record<string, number>;
+  /** Tiles left out because their gradient disagreed with the default tile's (sameResults): a driver's miscompilation. */
+  rejected?: string[];
 }
 
 const TUNE_STEPS = 8;
@@ -151,7 +153,7 @@ export async function cachedChoices(cache: TileCache, adapter: string): Promise<
  * that rotates from round to round, so that a stretch of load on a shared machine falls on all of them rather than
  * on one tile's steps (timed one tile after another, lavapipe once chose a tile 17% slower for linear).
  */
-async function timeTiles(ctx: GpuContext, request: TuneRequest, tiles: Tile[], T = tuneSteps(ctx)): Promise<number[]> {
+async function timeTiles(ctx: GpuContext, request: TuneRequest, tiles: Tile[], T = tuneSteps(ctx)): Promise<{ ms: number[]; disagree: number[] }> {
   const { cell, layernorm, hidden: H, input: D, batch: B } = request;
   const layout = buildLayout({ cell, inputSize: D, hiddenSize: H, layernorm });
   const buffers = {
@@ -164,23 +166,49 @@ async function timeTiles(ctx: GpuContext, request: TuneRequest, tiles: Tile[], T
   };
   try {
     const best = tiles.map(() => Infinity);
+    const disagree = new Set<number>();
+    let reference: Float32Array | undefined;
     for (let round = 0; round <= REPEATS; round++) {
       for (let j = 0; j < tiles.length; j++) {
         const i = (j + round) % tiles.length;
+        if (disagree.has(i)) continue;
         chooseTile(ctx.device, cell, layernorm, H, tiles[i]!);
         const step = ctx.step('autotune');
         recordBatchGradient(step, { layout, ...buffers, batch: B, steps: T });
+        // Round 0 compiles the pipelines, untimed, and reads each tile's gradient: the first tile's is the reference.
+        const grad = round === 0 ? step.readF32(buffers.grad) : undefined;
         ctx.profiler?.reset();
         const start = performance.now();
         await step.submit();
         const ms = ctx.profiler ? ctx.profiler.report().totalMs : performance.now() - start;
-        if (round > 0) best[i] = Math.min(best[i]!, ms); // round 0 compiles the pipelines
+        if (round > 0) best[i] = Math.min(best[i]!, ms);
+        if (grad) {
+          const got = await grad;
+          if (reference === undefined) reference = got;
+          else if (!sameResults(reference, got)) disagree.add(i);
+        }
       }
     }
-    return best;
+    return { ms: best, disagree: [...disagree].sort((a, b) => a - b) };
   } finally {
     for (const buffer of Object.values(buffers)) buffer.destroy();
   }
+}
+
+/**
+ * Whether a tile's gradient `got` agrees with the reference tile's `ref`: every entry within 1e-3 of the largest
+ * |ref| (NaN never agrees). Tiles compute the same sums in the same order, so they agree bit for bit on every adapter
+ * lwin was tested on; a driver that compiles a form wrongly (a split tile whose lanes are not one subgroup's, say)
+ * is off by the size of the values, and its tile is left out of the choice instead of training a model wrongly.
+ * The margin leaves room for a compiler that contracts a multiply and an add differently in another form.
+ */
+export function sameResults(ref: Float32Array, got: Float32Array): boolean {
+  if (ref.length !== got.length) return false;
+  let scale = 0;
+  for (const v of ref) scale = Math.max(scale, Math.abs(v));
+  const tolerance = 1e-3 * scale;
+  for (let i = 0; i < ref.length; i++) if (!(Math.abs(got[i]! - ref[i]!) <= tolerance)) return false;
+  return true;
 }
 
 /**
@@ -241,15 +269,18 @@ export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: T
   let best: Tile | undefined;
   const device = { partials, maxThreads: ctx.device.limits.maxComputeInvocationsPerWorkgroup, subgroup: checkedSubgroupSize(ctx.device) };
   const tiles = shortlist(request.hidden, tuning.softwareAdapter, request, device);
-  const ms = await timeTiles(tuning, request, tiles);
-  tiles.forEach((tile, i) => {
-    timings[tileKey(tile)] = ms[i]!;
-    if (!best || ms[i]! < timings[tileKey(best)]!) best = tile;
+  const { ms, disagree } = await timeTiles(tuning, request, tiles);
+  const rejected = disagree.map((i) => tileKey(tiles[i]!));
+  const agreeing = tiles.filter((_t, i) => !disagree.includes(i));
+  const agreeingMs = ms.filter((_m, i) => !disagree.includes(i));
+  agreeing.forEach((tile, i) => {
+    timings[tileKey(tile)] = agreeingMs[i]!;
+    if (!best || agreeingMs[i]! < timings[tileKey(best)]!) best = tile;
   });
   let finals: Record<string, number> | undefined;
-  if (timedOnGpu(tuning) && tiles.length > 1) {
-    const last = finalists(tiles, ms);
-    const longMs = await timeTiles(tuning, request, last, FINAL_STEPS);
+  if (timedOnGpu(tuning) && agreeing.length > 1) {
+    const last = finalists(agreeing, agreeingMs);
+    const longMs = (await timeTiles(tuning, request, last, FINAL_STEPS)).ms;
     finals = Object.fromEntries(last.map((tile, i) => [tileKey(tile), longMs[i]!]));
     best = last[longMs.indexOf(Math.min(...longMs))];
   }
@@ -258,11 +289,15 @@ export async function ensureTile(ctx: GpuContext, request: TuneRequest, cache: T
   const fresh = await readCache(cache); // another process may have added choices meanwhile
   fresh[adapter] = { ...fresh[adapter], [key]: tileKey(best!) };
   await cache.storage.write(cache.path, `${JSON.stringify(fresh, null, 1)}\n`);
-  return { key, tile: tileKey(best!), source: 'tuned', timings, ...(finals && { finals }) };
+  return { key, tile: tileKey(best!), source: 'tuned', timings, ...(finals && { finals }), ...(rejected.length > 0 && { rejected }) };
 }
 
-/** "r1k1hp64wg256 2.1 ms, r4k1hp64wg64 0.9 ms" (and "; finalists at 256 steps: …") for a log line. */
-export function describeTimings(timings: Record<string, number>, finals?: Record<string, number>): string {
+/** "r1k1hp64wg256 2.1 ms, r4k1hp64wg64 0.9 ms" (and "; finalists at 256 steps: …", "; left out, …") for a log line. */
+export function describeTimings(choice: Pick<TileChoice, 'timings' | 'finals' | 'rejected'>): string {
   const list = (t: Record<string, number>) => Object.entries(t).map(([tile, ms]) => `${tile} ${ms.toFixed(1)} ms`).join(', ');
-  return finals ? `${list(timings)}; finalists at ${FINAL_STEPS} steps: ${list(finals)}` : list(timings);
+  return [
+    list(choice.timings ?? {}),
+    ...(choice.finals ? [`finalists at ${FINAL_STEPS} steps: ${list(choice.finals)}`] : []),
+    ...(choice.rejected ? [`left out, their gradients disagreeing with the default tile's (run lwin doctor): ${choice.rejected.join(', ')}`] : []),
+  ].join('; ');
 }

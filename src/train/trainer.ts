@@ -128,7 +128,7 @@ export async function train(ctx: GpuContext, config: TrainConfig, data: Training
   const layout = buildLayout({ cell: config.cell, inputSize: set.inputSize, hiddenSize: config.hidden, layernorm: config.layernorm, ...(config.outputs !== undefined && { outputs: config.outputs }), ...(config.layers !== undefined && config.layers > 1 && { layers: config.layers }) });
   const request = { cell: config.cell, layernorm: config.layernorm, hidden: config.hidden, input: set.inputSize, batch: Math.min(config.batch, set.count) };
   const choice = await ensureTile(ctx, request);
-  if (choice?.source === 'tuned') options.log?.(`recurrent kernels autotuned for ${config.cell} H=${config.hidden} B=${request.batch} on ${ctx.adapterName}: tile ${choice.tile} (${describeTimings(choice.timings!, choice.finals)}; cached in ${ctx.options.tileCache!.path})`);
+  if (choice?.source === 'tuned') options.log?.(`recurrent kernels autotuned for ${config.cell} H=${config.hidden} B=${request.batch} on ${ctx.adapterName}: tile ${choice.tile} (${describeTimings(choice)}; cached in ${ctx.options.tileCache!.path})`);
   const run = new TrainingRun(ctx, config, layout, data, options);
   try {
     return await run.execute();

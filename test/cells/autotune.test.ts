@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gpuLikeContext, useGpu } from '../support/gpu.ts';
 import { memoryStorage } from '../../src/io/storage.ts';
 import { CELL_KINDS } from '../../src/model/index.ts';
-import { FINALISTS, KERNEL_GENERATION, choiceKey, describeTimings, ensureTile, finalists, shortlist } from '../../src/cells/autotune.ts';
+import { FINALISTS, KERNEL_GENERATION, choiceKey, describeTimings, ensureTile, finalists, sameResults, shortlist } from '../../src/cells/autotune.ts';
 import { GPU_PARTIALS, chooseTile, defaultTile, defaultTileOn, devicePartials, gpuPartials, parseTile, tileFor } from '../../src/cells/tiles.ts';
 import { tileKey } from '../../shaders/cells/tile.ts';
 
@@ -74,7 +74,7 @@ describe('tile autotune', () => {
       const finals = Object.entries(tuned!.finals!).sort((a, b) => a[1] - b[1]);
       expect(finals.map(([k]) => k).sort()).toEqual(finalists(Object.keys(tuned!.timings!).map((k) => parseTile(k, 20)), Object.values(tuned!.timings!)).map(tileKey).sort());
       expect(tuned!.tile).toBe(finals[0]![0]);
-      expect(describeTimings(tuned!.timings!, tuned!.finals)).toContain('; finalists at 256 steps: ');
+      expect(describeTimings(tuned!)).toContain('; finalists at 256 steps: ');
     } else {
       expect(tuned!.finals).toBeUndefined();
     }
@@ -84,6 +84,16 @@ describe('tile autotune', () => {
     expect(await ensureTile(asGpu, { ...request, batch: 5 }, cache, 'adapter G')).toEqual({ key: choiceKey({ ...request, batch: 5 }), tile: rowsKey, source: 'cache' });
     expect(tileFor(gpu.ctx.device, 'gru', true, 20).weights).toBe('rows');
   }, 180_000);
+
+  it('a tile whose gradient disagrees with the default tile\'s by more than 1e-3 of its largest value is left out', () => {
+    const ref = Float32Array.from([0.5, -2, 1e-6, 0]);
+    expect(sameResults(ref, ref.slice())).toBe(true);
+    expect(sameResults(ref, Float32Array.from([0.5 + 1e-4, -2, 1e-6 - 1e-3, 1e-3]))).toBe(true); // within 2e-3
+    expect(sameResults(ref, Float32Array.from([0.5, -2, 1e-6, 2.1e-3]))).toBe(false);
+    expect(sameResults(ref, Float32Array.from([0.5, -2, NaN, 0]))).toBe(false);
+    expect(sameResults(ref, ref.slice(1))).toBe(false);
+    expect(describeTimings({ timings: { a: 1 }, rejected: ['b'] })).toBe("a 1.0 ms; left out, their gradients disagreeing with the default tile's (run lwin doctor): b");
+  });
 
   it('finalists: the fastest few by their first timings, fastest first', () => {
     const tiles = shortlist(20, false);
@@ -98,6 +108,7 @@ describe('tile autotune', () => {
     const cache = { storage: memoryStorage(), path: 'cache/tiles.json' };
     const tuned = await ensureTile(gpu.ctx, request, cache, 'adapter A');
     expect(tuned?.source).toBe('tuned');
+    expect(tuned?.rejected).toBeUndefined(); // every tile's gradient agrees with the default tile's
     const timings = tuned!.timings!;
     expect(Object.keys(timings).sort()).toEqual(shortlist(20).map(tileKey).sort());
     const fastest = Object.entries(timings).sort((a, b) => a[1] - b[1])[0]![0];
