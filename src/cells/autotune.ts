@@ -77,13 +77,12 @@ export function choiceKey(r: Pick<TuneRequest, 'cell' | 'layernorm' | 'hidden' |
  */
 export function shortlist(hidden: number, softwareAdapter = true, held?: { cell: CellKind; input: number }, device: ShortlistDevice = {}): Tile[] {
   const shapes = [defaultTile(hidden), makeTile(hidden, 2, 128), makeTile(hidden, 4, 64), makeTile(hidden, 4, 128)].filter((t): t is Tile => t !== undefined);
-  // Held in every kernel where the forward's rows and the replaying backward's columns fit, else in the forward-like
-  // kernels (-pf) where the rows do (a thread of the backward holds no more than one of the forward: heldFloats).
+  // Held in every kernel where the forward's rows fit: the replaying backward holds U's columns alone, never more
+  // (heldFloats), so where the forward's fit so do the backward's (`-pf`, the forward alone, is for LWIN_TILE).
   const holding = (t: Tile): Tile[] => {
     if (held === undefined) return [];
-    const floats = (kernel: 'forward' | 'backward') => heldFloats(t, GATE_BLOCKS[held.cell].length, { H: hidden, D: held.input }, kernel);
-    const budget = heldBudget(t.threads);
-    return floats('backward') <= budget && floats('forward') <= budget ? [{ ...t, held: true }] : floats('forward') <= budget ? [{ ...t, held: 'forward' }] : [];
+    const floats = heldFloats(t, GATE_BLOCKS[held.cell].length, { H: hidden, D: held.input }, 'forward');
+    return floats <= heldBudget(t.threads) ? [{ ...t, held: true }] : [];
   };
   // Split units (several threads per unit) where the device's partial sums allow them: 2 lanes in 256 threads, 4 in
   // 512 where the adapter has them (at H = 128 that is what brings gru's and lstm's weights within a thread's
