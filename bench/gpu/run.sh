@@ -106,7 +106,7 @@ run_args+=(${LWIN_KIT_PAPER_ARGS:-})
 step() {
   local name=$1 cap=$(( $2 * budget / 480 )); shift 2
   if [ "${1:-}" = --unscaled ]; then cap=$2; shift 2; fi
-  if [[ ",${LWIN_KIT_SKIP:-}," == *",$name,"* ]]; then say "$name: skipped (LWIN_KIT_SKIP)"; echo skipped > "$parts/$name.status"; return; fi
+  if [[ ",${LWIN_KIT_SKIP:-}," == *",$name,"* ]]; then say "$name: skipped (LWIN_KIT_SKIP)"; echo skipped-by-request > "$parts/$name.status"; return; fi
   local left=$((deadline - $(date +%s) - 20))
   local limit=$(( cap < left ? cap : left ))
   if [ "$limit" -lt 5 ]; then say "$name: skipped, the time budget is spent"; echo skipped > "$parts/$name.status"; return; fi

@@ -52,6 +52,7 @@ function stepStatus(name: string): { status: string; seconds?: number } {
   const raw = text(`${name}.status`)?.trim();
   if (!raw) return { status: 'not run' };
   if (raw === 'skipped') return { status: 'skipped (time budget spent)' };
+  if (raw === 'skipped-by-request') return { status: 'skipped (LWIN_KIT_SKIP)' };
   const [rc, ms] = raw.split(' ').map(Number) as [number, number];
   const status = rc === 0 ? 'ok' : rc === 124 || rc === 137 ? 'stopped at its time limit' : `failed (exit ${rc})`;
   return { status, seconds: ms / 1000 };
