@@ -98,7 +98,11 @@ const paperRunsBefore = paperBefore.map((name) => {
 // The kit's manifest sits beside the bundle; run from the repository (tsx), the parts folder may carry one instead.
 const manifestFile = [join(import.meta.dirname, 'manifest.json'), join(partsDir, 'manifest.json')].find(existsSync);
 const manifest = (manifestFile ? JSON.parse(readFileSync(manifestFile, 'utf8')) : { lwin: '?', commit: 'unknown (no manifest.json)' }) as Record<string, unknown>;
-const projection: StudyProjection = projectPaperStudy({ cellsPaper, cellsBench, diagnostics, epochSeconds, calibrate: flags.size === 'full', ab });
+const projectionInputs = { cellsPaper, cellsBench, diagnostics, epochSeconds, calibrate: flags.size === 'full', ab };
+const projection: StudyProjection = projectPaperStudy(projectionInputs);
+// With each cell's fastest A/B variant where the A/B tried others: what making them the defaults would give.
+const triedVariants = ab.some((r) => r.variants.length > 1);
+const projectionFastest: StudyProjection | undefined = triedVariants ? projectPaperStudy({ ...projectionInputs, fastest: true }) : undefined;
 
 /**
  * Training FLOPs per sequence-step, ≈ 3× the forward's 2·G·H·(H+D) (PERF.md); G gate blocks per cell. A stack's
@@ -129,6 +133,7 @@ const summary = {
   peers,
   peersBefore: { label: benchBeforeLabel, peers: peersBefore },
   projection,
+  projectionFastest,
 };
 await writeFileAtomic(join(outDir, 'gpu-kit.json'), `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`);
 
@@ -234,5 +239,11 @@ lines.push(
   `**Whole study: ${complete ? '' : 'at least '}${duration(projection.totalSeconds)}** (${f(projection.totalSeconds / 900, 1)}× the 15-minute goal). ${projection.note}`,
   '',
 );
+if (projectionFastest) {
+  lines.push(
+    `With each cell's fastest A/B variant instead of its defaults: **${duration(projectionFastest.totalSeconds)}** (${f(projectionFastest.totalSeconds / 900, 1)}× the goal; ${projectionFastest.cells.map((c) => `${c.cell} ${f(c.epochSeconds, 2)} s an epoch`).join(', ')}). ${projectionFastest.note}`,
+    '',
+  );
+}
 await writeFileAtomic(join(outDir, 'gpu-kit.md'), `${lines.join('\n')}\n`);
 console.log(lines.join('\n'));

@@ -1,7 +1,7 @@
 // The GPU kit's arithmetic: epoch times read back from progress lines, and the paper-study projection.
 import { describe, expect, it } from 'vitest';
 import { lineProgress } from '../../src/train/progress.ts';
-import { abPaperMs, parseProgressLines, progressPhases, projectPaperStudy } from '../../bench/gpu/projection.ts';
+import { abPaperFastest, abPaperMs, parseProgressLines, progressPhases, projectPaperStudy } from '../../bench/gpu/projection.ts';
 import type { AbResult } from '../../bench/ab.ts';
 import { describePhases } from '../../src/train/trainer.ts';
 import type { CellBenchResult } from '../../bench/cells.ts';
@@ -98,6 +98,25 @@ describe('paper-study projection', () => {
     expect(p.cells.find((c) => c.cell === 'gru')!.epochSeconds).toBeCloseTo(1.28125, 10);
     expect(p.cells.find((c) => c.cell === 'const')!.epochSeconds).toBeCloseTo(2 * 1.5625, 10);
     expect(p.note).toMatch(/Batch times of gru: the interleaved A\/B's median GPU ms/);
+  });
+
+  it('with `fastest`, takes each cell\'s fastest A/B variant, still calibrated by the defaults the paper run ran', () => {
+    const parts = { forward: [], backward: [], weights: [] };
+    const ab: AbResult[] = [
+      { cell: 'gru', size: PAPER, rounds: 3, variants: [{ env: '', tile: 't', gpuMs: [40, 42, 41], partsMs: parts }, { env: 'LWIN_PARTIALS=4', tile: 's', gpuMs: [20, 21, 19], partsMs: parts }] },
+      { cell: 'lstm', size: PAPER, rounds: 1, variants: [{ env: '', tile: 't', gpuMs: [50], partsMs: parts }, { env: 'A=1', tile: 't', gpuMs: [60], partsMs: parts }] },
+    ];
+    expect(abPaperFastest(ab, 'gru')).toEqual({ env: 'LWIN_PARTIALS=4', ms: 20 });
+    expect(abPaperFastest(ab, 'lstm')).toEqual({ env: '', ms: 50 });
+    expect(abPaperFastest(ab, 'const')).toBeUndefined();
+    const inputs = { cellsPaper: CELLS.map((c) => cell(c, PAPER, 100)), cellsBench: [], diagnostics: [], epochSeconds: [1.28125], calibrate: true, ab };
+    const p = projectPaperStudy({ ...inputs, fastest: true });
+    // the gru epoch measured 1.28125 s is twice its defaults' 8000/512 × 41 ms; the fastest variant's 20 ms × 2
+    expect(p.calibration).toBeCloseTo(2, 12);
+    expect(p.cells.find((c) => c.cell === 'gru')!.epochSeconds).toBeCloseTo(2 * 15.625 * 0.02, 10);
+    expect(p.cells.find((c) => c.cell === 'lstm')!.epochSeconds).toBeCloseTo(2 * 15.625 * 0.05, 10);
+    expect(p.note).toMatch(/each cell's fastest variant of the interleaved A\/B \(gru: LWIN_PARTIALS=4; lstm: defaults\)/);
+    expect(projectPaperStudy(inputs).cells.find((c) => c.cell === 'gru')!.epochSeconds).toBeCloseTo(1.28125, 10);
   });
 
   it('does not calibrate a tiny run', () => {
