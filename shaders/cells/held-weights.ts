@@ -380,7 +380,8 @@ export function backwardTile(tile: Tile): Tile {
 export function tileShader(tile: Tile, rows: RowWeights, shader: string): string {
   if (tile.held && !tile.dims) throw new Error('a held tile (-p) needs the H and D it compiles in: settle it for the layer first (src/cells/tiles.ts)');
   const held = tile.held && tile.dims ? holdWeights(tile, tile.dims, rows, shader) : shader;
-  const withLane = tile.subgroup ? withSubgroupLane(held) : held;
-  // A tile whose split lanes add by subgroup shuffles (unit-sum.ts laneSum) needs the extension too.
-  return tile.lanes === 'subgroup' && !withLane.startsWith('enable subgroups;') ? `enable subgroups;\n${withLane}` : withLane;
+  if (tile.subgroup) return withSubgroupLane(held);
+  // A tile whose split lanes add by subgroup shuffles (unit-sum.ts laneSum) needs the extension too (a split tile has
+  // no CPU-form subgroup loads: src/cells/tiles.ts settles those for unsplit tiles alone).
+  return tile.lanes === 'subgroup' ? `enable subgroups;\n${held}` : held;
 }

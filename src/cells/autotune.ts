@@ -10,7 +10,7 @@ import type { Storage } from '../io/storage.ts';
 import { buildLayout, initParams, type CellKind } from '../model/index.ts';
 import { tileKey, type Tile } from '../../shaders/cells/tile.ts';
 import { recordBatchGradient } from './backward.ts';
-import { byRows, chooseTile, defaultTile, devicePartials, forcedTile, heldFloats, makeTile, parseTile } from './tiles.ts';
+import { byRows, chooseTile, defaultTile, devicePartials, forcedTile, heldFloats, lanesBySubgroup, makeTile, parseTile } from './tiles.ts';
 import { GATE_BLOCKS } from '../../shaders/recurrence/backward.ts';
 
 /** Where choices are kept: a JSON file `{ adapter: { "gru,ln,H64,B64": "r4k1hp64wg64", … } }` in `storage`. */
@@ -97,7 +97,7 @@ export function shortlist(hidden: number, softwareAdapter = true, held?: { cell:
     ? []
     : splitShapes
         .filter(([, threads, split]) => threads <= maxThreads && partials % split === 0)
-        .map(([R, threads, split]) => makeTile(hidden, R, threads, split, subgroup !== undefined && subgroup % split === 0 ? 'subgroup' : undefined))
+        .map(([R, threads, split]) => makeTile(hidden, R, threads, split, lanesBySubgroup(subgroup, split) ? 'subgroup' : undefined))
         .filter((t): t is Tile => t !== undefined);
   const tiles = softwareAdapter
     ? shapes

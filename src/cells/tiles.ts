@@ -144,12 +144,21 @@ function settled(device: GPUDevice, cell: CellKind, tile: Tile, dims?: HeldDims)
   }
   if (tile.lanes === 'subgroup') {
     const size = checkedSubgroupSize(device);
-    if (size === undefined || size % tileSplit(tile) !== 0) {
+    if (!lanesBySubgroup(size, tileSplit(tile))) {
       throw new Error(`tile ${tileKey(tile)} adds a unit's ${tileSplit(tile)} lanes by subgroup shuffles, but this device's subgroups ${size === undefined ? 'were not found to be runs of consecutive invocations' : `are ${size} invocations`}; choose the tile without -sg`);
     }
   }
   const subgroup = held === true && unroll === 1 && partials === 1 && tileSplit(tile) === 1 ? deviceSubgroup(device, tile) : undefined;
   return { ...tile, unroll, held, dims: held ? dims : undefined, partials, ...(subgroup !== undefined && { subgroup }) };
+}
+
+/**
+ * Whether a split unit's `split` lanes may add by subgroup shuffles (Tile.lanes) on a device whose subgroups were
+ * checked to be runs of `subgroup` consecutive invocations (src/gpu/device.ts checkedSubgroupSize): a unit's lanes,
+ * consecutive and starting at a multiple of `split`, then lie in one subgroup.
+ */
+export function lanesBySubgroup(subgroup: number | undefined, split: number): boolean {
+  return subgroup !== undefined && subgroup % split === 0;
 }
 
 /**

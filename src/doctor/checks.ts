@@ -21,7 +21,7 @@ import { F32_UNIT_ROUNDOFF as U, compareToReference, type Comparison } from '../
 import { GpuOptimizer, OPTIMIZER_NAMES } from '../train/optim/index.ts';
 import { MultiLagTask } from '../data/task.ts';
 import { Rng } from '../util/random.ts';
-import { chooseTile, defaultTile, devicePartials, makeTile } from '../cells/tiles.ts';
+import { chooseTile, defaultTile, devicePartials, lanesBySubgroup, makeTile } from '../cells/tiles.ts';
 import { checkedSubgroupSize } from '../gpu/device.ts';
 import { tileKey, type Tile } from '../../shaders/cells/tile.ts';
 import {
@@ -56,8 +56,7 @@ export function splitCheckTiles(ctx: GpuContext): Tile[] {
   if (partials < 4) return [];
   const H = TINY.hidden;
   const wide = ctx.device.limits.maxComputeInvocationsPerWorkgroup >= 512;
-  const subgroup = checkedSubgroupSize(ctx.device);
-  const shuffles = subgroup !== undefined && subgroup % 4 === 0;
+  const shuffles = lanesBySubgroup(checkedSubgroupSize(ctx.device), 4);
   const tiles: (readonly [Tile | undefined, Tile['held']])[] = [
     [makeTile(H, 1, 256, 2), 'forward'],
     [wide ? makeTile(H, 1, 512, 4) : undefined, true],
